@@ -1,0 +1,39 @@
+//! Opening the database named by the global flags.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use cairn::{Config, Database, StorageMode};
+
+use crate::cli::Cli;
+
+/// Resolves the storage mode from the flags: an explicit `--mode`, else the mode the database
+/// was last opened with, else persistent.
+pub fn storage_mode(cli: &Cli) -> anyhow::Result<StorageMode> {
+    let name = match &cli.mode {
+        Some(name) => name.clone(),
+        None => cairn::stored_mode_name(&cli.data)
+            .with_context(|| format!("reading {}", cli.data.display()))?
+            .unwrap_or_else(|| "persistent".to_string()),
+    };
+    Ok(match name.as_str() {
+        "persistent" => StorageMode::Persistent,
+        "memory-first" => StorageMode::MemoryFirst {
+            flush_interval: Duration::from_millis(cli.flush_interval_ms.max(1)),
+        },
+        "hybrid" => StorageMode::Hybrid {
+            memory_budget_bytes: cli.memory_budget_mb.max(1) * 1024 * 1024,
+        },
+        "memory-only" => StorageMode::MemoryOnly,
+        other => bail!(
+            "unknown storage mode `{other}`; use persistent, memory-first, hybrid or memory-only"
+        ),
+    })
+}
+
+/// Opens the database for a command.
+pub fn open(cli: &Cli) -> anyhow::Result<Database> {
+    let mode = storage_mode(cli)?;
+    Database::open(Config::new(&cli.data, mode))
+        .with_context(|| format!("opening the database at {}", cli.data.display()))
+}

@@ -1,0 +1,117 @@
+//! Writing a [`Value`] as compact JSON text, infallibly.
+//!
+//! Writing to a `String` cannot fail, so [`Value::to_json_string`] returns text rather than a
+//! `Result`; going through serde would force an error path that can never be taken. The output
+//! follows the same mapping as the `Serialize` implementation.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+
+use crate::Value;
+
+/// Appends `value` as JSON to `out`.
+pub(super) fn write_value(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => push_display(out, i),
+        Value::Float(f) => write_float(*f, out),
+        Value::String(s) => write_string(s, out),
+        Value::Bytes(b) => {
+            out.push_str("{\"$bytes\":\"");
+            base64::engine::general_purpose::STANDARD.encode_string(b, out);
+            out.push_str("\"}");
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(object) => {
+            out.push('{');
+            for (index, (key, item)) in object.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_value(item, out);
+            }
+            out.push('}');
+        }
+        Value::DateTime(d) => {
+            out.push_str("{\"$date\":");
+            match d.to_rfc3339() {
+                Ok(text) => write_string(&text, out),
+                // Out of the RFC 3339 range (hand-built values only): integer microseconds.
+                Err(_) => push_display(out, &d.micros()),
+            }
+            out.push('}');
+        }
+        Value::Uuid(u) => {
+            out.push_str("{\"$uuid\":\"");
+            push_display(out, &u.hyphenated());
+            out.push_str("\"}");
+        }
+        Value::Vector(v) => {
+            out.push_str("{\"$vector\":[");
+            for (index, component) in v.as_slice().iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_f32(*component, out);
+            }
+            out.push_str("]}");
+        }
+    }
+}
+
+fn push_display(out: &mut String, value: &dyn std::fmt::Display) {
+    // Writing into a String never fails; `fmt::Error` would only come from the target.
+    let _ = write!(out, "{value}");
+}
+
+/// Writes a float so that it reads back as the same float, and as a float: Rust's `Debug` format
+/// is the shortest text that round-trips and always has a `.` or an exponent (`1.0`, `1e300`).
+/// JSON has no NaN or infinity; those become `null`.
+fn write_float(f: f64, out: &mut String) {
+    if f.is_finite() {
+        let _ = write!(out, "{f:?}");
+    } else {
+        out.push_str("null");
+    }
+}
+
+/// Like [`write_float`], with the shortest text that round-trips through `f32`.
+fn write_f32(f: f32, out: &mut String) {
+    if f.is_finite() {
+        let _ = write!(out, "{f:?}");
+    } else {
+        out.push_str("null");
+    }
+}
+
+/// Writes `s` as a JSON string literal, escaping quotes, backslashes and control characters.
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c < ' ' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

@@ -1,0 +1,9 @@
+//! Behaviour of cairn-doc through its public API, in one test binary (one link instead of five).
+
+mod alloc_counter;
+mod codec;
+mod hostile_input;
+mod json;
+mod patch;
+mod rules;
+mod strategies;

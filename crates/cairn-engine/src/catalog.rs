@@ -1,0 +1,164 @@
+//! Collection metadata as stored in `sys.catalog`.
+//!
+//! Metadata is encoded as a Cairn document (the same codec as user data), so it is versioned
+//! and validated by the same decoder that guards documents.
+
+use cairn_doc::{DateTime, Object, Value};
+
+use crate::error::{EngineError, Result};
+use crate::layout::CATALOG_TABLE;
+use crate::limits::MAX_COLLECTION_NAME_BYTES;
+
+/// What the engine knows about one collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionMeta {
+    /// Internal id, never reused; names the collection's tables.
+    pub id: u32,
+    /// The user-facing name.
+    pub name: String,
+    /// When the collection was created.
+    pub created_at: DateTime,
+    /// Extensions attached to the collection, in the order they run.
+    pub extensions: Vec<ExtensionSpec>,
+}
+
+/// One extension instance attached to a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtensionSpec {
+    /// The registered kind that implements it (e.g. `index`).
+    pub kind: String,
+    /// The instance name, unique within the collection.
+    pub name: String,
+    /// Kind-specific configuration.
+    pub config: Value,
+}
+
+impl CollectionMeta {
+    /// Encodes the metadata for `sys.catalog`.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let extensions = self
+            .extensions
+            .iter()
+            .map(|ext| {
+                let mut obj = Object::new();
+                obj.insert("kind".to_string(), Value::String(ext.kind.clone()));
+                obj.insert("name".to_string(), Value::String(ext.name.clone()));
+                obj.insert("config".to_string(), ext.config.clone());
+                Value::Object(obj)
+            })
+            .collect();
+        let mut obj = Object::new();
+        obj.insert("id".to_string(), Value::Int(i64::from(self.id)));
+        obj.insert("name".to_string(), Value::String(self.name.clone()));
+        obj.insert("created_at".to_string(), Value::DateTime(self.created_at));
+        obj.insert("extensions".to_string(), Value::Array(extensions));
+        let mut out = Vec::new();
+        cairn_doc::encode_document(&Value::Object(obj), &mut out)?;
+        Ok(out)
+    }
+
+    /// Decodes metadata read from `sys.catalog`.
+    pub fn decode(bytes: &[u8]) -> Result<CollectionMeta> {
+        let corrupt = |detail: &str| EngineError::corrupt(CATALOG_TABLE, detail);
+        let value = cairn_doc::decode_document(bytes)
+            .map_err(|err| EngineError::corrupt(CATALOG_TABLE, err))?;
+        let obj = value.as_object().ok_or_else(|| corrupt("not an object"))?;
+        let id = match obj.get("id") {
+            Some(Value::Int(id)) => u32::try_from(*id).map_err(|_| corrupt("id out of range"))?,
+            _ => return Err(corrupt("missing id")),
+        };
+        let name = match obj.get("name") {
+            Some(Value::String(name)) => name.clone(),
+            _ => return Err(corrupt("missing name")),
+        };
+        let created_at = match obj.get("created_at") {
+            Some(Value::DateTime(at)) => *at,
+            _ => return Err(corrupt("missing created_at")),
+        };
+        let mut extensions = Vec::new();
+        if let Some(Value::Array(items)) = obj.get("extensions") {
+            for item in items {
+                extensions.push(decode_extension(item).ok_or_else(|| corrupt("bad extension"))?);
+            }
+        }
+        Ok(CollectionMeta {
+            id,
+            name,
+            created_at,
+            extensions,
+        })
+    }
+}
+
+fn decode_extension(item: &Value) -> Option<ExtensionSpec> {
+    let obj = item.as_object()?;
+    let text = |key: &str| match obj.get(key) {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    Some(ExtensionSpec {
+        kind: text("kind")?,
+        name: text("name")?,
+        config: obj.get("config")?.clone(),
+    })
+}
+
+/// Checks a collection (or extension) name: 1 to [`MAX_COLLECTION_NAME_BYTES`] bytes of ASCII
+/// letters, digits, `_` and `-`, starting with a letter or `_`. Names appear in URLs, SQL and
+/// file listings, where anything else needs quoting.
+pub fn validate_name(name: &str) -> Result<()> {
+    let invalid = |reason| EngineError::InvalidCollectionName {
+        name: name.to_string(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(invalid("name is empty"));
+    }
+    if name.len() > MAX_COLLECTION_NAME_BYTES {
+        return Err(invalid("name is longer than 128 bytes"));
+    }
+    let first = name.as_bytes()[0];
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return Err(invalid("name must start with a letter or `_`"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(invalid(
+            "name may only contain ASCII letters, digits, `_` and `-`",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_round_trips() {
+        let meta = CollectionMeta {
+            id: 7,
+            name: "patients".to_string(),
+            created_at: DateTime::from_micros(1_700_000_000_000_000),
+            extensions: vec![ExtensionSpec {
+                kind: "index".to_string(),
+                name: "by_age".to_string(),
+                config: Value::Int(3),
+            }],
+        };
+        let bytes = meta.encode().ok();
+        let decoded = bytes.and_then(|b| CollectionMeta::decode(&b).ok());
+        assert_eq!(decoded, Some(meta));
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert!(validate_name("patients").is_ok());
+        assert!(validate_name("_x-1").is_ok());
+        for bad in ["", "1abc", "a b", "a.b", "é", &"x".repeat(129)] {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

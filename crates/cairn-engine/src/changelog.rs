@@ -1,0 +1,325 @@
+//! The change log: every committed change, in commit order, in the same atomic commit as the
+//! data it describes.
+//!
+//! Each commit has a sequence number; its changes are keyed `(seq, index)` so a reader can
+//! resume from any point. A record carries the collection, the operation, the document id and
+//! the full new and old documents, which is what change streams, incremental backups,
+//! replication and "as of" reads each need. Collection DDL is logged too, so replaying the log
+//! from an empty database reproduces it.
+//!
+//! Record layout (little-endian):
+//! ```text
+//! [0]      record version (1)
+//! [1]      operation code (ChangeOp)
+//! [2..10)  commit time, µs since the epoch (stamped by the writer)
+//! [10..14) collection id
+//! u16 len + collection name (UTF-8)
+//! u16 len + document key (0 = none)
+//! u32 len + new payload (u32::MAX = none)   document encoding, or a name for DDL
+//! u32 len + old payload (u32::MAX = none)
+//! ```
+
+use std::ops::Bound;
+
+use cairn_doc::{DateTime, DocId, Value};
+use cairn_storage::TableReader;
+
+use crate::error::{EngineError, Result};
+use crate::layout::{changelog_key, parse_changelog_key, CHANGELOG_TABLE};
+
+const RECORD_VERSION: u8 = 1;
+const AT_OFFSET: usize = 2;
+const NONE_LEN: u32 = u32::MAX;
+
+/// What a change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOp {
+    /// A document was inserted.
+    Insert,
+    /// A document was replaced or patched.
+    Update,
+    /// A document was deleted.
+    Delete,
+    /// The collection was created.
+    CreateCollection,
+    /// The collection was dropped with all its documents.
+    DropCollection,
+    /// The collection was renamed; `collection` holds the old name.
+    RenameCollection {
+        /// The new name.
+        to: String,
+    },
+    /// An extension was attached to the collection.
+    AttachExtension {
+        /// The extension's instance name.
+        name: String,
+    },
+    /// An extension was detached from the collection.
+    DetachExtension {
+        /// The extension's instance name.
+        name: String,
+    },
+}
+
+impl ChangeOp {
+    fn code(&self) -> u8 {
+        match self {
+            ChangeOp::Insert => 1,
+            ChangeOp::Update => 2,
+            ChangeOp::Delete => 3,
+            ChangeOp::CreateCollection => 10,
+            ChangeOp::DropCollection => 11,
+            ChangeOp::RenameCollection { .. } => 12,
+            ChangeOp::AttachExtension { .. } => 13,
+            ChangeOp::DetachExtension { .. } => 14,
+        }
+    }
+
+    /// A short lowercase name (`insert`, `update`, ...), as used in JSON output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChangeOp::Insert => "insert",
+            ChangeOp::Update => "update",
+            ChangeOp::Delete => "delete",
+            ChangeOp::CreateCollection => "create_collection",
+            ChangeOp::DropCollection => "drop_collection",
+            ChangeOp::RenameCollection { .. } => "rename_collection",
+            ChangeOp::AttachExtension { .. } => "attach_extension",
+            ChangeOp::DetachExtension { .. } => "detach_extension",
+        }
+    }
+}
+
+/// One committed change, as read back from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// Sequence number of the commit.
+    pub seq: u64,
+    /// Position within the commit.
+    pub index: u32,
+    /// When the commit happened.
+    pub at: DateTime,
+    /// The collection's internal id.
+    pub collection_id: u32,
+    /// The collection's name at the time of the change.
+    pub collection: String,
+    /// What happened.
+    pub op: ChangeOp,
+    /// The document, for document changes.
+    pub id: Option<DocId>,
+    /// The document after the change (inserts and updates).
+    pub new: Option<Value>,
+    /// The document before the change (updates and deletes).
+    pub old: Option<Value>,
+}
+
+/// A change encoded by a transaction, waiting for its commit's sequence number and time.
+#[derive(Debug)]
+pub(crate) struct PendingChange {
+    pub(crate) body: Vec<u8>,
+}
+
+impl PendingChange {
+    /// Encodes a change. `new` and `old` are document encodings (without record header), or
+    /// UTF-8 names for DDL operations.
+    pub(crate) fn encode(
+        op: &ChangeOp,
+        collection_id: u32,
+        collection: &str,
+        id_key: Option<&[u8]>,
+        new: Option<&[u8]>,
+        old: Option<&[u8]>,
+    ) -> PendingChange {
+        let name_payload = match op {
+            ChangeOp::RenameCollection { to } => Some(to.as_bytes()),
+            ChangeOp::AttachExtension { name } | ChangeOp::DetachExtension { name } => {
+                Some(name.as_bytes())
+            }
+            _ => None,
+        };
+        let new = name_payload.or(new);
+        let id_key = id_key.unwrap_or_default();
+        let mut body = Vec::with_capacity(
+            32 + collection.len()
+                + id_key.len()
+                + new.map_or(0, <[u8]>::len)
+                + old.map_or(0, <[u8]>::len),
+        );
+        body.push(RECORD_VERSION);
+        body.push(op.code());
+        body.extend_from_slice(&0i64.to_le_bytes());
+        body.extend_from_slice(&collection_id.to_le_bytes());
+        // Names are at most 128 bytes and ids at most MAX_ID_BYTES, both far below u16::MAX.
+        debug_assert!(collection.len() <= usize::from(u16::MAX));
+        debug_assert!(id_key.len() <= usize::from(u16::MAX));
+        body.extend_from_slice(&(collection.len() as u16).to_le_bytes());
+        body.extend_from_slice(collection.as_bytes());
+        body.extend_from_slice(&(id_key.len() as u16).to_le_bytes());
+        body.extend_from_slice(id_key);
+        for payload in [new, old] {
+            match payload {
+                Some(bytes) => {
+                    // Documents are bounded by MAX_DOCUMENT_BYTES (16 MiB), far below u32::MAX.
+                    body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    body.extend_from_slice(bytes);
+                }
+                None => body.extend_from_slice(&NONE_LEN.to_le_bytes()),
+            }
+        }
+        PendingChange { body }
+    }
+
+    /// Writes the commit time into the record.
+    pub(crate) fn stamp_time(&mut self, at: DateTime) {
+        if let Some(slot) = self.body.get_mut(AT_OFFSET..AT_OFFSET + 8) {
+            slot.copy_from_slice(&at.micros().to_le_bytes());
+        }
+    }
+}
+
+/// Reads up to `limit` changes with sequence numbers greater than `after_seq`, in order.
+pub(crate) fn read_after(reader: &TableReader, after_seq: u64, limit: usize) -> Result<Vec<Change>> {
+    let start = changelog_key(after_seq.saturating_add(1), 0);
+    let mut changes = Vec::new();
+    for entry in reader.range(Bound::Included(&start), Bound::Unbounded)? {
+        if changes.len() >= limit {
+            break;
+        }
+        let entry = entry?;
+        let (seq, index) = parse_changelog_key(entry.key())
+            .ok_or_else(|| EngineError::corrupt(CHANGELOG_TABLE, "malformed key"))?;
+        changes.push(decode(seq, index, entry.value())?);
+    }
+    Ok(changes)
+}
+
+/// A cursor over a record's bytes that reports truncation instead of panicking.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&end| end <= self.bytes.len());
+        let end = end.ok_or_else(|| EngineError::corrupt(CHANGELOG_TABLE, "truncated record"))?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let bytes = self.take(N)?;
+        bytes
+            .try_into()
+            .map_err(|_| EngineError::corrupt(CHANGELOG_TABLE, "truncated record"))
+    }
+
+    fn short(&mut self) -> Result<&'a [u8]> {
+        let len = u16::from_le_bytes(self.array()?);
+        self.take(usize::from(len))
+    }
+
+    fn payload(&mut self) -> Result<Option<&'a [u8]>> {
+        let len = u32::from_le_bytes(self.array()?);
+        if len == NONE_LEN {
+            return Ok(None);
+        }
+        Ok(Some(self.take(len as usize)?))
+    }
+}
+
+fn decode(seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
+    let corrupt = |detail: &str| EngineError::corrupt(CHANGELOG_TABLE, detail);
+    let mut r = Reader { bytes, pos: 0 };
+    let [version, code] = r.array()?;
+    if version != RECORD_VERSION {
+        return Err(corrupt("unknown record version"));
+    }
+    let at = DateTime::from_micros(i64::from_le_bytes(r.array()?));
+    let collection_id = u32::from_le_bytes(r.array()?);
+    let collection = std::str::from_utf8(r.short()?)
+        .map_err(|_| corrupt("collection name is not UTF-8"))?
+        .to_string();
+    let id_key = r.short()?;
+    let new = r.payload()?;
+    let old = r.payload()?;
+    let id = if id_key.is_empty() {
+        None
+    } else {
+        Some(DocId::decode_key(id_key).map_err(|err| EngineError::corrupt(CHANGELOG_TABLE, err))?)
+    };
+    let text = |payload: Option<&[u8]>| {
+        payload
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(str::to_string)
+            .ok_or_else(|| corrupt("DDL record without a name"))
+    };
+    let doc = |payload: Option<&[u8]>| -> Result<Option<Value>> {
+        payload
+            .map(|b| cairn_doc::decode_document(b).map_err(|e| EngineError::corrupt(CHANGELOG_TABLE, e)))
+            .transpose()
+    };
+    let (op, new, old) = match code {
+        1 => (ChangeOp::Insert, doc(new)?, None),
+        2 => (ChangeOp::Update, doc(new)?, doc(old)?),
+        3 => (ChangeOp::Delete, None, doc(old)?),
+        10 => (ChangeOp::CreateCollection, None, None),
+        11 => (ChangeOp::DropCollection, None, None),
+        12 => (ChangeOp::RenameCollection { to: text(new)? }, None, None),
+        13 => (ChangeOp::AttachExtension { name: text(new)? }, None, None),
+        14 => (ChangeOp::DetachExtension { name: text(new)? }, None, None),
+        _ => return Err(corrupt("unknown operation code")),
+    };
+    Ok(Change {
+        seq,
+        index,
+        at,
+        collection_id,
+        collection,
+        op,
+        id,
+        new,
+        old,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_decode_what_was_encoded() {
+        let mut doc = Vec::new();
+        let value = Value::from_json_str(r#"{"_id": 1, "a": "x"}"#);
+        let value = value.unwrap_or(Value::Null);
+        assert!(cairn_doc::encode_document(&value, &mut doc).is_ok());
+        let mut key = Vec::new();
+        assert!(DocId::Int(1).encode_key(&mut key).is_ok());
+        let mut pending =
+            PendingChange::encode(&ChangeOp::Update, 3, "things", Some(&key), Some(&doc), Some(&doc));
+        pending.stamp_time(DateTime::from_micros(42));
+        let change = decode(9, 2, &pending.body).ok();
+        let change = change.map(|c| (c.seq, c.index, c.at, c.collection, c.op, c.id, c.new));
+        assert_eq!(
+            change,
+            Some((9, 2, DateTime::from_micros(42), "things".to_string(), ChangeOp::Update, Some(DocId::Int(1)), Some(value)))
+        );
+    }
+
+    #[test]
+    fn truncated_records_are_errors_not_panics() {
+        let pending = PendingChange::encode(
+            &ChangeOp::RenameCollection { to: "b".to_string() },
+            1,
+            "a",
+            None,
+            None,
+            None,
+        );
+        for cut in 0..pending.body.len() {
+            assert!(decode(1, 0, &pending.body[..cut]).is_err());
+        }
+        assert!(decode(1, 0, &pending.body).is_ok());
+    }
+}

@@ -1,0 +1,340 @@
+//! The single writer: validates transactions and applies them in group commits.
+//!
+//! Transactions run concurrently against snapshots and hand their read and write sets to this
+//! thread. It drains whatever requests are queued (up to [`MAX_GROUP_COMMIT_TXNS`] /
+//! [`MAX_GROUP_COMMIT_BYTES`]), validates each against the commits before it, assigns
+//! sequence numbers, applies all accepted write sets plus their change-log records in **one**
+//! storage commit, and only then answers each caller. Many small durable writers therefore
+//! share one fsync, and nobody is acknowledged before the storage commit that holds their
+//! writes has returned.
+//!
+//! Invariant: sequence numbers are assigned in the order transactions are applied, and a
+//! caller hears `Ok(seq)` only after the storage commit containing `seq` succeeded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use cairn_doc::DateTime;
+use cairn_storage::{Store, StorageError, WriteTxn};
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex};
+
+use crate::changelog::PendingChange;
+use crate::conflict::ConflictWindow;
+use crate::error::{EngineError, Result};
+use crate::layout::{changelog_key, parse_changelog_key, MetaKey, CHANGELOG_TABLE, META_TABLE};
+use crate::limits::{MAX_COMMIT_QUEUE, MAX_GROUP_COMMIT_BYTES, MAX_GROUP_COMMIT_TXNS, MAX_TRIM_PER_COMMIT};
+use crate::record::stamp_seq;
+use crate::writeset::{Pending, ReadSet, WriteSet};
+
+/// One transaction handed to the writer.
+pub(crate) struct CommitRequest {
+    pub(crate) snapshot_seq: u64,
+    pub(crate) reads: ReadSet,
+    pub(crate) writes: WriteSet,
+    pub(crate) changes: Vec<PendingChange>,
+    pub(crate) reply: Sender<Result<u64>>,
+}
+
+/// State shared by transactions and the writer.
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    /// Sequence number of the latest successful commit.
+    pub(crate) published_seq: AtomicU64,
+    /// Snapshot sequence numbers of live transactions, with counts.
+    pub(crate) active: Mutex<BTreeMap<u64, usize>>,
+    /// Woken after every commit, for change-log tailers.
+    pub(crate) committed: Condvar,
+    pub(crate) committed_lock: Mutex<()>,
+    pub(crate) counters: Counters,
+}
+
+/// Commit counters exposed through `stats` and metrics.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) transactions: AtomicU64,
+    pub(crate) groups: AtomicU64,
+    pub(crate) conflicts: AtomicU64,
+}
+
+impl Shared {
+    /// Registers a live snapshot no older than the latest published commit. Called *before*
+    /// the storage snapshot is taken, so the registered number never exceeds the snapshot's.
+    pub(crate) fn register_snapshot(&self) -> u64 {
+        let mut active = self.active.lock();
+        let seq = self.published_seq.load(Ordering::Acquire);
+        *active.entry(seq).or_insert(0) += 1;
+        seq
+    }
+
+    pub(crate) fn unregister_snapshot(&self, seq: u64) {
+        let mut active = self.active.lock();
+        if let Some(count) = active.get_mut(&seq) {
+            *count -= 1;
+            if *count == 0 {
+                active.remove(&seq);
+            }
+        }
+    }
+
+    /// Waits until a commit after `seq` is published or `timeout` passes; returns the latest
+    /// published sequence number.
+    pub(crate) fn wait_for_commit_after(&self, seq: u64, timeout: std::time::Duration) -> u64 {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut guard = self.committed_lock.lock();
+        loop {
+            let published = self.published_seq.load(Ordering::Acquire);
+            if published > seq || self.committed.wait_until(&mut guard, deadline).timed_out() {
+                return self.published_seq.load(Ordering::Acquire);
+            }
+        }
+    }
+}
+
+/// Durable counters the writer carries between groups.
+pub(crate) struct WriterState {
+    pub(crate) last_seq: u64,
+    pub(crate) changelog_len: u64,
+    pub(crate) changelog_trimmed_through: u64,
+    pub(crate) changelog_retention: u64,
+}
+
+/// Handle to the writer thread; dropping it drains the queue and stops the thread.
+pub(crate) struct Committer {
+    sender: Option<Sender<CommitRequest>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Committer {
+    pub(crate) fn start(shared: Arc<Shared>, state: WriterState) -> Result<Committer> {
+        let (sender, receiver) = crossbeam_channel::bounded(MAX_COMMIT_QUEUE);
+        let mut writer = Writer {
+            shared,
+            state,
+            window: ConflictWindow::default(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("cairn-writer".to_string())
+            .spawn(move || writer.run(receiver))
+            .map_err(|source| StorageError::Io {
+                path: "<writer thread>".into(),
+                source,
+            })?;
+        Ok(Committer {
+            sender: Some(sender),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a transaction and waits for its outcome.
+    pub(crate) fn commit(
+        &self,
+        snapshot_seq: u64,
+        reads: ReadSet,
+        writes: WriteSet,
+        changes: Vec<PendingChange>,
+    ) -> Result<u64> {
+        let sender = self.sender.as_ref().ok_or(EngineError::Closed)?;
+        let (reply, outcome) = crossbeam_channel::bounded(1);
+        let request = CommitRequest {
+            snapshot_seq,
+            reads,
+            writes,
+            changes,
+            reply,
+        };
+        sender.send(request).map_err(|_| EngineError::Closed)?;
+        outcome.recv().map_err(|_| EngineError::Closed)?
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.sender.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    state: WriterState,
+    window: ConflictWindow,
+}
+
+impl Writer {
+    fn run(&mut self, receiver: Receiver<CommitRequest>) {
+        while let Ok(first) = receiver.recv() {
+            let mut bytes = first.writes.size_bytes;
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP_COMMIT_TXNS && bytes < MAX_GROUP_COMMIT_BYTES {
+                match receiver.try_recv() {
+                    Ok(request) => {
+                        bytes += request.writes.size_bytes;
+                        group.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<CommitRequest>) {
+        let mut accepted = Vec::with_capacity(group.len());
+        let mut seq = self.state.last_seq;
+        for request in group {
+            if let Err(err) = self.window.validate(request.snapshot_seq, &request.reads) {
+                self.shared.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                let _ = request.reply.send(Err(err));
+                continue;
+            }
+            seq += 1;
+            // Recorded before applying so later members of this group validate against it.
+            // If the storage commit then fails, the stale entries only cause spurious
+            // conflicts, never missed ones.
+            self.window.record(seq, &request.writes);
+            accepted.push((seq, request));
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let before = (self.state.changelog_len, self.state.changelog_trimmed_through);
+        match self.apply(&mut accepted, seq) {
+            Ok(()) => {
+                self.state.last_seq = seq;
+                self.publish(seq, accepted.len());
+                for (seq, request) in accepted {
+                    let _ = request.reply.send(Ok(seq));
+                }
+            }
+            Err(err) => {
+                (self.state.changelog_len, self.state.changelog_trimmed_through) = before;
+                let detail = err.to_string();
+                for (_, request) in accepted {
+                    let _ = request.reply.send(Err(EngineError::Storage(StorageError::Engine {
+                        operation: "group commit",
+                        detail: detail.clone(),
+                    })));
+                }
+            }
+        }
+        let needed_after = {
+            let active = self.shared.active.lock();
+            let oldest_live = active.keys().next().copied();
+            oldest_live.unwrap_or(self.state.last_seq).min(self.state.last_seq)
+        };
+        self.window.prune(needed_after);
+    }
+
+    fn publish(&self, seq: u64, transactions: usize) {
+        let counters = &self.shared.counters;
+        counters.transactions.fetch_add(transactions as u64, Ordering::Relaxed);
+        counters.groups.fetch_add(1, Ordering::Relaxed);
+        let _guard = self.shared.committed_lock.lock();
+        self.shared.published_seq.store(seq, Ordering::Release);
+        self.shared.committed.notify_all();
+    }
+
+    /// Applies every accepted request and commits once.
+    fn apply(&mut self, accepted: &mut [(u64, CommitRequest)], last_seq: u64) -> Result<()> {
+        let txn = self.shared.store.begin_write()?;
+        // Requests are applied in runs: a request that drops tables must see every earlier
+        // write applied first and hide none of the later ones.
+        let mut run_start = 0;
+        for i in 0..accepted.len() {
+            if !accepted[i].1.writes.dropped_prefixes.is_empty() {
+                apply_run(&txn, &mut accepted[run_start..i])?;
+                drop_tables(&txn, &accepted[i].1.writes.dropped_prefixes)?;
+                run_start = i;
+            }
+        }
+        apply_run(&txn, &mut accepted[run_start..])?;
+        self.append_changes(&txn, accepted)?;
+        self.write_meta(&txn, last_seq)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn append_changes(&mut self, txn: &WriteTxn, accepted: &mut [(u64, CommitRequest)]) -> Result<()> {
+        let now = DateTime::now();
+        let mut log = txn.table(CHANGELOG_TABLE)?;
+        let mut appended = 0u64;
+        for (seq, request) in accepted.iter_mut() {
+            for (index, change) in request.changes.iter_mut().enumerate() {
+                change.stamp_time(now);
+                // A transaction holds at most MAX_TXN_OPS changes, far below u32::MAX.
+                log.put(&changelog_key(*seq, index as u32), &change.body)?;
+                appended += 1;
+            }
+        }
+        self.state.changelog_len += appended;
+        let excess = self.state.changelog_len.saturating_sub(self.state.changelog_retention);
+        if excess > 0 {
+            let quota = excess.min(MAX_TRIM_PER_COMMIT as u64 + appended) as usize;
+            let removed = log.delete_range(Bound::Unbounded, Bound::Unbounded, quota)?;
+            self.state.changelog_len -= removed as u64;
+            let first = log.first()?.and_then(|(key, _)| parse_changelog_key(&key));
+            if let Some((seq, index)) = first {
+                // A commit whose first changes were trimmed counts as trimmed as a whole.
+                let through = if index == 0 { seq - 1 } else { seq };
+                self.state.changelog_trimmed_through = self.state.changelog_trimmed_through.max(through);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_meta(&self, txn: &WriteTxn, last_seq: u64) -> Result<()> {
+        let mut meta = txn.table(META_TABLE)?;
+        meta.put(MetaKey::LAST_SEQ, &last_seq.to_le_bytes())?;
+        meta.put(MetaKey::CHANGELOG_LEN, &self.state.changelog_len.to_le_bytes())?;
+        meta.put(
+            MetaKey::CHANGELOG_TRIMMED_THROUGH,
+            &self.state.changelog_trimmed_through.to_le_bytes(),
+        )?;
+        Ok(())
+    }
+}
+
+/// Applies the write sets of consecutive requests, one table at a time, in request order.
+fn apply_run(txn: &WriteTxn, run: &mut [(u64, CommitRequest)]) -> Result<()> {
+    let tables: BTreeSet<_> = run
+        .iter()
+        .flat_map(|(_, request)| request.writes.tables.keys().cloned())
+        .collect();
+    for table in tables {
+        let mut writer = txn.table(&table)?;
+        for (seq, request) in run.iter_mut() {
+            let Some(entries) = request.writes.tables.get_mut(&table) else {
+                continue;
+            };
+            for (key, pending) in entries.iter_mut() {
+                match pending {
+                    Pending::Put { value, stamp_seq: stamp } => {
+                        if *stamp {
+                            stamp_seq(value, *seq);
+                        }
+                        writer.put(key, value)?;
+                    }
+                    Pending::Delete => {
+                        writer.delete(key)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn drop_tables(txn: &WriteTxn, prefixes: &[String]) -> Result<()> {
+    for name in txn.table_names()? {
+        if prefixes.iter().any(|prefix| name.starts_with(prefix.as_str())) {
+            txn.delete_table(&name)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,538 @@
+//! The database handle: opening, single-operation conveniences, retries, reads of the change
+//! log and routing index, statistics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_doc::{DocId, FieldPath, Patch, Value};
+use cairn_storage::{StorageMode, Store, StoreConfig, StoreStats, TableStats};
+use parking_lot::{Condvar, Mutex};
+
+use crate::catalog::CollectionMeta;
+use crate::changelog::{read_after, Change};
+use crate::committer::{Committer, Counters, Shared, WriterState};
+use crate::error::{EngineError, Result};
+use crate::extension::{Extension, ExtensionKind};
+use crate::layout::{
+    collection_table_prefix, read_u32, read_u64, MetaKey, CHANGELOG_TABLE, LAYOUT_VERSION,
+    META_TABLE, ROUTING_TABLE,
+};
+use crate::limits::{
+    DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CHANGES_PER_READ, MAX_RETRY_BACKOFF, MAX_TXN_RETRIES,
+};
+use crate::txn::{CasOutcome, CollectionHandle, Transaction, Upserted};
+
+/// How to open a database.
+#[derive(Clone)]
+pub struct Config {
+    /// The database folder (unused in memory-only mode).
+    pub dir: PathBuf,
+    /// The storage mode.
+    pub mode: StorageMode,
+    /// Change-log entries to keep; older ones are trimmed.
+    pub changelog_retention: u64,
+    /// Extension kinds this process provides.
+    pub extension_kinds: Vec<Arc<dyn ExtensionKind>>,
+}
+
+impl Config {
+    /// A configuration with default retention and no extension kinds.
+    pub fn new(dir: impl Into<PathBuf>, mode: StorageMode) -> Config {
+        Config {
+            dir: dir.into(),
+            mode,
+            changelog_retention: DEFAULT_CHANGELOG_RETENTION_CHANGES,
+            extension_kinds: Vec::new(),
+        }
+    }
+}
+
+/// Internals shared by the handle and its transactions.
+pub(crate) struct DbInner {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) committer: Committer,
+    kinds: HashMap<String, Arc<dyn ExtensionKind>>,
+    /// Instantiated extensions by (collection id, name), with the config they were built from.
+    instances: Mutex<HashMap<(u32, String), (Value, Arc<dyn Extension>)>>,
+}
+
+impl DbInner {
+    /// Builds the handle for a collection, instantiating its extensions (cached).
+    pub(crate) fn collection_handle(&self, meta: CollectionMeta) -> Result<CollectionHandle> {
+        let mut extensions = Vec::with_capacity(meta.extensions.len());
+        let mut instances = self.instances.lock();
+        for spec in &meta.extensions {
+            let cache_key = (meta.id, spec.name.clone());
+            let cached = instances
+                .get(&cache_key)
+                .filter(|(config, _)| *config == spec.config)
+                .map(|(_, ext)| ext.clone());
+            let ext = match cached {
+                Some(ext) => ext,
+                None => {
+                    let kind = self.kinds.get(&spec.kind).ok_or_else(|| {
+                        EngineError::UnknownExtensionKind {
+                            collection: meta.name.clone(),
+                            kind: spec.kind.clone(),
+                        }
+                    })?;
+                    let ext = kind.instantiate(&meta.name, &spec.name, &spec.config)?;
+                    instances.insert(cache_key, (spec.config.clone(), ext.clone()));
+                    ext
+                }
+            };
+            extensions.push((spec.name.clone(), ext));
+        }
+        Ok(CollectionHandle {
+            docs: Arc::from(crate::layout::docs_table(meta.id)),
+            meta,
+            extensions,
+        })
+    }
+}
+
+/// An open Cairn database. Cheap to clone; all clones share one writer. The database closes
+/// (flushing per its storage mode) when the last clone and transaction are dropped.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<DbInner>,
+}
+
+/// Per-collection figures for `stats`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionStats {
+    /// The collection's name.
+    pub name: String,
+    /// Number of documents.
+    pub documents: u64,
+    /// Bytes of pages used by the collection's tables (documents and extensions).
+    pub bytes: u64,
+}
+
+/// Database-wide figures for `stats` and metrics.
+#[derive(Debug, Clone)]
+pub struct DatabaseStats {
+    /// The storage mode.
+    pub mode: StorageMode,
+    /// Per collection.
+    pub collections: Vec<CollectionStats>,
+    /// Sequence number of the last commit.
+    pub last_seq: u64,
+    /// Entries in the change log.
+    pub changelog_entries: u64,
+    /// Bytes of pages used by the change log.
+    pub changelog_bytes: u64,
+    /// Transactions committed since open.
+    pub transactions_committed: u64,
+    /// Group commits (storage commits of transactions) since open.
+    pub group_commits: u64,
+    /// Transactions rejected for conflicts since open.
+    pub conflicts: u64,
+    /// Storage-level counters.
+    pub store: StoreStats,
+}
+
+/// One operation of a [`Database::batch`].
+#[derive(Debug, Clone)]
+pub enum BatchOp {
+    /// Insert a document.
+    Insert {
+        /// Target collection.
+        collection: String,
+        /// The document.
+        doc: Value,
+    },
+    /// Replace an existing document.
+    Replace {
+        /// Target collection.
+        collection: String,
+        /// The document's id.
+        id: DocId,
+        /// The new document.
+        doc: Value,
+    },
+    /// Patch an existing document.
+    Update {
+        /// Target collection.
+        collection: String,
+        /// The document's id.
+        id: DocId,
+        /// The update operators.
+        patch: Patch,
+    },
+    /// Delete a document if present.
+    Delete {
+        /// Target collection.
+        collection: String,
+        /// The document's id.
+        id: DocId,
+    },
+    /// Insert or replace by `_id`.
+    Upsert {
+        /// Target collection.
+        collection: String,
+        /// The document.
+        doc: Value,
+    },
+}
+
+/// The result of one [`BatchOp`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchResult {
+    /// The inserted document's id.
+    Inserted(DocId),
+    /// The document was replaced.
+    Replaced,
+    /// The document after the patch.
+    Updated(Value),
+    /// Whether a document was deleted.
+    Deleted(bool),
+    /// What the upsert did.
+    Upserted(Upserted),
+}
+
+impl Database {
+    /// Opens (creating if needed) the database described by `config`.
+    pub fn open(config: Config) -> Result<Database> {
+        let store = Store::open(&StoreConfig {
+            dir: config.dir.clone(),
+            mode: config.mode,
+        })?;
+        let state = initialize(&store, config.changelog_retention)?;
+        let shared = Arc::new(Shared {
+            store,
+            published_seq: AtomicU64::new(state.last_seq),
+            active: Mutex::new(BTreeMap::new()),
+            committed: Condvar::new(),
+            committed_lock: Mutex::new(()),
+            counters: Counters::default(),
+        });
+        let committer = Committer::start(shared.clone(), state)?;
+        let kinds = config
+            .extension_kinds
+            .iter()
+            .map(|kind| (kind.kind().to_string(), kind.clone()))
+            .collect();
+        Ok(Database {
+            inner: Arc::new(DbInner {
+                shared,
+                committer,
+                kinds,
+                instances: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Opens a database in memory-only mode (no files), for tests and caches.
+    pub fn open_in_memory() -> Result<Database> {
+        Database::open(Config::new(PathBuf::new(), StorageMode::MemoryOnly))
+    }
+
+    /// The storage mode.
+    pub fn mode(&self) -> StorageMode {
+        self.inner.shared.store.mode()
+    }
+
+    /// Starts a transaction on the latest committed state.
+    pub fn begin(&self) -> Result<Transaction> {
+        Transaction::begin(self.inner.clone())
+    }
+
+    /// Runs `body` in a transaction and commits it, retrying the whole body (with randomised
+    /// back-off) when the commit conflicts with a concurrent one. `body` may run several
+    /// times, so it should have no effects outside the transaction.
+    pub fn transaction<T>(&self, mut body: impl FnMut(&mut Transaction) -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let mut txn = self.begin()?;
+            let outcome = body(&mut txn).and_then(|value| txn.commit().map(|_| value));
+            match outcome {
+                Err(err) if err.is_retryable() && attempt < MAX_TXN_RETRIES => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Creates a collection.
+    pub fn create_collection(&self, name: &str) -> Result<CollectionMeta> {
+        self.transaction(|txn| txn.create_collection(name))
+    }
+
+    /// Drops a collection and everything in it.
+    pub fn drop_collection(&self, name: &str) -> Result<()> {
+        self.transaction(|txn| txn.drop_collection(name))
+    }
+
+    /// Renames a collection.
+    pub fn rename_collection(&self, from: &str, to: &str) -> Result<()> {
+        self.transaction(|txn| txn.rename_collection(from, to))
+    }
+
+    /// Lists collections in name order.
+    pub fn list_collections(&self) -> Result<Vec<CollectionMeta>> {
+        self.begin()?.list_collections()
+    }
+
+    /// Attaches an extension instance to a collection (building its data from existing
+    /// documents in the same transaction).
+    pub fn attach_extension(&self, collection: &str, kind: &str, name: &str, config: Value) -> Result<()> {
+        self.transaction(|txn| txn.attach_extension(collection, kind, name, config.clone()))
+    }
+
+    /// Detaches an extension and deletes its data.
+    pub fn detach_extension(&self, collection: &str, name: &str) -> Result<()> {
+        self.transaction(|txn| txn.detach_extension(collection, name))
+    }
+
+    /// Inserts a document; returns its id.
+    pub fn insert(&self, collection: &str, doc: Value) -> Result<DocId> {
+        self.transaction(|txn| txn.insert(collection, doc.clone()))
+    }
+
+    /// Reads a document.
+    pub fn get(&self, collection: &str, id: &DocId) -> Result<Option<Value>> {
+        self.begin()?.get(collection, id)
+    }
+
+    /// Replaces an existing document.
+    pub fn replace(&self, collection: &str, id: &DocId, doc: Value) -> Result<()> {
+        self.transaction(|txn| txn.replace(collection, id, doc.clone()))
+    }
+
+    /// Applies update operators to an existing document; returns the new document.
+    pub fn update(&self, collection: &str, id: &DocId, patch: &Patch) -> Result<Value> {
+        self.transaction(|txn| txn.update(collection, id, patch))
+    }
+
+    /// Deletes a document; returns whether it existed.
+    pub fn delete(&self, collection: &str, id: &DocId) -> Result<bool> {
+        self.transaction(|txn| txn.delete(collection, id))
+    }
+
+    /// Inserts or replaces by `_id`.
+    pub fn upsert(&self, collection: &str, doc: Value) -> Result<Upserted> {
+        self.transaction(|txn| txn.upsert(collection, doc.clone()))
+    }
+
+    /// Compare-and-swap on one document; see [`Transaction::compare_and_swap`]. Concurrent
+    /// CAS calls on one document serialize: exactly one of several racing with the same
+    /// expectation applies, the others report a mismatch.
+    pub fn compare_and_swap(
+        &self,
+        collection: &str,
+        id: &DocId,
+        expected: &[(FieldPath, Value)],
+        patch: &Patch,
+    ) -> Result<CasOutcome> {
+        self.transaction(|txn| txn.compare_and_swap(collection, id, expected, patch))
+    }
+
+    /// Runs the operations in one transaction: all of them take effect, or none.
+    pub fn batch(&self, ops: &[BatchOp]) -> Result<Vec<BatchResult>> {
+        self.transaction(|txn| ops.iter().map(|op| apply_batch_op(txn, op)).collect())
+    }
+
+    /// Visits every document of a collection in `_id` order, on one snapshot, until `visit`
+    /// returns false. Writers are never blocked.
+    pub fn for_each(&self, collection: &str, visit: impl FnMut(&DocId, &Value) -> bool) -> Result<()> {
+        self.begin()?.for_each(collection, visit)
+    }
+
+    /// Reads up to `limit` (at most [`MAX_CHANGES_PER_READ`]) changes committed after sequence
+    /// number `after_seq`, in order. Fails with [`EngineError::ChangeLogTrimmed`] if retention
+    /// already removed some of them.
+    pub fn changes_after(&self, after_seq: u64, limit: usize) -> Result<Vec<Change>> {
+        let snapshot = self.inner.shared.store.snapshot()?;
+        let trimmed = match snapshot.table(META_TABLE)? {
+            Some(meta) => meta.get(MetaKey::CHANGELOG_TRIMMED_THROUGH)?,
+            None => None,
+        };
+        let trimmed = trimmed.as_deref().and_then(read_u64).unwrap_or(0);
+        if after_seq < trimmed {
+            return Err(EngineError::ChangeLogTrimmed {
+                requested: after_seq + 1,
+                oldest_available: trimmed + 1,
+            });
+        }
+        match snapshot.table(CHANGELOG_TABLE)? {
+            Some(log) => read_after(&log, after_seq, limit.min(MAX_CHANGES_PER_READ)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Sequence number of the latest commit.
+    pub fn last_seq(&self) -> u64 {
+        self.inner.shared.published_seq.load(Ordering::Acquire)
+    }
+
+    /// Blocks until a commit after `seq` exists or `timeout` passes; returns the latest
+    /// sequence number. For change-log tailers.
+    pub fn wait_for_commit_after(&self, seq: u64, timeout: Duration) -> u64 {
+        self.inner.shared.wait_for_commit_after(seq, timeout)
+    }
+
+    /// The routing index: names of the collections holding a document with this id.
+    pub fn locate(&self, id: &DocId) -> Result<Vec<String>> {
+        let mut txn = self.begin()?;
+        let mut key = Vec::new();
+        id.encode_key(&mut key)?;
+        let mut ids = Vec::new();
+        let routing: Arc<str> = Arc::from(ROUTING_TABLE);
+        let prefix_end = crate::layout::routing_key(&key, u32::MAX);
+        txn.scan(
+            &routing,
+            std::ops::Bound::Included(&key),
+            std::ops::Bound::Included(&prefix_end),
+            |entry, _| {
+                let id = entry.get(key.len()..).and_then(|b| <[u8; 4]>::try_from(b).ok());
+                ids.extend(id.map(u32::from_be_bytes));
+                Ok(true)
+            },
+        )?;
+        let collections = txn.list_collections()?;
+        Ok(collections
+            .into_iter()
+            .filter(|meta| ids.contains(&meta.id))
+            .map(|meta| meta.name)
+            .collect())
+    }
+
+    /// Makes every acknowledged commit durable now, whatever the mode.
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.inner.shared.store.flush()?)
+    }
+
+    /// Figures per collection and for the whole database.
+    pub fn stats(&self) -> Result<DatabaseStats> {
+        let snapshot = self.inner.shared.store.snapshot()?;
+        let names = snapshot.table_names()?;
+        let metas = self.list_collections()?;
+        let mut collections = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let prefix = collection_table_prefix(meta.id);
+            let mut total = TableStats::default();
+            let mut documents = 0;
+            for name in names.iter().filter(|name| name.starts_with(&prefix)) {
+                if let Some(table) = snapshot.table(name)? {
+                    let stats = table.stats()?;
+                    if *name == crate::layout::docs_table(meta.id) {
+                        documents = stats.entries;
+                    }
+                    total += stats;
+                }
+            }
+            collections.push(CollectionStats {
+                name: meta.name,
+                documents,
+                bytes: total.allocated_bytes,
+            });
+        }
+        let (changelog_entries, changelog_bytes) = match snapshot.table(CHANGELOG_TABLE)? {
+            Some(log) => {
+                let stats = log.stats()?;
+                (stats.entries, stats.allocated_bytes)
+            }
+            None => (0, 0),
+        };
+        let counters = &self.inner.shared.counters;
+        Ok(DatabaseStats {
+            mode: self.mode(),
+            collections,
+            last_seq: self.last_seq(),
+            changelog_entries,
+            changelog_bytes,
+            transactions_committed: counters.transactions.load(Ordering::Relaxed),
+            group_commits: counters.groups.load(Ordering::Relaxed),
+            conflicts: counters.conflicts.load(Ordering::Relaxed),
+            store: self.inner.shared.store.stats(),
+        })
+    }
+}
+
+/// Verifies a closed database's storage checksums and structure. Returns `true` when intact.
+pub fn check_integrity(dir: impl Into<PathBuf>) -> Result<bool> {
+    let mut store = Store::open(&StoreConfig {
+        dir: dir.into(),
+        mode: StorageMode::Persistent,
+    })?;
+    Ok(store.check_integrity()?)
+}
+
+/// The storage mode a database folder was last opened with; `None` when it holds no database.
+pub fn stored_mode_name(dir: impl Into<PathBuf>) -> Result<Option<String>> {
+    let dir = dir.into();
+    if !dir.join(cairn_storage::DATA_FILE_NAME).exists() {
+        return Ok(None);
+    }
+    let store = Store::open(&StoreConfig {
+        dir,
+        mode: StorageMode::Persistent,
+    })?;
+    let snapshot = store.snapshot()?;
+    let Some(meta) = snapshot.table(META_TABLE)? else {
+        return Ok(None);
+    };
+    let mode = meta.get(MetaKey::MODE)?;
+    Ok(mode.and_then(|bytes| String::from_utf8(bytes).ok()))
+}
+
+fn apply_batch_op(txn: &mut Transaction, op: &BatchOp) -> Result<BatchResult> {
+    Ok(match op {
+        BatchOp::Insert { collection, doc } => BatchResult::Inserted(txn.insert(collection, doc.clone())?),
+        BatchOp::Replace { collection, id, doc } => {
+            txn.replace(collection, id, doc.clone())?;
+            BatchResult::Replaced
+        }
+        BatchOp::Update { collection, id, patch } => BatchResult::Updated(txn.update(collection, id, patch)?),
+        BatchOp::Delete { collection, id } => BatchResult::Deleted(txn.delete(collection, id)?),
+        BatchOp::Upsert { collection, doc } => BatchResult::Upserted(txn.upsert(collection, doc.clone())?),
+    })
+}
+
+/// Sleeps a random time that grows with the attempt number, so racing retries spread out.
+fn backoff(attempt: u32) {
+    let ceiling_us = (50u64 << attempt.min(10)).min(MAX_RETRY_BACKOFF.as_micros() as u64);
+    // The low bits of a fresh UUIDv4 are a convenient, dependency-free source of jitter.
+    let jitter = uuid::Uuid::new_v4().as_u128() as u64 % ceiling_us.max(1);
+    std::thread::sleep(Duration::from_micros(jitter));
+}
+
+/// Writes the layout version on first open, checks it afterwards, and loads the writer's
+/// counters.
+fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
+    let txn = store.begin_write()?;
+    let state = {
+        let mut meta = txn.table(META_TABLE)?;
+        match meta.get(MetaKey::LAYOUT_VERSION)?.as_deref().and_then(read_u32) {
+            None => {
+                meta.put(MetaKey::LAYOUT_VERSION, &LAYOUT_VERSION.to_le_bytes())?;
+                meta.put(MetaKey::LAST_SEQ, &0u64.to_le_bytes())?;
+            }
+            Some(LAYOUT_VERSION) => {}
+            Some(other) => {
+                return Err(EngineError::corrupt(
+                    META_TABLE,
+                    format!("layout version {other}; this build reads version {LAYOUT_VERSION}"),
+                ))
+            }
+        }
+        meta.put(MetaKey::MODE, store.mode().name().as_bytes())?;
+        let read = |key: &[u8]| -> Result<u64> {
+            Ok(meta.get(key)?.as_deref().and_then(read_u64).unwrap_or(0))
+        };
+        WriterState {
+            last_seq: read(MetaKey::LAST_SEQ)?,
+            changelog_len: read(MetaKey::CHANGELOG_LEN)?,
+            changelog_trimmed_through: read(MetaKey::CHANGELOG_TRIMMED_THROUGH)?,
+            changelog_retention,
+        }
+    };
+    txn.commit_durable()?;
+    Ok(state)
+}

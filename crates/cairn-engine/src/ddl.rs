@@ -1,0 +1,212 @@
+//! Collection DDL (create, drop, rename, attach and detach extensions), run as transactions so
+//! it is atomic, logged, and conflict-checked against concurrent writers like any other write.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_doc::{DateTime, DocId, Value};
+
+use crate::catalog::{validate_name, CollectionMeta, ExtensionSpec};
+use crate::changelog::{ChangeOp, PendingChange};
+use crate::error::{EngineError, Result};
+use crate::extension::DocChange;
+use crate::layout::{
+    collection_table_prefix, docs_table, read_u32, MetaKey, CATALOG_TABLE, META_TABLE,
+};
+use crate::limits::{MAX_COLLECTIONS, MAX_EXTENSIONS_PER_COLLECTION};
+use crate::record::decode_record;
+use crate::txn::Transaction;
+use crate::writeset::Pending;
+
+impl Transaction {
+    /// Creates a collection.
+    pub fn create_collection(&mut self, name: &str) -> Result<CollectionMeta> {
+        validate_name(name)?;
+        self.atomically(|txn| {
+            if txn.collection(name).is_ok() {
+                return Err(EngineError::CollectionExists {
+                    name: name.to_string(),
+                });
+            }
+            let count = txn.list_collections()?.len();
+            if count >= MAX_COLLECTIONS {
+                return Err(EngineError::LimitExceeded {
+                    what: "collections in one database",
+                    actual: count as u64 + 1,
+                    limit: MAX_COLLECTIONS as u64,
+                });
+            }
+            let meta_table: Arc<str> = Arc::from(META_TABLE);
+            let next = txn.read_raw(&meta_table, MetaKey::NEXT_COLLECTION_ID, true)?;
+            let id = next.as_deref().and_then(read_u32).unwrap_or(1);
+            let following = id.checked_add(1).ok_or(EngineError::LimitExceeded {
+                what: "collection ids ever created",
+                actual: u64::from(id) + 1,
+                limit: u64::from(u32::MAX),
+            })?;
+            txn.put_raw(&meta_table, MetaKey::NEXT_COLLECTION_ID, &following.to_le_bytes())?;
+            let meta = CollectionMeta {
+                id,
+                name: name.to_string(),
+                created_at: DateTime::now(),
+                extensions: Vec::new(),
+            };
+            txn.store_meta(&meta)?;
+            txn.log_ddl(&ChangeOp::CreateCollection, &meta);
+            Ok(meta)
+        })
+    }
+
+    /// Drops a collection with all its documents and extension data.
+    pub fn drop_collection(&mut self, name: &str) -> Result<()> {
+        self.atomically(|txn| {
+            let coll = txn.collection(name)?;
+            let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+            txn.write_raw(&catalog, name.as_bytes().to_vec(), Pending::Delete)?;
+            txn.drop_tables(collection_table_prefix(coll.meta.id));
+            txn.log_ddl(&ChangeOp::DropCollection, &coll.meta);
+            txn.invalidate_collections();
+            Ok(())
+        })
+    }
+
+    /// Renames a collection. Its data stays where it is: tables are named by id.
+    pub fn rename_collection(&mut self, from: &str, to: &str) -> Result<()> {
+        validate_name(to)?;
+        self.atomically(|txn| {
+            let coll = txn.collection(from)?;
+            if txn.collection(to).is_ok() {
+                return Err(EngineError::CollectionExists {
+                    name: to.to_string(),
+                });
+            }
+            let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+            txn.write_raw(&catalog, from.as_bytes().to_vec(), Pending::Delete)?;
+            let mut meta = coll.meta.clone();
+            meta.name = to.to_string();
+            txn.store_meta(&meta)?;
+            txn.log_ddl(
+                &ChangeOp::RenameCollection { to: to.to_string() },
+                &coll.meta,
+            );
+            txn.invalidate_collections();
+            Ok(())
+        })
+    }
+
+    /// Lists collections, in name order.
+    pub fn list_collections(&mut self) -> Result<Vec<CollectionMeta>> {
+        let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+        let mut metas = Vec::new();
+        self.scan(&catalog, Bound::Unbounded, Bound::Unbounded, |_, bytes| {
+            metas.push(CollectionMeta::decode(bytes)?);
+            Ok(true)
+        })?;
+        Ok(metas)
+    }
+
+    /// Attaches an extension instance to a collection and builds its data from the documents
+    /// already there, all in this transaction.
+    pub fn attach_extension(
+        &mut self,
+        collection: &str,
+        kind: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<()> {
+        validate_name(name)?;
+        self.atomically(|txn| {
+            let coll = txn.collection(collection)?;
+            let state_error = |reason| EngineError::ExtensionState {
+                collection: collection.to_string(),
+                name: name.to_string(),
+                reason,
+            };
+            if coll.meta.extensions.iter().any(|ext| ext.name == name) {
+                return Err(state_error("already attached"));
+            }
+            if coll.meta.extensions.len() >= MAX_EXTENSIONS_PER_COLLECTION {
+                return Err(state_error("the collection has the maximum number of extensions"));
+            }
+            let mut meta = coll.meta.clone();
+            meta.extensions.push(ExtensionSpec {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                config,
+            });
+            txn.store_meta(&meta)?;
+            txn.log_ddl(&ChangeOp::AttachExtension { name: name.to_string() }, &meta);
+            txn.invalidate_collections();
+            txn.backfill(collection, name)
+        })
+    }
+
+    /// Detaches an extension and deletes its tables.
+    pub fn detach_extension(&mut self, collection: &str, name: &str) -> Result<()> {
+        self.atomically(|txn| {
+            let coll = txn.collection(collection)?;
+            let mut meta = coll.meta.clone();
+            let before = meta.extensions.len();
+            meta.extensions.retain(|ext| ext.name != name);
+            if meta.extensions.len() == before {
+                return Err(EngineError::ExtensionState {
+                    collection: collection.to_string(),
+                    name: name.to_string(),
+                    reason: "not attached",
+                });
+            }
+            txn.store_meta(&meta)?;
+            txn.drop_tables(format!("{}x.{name}.", collection_table_prefix(meta.id)));
+            txn.log_ddl(&ChangeOp::DetachExtension { name: name.to_string() }, &meta);
+            txn.invalidate_collections();
+            Ok(())
+        })
+    }
+
+    /// Feeds every existing document to one newly attached extension as an insert.
+    fn backfill(&mut self, collection: &str, extension: &str) -> Result<()> {
+        let coll = self.collection(collection)?;
+        let Some((_, ext)) = coll.extensions.iter().find(|(name, _)| name == extension) else {
+            return Ok(());
+        };
+        let docs = Arc::from(docs_table(coll.meta.id));
+        let mut existing = Vec::new();
+        self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, record| {
+            let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
+            existing.push((id, decode_record(&docs, record)?));
+            Ok(true)
+        })?;
+        for (id, doc) in &existing {
+            let change = DocChange {
+                id,
+                old: None,
+                new: Some(doc),
+            };
+            let mut ctx = crate::extension::ExtensionTxn::new(self, coll.meta.id, collection, extension);
+            ext.on_write(&mut ctx, &change)?;
+        }
+        Ok(())
+    }
+
+    fn store_meta(&mut self, meta: &CollectionMeta) -> Result<()> {
+        let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+        let bytes = meta.encode()?;
+        self.put_raw(&catalog, meta.name.as_bytes(), &bytes)
+    }
+
+    fn put_raw(&mut self, table: &Arc<str>, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write_raw(
+            table,
+            key.to_vec(),
+            Pending::Put {
+                value: value.to_vec(),
+                stamp_seq: false,
+            },
+        )
+    }
+
+    fn log_ddl(&mut self, op: &ChangeOp, meta: &CollectionMeta) {
+        let change = PendingChange::encode(op, meta.id, &meta.name, None, None, None);
+        self.changes.push(change);
+    }
+}

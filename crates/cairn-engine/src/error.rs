@@ -1,0 +1,152 @@
+//! The engine's error type.
+
+use cairn_doc::{DocError, DocId};
+use cairn_storage::StorageError;
+
+/// Everything an engine operation can fail with. Each variant names what was wrong so a caller
+/// (or a user reading the CLI's stderr) can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The named collection does not exist.
+    #[error("collection `{name}` does not exist")]
+    UnknownCollection {
+        /// The name asked for.
+        name: String,
+    },
+    /// A collection with that name already exists.
+    #[error("collection `{name}` already exists")]
+    CollectionExists {
+        /// The name asked for.
+        name: String,
+    },
+    /// The collection name breaks the naming rules.
+    #[error("invalid collection name `{name}`: {reason}")]
+    InvalidCollectionName {
+        /// The rejected name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// An insert used an `_id` that the collection already holds.
+    #[error("document `{id}` already exists in `{collection}`")]
+    DuplicateId {
+        /// The collection written.
+        collection: String,
+        /// The clashing id.
+        id: DocId,
+    },
+    /// The document to read, update or replace does not exist.
+    #[error("document `{id}` not found in `{collection}`")]
+    DocumentNotFound {
+        /// The collection read.
+        collection: String,
+        /// The missing id.
+        id: DocId,
+    },
+    /// A replacement document carries an `_id` different from the one addressed.
+    #[error("document addressed as `{addressed}` carries a different `_id` `{found}`")]
+    IdMismatch {
+        /// The id in the request path.
+        addressed: DocId,
+        /// The id inside the document.
+        found: DocId,
+    },
+    /// The document (or patch, or id) is malformed or breaks a document limit.
+    #[error("invalid document: {0}")]
+    Document(#[from] DocError),
+    /// A batch or transaction exceeds one of the engine's size limits.
+    #[error("{what} is {actual}; the limit is {limit}")]
+    LimitExceeded {
+        /// Which limit.
+        what: &'static str,
+        /// The offending amount.
+        actual: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Another transaction committed a change to data this transaction read. Retry it: the
+    /// single-operation API and [`crate::Database::transaction`] do so automatically.
+    #[error("transaction conflicts with a concurrent commit to `{table}`; retry it")]
+    Conflict {
+        /// Table where the conflicting change landed.
+        table: String,
+    },
+    /// The transaction's snapshot is older than the conflict-tracking window; retry it.
+    #[error("transaction snapshot at sequence {snapshot_seq} is too old (oldest tracked is {oldest_tracked_seq}); retry it")]
+    TransactionTooOld {
+        /// Where the transaction's snapshot stands.
+        snapshot_seq: u64,
+        /// The oldest snapshot the engine can still validate.
+        oldest_tracked_seq: u64,
+    },
+    /// The change log no longer holds the requested sequence number (retention removed it).
+    #[error("change log starts at sequence {oldest_available}; sequence {requested} has been trimmed by retention")]
+    ChangeLogTrimmed {
+        /// The sequence number asked for.
+        requested: u64,
+        /// The oldest sequence number still held.
+        oldest_available: u64,
+    },
+    /// Stored bytes failed to decode: the file is damaged or was written by a newer Cairn.
+    #[error("corrupt data in `{table}`: {detail}")]
+    Corrupt {
+        /// The table holding the bad entry.
+        table: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// An extension (secondary index, model structure) rejected a write.
+    #[error("extension `{extension}` on `{collection}` rejected the write: {message}")]
+    ExtensionRejected {
+        /// The collection written.
+        collection: String,
+        /// The extension's name.
+        extension: String,
+        /// The extension's explanation.
+        message: String,
+    },
+    /// The database records an extension of a kind that was not registered when opening it.
+    #[error("collection `{collection}` uses extension kind `{kind}`, which this build does not provide")]
+    UnknownExtensionKind {
+        /// The collection.
+        collection: String,
+        /// The missing kind.
+        kind: String,
+    },
+    /// An extension with that name is already attached, or none is when detaching.
+    #[error("extension `{name}` on `{collection}`: {reason}")]
+    ExtensionState {
+        /// The collection.
+        collection: String,
+        /// The extension's name.
+        name: String,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// The database was shut down while the operation was in flight.
+    #[error("the database is closed")]
+    Closed,
+    /// The storage layer failed (I/O error, corruption, file locked by another process).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl EngineError {
+    /// Whether retrying the whole transaction may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Conflict { .. } | EngineError::TransactionTooOld { .. }
+        )
+    }
+
+    pub(crate) fn corrupt(table: &str, detail: impl std::fmt::Display) -> Self {
+        EngineError::Corrupt {
+            table: table.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Result alias for engine operations.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

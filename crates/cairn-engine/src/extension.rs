@@ -1,0 +1,133 @@
+//! The extension point: how secondary indexes and model structures (geometry, vectors, graph,
+//! time series, full text) stay in step with documents.
+//!
+//! An [`ExtensionKind`] is code registered when the database is opened (e.g. "btree index").
+//! An instance of a kind is *attached* to a collection under a name with a configuration; the
+//! attachment is stored in the catalog, so it survives restarts without rebuilding anything.
+//! From then on, every document write in the collection calls [`Extension::on_write`] inside
+//! the writing transaction, with the old and new document. The extension reads and writes its
+//! own tables through [`ExtensionTxn`]; those writes commit atomically with the document, and
+//! an error from the extension fails the operation and leaves no trace of it.
+//!
+//! Invariants the engine keeps for extensions:
+//! * `on_write` sees every change to the collection exactly once, in transaction order.
+//! * An extension's tables are private to it (`c{collection}.x.{name}.{table}`) and are
+//!   deleted when it is detached or the collection dropped.
+//! * Reads through `ExtensionTxn` are conflict-checked like any other transaction read, so an
+//!   extension enforcing a constraint (e.g. uniqueness) stays correct under concurrency.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_doc::{DocId, Value};
+
+use crate::error::Result;
+use crate::layout::extension_table;
+use crate::txn::Transaction;
+use crate::writeset::Pending;
+
+/// A document change as seen by an extension.
+#[derive(Debug, Clone, Copy)]
+pub struct DocChange<'a> {
+    /// The document's id.
+    pub id: &'a DocId,
+    /// The document before the change; `None` for an insert.
+    pub old: Option<&'a Value>,
+    /// The document after the change; `None` for a delete.
+    pub new: Option<&'a Value>,
+}
+
+/// Maintains derived data for one collection.
+pub trait Extension: Send + Sync {
+    /// Called for every document change, inside the writing transaction and before commit.
+    /// Return an error to refuse the change (the error reaches the writer; nothing of the
+    /// operation is kept).
+    fn on_write(&self, txn: &mut ExtensionTxn<'_>, change: &DocChange<'_>) -> Result<()>;
+}
+
+/// A kind of extension, registered by name when opening a database.
+pub trait ExtensionKind: Send + Sync {
+    /// The kind's stable name, stored in the catalog.
+    fn kind(&self) -> &str;
+
+    /// Builds an instance from its stored configuration. Must be cheap and must not read data:
+    /// instances are built whenever a collection is resolved.
+    fn instantiate(&self, collection: &str, name: &str, config: &Value) -> Result<Arc<dyn Extension>>;
+}
+
+/// An extension's window into the transaction: its own tables, read and written atomically
+/// with the document change that triggered it.
+pub struct ExtensionTxn<'t> {
+    txn: &'t mut Transaction,
+    collection_id: u32,
+    collection: &'t str,
+    extension: &'t str,
+}
+
+impl<'t> ExtensionTxn<'t> {
+    pub(crate) fn new(
+        txn: &'t mut Transaction,
+        collection_id: u32,
+        collection: &'t str,
+        extension: &'t str,
+    ) -> Self {
+        ExtensionTxn {
+            txn,
+            collection_id,
+            collection,
+            extension,
+        }
+    }
+
+    /// The collection being written.
+    pub fn collection(&self) -> &str {
+        self.collection
+    }
+
+    /// This extension's instance name.
+    pub fn extension(&self) -> &str {
+        self.extension
+    }
+
+    fn table(&self, table: &str) -> Arc<str> {
+        Arc::from(extension_table(self.collection_id, self.extension, table))
+    }
+
+    /// Reads a key of one of this extension's tables (seeing this transaction's writes).
+    pub fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let table = self.table(table);
+        self.txn.read_raw(&table, key, true)
+    }
+
+    /// Writes a key of one of this extension's tables.
+    pub fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        let table = self.table(table);
+        self.txn.write_raw(
+            &table,
+            key.to_vec(),
+            Pending::Put {
+                value: value.to_vec(),
+                stamp_seq: false,
+            },
+        )
+    }
+
+    /// Deletes a key of one of this extension's tables.
+    pub fn delete(&mut self, table: &str, key: &[u8]) -> Result<()> {
+        let table = self.table(table);
+        self.txn.write_raw(&table, key.to_vec(), Pending::Delete)
+    }
+
+    /// Visits the entries of one of this extension's tables within `(start, end)` in key order
+    /// until `visit` returns false.
+    pub fn scan(
+        &mut self,
+        table: &str,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let table = self.table(table);
+        self.txn.scan(&table, start, end, visit)
+    }
+}

@@ -1,0 +1,108 @@
+//! Table names and key formats: how the engine lays its data out in storage tables.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `sys.meta` | setting name (ASCII) | setting value (see [`MetaKey`]) |
+//! | `sys.catalog` | collection name (UTF-8) | [`crate::catalog::CollectionMeta`] encoded |
+//! | `sys.routing` | document key ‖ collection id (u32 BE) | empty |
+//! | `sys.changelog` | sequence (u64 BE) ‖ index in commit (u32 BE) | [`crate::changelog`] record |
+//! | `c{id}.docs` | document key ([`cairn_doc::DocId::encode_key`]) | [`crate::record`] |
+//! | `c{id}.x.{ext}` | extension-defined | extension-defined |
+//!
+//! Collections are named by a numeric id that is never reused, so renaming is a catalog update
+//! and dropping a collection deletes exactly the tables under its prefix.
+
+/// Engine settings and counters.
+pub const META_TABLE: &str = "sys.meta";
+/// Collection name → metadata.
+pub const CATALOG_TABLE: &str = "sys.catalog";
+/// Document id → collections holding it.
+pub const ROUTING_TABLE: &str = "sys.routing";
+/// The change log.
+pub const CHANGELOG_TABLE: &str = "sys.changelog";
+
+/// Keys of `sys.meta`.
+pub struct MetaKey;
+
+impl MetaKey {
+    /// On-disk layout version (u32 LE); see [`LAYOUT_VERSION`].
+    pub const LAYOUT_VERSION: &'static [u8] = b"layout_version";
+    /// Sequence number of the last commit (u64 LE).
+    pub const LAST_SEQ: &'static [u8] = b"last_seq";
+    /// Next collection id to hand out (u32 LE).
+    pub const NEXT_COLLECTION_ID: &'static [u8] = b"next_collection_id";
+    /// Entries currently in the change log (u64 LE).
+    pub const CHANGELOG_LEN: &'static [u8] = b"changelog_len";
+    /// Highest sequence number removed from the change log by retention (u64 LE).
+    pub const CHANGELOG_TRIMMED_THROUGH: &'static [u8] = b"changelog_trimmed_through";
+    /// Storage mode name the database was last opened with (UTF-8).
+    pub const MODE: &'static [u8] = b"mode";
+}
+
+/// Version of the table layout described above. Bumped on any incompatible change; a database
+/// with another version is refused at open rather than misread.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// Name of a collection's document table.
+pub fn docs_table(collection_id: u32) -> String {
+    format!("c{collection_id}.docs")
+}
+
+/// Prefix shared by every table of a collection, extensions included.
+pub fn collection_table_prefix(collection_id: u32) -> String {
+    format!("c{collection_id}.")
+}
+
+/// Name of one of an extension's tables. `ext` is the extension's instance name and `table` a
+/// name the extension chooses.
+pub fn extension_table(collection_id: u32, ext: &str, table: &str) -> String {
+    format!("c{collection_id}.x.{ext}.{table}")
+}
+
+/// Routing-index key: the document key, then the collection id.
+pub fn routing_key(doc_key: &[u8], collection_id: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(doc_key.len() + 4);
+    key.extend_from_slice(doc_key);
+    key.extend_from_slice(&collection_id.to_be_bytes());
+    key
+}
+
+/// Change-log key for the `index`-th change of commit `seq`.
+pub fn changelog_key(seq: u64, index: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&seq.to_be_bytes());
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// Splits a change-log key into (sequence, index).
+pub fn parse_changelog_key(key: &[u8]) -> Option<(u64, u32)> {
+    let seq = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+    let index = u32::from_be_bytes(key.get(8..12)?.try_into().ok()?);
+    (key.len() == 12).then_some((seq, index))
+}
+
+/// Reads a little-endian u64 setting.
+pub fn read_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+/// Reads a little-endian u32 setting.
+pub fn read_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changelog_keys_sort_by_sequence_then_index() {
+        let a = changelog_key(1, 5);
+        let b = changelog_key(2, 0);
+        let c = changelog_key(2, 1);
+        assert!(a < b && b < c);
+        assert_eq!(parse_changelog_key(&c), Some((2, 1)));
+        assert_eq!(parse_changelog_key(&c[..11]), None);
+    }
+}

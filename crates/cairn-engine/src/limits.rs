@@ -1,0 +1,58 @@
+//! The engine's limits. Each bounds something that would otherwise grow with input.
+
+use std::time::Duration;
+
+/// Operations in one batch or transaction: 100,000. Large enough for bulk-import chunks,
+/// small enough that one transaction's write buffer and commit stay in the tens of megabytes.
+pub const MAX_TXN_OPS: usize = 100_000;
+
+/// Bytes of pending writes (keys + values) one transaction may buffer: 256 MiB. Bounds the
+/// memory a single client can pin and the duration of the commit that applies it.
+pub const MAX_TXN_WRITE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Collection-name length in bytes: 128, ample for entity-type names, short enough to repeat
+/// in every change-log record.
+pub const MAX_COLLECTION_NAME_BYTES: usize = 128;
+
+/// Collections per database: 10,000. Each owns several tables; the catalog is read in full at
+/// open.
+pub const MAX_COLLECTIONS: usize = 10_000;
+
+/// Extensions (indexes, model structures) per collection: 64. Every write to the collection
+/// calls each of them.
+pub const MAX_EXTENSIONS_PER_COLLECTION: usize = 64;
+
+/// Transactions merged into one storage commit: 4,096. Bounds one group's latency.
+pub const MAX_GROUP_COMMIT_TXNS: usize = 4_096;
+
+/// Bytes of writes merged into one storage commit: 64 MiB (a single larger transaction still
+/// commits, alone).
+pub const MAX_GROUP_COMMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Commit requests waiting for the writer: 4,096. When full, committers wait: back-pressure
+/// instead of unbounded queueing.
+pub const MAX_COMMIT_QUEUE: usize = 4_096;
+
+/// Keys remembered for conflict detection: 4 million written keys. Older entries are dropped
+/// once no live transaction needs them; past this bound the oldest are dropped anyway and
+/// transactions whose snapshot predates them fail with `TransactionTooOld`.
+pub const MAX_CONFLICT_WINDOW_KEYS: usize = 4_000_000;
+
+/// Automatic retries of a conflicting transaction before the conflict is returned: 64. With
+/// randomised back-off this outlasts heavy contention on a single hot document.
+pub const MAX_TXN_RETRIES: u32 = 64;
+
+/// Longest back-off between two retries.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Change-log entries removed per commit round by retention: 16,384. Keeps trimming from
+/// stalling writers after the retention setting is lowered; the log converges over rounds.
+pub const MAX_TRIM_PER_COMMIT: usize = 16_384;
+
+/// Changes returned by one change-log read: 10,000. Readers page through with the last
+/// sequence number they saw.
+pub const MAX_CHANGES_PER_READ: usize = 10_000;
+
+/// Default change-log retention: the most recent 1,000,000 changes. Enough for a follower or
+/// subscriber to catch up after minutes of downtime at thousands of writes per second.
+pub const DEFAULT_CHANGELOG_RETENTION_CHANGES: u64 = 1_000_000;

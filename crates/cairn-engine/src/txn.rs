@@ -1,0 +1,673 @@
+//! Transactions: snapshot reads, buffered writes, validation at commit.
+//!
+//! A transaction reads a consistent snapshot overlaid with its own pending writes
+//! (read-your-own-writes), and records every key and range it read. On commit the writer
+//! checks that nothing it read has been changed by a commit newer than its snapshot, then
+//! applies its writes atomically. The result is **serializable** isolation for everything read
+//! through this API (point reads and scans); a transaction that would break it fails with
+//! [`EngineError::Conflict`] and can simply be retried.
+//!
+//! Every operation is atomic within the transaction: if it fails (duplicate id, a patch that
+//! does not apply, an extension refusing the write), the transaction is left exactly as before
+//! that operation and stays usable.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_doc::{DocId, FieldPath, Object, Patch, Value};
+use cairn_storage::{Snapshot, TableReader};
+
+use crate::catalog::CollectionMeta;
+use crate::changelog::{ChangeOp, PendingChange};
+use crate::database::DbInner;
+use crate::error::{EngineError, Result};
+use crate::extension::{DocChange, Extension, ExtensionTxn};
+use crate::layout::{read_u64, routing_key, MetaKey, CATALOG_TABLE, META_TABLE, ROUTING_TABLE};
+use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
+use crate::record::{decode_record, encode_record, record_body};
+use crate::writeset::{Pending, ReadSet, WriteSet};
+
+/// A collection as resolved inside a transaction.
+pub(crate) struct CollectionHandle {
+    pub(crate) meta: CollectionMeta,
+    pub(crate) docs: Arc<str>,
+    pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
+}
+
+/// What [`Transaction::compare_and_swap`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CasOutcome {
+    /// Every expected value matched; the patch was applied. Holds the new document.
+    Applied(Value),
+    /// A field did not hold the expected value; nothing was written.
+    Mismatch {
+        /// The first field that differed.
+        field: String,
+        /// What it actually held (`None` when missing).
+        actual: Option<Value>,
+    },
+    /// The document does not exist; nothing was written.
+    NotFound,
+}
+
+/// What [`Transaction::upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// No document had the id; it was inserted.
+    Inserted,
+    /// A document with the id was replaced.
+    Replaced,
+}
+
+/// One undoable step, for rolling an operation back inside the transaction.
+struct Undo {
+    table: Arc<str>,
+    key: Vec<u8>,
+    previous: Option<Pending>,
+}
+
+/// Where an operation started, to roll back to on failure.
+struct Mark {
+    undo: usize,
+    changes: usize,
+    dropped: usize,
+    ops: usize,
+}
+
+/// A serializable transaction over one database. Dropping it without committing discards it.
+pub struct Transaction {
+    pub(crate) db: Arc<DbInner>,
+    snapshot: Snapshot,
+    snapshot_seq: u64,
+    registered_seq: u64,
+    readers: HashMap<Arc<str>, Option<TableReader>>,
+    collections: HashMap<String, Arc<CollectionHandle>>,
+    pub(crate) writes: WriteSet,
+    reads: ReadSet,
+    pub(crate) changes: Vec<PendingChange>,
+    undo: Vec<Undo>,
+    ops: usize,
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.db.shared.unregister_snapshot(self.registered_seq);
+    }
+}
+
+impl Transaction {
+    pub(crate) fn begin(db: Arc<DbInner>) -> Result<Transaction> {
+        let registered_seq = db.shared.register_snapshot();
+        let snapshot = match db.shared.store.snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                db.shared.unregister_snapshot(registered_seq);
+                return Err(err.into());
+            }
+        };
+        let mut txn = Transaction {
+            db,
+            snapshot,
+            snapshot_seq: registered_seq,
+            registered_seq,
+            readers: HashMap::new(),
+            collections: HashMap::new(),
+            writes: WriteSet::default(),
+            reads: ReadSet::default(),
+            changes: Vec::new(),
+            undo: Vec::new(),
+            ops: 0,
+        };
+        let meta: Arc<str> = Arc::from(META_TABLE);
+        let last = txn.read_raw(&meta, MetaKey::LAST_SEQ, false)?;
+        txn.snapshot_seq = last.as_deref().and_then(read_u64).unwrap_or(0);
+        debug_assert!(txn.snapshot_seq >= txn.registered_seq);
+        Ok(txn)
+    }
+
+    /// Sequence number of the commit this transaction's snapshot shows.
+    pub fn snapshot_seq(&self) -> u64 {
+        self.snapshot_seq
+    }
+
+    /// Whether the transaction has buffered any change.
+    pub fn is_read_only(&self) -> bool {
+        self.writes.tables.is_empty() && self.writes.dropped_prefixes.is_empty()
+    }
+
+    /// Commits: validates the reads and applies the writes atomically. Returns the commit's
+    /// sequence number (the snapshot's, for a read-only transaction).
+    pub fn commit(mut self) -> Result<u64> {
+        if self.is_read_only() {
+            return Ok(self.snapshot_seq);
+        }
+        let reads = std::mem::take(&mut self.reads);
+        let writes = std::mem::take(&mut self.writes);
+        let changes = std::mem::take(&mut self.changes);
+        self.db
+            .committer
+            .commit(self.snapshot_seq, reads, writes, changes)
+    }
+
+    /// Discards every buffered change.
+    pub fn rollback(self) {}
+
+    // ----- document operations -------------------------------------------------------------
+
+    /// Reads a document.
+    pub fn get(&mut self, collection: &str, id: &DocId) -> Result<Option<Value>> {
+        let coll = self.collection(collection)?;
+        let key = encode_id(id)?;
+        let docs = coll.docs.clone();
+        self.note_read(&docs, &key);
+        if let Some(pending) = self.writes.get(&docs, &key) {
+            return match pending {
+                Pending::Put { value, .. } => decode_record(&docs, value).map(Some),
+                Pending::Delete => Ok(None),
+            };
+        }
+        if self.writes.is_dropped(&docs) {
+            return Ok(None);
+        }
+        let Some(reader) = self.reader(&docs)? else {
+            return Ok(None);
+        };
+        reader
+            .get_with(&key, |record| decode_record(&docs, record))?
+            .transpose()
+    }
+
+    /// Inserts a document, generating a time-ordered UUIDv7 `_id` when it has none. Fails with
+    /// [`EngineError::DuplicateId`] if the id exists.
+    pub fn insert(&mut self, collection: &str, doc: Value) -> Result<DocId> {
+        self.atomically(|txn| txn.insert_inner(collection, doc))
+    }
+
+    /// Replaces an existing document. The new document may omit `_id`; if it has one it must
+    /// match `id`.
+    pub fn replace(&mut self, collection: &str, id: &DocId, doc: Value) -> Result<()> {
+        self.atomically(|txn| {
+            let coll = txn.collection(collection)?;
+            let doc = with_id(doc, id)?;
+            let (key, old) = txn.existing(&coll, id)?;
+            txn.write_doc(&coll, id, key, Some(old), doc).map(|_| ())
+        })
+    }
+
+    /// Applies update operators to an existing document; returns the new document.
+    pub fn update(&mut self, collection: &str, id: &DocId, patch: &Patch) -> Result<Value> {
+        self.atomically(|txn| {
+            let coll = txn.collection(collection)?;
+            let (key, old) = txn.existing(&coll, id)?;
+            let mut doc = old.1.clone();
+            patch.apply(&mut doc)?;
+            txn.write_doc(&coll, id, key, Some(old), doc)
+        })
+    }
+
+    /// Deletes a document; returns whether it existed.
+    pub fn delete(&mut self, collection: &str, id: &DocId) -> Result<bool> {
+        self.atomically(|txn| {
+            let coll = txn.collection(collection)?;
+            let key = encode_id(id)?;
+            let Some(old) = txn.read_doc(&coll, &key)? else {
+                return Ok(false);
+            };
+            txn.delete_doc(&coll, id, key, old)?;
+            Ok(true)
+        })
+    }
+
+    /// Inserts the document, or replaces the one with the same `_id`.
+    pub fn upsert(&mut self, collection: &str, doc: Value) -> Result<Upserted> {
+        self.atomically(|txn| {
+            let coll = txn.collection(collection)?;
+            let id = match doc.as_object().and_then(|obj| obj.get("_id")) {
+                Some(value) => DocId::from_value(value)?,
+                None => {
+                    txn.insert_inner(collection, doc)?;
+                    return Ok(Upserted::Inserted);
+                }
+            };
+            let key = encode_id(&id)?;
+            match txn.read_doc(&coll, &key)? {
+                Some(old) => {
+                    txn.write_doc(&coll, &id, key, Some(old), doc)?;
+                    Ok(Upserted::Replaced)
+                }
+                None => {
+                    txn.write_doc(&coll, &id, key, None, doc)?;
+                    Ok(Upserted::Inserted)
+                }
+            }
+        })
+    }
+
+    /// Compare-and-swap: if every `(path, value)` in `expected` matches the stored document
+    /// (a missing field matches `null`; numbers compare by value), applies `patch`.
+    pub fn compare_and_swap(
+        &mut self,
+        collection: &str,
+        id: &DocId,
+        expected: &[(FieldPath, Value)],
+        patch: &Patch,
+    ) -> Result<CasOutcome> {
+        self.atomically(|txn| {
+            let coll = txn.collection(collection)?;
+            let key = encode_id(id)?;
+            let Some(old) = txn.read_doc(&coll, &key)? else {
+                return Ok(CasOutcome::NotFound);
+            };
+            for (path, want) in expected {
+                let actual = path.get(&old.1);
+                let matches = match actual {
+                    Some(actual) => cairn_doc::values_equal(actual, want),
+                    None => *want == Value::Null,
+                };
+                if !matches {
+                    return Ok(CasOutcome::Mismatch {
+                        field: path.to_string(),
+                        actual: actual.cloned(),
+                    });
+                }
+            }
+            let mut doc = old.1.clone();
+            patch.apply(&mut doc)?;
+            txn.write_doc(&coll, id, key, Some(old), doc)
+                .map(CasOutcome::Applied)
+        })
+    }
+
+    /// Visits every document of the collection in `_id` order (this transaction's view),
+    /// until `visit` returns false.
+    pub fn for_each(
+        &mut self,
+        collection: &str,
+        mut visit: impl FnMut(&DocId, &Value) -> bool,
+    ) -> Result<()> {
+        let coll = self.collection(collection)?;
+        let docs = coll.docs.clone();
+        self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, record| {
+            let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
+            let doc = decode_record(&docs, record)?;
+            Ok(visit(&id, &doc))
+        })
+    }
+
+    /// Metadata of a collection as this transaction sees it.
+    pub fn collection_meta(&mut self, collection: &str) -> Result<CollectionMeta> {
+        Ok(self.collection(collection)?.meta.clone())
+    }
+
+    // ----- building blocks -----------------------------------------------------------------
+
+    /// Runs `op`; on failure rolls the transaction back to where it was before `op`.
+    pub(crate) fn atomically<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.ops += 1;
+        if self.ops > MAX_TXN_OPS {
+            self.ops -= 1;
+            return Err(EngineError::LimitExceeded {
+                what: "operations in one transaction",
+                actual: MAX_TXN_OPS as u64 + 1,
+                limit: MAX_TXN_OPS as u64,
+            });
+        }
+        let mark = Mark {
+            undo: self.undo.len(),
+            changes: self.changes.len(),
+            dropped: self.writes.dropped_prefixes.len(),
+            ops: self.ops - 1,
+        };
+        let result = op(self);
+        if result.is_err() {
+            self.roll_back_to(mark);
+        }
+        result
+    }
+
+    fn roll_back_to(&mut self, mark: Mark) {
+        while self.undo.len() > mark.undo {
+            if let Some(undo) = self.undo.pop() {
+                self.writes.restore(&undo.table, &undo.key, undo.previous);
+            }
+        }
+        self.changes.truncate(mark.changes);
+        self.writes.dropped_prefixes.truncate(mark.dropped);
+        self.ops = mark.ops;
+        // DDL may have been rolled back: resolve collections afresh.
+        self.collections.clear();
+    }
+
+    fn insert_inner(&mut self, collection: &str, doc: Value) -> Result<DocId> {
+        let coll = self.collection(collection)?;
+        let (id, doc) = assign_id(doc)?;
+        let key = encode_id(&id)?;
+        if self.read_doc(&coll, &key)?.is_some() {
+            return Err(EngineError::DuplicateId {
+                collection: collection.to_string(),
+                id,
+            });
+        }
+        self.write_doc(&coll, &id, key, None, doc)?;
+        Ok(id)
+    }
+
+    /// Reads a document that must exist; returns its key and (record, value).
+    fn existing(&mut self, coll: &CollectionHandle, id: &DocId) -> Result<(Vec<u8>, (Vec<u8>, Value))> {
+        let key = encode_id(id)?;
+        match self.read_doc(coll, &key)? {
+            Some(old) => Ok((key, old)),
+            None => Err(EngineError::DocumentNotFound {
+                collection: coll.meta.name.clone(),
+                id: id.clone(),
+            }),
+        }
+    }
+
+    /// Reads a document's stored record and decoded value, recording the read.
+    fn read_doc(&mut self, coll: &CollectionHandle, key: &[u8]) -> Result<Option<(Vec<u8>, Value)>> {
+        let Some(record) = self.read_raw(&coll.docs, key, true)? else {
+            return Ok(None);
+        };
+        let value = decode_record(&coll.docs, &record)?;
+        Ok(Some((record, value)))
+    }
+
+    /// Writes a document (insert when `old` is `None`, else update), its routing entry, its
+    /// change record, and runs the collection's extensions. Returns the stored document.
+    fn write_doc(
+        &mut self,
+        coll: &CollectionHandle,
+        id: &DocId,
+        key: Vec<u8>,
+        old: Option<(Vec<u8>, Value)>,
+        doc: Value,
+    ) -> Result<Value> {
+        let doc = with_id(doc, id)?;
+        let mut record = Vec::new();
+        encode_record(&doc, &mut record)?;
+        let (op, old_body) = match &old {
+            Some((old_record, _)) => (ChangeOp::Update, Some(record_body(&coll.docs, old_record)?)),
+            None => (ChangeOp::Insert, None),
+        };
+        let change = PendingChange::encode(
+            &op,
+            coll.meta.id,
+            &coll.meta.name,
+            Some(&key),
+            Some(record_body(&coll.docs, &record)?),
+            old_body,
+        );
+        self.changes.push(change);
+        if old.is_none() {
+            let routing: Arc<str> = Arc::from(ROUTING_TABLE);
+            self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Put {
+                value: Vec::new(),
+                stamp_seq: false,
+            })?;
+        }
+        self.write_raw(&coll.docs, key, Pending::Put {
+            value: record,
+            stamp_seq: true,
+        })?;
+        let change = DocChange {
+            id,
+            old: old.as_ref().map(|(_, value)| value),
+            new: Some(&doc),
+        };
+        self.run_extensions(coll, &change)?;
+        Ok(doc)
+    }
+
+    fn delete_doc(
+        &mut self,
+        coll: &CollectionHandle,
+        id: &DocId,
+        key: Vec<u8>,
+        old: (Vec<u8>, Value),
+    ) -> Result<()> {
+        let change = PendingChange::encode(
+            &ChangeOp::Delete,
+            coll.meta.id,
+            &coll.meta.name,
+            Some(&key),
+            None,
+            Some(record_body(&coll.docs, &old.0)?),
+        );
+        self.changes.push(change);
+        let routing: Arc<str> = Arc::from(ROUTING_TABLE);
+        self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
+        self.write_raw(&coll.docs, key, Pending::Delete)?;
+        let change = DocChange {
+            id,
+            old: Some(&old.1),
+            new: None,
+        };
+        self.run_extensions(coll, &change)
+    }
+
+    pub(crate) fn run_extensions(&mut self, coll: &CollectionHandle, change: &DocChange<'_>) -> Result<()> {
+        for (name, extension) in &coll.extensions {
+            let mut ctx = ExtensionTxn::new(self, coll.meta.id, &coll.meta.name, name);
+            extension.on_write(&mut ctx, change)?;
+        }
+        Ok(())
+    }
+
+    /// Resolves a collection by name as this transaction sees it, recording the catalog read
+    /// so a concurrent drop or rename conflicts with this transaction.
+    pub(crate) fn collection(&mut self, name: &str) -> Result<Arc<CollectionHandle>> {
+        if let Some(handle) = self.collections.get(name) {
+            return Ok(handle.clone());
+        }
+        let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+        let Some(bytes) = self.read_raw(&catalog, name.as_bytes(), true)? else {
+            return Err(EngineError::UnknownCollection {
+                name: name.to_string(),
+            });
+        };
+        let meta = CollectionMeta::decode(&bytes)?;
+        let handle = Arc::new(self.db.collection_handle(meta)?);
+        self.collections.insert(name.to_string(), handle.clone());
+        Ok(handle)
+    }
+
+    /// Forgets resolved collections after a DDL change in this transaction.
+    pub(crate) fn invalidate_collections(&mut self) {
+        self.collections.clear();
+    }
+
+    // ----- raw table access ------------------------------------------------------------------
+
+    fn reader(&mut self, table: &Arc<str>) -> Result<Option<&TableReader>> {
+        if !self.readers.contains_key(table) {
+            let reader = self.snapshot.table(table)?;
+            self.readers.insert(table.clone(), reader);
+        }
+        Ok(self.readers.get(table).and_then(Option::as_ref))
+    }
+
+    pub(crate) fn note_read(&mut self, table: &Arc<str>, key: &[u8]) {
+        self.reads.point(table, key);
+    }
+
+    /// Reads a key through this transaction's pending writes, then its snapshot.
+    pub(crate) fn read_raw(&mut self, table: &Arc<str>, key: &[u8], track: bool) -> Result<Option<Vec<u8>>> {
+        if track {
+            self.reads.point(table, key);
+        }
+        if let Some(pending) = self.writes.get(table, key) {
+            return Ok(match pending {
+                Pending::Put { value, .. } => Some(value.clone()),
+                Pending::Delete => None,
+            });
+        }
+        if self.writes.is_dropped(table) {
+            return Ok(None);
+        }
+        match self.reader(table)? {
+            Some(reader) => Ok(reader.get(key)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Buffers a write, enforcing the transaction size limit and keeping undo information.
+    pub(crate) fn write_raw(&mut self, table: &Arc<str>, key: Vec<u8>, pending: Pending) -> Result<()> {
+        let added = key.len() as u64
+            + match &pending {
+                Pending::Put { value, .. } => value.len() as u64,
+                Pending::Delete => 0,
+            };
+        if self.writes.size_bytes + added > MAX_TXN_WRITE_BYTES {
+            return Err(EngineError::LimitExceeded {
+                what: "bytes written by one transaction",
+                actual: self.writes.size_bytes + added,
+                limit: MAX_TXN_WRITE_BYTES,
+            });
+        }
+        let previous = self.writes.set(table, key.clone(), pending);
+        self.undo.push(Undo {
+            table: table.clone(),
+            key,
+            previous,
+        });
+        Ok(())
+    }
+
+    /// Drops every table whose name starts with `prefix` at commit, and hides them from this
+    /// transaction's reads now.
+    pub(crate) fn drop_tables(&mut self, prefix: String) {
+        for (table, writes) in self.writes.tables.iter_mut() {
+            if table.starts_with(prefix.as_str()) {
+                writes.clear();
+            }
+        }
+        self.writes.dropped_prefixes.push(prefix);
+    }
+
+    /// Visits a key range through pending writes and the snapshot, merged in key order, until
+    /// `visit` returns false. The whole range is recorded as read.
+    pub(crate) fn scan(
+        &mut self,
+        table: &Arc<str>,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        self.reads.range(table, start, end);
+        let dropped = self.writes.is_dropped(table);
+        if !dropped {
+            self.reader(table)?;
+        }
+        let reader = if dropped {
+            None
+        } else {
+            self.readers.get(table).and_then(Option::as_ref)
+        };
+        let mut stored = match reader {
+            Some(reader) => Some(reader.range(start, end)?.peekable()),
+            None => None,
+        };
+        let empty = std::collections::BTreeMap::new();
+        let pending = self.writes.tables.get(table).unwrap_or(&empty);
+        let mut pending = pending.range::<[u8], _>((start, end)).peekable();
+        loop {
+            let next_stored = match stored.as_mut().and_then(|it| it.peek()) {
+                Some(Ok(entry)) => Some(entry.key().to_vec()),
+                Some(Err(_)) => {
+                    if let Some(Some(Err(err))) = stored.as_mut().map(Iterator::next) {
+                        return Err(err.into());
+                    }
+                    None
+                }
+                None => None,
+            };
+            let next_pending = pending.peek().map(|(key, _)| key.as_slice());
+            let take_pending = match (&next_stored, next_pending) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(s), Some(p)) => p <= s.as_slice(),
+            };
+            if take_pending {
+                let Some((key, write)) = pending.next() else {
+                    return Ok(());
+                };
+                if next_stored.as_deref() == Some(key.as_slice()) {
+                    // The pending write shadows the stored entry.
+                    if let Some(it) = stored.as_mut() {
+                        it.next();
+                    }
+                }
+                if let Pending::Put { value, .. } = write {
+                    if !visit(key, value)? {
+                        return Ok(());
+                    }
+                }
+            } else if let Some(Some(entry)) = stored.as_mut().map(Iterator::next) {
+                let entry = entry?;
+                if !visit(entry.key(), entry.value())? {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Encodes an id as a document key.
+pub(crate) fn encode_id(id: &DocId) -> Result<Vec<u8>> {
+    let mut key = Vec::with_capacity(24);
+    id.encode_key(&mut key)?;
+    Ok(key)
+}
+
+/// Takes the document's `_id`, or generates a UUIDv7 and puts it first.
+fn assign_id(doc: Value) -> Result<(DocId, Value)> {
+    let Value::Object(obj) = doc else {
+        return Err(not_an_object(&doc));
+    };
+    if let Some(value) = obj.get("_id") {
+        return Ok((DocId::from_value(value)?, Value::Object(obj)));
+    }
+    let id = DocId::new_v7();
+    let mut with = Object::with_capacity(obj.len() + 1);
+    with.insert("_id".to_string(), id.to_value());
+    for (key, value) in obj {
+        with.insert(key, value);
+    }
+    Ok((id, Value::Object(with)))
+}
+
+/// Ensures the document carries `_id` = `id` (first, when it had none).
+fn with_id(doc: Value, id: &DocId) -> Result<Value> {
+    let Value::Object(obj) = doc else {
+        return Err(not_an_object(&doc));
+    };
+    match obj.get("_id") {
+        Some(value) => {
+            let found = DocId::from_value(value)?;
+            if &found != id {
+                return Err(EngineError::IdMismatch {
+                    addressed: id.clone(),
+                    found,
+                });
+            }
+            Ok(Value::Object(obj))
+        }
+        None => {
+            let mut with = Object::with_capacity(obj.len() + 1);
+            with.insert("_id".to_string(), id.to_value());
+            for (key, value) in obj {
+                with.insert(key, value);
+            }
+            Ok(Value::Object(with))
+        }
+    }
+}
+
+fn not_an_object(doc: &Value) -> EngineError {
+    EngineError::Document(cairn_doc::DocError::RootNotObject {
+        found: doc.type_name(),
+    })
+}

@@ -1,0 +1,107 @@
+//! The storage layer's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong below the engine.
+///
+/// redb's own error types are flattened into these variants (with redb's message kept) so that
+/// no caller needs to import redb to act on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Another process (or another `Store` in this one) holds the database file.
+    #[error("database at {path} is already open in another process")]
+    AlreadyOpen {
+        /// The data file that is locked.
+        path: PathBuf,
+    },
+    /// The data file failed a checksum or structural check.
+    #[error("storage is corrupted: {detail}")]
+    Corrupted {
+        /// What the storage engine reported.
+        detail: String,
+    },
+    /// The data file was written by an incompatible storage-engine version.
+    #[error("data file format is not supported: {detail}")]
+    UnsupportedFormat {
+        /// What the storage engine reported.
+        detail: String,
+    },
+    /// The operating system refused an I/O operation (disk full, permissions, missing folder...).
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key or value exceeds what the storage engine can hold in one entry.
+    #[error("entry in table `{table}` is {size_bytes} bytes; the storage limit is {limit_bytes}")]
+    EntryTooLarge {
+        /// The table written.
+        table: String,
+        /// Size of the rejected key plus value.
+        size_bytes: u64,
+        /// The limit.
+        limit_bytes: u64,
+    },
+    /// Any other failure reported by the storage engine; the message is redb's.
+    #[error("storage engine error during {operation}: {detail}")]
+    Engine {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The storage engine's message.
+        detail: String,
+    },
+}
+
+impl StorageError {
+    /// Wraps a storage-engine error that has no more specific variant.
+    pub(crate) fn engine(operation: &'static str, err: impl std::fmt::Display) -> Self {
+        StorageError::Engine {
+            operation,
+            detail: err.to_string(),
+        }
+    }
+}
+
+impl From<redb::StorageError> for StorageError {
+    fn from(err: redb::StorageError) -> Self {
+        match err {
+            redb::StorageError::Corrupted(detail) => StorageError::Corrupted { detail },
+            redb::StorageError::ValueTooLarge(size) => StorageError::EntryTooLarge {
+                table: String::new(),
+                size_bytes: size as u64,
+                limit_bytes: u32::MAX as u64,
+            },
+            other => StorageError::engine("storage access", other),
+        }
+    }
+}
+
+impl From<redb::TableError> for StorageError {
+    fn from(err: redb::TableError) -> Self {
+        match err {
+            redb::TableError::Storage(inner) => inner.into(),
+            other => StorageError::engine("table access", other),
+        }
+    }
+}
+
+impl From<redb::TransactionError> for StorageError {
+    fn from(err: redb::TransactionError) -> Self {
+        match err {
+            redb::TransactionError::Storage(inner) => inner.into(),
+            other => StorageError::engine("begin transaction", other),
+        }
+    }
+}
+
+impl From<redb::CommitError> for StorageError {
+    fn from(err: redb::CommitError) -> Self {
+        match err {
+            redb::CommitError::Storage(inner) => inner.into(),
+            other => StorageError::engine("commit", other),
+        }
+    }
+}

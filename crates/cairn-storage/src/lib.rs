@@ -1,0 +1,26 @@
+//! Ordered byte tables for Cairn, stored through redb.
+//!
+//! This crate is the bottom layer. It offers named, ordered `bytes -> bytes` tables, snapshot
+//! reads that never block the writer, and atomic commits across several tables — and nothing
+//! else. It knows nothing about documents, collections or sequence numbers; the engine builds
+//! those on top. No other crate in the workspace imports `redb`: every redb type stays behind the
+//! wrappers here, so the engine could move to another backend without reshaping.
+//!
+//! * [`Store`] opens a database in one of the [`StorageMode`]s.
+//! * [`Snapshot`] is a consistent read view; [`TableReader`] reads one table of it.
+//! * [`WriteTxn`] is the (single) write transaction; [`TableWriter`] writes one table of it.
+
+mod error;
+mod mode;
+mod snapshot;
+mod store;
+mod write;
+
+pub use error::StorageError;
+pub use mode::{StorageMode, DEFAULT_FLUSH_INTERVAL, DEFAULT_HYBRID_MEMORY_BUDGET_BYTES};
+pub use snapshot::{Entry, RangeIter, Snapshot, TableReader, TableStats};
+pub use store::{Store, StoreConfig, StoreStats, DATA_FILE_NAME};
+pub use write::{TableWriter, WriteTxn};
+
+/// Result alias for storage operations.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,205 @@
+//! Consistent read views.
+
+use std::ops::Bound;
+
+use redb::{ReadableTable, ReadableTableMetadata};
+
+use crate::{Result, StorageError};
+
+/// The redb table type behind every Cairn table: ordered raw bytes to raw bytes.
+pub(crate) type RawTable<'n> = redb::TableDefinition<'n, &'static [u8], &'static [u8]>;
+
+/// A consistent, immutable view of the whole store as of one commit.
+///
+/// Taking a snapshot never waits for the writer, and the writer never waits for snapshots: the
+/// storage engine is copy-on-write (MVCC). A live snapshot pins the pages it sees, so long-lived
+/// snapshots delay space reuse; the engine layer bounds their lifetime.
+pub struct Snapshot {
+    txn: redb::ReadTransaction,
+}
+
+impl Snapshot {
+    pub(crate) fn new(txn: redb::ReadTransaction) -> Self {
+        Snapshot { txn }
+    }
+
+    /// Opens one table of this snapshot; `None` when the table does not exist in it.
+    ///
+    /// The returned reader owns what it needs and may outlive `self`, still seeing this
+    /// snapshot's state.
+    pub fn table(&self, name: &str) -> Result<Option<TableReader>> {
+        match self.txn.open_table(RawTable::new(name)) {
+            Ok(table) => Ok(Some(TableReader { table })),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Names of all tables that exist in this snapshot.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        use redb::TableHandle;
+        let names = self
+            .txn
+            .list_tables()
+            .map_err(StorageError::from)?
+            .map(|handle| handle.name().to_string())
+            .collect();
+        Ok(names)
+    }
+}
+
+/// Read access to one table within a [`Snapshot`].
+pub struct TableReader {
+    table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl TableReader {
+    /// Looks up `key`, passing the stored value to `read` without copying it out of the page.
+    pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let guard = self.table.get(key)?;
+        Ok(guard.map(|value| read(value.value())))
+    }
+
+    /// Looks up `key` and copies its value out.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// Iterates the entries whose keys lie within `(start, end)`, in key order.
+    pub fn range<'a>(&'a self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<RangeIter<'a>> {
+        let range = self.table.range::<&[u8]>((start, end))?;
+        Ok(RangeIter { range })
+    }
+
+    /// Iterates the entries whose keys start with `prefix`, in key order.
+    pub fn prefix<'a>(&'a self, prefix: &[u8]) -> Result<RangeIter<'a>> {
+        match prefix_end(prefix) {
+            Some(end) => self.range(Bound::Included(prefix), Bound::Excluded(&end)),
+            None => self.range(Bound::Included(prefix), Bound::Unbounded),
+        }
+    }
+
+    /// The last entry of the table, if any.
+    pub fn last(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let last = self.table.last()?;
+        Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    }
+
+    /// The first entry of the table, if any.
+    pub fn first(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let first = self.table.first()?;
+        Ok(first.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self.table.len()?)
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.table.is_empty()?)
+    }
+
+    /// Space used by this table in the data file.
+    pub fn stats(&self) -> Result<TableStats> {
+        let stats = self.table.stats()?;
+        Ok(TableStats {
+            entries: self.table.len()?,
+            stored_bytes: stats.stored_bytes(),
+            allocated_bytes: stats.stored_bytes()
+                + stats.metadata_bytes()
+                + stats.fragmented_bytes(),
+        })
+    }
+}
+
+/// Space accounting for one table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// Number of entries.
+    pub entries: u64,
+    /// Bytes of keys and values stored (the payload).
+    pub stored_bytes: u64,
+    /// Bytes of pages the table occupies in the file, payload plus B-tree overhead.
+    pub allocated_bytes: u64,
+}
+
+impl std::ops::AddAssign for TableStats {
+    fn add_assign(&mut self, other: TableStats) {
+        self.entries += other.entries;
+        self.stored_bytes += other.stored_bytes;
+        self.allocated_bytes += other.allocated_bytes;
+    }
+}
+
+/// An iterator over a key range; items borrow the stored bytes without copying.
+pub struct RangeIter<'a> {
+    range: redb::Range<'a, &'static [u8], &'static [u8]>,
+}
+
+impl<'a> Iterator for RangeIter<'a> {
+    type Item = Result<Entry<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.range.next()?;
+        Some(
+            item.map(|(key, value)| Entry { key, value })
+                .map_err(StorageError::from),
+        )
+    }
+}
+
+impl DoubleEndedIterator for RangeIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let item = self.range.next_back()?;
+        Some(
+            item.map(|(key, value)| Entry { key, value })
+                .map_err(StorageError::from),
+        )
+    }
+}
+
+/// One entry read from a range; key and value are borrowed from the storage page.
+pub struct Entry<'a> {
+    key: redb::AccessGuard<'a, &'static [u8]>,
+    value: redb::AccessGuard<'a, &'static [u8]>,
+}
+
+impl Entry<'_> {
+    /// The entry's key.
+    pub fn key(&self) -> &[u8] {
+        self.key.value()
+    }
+
+    /// The entry's value.
+    pub fn value(&self) -> &[u8] {
+        self.value.value()
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`; `None` when no such key
+/// exists (the prefix is empty or all `0xff`).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_is_the_next_key_after_the_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+}

@@ -1,0 +1,248 @@
+//! Opening a store, and the background flush of `memory-first` mode.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use redb::ReadableDatabase;
+
+use crate::mode::StorageMode;
+use crate::snapshot::Snapshot;
+use crate::write::WriteTxn;
+use crate::{Result, StorageError};
+
+/// Name of the single data file inside a database folder.
+pub const DATA_FILE_NAME: &str = "data.redb";
+
+/// Where and how to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The database folder; ignored (and never created) for [`StorageMode::MemoryOnly`].
+    pub dir: PathBuf,
+    /// The storage mode.
+    pub mode: StorageMode,
+}
+
+/// State shared between the store, its write transactions and the flusher thread.
+pub(crate) struct Shared {
+    pub(crate) mode: StorageMode,
+    /// Set after a non-durable commit, cleared by a durable one: whether a flush has work to do.
+    pub(crate) dirty: AtomicBool,
+    pub(crate) commits: AtomicU64,
+    pub(crate) fsyncs: AtomicU64,
+}
+
+/// An open database: one redb file (or one in-memory backend) and its storage mode.
+pub struct Store {
+    db: Arc<redb::Database>,
+    shared: Arc<Shared>,
+    path: Option<PathBuf>,
+    flusher: Option<Flusher>,
+}
+
+impl Store {
+    /// Opens the store, creating the folder and data file if they do not exist.
+    pub fn open(config: &StoreConfig) -> Result<Store> {
+        let mode = config.mode;
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(mode.cache_bytes());
+        let (db, path) = if mode.has_files() {
+            std::fs::create_dir_all(&config.dir).map_err(|source| StorageError::Io {
+                path: config.dir.clone(),
+                source,
+            })?;
+            let path = config.dir.join(DATA_FILE_NAME);
+            let db = builder.create(&path).map_err(|err| open_error(err, &path))?;
+            (db, Some(path))
+        } else {
+            let backend = redb::backends::InMemoryBackend::new();
+            let db = builder
+                .create_with_backend(backend)
+                .map_err(|err| open_error(err, Path::new("<memory>")))?;
+            (db, None)
+        };
+        let db = Arc::new(db);
+        let shared = Arc::new(Shared {
+            mode,
+            dirty: AtomicBool::new(false),
+            commits: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+        });
+        let flusher = match mode {
+            StorageMode::MemoryFirst { flush_interval } => {
+                Some(Flusher::start(db.clone(), shared.clone(), flush_interval)?)
+            }
+            _ => None,
+        };
+        Ok(Store {
+            db,
+            shared,
+            path,
+            flusher,
+        })
+    }
+
+    /// The storage mode this store was opened with.
+    pub fn mode(&self) -> StorageMode {
+        self.shared.mode
+    }
+
+    /// The data file, or `None` in memory-only mode.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// A consistent read view of the latest commit. Never waits for the writer.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot::new(self.db.begin_read()?))
+    }
+
+    /// Starts the write transaction, waiting while another one is live.
+    pub fn begin_write(&self) -> Result<WriteTxn> {
+        WriteTxn::new(self.db.begin_write()?, self.shared.clone())
+    }
+
+    /// Makes every acknowledged commit durable now (a no-op for modes that already are, and for
+    /// memory-only, which has nothing to make durable).
+    pub fn flush(&self) -> Result<()> {
+        flush_now(&self.db, &self.shared)
+    }
+
+    /// Counters and sizes for `stats` and metrics.
+    pub fn stats(&self) -> StoreStats {
+        let cache = self.db.cache_stats();
+        let file_bytes = self
+            .path
+            .as_ref()
+            .and_then(|path| std::fs::metadata(path).ok())
+            .map_or(0, |meta| meta.len());
+        StoreStats {
+            commits: self.shared.commits.load(Ordering::Relaxed),
+            fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
+            file_bytes,
+            cache_used_bytes: cache.used_bytes() as u64,
+            cache_evictions: cache.evictions(),
+            cache_read_hits: cache.read_hits(),
+            cache_read_misses: cache.read_misses(),
+        }
+    }
+
+    /// Verifies every page checksum and the B-tree structure, repairing what redb can repair.
+    /// Returns `true` when the file was intact. Needs exclusive access: stops the flusher while
+    /// it runs.
+    pub fn check_integrity(&mut self) -> Result<bool> {
+        self.flush()?;
+        let flusher = self.flusher.take();
+        if let Some(flusher) = flusher {
+            flusher.stop();
+        }
+        let result = match Arc::get_mut(&mut self.db) {
+            Some(db) => db
+                .check_integrity()
+                .map_err(|err| StorageError::engine("integrity check", err)),
+            None => Err(StorageError::Engine {
+                operation: "integrity check",
+                detail: "the store is in use by another handle".to_string(),
+            }),
+        };
+        if let StorageMode::MemoryFirst { flush_interval } = self.shared.mode {
+            self.flusher = Some(Flusher::start(
+                self.db.clone(),
+                self.shared.clone(),
+                flush_interval,
+            )?);
+        }
+        result
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(flusher) = self.flusher.take() {
+            flusher.stop();
+        }
+        // A clean close makes memory-first commits durable; a failure here cannot be reported
+        // from drop, and the promise for a crash (which this then is) still holds.
+        let _ = self.flush();
+    }
+}
+
+/// Counters and sizes of an open store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Storage commits since the store was opened.
+    pub commits: u64,
+    /// Durable commits (each one fsync) since the store was opened.
+    pub fsyncs: u64,
+    /// Size of the data file; 0 in memory-only mode.
+    pub file_bytes: u64,
+    /// Bytes currently held in the page cache.
+    pub cache_used_bytes: u64,
+    /// Pages evicted from the cache.
+    pub cache_evictions: u64,
+    /// Page reads served from the cache.
+    pub cache_read_hits: u64,
+    /// Page reads that went to the file.
+    pub cache_read_misses: u64,
+}
+
+fn flush_now(db: &redb::Database, shared: &Arc<Shared>) -> Result<()> {
+    if !shared.mode.has_files() || !shared.dirty.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    // An empty durable commit persists every earlier non-durable commit with it.
+    WriteTxn::new(db.begin_write()?, shared.clone())?.commit_durable()
+}
+
+/// The `memory-first` background thread: every interval, makes pending commits durable.
+struct Flusher {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Flusher {
+    fn start(
+        db: Arc<redb::Database>,
+        shared: Arc<Shared>,
+        interval: std::time::Duration,
+    ) -> Result<Flusher> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("cairn-flusher".to_string())
+            .spawn(move || loop {
+                match stopped.recv_timeout(interval) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        // A failed flush is retried at the next tick; the data stays in memory
+                        // and the loss window grows only while the disk refuses writes.
+                        let _ = flush_now(&db, &shared);
+                    }
+                    _ => return,
+                }
+            })
+            .map_err(|source| StorageError::Io {
+                path: PathBuf::from("<flusher thread>"),
+                source,
+            })?;
+        Ok(Flusher { stop, thread })
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+fn open_error(err: redb::DatabaseError, path: &Path) -> StorageError {
+    match err {
+        redb::DatabaseError::DatabaseAlreadyOpen => StorageError::AlreadyOpen {
+            path: path.to_path_buf(),
+        },
+        redb::DatabaseError::UpgradeRequired(version) => StorageError::UnsupportedFormat {
+            detail: format!("file format version {version} needs an upgrade"),
+        },
+        redb::DatabaseError::Storage(inner) => inner.into(),
+        other => StorageError::engine("open", other),
+    }
+}

@@ -1,0 +1,193 @@
+//! The write transaction.
+
+use std::ops::Bound;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use redb::{ReadableTable, ReadableTableMetadata};
+
+use crate::snapshot::{prefix_end, RawTable};
+use crate::store::Shared;
+use crate::{Result, StorageError};
+
+/// The store's single write transaction: changes to any number of tables that become visible
+/// and durable (per the storage mode) together, or not at all.
+///
+/// Only one exists at a time; [`crate::Store::begin_write`] waits for the previous one to end.
+/// Dropping it without [`WriteTxn::commit`] discards every change.
+pub struct WriteTxn {
+    txn: redb::WriteTransaction,
+    shared: Arc<Shared>,
+}
+
+impl WriteTxn {
+    pub(crate) fn new(mut txn: redb::WriteTransaction, shared: Arc<Shared>) -> Result<Self> {
+        let durability = if shared.mode.durable_commits() {
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        };
+        txn.set_durability(durability)
+            .map_err(|err| StorageError::engine("set durability", err))?;
+        Ok(WriteTxn { txn, shared })
+    }
+
+    /// Opens (creating if needed) one table for reading and writing. Several different tables
+    /// may be open at once; opening the same one twice is an error.
+    pub fn table(&self, name: &str) -> Result<TableWriter<'_>> {
+        let table = self.txn.open_table(RawTable::new(name))?;
+        Ok(TableWriter {
+            table,
+            name: name.to_string(),
+        })
+    }
+
+    /// Deletes a table and all its entries; returns whether it existed.
+    pub fn delete_table(&self, name: &str) -> Result<bool> {
+        Ok(self.txn.delete_table(RawTable::new(name))?)
+    }
+
+    /// Names of all tables, including ones created in this transaction.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        use redb::TableHandle;
+        Ok(self
+            .txn
+            .list_tables()?
+            .map(|handle| handle.name().to_string())
+            .collect())
+    }
+
+    /// Makes every change visible to new snapshots, and durable if the mode says so.
+    pub fn commit(self) -> Result<()> {
+        let durable = self.shared.mode.durable_commits();
+        self.txn.commit()?;
+        if durable {
+            self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.shared.dirty.store(true, Ordering::Release);
+        }
+        self.shared.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Commits and makes this and every earlier commit durable regardless of the mode.
+    pub fn commit_durable(mut self) -> Result<()> {
+        if self.shared.mode.has_files() {
+            self.txn
+                .set_durability(redb::Durability::Immediate)
+                .map_err(|err| StorageError::engine("set durability", err))?;
+        }
+        self.txn.commit()?;
+        self.shared.dirty.store(false, Ordering::Release);
+        self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.shared.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Discards every change.
+    pub fn abort(self) -> Result<()> {
+        Ok(self.txn.abort()?)
+    }
+}
+
+/// Read-write access to one table inside a [`WriteTxn`]; reads see this transaction's writes.
+pub struct TableWriter<'txn> {
+    table: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    name: String,
+}
+
+impl TableWriter<'_> {
+    /// Inserts or overwrites `key`.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let result = self.table.insert(key, value).map(|_| ());
+        result.map_err(|err| entry_error(&self.name, err, key.len() + value.len()))
+    }
+
+    /// Removes `key`; returns whether it was present.
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        Ok(self.table.remove(key)?.is_some())
+    }
+
+    /// Looks up `key`, passing the stored value to `read`.
+    pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let guard = self.table.get(key)?;
+        Ok(guard.map(|value| read(value.value())))
+    }
+
+    /// Looks up `key` and copies its value out.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// Removes every entry whose key lies in `(start, end)`, at most `limit` of them; returns
+    /// how many were removed. The limit keeps one commit's work bounded.
+    pub fn delete_range(
+        &mut self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<usize> {
+        let mut keys = Vec::new();
+        for item in self.table.range::<&[u8]>((start, end))?.take(limit) {
+            let (key, _) = item?;
+            keys.push(key.value().to_vec());
+        }
+        for key in &keys {
+            self.table.remove(key.as_slice())?;
+        }
+        Ok(keys.len())
+    }
+
+    /// Visits the entries with keys starting with `prefix`, in order, until `visit` returns false.
+    pub fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let end = prefix_end(prefix);
+        let upper = match &end {
+            Some(end) => Bound::Excluded(end.as_slice()),
+            None => Bound::Unbounded,
+        };
+        for item in self.table.range::<&[u8]>((Bound::Included(prefix), upper))? {
+            let (key, value) = item?;
+            if !visit(key.value(), value.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The last entry of the table, if any.
+    pub fn last(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let last = self.table.last()?;
+        Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    }
+
+    /// The first entry of the table, if any.
+    pub fn first(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let first = self.table.first()?;
+        Ok(first.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self.table.len()?)
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.table.is_empty()?)
+    }
+}
+
+fn entry_error(table: &str, err: redb::StorageError, size: usize) -> StorageError {
+    match err {
+        redb::StorageError::ValueTooLarge(_) => StorageError::EntryTooLarge {
+            table: table.to_string(),
+            size_bytes: size as u64,
+            limit_bytes: u32::MAX as u64,
+        },
+        other => other.into(),
+    }
+}
