@@ -46,7 +46,8 @@ impl DateTime {
             text: text.to_owned(),
             reason,
         };
-        let parsed = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| invalid(e.to_string()))?;
+        let parsed =
+            chrono::DateTime::parse_from_rfc3339(text).map_err(|e| invalid(e.to_string()))?;
         if parsed.timestamp_subsec_nanos() % 1000 != 0 {
             return Err(invalid("precision finer than a microsecond".to_owned()));
         }
@@ -94,7 +95,10 @@ mod tests {
     fn rfc3339_round_trips_with_offsets_folded_to_utc() {
         let d = DateTime::parse_rfc3339("2024-05-01T12:30:00.25+02:00").unwrap();
         assert_eq!(d.to_rfc3339().unwrap(), "2024-05-01T10:30:00.250000Z");
-        assert_eq!(DateTime::parse_rfc3339(&d.to_rfc3339().unwrap()).unwrap(), d);
+        assert_eq!(
+            DateTime::parse_rfc3339(&d.to_rfc3339().unwrap()).unwrap(),
+            d
+        );
     }
 
     #[test]

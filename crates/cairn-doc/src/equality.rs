@@ -11,7 +11,9 @@ use crate::{Object, Value};
 /// other values compare structurally (arrays element by element in order, vectors by component).
 pub fn values_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Int(i), Value::Float(f)) | (Value::Float(f), Value::Int(i)) => int_equals_float(*i, *f),
+        (Value::Int(i), Value::Float(f)) | (Value::Float(f), Value::Int(i)) => {
+            int_equals_float(*i, *f)
+        }
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
         }
@@ -54,7 +56,12 @@ mod tests {
     use crate::Vector;
 
     fn object(fields: &[(&str, Value)]) -> Value {
-        Value::Object(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -64,22 +71,32 @@ mod tests {
         assert!(!values_equal(&Value::Int(1), &Value::Float(1.5)));
         let big = (1i64 << 53) + 1;
         assert!(!values_equal(&Value::Int(big), &Value::Float(big as f64)));
-        assert!(values_equal(&Value::Int(i64::MIN), &Value::Float(-9.223372036854775808e18)));
-        assert!(!values_equal(&Value::Int(i64::MAX), &Value::Float(9.223372036854775808e18)));
+        assert!(values_equal(
+            &Value::Int(i64::MIN),
+            &Value::Float(-(2f64.powi(63)))
+        ));
+        assert!(!values_equal(
+            &Value::Int(i64::MAX),
+            &Value::Float(2f64.powi(63))
+        ));
     }
 
     #[test]
     fn objects_ignore_field_order_at_every_size() {
         for size in [2usize, 40] {
-            let fields: Vec<(String, Value)> =
-                (0..size).map(|i| (format!("k{i}"), Value::Int(i as i64))).collect();
+            let fields: Vec<(String, Value)> = (0..size)
+                .map(|i| (format!("k{i}"), Value::Int(i as i64)))
+                .collect();
             let forward = Value::Object(fields.iter().cloned().collect());
             let backward = Value::Object(fields.iter().rev().cloned().collect());
             assert!(values_equal(&forward, &backward));
             assert_ne!(forward, backward, "structural == keeps order");
             let mut changed = fields.clone();
             changed[0].1 = Value::Float(0.5);
-            assert!(!values_equal(&forward, &Value::Object(changed.into_iter().collect())));
+            assert!(!values_equal(
+                &forward,
+                &Value::Object(changed.into_iter().collect())
+            ));
         }
     }
 
@@ -89,9 +106,15 @@ mod tests {
         let b = object(&[("x", Value::Array(vec![Value::Float(1.0), Value::Null]))]);
         assert!(values_equal(&a, &b));
         assert!(!values_equal(&Value::from("1"), &Value::Int(1)));
-        assert!(!values_equal(&object(&[("x", Value::Null)]), &object(&[("y", Value::Null)])));
+        assert!(!values_equal(
+            &object(&[("x", Value::Null)]),
+            &object(&[("y", Value::Null)])
+        ));
         let v = Value::Vector(Vector::from_vec(vec![1.0, 2.0]));
         assert!(values_equal(&v, &v.clone()));
-        assert!(!values_equal(&v, &Value::Array(vec![Value::Int(1), Value::Int(2)])));
+        assert!(!values_equal(
+            &v,
+            &Value::Array(vec![Value::Int(1), Value::Int(2)])
+        ));
     }
 }

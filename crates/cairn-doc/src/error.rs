@@ -90,7 +90,10 @@ pub enum DocError {
     },
     /// The encoding starts with a version byte this build does not understand (written by a newer
     /// Cairn, or not a document at all).
-    #[error("document encoding version {found} is not supported (this build reads version {})", crate::ENCODING_VERSION)]
+    #[error(
+        "document encoding version {found} is not supported (this build reads version {})",
+        crate::ENCODING_VERSION
+    )]
     UnsupportedVersion {
         /// The version byte found.
         found: u8,

@@ -34,12 +34,28 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass_and_reserved_shapes_fail() {
-        for ok in ["a", "_id", "naïve", "a$b", "0", &"x".repeat(MAX_FIELD_NAME_BYTES)] {
+        for ok in [
+            "a",
+            "_id",
+            "naïve",
+            "a$b",
+            "0",
+            &"x".repeat(MAX_FIELD_NAME_BYTES),
+        ] {
             assert!(check_field_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "$set", "a.b", ".", &"x".repeat(MAX_FIELD_NAME_BYTES + 1)] {
+        for bad in [
+            "",
+            "$set",
+            "a.b",
+            ".",
+            &"x".repeat(MAX_FIELD_NAME_BYTES + 1),
+        ] {
             assert!(
-                matches!(check_field_name(bad), Err(DocError::InvalidFieldName { .. })),
+                matches!(
+                    check_field_name(bad),
+                    Err(DocError::InvalidFieldName { .. })
+                ),
                 "{bad}"
             );
         }

@@ -6,6 +6,7 @@
 //! |----------------------------------------|---------------------------------------------------|
 //! | `null`, `true`, `false`                | `Null`, `Bool`                                    |
 //! | a number that is an integer in i64     | `Int` (`1`, `-7`)                                 |
+//! | `-0`                                   | `Float(-0.0)`, keeping the sign                   |
 //! | any other number                       | `Float` (`1.0`, `2.5`, `1e3`, `18446744073709551615`) |
 //! | string                                 | `String`                                          |
 //! | array                                  | `Array`                                           |
@@ -83,6 +84,13 @@ impl Value {
     }
 }
 
+impl std::fmt::Display for Value {
+    /// Writes the value as compact JSON, exactly as [`Value::to_json_string`] does.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_json_string())
+    }
+}
+
 /// Parses `text`, returning the precise [`DocError`] when a rule (rather than the syntax) failed.
 fn parse(text: &str, rules: JsonRules) -> Result<Value, DocError> {
     // serde can only carry string errors out of a visitor; the visitor parks the typed error here
@@ -101,4 +109,3 @@ fn parse(text: &str, rules: JsonRules) -> Result<Value, DocError> {
     }
     Ok(value)
 }
-

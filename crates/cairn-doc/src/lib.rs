@@ -1,8 +1,8 @@
 //! Cairn's document model: what a document *is*, independent of where it is stored.
 //!
 //! This crate owns the [`Value`] tree, its compact binary encoding ([`encode_document`],
-//! [`decode_record`]; format in `format.rs`), its JSON mapping ([`Value::from_json_str`],
-//! [`Value::to_json_string`]; mapping in the `json` module), document ids and their byte-ordered
+//! [`decode_record`]; format in [`format`](mod@format)), its JSON mapping ([`Value::from_json_str`],
+//! [`Value::to_json_string`]; mapping in [`json`]), document ids and their byte-ordered
 //! storage keys ([`DocId`]), dotted field paths ([`FieldPath`]) and update operators ([`Patch`]).
 //!
 //! It knows nothing about storage, collections or transactions: it turns values into bytes and
@@ -17,6 +17,28 @@
 //! `Value` that came out of this crate's parsers is always a valid document (or part of one).
 //!
 //! Vectors decoded from a [`RecordBuf`] read their floats in place (zero copy); see [`Vector`].
+//!
+//! ```
+//! use cairn_doc::{decode_record, encode_document, DocId, Patch, RecordBuf, Value};
+//!
+//! let mut doc = Value::from_json_str(r#"{"name": "Ada", "visits": 1, "emb": {"$vector": [0.5, 1]}}"#)?;
+//! Patch::from_json_str(r#"{"$inc": {"visits": 1}, "$set": {"address.city": "London"}}"#)?
+//!     .apply(&mut doc)?;
+//!
+//! let mut bytes = Vec::new();
+//! encode_document(&doc, &mut bytes)?;
+//! let stored = RecordBuf::copy_from(&bytes);
+//! let read = decode_record(&stored)?;
+//! assert_eq!(read, doc);
+//! let emb = read.as_object().and_then(|o| o.get("emb")).and_then(Value::as_vector);
+//! assert_eq!(emb.map(|v| v.as_slice()), Some(&[0.5f32, 1.0][..]));
+//!
+//! let key = DocId::parse_cli("42").to_key()?;
+//! assert_eq!(DocId::decode_key(&key)?, DocId::Int(42));
+//! # Ok::<(), cairn_doc::DocError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 mod datetime;
 mod decode;
@@ -24,12 +46,12 @@ mod encode;
 mod equality;
 mod error;
 mod field_name;
-mod format;
+pub mod format;
 mod id;
-mod json;
+pub mod json;
 pub mod limits;
 mod object;
-mod patch;
+pub mod patch;
 mod path;
 mod record_buf;
 mod value;

@@ -168,7 +168,10 @@ impl Patch {
     /// Adds `$inc path by` (`by` must be an `Int` or a finite `Float`).
     pub fn inc(self, path: &str, by: impl Into<Value>) -> Result<Patch, DocError> {
         let path = FieldPath::parse(path)?;
-        self.with(PatchOp::Inc { path, by: by.into() })
+        self.with(PatchOp::Inc {
+            path,
+            by: by.into(),
+        })
     }
 
     /// Adds `$push path value`.
@@ -324,4 +327,3 @@ fn check_operands(op: &PatchOp) -> Result<(), DocError> {
         PatchOp::Unset { .. } | PatchOp::Pull { .. } => Ok(()),
     }
 }
-

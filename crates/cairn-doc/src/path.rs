@@ -31,13 +31,17 @@ impl FieldPath {
                 return Err(invalid("a path has more segments than MAX_PATH_SEGMENTS"));
             }
             if segment.is_empty() {
-                return Err(invalid("a path must not have empty segments (`a..b`, `.a`, `a.`)"));
+                return Err(invalid(
+                    "a path must not have empty segments (`a..b`, `.a`, `a.`)",
+                ));
             }
             if segment.starts_with('$') {
                 return Err(invalid("a path segment must not start with `$`"));
             }
             if segment.len() > MAX_FIELD_NAME_BYTES {
-                return Err(invalid("a path segment is longer than MAX_FIELD_NAME_BYTES"));
+                return Err(invalid(
+                    "a path segment is longer than MAX_FIELD_NAME_BYTES",
+                ));
             }
             segments.push(segment.to_owned());
         }
@@ -167,8 +171,14 @@ mod tests {
     #[test]
     fn get_mut_reaches_the_same_places() {
         let mut doc = sample();
-        *FieldPath::parse("a.1.c").unwrap().get_mut(&mut doc).unwrap() = Value::Null;
-        assert_eq!(FieldPath::parse("a.1.c").unwrap().get(&doc), Some(&Value::Null));
+        *FieldPath::parse("a.1.c")
+            .unwrap()
+            .get_mut(&mut doc)
+            .unwrap() = Value::Null;
+        assert_eq!(
+            FieldPath::parse("a.1.c").unwrap().get(&doc),
+            Some(&Value::Null)
+        );
         assert!(FieldPath::parse("s.x").unwrap().get_mut(&mut doc).is_none());
     }
 
@@ -176,7 +186,17 @@ mod tests {
     fn malformed_paths_are_rejected() {
         let too_many = vec!["a"; MAX_PATH_SEGMENTS + 1].join(".");
         let long_segment = "x".repeat(MAX_FIELD_NAME_BYTES + 1);
-        for bad in ["", ".", "a.", ".a", "a..b", "$set", "a.$x", &too_many, &long_segment] {
+        for bad in [
+            "",
+            ".",
+            "a.",
+            ".a",
+            "a..b",
+            "$set",
+            "a.$x",
+            &too_many,
+            &long_segment,
+        ] {
             assert!(
                 matches!(FieldPath::parse(bad), Err(DocError::InvalidPath { .. })),
                 "{bad:?}"

@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn non_shortest_forms_are_rejected() {
         let mut pos = 0;
-        assert_eq!(decode_u64(&[0x80, 0x00], &mut pos), Err(VarintError::Overlong));
+        assert_eq!(
+            decode_u64(&[0x80, 0x00], &mut pos),
+            Err(VarintError::Overlong)
+        );
         let eleven = [0xff; 11];
         assert_eq!(decode_u64(&eleven, &mut pos), Err(VarintError::Overlong));
         let mut too_big = vec![0xff; 9];

@@ -154,7 +154,10 @@ mod tests {
         let buf = RecordBuf::copy_from(&padded);
         let shared = Vector::from_record(&buf, 4, 3).expect("in bounds");
         assert_eq!(shared, Vector::from_vec(floats.to_vec()));
-        assert_eq!(shared.as_slice().as_ptr() as usize, buf.as_bytes().as_ptr() as usize + 4);
+        assert_eq!(
+            shared.as_slice().as_ptr() as usize,
+            buf.as_bytes().as_ptr() as usize + 4
+        );
         assert!(shared.record().is_some_and(|r| r.ptr_eq(&buf)));
     }
 

@@ -42,11 +42,23 @@ fn new_v7_is_strictly_increasing_over_100k_calls() {
 
 #[test]
 fn string_ids_must_be_non_empty_and_fit_the_key_limit() {
-    assert_eq!(DocId::String(String::new()).to_key(), Err(DocError::EmptyId));
+    assert_eq!(
+        DocId::String(String::new()).to_key(),
+        Err(DocError::EmptyId)
+    );
     let longest = "x".repeat(MAX_ID_BYTES - 1);
-    assert_eq!(DocId::String(longest.clone()).to_key().unwrap().len(), MAX_ID_BYTES);
+    assert_eq!(
+        DocId::String(longest.clone()).to_key().unwrap().len(),
+        MAX_ID_BYTES
+    );
     let too_long = DocId::String(format!("{longest}x"));
-    assert!(matches!(too_long.to_key(), Err(DocError::IdTooLong { size_bytes: 1025, .. })));
+    assert!(matches!(
+        too_long.to_key(),
+        Err(DocError::IdTooLong {
+            size_bytes: 1025,
+            ..
+        })
+    ));
     let mut out = vec![7];
     assert!(too_long.encode_key(&mut out).is_err());
     assert_eq!(out, [7], "a failed encode leaves the output untouched");
@@ -55,13 +67,18 @@ fn string_ids_must_be_non_empty_and_fit_the_key_limit() {
 #[test]
 fn from_value_accepts_int_string_uuid_and_names_other_types() {
     assert_eq!(DocId::from_value(&Value::Int(5)), Ok(DocId::Int(5)));
-    assert_eq!(DocId::from_value(&"a".into()), Ok(DocId::String("a".into())));
+    assert_eq!(
+        DocId::from_value(&"a".into()),
+        Ok(DocId::String("a".into()))
+    );
     let u = uuid::Uuid::from_u128(42);
     assert_eq!(DocId::from_value(&Value::Uuid(u)), Ok(DocId::Uuid(u)));
     assert_eq!(DocId::from_value(&"".into()), Err(DocError::EmptyId));
     assert_eq!(
         DocId::from_value(&Value::Float(1.0)),
-        Err(DocError::InvalidId { found_type: "float" })
+        Err(DocError::InvalidId {
+            found_type: "float"
+        })
     );
     assert_eq!(
         DocId::from_value(&Value::Null),
@@ -78,18 +95,28 @@ fn parse_cli_recognises_uuids_ints_and_quoted_strings() {
     let text = u.hyphenated().to_string();
     assert_eq!(DocId::parse_cli(&text), DocId::Uuid(u));
     assert_eq!(DocId::parse_cli(&text.to_uppercase()), DocId::Uuid(u));
-    assert_eq!(DocId::parse_cli(&u.simple().to_string()), DocId::String(u.simple().to_string()));
+    assert_eq!(
+        DocId::parse_cli(&u.simple().to_string()),
+        DocId::String(u.simple().to_string())
+    );
     assert_eq!(DocId::parse_cli("-42"), DocId::Int(-42));
     assert_eq!(DocId::parse_cli("007"), DocId::String("007".into()));
     assert_eq!(DocId::parse_cli("+5"), DocId::String("+5".into()));
     assert_eq!(DocId::parse_cli("\"123\""), DocId::String("123".into()));
-    assert_eq!(DocId::parse_cli("\"unterminated"), DocId::String("\"unterminated".into()));
+    assert_eq!(
+        DocId::parse_cli("\"unterminated"),
+        DocId::String("\"unterminated".into())
+    );
     assert_eq!(DocId::parse_cli("alice"), DocId::String("alice".into()));
 }
 
 #[test]
 fn display_is_what_parse_cli_reads_back() {
-    for id in [DocId::Int(i64::MIN), DocId::String("bob".into()), DocId::new_v7()] {
+    for id in [
+        DocId::Int(i64::MIN),
+        DocId::String("bob".into()),
+        DocId::new_v7(),
+    ] {
         assert_eq!(DocId::parse_cli(&id.to_string()), id);
     }
 }

@@ -303,7 +303,9 @@ impl<'de> Visitor<'de> for WrapperSeed<'_, '_> {
         let date = DateTime::from_micros(micros);
         if !date.is_in_document_range() {
             let path = String::new();
-            return Err(self.outer.fail(DocError::DateTimeOutOfRange { path, micros }));
+            return Err(self
+                .outer
+                .fail(DocError::DateTimeOutOfRange { path, micros }));
         }
         Ok(Value::DateTime(date))
     }

@@ -51,9 +51,18 @@ fn decoded_vectors_read_in_place_from_the_record() {
     let components = vec![0.5f32, -1.25, 3.0, f32::MAX, f32::MIN_POSITIVE];
     let buf = RecordBuf::copy_from(&encode(&doc_with_vector(components.clone())));
     let decoded = decode_record(&buf).unwrap();
-    let vector = decoded.as_object().unwrap().get("v").unwrap().as_vector().unwrap();
+    let vector = decoded
+        .as_object()
+        .unwrap()
+        .get("v")
+        .unwrap()
+        .as_vector()
+        .unwrap();
     assert_eq!(vector.as_slice(), &components[..]);
-    assert!(vector.record().is_some_and(|r| r.ptr_eq(&buf)), "shares the buffer");
+    assert!(
+        vector.record().is_some_and(|r| r.ptr_eq(&buf)),
+        "shares the buffer"
+    );
     let record = buf.as_bytes().as_ptr_range();
     let floats = vector.as_slice().as_ptr_range();
     assert!(record.start <= floats.start.cast() && floats.end.cast() <= record.end);
@@ -98,7 +107,11 @@ fn a_typical_json_document_encodes_smaller_than_its_text() {
     let compact: String = json.split_whitespace().collect::<Vec<_>>().join(" ");
     let doc = Value::from_json_str(&compact).unwrap();
     let encoded = encode(&doc);
-    assert!(compact.len() > 190, "the sample is about 200 bytes: {}", compact.len());
+    assert!(
+        compact.len() > 190,
+        "the sample is about 200 bytes: {}",
+        compact.len()
+    );
     assert!(
         encoded.len() < compact.len() * 85 / 100,
         "{} encoded vs {} JSON",
@@ -124,7 +137,10 @@ fn only_objects_are_documents() {
         encode_document(&Value::Int(1), &mut out),
         Err(DocError::RootNotObject { found: "int" })
     );
-    assert_eq!(encoded_len(&Value::Array(vec![])), Err(DocError::RootNotObject { found: "array" }));
+    assert_eq!(
+        encoded_len(&Value::Array(vec![])),
+        Err(DocError::RootNotObject { found: "array" })
+    );
 }
 
 #[test]

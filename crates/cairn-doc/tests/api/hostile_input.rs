@@ -88,7 +88,10 @@ fn huge_counts_are_rejected_before_allocating() {
         payload.extend_from_slice(&[0; 16]);
         let buf = RecordBuf::copy_from(&one_field(&payload));
         let (result, allocated) = bytes_allocated_by(|| decode_record(&buf));
-        assert!(matches!(result, Err(DocError::Corrupt { .. })), "tag {tag}: {result:?}");
+        assert!(
+            matches!(result, Err(DocError::Corrupt { .. })),
+            "tag {tag}: {result:?}"
+        );
         assert!(allocated < 4096, "tag {tag}: allocated {allocated} bytes");
     }
     let mut root = vec![1];
@@ -115,13 +118,25 @@ fn a_lying_count_within_the_input_reserves_little() {
 fn each_kind_of_corruption_is_named() {
     assert_eq!(corrupt_reason(&[]), "unexpected end of input");
     assert_eq!(corrupt_reason(&one_field(&[0x7f])), "unknown value tag");
-    assert_eq!(corrupt_reason(&[1, 0, 0]), "trailing bytes after the document");
-    assert_eq!(corrupt_reason(&one_field(&[0x06, 1, 0xff])), "string is not valid UTF-8");
-    assert_eq!(corrupt_reason(&one_field(&[0x03, 0x80, 0x00])), "overlong or oversized varint");
+    assert_eq!(
+        corrupt_reason(&[1, 0, 0]),
+        "trailing bytes after the document"
+    );
+    assert_eq!(
+        corrupt_reason(&one_field(&[0x06, 1, 0xff])),
+        "string is not valid UTF-8"
+    );
+    assert_eq!(
+        corrupt_reason(&one_field(&[0x03, 0x80, 0x00])),
+        "overlong or oversized varint"
+    );
     let duplicate = [1, 2, 1, b'k', 0x00, 1, b'k', 0x00];
     assert_eq!(corrupt_reason(&duplicate), "duplicate key in object");
     assert_eq!(corrupt_reason(&[1, 1, 1, b'$', 0x00]), "invalid field name");
-    assert_eq!(corrupt_reason(&[1, 1, 0, 0x00]), "length or count exceeds the bytes remaining");
+    assert_eq!(
+        corrupt_reason(&[1, 1, 0, 0x00]),
+        "length or count exceeds the bytes remaining"
+    );
     let mut nan = vec![0x04];
     nan.extend_from_slice(&f64::NAN.to_le_bytes());
     assert_eq!(corrupt_reason(&one_field(&nan)), "non-finite float");
@@ -167,8 +182,14 @@ fn nesting_beyond_the_limit_is_corrupt() {
 
 #[test]
 fn unknown_versions_are_refused_by_number() {
-    assert_eq!(decode_document(&[2, 0]), Err(DocError::UnsupportedVersion { found: 2 }));
-    assert_eq!(decode_document(&[0, 0]), Err(DocError::UnsupportedVersion { found: 0 }));
+    assert_eq!(
+        decode_document(&[2, 0]),
+        Err(DocError::UnsupportedVersion { found: 2 })
+    );
+    assert_eq!(
+        decode_document(&[0, 0]),
+        Err(DocError::UnsupportedVersion { found: 0 })
+    );
 }
 
 #[test]

@@ -25,11 +25,22 @@ fn finite_f64() -> impl Strategy<Value = f64> {
 
 fn finite_f32() -> impl Strategy<Value = f32> {
     use proptest::num::f32::*;
-    prop_oneof![NORMAL | SUBNORMAL | ZERO | NEGATIVE | POSITIVE, Just(f32::MAX), Just(-0.0f32)]
+    prop_oneof![
+        NORMAL | SUBNORMAL | ZERO | NEGATIVE | POSITIVE,
+        Just(f32::MAX),
+        Just(-0.0f32)
+    ]
 }
 
 fn int() -> impl Strategy<Value = i64> {
-    prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), Just(0), Just(-1), -200i64..200]
+    prop_oneof![
+        any::<i64>(),
+        Just(i64::MIN),
+        Just(i64::MAX),
+        Just(0),
+        Just(-1),
+        -200i64..200
+    ]
 }
 
 /// Any leaf (non-container) value.
