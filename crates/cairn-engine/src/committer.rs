@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) committed: Condvar,
     pub(crate) committed_lock: Mutex<()>,
     pub(crate) counters: Counters,
+    /// The cached view for reads outside transactions.
+    pub(crate) views: crate::read_view::ViewCache,
 }
 
 /// Commit counters exposed through `stats` and metrics.
@@ -235,9 +237,12 @@ impl Writer {
         let counters = &self.shared.counters;
         counters.transactions.fetch_add(transactions as u64, Ordering::Relaxed);
         counters.groups.fetch_add(1, Ordering::Relaxed);
-        let _guard = self.shared.committed_lock.lock();
-        self.shared.published_seq.store(seq, Ordering::Release);
-        self.shared.committed.notify_all();
+        {
+            let _guard = self.shared.committed_lock.lock();
+            self.shared.published_seq.store(seq, Ordering::Release);
+            self.shared.committed.notify_all();
+        }
+        self.shared.views.release();
     }
 
     /// Applies every accepted request and commits once.

@@ -23,6 +23,7 @@ use crate::layout::{
 use crate::limits::{
     DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CHANGES_PER_READ, MAX_RETRY_BACKOFF, MAX_TXN_RETRIES,
 };
+use crate::read_view::ViewCache;
 use crate::txn::{CasOutcome, CollectionHandle, Transaction, Upserted};
 
 /// How to open a database.
@@ -209,6 +210,7 @@ impl Database {
             committed: Condvar::new(),
             committed_lock: Mutex::new(()),
             counters: Counters::default(),
+            views: ViewCache::default(),
         });
         let committer = Committer::start(shared.clone(), state)?;
         let kinds = config
@@ -295,9 +297,10 @@ impl Database {
         self.transaction(|txn| txn.insert(collection, doc.clone()))
     }
 
-    /// Reads a document.
+    /// Reads a document: the latest committed version, including every commit acknowledged
+    /// before this call began.
     pub fn get(&self, collection: &str, id: &DocId) -> Result<Option<Value>> {
-        self.begin()?.get(collection, id)
+        self.inner.shared.views.view(&self.inner.shared)?.get(collection, id)
     }
 
     /// Replaces an existing document.

@@ -247,6 +247,13 @@ fn run_steps(steps: Vec<Step>) -> Result<(), TestCaseError> {
             }
         }
         prop_assert_eq!(&dump(&db), &model);
+        // Point reads outside transactions go through the shared read view: check them too.
+        for (coll, name) in COLLECTIONS.iter().enumerate() {
+            for id in 0..12 {
+                let got = db.get(name, &DocId::Int(id)).expect("get");
+                prop_assert_eq!(got.as_ref(), model.get(&(coll, id)));
+            }
+        }
     }
     Ok(())
 }
