@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "cairn", version, about)]
 pub struct Cli {
     /// Database folder.
-    #[arg(long, global = true, default_value = "./cairn-data", env = "CAIRN_DATA")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "./cairn-data",
+        env = "CAIRN_DATA"
+    )]
     pub data: PathBuf,
     /// Storage mode: persistent, memory-first, hybrid or memory-only. Defaults to the mode the
     /// database was last opened with, or persistent for a new one.

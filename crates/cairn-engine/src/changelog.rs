@@ -178,7 +178,11 @@ impl PendingChange {
 }
 
 /// Reads up to `limit` changes with sequence numbers greater than `after_seq`, in order.
-pub(crate) fn read_after(reader: &TableReader, after_seq: u64, limit: usize) -> Result<Vec<Change>> {
+pub(crate) fn read_after(
+    reader: &TableReader,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<Change>> {
     let start = changelog_key(after_seq.saturating_add(1), 0);
     let mut changes = Vec::new();
     for entry in reader.range(Bound::Included(&start), Bound::Unbounded)? {
@@ -201,7 +205,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.bytes.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len());
         let end = end.ok_or_else(|| EngineError::corrupt(CHANGELOG_TABLE, "truncated record"))?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
@@ -257,7 +264,9 @@ fn decode(seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
     };
     let doc = |payload: Option<&[u8]>| -> Result<Option<Value>> {
         payload
-            .map(|b| cairn_doc::decode_document(b).map_err(|e| EngineError::corrupt(CHANGELOG_TABLE, e)))
+            .map(|b| {
+                cairn_doc::decode_document(b).map_err(|e| EngineError::corrupt(CHANGELOG_TABLE, e))
+            })
             .transpose()
     };
     let (op, new, old) = match code {
@@ -296,21 +305,37 @@ mod tests {
         assert!(cairn_doc::encode_document(&value, &mut doc).is_ok());
         let mut key = Vec::new();
         assert!(DocId::Int(1).encode_key(&mut key).is_ok());
-        let mut pending =
-            PendingChange::encode(&ChangeOp::Update, 3, "things", Some(&key), Some(&doc), Some(&doc));
+        let mut pending = PendingChange::encode(
+            &ChangeOp::Update,
+            3,
+            "things",
+            Some(&key),
+            Some(&doc),
+            Some(&doc),
+        );
         pending.stamp_time(DateTime::from_micros(42));
         let change = decode(9, 2, &pending.body).ok();
         let change = change.map(|c| (c.seq, c.index, c.at, c.collection, c.op, c.id, c.new));
         assert_eq!(
             change,
-            Some((9, 2, DateTime::from_micros(42), "things".to_string(), ChangeOp::Update, Some(DocId::Int(1)), Some(value)))
+            Some((
+                9,
+                2,
+                DateTime::from_micros(42),
+                "things".to_string(),
+                ChangeOp::Update,
+                Some(DocId::Int(1)),
+                Some(value)
+            ))
         );
     }
 
     #[test]
     fn truncated_records_are_errors_not_panics() {
         let pending = PendingChange::encode(
-            &ChangeOp::RenameCollection { to: "b".to_string() },
+            &ChangeOp::RenameCollection {
+                to: "b".to_string(),
+            },
             1,
             "a",
             None,

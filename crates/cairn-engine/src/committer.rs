@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use cairn_doc::DateTime;
-use cairn_storage::{Store, StorageError, WriteTxn};
+use cairn_storage::{StorageError, Store, WriteTxn};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
@@ -26,7 +26,9 @@ use crate::changelog::PendingChange;
 use crate::conflict::ConflictWindow;
 use crate::error::{EngineError, Result};
 use crate::layout::{changelog_key, parse_changelog_key, MetaKey, CHANGELOG_TABLE, META_TABLE};
-use crate::limits::{MAX_COMMIT_QUEUE, MAX_GROUP_COMMIT_BYTES, MAX_GROUP_COMMIT_TXNS, MAX_TRIM_PER_COMMIT};
+use crate::limits::{
+    MAX_COMMIT_QUEUE, MAX_GROUP_COMMIT_BYTES, MAX_GROUP_COMMIT_TXNS, MAX_TRIM_PER_COMMIT,
+};
 use crate::record::stamp_seq;
 use crate::writeset::{Pending, ReadSet, WriteSet};
 
@@ -191,7 +193,10 @@ impl Writer {
         let mut seq = self.state.last_seq;
         for request in group {
             if let Err(err) = self.window.validate(request.snapshot_seq, &request.reads) {
-                self.shared.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .conflicts
+                    .fetch_add(1, Ordering::Relaxed);
                 let _ = request.reply.send(Err(err));
                 continue;
             }
@@ -205,7 +210,10 @@ impl Writer {
         if accepted.is_empty() {
             return;
         }
-        let before = (self.state.changelog_len, self.state.changelog_trimmed_through);
+        let before = (
+            self.state.changelog_len,
+            self.state.changelog_trimmed_through,
+        );
         match self.apply(&mut accepted, seq) {
             Ok(()) => {
                 self.state.last_seq = seq;
@@ -215,27 +223,36 @@ impl Writer {
                 }
             }
             Err(err) => {
-                (self.state.changelog_len, self.state.changelog_trimmed_through) = before;
+                (
+                    self.state.changelog_len,
+                    self.state.changelog_trimmed_through,
+                ) = before;
                 let detail = err.to_string();
                 for (_, request) in accepted {
-                    let _ = request.reply.send(Err(EngineError::Storage(StorageError::Engine {
-                        operation: "group commit",
-                        detail: detail.clone(),
-                    })));
+                    let _ = request
+                        .reply
+                        .send(Err(EngineError::Storage(StorageError::Engine {
+                            operation: "group commit",
+                            detail: detail.clone(),
+                        })));
                 }
             }
         }
         let needed_after = {
             let active = self.shared.active.lock();
             let oldest_live = active.keys().next().copied();
-            oldest_live.unwrap_or(self.state.last_seq).min(self.state.last_seq)
+            oldest_live
+                .unwrap_or(self.state.last_seq)
+                .min(self.state.last_seq)
         };
         self.window.prune(needed_after);
     }
 
     fn publish(&self, seq: u64, transactions: usize) {
         let counters = &self.shared.counters;
-        counters.transactions.fetch_add(transactions as u64, Ordering::Relaxed);
+        counters
+            .transactions
+            .fetch_add(transactions as u64, Ordering::Relaxed);
         counters.groups.fetch_add(1, Ordering::Relaxed);
         {
             let _guard = self.shared.committed_lock.lock();
@@ -265,7 +282,11 @@ impl Writer {
         Ok(())
     }
 
-    fn append_changes(&mut self, txn: &WriteTxn, accepted: &mut [(u64, CommitRequest)]) -> Result<()> {
+    fn append_changes(
+        &mut self,
+        txn: &WriteTxn,
+        accepted: &mut [(u64, CommitRequest)],
+    ) -> Result<()> {
         let now = DateTime::now();
         let mut log = txn.table(CHANGELOG_TABLE)?;
         let mut appended = 0u64;
@@ -278,7 +299,10 @@ impl Writer {
             }
         }
         self.state.changelog_len += appended;
-        let excess = self.state.changelog_len.saturating_sub(self.state.changelog_retention);
+        let excess = self
+            .state
+            .changelog_len
+            .saturating_sub(self.state.changelog_retention);
         if excess > 0 {
             let quota = excess.min(MAX_TRIM_PER_COMMIT as u64 + appended) as usize;
             let removed = log.delete_range(Bound::Unbounded, Bound::Unbounded, quota)?;
@@ -287,7 +311,8 @@ impl Writer {
             if let Some((seq, index)) = first {
                 // A commit whose first changes were trimmed counts as trimmed as a whole.
                 let through = if index == 0 { seq - 1 } else { seq };
-                self.state.changelog_trimmed_through = self.state.changelog_trimmed_through.max(through);
+                self.state.changelog_trimmed_through =
+                    self.state.changelog_trimmed_through.max(through);
             }
         }
         Ok(())
@@ -296,7 +321,10 @@ impl Writer {
     fn write_meta(&self, txn: &WriteTxn, last_seq: u64) -> Result<()> {
         let mut meta = txn.table(META_TABLE)?;
         meta.put(MetaKey::LAST_SEQ, &last_seq.to_le_bytes())?;
-        meta.put(MetaKey::CHANGELOG_LEN, &self.state.changelog_len.to_le_bytes())?;
+        meta.put(
+            MetaKey::CHANGELOG_LEN,
+            &self.state.changelog_len.to_le_bytes(),
+        )?;
         meta.put(
             MetaKey::CHANGELOG_TRIMMED_THROUGH,
             &self.state.changelog_trimmed_through.to_le_bytes(),
@@ -319,7 +347,10 @@ fn apply_run(txn: &WriteTxn, run: &mut [(u64, CommitRequest)]) -> Result<()> {
             };
             for (key, pending) in entries.iter_mut() {
                 match pending {
-                    Pending::Put { value, stamp_seq: stamp } => {
+                    Pending::Put {
+                        value,
+                        stamp_seq: stamp,
+                    } => {
                         if *stamp {
                             stamp_seq(value, *seq);
                         }
@@ -337,7 +368,10 @@ fn apply_run(txn: &WriteTxn, run: &mut [(u64, CommitRequest)]) -> Result<()> {
 
 fn drop_tables(txn: &WriteTxn, prefixes: &[String]) -> Result<()> {
     for name in txn.table_names()? {
-        if prefixes.iter().any(|prefix| name.starts_with(prefix.as_str())) {
+        if prefixes
+            .iter()
+            .any(|prefix| name.starts_with(prefix.as_str()))
+        {
             txn.delete_table(&name)?;
         }
     }

@@ -48,7 +48,10 @@ impl ConflictWindow {
             let Some(keys) = self.latest.get(table) else {
                 continue;
             };
-            let bounds = (start.as_ref().map(Vec::as_slice), end.as_ref().map(Vec::as_slice));
+            let bounds = (
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            );
             if keys
                 .range::<[u8], _>(bounds)
                 .any(|(_, &seq)| seq > snapshot_seq)

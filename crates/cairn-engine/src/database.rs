@@ -283,7 +283,13 @@ impl Database {
 
     /// Attaches an extension instance to a collection (building its data from existing
     /// documents in the same transaction).
-    pub fn attach_extension(&self, collection: &str, kind: &str, name: &str, config: Value) -> Result<()> {
+    pub fn attach_extension(
+        &self,
+        collection: &str,
+        kind: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<()> {
         self.transaction(|txn| txn.attach_extension(collection, kind, name, config.clone()))
     }
 
@@ -300,7 +306,11 @@ impl Database {
     /// Reads a document: the latest committed version, including every commit acknowledged
     /// before this call began.
     pub fn get(&self, collection: &str, id: &DocId) -> Result<Option<Value>> {
-        self.inner.shared.views.view(&self.inner.shared)?.get(collection, id)
+        self.inner
+            .shared
+            .views
+            .view(&self.inner.shared)?
+            .get(collection, id)
     }
 
     /// Replaces an existing document.
@@ -343,7 +353,11 @@ impl Database {
 
     /// Visits every document of a collection in `_id` order, on one snapshot, until `visit`
     /// returns false. Writers are never blocked.
-    pub fn for_each(&self, collection: &str, visit: impl FnMut(&DocId, &Value) -> bool) -> Result<()> {
+    pub fn for_each(
+        &self,
+        collection: &str,
+        visit: impl FnMut(&DocId, &Value) -> bool,
+    ) -> Result<()> {
         self.begin()?.for_each(collection, visit)
     }
 
@@ -393,7 +407,9 @@ impl Database {
             std::ops::Bound::Included(&key),
             std::ops::Bound::Included(&prefix_end),
             |entry, _| {
-                let id = entry.get(key.len()..).and_then(|b| <[u8; 4]>::try_from(b).ok());
+                let id = entry
+                    .get(key.len()..)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok());
                 ids.extend(id.map(u32::from_be_bytes));
                 Ok(true)
             },
@@ -487,14 +503,26 @@ pub fn stored_mode_name(dir: impl Into<PathBuf>) -> Result<Option<String>> {
 
 fn apply_batch_op(txn: &mut Transaction, op: &BatchOp) -> Result<BatchResult> {
     Ok(match op {
-        BatchOp::Insert { collection, doc } => BatchResult::Inserted(txn.insert(collection, doc.clone())?),
-        BatchOp::Replace { collection, id, doc } => {
+        BatchOp::Insert { collection, doc } => {
+            BatchResult::Inserted(txn.insert(collection, doc.clone())?)
+        }
+        BatchOp::Replace {
+            collection,
+            id,
+            doc,
+        } => {
             txn.replace(collection, id, doc.clone())?;
             BatchResult::Replaced
         }
-        BatchOp::Update { collection, id, patch } => BatchResult::Updated(txn.update(collection, id, patch)?),
+        BatchOp::Update {
+            collection,
+            id,
+            patch,
+        } => BatchResult::Updated(txn.update(collection, id, patch)?),
         BatchOp::Delete { collection, id } => BatchResult::Deleted(txn.delete(collection, id)?),
-        BatchOp::Upsert { collection, doc } => BatchResult::Upserted(txn.upsert(collection, doc.clone())?),
+        BatchOp::Upsert { collection, doc } => {
+            BatchResult::Upserted(txn.upsert(collection, doc.clone())?)
+        }
     })
 }
 
@@ -512,7 +540,11 @@ fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
     let txn = store.begin_write()?;
     let state = {
         let mut meta = txn.table(META_TABLE)?;
-        match meta.get(MetaKey::LAYOUT_VERSION)?.as_deref().and_then(read_u32) {
+        match meta
+            .get(MetaKey::LAYOUT_VERSION)?
+            .as_deref()
+            .and_then(read_u32)
+        {
             None => {
                 meta.put(MetaKey::LAYOUT_VERSION, &LAYOUT_VERSION.to_le_bytes())?;
                 meta.put(MetaKey::LAST_SEQ, &0u64.to_le_bytes())?;

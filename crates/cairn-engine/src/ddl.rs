@@ -44,7 +44,11 @@ impl Transaction {
                 actual: u64::from(id) + 1,
                 limit: u64::from(u32::MAX),
             })?;
-            txn.put_raw(&meta_table, MetaKey::NEXT_COLLECTION_ID, &following.to_le_bytes())?;
+            txn.put_raw(
+                &meta_table,
+                MetaKey::NEXT_COLLECTION_ID,
+                &following.to_le_bytes(),
+            )?;
             let meta = CollectionMeta {
                 id,
                 name: name.to_string(),
@@ -126,7 +130,9 @@ impl Transaction {
                 return Err(state_error("already attached"));
             }
             if coll.meta.extensions.len() >= MAX_EXTENSIONS_PER_COLLECTION {
-                return Err(state_error("the collection has the maximum number of extensions"));
+                return Err(state_error(
+                    "the collection has the maximum number of extensions",
+                ));
             }
             let mut meta = coll.meta.clone();
             meta.extensions.push(ExtensionSpec {
@@ -135,7 +141,12 @@ impl Transaction {
                 config,
             });
             txn.store_meta(&meta)?;
-            txn.log_ddl(&ChangeOp::AttachExtension { name: name.to_string() }, &meta);
+            txn.log_ddl(
+                &ChangeOp::AttachExtension {
+                    name: name.to_string(),
+                },
+                &meta,
+            );
             txn.invalidate_collections();
             txn.backfill(collection, name)
         })
@@ -157,7 +168,12 @@ impl Transaction {
             }
             txn.store_meta(&meta)?;
             txn.drop_tables(format!("{}x.{name}.", collection_table_prefix(meta.id)));
-            txn.log_ddl(&ChangeOp::DetachExtension { name: name.to_string() }, &meta);
+            txn.log_ddl(
+                &ChangeOp::DetachExtension {
+                    name: name.to_string(),
+                },
+                &meta,
+            );
             txn.invalidate_collections();
             Ok(())
         })
@@ -182,7 +198,8 @@ impl Transaction {
                 old: None,
                 new: Some(doc),
             };
-            let mut ctx = crate::extension::ExtensionTxn::new(self, coll.meta.id, collection, extension);
+            let mut ctx =
+                crate::extension::ExtensionTxn::new(self, coll.meta.id, collection, extension);
             ext.on_write(&mut ctx, &change)?;
         }
         Ok(())

@@ -106,7 +106,9 @@ pub enum EngineError {
         message: String,
     },
     /// The database records an extension of a kind that was not registered when opening it.
-    #[error("collection `{collection}` uses extension kind `{kind}`, which this build does not provide")]
+    #[error(
+        "collection `{collection}` uses extension kind `{kind}`, which this build does not provide"
+    )]
     UnknownExtensionKind {
         /// The collection.
         collection: String,

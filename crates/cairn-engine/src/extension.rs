@@ -52,7 +52,12 @@ pub trait ExtensionKind: Send + Sync {
 
     /// Builds an instance from its stored configuration. Must be cheap and must not read data:
     /// instances are built whenever a collection is resolved.
-    fn instantiate(&self, collection: &str, name: &str, config: &Value) -> Result<Arc<dyn Extension>>;
+    fn instantiate(
+        &self,
+        collection: &str,
+        name: &str,
+        config: &Value,
+    ) -> Result<Arc<dyn Extension>>;
 }
 
 /// An extension's window into the transaction: its own tables, read and written atomically
@@ -129,5 +134,31 @@ impl<'t> ExtensionTxn<'t> {
     ) -> Result<()> {
         let table = self.table(table);
         self.txn.scan(&table, start, end, visit)
+    }
+}
+
+impl Transaction {
+    /// Visits the entries of one extension table of a collection within `(start, end)`, in key
+    /// order, until `visit` returns false. This is how higher layers (a query planner reading
+    /// an index) read what an extension maintains; the range is conflict-checked like any read.
+    pub fn extension_range(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let coll = self.collection(collection)?;
+        if !coll.extensions.iter().any(|(name, _)| name == extension) {
+            return Err(crate::error::EngineError::ExtensionState {
+                collection: collection.to_string(),
+                name: extension.to_string(),
+                reason: "not attached",
+            });
+        }
+        let table: Arc<str> = Arc::from(extension_table(coll.meta.id, extension, table));
+        self.scan(&table, start, end, |key, value| Ok(visit(key, value)))
     }
 }

@@ -25,7 +25,8 @@ mod writeset;
 pub use catalog::{CollectionMeta, ExtensionSpec};
 pub use changelog::{Change, ChangeOp};
 pub use database::{
-    check_integrity, stored_mode_name, BatchOp, BatchResult, CollectionStats, Config, Database, DatabaseStats,
+    check_integrity, stored_mode_name, BatchOp, BatchResult, CollectionStats, Config, Database,
+    DatabaseStats,
 };
 pub use error::{EngineError, Result};
 pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTxn};

@@ -354,7 +354,11 @@ impl Transaction {
     }
 
     /// Reads a document that must exist; returns its key and (record, value).
-    fn existing(&mut self, coll: &CollectionHandle, id: &DocId) -> Result<(Vec<u8>, (Vec<u8>, Value))> {
+    fn existing(
+        &mut self,
+        coll: &CollectionHandle,
+        id: &DocId,
+    ) -> Result<(Vec<u8>, (Vec<u8>, Value))> {
         let key = encode_id(id)?;
         match self.read_doc(coll, &key)? {
             Some(old) => Ok((key, old)),
@@ -366,7 +370,11 @@ impl Transaction {
     }
 
     /// Reads a document's stored record and decoded value, recording the read.
-    fn read_doc(&mut self, coll: &CollectionHandle, key: &[u8]) -> Result<Option<(Vec<u8>, Value)>> {
+    fn read_doc(
+        &mut self,
+        coll: &CollectionHandle,
+        key: &[u8],
+    ) -> Result<Option<(Vec<u8>, Value)>> {
         let Some(record) = self.read_raw(&coll.docs, key, true)? else {
             return Ok(None);
         };
@@ -402,15 +410,23 @@ impl Transaction {
         self.changes.push(change);
         if old.is_none() {
             let routing: Arc<str> = Arc::from(ROUTING_TABLE);
-            self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Put {
-                value: Vec::new(),
-                stamp_seq: false,
-            })?;
+            self.write_raw(
+                &routing,
+                routing_key(&key, coll.meta.id),
+                Pending::Put {
+                    value: Vec::new(),
+                    stamp_seq: false,
+                },
+            )?;
         }
-        self.write_raw(&coll.docs, key, Pending::Put {
-            value: record,
-            stamp_seq: true,
-        })?;
+        self.write_raw(
+            &coll.docs,
+            key,
+            Pending::Put {
+                value: record,
+                stamp_seq: true,
+            },
+        )?;
         let change = DocChange {
             id,
             old: old.as_ref().map(|(_, value)| value),
@@ -447,7 +463,11 @@ impl Transaction {
         self.run_extensions(coll, &change)
     }
 
-    pub(crate) fn run_extensions(&mut self, coll: &CollectionHandle, change: &DocChange<'_>) -> Result<()> {
+    pub(crate) fn run_extensions(
+        &mut self,
+        coll: &CollectionHandle,
+        change: &DocChange<'_>,
+    ) -> Result<()> {
         for (name, extension) in &coll.extensions {
             let mut ctx = ExtensionTxn::new(self, coll.meta.id, &coll.meta.name, name);
             extension.on_write(&mut ctx, change)?;
@@ -493,7 +513,12 @@ impl Transaction {
     }
 
     /// Reads a key through this transaction's pending writes, then its snapshot.
-    pub(crate) fn read_raw(&mut self, table: &Arc<str>, key: &[u8], track: bool) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn read_raw(
+        &mut self,
+        table: &Arc<str>,
+        key: &[u8],
+        track: bool,
+    ) -> Result<Option<Vec<u8>>> {
         if track {
             self.reads.point(table, key);
         }
@@ -513,7 +538,12 @@ impl Transaction {
     }
 
     /// Buffers a write, enforcing the transaction size limit and keeping undo information.
-    pub(crate) fn write_raw(&mut self, table: &Arc<str>, key: Vec<u8>, pending: Pending) -> Result<()> {
+    pub(crate) fn write_raw(
+        &mut self,
+        table: &Arc<str>,
+        key: Vec<u8>,
+        pending: Pending,
+    ) -> Result<()> {
         let added = key.len() as u64
             + match &pending {
                 Pending::Put { value, .. } => value.len() as u64,

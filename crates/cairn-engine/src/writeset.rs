@@ -37,7 +37,12 @@ pub(crate) struct WriteSet {
 
 impl WriteSet {
     /// Buffers a write; returns what was buffered for the key before, so the caller can undo.
-    pub(crate) fn set(&mut self, table: &Arc<str>, key: Vec<u8>, pending: Pending) -> Option<Pending> {
+    pub(crate) fn set(
+        &mut self,
+        table: &Arc<str>,
+        key: Vec<u8>,
+        pending: Pending,
+    ) -> Option<Pending> {
         self.size_bytes += key.len() as u64 + pending.size_bytes();
         let writes = self.tables.entry(table.clone()).or_default();
         writes.insert(key, pending)
@@ -64,7 +69,9 @@ impl WriteSet {
 
     /// Whether the table's contents are replaced wholesale by a drop in this transaction.
     pub(crate) fn is_dropped(&self, table: &str) -> bool {
-        self.dropped_prefixes.iter().any(|p| table.starts_with(p.as_str()))
+        self.dropped_prefixes
+            .iter()
+            .any(|p| table.starts_with(p.as_str()))
     }
 
     /// Number of keys written.
@@ -87,7 +94,10 @@ impl ReadSet {
     }
 
     pub(crate) fn range(&mut self, table: &Arc<str>, start: Bound<&[u8]>, end: Bound<&[u8]>) {
-        self.ranges
-            .push((table.clone(), start.map(<[u8]>::to_vec), end.map(<[u8]>::to_vec)));
+        self.ranges.push((
+            table.clone(),
+            start.map(<[u8]>::to_vec),
+            end.map(<[u8]>::to_vec),
+        ));
     }
 }

@@ -21,8 +21,10 @@ fn int_field(doc: &Value, field: &str) -> i64 {
 fn write_skew_is_rejected_so_isolation_is_serializable() {
     let db = Database::open_in_memory().expect("open");
     db.create_collection("doctors").expect("create");
-    db.insert("doctors", json(r#"{"_id": "x", "on_call": 1}"#)).expect("insert");
-    db.insert("doctors", json(r#"{"_id": "y", "on_call": 1}"#)).expect("insert");
+    db.insert("doctors", json(r#"{"_id": "x", "on_call": 1}"#))
+        .expect("insert");
+    db.insert("doctors", json(r#"{"_id": "y", "on_call": 1}"#))
+        .expect("insert");
     let (x, y) = (DocId::String("x".into()), DocId::String("y".into()));
     let off = Patch::from_json_str(r#"{"$set": {"on_call": 0}}"#).expect("patch");
 
@@ -49,13 +51,17 @@ fn a_scan_conflicts_with_a_concurrent_insert_into_its_range() {
     db.create_collection("c").expect("create");
     let mut reader = db.begin().expect("begin");
     let mut count = 0;
-    reader.for_each("c", |_, _| {
-        count += 1;
-        true
-    })
-    .expect("scan");
-    reader.insert("c", json(r#"{"_id": "count", "n": 0}"#)).expect("insert");
-    db.insert("c", json(r#"{"_id": "phantom"}"#)).expect("concurrent insert");
+    reader
+        .for_each("c", |_, _| {
+            count += 1;
+            true
+        })
+        .expect("scan");
+    reader
+        .insert("c", json(r#"{"_id": "count", "n": 0}"#))
+        .expect("insert");
+    db.insert("c", json(r#"{"_id": "phantom"}"#))
+        .expect("concurrent insert");
     assert!(matches!(reader.commit(), Err(EngineError::Conflict { .. })));
 }
 
@@ -66,9 +72,16 @@ fn racing_executors_take_every_job_exactly_once() {
     let db = Database::open_in_memory().expect("open");
     db.create_collection("jobs").expect("create");
     for job in 0..JOBS {
-        db.insert("jobs", json(&format!(r#"{{"_id": {job}, "state": "waiting"}}"#))).expect("insert");
+        db.insert(
+            "jobs",
+            json(&format!(r#"{{"_id": {job}, "state": "waiting"}}"#)),
+        )
+        .expect("insert");
     }
-    let waiting = [(FieldPath::parse("state").expect("path"), Value::String("waiting".into()))];
+    let waiting = [(
+        FieldPath::parse("state").expect("path"),
+        Value::String("waiting".into()),
+    )];
     let waiting = Arc::new(waiting);
     let handles: Vec<_> = (0..EXECUTORS)
         .map(|executor| {
@@ -100,7 +113,10 @@ fn racing_executors_take_every_job_exactly_once() {
     }
     for (job, who) in takers.iter().enumerate() {
         assert_eq!(who.len(), 1, "job {job} taken by {who:?}");
-        let doc = db.get("jobs", &DocId::Int(job as i64)).expect("get").expect("job");
+        let doc = db
+            .get("jobs", &DocId::Int(job as i64))
+            .expect("get")
+            .expect("job");
         assert_eq!(int_field(&doc, "by"), who[0]);
     }
 }
@@ -113,7 +129,11 @@ fn concurrent_transfers_conserve_the_total() {
     let db = Database::open_in_memory().expect("open");
     db.create_collection("accounts").expect("create");
     for account in 0..ACCOUNTS {
-        db.insert("accounts", json(&format!(r#"{{"_id": {account}, "balance": 100}}"#))).expect("insert");
+        db.insert(
+            "accounts",
+            json(&format!(r#"{{"_id": {account}, "balance": 100}}"#)),
+        )
+        .expect("insert");
     }
     let handles: Vec<_> = (0..THREADS)
         .map(|thread| {
@@ -126,7 +146,8 @@ fn concurrent_transfers_conserve_the_total() {
                         continue;
                     }
                     db.transaction(|txn| {
-                        let balance = int_field(&txn.get("accounts", &from)?.expect("from"), "balance");
+                        let balance =
+                            int_field(&txn.get("accounts", &from)?.expect("from"), "balance");
                         if balance < 5 {
                             return Ok(());
                         }
@@ -182,6 +203,9 @@ fn concurrent_durable_writers_share_group_commits() {
     assert_eq!(txns, (THREADS * INSERTS) as u64);
     // Structural, not timing: with 16 writers each waiting on an fsync, commits must have been
     // merged; one storage commit per transaction would mean no group commit at all.
-    assert!(groups < txns, "{groups} storage commits for {txns} transactions");
+    assert!(
+        groups < txns,
+        "{groups} storage commits for {txns} transactions"
+    );
     assert_eq!(after.collections[0].documents, (THREADS * INSERTS) as u64);
 }

@@ -15,13 +15,40 @@ type Model = BTreeMap<(usize, i64), Value>;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Insert { coll: usize, id: i64, v: i64 },
-    Update { coll: usize, id: i64, inc: i64 },
-    Replace { coll: usize, id: i64, v: i64 },
-    Delete { coll: usize, id: i64 },
-    Upsert { coll: usize, id: i64, v: i64 },
-    Cas { coll: usize, id: i64, expect: i64, v: i64 },
-    Get { coll: usize, id: i64 },
+    Insert {
+        coll: usize,
+        id: i64,
+        v: i64,
+    },
+    Update {
+        coll: usize,
+        id: i64,
+        inc: i64,
+    },
+    Replace {
+        coll: usize,
+        id: i64,
+        v: i64,
+    },
+    Delete {
+        coll: usize,
+        id: i64,
+    },
+    Upsert {
+        coll: usize,
+        id: i64,
+        v: i64,
+    },
+    Cas {
+        coll: usize,
+        id: i64,
+        expect: i64,
+        v: i64,
+    },
+    Get {
+        coll: usize,
+        id: i64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -38,12 +65,22 @@ fn op() -> impl Strategy<Value = Op> {
     let v = -5i64..5;
     prop_oneof![
         (coll.clone(), id.clone(), v.clone()).prop_map(|(coll, id, v)| Op::Insert { coll, id, v }),
-        (coll.clone(), id.clone(), v.clone()).prop_map(|(coll, id, inc)| Op::Update { coll, id, inc }),
+        (coll.clone(), id.clone(), v.clone()).prop_map(|(coll, id, inc)| Op::Update {
+            coll,
+            id,
+            inc
+        }),
         (coll.clone(), id.clone(), v.clone()).prop_map(|(coll, id, v)| Op::Replace { coll, id, v }),
         (coll.clone(), id.clone()).prop_map(|(coll, id)| Op::Delete { coll, id }),
         (coll.clone(), id.clone(), v.clone()).prop_map(|(coll, id, v)| Op::Upsert { coll, id, v }),
-        (coll.clone(), id.clone(), v.clone(), v.clone())
-            .prop_map(|(coll, id, expect, v)| Op::Cas { coll, id, expect, v }),
+        (coll.clone(), id.clone(), v.clone(), v.clone()).prop_map(|(coll, id, expect, v)| {
+            Op::Cas {
+                coll,
+                id,
+                expect,
+                v,
+            }
+        }),
         (coll, id).prop_map(|(coll, id)| Op::Get { coll, id }),
     ]
 }
@@ -103,7 +140,12 @@ fn apply_model(model: &mut Model, op: &Op) -> Result<Outcome, ()> {
             model.insert((coll, id), doc(id, v));
             Ok(Outcome::Ok)
         }
-        Op::Cas { coll, id, expect, v } => match model.get(&(coll, id)) {
+        Op::Cas {
+            coll,
+            id,
+            expect,
+            v,
+        } => match model.get(&(coll, id)) {
             None => Ok(Outcome::Flag(false)),
             Some(current) if field_v(current) == Some(expect) => {
                 let new = doc_with_v_only(current, id, v);
@@ -127,38 +169,67 @@ fn doc_with_v_only(current: &Value, id: i64, v: i64) -> Value {
 
 fn apply_cairn(txn: &mut cairn_engine::Transaction, op: &Op) -> Result<Outcome, EngineError> {
     match *op {
-        Op::Insert { coll, id, v } => txn.insert(COLLECTIONS[coll], doc(id, v)).map(|_| Outcome::Ok),
+        Op::Insert { coll, id, v } => txn
+            .insert(COLLECTIONS[coll], doc(id, v))
+            .map(|_| Outcome::Ok),
         Op::Update { coll, id, inc } => {
-            let patch = Patch::from_json_str(&format!(r#"{{"$inc": {{"v": {inc}}}}}"#)).expect("patch");
-            txn.update(COLLECTIONS[coll], &DocId::Int(id), &patch).map(|d| Outcome::Read(Some(d)))
+            let patch =
+                Patch::from_json_str(&format!(r#"{{"$inc": {{"v": {inc}}}}}"#)).expect("patch");
+            txn.update(COLLECTIONS[coll], &DocId::Int(id), &patch)
+                .map(|d| Outcome::Read(Some(d)))
         }
         Op::Replace { coll, id, v } => txn
             .replace(COLLECTIONS[coll], &DocId::Int(id), doc(id, v))
             .map(|_| Outcome::Ok),
-        Op::Delete { coll, id } => txn.delete(COLLECTIONS[coll], &DocId::Int(id)).map(Outcome::Flag),
-        Op::Upsert { coll, id, v } => txn.upsert(COLLECTIONS[coll], doc(id, v)).map(|_| Outcome::Ok),
-        Op::Cas { coll, id, expect, v } => {
+        Op::Delete { coll, id } => txn
+            .delete(COLLECTIONS[coll], &DocId::Int(id))
+            .map(Outcome::Flag),
+        Op::Upsert { coll, id, v } => txn
+            .upsert(COLLECTIONS[coll], doc(id, v))
+            .map(|_| Outcome::Ok),
+        Op::Cas {
+            coll,
+            id,
+            expect,
+            v,
+        } => {
             let expected = [(FieldPath::parse("v").expect("path"), Value::Int(expect))];
-            let patch = Patch::from_json_str(&format!(r#"{{"$set": {{"v": {v}}}}}"#)).expect("patch");
+            let patch =
+                Patch::from_json_str(&format!(r#"{{"$set": {{"v": {v}}}}}"#)).expect("patch");
             txn.compare_and_swap(COLLECTIONS[coll], &DocId::Int(id), &expected, &patch)
                 .map(|outcome| Outcome::Flag(matches!(outcome, CasOutcome::Applied(_))))
         }
-        Op::Get { coll, id } => txn.get(COLLECTIONS[coll], &DocId::Int(id)).map(Outcome::Read),
+        Op::Get { coll, id } => txn
+            .get(COLLECTIONS[coll], &DocId::Int(id))
+            .map(Outcome::Read),
     }
 }
 
 fn to_batch_op(op: &Op) -> Option<BatchOp> {
     let name = |coll: usize| COLLECTIONS[coll].to_string();
     Some(match *op {
-        Op::Insert { coll, id, v } => BatchOp::Insert { collection: name(coll), doc: doc(id, v) },
+        Op::Insert { coll, id, v } => BatchOp::Insert {
+            collection: name(coll),
+            doc: doc(id, v),
+        },
         Op::Update { coll, id, inc } => BatchOp::Update {
             collection: name(coll),
             id: DocId::Int(id),
             patch: Patch::from_json_str(&format!(r#"{{"$inc": {{"v": {inc}}}}}"#)).expect("patch"),
         },
-        Op::Replace { coll, id, v } => BatchOp::Replace { collection: name(coll), id: DocId::Int(id), doc: doc(id, v) },
-        Op::Delete { coll, id } => BatchOp::Delete { collection: name(coll), id: DocId::Int(id) },
-        Op::Upsert { coll, id, v } => BatchOp::Upsert { collection: name(coll), doc: doc(id, v) },
+        Op::Replace { coll, id, v } => BatchOp::Replace {
+            collection: name(coll),
+            id: DocId::Int(id),
+            doc: doc(id, v),
+        },
+        Op::Delete { coll, id } => BatchOp::Delete {
+            collection: name(coll),
+            id: DocId::Int(id),
+        },
+        Op::Upsert { coll, id, v } => BatchOp::Upsert {
+            collection: name(coll),
+            doc: doc(id, v),
+        },
         Op::Cas { .. } | Op::Get { .. } => return None,
     })
 }
@@ -202,7 +273,13 @@ fn run_steps(steps: Vec<Step>) -> Result<(), TestCaseError> {
                         model = scratch;
                     }
                     (Err(()), Err(err)) => prop_assert!(!err.is_retryable(), "{err}"),
-                    (want, got) => prop_assert!(false, "op {:?}: model {:?}, cairn {:?}", op, want, got.map_err(|e| e.to_string())),
+                    (want, got) => prop_assert!(
+                        false,
+                        "op {:?}: model {:?}, cairn {:?}",
+                        op,
+                        want,
+                        got.map_err(|e| e.to_string())
+                    ),
                 }
             }
             Step::Batch(ops) => {
@@ -233,7 +310,13 @@ fn run_steps(steps: Vec<Step>) -> Result<(), TestCaseError> {
                             scratch = attempt;
                         }
                         (Err(()), Err(_)) => {}
-                        (want, got) => prop_assert!(false, "txn op {:?}: model {:?}, cairn {:?}", op, want, got.map_err(|e| e.to_string())),
+                        (want, got) => prop_assert!(
+                            false,
+                            "txn op {:?}: model {:?}, cairn {:?}",
+                            op,
+                            want,
+                            got.map_err(|e| e.to_string())
+                        ),
                     }
                 }
                 if commit {

@@ -15,12 +15,22 @@ fn patch(text: &str) -> Patch {
 fn crud_round_trip_in_memory() {
     let db = Database::open_in_memory().expect("open");
     db.create_collection("people").expect("create");
-    let id = db.insert("people", json(r#"{"name": "Ada", "age": 36}"#)).expect("insert");
+    let id = db
+        .insert("people", json(r#"{"name": "Ada", "age": 36}"#))
+        .expect("insert");
     assert!(matches!(id, DocId::Uuid(_)));
     let doc = db.get("people", &id).expect("get").expect("present");
-    assert_eq!(doc.as_object().and_then(|o| o.get("name")), Some(&Value::String("Ada".into())));
-    let updated = db.update("people", &id, &patch(r#"{"$inc": {"age": 1}}"#)).expect("update");
-    assert_eq!(updated.as_object().and_then(|o| o.get("age")), Some(&Value::Int(37)));
+    assert_eq!(
+        doc.as_object().and_then(|o| o.get("name")),
+        Some(&Value::String("Ada".into()))
+    );
+    let updated = db
+        .update("people", &id, &patch(r#"{"$inc": {"age": 1}}"#))
+        .expect("update");
+    assert_eq!(
+        updated.as_object().and_then(|o| o.get("age")),
+        Some(&Value::Int(37))
+    );
     assert!(db.delete("people", &id).expect("delete"));
     assert!(db.get("people", &id).expect("get").is_none());
     assert!(!db.delete("people", &id).expect("delete again"));
@@ -30,13 +40,19 @@ fn crud_round_trip_in_memory() {
 fn duplicate_insert_is_rejected_and_leaves_no_trace() {
     let db = Database::open_in_memory().expect("open");
     db.create_collection("c").expect("create");
-    db.insert("c", json(r#"{"_id": 1, "v": "first"}"#)).expect("insert");
+    db.insert("c", json(r#"{"_id": 1, "v": "first"}"#))
+        .expect("insert");
     let seq = db.last_seq();
-    let err = db.insert("c", json(r#"{"_id": 1, "v": "second"}"#)).expect_err("duplicate");
+    let err = db
+        .insert("c", json(r#"{"_id": 1, "v": "second"}"#))
+        .expect_err("duplicate");
     assert!(matches!(err, EngineError::DuplicateId { .. }), "{err}");
     assert_eq!(db.last_seq(), seq);
     let doc = db.get("c", &DocId::Int(1)).expect("get").expect("present");
-    assert_eq!(doc.as_object().and_then(|o| o.get("v")), Some(&Value::String("first".into())));
+    assert_eq!(
+        doc.as_object().and_then(|o| o.get("v")),
+        Some(&Value::String("first".into()))
+    );
 }
 
 #[test]
@@ -50,13 +66,21 @@ fn unknown_collection_is_a_typed_error() {
 fn compare_and_swap_applies_once() {
     let db = Database::open_in_memory().expect("open");
     db.create_collection("jobs").expect("create");
-    db.insert("jobs", json(r#"{"_id": "j1", "state": "waiting"}"#)).expect("insert");
+    db.insert("jobs", json(r#"{"_id": "j1", "state": "waiting"}"#))
+        .expect("insert");
     let id = DocId::String("j1".into());
-    let expected = [(FieldPath::parse("state").expect("path"), Value::String("waiting".into()))];
+    let expected = [(
+        FieldPath::parse("state").expect("path"),
+        Value::String("waiting".into()),
+    )];
     let take = patch(r#"{"$set": {"state": "taken"}}"#);
-    let first = db.compare_and_swap("jobs", &id, &expected, &take).expect("cas");
+    let first = db
+        .compare_and_swap("jobs", &id, &expected, &take)
+        .expect("cas");
     assert!(matches!(first, CasOutcome::Applied(_)));
-    let second = db.compare_and_swap("jobs", &id, &expected, &take).expect("cas");
+    let second = db
+        .compare_and_swap("jobs", &id, &expected, &take)
+        .expect("cas");
     assert!(matches!(second, CasOutcome::Mismatch { .. }), "{second:?}");
 }
 
@@ -82,8 +106,10 @@ fn transactions_read_their_own_writes_and_abort_cleanly() {
 fn change_log_records_every_commit_in_order() {
     let db = Database::open_in_memory().expect("open");
     db.create_collection("c").expect("create");
-    db.insert("c", json(r#"{"_id": 1, "v": 1}"#)).expect("insert");
-    db.update("c", &DocId::Int(1), &patch(r#"{"$set": {"v": 2}}"#)).expect("update");
+    db.insert("c", json(r#"{"_id": 1, "v": 1}"#))
+        .expect("insert");
+    db.update("c", &DocId::Int(1), &patch(r#"{"$set": {"v": 2}}"#))
+        .expect("update");
     db.delete("c", &DocId::Int(1)).expect("delete");
     db.rename_collection("c", "d").expect("rename");
     let changes = db.changes_after(0, 100).expect("changes");
@@ -100,7 +126,14 @@ fn change_log_records_every_commit_in_order() {
     );
     let seqs: Vec<_> = changes.iter().map(|c| c.seq).collect();
     assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
-    assert_eq!(changes[2].old.as_ref().and_then(|d| d.as_object()).and_then(|o| o.get("v")), Some(&Value::Int(1)));
+    assert_eq!(
+        changes[2]
+            .old
+            .as_ref()
+            .and_then(|d| d.as_object())
+            .and_then(|o| o.get("v")),
+        Some(&Value::Int(1))
+    );
     assert_eq!(db.changes_after(3, 100).expect("changes").len(), 2);
 }
 

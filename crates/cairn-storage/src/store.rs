@@ -54,7 +54,9 @@ impl Store {
                 source,
             })?;
             let path = config.dir.join(DATA_FILE_NAME);
-            let db = builder.create(&path).map_err(|err| open_error(err, &path))?;
+            let db = builder
+                .create(&path)
+                .map_err(|err| open_error(err, &path))?;
             (db, Some(path))
         } else {
             let backend = redb::backends::InMemoryBackend::new();

@@ -149,7 +149,10 @@ impl TableWriter<'_> {
             Some(end) => Bound::Excluded(end.as_slice()),
             None => Bound::Unbounded,
         };
-        for item in self.table.range::<&[u8]>((Bound::Included(prefix), upper))? {
+        for item in self
+            .table
+            .range::<&[u8]>((Bound::Included(prefix), upper))?
+        {
             let (key, value) = item?;
             if !visit(key.value(), value.value()) {
                 break;

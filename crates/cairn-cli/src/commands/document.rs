@@ -19,7 +19,10 @@ pub fn insert_one(db: &Database, collection: &str, json: &str) -> anyhow::Result
 /// after the transaction holding it committed under the database's storage mode.
 pub fn insert_stream(db: &Database, collection: &str, batch: usize) -> anyhow::Result<()> {
     if batch == 0 || batch > cairn::limits::MAX_TXN_OPS {
-        bail!("--batch must be between 1 and {}", cairn::limits::MAX_TXN_OPS);
+        bail!(
+            "--batch must be between 1 and {}",
+            cairn::limits::MAX_TXN_OPS
+        );
     }
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -60,7 +63,9 @@ fn commit_and_print(
         Ok(ids)
     });
     let ids = ids.map_err(|err| match failed_line {
-        Some(line_no) => anyhow::anyhow!("line {line_no}: {err}; nothing from its batch was stored"),
+        Some(line_no) => {
+            anyhow::anyhow!("line {line_no}: {err}; nothing from its batch was stored")
+        }
         None => anyhow::Error::new(err),
     })?;
     for id in ids {

@@ -16,9 +16,15 @@ pub fn stats(db: &Database) -> anyhow::Result<()> {
         stats.changelog_entries, stats.changelog_bytes
     );
     println!();
-    println!("{:<32} {:>12} {:>14}", "collection", "documents", "bytes on disk");
+    println!(
+        "{:<32} {:>12} {:>14}",
+        "collection", "documents", "bytes on disk"
+    );
     for coll in &stats.collections {
-        println!("{:<32} {:>12} {:>14}", coll.name, coll.documents, coll.bytes);
+        println!(
+            "{:<32} {:>12} {:>14}",
+            coll.name, coll.documents, coll.bytes
+        );
     }
     Ok(())
 }
@@ -31,7 +37,10 @@ pub fn changes(db: &Database, after: u64, limit: usize) -> anyhow::Result<()> {
         obj.insert("index".to_string(), Value::Int(i64::from(change.index)));
         obj.insert("at".to_string(), Value::DateTime(change.at));
         obj.insert("collection".to_string(), Value::String(change.collection));
-        obj.insert("op".to_string(), Value::String(change.op.name().to_string()));
+        obj.insert(
+            "op".to_string(),
+            Value::String(change.op.name().to_string()),
+        );
         if let cairn::ChangeOp::RenameCollection { to } = &change.op {
             obj.insert("to".to_string(), Value::String(to.clone()));
         }

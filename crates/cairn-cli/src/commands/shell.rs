@@ -20,7 +20,10 @@ struct ShellLine {
 pub fn run(db: &Database) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        println!("cairn shell ({} mode). Type `help` for commands, `exit` to leave.", db.mode());
+        println!(
+            "cairn shell ({} mode). Type `help` for commands, `exit` to leave.",
+            db.mode()
+        );
     }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();

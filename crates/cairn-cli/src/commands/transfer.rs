@@ -14,7 +14,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// are).
 pub fn import(db: &Database, collection: &str, file: &Path, batch: usize) -> anyhow::Result<()> {
     if batch == 0 || batch > cairn::limits::MAX_TXN_OPS {
-        bail!("--batch must be between 1 and {}", cairn::limits::MAX_TXN_OPS);
+        bail!(
+            "--batch must be between 1 and {}",
+            cairn::limits::MAX_TXN_OPS
+        );
     }
     match db.create_collection(collection) {
         Ok(_) | Err(EngineError::CollectionExists { .. }) => {}
@@ -41,8 +44,12 @@ pub fn import(db: &Database, collection: &str, file: &Path, batch: usize) -> any
         if line.trim().is_empty() {
             continue;
         }
-        let doc = Value::from_json_str(line.trim_end())
-            .with_context(|| format!("{}: line {line_no} is not a valid document; nothing from its batch was stored", file.display()))?;
+        let doc = Value::from_json_str(line.trim_end()).with_context(|| {
+            format!(
+                "{}: line {line_no} is not a valid document; nothing from its batch was stored",
+                file.display()
+            )
+        })?;
         pending.push((line_no, doc));
         if pending.len() == batch {
             imported += commit_batch(db, collection, &mut pending)?;
@@ -58,7 +65,11 @@ pub fn import(db: &Database, collection: &str, file: &Path, batch: usize) -> any
     Ok(())
 }
 
-fn commit_batch(db: &Database, collection: &str, pending: &mut Vec<(usize, Value)>) -> anyhow::Result<u64> {
+fn commit_batch(
+    db: &Database,
+    collection: &str,
+    pending: &mut Vec<(usize, Value)>,
+) -> anyhow::Result<u64> {
     if pending.is_empty() {
         return Ok(0);
     }
@@ -87,9 +98,9 @@ fn progress_bar(total_bytes: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total_bytes);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
         bar.set_style(style);
     }
     bar
@@ -98,7 +109,9 @@ fn progress_bar(total_bytes: u64) -> ProgressBar {
 /// Writes every document of the collection as one JSON line, on one snapshot.
 pub fn export(db: &Database, collection: &str, file: Option<&Path>) -> anyhow::Result<()> {
     let out: Box<dyn Write> = match file {
-        Some(path) => Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?),
+        Some(path) => {
+            Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 20, out);

@@ -1,0 +1,258 @@
+//! The extension point: a real extension (a per-field value counter that can refuse duplicate
+//! values) maintained in the same transaction as the documents.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_doc::{DocId, Patch, Value};
+use cairn_engine::{
+    Config, Database, DocChange, EngineError, Extension, ExtensionKind, ExtensionTxn, StorageMode,
+};
+
+/// Counts documents per value of one field; with `unique`, refuses a second document with the
+/// same value — the shape of a unique secondary index.
+struct ValueCounter {
+    field: String,
+    unique: bool,
+}
+
+impl ValueCounter {
+    fn key(doc: Option<&Value>, field: &str) -> Option<Vec<u8>> {
+        let value = doc?.as_object()?.get(field)?;
+        Some(value.to_json_string().into_bytes())
+    }
+
+    fn adjust(
+        &self,
+        txn: &mut ExtensionTxn<'_>,
+        key: &[u8],
+        delta: i64,
+    ) -> cairn_engine::Result<()> {
+        let current = txn
+            .get("counts", key)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(0, i64::from_le_bytes);
+        let next = current + delta;
+        if self.unique && next > 1 {
+            return Err(EngineError::ExtensionRejected {
+                collection: txn.collection().to_string(),
+                extension: txn.extension().to_string(),
+                message: format!("value {} already present", String::from_utf8_lossy(key)),
+            });
+        }
+        if next == 0 {
+            txn.delete("counts", key)
+        } else {
+            txn.put("counts", key, &next.to_le_bytes())
+        }
+    }
+}
+
+impl Extension for ValueCounter {
+    fn on_write(
+        &self,
+        txn: &mut ExtensionTxn<'_>,
+        change: &DocChange<'_>,
+    ) -> cairn_engine::Result<()> {
+        let old = Self::key(change.old, &self.field);
+        let new = Self::key(change.new, &self.field);
+        if old == new {
+            return Ok(());
+        }
+        if let Some(old) = old {
+            self.adjust(txn, &old, -1)?;
+        }
+        if let Some(new) = new {
+            self.adjust(txn, &new, 1)?;
+        }
+        Ok(())
+    }
+}
+
+struct CounterKind;
+
+impl ExtensionKind for CounterKind {
+    fn kind(&self) -> &str {
+        "counter"
+    }
+
+    fn instantiate(
+        &self,
+        _collection: &str,
+        _name: &str,
+        config: &Value,
+    ) -> cairn_engine::Result<Arc<dyn Extension>> {
+        let obj = config.as_object();
+        let field = obj
+            .and_then(|o| o.get("field"))
+            .and_then(Value::as_str)
+            .unwrap_or("v");
+        let unique = obj
+            .and_then(|o| o.get("unique"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(Arc::new(ValueCounter {
+            field: field.to_string(),
+            unique,
+        }))
+    }
+}
+
+fn open(dir: &std::path::Path) -> Database {
+    let mut config = Config::new(dir, StorageMode::Persistent);
+    config.extension_kinds.push(Arc::new(CounterKind));
+    Database::open(config).expect("open")
+}
+
+fn json(text: &str) -> Value {
+    Value::from_json_str(text).expect("valid")
+}
+
+/// What the counts should be: recounted from the documents.
+fn counts(db: &Database) -> Vec<(String, i64)> {
+    let mut out = std::collections::BTreeMap::new();
+    db.for_each("c", |_, doc| {
+        if let Some(v) = doc.as_object().and_then(|o| o.get("v")) {
+            *out.entry(v.to_json_string()).or_insert(0) += 1;
+        }
+        true
+    })
+    .expect("scan");
+    out.into_iter().collect()
+}
+
+/// What the extension stored.
+fn stored_counts(db: &Database) -> Vec<(String, i64)> {
+    let mut txn = db.begin().expect("begin");
+    let mut found = Vec::new();
+    let attached = txn
+        .collection_meta("c")
+        .expect("meta")
+        .extensions
+        .iter()
+        .any(|e| e.name == "by_v");
+    if !attached {
+        return found;
+    }
+    txn.extension_range(
+        "c",
+        "by_v",
+        "counts",
+        Bound::Unbounded,
+        Bound::Unbounded,
+        |key, value| {
+            let n = <[u8; 8]>::try_from(value)
+                .map(i64::from_le_bytes)
+                .unwrap_or(-1);
+            found.push((String::from_utf8_lossy(key).into_owned(), n));
+            true
+        },
+    )
+    .expect("scan");
+    found
+}
+
+#[test]
+fn extension_data_commits_with_documents_and_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.create_collection("c").expect("create");
+    db.insert("c", json(r#"{"_id": 1, "v": "a"}"#))
+        .expect("insert");
+    db.insert("c", json(r#"{"_id": 2, "v": "a"}"#))
+        .expect("insert");
+    // Attaching backfills from the existing documents.
+    db.attach_extension("c", "counter", "by_v", json(r#"{"field": "v"}"#))
+        .expect("attach");
+    assert_eq!(stored_counts(&db), counts(&db));
+    db.insert("c", json(r#"{"_id": 3, "v": "b"}"#))
+        .expect("insert");
+    db.update(
+        "c",
+        &DocId::Int(1),
+        &Patch::from_json_str(r#"{"$set": {"v": "b"}}"#).expect("patch"),
+    )
+    .expect("update");
+    db.delete("c", &DocId::Int(2)).expect("delete");
+    assert_eq!(stored_counts(&db), counts(&db));
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(stored_counts(&db), vec![("\"b\"".to_string(), 2)]);
+}
+
+#[test]
+fn an_extension_refusing_a_write_leaves_no_trace_of_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.create_collection("c").expect("create");
+    db.attach_extension(
+        "c",
+        "counter",
+        "by_v",
+        json(r#"{"field": "v", "unique": true}"#),
+    )
+    .expect("attach");
+    db.insert("c", json(r#"{"_id": 1, "v": "a"}"#))
+        .expect("insert");
+    let seq = db.last_seq();
+    let err = db
+        .insert("c", json(r#"{"_id": 2, "v": "a"}"#))
+        .expect_err("unique");
+    assert!(
+        matches!(err, EngineError::ExtensionRejected { .. }),
+        "{err}"
+    );
+    assert!(db.get("c", &DocId::Int(2)).expect("get").is_none());
+    assert_eq!(db.last_seq(), seq);
+    // Inside a transaction, the refused operation is undone and the transaction goes on.
+    let mut txn = db.begin().expect("begin");
+    txn.insert("c", json(r#"{"_id": 3, "v": "c"}"#))
+        .expect("insert");
+    assert!(txn.insert("c", json(r#"{"_id": 4, "v": "c"}"#)).is_err());
+    txn.commit().expect("commit");
+    assert_eq!(
+        stored_counts(&db),
+        vec![("\"a\"".to_string(), 1), ("\"c\"".to_string(), 1)]
+    );
+}
+
+#[test]
+fn detaching_removes_the_extension_and_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.create_collection("c").expect("create");
+    db.attach_extension(
+        "c",
+        "counter",
+        "by_v",
+        json(r#"{"field": "v", "unique": true}"#),
+    )
+    .expect("attach");
+    db.insert("c", json(r#"{"_id": 1, "v": "a"}"#))
+        .expect("insert");
+    db.detach_extension("c", "by_v").expect("detach");
+    db.insert("c", json(r#"{"_id": 2, "v": "a"}"#))
+        .expect("no longer unique");
+    // Re-attaching rebuilds from the documents alone: a leftover table would add to the counts.
+    db.attach_extension("c", "counter", "by_v", json(r#"{"field": "v"}"#))
+        .expect("attach again");
+    assert_eq!(stored_counts(&db), vec![("\"a\"".to_string(), 2)]);
+}
+
+#[test]
+fn a_database_using_an_unregistered_kind_reports_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.create_collection("c").expect("create");
+    db.attach_extension("c", "counter", "by_v", json(r#"{"field": "v"}"#))
+        .expect("attach");
+    drop(db);
+    let db = Database::open(Config::new(dir.path(), StorageMode::Persistent)).expect("open");
+    let err = db
+        .insert("c", json(r#"{"v": 1}"#))
+        .expect_err("kind missing");
+    assert!(
+        matches!(err, EngineError::UnknownExtensionKind { ref kind, .. } if kind == "counter"),
+        "{err}"
+    );
+}
