@@ -18,12 +18,15 @@ use crate::error::{EngineError, Result};
 use crate::limits::MAX_CONFLICT_WINDOW_KEYS;
 use crate::writeset::{ReadSet, WriteSet};
 
+/// A key of a table.
+type TableKey = (Arc<str>, Vec<u8>);
+
 /// Recently written keys and the sequence number that last wrote each.
 #[derive(Default)]
 pub(crate) struct ConflictWindow {
     latest: HashMap<Arc<str>, BTreeMap<Vec<u8>, u64>>,
     /// Commits in the window, oldest first, with the keys each wrote.
-    commits: VecDeque<(u64, Vec<(Arc<str>, Vec<u8>)>)>,
+    commits: VecDeque<(u64, Vec<TableKey>)>,
     key_count: usize,
     /// Highest sequence number forgotten while a transaction might still have needed it.
     floor: u64,
@@ -44,7 +47,8 @@ impl ConflictWindow {
                 return Err(conflict(table));
             }
         }
-        for (table, start, end) in &reads.ranges {
+        for range in &reads.ranges {
+            let (table, start, end) = (&range.table, &range.start, &range.end);
             let Some(keys) = self.latest.get(table) else {
                 continue;
             };
@@ -94,7 +98,7 @@ impl ConflictWindow {
         }
     }
 
-    fn forget(&mut self, seq: u64, keys: Vec<(Arc<str>, Vec<u8>)>) {
+    fn forget(&mut self, seq: u64, keys: Vec<TableKey>) {
         self.key_count -= keys.len();
         for (table, key) in keys {
             if let Some(latest) = self.latest.get_mut(&table) {

@@ -51,13 +51,15 @@ impl Config {
     }
 }
 
+/// Instantiated extensions by (collection id, name), with the config each was built from.
+type ExtensionCache = HashMap<(u32, String), (Value, Arc<dyn Extension>)>;
+
 /// Internals shared by the handle and its transactions.
 pub(crate) struct DbInner {
     pub(crate) shared: Arc<Shared>,
     pub(crate) committer: Committer,
     kinds: HashMap<String, Arc<dyn ExtensionKind>>,
-    /// Instantiated extensions by (collection id, name), with the config they were built from.
-    instances: Mutex<HashMap<(u32, String), (Value, Arc<dyn Extension>)>>,
+    instances: Mutex<ExtensionCache>,
 }
 
 impl DbInner {

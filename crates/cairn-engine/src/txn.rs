@@ -35,6 +35,13 @@ pub(crate) struct CollectionHandle {
     pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
 }
 
+/// A document as read for a write: its stored record (for the change log's old value) and its
+/// decoded value (for patches and extensions).
+struct StoredDoc {
+    record: Vec<u8>,
+    value: Value,
+}
+
 /// What [`Transaction::compare_and_swap`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CasOutcome {
@@ -200,7 +207,7 @@ impl Transaction {
         self.atomically(|txn| {
             let coll = txn.collection(collection)?;
             let (key, old) = txn.existing(&coll, id)?;
-            let mut doc = old.1.clone();
+            let mut doc = old.value.clone();
             patch.apply(&mut doc)?;
             txn.write_doc(&coll, id, key, Some(old), doc)
         })
@@ -260,7 +267,7 @@ impl Transaction {
                 return Ok(CasOutcome::NotFound);
             };
             for (path, want) in expected {
-                let actual = path.get(&old.1);
+                let actual = path.get(&old.value);
                 let matches = match actual {
                     Some(actual) => cairn_doc::values_equal(actual, want),
                     None => *want == Value::Null,
@@ -272,7 +279,7 @@ impl Transaction {
                     });
                 }
             }
-            let mut doc = old.1.clone();
+            let mut doc = old.value.clone();
             patch.apply(&mut doc)?;
             txn.write_doc(&coll, id, key, Some(old), doc)
                 .map(CasOutcome::Applied)
@@ -353,12 +360,8 @@ impl Transaction {
         Ok(id)
     }
 
-    /// Reads a document that must exist; returns its key and (record, value).
-    fn existing(
-        &mut self,
-        coll: &CollectionHandle,
-        id: &DocId,
-    ) -> Result<(Vec<u8>, (Vec<u8>, Value))> {
+    /// Reads a document that must exist; returns its key and the stored document.
+    fn existing(&mut self, coll: &CollectionHandle, id: &DocId) -> Result<(Vec<u8>, StoredDoc)> {
         let key = encode_id(id)?;
         match self.read_doc(coll, &key)? {
             Some(old) => Ok((key, old)),
@@ -370,16 +373,12 @@ impl Transaction {
     }
 
     /// Reads a document's stored record and decoded value, recording the read.
-    fn read_doc(
-        &mut self,
-        coll: &CollectionHandle,
-        key: &[u8],
-    ) -> Result<Option<(Vec<u8>, Value)>> {
+    fn read_doc(&mut self, coll: &CollectionHandle, key: &[u8]) -> Result<Option<StoredDoc>> {
         let Some(record) = self.read_raw(&coll.docs, key, true)? else {
             return Ok(None);
         };
         let value = decode_record(&coll.docs, &record)?;
-        Ok(Some((record, value)))
+        Ok(Some(StoredDoc { record, value }))
     }
 
     /// Writes a document (insert when `old` is `None`, else update), its routing entry, its
@@ -389,14 +388,16 @@ impl Transaction {
         coll: &CollectionHandle,
         id: &DocId,
         key: Vec<u8>,
-        old: Option<(Vec<u8>, Value)>,
+        old: Option<StoredDoc>,
         doc: Value,
     ) -> Result<Value> {
         let doc = with_id(doc, id)?;
         let mut record = Vec::new();
         encode_record(&doc, &mut record)?;
         let (op, old_body) = match &old {
-            Some((old_record, _)) => (ChangeOp::Update, Some(record_body(&coll.docs, old_record)?)),
+            Some(StoredDoc {
+                record: old_record, ..
+            }) => (ChangeOp::Update, Some(record_body(&coll.docs, old_record)?)),
             None => (ChangeOp::Insert, None),
         };
         let change = PendingChange::encode(
@@ -429,7 +430,7 @@ impl Transaction {
         )?;
         let change = DocChange {
             id,
-            old: old.as_ref().map(|(_, value)| value),
+            old: old.as_ref().map(|stored| &stored.value),
             new: Some(&doc),
         };
         self.run_extensions(coll, &change)?;
@@ -441,7 +442,7 @@ impl Transaction {
         coll: &CollectionHandle,
         id: &DocId,
         key: Vec<u8>,
-        old: (Vec<u8>, Value),
+        old: StoredDoc,
     ) -> Result<()> {
         let change = PendingChange::encode(
             &ChangeOp::Delete,
@@ -449,7 +450,7 @@ impl Transaction {
             &coll.meta.name,
             Some(&key),
             None,
-            Some(record_body(&coll.docs, &old.0)?),
+            Some(record_body(&coll.docs, &old.record)?),
         );
         self.changes.push(change);
         let routing: Arc<str> = Arc::from(ROUTING_TABLE);
@@ -457,7 +458,7 @@ impl Transaction {
         self.write_raw(&coll.docs, key, Pending::Delete)?;
         let change = DocChange {
             id,
-            old: Some(&old.1),
+            old: Some(&old.value),
             new: None,
         };
         self.run_extensions(coll, &change)

@@ -85,7 +85,15 @@ impl WriteSet {
 #[derive(Debug, Default)]
 pub(crate) struct ReadSet {
     pub(crate) points: Vec<(Arc<str>, Vec<u8>)>,
-    pub(crate) ranges: Vec<(Arc<str>, Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    pub(crate) ranges: Vec<ReadRange>,
+}
+
+/// A key range a transaction scanned.
+#[derive(Debug)]
+pub(crate) struct ReadRange {
+    pub(crate) table: Arc<str>,
+    pub(crate) start: Bound<Vec<u8>>,
+    pub(crate) end: Bound<Vec<u8>>,
 }
 
 impl ReadSet {
@@ -94,10 +102,10 @@ impl ReadSet {
     }
 
     pub(crate) fn range(&mut self, table: &Arc<str>, start: Bound<&[u8]>, end: Bound<&[u8]>) {
-        self.ranges.push((
-            table.clone(),
-            start.map(<[u8]>::to_vec),
-            end.map(<[u8]>::to_vec),
-        ));
+        self.ranges.push(ReadRange {
+            table: table.clone(),
+            start: start.map(<[u8]>::to_vec),
+            end: end.map(<[u8]>::to_vec),
+        });
     }
 }
