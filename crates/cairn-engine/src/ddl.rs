@@ -23,11 +23,7 @@ impl Transaction {
     pub fn create_collection(&mut self, name: &str) -> Result<CollectionMeta> {
         validate_name(name)?;
         self.atomically(|txn| {
-            if txn.collection(name).is_ok() {
-                return Err(EngineError::CollectionExists {
-                    name: name.to_string(),
-                });
-            }
+            txn.ensure_absent(name)?;
             let count = txn.list_collections()?.len();
             if count >= MAX_COLLECTIONS {
                 return Err(EngineError::LimitExceeded {
@@ -79,11 +75,7 @@ impl Transaction {
         validate_name(to)?;
         self.atomically(|txn| {
             let coll = txn.collection(from)?;
-            if txn.collection(to).is_ok() {
-                return Err(EngineError::CollectionExists {
-                    name: to.to_string(),
-                });
-            }
+            txn.ensure_absent(to)?;
             let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
             txn.write_raw(&catalog, from.as_bytes().to_vec(), Pending::Delete)?;
             let mut meta = coll.meta.clone();
@@ -203,6 +195,17 @@ impl Transaction {
             ext.on_write(&mut ctx, &change)?;
         }
         Ok(())
+    }
+
+    /// Fails with `CollectionExists` if `name` is taken; other lookup failures propagate.
+    fn ensure_absent(&mut self, name: &str) -> Result<()> {
+        match self.collection(name) {
+            Ok(_) => Err(EngineError::CollectionExists {
+                name: name.to_string(),
+            }),
+            Err(EngineError::UnknownCollection { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
     }
 
     fn store_meta(&mut self, meta: &CollectionMeta) -> Result<()> {
