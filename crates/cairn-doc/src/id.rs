@@ -45,10 +45,10 @@ impl DocId {
     /// within one millisecond), so freshly inserted documents append to the end of the B-tree
     /// instead of splitting pages at random places.
     ///
-    /// The `uuid` crate guarantees the in-process ordering: its shared v7 context keeps a counter
-    /// in the bits after the millisecond timestamp and increments it for every id.
+    /// The ordering comes from `id/v7.rs`: a process-wide counter in the bits after the
+    /// millisecond timestamp, restarted at a random value each millisecond.
     pub fn new_v7() -> DocId {
-        DocId::Uuid(uuid::Uuid::now_v7())
+        DocId::Uuid(v7::next())
     }
 
     /// Appends the key encoding of this id to `out` (see the module documentation).
@@ -200,3 +200,4 @@ impl From<uuid::Uuid> for DocId {
 
 #[cfg(test)]
 mod tests;
+mod v7;
