@@ -57,7 +57,7 @@ pub(super) fn next() -> uuid::Uuid {
 }
 
 fn build(millis: u64, tail: u128) -> uuid::Uuid {
-    let rand_a = (tail >> 62) as u128 & 0xfff;
+    let rand_a = (tail >> 62) & 0xfff;
     let rand_b = tail & ((1 << 62) - 1);
     let value = (u128::from(millis) & ((1 << 48) - 1)) << 80
         | 0x7 << 76
