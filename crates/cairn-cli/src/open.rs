@@ -13,7 +13,7 @@ pub fn storage_mode(cli: &Cli) -> anyhow::Result<StorageMode> {
     let name = match &cli.mode {
         Some(name) => name.clone(),
         None => cairn::stored_mode_name(&cli.data)
-            .with_context(|| format!("reading {}", cli.data.display()))?
+            .with_context(|| format!("opening the database at {}", cli.data.display()))?
             .unwrap_or_else(|| "persistent".to_string()),
     };
     Ok(match name.as_str() {
@@ -31,9 +31,26 @@ pub fn storage_mode(cli: &Cli) -> anyhow::Result<StorageMode> {
     })
 }
 
+/// Whether a command may create the database when the folder holds none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// Commands that store data (create a collection, insert, import, the shell).
+    Allowed,
+    /// Commands that only read or change existing data: a mistyped `--data` path is an error,
+    /// not a new empty database.
+    Refused,
+}
+
 /// Opens the database for a command.
-pub fn open(cli: &Cli) -> anyhow::Result<Database> {
+pub fn open(cli: &Cli, create: Create) -> anyhow::Result<Database> {
     let mode = storage_mode(cli)?;
+    let exists = cli.data.join(cairn::DATA_FILE_NAME).exists();
+    if create == Create::Refused && mode.has_files() && !exists {
+        bail!(
+            "no database at {} (create one with `cairn collection create` or `cairn import`)",
+            cli.data.display()
+        );
+    }
     Database::open(Config::new(&cli.data, mode))
         .with_context(|| format!("opening the database at {}", cli.data.display()))
 }

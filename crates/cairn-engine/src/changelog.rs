@@ -177,21 +177,25 @@ impl PendingChange {
     }
 }
 
-/// Reads up to `limit` changes with sequence numbers greater than `after_seq`, in order.
+/// Reads whole commits with sequence numbers greater than `after_seq`, in order, stopping at
+/// the first commit boundary at or after `limit` changes. A commit is never split, so a reader
+/// can page with the last sequence number it saw; a single commit larger than `limit` (at most
+/// `MAX_TXN_OPS` changes) is returned whole.
 pub(crate) fn read_after(
     reader: &TableReader,
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<Change>> {
     let start = changelog_key(after_seq.saturating_add(1), 0);
-    let mut changes = Vec::new();
+    let mut changes: Vec<Change> = Vec::new();
     for entry in reader.range(Bound::Included(&start), Bound::Unbounded)? {
-        if changes.len() >= limit {
-            break;
-        }
         let entry = entry?;
         let (seq, index) = parse_changelog_key(entry.key())
             .ok_or_else(|| EngineError::corrupt(CHANGELOG_TABLE, "malformed key"))?;
+        let starts_new_commit = changes.last().is_none_or(|last| last.seq != seq);
+        if changes.len() >= limit.max(1) && starts_new_commit {
+            break;
+        }
         changes.push(decode(seq, index, entry.value())?);
     }
     Ok(changes)

@@ -363,9 +363,10 @@ impl Database {
         self.begin()?.for_each(collection, visit)
     }
 
-    /// Reads up to `limit` (at most [`MAX_CHANGES_PER_READ`]) changes committed after sequence
-    /// number `after_seq`, in order. Fails with [`EngineError::ChangeLogTrimmed`] if retention
-    /// already removed some of them.
+    /// Reads the changes committed after sequence number `after_seq`, in order, as whole
+    /// commits: about `limit` (at most [`MAX_CHANGES_PER_READ`]) changes, more only to finish the
+    /// last commit. Page by passing the last `seq` returned. Fails with
+    /// [`EngineError::ChangeLogTrimmed`] if retention already removed some of them.
     pub fn changes_after(&self, after_seq: u64, limit: usize) -> Result<Vec<Change>> {
         let snapshot = self.inner.shared.store.snapshot()?;
         let trimmed = match snapshot.table(META_TABLE)? {
@@ -476,13 +477,28 @@ impl Database {
     }
 }
 
-/// Verifies a closed database's storage checksums and structure. Returns `true` when intact.
-pub fn check_integrity(dir: impl Into<PathBuf>) -> Result<bool> {
+/// What [`check_integrity`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegrityReport {
+    /// The file was not closed cleanly (a crash or power loss) and the storage engine rebuilt
+    /// its allocation state while opening it. Normal after a crash; committed data is intact.
+    pub recovered_on_open: bool,
+    /// Every page checksum and the B-tree structure verified.
+    pub intact: bool,
+}
+
+/// Verifies a closed database's storage checksums and structure.
+pub fn check_integrity(dir: impl Into<PathBuf>) -> Result<IntegrityReport> {
     let mut store = Store::open(&StoreConfig {
         dir: dir.into(),
         mode: StorageMode::Persistent,
     })?;
-    Ok(store.check_integrity()?)
+    let recovered_on_open = store.recovered_on_open();
+    let intact = store.check_integrity()?;
+    Ok(IntegrityReport {
+        recovered_on_open,
+        intact,
+    })
 }
 
 /// The storage mode a database folder was last opened with; `None` when it holds no database.
@@ -540,6 +556,7 @@ fn backoff(attempt: u32) {
 /// counters.
 fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
     let txn = store.begin_write()?;
+    let mut changed = false;
     let state = {
         let mut meta = txn.table(META_TABLE)?;
         match meta
@@ -550,6 +567,7 @@ fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
             None => {
                 meta.put(MetaKey::LAYOUT_VERSION, &LAYOUT_VERSION.to_le_bytes())?;
                 meta.put(MetaKey::LAST_SEQ, &0u64.to_le_bytes())?;
+                changed = true;
             }
             Some(LAYOUT_VERSION) => {}
             Some(other) => {
@@ -559,7 +577,13 @@ fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
                 ))
             }
         }
-        meta.put(MetaKey::MODE, store.mode().name().as_bytes())?;
+        // Recorded so the next open without an explicit mode uses it; written only when it
+        // changes, so opening for a read does not write.
+        let mode = store.mode().name().as_bytes();
+        if meta.get(MetaKey::MODE)?.as_deref() != Some(mode) {
+            meta.put(MetaKey::MODE, mode)?;
+            changed = true;
+        }
         let read = |key: &[u8]| -> Result<u64> {
             Ok(meta.get(key)?.as_deref().and_then(read_u64).unwrap_or(0))
         };
@@ -570,6 +594,10 @@ fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
             changelog_retention,
         }
     };
-    txn.commit_durable()?;
+    if changed {
+        txn.commit_durable()?;
+    } else {
+        txn.abort()?;
+    }
     Ok(state)
 }

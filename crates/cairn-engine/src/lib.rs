@@ -26,7 +26,7 @@ pub use catalog::{CollectionMeta, ExtensionSpec};
 pub use changelog::{Change, ChangeOp};
 pub use database::{
     check_integrity, stored_mode_name, BatchOp, BatchResult, CollectionStats, Config, Database,
-    DatabaseStats,
+    DatabaseStats, IntegrityReport,
 };
 pub use error::{EngineError, Result};
 pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTxn};

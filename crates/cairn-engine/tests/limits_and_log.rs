@@ -138,3 +138,30 @@ fn memory_only_mode_creates_no_files() {
     drop(db);
     assert!(!data.exists());
 }
+
+#[test]
+fn change_log_pages_never_split_a_commit() {
+    let db = Database::open_in_memory().expect("open");
+    db.create_collection("c").expect("create");
+    for batch in 0..3 {
+        let ops: Vec<BatchOp> = (0..7)
+            .map(|i| BatchOp::Insert {
+                collection: "c".into(),
+                doc: json(&format!(r#"{{"_id": {}}}"#, batch * 10 + i)),
+            })
+            .collect();
+        db.batch(&ops).expect("batch");
+    }
+    let mut after = 0;
+    let mut ids = Vec::new();
+    loop {
+        let page = db.changes_after(after, 3).expect("page");
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        ids.extend(page.iter().filter_map(|c| c.id.clone()));
+    }
+    let expected: Vec<DocId> = (0..3)
+        .flat_map(|b| (0..7).map(move |i| DocId::Int(b * 10 + i)))
+        .collect();
+    assert_eq!(ids, expected);
+}

@@ -40,6 +40,7 @@ pub struct Store {
     shared: Arc<Shared>,
     path: Option<PathBuf>,
     flusher: Option<Flusher>,
+    recovered_on_open: bool,
 }
 
 impl Store {
@@ -48,6 +49,10 @@ impl Store {
         let mode = config.mode;
         let mut builder = redb::Builder::new();
         builder.set_cache_size(mode.cache_bytes());
+        // redb calls this only when the file was not closed cleanly and must be repaired.
+        let repaired = Arc::new(AtomicBool::new(false));
+        let flag = repaired.clone();
+        builder.set_repair_callback(move |_| flag.store(true, Ordering::Relaxed));
         let (db, path) = if mode.has_files() {
             std::fs::create_dir_all(&config.dir).map_err(|source| StorageError::Io {
                 path: config.dir.clone(),
@@ -83,7 +88,13 @@ impl Store {
             shared,
             path,
             flusher,
+            recovered_on_open: repaired.load(Ordering::Relaxed),
         })
+    }
+
+    /// Whether opening found the file not cleanly closed (a crash) and repaired it.
+    pub fn recovered_on_open(&self) -> bool {
+        self.recovered_on_open
     }
 
     /// The storage mode this store was opened with.

@@ -1,1 +1,5 @@
+//! Benchmarks that run Cairn side by side with a reference system on the same data, in one run,
+//! and print both figures with their ratio. Each benchmark documents its workload at the top of
+//! its module.
+
 pub mod core;

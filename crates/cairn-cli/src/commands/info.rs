@@ -75,7 +75,13 @@ pub fn check(dir: &Path) -> anyhow::Result<()> {
     if !dir.join(cairn::DATA_FILE_NAME).exists() {
         bail!("no database at {}", dir.display());
     }
-    if cairn::check_integrity(dir)? {
+    let report = cairn::check_integrity(dir)?;
+    if report.recovered_on_open {
+        println!(
+            "note: the database was not closed cleanly (crash or power loss); recovered on open"
+        );
+    }
+    if report.intact {
         println!("ok: storage checksums and structure verified");
         Ok(())
     } else {

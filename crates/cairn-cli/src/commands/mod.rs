@@ -9,7 +9,8 @@ mod transfer;
 use anyhow::Context;
 use cairn::{Database, DocId};
 
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{BenchCommand, Cli, CollectionAction, Command};
+use crate::open::{open, Create};
 
 /// Runs one invocation of `cairn`.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -18,10 +19,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { which } => match which {
             BenchCommand::Core(args) => crate::bench::core::run(args),
         },
-        Command::Shell => shell::run(&crate::open::open(&cli)?),
+        Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
-            let db = crate::open::open(&cli)?;
-            execute(&db, command)
+            let creates = matches!(
+                command,
+                Command::Insert { .. }
+                    | Command::Import { .. }
+                    | Command::Collection {
+                        action: CollectionAction::Create { .. }
+                    }
+            );
+            let create = if creates {
+                Create::Allowed
+            } else {
+                Create::Refused
+            };
+            execute(&open(&cli, create)?, command)
         }
     }
 }

@@ -65,7 +65,11 @@ impl Subject for CairnSubject {
         "Cairn"
     }
 
-    fn insert_batch(&mut self, workload: &Workload, chunk: Range<usize>) -> anyhow::Result<Duration> {
+    fn insert_batch(
+        &mut self,
+        workload: &Workload,
+        chunk: Range<usize>,
+    ) -> anyhow::Result<Duration> {
         let docs: Vec<Value> = chunk.map(|index| workload.cairn_doc(index)).collect();
         // `begin`/`commit` rather than `Database::transaction`: nothing else writes during this
         // phase, so there is no conflict to retry, and the documents can be moved in instead of
@@ -82,7 +86,10 @@ impl Subject for CairnSubject {
     }
 
     fn insert_each(&mut self, workload: &Workload, indices: &[usize]) -> anyhow::Result<Duration> {
-        let docs: Vec<Value> = indices.iter().map(|&index| workload.cairn_doc(index)).collect();
+        let docs: Vec<Value> = indices
+            .iter()
+            .map(|&index| workload.cairn_doc(index))
+            .collect();
         let ((), elapsed) = timed(|| {
             for doc in docs {
                 self.db.insert(COLLECTION, doc)?;
@@ -102,7 +109,10 @@ impl Subject for CairnSubject {
         let elapsed = run_lanes(
             lanes,
             |lane| {
-                let docs: Vec<Value> = lane.iter().map(|&index| workload.cairn_doc(index)).collect();
+                let docs: Vec<Value> = lane
+                    .iter()
+                    .map(|&index| workload.cairn_doc(index))
+                    .collect();
                 Ok((db.clone(), docs))
             },
             |(db, docs)| {

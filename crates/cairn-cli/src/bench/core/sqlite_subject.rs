@@ -24,7 +24,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The table. `WITHOUT ROWID` stores rows in the primary-key B-tree itself, the layout SQLite
 /// recommends for non-integer keys (no second index for the id).
-const CREATE_TABLE: &str = "CREATE TABLE docs (id BLOB PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID";
+const CREATE_TABLE: &str =
+    "CREATE TABLE docs (id BLOB PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID";
 
 /// The insert, a prepared statement on every connection.
 const INSERT: &str = "INSERT INTO docs (id, doc) VALUES (?1, ?2)";
@@ -72,8 +73,12 @@ impl SqliteSubject {
 fn open(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-    ensure!(mode.eq_ignore_ascii_case("wal"), "SQLite refused WAL mode (got {mode})");
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    ensure!(
+        mode.eq_ignore_ascii_case("wal"),
+        "SQLite refused WAL mode (got {mode})"
+    );
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "cache_size", -CACHE_SIZE_KIB)?;
     Ok(conn)
@@ -101,7 +106,11 @@ impl Subject for SqliteSubject {
         "SQLite"
     }
 
-    fn insert_batch(&mut self, workload: &Workload, chunk: Range<usize>) -> anyhow::Result<Duration> {
+    fn insert_batch(
+        &mut self,
+        workload: &Workload,
+        chunk: Range<usize>,
+    ) -> anyhow::Result<Duration> {
         let docs = json_docs(workload, &chunk.collect::<Vec<_>>());
         let ((), elapsed) = timed(|| {
             let txn = self.conn.transaction()?;
@@ -183,8 +192,12 @@ impl Subject for SqliteSubject {
     }
 
     fn notes(&mut self) -> anyhow::Result<Vec<String>> {
-        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
-        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        let page_size: i64 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        let pages: i64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |row| row.get(0))?;
         Ok(vec![format!(
             "SQLite {}: page size {page_size} bytes, {pages} pages ({:.1} MiB)",
             rusqlite::version(),

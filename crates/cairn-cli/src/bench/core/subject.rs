@@ -17,7 +17,11 @@ pub trait Subject {
 
     /// Inserts the documents with indices `chunk` in one durable transaction; returns the time
     /// of that transaction.
-    fn insert_batch(&mut self, workload: &Workload, chunk: Range<usize>) -> anyhow::Result<Duration>;
+    fn insert_batch(
+        &mut self,
+        workload: &Workload,
+        chunk: Range<usize>,
+    ) -> anyhow::Result<Duration>;
 
     /// Inserts each document of `indices` in its own durable transaction, one after another
     /// from this thread; returns the total time.
@@ -118,7 +122,13 @@ mod tests {
         let lanes = [1, 2, 3];
         let outcome = run_lanes(
             &lanes,
-            |lane| if *lane == 2 { Err(anyhow!("no")) } else { Ok(*lane) },
+            |lane| {
+                if *lane == 2 {
+                    Err(anyhow!("no"))
+                } else {
+                    Ok(*lane)
+                }
+            },
             |_| Ok(()),
         );
         assert!(outcome.is_err());

@@ -11,29 +11,33 @@ const CONTENT_SEED: u64 = 0xCA12_0B0E_2024_0001;
 const PICK_SEED: u64 = 0xCA12_0B0E_2024_0002;
 
 /// Values of `city`: 50, a low-cardinality field like a country or a status.
+#[rustfmt::skip]
 const CITIES: [&str; 50] = [
     "Amsterdam", "Athens", "Auckland", "Bangkok", "Barcelona", "Berlin", "Bogota", "Boston",
-    "Brussels", "Budapest", "Buenos Aires", "Cairo", "Cape Town", "Chicago", "Copenhagen",
-    "Dublin", "Edinburgh", "Helsinki", "Hong Kong", "Istanbul", "Jakarta", "Johannesburg",
-    "Kyiv", "Lagos", "Lima", "Lisbon", "London", "Los Angeles", "Madrid", "Manila", "Melbourne",
-    "Mexico City", "Montreal", "Mumbai", "Nairobi", "New York", "Oslo", "Paris", "Prague",
-    "Reykjavik", "Rio de Janeiro", "Rome", "Santiago", "Seoul", "Singapore", "Stockholm",
-    "Sydney", "Tokyo", "Toronto", "Vienna",
+    "Brussels", "Budapest", "Buenos Aires", "Cairo", "Cape Town", "Chicago", "Copenhagen", "Dublin",
+    "Edinburgh", "Helsinki", "Hong Kong", "Istanbul", "Jakarta", "Johannesburg", "Kyiv", "Lagos",
+    "Lima", "Lisbon", "London", "Los Angeles", "Madrid", "Manila", "Melbourne", "Mexico City",
+    "Montreal", "Mumbai", "Nairobi", "New York", "Oslo", "Paris", "Prague", "Reykjavik",
+    "Rio de Janeiro", "Rome", "Santiago", "Seoul", "Singapore", "Stockholm", "Sydney", "Tokyo",
+    "Toronto", "Vienna",
 ];
 
 /// First names: 16.
+#[rustfmt::skip]
 const FIRST_NAMES: [&str; 16] = [
     "Ada", "Alan", "Barbara", "Claude", "Donald", "Edsger", "Frances", "Grace", "John", "Katherine",
     "Leslie", "Margaret", "Niklaus", "Radia", "Shafi", "Tony",
 ];
 
 /// Last names: 16.
+#[rustfmt::skip]
 const LAST_NAMES: [&str; 16] = [
     "Allen", "Backus", "Dijkstra", "Hamilton", "Hoare", "Hopper", "Johnson", "Knuth", "Lamport",
     "Liskov", "Lovelace", "McCarthy", "Perlman", "Shannon", "Turing", "Wirth",
 ];
 
 /// Tag vocabulary: 12 words; each document takes 1 to [`MAX_TAGS`] consecutive ones.
+#[rustfmt::skip]
 const TAGS: [&str; 12] = [
     "alpha", "beta", "gamma", "delta", "red", "green", "blue", "new", "vip", "trial", "beta-user",
     "archived",
@@ -160,12 +164,15 @@ pub fn uniform_picks(count: usize, population: usize) -> Vec<usize> {
 
 /// The fields of document `index`, from a generator seeded by the index.
 fn fields(index: usize) -> Fields {
-    let mut rng = SplitMix64::new(CONTENT_SEED ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let pick = |rng: &mut SplitMix64, words: &[&'static str]| words[rng.below(words.len() as u64) as usize];
+    let mut rng =
+        SplitMix64::new(CONTENT_SEED ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let pick = |rng: &mut SplitMix64, words: &[&'static str]| {
+        words[rng.below(words.len() as u64) as usize]
+    };
     let first = pick(&mut rng, &FIRST_NAMES);
     let last = pick(&mut rng, &LAST_NAMES);
     let email = format!(
-        "{}.{}{}@example.com",
+        "{}.{}{}@mail.example.com",
         first.to_ascii_lowercase(),
         last.to_ascii_lowercase(),
         rng.below(10_000)
@@ -195,7 +202,10 @@ mod tests {
         let json = workload.json_doc(7);
         assert_eq!(json, workload.json_doc(7));
         let size = workload.average_json_bytes();
-        assert!((150..=250).contains(&size), "average document is {size} bytes");
+        assert!(
+            (150..=250).contains(&size),
+            "average document is {size} bytes"
+        );
     }
 
     #[test]
