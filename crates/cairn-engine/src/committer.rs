@@ -25,7 +25,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::changelog::PendingChange;
 use crate::conflict::ConflictWindow;
 use crate::error::{EngineError, Result};
-use crate::layout::{changelog_key, parse_changelog_key, MetaKey, CHANGELOG_TABLE, META_TABLE};
+use crate::layout::{changelog_key, parse_changelog_key, CHANGELOG_TABLE};
 use crate::limits::{
     MAX_COMMIT_QUEUE, MAX_GROUP_COMMIT_BYTES, MAX_GROUP_COMMIT_TXNS, MAX_TRIM_PER_COMMIT,
 };
@@ -277,7 +277,9 @@ impl Writer {
         }
         apply_run(&txn, &mut accepted[run_start..])?;
         self.append_changes(&txn, accepted)?;
-        self.write_meta(&txn, last_seq)?;
+        debug_assert!(accepted.last().is_some_and(|(seq, _)| *seq == last_seq));
+        // No counters are rewritten per commit: the change log's last key is the last sequence
+        // number and its first key tells how far retention trimmed (see `log_bounds`).
         txn.commit()?;
         Ok(())
     }
@@ -317,20 +319,23 @@ impl Writer {
         }
         Ok(())
     }
+}
 
-    fn write_meta(&self, txn: &WriteTxn, last_seq: u64) -> Result<()> {
-        let mut meta = txn.table(META_TABLE)?;
-        meta.put(MetaKey::LAST_SEQ, &last_seq.to_le_bytes())?;
-        meta.put(
-            MetaKey::CHANGELOG_LEN,
-            &self.state.changelog_len.to_le_bytes(),
-        )?;
-        meta.put(
-            MetaKey::CHANGELOG_TRIMMED_THROUGH,
-            &self.state.changelog_trimmed_through.to_le_bytes(),
-        )?;
-        Ok(())
+/// The last sequence number retention has removed (wholly or in part), given the log's first
+/// remaining key. A commit whose first changes were trimmed counts as trimmed as a whole.
+pub(crate) fn trimmed_through((first_seq, first_index): (u64, u32)) -> u64 {
+    if first_index == 0 {
+        first_seq.saturating_sub(1)
+    } else {
+        first_seq
     }
+}
+
+/// (last sequence number, trimmed-through sequence number) from the change log's first and
+/// last keys; (0, 0) for an empty log, which only a database without commits has.
+pub(crate) fn log_bounds(first: Option<(u64, u32)>, last: Option<(u64, u32)>) -> (u64, u64) {
+    let last_seq = last.map_or(0, |(seq, _)| seq);
+    (last_seq, first.map_or(0, trimmed_through))
 }
 
 /// Applies the write sets of consecutive requests, one table at a time, in request order.

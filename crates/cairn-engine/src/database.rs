@@ -13,12 +13,12 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::catalog::CollectionMeta;
 use crate::changelog::{read_after, Change};
-use crate::committer::{Committer, Counters, Shared, WriterState};
+use crate::committer::{log_bounds, Committer, Counters, Shared, WriterState};
 use crate::error::{EngineError, Result};
 use crate::extension::{Extension, ExtensionKind};
 use crate::layout::{
-    collection_table_prefix, read_u32, read_u64, MetaKey, CHANGELOG_TABLE, LAYOUT_VERSION,
-    META_TABLE, ROUTING_TABLE,
+    collection_table_prefix, parse_changelog_key, read_u32, MetaKey, CHANGELOG_TABLE,
+    LAYOUT_VERSION, META_TABLE, ROUTING_TABLE,
 };
 use crate::limits::{
     DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CHANGES_PER_READ, MAX_RETRY_BACKOFF, MAX_TXN_RETRIES,
@@ -369,21 +369,18 @@ impl Database {
     /// [`EngineError::ChangeLogTrimmed`] if retention already removed some of them.
     pub fn changes_after(&self, after_seq: u64, limit: usize) -> Result<Vec<Change>> {
         let snapshot = self.inner.shared.store.snapshot()?;
-        let trimmed = match snapshot.table(META_TABLE)? {
-            Some(meta) => meta.get(MetaKey::CHANGELOG_TRIMMED_THROUGH)?,
-            None => None,
+        let Some(log) = snapshot.table(CHANGELOG_TABLE)? else {
+            return Ok(Vec::new());
         };
-        let trimmed = trimmed.as_deref().and_then(read_u64).unwrap_or(0);
+        let first = log.first()?.and_then(|(key, _)| parse_changelog_key(&key));
+        let trimmed = first.map_or(0, crate::committer::trimmed_through);
         if after_seq < trimmed {
             return Err(EngineError::ChangeLogTrimmed {
                 requested: after_seq + 1,
                 oldest_available: trimmed + 1,
             });
         }
-        match snapshot.table(CHANGELOG_TABLE)? {
-            Some(log) => read_after(&log, after_seq, limit.min(MAX_CHANGES_PER_READ)),
-            None => Ok(Vec::new()),
-        }
+        read_after(&log, after_seq, limit.min(MAX_CHANGES_PER_READ))
     }
 
     /// Sequence number of the latest commit.
@@ -566,7 +563,6 @@ fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
         {
             None => {
                 meta.put(MetaKey::LAYOUT_VERSION, &LAYOUT_VERSION.to_le_bytes())?;
-                meta.put(MetaKey::LAST_SEQ, &0u64.to_le_bytes())?;
                 changed = true;
             }
             Some(LAYOUT_VERSION) => {}
@@ -584,14 +580,17 @@ fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
             meta.put(MetaKey::MODE, mode)?;
             changed = true;
         }
-        let read = |key: &[u8]| -> Result<u64> {
-            Ok(meta.get(key)?.as_deref().and_then(read_u64).unwrap_or(0))
-        };
+        let log = txn.table(CHANGELOG_TABLE)?;
+        let key =
+            |entry: Option<(Vec<u8>, Vec<u8>)>| entry.and_then(|(k, _)| parse_changelog_key(&k));
+        let (last_seq, trimmed) = log_bounds(key(log.first()?), key(log.last()?));
         WriterState {
-            last_seq: read(MetaKey::LAST_SEQ)?,
-            changelog_len: read(MetaKey::CHANGELOG_LEN)?,
-            changelog_trimmed_through: read(MetaKey::CHANGELOG_TRIMMED_THROUGH)?,
-            changelog_retention,
+            last_seq,
+            changelog_len: log.len()?,
+            changelog_trimmed_through: trimmed,
+            // At least one entry is kept: the newest commit's records carry the last sequence
+            // number across restarts.
+            changelog_retention: changelog_retention.max(1),
         }
     };
     if changed {

@@ -9,6 +9,10 @@
 //! | `c{id}.docs` | document key ([`cairn_doc::DocId::encode_key`]) | [`crate::record`] |
 //! | `c{id}.x.{ext}` | extension-defined | extension-defined |
 //!
+//! Nothing is rewritten on every commit besides the data and its change-log records: the last
+//! sequence number is the change log's last key, and how far retention trimmed follows from its
+//! first key (retention always keeps the newest commit).
+//!
 //! Collections are named by a numeric id that is never reused, so renaming is a catalog update
 //! and dropping a collection deletes exactly the tables under its prefix.
 
@@ -27,14 +31,8 @@ pub struct MetaKey;
 impl MetaKey {
     /// On-disk layout version (u32 LE); see [`LAYOUT_VERSION`].
     pub const LAYOUT_VERSION: &'static [u8] = b"layout_version";
-    /// Sequence number of the last commit (u64 LE).
-    pub const LAST_SEQ: &'static [u8] = b"last_seq";
     /// Next collection id to hand out (u32 LE).
     pub const NEXT_COLLECTION_ID: &'static [u8] = b"next_collection_id";
-    /// Entries currently in the change log (u64 LE).
-    pub const CHANGELOG_LEN: &'static [u8] = b"changelog_len";
-    /// Highest sequence number removed from the change log by retention (u64 LE).
-    pub const CHANGELOG_TRIMMED_THROUGH: &'static [u8] = b"changelog_trimmed_through";
     /// Storage mode name the database was last opened with (UTF-8).
     pub const MODE: &'static [u8] = b"mode";
 }
@@ -80,11 +78,6 @@ pub fn parse_changelog_key(key: &[u8]) -> Option<(u64, u32)> {
     let seq = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
     let index = u32::from_be_bytes(key.get(8..12)?.try_into().ok()?);
     (key.len() == 12).then_some((seq, index))
-}
-
-/// Reads a little-endian u64 setting.
-pub fn read_u64(bytes: &[u8]) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.try_into().ok()?))
 }
 
 /// Reads a little-endian u32 setting.

@@ -32,4 +32,4 @@ pub use error::{EngineError, Result};
 pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTxn};
 pub use txn::{CasOutcome, Transaction, Upserted};
 
-pub use cairn_storage::{StorageMode, DATA_FILE_NAME};
+pub use cairn_storage::{allocated_bytes, StorageMode, DATA_FILE_NAME};

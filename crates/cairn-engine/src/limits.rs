@@ -53,6 +53,8 @@ pub const MAX_TRIM_PER_COMMIT: usize = 16_384;
 /// sequence number they saw.
 pub const MAX_CHANGES_PER_READ: usize = 10_000;
 
-/// Default change-log retention: the most recent 1,000,000 changes. Enough for a follower or
-/// subscriber to catch up after minutes of downtime at thousands of writes per second.
-pub const DEFAULT_CHANGELOG_RETENTION_CHANGES: u64 = 1_000_000;
+/// Default change-log retention: the most recent 100,000 changes. Enough for a subscriber or
+/// follower to catch up after a minute or two of downtime at a thousand writes per second, while
+/// keeping the log a small fraction of a large database (each change holds whole documents).
+/// Backups and replicas that need more history raise it per database.
+pub const DEFAULT_CHANGELOG_RETENTION_CHANGES: u64 = 100_000;

@@ -23,7 +23,9 @@ use crate::changelog::{ChangeOp, PendingChange};
 use crate::database::DbInner;
 use crate::error::{EngineError, Result};
 use crate::extension::{DocChange, Extension, ExtensionTxn};
-use crate::layout::{read_u64, routing_key, MetaKey, CATALOG_TABLE, META_TABLE, ROUTING_TABLE};
+use crate::layout::{
+    parse_changelog_key, routing_key, CATALOG_TABLE, CHANGELOG_TABLE, ROUTING_TABLE,
+};
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
 use crate::record::{decode_record, encode_record, record_body};
 use crate::writeset::{Pending, ReadSet, WriteSet};
@@ -126,9 +128,15 @@ impl Transaction {
             undo: Vec::new(),
             ops: 0,
         };
-        let meta: Arc<str> = Arc::from(META_TABLE);
-        let last = txn.read_raw(&meta, MetaKey::LAST_SEQ, false)?;
-        txn.snapshot_seq = last.as_deref().and_then(read_u64).unwrap_or(0);
+        // The snapshot's last change-log key is the last commit it contains.
+        let log: Arc<str> = Arc::from(CHANGELOG_TABLE);
+        let last = match txn.reader(&log)? {
+            Some(reader) => reader.last()?,
+            None => None,
+        };
+        txn.snapshot_seq = last
+            .and_then(|(key, _)| parse_changelog_key(&key))
+            .map_or(0, |(seq, _)| seq);
         debug_assert!(txn.snapshot_seq >= txn.registered_seq);
         Ok(txn)
     }

@@ -19,7 +19,7 @@ mod write;
 pub use error::StorageError;
 pub use mode::{StorageMode, DEFAULT_FLUSH_INTERVAL, DEFAULT_HYBRID_MEMORY_BUDGET_BYTES};
 pub use snapshot::{Entry, RangeIter, Snapshot, TableReader, TableStats};
-pub use store::{Store, StoreConfig, StoreStats, DATA_FILE_NAME};
+pub use store::{allocated_bytes, Store, StoreConfig, StoreStats, DATA_FILE_NAME};
 pub use write::{TableWriter, WriteTxn};
 
 /// Result alias for storage operations.

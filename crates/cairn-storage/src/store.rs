@@ -126,15 +126,17 @@ impl Store {
     /// Counters and sizes for `stats` and metrics.
     pub fn stats(&self) -> StoreStats {
         let cache = self.db.cache_stats();
-        let file_bytes = self
+        let meta = self
             .path
             .as_ref()
-            .and_then(|path| std::fs::metadata(path).ok())
-            .map_or(0, |meta| meta.len());
+            .and_then(|path| std::fs::metadata(path).ok());
+        let file_bytes = meta.as_ref().map_or(0, std::fs::Metadata::len);
+        let disk_bytes = meta.as_ref().map_or(0, allocated_bytes);
         StoreStats {
             commits: self.shared.commits.load(Ordering::Relaxed),
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
             file_bytes,
+            disk_bytes,
             cache_used_bytes: cache.used_bytes() as u64,
             cache_evictions: cache.evictions(),
             cache_read_hits: cache.read_hits(),
@@ -189,8 +191,11 @@ pub struct StoreStats {
     pub commits: u64,
     /// Durable commits (each one fsync) since the store was opened.
     pub fsyncs: u64,
-    /// Size of the data file; 0 in memory-only mode.
+    /// Length of the data file; 0 in memory-only mode. The storage engine grows the file
+    /// ahead of need, and the grown part is sparse, so this overstates disk use.
     pub file_bytes: u64,
+    /// Bytes the data file actually occupies on disk (allocated blocks, as `du` reports).
+    pub disk_bytes: u64,
     /// Bytes currently held in the page cache.
     pub cache_used_bytes: u64,
     /// Pages evicted from the cache.
@@ -199,6 +204,20 @@ pub struct StoreStats {
     pub cache_read_hits: u64,
     /// Page reads that went to the file.
     pub cache_read_misses: u64,
+}
+
+/// Bytes of disk blocks allocated to a file (not its length, which may include sparse holes).
+#[cfg(unix)]
+pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    // st_blocks is always in 512-byte units, whatever the file system's block size.
+    meta.blocks() * 512
+}
+
+/// Bytes of disk blocks allocated to a file; without block counts, its length.
+#[cfg(not(unix))]
+pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    meta.len()
 }
 
 fn flush_now(db: &redb::Database, shared: &Arc<Shared>) -> Result<()> {

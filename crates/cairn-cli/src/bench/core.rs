@@ -256,7 +256,9 @@ fn per_second((count, elapsed): (u64, Duration)) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
 }
 
-/// Total bytes of the files under `dir`, recursively.
+/// Total bytes of disk blocks allocated to the files under `dir`, recursively. Allocated
+/// blocks, not lengths: redb grows its file ahead of need as a sparse file, and `du`, not
+/// `ls`, is what the disk pays.
 fn directory_bytes(dir: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
@@ -265,7 +267,7 @@ fn directory_bytes(dir: &Path) -> anyhow::Result<u64> {
         total += if meta.is_dir() {
             directory_bytes(&entry.path())?
         } else {
-            meta.len()
+            cairn::allocated_bytes(&meta)
         };
     }
     Ok(total)

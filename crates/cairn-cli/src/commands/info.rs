@@ -9,7 +9,10 @@ use cairn::{Database, DocId, Object, Value};
 pub fn stats(db: &Database) -> anyhow::Result<()> {
     let stats = db.stats()?;
     println!("storage mode: {}", stats.mode);
-    println!("data file:    {} bytes", stats.store.file_bytes);
+    println!(
+        "data file:    {} bytes on disk ({} bytes long; the tail is preallocated and sparse)",
+        stats.store.disk_bytes, stats.store.file_bytes
+    );
     println!("last commit:  {}", stats.last_seq);
     println!(
         "change log:   {} entries, {} bytes",

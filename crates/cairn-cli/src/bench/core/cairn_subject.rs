@@ -164,11 +164,12 @@ impl Subject for CairnSubject {
         let stats = self.db.stats()?;
         let docs_bytes: u64 = stats.collections.iter().map(|c| c.bytes).sum();
         let mut notes = vec![format!(
-            "Cairn pages in use: documents {:.1} MiB, change log {:.1} MiB ({} entries); data file {:.1} MiB",
+            "Cairn pages in use: documents {:.1} MiB, change log {:.1} MiB ({} entries); data file {:.1} MiB long, {:.1} MiB allocated",
             docs_bytes as f64 / MIB,
             stats.changelog_bytes as f64 / MIB,
             stats.changelog_entries,
             stats.store.file_bytes as f64 / MIB,
+            stats.store.disk_bytes as f64 / MIB,
         )];
         if let Some(commits) = self.concurrent_commits {
             notes.push(format!(

@@ -183,7 +183,8 @@ impl Subject for SqliteSubject {
         let mut total = 0;
         for file in self.files() {
             match std::fs::metadata(&file) {
-                Ok(meta) => total += meta.len(),
+                // Allocated blocks, as for Cairn (see `directory_bytes`).
+                Ok(meta) => total += cairn::allocated_bytes(&meta),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
                 Err(err) => return Err(err).with_context(|| format!("reading {}", file.display())),
             }
