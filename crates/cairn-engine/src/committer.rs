@@ -32,9 +32,39 @@ use crate::limits::{
 use crate::record::stamp_seq;
 use crate::writeset::{Pending, ReadSet, WriteSet};
 
+/// A live snapshot's registration: while it exists, the writer keeps the conflict information
+/// a transaction on that snapshot needs. Dropping it unregisters.
+pub(crate) struct SnapshotRegistration {
+    shared: Arc<Shared>,
+    seq: u64,
+}
+
+impl SnapshotRegistration {
+    /// Registers a snapshot no older than the latest published commit; see
+    /// [`Shared::register_snapshot`].
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let seq = shared.register_snapshot();
+        SnapshotRegistration { shared, seq }
+    }
+
+    /// The registered sequence number (never above the snapshot's own).
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Drop for SnapshotRegistration {
+    fn drop(&mut self) {
+        self.shared.unregister_snapshot(self.seq);
+    }
+}
+
 /// One transaction handed to the writer.
 pub(crate) struct CommitRequest {
     pub(crate) snapshot_seq: u64,
+    /// Held until the request is validated, so a queued (pipelined) transaction's conflict
+    /// information cannot be pruned while it waits.
+    pub(crate) _registration: SnapshotRegistration,
     pub(crate) reads: ReadSet,
     pub(crate) writes: WriteSet,
     pub(crate) changes: Vec<PendingChange>,
@@ -133,25 +163,28 @@ impl Committer {
         })
     }
 
-    /// Queues a transaction and waits for its outcome.
-    pub(crate) fn commit(
+    /// Queues a transaction; the returned receiver yields its outcome once the storage commit
+    /// holding it has succeeded (or it was rejected).
+    pub(crate) fn submit(
         &self,
         snapshot_seq: u64,
+        registration: SnapshotRegistration,
         reads: ReadSet,
         writes: WriteSet,
         changes: Vec<PendingChange>,
-    ) -> Result<u64> {
+    ) -> Result<Receiver<Result<u64>>> {
         let sender = self.sender.as_ref().ok_or(EngineError::Closed)?;
         let (reply, outcome) = crossbeam_channel::bounded(1);
         let request = CommitRequest {
             snapshot_seq,
+            _registration: registration,
             reads,
             writes,
             changes,
             reply,
         };
         sender.send(request).map_err(|_| EngineError::Closed)?;
-        outcome.recv().map_err(|_| EngineError::Closed)?
+        Ok(outcome)
     }
 }
 

@@ -30,6 +30,6 @@ pub use database::{
 };
 pub use error::{EngineError, Result};
 pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTxn};
-pub use txn::{CasOutcome, Transaction, Upserted};
+pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
 
 pub use cairn_storage::{allocated_bytes, StorageMode, DATA_FILE_NAME};

@@ -20,6 +20,7 @@ use cairn_storage::{Snapshot, TableReader};
 
 use crate::catalog::CollectionMeta;
 use crate::changelog::{ChangeOp, PendingChange};
+use crate::committer::SnapshotRegistration;
 use crate::database::DbInner;
 use crate::error::{EngineError, Result};
 use crate::extension::{DocChange, Extension, ExtensionTxn};
@@ -60,6 +61,28 @@ pub enum CasOutcome {
     NotFound,
 }
 
+/// A transaction handed to the writer by [`Transaction::commit_async`].
+#[must_use = "a commit is acknowledged only by `wait`"]
+pub struct PendingCommit {
+    outcome: PendingOutcome,
+}
+
+enum PendingOutcome {
+    Done(u64),
+    Queued(crossbeam_channel::Receiver<Result<u64>>),
+}
+
+impl PendingCommit {
+    /// Waits for the commit; returns its sequence number once it is committed under the
+    /// storage mode.
+    pub fn wait(self) -> Result<u64> {
+        match self.outcome {
+            PendingOutcome::Done(seq) => Ok(seq),
+            PendingOutcome::Queued(receiver) => receiver.recv().map_err(|_| EngineError::Closed)?,
+        }
+    }
+}
+
 /// What [`Transaction::upsert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upserted {
@@ -89,7 +112,7 @@ pub struct Transaction {
     pub(crate) db: Arc<DbInner>,
     snapshot: Snapshot,
     snapshot_seq: u64,
-    registered_seq: u64,
+    registration: SnapshotRegistration,
     readers: HashMap<Arc<str>, Option<TableReader>>,
     collections: HashMap<String, Arc<CollectionHandle>>,
     pub(crate) writes: WriteSet,
@@ -99,27 +122,16 @@ pub struct Transaction {
     ops: usize,
 }
 
-impl Drop for Transaction {
-    fn drop(&mut self) {
-        self.db.shared.unregister_snapshot(self.registered_seq);
-    }
-}
-
 impl Transaction {
     pub(crate) fn begin(db: Arc<DbInner>) -> Result<Transaction> {
-        let registered_seq = db.shared.register_snapshot();
-        let snapshot = match db.shared.store.snapshot() {
-            Ok(snapshot) => snapshot,
-            Err(err) => {
-                db.shared.unregister_snapshot(registered_seq);
-                return Err(err.into());
-            }
-        };
+        // Registered before the snapshot is taken, so the registered number is never above it.
+        let registration = SnapshotRegistration::new(db.shared.clone());
+        let snapshot = db.shared.store.snapshot()?;
         let mut txn = Transaction {
             db,
             snapshot,
-            snapshot_seq: registered_seq,
-            registered_seq,
+            snapshot_seq: registration.seq(),
+            registration,
             readers: HashMap::new(),
             collections: HashMap::new(),
             writes: WriteSet::default(),
@@ -137,7 +149,7 @@ impl Transaction {
         txn.snapshot_seq = last
             .and_then(|(key, _)| parse_changelog_key(&key))
             .map_or(0, |(seq, _)| seq);
-        debug_assert!(txn.snapshot_seq >= txn.registered_seq);
+        debug_assert!(txn.snapshot_seq >= txn.registration.seq());
         Ok(txn)
     }
 
@@ -152,17 +164,37 @@ impl Transaction {
     }
 
     /// Commits: validates the reads and applies the writes atomically. Returns the commit's
-    /// sequence number (the snapshot's, for a read-only transaction).
-    pub fn commit(mut self) -> Result<u64> {
+    /// sequence number (the snapshot's, for a read-only transaction) once it is committed under
+    /// the storage mode.
+    pub fn commit(self) -> Result<u64> {
+        self.commit_async()?.wait()
+    }
+
+    /// Hands the transaction to the writer and returns at once, so the caller can prepare the
+    /// next transaction while this one commits (pipelining a bulk load). Nothing is
+    /// acknowledged until [`PendingCommit::wait`] returns `Ok`; a conflict with a commit that
+    /// landed in between is reported there, as by [`Transaction::commit`].
+    pub fn commit_async(self) -> Result<PendingCommit> {
         if self.is_read_only() {
-            return Ok(self.snapshot_seq);
+            return Ok(PendingCommit {
+                outcome: PendingOutcome::Done(self.snapshot_seq),
+            });
         }
-        let reads = std::mem::take(&mut self.reads);
-        let writes = std::mem::take(&mut self.writes);
-        let changes = std::mem::take(&mut self.changes);
-        self.db
+        let Transaction {
+            db,
+            snapshot_seq,
+            registration,
+            reads,
+            writes,
+            changes,
+            ..
+        } = self;
+        let receiver = db
             .committer
-            .commit(self.snapshot_seq, reads, writes, changes)
+            .submit(snapshot_seq, registration, reads, writes, changes)?;
+        Ok(PendingCommit {
+            outcome: PendingOutcome::Queued(receiver),
+        })
     }
 
     /// Discards every buffered change.

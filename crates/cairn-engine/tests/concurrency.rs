@@ -209,3 +209,47 @@ fn concurrent_durable_writers_share_group_commits() {
     );
     assert_eq!(after.collections[0].documents, (THREADS * INSERTS) as u64);
 }
+
+#[test]
+fn pipelined_commits_land_in_order_and_still_detect_conflicts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Database::open(Config::new(dir.path(), StorageMode::Persistent)).expect("open");
+    db.create_collection("c").expect("create");
+    let mut pending = std::collections::VecDeque::new();
+    let mut seqs = Vec::new();
+    for batch in 0..20 {
+        let mut txn = db.begin().expect("begin");
+        for i in 0..50 {
+            txn.insert("c", json(&format!(r#"{{"_id": {}}}"#, batch * 50 + i)))
+                .expect("insert");
+        }
+        pending.push_back(txn.commit_async().expect("submit"));
+        if pending.len() > 2 {
+            seqs.push(pending.pop_front().expect("queued").wait().expect("commit"));
+        }
+    }
+    for commit in pending {
+        seqs.push(commit.wait().expect("commit"));
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let mut count = 0;
+    db.for_each("c", |_, _| {
+        count += 1;
+        true
+    })
+    .expect("scan");
+    assert_eq!(count, 1000);
+
+    // Two transactions read document 0 before either commits; both are queued. The second
+    // read what the first overwrote, so it must not commit.
+    let bump = Patch::from_json_str(r#"{"$set": {"v": 1}}"#).expect("patch");
+    let mut first = db.begin().expect("begin");
+    let mut second = db.begin().expect("begin");
+    first.update("c", &DocId::Int(0), &bump).expect("update");
+    second.get("c", &DocId::Int(0)).expect("get");
+    second.update("c", &DocId::Int(1), &bump).expect("update");
+    let first = first.commit_async().expect("submit");
+    let second = second.commit_async().expect("submit");
+    first.wait().expect("first commits");
+    assert!(matches!(second.wait(), Err(EngineError::Conflict { .. })));
+}

@@ -21,8 +21,8 @@ pub use cairn_doc::{DateTime, DocError, DocId, FieldPath, Object, Patch, Value, 
 pub use cairn_engine::{
     allocated_bytes, check_integrity, stored_mode_name, BatchOp, BatchResult, CasOutcome, Change,
     ChangeOp, CollectionMeta, CollectionStats, Config, Database, DatabaseStats, DocChange,
-    EngineError, Extension, ExtensionKind, ExtensionSpec, ExtensionTxn, IntegrityReport, Result,
-    StorageMode, Transaction, Upserted, DATA_FILE_NAME,
+    EngineError, Extension, ExtensionKind, ExtensionSpec, ExtensionTxn, IntegrityReport,
+    PendingCommit, Result, StorageMode, Transaction, Upserted, DATA_FILE_NAME,
 };
 
 /// The engine's limits (batch sizes, transaction sizes, queue lengths).

@@ -20,7 +20,7 @@
 //! Systems, both on the local disk under `--dir`:
 //! - **Cairn**: `persistent` mode: every commit is fsynced before it is acknowledged;
 //!   concurrent commits share one fsync through group commit. Default page cache (1 GiB) and
-//!   change-log retention (1,000,000 changes). One collection.
+//!   change-log retention (100,000 changes). One collection.
 //! - **SQLite** (rusqlite, bundled): `journal_mode=WAL`, `synchronous=FULL` (each commit fsyncs
 //!   the WAL, so it is as durable as Cairn's), `cache_size` 1 GiB per connection, default page
 //!   size, automatic checkpoints. Table
@@ -42,8 +42,9 @@
 //!    the text, which is parsed with serde_json into a `serde_json::Value` → gets/s.
 //! 5. **Full scan**, one thread, materialising every document the same way (Cairn `for_each`;
 //!    SQLite `SELECT doc FROM docs`) → documents/s. Both must count `docs + 2 × single-inserts`.
-//! 6. **Size on disk**: Cairn, every file in its folder; SQLite, the database plus `-wal` and
-//!    `-shm` after `PRAGMA wal_checkpoint(TRUNCATE)`. Cairn also keeps a change log SQLite has
+//! 6. **Size on disk**: disk blocks allocated (what `du` reports; redb grows its file ahead of
+//!    need as a sparse file, so its length overstates use). Cairn, every file in its folder;
+//!    SQLite, the database plus `-wal` and `-shm` after `PRAGMA wal_checkpoint(TRUNCATE)`. Cairn also keeps a change log SQLite has
 //!    no counterpart of; its share is printed below the table.
 //!
 //! Figures are wall-clock rates on whatever else the machine is doing; the core count is
