@@ -17,6 +17,7 @@ mod error;
 mod extension;
 pub mod layout;
 pub mod limits;
+mod merge_scan;
 mod read_view;
 mod record;
 mod txn;

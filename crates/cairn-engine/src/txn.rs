@@ -28,6 +28,7 @@ use crate::layout::{
     parse_changelog_key, routing_key, CATALOG_TABLE, CHANGELOG_TABLE, ROUTING_TABLE,
 };
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
+use crate::merge_scan::merge_scan;
 use crate::record::{decode_record, encode_record, record_body};
 use crate::writeset::{Pending, ReadSet, WriteSet};
 
@@ -624,65 +625,18 @@ impl Transaction {
         table: &Arc<str>,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         self.reads.range(table, start, end);
-        let dropped = self.writes.is_dropped(table);
-        if !dropped {
-            self.reader(table)?;
-        }
-        let reader = if dropped {
+        // A table dropped in this transaction shows only what was written after the drop.
+        let stored = if self.writes.is_dropped(table) {
             None
         } else {
+            self.reader(table)?;
             self.readers.get(table).and_then(Option::as_ref)
         };
-        let mut stored = match reader {
-            Some(reader) => Some(reader.range(start, end)?.peekable()),
-            None => None,
-        };
-        let empty = std::collections::BTreeMap::new();
-        let pending = self.writes.tables.get(table).unwrap_or(&empty);
-        let mut pending = pending.range::<[u8], _>((start, end)).peekable();
-        loop {
-            let next_stored = match stored.as_mut().and_then(|it| it.peek()) {
-                Some(Ok(entry)) => Some(entry.key().to_vec()),
-                Some(Err(_)) => {
-                    if let Some(Some(Err(err))) = stored.as_mut().map(Iterator::next) {
-                        return Err(err.into());
-                    }
-                    None
-                }
-                None => None,
-            };
-            let next_pending = pending.peek().map(|(key, _)| key.as_slice());
-            let take_pending = match (&next_stored, next_pending) {
-                (None, None) => return Ok(()),
-                (Some(_), None) => false,
-                (None, Some(_)) => true,
-                (Some(s), Some(p)) => p <= s.as_slice(),
-            };
-            if take_pending {
-                let Some((key, write)) = pending.next() else {
-                    return Ok(());
-                };
-                if next_stored.as_deref() == Some(key.as_slice()) {
-                    // The pending write shadows the stored entry.
-                    if let Some(it) = stored.as_mut() {
-                        it.next();
-                    }
-                }
-                if let Pending::Put { value, .. } = write {
-                    if !visit(key, value)? {
-                        return Ok(());
-                    }
-                }
-            } else if let Some(Some(entry)) = stored.as_mut().map(Iterator::next) {
-                let entry = entry?;
-                if !visit(entry.key(), entry.value())? {
-                    return Ok(());
-                }
-            }
-        }
+        let pending = self.writes.tables.get(table);
+        merge_scan(stored, pending, (start, end), visit)
     }
 }
 

@@ -14,6 +14,7 @@ mod error;
 mod mode;
 mod snapshot;
 mod store;
+mod table_read;
 mod write;
 
 pub use error::StorageError;

@@ -2,8 +2,9 @@
 
 use std::ops::Bound;
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::ReadableTableMetadata;
 
+use crate::table_read;
 use crate::{Result, StorageError};
 
 /// The redb table type behind every Cairn table: ordered raw bytes to raw bytes.
@@ -56,8 +57,7 @@ pub struct TableReader {
 impl TableReader {
     /// Looks up `key`, passing the stored value to `read` without copying it out of the page.
     pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        let guard = self.table.get(key)?;
-        Ok(guard.map(|value| read(value.value())))
+        table_read::get_with(&self.table, key, read)
     }
 
     /// Looks up `key` and copies its value out.
@@ -81,24 +81,22 @@ impl TableReader {
 
     /// The last entry of the table, if any.
     pub fn last(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let last = self.table.last()?;
-        Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+        table_read::last(&self.table)
     }
 
     /// The first entry of the table, if any.
     pub fn first(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let first = self.table.first()?;
-        Ok(first.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+        table_read::first(&self.table)
     }
 
     /// Number of entries.
     pub fn len(&self) -> Result<u64> {
-        Ok(self.table.len()?)
+        table_read::len(&self.table)
     }
 
     /// Whether the table has no entries.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.table.is_empty()?)
+        Ok(table_read::len(&self.table)? == 0)
     }
 
     /// Space used by this table in the data file.
