@@ -16,9 +16,10 @@ use crate::changelog::{read_after, Change};
 use crate::committer::{log_bounds, Committer, Counters, Shared, WriterState};
 use crate::error::{EngineError, Result};
 use crate::extension::{Extension, ExtensionKind};
+use crate::layout::SystemTables;
 use crate::layout::{
     collection_table_prefix, parse_changelog_key, read_u32, MetaKey, CHANGELOG_TABLE,
-    LAYOUT_VERSION, META_TABLE, ROUTING_TABLE,
+    LAYOUT_VERSION, META_TABLE,
 };
 use crate::limits::{
     DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CHANGES_PER_READ, MAX_RETRY_BACKOFF, MAX_TXN_RETRIES,
@@ -58,6 +59,7 @@ type ExtensionCache = HashMap<(u32, String), (Value, Arc<dyn Extension>)>;
 pub(crate) struct DbInner {
     pub(crate) shared: Arc<Shared>,
     pub(crate) committer: Committer,
+    pub(crate) tables: SystemTables,
     kinds: HashMap<String, Arc<dyn ExtensionKind>>,
     instances: Mutex<ExtensionCache>,
 }
@@ -224,6 +226,7 @@ impl Database {
             inner: Arc::new(DbInner {
                 shared,
                 committer,
+                tables: SystemTables::new(),
                 kinds,
                 instances: Mutex::new(HashMap::new()),
             }),
@@ -400,7 +403,7 @@ impl Database {
         let mut key = Vec::new();
         id.encode_key(&mut key)?;
         let mut ids = Vec::new();
-        let routing: Arc<str> = Arc::from(ROUTING_TABLE);
+        let routing = self.inner.tables.routing.clone();
         let prefix_end = crate::layout::routing_key(&key, u32::MAX);
         txn.scan(
             &routing,

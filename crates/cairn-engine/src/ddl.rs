@@ -10,9 +10,7 @@ use crate::catalog::{validate_name, CollectionMeta, ExtensionSpec};
 use crate::changelog::{ChangeOp, PendingChange};
 use crate::error::{EngineError, Result};
 use crate::extension::DocChange;
-use crate::layout::{
-    collection_table_prefix, docs_table, read_u32, MetaKey, CATALOG_TABLE, META_TABLE,
-};
+use crate::layout::{collection_table_prefix, docs_table, read_u32, MetaKey};
 use crate::limits::{MAX_COLLECTIONS, MAX_EXTENSIONS_PER_COLLECTION};
 use crate::record::decode_record;
 use crate::txn::Transaction;
@@ -32,7 +30,7 @@ impl Transaction {
                     limit: MAX_COLLECTIONS as u64,
                 });
             }
-            let meta_table: Arc<str> = Arc::from(META_TABLE);
+            let meta_table = txn.db.tables.meta.clone();
             let next = txn.read_raw(&meta_table, MetaKey::NEXT_COLLECTION_ID, true)?;
             let id = next.as_deref().and_then(read_u32).unwrap_or(1);
             let following = id.checked_add(1).ok_or(EngineError::LimitExceeded {
@@ -61,7 +59,7 @@ impl Transaction {
     pub fn drop_collection(&mut self, name: &str) -> Result<()> {
         self.atomically(|txn| {
             let coll = txn.collection(name)?;
-            let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+            let catalog = txn.db.tables.catalog.clone();
             txn.write_raw(&catalog, name.as_bytes().to_vec(), Pending::Delete)?;
             txn.drop_tables(collection_table_prefix(coll.meta.id));
             txn.log_ddl(&ChangeOp::DropCollection, &coll.meta);
@@ -76,7 +74,7 @@ impl Transaction {
         self.atomically(|txn| {
             let coll = txn.collection(from)?;
             txn.ensure_absent(to)?;
-            let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+            let catalog = txn.db.tables.catalog.clone();
             txn.write_raw(&catalog, from.as_bytes().to_vec(), Pending::Delete)?;
             let mut meta = coll.meta.clone();
             meta.name = to.to_string();
@@ -92,7 +90,7 @@ impl Transaction {
 
     /// Lists collections, in name order.
     pub fn list_collections(&mut self) -> Result<Vec<CollectionMeta>> {
-        let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+        let catalog = self.db.tables.catalog.clone();
         let mut metas = Vec::new();
         self.scan(&catalog, Bound::Unbounded, Bound::Unbounded, |_, bytes| {
             metas.push(CollectionMeta::decode(bytes)?);
@@ -209,7 +207,7 @@ impl Transaction {
     }
 
     fn store_meta(&mut self, meta: &CollectionMeta) -> Result<()> {
-        let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+        let catalog = self.db.tables.catalog.clone();
         let bytes = meta.encode()?;
         self.put_raw(&catalog, meta.name.as_bytes(), &bytes)
     }

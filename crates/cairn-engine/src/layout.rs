@@ -37,6 +37,27 @@ impl MetaKey {
     pub const MODE: &'static [u8] = b"mode";
 }
 
+/// The system tables' names as shared strings, built once per database: transactions key their
+/// read and write sets by `Arc<str>`, and the hot paths (every insert writes `sys.routing`,
+/// every transaction reads `sys.changelog`) should clone a handle, not allocate a name.
+pub(crate) struct SystemTables {
+    pub(crate) catalog: std::sync::Arc<str>,
+    pub(crate) routing: std::sync::Arc<str>,
+    pub(crate) changelog: std::sync::Arc<str>,
+    pub(crate) meta: std::sync::Arc<str>,
+}
+
+impl SystemTables {
+    pub(crate) fn new() -> Self {
+        SystemTables {
+            catalog: CATALOG_TABLE.into(),
+            routing: ROUTING_TABLE.into(),
+            changelog: CHANGELOG_TABLE.into(),
+            meta: META_TABLE.into(),
+        }
+    }
+}
+
 /// Version of the table layout described above. Bumped on any incompatible change; a database
 /// with another version is refused at open rather than misread.
 pub const LAYOUT_VERSION: u32 = 1;

@@ -24,9 +24,7 @@ use crate::committer::SnapshotRegistration;
 use crate::database::DbInner;
 use crate::error::{EngineError, Result};
 use crate::extension::{DocChange, Extension, ExtensionTxn};
-use crate::layout::{
-    parse_changelog_key, routing_key, CATALOG_TABLE, CHANGELOG_TABLE, ROUTING_TABLE,
-};
+use crate::layout::{parse_changelog_key, routing_key};
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
 use crate::merge_scan::merge_scan;
 use crate::record::{decode_record, encode_record, record_body};
@@ -142,7 +140,7 @@ impl Transaction {
             ops: 0,
         };
         // The snapshot's last change-log key is the last commit it contains.
-        let log: Arc<str> = Arc::from(CHANGELOG_TABLE);
+        let log = txn.db.tables.changelog.clone();
         let last = match txn.reader(&log)? {
             Some(reader) => reader.last()?,
             None => None,
@@ -451,7 +449,7 @@ impl Transaction {
         );
         self.changes.push(change);
         if old.is_none() {
-            let routing: Arc<str> = Arc::from(ROUTING_TABLE);
+            let routing = self.db.tables.routing.clone();
             self.write_raw(
                 &routing,
                 routing_key(&key, coll.meta.id),
@@ -494,7 +492,7 @@ impl Transaction {
             Some(record_body(&coll.docs, &old.record)?),
         );
         self.changes.push(change);
-        let routing: Arc<str> = Arc::from(ROUTING_TABLE);
+        let routing = self.db.tables.routing.clone();
         self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
         self.write_raw(&coll.docs, key, Pending::Delete)?;
         let change = DocChange {
@@ -523,7 +521,7 @@ impl Transaction {
         if let Some(handle) = self.collections.get(name) {
             return Ok(handle.clone());
         }
-        let catalog: Arc<str> = Arc::from(CATALOG_TABLE);
+        let catalog = self.db.tables.catalog.clone();
         let Some(bytes) = self.read_raw(&catalog, name.as_bytes(), true)? else {
             return Err(EngineError::UnknownCollection {
                 name: name.to_string(),
