@@ -248,6 +248,28 @@ impl Database {
         Transaction::begin(self.inner.clone())
     }
 
+    /// Starts a read-only transaction on the latest committed state: a consistent snapshot for
+    /// queries and scans. It records no reads (it never conflicts, whatever its size) and
+    /// refuses writes with [`EngineError::ReadOnlyTransaction`]; writers never wait for it.
+    pub fn read(&self) -> Result<Transaction> {
+        Transaction::begin_read(self.inner.clone())
+    }
+
+    /// Attaches an extension without building its data from existing documents: from this
+    /// commit on, every write calls the extension, and the caller fills in the rest (see
+    /// [`Transaction::extension_put`]), e.g. an index built online in sorted chunks.
+    pub fn attach_extension_unfilled(
+        &self,
+        collection: &str,
+        kind: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<u64> {
+        let mut txn = self.begin()?;
+        txn.attach_extension_with(collection, kind, name, config, false)?;
+        txn.commit()
+    }
+
     /// Runs `body` in a transaction and commits it, retrying the whole body (with randomised
     /// back-off) when the commit conflicts with a concurrent one. `body` may run several
     /// times, so it should have no effects outside the transaction.

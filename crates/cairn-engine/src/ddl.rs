@@ -108,6 +108,17 @@ impl Transaction {
         name: &str,
         config: Value,
     ) -> Result<()> {
+        self.attach_extension_with(collection, kind, name, config, true)
+    }
+
+    pub(crate) fn attach_extension_with(
+        &mut self,
+        collection: &str,
+        kind: &str,
+        name: &str,
+        config: Value,
+        backfill: bool,
+    ) -> Result<()> {
         validate_name(name)?;
         self.atomically(|txn| {
             let coll = txn.collection(collection)?;
@@ -138,7 +149,11 @@ impl Transaction {
                 &meta,
             );
             txn.invalidate_collections();
-            txn.backfill(collection, name)
+            if backfill {
+                txn.backfill(collection, name)?;
+            }
+            // Instantiate now, so an unknown kind or bad configuration fails the attach.
+            txn.collection(collection).map(|_| ())
         })
     }
 

@@ -126,6 +126,29 @@ pub enum EngineError {
         reason: &'static str,
     },
     /// The database was shut down while the operation was in flight.
+    /// A write would give two documents the same value in a unique index. Nothing of the
+    /// write (or of its transaction) is stored.
+    #[error("unique index `{index}` on `{collection}` already has {value} (document `{existing}`)")]
+    UniqueViolation {
+        /// The collection.
+        collection: String,
+        /// The unique index.
+        index: String,
+        /// The duplicated value, as JSON.
+        value: String,
+        /// The document that already holds the value.
+        existing: DocId,
+    },
+    /// An extension failed for a reason other than refusing the write (damaged data, a bad
+    /// stored configuration).
+    #[error("extension failed: {message}")]
+    ExtensionFailed {
+        /// What happened.
+        message: String,
+    },
+    #[error("a read-only transaction cannot write")]
+    /// A write was attempted through a read-only transaction ([`crate::Database::read`]).
+    ReadOnlyTransaction,
     #[error("the database is closed")]
     Closed,
     /// The storage layer failed (I/O error, corruption, file locked by another process).

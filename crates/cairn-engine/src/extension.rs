@@ -43,6 +43,12 @@ pub trait Extension: Send + Sync {
     /// Return an error to refuse the change (the error reaches the writer; nothing of the
     /// operation is kept).
     fn on_write(&self, txn: &mut ExtensionTxn<'_>, change: &DocChange<'_>) -> Result<()>;
+
+    /// The instance as `Any`, so the layer that defined it can reach its own state (say, an
+    /// index's statistics) through [`Transaction::extension_instance`]. The default hides it.
+    fn as_any(&self) -> &dyn std::any::Any {
+        &()
+    }
 }
 
 /// A kind of extension, registered by name when opening a database.
@@ -160,5 +166,144 @@ impl Transaction {
         }
         let table: Arc<str> = Arc::from(extension_table(coll.meta.id, extension, table));
         self.scan(&table, start, end, |key, value| Ok(visit(key, value)))
+    }
+}
+
+/// Size figures of one extension table, as of a transaction's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExtensionTableStats {
+    /// Number of entries.
+    pub entries: u64,
+    /// Bytes of pages the table occupies (payload plus B-tree overhead).
+    pub bytes: u64,
+}
+
+/// Access for code that builds or reads an extension's data outside `on_write`: online index
+/// builds that fill an extension attached with
+/// [`crate::Database::attach_extension_unfilled`], and query planners.
+impl Transaction {
+    fn attached_table(&mut self, collection: &str, extension: &str, table: &str) -> Result<Arc<str>> {
+        let coll = self.collection(collection)?;
+        if !coll.extensions.iter().any(|(name, _)| name == extension) {
+            return Err(crate::error::EngineError::ExtensionState {
+                collection: collection.to_string(),
+                name: extension.to_string(),
+                reason: "not attached",
+            });
+        }
+        Ok(Arc::from(extension_table(coll.meta.id, extension, table)))
+    }
+
+    /// The live instance of an attached extension, or `None` when none is attached under
+    /// that name.
+    pub fn extension_instance(
+        &mut self,
+        collection: &str,
+        extension: &str,
+    ) -> Result<Option<Arc<dyn Extension>>> {
+        let coll = self.collection(collection)?;
+        Ok(coll
+            .extensions
+            .iter()
+            .find(|(name, _)| name == extension)
+            .map(|(_, ext)| ext.clone()))
+    }
+
+    /// Writes a key of an attached extension's table (a builder filling it in).
+    pub fn extension_put(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
+        let table = self.attached_table(collection, extension, table)?;
+        self.write_raw(
+            &table,
+            key.to_vec(),
+            Pending::Put {
+                value: value.to_vec(),
+                stamp_seq: false,
+            },
+        )
+    }
+
+    /// Reads a key of an attached extension's table (recorded as read).
+    pub fn extension_get(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        let table = self.attached_table(collection, extension, table)?;
+        self.read_raw(&table, key, true)
+    }
+
+    /// Entry count and size of an attached extension's table in this transaction's snapshot
+    /// (pending writes not included); zero for a table never written.
+    pub fn extension_table_stats(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+    ) -> Result<ExtensionTableStats> {
+        let table = self.attached_table(collection, extension, table)?;
+        let Some(reader) = self.reader(&table)? else {
+            return Ok(ExtensionTableStats::default());
+        };
+        let stats = reader.stats()?;
+        Ok(ExtensionTableStats {
+            entries: stats.entries,
+            bytes: stats.allocated_bytes,
+        })
+    }
+
+    /// Records that this transaction depends on a document as it is in its snapshot, without
+    /// reading it: the commit then fails with a conflict if the document changed meanwhile.
+    /// A builder that derived entries from a snapshot document calls this for each one.
+    pub fn note_document_read(&mut self, collection: &str, key: &[u8]) -> Result<()> {
+        let coll = self.collection(collection)?;
+        let docs = coll.docs.clone();
+        self.note_read(&docs, key);
+        Ok(())
+    }
+
+    /// Reads a document by its stored key bytes (as found in an index entry).
+    pub fn get_by_key(&mut self, collection: &str, key: &[u8]) -> Result<Option<Value>> {
+        let coll = self.collection(collection)?;
+        let docs = coll.docs.clone();
+        match self.read_raw(&docs, key, true)? {
+            Some(record) => crate::record::decode_record(&docs, &record).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Visits the documents whose keys lie within `(start, end)` in key (`_id`) order, with
+    /// their key bytes, until `visit` returns false.
+    pub fn scan_documents(
+        &mut self,
+        collection: &str,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        mut visit: impl FnMut(&[u8], Value) -> Result<bool>,
+    ) -> Result<()> {
+        let coll = self.collection(collection)?;
+        let docs = coll.docs.clone();
+        self.scan(&docs, start, end, |key, record| {
+            visit(key, crate::record::decode_record(&docs, record)?)
+        })
+    }
+
+    /// Number of documents in a collection as of this transaction's snapshot (pending writes
+    /// not included). Constant time.
+    pub fn document_count(&mut self, collection: &str) -> Result<u64> {
+        let coll = self.collection(collection)?;
+        let docs = coll.docs.clone();
+        match self.reader(&docs)? {
+            Some(reader) => Ok(reader.len()?),
+            None => Ok(0),
+        }
     }
 }

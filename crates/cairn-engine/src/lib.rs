@@ -30,7 +30,7 @@ pub use database::{
     DatabaseStats, IntegrityReport,
 };
 pub use error::{EngineError, Result};
-pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTxn};
+pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn};
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
 
 pub use cairn_storage::{allocated_bytes, StorageMode, DATA_FILE_NAME};

@@ -122,6 +122,14 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// Begins a read-only transaction: one consistent snapshot, reads not recorded, writes
+    /// refused. Long queries run here so they never conflict and never hold read sets.
+    pub(crate) fn begin_read(db: Arc<DbInner>) -> Result<Transaction> {
+        let mut txn = Transaction::begin(db)?;
+        txn.reads.untracked = true;
+        Ok(txn)
+    }
+
     pub(crate) fn begin(db: Arc<DbInner>) -> Result<Transaction> {
         // Registered before the snapshot is taken, so the registered number is never above it.
         let registration = SnapshotRegistration::new(db.shared.clone());
@@ -540,7 +548,7 @@ impl Transaction {
 
     // ----- raw table access ------------------------------------------------------------------
 
-    fn reader(&mut self, table: &Arc<str>) -> Result<Option<&TableReader>> {
+    pub(crate) fn reader(&mut self, table: &Arc<str>) -> Result<Option<&TableReader>> {
         if !self.readers.contains_key(table) {
             let reader = self.snapshot.table(table)?;
             self.readers.insert(table.clone(), reader);
@@ -584,6 +592,9 @@ impl Transaction {
         key: Vec<u8>,
         pending: Pending,
     ) -> Result<()> {
+        if self.reads.untracked {
+            return Err(EngineError::ReadOnlyTransaction);
+        }
         let added = key.len() as u64
             + match &pending {
                 Pending::Put { value, .. } => value.len() as u64,

@@ -86,6 +86,9 @@ impl WriteSet {
 pub(crate) struct ReadSet {
     pub(crate) points: Vec<(Arc<str>, Vec<u8>)>,
     pub(crate) ranges: Vec<ReadRange>,
+    /// Set for read-only transactions, which never validate, so recording their reads would
+    /// only cost memory (a full scan would record a million points).
+    pub(crate) untracked: bool,
 }
 
 /// A key range a transaction scanned.
@@ -98,10 +101,16 @@ pub(crate) struct ReadRange {
 
 impl ReadSet {
     pub(crate) fn point(&mut self, table: &Arc<str>, key: &[u8]) {
+        if self.untracked {
+            return;
+        }
         self.points.push((table.clone(), key.to_vec()));
     }
 
     pub(crate) fn range(&mut self, table: &Arc<str>, start: Bound<&[u8]>, end: Bound<&[u8]>) {
+        if self.untracked {
+            return;
+        }
         self.ranges.push(ReadRange {
             table: table.clone(),
             start: start.map(<[u8]>::to_vec),

@@ -1,0 +1,164 @@
+//! Decoding key encodings back to values (for messages, `distinct` and diagnostics).
+//!
+//! Decoding is exact for every type except numbers: a number key does not record whether it
+//! was written as an int or a float, so an integral value in `i64` range decodes as `Int`.
+//! Both are equal under query semantics.
+
+use cairn_doc::{DateTime, Object, Value, Vector};
+
+use crate::error::{IndexError, Result};
+use crate::keys::{
+    skip, TAG_ARRAY, TAG_BYTES, TAG_DATETIME, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_OBJECT,
+    TAG_STRING, TAG_TRUE, TAG_UUID, TAG_VECTOR,
+};
+
+/// Decodes the first `n` values of a tuple.
+pub fn decode_tuple(bytes: &[u8], n: usize) -> Result<Vec<Value>> {
+    let mut at = 0;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let rest = bytes.get(at..).ok_or(IndexError::CorruptKey)?;
+        let len = skip(rest)?;
+        out.push(decode(&rest[..len])?);
+        at += len;
+    }
+    Ok(out)
+}
+
+/// Decodes one value from exactly its encoding.
+pub fn decode(bytes: &[u8]) -> Result<Value> {
+    let corrupt = || IndexError::CorruptKey;
+    let (&tag, body) = bytes.split_first().ok_or_else(corrupt)?;
+    Ok(match tag {
+        TAG_NULL => Value::Null,
+        TAG_FALSE => Value::Bool(false),
+        TAG_TRUE => Value::Bool(true),
+        TAG_NUMBER => decode_number(body).ok_or_else(corrupt)?,
+        TAG_STRING => {
+            String::from_utf8(unescape(body)?).map_or_else(|_| Err(corrupt()), |s| Ok(Value::String(s)))?
+        }
+        TAG_BYTES => Value::Bytes(unescape(body)?),
+        TAG_UUID => Value::Uuid(uuid::Uuid::from_slice(body).map_err(|_| corrupt())?),
+        TAG_DATETIME => {
+            let raw: [u8; 8] = body.try_into().map_err(|_| corrupt())?;
+            Value::DateTime(DateTime((u64::from_be_bytes(raw) ^ (1 << 63)) as i64))
+        }
+        TAG_ARRAY => {
+            let mut items = Vec::new();
+            let mut at = 0;
+            while body.get(at) != Some(&0x00) {
+                let rest = body.get(at..).ok_or_else(corrupt)?;
+                let len = skip(rest)?;
+                items.push(decode(&rest[..len])?);
+                at += len;
+            }
+            Value::Array(items)
+        }
+        TAG_OBJECT => decode_object(body)?,
+        TAG_VECTOR => {
+            let components = body.get(4..).ok_or_else(corrupt)?;
+            let values = components
+                .chunks_exact(4)
+                .map(|c| unorder_f32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+                .collect();
+            Value::Vector(Vector::from_vec(values))
+        }
+        _ => return Err(corrupt()),
+    })
+}
+
+fn decode_number(body: &[u8]) -> Option<Value> {
+    let bits = u64::from_be_bytes(body.get(..8)?.try_into().ok()?);
+    let diff = (u16::from_be_bytes(body.get(8..10)?.try_into().ok()?) ^ 0x8000) as i16;
+    if bits == 0 {
+        return Some(Value::Float(f64::NAN));
+    }
+    let approx = unorder_f64(bits);
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if approx.fract() == 0.0 && (-TWO_POW_63..=TWO_POW_63).contains(&approx) {
+        let exact = approx as i128 + i128::from(diff);
+        if let Ok(int) = i64::try_from(exact) {
+            return Some(Value::Int(int));
+        }
+    }
+    Some(Value::Float(approx))
+}
+
+fn unorder_f64(bits: u64) -> f64 {
+    if bits >> 63 == 1 {
+        f64::from_bits(bits & !(1 << 63))
+    } else {
+        f64::from_bits(!bits)
+    }
+}
+
+fn unorder_f32(bits: u32) -> f32 {
+    if bits >> 31 == 1 {
+        f32::from_bits(bits & !(1 << 31))
+    } else {
+        f32::from_bits(!bits)
+    }
+}
+
+/// The bytes of an escaped string (its terminator included in `body`).
+fn unescape(body: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut at = 0;
+    while at < body.len() {
+        let b = body[at];
+        if b == 0x00 {
+            match body.get(at + 1) {
+                Some(0xFF) => out.push(0),
+                Some(0x01) => return Ok(out),
+                _ => return Err(IndexError::CorruptKey),
+            }
+            at += 2;
+        } else {
+            out.push(b);
+            at += 1;
+        }
+    }
+    Err(IndexError::CorruptKey)
+}
+
+fn decode_object(body: &[u8]) -> Result<Value> {
+    let corrupt = || IndexError::CorruptKey;
+    let mut object = Object::new();
+    let mut at = 0;
+    while body.get(at) == Some(&0x02) {
+        at += 1;
+        let name_start = at;
+        let name = unescape(body.get(at..).ok_or_else(corrupt)?)?;
+        // The escaped name's length: skip it by re-encoding its length.
+        let escaped = name.len() + name.iter().filter(|&&b| b == 0).count() + 2;
+        at = name_start + escaped;
+        let rest = body.get(at..).ok_or_else(corrupt)?;
+        let len = skip(rest)?;
+        let value = decode(&rest[..len])?;
+        at += len;
+        object.insert(String::from_utf8(name).map_err(|_| corrupt())?, value);
+    }
+    Ok(Value::Object(object))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::encode_to_vec;
+    use cairn_doc::values_equal;
+
+    #[test]
+    fn round_trips_up_to_numeric_equality() {
+        for json in [
+            r#"null"#,
+            r#"[1, 2.5, "a\u0000b", true, {"z": 1, "a": [null]}]"#,
+            r#"-9223372036854775808"#,
+            r#"9223372036854775807"#,
+            r#"1e300"#,
+        ] {
+            let value = Value::from_json_expression(json).unwrap();
+            let back = decode(&encode_to_vec(&value)).unwrap();
+            assert!(values_equal(&value, &back), "{json}: {back:?}");
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The executor: runs an access path over one snapshot and hands matching documents on.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+use std::time::Instant;
+
+use cairn_doc::Value;
+use cairn_engine::Transaction;
+use cairn_index::IndexHandle;
+
+use crate::error::{QueryError, Result};
+use crate::filter::Filter;
+use crate::limits::BUDGET_CHECK_INTERVAL;
+use crate::plan::Access;
+
+/// What an execution did, for `explain`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    /// Index entries read.
+    pub keys_examined: u64,
+    /// Documents read and tested against the filter.
+    pub docs_examined: u64,
+    /// Documents that matched.
+    pub matched: u64,
+}
+
+/// The running context of one query execution.
+pub struct Executor<'a> {
+    pub(crate) txn: &'a mut Transaction,
+    pub(crate) collection: &'a str,
+    pub(crate) indexes: &'a [IndexHandle],
+    pub(crate) filter: &'a Filter,
+    pub(crate) started: Instant,
+    pub(crate) budget: std::time::Duration,
+    pub(crate) stats: ExecStats,
+}
+
+impl Executor<'_> {
+    fn check_budget(&self) -> Result<()> {
+        if self.stats.docs_examined.is_multiple_of(BUDGET_CHECK_INTERVAL) && self.started.elapsed() > self.budget {
+            return Err(QueryError::TimedOut {
+                budget_ms: self.budget.as_millis() as u64,
+                examined: self.stats.docs_examined,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `access`, calling `emit(doc_key, doc)` for each matching document until it
+    /// returns false. `start_after` (a document key) skips a full scan forward.
+    pub fn run(
+        &mut self,
+        access: &Access,
+        start_after: Option<&[u8]>,
+        emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+    ) -> Result<()> {
+        match access {
+            Access::FullScan => self.full_scan(start_after, emit),
+            Access::Index { .. } | Access::Union(_) | Access::Intersect(..) => {
+                let keys = self.doc_keys(access)?;
+                self.fetch_each(&keys, emit)
+            }
+        }
+    }
+
+    /// Runs an ordered index access, emitting documents in index order (deduplicated).
+    pub fn run_ordered(
+        &mut self,
+        access: &Access,
+        emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+    ) -> Result<()> {
+        let Access::Index { index, scans, may_repeat, .. } = access else {
+            return self.run(access, None, emit);
+        };
+        let handle = self.handle(index)?;
+        let mut seen = HashSet::new();
+        let mut failure = None;
+        for scan in scans {
+            let mut stop = false;
+            let mut pending: Vec<Vec<u8>> = Vec::new();
+            // Read keys in batches so the document fetches do not nest inside the index scan's
+            // borrow of the transaction.
+            let mut resume: Option<Vec<u8>> = None;
+            loop {
+                pending.clear();
+                let mut scan_now = scan.clone();
+                if let (Some(last), cairn_index::IndexScan::Range { lower, .. }) = (&resume, &mut scan_now) {
+                    *lower = Bound::Excluded(last.clone());
+                }
+                let mut last_tuple_key = None;
+                handle.scan(self.txn, self.collection, &scan_now, |tuple, doc_key| {
+                    self.stats.keys_examined += 1;
+                    pending.push(doc_key.to_vec());
+                    last_tuple_key = Some([tuple, doc_key].concat());
+                    Ok(pending.len() < ORDERED_BATCH)
+                })?;
+                let exhausted = pending.len() < ORDERED_BATCH;
+                for doc_key in &pending {
+                    if *may_repeat && !seen.insert(doc_key.clone()) {
+                        continue;
+                    }
+                    match self.fetch_one(doc_key, emit) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            stop = true;
+                            break;
+                        }
+                        Err(err) => {
+                            failure = Some(err);
+                            stop = true;
+                            break;
+                        }
+                    }
+                }
+                if stop || exhausted {
+                    break;
+                }
+                resume = last_tuple_key;
+            }
+            if let Some(err) = failure {
+                return Err(err);
+            }
+            if stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(&self, name: &str) -> Result<IndexHandle> {
+        self.indexes
+            .iter()
+            .find(|i| i.spec.name == name)
+            .cloned()
+            .ok_or_else(|| QueryError::invalid("plan", format!("index `{name}` vanished")))
+    }
+
+    fn full_scan(&mut self, start_after: Option<&[u8]>, emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>) -> Result<()> {
+        let start = start_after.map_or(Bound::Unbounded, Bound::Excluded);
+        let filter = self.filter;
+        let mut failure = None;
+        let collection = self.collection;
+        let started = self.started;
+        let budget = self.budget;
+        let stats = &mut self.stats;
+        self.txn.scan_documents(collection, start, Bound::Unbounded, |key, doc| {
+            stats.docs_examined += 1;
+            if stats.docs_examined.is_multiple_of(BUDGET_CHECK_INTERVAL) && started.elapsed() > budget {
+                failure = Some(QueryError::TimedOut {
+                    budget_ms: budget.as_millis() as u64,
+                    examined: stats.docs_examined,
+                });
+                return Ok(false);
+            }
+            if !filter.matches(&doc) {
+                return Ok(true);
+            }
+            stats.matched += 1;
+            match emit(key, doc) {
+                Ok(more) => Ok(more),
+                Err(err) => {
+                    failure = Some(err);
+                    Ok(false)
+                }
+            }
+        })?;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// The document keys an index access finds, sorted and deduplicated.
+    fn doc_keys(&mut self, access: &Access) -> Result<Vec<Vec<u8>>> {
+        let mut keys = match access {
+            Access::FullScan => {
+                return Err(QueryError::invalid("plan", "a full scan has no key list"));
+            }
+            Access::Index { index, scans, .. } => {
+                let handle = self.handle(index)?;
+                let mut keys = Vec::new();
+                for scan in scans {
+                    let stats = &mut self.stats;
+                    handle.scan(self.txn, self.collection, scan, |_, doc_key| {
+                        stats.keys_examined += 1;
+                        keys.push(doc_key.to_vec());
+                        Ok(true)
+                    })?;
+                }
+                keys
+            }
+            Access::Union(parts) => {
+                let mut keys = Vec::new();
+                for part in parts {
+                    keys.extend(self.doc_keys(part)?);
+                }
+                keys
+            }
+            Access::Intersect(a, b) => {
+                let left: HashSet<Vec<u8>> = self.doc_keys(a)?.into_iter().collect();
+                self.doc_keys(b)?.into_iter().filter(|k| left.contains(k)).collect()
+            }
+        };
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    fn fetch_each(&mut self, keys: &[Vec<u8>], emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>) -> Result<()> {
+        for key in keys {
+            if !self.fetch_one(key, emit)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches one document, tests it and emits it; returns whether to go on.
+    fn fetch_one(&mut self, key: &[u8], emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>) -> Result<bool> {
+        self.stats.docs_examined += 1;
+        self.check_budget()?;
+        let Some(doc) = self.txn.get_by_key(self.collection, key)? else {
+            // An index entry always has its document in the same snapshot; a missing one
+            // means damage, which `cairn check` reports. Skipping keeps the query correct.
+            return Ok(true);
+        };
+        if !self.filter.matches(&doc) {
+            return Ok(true);
+        }
+        self.stats.matched += 1;
+        emit(key, doc)
+    }
+}
+
+/// Index keys read per batch in an ordered scan.
+const ORDERED_BATCH: usize = 1024;

@@ -1,0 +1,334 @@
+//! `find`, `count`, `distinct` and `explain`: queries over one snapshot.
+
+use std::time::Instant;
+
+use base64::Engine as _;
+use cairn_doc::{FieldPath, Value};
+use cairn_engine::{Database, Transaction};
+use cairn_index::{indexes, keys, path_values, IndexHandle};
+
+use crate::error::{QueryError, Result};
+use crate::exec::{ExecStats, Executor};
+use crate::filter::Filter;
+use crate::limits::{MAX_RESULT_DOCUMENTS, MAX_SORT_BYTES};
+use crate::plan::{plan, Access, Candidate, PlanInput};
+use crate::query::{sort_key, Query, SortKey};
+
+/// One page of a query's results.
+#[derive(Debug, Clone)]
+pub struct FindResult {
+    /// The documents, in order, projected.
+    pub documents: Vec<Value>,
+    /// Pass to [`Query::after`] for the next page; `None` when this page ends the results.
+    pub cursor: Option<String>,
+    /// What the execution did.
+    pub stats: ExecStats,
+}
+
+/// A query plan as `explain` shows it.
+#[derive(Debug, Clone)]
+pub struct Explain {
+    /// The chosen plan.
+    pub chosen: PlanLine,
+    /// Every plan considered, cheapest first (the chosen one included).
+    pub considered: Vec<PlanLine>,
+    /// What running the chosen plan did.
+    pub executed: ExecStats,
+    /// Documents returned.
+    pub returned: u64,
+    /// Wall time of the execution, microseconds.
+    pub elapsed_us: u64,
+}
+
+/// One plan in `explain`.
+#[derive(Debug, Clone)]
+pub struct PlanLine {
+    /// What it does.
+    pub description: String,
+    /// Estimated documents read.
+    pub estimated_rows: f64,
+    /// Estimated cost.
+    pub cost: f64,
+}
+
+impl Explain {
+    /// As a JSON-like value.
+    pub fn to_value(&self) -> Value {
+        let line = |p: &PlanLine| {
+            let mut o = cairn_doc::Object::new();
+            o.insert("plan", Value::String(p.description.clone()));
+            o.insert("estimated_rows", Value::Float(p.estimated_rows.round()));
+            o.insert("cost", Value::Float((p.cost * 10.0).round() / 10.0));
+            Value::Object(o)
+        };
+        let mut o = cairn_doc::Object::new();
+        o.insert("chosen", line(&self.chosen));
+        o.insert("considered", Value::Array(self.considered.iter().map(line).collect()));
+        let mut ex = cairn_doc::Object::new();
+        ex.insert("keys_examined", Value::Int(self.executed.keys_examined as i64));
+        ex.insert("docs_examined", Value::Int(self.executed.docs_examined as i64));
+        ex.insert("returned", Value::Int(self.returned as i64));
+        ex.insert("elapsed_us", Value::Int(self.elapsed_us as i64));
+        o.insert("executed", Value::Object(ex));
+        Value::Object(o)
+    }
+}
+
+/// Runs a query on the latest committed state (one snapshot; writers are never blocked).
+pub fn find(db: &Database, collection: &str, query: &Query) -> Result<FindResult> {
+    let mut txn = db.read()?;
+    find_in(&mut txn, collection, query)
+}
+
+/// Runs a query inside a transaction (seeing its own writes; reads are conflict-checked if
+/// the transaction writes).
+pub fn find_in(txn: &mut Transaction, collection: &str, query: &Query) -> Result<FindResult> {
+    let indexes = indexes(txn, collection)?;
+    let chosen = choose(txn, collection, &indexes, query)?;
+    run(txn, collection, &indexes, query, &chosen).map(|(result, _)| result)
+}
+
+/// Plans and runs a query, returning the plan choice, the alternatives and what ran.
+pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain> {
+    let mut txn = db.read()?;
+    let indexes = indexes(&mut txn, collection)?;
+    let candidates = candidates(&mut txn, collection, &indexes, query)?;
+    let chosen = candidates
+        .first()
+        .cloned()
+        .ok_or_else(|| QueryError::invalid("plan", "no plan"))?;
+    let started = Instant::now();
+    let (result, _) = run(&mut txn, collection, &indexes, query, &chosen)?;
+    let line = |c: &Candidate| PlanLine {
+        description: c.access.describe(),
+        estimated_rows: c.estimated_rows,
+        cost: c.cost,
+    };
+    Ok(Explain {
+        chosen: line(&chosen),
+        considered: candidates.iter().map(line).collect(),
+        executed: result.stats,
+        returned: result.documents.len() as u64,
+        elapsed_us: started.elapsed().as_micros() as u64,
+    })
+}
+
+/// Counts the documents matching `filter`.
+pub fn count(db: &Database, collection: &str, filter: &Filter) -> Result<u64> {
+    let mut txn = db.read()?;
+    if matches!(filter, Filter::All) {
+        return Ok(txn.document_count(collection)?);
+    }
+    let indexes = indexes(&mut txn, collection)?;
+    let query = Query::new(filter.clone());
+    let chosen = choose(&mut txn, collection, &indexes, &query)?;
+    let mut executor = executor(&mut txn, collection, &indexes, &query);
+    let mut n = 0u64;
+    executor.run(&chosen.access, None, &mut |_, _| {
+        n += 1;
+        Ok(true)
+    })?;
+    Ok(n)
+}
+
+/// The distinct values of `field` among documents matching `filter` (array elements count
+/// separately), in the total value order.
+pub fn distinct(db: &Database, collection: &str, field: &str, filter: &Filter) -> Result<Vec<Value>> {
+    let path = FieldPath::parse(field).map_err(|err| QueryError::invalid(field, err.to_string()))?;
+    let mut txn = db.read()?;
+    let indexes = indexes(&mut txn, collection)?;
+    let query = Query::new(filter.clone());
+    let chosen = choose(&mut txn, collection, &indexes, &query)?;
+    let mut executor = executor(&mut txn, collection, &indexes, &query);
+    let mut seen = std::collections::BTreeMap::new();
+    let mut bytes = 0usize;
+    executor.run(&chosen.access, None, &mut |_, doc| {
+        let mut reached = Vec::new();
+        path_values::collect(&path, &doc, &mut reached);
+        for value in &reached {
+            let items: Vec<&Value> = match value {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                let key = keys::encode_to_vec(item);
+                bytes += key.len();
+                seen.entry(key).or_insert_with(|| item.clone());
+            }
+        }
+        if bytes > MAX_SORT_BYTES {
+            return Err(QueryError::TooLarge {
+                what: "distinct values",
+                limit: MAX_SORT_BYTES as u64,
+                hint: "narrow the filter",
+            });
+        }
+        Ok(true)
+    })?;
+    Ok(seen.into_values().collect())
+}
+
+fn needed(query: &Query) -> Option<usize> {
+    query.limit.map(|l| l.saturating_add(query.skip))
+}
+
+fn candidates(txn: &mut Transaction, collection: &str, indexes: &[IndexHandle], query: &Query) -> Result<Vec<Candidate>> {
+    let input = PlanInput {
+        filter: &query.filter,
+        sort: &query.sort,
+        needed: needed(query),
+    };
+    plan(txn, collection, indexes, &input)
+}
+
+fn choose(txn: &mut Transaction, collection: &str, indexes: &[IndexHandle], query: &Query) -> Result<Candidate> {
+    candidates(txn, collection, indexes, query)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| QueryError::invalid("plan", "no plan"))
+}
+
+fn executor<'a>(txn: &'a mut Transaction, collection: &'a str, indexes: &'a [IndexHandle], query: &'a Query) -> Executor<'a> {
+    Executor {
+        txn,
+        collection,
+        indexes,
+        filter: &query.filter,
+        started: Instant::now(),
+        budget: query.time_budget,
+        stats: ExecStats::default(),
+    }
+}
+
+/// Cursor bytes: a format byte, a fingerprint of the sort, then the last sort key returned.
+const CURSOR_FORMAT: u8 = 1;
+
+fn sort_fingerprint(sort: &[SortKey]) -> [u8; 8] {
+    let text: String = sort
+        .iter()
+        .map(|k| format!("{}:{};", k.path, if k.descending { -1 } else { 1 }))
+        .collect();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h.to_be_bytes()
+}
+
+fn encode_cursor(sort: &[SortKey], key: &[u8]) -> String {
+    let mut bytes = vec![CURSOR_FORMAT];
+    bytes.extend_from_slice(&sort_fingerprint(sort));
+    bytes.extend_from_slice(key);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_cursor(sort: &[SortKey], cursor: &str) -> Result<Vec<u8>> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| QueryError::InvalidCursor("not a cursor returned by Cairn".into()))?;
+    if bytes.first() != Some(&CURSOR_FORMAT) || bytes.len() < 9 {
+        return Err(QueryError::InvalidCursor("unknown cursor format".into()));
+    }
+    if bytes[1..9] != sort_fingerprint(sort) {
+        return Err(QueryError::InvalidCursor("the cursor belongs to a query with a different sort".into()));
+    }
+    Ok(bytes[9..].to_vec())
+}
+
+/// Runs the chosen plan and assembles the page.
+fn run(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[IndexHandle],
+    query: &Query,
+    chosen: &Candidate,
+) -> Result<(FindResult, ())> {
+    let after = query.after.as_deref().map(|c| decode_cursor(&query.sort, c)).transpose()?;
+    let page = query.limit.unwrap_or(MAX_RESULT_DOCUMENTS).min(MAX_RESULT_DOCUMENTS);
+    // Collect one more than the page to know whether another page exists.
+    let want = query.skip.saturating_add(page).saturating_add(1);
+    let mut rows: Vec<(Vec<u8>, Value)> = Vec::new();
+    let mut bytes = 0usize;
+    let mut key = Vec::new();
+    let mut executor = executor(txn, collection, indexes, query);
+    let mut failure = None;
+    {
+        let mut emit = |doc_key: &[u8], doc: Value| -> Result<bool> {
+            key.clear();
+            sort_key(&query.sort, &doc, doc_key, &mut key);
+            if after.as_ref().is_some_and(|a| key.as_slice() <= a.as_slice()) {
+                return Ok(true);
+            }
+            bytes += key.len() + 64;
+            rows.push((key.clone(), doc));
+            if chosen.ordered {
+                return Ok(rows.len() < want);
+            }
+            if rows.len() >= want.saturating_mul(2).max(1024) {
+                // Keep only the best `want` rows: memory stays proportional to the page.
+                rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                rows.truncate(want);
+                bytes = rows.iter().map(|r| r.0.len() + 64).sum();
+            }
+            if bytes > MAX_SORT_BYTES {
+                failure = Some(QueryError::TooLarge {
+                    what: "sort buffer",
+                    limit: MAX_SORT_BYTES as u64,
+                    hint: "add an index on the sort fields, a limit, or a narrower filter",
+                });
+                return Ok(false);
+            }
+            Ok(true)
+        };
+        let start_after = match (&chosen.access, query.sort.is_empty(), &after) {
+            (Access::FullScan, true, Some(a)) => Some(a.as_slice()),
+            _ => None,
+        };
+        if chosen.ordered && matches!(chosen.access, Access::Index { .. }) {
+            executor.run_ordered(&chosen.access, &mut emit)?;
+        } else {
+            executor.run(&chosen.access, start_after, &mut emit)?;
+        }
+    }
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    let stats = executor.stats;
+    if !chosen.ordered {
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    }
+    let has_more = rows.len() > query.skip.saturating_add(page);
+    let mut page_rows: Vec<(Vec<u8>, Value)> = rows.into_iter().skip(query.skip).take(page).collect();
+    let cursor = if has_more {
+        page_rows.last().map(|(k, _)| encode_cursor(&query.sort, k))
+    } else {
+        None
+    };
+    let documents = page_rows
+        .drain(..)
+        .map(|(_, doc)| match &query.projection {
+            Some(p) => p.apply(doc),
+            None => doc,
+        })
+        .collect();
+    Ok((FindResult { documents, cursor, stats }, ()))
+}
+
+/// Streams the documents matching `filter` (using indexes as the planner chooses) in no
+/// particular order, until `emit` returns false. The building block of pipelines that start
+/// with `$match` and of bulk updates.
+pub fn for_each_match(
+    txn: &mut Transaction,
+    collection: &str,
+    filter: &Filter,
+    budget: std::time::Duration,
+    emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+) -> Result<ExecStats> {
+    let indexes = indexes(txn, collection)?;
+    let mut query = Query::new(filter.clone());
+    query.time_budget = budget;
+    let chosen = choose(txn, collection, &indexes, &query)?;
+    let mut executor = executor(txn, collection, &indexes, &query);
+    executor.run(&chosen.access, None, emit)?;
+    Ok(executor.stats)
+}

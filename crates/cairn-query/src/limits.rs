@@ -1,0 +1,26 @@
+//! Limits of the query layer, each a bound on something a query could make grow.
+
+use std::time::Duration;
+
+/// Nesting depth of a filter (`$and`/`$or`/`$not`/`$elemMatch` levels).
+pub const MAX_FILTER_DEPTH: usize = 32;
+/// Values in one `$in`/`$nin`/`$all` list.
+pub const MAX_IN_LIST: usize = 10_000;
+/// Bytes of a `$regex` pattern.
+pub const MAX_REGEX_PATTERN_BYTES: usize = 1024;
+/// Compiled size of a `$regex` (the regex crate's own limit), so hostile patterns fail fast.
+pub const MAX_REGEX_COMPILED_BYTES: usize = 1 << 20;
+/// Sort keys in one sort specification.
+pub const MAX_SORT_FIELDS: usize = 16;
+/// Documents one `find` returns at once; page with a cursor for more.
+pub const MAX_RESULT_DOCUMENTS: usize = 100_000;
+/// Memory a sort (or `$sort` stage) may buffer. A larger sort fails with a clear error
+/// (add an index on the sort field, or a limit); it does not spill.
+pub const MAX_SORT_BYTES: usize = 256 * 1024 * 1024;
+/// Default time budget of one query.
+pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(30);
+/// Entries the planner counts in an index range to estimate it exactly; past this it uses
+/// the index histogram.
+pub const PROBE_CAP: u64 = 256;
+/// Documents examined between time-budget checks.
+pub const BUDGET_CHECK_INTERVAL: u64 = 256;
