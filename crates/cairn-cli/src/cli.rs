@@ -111,6 +111,63 @@ pub enum Command {
     Check,
     /// An interactive shell: type any command above without `cairn` and the global flags.
     Shell,
+    /// Find documents matching a filter; prints JSON lines (and, when more pages exist, the
+    /// cursor for the next page on standard error).
+    Query {
+        /// Collection.
+        collection: String,
+        /// The filter, e.g. '{"age": {"$gte": 18}}' ('{}' for all).
+        filter: String,
+        /// Sort, e.g. '{"age": -1, "name": 1}'.
+        #[arg(long)]
+        sort: Option<String>,
+        /// At most this many documents.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Skip this many matching documents first.
+        #[arg(long, default_value_t = 0)]
+        skip: usize,
+        /// Projection, e.g. '{"name": 1, "address.city": 1}'.
+        #[arg(long)]
+        project: Option<String>,
+        /// Continue after this cursor (printed by a previous page).
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Count documents matching a filter.
+    Count {
+        /// Collection.
+        collection: String,
+        /// The filter ('{}' for all).
+        filter: String,
+    },
+    /// Show how a query would run: the chosen plan, the alternatives with their estimated
+    /// costs, and what running it examined.
+    Explain {
+        /// Collection.
+        collection: String,
+        /// The filter.
+        filter: String,
+        /// Sort, as for `query`.
+        #[arg(long)]
+        sort: Option<String>,
+        /// Limit, as for `query`.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Run an aggregation pipeline (a JSON array of stages); prints JSON lines.
+    Aggregate {
+        /// Collection.
+        collection: String,
+        /// The pipeline, e.g. '[{"$group": {"_id": "$city", "n": {"$count": {}}}}]'.
+        pipeline: String,
+    },
+    /// Create, drop or list secondary indexes.
+    Index {
+        /// The index operation.
+        #[command(subcommand)]
+        action: IndexAction,
+    },
     /// Benchmarks, side by side with a reference system.
     Bench {
         /// Which benchmark.
@@ -140,6 +197,41 @@ pub enum CollectionAction {
         from: String,
         /// New name.
         to: String,
+    },
+}
+
+/// Index operations.
+#[derive(Debug, Subcommand)]
+pub enum IndexAction {
+    /// Create an index and build it from the documents already there (online: the
+    /// collection stays usable); shows progress on a terminal.
+    Create {
+        /// Collection.
+        collection: String,
+        /// Index name.
+        name: String,
+        /// Fields, comma-separated, in key order (nested paths allowed: `a,b.c`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        fields: Vec<String>,
+        /// `btree` (equality, ranges, sort) or `hash` (equality on all fields).
+        #[arg(long, default_value = "btree")]
+        kind: String,
+        /// Refuse two documents with the same key (documents with a null or missing field
+        /// are exempt).
+        #[arg(long)]
+        unique: bool,
+    },
+    /// Drop an index.
+    Drop {
+        /// Collection.
+        collection: String,
+        /// Index name.
+        name: String,
+    },
+    /// List a collection's indexes with their sizes.
+    List {
+        /// Collection.
+        collection: String,
     },
 }
 

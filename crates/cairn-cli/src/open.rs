@@ -51,6 +51,6 @@ pub fn open(cli: &Cli, create: Create) -> anyhow::Result<Database> {
             cli.data.display()
         );
     }
-    Database::open(Config::new(&cli.data, mode))
+    cairn::open(Config::new(&cli.data, mode))
         .with_context(|| format!("opening the database at {}", cli.data.display()))
 }

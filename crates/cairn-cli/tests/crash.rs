@@ -444,7 +444,7 @@ fn concurrent_writer_child() {
         .parse()
         .expect("the first id block is an integer");
     let config = cairn::Config::new(dir, cairn::StorageMode::Persistent);
-    let db = cairn::Database::open(config).expect("opening the database in the child");
+    let db = cairn::open(config).expect("opening the database in the child");
     std::thread::scope(|scope| {
         for thread in 0..WRITER_THREADS {
             let db = db.clone();

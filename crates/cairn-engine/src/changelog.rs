@@ -59,6 +59,13 @@ pub enum ChangeOp {
         /// The extension's instance name.
         name: String,
     },
+    /// An extension's data was written outside any document write (a step of an online
+    /// index build). No document changed; the record exists because every commit has a
+    /// sequence number and the change log's last key is the last commit's.
+    ExtensionData {
+        /// The extension's instance name.
+        name: String,
+    },
 }
 
 impl ChangeOp {
@@ -72,6 +79,7 @@ impl ChangeOp {
             ChangeOp::RenameCollection { .. } => 12,
             ChangeOp::AttachExtension { .. } => 13,
             ChangeOp::DetachExtension { .. } => 14,
+            ChangeOp::ExtensionData { .. } => 15,
         }
     }
 
@@ -86,6 +94,7 @@ impl ChangeOp {
             ChangeOp::RenameCollection { .. } => "rename_collection",
             ChangeOp::AttachExtension { .. } => "attach_extension",
             ChangeOp::DetachExtension { .. } => "detach_extension",
+            ChangeOp::ExtensionData { .. } => "extension_data",
         }
     }
 }
@@ -132,7 +141,9 @@ impl PendingChange {
     ) -> PendingChange {
         let name_payload = match op {
             ChangeOp::RenameCollection { to } => Some(to.as_bytes()),
-            ChangeOp::AttachExtension { name } | ChangeOp::DetachExtension { name } => {
+            ChangeOp::AttachExtension { name }
+            | ChangeOp::DetachExtension { name }
+            | ChangeOp::ExtensionData { name } => {
                 Some(name.as_bytes())
             }
             _ => None,
@@ -282,6 +293,7 @@ fn decode(seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
         12 => (ChangeOp::RenameCollection { to: text(new)? }, None, None),
         13 => (ChangeOp::AttachExtension { name: text(new)? }, None, None),
         14 => (ChangeOp::DetachExtension { name: text(new)? }, None, None),
+        15 => (ChangeOp::ExtensionData { name: text(new)? }, None, None),
         _ => return Err(corrupt("unknown operation code")),
     };
     Ok(Change {

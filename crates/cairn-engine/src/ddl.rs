@@ -238,7 +238,7 @@ impl Transaction {
         )
     }
 
-    fn log_ddl(&mut self, op: &ChangeOp, meta: &CollectionMeta) {
+    pub(crate) fn log_ddl(&mut self, op: &ChangeOp, meta: &CollectionMeta) {
         let change = PendingChange::encode(op, meta.id, &meta.name, None, None, None);
         self.changes.push(change);
     }

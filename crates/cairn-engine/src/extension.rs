@@ -219,6 +219,16 @@ impl Transaction {
         value: &[u8],
     ) -> Result<()> {
         let table = self.attached_table(collection, extension, table)?;
+        if self.changes.is_empty() {
+            // Every commit needs a change record (see `ChangeOp::ExtensionData`).
+            let meta = self.collection(collection)?.meta.clone();
+            self.log_ddl(
+                &crate::changelog::ChangeOp::ExtensionData {
+                    name: extension.to_string(),
+                },
+                &meta,
+            );
+        }
         self.write_raw(
             &table,
             key.to_vec(),

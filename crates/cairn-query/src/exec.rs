@@ -81,6 +81,8 @@ impl Executor<'_> {
             // Read keys in batches so the document fetches do not nest inside the index scan's
             // borrow of the transaction.
             let mut resume: Option<Vec<u8>> = None;
+            // Start small (a top-k query needs few keys) and grow towards ORDERED_BATCH.
+            let mut batch = FIRST_ORDERED_BATCH;
             loop {
                 pending.clear();
                 let mut scan_now = scan.clone();
@@ -92,9 +94,10 @@ impl Executor<'_> {
                     self.stats.keys_examined += 1;
                     pending.push(doc_key.to_vec());
                     last_tuple_key = Some([tuple, doc_key].concat());
-                    Ok(pending.len() < ORDERED_BATCH)
+                    Ok(pending.len() < batch)
                 })?;
-                let exhausted = pending.len() < ORDERED_BATCH;
+                let exhausted = pending.len() < batch;
+                batch = (batch * 2).min(ORDERED_BATCH);
                 for doc_key in &pending {
                     if *may_repeat && !seen.insert(doc_key.clone()) {
                         continue;
@@ -229,5 +232,7 @@ impl Executor<'_> {
     }
 }
 
-/// Index keys read per batch in an ordered scan.
+/// Index keys read per batch in an ordered scan, at most.
 const ORDERED_BATCH: usize = 1024;
+/// Index keys read by an ordered scan's first batch.
+const FIRST_ORDERED_BATCH: usize = 32;

@@ -4,7 +4,7 @@
 //! use cairn::{Database, Config, StorageMode, Value, DocId, Patch};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let db = Database::open(Config::new("./cairn-data", StorageMode::Persistent))?;
+//! let db = cairn::open(Config::new("./cairn-data", StorageMode::Persistent))?;
 //! db.create_collection("patients")?;
 //! let id = db.insert("patients", Value::from_json_str(r#"{"name": "Ada", "age": 36}"#)?)?;
 //! let patch = Patch::from_json_str(r#"{"$inc": {"age": 1}}"#)?;
@@ -12,6 +12,10 @@
 //! let doc = db.get("patients", &id)?;
 //! # Ok(()) }
 //! ```
+//!
+//! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
+//! kinds (secondary indexes) that a database using them needs. Queries, indexes and
+//! aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
 //!
 //! This crate is a facade: it re-exports the engine's handle and the document model so that
 //! applications depend on one crate with one stable surface. See ARCHITECTURE.md for the
@@ -30,3 +34,34 @@ pub use cairn_engine::limits;
 
 /// The document model's limits (document size, nesting depth, id length).
 pub use cairn_doc::limits as document_limits;
+
+/// Secondary indexes: definitions, online builds, listing (`cairn-index`).
+pub use cairn_index as index;
+/// The query language, planner, executor and aggregation pipeline (`cairn-query`).
+pub use cairn_query as query;
+
+pub use cairn_index::{create_index, drop_index, list_indexes, IndexInfo, IndexKind, IndexSpec};
+pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindResult, Query};
+
+use std::sync::Arc;
+
+/// The extension kinds every Cairn process provides (secondary indexes).
+pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
+    vec![Arc::new(cairn_index::IndexExtensionKind)]
+}
+
+/// Opens a database with the built-in extension kinds registered (in addition to any in
+/// `config`). Prefer this to `Database::open`, which registers only what `config` lists.
+pub fn open(mut config: Config) -> Result<Database> {
+    for kind in builtin_extension_kinds() {
+        if !config.extension_kinds.iter().any(|k| k.kind() == kind.kind()) {
+            config.extension_kinds.push(kind);
+        }
+    }
+    Database::open(config)
+}
+
+/// Opens a memory-only database with the built-in extension kinds registered.
+pub fn open_in_memory() -> Result<Database> {
+    open(Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly))
+}

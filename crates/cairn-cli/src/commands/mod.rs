@@ -2,14 +2,16 @@
 
 mod collection;
 mod document;
+mod index;
 mod info;
+mod query;
 mod shell;
 mod transfer;
 
 use anyhow::Context;
 use cairn::{Database, DocId};
 
-use crate::cli::{BenchCommand, Cli, CollectionAction, Command};
+use crate::cli::{BenchCommand, Cli, CollectionAction, Command, IndexAction};
 use crate::open::{open, Create};
 
 /// Runs one invocation of `cairn`.
@@ -67,6 +69,48 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
         Command::Stats => info::stats(db),
         Command::Changes { after, limit } => info::changes(db, *after, *limit),
         Command::Locate { id } => info::locate(db, &parse_id(id)),
+        Command::Query {
+            collection,
+            filter,
+            sort,
+            limit,
+            skip,
+            project,
+            after,
+        } => query::find(
+            db,
+            collection,
+            &query::QueryArgs {
+                filter,
+                sort: sort.as_deref(),
+                limit: *limit,
+                skip: *skip,
+                project: project.as_deref(),
+                after: after.as_deref(),
+            },
+        ),
+        Command::Count { collection, filter } => query::count(db, collection, filter),
+        Command::Explain {
+            collection,
+            filter,
+            sort,
+            limit,
+        } => query::explain(db, collection, filter, sort.as_deref(), *limit),
+        Command::Aggregate {
+            collection,
+            pipeline,
+        } => query::aggregate(db, collection, pipeline),
+        Command::Index { action } => match action {
+            IndexAction::Create {
+                collection,
+                name,
+                fields,
+                kind,
+                unique,
+            } => index::create(db, collection, name, fields, kind, *unique),
+            IndexAction::Drop { collection, name } => index::drop(db, collection, name),
+            IndexAction::List { collection } => index::list(db, collection),
+        },
         Command::Check | Command::Shell | Command::Bench { .. } => {
             anyhow::bail!("this command cannot run inside the shell; run it as `cairn ...`")
         }

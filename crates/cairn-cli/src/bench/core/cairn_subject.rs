@@ -35,7 +35,7 @@ impl CairnSubject {
     /// Creates a new `persistent` database in `dir` (which must not hold one) with the
     /// benchmark's collection.
     pub fn create(dir: &Path) -> anyhow::Result<CairnSubject> {
-        let db = Database::open(Config::new(dir, StorageMode::Persistent))
+        let db = cairn::open(Config::new(dir, StorageMode::Persistent))
             .with_context(|| format!("opening a Cairn database in {}", dir.display()))?;
         ensure!(
             db.list_collections()?.is_empty(),
