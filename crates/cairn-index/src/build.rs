@@ -22,6 +22,9 @@ use cairn_engine::{Database, EngineError};
 use crate::entries::{doc_entries, layout, Entry};
 use crate::error::{IndexError, Result};
 use crate::limits::{BUILD_CHUNK_ENTRIES, BUILD_CHUNK_RETRIES, BUILD_RUN_BYTES};
+
+/// A conflicting chunk is split until it is this small; then it is retried as is.
+const MIN_CHUNK_ENTRIES: usize = 64;
 use crate::maintain::{add_entry, BuilderTables, META_TABLE, MULTIKEY_KEY, READY_KEY};
 use crate::spec::IndexSpec;
 
@@ -135,31 +138,50 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Writes one chunk. A conflict means some of its documents changed while it was in
+    /// flight; those are in the change log by the retry, so they get skipped. Under heavy
+    /// write load the chunk is halved on each conflict, so its window shrinks until it fits
+    /// between concurrent writes.
     fn write_chunk(&mut self, chunk: &[(Vec<u8>, Entry, Vec<u8>)]) -> Result<()> {
-        for _attempt in 0..BUILD_CHUNK_RETRIES {
-            let mut txn = self.db.begin()?;
-            // Read the log up to at least this transaction's snapshot: anything changed
-            // later conflicts with the reads noted below.
-            self.catch_up(txn.snapshot_seq())?;
-            let mut tables = BuilderTables {
-                txn: &mut txn,
-                collection: self.collection,
-                index: &self.spec.name,
-            };
-            for (_, entry, doc_key) in chunk {
-                if self.changed.contains(doc_key) {
-                    continue;
+        let mut conflicts = 0;
+        loop {
+            match self.try_chunk(chunk) {
+                Ok(()) => return Ok(()),
+                Err(IndexError::Engine(err)) if err.is_retryable() => {
+                    conflicts += 1;
+                    if chunk.len() > MIN_CHUNK_ENTRIES {
+                        let (left, right) = chunk.split_at(chunk.len() / 2);
+                        self.write_chunk(left)?;
+                        return self.write_chunk(right);
+                    }
+                    if conflicts >= BUILD_CHUNK_RETRIES {
+                        return Err(self.failed("concurrent writes kept conflicting with the build".into()));
+                    }
                 }
-                tables.txn.note_document_read(self.collection, doc_key)?;
-                add_entry(&mut tables, self.spec, entry, doc_key)?;
-            }
-            match txn.commit() {
-                Ok(_) => return Ok(()),
-                Err(err) if err.is_retryable() => continue,
-                Err(err) => return Err(err.into()),
+                Err(other) => return Err(other),
             }
         }
-        Err(self.failed("concurrent writes kept conflicting with the build".into()))
+    }
+
+    fn try_chunk(&mut self, chunk: &[(Vec<u8>, Entry, Vec<u8>)]) -> Result<()> {
+        let mut txn = self.db.begin()?;
+        // Read the log up to at least this transaction's snapshot: anything changed later
+        // conflicts with the reads noted below.
+        self.catch_up(txn.snapshot_seq())?;
+        let mut tables = BuilderTables {
+            txn: &mut txn,
+            collection: self.collection,
+            index: &self.spec.name,
+        };
+        for (_, entry, doc_key) in chunk {
+            if self.changed.contains(doc_key) {
+                continue;
+            }
+            tables.txn.note_document_read(self.collection, doc_key)?;
+            add_entry(&mut tables, self.spec, entry, doc_key)?;
+        }
+        txn.commit()?;
+        Ok(())
     }
 
     /// Adds to `changed` every document of the collection changed up to `seq`.

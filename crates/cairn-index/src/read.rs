@@ -178,6 +178,24 @@ impl IndexHandle {
         failure.map_or(Ok(()), Err)
     }
 
+    /// Every stored `(key, value)` of the index, in key order: for verification (`check`,
+    /// tests comparing an index with a rebuild).
+    pub fn raw_entries(&self, txn: &mut Transaction, collection: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        txn.extension_range(
+            collection,
+            &self.spec.name,
+            ENTRIES_TABLE,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            |key, value| {
+                out.push((key.to_vec(), value.to_vec()));
+                true
+            },
+        )?;
+        Ok(out)
+    }
+
     /// Counts the entries of `scan`, stopping at `cap`: exact below the cap.
     pub fn count_up_to(
         &self,
