@@ -143,9 +143,7 @@ impl PendingChange {
             ChangeOp::RenameCollection { to } => Some(to.as_bytes()),
             ChangeOp::AttachExtension { name }
             | ChangeOp::DetachExtension { name }
-            | ChangeOp::ExtensionData { name } => {
-                Some(name.as_bytes())
-            }
+            | ChangeOp::ExtensionData { name } => Some(name.as_bytes()),
             _ => None,
         };
         let new = name_payload.or(new);

@@ -128,7 +128,9 @@ pub enum EngineError {
     /// The database was shut down while the operation was in flight.
     /// A write would give two documents the same value in a unique index. Nothing of the
     /// write (or of its transaction) is stored.
-    #[error("unique index `{index}` on `{collection}` already has {value} (document `{existing}`)")]
+    #[error(
+        "unique index `{index}` on `{collection}` already has {value} (document `{existing}`)"
+    )]
     UniqueViolation {
         /// The collection.
         collection: String,

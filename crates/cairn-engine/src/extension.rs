@@ -182,7 +182,12 @@ pub struct ExtensionTableStats {
 /// builds that fill an extension attached with
 /// [`crate::Database::attach_extension_unfilled`], and query planners.
 impl Transaction {
-    fn attached_table(&mut self, collection: &str, extension: &str, table: &str) -> Result<Arc<str>> {
+    fn attached_table(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+    ) -> Result<Arc<str>> {
         let coll = self.collection(collection)?;
         if !coll.extensions.iter().any(|(name, _)| name == extension) {
             return Err(crate::error::EngineError::ExtensionState {

@@ -37,7 +37,11 @@ pub fn create_index(
     {
         let mut txn = db.read()?;
         let meta = txn.collection_meta(collection)?;
-        let count = meta.extensions.iter().filter(|e| e.kind == INDEX_KIND).count();
+        let count = meta
+            .extensions
+            .iter()
+            .filter(|e| e.kind == INDEX_KIND)
+            .count();
         if count >= MAX_INDEXES_PER_COLLECTION {
             return Err(IndexError::InvalidDefinition {
                 name: spec.name.clone(),

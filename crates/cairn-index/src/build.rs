@@ -25,6 +25,9 @@ use crate::limits::{BUILD_CHUNK_ENTRIES, BUILD_CHUNK_RETRIES, BUILD_RUN_BYTES};
 
 /// A conflicting chunk is split until it is this small; then it is retried as is.
 const MIN_CHUNK_ENTRIES: usize = 64;
+
+/// Documents scanned between progress reports.
+const PROGRESS_EVERY_DOCUMENTS: u64 = 10_000;
 use crate::maintain::{add_entry, BuilderTables, META_TABLE, MULTIKEY_KEY, READY_KEY};
 use crate::spec::IndexSpec;
 
@@ -83,7 +86,7 @@ pub(crate) fn fill(
                     builder.write_run(&mut run)?;
                     run_bytes = 0;
                 }
-                if builder.progress.scanned % 10_000 == 0 {
+                if builder.progress.scanned.is_multiple_of(PROGRESS_EVERY_DOCUMENTS) {
                     progress(builder.progress);
                 }
                 Ok(())
@@ -155,7 +158,9 @@ impl Builder<'_> {
                         return self.write_chunk(right);
                     }
                     if conflicts >= BUILD_CHUNK_RETRIES {
-                        return Err(self.failed("concurrent writes kept conflicting with the build".into()));
+                        return Err(
+                            self.failed("concurrent writes kept conflicting with the build".into())
+                        );
                     }
                 }
                 Err(other) => return Err(other),
@@ -187,16 +192,16 @@ impl Builder<'_> {
     /// Adds to `changed` every document of the collection changed up to `seq`.
     fn catch_up(&mut self, seq: u64) -> Result<()> {
         while self.log_cursor < seq {
-            let changes = self
-                .db
-                .changes_after(self.log_cursor, 10_000)
-                .map_err(|err| match err {
-                    EngineError::ChangeLogTrimmed { .. } => self.failed(format!(
-                        "the change log was trimmed past the build's snapshot ({err}); retry \
+            let changes =
+                self.db
+                    .changes_after(self.log_cursor, 10_000)
+                    .map_err(|err| match err {
+                        EngineError::ChangeLogTrimmed { .. } => self.failed(format!(
+                            "the change log was trimmed past the build's snapshot ({err}); retry \
                          with fewer concurrent writes or a longer change-log retention"
-                    )),
-                    other => other.into(),
-                })?;
+                        )),
+                        other => other.into(),
+                    })?;
             let Some(last) = changes.last() else { break };
             self.log_cursor = last.seq;
             for change in changes {
@@ -221,7 +226,10 @@ impl Builder<'_> {
 }
 
 /// Used by tests and `check`: the entries a full rebuild would produce, as stored keys.
-pub fn expected_keys(spec: &IndexSpec, docs: &[(Vec<u8>, Value)]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn expected_keys(
+    spec: &IndexSpec,
+    docs: &[(Vec<u8>, Value)],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
     for (doc_key, doc) in docs {
         for entry in doc_entries(spec, doc)?.entries {

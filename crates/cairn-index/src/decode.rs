@@ -34,9 +34,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value> {
         TAG_FALSE => Value::Bool(false),
         TAG_TRUE => Value::Bool(true),
         TAG_NUMBER => decode_number(body).ok_or_else(corrupt)?,
-        TAG_STRING => {
-            String::from_utf8(unescape(body)?).map_or_else(|_| Err(corrupt()), |s| Ok(Value::String(s)))?
-        }
+        TAG_STRING => String::from_utf8(unescape(body)?)
+            .map_or_else(|_| Err(corrupt()), |s| Ok(Value::String(s)))?,
         TAG_BYTES => Value::Bytes(unescape(body)?),
         TAG_UUID => Value::Uuid(uuid::Uuid::from_slice(body).map_err(|_| corrupt())?),
         TAG_DATETIME => {

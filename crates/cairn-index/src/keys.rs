@@ -192,7 +192,8 @@ pub fn skip(bytes: &[u8]) -> Result<usize> {
                     Some(&OBJECT_END) => break at + 1,
                     Some(&OBJECT_FIELD) => {
                         at += 1;
-                        at += escaped_len(body.get(at..).ok_or_else(corrupt)?).ok_or_else(corrupt)?;
+                        at +=
+                            escaped_len(body.get(at..).ok_or_else(corrupt)?).ok_or_else(corrupt)?;
                         at += skip(body.get(at..).ok_or_else(corrupt)?)?;
                     }
                     _ => return Err(corrupt()),
@@ -333,8 +334,12 @@ mod tests {
             (-1e20f64..1e20).prop_map(Value::Float),
             prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(9_007_199_254_740_993)]
                 .prop_map(Value::Int),
-            prop_oneof![Just(9.223372036854776e18), Just(-0.0), Just(9_007_199_254_740_992.0)]
-                .prop_map(Value::Float),
+            prop_oneof![
+                Just(9.223372036854776e18),
+                Just(-0.0),
+                Just(9_007_199_254_740_992.0)
+            ]
+            .prop_map(Value::Float),
             "[a\\x00b]{0,4}".prop_map(Value::String),
             proptest::collection::vec(any::<u8>(), 0..4).prop_map(Value::Bytes),
         ]

@@ -27,6 +27,9 @@ pub const READY_KEY: &[u8] = b"ready";
 /// Key in [`META_TABLE`] present once any document held an array in an indexed field.
 pub const MULTIKEY_KEY: &[u8] = b"multikey";
 
+/// A callback over `(key, value)` entries; returns whether to continue.
+pub(crate) type EntryVisitor<'v> = dyn FnMut(&[u8], &[u8]) -> EngineResult<bool> + 'v;
+
 /// Table access an entry writer needs; implemented for the engine's write hook and for
 /// online builds, so both run the same code (including uniqueness checks).
 pub(crate) trait EntryTables {
@@ -36,7 +39,7 @@ pub(crate) trait EntryTables {
         &mut self,
         table: &str,
         prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> EngineResult<bool>,
+        visit: &mut EntryVisitor<'_>,
     ) -> EngineResult<()>;
     fn collection(&self) -> &str;
 }
@@ -52,7 +55,7 @@ impl EntryTables for ExtensionTxn<'_> {
         &mut self,
         table: &str,
         prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> EngineResult<bool>,
+        visit: &mut EntryVisitor<'_>,
     ) -> EngineResult<()> {
         let end = keys::prefix_successor(prefix);
         let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
@@ -72,7 +75,8 @@ pub(crate) struct BuilderTables<'t> {
 
 impl EntryTables for BuilderTables<'_> {
     fn get(&mut self, table: &str, key: &[u8]) -> EngineResult<Option<Vec<u8>>> {
-        self.txn.extension_get(self.collection, self.index, table, key)
+        self.txn
+            .extension_get(self.collection, self.index, table, key)
     }
     fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> EngineResult<()> {
         self.txn
@@ -82,7 +86,7 @@ impl EntryTables for BuilderTables<'_> {
         &mut self,
         table: &str,
         prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> EngineResult<bool>,
+        visit: &mut EntryVisitor<'_>,
     ) -> EngineResult<()> {
         let end = keys::prefix_successor(prefix);
         let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
@@ -117,7 +121,12 @@ pub(crate) fn add_entry(
 ) -> EngineResult<()> {
     if spec.unique && !entry.has_null {
         if let Some(existing) = find_duplicate(tables, spec, entry, doc_key)? {
-            return Err(unique_violation(tables.collection(), spec, entry, &existing));
+            return Err(unique_violation(
+                tables.collection(),
+                spec,
+                entry,
+                &existing,
+            ));
         }
     }
     let (key, value) = layout(spec, entry, doc_key);
@@ -202,11 +211,19 @@ impl Extension for IndexExtension {
         };
         let doc_key = change.id.to_key().map_err(EngineError::from)?;
         // Both lists are sorted: a merge finds what to remove and what to add.
-        for entry in old.entries.iter().filter(|e| new.entries.binary_search(e).is_err()) {
+        for entry in old
+            .entries
+            .iter()
+            .filter(|e| new.entries.binary_search(e).is_err())
+        {
             let (key, _) = layout(&self.spec, entry, &doc_key);
             txn.delete(ENTRIES_TABLE, &key)?;
         }
-        for entry in new.entries.iter().filter(|e| old.entries.binary_search(e).is_err()) {
+        for entry in new
+            .entries
+            .iter()
+            .filter(|e| old.entries.binary_search(e).is_err())
+        {
             add_entry(txn, &self.spec, entry, &doc_key)?;
         }
         if new.multikey && !old.multikey {

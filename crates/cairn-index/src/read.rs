@@ -8,7 +8,9 @@ use cairn_engine::Transaction;
 use crate::entries::{hash_tuple, split};
 use crate::error::{IndexError, Result};
 use crate::keys::prefix_successor;
-use crate::maintain::{instance, IndexExtension, ENTRIES_TABLE, INDEX_KIND, META_TABLE, MULTIKEY_KEY, READY_KEY};
+use crate::maintain::{
+    instance, IndexExtension, ENTRIES_TABLE, INDEX_KIND, META_TABLE, MULTIKEY_KEY, READY_KEY,
+};
 use crate::spec::{IndexKind, IndexSpec};
 use crate::stats::IndexStats;
 
@@ -180,7 +182,11 @@ impl IndexHandle {
 
     /// Every stored `(key, value)` of the index, in key order: for verification (`check`,
     /// tests comparing an index with a rebuild).
-    pub fn raw_entries(&self, txn: &mut Transaction, collection: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub fn raw_entries(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
         txn.extension_range(
             collection,

@@ -71,8 +71,8 @@ impl IndexSpec {
         }
         let mut paths = Vec::with_capacity(fields.len());
         for field in fields {
-            let path =
-                FieldPath::parse(field).map_err(|err| invalid(format!("field `{field}`: {err}")))?;
+            let path = FieldPath::parse(field)
+                .map_err(|err| invalid(format!("field `{field}`: {err}")))?;
             if paths.contains(&path) {
                 return Err(invalid(format!("field `{field}` is listed twice")));
             }

@@ -171,7 +171,7 @@ pub fn compute(txn: &mut Transaction, collection: &str, spec: &IndexSpec) -> Res
                 std::mem::swap(&mut ends, &mut prev_ends);
                 previous.clear();
                 previous.extend_from_slice(tuple);
-                if stats.entries % step == 0 {
+                if stats.entries.is_multiple_of(step) {
                     stats.bounds.push(tuple.to_vec());
                 }
                 last.clear();

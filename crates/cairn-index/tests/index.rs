@@ -6,7 +6,9 @@ use std::sync::Arc;
 use cairn_doc::{DocId, Object, Value};
 use cairn_engine::{Config, Database, EngineError, StorageMode};
 use cairn_index::build::expected_keys;
-use cairn_index::{create_index, drop_index, indexes, list_indexes, IndexExtensionKind, IndexKind, IndexSpec};
+use cairn_index::{
+    create_index, drop_index, indexes, list_indexes, IndexExtensionKind, IndexKind, IndexSpec,
+};
 use proptest::prelude::*;
 
 fn open_memory() -> Database {
@@ -29,15 +31,24 @@ fn specs() -> Vec<IndexSpec> {
 fn assert_indexes_match(db: &Database) {
     let mut txn = db.read().unwrap();
     let mut docs = Vec::new();
-    txn.scan_documents("c", std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, |key, doc| {
-        docs.push((key.to_vec(), doc));
-        Ok(true)
-    })
+    txn.scan_documents(
+        "c",
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        |key, doc| {
+            docs.push((key.to_vec(), doc));
+            Ok(true)
+        },
+    )
     .unwrap();
     for handle in indexes(&mut txn, "c").unwrap() {
         let stored = handle.raw_entries(&mut txn, "c").unwrap();
         let expected = expected_keys(&handle.spec, &docs).unwrap();
-        assert_eq!(stored, expected, "index `{}` differs from a rebuild", handle.spec.name);
+        assert_eq!(
+            stored, expected,
+            "index `{}` differs from a rebuild",
+            handle.spec.name
+        );
     }
 }
 
@@ -161,14 +172,30 @@ fn unique_violation_names_index_value_and_holder_and_leaves_no_trace() {
     db.create_collection("c").unwrap();
     let spec = IndexSpec::new("email", &["email"], IndexKind::BTree, true).unwrap();
     create_index(&db, "c", &spec, &mut |_| {}).unwrap();
-    db.insert("c", Value::from_json_str(r#"{"_id": 1, "email": "a@x"}"#).unwrap()).unwrap();
+    db.insert(
+        "c",
+        Value::from_json_str(r#"{"_id": 1, "email": "a@x"}"#).unwrap(),
+    )
+    .unwrap();
     let mut txn = db.begin().unwrap();
-    txn.insert("c", Value::from_json_str(r#"{"_id": 2, "email": "b@x"}"#).unwrap()).unwrap();
+    txn.insert(
+        "c",
+        Value::from_json_str(r#"{"_id": 2, "email": "b@x"}"#).unwrap(),
+    )
+    .unwrap();
     let err = txn
-        .insert("c", Value::from_json_str(r#"{"_id": 3, "email": "a@x"}"#).unwrap())
+        .insert(
+            "c",
+            Value::from_json_str(r#"{"_id": 3, "email": "a@x"}"#).unwrap(),
+        )
         .unwrap_err();
     match &err {
-        EngineError::UniqueViolation { index, value, existing, .. } => {
+        EngineError::UniqueViolation {
+            index,
+            value,
+            existing,
+            ..
+        } => {
             assert_eq!(index, "email");
             assert_eq!(value, "\"a@x\"");
             assert_eq!(existing, &DocId::Int(1));
@@ -179,13 +206,24 @@ fn unique_violation_names_index_value_and_holder_and_leaves_no_trace() {
     assert!(db.get("c", &DocId::Int(2)).unwrap().is_none());
     assert!(db.get("c", &DocId::Int(3)).unwrap().is_none());
     // Missing and null values are exempt.
-    db.insert("c", Value::from_json_str(r#"{"_id": 4}"#).unwrap()).unwrap();
-    db.insert("c", Value::from_json_str(r#"{"_id": 5, "email": null}"#).unwrap()).unwrap();
+    db.insert("c", Value::from_json_str(r#"{"_id": 4}"#).unwrap())
+        .unwrap();
+    db.insert(
+        "c",
+        Value::from_json_str(r#"{"_id": 5, "email": null}"#).unwrap(),
+    )
+    .unwrap();
     assert_indexes_match(&db);
     // A batch with a duplicate stores nothing.
     let batch = [
-        cairn_engine::BatchOp::Insert { collection: "c".into(), doc: Value::from_json_str(r#"{"_id": 6, "email": "c@x"}"#).unwrap() },
-        cairn_engine::BatchOp::Insert { collection: "c".into(), doc: Value::from_json_str(r#"{"_id": 7, "email": "c@x"}"#).unwrap() },
+        cairn_engine::BatchOp::Insert {
+            collection: "c".into(),
+            doc: Value::from_json_str(r#"{"_id": 6, "email": "c@x"}"#).unwrap(),
+        },
+        cairn_engine::BatchOp::Insert {
+            collection: "c".into(),
+            doc: Value::from_json_str(r#"{"_id": 7, "email": "c@x"}"#).unwrap(),
+        },
     ];
     assert!(db.batch(&batch).is_err());
     assert!(db.get("c", &DocId::Int(6)).unwrap().is_none());
@@ -197,7 +235,11 @@ fn building_a_unique_index_over_duplicates_fails_and_drops_it() {
     let db = open_memory();
     db.create_collection("c").unwrap();
     for i in 0..10 {
-        db.insert("c", Value::from_json_str(&format!(r#"{{"_id": {i}, "k": {}}}"#, i % 9)).unwrap()).unwrap();
+        db.insert(
+            "c",
+            Value::from_json_str(&format!(r#"{{"_id": {i}, "k": {}}}"#, i % 9)).unwrap(),
+        )
+        .unwrap();
     }
     let spec = IndexSpec::new("k", &["k"], IndexKind::BTree, true).unwrap();
     let err = create_index(&db, "c", &spec, &mut |_| {}).unwrap_err();
@@ -208,13 +250,22 @@ fn building_a_unique_index_over_duplicates_fails_and_drops_it() {
 #[test]
 fn online_build_under_concurrent_writes_matches_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new(dir.path(), StorageMode::MemoryFirst { flush_interval: std::time::Duration::from_millis(50) });
+    let mut config = Config::new(
+        dir.path(),
+        StorageMode::MemoryFirst {
+            flush_interval: std::time::Duration::from_millis(50),
+        },
+    );
     config.extension_kinds.push(Arc::new(IndexExtensionKind));
     let db = Database::open(config).unwrap();
     db.create_collection("c").unwrap();
     let mut txn = db.begin().unwrap();
     for i in 0..30_000i64 {
-        txn.insert("c", Value::from_json_str(&format!(r#"{{"_id": {i}, "a": {}, "u": {i}}}"#, i % 97)).unwrap()).unwrap();
+        txn.insert(
+            "c",
+            Value::from_json_str(&format!(r#"{{"_id": {i}, "a": {}, "u": {i}}}"#, i % 97)).unwrap(),
+        )
+        .unwrap();
     }
     txn.commit().unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -225,7 +276,12 @@ fn online_build_under_concurrent_writes_matches_a_rebuild() {
             let mut i = 0i64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let id = (i * 7919) % 40_000;
-                let doc = Value::from_json_str(&format!(r#"{{"_id": {id}, "a": {}, "u": {}}}"#, i % 13, 100_000 + i)).unwrap();
+                let doc = Value::from_json_str(&format!(
+                    r#"{{"_id": {id}, "a": {}, "u": {}}}"#,
+                    i % 13,
+                    100_000 + i
+                ))
+                .unwrap();
                 let _ = db.transaction(|t| t.upsert("c", doc.clone()).map(|_| ()));
                 if i % 5 == 0 {
                     let _ = db.delete("c", &DocId::Int((i * 31) % 40_000));

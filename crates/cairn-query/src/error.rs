@@ -15,7 +15,9 @@ pub enum QueryError {
         reason: String,
     },
     /// The query ran longer than its time budget.
-    #[error("query exceeded its time budget of {budget_ms} ms after examining {examined} documents")]
+    #[error(
+        "query exceeded its time budget of {budget_ms} ms after examining {examined} documents"
+    )]
     TimedOut {
         /// The budget.
         budget_ms: u64,

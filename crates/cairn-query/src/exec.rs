@@ -37,7 +37,12 @@ pub struct Executor<'a> {
 
 impl Executor<'_> {
     fn check_budget(&self) -> Result<()> {
-        if self.stats.docs_examined.is_multiple_of(BUDGET_CHECK_INTERVAL) && self.started.elapsed() > self.budget {
+        if self
+            .stats
+            .docs_examined
+            .is_multiple_of(BUDGET_CHECK_INTERVAL)
+            && self.started.elapsed() > self.budget
+        {
             return Err(QueryError::TimedOut {
                 budget_ms: self.budget.as_millis() as u64,
                 examined: self.stats.docs_examined,
@@ -69,7 +74,13 @@ impl Executor<'_> {
         access: &Access,
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
     ) -> Result<()> {
-        let Access::Index { index, scans, may_repeat, .. } = access else {
+        let Access::Index {
+            index,
+            scans,
+            may_repeat,
+            ..
+        } = access
+        else {
             return self.run(access, None, emit);
         };
         let handle = self.handle(index)?;
@@ -86,7 +97,9 @@ impl Executor<'_> {
             loop {
                 pending.clear();
                 let mut scan_now = scan.clone();
-                if let (Some(last), cairn_index::IndexScan::Range { lower, .. }) = (&resume, &mut scan_now) {
+                if let (Some(last), cairn_index::IndexScan::Range { lower, .. }) =
+                    (&resume, &mut scan_now)
+                {
                     *lower = Bound::Excluded(last.clone());
                 }
                 let mut last_tuple_key = None;
@@ -138,7 +151,11 @@ impl Executor<'_> {
             .ok_or_else(|| QueryError::invalid("plan", format!("index `{name}` vanished")))
     }
 
-    fn full_scan(&mut self, start_after: Option<&[u8]>, emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>) -> Result<()> {
+    fn full_scan(
+        &mut self,
+        start_after: Option<&[u8]>,
+        emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+    ) -> Result<()> {
         let start = start_after.map_or(Bound::Unbounded, Bound::Excluded);
         let filter = self.filter;
         let mut failure = None;
@@ -146,27 +163,30 @@ impl Executor<'_> {
         let started = self.started;
         let budget = self.budget;
         let stats = &mut self.stats;
-        self.txn.scan_documents(collection, start, Bound::Unbounded, |key, doc| {
-            stats.docs_examined += 1;
-            if stats.docs_examined.is_multiple_of(BUDGET_CHECK_INTERVAL) && started.elapsed() > budget {
-                failure = Some(QueryError::TimedOut {
-                    budget_ms: budget.as_millis() as u64,
-                    examined: stats.docs_examined,
-                });
-                return Ok(false);
-            }
-            if !filter.matches(&doc) {
-                return Ok(true);
-            }
-            stats.matched += 1;
-            match emit(key, doc) {
-                Ok(more) => Ok(more),
-                Err(err) => {
-                    failure = Some(err);
-                    Ok(false)
+        self.txn
+            .scan_documents(collection, start, Bound::Unbounded, |key, doc| {
+                stats.docs_examined += 1;
+                if stats.docs_examined.is_multiple_of(BUDGET_CHECK_INTERVAL)
+                    && started.elapsed() > budget
+                {
+                    failure = Some(QueryError::TimedOut {
+                        budget_ms: budget.as_millis() as u64,
+                        examined: stats.docs_examined,
+                    });
+                    return Ok(false);
                 }
-            }
-        })?;
+                if !filter.matches(&doc) {
+                    return Ok(true);
+                }
+                stats.matched += 1;
+                match emit(key, doc) {
+                    Ok(more) => Ok(more),
+                    Err(err) => {
+                        failure = Some(err);
+                        Ok(false)
+                    }
+                }
+            })?;
         failure.map_or(Ok(()), Err)
     }
 
@@ -198,7 +218,10 @@ impl Executor<'_> {
             }
             Access::Intersect(a, b) => {
                 let left: HashSet<Vec<u8>> = self.doc_keys(a)?.into_iter().collect();
-                self.doc_keys(b)?.into_iter().filter(|k| left.contains(k)).collect()
+                self.doc_keys(b)?
+                    .into_iter()
+                    .filter(|k| left.contains(k))
+                    .collect()
             }
         };
         keys.sort_unstable();
@@ -206,7 +229,11 @@ impl Executor<'_> {
         Ok(keys)
     }
 
-    fn fetch_each(&mut self, keys: &[Vec<u8>], emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>) -> Result<()> {
+    fn fetch_each(
+        &mut self,
+        keys: &[Vec<u8>],
+        emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+    ) -> Result<()> {
         for key in keys {
             if !self.fetch_one(key, emit)? {
                 break;
@@ -216,7 +243,11 @@ impl Executor<'_> {
     }
 
     /// Fetches one document, tests it and emits it; returns whether to go on.
-    fn fetch_one(&mut self, key: &[u8], emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>) -> Result<bool> {
+    fn fetch_one(
+        &mut self,
+        key: &[u8],
+        emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+    ) -> Result<bool> {
         self.stats.docs_examined += 1;
         self.check_budget()?;
         let Some(doc) = self.txn.get_by_key(self.collection, key)? else {

@@ -63,10 +63,19 @@ impl Explain {
         };
         let mut o = cairn_doc::Object::new();
         o.insert("chosen", line(&self.chosen));
-        o.insert("considered", Value::Array(self.considered.iter().map(line).collect()));
+        o.insert(
+            "considered",
+            Value::Array(self.considered.iter().map(line).collect()),
+        );
         let mut ex = cairn_doc::Object::new();
-        ex.insert("keys_examined", Value::Int(self.executed.keys_examined as i64));
-        ex.insert("docs_examined", Value::Int(self.executed.docs_examined as i64));
+        ex.insert(
+            "keys_examined",
+            Value::Int(self.executed.keys_examined as i64),
+        );
+        ex.insert(
+            "docs_examined",
+            Value::Int(self.executed.docs_examined as i64),
+        );
         ex.insert("returned", Value::Int(self.returned as i64));
         ex.insert("elapsed_us", Value::Int(self.elapsed_us as i64));
         o.insert("executed", Value::Object(ex));
@@ -133,8 +142,14 @@ pub fn count(db: &Database, collection: &str, filter: &Filter) -> Result<u64> {
 
 /// The distinct values of `field` among documents matching `filter` (array elements count
 /// separately), in the total value order.
-pub fn distinct(db: &Database, collection: &str, field: &str, filter: &Filter) -> Result<Vec<Value>> {
-    let path = FieldPath::parse(field).map_err(|err| QueryError::invalid(field, err.to_string()))?;
+pub fn distinct(
+    db: &Database,
+    collection: &str,
+    field: &str,
+    filter: &Filter,
+) -> Result<Vec<Value>> {
+    let path =
+        FieldPath::parse(field).map_err(|err| QueryError::invalid(field, err.to_string()))?;
     let mut txn = db.read()?;
     let indexes = indexes(&mut txn, collection)?;
     let query = Query::new(filter.clone());
@@ -172,7 +187,12 @@ fn needed(query: &Query) -> Option<usize> {
     query.limit.map(|l| l.saturating_add(query.skip))
 }
 
-fn candidates(txn: &mut Transaction, collection: &str, indexes: &[IndexHandle], query: &Query) -> Result<Vec<Candidate>> {
+fn candidates(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[IndexHandle],
+    query: &Query,
+) -> Result<Vec<Candidate>> {
     let input = PlanInput {
         filter: &query.filter,
         sort: &query.sort,
@@ -181,14 +201,24 @@ fn candidates(txn: &mut Transaction, collection: &str, indexes: &[IndexHandle], 
     plan(txn, collection, indexes, &input)
 }
 
-fn choose(txn: &mut Transaction, collection: &str, indexes: &[IndexHandle], query: &Query) -> Result<Candidate> {
+fn choose(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[IndexHandle],
+    query: &Query,
+) -> Result<Candidate> {
     candidates(txn, collection, indexes, query)?
         .into_iter()
         .next()
         .ok_or_else(|| QueryError::invalid("plan", "no plan"))
 }
 
-fn executor<'a>(txn: &'a mut Transaction, collection: &'a str, indexes: &'a [IndexHandle], query: &'a Query) -> Executor<'a> {
+fn executor<'a>(
+    txn: &'a mut Transaction,
+    collection: &'a str,
+    indexes: &'a [IndexHandle],
+    query: &'a Query,
+) -> Executor<'a> {
     Executor {
         txn,
         collection,
@@ -230,7 +260,9 @@ fn decode_cursor(sort: &[SortKey], cursor: &str) -> Result<Vec<u8>> {
         return Err(QueryError::InvalidCursor("unknown cursor format".into()));
     }
     if bytes[1..9] != sort_fingerprint(sort) {
-        return Err(QueryError::InvalidCursor("the cursor belongs to a query with a different sort".into()));
+        return Err(QueryError::InvalidCursor(
+            "the cursor belongs to a query with a different sort".into(),
+        ));
     }
     Ok(bytes[9..].to_vec())
 }
@@ -243,8 +275,15 @@ fn run(
     query: &Query,
     chosen: &Candidate,
 ) -> Result<(FindResult, ())> {
-    let after = query.after.as_deref().map(|c| decode_cursor(&query.sort, c)).transpose()?;
-    let page = query.limit.unwrap_or(MAX_RESULT_DOCUMENTS).min(MAX_RESULT_DOCUMENTS);
+    let after = query
+        .after
+        .as_deref()
+        .map(|c| decode_cursor(&query.sort, c))
+        .transpose()?;
+    let page = query
+        .limit
+        .unwrap_or(MAX_RESULT_DOCUMENTS)
+        .min(MAX_RESULT_DOCUMENTS);
     // Collect one more than the page to know whether another page exists.
     let want = query.skip.saturating_add(page).saturating_add(1);
     let mut rows: Vec<(Vec<u8>, Value)> = Vec::new();
@@ -256,7 +295,10 @@ fn run(
         let mut emit = |doc_key: &[u8], doc: Value| -> Result<bool> {
             key.clear();
             sort_key(&query.sort, &doc, doc_key, &mut key);
-            if after.as_ref().is_some_and(|a| key.as_slice() <= a.as_slice()) {
+            if after
+                .as_ref()
+                .is_some_and(|a| key.as_slice() <= a.as_slice())
+            {
                 return Ok(true);
             }
             bytes += key.len() + 64;
@@ -298,7 +340,8 @@ fn run(
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     }
     let has_more = rows.len() > query.skip.saturating_add(page);
-    let mut page_rows: Vec<(Vec<u8>, Value)> = rows.into_iter().skip(query.skip).take(page).collect();
+    let mut page_rows: Vec<(Vec<u8>, Value)> =
+        rows.into_iter().skip(query.skip).take(page).collect();
     let cursor = if has_more {
         page_rows.last().map(|(k, _)| encode_cursor(&query.sort, k))
     } else {
@@ -311,7 +354,14 @@ fn run(
             None => doc,
         })
         .collect();
-    Ok((FindResult { documents, cursor, stats }, ()))
+    Ok((
+        FindResult {
+            documents,
+            cursor,
+            stats,
+        },
+        (),
+    ))
 }
 
 /// Streams the documents matching `filter` (using indexes as the planner chooses) in no
@@ -331,4 +381,22 @@ pub fn for_each_match(
     let mut executor = executor(txn, collection, &indexes, &query);
     executor.run(&chosen.access, None, emit)?;
     Ok(executor.stats)
+}
+
+/// Runs a query once under every plan the planner considers, returning each plan's
+/// description and result. Plans differ in cost, never in answers; this is how tests (and
+/// a suspicious operator) check that.
+pub fn find_under_every_plan(
+    db: &Database,
+    collection: &str,
+    query: &Query,
+) -> Result<Vec<(String, FindResult)>> {
+    let mut txn = db.read()?;
+    let indexes = indexes(&mut txn, collection)?;
+    let mut out = Vec::new();
+    for candidate in candidates(&mut txn, collection, &indexes, query)? {
+        let (result, _) = run(&mut txn, collection, &indexes, query, &candidate)?;
+        out.push((candidate.access.describe(), result));
+    }
+    Ok(out)
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Nesting depth of a filter (`$and`/`$or`/`$not`/`$elemMatch` levels).
-pub const MAX_FILTER_DEPTH: usize = 32;
+pub const MAX_FILTER_DEPTH: usize = 20;
 /// Values in one `$in`/`$nin`/`$all` list.
 pub const MAX_IN_LIST: usize = 10_000;
 /// Bytes of a `$regex` pattern.
@@ -24,3 +24,15 @@ pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(30);
 pub const PROBE_CAP: u64 = 256;
 /// Documents examined between time-budget checks.
 pub const BUDGET_CHECK_INTERVAL: u64 = 256;
+/// Stages in one aggregation pipeline. Real pipelines have a handful; the cap keeps parsing,
+/// per-document work and nesting of computed values (each stage can wrap a value once more)
+/// bounded.
+pub const MAX_PIPELINE_STAGES: usize = 100;
+/// Memory a `$group` stage may hold (keys, accumulator state, `$push`/`$addToSet` arrays), and
+/// memory a `$lookup` may hold (one document's joined array, or the documents buffered before
+/// the first `$lookup` while the source scan holds the snapshot). Larger fails with a clear
+/// error rather than spilling to disk: narrow the input with `$match` first.
+pub const MAX_GROUP_BYTES: usize = 256 * 1024 * 1024;
+/// Nesting depth of a computed expression (objects and arrays of field references inside a
+/// `$project`, `$addFields` or `$group` `_id`), so hostile specs cannot recurse without bound.
+pub const MAX_EXPRESSION_DEPTH: usize = 32;

@@ -93,23 +93,38 @@ impl Access {
                 let order = if *ordered { ", provides sort" } else { "" };
                 format!("{what} on `{index}` ({} scan(s){order})", scans.len())
             }
-            Access::Intersect(a, b) => format!("intersection of [{}] and [{}]", a.describe(), b.describe()),
+            Access::Intersect(a, b) => {
+                format!("intersection of [{}] and [{}]", a.describe(), b.describe())
+            }
             Access::Union(parts) => format!(
                 "union of {}",
-                parts.iter().map(|p| format!("[{}]", p.describe())).collect::<Vec<_>>().join(", ")
+                parts
+                    .iter()
+                    .map(|p| format!("[{}]", p.describe()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
 }
 
 fn is_full_range(scan: &IndexScan) -> bool {
-    matches!(scan, IndexScan::Range { lower: Bound::Unbounded, upper: Bound::Unbounded })
+    matches!(
+        scan,
+        IndexScan::Range {
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded
+        }
+    )
 }
 
 fn is_point(scan: &IndexScan) -> bool {
     match scan {
         IndexScan::HashEqual { .. } => true,
-        IndexScan::Range { lower: Bound::Included(l), upper: Bound::Included(u) } => l == u,
+        IndexScan::Range {
+            lower: Bound::Included(l),
+            upper: Bound::Included(u),
+        } => l == u,
         _ => false,
     }
 }
@@ -132,7 +147,12 @@ pub fn plan(
     input: &PlanInput<'_>,
 ) -> Result<Vec<Candidate>> {
     let total = txn.document_count(collection)? as f64;
-    let mut planner = Planner { txn, collection, total, input };
+    let mut planner = Planner {
+        txn,
+        collection,
+        total,
+        input,
+    };
     let mut candidates = vec![planner.full_scan()];
     let conjuncts = conjuncts(input.filter);
     let mut singles = Vec::new();
@@ -182,14 +202,18 @@ struct FieldConstraint {
 fn constraint_for(conjuncts: &[&Filter], path: &FieldPath, multikey: bool) -> FieldConstraint {
     let mut c = FieldConstraint::default();
     for conjunct in conjuncts {
-        let Filter::Field(p, ops) = conjunct else { continue };
+        let Filter::Field(p, ops) = conjunct else {
+            continue;
+        };
         if p != path {
             continue;
         }
         for op in ops {
             match op {
                 Op::Eq(v) if indexable(v) && c.equal.is_none() => c.equal = Some(vec![v.clone()]),
-                Op::In(vs) if vs.iter().all(indexable) && c.equal.is_none() => c.equal = Some(vs.clone()),
+                Op::In(vs) if vs.iter().all(indexable) && c.equal.is_none() => {
+                    c.equal = Some(vs.clone())
+                }
                 Op::Gt(v) | Op::Gte(v) | Op::Lt(v) | Op::Lte(v) if !v.is_null() && !is_nan(v) => {
                     if multikey && c.ranges > 0 {
                         continue;
@@ -217,7 +241,11 @@ fn indexable(v: &Value) -> bool {
 /// The bounds of a value's type bracket, as tuple prefixes.
 fn bracket_bounds(v: &Value) -> (Vec<u8>, Vec<u8>) {
     let tag = keys::bracket(v);
-    let end = if tag == TAG_FALSE { TAG_TRUE + 1 } else { tag + 1 };
+    let end = if tag == TAG_FALSE {
+        TAG_TRUE + 1
+    } else {
+        tag + 1
+    };
     (vec![tag], vec![end])
 }
 
@@ -295,13 +323,18 @@ impl Planner<'_, '_> {
         Candidate {
             access: Access::FullScan,
             estimated_rows: rows,
-            cost: rows * COST_SCAN_DOC + self.sort_cost(self.total * filter_selectivity(self.input.filter)),
+            cost: rows * COST_SCAN_DOC
+                + self.sort_cost(self.total * filter_selectivity(self.input.filter)),
             ordered,
         }
     }
 
     /// Equality prefix (and maybe one range) on `index`.
-    fn index_candidate(&mut self, index: &IndexHandle, conjuncts: &[&Filter]) -> Result<Option<Candidate>> {
+    fn index_candidate(
+        &mut self,
+        index: &IndexHandle,
+        conjuncts: &[&Filter],
+    ) -> Result<Option<Candidate>> {
         let mut prefixes: Vec<Vec<u8>> = vec![Vec::new()];
         let mut equal_fields = 0;
         let mut range = None;
@@ -322,7 +355,10 @@ impl Planner<'_, '_> {
                 continue;
             }
             if index.spec.kind == IndexKind::BTree && (c.lower.is_some() || c.upper.is_some()) {
-                range = Some((c.lower.unwrap_or(Bound::Unbounded), c.upper.unwrap_or(Bound::Unbounded)));
+                range = Some((
+                    c.lower.unwrap_or(Bound::Unbounded),
+                    c.upper.unwrap_or(Bound::Unbounded),
+                ));
             }
             break;
         }
@@ -330,9 +366,10 @@ impl Planner<'_, '_> {
             return Ok(None);
         }
         let scans: Vec<IndexScan> = match index.spec.kind {
-            IndexKind::Hash if equal_fields == index.spec.fields.len() => {
-                prefixes.into_iter().map(|tuple| IndexScan::HashEqual { tuple }).collect()
-            }
+            IndexKind::Hash if equal_fields == index.spec.fields.len() => prefixes
+                .into_iter()
+                .map(|tuple| IndexScan::HashEqual { tuple })
+                .collect(),
             IndexKind::Hash => return Ok(None),
             IndexKind::BTree => prefixes
                 .into_iter()
@@ -353,8 +390,12 @@ impl Planner<'_, '_> {
         let mut cost = rows * (COST_INDEX_ENTRY + COST_FETCH_DOC);
         if ordered {
             if let Some(needed) = self.input.needed {
-                let selectivity = residual_selectivity(conjuncts, &index.spec.fields[..equal_fields.min(index.spec.fields.len())]);
-                cost = cost.min((needed as f64 / selectivity) * (COST_INDEX_ENTRY + COST_FETCH_DOC));
+                let selectivity = residual_selectivity(
+                    conjuncts,
+                    &index.spec.fields[..equal_fields.min(index.spec.fields.len())],
+                );
+                cost =
+                    cost.min((needed as f64 / selectivity) * (COST_INDEX_ENTRY + COST_FETCH_DOC));
             }
         } else {
             cost += self.sort_cost(rows);
@@ -373,7 +414,11 @@ impl Planner<'_, '_> {
     }
 
     /// A whole B-tree index read in order, when it provides the requested sort.
-    fn ordered_full_index(&mut self, index: &IndexHandle, conjuncts: &[&Filter]) -> Result<Option<Candidate>> {
+    fn ordered_full_index(
+        &mut self,
+        index: &IndexHandle,
+        conjuncts: &[&Filter],
+    ) -> Result<Option<Candidate>> {
         if self.input.sort.is_empty()
             || index.spec.kind != IndexKind::BTree
             || index.multikey
@@ -389,7 +434,10 @@ impl Planner<'_, '_> {
         Ok(Some(Candidate {
             access: Access::Index {
                 index: index.spec.name.clone(),
-                scans: vec![IndexScan::Range { lower: Bound::Unbounded, upper: Bound::Unbounded }],
+                scans: vec![IndexScan::Range {
+                    lower: Bound::Unbounded,
+                    upper: Bound::Unbounded,
+                }],
                 ordered: true,
                 may_repeat: false,
             },
@@ -399,7 +447,12 @@ impl Planner<'_, '_> {
         }))
     }
 
-    fn estimate(&mut self, index: &IndexHandle, scans: &[IndexScan], equal_fields: usize) -> Result<f64> {
+    fn estimate(
+        &mut self,
+        index: &IndexHandle,
+        scans: &[IndexScan],
+        equal_fields: usize,
+    ) -> Result<f64> {
         let mut rows = 0.0;
         let mut stats = None;
         for scan in scans {
@@ -418,7 +471,9 @@ impl Planner<'_, '_> {
                     let _ = (lower, upper);
                     stats.estimate_equal(equal_fields)
                 }
-                IndexScan::Range { lower, upper } => stats.estimate_range(as_ref(lower), as_ref(upper)),
+                IndexScan::Range { lower, upper } => {
+                    stats.estimate_range(as_ref(lower), as_ref(upper))
+                }
             };
             rows += estimate.max(PROBE_CAP as f64);
         }
@@ -427,7 +482,9 @@ impl Planner<'_, '_> {
 
     fn intersection(&self, a: &Candidate, b: &Candidate) -> Candidate {
         let both = (a.estimated_rows * b.estimated_rows / self.total.max(1.0)).max(1.0);
-        let cost = (a.estimated_rows + b.estimated_rows) * COST_INDEX_ENTRY + both * COST_FETCH_DOC + self.sort_cost(both);
+        let cost = (a.estimated_rows + b.estimated_rows) * COST_INDEX_ENTRY
+            + both * COST_FETCH_DOC
+            + self.sort_cost(both);
         Candidate {
             access: Access::Intersect(Box::new(a.access.clone()), Box::new(b.access.clone())),
             estimated_rows: both,
@@ -488,7 +545,10 @@ fn prefixed(prefix: &[u8], bound: &Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>
 fn sort_matches(fields: &[FieldPath], sort: &[SortKey]) -> bool {
     !sort.is_empty()
         && sort.len() <= fields.len()
-        && sort.iter().zip(fields).all(|(key, field)| !key.descending && &key.path == field)
+        && sort
+            .iter()
+            .zip(fields)
+            .all(|(key, field)| !key.descending && &key.path == field)
 }
 
 /// A rough selectivity of a filter, for costing early-stopping scans.

@@ -35,10 +35,16 @@ impl Projection {
                 continue;
             }
             if include.is_some_and(|inc| inc != on) {
-                return Err(QueryError::invalid(&place, "cannot mix inclusion and exclusion"));
+                return Err(QueryError::invalid(
+                    &place,
+                    "cannot mix inclusion and exclusion",
+                ));
             }
             include = Some(on);
-            paths.push(FieldPath::parse(key).map_err(|err| QueryError::invalid(&place, err.to_string()))?);
+            paths.push(
+                FieldPath::parse(key)
+                    .map_err(|err| QueryError::invalid(&place, err.to_string()))?,
+            );
         }
         Ok(Projection {
             paths,
@@ -49,7 +55,9 @@ impl Projection {
 
     /// Applies the projection to a document.
     pub fn apply(&self, doc: Value) -> Value {
-        let Value::Object(mut object) = doc else { return doc };
+        let Value::Object(mut object) = doc else {
+            return doc;
+        };
         let id = object.get("_id").cloned();
         let mut out = if self.include {
             let mut out = Object::new();
@@ -82,8 +90,12 @@ impl Projection {
 }
 
 fn copy_path(source: &Value, segments: &[String], out: &mut Object) {
-    let Some((first, rest)) = segments.split_first() else { return };
-    let Some(value) = source.as_object().and_then(|o| o.get(first)) else { return };
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
+    let Some(value) = source.as_object().and_then(|o| o.get(first)) else {
+        return;
+    };
     if rest.is_empty() {
         out.insert(first.clone(), value.clone());
         return;
@@ -117,7 +129,9 @@ fn copy_path(source: &Value, segments: &[String], out: &mut Object) {
 }
 
 fn remove_path(object: &mut Object, segments: &[String]) {
-    let Some((first, rest)) = segments.split_first() else { return };
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
     if rest.is_empty() {
         object.remove(first);
         return;

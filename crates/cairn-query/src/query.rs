@@ -54,7 +54,8 @@ impl Query {
 
     /// Builder: sort by `path` (ascending unless `descending`).
     pub fn sort_by(mut self, path: &str, descending: bool) -> Result<Query> {
-        let path = FieldPath::parse(path).map_err(|err| QueryError::invalid(path, err.to_string()))?;
+        let path =
+            FieldPath::parse(path).map_err(|err| QueryError::invalid(path, err.to_string()))?;
         self.sort.push(SortKey { path, descending });
         Ok(self)
     }
@@ -84,13 +85,17 @@ pub fn parse_sort(json: &Value) -> Result<Vec<SortKey>> {
         .as_object()
         .ok_or_else(|| QueryError::invalid("sort", "expects an object such as {\"age\": -1}"))?;
     if object.len() > MAX_SORT_FIELDS {
-        return Err(QueryError::invalid("sort", format!("{} fields; the limit is {MAX_SORT_FIELDS}", object.len())));
+        return Err(QueryError::invalid(
+            "sort",
+            format!("{} fields; the limit is {MAX_SORT_FIELDS}", object.len()),
+        ));
     }
     object
         .iter()
         .map(|(key, direction)| {
             let place = format!("sort.{key}");
-            let path = FieldPath::parse(key).map_err(|err| QueryError::invalid(&place, err.to_string()))?;
+            let path = FieldPath::parse(key)
+                .map_err(|err| QueryError::invalid(&place, err.to_string()))?;
             let descending = match direction.as_i64() {
                 Some(1) => false,
                 Some(-1) => true,

@@ -54,7 +54,11 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
 /// `config`). Prefer this to `Database::open`, which registers only what `config` lists.
 pub fn open(mut config: Config) -> Result<Database> {
     for kind in builtin_extension_kinds() {
-        if !config.extension_kinds.iter().any(|k| k.kind() == kind.kind()) {
+        if !config
+            .extension_kinds
+            .iter()
+            .any(|k| k.kind() == kind.kind())
+        {
             config.extension_kinds.push(kind);
         }
     }
@@ -63,5 +67,8 @@ pub fn open(mut config: Config) -> Result<Database> {
 
 /// Opens a memory-only database with the built-in extension kinds registered.
 pub fn open_in_memory() -> Result<Database> {
-    open(Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly))
+    open(Config::new(
+        std::path::PathBuf::new(),
+        StorageMode::MemoryOnly,
+    ))
 }

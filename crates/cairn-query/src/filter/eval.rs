@@ -47,7 +47,9 @@ fn compares(reached: &[&Value], operand: &Value, accept: fn(Ordering) -> bool) -
         return accept(Ordering::Equal) && equals(reached, operand);
     }
     let wanted = bracket(operand);
-    any_expanded(reached, |v| bracket(v) == wanted && accept(compare(v, operand)))
+    any_expanded(reached, |v| {
+        bracket(v) == wanted && accept(compare(v, operand))
+    })
 }
 
 fn type_matches(value: &Value, names: &[&str]) -> bool {
@@ -69,7 +71,9 @@ pub(super) fn op_holds(op: &Op, reached: &[&Value]) -> bool {
         Op::Nin(values) => !values.iter().any(|v| equals(reached, v)),
         Op::Exists(present) => reached.is_empty() != *present,
         Op::Type(names) => any_expanded(reached, |v| type_matches(v, names)),
-        Op::Regex(regex) => any_expanded(reached, |v| v.as_str().is_some_and(|s| regex.is_match(s))),
+        Op::Regex(regex) => {
+            any_expanded(reached, |v| v.as_str().is_some_and(|s| regex.is_match(s)))
+        }
         Op::All(values) => !values.is_empty() && values.iter().all(|v| equals(reached, v)),
         Op::ElemMatch(condition) => reached.iter().any(|value| {
             value.as_array().is_some_and(|items| {

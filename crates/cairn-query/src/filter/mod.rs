@@ -2,8 +2,10 @@
 //!
 //! Build one from JSON with [`Filter::parse`] (MongoDB-style: `{"age": {"$gt": 30}}`) or in Rust
 //! with the builder ([`Filter::field`], [`Filter::and`], ...). [`Filter::matches`] evaluates it
-//! against a document; `semantics.md` beside this file is the one place that documents how
-//! comparisons treat types, missing fields, nulls and arrays.
+//! against a document. How comparisons treat types, missing fields, nulls and arrays is
+//! documented in one place, included here:
+//!
+#![doc = include_str!("semantics.md")]
 
 mod eval;
 mod parse;
@@ -89,7 +91,8 @@ impl Filter {
 
     /// Builder: a condition on `path` (e.g. `Filter::field("a.b")?.gt(5)`).
     pub fn field(path: &str) -> crate::Result<FieldBuilder> {
-        let path = FieldPath::parse(path).map_err(|err| crate::QueryError::invalid(path, err.to_string()))?;
+        let path = FieldPath::parse(path)
+            .map_err(|err| crate::QueryError::invalid(path, err.to_string()))?;
         Ok(FieldBuilder { path })
     }
 

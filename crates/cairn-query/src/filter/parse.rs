@@ -5,7 +5,9 @@ use regex::RegexBuilder;
 
 use super::{ElemCondition, Filter, Op, TypeName};
 use crate::error::{QueryError, Result};
-use crate::limits::{MAX_FILTER_DEPTH, MAX_IN_LIST, MAX_REGEX_COMPILED_BYTES, MAX_REGEX_PATTERN_BYTES};
+use crate::limits::{
+    MAX_FILTER_DEPTH, MAX_IN_LIST, MAX_REGEX_COMPILED_BYTES, MAX_REGEX_PATTERN_BYTES,
+};
 
 /// Type names `$type` accepts (`number` means int or float).
 pub const TYPE_NAMES: &[TypeName] = &[
@@ -34,17 +36,23 @@ fn parse_document(json: &Value, place: &str, depth: usize) -> Result<Filter> {
             format!("nested deeper than {MAX_FILTER_DEPTH} levels"),
         ));
     }
-    let object = json
-        .as_object()
-        .ok_or_else(|| QueryError::invalid(place, format!("a filter must be an object, found {}", json.type_name())))?;
+    let object = json.as_object().ok_or_else(|| {
+        QueryError::invalid(
+            place,
+            format!("a filter must be an object, found {}", json.type_name()),
+        )
+    })?;
     let mut parts = Vec::with_capacity(object.len());
     for (key, value) in object.iter() {
         let here = at(place, key);
         let part = match key {
             "$and" | "$or" | "$nor" => {
-                let items = value.as_array().filter(|items| !items.is_empty()).ok_or_else(|| {
-                    QueryError::invalid(&here, "expects a non-empty list of filters")
-                })?;
+                let items = value
+                    .as_array()
+                    .filter(|items| !items.is_empty())
+                    .ok_or_else(|| {
+                        QueryError::invalid(&here, "expects a non-empty list of filters")
+                    })?;
                 let filters = items
                     .iter()
                     .enumerate()
@@ -88,7 +96,10 @@ fn parse_condition(value: &Value, place: &str, depth: usize) -> Result<Vec<Op>> 
 
 fn parse_ops(object: &Object, place: &str, depth: usize) -> Result<Vec<Op>> {
     if depth > MAX_FILTER_DEPTH {
-        return Err(QueryError::invalid(place, format!("nested deeper than {MAX_FILTER_DEPTH} levels")));
+        return Err(QueryError::invalid(
+            place,
+            format!("nested deeper than {MAX_FILTER_DEPTH} levels"),
+        ));
     }
     let options = object.get("$options");
     let mut ops = Vec::with_capacity(object.len());
@@ -136,7 +147,12 @@ fn parse_ops(object: &Object, place: &str, depth: usize) -> Result<Vec<Op>> {
                 Value::Object(inner) if is_operator_object(inner) => {
                     Op::Not(parse_ops(inner, &here, depth + 1)?)
                 }
-                _ => return Err(QueryError::invalid(&here, "expects an operator object such as {\"$gt\": 5}")),
+                _ => {
+                    return Err(QueryError::invalid(
+                        &here,
+                        "expects an operator object such as {\"$gt\": 5}",
+                    ))
+                }
             },
             _ => return Err(QueryError::invalid(&here, "unknown operator")),
         };
@@ -167,7 +183,12 @@ fn type_names(operand: &Value, place: &str) -> Result<Vec<TypeName>> {
             .iter()
             .find(|known| **known == name)
             .copied()
-            .ok_or_else(|| QueryError::invalid(place, format!("unknown type `{name}`; known: {}", TYPE_NAMES.join(", "))))
+            .ok_or_else(|| {
+                QueryError::invalid(
+                    place,
+                    format!("unknown type `{name}`; known: {}", TYPE_NAMES.join(", ")),
+                )
+            })
     };
     match operand {
         Value::Array(items) => items.iter().map(one).collect(),
@@ -182,7 +203,10 @@ fn regex(operand: &Value, options: Option<&Value>, place: &str) -> Result<regex:
     if pattern.len() > MAX_REGEX_PATTERN_BYTES {
         return Err(QueryError::invalid(
             place,
-            format!("pattern of {} bytes; the limit is {MAX_REGEX_PATTERN_BYTES}", pattern.len()),
+            format!(
+                "pattern of {} bytes; the limit is {MAX_REGEX_PATTERN_BYTES}",
+                pattern.len()
+            ),
         ));
     }
     let mut builder = RegexBuilder::new(pattern);
@@ -197,7 +221,12 @@ fn regex(operand: &Value, options: Option<&Value>, place: &str) -> Result<regex:
                 'm' => builder.multi_line(true),
                 's' => builder.dot_matches_new_line(true),
                 'x' => builder.ignore_whitespace(true),
-                other => return Err(QueryError::invalid(place, format!("unknown regex option `{other}`"))),
+                other => {
+                    return Err(QueryError::invalid(
+                        place,
+                        format!("unknown regex option `{other}`"),
+                    ))
+                }
             };
         }
     }
