@@ -7,7 +7,10 @@
 //! * [`plan`]: access paths and their costs.
 //! * [`exec`]: running a plan over one snapshot, under a time budget.
 //! * [`find`]: `find`, `count`, `distinct`, `explain`.
-//! * [`aggregate`]: the pipeline.
+//! * [`aggregate`](mod@aggregate): the pipeline (`$match`, `$project`, `$group`, `$sort`,
+//!   `$unwind`, `$lookup`...) over one snapshot, leading `$match` stages answered by indexes,
+//!   memory and time bounded; [`aggregate()`] parses and runs one, [`Pipeline`] is the parsed
+//!   (or built) form.
 
 pub mod aggregate;
 mod error;
