@@ -24,6 +24,7 @@ use std::ops::Bound;
 use cairn_doc::{DateTime, DocId, Value};
 use cairn_storage::TableReader;
 
+use crate::compression::Codecs;
 use crate::error::{EngineError, Result};
 use crate::layout::{changelog_key, parse_changelog_key, CHANGELOG_TABLE};
 
@@ -182,6 +183,7 @@ impl PendingChange {
 /// can page with the last sequence number it saw; a single commit larger than `limit` (at most
 /// `MAX_TXN_OPS` changes) is returned whole.
 pub(crate) fn read_after(
+    codecs: &Codecs,
     reader: &TableReader,
     after_seq: u64,
     limit: usize,
@@ -196,7 +198,7 @@ pub(crate) fn read_after(
         if changes.len() >= limit.max(1) && starts_new_commit {
             break;
         }
-        changes.push(decode(seq, index, entry.value())?);
+        changes.push(decode(codecs, seq, index, entry.value())?);
     }
     Ok(changes)
 }
@@ -240,7 +242,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn decode(seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
+/// Decodes one change-log record (keyed `(seq, index)`); document payloads are decompressed.
+pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
     let corrupt = |detail: &str| EngineError::corrupt(CHANGELOG_TABLE, detail);
     let mut r = Reader { bytes, pos: 0 };
     let [version, code] = r.array()?;
@@ -269,7 +272,10 @@ fn decode(seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
     let doc = |payload: Option<&[u8]>| -> Result<Option<Value>> {
         payload
             .map(|b| {
-                cairn_doc::decode_document(b).map_err(|e| EngineError::corrupt(CHANGELOG_TABLE, e))
+                codecs.with_plain(CHANGELOG_TABLE, b, |plain| {
+                    cairn_doc::decode_document(plain)
+                        .map_err(|e| EngineError::corrupt(CHANGELOG_TABLE, e))
+                })
             })
             .transpose()
     };
@@ -318,7 +324,8 @@ mod tests {
             Some(&doc),
         );
         pending.stamp_time(DateTime::from_micros(42));
-        let change = decode(9, 2, &pending.body).ok();
+        let codecs = Codecs::new(Default::default(), Default::default());
+        let change = decode(&codecs, 9, 2, &pending.body).ok();
         let change = change.map(|c| (c.seq, c.index, c.at, c.collection, c.op, c.id, c.new));
         assert_eq!(
             change,
@@ -346,9 +353,10 @@ mod tests {
             None,
             None,
         );
+        let codecs = Codecs::new(Default::default(), Default::default());
         for cut in 0..pending.body.len() {
-            assert!(decode(1, 0, &pending.body[..cut]).is_err());
+            assert!(decode(&codecs, 1, 0, &pending.body[..cut]).is_err());
         }
-        assert!(decode(1, 0, &pending.body).is_ok());
+        assert!(decode(&codecs, 1, 0, &pending.body).is_ok());
     }
 }

@@ -10,9 +10,11 @@
 mod catalog;
 mod changelog;
 mod committer;
+mod compression;
 mod conflict;
 mod database;
 mod ddl;
+mod dictionary;
 mod error;
 mod extension;
 pub mod layout;
@@ -25,12 +27,13 @@ mod writeset;
 
 pub use catalog::{CollectionMeta, ExtensionSpec};
 pub use changelog::{Change, ChangeOp};
+pub use compression::{Compression, DEFAULT_ZSTD_LEVEL};
 pub use database::{
-    check_integrity, stored_mode_name, BatchOp, BatchResult, CollectionStats, Config, Database,
-    DatabaseStats, IntegrityReport,
+    check_integrity, stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult,
+    CollectionStats, Config, Database, DatabaseStats, IntegrityReport,
 };
 pub use error::{EngineError, Result};
 pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTxn};
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
 
-pub use cairn_storage::{allocated_bytes, StorageMode, DATA_FILE_NAME};
+pub use cairn_storage::{allocated_bytes, KeySource, StorageMode, DATA_FILE_NAME, KEY_BYTES};
