@@ -178,6 +178,39 @@ impl PendingChange {
     }
 }
 
+/// Encodes a change as a log record whose document payloads are plain (uncompressed)
+/// encodings, readable without this database's dictionaries: what incremental backups hold.
+pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
+    let encode = |doc: &Option<Value>| -> Result<Option<Vec<u8>>> {
+        doc.as_ref()
+            .map(|doc| {
+                let mut out = Vec::new();
+                cairn_doc::encode_document(doc, &mut out)?;
+                Ok(out)
+            })
+            .transpose()
+    };
+    let key = change
+        .id
+        .as_ref()
+        .map(|id| {
+            let mut key = Vec::new();
+            id.encode_key(&mut key).map(|()| key)
+        })
+        .transpose()?;
+    let (new, old) = (encode(&change.new)?, encode(&change.old)?);
+    let mut pending = PendingChange::encode(
+        &change.op,
+        change.collection_id,
+        &change.collection,
+        key.as_deref(),
+        new.as_deref(),
+        old.as_deref(),
+    );
+    pending.stamp_time(change.at);
+    Ok(pending.body)
+}
+
 /// Reads whole commits with sequence numbers greater than `after_seq`, in order, stopping at
 /// the first commit boundary at or after `limit` changes. A commit is never split, so a reader
 /// can page with the last sequence number it saw; a single commit larger than `limit` (at most

@@ -73,7 +73,7 @@ fn decode_id(key: &[u8]) -> Result<u32> {
     Ok(u32::from_be_bytes(key))
 }
 
-fn decode_entry(key: &[u8], value: &[u8]) -> Result<(u32, Dictionary)> {
+pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Result<(u32, Dictionary)> {
     let corrupt = || EngineError::corrupt(DICTIONARY_TABLE, "malformed dictionary entry");
     let id = decode_id(key)?;
     let header = value.get(..ENTRY_HEADER_BYTES).ok_or_else(corrupt)?;

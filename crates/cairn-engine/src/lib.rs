@@ -7,6 +7,7 @@
 //! Start at [`Database`]; write through [`Transaction`]; maintain derived data through
 //! [`Extension`].
 
+pub mod backup;
 mod catalog;
 mod changelog;
 mod committer;
@@ -19,10 +20,12 @@ mod error;
 mod extension;
 pub mod layout;
 pub mod limits;
+mod maintenance;
 mod merge_scan;
 mod read_view;
 mod record;
 mod txn;
+mod verify;
 mod writeset;
 
 pub use catalog::{CollectionMeta, ExtensionSpec};
@@ -34,6 +37,10 @@ pub use database::{
 };
 pub use error::{EngineError, Result};
 pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTxn};
+pub use maintenance::{compact, CompactReport, CompressionStats};
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
+pub use verify::{check_database, CheckReport, Finding, MAX_REPORTED_FINDINGS};
 
-pub use cairn_storage::{allocated_bytes, KeySource, StorageMode, DATA_FILE_NAME, KEY_BYTES};
+pub use cairn_storage::{
+    allocated_bytes, is_encrypted, rekey, KeySource, StorageMode, DATA_FILE_NAME, KEY_BYTES,
+};
