@@ -24,6 +24,7 @@ use std::ops::Bound;
 use cairn_doc::{DateTime, DocId, Value};
 use cairn_storage::TableReader;
 
+use crate::compression::Codecs;
 use crate::error::{EngineError, Result};
 use crate::layout::{changelog_key, parse_changelog_key, CHANGELOG_TABLE};
 
@@ -186,11 +187,45 @@ impl PendingChange {
     }
 }
 
+/// Encodes a change as a log record whose document payloads are plain (uncompressed)
+/// encodings, readable without this database's dictionaries: what incremental backups hold.
+pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
+    let encode = |doc: &Option<Value>| -> Result<Option<Vec<u8>>> {
+        doc.as_ref()
+            .map(|doc| {
+                let mut out = Vec::new();
+                cairn_doc::encode_document(doc, &mut out)?;
+                Ok(out)
+            })
+            .transpose()
+    };
+    let key = change
+        .id
+        .as_ref()
+        .map(|id| {
+            let mut key = Vec::new();
+            id.encode_key(&mut key).map(|()| key)
+        })
+        .transpose()?;
+    let (new, old) = (encode(&change.new)?, encode(&change.old)?);
+    let mut pending = PendingChange::encode(
+        &change.op,
+        change.collection_id,
+        &change.collection,
+        key.as_deref(),
+        new.as_deref(),
+        old.as_deref(),
+    );
+    pending.stamp_time(change.at);
+    Ok(pending.body)
+}
+
 /// Reads whole commits with sequence numbers greater than `after_seq`, in order, stopping at
 /// the first commit boundary at or after `limit` changes. A commit is never split, so a reader
 /// can page with the last sequence number it saw; a single commit larger than `limit` (at most
 /// `MAX_TXN_OPS` changes) is returned whole.
 pub(crate) fn read_after(
+    codecs: &Codecs,
     reader: &TableReader,
     after_seq: u64,
     limit: usize,
@@ -205,7 +240,7 @@ pub(crate) fn read_after(
         if changes.len() >= limit.max(1) && starts_new_commit {
             break;
         }
-        changes.push(decode(seq, index, entry.value())?);
+        changes.push(decode(codecs, seq, index, entry.value())?);
     }
     Ok(changes)
 }
@@ -249,7 +284,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn decode(seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
+/// Decodes one change-log record (keyed `(seq, index)`); document payloads are decompressed.
+pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
     let corrupt = |detail: &str| EngineError::corrupt(CHANGELOG_TABLE, detail);
     let mut r = Reader { bytes, pos: 0 };
     let [version, code] = r.array()?;
@@ -278,7 +314,10 @@ fn decode(seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
     let doc = |payload: Option<&[u8]>| -> Result<Option<Value>> {
         payload
             .map(|b| {
-                cairn_doc::decode_document(b).map_err(|e| EngineError::corrupt(CHANGELOG_TABLE, e))
+                codecs.with_plain(CHANGELOG_TABLE, b, |plain| {
+                    cairn_doc::decode_document(plain)
+                        .map_err(|e| EngineError::corrupt(CHANGELOG_TABLE, e))
+                })
             })
             .transpose()
     };
@@ -328,7 +367,8 @@ mod tests {
             Some(&doc),
         );
         pending.stamp_time(DateTime::from_micros(42));
-        let change = decode(9, 2, &pending.body).ok();
+        let codecs = Codecs::new(Default::default(), Default::default());
+        let change = decode(&codecs, 9, 2, &pending.body).ok();
         let change = change.map(|c| (c.seq, c.index, c.at, c.collection, c.op, c.id, c.new));
         assert_eq!(
             change,
@@ -356,9 +396,10 @@ mod tests {
             None,
             None,
         );
+        let codecs = Codecs::new(Default::default(), Default::default());
         for cut in 0..pending.body.len() {
-            assert!(decode(1, 0, &pending.body[..cut]).is_err());
+            assert!(decode(&codecs, 1, 0, &pending.body[..cut]).is_err());
         }
-        assert!(decode(1, 0, &pending.body).is_ok());
+        assert!(decode(&codecs, 1, 0, &pending.body).is_ok());
     }
 }

@@ -84,6 +84,11 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// The cached view for reads outside transactions.
     pub(crate) views: crate::read_view::ViewCache,
+    /// Compression settings and dictionaries.
+    pub(crate) codecs: crate::compression::Codecs,
+    /// Serialises dictionary training; remembers, per collection id, the document count at the
+    /// last training attempt that produced nothing.
+    pub(crate) training: Mutex<std::collections::HashMap<u32, u64>>,
 }
 
 /// Commit counters exposed through `stats` and metrics.

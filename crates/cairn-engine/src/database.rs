@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_doc::{DocId, FieldPath, Patch, Value};
-use cairn_storage::{StorageMode, Store, StoreConfig, StoreStats, TableStats};
+use cairn_storage::{KeySource, StorageMode, Store, StoreConfig, StoreStats, TableStats};
 use parking_lot::{Condvar, Mutex};
 
 use crate::catalog::CollectionMeta;
 use crate::changelog::{read_after, Change};
 use crate::committer::{log_bounds, Committer, Counters, Shared, WriterState};
+use crate::compression::{Codecs, Compression};
+use crate::dictionary::Trainer;
 use crate::error::{EngineError, Result};
 use crate::extension::{Extension, ExtensionKind};
 use crate::layout::SystemTables;
@@ -38,16 +40,37 @@ pub struct Config {
     pub changelog_retention: u64,
     /// Extension kinds this process provides.
     pub extension_kinds: Vec<Arc<dyn ExtensionKind>>,
+    /// The key of an encrypted database. Required to open one; when the folder holds no
+    /// database yet, the new database is created encrypted under it. `None`: unencrypted.
+    pub encryption: Option<KeySource>,
+    /// How documents are compressed unless a collection has its own setting. Applies to
+    /// records written from now on; every record says how it was compressed, so changing this
+    /// never makes existing data unreadable.
+    pub compression: Compression,
+    /// Per-collection compression settings (by collection name), overriding `compression`.
+    pub collection_compression: HashMap<String, Compression>,
 }
 
 impl Config {
-    /// A configuration with default retention and no extension kinds.
+    /// A configuration with default retention, default compression (zstd with dictionaries),
+    /// no encryption and no extension kinds.
     pub fn new(dir: impl Into<PathBuf>, mode: StorageMode) -> Config {
         Config {
             dir: dir.into(),
             mode,
             changelog_retention: DEFAULT_CHANGELOG_RETENTION_CHANGES,
             extension_kinds: Vec::new(),
+            encryption: None,
+            compression: Compression::default(),
+            collection_compression: HashMap::new(),
+        }
+    }
+
+    /// The storage-layer configuration this engine configuration opens.
+    pub(crate) fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            encryption: self.encryption.clone(),
+            ..StoreConfig::new(&self.dir, self.mode)
         }
     }
 }
@@ -58,6 +81,8 @@ type ExtensionCache = HashMap<(u32, String), (Value, Arc<dyn Extension>)>;
 /// Internals shared by the handle and its transactions.
 pub(crate) struct DbInner {
     pub(crate) shared: Arc<Shared>,
+    /// Stopped (and joined) before the committer, so it never trains on a closing store.
+    _trainer: Option<Trainer>,
     pub(crate) committer: Committer,
     pub(crate) tables: SystemTables,
     kinds: HashMap<String, Arc<dyn ExtensionKind>>,
@@ -103,7 +128,7 @@ impl DbInner {
 /// (flushing per its storage mode) when the last clone and transaction are dropped.
 #[derive(Clone)]
 pub struct Database {
-    inner: Arc<DbInner>,
+    pub(crate) inner: Arc<DbInner>,
 }
 
 /// Per-collection figures for `stats`.
@@ -202,11 +227,10 @@ pub enum BatchResult {
 impl Database {
     /// Opens (creating if needed) the database described by `config`.
     pub fn open(config: Config) -> Result<Database> {
-        let store = Store::open(&StoreConfig {
-            dir: config.dir.clone(),
-            mode: config.mode,
-        })?;
+        let store = Store::open(&config.store_config())?;
         let state = initialize(&store, config.changelog_retention)?;
+        let codecs = Codecs::new(config.compression, config.collection_compression.clone());
+        crate::dictionary::load(&store, &codecs)?;
         let shared = Arc::new(Shared {
             store,
             published_seq: AtomicU64::new(state.last_seq),
@@ -215,8 +239,18 @@ impl Database {
             committed_lock: Mutex::new(()),
             counters: Counters::default(),
             views: ViewCache::default(),
+            codecs,
+            training: Mutex::new(HashMap::new()),
         });
         let committer = Committer::start(shared.clone(), state)?;
+        let trains = std::iter::once(&config.compression)
+            .chain(config.collection_compression.values())
+            .any(|c| c.level.is_some() && c.dictionaries);
+        let trainer = if trains {
+            Some(Trainer::start(shared.clone())?)
+        } else {
+            None
+        };
         let kinds = config
             .extension_kinds
             .iter()
@@ -225,6 +259,7 @@ impl Database {
         Ok(Database {
             inner: Arc::new(DbInner {
                 shared,
+                _trainer: trainer,
                 committer,
                 tables: SystemTables::new(),
                 kinds,
@@ -333,11 +368,11 @@ impl Database {
     /// Reads a document: the latest committed version, including every commit acknowledged
     /// before this call began.
     pub fn get(&self, collection: &str, id: &DocId) -> Result<Option<Value>> {
-        self.inner
-            .shared
-            .views
-            .view(&self.inner.shared)?
-            .get(collection, id)
+        self.inner.shared.views.view(&self.inner.shared)?.get(
+            &self.inner.shared.codecs,
+            collection,
+            id,
+        )
     }
 
     /// Replaces an existing document.
@@ -405,7 +440,12 @@ impl Database {
                 oldest_available: trimmed + 1,
             });
         }
-        read_after(&log, after_seq, limit.min(MAX_CHANGES_PER_READ))
+        read_after(
+            &self.inner.shared.codecs,
+            &log,
+            after_seq,
+            limit.min(MAX_CHANGES_PER_READ),
+        )
     }
 
     /// Sequence number of the latest commit.
@@ -509,12 +549,10 @@ pub struct IntegrityReport {
     pub intact: bool,
 }
 
-/// Verifies a closed database's storage checksums and structure.
+/// Verifies a closed, unencrypted database's storage checksums and structure; see
+/// [`crate::verify::check_database`] for the deep check.
 pub fn check_integrity(dir: impl Into<PathBuf>) -> Result<IntegrityReport> {
-    let mut store = Store::open(&StoreConfig {
-        dir: dir.into(),
-        mode: StorageMode::Persistent,
-    })?;
+    let mut store = Store::open(&StoreConfig::new(dir, StorageMode::Persistent))?;
     let recovered_on_open = store.recovered_on_open();
     let intact = store.check_integrity()?;
     Ok(IntegrityReport {
@@ -523,15 +561,25 @@ pub fn check_integrity(dir: impl Into<PathBuf>) -> Result<IntegrityReport> {
     })
 }
 
-/// The storage mode a database folder was last opened with; `None` when it holds no database.
+/// The storage mode an unencrypted database folder was last opened with; `None` when it holds
+/// no database.
 pub fn stored_mode_name(dir: impl Into<PathBuf>) -> Result<Option<String>> {
+    stored_mode_name_with_key(dir, None)
+}
+
+/// The storage mode a database folder was last opened with, opening it with `key` if it is
+/// encrypted; `None` when it holds no database.
+pub fn stored_mode_name_with_key(
+    dir: impl Into<PathBuf>,
+    key: Option<&KeySource>,
+) -> Result<Option<String>> {
     let dir = dir.into();
     if !dir.join(cairn_storage::DATA_FILE_NAME).exists() {
         return Ok(None);
     }
     let store = Store::open(&StoreConfig {
-        dir,
-        mode: StorageMode::Persistent,
+        encryption: key.cloned(),
+        ..StoreConfig::new(dir, StorageMode::Persistent)
     })?;
     let snapshot = store.snapshot()?;
     let Some(meta) = snapshot.table(META_TABLE)? else {

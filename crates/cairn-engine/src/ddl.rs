@@ -192,9 +192,10 @@ impl Transaction {
         };
         let docs = Arc::from(docs_table(coll.meta.id));
         let mut existing = Vec::new();
+        let db = self.db.clone();
         self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, record| {
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
-            existing.push((id, decode_record(&docs, record)?));
+            existing.push((id, decode_record(&db.shared.codecs, &docs, record)?));
             Ok(true)
         })?;
         for (id, doc) in &existing {

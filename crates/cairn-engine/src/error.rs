@@ -125,6 +125,74 @@ pub enum EngineError {
         /// What was wrong.
         reason: &'static str,
     },
+    /// A backup file is damaged (checksum, authentication or format).
+    #[error("backup piece {path} is corrupt: {detail}")]
+    BackupCorrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A file the backup manifest lists is missing.
+    #[error("backup piece {path} is missing (the manifest lists it)")]
+    BackupPieceMissing {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// A backup's encryption does not match the key given (or the database backed up).
+    #[error("backup {path} is {}; {}", if *.encrypted { "encrypted" } else { "not encrypted" }, if *.encrypted { "give the database's passphrase (CAIRN_PASSPHRASE) or key file" } else { "it cannot continue a chain of an encrypted database, or be opened with a key" })]
+    BackupKey {
+        /// The backup file or folder.
+        path: std::path::PathBuf,
+        /// Whether the backup is encrypted.
+        encrypted: bool,
+    },
+    /// The folder holds no backup (no manifest), or no full backup to build on.
+    #[error("no backup in {dir}: {detail}")]
+    NoBackup {
+        /// The backup folder.
+        dir: std::path::PathBuf,
+        /// What is missing.
+        detail: &'static str,
+    },
+    /// The pieces of a backup do not form a chain (a range is missing or overlaps).
+    #[error("backup chain in {dir} is broken: {detail}")]
+    BackupChain {
+        /// The backup folder.
+        dir: std::path::PathBuf,
+        /// Where the chain breaks.
+        detail: String,
+    },
+    /// An incremental backup would start before what the change log still holds.
+    #[error("incremental backup needs the changes after sequence {base_seq}, but the change log starts at {oldest_available} (retention trimmed the rest): take a full backup, or raise changelog retention")]
+    BackupBaseTrimmed {
+        /// Where the previous backup ended.
+        base_seq: u64,
+        /// The oldest sequence number the log still holds.
+        oldest_available: u64,
+    },
+    /// The restore point is older than every full backup in the chain.
+    #[error("no full backup in the chain is as old as {target}; the oldest ends at {oldest}")]
+    RestoreTargetTooOld {
+        /// The requested point.
+        target: String,
+        /// Where the oldest full backup ends.
+        oldest: String,
+    },
+    /// The restore destination already holds something.
+    #[error("restore destination {path} already exists; restore into a new folder")]
+    RestoreDestinationExists {
+        /// The destination.
+        path: std::path::PathBuf,
+    },
+    /// A change in an incremental backup cannot be replayed.
+    #[error("cannot replay commit {seq}: {detail}")]
+    Unreplayable {
+        /// The commit.
+        seq: u64,
+        /// Why.
+        detail: String,
+    },
     /// The database was shut down while the operation was in flight.
     /// A write would give two documents the same value in a unique index. Nothing of the
     /// write (or of its transaction) is stored.

@@ -290,7 +290,9 @@ impl Transaction {
         let coll = self.collection(collection)?;
         let docs = coll.docs.clone();
         match self.read_raw(&docs, key, true)? {
-            Some(record) => crate::record::decode_record(&docs, &record).map(Some),
+            Some(record) => {
+                crate::record::decode_record(&self.db.shared.codecs, &docs, &record).map(Some)
+            }
             None => Ok(None),
         }
     }
@@ -306,8 +308,12 @@ impl Transaction {
     ) -> Result<()> {
         let coll = self.collection(collection)?;
         let docs = coll.docs.clone();
+        let db = self.db.clone();
         self.scan(&docs, start, end, |key, record| {
-            visit(key, crate::record::decode_record(&docs, record)?)
+            visit(
+                key,
+                crate::record::decode_record(&db.shared.codecs, &docs, record)?,
+            )
         })
     }
 

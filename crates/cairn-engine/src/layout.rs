@@ -6,6 +6,7 @@
 //! | `sys.catalog` | collection name (UTF-8) | [`crate::catalog::CollectionMeta`] encoded |
 //! | `sys.routing` | document key ‖ collection id (u32 BE) | empty |
 //! | `sys.changelog` | sequence (u64 BE) ‖ index in commit (u32 BE) | [`crate::changelog`] record |
+//! | `sys.dicts` | dictionary id (u32 BE) | collection id ‖ documents at training ‖ zstd dictionary (`dictionary.rs`) |
 //! | `c{id}.docs` | document key ([`cairn_doc::DocId::encode_key`]) | [`crate::record`] |
 //! | `c{id}.x.{ext}` | extension-defined | extension-defined |
 //!
@@ -24,6 +25,8 @@ pub const CATALOG_TABLE: &str = "sys.catalog";
 pub const ROUTING_TABLE: &str = "sys.routing";
 /// The change log.
 pub const CHANGELOG_TABLE: &str = "sys.changelog";
+/// Trained compression dictionaries.
+pub const DICTIONARY_TABLE: &str = "sys.dicts";
 
 /// Keys of `sys.meta`.
 pub struct MetaKey;

@@ -7,30 +7,40 @@
 //! Start at [`Database`]; write through [`Transaction`]; maintain derived data through
 //! [`Extension`].
 
+pub mod backup;
 mod catalog;
 mod changelog;
 mod committer;
+mod compression;
 mod conflict;
 mod database;
 mod ddl;
+mod dictionary;
 mod error;
 mod extension;
 pub mod layout;
 pub mod limits;
+mod maintenance;
 mod merge_scan;
 mod read_view;
 mod record;
 mod txn;
+mod verify;
 mod writeset;
 
 pub use catalog::{CollectionMeta, ExtensionSpec};
 pub use changelog::{Change, ChangeOp};
+pub use compression::{Compression, DEFAULT_ZSTD_LEVEL};
 pub use database::{
-    check_integrity, stored_mode_name, BatchOp, BatchResult, CollectionStats, Config, Database,
-    DatabaseStats, IntegrityReport,
+    check_integrity, stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult,
+    CollectionStats, Config, Database, DatabaseStats, IntegrityReport,
 };
 pub use error::{EngineError, Result};
 pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn};
+pub use maintenance::{compact, CompactReport, CompressionStats};
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
+pub use verify::{check_database, CheckReport, Finding, MAX_REPORTED_FINDINGS};
 
-pub use cairn_storage::{allocated_bytes, StorageMode, DATA_FILE_NAME};
+pub use cairn_storage::{
+    allocated_bytes, is_encrypted, rekey, KeySource, StorageMode, DATA_FILE_NAME, KEY_BYTES,
+};

@@ -92,7 +92,7 @@ mod tests {
             lo in 0u8..20,
             hi in 0u8..21,
         ) {
-            let store = Store::open(&StoreConfig { dir: Default::default(), mode: StorageMode::MemoryOnly })
+            let store = Store::open(&StoreConfig::new(std::path::PathBuf::new(), StorageMode::MemoryOnly))
                 .expect("open");
             let txn = store.begin_write().expect("begin");
             {

@@ -19,6 +19,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::catalog::CollectionMeta;
 use crate::committer::Shared;
+use crate::compression::Codecs;
 use crate::error::{EngineError, Result};
 use crate::layout::CATALOG_TABLE;
 use crate::record::decode_record;
@@ -93,14 +94,21 @@ impl ReadView {
     }
 
     /// Reads one document.
-    pub(crate) fn get(&self, collection: &str, id: &DocId) -> Result<Option<Value>> {
+    pub(crate) fn get(
+        &self,
+        codecs: &Codecs,
+        collection: &str,
+        id: &DocId,
+    ) -> Result<Option<Value>> {
         let coll = self.collection(collection)?;
         let Some(docs) = coll.docs.as_ref() else {
             return Ok(None);
         };
         let mut key = Vec::with_capacity(24);
         id.encode_key(&mut key)?;
-        docs.get_with(&key, |record| decode_record(&coll.docs_name, record))?
-            .transpose()
+        docs.get_with(&key, |record| {
+            decode_record(codecs, &coll.docs_name, record)
+        })?
+        .transpose()
     }
 }

@@ -2,24 +2,37 @@
 //!
 //! ```text
 //! [0..8)  sequence number of the commit that last wrote it (u64 LE) — the document's version
-//! [8..)   cairn_doc encoding (version byte first)
+//! [8..)   body: the cairn_doc encoding (version byte first), or its compressed envelope
+//!         (see `compression.rs`)
 //! ```
 //! The header has a fixed size so the writer can stamp the sequence number, which is only known
 //! at commit, into bytes the transaction encoded earlier.
 
 use cairn_doc::{RecordBuf, Value};
 
+use crate::compression::Codecs;
 use crate::error::{EngineError, Result};
 
 /// Bytes before the document encoding.
 pub const RECORD_HEADER_BYTES: usize = 8;
 
-/// Encodes `doc` as a record with a zero sequence number (stamped at commit).
-pub fn encode_record(doc: &Value, out: &mut Vec<u8>) -> Result<()> {
+/// Encodes `doc` as a record of collection `collection_id` (named `collection`, whose
+/// compression settings apply) with a zero sequence number (stamped at commit).
+pub(crate) fn encode_record(
+    codecs: &Codecs,
+    (collection_id, collection): (u32, &str),
+    doc: &Value,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     out.clear();
     out.extend_from_slice(&[0u8; RECORD_HEADER_BYTES]);
-    cairn_doc::encode_document(doc, out)?;
-    Ok(())
+    if codecs.settings(collection).level.is_none() {
+        cairn_doc::encode_document(doc, out)?;
+        return Ok(());
+    }
+    let mut plain = Vec::new();
+    cairn_doc::encode_document(doc, &mut plain)?;
+    codecs.encode_body(collection_id, collection, &plain, out)
 }
 
 /// Writes the committing sequence number into a record's header.
@@ -45,27 +58,32 @@ pub fn record_body<'a>(table: &str, record: &'a [u8]) -> Result<&'a [u8]> {
         .ok_or_else(|| EngineError::corrupt(table, "document record shorter than its header"))
 }
 
-/// Decodes a stored record. The body is copied once into an aligned buffer that vectors in the
-/// document share, so a vector field reads as `&[f32]` without a further copy.
-pub fn decode_record(table: &str, record: &[u8]) -> Result<Value> {
+/// Decodes a stored record. The (decompressed) body is copied once into an aligned buffer that
+/// vectors in the document share, so a vector field reads as `&[f32]` without a further copy.
+pub(crate) fn decode_record(codecs: &Codecs, table: &str, record: &[u8]) -> Result<Value> {
     let body = record_body(table, record)?;
-    let buf = RecordBuf::copy_from(body);
-    cairn_doc::decode_record(&buf).map_err(|err| EngineError::corrupt(table, err))
+    codecs.with_plain(table, body, |plain| {
+        let buf = RecordBuf::copy_from(plain);
+        cairn_doc::decode_record(&buf).map_err(|err| EngineError::corrupt(table, err))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::compression::Compression;
+
     #[test]
     fn the_writer_stamps_the_sequence_into_the_header() {
-        let doc = Value::from_json_str(r#"{"a": 1}"#).unwrap_or(Value::Null);
+        let codecs = Codecs::new(Compression::default(), Default::default());
+        let doc = Value::from_json_str(r#"{"a": 1, "text": "some text that repeats, some text that repeats, some text that repeats"}"#).unwrap_or(Value::Null);
         let mut record = Vec::new();
-        assert!(encode_record(&doc, &mut record).is_ok());
+        assert!(encode_record(&codecs, (1, "c"), &doc, &mut record).is_ok());
         assert_eq!(record_seq(&record), Some(0));
         stamp_seq(&mut record, 77);
         assert_eq!(record_seq(&record), Some(77));
-        assert_eq!(decode_record("t", &record).ok(), Some(doc));
-        assert!(decode_record("t", &record[..RECORD_HEADER_BYTES]).is_err());
+        assert_eq!(decode_record(&codecs, "t", &record).ok(), Some(doc));
+        assert!(decode_record(&codecs, "t", &record[..RECORD_HEADER_BYTES]).is_err());
     }
 }

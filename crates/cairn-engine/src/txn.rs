@@ -214,10 +214,12 @@ impl Transaction {
         let coll = self.collection(collection)?;
         let key = encode_id(id)?;
         let docs = coll.docs.clone();
+        let db = self.db.clone();
+        let codecs = &db.shared.codecs;
         self.note_read(&docs, &key);
         if let Some(pending) = self.writes.get(&docs, &key) {
             return match pending {
-                Pending::Put { value, .. } => decode_record(&docs, value).map(Some),
+                Pending::Put { value, .. } => decode_record(codecs, &docs, value).map(Some),
                 Pending::Delete => Ok(None),
             };
         }
@@ -228,7 +230,7 @@ impl Transaction {
             return Ok(None);
         };
         reader
-            .get_with(&key, |record| decode_record(&docs, record))?
+            .get_with(&key, |record| decode_record(codecs, &docs, record))?
             .transpose()
     }
 
@@ -342,9 +344,10 @@ impl Transaction {
     ) -> Result<()> {
         let coll = self.collection(collection)?;
         let docs = coll.docs.clone();
+        let db = self.db.clone();
         self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, record| {
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
-            let doc = decode_record(&docs, record)?;
+            let doc = decode_record(&db.shared.codecs, &docs, record)?;
             Ok(visit(&id, &doc))
         })
     }
@@ -424,7 +427,7 @@ impl Transaction {
         let Some(record) = self.read_raw(&coll.docs, key, true)? else {
             return Ok(None);
         };
-        let value = decode_record(&coll.docs, &record)?;
+        let value = decode_record(&self.db.shared.codecs, &coll.docs, &record)?;
         Ok(Some(StoredDoc { record, value }))
     }
 
@@ -440,7 +443,8 @@ impl Transaction {
     ) -> Result<Value> {
         let doc = with_id(doc, id)?;
         let mut record = Vec::new();
-        encode_record(&doc, &mut record)?;
+        let codecs = &self.db.shared.codecs;
+        encode_record(codecs, (coll.meta.id, &coll.meta.name), &doc, &mut record)?;
         let (op, old_body) = match &old {
             Some(StoredDoc {
                 record: old_record, ..

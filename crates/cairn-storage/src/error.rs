@@ -45,6 +45,52 @@ pub enum StorageError {
         /// The limit.
         limit_bytes: u64,
     },
+    /// The database is encrypted and no key was given.
+    #[error("the database at {path} is encrypted: give its passphrase (CAIRN_PASSPHRASE) or key file (--key-file)")]
+    KeyRequired {
+        /// The database folder.
+        path: PathBuf,
+    },
+    /// The key given does not unwrap the database's data key.
+    #[error("wrong key for the encrypted database (keyring {path})")]
+    WrongKey {
+        /// The keyring file.
+        path: PathBuf,
+    },
+    /// A passphrase was given for a database created with a raw key, or the other way round.
+    #[error("the encrypted database (keyring {path}) is opened with {needed}")]
+    KeyKindMismatch {
+        /// The keyring file.
+        path: PathBuf,
+        /// What opens it.
+        needed: &'static str,
+    },
+    /// A key was given for an existing database that is not encrypted.
+    #[error("the database at {path} is not encrypted; a key was given (restore a backup into an encrypted database to encrypt it)")]
+    NotEncrypted {
+        /// The database folder.
+        path: PathBuf,
+    },
+    /// The keyring file is damaged or not a keyring.
+    #[error("keyring {path} is unreadable: {detail}")]
+    KeyringCorrupt {
+        /// The keyring file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+    /// An encrypted block failed authentication: the file was modified outside Cairn.
+    #[error("encrypted block {block} of the data file failed authentication: the file was modified or damaged")]
+    Tampered {
+        /// The logical block index.
+        block: u64,
+    },
+    /// The cryptographic machinery failed (no randomness, bad parameters).
+    #[error("encryption failure: {detail}")]
+    Crypto {
+        /// What failed.
+        detail: String,
+    },
     /// Any other failure reported by the storage engine; the message is redb's.
     #[error("storage engine error during {operation}: {detail}")]
     Engine {
@@ -73,6 +119,10 @@ impl From<redb::StorageError> for StorageError {
                 table: String::new(),
                 size_bytes: size as u64,
                 limit_bytes: u32::MAX as u64,
+            },
+            redb::StorageError::Io(err) => match tampered_block(&err) {
+                Some(block) => StorageError::Tampered { block },
+                None => StorageError::engine("storage access", err),
             },
             other => StorageError::engine("storage access", other),
         }
@@ -104,4 +154,12 @@ impl From<redb::CommitError> for StorageError {
             other => StorageError::engine("commit", other),
         }
     }
+}
+
+/// The block named by an authentication failure of the encrypted backend, if that is what
+/// `err` is.
+pub(crate) fn tampered_block(err: &std::io::Error) -> Option<u64> {
+    err.get_ref()?
+        .downcast_ref::<crate::encrypted_backend::BlockAuthFailed>()
+        .map(|failed| failed.block)
 }

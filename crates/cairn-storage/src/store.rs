@@ -8,6 +8,9 @@ use std::thread::JoinHandle;
 
 use redb::ReadableDatabase;
 
+use crate::cipher::{Cipher, KeySource};
+use crate::encrypted_backend::{EncryptedBackend, SharedBackend};
+use crate::keyring;
 use crate::mode::StorageMode;
 use crate::snapshot::Snapshot;
 use crate::write::WriteTxn;
@@ -23,6 +26,21 @@ pub struct StoreConfig {
     pub dir: PathBuf,
     /// The storage mode.
     pub mode: StorageMode,
+    /// The key for an encrypted database: required to open one, and creates one when the
+    /// folder holds no database yet. `None` opens (or creates) an unencrypted database.
+    /// Ignored in memory-only mode, which writes nothing to disk.
+    pub encryption: Option<KeySource>,
+}
+
+impl StoreConfig {
+    /// An unencrypted store configuration.
+    pub fn new(dir: impl Into<PathBuf>, mode: StorageMode) -> StoreConfig {
+        StoreConfig {
+            dir: dir.into(),
+            mode,
+            encryption: None,
+        }
+    }
 }
 
 /// State shared between the store, its write transactions and the flusher thread.
@@ -41,6 +59,8 @@ pub struct Store {
     path: Option<PathBuf>,
     flusher: Option<Flusher>,
     recovered_on_open: bool,
+    /// The encrypting backend and data-key cipher of an encrypted store.
+    encryption: Option<(Arc<EncryptedBackend>, Cipher)>,
 }
 
 impl Store {
@@ -53,15 +73,25 @@ impl Store {
         let repaired = Arc::new(AtomicBool::new(false));
         let flag = repaired.clone();
         builder.set_repair_callback(move |_| flag.store(true, Ordering::Relaxed));
+        let mut encryption = None;
         let (db, path) = if mode.has_files() {
             std::fs::create_dir_all(&config.dir).map_err(|source| StorageError::Io {
                 path: config.dir.clone(),
                 source,
             })?;
             let path = config.dir.join(DATA_FILE_NAME);
-            let db = builder
-                .create(&path)
-                .map_err(|err| open_error(err, &path))?;
+            let db = match unlock_or_create(&config.dir, &path, config.encryption.as_ref())? {
+                Some(cipher) => {
+                    let backend = Arc::new(encrypted_file_backend(&path, cipher.clone())?);
+                    encryption = Some((backend.clone(), cipher));
+                    builder
+                        .create_with_backend(SharedBackend(backend))
+                        .map_err(|err| open_error(err, &path))?
+                }
+                None => builder
+                    .create(&path)
+                    .map_err(|err| open_error(err, &path))?,
+            };
             (db, Some(path))
         } else {
             let backend = redb::backends::InMemoryBackend::new();
@@ -89,7 +119,28 @@ impl Store {
             path,
             flusher,
             recovered_on_open: repaired.load(Ordering::Relaxed),
+            encryption,
         })
+    }
+
+    /// The data-key cipher of an encrypted store (for backups, which are encrypted with the
+    /// database's key); `None` when the store is not encrypted.
+    pub fn cipher(&self) -> Option<&Cipher> {
+        self.encryption.as_ref().map(|(_, cipher)| cipher)
+    }
+
+    /// Authenticates every block of an encrypted data file; returns the blocks that fail
+    /// (empty when intact, and always empty for an unencrypted store).
+    pub fn verify_blocks(&self) -> Result<Vec<u64>> {
+        match &self.encryption {
+            Some((backend, _)) => backend
+                .verify_all_blocks()
+                .map_err(|source| StorageError::Io {
+                    path: self.path.clone().unwrap_or_default(),
+                    source,
+                }),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Whether opening found the file not cleanly closed (a crash) and repaired it.
@@ -148,17 +199,43 @@ impl Store {
     /// Returns `true` when the file was intact. Needs exclusive access: stops the flusher while
     /// it runs.
     pub fn check_integrity(&mut self) -> Result<bool> {
+        self.exclusively("integrity check", |db| {
+            db.check_integrity().map_err(|err| match err {
+                redb::DatabaseError::Storage(inner) => inner.into(),
+                other => StorageError::engine("integrity check", other),
+            })
+        })
+    }
+
+    /// Rewrites the file to release free space; returns the data file's allocated bytes
+    /// (before, after). Needs exclusive access: no snapshot or transaction may be live.
+    pub fn compact(&mut self) -> Result<(u64, u64)> {
+        let before = self.stats().disk_bytes;
+        self.exclusively("compaction", |db| {
+            // redb compacts in rounds; each returns whether it moved anything.
+            while db
+                .compact()
+                .map_err(|err| StorageError::engine("compaction", err))?
+            {}
+            Ok(())
+        })?;
+        Ok((before, self.stats().disk_bytes))
+    }
+
+    /// Runs `op` with sole access to the redb database (the flusher paused).
+    fn exclusively<T>(
+        &mut self,
+        operation: &'static str,
+        op: impl FnOnce(&mut redb::Database) -> Result<T>,
+    ) -> Result<T> {
         self.flush()?;
-        let flusher = self.flusher.take();
-        if let Some(flusher) = flusher {
+        if let Some(flusher) = self.flusher.take() {
             flusher.stop();
         }
         let result = match Arc::get_mut(&mut self.db) {
-            Some(db) => db
-                .check_integrity()
-                .map_err(|err| StorageError::engine("integrity check", err)),
+            Some(db) => op(db),
             None => Err(StorageError::Engine {
-                operation: "integrity check",
+                operation,
                 detail: "the store is in use by another handle".to_string(),
             }),
         };
@@ -277,4 +354,44 @@ fn open_error(err: redb::DatabaseError, path: &Path) -> StorageError {
         redb::DatabaseError::Storage(inner) => inner.into(),
         other => StorageError::engine("open", other),
     }
+}
+
+/// Decides whether the store at `dir` is encrypted, and unlocks (or creates) its key:
+/// `Some(cipher)` for an encrypted store, `None` for a plain one.
+fn unlock_or_create(dir: &Path, data: &Path, key: Option<&KeySource>) -> Result<Option<Cipher>> {
+    let encrypted = keyring::is_encrypted(dir);
+    match (encrypted, key) {
+        (true, Some(key)) => keyring::unlock(dir, key).map(Some),
+        (true, None) => Err(StorageError::KeyRequired {
+            path: dir.to_path_buf(),
+        }),
+        // A data file without a keyring is a plain database; encrypting it in place is not
+        // offered (a crash halfway would leave a file that is neither).
+        (false, Some(_)) if data.exists() => Err(StorageError::NotEncrypted {
+            path: dir.to_path_buf(),
+        }),
+        (false, Some(key)) => keyring::create(dir, key).map(Some),
+        (false, None) => Ok(None),
+    }
+}
+
+fn encrypted_file_backend(path: &Path, cipher: Cipher) -> Result<EncryptedBackend> {
+    let io = |source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    let inner = redb::backends::FileBackend::new(file).map_err(|err| open_error(err, path))?;
+    EncryptedBackend::new(Box::new(inner), cipher).map_err(
+        |err| match crate::error::tampered_block(&err) {
+            Some(block) => StorageError::Tampered { block },
+            None => io(err),
+        },
+    )
 }

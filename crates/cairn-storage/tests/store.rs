@@ -6,11 +6,7 @@ use cairn_storage::{StorageMode, Store, StoreConfig};
 use proptest::prelude::*;
 
 fn open(dir: &std::path::Path, mode: StorageMode) -> Store {
-    Store::open(&StoreConfig {
-        dir: dir.to_path_buf(),
-        mode,
-    })
-    .expect("open")
+    Store::open(&StoreConfig::new(dir, mode)).expect("open")
 }
 
 fn put(store: &Store, table: &str, key: &[u8], value: &[u8]) {
@@ -118,7 +114,7 @@ proptest! {
         hi in prop::collection::vec(0u8..4, 0..3),
         prefix in prop::collection::vec(0u8..4, 0..2),
     ) {
-        let store = Store::open(&StoreConfig { dir: Default::default(), mode: StorageMode::MemoryOnly }).expect("open");
+        let store = Store::open(&StoreConfig::new(std::path::PathBuf::new(), StorageMode::MemoryOnly)).expect("open");
         let txn = store.begin_write().expect("begin");
         {
             let mut table = txn.table("t").expect("table");

@@ -23,11 +23,16 @@
 
 pub use cairn_doc::{DateTime, DocError, DocId, FieldPath, Object, Patch, Value, Vector};
 pub use cairn_engine::{
-    allocated_bytes, check_integrity, stored_mode_name, BatchOp, BatchResult, CasOutcome, Change,
-    ChangeOp, CollectionMeta, CollectionStats, Config, Database, DatabaseStats, DocChange,
-    EngineError, Extension, ExtensionKind, ExtensionSpec, ExtensionTxn, IntegrityReport,
-    PendingCommit, Result, StorageMode, Transaction, Upserted, DATA_FILE_NAME,
+    allocated_bytes, check_database, check_integrity, compact, is_encrypted, rekey,
+    stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult, CasOutcome, Change,
+    ChangeOp, CheckReport, CollectionMeta, CollectionStats, CompactReport, Compression,
+    CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError, Extension,
+    ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource, PendingCommit,
+    Result, StorageMode, Transaction, Upserted, DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL, KEY_BYTES,
 };
+
+/// Backups: take, verify, restore (to a point in time).
+pub use cairn_engine::backup;
 
 /// The engine's limits (batch sizes, transaction sizes, queue lengths).
 pub use cairn_engine::limits;

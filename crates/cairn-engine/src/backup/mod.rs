@@ -1,0 +1,17 @@
+//! Online backups (full and incremental), verification, and restore to a point in time.
+//!
+//! * `piece.rs`: one backup file — chunks compressed with zstd, sealed with the database's
+//!   data key when it is encrypted, checksummed with SHA-256.
+//! * `manifest.rs`: the chain of pieces in a backup folder and their sequence ranges.
+//! * `take.rs`: [`crate::Database::backup`], from one snapshot while writers continue.
+//! * `restore.rs`: [`verify_backup`] and [`restore`].
+
+mod manifest;
+mod piece;
+mod restore;
+mod take;
+
+pub use manifest::{Manifest, PieceInfo, MANIFEST_FILE_NAME};
+pub use piece::{PieceKind, CHUNK_BYTES, MAX_FRAME_BYTES};
+pub use restore::{restore, verify_backup, RestoreReport, RestoreTarget};
+pub use take::Progress;

@@ -1,0 +1,106 @@
+//! Space maintenance and its reporting: compaction, compression statistics, dictionary
+//! training on demand.
+
+use std::ops::Bound;
+
+use cairn_storage::{StorageMode, Store};
+
+use crate::compression::plain_len;
+use crate::database::{Config, Database};
+use crate::error::Result;
+use crate::layout::docs_table;
+use crate::record::record_body;
+
+/// What [`compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Bytes the data file occupied on disk before.
+    pub before_bytes: u64,
+    /// Bytes it occupies after.
+    pub after_bytes: u64,
+}
+
+impl CompactReport {
+    /// Bytes given back to the file system.
+    pub fn reclaimed_bytes(&self) -> u64 {
+        self.before_bytes.saturating_sub(self.after_bytes)
+    }
+}
+
+/// Compacts a closed database: rewrites the data file so free pages are returned to the
+/// file system. Needs exclusive access (no other process may have it open).
+pub fn compact(config: &Config) -> Result<CompactReport> {
+    let mut store_config = config.store_config();
+    store_config.mode = StorageMode::Persistent;
+    let mut store = Store::open(&store_config)?;
+    let (before_bytes, after_bytes) = store.compact()?;
+    Ok(CompactReport {
+        before_bytes,
+        after_bytes,
+    })
+}
+
+/// How well one collection's documents compress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompressionStats {
+    /// The collection.
+    pub collection: String,
+    /// Documents.
+    pub documents: u64,
+    /// Bytes of the documents' binary encoding, uncompressed.
+    pub logical_bytes: u64,
+    /// Bytes of document bodies as stored (compressed where that paid, compression headers
+    /// included; the 8-byte version header every record has is not counted on either side).
+    pub stored_bytes: u64,
+    /// Dictionaries trained for the collection so far.
+    pub dictionaries: u64,
+}
+
+impl CompressionStats {
+    /// stored / logical: 0.25 means documents take a quarter of their uncompressed size.
+    pub fn ratio(&self) -> f64 {
+        if self.logical_bytes == 0 {
+            1.0
+        } else {
+            self.stored_bytes as f64 / self.logical_bytes as f64
+        }
+    }
+}
+
+impl Database {
+    /// Logical and stored bytes per collection, from one snapshot. Reads every record's
+    /// header (not its body), so it takes time proportional to the number of documents.
+    pub fn compression_stats(&self) -> Result<Vec<CompressionStats>> {
+        let shared = &self.inner.shared;
+        let snapshot = shared.store.snapshot()?;
+        let mut out = Vec::new();
+        for meta in self.list_collections()? {
+            let table = docs_table(meta.id);
+            let mut stats = CompressionStats {
+                collection: meta.name.clone(),
+                documents: 0,
+                logical_bytes: 0,
+                stored_bytes: 0,
+                dictionaries: shared.codecs.count_for(meta.id) as u64,
+            };
+            if let Some(docs) = snapshot.table(&table)? {
+                for entry in docs.range(Bound::Unbounded, Bound::Unbounded)? {
+                    let entry = entry?;
+                    let body = record_body(&table, entry.value())?;
+                    stats.documents += 1;
+                    stats.logical_bytes += plain_len(body).unwrap_or(body.len()) as u64;
+                    stats.stored_bytes += body.len() as u64;
+                }
+            }
+            out.push(stats);
+        }
+        Ok(out)
+    }
+
+    /// Trains compression dictionaries now for every collection that is due one (normally a
+    /// background thread does this within a second of the collection growing enough);
+    /// returns the collections that got a new dictionary.
+    pub fn train_dictionaries(&self) -> Result<Vec<String>> {
+        crate::dictionary::train_due(&self.inner.shared)
+    }
+}

@@ -1,0 +1,495 @@
+//! The deep integrity check behind `cairn check`.
+//!
+//! Layers, each reported as precise [`Finding`]s rather than stopping at the first problem:
+//! 1. storage: every encrypted block authenticates; redb's page checksums and B-tree structure;
+//! 2. records: every catalog entry, dictionary, document key and document record decodes
+//!    (decompressing and, through the storage layer, decrypting), and each document's `_id`
+//!    matches its key;
+//! 3. cross-references: every document has its routing entry and every routing entry its
+//!    document;
+//! 4. the change log: sequence numbers are contiguous, each commit's records are numbered
+//!    from 0 without gaps, and every record decodes.
+//!
+//! Extensions (secondary indexes, model structures) verify their own tables; their findings
+//! join the same report as [`Finding::Extension`].
+
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use cairn_doc::DocId;
+use cairn_storage::{Snapshot, StorageError, StorageMode, Store};
+
+use crate::catalog::CollectionMeta;
+use crate::compression::Codecs;
+use crate::database::Config;
+use crate::error::Result;
+use crate::layout::{
+    docs_table, parse_changelog_key, routing_key, CATALOG_TABLE, CHANGELOG_TABLE, DICTIONARY_TABLE,
+    ROUTING_TABLE,
+};
+use crate::record::decode_record;
+
+/// Findings kept in a report: 10,000. A badly damaged file could produce one per record; past
+/// this the report counts them without listing them.
+pub const MAX_REPORTED_FINDINGS: usize = 10_000;
+
+/// One problem found by [`check_database`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The data file could not be opened or read at all.
+    Unreadable {
+        /// What the storage layer reported.
+        detail: String,
+    },
+    /// An encrypted block failed authentication (modified on disk).
+    TamperedBlock {
+        /// The logical block index.
+        block: u64,
+    },
+    /// redb's page checksums or B-tree structure failed.
+    StorageChecksum {
+        /// What failed.
+        detail: String,
+    },
+    /// A catalog entry does not decode.
+    BadCatalogEntry {
+        /// The catalog key (the collection name as stored).
+        name: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A compression dictionary does not decode.
+    BadDictionary {
+        /// What was wrong.
+        detail: String,
+    },
+    /// A document key does not decode.
+    BadDocumentKey {
+        /// The collection.
+        collection: String,
+        /// The key, hex-encoded.
+        key_hex: String,
+    },
+    /// A document record does not decode (or decompress).
+    BadRecord {
+        /// The collection.
+        collection: String,
+        /// The document id.
+        id: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A document's `_id` differs from the key it is stored under.
+    IdMismatch {
+        /// The collection.
+        collection: String,
+        /// The id the key says.
+        id: String,
+        /// The `_id` inside the document.
+        found: String,
+    },
+    /// A document has no routing entry.
+    MissingRouting {
+        /// The collection.
+        collection: String,
+        /// The document id.
+        id: String,
+    },
+    /// A routing entry points to a document (or collection) that does not exist.
+    DanglingRouting {
+        /// The collection id in the entry.
+        collection_id: u32,
+        /// The document id (or the key in hex when it does not decode).
+        id: String,
+    },
+    /// Commits are missing from the change log between two sequence numbers.
+    ChangeLogGap {
+        /// The last sequence number before the gap.
+        after_seq: u64,
+        /// The next one present.
+        next_seq: u64,
+    },
+    /// A commit's change records are not numbered 0, 1, 2... (a record is missing).
+    ChangeLogIndexGap {
+        /// The commit.
+        seq: u64,
+        /// The index expected next.
+        expected: u32,
+        /// The index found.
+        found: u32,
+    },
+    /// A change-log record does not decode.
+    BadChange {
+        /// The commit.
+        seq: u64,
+        /// The record's index in the commit.
+        index: u32,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Reported by an extension's own verification (e.g. a secondary index entry without its
+    /// document).
+    Extension {
+        /// The collection.
+        collection: String,
+        /// The extension instance.
+        extension: String,
+        /// What the extension found.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Unreadable { detail } => write!(f, "data file unreadable: {detail}"),
+            Finding::TamperedBlock { block } => {
+                write!(
+                    f,
+                    "encrypted block {block} failed authentication (modified on disk)"
+                )
+            }
+            Finding::StorageChecksum { detail } => write!(f, "storage checksums: {detail}"),
+            Finding::BadCatalogEntry { name, detail } => {
+                write!(f, "catalog entry `{name}`: {detail}")
+            }
+            Finding::BadDictionary { detail } => write!(f, "compression dictionary: {detail}"),
+            Finding::BadDocumentKey {
+                collection,
+                key_hex,
+            } => {
+                write!(f, "`{collection}`: undecodable document key {key_hex}")
+            }
+            Finding::BadRecord {
+                collection,
+                id,
+                detail,
+            } => {
+                write!(f, "`{collection}` document {id}: {detail}")
+            }
+            Finding::IdMismatch {
+                collection,
+                id,
+                found,
+            } => {
+                write!(
+                    f,
+                    "`{collection}` document {id}: stored under its key but its _id is {found}"
+                )
+            }
+            Finding::MissingRouting { collection, id } => {
+                write!(f, "`{collection}` document {id}: no routing entry")
+            }
+            Finding::DanglingRouting { collection_id, id } => write!(
+                f,
+                "routing entry for {id} in collection #{collection_id}: no such document"
+            ),
+            Finding::ChangeLogGap {
+                after_seq,
+                next_seq,
+            } => write!(
+                f,
+                "change log: commits {} to {} are missing",
+                after_seq + 1,
+                next_seq - 1
+            ),
+            Finding::ChangeLogIndexGap {
+                seq,
+                expected,
+                found,
+            } => write!(
+                f,
+                "change log: commit {seq} jumps from record {expected} to {found}"
+            ),
+            Finding::BadChange { seq, index, detail } => {
+                write!(f, "change log record {seq}.{index}: {detail}")
+            }
+            Finding::Extension {
+                collection,
+                extension,
+                detail,
+            } => {
+                write!(f, "`{collection}` extension `{extension}`: {detail}")
+            }
+        }
+    }
+}
+
+/// What [`check_database`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The file was not closed cleanly and the storage engine recovered it while opening
+    /// (normal after a crash; not a finding).
+    pub recovered_on_open: bool,
+    /// Problems, up to [`MAX_REPORTED_FINDINGS`].
+    pub findings: Vec<Finding>,
+    /// All problems found, including any not listed.
+    pub findings_total: u64,
+    /// Collections checked.
+    pub collections: u64,
+    /// Documents checked.
+    pub documents: u64,
+    /// Change-log records checked.
+    pub changes: u64,
+    /// Whether the data file is encrypted (and so every block was authenticated).
+    pub encrypted: bool,
+}
+
+impl CheckReport {
+    /// Whether nothing was found.
+    pub fn is_clean(&self) -> bool {
+        self.findings_total == 0
+    }
+
+    /// Adds a finding (counted always, listed up to the limit). Public so that layers above
+    /// the engine (index verification) can add theirs to the same report.
+    pub fn add(&mut self, finding: Finding) {
+        self.findings_total += 1;
+        if self.findings.len() < MAX_REPORTED_FINDINGS {
+            self.findings.push(finding);
+        }
+    }
+}
+
+/// Checks a closed database deeply (see the module documentation). Opens it exclusively
+/// with `config`'s key; fails only when it cannot start (locked, wrong key) — damage is
+/// reported as findings.
+pub fn check_database(config: &Config) -> Result<CheckReport> {
+    let mut report = CheckReport {
+        encrypted: config.encryption.is_some(),
+        ..CheckReport::default()
+    };
+    let mut store_config = config.store_config();
+    store_config.mode = StorageMode::Persistent;
+    let mut store = match Store::open(&store_config) {
+        Ok(store) => store,
+        Err(err) => return storage_finding(report, err),
+    };
+    report.recovered_on_open = store.recovered_on_open();
+    for block in store.verify_blocks()? {
+        report.add(Finding::TamperedBlock { block });
+    }
+    match store.check_integrity() {
+        Ok(true) => {}
+        Ok(false) => report.add(Finding::StorageChecksum {
+            detail: "pages failed their checksums and were repaired or dropped".to_string(),
+        }),
+        Err(err) => return storage_finding(report, err),
+    }
+    let snapshot = match store.snapshot() {
+        Ok(snapshot) => snapshot,
+        Err(err) => return storage_finding(report, err),
+    };
+    if let Err(err) = check_logical(&snapshot, config, &mut report) {
+        report.add(Finding::Unreadable {
+            detail: err.to_string(),
+        });
+    }
+    Ok(report)
+}
+
+/// Turns a storage failure into a finding when it is damage, or an error when it is not.
+fn storage_finding(mut report: CheckReport, err: StorageError) -> Result<CheckReport> {
+    match err {
+        StorageError::Tampered { block } => report.add(Finding::TamperedBlock { block }),
+        StorageError::Corrupted { detail } | StorageError::UnsupportedFormat { detail } => {
+            report.add(Finding::StorageChecksum { detail })
+        }
+        StorageError::Engine { detail, .. } => report.add(Finding::Unreadable { detail }),
+        other => return Err(other.into()),
+    }
+    Ok(report)
+}
+
+fn check_logical(snapshot: &Snapshot, config: &Config, report: &mut CheckReport) -> Result<()> {
+    let codecs = Codecs::new(config.compression, HashMap::new());
+    if let Some(dicts) = snapshot.table(DICTIONARY_TABLE)? {
+        for entry in dicts.range(Bound::Unbounded, Bound::Unbounded)? {
+            let entry = entry?;
+            match crate::dictionary::decode_entry(entry.key(), entry.value()) {
+                Ok((id, dict)) => codecs.install(id, dict),
+                Err(err) => report.add(Finding::BadDictionary {
+                    detail: err.to_string(),
+                }),
+            }
+        }
+    }
+    let metas = catalog(snapshot, report)?;
+    for meta in metas.values() {
+        report.collections += 1;
+        check_documents(snapshot, &codecs, meta, report)?;
+    }
+    check_routing(snapshot, &metas, report)?;
+    check_changelog(snapshot, &codecs, report)
+}
+
+fn catalog(snapshot: &Snapshot, report: &mut CheckReport) -> Result<HashMap<u32, CollectionMeta>> {
+    let mut metas = HashMap::new();
+    if let Some(catalog) = snapshot.table(CATALOG_TABLE)? {
+        for entry in catalog.range(Bound::Unbounded, Bound::Unbounded)? {
+            let entry = entry?;
+            match CollectionMeta::decode(entry.value()) {
+                Ok(meta) => {
+                    metas.insert(meta.id, meta);
+                }
+                Err(err) => report.add(Finding::BadCatalogEntry {
+                    name: String::from_utf8_lossy(entry.key()).into_owned(),
+                    detail: err.to_string(),
+                }),
+            }
+        }
+    }
+    Ok(metas)
+}
+
+fn check_documents(
+    snapshot: &Snapshot,
+    codecs: &Codecs,
+    meta: &CollectionMeta,
+    report: &mut CheckReport,
+) -> Result<()> {
+    let table = docs_table(meta.id);
+    let Some(docs) = snapshot.table(&table)? else {
+        return Ok(());
+    };
+    let routing = snapshot.table(ROUTING_TABLE)?;
+    let collection = || meta.name.clone();
+    for entry in docs.range(Bound::Unbounded, Bound::Unbounded)? {
+        let entry = entry?;
+        report.documents += 1;
+        let Ok(id) = DocId::decode_key(entry.key()) else {
+            report.add(Finding::BadDocumentKey {
+                collection: collection(),
+                key_hex: hex(entry.key()),
+            });
+            continue;
+        };
+        match decode_record(codecs, &table, entry.value()) {
+            Ok(doc) => {
+                let found = doc.as_object().and_then(|o| o.get("_id")).cloned();
+                if found.as_ref() != Some(&id.to_value()) {
+                    report.add(Finding::IdMismatch {
+                        collection: collection(),
+                        id: id.to_string(),
+                        found: found.map_or("nothing".to_string(), |v| v.to_json_string()),
+                    });
+                }
+            }
+            Err(err) => report.add(Finding::BadRecord {
+                collection: collection(),
+                id: id.to_string(),
+                detail: err.to_string(),
+            }),
+        }
+        let routed = match &routing {
+            Some(routing) => routing.get(&routing_key(entry.key(), meta.id))?.is_some(),
+            None => false,
+        };
+        if !routed {
+            report.add(Finding::MissingRouting {
+                collection: collection(),
+                id: id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_routing(
+    snapshot: &Snapshot,
+    metas: &HashMap<u32, CollectionMeta>,
+    report: &mut CheckReport,
+) -> Result<()> {
+    let Some(routing) = snapshot.table(ROUTING_TABLE)? else {
+        return Ok(());
+    };
+    let mut tables = HashMap::new();
+    for entry in routing.range(Bound::Unbounded, Bound::Unbounded)? {
+        let entry = entry?;
+        let key = entry.key();
+        let split = key.len().saturating_sub(4);
+        let (doc_key, id_bytes) = key.split_at(split);
+        let collection_id = id_bytes
+            .try_into()
+            .map(u32::from_be_bytes)
+            .unwrap_or(u32::MAX);
+        let id = DocId::decode_key(doc_key).map_or_else(|_| hex(doc_key), |id| id.to_string());
+        let docs = match tables.entry(collection_id) {
+            std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let table = match metas.contains_key(&collection_id) {
+                    true => snapshot.table(&docs_table(collection_id))?,
+                    false => None,
+                };
+                slot.insert(table)
+            }
+        };
+        let present = match docs {
+            Some(docs) => docs.get_with(doc_key, |_| ())?.is_some(),
+            None => false,
+        };
+        if !present {
+            report.add(Finding::DanglingRouting { collection_id, id });
+        }
+    }
+    Ok(())
+}
+
+fn check_changelog(snapshot: &Snapshot, codecs: &Codecs, report: &mut CheckReport) -> Result<()> {
+    let Some(log) = snapshot.table(CHANGELOG_TABLE)? else {
+        return Ok(());
+    };
+    let mut previous: Option<(u64, u32)> = None;
+    for entry in log.range(Bound::Unbounded, Bound::Unbounded)? {
+        let entry = entry?;
+        report.changes += 1;
+        let Some((seq, index)) = parse_changelog_key(entry.key()) else {
+            report.add(Finding::BadChange {
+                seq: 0,
+                index: 0,
+                detail: format!("malformed key {}", hex(entry.key())),
+            });
+            continue;
+        };
+        match previous {
+            // Retention trims whole entries from the front, so the first commit may start
+            // part-way through; after that every commit starts at record 0.
+            None => {}
+            Some((prev_seq, prev_index)) if prev_seq == seq && index != prev_index + 1 => {
+                report.add(Finding::ChangeLogIndexGap {
+                    seq,
+                    expected: prev_index + 1,
+                    found: index,
+                });
+            }
+            Some((prev_seq, _)) if prev_seq != seq && (seq != prev_seq + 1 || index != 0) => {
+                if seq != prev_seq + 1 {
+                    report.add(Finding::ChangeLogGap {
+                        after_seq: prev_seq,
+                        next_seq: seq,
+                    });
+                } else {
+                    report.add(Finding::ChangeLogIndexGap {
+                        seq,
+                        expected: 0,
+                        found: index,
+                    });
+                }
+            }
+            Some(_) => {}
+        }
+        previous = Some((seq, index));
+        if let Err(err) = crate::changelog::decode(codecs, seq, index, entry.value()) {
+            report.add(Finding::BadChange {
+                seq,
+                index,
+                detail: err.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,163 @@
+//! Authenticated encryption (AES-256-GCM) and the keys it uses.
+//!
+//! Two keys exist for an encrypted database:
+//! * the **data key** (random, 256 bits) encrypts every block of the data file and every backup
+//!   chunk; it never leaves memory unwrapped;
+//! * the **key-encryption key** comes from the user (a passphrase through argon2id, or a raw
+//!   256-bit key file) and only wraps the data key in the keyring file.
+//!
+//! Changing the passphrase therefore rewraps 32 bytes instead of rewriting the database.
+
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use zeroize::Zeroizing;
+
+use crate::{Result, StorageError};
+
+/// Bytes of a key: 256 bits.
+pub const KEY_BYTES: usize = 32;
+/// Bytes of a GCM nonce. Nonces are random; with 96 bits the chance of a repeat stays below
+/// 2^-32 for the first 2^32 encryptions under one key (16 TiB of 4 KiB blocks).
+pub const NONCE_BYTES: usize = 12;
+/// Bytes of a GCM authentication tag.
+pub const TAG_BYTES: usize = 16;
+/// Bytes a sealed message adds to its plaintext: nonce and tag.
+pub const SEAL_OVERHEAD_BYTES: usize = NONCE_BYTES + TAG_BYTES;
+
+/// Where the user's key comes from.
+#[derive(Clone)]
+pub enum KeySource {
+    /// A passphrase, stretched with argon2id and a per-database salt.
+    Passphrase(Zeroizing<String>),
+    /// A raw 256-bit key (e.g. read from a key file).
+    RawKey(Zeroizing<[u8; KEY_BYTES]>),
+}
+
+impl KeySource {
+    /// A passphrase key source.
+    pub fn passphrase(text: impl Into<String>) -> KeySource {
+        KeySource::Passphrase(Zeroizing::new(text.into()))
+    }
+
+    /// A raw key source.
+    pub fn raw(key: [u8; KEY_BYTES]) -> KeySource {
+        KeySource::RawKey(Zeroizing::new(key))
+    }
+}
+
+impl std::fmt::Debug for KeySource {
+    // Never print key material, even in debug output or panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Passphrase(_) => f.write_str("KeySource::Passphrase(<redacted>)"),
+            KeySource::RawKey(_) => f.write_str("KeySource::RawKey(<redacted>)"),
+        }
+    }
+}
+
+/// An AES-256-GCM cipher under one key. Cheap to clone (the key schedule is shared).
+#[derive(Clone)]
+pub struct Cipher {
+    aead: std::sync::Arc<Aes256Gcm>,
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cipher(<redacted>)")
+    }
+}
+
+impl Cipher {
+    /// A cipher under `key`.
+    pub fn new(key: &[u8; KEY_BYTES]) -> Cipher {
+        Cipher {
+            aead: std::sync::Arc::new(Aes256Gcm::new(key.into())),
+        }
+    }
+
+    /// Encrypts `buf` in place under a fresh random nonce; returns (nonce, tag). `aad` is
+    /// authenticated but not encrypted: it binds the ciphertext to where it belongs.
+    pub fn seal_in_place(
+        &self,
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<([u8; NONCE_BYTES], [u8; TAG_BYTES])> {
+        let nonce = random_bytes::<NONCE_BYTES>()?;
+        let tag = self
+            .aead
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), aad, buf)
+            .map_err(|_| StorageError::Crypto {
+                detail: "encryption failed".to_string(),
+            })?;
+        Ok((nonce, tag.into()))
+    }
+
+    /// Decrypts `buf` in place; `false` when the tag does not match (tampered data, data from
+    /// another place, or the wrong key), in which case `buf` holds garbage.
+    #[must_use]
+    pub fn open_in_place(
+        &self,
+        aad: &[u8],
+        nonce: &[u8; NONCE_BYTES],
+        tag: &[u8; TAG_BYTES],
+        buf: &mut [u8],
+    ) -> bool {
+        self.aead
+            .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, Tag::from_slice(tag))
+            .is_ok()
+    }
+
+    /// Seals `plaintext` as `nonce ‖ ciphertext ‖ tag`.
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD_BYTES);
+        out.extend_from_slice(&[0u8; NONCE_BYTES]);
+        out.extend_from_slice(plaintext);
+        let (nonce, tag) = self.seal_in_place(aad, &mut out[NONCE_BYTES..])?;
+        out[..NONCE_BYTES].copy_from_slice(&nonce);
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    /// Opens what [`Cipher::seal`] produced; `None` when it fails authentication.
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < SEAL_OVERHEAD_BYTES {
+            return None;
+        }
+        let (nonce, rest) = sealed.split_at(NONCE_BYTES);
+        let (body, tag) = rest.split_at(rest.len() - TAG_BYTES);
+        let nonce: [u8; NONCE_BYTES] = nonce.try_into().ok()?;
+        let tag: [u8; TAG_BYTES] = tag.try_into().ok()?;
+        let mut out = body.to_vec();
+        self.open_in_place(aad, &nonce, &tag, &mut out)
+            .then_some(out)
+    }
+}
+
+/// `N` bytes from the operating system's random source.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|err| StorageError::Crypto {
+        detail: format!("the operating system's random source failed: {err}"),
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_messages_open_only_with_the_same_key_and_context() {
+        let cipher = Cipher::new(&[7u8; KEY_BYTES]);
+        let sealed = cipher.seal(b"ctx", b"hello").unwrap_or_default();
+        assert_eq!(cipher.open(b"ctx", &sealed).as_deref(), Some(&b"hello"[..]));
+        assert!(cipher.open(b"other", &sealed).is_none());
+        assert!(Cipher::new(&[8u8; KEY_BYTES])
+            .open(b"ctx", &sealed)
+            .is_none());
+        let mut flipped = sealed.clone();
+        flipped[NONCE_BYTES] ^= 1;
+        assert!(cipher.open(b"ctx", &flipped).is_none());
+        assert!(cipher.open(b"ctx", &sealed[..10]).is_none());
+    }
+}
