@@ -86,7 +86,11 @@ pub(crate) fn fill(
                     builder.write_run(&mut run)?;
                     run_bytes = 0;
                 }
-                if builder.progress.scanned.is_multiple_of(PROGRESS_EVERY_DOCUMENTS) {
+                if builder
+                    .progress
+                    .scanned
+                    .is_multiple_of(PROGRESS_EVERY_DOCUMENTS)
+                {
                     progress(builder.progress);
                 }
                 Ok(())

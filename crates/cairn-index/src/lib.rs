@@ -24,6 +24,7 @@ pub mod path_values;
 pub mod read;
 pub mod spec;
 pub mod stats;
+pub mod verify;
 
 pub use admin::{create_index, drop_index, list_indexes, IndexInfo};
 pub use build::BuildProgress;

@@ -306,3 +306,35 @@ fn online_build_under_concurrent_writes_matches_a_rebuild() {
     drop_index(&db, "c", "a").unwrap();
     assert_eq!(list_indexes(&db, "c").unwrap().len(), 1);
 }
+
+#[test]
+fn verification_finds_extra_and_missing_entries() {
+    let db = open_memory();
+    db.create_collection("c").unwrap();
+    for i in 0..20i64 {
+        db.insert(
+            "c",
+            Value::from_json_str(&format!(r#"{{"_id": {i}, "a": {}}}"#, i % 3)).unwrap(),
+        )
+        .unwrap();
+    }
+    create_index(
+        &db,
+        "c",
+        &IndexSpec::btree("a", &["a"]).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let check = |db: &Database| {
+        let mut txn = db.read().unwrap();
+        let handle = indexes(&mut txn, "c").unwrap().remove(0);
+        cairn_index::verify::verify_index(&mut txn, "c", &handle).unwrap()
+    };
+    assert!(check(&db).is_clean());
+    // Damage the index behind the engine's back: a stray entry.
+    db.transaction(|t| t.extension_put("c", "a", "entries", b"\x20stray", &[]))
+        .unwrap();
+    let report = check(&db);
+    assert_eq!(report.mismatches, 1);
+    assert_eq!(report.extra_entries.len(), 1);
+}
