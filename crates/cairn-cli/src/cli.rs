@@ -240,4 +240,7 @@ pub enum IndexAction {
 pub enum BenchCommand {
     /// Core document operations against SQLite (see the workload in `bench/core.rs`).
     Core(crate::bench::core::CoreArgs),
+    /// Indexed queries, sorting, `$group` and index builds against SQLite (see the workload in
+    /// `bench/query.rs`).
+    Query(crate::bench::query::QueryArgs),
 }

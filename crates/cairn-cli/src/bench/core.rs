@@ -51,10 +51,10 @@
 //! printed with them. Reproduce with `cargo run --release -p cairn-cli -- bench core`.
 
 mod cairn_subject;
-mod report;
-mod sqlite_subject;
-mod subject;
-mod workload;
+pub(crate) mod report;
+pub(crate) mod sqlite_subject;
+pub(crate) mod subject;
+pub(crate) mod workload;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -123,24 +123,33 @@ pub struct CoreArgs {
 /// Runs the benchmark and prints the configuration and the results table.
 pub fn run(args: &CoreArgs) -> anyhow::Result<()> {
     validate(args)?;
-    // Declared before `dir` so it outlives the databases inside it.
-    let temp_dir;
-    let dir = match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            dir.clone()
-        }
-        None => {
-            temp_dir = tempfile::Builder::new()
-                .prefix("cairn-bench-")
-                .tempdir_in(".")
-                .context("creating a temporary folder under the current one")?;
-            temp_dir.path().to_path_buf()
-        }
-    };
+    // Held until the end so the folder outlives the databases inside it.
+    let (_temp_dir, dir) = bench_folder(args.dir.as_deref())?;
     let outcome = measure(args, &dir)?;
     print!("{}", report::render(args, &outcome));
     Ok(())
+}
+
+/// The folder a benchmark creates its databases in: `dir` (created if missing), or else a new
+/// temporary folder under the current one, returned too so the caller decides when it is
+/// removed (when it is dropped).
+pub(crate) fn bench_folder(
+    dir: Option<&Path>,
+) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            Ok((None, dir.to_path_buf()))
+        }
+        None => {
+            let temp_dir = tempfile::Builder::new()
+                .prefix("cairn-bench-")
+                .tempdir_in(".")
+                .context("creating a temporary folder under the current one")?;
+            let path = temp_dir.path().to_path_buf();
+            Ok((Some(temp_dir), path))
+        }
+    }
 }
 
 /// Checks the arguments against the benchmark's limits.

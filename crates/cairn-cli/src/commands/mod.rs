@@ -20,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => info::check(&cli.data),
         Command::Bench { which } => match which {
             BenchCommand::Core(args) => crate::bench::core::run(args),
+            BenchCommand::Query(args) => crate::bench::query::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {

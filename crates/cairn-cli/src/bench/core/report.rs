@@ -209,7 +209,7 @@ fn rows(args: &CoreArgs, outcome: &Outcome) -> Vec<Row> {
 }
 
 /// A non-negative figure rounded to an integer, with thousands separators: `1,234,567`.
-fn grouped(value: f64) -> String {
+pub(crate) fn grouped(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (position, digit) in digits.chars().enumerate() {

@@ -24,11 +24,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The table. `WITHOUT ROWID` stores rows in the primary-key B-tree itself, the layout SQLite
 /// recommends for non-integer keys (no second index for the id).
-const CREATE_TABLE: &str =
+pub(crate) const CREATE_TABLE: &str =
     "CREATE TABLE docs (id BLOB PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID";
 
 /// The insert, a prepared statement on every connection.
-const INSERT: &str = "INSERT INTO docs (id, doc) VALUES (?1, ?2)";
+pub(crate) const INSERT: &str = "INSERT INTO docs (id, doc) VALUES (?1, ?2)";
 
 /// The point read.
 const SELECT_BY_ID: &str = "SELECT doc FROM docs WHERE id = ?1";
@@ -70,7 +70,7 @@ impl SqliteSubject {
 }
 
 /// Opens a connection with the benchmark's settings, checking that WAL mode took effect.
-fn open(path: &Path) -> anyhow::Result<Connection> {
+pub(crate) fn open(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String =

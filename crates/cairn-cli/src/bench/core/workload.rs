@@ -76,14 +76,14 @@ impl SplitMix64 {
 }
 
 /// The fields of one document, before it takes either system's form.
-struct Fields {
-    name: String,
-    email: String,
-    age: i64,
-    city: &'static str,
-    score: f64,
-    tags: Vec<&'static str>,
-    active: bool,
+pub(crate) struct Fields {
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) age: i64,
+    pub(crate) city: &'static str,
+    pub(crate) score: f64,
+    pub(crate) tags: Vec<&'static str>,
+    pub(crate) active: bool,
 }
 
 /// Every document of the run, addressed by index: ids are UUIDv7 generated once at start (so
@@ -163,7 +163,7 @@ pub fn uniform_picks(count: usize, population: usize) -> Vec<usize> {
 }
 
 /// The fields of document `index`, from a generator seeded by the index.
-fn fields(index: usize) -> Fields {
+pub(crate) fn fields(index: usize) -> Fields {
     let mut rng =
         SplitMix64::new(CONTENT_SEED ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let pick = |rng: &mut SplitMix64, words: &[&'static str]| {
