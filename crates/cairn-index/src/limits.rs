@@ -19,7 +19,7 @@ pub const MAX_INDEXES_PER_COLLECTION: usize = 32;
 
 /// Entries an online build writes per transaction: large enough to amortise commits, small
 /// enough that a concurrent write's conflict costs only one chunk's retry.
-pub const BUILD_CHUNK_ENTRIES: usize = 20_000;
+pub const BUILD_CHUNK_ENTRIES: usize = 100_000;
 
 /// Memory an online build may use for one sorted run of entries. Past it the build writes
 /// the run and starts another, so memory stays bounded whatever the collection's size.
