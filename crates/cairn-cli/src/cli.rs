@@ -26,6 +26,20 @@ pub struct Cli {
     /// hybrid: page-cache budget in MiB.
     #[arg(long, global = true, default_value_t = 256)]
     pub memory_budget_mb: usize,
+    /// Preset for the database: `speed` (memory-first, no compression), `space` (zstd level 9
+    /// with trained dictionaries) or `security` (persistent, encrypted: needs a key). Explicit
+    /// `--mode` and `--compression` win over the preset.
+    #[arg(long, global = true, env = "CAIRN_PROFILE", value_enum)]
+    pub profile: Option<Profile>,
+    /// Document compression: `off`, or a zstd level (1-22) used with trained dictionaries.
+    /// Default: 3 (or the profile's).
+    #[arg(long, global = true)]
+    pub compression: Option<String>,
+    /// Key file of an encrypted database: 32 raw bytes, or 64 hex digits. Without it, the
+    /// passphrase in the environment variable CAIRN_PASSPHRASE is used if set. A new database
+    /// opened with a key is created encrypted.
+    #[arg(long, global = true, env = "CAIRN_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -107,8 +121,33 @@ pub enum Command {
         /// Document id.
         id: String,
     },
-    /// Verify storage checksums and structure.
+    /// Verify the whole database: storage checksums (and every encrypted block), that every
+    /// record and change decodes, routing entries, change-log continuity. Exits non-zero on any
+    /// finding.
     Check,
+    /// Back up the database into a folder while it keeps serving writes, or verify a backup.
+    Backup(BackupArgs),
+    /// Restore a backup into a new database folder, whole or up to a point in time.
+    Restore {
+        /// The backup folder.
+        src: PathBuf,
+        /// The new database folder (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+        /// Stop at this commit: a sequence number, or an RFC 3339 time
+        /// (e.g. 2025-01-31T12:00:00Z). Default: everything in the backup.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Rewrite the data file to give free space back to the file system (database closed).
+    Compact,
+    /// Change the key of an encrypted database, online: the current key comes from the usual
+    /// flags, the new one from --new-key-file or CAIRN_NEW_PASSPHRASE.
+    Rekey {
+        /// The new key file (32 raw bytes or 64 hex digits).
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
+    },
     /// An interactive shell: type any command above without `cairn` and the global flags.
     Shell,
     /// Find documents matching a filter; prints JSON lines (and, when more pages exist, the
@@ -173,6 +212,41 @@ pub enum Command {
         /// Which benchmark.
         #[command(subcommand)]
         which: BenchCommand,
+    },
+}
+
+/// Presets that tune a database for one goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// memory-first mode, no compression.
+    Speed,
+    /// zstd level 9 with trained dictionaries.
+    Space,
+    /// persistent mode, encryption at rest (a key is required), compression on.
+    Security,
+}
+
+/// `cairn backup DEST [--incremental]` or `cairn backup verify SRC`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    /// Verify instead of backing up.
+    #[command(subcommand)]
+    pub action: Option<BackupAction>,
+    /// The backup folder (created if needed).
+    pub dest: Option<PathBuf>,
+    /// Only the changes since the previous backup in the folder.
+    #[arg(long)]
+    pub incremental: bool,
+}
+
+/// Backup sub-operations.
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Check a backup folder without restoring it: chain, sizes, SHA-256, every frame.
+    Verify {
+        /// The backup folder.
+        src: PathBuf,
     },
 }
 
@@ -243,4 +317,7 @@ pub enum BenchCommand {
     /// Indexed queries, sorting, `$group` and index builds against SQLite (see the workload in
     /// `bench/query.rs`).
     Query(crate::bench::query::QueryArgs),
+    /// Stored bytes and throughput with no compression, zstd, zstd + dictionary and
+    /// encryption, against SQLite's file size (see `bench/storage.rs`).
+    Storage(crate::bench::storage::StorageArgs),
 }

@@ -297,7 +297,16 @@ fn hybrid_stays_under_its_memory_budget_while_holding_more_data_than_the_budget(
     let hybrid_dir = work.path().join("hybrid");
     let persistent_dir = work.path().join("persistent");
     let budget = HYBRID_BUDGET_MIB.to_string();
-    let hybrid = ["--mode", "hybrid", "--memory-budget-mb", budget.as_str()];
+    // Compression off: the point is holding more bytes than the budget, and compressed
+    // documents would no longer be.
+    let hybrid = [
+        "--mode",
+        "hybrid",
+        "--memory-budget-mb",
+        budget.as_str(),
+        "--compression",
+        "off",
+    ];
     let bound_bytes = (HYBRID_BUDGET_MIB + PROCESS_ALLOWANCE_MIB) * 1024 * 1024;
 
     // Both imports run side by side; each process's memory is its own.
@@ -325,7 +334,12 @@ fn hybrid_stays_under_its_memory_budget_while_holding_more_data_than_the_budget(
         peak
     };
     let (hybrid_import, persistent_import) = std::thread::scope(|scope| {
-        let persistent = scope.spawn(|| import(&persistent_dir, &["--mode", "persistent"]));
+        let persistent = scope.spawn(|| {
+            import(
+                &persistent_dir,
+                &["--mode", "persistent", "--compression", "off"],
+            )
+        });
         let hybrid = import(&hybrid_dir, &hybrid);
         (hybrid, persistent.join().expect("persistent import thread"))
     });

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use anyhow::bail;
-use cairn::{Database, DocId, Object, Value};
+use anyhow::{bail, Context};
+use cairn::{Config, Database, DocId, KeySource, Object, Value};
 
 /// Prints per-collection documents and bytes, and the storage mode.
 pub fn stats(db: &Database) -> anyhow::Result<()> {
@@ -27,6 +27,21 @@ pub fn stats(db: &Database) -> anyhow::Result<()> {
         println!(
             "{:<32} {:>12} {:>14}",
             coll.name, coll.documents, coll.bytes
+        );
+    }
+    println!();
+    println!(
+        "{:<32} {:>14} {:>14} {:>7} {:>6}",
+        "compression", "logical bytes", "stored bytes", "ratio", "dicts"
+    );
+    for coll in db.compression_stats()? {
+        println!(
+            "{:<32} {:>14} {:>14} {:>7.3} {:>6}",
+            coll.collection,
+            coll.logical_bytes,
+            coll.stored_bytes,
+            coll.ratio(),
+            coll.dictionaries
         );
     }
     Ok(())
@@ -73,21 +88,67 @@ pub fn locate(db: &Database, id: &DocId) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Verifies storage checksums and structure of a (closed) database.
-pub fn check(dir: &Path) -> anyhow::Result<()> {
-    if !dir.join(cairn::DATA_FILE_NAME).exists() {
-        bail!("no database at {}", dir.display());
+/// Verifies a (closed) database deeply; fails (non-zero exit) on any finding.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    if !config.dir.join(cairn::DATA_FILE_NAME).exists() {
+        bail!("no database at {}", config.dir.display());
     }
-    let report = cairn::check_integrity(dir)?;
+    let report = cairn::check_database(config)
+        .with_context(|| format!("checking the database at {}", config.dir.display()))?;
     if report.recovered_on_open {
         println!(
             "note: the database was not closed cleanly (crash or power loss); recovered on open"
         );
     }
-    if report.intact {
-        println!("ok: storage checksums and structure verified");
+    for finding in &report.findings {
+        println!("finding: {finding}");
+    }
+    if report.is_clean() {
+        println!(
+            "ok: storage checksums{} verified; {} collections, {} documents and {} change-log records decode; routing and change log consistent",
+            if report.encrypted { " and every encrypted block" } else { "" },
+            report.collections,
+            report.documents,
+            report.changes
+        );
         Ok(())
     } else {
-        bail!("the data file needed repair: storage checksums or structure were damaged")
+        bail!(
+            "{} problem(s) found ({} listed)",
+            report.findings_total,
+            report.findings.len()
+        )
     }
+}
+
+/// Compacts a closed database and says how much space it gave back.
+pub fn compact(config: &Config) -> anyhow::Result<()> {
+    if !config.dir.join(cairn::DATA_FILE_NAME).exists() {
+        bail!("no database at {}", config.dir.display());
+    }
+    let report = cairn::compact(config)
+        .with_context(|| format!("compacting the database at {}", config.dir.display()))?;
+    println!(
+        "compacted: {} -> {} bytes on disk ({} bytes reclaimed)",
+        report.before_bytes,
+        report.after_bytes,
+        report.reclaimed_bytes()
+    );
+    Ok(())
+}
+
+/// Changes the key of an encrypted database.
+pub fn rekey(dir: &Path, old: Option<KeySource>, new: Option<KeySource>) -> anyhow::Result<()> {
+    if !cairn::is_encrypted(dir) {
+        bail!("the database at {} is not encrypted", dir.display());
+    }
+    let old = old.context("give the current key: CAIRN_PASSPHRASE or --key-file")?;
+    let new = new.context("give the new key: CAIRN_NEW_PASSPHRASE or --new-key-file")?;
+    cairn::rekey(dir, &old, &new)
+        .with_context(|| format!("changing the key of {}", dir.display()))?;
+    println!(
+        "ok: the new key now opens {} (and its future backups); the old one no longer does",
+        dir.display()
+    );
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! Command implementations, one module per group.
 
+mod backup;
 mod collection;
 mod document;
 mod index;
@@ -11,16 +12,32 @@ mod transfer;
 use anyhow::Context;
 use cairn::{Database, DocId};
 
-use crate::cli::{BenchCommand, Cli, CollectionAction, Command, IndexAction};
-use crate::open::{open, Create};
+use crate::cli::{
+    BackupAction, BackupArgs, BenchCommand, Cli, CollectionAction, Command, IndexAction,
+};
+use crate::open::{config, key_from, key_source, open, Create, NEW_PASSPHRASE_ENV};
 
 /// Runs one invocation of `cairn`.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Check => info::check(&cli.data),
+        Command::Check => info::check(&config(&cli)?),
+        Command::Compact => info::compact(&config(&cli)?),
+        Command::Rekey { new_key_file } => info::rekey(
+            &cli.data,
+            key_source(&cli)?,
+            key_from(new_key_file.as_deref(), NEW_PASSPHRASE_ENV)?,
+        ),
+        Command::Backup(BackupArgs {
+            action: Some(BackupAction::Verify { src }),
+            ..
+        }) => backup::verify(src, key_source(&cli)?.as_ref()),
+        Command::Restore { src, to, at } => {
+            backup::restore(src, to, at.as_deref(), key_source(&cli)?.as_ref())
+        }
         Command::Bench { which } => match which {
             BenchCommand::Core(args) => crate::bench::core::run(args),
             BenchCommand::Query(args) => crate::bench::query::run(args),
+            BenchCommand::Storage(args) => crate::bench::storage::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
@@ -112,7 +129,20 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             IndexAction::Drop { collection, name } => index::drop(db, collection, name),
             IndexAction::List { collection } => index::list(db, collection),
         },
-        Command::Check | Command::Shell | Command::Bench { .. } => {
+        Command::Backup(BackupArgs {
+            action: None,
+            dest: Some(dest),
+            incremental,
+        }) => backup::backup(db, dest, *incremental),
+        Command::Backup(_) => {
+            anyhow::bail!("give a backup folder: `cairn backup DEST` or `cairn backup verify SRC`")
+        }
+        Command::Check
+        | Command::Compact
+        | Command::Rekey { .. }
+        | Command::Restore { .. }
+        | Command::Shell
+        | Command::Bench { .. } => {
             anyhow::bail!("this command cannot run inside the shell; run it as `cairn ...`")
         }
     }

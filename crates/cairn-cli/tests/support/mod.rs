@@ -33,6 +33,10 @@ pub fn cairn(dir: &Path) -> Command {
     let mut cmd = Command::new(CAIRN);
     cmd.env_remove("CAIRN_DATA")
         .env_remove("CAIRN_MODE")
+        .env_remove("CAIRN_PASSPHRASE")
+        .env_remove("CAIRN_NEW_PASSPHRASE")
+        .env_remove("CAIRN_KEY_FILE")
+        .env_remove("CAIRN_PROFILE")
         .arg("--data")
         .arg(dir);
     cmd
