@@ -141,6 +141,5 @@ pub fn open(cli: &Cli, create: Create) -> anyhow::Result<Database> {
             cli.data.display()
         );
     }
-    cairn::open(config)
-        .with_context(|| format!("opening the database at {}", cli.data.display()))
+    cairn::open(config).with_context(|| format!("opening the database at {}", cli.data.display()))
 }

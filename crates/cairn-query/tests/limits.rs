@@ -15,8 +15,11 @@ fn database(docs: i64) -> Database {
     db.create_collection("c").unwrap();
     let mut txn = db.begin().unwrap();
     for i in 0..docs {
-        txn.insert("c", Value::from_json_str(&format!(r#"{{"_id": {i}, "v": {i}}}"#)).unwrap())
-            .unwrap();
+        txn.insert(
+            "c",
+            Value::from_json_str(&format!(r#"{{"_id": {i}, "v": {i}}}"#)).unwrap(),
+        )
+        .unwrap();
     }
     txn.commit().unwrap();
     db
