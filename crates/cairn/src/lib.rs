@@ -17,12 +17,15 @@
 //! applications depend on one crate with one stable surface. See ARCHITECTURE.md for the
 //! layers underneath.
 
-pub use cairn_doc::{DateTime, DocError, DocId, FieldPath, Object, Patch, Value, Vector};
+pub use cairn_doc::{
+    encoded_len, DateTime, DocError, DocId, FieldPath, JsonExpression, Object, Patch, Value, Vector,
+};
 pub use cairn_engine::{
-    allocated_bytes, check_integrity, stored_mode_name, BatchOp, BatchResult, CasOutcome, Change,
-    ChangeOp, CollectionMeta, CollectionStats, Config, Database, DatabaseStats, DocChange,
-    EngineError, Extension, ExtensionKind, ExtensionSpec, ExtensionTxn, IntegrityReport,
+    allocated_bytes, check_integrity, is_system_collection, stored_mode_name, BatchOp, BatchResult,
+    CasOutcome, Change, ChangeOp, CollectionMeta, CollectionStats, Config, Database, DatabaseStats,
+    DocChange, EngineError, Extension, ExtensionKind, ExtensionSpec, ExtensionTxn, IntegrityReport,
     PendingCommit, Result, StorageMode, Transaction, Upserted, DATA_FILE_NAME,
+    SYSTEM_COLLECTION_PREFIX,
 };
 
 /// The engine's limits (batch sizes, transaction sizes, queue lengths).

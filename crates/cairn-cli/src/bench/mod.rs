@@ -3,3 +3,4 @@
 //! its module.
 
 pub mod core;
+pub mod http;

@@ -3,6 +3,7 @@
 mod collection;
 mod document;
 mod info;
+pub mod serve;
 mod shell;
 mod transfer;
 
@@ -15,9 +16,11 @@ use crate::open::{open, Create};
 /// Runs one invocation of `cairn`.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Check => info::check(&cli.data),
+        Command::Check => info::check(&cli.data_dir()),
+        Command::Serve(args) => serve::run(&cli, args),
         Command::Bench { which } => match which {
             BenchCommand::Core(args) => crate::bench::core::run(args),
+            BenchCommand::Http(args) => crate::bench::http::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
@@ -67,7 +70,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
         Command::Stats => info::stats(db),
         Command::Changes { after, limit } => info::changes(db, *after, *limit),
         Command::Locate { id } => info::locate(db, &parse_id(id)),
-        Command::Check | Command::Shell | Command::Bench { .. } => {
+        Command::Check | Command::Shell | Command::Bench { .. } | Command::Serve(_) => {
             anyhow::bail!("this command cannot run inside the shell; run it as `cairn ...`")
         }
     }
