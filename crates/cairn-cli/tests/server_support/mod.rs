@@ -312,10 +312,9 @@ impl Http {
             let mut event = Event::default();
             for line in reader.lines().map_while(Result::ok) {
                 if line.is_empty() {
-                    if !event.data.is_empty() || !event.event.is_empty() {
-                        if sender.send(std::mem::take(&mut event)).is_err() {
-                            return;
-                        }
+                    let complete = !event.data.is_empty() || !event.event.is_empty();
+                    if complete && sender.send(std::mem::take(&mut event)).is_err() {
+                        return;
                     }
                     continue;
                 }
