@@ -8,24 +8,19 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version, about)]
 pub struct Cli {
-    /// Database folder.
-    #[arg(
-        long,
-        global = true,
-        default_value = "./cairn-data",
-        env = "CAIRN_DATA"
-    )]
-    pub data: PathBuf,
+    /// Database folder [default: ./cairn-data, or `data_dir` from `serve --config`].
+    #[arg(long, global = true, env = "CAIRN_DATA")]
+    pub data: Option<PathBuf>,
     /// Storage mode: persistent, memory-first, hybrid or memory-only. Defaults to the mode the
     /// database was last opened with, or persistent for a new one.
     #[arg(long, global = true, env = "CAIRN_MODE")]
     pub mode: Option<String>,
-    /// memory-first: milliseconds between background flushes (the loss window).
-    #[arg(long, global = true, default_value_t = 1000)]
-    pub flush_interval_ms: u64,
-    /// hybrid: page-cache budget in MiB.
-    #[arg(long, global = true, default_value_t = 256)]
-    pub memory_budget_mb: usize,
+    /// memory-first: milliseconds between background flushes (the loss window) [default: 1000].
+    #[arg(long, global = true)]
+    pub flush_interval_ms: Option<u64>,
+    /// hybrid: page-cache budget in MiB [default: 256].
+    #[arg(long, global = true)]
+    pub memory_budget_mb: Option<usize>,
     /// Preset for the database: `speed` (memory-first, no compression), `space` (zstd level 9
     /// with trained dictionaries) or `security` (persistent, encrypted: needs a key). Explicit
     /// `--mode` and `--compression` win over the preset.
@@ -44,6 +39,25 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+impl Cli {
+    /// The database folder: `--data`, else `./cairn-data`. (Flags are optional so that
+    /// `cairn serve` can tell an explicit flag from its configuration file's setting.)
+    pub fn data_dir(&self) -> PathBuf {
+        self.data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+/// The database folder when `--data` is not given.
+pub const DEFAULT_DATA_DIR: &str = "./cairn-data";
+
+/// Default memory-first flush interval in milliseconds.
+pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1000;
+
+/// Default hybrid page-cache budget in MiB.
+pub const DEFAULT_MEMORY_BUDGET_MB: usize = 256;
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
@@ -207,6 +221,8 @@ pub enum Command {
         #[command(subcommand)]
         action: IndexAction,
     },
+    /// Run the HTTP/JSON server (every setting: cairn.example.toml at the repository root).
+    Serve(crate::commands::serve::ServeArgs),
     /// Benchmarks, side by side with a reference system.
     Bench {
         /// Which benchmark.
@@ -320,4 +336,7 @@ pub enum BenchCommand {
     /// Stored bytes and throughput with no compression, zstd, zstd + dictionary and
     /// encryption, against SQLite's file size (see `bench/storage.rs`).
     Storage(crate::bench::storage::StorageArgs),
+    /// The HTTP server against a minimal axum handler, the HTTP stack's ceiling (see
+    /// `bench/http.rs`).
+    Http(crate::bench::http::HttpArgs),
 }

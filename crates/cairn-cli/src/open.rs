@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use cairn::{Compression, Config, Database, KeySource, StorageMode, KEY_BYTES};
 
-use crate::cli::{Cli, Profile};
+use crate::cli::{Cli, Profile, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MEMORY_BUDGET_MB};
 
 /// Environment variable holding the passphrase of an encrypted database.
 pub const PASSPHRASE_ENV: &str = "CAIRN_PASSPHRASE";
@@ -27,17 +27,28 @@ pub fn storage_mode(cli: &Cli) -> anyhow::Result<StorageMode> {
     let name = match (&cli.mode, profile_mode) {
         (Some(name), _) => name.clone(),
         (None, Some(name)) => name.to_string(),
-        (None, None) => cairn::stored_mode_name_with_key(&cli.data, key_source(cli)?.as_ref())
-            .with_context(|| format!("opening the database at {}", cli.data.display()))?
-            .unwrap_or_else(|| "persistent".to_string()),
+        (None, None) => {
+            cairn::stored_mode_name_with_key(&cli.data_dir(), key_source(cli)?.as_ref())
+                .with_context(|| format!("opening the database at {}", cli.data_dir().display()))?
+                .unwrap_or_else(|| "persistent".to_string())
+        }
     };
     Ok(match name.as_str() {
         "persistent" => StorageMode::Persistent,
         "memory-first" => StorageMode::MemoryFirst {
-            flush_interval: Duration::from_millis(cli.flush_interval_ms.max(1)),
+            flush_interval: Duration::from_millis(
+                cli.flush_interval_ms
+                    .unwrap_or(DEFAULT_FLUSH_INTERVAL_MS)
+                    .max(1),
+            ),
         },
         "hybrid" => StorageMode::Hybrid {
-            memory_budget_bytes: cli.memory_budget_mb.max(1) * 1024 * 1024,
+            memory_budget_bytes: cli
+                .memory_budget_mb
+                .unwrap_or(DEFAULT_MEMORY_BUDGET_MB)
+                .max(1)
+                * 1024
+                * 1024,
         },
         "memory-only" => StorageMode::MemoryOnly,
         other => bail!(
@@ -115,7 +126,7 @@ pub fn config(cli: &Cli) -> anyhow::Result<Config> {
             "the security profile encrypts the database: set {PASSPHRASE_ENV} or give --key-file"
         );
     }
-    let mut config = Config::new(&cli.data, storage_mode(cli)?);
+    let mut config = Config::new(&cli.data_dir(), storage_mode(cli)?);
     config.encryption = key;
     config.compression = compression(cli)?;
     Ok(config)
@@ -134,12 +145,13 @@ pub enum Create {
 /// Opens the database for a command.
 pub fn open(cli: &Cli, create: Create) -> anyhow::Result<Database> {
     let config = config(cli)?;
-    let exists = cli.data.join(cairn::DATA_FILE_NAME).exists();
+    let exists = cli.data_dir().join(cairn::DATA_FILE_NAME).exists();
     if create == Create::Refused && config.mode.has_files() && !exists {
         bail!(
             "no database at {} (create one with `cairn collection create` or `cairn import`)",
-            cli.data.display()
+            cli.data_dir().display()
         );
     }
-    cairn::open(config).with_context(|| format!("opening the database at {}", cli.data.display()))
+    cairn::open(config)
+        .with_context(|| format!("opening the database at {}", cli.data_dir().display()))
 }

@@ -103,6 +103,18 @@ fn decode_extension(item: &Value) -> Option<ExtensionSpec> {
     })
 }
 
+/// Prefix of the collections Cairn's own components keep their data in (for example the
+/// server's users and tokens in `_sys_users`). The engine stores them like any other collection,
+/// so they are transactional, logged and backed up with the data; interfaces that serve
+/// untrusted clients (the HTTP server, later pgwire) must refuse client access to every name
+/// with this prefix. The embedded API and the local CLI are trusted and may read them.
+pub const SYSTEM_COLLECTION_PREFIX: &str = "_sys_";
+
+/// Whether `name` is reserved for Cairn's own components; see [`SYSTEM_COLLECTION_PREFIX`].
+pub fn is_system_collection(name: &str) -> bool {
+    name.starts_with(SYSTEM_COLLECTION_PREFIX)
+}
+
 /// Checks a collection (or extension) name: 1 to [`MAX_COLLECTION_NAME_BYTES`] bytes of ASCII
 /// letters, digits, `_` and `-`, starting with a letter or `_`. Names appear in URLs, SQL and
 /// file listings, where anything else needs quoting.
@@ -160,5 +172,12 @@ mod tests {
         for bad in ["", "1abc", "a b", "a.b", "é", &"x".repeat(129)] {
             assert!(validate_name(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn system_names_are_recognised_by_prefix() {
+        assert!(is_system_collection("_sys_users"));
+        assert!(!is_system_collection("_sysusers"));
+        assert!(!is_system_collection("users"));
     }
 }

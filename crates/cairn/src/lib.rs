@@ -21,14 +21,17 @@
 //! applications depend on one crate with one stable surface. See ARCHITECTURE.md for the
 //! layers underneath.
 
-pub use cairn_doc::{DateTime, DocError, DocId, FieldPath, Object, Patch, Value, Vector};
+pub use cairn_doc::{
+    encoded_len, DateTime, DocError, DocId, FieldPath, JsonExpression, Object, Patch, Value, Vector,
+};
 pub use cairn_engine::{
-    allocated_bytes, check_database, check_integrity, compact, is_encrypted, rekey,
-    stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult, CasOutcome, Change,
+    allocated_bytes, check_database, check_integrity, compact, is_encrypted, is_system_collection,
+    rekey, stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult, CasOutcome, Change,
     ChangeOp, CheckReport, CollectionMeta, CollectionStats, CompactReport, Compression,
     CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError, Extension,
     ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource, PendingCommit,
     Result, StorageMode, Transaction, Upserted, DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL, KEY_BYTES,
+    SYSTEM_COLLECTION_PREFIX,
 };
 
 /// Backups: take, verify, restore (to a point in time).

@@ -3,5 +3,6 @@
 //! its module.
 
 pub mod core;
+pub mod http;
 pub mod query;
 pub mod storage;

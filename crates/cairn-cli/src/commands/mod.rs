@@ -6,6 +6,7 @@ mod document;
 mod index;
 mod info;
 mod query;
+pub mod serve;
 mod shell;
 mod transfer;
 
@@ -21,9 +22,10 @@ use crate::open::{config, key_from, key_source, open, Create, NEW_PASSPHRASE_ENV
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Check => info::check(&config(&cli)?),
+        Command::Serve(args) => serve::run(&cli, args),
         Command::Compact => info::compact(&config(&cli)?),
         Command::Rekey { new_key_file } => info::rekey(
-            &cli.data,
+            &cli.data_dir(),
             key_source(&cli)?,
             key_from(new_key_file.as_deref(), NEW_PASSPHRASE_ENV)?,
         ),
@@ -38,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Core(args) => crate::bench::core::run(args),
             BenchCommand::Query(args) => crate::bench::query::run(args),
             BenchCommand::Storage(args) => crate::bench::storage::run(args),
+            BenchCommand::Http(args) => crate::bench::http::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
@@ -142,6 +145,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
         | Command::Rekey { .. }
         | Command::Restore { .. }
         | Command::Shell
+        | Command::Serve(_)
         | Command::Bench { .. } => {
             anyhow::bail!("this command cannot run inside the shell; run it as `cairn ...`")
         }

@@ -1,0 +1,171 @@
+//! `cairn serve`: builds the server configuration (file, then flags, then the environment's
+//! root password), starts the server, tells the operator where it listens and how to log in,
+//! and runs until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use cairn_server::auth::store::RootBootstrap;
+use cairn_server::config::TlsConfig;
+use cairn_server::{ServerConfig, StartupInfo};
+
+use crate::cli::Cli;
+
+/// Environment variable holding the password of the `root` user created on first start.
+pub const ROOT_PASSWORD_ENV: &str = "CAIRN_ROOT_PASSWORD";
+
+/// Arguments of `cairn serve`. Flags override the configuration file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (see cairn.example.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7878]; port 0 picks a free port.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// TLS certificate chain (PEM); serves HTTPS together with --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Turn authentication off: every client gets full access. Local experiments only.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Largest request body in bytes.
+    #[arg(long)]
+    pub max_body_bytes: Option<usize>,
+    /// Largest document in bytes (as encoded).
+    #[arg(long)]
+    pub max_document_bytes: Option<usize>,
+    /// Requests processed at once; more get 503.
+    #[arg(long)]
+    pub max_concurrent_requests: Option<usize>,
+    /// Milliseconds a request may take; longer ones get 408.
+    #[arg(long)]
+    pub request_timeout_ms: Option<u64>,
+    /// Open change streams at once.
+    #[arg(long)]
+    pub max_change_streams: Option<usize>,
+    /// Milliseconds a graceful shutdown waits for requests in flight.
+    #[arg(long)]
+    pub shutdown_deadline_ms: Option<u64>,
+    /// Change-log entries to keep (change streams resume within them).
+    #[arg(long)]
+    pub changelog_retention: Option<u64>,
+    /// Log filter, e.g. `info` or `cairn_server=debug,info`.
+    #[arg(long, env = "CAIRN_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// Runs the server until a shutdown signal.
+pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
+    let config = build_config(cli, args)?;
+    cairn_server::init_logging(&args.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let server = cairn_server::start(config).await?;
+        announce(server.info());
+        server.run_until(cairn_server::shutdown_signal()).await
+    })?;
+    println!("cairn serve: stopped cleanly");
+    Ok(())
+}
+
+/// The configuration file's settings with the flags applied over them.
+fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let mut config = match &args.config {
+        Some(path) => ServerConfig::from_file(path)?,
+        None => ServerConfig::default(),
+    };
+    if let Some(data) = &cli.data {
+        config.data_dir = data.clone();
+    }
+    let storage = &mut config.storage;
+    override_with(&mut storage.mode, cli.mode.clone());
+    override_with(&mut storage.flush_interval_ms, cli.flush_interval_ms);
+    override_with(&mut storage.memory_budget_mb, cli.memory_budget_mb);
+    override_with(&mut storage.changelog_retention, args.changelog_retention);
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(TlsConfig {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
+    if args.insecure_no_auth {
+        config.auth.enabled = false;
+    }
+    let limits = &mut config.limits;
+    set(&mut limits.max_body_bytes, args.max_body_bytes);
+    set(&mut limits.max_document_bytes, args.max_document_bytes);
+    set(
+        &mut limits.max_concurrent_requests,
+        args.max_concurrent_requests,
+    );
+    set(&mut limits.request_timeout_ms, args.request_timeout_ms);
+    set(&mut limits.max_change_streams, args.max_change_streams);
+    set(&mut limits.shutdown_deadline_ms, args.shutdown_deadline_ms);
+    // The same key, compression and profile handling as every other command.
+    let database = crate::open::config(cli)?;
+    config.database = cairn_server::config::DatabaseOptions {
+        encryption: database.encryption,
+        compression: Some(database.compression),
+    };
+    config.root_password = std::env::var(ROOT_PASSWORD_ENV)
+        .ok()
+        .filter(|password| !password.is_empty());
+    Ok(config)
+}
+
+fn override_with<T>(slot: &mut Option<T>, flag: Option<T>) {
+    if flag.is_some() {
+        *slot = flag;
+    }
+}
+
+fn set<T>(slot: &mut T, flag: Option<T>) {
+    if let Some(value) = flag {
+        *slot = value;
+    }
+}
+
+/// Tells the operator where the server listens and how to log in.
+fn announce(info: &StartupInfo) {
+    let url = info.url();
+    let data = if info.mode.has_files() {
+        format!("data in {}", info.data_dir.display())
+    } else {
+        "no files: nothing survives a restart".to_string()
+    };
+    println!(
+        "cairn serve: listening on {url} ({} mode, {data})",
+        info.mode.name()
+    );
+    match &info.root {
+        None => eprintln!(
+            "WARNING: authentication is OFF (--insecure-no-auth): anyone who can reach {url} \
+             can read, change and delete everything"
+        ),
+        Some(RootBootstrap::CreatedWithGeneratedPassword(password)) => {
+            println!("created user `root`; its password (shown only this once): {password}");
+            println!("log in:       curl -u root:{password} {url}/v1/collections");
+        }
+        Some(RootBootstrap::Created) => {
+            println!("created user `root` with the password from {ROOT_PASSWORD_ENV}");
+            println!("log in:       curl -u root:\"${ROOT_PASSWORD_ENV}\" {url}/v1/collections");
+        }
+        Some(RootBootstrap::Existing) => {
+            println!("log in:       curl -u USER:PASSWORD {url}/v1/collections");
+        }
+    }
+    println!("tokens:       POST {url}/v1/auth/tokens, then Authorization: Bearer <token>");
+    println!("API document: {url}/openapi.json    metrics: {url}/metrics");
+    println!("stop:         Ctrl-C or SIGTERM (finishes requests in flight, then flushes)");
+}

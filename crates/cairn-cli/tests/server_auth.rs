@@ -1,0 +1,242 @@
+//! `cairn serve`: authentication (Basic, tokens), roles, per-collection grants, the first
+//! `root` user, TLS.
+
+mod server_support;
+
+use serde_json::json;
+use server_support::{agent, basic, bearer, Server, ROOT_PASSWORD};
+
+#[test]
+fn requests_without_valid_credentials_are_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let anonymous = server.client(None);
+    let reply = anonymous.get("/v1/collections");
+    reply.assert_error(401, "unauthorized");
+    assert!(reply.www_authenticate.unwrap().contains("Basic"));
+    server
+        .client(Some(basic("root", "wrong-password")))
+        .get("/v1/collections")
+        .assert_error(401, "unauthorized");
+    server
+        .client(Some(basic("ghost", "whatever-pass")))
+        .get("/v1/collections")
+        .assert_error(401, "unauthorized");
+    server
+        .client(Some("Bearer cairn_forged".to_string()))
+        .get("/v1/collections")
+        .assert_error(401, "unauthorized");
+    server
+        .client(Some("Digest abc".to_string()))
+        .get("/v1/collections")
+        .assert_error(401, "unauthorized");
+}
+
+#[test]
+fn roles_and_per_collection_grants_decide_what_a_user_may_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let root = server.root();
+    for name in ["jobs", "secret", "public"] {
+        root.post("/v1/collections", &format!(r#"{{"name": "{name}"}}"#));
+        root.post(
+            &format!("/v1/collections/{name}/documents"),
+            r#"{"_id": 1}"#,
+        );
+    }
+    let created = root.post(
+        "/v1/users",
+        r#"{"name": "reader", "password": "reader-password", "role": "read-only", "grants": {"jobs": "read-write"}}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    root.post(
+        "/v1/users",
+        r#"{"name": "writer", "password": "writer-password", "role": "read-write", "grants": {"secret": "none"}}"#,
+    );
+    root.post(
+        "/v1/users",
+        r#"{"name": "writer", "password": "writer-password", "role": "admin"}"#,
+    )
+    .assert_error(409, "user_exists");
+    root.post(
+        "/v1/users",
+        r#"{"name": "short", "password": "x", "role": "admin"}"#,
+    )
+    .assert_error(400, "invalid_password");
+
+    let reader = server.client(Some(basic("reader", "reader-password")));
+    assert_eq!(reader.get("/v1/collections/public/documents/1").status, 200);
+    reader
+        .post("/v1/collections/public/documents", "{}")
+        .assert_error(403, "forbidden");
+    assert_eq!(
+        reader.post("/v1/collections/jobs/documents", "{}").status,
+        201
+    );
+    reader.get("/v1/users").assert_error(403, "forbidden");
+    reader
+        .post("/v1/collections", r#"{"name": "new"}"#)
+        .assert_error(403, "forbidden");
+
+    let writer = server.client(Some(basic("writer", "writer-password")));
+    writer
+        .get("/v1/collections/secret/documents/1")
+        .assert_error(403, "forbidden");
+    let listed = writer.get("/v1/collections").json();
+    let names: Vec<_> = listed["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        vec![json!("jobs"), json!("public")],
+        "hidden: what the user cannot read"
+    );
+    assert_eq!(
+        writer.post("/v1/collections", r#"{"name": "new"}"#).status,
+        201
+    );
+    // A transaction needs every collection it touches.
+    writer
+        .post(
+            "/v1/transactions",
+            r#"{"operations": [{"op": "insert", "collection": "jobs", "document": {}}, {"op": "get", "collection": "secret", "id": 1}]}"#,
+        )
+        .assert_error(403, "forbidden");
+    writer
+        .get("/v1/collections/secret/changes")
+        .assert_error(403, "forbidden");
+
+    // Admins change grants; the change applies to the next request.
+    let updated = root.patch("/v1/users/writer", r#"{"grants": {}}"#);
+    assert_eq!(
+        updated.json(),
+        json!({"name": "writer", "role": "read-write", "grants": {}})
+    );
+    assert_eq!(writer.get("/v1/collections/secret/documents/1").status, 200);
+    assert_eq!(
+        root.get("/v1/users").json()["users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(root.get("/v1/users/reader").json()["role"], "read-only");
+    root.get("/v1/users/nobody")
+        .assert_error(404, "user_not_found");
+    root.delete("/v1/users/root")
+        .assert_error(409, "cannot_delete_self");
+    assert_eq!(root.delete("/v1/users/reader").status, 204);
+    reader
+        .get("/v1/collections")
+        .assert_error(401, "unauthorized");
+}
+
+#[test]
+fn bearer_tokens_work_until_revoked_or_the_password_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let root = server.root();
+    root.post(
+        "/v1/users",
+        r#"{"name": "svc", "password": "svc-password", "role": "read-only"}"#,
+    );
+    let svc = server.client(Some(basic("svc", "svc-password")));
+    let issued = svc.post("/v1/auth/tokens", "");
+    assert_eq!(issued.status, 201, "{}", issued.text);
+    let token = issued.json()["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("cairn_"));
+    let with_token = server.client(Some(bearer(&token)));
+    assert_eq!(with_token.get("/v1/auth/me").json()["name"], "svc");
+    assert_eq!(with_token.get("/v1/collections").status, 200);
+
+    root.patch("/v1/users/svc", r#"{"password": "new-svc-password"}"#);
+    with_token
+        .get("/v1/collections")
+        .assert_error(401, "unauthorized");
+
+    let svc = server.client(Some(basic("svc", "new-svc-password")));
+    let token = svc.post("/v1/auth/tokens", r#"{"ttl_seconds": 60}"#).json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let with_token = server.client(Some(bearer(&token)));
+    assert_eq!(with_token.delete("/v1/auth/tokens/current").status, 204);
+    with_token
+        .get("/v1/collections")
+        .assert_error(401, "unauthorized");
+    svc.post("/v1/auth/tokens", r#"{"ttl_seconds": 0}"#)
+        .assert_error(400, "invalid_request");
+}
+
+#[test]
+fn first_start_prints_a_generated_root_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[], None);
+    let line = server
+        .banner
+        .iter()
+        .find(|line| line.contains("shown only this once"))
+        .unwrap_or_else(|| panic!("no password in {:?}", server.banner));
+    let password = line.rsplit(' ').next().unwrap().to_string();
+    let root = server.client(Some(basic("root", &password)));
+    assert_eq!(root.get("/v1/auth/me").json()["role"], "admin");
+    let (status, _) = server.terminate();
+    assert!(status.success());
+
+    let again = Server::start_with(dir.path(), &[], Some("ignored-now"));
+    assert!(again.banner.iter().all(|line| !line.contains(&password)));
+    assert_eq!(
+        again
+            .client(Some(basic("root", &password)))
+            .get("/v1/auth/me")
+            .status,
+        200
+    );
+}
+
+#[test]
+fn insecure_no_auth_lets_anyone_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--insecure-no-auth"]);
+    let anonymous = server.client(None);
+    assert_eq!(
+        anonymous
+            .post("/v1/collections", r#"{"name": "open"}"#)
+            .status,
+        201
+    );
+    assert_eq!(anonymous.get("/v1/auth/me").json()["name"], "anonymous");
+}
+
+#[test]
+fn tls_serves_https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let cert = format!("{fixtures}/tls-cert.pem");
+    let key = format!("{fixtures}/tls-key.pem");
+    let server = Server::start(dir.path(), &["--tls-cert", &cert, "--tls-key", &key]);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let pem = std::fs::read(&cert).unwrap();
+    let url = server.url.replace("127.0.0.1", "localhost");
+    let response = agent(Some(&pem))
+        .get(format!("{url}/v1/auth/me"))
+        .header("Authorization", basic("root", ROOT_PASSWORD))
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = agent(None)
+        .get(format!(
+            "http://{}/health",
+            server.url.trim_start_matches("https://")
+        ))
+        .call();
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status().as_u16() != 200));
+}

@@ -1,0 +1,61 @@
+//! Bearer tokens and generated passwords: random bytes from the operating system. A token is
+//! stored only as its SHA-256 (a 256-bit random secret needs no slow hash), and compared in
+//! constant time.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::api_error::ApiError;
+use crate::limits::{GENERATED_PASSWORD_BYTES, TOKEN_RANDOM_BYTES};
+
+/// Prefix of every token, so a leaked one is recognisable (secret scanners, logs).
+pub const TOKEN_PREFIX: &str = "cairn_";
+
+/// A new random token.
+pub fn generate() -> Result<String, ApiError> {
+    Ok(format!(
+        "{TOKEN_PREFIX}{}",
+        random_text(TOKEN_RANDOM_BYTES)?
+    ))
+}
+
+/// A new random password for the first `root` user.
+pub fn generate_password() -> Result<String, ApiError> {
+    random_text(GENERATED_PASSWORD_BYTES)
+}
+
+/// The stored form of a token: lowercase hex SHA-256 of its text.
+pub fn digest(token: &str) -> String {
+    let hash = Sha256::digest(token.as_bytes());
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Constant-time equality of two stored digests.
+pub fn digests_match(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+fn random_text(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(ApiError::internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(&buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_distinct_prefixed_and_digest_to_hex() {
+        let a = generate().unwrap();
+        let b = generate().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX));
+        let d = digest(&a);
+        assert_eq!(d.len(), 64);
+        assert!(digests_match(&d, &digest(&a)));
+        assert!(!digests_match(&d, &digest(&b)));
+    }
+}

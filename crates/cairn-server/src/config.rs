@@ -1,0 +1,316 @@
+//! The server's configuration: a TOML file (see `cairn.example.toml` at the repository root),
+//! overridden by command-line flags, with the defaults of [`crate::limits`].
+//!
+//! Unknown settings are errors, so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cairn::StorageMode;
+use serde::Deserialize;
+
+use crate::error::ServerError;
+use crate::limits;
+
+/// Everything `cairn serve` can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on; port 0 picks a free one (reported at startup).
+    pub listen: SocketAddr,
+    /// The database folder (unused in memory-only mode).
+    pub data_dir: PathBuf,
+    /// Storage mode and its parameters.
+    pub storage: StorageConfig,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsConfig>,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Request limits.
+    pub limits: LimitsConfig,
+    /// Password for the `root` user created on first start; read from the environment
+    /// (`CAIRN_ROOT_PASSWORD`) by the command line, never from the file. A random one is
+    /// generated (and reported once) when absent.
+    #[serde(skip)]
+    pub root_password: Option<String>,
+    /// Encryption key and compression, given on the command line (`--key-file`,
+    /// `CAIRN_PASSPHRASE`, `--compression`, `--profile`), never in the file.
+    #[serde(skip)]
+    pub database: DatabaseOptions,
+}
+
+/// Database options the command line passes through to the engine.
+#[derive(Clone, Default)]
+pub struct DatabaseOptions {
+    /// The key of an encrypted database (required to open one; creates one when new).
+    pub encryption: Option<cairn::KeySource>,
+    /// Document compression; `None` keeps the engine's default.
+    pub compression: Option<cairn::Compression>,
+}
+
+impl std::fmt::Debug for DatabaseOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("DatabaseOptions")
+            .field("encrypted", &self.encryption.is_some())
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+/// `[storage]`: the storage mode, as in the storage-mode table of the README.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `persistent`, `memory-first`, `hybrid` or `memory-only`. When absent: the mode the
+    /// database was last opened with, or `persistent` for a new one.
+    pub mode: Option<String>,
+    /// memory-first: milliseconds between background flushes (the loss window).
+    pub flush_interval_ms: Option<u64>,
+    /// hybrid: page-cache budget in MiB.
+    pub memory_budget_mb: Option<usize>,
+    /// Change-log entries to keep (change streams can resume within them).
+    pub changelog_retention: Option<u64>,
+}
+
+/// `[tls]`: PEM files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Require credentials on every `/v1` request. Turning it off (`--insecure-no-auth`)
+    /// gives every client full access; for local experiments only.
+    pub enabled: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { enabled: true }
+    }
+}
+
+/// `[limits]`; defaults and reasons in [`crate::limits`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Largest document in bytes, as encoded (413 beyond).
+    pub max_document_bytes: usize,
+    /// Requests processed at once (503 beyond).
+    pub max_concurrent_requests: usize,
+    /// Milliseconds a request may take (408 beyond).
+    pub request_timeout_ms: u64,
+    /// Open change streams (503 beyond).
+    pub max_change_streams: usize,
+    /// Open connections (closed at once beyond).
+    pub max_connections: usize,
+    /// Milliseconds a graceful shutdown waits for requests in flight.
+    pub shutdown_deadline_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
+            max_document_bytes: limits::DEFAULT_MAX_DOCUMENT_BYTES,
+            max_concurrent_requests: limits::DEFAULT_MAX_CONCURRENT_REQUESTS,
+            request_timeout_ms: millis(limits::DEFAULT_REQUEST_TIMEOUT),
+            max_change_streams: limits::DEFAULT_MAX_CHANGE_STREAMS,
+            max_connections: limits::DEFAULT_MAX_CONNECTIONS,
+            shutdown_deadline_ms: millis(limits::DEFAULT_SHUTDOWN_DEADLINE),
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The request timeout as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The shutdown deadline as a duration.
+    pub fn shutdown_deadline(&self) -> Duration {
+        Duration::from_millis(self.shutdown_deadline_ms)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            data_dir: PathBuf::from(limits::DEFAULT_DATA_DIR),
+            storage: StorageConfig::default(),
+            tls: None,
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+            root_password: None,
+            database: DatabaseOptions::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads a configuration file; settings it omits keep their defaults.
+    pub fn from_file(path: &Path) -> Result<ServerConfig, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ServerConfig::from_toml(&text).map_err(|message| ServerError::ConfigParse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses configuration text; the error is the parser's message.
+    pub fn from_toml(text: &str) -> Result<ServerConfig, String> {
+        toml::from_str(text).map_err(|err| err.to_string())
+    }
+
+    /// Checks every limit is usable (non-zero, documents no larger than the engine allows).
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let invalid = |setting, reason: &str| {
+            Err(ServerError::InvalidSetting {
+                setting,
+                reason: reason.to_string(),
+            })
+        };
+        let limits = &self.limits;
+        let engine_max = cairn::document_limits::MAX_DOCUMENT_BYTES;
+        if limits.max_document_bytes == 0 || limits.max_document_bytes > engine_max {
+            return invalid(
+                "limits.max_document_bytes",
+                &format!("must be between 1 and {engine_max}"),
+            );
+        }
+        let positive = [
+            ("limits.max_body_bytes", limits.max_body_bytes as u64),
+            (
+                "limits.max_concurrent_requests",
+                limits.max_concurrent_requests as u64,
+            ),
+            ("limits.request_timeout_ms", limits.request_timeout_ms),
+            (
+                "limits.max_change_streams",
+                limits.max_change_streams as u64,
+            ),
+            ("limits.max_connections", limits.max_connections as u64),
+        ];
+        for (setting, value) in positive {
+            if value == 0 {
+                return invalid(setting, "must be at least 1");
+            }
+        }
+        if self.storage.changelog_retention == Some(0) {
+            return invalid("storage.changelog_retention", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The storage mode to open with: the configured one, else the one the database was last
+    /// opened with, else persistent.
+    pub fn storage_mode(&self) -> Result<StorageMode, ServerError> {
+        let name = match &self.storage.mode {
+            Some(name) => name.clone(),
+            None => cairn::stored_mode_name(&self.data_dir)?
+                .unwrap_or_else(|| StorageMode::Persistent.name().to_string()),
+        };
+        let mode = match StorageMode::from_name(&name) {
+            Some(StorageMode::MemoryFirst { flush_interval }) => StorageMode::MemoryFirst {
+                flush_interval: self
+                    .storage
+                    .flush_interval_ms
+                    .map_or(flush_interval, |ms| Duration::from_millis(ms.max(1))),
+            },
+            Some(StorageMode::Hybrid {
+                memory_budget_bytes,
+            }) => StorageMode::Hybrid {
+                memory_budget_bytes: self
+                    .storage
+                    .memory_budget_mb
+                    .map_or(memory_budget_bytes, |mb| mb.max(1) * 1024 * 1024),
+            },
+            Some(mode) => mode,
+            None => {
+                return Err(ServerError::InvalidSetting {
+                    setting: "storage.mode",
+                    reason: format!(
+                        "unknown mode `{name}`; use persistent, memory-first, hybrid or memory-only"
+                    ),
+                })
+            }
+        };
+        Ok(mode)
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    // A constant literal; the fallback only exists so no code path can panic.
+    limits::DEFAULT_LISTEN
+        .parse()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 7878)))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_means_every_default() {
+        let config = ServerConfig::from_toml("").unwrap();
+        assert_eq!(config.listen.to_string(), limits::DEFAULT_LISTEN);
+        assert_eq!(config.data_dir, PathBuf::from(limits::DEFAULT_DATA_DIR));
+        assert!(config.auth.enabled);
+        assert!(config.tls.is_none());
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_settings_are_rejected_with_their_name() {
+        let err = ServerConfig::from_toml("[limits]\nmax_body_byte = 10\n").unwrap_err();
+        assert!(err.contains("max_body_byte"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_example_parses_and_validates() {
+        let text = include_str!("../../../cairn.example.toml");
+        let config = ServerConfig::from_toml(text).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.storage_mode().unwrap(), StorageMode::Persistent);
+    }
+
+    #[test]
+    fn storage_parameters_apply_to_their_mode() {
+        let text = "[storage]\nmode = \"hybrid\"\nmemory_budget_mb = 64\n";
+        let config = ServerConfig::from_toml(text).unwrap();
+        assert_eq!(
+            config.storage_mode().unwrap(),
+            StorageMode::Hybrid {
+                memory_budget_bytes: 64 * 1024 * 1024
+            }
+        );
+        let bad = ServerConfig::from_toml("[storage]\nmode = \"fast\"\n").unwrap();
+        assert!(bad.storage_mode().is_err());
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let config = ServerConfig::from_toml("[limits]\nmax_concurrent_requests = 0\n").unwrap();
+        assert!(config.validate().is_err());
+    }
+}

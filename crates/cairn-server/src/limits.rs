@@ -1,0 +1,87 @@
+//! The server's limits and defaults. Each bounds something a client could otherwise grow
+//! without bound (memory, threads, file descriptors, time); every one can be changed in the
+//! configuration file's `[limits]` table, except where noted.
+
+use std::time::Duration;
+
+/// Address `cairn serve` listens on without configuration: loopback only, so a fresh install
+/// is not reachable from the network until someone decides it should be.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+/// Database folder without configuration, the same default as every other `cairn` command.
+pub const DEFAULT_DATA_DIR: &str = "./cairn-data";
+
+/// Largest request body: 17 MiB. One maximum-size document (16 MiB encoded) plus room for the
+/// JSON around it; bulk loads larger than that should be split into several batches, which
+/// also keeps each commit short.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 17 * 1024 * 1024;
+
+/// Largest document accepted over HTTP: the engine's own limit (16 MiB encoded). Lower it to
+/// protect a server with little memory.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = cairn::document_limits::MAX_DOCUMENT_BYTES;
+
+/// Requests processed at once: 256. Engine calls run on Tokio's blocking pool (512 threads by
+/// default); keeping well below that leaves threads for change streams and the commit
+/// notifier. Requests beyond it are refused at once with 503 rather than queued, so an
+/// overload shows up as errors a client can back off from, not as unbounded latency.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 256;
+
+/// Longest a request may take before the client gets 408: 30 seconds. A batch of the largest
+/// size commits in well under that; anything longer is a stuck or abusive request.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Open change streams: 256. Each holds a connection and a task for as long as the client
+/// listens, so they are counted apart from ordinary requests and do not time out.
+pub const DEFAULT_MAX_CHANGE_STREAMS: usize = 256;
+
+/// Open connections: 4,096. Each costs a file descriptor and a task; past this, new
+/// connections are closed at once instead of exhausting descriptors the database also needs.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4_096;
+
+/// How long a graceful shutdown waits for requests in flight: 10 seconds. After that they are
+/// aborted; acknowledged commits are never lost either way (they are durable per the storage
+/// mode, and memory-first is flushed before exit).
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Time a client has to send a request's headers (also bounds idle keep-alive reads): 30 s.
+/// Not configurable; it only defends against connections that trickle bytes.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Time a client has to finish a TLS handshake: 10 seconds. Not configurable, for the same
+/// reason as [`HEADER_READ_TIMEOUT`].
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Interval of SSE comment lines on an idle change stream: 15 seconds, below the idle timeouts
+/// of common proxies (30–60 s), so a quiet stream is not cut by the network in between.
+pub const CHANGE_STREAM_KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// Changes read from the log per step of a change stream: 1,000. Bounds the memory one
+/// subscriber pins; a slow client simply takes more steps.
+pub const CHANGES_PER_STREAM_READ: usize = 1_000;
+
+/// How long the commit notifier waits for a commit before checking for shutdown: 1 second.
+pub const COMMIT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Lifetime of a bearer token when the request names none: 24 hours.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Longest lifetime a bearer token may ask for: 30 days. A leaked token stops working by then
+/// even if nobody revokes it.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Shortest password accepted for a new user or a password change: 8 bytes.
+pub const MIN_PASSWORD_BYTES: usize = 8;
+
+/// Longest password accepted: 1,024 bytes. Hashing cost grows with input length; this keeps
+/// one login attempt cheap to refuse.
+pub const MAX_PASSWORD_BYTES: usize = 1_024;
+
+/// Per-collection grants one user may hold: 1,000. The user record is read on every request.
+pub const MAX_GRANTS_PER_USER: usize = 1_000;
+
+/// Length of a generated root password in characters (base64 of 18 random bytes: 144 bits).
+pub const GENERATED_PASSWORD_BYTES: usize = 18;
+
+/// Random bytes in a bearer token: 32 (256 bits), so guessing one is hopeless and a plain
+/// SHA-256 of it is a safe thing to store.
+pub const TOKEN_RANDOM_BYTES: usize = 32;

@@ -1,0 +1,107 @@
+//! `/v1/collections`: list, create, drop.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::{Access, Need};
+use crate::body::JsonBody;
+use crate::collection_name;
+use crate::extract::ApiPath;
+use crate::openapi::ErrorResponses;
+use crate::state::SharedState;
+
+/// A collection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectionInfo {
+    /// Its name.
+    pub name: String,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// The collections the caller may read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectionList {
+    /// In name order.
+    pub collections: Vec<CollectionInfo>,
+}
+
+/// Body of `POST /v1/collections`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCollection {
+    /// 1 to 128 ASCII letters, digits, `_` and `-`, starting with a letter or `_`.
+    pub name: String,
+}
+
+impl From<cairn::CollectionMeta> for CollectionInfo {
+    fn from(meta: cairn::CollectionMeta) -> CollectionInfo {
+        CollectionInfo {
+            name: meta.name,
+            created_at: meta.created_at.to_string(),
+        }
+    }
+}
+
+/// Lists the collections the caller may read.
+#[utoipa::path(get, path = "/v1/collections", tag = "collections",
+    responses((status = 200, description = "The collections", body = CollectionList), ErrorResponses))]
+pub async fn list(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+) -> Result<Json<CollectionList>, ApiError> {
+    let collections = state
+        .run(credentials, Need::Authenticated, |db, principal| {
+            Ok(db
+                .list_collections()?
+                .into_iter()
+                .filter(|meta| !cairn::is_system_collection(&meta.name))
+                .filter(|meta| principal.access(&meta.name) >= Access::ReadOnly)
+                .map(CollectionInfo::from)
+                .collect())
+        })
+        .await?;
+    Ok(Json(CollectionList { collections }))
+}
+
+/// Creates a collection (needs write access to its name).
+#[utoipa::path(post, path = "/v1/collections", tag = "collections", request_body = CreateCollection,
+    responses((status = 201, description = "Created", body = CollectionInfo), ErrorResponses))]
+pub async fn create(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    JsonBody(request): JsonBody<CreateCollection>,
+) -> Result<(StatusCode, Json<CollectionInfo>), ApiError> {
+    collection_name::check(&request.name)?;
+    let need = Need::write(&request.name);
+    let meta = state
+        .run(credentials, need, move |db, _| {
+            Ok(db.create_collection(&request.name)?)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(meta.into())))
+}
+
+/// Drops a collection and every document in it (needs write access to it).
+#[utoipa::path(delete, path = "/v1/collections/{collection}", tag = "collections",
+    params(("collection" = String, Path, description = "Collection name")),
+    responses((status = 204, description = "Dropped"), ErrorResponses))]
+pub async fn drop(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    collection_name::check(&collection)?;
+    let need = Need::write(&collection);
+    state
+        .run(credentials, need, move |db, _| {
+            Ok(db.drop_collection(&collection)?)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,385 @@
+//! `/v1/collections/{collection}/documents`: insert, get, put (insert or replace), patch,
+//! delete, compare-and-swap, and the atomic batch insert.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cairn::{CasOutcome, DocId, FieldPath, JsonExpression, Object, Patch, Upserted, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::Need;
+use crate::body::{check_document, DocumentBody, JsonBody};
+use crate::collection_name;
+use crate::extract::{parse_doc_id, ApiPath};
+use crate::openapi::{Document, ErrorResponses, PatchSchema};
+use crate::state::SharedState;
+use crate::transact::{self, guard_size};
+
+/// A write's outcome: the document's id and the commit's sequence number (its position in the
+/// change stream).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Written {
+    /// The document's `_id` (an integer, a string or `{"$uuid": ...}`).
+    #[serde(rename = "_id")]
+    #[schema(value_type = serde_json::Value)]
+    pub id: Value,
+    /// Sequence number of the commit.
+    pub seq: u64,
+}
+
+/// A document after a write, with the commit's sequence number.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Updated {
+    /// The document as stored.
+    #[schema(value_type = Object)]
+    pub document: Value,
+    /// Sequence number of the commit.
+    pub seq: u64,
+}
+
+/// Body of a compare-and-swap.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CasRequest {
+    /// Field path → the value it must hold (a missing field matches `null`; numbers compare
+    /// by value), e.g. `{"state": "waiting"}`.
+    #[schema(value_type = Object)]
+    pub expected: JsonExpression,
+    /// Update operators applied when every expectation holds.
+    #[schema(value_type = PatchSchema)]
+    pub patch: JsonExpression,
+}
+
+/// Body of a batch insert.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The documents, all committed together or none.
+    #[schema(value_type = Vec<Document>)]
+    pub documents: Vec<Value>,
+    /// Replace documents whose `_id` exists instead of failing with `unique_violation`.
+    #[serde(default)]
+    pub upsert: bool,
+}
+
+/// Outcome of a batch insert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchWritten {
+    /// Each document's `_id`, in request order.
+    #[schema(value_type = Vec<serde_json::Value>)]
+    pub ids: Vec<Value>,
+    /// Sequence number of the commit.
+    pub seq: u64,
+}
+
+/// Path of a document route.
+#[derive(Debug, Deserialize)]
+pub struct DocPath {
+    collection: String,
+    id: String,
+}
+
+impl DocPath {
+    /// The collection (checked) and the parsed id.
+    fn resolve(self) -> Result<(String, DocId), ApiError> {
+        collection_name::check(&self.collection)?;
+        Ok((self.collection, parse_doc_id(&self.id)?))
+    }
+}
+
+/// Inserts a document; generates a UUIDv7 `_id` when it has none.
+#[utoipa::path(post, path = "/v1/collections/{collection}/documents", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name")),
+    request_body = Document,
+    responses((status = 201, description = "Inserted", body = Written), ErrorResponses))]
+pub async fn insert(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    DocumentBody(doc): DocumentBody,
+) -> Result<(StatusCode, Json<Written>), ApiError> {
+    collection_name::check(&collection)?;
+    let need = Need::write(&collection);
+    let (id, seq) = state
+        .run(credentials, need, move |db, _| {
+            transact::run(db, |txn| Ok(txn.insert(&collection, doc.clone())?))
+        })
+        .await?;
+    let id = id.to_value();
+    Ok((StatusCode::CREATED, Json(Written { id, seq })))
+}
+
+/// Reads a document.
+#[utoipa::path(get, path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name"),
+           ("id" = String, Path, description = "Document id: a UUID, an integer, or a string (quote numeric strings: \"123\")")),
+    responses((status = 200, description = "The document", body = Document), ErrorResponses))]
+pub async fn get(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(path): ApiPath<DocPath>,
+) -> Result<Response, ApiError> {
+    let (collection, id) = path.resolve()?;
+    let need = Need::read(&collection);
+    let text = state
+        .run(credentials, need, move |db, _| {
+            match db.get(&collection, &id)? {
+                Some(doc) => Ok(doc.to_json_string()),
+                None => Err(not_found(&collection, &id)),
+            }
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+/// Stores the document under this id: inserts it (201) or replaces the existing one (200).
+/// A `_id` in the body must match the path.
+#[utoipa::path(put, path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name"),
+           ("id" = String, Path, description = "Document id")),
+    request_body = Document,
+    responses((status = 200, description = "Replaced", body = Written),
+              (status = 201, description = "Inserted", body = Written), ErrorResponses))]
+pub async fn put(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(path): ApiPath<DocPath>,
+    DocumentBody(doc): DocumentBody,
+) -> Result<(StatusCode, Json<Written>), ApiError> {
+    let (collection, id) = path.resolve()?;
+    let doc = with_path_id(doc, &id)?;
+    let need = Need::write(&collection);
+    let (upserted, seq) = state
+        .run(credentials, need, move |db, _| {
+            transact::run(db, |txn| Ok(txn.upsert(&collection, doc.clone())?))
+        })
+        .await?;
+    let status = match upserted {
+        Upserted::Inserted => StatusCode::CREATED,
+        Upserted::Replaced => StatusCode::OK,
+    };
+    let id = id.to_value();
+    Ok((status, Json(Written { id, seq })))
+}
+
+/// Applies update operators (`$set $unset $inc $push $pull`); returns the new document.
+#[utoipa::path(patch, path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name"),
+           ("id" = String, Path, description = "Document id")),
+    request_body = PatchSchema,
+    responses((status = 200, description = "Updated", body = Updated), ErrorResponses))]
+pub async fn patch(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(path): ApiPath<DocPath>,
+    JsonBody(JsonExpression(patch)): JsonBody<JsonExpression>,
+) -> Result<Json<Updated>, ApiError> {
+    let (collection, id) = path.resolve()?;
+    let patch = Patch::from_value(&patch)?;
+    let limit = state.limits.max_document_bytes;
+    let need = Need::write(&collection);
+    let (document, seq) = state
+        .run(credentials, need, move |db, _| {
+            transact::run(db, |txn| {
+                let doc = txn.update(&collection, &id, &patch)?;
+                guard_size(&doc, limit)?;
+                Ok(doc)
+            })
+        })
+        .await?;
+    Ok(Json(Updated { document, seq }))
+}
+
+/// Deletes a document.
+#[utoipa::path(delete, path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name"),
+           ("id" = String, Path, description = "Document id")),
+    responses((status = 204, description = "Deleted"), ErrorResponses))]
+pub async fn delete(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(path): ApiPath<DocPath>,
+) -> Result<StatusCode, ApiError> {
+    let (collection, id) = path.resolve()?;
+    let need = Need::write(&collection);
+    state
+        .run(credentials, need, move |db, _| {
+            let (deleted, _) = transact::run(db, |txn| Ok(txn.delete(&collection, &id)?))?;
+            if deleted {
+                Ok(())
+            } else {
+                Err(not_found(&collection, &id))
+            }
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Compare-and-swap: applies the patch only if every expected field holds its value; 409
+/// `cas_mismatch` naming the first field that differs otherwise. Of several clients racing
+/// with the same expectation, exactly one succeeds.
+#[utoipa::path(post, path = "/v1/collections/{collection}/documents/{id}/cas", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name"),
+           ("id" = String, Path, description = "Document id")),
+    request_body = CasRequest,
+    responses((status = 200, description = "Applied", body = Updated), ErrorResponses))]
+pub async fn compare_and_swap(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(path): ApiPath<DocPath>,
+    JsonBody(request): JsonBody<CasRequest>,
+) -> Result<Json<Updated>, ApiError> {
+    let (collection, id) = path.resolve()?;
+    let expected = parse_expected(&request.expected.0)?;
+    let patch = Patch::from_value(&request.patch.0)?;
+    let limit = state.limits.max_document_bytes;
+    let need = Need::write(&collection);
+    let (document, seq) = state
+        .run(credentials, need, move |db, _| {
+            transact::run(db, |txn| {
+                let outcome = txn.compare_and_swap(&collection, &id, &expected, &patch)?;
+                let doc = cas_result(outcome, &collection, &id, None)?;
+                guard_size(&doc, limit)?;
+                Ok(doc)
+            })
+        })
+        .await?;
+    Ok(Json(Updated { document, seq }))
+}
+
+/// Inserts (or upserts) many documents in one atomic commit.
+#[utoipa::path(post, path = "/v1/collections/{collection}/batch", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name")),
+    request_body = BatchRequest,
+    responses((status = 200, description = "All written", body = BatchWritten), ErrorResponses))]
+pub async fn batch(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    JsonBody(request): JsonBody<BatchRequest>,
+) -> Result<Json<BatchWritten>, ApiError> {
+    collection_name::check(&collection)?;
+    for doc in &request.documents {
+        check_document(doc, state.limits.max_document_bytes)?;
+    }
+    let need = Need::write(&collection);
+    let (ids, seq) = state
+        .run(credentials, need, move |db, _| {
+            transact::run(db, |txn| {
+                let mut ids = Vec::with_capacity(request.documents.len());
+                for doc in &request.documents {
+                    let id = if request.upsert {
+                        upsert_with_id(txn, &collection, doc)?
+                    } else {
+                        txn.insert(&collection, doc.clone())?
+                    };
+                    ids.push(id.to_value());
+                }
+                Ok(ids)
+            })
+        })
+        .await?;
+    Ok(Json(BatchWritten { ids, seq }))
+}
+
+/// Upserts one document and reports its id (generated when the document has none).
+fn upsert_with_id(
+    txn: &mut cairn::Transaction,
+    collection: &str,
+    doc: &Value,
+) -> Result<DocId, transact::TxnError> {
+    let given = doc.as_object().and_then(|obj| obj.get("_id"));
+    match given {
+        Some(value) => {
+            let id = DocId::from_value(value).map_err(ApiError::from)?;
+            txn.upsert(collection, doc.clone())?;
+            Ok(id)
+        }
+        None => Ok(txn.insert(collection, doc.clone())?),
+    }
+}
+
+/// Reads `{"path": value, ...}` into compare-and-swap expectations.
+pub fn parse_expected(expected: &Value) -> Result<Vec<(FieldPath, Value)>, ApiError> {
+    let Some(fields) = expected.as_object() else {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "`expected` must be an object of field paths to values",
+        ));
+    };
+    fields
+        .iter()
+        .map(|(path, value)| Ok((FieldPath::parse(path)?, value.clone())))
+        .collect()
+}
+
+/// The document a compare-and-swap produced, or the error it means: 404 when the document is
+/// missing, 409 `cas_mismatch` when an expectation failed. `operation` names the position in a
+/// transaction.
+pub fn cas_result(
+    outcome: CasOutcome,
+    collection: &str,
+    id: &DocId,
+    operation: Option<usize>,
+) -> Result<Value, ApiError> {
+    match outcome {
+        CasOutcome::Applied(doc) => Ok(doc),
+        CasOutcome::NotFound => Err(not_found(collection, id)),
+        CasOutcome::Mismatch { field, actual } => {
+            let mut details = json!({
+                "collection": collection,
+                "_id": id.to_value(),
+                "field": field,
+                "actual": actual.unwrap_or(Value::Null),
+            });
+            if let (Some(index), Some(map)) = (operation, details.as_object_mut()) {
+                map.insert("operation".to_string(), json!(index));
+            }
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "cas_mismatch",
+                format!("field `{field}` does not hold the expected value"),
+            )
+            .with_details(details))
+        }
+    }
+}
+
+/// 404 for a missing document.
+pub fn not_found(collection: &str, id: &DocId) -> ApiError {
+    ApiError::from(cairn::EngineError::DocumentNotFound {
+        collection: collection.to_string(),
+        id: id.clone(),
+    })
+}
+
+/// Puts the path's id into the document (first), or checks the one it carries matches.
+fn with_path_id(doc: Value, id: &DocId) -> Result<Value, ApiError> {
+    let Value::Object(obj) = doc else {
+        return Err(ApiError::bad_request(
+            "invalid_document",
+            "a document must be a JSON object",
+        ));
+    };
+    if let Some(given) = obj.get("_id") {
+        let found = DocId::from_value(given)?;
+        if &found != id {
+            return Err(ApiError::from(cairn::EngineError::IdMismatch {
+                addressed: id.clone(),
+                found,
+            }));
+        }
+        return Ok(Value::Object(obj));
+    }
+    let mut with = Object::with_capacity(obj.len() + 1);
+    with.insert("_id", id.to_value());
+    for (key, value) in obj {
+        with.insert(key, value);
+    }
+    Ok(Value::Object(with))
+}

@@ -1,0 +1,114 @@
+//! The router: every route, its layers, and the OpenAPI document built from the same
+//! declarations.
+//!
+//! Routes are grouped by what they serve, one module each. New capabilities (queries, count,
+//! explain, aggregate, indexes, schemas from `cairn-query`) plug in the same way: a module
+//! here with `#[utoipa::path]` handlers that go through [`crate::state::AppState::run`], and
+//! one `.routes(routes!(...))` line in [`api_routes`].
+
+pub mod auth;
+pub mod changes;
+pub mod collections;
+pub mod documents;
+pub mod system;
+pub mod transactions;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api_error::ApiError;
+use crate::middleware;
+use crate::openapi::ApiDoc;
+use crate::state::SharedState;
+
+/// The complete application: API routes (under the request limits), change streams (their
+/// own limit, no timeout), probes, `/openapi.json`, and JSON answers for unknown routes and
+/// methods.
+pub fn router(state: SharedState) -> Router {
+    let (api, mut openapi) = api_routes().split_for_parts();
+    let api = api.route_layer(from_fn_with_state(state.clone(), middleware::limit));
+    let (streams, streams_doc) = OpenApiRouter::new()
+        .routes(routes!(changes::stream))
+        .split_for_parts();
+    let (probes, probes_doc) = OpenApiRouter::new()
+        .routes(routes!(system::health))
+        .routes(routes!(system::ready))
+        .split_for_parts();
+    openapi.merge(streams_doc);
+    openapi.merge(probes_doc);
+    let spec = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".to_string()));
+    Router::new()
+        .merge(api)
+        .merge(streams)
+        .merge(probes)
+        .route(
+            "/openapi.json",
+            get(move || {
+                let spec = spec.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        spec.as_str().to_owned(),
+                    )
+                }
+            }),
+        )
+        .fallback(|| async { ApiError::route_not_found().into_response() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method; see /openapi.json",
+            )
+            .into_response()
+        })
+        .layer(from_fn_with_state(state.clone(), middleware::track))
+        .with_state(state)
+}
+
+/// The OpenAPI document alone (for tests and tooling).
+pub fn openapi_json() -> String {
+    let (_, mut openapi) = api_routes().split_for_parts();
+    let (_, streams) = OpenApiRouter::<SharedState>::new()
+        .routes(routes!(changes::stream))
+        .split_for_parts();
+    let (_, probes) = OpenApiRouter::<SharedState>::new()
+        .routes(routes!(system::health))
+        .routes(routes!(system::ready))
+        .split_for_parts();
+    openapi.merge(streams);
+    openapi.merge(probes);
+    openapi.to_pretty_json().unwrap_or_default()
+}
+
+/// The routes that run under the concurrency and time limits.
+fn api_routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(collections::list, collections::create))
+        .routes(routes!(collections::drop))
+        .routes(routes!(documents::insert))
+        .routes(routes!(
+            documents::get,
+            documents::put,
+            documents::patch,
+            documents::delete
+        ))
+        .routes(routes!(documents::compare_and_swap))
+        .routes(routes!(documents::batch))
+        .routes(routes!(transactions::execute))
+        .routes(routes!(auth::create_token))
+        .routes(routes!(auth::revoke_current))
+        .routes(routes!(auth::me))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(system::metrics))
+}

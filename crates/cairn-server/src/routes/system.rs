@@ -1,0 +1,67 @@
+//! Liveness, readiness and metrics. `/health` and `/ready` need no credentials (load
+//! balancers and orchestrators probe them); `/metrics` does, since it names collections.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::Need;
+use crate::openapi::ErrorResponses;
+use crate::state::SharedState;
+
+/// Body of `/health` and `/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+}
+
+/// Liveness: the process is up and answering.
+#[utoipa::path(get, path = "/health", tag = "system", security(()),
+    responses((status = 200, description = "Alive", body = Status)))]
+pub async fn health() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+/// Readiness: the database is open and the server is not shutting down (503 otherwise, so a
+/// load balancer stops sending traffic before the listener closes).
+#[utoipa::path(get, path = "/ready", tag = "system", security(()),
+    responses((status = 200, description = "Ready", body = Status),
+              (status = 503, description = "Shutting down", body = crate::api_error::ErrorBody)))]
+pub async fn ready(State(state): State<SharedState>) -> Result<Json<Status>, ApiError> {
+    if state.shutting_down() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        ));
+    }
+    Ok(Json(Status { status: "ready" }))
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+              ErrorResponses))]
+pub async fn metrics(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+) -> Result<Response, ApiError> {
+    let stats = state
+        .run(credentials, Need::Authenticated, |db, _| Ok(db.stats()?))
+        .await?;
+    let text = state.metrics.render(&stats);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}

@@ -1,0 +1,296 @@
+//! `POST /v1/transactions`: a list of operations over any collections, executed as one
+//! serializable transaction: all take effect or none, and reads see the transaction's own
+//! writes. A failing operation (including a compare-and-swap mismatch) aborts the whole
+//! transaction and the error names its position. Interactive transactions (held open across
+//! requests) are deliberately absent: nothing bounds how long a client would hold one.
+
+use axum::extract::State;
+use axum::Json;
+use cairn::{DocId, FieldPath, JsonExpression, Patch, Transaction, Upserted, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json_};
+use utoipa::ToSchema;
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::{Access, Need};
+use crate::body::{check_document, JsonBody};
+use crate::collection_name;
+use crate::openapi::{Document, ErrorResponses, PatchSchema};
+use crate::routes::documents::{cas_result, parse_expected};
+use crate::state::SharedState;
+use crate::transact::{self, guard_size, TxnError};
+
+/// Body of `POST /v1/transactions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionRequest {
+    /// The operations, executed in order.
+    pub operations: Vec<Operation>,
+}
+
+/// One operation of a transaction; `op` says which.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Operation {
+    /// Insert a document (409 `unique_violation` if its `_id` exists).
+    Insert {
+        /// Target collection.
+        collection: String,
+        /// The document.
+        #[schema(value_type = Document)]
+        document: Value,
+    },
+    /// Read a document (as this transaction sees it).
+    Get {
+        /// Collection.
+        collection: String,
+        /// The `_id`: an integer, a string or `{"$uuid": ...}`.
+        #[schema(value_type = serde_json::Value)]
+        id: Value,
+    },
+    /// Replace an existing document.
+    Replace {
+        /// Collection.
+        collection: String,
+        /// The `_id`.
+        #[schema(value_type = serde_json::Value)]
+        id: Value,
+        /// The new document.
+        #[schema(value_type = Document)]
+        document: Value,
+    },
+    /// Insert, or replace the document with the same `_id`.
+    Upsert {
+        /// Collection.
+        collection: String,
+        /// The document.
+        #[schema(value_type = Document)]
+        document: Value,
+    },
+    /// Apply update operators to an existing document.
+    Update {
+        /// Collection.
+        collection: String,
+        /// The `_id`.
+        #[schema(value_type = serde_json::Value)]
+        id: Value,
+        /// Update operators.
+        #[schema(value_type = PatchSchema)]
+        patch: JsonExpression,
+    },
+    /// Delete a document if present.
+    Delete {
+        /// Collection.
+        collection: String,
+        /// The `_id`.
+        #[schema(value_type = serde_json::Value)]
+        id: Value,
+    },
+    /// Compare-and-swap; a mismatch aborts the transaction with 409 `cas_mismatch`.
+    Cas {
+        /// Collection.
+        collection: String,
+        /// The `_id`.
+        #[schema(value_type = serde_json::Value)]
+        id: Value,
+        /// Field path → expected value.
+        #[schema(value_type = Object)]
+        expected: JsonExpression,
+        /// Update operators applied when every expectation holds.
+        #[schema(value_type = PatchSchema)]
+        patch: JsonExpression,
+    },
+}
+
+/// Outcome of a transaction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransactionResult {
+    /// One result per operation, in order: `{"_id"}` for insert, `{"document"}` for get (null
+    /// when missing), update and cas, `{}` for replace, `{"_id", "upserted"}` for upsert,
+    /// `{"deleted"}` for delete.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Json_>,
+    /// Sequence number of the commit (the snapshot's for a read-only transaction).
+    pub seq: u64,
+}
+
+/// An operation with its ids and patches parsed, ready to run (possibly several times, when
+/// the transaction is retried after a conflict).
+enum Prepared {
+    Insert(Value),
+    Get(DocId),
+    Replace(DocId, Value),
+    Upsert(Value),
+    Update(DocId, Patch),
+    Delete(DocId),
+    Cas(DocId, Vec<(FieldPath, Value)>, Patch),
+}
+
+/// Executes the operations atomically.
+#[utoipa::path(post, path = "/v1/transactions", tag = "transactions",
+    request_body = TransactionRequest,
+    responses((status = 200, description = "Committed", body = TransactionResult), ErrorResponses))]
+pub async fn execute(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    JsonBody(request): JsonBody<TransactionRequest>,
+) -> Result<Json<TransactionResult>, ApiError> {
+    let limit = state.limits.max_document_bytes;
+    let mut needs = Vec::with_capacity(request.operations.len());
+    let mut prepared = Vec::with_capacity(request.operations.len());
+    for (index, op) in request.operations.into_iter().enumerate() {
+        let (collection, access, op) =
+            prepare(op, limit).map_err(|err| at_operation(err, index))?;
+        needs.push((collection.clone(), access));
+        prepared.push((collection, op));
+    }
+    let (results, seq) = state
+        .run(credentials, Need::Collections(needs), move |db, _| {
+            transact::run(db, |txn| {
+                let mut results = Vec::with_capacity(prepared.len());
+                for (index, (collection, op)) in prepared.iter().enumerate() {
+                    let result = apply(txn, collection, op, index, limit)
+                        .map_err(|err| locate_failure(err, index))?;
+                    results.push(result);
+                }
+                Ok(results)
+            })
+        })
+        .await?;
+    Ok(Json(TransactionResult { results, seq }))
+}
+
+/// Parses one operation; returns its collection and the access it needs.
+fn prepare(op: Operation, limit: usize) -> Result<(String, Access, Prepared), ApiError> {
+    let id = |value: &Value| -> Result<DocId, ApiError> { Ok(DocId::from_value(value)?) };
+    let (collection, access, prepared) = match op {
+        Operation::Insert {
+            collection,
+            document,
+        } => {
+            check_document(&document, limit)?;
+            (collection, Access::ReadWrite, Prepared::Insert(document))
+        }
+        Operation::Get { collection, id: v } => {
+            (collection, Access::ReadOnly, Prepared::Get(id(&v)?))
+        }
+        Operation::Replace {
+            collection,
+            id: v,
+            document,
+        } => {
+            check_document(&document, limit)?;
+            (
+                collection,
+                Access::ReadWrite,
+                Prepared::Replace(id(&v)?, document),
+            )
+        }
+        Operation::Upsert {
+            collection,
+            document,
+        } => {
+            check_document(&document, limit)?;
+            (collection, Access::ReadWrite, Prepared::Upsert(document))
+        }
+        Operation::Update {
+            collection,
+            id: v,
+            patch,
+        } => {
+            let patch = Patch::from_value(&patch.0)?;
+            (
+                collection,
+                Access::ReadWrite,
+                Prepared::Update(id(&v)?, patch),
+            )
+        }
+        Operation::Delete { collection, id: v } => {
+            (collection, Access::ReadWrite, Prepared::Delete(id(&v)?))
+        }
+        Operation::Cas {
+            collection,
+            id: v,
+            expected,
+            patch,
+        } => {
+            let expected = parse_expected(&expected.0)?;
+            let patch = Patch::from_value(&patch.0)?;
+            (
+                collection,
+                Access::ReadWrite,
+                Prepared::Cas(id(&v)?, expected, patch),
+            )
+        }
+    };
+    collection_name::check(&collection)?;
+    Ok((collection, access, prepared))
+}
+
+/// Runs one prepared operation inside the transaction.
+fn apply(
+    txn: &mut Transaction,
+    collection: &str,
+    op: &Prepared,
+    index: usize,
+    limit: usize,
+) -> Result<Json_, TxnError> {
+    let doc_json = |doc: &Value| serde_json::to_value(doc).unwrap_or(Json_::Null);
+    Ok(match op {
+        Prepared::Insert(doc) => {
+            let id = txn.insert(collection, doc.clone())?;
+            json!({ "_id": doc_json(&id.to_value()) })
+        }
+        Prepared::Get(id) => {
+            let doc = txn.get(collection, id)?;
+            json!({ "document": doc.as_ref().map(doc_json) })
+        }
+        Prepared::Replace(id, doc) => {
+            txn.replace(collection, id, doc.clone())?;
+            json!({})
+        }
+        Prepared::Upsert(doc) => {
+            let upserted = txn.upsert(collection, doc.clone())?;
+            let id = doc.as_object().and_then(|obj| obj.get("_id")).map(doc_json);
+            let upserted = match upserted {
+                Upserted::Inserted => "inserted",
+                Upserted::Replaced => "replaced",
+            };
+            json!({ "_id": id, "upserted": upserted })
+        }
+        Prepared::Update(id, patch) => {
+            let doc = txn.update(collection, id, patch)?;
+            guard_size(&doc, limit)?;
+            json!({ "document": doc_json(&doc) })
+        }
+        Prepared::Delete(id) => json!({ "deleted": txn.delete(collection, id)? }),
+        Prepared::Cas(id, expected, patch) => {
+            let outcome = txn.compare_and_swap(collection, id, expected, patch)?;
+            let doc = cas_result(outcome, collection, id, Some(index))?;
+            guard_size(&doc, limit)?;
+            json!({ "document": doc_json(&doc) })
+        }
+    })
+}
+
+/// Names the failing operation in its error; retryable conflicts stay engine errors so the
+/// transaction is retried.
+fn locate_failure(err: TxnError, index: usize) -> TxnError {
+    match err {
+        TxnError::Engine(engine) if engine.is_retryable() => TxnError::Engine(engine),
+        TxnError::Engine(engine) => TxnError::Api(at_operation(engine.into(), index)),
+        TxnError::Api(api) => TxnError::Api(at_operation(api, index)),
+    }
+}
+
+/// Adds the failing operation's position to an error's details.
+fn at_operation(mut err: ApiError, index: usize) -> ApiError {
+    let mut details = match err.details.take() {
+        Some(Json_::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    details.insert("operation".to_string(), json!(index));
+    err.message = format!("operation {index}: {}", err.message);
+    err.with_details(Json_::Object(details))
+}

@@ -1,0 +1,195 @@
+//! `/v1/users`: user management, for admins.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::store::{self, UserRecord};
+use crate::auth::{password, Access, Need, Role};
+use crate::body::JsonBody;
+use crate::extract::ApiPath;
+use crate::openapi::ErrorResponses;
+use crate::state::SharedState;
+
+/// A user as shown to admins (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserInfo {
+    /// The user name.
+    pub name: String,
+    /// Default access to every collection.
+    pub role: Role,
+    /// Per-collection overrides of the role.
+    pub grants: BTreeMap<String, Access>,
+}
+
+/// All users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    /// In name order.
+    pub users: Vec<UserInfo>,
+}
+
+/// Body of `POST /v1/users`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// 1 to 64 ASCII letters, digits, `_`, `-` or `.`.
+    pub name: String,
+    /// 8 to 1,024 bytes.
+    pub password: String,
+    /// Default access to every collection.
+    pub role: Role,
+    /// Per-collection overrides of the role.
+    #[serde(default)]
+    pub grants: BTreeMap<String, Access>,
+}
+
+/// Body of `PATCH /v1/users/{name}`: the settings to change. A new password invalidates the
+/// user's tokens.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// A new password.
+    pub password: Option<String>,
+    /// A new role.
+    pub role: Option<Role>,
+    /// New grants, replacing the old ones.
+    pub grants: Option<BTreeMap<String, Access>>,
+}
+
+impl From<UserRecord> for UserInfo {
+    fn from(record: UserRecord) -> UserInfo {
+        UserInfo {
+            name: record.name,
+            role: record.role,
+            grants: record.grants,
+        }
+    }
+}
+
+/// Lists users.
+#[utoipa::path(get, path = "/v1/users", tag = "users",
+    responses((status = 200, description = "All users", body = UserList), ErrorResponses))]
+pub async fn list(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+) -> Result<Json<UserList>, ApiError> {
+    let users = state
+        .run(credentials, Need::Admin, |db, _| store::list_users(db))
+        .await?;
+    let users = users.into_iter().map(UserInfo::from).collect();
+    Ok(Json(UserList { users }))
+}
+
+/// Creates a user.
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, description = "Created", body = UserInfo), ErrorResponses))]
+pub async fn create(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    JsonBody(request): JsonBody<CreateUser>,
+) -> Result<(StatusCode, Json<UserInfo>), ApiError> {
+    store::check_user_name(&request.name)?;
+    password::check_new(&request.password)?;
+    let record = state
+        .run(credentials, Need::Admin, move |db, _| {
+            let record = UserRecord {
+                name: request.name,
+                password: password::hash(&request.password)?,
+                role: request.role,
+                grants: request.grants,
+                epoch: 0,
+            };
+            store::create_user(db, &record)?;
+            Ok(record)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(record.into())))
+}
+
+/// Shows a user.
+#[utoipa::path(get, path = "/v1/users/{name}", tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 200, description = "The user", body = UserInfo), ErrorResponses))]
+pub async fn get(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<UserInfo>, ApiError> {
+    let record = state
+        .run(credentials, Need::Admin, move |db, _| {
+            store::load_user(db, &name)?.ok_or_else(|| store::user_not_found(&name))
+        })
+        .await?;
+    Ok(Json(record.into()))
+}
+
+/// Changes a user's password, role or grants.
+#[utoipa::path(patch, path = "/v1/users/{name}", tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    request_body = UpdateUser,
+    responses((status = 200, description = "The updated user", body = UserInfo), ErrorResponses))]
+pub async fn update(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(name): ApiPath<String>,
+    JsonBody(request): JsonBody<UpdateUser>,
+) -> Result<Json<UserInfo>, ApiError> {
+    if let Some(new_password) = &request.password {
+        password::check_new(new_password)?;
+    }
+    let record = state
+        .run(credentials, Need::Admin, move |db, _| {
+            let mut record =
+                store::load_user(db, &name)?.ok_or_else(|| store::user_not_found(&name))?;
+            if let Some(new_password) = &request.password {
+                record.password = password::hash(new_password)?;
+                record.epoch += 1;
+            }
+            if let Some(role) = request.role {
+                record.role = role;
+            }
+            if let Some(grants) = request.grants {
+                record.grants = grants;
+            }
+            store::store_user(db, &record)?;
+            Ok(record)
+        })
+        .await?;
+    Ok(Json(record.into()))
+}
+
+/// Deletes a user; their tokens stop working. Admins cannot delete themselves, so a server
+/// always keeps the admin that is managing it.
+#[utoipa::path(delete, path = "/v1/users/{name}", tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 204, description = "Deleted"), ErrorResponses))]
+pub async fn delete(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .run(credentials, Need::Admin, move |db, principal| {
+            if principal.name == name {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "cannot_delete_self",
+                    "an admin cannot delete the user they are logged in as",
+                ));
+            }
+            if store::delete_user(db, &name)? {
+                Ok(())
+            } else {
+                Err(store::user_not_found(&name))
+            }
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

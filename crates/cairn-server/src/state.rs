@@ -1,0 +1,81 @@
+//! What every handler shares, and the one way handlers reach the database: [`AppState::run`],
+//! which authenticates, authorizes and does the work in a single trip to Tokio's blocking pool
+//! (the engine's API blocks; the async runtime never waits on it).
+
+use std::sync::Arc;
+
+use cairn::Database;
+use tokio::sync::{watch, Semaphore};
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::{store, Need, Principal};
+use crate::config::LimitsConfig;
+use crate::metrics::Metrics;
+
+/// State shared by all handlers.
+pub struct AppState {
+    /// The database.
+    pub db: Database,
+    /// Whether requests must authenticate.
+    pub auth_enabled: bool,
+    /// The configured limits.
+    pub limits: LimitsConfig,
+    /// Request metrics.
+    pub metrics: Metrics,
+    /// The latest committed sequence number, published by the commit notifier; change streams
+    /// wait on it instead of each holding a blocking thread.
+    pub commits: watch::Receiver<u64>,
+    /// Becomes `true` when shutdown begins: readiness fails and change streams end.
+    pub shutdown: watch::Receiver<bool>,
+    /// Permits for requests in progress ([`LimitsConfig::max_concurrent_requests`]).
+    pub requests: Arc<Semaphore>,
+    /// Permits for open change streams ([`LimitsConfig::max_change_streams`]).
+    pub streams: Arc<Semaphore>,
+}
+
+/// The state as handlers receive it.
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// Authenticates `credentials`, checks `need`, then runs `op`, all on the blocking pool.
+    pub async fn run<T, F>(
+        &self,
+        credentials: Credentials,
+        need: Need,
+        op: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let auth_enabled = self.auth_enabled;
+        blocking(move || {
+            let principal = if auth_enabled {
+                store::authenticate(&db, &credentials)?
+            } else {
+                Principal::anonymous_admin()
+            };
+            principal.authorize(&need)?;
+            op(&db, &principal)
+        })
+        .await
+    }
+
+    /// Whether shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// Runs blocking work on the blocking pool.
+pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| ApiError::internal(format!("blocking task failed: {err}")))?
+}
