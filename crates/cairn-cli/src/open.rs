@@ -27,11 +27,9 @@ pub fn storage_mode(cli: &Cli) -> anyhow::Result<StorageMode> {
     let name = match (&cli.mode, profile_mode) {
         (Some(name), _) => name.clone(),
         (None, Some(name)) => name.to_string(),
-        (None, None) => {
-            cairn::stored_mode_name_with_key(&cli.data_dir(), key_source(cli)?.as_ref())
-                .with_context(|| format!("opening the database at {}", cli.data_dir().display()))?
-                .unwrap_or_else(|| "persistent".to_string())
-        }
+        (None, None) => cairn::stored_mode_name_with_key(cli.data_dir(), key_source(cli)?.as_ref())
+            .with_context(|| format!("opening the database at {}", cli.data_dir().display()))?
+            .unwrap_or_else(|| "persistent".to_string()),
     };
     Ok(match name.as_str() {
         "persistent" => StorageMode::Persistent,
@@ -126,7 +124,7 @@ pub fn config(cli: &Cli) -> anyhow::Result<Config> {
             "the security profile encrypts the database: set {PASSPHRASE_ENV} or give --key-file"
         );
     }
-    let mut config = Config::new(&cli.data_dir(), storage_mode(cli)?);
+    let mut config = Config::new(cli.data_dir(), storage_mode(cli)?);
     config.encryption = key;
     config.compression = compression(cli)?;
     Ok(config)
