@@ -23,7 +23,9 @@ mod record;
 mod txn;
 mod writeset;
 
-pub use catalog::{is_system_collection, CollectionMeta, ExtensionSpec, SYSTEM_COLLECTION_PREFIX};
+pub use catalog::{
+    is_system_collection, validate_name, CollectionMeta, ExtensionSpec, SYSTEM_COLLECTION_PREFIX,
+};
 pub use changelog::{Change, ChangeOp};
 pub use database::{
     check_integrity, stored_mode_name, BatchOp, BatchResult, CollectionStats, Config, Database,

@@ -28,6 +28,9 @@ pub use cairn_engine::{
     SYSTEM_COLLECTION_PREFIX,
 };
 
+/// Checks a collection name against the naming rules (what `create_collection` enforces).
+pub use cairn_engine::validate_name as validate_collection_name;
+
 /// The engine's limits (batch sizes, transaction sizes, queue lengths).
 pub use cairn_engine::limits;
 
