@@ -28,7 +28,9 @@ mod txn;
 mod verify;
 mod writeset;
 
-pub use catalog::{is_system_collection, CollectionMeta, ExtensionSpec, SYSTEM_COLLECTION_PREFIX};
+pub use catalog::{
+    is_system_collection, validate_name, CollectionMeta, ExtensionSpec, SYSTEM_COLLECTION_PREFIX,
+};
 pub use changelog::{Change, ChangeOp};
 pub use compression::{Compression, DEFAULT_ZSTD_LEVEL};
 pub use database::{

@@ -11,9 +11,12 @@ use serde::de::DeserializeOwned;
 use crate::api_error::ApiError;
 use crate::state::SharedState;
 
-/// A JSON request body deserialized into `T` (whose fields deny unknown names); an empty body
-/// reads as `{}`.
+/// A JSON request body deserialized into `T` (whose fields deny unknown names).
 pub struct JsonBody<T>(pub T);
+
+/// Like [`JsonBody`], for requests whose fields are all optional: an empty body means
+/// `T::default()`, so `curl -X POST` without `-d` works.
+pub struct OptionalJsonBody<T>(pub T);
 
 /// A JSON request body holding one document.
 pub struct DocumentBody(pub Value);
@@ -23,10 +26,25 @@ impl<T: DeserializeOwned> FromRequest<SharedState> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &SharedState) -> Result<Self, ApiError> {
         let bytes = read_limited(req, state.limits.max_body_bytes).await?;
-        // An empty body reads as `{}`: requests whose fields are all optional (such as
-        // `POST /v1/auth/tokens`) can be sent without one; others get "missing field".
-        let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
-        parse_json(bytes).map(JsonBody)
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "this request needs a JSON body",
+            ));
+        }
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+impl<T: DeserializeOwned + Default> FromRequest<SharedState> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &SharedState) -> Result<Self, ApiError> {
+        let bytes = read_limited(req, state.limits.max_body_bytes).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
     }
 }
 
@@ -35,6 +53,12 @@ impl FromRequest<SharedState> for DocumentBody {
 
     async fn from_request(req: Request, state: &SharedState) -> Result<Self, ApiError> {
         let bytes = read_limited(req, state.limits.max_body_bytes).await?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "this request needs a JSON document as its body",
+            ));
+        }
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| ApiError::bad_request("invalid_json", "the body is not UTF-8 text"))?;
         let doc = Value::from_json_str(text)?;

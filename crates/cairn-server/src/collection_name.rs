@@ -31,6 +31,13 @@ pub fn check(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Like [`check`], and the name must also obey the engine's naming rules: for names stored
+/// before any collection exists (grants).
+pub fn check_valid(name: &str) -> Result<(), ApiError> {
+    check(name)?;
+    cairn::validate_collection_name(name).map_err(ApiError::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +50,8 @@ mod tests {
         );
         assert!(check("users").is_ok());
         assert!(check(&"x".repeat(1000)).is_err());
+        assert!(check("").is_ok());
+        assert!(check_valid("").is_err());
+        assert!(check_valid("jobs").is_ok());
     }
 }

@@ -69,12 +69,13 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// even if nobody revokes it.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// Shortest password accepted for a new user or a password change: 8 bytes.
-pub const MIN_PASSWORD_BYTES: usize = 8;
+/// Shortest password accepted for a new user or a password change: 8 characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// Longest password accepted: 1,024 bytes. Hashing cost grows with input length; this keeps
-/// one login attempt cheap to refuse.
-pub const MAX_PASSWORD_BYTES: usize = 1_024;
+/// Longest password accepted: 1,024 characters (at most 4 KiB of UTF-8). Hashing cost grows
+/// with input length; this keeps one login attempt cheap to refuse. Counted in characters, as
+/// the OpenAPI document's `minLength`/`maxLength` count them.
+pub const MAX_PASSWORD_CHARS: usize = 1_024;
 
 /// Per-collection grants one user may hold: 1,000. The user record is read on every request.
 pub const MAX_GRANTS_PER_USER: usize = 1_000;

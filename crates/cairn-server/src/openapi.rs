@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr, Response};
+use utoipa::openapi::{OpenApi as OpenApiDoc, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::api_error::ErrorBody;
@@ -95,25 +98,120 @@ fn error_response(description: &str) -> RefOr<Response> {
         .into()
 }
 
+/// A field name: non-empty, no `.`, not starting with `$` (at most 256 characters here; the
+/// engine allows 1,024 bytes).
+const FIELD_NAME_PATTERN: &str = r"^[^.$][^.]{0,255}$";
+
+/// A field name other than `_id` (spelled out: JSON Schema generators rarely support
+/// look-ahead).
+const FIELD_NAME_EXCEPT_ID_PATTERN: &str =
+    r"^([^.$_][^.]{0,255}|_([^.i][^.]{0,254})?|_i([^.d][^.]{0,253})?|_id[^.]{1,253})$";
+
+/// A field path: field names joined by `.`.
+const FIELD_PATH_PATTERN: &str = r"^[^.$][^.]*(\.[^.$][^.]*)*$";
+
+/// A collection name, as the engine's `validate_name` checks it.
+pub const COLLECTION_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$";
+
+/// A user name, as `auth::store::check_user_name` checks it.
+pub const USER_NAME_PATTERN: &str = r"^[A-Za-z0-9_.-]{1,64}$";
+
+fn reference(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn typed(kind: Type) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::Type(kind))
+}
+
+fn names(pattern: &str) -> ObjectBuilder {
+    typed(Type::String).pattern(Some(pattern))
+}
+
+/// Any value a document field may hold, recursively: nested objects follow the field-name
+/// rules too. (Cairn's typed values — `{"$date"}`, `{"$uuid"}`, `{"$bytes"}`, `{"$vector"}` —
+/// are accepted as well; they are left out here to keep generated examples plain.)
+pub struct DocumentValue;
+
+impl PartialSchema for DocumentValue {
+    fn schema() -> RefOr<Schema> {
+        let object = typed(Type::Object)
+            .property_names(Some(names(FIELD_NAME_PATTERN)))
+            .additional_properties(Some(reference("DocumentValue")));
+        let array = ArrayBuilder::new().items(reference("DocumentValue"));
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(typed(Type::Null))
+                .item(typed(Type::Boolean))
+                .item(typed(Type::Number))
+                .item(typed(Type::String))
+                .item(array)
+                .item(object)
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for DocumentValue {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("DocumentValue")
+    }
+}
+
+/// A document id: an integer (i64), a non-empty string (at most 1,024 bytes), or
+/// `{"$uuid": "..."}`.
+pub struct DocIdSchema;
+
+impl PartialSchema for DocIdSchema {
+    fn schema() -> RefOr<Schema> {
+        let uuid = typed(Type::Object)
+            .property(
+                "$uuid",
+                typed(Type::String).format(Some(SchemaFormat::Custom("uuid".to_string()))),
+            )
+            .required("$uuid")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(
+                    typed(Type::Integer)
+                        .minimum(Some(i64::MIN as f64))
+                        .maximum(Some(i64::MAX as f64)),
+                )
+                .item(
+                    typed(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(1024)),
+                )
+                .item(uuid)
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for DocIdSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("DocId")
+    }
+}
+
 /// A Cairn document as JSON: an object whose field names are non-empty, contain no `.` and do
-/// not start with `$`; `_id`, when present, is an integer, a string or a `{"$uuid": ...}`.
-/// Used only to describe bodies in the OpenAPI document.
+/// not start with `$`; `_id`, when present, is a [`DocIdSchema`].
 pub struct Document;
 
 impl PartialSchema for Document {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::Type(Type::Object))
+        typed(Type::Object)
             .description(Some(
                 "A document: field names are non-empty, contain no `.` and do not start with `$`; \
-                 `_id` (optional on insert) is an integer, a string or {\"$uuid\": ...}.",
+                 `_id` (optional on insert; a UUIDv7 is generated) is an integer, a string or \
+                 {\"$uuid\": ...}.",
             ))
-            .property_names(Some(
-                ObjectBuilder::new()
-                    .schema_type(SchemaType::Type(Type::String))
-                    .pattern(Some("^[^.$][^.]*$")),
-            ))
-            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .property("_id", reference("DocId"))
+            .property_names(Some(names(FIELD_NAME_PATTERN)))
+            .additional_properties(Some(reference("DocumentValue")))
             .into()
     }
 }
@@ -122,21 +220,61 @@ impl ToSchema for Document {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Document")
     }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+        schemas.push(("DocId".to_string(), DocIdSchema::schema()));
+    }
 }
 
-/// Update operators, e.g. `{"$set": {"a.b": 1}, "$inc": {"n": 1}}` (`$set $unset $inc $push
-/// $pull`). Used only to describe bodies in the OpenAPI document.
+/// A document addressed by the URL: like [`Document`], without `_id` (the path gives it; a
+/// `_id` in the body is accepted only when it equals the path's).
+pub struct AddressedDocument;
+
+impl PartialSchema for AddressedDocument {
+    fn schema() -> RefOr<Schema> {
+        typed(Type::Object)
+            .description(Some("A document without `_id` (the URL names it)."))
+            .property_names(Some(names(FIELD_NAME_EXCEPT_ID_PATTERN)))
+            .additional_properties(Some(reference("DocumentValue")))
+            .into()
+    }
+}
+
+impl ToSchema for AddressedDocument {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AddressedDocument")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+    }
+}
+
+/// Update operators, e.g. `{"$set": {"a.b": 1}, "$inc": {"n": 1}}`. Used only to describe
+/// bodies in the OpenAPI document.
 pub struct PatchSchema;
 
 impl PartialSchema for PatchSchema {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::Type(Type::Object))
+        let paths_to = |values: RefOr<Schema>| {
+            typed(Type::Object)
+                .property_names(Some(names(FIELD_PATH_PATTERN)))
+                .additional_properties(Some(values))
+        };
+        let number: RefOr<Schema> = typed(Type::Number).into();
+        typed(Type::Object)
             .description(Some(
-                "Update operators: {\"$set\": {path: value}, \"$unset\": {path: \"\"}, \
-                 \"$inc\": {path: number}, \"$push\": {path: value}, \"$pull\": {path: value}}.",
+                "Update operators: $set and $push/$pull take path → value, $inc path → number, \
+                 $unset path → anything. Paths are field names joined by `.`; a numeric segment \
+                 indexes an array.",
             ))
-            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .property("$set", paths_to(reference("DocumentValue")))
+            .property("$unset", paths_to(reference("DocumentValue")))
+            .property("$inc", paths_to(number))
+            .property("$push", paths_to(reference("DocumentValue")))
+            .property("$pull", paths_to(reference("DocumentValue")))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
             .into()
     }
 }
@@ -144,5 +282,57 @@ impl PartialSchema for PatchSchema {
 impl ToSchema for PatchSchema {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Patch")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+    }
+}
+
+/// Compare-and-swap expectations: field path → the value it must hold.
+pub struct ExpectedSchema;
+
+impl PartialSchema for ExpectedSchema {
+    fn schema() -> RefOr<Schema> {
+        typed(Type::Object)
+            .description(Some(
+                "Field path → expected value; a missing field matches null, numbers compare by value.",
+            ))
+            .property_names(Some(names(FIELD_PATH_PATTERN)))
+            .additional_properties(Some(reference("DocumentValue")))
+            .into()
+    }
+}
+
+impl ToSchema for ExpectedSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Expected")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+    }
+}
+
+/// Per-collection grants: collection name → `none`, `read-only` or `read-write`.
+pub struct GrantsSchema;
+
+impl PartialSchema for GrantsSchema {
+    fn schema() -> RefOr<Schema> {
+        typed(Type::Object)
+            .description(Some("Collection name → access, overriding the role."))
+            .property_names(Some(names(COLLECTION_NAME_PATTERN)))
+            .additional_properties(Some(reference("Access")))
+            .into()
+    }
+}
+
+impl ToSchema for GrantsSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Grants")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("Access".to_string(), crate::auth::Access::schema()));
     }
 }

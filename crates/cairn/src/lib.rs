@@ -36,6 +36,8 @@ pub use cairn_engine::{
 
 /// Backups: take, verify, restore (to a point in time).
 pub use cairn_engine::backup;
+/// Checks a collection name against the naming rules (what `create_collection` enforces).
+pub use cairn_engine::validate_name as validate_collection_name;
 
 /// The engine's limits (batch sizes, transaction sizes, queue lengths).
 pub use cairn_engine::limits;

@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 
 use crate::api_error::ApiError;
-use crate::limits::{MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES};
+use crate::limits::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$...`).
 pub fn hash(password: &str) -> Result<String, ApiError> {
@@ -45,12 +45,12 @@ pub fn verify_against_nothing(password: &str) {
 
 /// Checks a new password's length against the limits.
 pub fn check_new(password: &str) -> Result<(), ApiError> {
-    let len = password.len();
-    if !(MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&len) {
+    let len = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&len) {
         return Err(ApiError::bad_request(
             "invalid_password",
             format!(
-                "a password must be {MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes long; this one is {len}"
+                "a password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long; this one has {len}"
             ),
         ));
     }
@@ -73,7 +73,8 @@ mod tests {
     #[test]
     fn password_length_is_bounded() {
         assert!(check_new("short").is_err());
+        assert!(check_new("ééééééé").is_err(), "7 characters, 14 bytes");
         assert!(check_new("long enough").is_ok());
-        assert!(check_new(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+        assert!(check_new(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
     }
 }

@@ -280,7 +280,7 @@ fn check_grants(grants: &BTreeMap<String, Access>) -> Result<(), ApiError> {
         ));
     }
     for collection in grants.keys() {
-        crate::collection_name::check(collection)?;
+        crate::collection_name::check_valid(collection)?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::{store, Need};
-use crate::body::JsonBody;
+use crate::body::OptionalJsonBody;
 use crate::limits::{DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL};
 use crate::openapi::ErrorResponses;
 use crate::routes::users::UserInfo;
@@ -22,8 +22,31 @@ use crate::state::SharedState;
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Lifetime in seconds: default 86,400 (a day), at most 2,592,000 (30 days).
-    #[schema(minimum = 1, maximum = 2_592_000)]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 2_592_000)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     pub ttl_seconds: Option<u64>,
+}
+
+/// Reads a count of seconds, accepting integral floats (`60.0`): JSON Schema, and many JSON
+/// writers, treat those as integers.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let number: Option<serde_json::Number> = Option::deserialize(deserializer)?;
+    let Some(number) = number else {
+        return Ok(None);
+    };
+    if let Some(seconds) = number.as_u64() {
+        return Ok(Some(seconds));
+    }
+    match number.as_f64() {
+        Some(value) if value.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&value) => {
+            Ok(Some(value as u64))
+        }
+        _ => Err(serde::de::Error::custom(
+            "ttl_seconds must be a whole, non-negative number of seconds",
+        )),
+    }
 }
 
 /// A new bearer token. It is shown only here; the server keeps only its hash.
@@ -39,12 +62,12 @@ pub struct TokenIssued {
 
 /// Issues a bearer token for the authenticated user (log in with Basic, or renew with a
 /// token).
-#[utoipa::path(post, path = "/v1/auth/tokens", tag = "auth", request_body = TokenRequest,
+#[utoipa::path(post, operation_id = "create_token", path = "/v1/auth/tokens", tag = "auth", request_body = Option<TokenRequest>,
     responses((status = 201, description = "Issued", body = TokenIssued), ErrorResponses))]
 pub async fn create_token(
     State(state): State<SharedState>,
     credentials: Credentials,
-    JsonBody(request): JsonBody<TokenRequest>,
+    OptionalJsonBody(request): OptionalJsonBody<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenIssued>), ApiError> {
     let ttl = match request.ttl_seconds {
         None => DEFAULT_TOKEN_TTL,
@@ -74,29 +97,29 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
-/// Revokes the bearer token this request authenticates with.
-#[utoipa::path(delete, path = "/v1/auth/tokens/current", tag = "auth",
+/// Revokes the bearer token this request authenticates with. Idempotent: with Basic
+/// credentials there is no token to revoke, and the answer is the same 204.
+#[utoipa::path(delete, operation_id = "revoke_current_token", path = "/v1/auth/tokens/current", tag = "auth",
     responses((status = 204, description = "Revoked"), ErrorResponses))]
 pub async fn revoke_current(
     State(state): State<SharedState>,
     credentials: Credentials,
 ) -> Result<StatusCode, ApiError> {
-    let Credentials::Bearer(token) = credentials.clone() else {
-        return Err(ApiError::bad_request(
-            "not_a_token",
-            "authenticate with the bearer token to revoke",
-        ));
+    let token = match &credentials {
+        Credentials::Bearer(token) => Some(token.clone()),
+        _ => None,
     };
     state
-        .run(credentials, Need::Authenticated, move |db, _| {
-            store::revoke_token(db, &token).map(|_| ())
+        .run(credentials, Need::Authenticated, move |db, _| match token {
+            Some(token) => store::revoke_token(db, &token).map(|_| ()),
+            None => Ok(()),
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The authenticated user.
-#[utoipa::path(get, path = "/v1/auth/me", tag = "auth",
+#[utoipa::path(get, operation_id = "current_user", path = "/v1/auth/me", tag = "auth",
     responses((status = 200, description = "Who you are", body = UserInfo), ErrorResponses))]
 pub async fn me(
     State(state): State<SharedState>,

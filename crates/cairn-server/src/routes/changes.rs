@@ -35,12 +35,26 @@ use crate::state::{blocking, SharedState};
 /// so a slow client holds at most this many events in memory.
 const STREAM_BUFFER_EVENTS: usize = 64;
 
+/// One Server-Sent Event of the change stream, as the OpenAPI document describes it.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the wire format; events are written by `change_event`.
+pub struct SseEvent {
+    /// `change`, or `error` (then `data` is the common error body and the stream ends).
+    event: String,
+    /// `SEQ.INDEX`, for `Last-Event-ID`.
+    id: Option<String>,
+    /// The change as JSON: `seq`, `index`, `at`, `collection`, `op`, `_id`, `new`, `old`.
+    data: String,
+}
+
 /// Query of the change stream.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChangesQuery {
     /// Stream the changes committed after this sequence number (default: from now on).
-    pub since: Option<u64>,
+    #[param(minimum = 0)]
+    pub since: Option<i64>,
 }
 
 /// A position in the change log: everything up to and including `(seq, index)` was
@@ -82,11 +96,11 @@ impl Position {
 }
 
 /// Streams the collection's changes as Server-Sent Events.
-#[utoipa::path(get, path = "/v1/collections/{collection}/changes", tag = "changes",
-    params(("collection" = String, Path, description = "Collection name"), ChangesQuery,
-           ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (`SEQ.INDEX`)")),
+#[utoipa::path(get, operation_id = "change_stream", path = "/v1/collections/{collection}/changes", tag = "changes",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"), ChangesQuery,
+           ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (`SEQ.INDEX`)", pattern = r"^[0-9]{1,19}(\.[0-9]{1,10})?$")),
     responses((status = 200, description = "An event stream: `event: change`, `id: SEQ.INDEX`, data = the change as JSON",
-               content_type = "text/event-stream", body = String), ErrorResponses))]
+               content_type = "text/event-stream", body = SseEvent), ErrorResponses))]
 pub async fn stream(
     State(state): State<SharedState>,
     credentials: Credentials,
@@ -95,6 +109,13 @@ pub async fn stream(
     ApiQuery(query): ApiQuery<ChangesQuery>,
 ) -> Result<Response, ApiError> {
     collection_name::check(&collection)?;
+    let since = query
+        .since
+        .map(|since| {
+            u64::try_from(since)
+                .map_err(|_| ApiError::bad_request("invalid_query", "`since` must not be negative"))
+        })
+        .transpose()?;
     let resume = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
@@ -119,7 +140,7 @@ pub async fn stream(
         .run(credentials, Need::read(&collection), move |db, _| {
             db.begin()?.collection_meta(&name)?;
             let start = resume.unwrap_or(Position::after_commit(
-                query.since.unwrap_or_else(|| db.last_seq()),
+                since.unwrap_or_else(|| db.last_seq()),
             ));
             let first = db.changes_after(start.read_after(), CHANGES_PER_STREAM_READ)?;
             Ok((start, first))

@@ -36,6 +36,7 @@ pub struct CollectionList {
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
     /// 1 to 128 ASCII letters, digits, `_` and `-`, starting with a letter or `_`.
+    #[schema(pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")]
     pub name: String,
 }
 
@@ -49,7 +50,7 @@ impl From<cairn::CollectionMeta> for CollectionInfo {
 }
 
 /// Lists the collections the caller may read.
-#[utoipa::path(get, path = "/v1/collections", tag = "collections",
+#[utoipa::path(get, operation_id = "list_collections", path = "/v1/collections", tag = "collections",
     responses((status = 200, description = "The collections", body = CollectionList), ErrorResponses))]
 pub async fn list(
     State(state): State<SharedState>,
@@ -70,7 +71,7 @@ pub async fn list(
 }
 
 /// Creates a collection (needs write access to its name).
-#[utoipa::path(post, path = "/v1/collections", tag = "collections", request_body = CreateCollection,
+#[utoipa::path(post, operation_id = "create_collection", path = "/v1/collections", tag = "collections", request_body = CreateCollection,
     responses((status = 201, description = "Created", body = CollectionInfo), ErrorResponses))]
 pub async fn create(
     State(state): State<SharedState>,
@@ -88,8 +89,8 @@ pub async fn create(
 }
 
 /// Drops a collection and every document in it (needs write access to it).
-#[utoipa::path(delete, path = "/v1/collections/{collection}", tag = "collections",
-    params(("collection" = String, Path, description = "Collection name")),
+#[utoipa::path(delete, operation_id = "drop_collection", path = "/v1/collections/{collection}", tag = "collections",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
     responses((status = 204, description = "Dropped"), ErrorResponses))]
 pub async fn drop(
     State(state): State<SharedState>,

@@ -16,7 +16,9 @@ use crate::auth::Need;
 use crate::body::{check_document, DocumentBody, JsonBody};
 use crate::collection_name;
 use crate::extract::{parse_doc_id, ApiPath};
-use crate::openapi::{Document, ErrorResponses, PatchSchema};
+use crate::openapi::{
+    AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
+};
 use crate::state::SharedState;
 use crate::transact::{self, guard_size};
 
@@ -26,7 +28,7 @@ use crate::transact::{self, guard_size};
 pub struct Written {
     /// The document's `_id` (an integer, a string or `{"$uuid": ...}`).
     #[serde(rename = "_id")]
-    #[schema(value_type = serde_json::Value)]
+    #[schema(value_type = DocIdSchema)]
     pub id: Value,
     /// Sequence number of the commit.
     pub seq: u64,
@@ -48,7 +50,7 @@ pub struct Updated {
 pub struct CasRequest {
     /// Field path → the value it must hold (a missing field matches `null`; numbers compare
     /// by value), e.g. `{"state": "waiting"}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ExpectedSchema)]
     pub expected: JsonExpression,
     /// Update operators applied when every expectation holds.
     #[schema(value_type = PatchSchema)]
@@ -71,7 +73,7 @@ pub struct BatchRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchWritten {
     /// Each document's `_id`, in request order.
-    #[schema(value_type = Vec<serde_json::Value>)]
+    #[schema(value_type = Vec<DocIdSchema>)]
     pub ids: Vec<Value>,
     /// Sequence number of the commit.
     pub seq: u64,
@@ -93,8 +95,8 @@ impl DocPath {
 }
 
 /// Inserts a document; generates a UUIDv7 `_id` when it has none.
-#[utoipa::path(post, path = "/v1/collections/{collection}/documents", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name")),
+#[utoipa::path(post, operation_id = "insert_document", path = "/v1/collections/{collection}/documents", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
     request_body = Document,
     responses((status = 201, description = "Inserted", body = Written), ErrorResponses))]
 pub async fn insert(
@@ -115,9 +117,9 @@ pub async fn insert(
 }
 
 /// Reads a document.
-#[utoipa::path(get, path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name"),
-           ("id" = String, Path, description = "Document id: a UUID, an integer, or a string (quote numeric strings: \"123\")")),
+#[utoipa::path(get, operation_id = "get_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("id" = String, Path, description = "Document id: a UUID, an integer, or a string (quote numeric strings: \"123\")", min_length = 1, max_length = 1024)),
     responses((status = 200, description = "The document", body = Document), ErrorResponses))]
 pub async fn get(
     State(state): State<SharedState>,
@@ -139,10 +141,10 @@ pub async fn get(
 
 /// Stores the document under this id: inserts it (201) or replaces the existing one (200).
 /// A `_id` in the body must match the path.
-#[utoipa::path(put, path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name"),
-           ("id" = String, Path, description = "Document id")),
-    request_body = Document,
+#[utoipa::path(put, operation_id = "put_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
+    request_body = AddressedDocument,
     responses((status = 200, description = "Replaced", body = Written),
               (status = 201, description = "Inserted", body = Written), ErrorResponses))]
 pub async fn put(
@@ -168,9 +170,9 @@ pub async fn put(
 }
 
 /// Applies update operators (`$set $unset $inc $push $pull`); returns the new document.
-#[utoipa::path(patch, path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name"),
-           ("id" = String, Path, description = "Document id")),
+#[utoipa::path(patch, operation_id = "patch_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
     request_body = PatchSchema,
     responses((status = 200, description = "Updated", body = Updated), ErrorResponses))]
 pub async fn patch(
@@ -196,9 +198,9 @@ pub async fn patch(
 }
 
 /// Deletes a document.
-#[utoipa::path(delete, path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name"),
-           ("id" = String, Path, description = "Document id")),
+#[utoipa::path(delete, operation_id = "delete_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
     responses((status = 204, description = "Deleted"), ErrorResponses))]
 pub async fn delete(
     State(state): State<SharedState>,
@@ -223,9 +225,9 @@ pub async fn delete(
 /// Compare-and-swap: applies the patch only if every expected field holds its value; 409
 /// `cas_mismatch` naming the first field that differs otherwise. Of several clients racing
 /// with the same expectation, exactly one succeeds.
-#[utoipa::path(post, path = "/v1/collections/{collection}/documents/{id}/cas", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name"),
-           ("id" = String, Path, description = "Document id")),
+#[utoipa::path(post, operation_id = "compare_and_swap", path = "/v1/collections/{collection}/documents/{id}/cas", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
     request_body = CasRequest,
     responses((status = 200, description = "Applied", body = Updated), ErrorResponses))]
 pub async fn compare_and_swap(
@@ -253,8 +255,8 @@ pub async fn compare_and_swap(
 }
 
 /// Inserts (or upserts) many documents in one atomic commit.
-#[utoipa::path(post, path = "/v1/collections/{collection}/batch", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name")),
+#[utoipa::path(post, operation_id = "batch_write", path = "/v1/collections/{collection}/batch", tag = "documents",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
     request_body = BatchRequest,
     responses((status = 200, description = "All written", body = BatchWritten), ErrorResponses))]
 pub async fn batch(
@@ -271,6 +273,8 @@ pub async fn batch(
     let (ids, seq) = state
         .run(credentials, need, move |db, _| {
             transact::run(db, |txn| {
+                // An empty batch still names a collection that must exist.
+                txn.collection_meta(&collection)?;
                 let mut ids = Vec::with_capacity(request.documents.len());
                 for doc in &request.documents {
                     let id = if request.upsert {

@@ -30,12 +30,19 @@ use crate::middleware;
 use crate::openapi::ApiDoc;
 use crate::state::SharedState;
 
-/// The complete application: API routes (under the request limits), change streams (their
-/// own limit, no timeout), probes, `/openapi.json`, and JSON answers for unknown routes and
-/// methods.
-pub fn router(state: SharedState) -> Router {
+/// The routers of the three route groups and the OpenAPI document describing all of them.
+struct Parts {
+    /// Routes under the concurrency and time limits.
+    api: Router<SharedState>,
+    /// Change streams: their own limit, no timeout.
+    streams: Router<SharedState>,
+    /// Liveness and readiness: no limits, no credentials.
+    probes: Router<SharedState>,
+    openapi: utoipa::openapi::OpenApi,
+}
+
+fn parts() -> Parts {
     let (api, mut openapi) = api_routes().split_for_parts();
-    let api = api.route_layer(from_fn_with_state(state.clone(), middleware::limit));
     let (streams, streams_doc) = OpenApiRouter::new()
         .routes(routes!(changes::stream))
         .split_for_parts();
@@ -45,11 +52,27 @@ pub fn router(state: SharedState) -> Router {
         .split_for_parts();
     openapi.merge(streams_doc);
     openapi.merge(probes_doc);
-    let spec = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".to_string()));
+    Parts {
+        api,
+        streams,
+        probes,
+        openapi,
+    }
+}
+
+/// The complete application: API routes (under the request limits), change streams (their
+/// own limit, no timeout), probes, `/openapi.json`, and JSON answers for unknown routes and
+/// methods.
+pub fn router(state: SharedState) -> Router {
+    let parts = parts();
+    let spec = Arc::new(parts.openapi.to_json().unwrap_or_else(|_| "{}".to_string()));
+    let api = parts
+        .api
+        .route_layer(from_fn_with_state(state.clone(), middleware::limit));
     Router::new()
         .merge(api)
-        .merge(streams)
-        .merge(probes)
+        .merge(parts.streams)
+        .merge(parts.probes)
         .route(
             "/openapi.json",
             get(move || {
@@ -75,19 +98,9 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-/// The OpenAPI document alone (for tests and tooling).
+/// The OpenAPI document alone, as served at `/openapi.json` (for tests and tooling).
 pub fn openapi_json() -> String {
-    let (_, mut openapi) = api_routes().split_for_parts();
-    let (_, streams) = OpenApiRouter::<SharedState>::new()
-        .routes(routes!(changes::stream))
-        .split_for_parts();
-    let (_, probes) = OpenApiRouter::<SharedState>::new()
-        .routes(routes!(system::health))
-        .routes(routes!(system::ready))
-        .split_for_parts();
-    openapi.merge(streams);
-    openapi.merge(probes);
-    openapi.to_pretty_json().unwrap_or_default()
+    parts().openapi.to_pretty_json().unwrap_or_default()
 }
 
 /// The routes that run under the concurrency and time limits.
@@ -111,4 +124,32 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(system::metrics))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn every_operation_has_a_unique_id_and_documents_its_errors() {
+        let spec: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+        let mut ids = BTreeSet::new();
+        let paths = spec["paths"].as_object().unwrap();
+        for (path, operations) in paths {
+            for (method, operation) in operations.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap().to_string();
+                assert!(ids.insert(id.clone()), "duplicate operationId {id}");
+                let open = matches!(path.as_str(), "/health" | "/ready");
+                if path.starts_with("/v1") || path == "/metrics" {
+                    assert!(operation["responses"]["401"].is_object(), "{method} {path}");
+                    assert!(operation["responses"]["400"].is_object(), "{method} {path}");
+                }
+                assert!(open || operation["security"].is_null(), "{method} {path}");
+            }
+        }
+        assert_eq!(ids.len(), 23);
+        assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
+    }
 }

@@ -22,7 +22,7 @@ pub struct Status {
 }
 
 /// Liveness: the process is up and answering.
-#[utoipa::path(get, path = "/health", tag = "system", security(()),
+#[utoipa::path(get, operation_id = "health", path = "/health", tag = "system", security(()),
     responses((status = 200, description = "Alive", body = Status)))]
 pub async fn health() -> Json<Status> {
     Json(Status { status: "ok" })
@@ -30,7 +30,7 @@ pub async fn health() -> Json<Status> {
 
 /// Readiness: the database is open and the server is not shutting down (503 otherwise, so a
 /// load balancer stops sending traffic before the listener closes).
-#[utoipa::path(get, path = "/ready", tag = "system", security(()),
+#[utoipa::path(get, operation_id = "ready", path = "/ready", tag = "system", security(()),
     responses((status = 200, description = "Ready", body = Status),
               (status = 503, description = "Shutting down", body = crate::api_error::ErrorBody)))]
 pub async fn ready(State(state): State<SharedState>) -> Result<Json<Status>, ApiError> {
@@ -45,7 +45,7 @@ pub async fn ready(State(state): State<SharedState>) -> Result<Json<Status>, Api
 }
 
 /// Prometheus metrics in the text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "system",
+#[utoipa::path(get, operation_id = "metrics", path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
               ErrorResponses))]
 pub async fn metrics(

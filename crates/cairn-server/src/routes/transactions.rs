@@ -16,7 +16,9 @@ use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::{check_document, JsonBody};
 use crate::collection_name;
-use crate::openapi::{Document, ErrorResponses, PatchSchema};
+use crate::openapi::{
+    AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
+};
 use crate::routes::documents::{cas_result, parse_expected};
 use crate::state::SharedState;
 use crate::transact::{self, guard_size, TxnError};
@@ -46,7 +48,7 @@ pub enum Operation {
         /// Collection.
         collection: String,
         /// The `_id`: an integer, a string or `{"$uuid": ...}`.
-        #[schema(value_type = serde_json::Value)]
+        #[schema(value_type = DocIdSchema)]
         id: Value,
     },
     /// Replace an existing document.
@@ -54,10 +56,10 @@ pub enum Operation {
         /// Collection.
         collection: String,
         /// The `_id`.
-        #[schema(value_type = serde_json::Value)]
+        #[schema(value_type = DocIdSchema)]
         id: Value,
         /// The new document.
-        #[schema(value_type = Document)]
+        #[schema(value_type = AddressedDocument)]
         document: Value,
     },
     /// Insert, or replace the document with the same `_id`.
@@ -73,7 +75,7 @@ pub enum Operation {
         /// Collection.
         collection: String,
         /// The `_id`.
-        #[schema(value_type = serde_json::Value)]
+        #[schema(value_type = DocIdSchema)]
         id: Value,
         /// Update operators.
         #[schema(value_type = PatchSchema)]
@@ -84,7 +86,7 @@ pub enum Operation {
         /// Collection.
         collection: String,
         /// The `_id`.
-        #[schema(value_type = serde_json::Value)]
+        #[schema(value_type = DocIdSchema)]
         id: Value,
     },
     /// Compare-and-swap; a mismatch aborts the transaction with 409 `cas_mismatch`.
@@ -92,10 +94,10 @@ pub enum Operation {
         /// Collection.
         collection: String,
         /// The `_id`.
-        #[schema(value_type = serde_json::Value)]
+        #[schema(value_type = DocIdSchema)]
         id: Value,
         /// Field path → expected value.
-        #[schema(value_type = Object)]
+        #[schema(value_type = ExpectedSchema)]
         expected: JsonExpression,
         /// Update operators applied when every expectation holds.
         #[schema(value_type = PatchSchema)]
@@ -128,7 +130,7 @@ enum Prepared {
 }
 
 /// Executes the operations atomically.
-#[utoipa::path(post, path = "/v1/transactions", tag = "transactions",
+#[utoipa::path(post, operation_id = "execute_transaction", path = "/v1/transactions", tag = "transactions",
     request_body = TransactionRequest,
     responses((status = 200, description = "Committed", body = TransactionResult), ErrorResponses))]
 pub async fn execute(

@@ -14,7 +14,7 @@ use crate::auth::store::{self, UserRecord};
 use crate::auth::{password, Access, Need, Role};
 use crate::body::JsonBody;
 use crate::extract::ApiPath;
-use crate::openapi::ErrorResponses;
+use crate::openapi::{ErrorResponses, GrantsSchema};
 use crate::state::SharedState;
 
 /// A user as shown to admins (never the password hash).
@@ -25,6 +25,7 @@ pub struct UserInfo {
     /// Default access to every collection.
     pub role: Role,
     /// Per-collection overrides of the role.
+    #[schema(value_type = GrantsSchema)]
     pub grants: BTreeMap<String, Access>,
 }
 
@@ -40,12 +41,15 @@ pub struct UserList {
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// 1 to 64 ASCII letters, digits, `_`, `-` or `.`.
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     pub name: String,
-    /// 8 to 1,024 bytes.
+    /// 8 to 1,024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     /// Default access to every collection.
     pub role: Role,
     /// Per-collection overrides of the role.
+    #[schema(value_type = GrantsSchema)]
     #[serde(default)]
     pub grants: BTreeMap<String, Access>,
 }
@@ -55,11 +59,13 @@ pub struct CreateUser {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
-    /// A new password.
+    /// A new password (8 to 1,024 characters).
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     /// A new role.
     pub role: Option<Role>,
     /// New grants, replacing the old ones.
+    #[schema(value_type = Option<GrantsSchema>)]
     pub grants: Option<BTreeMap<String, Access>>,
 }
 
@@ -74,7 +80,7 @@ impl From<UserRecord> for UserInfo {
 }
 
 /// Lists users.
-#[utoipa::path(get, path = "/v1/users", tag = "users",
+#[utoipa::path(get, operation_id = "list_users", path = "/v1/users", tag = "users",
     responses((status = 200, description = "All users", body = UserList), ErrorResponses))]
 pub async fn list(
     State(state): State<SharedState>,
@@ -88,7 +94,7 @@ pub async fn list(
 }
 
 /// Creates a user.
-#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
+#[utoipa::path(post, operation_id = "create_user", path = "/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, description = "Created", body = UserInfo), ErrorResponses))]
 pub async fn create(
     State(state): State<SharedState>,
@@ -114,8 +120,8 @@ pub async fn create(
 }
 
 /// Shows a user.
-#[utoipa::path(get, path = "/v1/users/{name}", tag = "users",
-    params(("name" = String, Path, description = "User name")),
+#[utoipa::path(get, operation_id = "get_user", path = "/v1/users/{name}", tag = "users",
+    params(("name" = String, Path, description = "User name", pattern = r"^[A-Za-z0-9_.-]{1,64}$")),
     responses((status = 200, description = "The user", body = UserInfo), ErrorResponses))]
 pub async fn get(
     State(state): State<SharedState>,
@@ -131,8 +137,8 @@ pub async fn get(
 }
 
 /// Changes a user's password, role or grants.
-#[utoipa::path(patch, path = "/v1/users/{name}", tag = "users",
-    params(("name" = String, Path, description = "User name")),
+#[utoipa::path(patch, operation_id = "update_user", path = "/v1/users/{name}", tag = "users",
+    params(("name" = String, Path, description = "User name", pattern = r"^[A-Za-z0-9_.-]{1,64}$")),
     request_body = UpdateUser,
     responses((status = 200, description = "The updated user", body = UserInfo), ErrorResponses))]
 pub async fn update(
@@ -167,8 +173,8 @@ pub async fn update(
 
 /// Deletes a user; their tokens stop working. Admins cannot delete themselves, so a server
 /// always keeps the admin that is managing it.
-#[utoipa::path(delete, path = "/v1/users/{name}", tag = "users",
-    params(("name" = String, Path, description = "User name")),
+#[utoipa::path(delete, operation_id = "delete_user", path = "/v1/users/{name}", tag = "users",
+    params(("name" = String, Path, description = "User name", pattern = r"^[A-Za-z0-9_.-]{1,64}$")),
     responses((status = 204, description = "Deleted"), ErrorResponses))]
 pub async fn delete(
     State(state): State<SharedState>,
