@@ -25,6 +25,7 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod read_pool;
 pub mod routes;
 pub mod serve;
 pub mod state;
