@@ -10,7 +10,8 @@
 //! - [`api_error`]: the one error format every route answers with.
 //!
 //! The server depends on the `cairn` facade only: it never sees storage or engine internals.
-//! Every database call runs on Tokio's blocking pool ([`state::AppState::run`]).
+//! Every database call runs off the async runtime: writes on Tokio's blocking pool
+//! ([`state::AppState::run`]), short reads on a few reader threads ([`state::AppState::read`]).
 
 #![warn(missing_docs)]
 

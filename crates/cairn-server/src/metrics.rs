@@ -146,6 +146,11 @@ pub fn render_database(out: &mut String, stats: &DatabaseStats) {
     for (name, help, value) in gauges {
         metric(out, name, help, "gauge", &[(None, value)]);
     }
+    render_collections(out, stats);
+}
+
+/// Appends the per-collection gauges.
+fn render_collections(out: &mut String, stats: &DatabaseStats) {
     let documents: Vec<_> = stats
         .collections
         .iter()

@@ -1,6 +1,7 @@
-//! What every handler shares, and the one way handlers reach the database: [`AppState::run`],
-//! which authenticates, authorizes and does the work in a single trip to Tokio's blocking pool
-//! (the engine's API blocks; the async runtime never waits on it).
+//! What every handler shares, and the two ways handlers reach the database: [`AppState::run`]
+//! (work that writes, on Tokio's blocking pool) and [`AppState::read`] (short reads, on the
+//! reader threads of [`crate::read_pool`]). Each authenticates, authorizes and does the work
+//! in a single trip off the async runtime: the engine's API blocks; the runtime never waits.
 
 use std::sync::Arc;
 
