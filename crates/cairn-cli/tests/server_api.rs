@@ -69,6 +69,27 @@ fn collections_and_documents_round_trip_over_http() {
         json!({"_id": 7, "state": "waiting", "n": 3, "a": {"b": true}})
     );
 
+    assert_eq!(
+        http.delete("/v1/collections/jobs/documents/abc").status,
+        204
+    );
+    http.delete("/v1/collections/jobs/documents/abc")
+        .assert_error(404, "document_not_found");
+}
+
+#[test]
+fn compare_and_swap_batches_and_dropping_a_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = server.root();
+    assert_eq!(
+        http.post("/v1/collections", r#"{"name": "jobs"}"#).status,
+        201
+    );
+    http.post(
+        "/v1/collections/jobs/documents",
+        r#"{"_id": 7, "state": "waiting"}"#,
+    );
     let cas = r#"{"expected": {"state": "waiting"}, "patch": {"$set": {"state": "taken"}}}"#;
     let won = http.post("/v1/collections/jobs/documents/7/cas", cas);
     assert_eq!(won.status, 200);

@@ -108,7 +108,26 @@ fn roles_and_per_collection_grants_decide_what_a_user_may_do() {
     writer
         .get("/v1/collections/secret/changes")
         .assert_error(403, "forbidden");
+}
 
+#[test]
+fn admins_manage_users_and_changes_apply_to_the_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let root = server.root();
+    root.post("/v1/collections", r#"{"name": "secret"}"#);
+    root.post("/v1/collections/secret/documents", r#"{"_id": 1}"#);
+    for user in [
+        r#"{"name": "reader", "password": "reader-password", "role": "read-only"}"#,
+        r#"{"name": "writer", "password": "writer-password", "role": "read-write", "grants": {"secret": "none"}}"#,
+    ] {
+        assert_eq!(root.post("/v1/users", user).status, 201);
+    }
+    let reader = server.client(Some(basic("reader", "reader-password")));
+    let writer = server.client(Some(basic("writer", "writer-password")));
+    writer
+        .get("/v1/collections/secret/documents/1")
+        .assert_error(403, "forbidden");
     // Admins change grants; the change applies to the next request.
     let updated = root.patch("/v1/users/writer", r#"{"grants": {}}"#);
     assert_eq!(

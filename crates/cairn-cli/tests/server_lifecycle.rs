@@ -176,8 +176,14 @@ fn sigterm_stops_cleanly_and_every_acknowledged_write_survives() {
                 201
             );
         }
+        // An open change stream must not hold the shutdown up: the server ends it.
+        let (stream_status, events) = http.changes("/v1/collections/d/changes?since=0", None);
+        assert_eq!(stream_status, 200);
+        assert_eq!(next_event(&events).json()["op"], "create_collection");
         let (status, output) = server.terminate();
         assert_eq!(status.code(), Some(0), "{mode}: {output:?}");
+        // Drain what the stream delivered before it ended: it must end, not hang.
+        while events.recv().is_ok() {}
         assert!(
             output.iter().any(|line| line.contains("stopped cleanly")),
             "{output:?}"

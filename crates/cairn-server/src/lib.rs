@@ -10,7 +10,8 @@
 //! - [`api_error`]: the one error format every route answers with.
 //!
 //! The server depends on the `cairn` facade only: it never sees storage or engine internals.
-//! Every database call runs on Tokio's blocking pool ([`state::AppState::run`]).
+//! Every database call runs off the async runtime: writes on Tokio's blocking pool
+//! ([`state::AppState::run`]), short reads on a few reader threads ([`state::AppState::read`]).
 
 #![warn(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod read_pool;
 pub mod routes;
 pub mod serve;
 pub mod state;

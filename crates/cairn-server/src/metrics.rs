@@ -4,6 +4,7 @@
 //! figures read fresh from [`cairn::Database::stats`] at scrape time (so dropped collections
 //! vanish instead of lingering as stale series).
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use cairn::DatabaseStats;
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+use parking_lot::RwLock;
 
 use crate::error::ServerError;
 
@@ -26,10 +28,17 @@ const LATENCY_BUCKETS_SECONDS: [f64; 15] = [
     10.0,
 ];
 
+/// Most distinct label values interned: routes, methods and statuses are few (tens), so this
+/// only guards against a bug turning raw paths into labels.
+const MAX_INTERNED_LABELS: usize = 1_024;
+
 /// The server's request metrics.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// Label values as `&'static str`, so recording a request allocates nothing: the set of
+    /// routes, methods and statuses is small and fixed, so each is leaked once.
+    labels: RwLock<HashSet<&'static str>>,
 }
 
 impl Metrics {
@@ -43,17 +52,38 @@ impl Metrics {
             .map_err(|err| ServerError::Task(format!("metrics setup: {err}")))?
             .build_recorder();
         let handle = recorder.handle();
-        Ok(Metrics { recorder, handle })
+        Ok(Metrics {
+            recorder,
+            handle,
+            labels: RwLock::new(HashSet::new()),
+        })
+    }
+
+    /// The interned copy of a label value (or a fixed one once the bound is reached).
+    fn intern(&self, value: &str) -> &'static str {
+        if let Some(&interned) = self.labels.read().get(value) {
+            return interned;
+        }
+        let mut labels = self.labels.write();
+        if let Some(&interned) = labels.get(value) {
+            return interned;
+        }
+        if labels.len() >= MAX_INTERNED_LABELS {
+            return "other";
+        }
+        let interned: &'static str = Box::leak(value.to_string().into_boxed_str());
+        labels.insert(interned);
+        interned
     }
 
     /// Records one finished request. `route` is the route template (`/v1/collections/{collection}`),
     /// never the raw path, so series stay few.
     pub fn record(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
-        let method = method.as_str().to_string();
-        let route = route.to_string();
-        let status = status.as_u16().to_string();
+        let method = self.intern(method.as_str());
+        let route = self.intern(route);
+        let status = self.intern(status.as_str());
         metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!(REQUESTS_TOTAL, "method" => method.clone(), "route" => route.clone(), "status" => status)
+            metrics::counter!(REQUESTS_TOTAL, "method" => method, "route" => route, "status" => status)
                 .increment(1);
             metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route)
                 .record(elapsed.as_secs_f64());
@@ -116,6 +146,11 @@ pub fn render_database(out: &mut String, stats: &DatabaseStats) {
     for (name, help, value) in gauges {
         metric(out, name, help, "gauge", &[(None, value)]);
     }
+    render_collections(out, stats);
+}
+
+/// Appends the per-collection gauges.
+fn render_collections(out: &mut String, stats: &DatabaseStats) {
     let documents: Vec<_> = stats
         .collections
         .iter()

@@ -26,6 +26,7 @@ use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::limits::{COMMIT_POLL_INTERVAL, HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 use crate::metrics::Metrics;
+use crate::read_pool::ReadPool;
 use crate::routes;
 use crate::state::AppState;
 use crate::tls;
@@ -94,6 +95,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         auth_enabled: config.auth.enabled,
         requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
         streams: Arc::new(Semaphore::new(limits.max_change_streams)),
+        reads: ReadPool::new(crate::read_pool::default_threads())?,
+        tokens: Arc::default(),
         metrics: Metrics::new()?,
         commits: commits_rx,
         shutdown: shutdown_rx.clone(),
@@ -197,6 +200,9 @@ async fn open_database(
         let root = if auth {
             Some(store::bootstrap(&db, root_password.as_deref())?)
         } else {
+            // The user collections exist either way, so admins can prepare users before
+            // switching authentication on.
+            store::create_collections(&db)?;
             None
         };
         Ok((db, root))
@@ -205,10 +211,12 @@ async fn open_database(
     .map_err(|err| ServerError::Task(err.to_string()))?
 }
 
-/// Publishes every new commit's sequence number for change streams, until shutdown.
+/// Publishes every new commit's sequence number for change streams, until shutdown — or until
+/// the server is dropped without one (its shutdown sender or every commit receiver gone), so a
+/// runtime being dropped never waits on this thread.
 fn notify_commits(db: &Database, commits: &watch::Sender<u64>, shutdown: &watch::Receiver<bool>) {
     let mut seen = db.last_seq();
-    while !*shutdown.borrow() {
+    while !*shutdown.borrow() && shutdown.has_changed().is_ok() && !commits.is_closed() {
         let latest = db.wait_for_commit_after(seen, COMMIT_POLL_INTERVAL);
         if latest > seen {
             seen = latest;

@@ -1,6 +1,7 @@
-//! What every handler shares, and the one way handlers reach the database: [`AppState::run`],
-//! which authenticates, authorizes and does the work in a single trip to Tokio's blocking pool
-//! (the engine's API blocks; the async runtime never waits on it).
+//! What every handler shares, and the two ways handlers reach the database: [`AppState::run`]
+//! (work that writes, on Tokio's blocking pool) and [`AppState::read`] (short reads, on the
+//! reader threads of [`crate::read_pool`]). Each authenticates, authorizes and does the work
+//! in a single trip off the async runtime: the engine's API blocks; the runtime never waits.
 
 use std::sync::Arc;
 
@@ -8,10 +9,12 @@ use cairn::Database;
 use tokio::sync::{watch, Semaphore};
 
 use crate::api_error::ApiError;
+use crate::auth::cache::TokenCache;
 use crate::auth::credentials::Credentials;
 use crate::auth::{store, Need, Principal};
 use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
+use crate::read_pool::ReadPool;
 
 /// State shared by all handlers.
 pub struct AppState {
@@ -32,13 +35,18 @@ pub struct AppState {
     pub requests: Arc<Semaphore>,
     /// Permits for open change streams ([`LimitsConfig::max_change_streams`]).
     pub streams: Arc<Semaphore>,
+    /// Threads for short reads.
+    pub reads: ReadPool,
+    /// Resolved bearer tokens; routes that change users or tokens invalidate it.
+    pub tokens: Arc<TokenCache>,
 }
 
 /// The state as handlers receive it.
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    /// Authenticates `credentials`, checks `need`, then runs `op`, all on the blocking pool.
+    /// Authenticates `credentials`, checks `need`, then runs `op`, all on the blocking pool:
+    /// for work that writes (and so waits for a commit).
     pub async fn run<T, F>(
         &self,
         credentials: Credentials,
@@ -49,18 +57,54 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
     {
+        blocking(self.authorized(credentials, need, op)).await
+    }
+
+    /// Like [`AppState::run`], on the read pool: for work that only reads (point gets,
+    /// listings, change-log pages, statistics). Basic credentials still go to the blocking
+    /// pool: checking a password takes milliseconds by design, and must not hold up reads.
+    pub async fn read<T, F>(
+        &self,
+        credentials: Credentials,
+        need: Need,
+        op: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
+    {
+        let checks_password = self.auth_enabled && matches!(credentials, Credentials::Basic { .. });
+        let work = self.authorized(credentials, need, op);
+        if checks_password {
+            blocking(work).await
+        } else {
+            self.reads.run(work).await
+        }
+    }
+
+    /// The work with authentication and authorization in front of it.
+    fn authorized<T, F>(
+        &self,
+        credentials: Credentials,
+        need: Need,
+        op: F,
+    ) -> impl FnOnce() -> Result<T, ApiError> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
+    {
         let db = self.db.clone();
+        let tokens = self.tokens.clone();
         let auth_enabled = self.auth_enabled;
-        blocking(move || {
+        move || {
             let principal = if auth_enabled {
-                store::authenticate(&db, &credentials)?
+                store::authenticate(&db, &tokens, &credentials)?
             } else {
                 Principal::anonymous_admin()
             };
             principal.authorize(&need)?;
             op(&db, &principal)
-        })
-        .await
+        }
     }
 
     /// Whether shutdown has begun.

@@ -16,7 +16,8 @@
 //! Data: `--docs` documents (default 10,000) of about 200 bytes of JSON, integer `_id`s
 //! `0..docs`, loaded through `POST /v1/collections/bench/batch` 1,000 at a time before timing.
 //!
-//! Phases, each run against Cairn and then the ceiling:
+//! Phases, in `--rounds` rounds (default 3); each round runs each phase against Cairn and then
+//! the ceiling, and the table shows each system's median round:
 //! 1. **GET by id**: `--connections` keep-alive connections (default 64), each sending
 //!    `--gets` requests (default 1,000) one after another, for ids drawn uniformly with a
 //!    fixed seed → requests/s, p50, p99.
@@ -54,6 +55,12 @@ const LOAD_BATCH_DOCS: usize = 1_000;
 /// The issue's goal for Cairn's GET-by-id throughput as a fraction of the ceiling.
 const GET_TARGET_RATIO: f64 = 0.70;
 
+/// Rounds by default: three, so the median ignores one disturbed round.
+const DEFAULT_ROUNDS: usize = 3;
+
+/// Most rounds.
+const MAX_ROUNDS: usize = 100;
+
 /// Most connections: one task and socket each; far above the issue's 64.
 const MAX_CONNECTIONS: usize = 1_024;
 
@@ -75,6 +82,11 @@ pub struct HttpArgs {
     /// Insert requests per connection.
     #[arg(long, default_value_t = 250)]
     pub inserts: usize,
+    /// Rounds; each runs every phase on Cairn, then on the ceiling, and the table shows each
+    /// system's median round, so a burst of other work on the machine skews one round, not
+    /// the result.
+    #[arg(long, default_value_t = DEFAULT_ROUNDS)]
+    pub rounds: usize,
     /// Folder for Cairn's database (default: a temporary folder under the current one).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -101,6 +113,10 @@ pub fn run(args: &HttpArgs) -> anyhow::Result<()> {
     ensure!(
         args.gets >= 1 && args.inserts >= 1,
         "--gets and --inserts must be at least 1"
+    );
+    ensure!(
+        (1..=MAX_ROUNDS).contains(&args.rounds),
+        "--rounds must be between 1 and {MAX_ROUNDS}"
     );
     let temp_dir;
     let dir = match &args.dir {
@@ -141,26 +157,42 @@ fn measure(
     config.limits.max_concurrent_requests =
         config.limits.max_concurrent_requests.max(args.connections);
     let server = servers.block_on(cairn_server::start(config))?;
+    let outcome = run_phases(args, &server, servers, client);
+    servers.block_on(server.shutdown())?;
+    outcome
+}
+
+/// Loads the data, then runs both phases against Cairn and the ceiling.
+fn run_phases(
+    args: &HttpArgs,
+    server: &cairn_server::RunningServer,
+    servers: &tokio::runtime::Runtime,
+    client: &tokio::runtime::Runtime,
+) -> anyhow::Result<Vec<Row>> {
     let cairn_addr = server.info().local_addr;
     let (auth, sample_doc, sample_insert) = client.block_on(prepare(cairn_addr, args))?;
     let ceiling_addr = servers.block_on(start_ceiling(sample_doc, sample_insert))?;
-    let gets = |addr, auth: Option<String>| {
-        let lanes = get_lanes(args, auth.as_deref(), addr == ceiling_addr);
-        client.block_on(run_phase(addr, lanes, 200))
-    };
-    eprintln!("GET by id: Cairn...");
-    let cairn_gets = gets(cairn_addr, Some(auth.clone()))?;
-    eprintln!("GET by id: ceiling...");
-    let ceiling_gets = gets(ceiling_addr, None)?;
-    let inserts = |addr, auth: Option<String>| {
-        let lanes = insert_lanes(args, auth.as_deref(), addr == ceiling_addr);
-        client.block_on(run_phase(addr, lanes, 201))
-    };
-    eprintln!("insert: Cairn...");
-    let cairn_inserts = inserts(cairn_addr, Some(auth))?;
-    eprintln!("insert: ceiling...");
-    let ceiling_inserts = inserts(ceiling_addr, None)?;
-    servers.block_on(server.shutdown())?;
+    let mut cairn_gets = Vec::new();
+    let mut ceiling_gets = Vec::new();
+    let mut cairn_inserts = Vec::new();
+    let mut ceiling_inserts = Vec::new();
+    for round in 0..args.rounds {
+        eprintln!(
+            "round {}/{}: GET by id, then inserts",
+            round + 1,
+            args.rounds
+        );
+        let lanes = get_lanes(args, Some(&auth), false);
+        cairn_gets.push(client.block_on(run_phase(cairn_addr, lanes, 200))?);
+        let lanes = get_lanes(args, None, true);
+        ceiling_gets.push(client.block_on(run_phase(ceiling_addr, lanes, 200))?);
+        let lanes = insert_lanes(args, round, Some(&auth), false);
+        cairn_inserts.push(client.block_on(run_phase(cairn_addr, lanes, 201))?);
+        let lanes = insert_lanes(args, round, None, true);
+        ceiling_inserts.push(client.block_on(run_phase(ceiling_addr, lanes, 201))?);
+    }
+    let [cairn_gets, ceiling_gets, cairn_inserts, ceiling_inserts] =
+        [cairn_gets, ceiling_gets, cairn_inserts, ceiling_inserts].map(median_round);
     Ok(vec![
         Row {
             operation: "GET by id",
@@ -175,6 +207,14 @@ fn measure(
             target: None,
         },
     ])
+}
+
+/// The round with the median request rate: one system's figure from one whole round, so the
+/// rate and its latencies belong together.
+fn median_round(mut rounds: Vec<PhaseResult>) -> PhaseResult {
+    rounds.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    let middle = rounds.len() / 2;
+    rounds.swap_remove(middle)
 }
 
 /// Gets a token, creates and loads the collection; returns the `Authorization` value, a
@@ -278,8 +318,14 @@ fn get_lanes(args: &HttpArgs, auth: Option<&str>, ceiling: bool) -> Vec<Vec<Vec<
         .collect()
 }
 
-/// Per connection, POSTs of new documents (ids after the loaded ones).
-fn insert_lanes(args: &HttpArgs, auth: Option<&str>, ceiling: bool) -> Vec<Vec<Vec<u8>>> {
+/// Per connection, POSTs of new documents (ids after the loaded ones and earlier rounds').
+fn insert_lanes(
+    args: &HttpArgs,
+    round: usize,
+    auth: Option<&str>,
+    ceiling: bool,
+) -> Vec<Vec<Vec<u8>>> {
+    let first = args.docs + round * args.connections * args.inserts;
     let path = if ceiling {
         "/doc".to_string()
     } else {
@@ -288,7 +334,7 @@ fn insert_lanes(args: &HttpArgs, auth: Option<&str>, ceiling: bool) -> Vec<Vec<V
     (0..args.connections)
         .map(|lane| {
             (0..args.inserts)
-                .map(|i| post_request(&path, auth, &document(args.docs + lane * args.inserts + i)))
+                .map(|i| post_request(&path, auth, &document(first + lane * args.inserts + i)))
                 .collect()
         })
         .collect()
@@ -319,12 +365,13 @@ fn split_mix(state: &mut u64) -> u64 {
 fn render(args: &HttpArgs, rows: &[Row]) -> String {
     let mut out = format!(
         "\ncairn bench http: {} keep-alive connections on loopback, {} cores; \
-         {} documents; {} GETs and {} inserts per connection\n\n",
+         {} documents; {} GETs and {} inserts per connection per round; median of {} rounds\n\n",
         args.connections,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         args.docs,
         args.gets,
-        args.inserts
+        args.inserts,
+        args.rounds
     );
     out.push_str("| operation | Cairn req/s | ceiling req/s | Cairn/ceiling | Cairn p50 / p99 | ceiling p50 / p99 | target |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---|\n");
@@ -366,6 +413,7 @@ mod tests {
             docs: 50,
             gets: 20,
             inserts: 5,
+            rounds: 2,
             dir: Some(dir.path().to_path_buf()),
         };
         let servers = tokio::runtime::Builder::new_multi_thread()

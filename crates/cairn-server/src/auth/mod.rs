@@ -5,6 +5,7 @@
 //! see [`cairn::SYSTEM_COLLECTION_PREFIX`]), so they are transactional, logged and backed up
 //! with the data, and no client route can name them.
 
+pub mod cache;
 pub mod credentials;
 pub mod password;
 pub mod store;

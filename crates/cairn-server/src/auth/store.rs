@@ -13,6 +13,7 @@ use cairn::{Database, DateTime, DocId, EngineError, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::cache::{CachedToken, TokenCache};
 use super::credentials::Credentials;
 use super::{password, token, Access, Principal, Role};
 use crate::api_error::ApiError;
@@ -80,15 +81,7 @@ impl UserRecord {
 /// with `root_password` or a generated one.
 pub fn bootstrap(db: &Database, root_password: Option<&str>) -> Result<RootBootstrap, ServerError> {
     let store_error = |err: ApiError| ServerError::AuthStore(err.message);
-    let existing: Vec<String> = db.list_collections()?.into_iter().map(|m| m.name).collect();
-    for name in [USERS, TOKENS] {
-        if !existing.iter().any(|n| n == name) {
-            match db.create_collection(name) {
-                Ok(_) | Err(EngineError::CollectionExists { .. }) => {}
-                Err(err) => return Err(err.into()),
-            }
-        }
-    }
+    create_collections(db)?;
     let mut any_user = false;
     db.for_each(USERS, |_, _| {
         any_user = true;
@@ -122,8 +115,26 @@ pub fn bootstrap(db: &Database, root_password: Option<&str>) -> Result<RootBoots
     Ok(outcome)
 }
 
-/// Checks credentials; the principal they belong to, or 401.
-pub fn authenticate(db: &Database, credentials: &Credentials) -> Result<Principal, ApiError> {
+/// Creates the reserved collections if they are missing.
+pub fn create_collections(db: &Database) -> Result<(), ServerError> {
+    let existing: Vec<String> = db.list_collections()?.into_iter().map(|m| m.name).collect();
+    for name in [USERS, TOKENS] {
+        if !existing.iter().any(|n| n == name) {
+            match db.create_collection(name) {
+                Ok(_) | Err(EngineError::CollectionExists { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks credentials; the principal they belong to, or 401. Resolved tokens are cached.
+pub fn authenticate(
+    db: &Database,
+    cache: &TokenCache,
+    credentials: &Credentials,
+) -> Result<Principal, ApiError> {
     match credentials {
         Credentials::Missing => Err(ApiError::unauthorized(
             "credentials required: HTTP Basic or a bearer token from POST /v1/auth/tokens",
@@ -142,10 +153,24 @@ pub fn authenticate(db: &Database, credentials: &Credentials) -> Result<Principa
             }
         }
         Credentials::Bearer(text) => {
-            let record = resolve_token(db, text)?.ok_or_else(|| {
-                ApiError::unauthorized("the bearer token is unknown, expired or revoked")
-            })?;
-            Ok(record.principal())
+            let invalid =
+                || ApiError::unauthorized("the bearer token is unknown, expired or revoked");
+            let digest = token::digest(text);
+            let now_us = DateTime::now().micros();
+            let (cached, generation) = cache.get(&digest);
+            if let Some(cached) = cached {
+                if cached.expires_at_us > now_us {
+                    return Ok(cached.principal);
+                }
+            }
+            let (record, expires_at_us) = resolve_token(db, &digest)?.ok_or_else(invalid)?;
+            let principal = record.principal();
+            let entry = CachedToken {
+                principal: principal.clone(),
+                expires_at_us,
+            };
+            cache.insert(digest, entry, generation);
+            Ok(principal)
         }
     }
 }
@@ -175,22 +200,23 @@ pub fn revoke_token(db: &Database, text: &str) -> Result<bool, ApiError> {
     Ok(db.delete(TOKENS, &DocId::String(token::digest(text)))?)
 }
 
-/// The user a valid token belongs to. Expired tokens are deleted when met.
-fn resolve_token(db: &Database, text: &str) -> Result<Option<UserRecord>, ApiError> {
-    let digest = token::digest(text);
-    let id = DocId::String(digest.clone());
+/// The user a valid token (given by its digest) belongs to, and the token's expiry. Expired
+/// tokens are deleted when met.
+fn resolve_token(db: &Database, digest: &str) -> Result<Option<(UserRecord, i64)>, ApiError> {
+    let id = DocId::String(digest.to_string());
     let Some(value) = db.get(TOKENS, &id)? else {
         return Ok(None);
     };
     let stored: TokenRecord = from_value(&value)?;
-    if !token::digests_match(&stored.digest, &digest) {
+    if !token::digests_match(&stored.digest, digest) {
         return Ok(None);
     }
     if stored.expires_at_us <= DateTime::now().micros() {
         db.delete(TOKENS, &id)?;
         return Ok(None);
     }
-    Ok(load_user(db, &stored.user)?.filter(|user| user.epoch == stored.epoch))
+    let user = load_user(db, &stored.user)?.filter(|user| user.epoch == stored.epoch);
+    Ok(user.map(|user| (user, stored.expires_at_us)))
 }
 
 /// Reads a user record.
@@ -315,6 +341,7 @@ mod tests {
     #[test]
     fn first_start_creates_root_once() {
         let db = Database::open_in_memory().unwrap();
+        let cache = TokenCache::default();
         assert_eq!(
             bootstrap(&db, Some("secret-password")).unwrap(),
             RootBootstrap::Created
@@ -323,44 +350,49 @@ mod tests {
             bootstrap(&db, Some("another-one")).unwrap(),
             RootBootstrap::Existing
         );
-        let root = authenticate(&db, &basic("root", "secret-password")).unwrap();
+        let root = authenticate(&db, &cache, &basic("root", "secret-password")).unwrap();
         assert_eq!(root.role, Role::Admin);
-        assert!(authenticate(&db, &basic("root", "another-one")).is_err());
-        assert!(authenticate(&db, &basic("nobody", "x")).is_err());
-        assert!(authenticate(&db, &Credentials::Missing).is_err());
+        assert!(authenticate(&db, &cache, &basic("root", "another-one")).is_err());
+        assert!(authenticate(&db, &cache, &basic("nobody", "x")).is_err());
+        assert!(authenticate(&db, &cache, &Credentials::Missing).is_err());
     }
 
     #[test]
     fn a_generated_root_password_works() {
         let db = Database::open_in_memory().unwrap();
+        let cache = TokenCache::default();
         let RootBootstrap::CreatedWithGeneratedPassword(password) = bootstrap(&db, None).unwrap()
         else {
             panic!("expected a generated password");
         };
-        assert!(authenticate(&db, &basic("root", &password)).is_ok());
+        assert!(authenticate(&db, &cache, &basic("root", &password)).is_ok());
     }
 
     #[test]
     fn tokens_die_with_a_password_change_or_revocation() {
         let db = Database::open_in_memory().unwrap();
+        let cache = TokenCache::default();
         bootstrap(&db, Some("secret-password")).unwrap();
         let (text, _) = issue_token(&db, "root", Duration::from_secs(60)).unwrap();
         let bearer = Credentials::Bearer(text.clone());
-        assert_eq!(authenticate(&db, &bearer).unwrap().name, "root");
+        assert_eq!(authenticate(&db, &cache, &bearer).unwrap().name, "root");
         let mut root = load_user(&db, "root").unwrap().unwrap();
         root.epoch += 1;
         store_user(&db, &root).unwrap();
-        assert!(authenticate(&db, &bearer).is_err());
+        cache.invalidate();
+        assert!(authenticate(&db, &cache, &bearer).is_err());
         let (text, _) = issue_token(&db, "root", Duration::from_secs(60)).unwrap();
         assert!(revoke_token(&db, &text).unwrap());
-        assert!(authenticate(&db, &Credentials::Bearer(text)).is_err());
+        cache.invalidate();
+        assert!(authenticate(&db, &cache, &Credentials::Bearer(text)).is_err());
     }
 
     #[test]
     fn expired_tokens_are_refused() {
         let db = Database::open_in_memory().unwrap();
+        let cache = TokenCache::default();
         bootstrap(&db, Some("secret-password")).unwrap();
         let (text, _) = issue_token(&db, "root", Duration::ZERO).unwrap();
-        assert!(authenticate(&db, &Credentials::Bearer(text)).is_err());
+        assert!(authenticate(&db, &cache, &Credentials::Bearer(text)).is_err());
     }
 }

@@ -28,8 +28,14 @@ pub fn generate_password() -> Result<String, ApiError> {
 
 /// The stored form of a token: lowercase hex SHA-256 of its text.
 pub fn digest(token: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = Sha256::digest(token.as_bytes());
-    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+    let mut out = String::with_capacity(hash.len() * 2);
+    for byte in hash {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 /// Constant-time equality of two stored digests.
@@ -55,6 +61,10 @@ mod tests {
         assert!(a.starts_with(TOKEN_PREFIX));
         let d = digest(&a);
         assert_eq!(d.len(), 64);
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert!(digests_match(&d, &digest(&a)));
         assert!(!digests_match(&d, &digest(&b)));
     }

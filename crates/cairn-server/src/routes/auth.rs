@@ -69,6 +69,13 @@ pub async fn create_token(
     credentials: Credentials,
     OptionalJsonBody(request): OptionalJsonBody<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenIssued>), ApiError> {
+    if !state.auth_enabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "auth_disabled",
+            "authentication is off (--insecure-no-auth): requests need no token",
+        ));
+    }
     let ttl = match request.ttl_seconds {
         None => DEFAULT_TOKEN_TTL,
         Some(seconds) if (1..=MAX_TOKEN_TTL.as_secs()).contains(&seconds) => {
@@ -109,12 +116,14 @@ pub async fn revoke_current(
         Credentials::Bearer(token) => Some(token.clone()),
         _ => None,
     };
-    state
+    let revoked = state
         .run(credentials, Need::Authenticated, move |db, _| match token {
             Some(token) => store::revoke_token(db, &token).map(|_| ()),
             None => Ok(()),
         })
-        .await?;
+        .await;
+    state.tokens.invalidate();
+    revoked?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,7 +135,7 @@ pub async fn me(
     credentials: Credentials,
 ) -> Result<Json<UserInfo>, ApiError> {
     let principal = state
-        .run(credentials, Need::Authenticated, |_, principal| {
+        .read(credentials, Need::Authenticated, |_, principal| {
             Ok(principal.clone())
         })
         .await?;

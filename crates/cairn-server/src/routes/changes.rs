@@ -29,7 +29,7 @@ use crate::collection_name;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::limits::{CHANGES_PER_STREAM_READ, CHANGE_STREAM_KEEPALIVE};
 use crate::openapi::ErrorResponses;
-use crate::state::{blocking, SharedState};
+use crate::state::SharedState;
 
 /// Events buffered between the log reader and a slow client: 64. The reader waits beyond it,
 /// so a slow client holds at most this many events in memory.
@@ -137,7 +137,7 @@ pub async fn stream(
     };
     let name = collection.clone();
     let (start, first) = state
-        .run(credentials, Need::read(&collection), move |db, _| {
+        .read(credentials, Need::read(&collection), move |db, _| {
             db.begin()?.collection_meta(&name)?;
             let start = resume.unwrap_or(Position::after_commit(
                 since.unwrap_or_else(|| db.last_seq()),
@@ -203,8 +203,10 @@ async fn tail(
         }
         let db = state.db.clone();
         let after = position.read_after();
-        batch = match blocking(move || Ok(db.changes_after(after, CHANGES_PER_STREAM_READ)?)).await
-        {
+        let read = state
+            .reads
+            .run(move || Ok(db.changes_after(after, CHANGES_PER_STREAM_READ)?));
+        batch = match read.await {
             Ok(batch) => batch,
             Err(err) => {
                 let body = serde_json::to_string(&err.body()).unwrap_or_default();

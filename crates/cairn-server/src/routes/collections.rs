@@ -57,7 +57,7 @@ pub async fn list(
     credentials: Credentials,
 ) -> Result<Json<CollectionList>, ApiError> {
     let collections = state
-        .run(credentials, Need::Authenticated, |db, principal| {
+        .read(credentials, Need::Authenticated, |db, principal| {
             Ok(db
                 .list_collections()?
                 .into_iter()

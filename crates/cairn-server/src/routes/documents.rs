@@ -129,7 +129,7 @@ pub async fn get(
     let (collection, id) = path.resolve()?;
     let need = Need::read(&collection);
     let text = state
-        .run(credentials, need, move |db, _| {
+        .read(credentials, need, move |db, _| {
             match db.get(&collection, &id)? {
                 Some(doc) => Ok(doc.to_json_string()),
                 None => Err(not_found(&collection, &id)),

@@ -53,7 +53,7 @@ pub async fn metrics(
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
     let stats = state
-        .run(credentials, Need::Authenticated, |db, _| Ok(db.stats()?))
+        .read(credentials, Need::Authenticated, |db, _| Ok(db.stats()?))
         .await?;
     let text = state.metrics.render(&stats);
     Ok((

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::Json;
 use cairn::{DocId, FieldPath, JsonExpression, Patch, Transaction, Upserted, Value};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 use utoipa::ToSchema;
 
 use crate::api_error::ApiError;
@@ -112,7 +112,7 @@ pub struct TransactionResult {
     /// when missing), update and cas, `{}` for replace, `{"_id", "upserted"}` for upsert,
     /// `{"deleted"}` for delete.
     #[schema(value_type = Vec<Object>)]
-    pub results: Vec<Json_>,
+    pub results: Vec<JsonValue>,
     /// Sequence number of the commit (the snapshot's for a read-only transaction).
     pub seq: u64,
 }
@@ -237,8 +237,8 @@ fn apply(
     op: &Prepared,
     index: usize,
     limit: usize,
-) -> Result<Json_, TxnError> {
-    let doc_json = |doc: &Value| serde_json::to_value(doc).unwrap_or(Json_::Null);
+) -> Result<JsonValue, TxnError> {
+    let doc_json = |doc: &Value| serde_json::to_value(doc).unwrap_or(JsonValue::Null);
     Ok(match op {
         Prepared::Insert(doc) => {
             let id = txn.insert(collection, doc.clone())?;
@@ -289,10 +289,10 @@ fn locate_failure(err: TxnError, index: usize) -> TxnError {
 /// Adds the failing operation's position to an error's details.
 fn at_operation(mut err: ApiError, index: usize) -> ApiError {
     let mut details = match err.details.take() {
-        Some(Json_::Object(map)) => map,
+        Some(JsonValue::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
     details.insert("operation".to_string(), json!(index));
     err.message = format!("operation {index}: {}", err.message);
-    err.with_details(Json_::Object(details))
+    err.with_details(JsonValue::Object(details))
 }

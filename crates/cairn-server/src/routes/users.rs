@@ -87,7 +87,7 @@ pub async fn list(
     credentials: Credentials,
 ) -> Result<Json<UserList>, ApiError> {
     let users = state
-        .run(credentials, Need::Admin, |db, _| store::list_users(db))
+        .read(credentials, Need::Admin, |db, _| store::list_users(db))
         .await?;
     let users = users.into_iter().map(UserInfo::from).collect();
     Ok(Json(UserList { users }))
@@ -129,7 +129,7 @@ pub async fn get(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<UserInfo>, ApiError> {
     let record = state
-        .run(credentials, Need::Admin, move |db, _| {
+        .read(credentials, Need::Admin, move |db, _| {
             store::load_user(db, &name)?.ok_or_else(|| store::user_not_found(&name))
         })
         .await?;
@@ -167,7 +167,10 @@ pub async fn update(
             store::store_user(db, &record)?;
             Ok(record)
         })
-        .await?;
+        .await;
+    // After the commit: tokens resolved before it may carry the old role or password epoch.
+    state.tokens.invalidate();
+    let record = record?;
     Ok(Json(record.into()))
 }
 
@@ -181,7 +184,7 @@ pub async fn delete(
     credentials: Credentials,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    state
+    let deleted = state
         .run(credentials, Need::Admin, move |db, principal| {
             if principal.name == name {
                 return Err(ApiError::new(
@@ -196,6 +199,8 @@ pub async fn delete(
                 Err(store::user_not_found(&name))
             }
         })
-        .await?;
+        .await;
+    state.tokens.invalidate();
+    deleted?;
     Ok(StatusCode::NO_CONTENT)
 }
