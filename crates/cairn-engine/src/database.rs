@@ -87,9 +87,61 @@ pub(crate) struct DbInner {
     pub(crate) tables: SystemTables,
     kinds: HashMap<String, Arc<dyn ExtensionKind>>,
     instances: Mutex<ExtensionCache>,
+    extension_tables: ExtensionTableNames,
+}
+
+/// Interned extension table names by (collection id, extension, table). Extensions write
+/// their tables on every document write; building the name each time would allocate per
+/// write. The names are a pure function of the key, so entries never go stale; there are at
+/// most (collections x extensions x tables) of them.
+#[derive(Default)]
+pub(crate) struct ExtensionTableNames {
+    names: parking_lot::RwLock<HashMap<u32, NamesByExtension>>,
+}
+
+/// One collection's interned names: extension, then table.
+type NamesByExtension = HashMap<String, HashMap<String, Arc<str>>>;
+
+impl ExtensionTableNames {
+    /// The table name, built on first use and shared afterwards.
+    pub(crate) fn get(&self, collection_id: u32, extension: &str, table: &str) -> Arc<str> {
+        let cached = self
+            .names
+            .read()
+            .get(&collection_id)
+            .and_then(|by_ext| by_ext.get(extension))
+            .and_then(|by_table| by_table.get(table))
+            .cloned();
+        if let Some(name) = cached {
+            return name;
+        }
+        let name: Arc<str> = Arc::from(crate::layout::extension_table(
+            collection_id,
+            extension,
+            table,
+        ));
+        self.names
+            .write()
+            .entry(collection_id)
+            .or_default()
+            .entry(extension.to_string())
+            .or_default()
+            .insert(table.to_string(), name.clone());
+        name
+    }
 }
 
 impl DbInner {
+    /// The interned name of an extension table (see [`ExtensionTableNames`]).
+    pub(crate) fn extension_table(
+        &self,
+        collection_id: u32,
+        extension: &str,
+        table: &str,
+    ) -> Arc<str> {
+        self.extension_tables.get(collection_id, extension, table)
+    }
+
     /// Builds the handle for a collection, instantiating its extensions (cached).
     pub(crate) fn collection_handle(&self, meta: CollectionMeta) -> Result<CollectionHandle> {
         let mut extensions = Vec::with_capacity(meta.extensions.len());
@@ -264,6 +316,7 @@ impl Database {
                 tables: SystemTables::new(),
                 kinds,
                 instances: Mutex::new(HashMap::new()),
+                extension_tables: ExtensionTableNames::default(),
             }),
         })
     }

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use cairn_doc::{DocId, Value};
 
 use crate::error::Result;
-use crate::layout::extension_table;
 use crate::txn::Transaction;
 use crate::writeset::Pending;
 
@@ -101,7 +100,9 @@ impl<'t> ExtensionTxn<'t> {
     }
 
     fn table(&self, table: &str) -> Arc<str> {
-        Arc::from(extension_table(self.collection_id, self.extension, table))
+        self.txn
+            .db
+            .extension_table(self.collection_id, self.extension, table)
     }
 
     /// Reads a key of one of this extension's tables (seeing this transaction's writes).
@@ -145,7 +146,7 @@ impl<'t> ExtensionTxn<'t> {
 
 impl Transaction {
     /// Visits the entries of one extension table of a collection within `(start, end)`, in key
-    /// order, until `visit` returns false. This is how higher layers (a query planner reading
+    /// order, until `visit` returns false or an error (which is returned). This is how higher layers (a query planner reading
     /// an index) read what an extension maintains; the range is conflict-checked like any read.
     pub fn extension_range(
         &mut self,
@@ -154,18 +155,10 @@ impl Transaction {
         table: &str,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
-        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
-        let coll = self.collection(collection)?;
-        if !coll.extensions.iter().any(|(name, _)| name == extension) {
-            return Err(crate::error::EngineError::ExtensionState {
-                collection: collection.to_string(),
-                name: extension.to_string(),
-                reason: "not attached",
-            });
-        }
-        let table: Arc<str> = Arc::from(extension_table(coll.meta.id, extension, table));
-        self.scan(&table, start, end, |key, value| Ok(visit(key, value)))
+        let table = self.attached_table(collection, extension, table)?;
+        self.scan(&table, start, end, visit)
     }
 }
 
@@ -196,7 +189,7 @@ impl Transaction {
                 reason: "not attached",
             });
         }
-        Ok(Arc::from(extension_table(coll.meta.id, extension, table)))
+        Ok(self.db.extension_table(coll.meta.id, extension, table))
     }
 
     /// The live instance of an attached extension, or `None` when none is attached under

@@ -145,7 +145,7 @@ fn stored_counts(db: &Database) -> Vec<(String, i64)> {
                 .map(i64::from_le_bytes)
                 .unwrap_or(-1);
             found.push((String::from_utf8_lossy(key).into_owned(), n));
-            true
+            Ok(true)
         },
     )
     .expect("scan");

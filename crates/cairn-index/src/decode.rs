@@ -34,9 +34,9 @@ pub fn decode(bytes: &[u8]) -> Result<Value> {
         TAG_FALSE => Value::Bool(false),
         TAG_TRUE => Value::Bool(true),
         TAG_NUMBER => decode_number(body).ok_or_else(corrupt)?,
-        TAG_STRING => String::from_utf8(unescape(body)?)
+        TAG_STRING => String::from_utf8(unescape(body)?.0)
             .map_or_else(|_| Err(corrupt()), |s| Ok(Value::String(s)))?,
-        TAG_BYTES => Value::Bytes(unescape(body)?),
+        TAG_BYTES => Value::Bytes(unescape(body)?.0),
         TAG_UUID => Value::Uuid(uuid::Uuid::from_slice(body).map_err(|_| corrupt())?),
         TAG_DATETIME => {
             let raw: [u8; 8] = body.try_into().map_err(|_| corrupt())?;
@@ -99,8 +99,9 @@ fn unorder_f32(bits: u32) -> f32 {
     }
 }
 
-/// The bytes of an escaped string (its terminator included in `body`).
-fn unescape(body: &[u8]) -> Result<Vec<u8>> {
+/// The bytes of an escaped string at the start of `body`, and how many bytes of `body` the
+/// escaped form (terminator included) took.
+fn unescape(body: &[u8]) -> Result<(Vec<u8>, usize)> {
     let mut out = Vec::with_capacity(body.len());
     let mut at = 0;
     while at < body.len() {
@@ -108,7 +109,7 @@ fn unescape(body: &[u8]) -> Result<Vec<u8>> {
         if b == 0x00 {
             match body.get(at + 1) {
                 Some(0xFF) => out.push(0),
-                Some(0x01) => return Ok(out),
+                Some(0x01) => return Ok((out, at + 2)),
                 _ => return Err(IndexError::CorruptKey),
             }
             at += 2;
@@ -126,11 +127,8 @@ fn decode_object(body: &[u8]) -> Result<Value> {
     let mut at = 0;
     while body.get(at) == Some(&0x02) {
         at += 1;
-        let name_start = at;
-        let name = unescape(body.get(at..).ok_or_else(corrupt)?)?;
-        // The escaped name's length: skip it by re-encoding its length.
-        let escaped = name.len() + name.iter().filter(|&&b| b == 0).count() + 2;
-        at = name_start + escaped;
+        let (name, escaped) = unescape(body.get(at..).ok_or_else(corrupt)?)?;
+        at += escaped;
         let rest = body.get(at..).ok_or_else(corrupt)?;
         let len = skip(rest)?;
         let value = decode(&rest[..len])?;

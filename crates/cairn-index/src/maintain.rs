@@ -90,22 +90,14 @@ impl EntryTables for BuilderTables<'_> {
     ) -> EngineResult<()> {
         let end = keys::prefix_successor(prefix);
         let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let mut failure = None;
         self.txn.extension_range(
             self.collection,
             self.index,
             table,
             Bound::Included(prefix),
             end,
-            |k, v| match visit(k, v) {
-                Ok(more) => more,
-                Err(err) => {
-                    failure = Some(err);
-                    false
-                }
-            },
-        )?;
-        failure.map_or(Ok(()), Err)
+            visit,
+        )
     }
     fn collection(&self) -> &str {
         self.collection

@@ -154,30 +154,19 @@ impl IndexHandle {
             IndexScan::HashEqual { tuple } => Some(tuple.as_slice()),
             IndexScan::Range { .. } => None,
         };
-        let mut failure = None;
-        txn.extension_range(
+        visit_entries(
+            txn,
             collection,
             &self.spec.name,
-            ENTRIES_TABLE,
-            bound_ref(&lower),
-            bound_ref(&upper),
+            (bound_ref(&lower), bound_ref(&upper)),
             |key, value| {
-                let step = split(&self.spec, key, value).and_then(|(tuple, doc_key)| {
-                    if wanted.is_some_and(|w| w != tuple) {
-                        return Ok(true);
-                    }
-                    visit(tuple, doc_key)
-                });
-                match step {
-                    Ok(more) => more,
-                    Err(err) => {
-                        failure = Some(err);
-                        false
-                    }
+                let (tuple, doc_key) = split(&self.spec, key, value)?;
+                if wanted.is_some_and(|w| w != tuple) {
+                    return Ok(true);
                 }
+                visit(tuple, doc_key)
             },
-        )?;
-        failure.map_or(Ok(()), Err)
+        )
     }
 
     /// Every stored `(key, value)` of the index, in key order: for verification (`check`,
@@ -188,15 +177,14 @@ impl IndexHandle {
         collection: &str,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
-        txn.extension_range(
+        visit_entries(
+            txn,
             collection,
             &self.spec.name,
-            ENTRIES_TABLE,
-            Bound::Unbounded,
-            Bound::Unbounded,
+            (Bound::Unbounded, Bound::Unbounded),
             |key, value| {
                 out.push((key.to_vec(), value.to_vec()));
-                true
+                Ok(true)
             },
         )?;
         Ok(out)
@@ -217,6 +205,34 @@ impl IndexHandle {
         })?;
         Ok(count)
     }
+}
+
+/// Visits the stored `(key, value)` entries of an index within `range`, in key order, until
+/// `visit` returns false; an error from `visit` stops the scan and is returned as it was
+/// (the engine's visitor can only carry engine errors).
+pub(crate) fn visit_entries(
+    txn: &mut Transaction,
+    collection: &str,
+    index: &str,
+    range: (Bound<&[u8]>, Bound<&[u8]>),
+    mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+) -> Result<()> {
+    let mut failure = None;
+    txn.extension_range(
+        collection,
+        index,
+        ENTRIES_TABLE,
+        range.0,
+        range.1,
+        |key, value| match visit(key, value) {
+            Ok(more) => Ok(more),
+            Err(err) => {
+                failure = Some(err);
+                Ok(false)
+            }
+        },
+    )?;
+    failure.map_or(Ok(()), Err)
 }
 
 fn bound_ref(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::keys;
 use crate::limits::{HISTOGRAM_BUCKETS, STATS_STALE_FRACTION};
 use crate::maintain::ENTRIES_TABLE;
+use crate::read::visit_entries;
 use crate::spec::{IndexKind, IndexSpec};
 
 /// Statistics of one index.
@@ -129,22 +130,13 @@ pub fn compute(txn: &mut Transaction, collection: &str, spec: &IndexSpec) -> Res
     let mut previous: Vec<u8> = Vec::new();
     let mut ends: Vec<usize> = Vec::with_capacity(fields);
     let mut prev_ends: Vec<usize> = vec![0; fields];
-    let mut failure = None;
-    let mut last = Vec::new();
-    txn.extension_range(
+    visit_entries(
+        txn,
         collection,
         &spec.name,
-        ENTRIES_TABLE,
-        Bound::Unbounded,
-        Bound::Unbounded,
+        (Bound::Unbounded, Bound::Unbounded),
         |key, value| {
-            let tuple = match split(spec, key, value) {
-                Ok((tuple, _)) => tuple,
-                Err(err) => {
-                    failure = Some(err);
-                    return false;
-                }
-            };
+            let (tuple, _) = split(spec, key, value)?;
             if spec.kind == IndexKind::Hash {
                 // Hash order is random: count distinct full tuples only approximately, by
                 // hash changes (equal tuples are adjacent, as they share a hash).
@@ -174,18 +166,15 @@ pub fn compute(txn: &mut Transaction, collection: &str, spec: &IndexSpec) -> Res
                 if stats.entries.is_multiple_of(step) {
                     stats.bounds.push(tuple.to_vec());
                 }
-                last.clear();
-                last.extend_from_slice(tuple);
             }
             stats.entries += 1;
-            true
+            Ok(true)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    if spec.kind == IndexKind::BTree && stats.entries > 0 && stats.bounds.last() != Some(&last) {
-        stats.bounds.push(last);
+    // For B-trees `previous` now holds the last tuple: it closes the histogram.
+    if spec.kind == IndexKind::BTree && stats.entries > 0 && stats.bounds.last() != Some(&previous)
+    {
+        stats.bounds.push(previous);
     }
     Ok(stats)
 }

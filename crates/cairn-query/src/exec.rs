@@ -37,18 +37,7 @@ pub struct Executor<'a> {
 
 impl Executor<'_> {
     fn check_budget(&self) -> Result<()> {
-        if self
-            .stats
-            .docs_examined
-            .is_multiple_of(BUDGET_CHECK_INTERVAL)
-            && self.started.elapsed() > self.budget
-        {
-            return Err(QueryError::TimedOut {
-                budget_ms: self.budget.as_millis() as u64,
-                examined: self.stats.docs_examined,
-            });
-        }
-        Ok(())
+        check_budget(self.started, self.budget, self.stats.docs_examined)
     }
 
     /// Runs `access`, calling `emit(doc_key, doc)` for each matching document until it
@@ -166,13 +155,8 @@ impl Executor<'_> {
         self.txn
             .scan_documents(collection, start, Bound::Unbounded, |key, doc| {
                 stats.docs_examined += 1;
-                if stats.docs_examined.is_multiple_of(BUDGET_CHECK_INTERVAL)
-                    && started.elapsed() > budget
-                {
-                    failure = Some(QueryError::TimedOut {
-                        budget_ms: budget.as_millis() as u64,
-                        examined: stats.docs_examined,
-                    });
+                if let Err(err) = check_budget(started, budget, stats.docs_examined) {
+                    failure = Some(err);
                     return Ok(false);
                 }
                 if !filter.matches(&doc) {
@@ -261,6 +245,18 @@ impl Executor<'_> {
         self.stats.matched += 1;
         emit(key, doc)
     }
+}
+
+/// Fails once `budget` has passed since `started`; looks at the clock only every
+/// [`BUDGET_CHECK_INTERVAL`] documents, so the check costs nothing per document.
+fn check_budget(started: Instant, budget: std::time::Duration, examined: u64) -> Result<()> {
+    if examined.is_multiple_of(BUDGET_CHECK_INTERVAL) && started.elapsed() > budget {
+        return Err(QueryError::TimedOut {
+            budget_ms: budget.as_millis() as u64,
+            examined,
+        });
+    }
+    Ok(())
 }
 
 /// Index keys read per batch in an ordered scan, at most.

@@ -94,7 +94,7 @@ pub fn find(db: &Database, collection: &str, query: &Query) -> Result<FindResult
 pub fn find_in(txn: &mut Transaction, collection: &str, query: &Query) -> Result<FindResult> {
     let indexes = indexes(txn, collection)?;
     let chosen = choose(txn, collection, &indexes, query)?;
-    run(txn, collection, &indexes, query, &chosen).map(|(result, _)| result)
+    run(txn, collection, &indexes, query, &chosen)
 }
 
 /// Plans and runs a query, returning the plan choice, the alternatives and what ran.
@@ -107,7 +107,7 @@ pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain
         .cloned()
         .ok_or_else(|| QueryError::invalid("plan", "no plan"))?;
     let started = Instant::now();
-    let (result, _) = run(&mut txn, collection, &indexes, query, &chosen)?;
+    let result = run(&mut txn, collection, &indexes, query, &chosen)?;
     let line = |c: &Candidate| PlanLine {
         description: c.access.describe(),
         estimated_rows: c.estimated_rows,
@@ -238,11 +238,8 @@ fn sort_fingerprint(sort: &[SortKey]) -> [u8; 8] {
         .iter()
         .map(|k| format!("{}:{};", k.path, if k.descending { -1 } else { 1 }))
         .collect();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h.to_be_bytes()
+    // The index layer's stable 64-bit hash; any change of sort gives another fingerprint.
+    cairn_index::entries::hash_tuple(text.as_bytes()).to_be_bytes()
 }
 
 fn encode_cursor(sort: &[SortKey], key: &[u8]) -> String {
@@ -274,7 +271,7 @@ fn run(
     indexes: &[IndexHandle],
     query: &Query,
     chosen: &Candidate,
-) -> Result<(FindResult, ())> {
+) -> Result<FindResult> {
     let after = query
         .after
         .as_deref()
@@ -354,14 +351,11 @@ fn run(
             None => doc,
         })
         .collect();
-    Ok((
-        FindResult {
-            documents,
-            cursor,
-            stats,
-        },
-        (),
-    ))
+    Ok(FindResult {
+        documents,
+        cursor,
+        stats,
+    })
 }
 
 /// Streams the documents matching `filter` (using indexes as the planner chooses) in no
@@ -395,7 +389,7 @@ pub fn find_under_every_plan(
     let indexes = indexes(&mut txn, collection)?;
     let mut out = Vec::new();
     for candidate in candidates(&mut txn, collection, &indexes, query)? {
-        let (result, _) = run(&mut txn, collection, &indexes, query, &candidate)?;
+        let result = run(&mut txn, collection, &indexes, query, &candidate)?;
         out.push((candidate.access.describe(), result));
     }
     Ok(out)

@@ -376,8 +376,8 @@ impl Planner<'_, '_> {
                 .map(|prefix| match &range {
                     None => IndexScan::prefix(prefix),
                     Some((lower, upper)) => IndexScan::Range {
-                        lower: prefixed(&prefix, lower, true),
-                        upper: prefixed(&prefix, upper, false),
+                        lower: prefixed(&prefix, lower),
+                        upper: prefixed(&prefix, upper),
                     },
                 })
                 .collect(),
@@ -467,10 +467,7 @@ impl Planner<'_, '_> {
             let Some(stats) = &stats else { continue };
             let estimate = match scan {
                 IndexScan::HashEqual { .. } => stats.estimate_equal(index.spec.fields.len()),
-                IndexScan::Range { lower, upper } if is_point(scan) => {
-                    let _ = (lower, upper);
-                    stats.estimate_equal(equal_fields)
-                }
+                IndexScan::Range { .. } if is_point(scan) => stats.estimate_equal(equal_fields),
                 IndexScan::Range { lower, upper } => {
                     stats.estimate_range(as_ref(lower), as_ref(upper))
                 }
@@ -528,16 +525,14 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 }
 
 /// Puts an equality prefix in front of a range bound on the next field.
-fn prefixed(prefix: &[u8], bound: &Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
+/// Either side works alike: `Included(prefix)` keeps exactly the tuples that begin with it.
+fn prefixed(prefix: &[u8], bound: &Bound<Vec<u8>>) -> Bound<Vec<u8>> {
     match bound {
         Bound::Included(k) => Bound::Included([prefix, k].concat()),
         Bound::Excluded(k) => Bound::Excluded([prefix, k].concat()),
         // No bound on the next field: the prefix itself bounds the scan.
         Bound::Unbounded if prefix.is_empty() => Bound::Unbounded,
-        Bound::Unbounded => {
-            let _ = lower;
-            Bound::Included(prefix.to_vec())
-        }
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
     }
 }
 

@@ -50,7 +50,7 @@
 //! Figures are wall-clock rates on whatever else the machine is doing; the core count is
 //! printed with them. Reproduce with `cargo run --release -p cairn-cli -- bench core`.
 
-mod cairn_subject;
+pub(crate) mod cairn_subject;
 pub(crate) mod report;
 pub(crate) mod sqlite_subject;
 pub(crate) mod subject;

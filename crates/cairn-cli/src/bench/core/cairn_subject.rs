@@ -71,18 +71,7 @@ impl Subject for CairnSubject {
         chunk: Range<usize>,
     ) -> anyhow::Result<Duration> {
         let docs: Vec<Value> = chunk.map(|index| workload.cairn_doc(index)).collect();
-        // `begin`/`commit` rather than `Database::transaction`: nothing else writes during this
-        // phase, so there is no conflict to retry, and the documents can be moved in instead of
-        // cloned for a possible re-run of the closure.
-        let ((), elapsed) = timed(|| {
-            let mut txn = self.db.begin()?;
-            for doc in docs {
-                txn.insert(COLLECTION, doc)?;
-            }
-            txn.commit()?;
-            Ok(())
-        })?;
-        Ok(elapsed)
+        insert_in_one_transaction(&self.db, COLLECTION, docs)
     }
 
     fn insert_each(&mut self, workload: &Workload, indices: &[usize]) -> anyhow::Result<Duration> {
@@ -181,4 +170,25 @@ impl Subject for CairnSubject {
         }
         Ok(notes)
     }
+}
+
+/// Inserts `docs` into `collection` in one transaction; returns the time it took.
+///
+/// `begin`/`commit` rather than `Database::transaction`: nothing else writes during a load,
+/// so there is no conflict to retry, and the documents are moved in instead of cloned for a
+/// possible re-run of the closure.
+pub(crate) fn insert_in_one_transaction(
+    db: &Database,
+    collection: &str,
+    docs: Vec<Value>,
+) -> anyhow::Result<Duration> {
+    let ((), elapsed) = timed(|| {
+        let mut txn = db.begin()?;
+        for doc in docs {
+            txn.insert(collection, doc)?;
+        }
+        txn.commit()?;
+        Ok(())
+    })?;
+    Ok(elapsed)
 }

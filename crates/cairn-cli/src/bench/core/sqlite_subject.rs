@@ -112,18 +112,7 @@ impl Subject for SqliteSubject {
         chunk: Range<usize>,
     ) -> anyhow::Result<Duration> {
         let docs = json_docs(workload, &chunk.collect::<Vec<_>>());
-        let ((), elapsed) = timed(|| {
-            let txn = self.conn.transaction()?;
-            {
-                let mut insert = txn.prepare_cached(INSERT)?;
-                for (key, json) in &docs {
-                    insert.execute(params![&key[..], json])?;
-                }
-            }
-            txn.commit()?;
-            Ok(())
-        })?;
-        Ok(elapsed)
+        insert_in_one_transaction(&mut self.conn, &docs)
     }
 
     fn insert_each(&mut self, workload: &Workload, indices: &[usize]) -> anyhow::Result<Duration> {
@@ -205,4 +194,23 @@ impl Subject for SqliteSubject {
             (page_size * pages) as f64 / MIB,
         )])
     }
+}
+
+/// Inserts `(key, JSON)` rows in one transaction; returns the time it took.
+pub(crate) fn insert_in_one_transaction(
+    conn: &mut Connection,
+    rows: &[([u8; 16], String)],
+) -> anyhow::Result<Duration> {
+    let ((), elapsed) = timed(|| {
+        let txn = conn.transaction()?;
+        {
+            let mut insert = txn.prepare_cached(INSERT)?;
+            for (key, json) in rows {
+                insert.execute(params![&key[..], json])?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    })?;
+    Ok(elapsed)
 }

@@ -12,6 +12,7 @@ use cairn::{Config, Database, Filter, IndexSpec, Query, StorageMode, Value};
 
 use super::subject::{sorted_groups, Answer, Group, Probe, QuerySubject, SORT_FIELD, TOP_LIMIT};
 use super::workload::QueryDocs;
+use crate::bench::core::cairn_subject::insert_in_one_transaction;
 use crate::bench::core::subject::timed;
 
 /// The collection holding the benchmark's documents.
@@ -90,15 +91,7 @@ impl QuerySubject for CairnSide {
 
     fn insert_batch(&mut self, docs: &QueryDocs, chunk: Range<usize>) -> anyhow::Result<Duration> {
         let values: Vec<Value> = chunk.map(|index| docs.cairn_doc(index)).collect();
-        let ((), elapsed) = timed(|| {
-            let mut txn = self.db.begin()?;
-            for doc in values {
-                txn.insert(COLLECTION, doc)?;
-            }
-            txn.commit()?;
-            Ok(())
-        })?;
-        Ok(elapsed)
+        insert_in_one_transaction(&self.db, COLLECTION, values)
     }
 
     fn create_index(&mut self, field: &str) -> anyhow::Result<Duration> {

@@ -9,11 +9,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use rusqlite::{params, Connection, Params};
+use rusqlite::{Connection, Params};
 
 use super::subject::{sorted_groups, Answer, Group, Probe, QuerySubject, SORT_FIELD, TOP_LIMIT};
 use super::workload::QueryDocs;
-use crate::bench::core::sqlite_subject::{open, CREATE_TABLE, INSERT};
+use crate::bench::core::sqlite_subject::{insert_in_one_transaction, open, CREATE_TABLE};
 use crate::bench::core::subject::timed;
 
 /// Equality on the indexed `account`.
@@ -100,18 +100,7 @@ impl QuerySubject for SqliteSide {
         let rows: Vec<([u8; 16], String)> = chunk
             .map(|index| (docs.key(index), docs.json_doc(index)))
             .collect();
-        let ((), elapsed) = timed(|| {
-            let txn = self.conn.transaction()?;
-            {
-                let mut insert = txn.prepare_cached(INSERT)?;
-                for (key, json) in &rows {
-                    insert.execute(params![&key[..], json])?;
-                }
-            }
-            txn.commit()?;
-            Ok(())
-        })?;
-        Ok(elapsed)
+        insert_in_one_transaction(&mut self.conn, &rows)
     }
 
     fn create_index(&mut self, field: &str) -> anyhow::Result<Duration> {
