@@ -7,12 +7,14 @@
 //! * [`plan`]: access paths and their costs.
 //! * [`exec`]: running a plan over one snapshot, under a time budget.
 //! * [`find`]: `find`, `count`, `distinct`, `explain`.
+//! * [`bulk`]: `update_many` and `delete_many`, atomic, with dry runs.
 //! * [`aggregate`](mod@aggregate): the pipeline (`$match`, `$project`, `$group`, `$sort`,
 //!   `$unwind`, `$lookup`...) over one snapshot, leading `$match` stages answered by indexes,
 //!   memory and time bounded; [`aggregate()`] parses and runs one, [`Pipeline`] is the parsed
 //!   (or built) form.
 
 pub mod aggregate;
+pub mod bulk;
 mod error;
 pub mod exec;
 pub mod filter;
@@ -23,6 +25,7 @@ pub mod projection;
 pub mod query;
 
 pub use aggregate::{aggregate, Pipeline};
+pub use bulk::{delete_many, update_many, BulkOptions, BulkReport};
 pub use error::{QueryError, Result};
 pub use filter::{Filter, Op};
 pub use find::{count, distinct, explain, find, find_in, for_each_match, Explain, FindResult};

@@ -52,6 +52,7 @@ pub use cairn_query as query;
 
 pub use cairn_index::{create_index, drop_index, list_indexes, IndexInfo, IndexKind, IndexSpec};
 pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindResult, Query};
+pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;
 
