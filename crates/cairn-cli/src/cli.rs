@@ -215,6 +215,39 @@ pub enum Command {
         /// The pipeline, e.g. '[{"$group": {"_id": "$city", "n": {"$count": {}}}}]'.
         pipeline: String,
     },
+    /// Apply update operators to every document matching a filter, atomically (all change or
+    /// none); prints {"matched", "changed", "dry_run", "seq"} as JSON.
+    UpdateMany {
+        /// Collection.
+        collection: String,
+        /// Which documents, e.g. '{"state": "waiting"}' ('{}' for all).
+        #[arg(long)]
+        filter: String,
+        /// The patch, e.g. '{"$set": {"state": "queued"}}'.
+        #[arg(long)]
+        patch: String,
+        /// Report what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Fail, writing nothing, if more documents match [default and maximum: 100000].
+        #[arg(long)]
+        max_documents: Option<usize>,
+    },
+    /// Delete every document matching a filter, atomically; prints {"matched", "changed",
+    /// "dry_run", "seq"} as JSON.
+    DeleteMany {
+        /// Collection.
+        collection: String,
+        /// Which documents ('{}' for all).
+        #[arg(long)]
+        filter: String,
+        /// Report what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Fail, deleting nothing, if more documents match [default and maximum: 100000].
+        #[arg(long)]
+        max_documents: Option<usize>,
+    },
     /// Create, drop or list secondary indexes.
     Index {
         /// The index operation.

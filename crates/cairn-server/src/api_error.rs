@@ -5,6 +5,8 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cairn::index::IndexError;
+use cairn::query::QueryError;
 use cairn::{DocError, EngineError};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
@@ -252,6 +254,59 @@ impl From<EngineError> for ApiError {
     }
 }
 
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            QueryError::Invalid { at, reason } => ApiError::bad_request("invalid_query", message)
+                .with_details(json!({ "at": at, "reason": reason })),
+            QueryError::InvalidCursor(reason) => ApiError::bad_request("invalid_cursor", message)
+                .with_details(json!({ "reason": reason })),
+            // The query stopped itself at its budget (the request's time limit): the same
+            // status as a request the server cut off, with what was done so far.
+            QueryError::TimedOut {
+                budget_ms,
+                examined,
+            } => ApiError::new(StatusCode::REQUEST_TIMEOUT, "query_timeout", message)
+                .with_details(json!({ "budget_ms": budget_ms, "examined": examined })),
+            QueryError::TooLarge { what, limit, hint } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "limit_exceeded", message)
+                    .with_details(json!({ "what": what, "limit": limit, "hint": hint }))
+            }
+            QueryError::Index(index) => ApiError::from(index),
+            QueryError::Engine(engine) => ApiError::from(engine),
+        }
+    }
+}
+
+impl From<IndexError> for ApiError {
+    fn from(err: IndexError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            IndexError::InvalidDefinition { name, reason } => {
+                ApiError::bad_request("invalid_index", message)
+                    .with_details(json!({ "index": name, "reason": reason }))
+            }
+            IndexError::UnknownIndex { collection, name } => {
+                ApiError::new(StatusCode::NOT_FOUND, "index_not_found", message)
+                    .with_details(json!({ "collection": collection, "index": name }))
+            }
+            // Concurrent writes kept invalidating the build's chunks; the index was dropped
+            // again and the same request can simply be retried.
+            IndexError::BuildFailed {
+                collection, name, ..
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_build_failed",
+                message,
+            )
+            .with_details(json!({ "collection": collection, "index": name, "retryable": true })),
+            IndexError::CorruptKey => ApiError::internal(message),
+            IndexError::Engine(engine) => ApiError::from(engine),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +336,83 @@ mod tests {
         let err = cairn::Value::from_json_str("{").unwrap_err();
         let api = ApiError::from(err);
         assert_eq!(api.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn query_and_index_errors_map_to_client_statuses() {
+        let cases: Vec<(ApiError, StatusCode, &str)> = vec![
+            (
+                QueryError::invalid("$and[1].age.$gt", "expected a value").into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+            ),
+            (
+                QueryError::InvalidCursor("bad".into()).into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_cursor",
+            ),
+            (
+                QueryError::TimedOut {
+                    budget_ms: 1,
+                    examined: 2,
+                }
+                .into(),
+                StatusCode::REQUEST_TIMEOUT,
+                "query_timeout",
+            ),
+            (
+                QueryError::TooLarge {
+                    what: "sort buffer",
+                    limit: 1,
+                    hint: "h",
+                }
+                .into(),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "limit_exceeded",
+            ),
+            (
+                QueryError::Index(IndexError::UnknownIndex {
+                    collection: "c".into(),
+                    name: "i".into(),
+                })
+                .into(),
+                StatusCode::NOT_FOUND,
+                "index_not_found",
+            ),
+            (
+                IndexError::InvalidDefinition {
+                    name: "i".into(),
+                    reason: "r".into(),
+                }
+                .into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_index",
+            ),
+            (
+                IndexError::BuildFailed {
+                    collection: "c".into(),
+                    name: "i".into(),
+                    reason: "r".into(),
+                }
+                .into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_build_failed",
+            ),
+            (
+                QueryError::Engine(EngineError::UnknownCollection { name: "x".into() }).into(),
+                StatusCode::NOT_FOUND,
+                "collection_not_found",
+            ),
+            (
+                IndexError::CorruptKey.into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+            ),
+        ];
+        for (api, status, code) in cases {
+            assert_eq!((api.status, api.code), (status, code), "{}", api.message);
+        }
+        let invalid = ApiError::from(QueryError::invalid("$and[1].age.$gt", "expected a value"));
+        assert_eq!(invalid.details.unwrap()["at"], "$and[1].age.$gt");
     }
 }

@@ -86,3 +86,16 @@ pub const GENERATED_PASSWORD_BYTES: usize = 18;
 /// Random bytes in a bearer token: 32 (256 bits), so guessing one is hopeless and a plain
 /// SHA-256 of it is a safe thing to store.
 pub const TOKEN_RANDOM_BYTES: usize = 32;
+
+/// Documents a query returns when the request names no `limit`: 1,000. Small enough that an
+/// accidental "everything" query answers quickly; the response carries a cursor for the next
+/// page.
+pub const DEFAULT_QUERY_PAGE: usize = 1_000;
+
+/// Largest `limit` of one query request: the query layer's page limit (100,000). More than
+/// that is paged with the cursor.
+pub const MAX_QUERY_PAGE: usize = cairn::query::limits::MAX_RESULT_DOCUMENTS;
+
+/// Largest `skip` of one query request: 100,000. Skipped documents are still read and sorted,
+/// so a large skip costs like a large page; page with the cursor instead.
+pub const MAX_QUERY_SKIP: usize = 100_000;

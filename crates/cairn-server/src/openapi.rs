@@ -31,6 +31,8 @@ use crate::api_error::ErrorBody;
     tags(
         (name = "collections", description = "Create, list and drop collections."),
         (name = "documents", description = "Read and write documents."),
+        (name = "queries", description = "Find, count, distinct, explain and aggregate."),
+        (name = "indexes", description = "Secondary indexes: list, create (online), drop."),
         (name = "transactions", description = "Several operations, atomically."),
         (name = "changes", description = "The change stream (Server-Sent Events)."),
         (name = "auth", description = "Tokens and the current user."),
@@ -334,5 +336,138 @@ impl ToSchema for GrantsSchema {
 
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
         schemas.push(("Access".to_string(), crate::auth::Access::schema()));
+    }
+}
+
+/// A filter, e.g. `{"age": {"$gte": 18}, "city": "Oslo"}`; `{}` matches every document.
+pub struct FilterSchema;
+
+impl PartialSchema for FilterSchema {
+    fn schema() -> RefOr<Schema> {
+        typed(Type::Object)
+            .description(Some(
+                "A filter: field path → value (equality) or operators ($eq $ne $gt $gte $lt $lte \
+                 $in $nin $exists $type $regex $size $all $elemMatch $not), combined with $and, \
+                 $or and $nor. {} matches every document.",
+            ))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .into()
+    }
+}
+
+impl ToSchema for FilterSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Filter")
+    }
+}
+
+/// A sort: field path → 1 (ascending) or -1 (descending), in priority order.
+pub struct SortSchema;
+
+impl PartialSchema for SortSchema {
+    fn schema() -> RefOr<Schema> {
+        let direction = typed(Type::Integer).enum_values(Some([1, -1]));
+        typed(Type::Object)
+            .description(Some(
+                "Field path → 1 (ascending) or -1 (descending), highest priority first; ties \
+                 are broken by _id.",
+            ))
+            .property_names(Some(names(FIELD_PATH_PATTERN)))
+            .additional_properties(Some(direction))
+            .max_properties(Some(cairn::query::limits::MAX_SORT_FIELDS))
+            .into()
+    }
+}
+
+impl ToSchema for SortSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Sort")
+    }
+}
+
+/// A projection: field path → 1/true (keep) or 0/false (drop); `_id` is kept unless dropped.
+pub struct ProjectionSchema;
+
+impl PartialSchema for ProjectionSchema {
+    fn schema() -> RefOr<Schema> {
+        let flag = AnyOfBuilder::new()
+            .item(typed(Type::Boolean))
+            .item(typed(Type::Integer).enum_values(Some([0, 1])));
+        typed(Type::Object)
+            .description(Some(
+                "Field path → 1/true (return only these) or 0/false (return all but these); \
+                 inclusion and exclusion do not mix, except for _id.",
+            ))
+            .property_names(Some(names(FIELD_PATH_PATTERN)))
+            .additional_properties(Some(RefOr::<Schema>::from(Schema::AnyOf(flag.build()))))
+            .into()
+    }
+}
+
+impl ToSchema for ProjectionSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Projection")
+    }
+}
+
+/// An aggregation pipeline: a list of one-key stage objects.
+pub struct PipelineSchema;
+
+impl PartialSchema for PipelineSchema {
+    fn schema() -> RefOr<Schema> {
+        let stage = typed(Type::Object)
+            .description(Some(
+                "One stage: {\"$match\": filter}, $project, $addFields/$set, $group, $sort, \
+                 $skip, $limit, $unwind, $count or $lookup.",
+            ))
+            .min_properties(Some(1))
+            .max_properties(Some(1))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)));
+        ArrayBuilder::new()
+            .description(Some("The stages, applied in order."))
+            .items(stage)
+            .max_items(Some(cairn::query::limits::MAX_PIPELINE_STAGES))
+            .into()
+    }
+}
+
+impl ToSchema for PipelineSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Pipeline")
+    }
+}
+
+/// Any JSON value: a value as stored (typed values appear as `{"$date": ...}` and the like).
+pub struct AnyValueSchema;
+
+impl PartialSchema for AnyValueSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some("Any value, in Cairn's extended JSON."))
+            .into()
+    }
+}
+
+impl ToSchema for AnyValueSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AnyValue")
+    }
+}
+
+/// A field path: field names joined by `.` (a numeric segment indexes an array).
+pub struct FieldPathSchema;
+
+impl PartialSchema for FieldPathSchema {
+    fn schema() -> RefOr<Schema> {
+        names(FIELD_PATH_PATTERN)
+            .description(Some("Field names joined by `.`, e.g. `address.city`."))
+            .into()
+    }
+}
+
+impl ToSchema for FieldPathSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("FieldPath")
     }
 }

@@ -1,6 +1,7 @@
 //! Command implementations, one module per group.
 
 mod backup;
+mod bulk;
 mod collection;
 mod document;
 mod index;
@@ -121,6 +122,30 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             collection,
             pipeline,
         } => query::aggregate(db, collection, pipeline),
+        Command::UpdateMany {
+            collection,
+            filter,
+            patch,
+            dry_run,
+            max_documents,
+        } => bulk::update_many(
+            db,
+            collection,
+            filter,
+            patch,
+            &bulk::options(*dry_run, *max_documents)?,
+        ),
+        Command::DeleteMany {
+            collection,
+            filter,
+            dry_run,
+            max_documents,
+        } => bulk::delete_many(
+            db,
+            collection,
+            filter,
+            &bulk::options(*dry_run, *max_documents)?,
+        ),
         Command::Index { action } => match action {
             IndexAction::Create {
                 collection,

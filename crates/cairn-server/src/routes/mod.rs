@@ -1,15 +1,18 @@
 //! The router: every route, its layers, and the OpenAPI document built from the same
 //! declarations.
 //!
-//! Routes are grouped by what they serve, one module each. New capabilities (queries, count,
-//! explain, aggregate, indexes, schemas from `cairn-query`) plug in the same way: a module
-//! here with `#[utoipa::path]` handlers that go through [`crate::state::AppState::run`], and
+//! Routes are grouped by what they serve, one module each. New capabilities (schemas, say)
+//! plug in the same way the query, index and bulk routes did: a module here with
+//! `#[utoipa::path]` handlers that go through [`crate::state::AppState::run`] (or `read`), and
 //! one `.routes(routes!(...))` line in [`api_routes`].
 
 pub mod auth;
+pub mod bulk;
 pub mod changes;
 pub mod collections;
 pub mod documents;
+pub mod indexes;
+pub mod queries;
 pub mod system;
 pub mod transactions;
 pub mod users;
@@ -117,6 +120,15 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         ))
         .routes(routes!(documents::compare_and_swap))
         .routes(routes!(documents::batch))
+        .routes(routes!(bulk::update_many))
+        .routes(routes!(bulk::delete_many))
+        .routes(routes!(queries::query))
+        .routes(routes!(queries::count))
+        .routes(routes!(queries::distinct))
+        .routes(routes!(queries::explain))
+        .routes(routes!(queries::aggregate))
+        .routes(routes!(indexes::list, indexes::create))
+        .routes(routes!(indexes::drop))
         .routes(routes!(transactions::execute))
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::revoke_current))
@@ -149,7 +161,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 23);
+        assert_eq!(ids.len(), 33);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 }

@@ -1,0 +1,230 @@
+//! `/v1/collections/{collection}/indexes`: list, create (built online from the documents
+//! already there) and drop secondary indexes — `cairn index list | create | drop` over HTTP.
+//! Listing needs read access to the collection; creating and dropping change how it is
+//! stored, which is collection DDL and needs write access, as creating or dropping the
+//! collection itself does.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use cairn::{IndexInfo, IndexKind, IndexSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::Need;
+use crate::body::JsonBody;
+use crate::collection_name;
+use crate::extract::ApiPath;
+use crate::openapi::{ErrorResponses, FieldPathSchema};
+use crate::state::SharedState;
+
+/// How an index organises its entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexKindName {
+    /// Ordered: equality, ranges, prefixes of composite keys, sorted scans.
+    #[default]
+    Btree,
+    /// Hashed: equality on every field only, with small keys however long the values.
+    Hash,
+}
+
+impl From<IndexKindName> for IndexKind {
+    fn from(kind: IndexKindName) -> IndexKind {
+        match kind {
+            IndexKindName::Btree => IndexKind::BTree,
+            IndexKindName::Hash => IndexKind::Hash,
+        }
+    }
+}
+
+impl From<IndexKind> for IndexKindName {
+    fn from(kind: IndexKind) -> IndexKindName {
+        match kind {
+            IndexKind::BTree => IndexKindName::Btree,
+            IndexKind::Hash => IndexKindName::Hash,
+        }
+    }
+}
+
+/// Body of `POST /v1/collections/{collection}/indexes`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIndex {
+    /// The index name, unique within the collection (the rules of collection names).
+    #[schema(pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")]
+    pub name: String,
+    /// The indexed field paths, in key order (1 to 8, no repeats; nested paths allowed).
+    #[schema(value_type = Vec<FieldPathSchema>, min_items = 1, max_items = 8)]
+    pub fields: Vec<String>,
+    /// `btree` (default) or `hash`.
+    #[serde(default)]
+    pub kind: IndexKindName,
+    /// Refuse two documents with the same key (keys with a null or missing field are exempt).
+    #[serde(default)]
+    pub unique: bool,
+}
+
+/// An index as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndexDescription {
+    /// Its name.
+    pub name: String,
+    /// The indexed field paths, in key order.
+    pub fields: Vec<String>,
+    /// `btree` or `hash`.
+    pub kind: IndexKindName,
+    /// Whether keys are unique.
+    pub unique: bool,
+    /// Whether the index is complete and used by queries (false while it builds).
+    pub ready: bool,
+    /// Whether some document held an array in an indexed field.
+    pub multikey: bool,
+    /// Number of entries.
+    pub entries: u64,
+    /// Bytes the entries occupy on disk.
+    pub bytes: u64,
+}
+
+impl From<IndexInfo> for IndexDescription {
+    fn from(info: IndexInfo) -> IndexDescription {
+        IndexDescription {
+            fields: info.spec.field_names(),
+            name: info.spec.name,
+            kind: info.spec.kind.into(),
+            unique: info.spec.unique,
+            ready: info.ready,
+            multikey: info.multikey,
+            entries: info.entries,
+            bytes: info.bytes,
+        }
+    }
+}
+
+/// A collection's indexes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndexList {
+    /// In creation order.
+    pub indexes: Vec<IndexDescription>,
+}
+
+/// Path of one index.
+#[derive(Debug, Deserialize)]
+pub struct IndexPath {
+    collection: String,
+    name: String,
+}
+
+/// Lists a collection's indexes with their sizes.
+#[utoipa::path(get, operation_id = "list_indexes", path = "/v1/collections/{collection}/indexes", tag = "indexes",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    responses((status = 200, description = "The indexes", body = IndexList), ErrorResponses))]
+pub async fn list(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+) -> Result<Json<IndexList>, ApiError> {
+    collection_name::check(&collection)?;
+    let need = Need::read(&collection);
+    let indexes = state
+        .read(credentials, need, move |db, _| {
+            Ok(cairn::list_indexes(db, &collection)?)
+        })
+        .await?;
+    Ok(Json(IndexList {
+        indexes: indexes.into_iter().map(IndexDescription::from).collect(),
+    }))
+}
+
+/// Creates an index and builds it from the documents already there, online (the collection
+/// stays readable and writable); answers when it is ready. A unique index over duplicate
+/// values fails with 409 `unique_violation` and leaves no index behind.
+#[utoipa::path(post, operation_id = "create_index", path = "/v1/collections/{collection}/indexes", tag = "indexes",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    request_body = CreateIndex,
+    responses((status = 201, description = "Built and ready", body = IndexDescription), ErrorResponses))]
+pub async fn create(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    JsonBody(request): JsonBody<CreateIndex>,
+) -> Result<(StatusCode, Json<IndexDescription>), ApiError> {
+    collection_name::check(&collection)?;
+    let spec = index_spec(&request)?;
+    let need = Need::write(&collection);
+    let info = state
+        .run(credentials, need, move |db, _| {
+            if cairn::list_indexes(db, &collection)?
+                .iter()
+                .any(|info| info.spec.name == spec.name)
+            {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "index_exists",
+                    format!("`{collection}` already has an index `{}`", spec.name),
+                )
+                .with_details(json!({ "collection": collection, "index": spec.name })));
+            }
+            cairn::create_index(db, &collection, &spec, &mut |_| {})?;
+            cairn::list_indexes(db, &collection)?
+                .into_iter()
+                .find(|info| info.spec.name == spec.name)
+                // Dropped by a concurrent request between the build and this listing.
+                .ok_or_else(|| {
+                    ApiError::from(cairn::index::IndexError::UnknownIndex {
+                        collection: collection.clone(),
+                        name: spec.name.clone(),
+                    })
+                })
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(info.into())))
+}
+
+/// Drops an index and its entries.
+#[utoipa::path(delete, operation_id = "drop_index", path = "/v1/collections/{collection}/indexes/{name}", tag = "indexes",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("name" = String, Path, description = "Index name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    responses((status = 204, description = "Dropped"), ErrorResponses))]
+pub async fn drop(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(path): ApiPath<IndexPath>,
+) -> Result<StatusCode, ApiError> {
+    collection_name::check(&path.collection)?;
+    let need = Need::write(&path.collection);
+    state
+        .run(credentials, need, move |db, _| {
+            Ok(cairn::drop_index(db, &path.collection, &path.name)?)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The definition a request asks for; 400 `invalid_index` naming what is wrong.
+fn index_spec(request: &CreateIndex) -> Result<IndexSpec, ApiError> {
+    // Index names follow the collection naming rules (the engine checks them as extension
+    // names); say so in index terms rather than as a bad collection name.
+    if let Err(err) = cairn::validate_collection_name(&request.name) {
+        let reason = match err {
+            cairn::EngineError::InvalidCollectionName { reason, .. } => reason.to_string(),
+            other => other.to_string(),
+        };
+        return Err(ApiError::from(
+            cairn::index::IndexError::InvalidDefinition {
+                name: request.name.clone(),
+                reason,
+            },
+        ));
+    }
+    let fields: Vec<&str> = request.fields.iter().map(String::as_str).collect();
+    Ok(IndexSpec::new(
+        &request.name,
+        &fields,
+        request.kind.into(),
+        request.unique,
+    )?)
+}

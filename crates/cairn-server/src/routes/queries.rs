@@ -1,0 +1,333 @@
+//! `/v1/collections/{collection}/query | count | distinct | explain | aggregate`: the query
+//! layer over HTTP, with what `cairn query | count | explain | aggregate` offer on the command
+//! line. Every query runs on one snapshot on the server's reader threads, under the request
+//! timeout as its time budget (so it stops itself instead of running on after a 408).
+
+use axum::extract::State;
+use axum::Json;
+use cairn::query::aggregate::Stage;
+use cairn::query::{parse_sort, Pipeline, Projection};
+use cairn::{Filter, JsonExpression, Query, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::{Access, Need};
+use crate::body::{JsonBody, OptionalJsonBody};
+use crate::collection_name;
+use crate::extract::ApiPath;
+use crate::limits::{DEFAULT_QUERY_PAGE, MAX_QUERY_PAGE, MAX_QUERY_SKIP};
+use crate::openapi::{
+    AnyValueSchema, ErrorResponses, FilterSchema, PipelineSchema, ProjectionSchema, SortSchema,
+};
+use crate::state::SharedState;
+
+/// Body of a query (and of `explain`); every field is optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// Which documents (default: all).
+    #[schema(value_type = Option<FilterSchema>)]
+    #[serde(default)]
+    pub filter: Option<JsonExpression>,
+    /// Order (default: `_id` ascending).
+    #[schema(value_type = Option<SortSchema>)]
+    #[serde(default)]
+    pub sort: Option<JsonExpression>,
+    /// Matching documents to skip first (at most 100,000; page with `cursor` beyond).
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000)]
+    #[serde(default)]
+    pub skip: Option<usize>,
+    /// Documents to return: default 1,000, at most 100,000. When more match, the response
+    /// carries a `cursor`.
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000)]
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Which fields to return.
+    #[schema(value_type = Option<ProjectionSchema>)]
+    #[serde(default)]
+    pub projection: Option<JsonExpression>,
+    /// Continue after this cursor (from the previous page of the same filter and sort).
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One page of query results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryResponse {
+    /// The documents, in order, projected.
+    #[schema(value_type = Vec<Object>)]
+    pub documents: Vec<Value>,
+    /// Pass as `cursor` (same filter and sort) for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// Body of `count`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountRequest {
+    /// Which documents (default: all).
+    #[schema(value_type = Option<FilterSchema>)]
+    #[serde(default)]
+    pub filter: Option<JsonExpression>,
+}
+
+/// The number of matching documents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountResponse {
+    /// How many documents match.
+    pub count: u64,
+}
+
+/// Body of `distinct`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DistinctRequest {
+    /// The field path whose values to collect (array elements count separately).
+    #[schema(pattern = r"^[^.$][^.]*(\.[^.$][^.]*)*$")]
+    pub field: String,
+    /// Which documents (default: all).
+    #[schema(value_type = Option<FilterSchema>)]
+    #[serde(default)]
+    pub filter: Option<JsonExpression>,
+}
+
+/// The distinct values of a field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DistinctResponse {
+    /// In Cairn's total value order (null < booleans < numbers < strings < ...).
+    #[schema(value_type = Vec<AnyValueSchema>)]
+    pub values: Vec<Value>,
+}
+
+/// Body of `aggregate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateRequest {
+    /// The stages.
+    #[schema(value_type = PipelineSchema)]
+    pub pipeline: Vec<JsonExpression>,
+}
+
+/// A pipeline's output.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AggregateResponse {
+    /// The documents the last stage produced, in order.
+    #[schema(value_type = Vec<Object>)]
+    pub documents: Vec<Value>,
+}
+
+/// One plan in an explanation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanLine {
+    /// What it does (e.g. `index age_idx [18, +inf)`, `full scan`).
+    pub plan: String,
+    /// Estimated documents read.
+    pub estimated_rows: f64,
+    /// Estimated cost (comparable between the plans of one query only).
+    pub cost: f64,
+}
+
+/// What running the chosen plan did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Executed {
+    /// Index entries read.
+    pub keys_examined: u64,
+    /// Documents read and tested against the filter.
+    pub docs_examined: u64,
+    /// Documents returned.
+    pub returned: u64,
+    /// Wall time, microseconds.
+    pub elapsed_us: u64,
+}
+
+/// How a query runs: the plan chosen, every plan considered, and what the chosen one did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplainResponse {
+    /// The chosen plan.
+    pub chosen: PlanLine,
+    /// Every plan considered, cheapest first (the chosen one included).
+    pub considered: Vec<PlanLine>,
+    /// What running the chosen plan examined.
+    pub executed: Executed,
+}
+
+/// Finds documents: filter, sort, skip, limit, projection, and a cursor for the next page.
+#[utoipa::path(post, operation_id = "query_documents", path = "/v1/collections/{collection}/query", tag = "queries",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    request_body = Option<QueryRequest>,
+    responses((status = 200, description = "One page of results", body = QueryResponse), ErrorResponses))]
+pub async fn query(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
+) -> Result<Json<QueryResponse>, ApiError> {
+    collection_name::check(&collection)?;
+    let mut query = build_query(request)?;
+    query.time_budget = state.limits.request_timeout();
+    let need = Need::read(&collection);
+    let page = state
+        .read(credentials, need, move |db, _| {
+            Ok(cairn::find(db, &collection, &query)?)
+        })
+        .await?;
+    Ok(Json(QueryResponse {
+        documents: page.documents,
+        cursor: page.cursor,
+    }))
+}
+
+/// Counts the documents matching a filter.
+#[utoipa::path(post, operation_id = "count_documents", path = "/v1/collections/{collection}/count", tag = "queries",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    request_body = Option<CountRequest>,
+    responses((status = 200, description = "The count", body = CountResponse), ErrorResponses))]
+pub async fn count(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    OptionalJsonBody(request): OptionalJsonBody<CountRequest>,
+) -> Result<Json<CountResponse>, ApiError> {
+    collection_name::check(&collection)?;
+    let filter = parse_filter(request.filter)?;
+    let need = Need::read(&collection);
+    let count = state
+        .read(credentials, need, move |db, _| {
+            Ok(cairn::count(db, &collection, &filter)?)
+        })
+        .await?;
+    Ok(Json(CountResponse { count }))
+}
+
+/// The distinct values of a field among the documents matching a filter.
+#[utoipa::path(post, operation_id = "distinct_values", path = "/v1/collections/{collection}/distinct", tag = "queries",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    request_body = DistinctRequest,
+    responses((status = 200, description = "The values", body = DistinctResponse), ErrorResponses))]
+pub async fn distinct(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    JsonBody(request): JsonBody<DistinctRequest>,
+) -> Result<Json<DistinctResponse>, ApiError> {
+    collection_name::check(&collection)?;
+    let filter = parse_filter(request.filter)?;
+    let field = request.field;
+    let need = Need::read(&collection);
+    let values = state
+        .read(credentials, need, move |db, _| {
+            Ok(cairn::distinct(db, &collection, &field, &filter)?)
+        })
+        .await?;
+    Ok(Json(DistinctResponse { values }))
+}
+
+/// Shows how a query runs: the chosen plan, the alternatives with their estimated costs, and
+/// what running it examined (the query is executed; its documents are not returned).
+#[utoipa::path(post, operation_id = "explain_query", path = "/v1/collections/{collection}/explain", tag = "queries",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    request_body = Option<QueryRequest>,
+    responses((status = 200, description = "The plan", body = ExplainResponse), ErrorResponses))]
+pub async fn explain(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
+) -> Result<Json<ExplainResponse>, ApiError> {
+    collection_name::check(&collection)?;
+    let mut query = build_query(request)?;
+    query.time_budget = state.limits.request_timeout();
+    let need = Need::read(&collection);
+    let explained = state
+        .read(credentials, need, move |db, _| {
+            Ok(cairn::explain(db, &collection, &query)?)
+        })
+        .await?;
+    let line = |line: &cairn::query::find::PlanLine| PlanLine {
+        plan: line.description.clone(),
+        estimated_rows: line.estimated_rows.round(),
+        cost: (line.cost * 10.0).round() / 10.0,
+    };
+    Ok(Json(ExplainResponse {
+        chosen: line(&explained.chosen),
+        considered: explained.considered.iter().map(line).collect(),
+        executed: Executed {
+            keys_examined: explained.executed.keys_examined,
+            docs_examined: explained.executed.docs_examined,
+            returned: explained.returned,
+            elapsed_us: explained.elapsed_us,
+        },
+    }))
+}
+
+/// Runs an aggregation pipeline. `$lookup` stages read their `from` collections too, so the
+/// caller needs read access to each of them.
+#[utoipa::path(post, operation_id = "aggregate", path = "/v1/collections/{collection}/aggregate", tag = "queries",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    request_body = AggregateRequest,
+    responses((status = 200, description = "The pipeline's output", body = AggregateResponse), ErrorResponses))]
+pub async fn aggregate(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    JsonBody(request): JsonBody<AggregateRequest>,
+) -> Result<Json<AggregateResponse>, ApiError> {
+    collection_name::check(&collection)?;
+    let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
+    let pipeline = Pipeline::parse(&stages)?.time_budget(state.limits.request_timeout());
+    let mut reads = vec![(collection.clone(), Access::ReadOnly)];
+    for stage in pipeline.stages() {
+        if let Stage::Lookup(lookup) = stage {
+            collection_name::check(lookup.from())?;
+            reads.push((lookup.from().to_string(), Access::ReadOnly));
+        }
+    }
+    let documents = state
+        .read(credentials, Need::Collections(reads), move |db, _| {
+            Ok(pipeline.run(db, &collection)?)
+        })
+        .await?;
+    Ok(Json(AggregateResponse { documents }))
+}
+
+/// A filter from an optional request field (absent or null: every document).
+pub fn parse_filter(filter: Option<JsonExpression>) -> Result<Filter, ApiError> {
+    match filter {
+        Some(JsonExpression(value)) => Ok(Filter::parse(&value)?),
+        None => Ok(Filter::All),
+    }
+}
+
+/// Checks a request's paging numbers and builds the query.
+fn build_query(request: QueryRequest) -> Result<Query, ApiError> {
+    let limit = request.limit.unwrap_or(DEFAULT_QUERY_PAGE);
+    check_at_most("limit", limit, MAX_QUERY_PAGE)?;
+    let skip = request.skip.unwrap_or(0);
+    check_at_most("skip", skip, MAX_QUERY_SKIP)?;
+    let mut query = Query::new(parse_filter(request.filter)?);
+    if let Some(JsonExpression(sort)) = request.sort {
+        query.sort = parse_sort(&sort)?;
+    }
+    if let Some(JsonExpression(projection)) = request.projection {
+        query.projection = Some(Projection::parse(&projection)?);
+    }
+    query.limit = Some(limit);
+    query.skip = skip;
+    query.after = request.cursor;
+    Ok(query)
+}
+
+/// 400 `invalid_request` when a number in the request is over its limit.
+fn check_at_most(field: &'static str, value: usize, limit: usize) -> Result<(), ApiError> {
+    if value > limit {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("`{field}` is {value}; the limit is {limit}"),
+        )
+        .with_details(serde_json::json!({ "field": field, "limit": limit })));
+    }
+    Ok(())
+}
