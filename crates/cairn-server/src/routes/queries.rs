@@ -3,6 +3,8 @@
 //! line. Every query runs on one snapshot on the server's reader threads, under the request
 //! timeout as its time budget (so it stops itself instead of running on after a 408).
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::Json;
 use cairn::query::aggregate::Stage;
@@ -51,6 +53,11 @@ pub struct QueryRequest {
     /// Continue after this cursor (from the previous page of the same filter and sort).
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Stop with 408 `query_timeout` after this many milliseconds (default and maximum: the
+    /// server's request timeout).
+    #[schema(value_type = Option<u64>, minimum = 0)]
+    #[serde(default)]
+    pub max_time_ms: Option<u64>,
 }
 
 /// One page of query results.
@@ -109,6 +116,11 @@ pub struct AggregateRequest {
     /// The stages.
     #[schema(value_type = PipelineSchema)]
     pub pipeline: Vec<JsonExpression>,
+    /// Stop with 408 `query_timeout` after this many milliseconds (default and maximum: the
+    /// server's request timeout).
+    #[schema(value_type = Option<u64>, minimum = 0)]
+    #[serde(default)]
+    pub max_time_ms: Option<u64>,
 }
 
 /// A pipeline's output.
@@ -166,8 +178,9 @@ pub async fn query(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
     collection_name::check(&collection)?;
+    let budget = time_budget(&state, request.max_time_ms);
     let mut query = build_query(request)?;
-    query.time_budget = state.limits.request_timeout();
+    query.time_budget = budget;
     let need = Need::read(&collection);
     let page = state
         .read(credentials, need, move |db, _| {
@@ -238,8 +251,9 @@ pub async fn explain(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
     collection_name::check(&collection)?;
+    let budget = time_budget(&state, request.max_time_ms);
     let mut query = build_query(request)?;
-    query.time_budget = state.limits.request_timeout();
+    query.time_budget = budget;
     let need = Need::read(&collection);
     let explained = state
         .read(credentials, need, move |db, _| {
@@ -276,8 +290,9 @@ pub async fn aggregate(
     JsonBody(request): JsonBody<AggregateRequest>,
 ) -> Result<Json<AggregateResponse>, ApiError> {
     collection_name::check(&collection)?;
+    let budget = time_budget(&state, request.max_time_ms);
     let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
-    let pipeline = Pipeline::parse(&stages)?.time_budget(state.limits.request_timeout());
+    let pipeline = Pipeline::parse(&stages)?.time_budget(budget);
     let mut reads = vec![(collection.clone(), Access::ReadOnly)];
     for stage in pipeline.stages() {
         if let Stage::Lookup(lookup) = stage {
@@ -299,6 +314,13 @@ pub fn parse_filter(filter: Option<JsonExpression>) -> Result<Filter, ApiError> 
         Some(JsonExpression(value)) => Ok(Filter::parse(&value)?),
         None => Ok(Filter::All),
     }
+}
+
+/// A query's time budget: what the request asks for, never more than the request timeout
+/// (the query then stops itself instead of running on after a 408).
+fn time_budget(state: &SharedState, max_time_ms: Option<u64>) -> Duration {
+    let timeout = state.limits.request_timeout();
+    max_time_ms.map_or(timeout, |ms| Duration::from_millis(ms).min(timeout))
 }
 
 /// Checks a request's paging numbers and builds the query.
