@@ -69,7 +69,18 @@ impl FromRequest<SharedState> for DocumentBody {
 
 /// Parses JSON into `T`, telling malformed JSON (`invalid_json`) from well-formed JSON that does
 /// not fit the request's shape (`invalid_request`: unknown or missing fields, wrong types).
+/// Every request body is a JSON object: serde would also fill a struct from an array of its
+/// fields in order (`[null, null]`), which no client means and the OpenAPI document forbids.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.trim_ascii_start().first();
+    if first.is_some_and(|&byte| byte != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "the request body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|err| {
         use serde_json::error::Category;
         match err.classify() {
@@ -153,6 +164,12 @@ mod tests {
     fn syntax_and_shape_errors_have_distinct_codes() {
         assert_eq!(
             parse_json::<Shape>(b"{").err().unwrap().code,
+            "invalid_json"
+        );
+        let array = parse_json::<Shape>(br#"["a"]"#).err().unwrap();
+        assert_eq!(array.code, "invalid_request");
+        assert_eq!(
+            parse_json::<Shape>(b"[").err().unwrap().code,
             "invalid_json"
         );
         let unknown = parse_json::<Shape>(br#"{"name":"a","x":1}"#).err().unwrap();

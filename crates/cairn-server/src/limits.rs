@@ -99,3 +99,7 @@ pub const MAX_QUERY_PAGE: usize = cairn::query::limits::MAX_RESULT_DOCUMENTS;
 /// Largest `skip` of one query request: 100,000. Skipped documents are still read and sorted,
 /// so a large skip costs like a large page; page with the cursor instead.
 pub const MAX_QUERY_SKIP: usize = 100_000;
+
+/// Largest `max_time_ms` a query request may name: one day. The request timeout caps the
+/// budget anyway; this only keeps the number within what every JSON client represents.
+pub const MAX_QUERY_TIME_MS: u64 = 86_400_000;

@@ -265,17 +265,20 @@ impl PartialSchema for PatchSchema {
                 .additional_properties(Some(values))
         };
         let number: RefOr<Schema> = typed(Type::Number).into();
+        // `$unset` ignores its operands and `$pull` only compares with them: neither is
+        // stored, so neither is held to the document rules.
+        let anything: RefOr<Schema> = AnyValueSchema::schema();
         typed(Type::Object)
             .description(Some(
-                "Update operators: $set and $push/$pull take path → value, $inc path → number, \
-                 $unset path → anything. Paths are field names joined by `.`; a numeric segment \
+                "Update operators: $set and $push take path → value, $pull path → the value to \
+                 remove, $inc path → number, $unset path → anything (ignored). Paths are field names joined by `.`; a numeric segment \
                  indexes an array.",
             ))
             .property("$set", paths_to(reference("DocumentValue")))
-            .property("$unset", paths_to(reference("DocumentValue")))
+            .property("$unset", paths_to(anything.clone()))
             .property("$inc", paths_to(number))
             .property("$push", paths_to(reference("DocumentValue")))
-            .property("$pull", paths_to(reference("DocumentValue")))
+            .property("$pull", paths_to(anything))
             .additional_properties(Some(AdditionalProperties::FreeForm(false)))
             .into()
     }

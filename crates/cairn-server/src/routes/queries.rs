@@ -19,7 +19,7 @@ use crate::auth::{Access, Need};
 use crate::body::{JsonBody, OptionalJsonBody};
 use crate::collection_name;
 use crate::extract::ApiPath;
-use crate::limits::{DEFAULT_QUERY_PAGE, MAX_QUERY_PAGE, MAX_QUERY_SKIP};
+use crate::limits::{DEFAULT_QUERY_PAGE, MAX_QUERY_PAGE, MAX_QUERY_SKIP, MAX_QUERY_TIME_MS};
 use crate::openapi::{
     AnyValueSchema, ErrorResponses, FilterSchema, PipelineSchema, ProjectionSchema, SortSchema,
 };
@@ -53,9 +53,9 @@ pub struct QueryRequest {
     /// Continue after this cursor (from the previous page of the same filter and sort).
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Stop with 408 `query_timeout` after this many milliseconds (default and maximum: the
-    /// server's request timeout).
-    #[schema(value_type = Option<u64>, minimum = 0)]
+    /// Stop with 408 `query_timeout` after this many milliseconds (default: the server's
+    /// request timeout, which also caps it; at most 86,400,000).
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 86_400_000)]
     #[serde(default)]
     pub max_time_ms: Option<u64>,
 }
@@ -116,9 +116,9 @@ pub struct AggregateRequest {
     /// The stages.
     #[schema(value_type = PipelineSchema)]
     pub pipeline: Vec<JsonExpression>,
-    /// Stop with 408 `query_timeout` after this many milliseconds (default and maximum: the
-    /// server's request timeout).
-    #[schema(value_type = Option<u64>, minimum = 0)]
+    /// Stop with 408 `query_timeout` after this many milliseconds (default: the server's
+    /// request timeout, which also caps it; at most 86,400,000).
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 86_400_000)]
     #[serde(default)]
     pub max_time_ms: Option<u64>,
 }
@@ -178,7 +178,7 @@ pub async fn query(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms);
+    let budget = time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
     query.time_budget = budget;
     let need = Need::read(&collection);
@@ -251,7 +251,7 @@ pub async fn explain(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms);
+    let budget = time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
     query.time_budget = budget;
     let need = Need::read(&collection);
@@ -290,7 +290,7 @@ pub async fn aggregate(
     JsonBody(request): JsonBody<AggregateRequest>,
 ) -> Result<Json<AggregateResponse>, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms);
+    let budget = time_budget(&state, request.max_time_ms)?;
     let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
     let pipeline = Pipeline::parse(&stages)?.time_budget(budget);
     let mut reads = vec![(collection.clone(), Access::ReadOnly)];
@@ -318,9 +318,13 @@ pub fn parse_filter(filter: Option<JsonExpression>) -> Result<Filter, ApiError> 
 
 /// A query's time budget: what the request asks for, never more than the request timeout
 /// (the query then stops itself instead of running on after a 408).
-fn time_budget(state: &SharedState, max_time_ms: Option<u64>) -> Duration {
+fn time_budget(state: &SharedState, max_time_ms: Option<u64>) -> Result<Duration, ApiError> {
     let timeout = state.limits.request_timeout();
-    max_time_ms.map_or(timeout, |ms| Duration::from_millis(ms).min(timeout))
+    let Some(ms) = max_time_ms else {
+        return Ok(timeout);
+    };
+    check_at_most("max_time_ms", ms, MAX_QUERY_TIME_MS)?;
+    Ok(Duration::from_millis(ms).min(timeout))
 }
 
 /// Checks a request's paging numbers and builds the query.
@@ -343,7 +347,10 @@ fn build_query(request: QueryRequest) -> Result<Query, ApiError> {
 }
 
 /// 400 `invalid_request` when a number in the request is over its limit.
-fn check_at_most(field: &'static str, value: usize, limit: usize) -> Result<(), ApiError> {
+fn check_at_most<N>(field: &'static str, value: N, limit: N) -> Result<(), ApiError>
+where
+    N: PartialOrd + std::fmt::Display + Serialize,
+{
     if value > limit {
         return Err(ApiError::bad_request(
             "invalid_request",
