@@ -15,6 +15,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+use cairn_doc::limits::MAX_DOCUMENT_BYTES;
 use cairn_doc::{encode_document, DocId, Patch, Value};
 use cairn_engine::limits::{MAX_RETRY_BACKOFF, MAX_TXN_OPS, MAX_TXN_RETRIES};
 use cairn_engine::{Database, EngineError, Transaction};
@@ -42,6 +43,10 @@ pub struct BulkOptions {
     /// Time budget for finding the matches; exceeding it fails with
     /// [`QueryError::TimedOut`] and writes nothing.
     pub time_budget: Duration,
+    /// Largest encoded size a patched document may reach (a caller's limit below the
+    /// engine's own, e.g. a server's); a patch growing one past it fails the whole call with
+    /// [`QueryError::TooLarge`], writing nothing.
+    pub max_document_bytes: usize,
 }
 
 impl Default for BulkOptions {
@@ -50,6 +55,7 @@ impl Default for BulkOptions {
             dry_run: false,
             max_documents: MAX_BULK_DOCUMENTS,
             time_budget: DEFAULT_TIME_BUDGET,
+            max_document_bytes: MAX_DOCUMENT_BYTES,
         }
     }
 }
@@ -131,6 +137,13 @@ pub fn update_many_in(
         patch.apply(&mut new).map_err(EngineError::from)?;
         if same_encoding(&old, &new, &mut old_bytes, &mut new_bytes)? {
             continue;
+        }
+        if new_bytes.len() > options.max_document_bytes {
+            return Err(QueryError::TooLarge {
+                what: "encoded bytes of a patched document",
+                limit: options.max_document_bytes as u64,
+                hint: "the patch grows a matching document past the document size limit",
+            });
         }
         txn.replace(collection, &id, new)?;
         changed += 1;

@@ -364,6 +364,23 @@ fn more_matches_than_the_limit_is_too_large_and_writes_nothing() {
 }
 
 #[test]
+fn a_patch_growing_a_document_past_the_size_limit_writes_nothing() {
+    let db = numbered(10);
+    let before = (export(&db), db.last_seq());
+    let options = BulkOptions {
+        max_document_bytes: 64,
+        ..BulkOptions::default()
+    };
+    let big = format!(r#"{{"$set": {{"blob": "{}"}}}}"#, "x".repeat(100));
+    let patch = Patch::from_json_str(&big).unwrap();
+    match update_many(&db, "c", &filter(r#"{"n": {"$gte": 9}}"#), &patch, &options) {
+        Err(QueryError::TooLarge { limit, .. }) => assert_eq!(limit, 64),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert_eq!((export(&db), db.last_seq()), before);
+}
+
+#[test]
 fn a_dry_run_reports_what_the_real_run_does_and_writes_nothing() {
     let db = numbered(10);
     let before = (export(&db), db.last_seq());

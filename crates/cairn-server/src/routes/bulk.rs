@@ -137,8 +137,9 @@ pub async fn delete_many(
     Ok(Json(report.into()))
 }
 
-/// The call's options: the request's guard (checked against the bound) and the request
-/// timeout as the time budget for finding the matches.
+/// The call's options: the request's guard (checked against the bound), the request timeout
+/// as the time budget for finding the matches, and the server's document size limit for
+/// patched documents (as `PATCH` on one document enforces it).
 fn options(
     state: &SharedState,
     dry_run: bool,
@@ -155,5 +156,6 @@ fn options(
         dry_run,
         max_documents,
         time_budget: state.limits.request_timeout(),
+        max_document_bytes: state.limits.max_document_bytes,
     })
 }
