@@ -417,3 +417,30 @@ fn an_unknown_collection_is_an_error_even_for_an_empty_filter() {
         "{err:?}"
     );
 }
+
+#[test]
+fn concurrent_bulk_increments_lose_no_update() {
+    // Each call reads every document and writes it back incremented; were two calls not
+    // serialized, one would overwrite the other's increment.
+    let db = numbered(20);
+    let (threads, calls) = (3, 8);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let db = db.clone();
+            scope.spawn(move || {
+                let patch = Patch::from_json_str(r#"{"$inc": {"n": 1}}"#).unwrap();
+                for _ in 0..calls {
+                    let report =
+                        update_many(&db, "c", &filter("{}"), &patch, &BulkOptions::default())
+                            .unwrap();
+                    assert_eq!((report.matched, report.changed), (20, 20));
+                }
+            });
+        }
+    });
+    for i in 0..20i64 {
+        let doc = db.get("c", &DocId::Int(i)).unwrap().unwrap();
+        let n = doc.as_object().unwrap().get("n").unwrap().clone();
+        assert_eq!(n, Value::Int(i + threads * calls), "document {i}");
+    }
+}
