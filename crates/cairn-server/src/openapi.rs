@@ -70,16 +70,16 @@ pub struct ErrorResponses;
 impl utoipa::IntoResponses for ErrorResponses {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         [
-            ("400", "Malformed request: bad JSON, unknown fields, invalid document, id or patch."),
+            ("400", "Malformed request: bad JSON, unknown fields, invalid document, id, patch, filter, sort, projection, pipeline, cursor or index definition."),
             ("401", "Missing or wrong credentials."),
             ("403", "The user lacks the permission, or the collection is reserved."),
-            ("404", "The collection, document or user does not exist."),
-            ("408", "The request took longer than the request timeout."),
-            ("409", "Conflicts with the current state: duplicate id, existing collection, compare-and-swap mismatch, serialization conflict."),
+            ("404", "The collection, document, user or index does not exist."),
+            ("408", "The request took longer than the request timeout, or a query exceeded its time budget."),
+            ("409", "Conflicts with the current state: duplicate id or unique key, existing collection or index, compare-and-swap mismatch, serialization conflict."),
             ("410", "The change log no longer holds the requested position."),
-            ("413", "The body, a document or a transaction is over its limit."),
+            ("413", "The body, a document, a transaction, a query (sort or group memory, result size) or a bulk call is over its limit."),
             ("422", "An extension (index) rejected the write."),
-            ("503", "Too many requests in progress, or shutting down; retry."),
+            ("503", "Too many requests in progress, shutting down, or an index build gave way to concurrent writes; retry."),
         ]
         .into_iter()
         .map(|(status, description)| (status.to_string(), error_response(description)))
