@@ -35,7 +35,11 @@ impl Transaction {
             let Some(coll) = self.resolve_written(id, &name)? else {
                 continue;
             };
-            if !coll.extensions.iter().any(|(_, ext)| ext.checks_at_commit()) {
+            if !coll
+                .extensions
+                .iter()
+                .any(|(_, ext)| ext.checks_at_commit())
+            {
                 continue;
             }
             let net = self.net_changes(&coll)?;
@@ -111,7 +115,8 @@ impl Transaction {
             if old_record.is_none() && new_record.is_none() {
                 continue;
             }
-            let id = DocId::decode_key(&key).map_err(|err| EngineError::corrupt(&coll.docs, err))?;
+            let id =
+                DocId::decode_key(&key).map_err(|err| EngineError::corrupt(&coll.docs, err))?;
             let decode = |record: Option<Vec<u8>>| {
                 record
                     .map(|bytes| decode_record(codecs, &coll.docs, &bytes))
