@@ -58,11 +58,12 @@ pub fn scan_groups(
     let mut out: BTreeMap<String, (u64, i128)> = BTreeMap::new();
     db.for_each(collection, |_, doc| {
         let obj = doc.as_object().unwrap();
-        let key = obj
-            .get(group)
-            .cloned()
-            .unwrap_or(Value::Null)
-            .to_json_string();
+        // Cairn compares 1 and 1.0 as equal, so they are one group.
+        let key = match obj.get(group).cloned().unwrap_or(Value::Null) {
+            Value::Float(f) if f.fract() == 0.0 => Value::Int(f as i64),
+            other => other,
+        };
+        let key = key.to_json_string();
         let entry = out.entry(key).or_default();
         entry.0 += 1;
         entry.1 += i128::from(obj.get(field).and_then(Value::as_i64).unwrap_or(0));
