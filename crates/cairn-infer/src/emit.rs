@@ -69,7 +69,11 @@ fn describe(schema: &InferredSchema, path: &str, parent_objects: Option<u64>) ->
     let in_array = path.contains("[]");
     let (type_name, fields) = match non_null.as_slice() {
         ["object"] => {
-            let objects = (!in_array).then(|| stats.types["object"]);
+            let objects = if in_array {
+                None
+            } else {
+                stats.types.get("object").copied()
+            };
             (
                 "object".to_string(),
                 Some(children(schema, Some(path), objects)),
