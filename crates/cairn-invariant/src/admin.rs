@@ -1,16 +1,15 @@
 //! Adding, dropping and listing invariants, and reading group aggregates.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use cairn_doc::{DocId, FieldPath, Value};
-use cairn_engine::{Database, Result as EngineResult, Transaction};
+use cairn_doc::Value;
+use cairn_engine::{Database, Transaction};
 
-use crate::amount::{amount_at, Amount};
-use crate::check::{describe, violation, INVARIANT_KIND, META_TABLE, TOTAL_KEY};
+use crate::baseline::Baseline;
+use crate::check::{INVARIANT_KIND, META_TABLE, TOTAL_KEY};
 use crate::error::{InvariantError, Result};
 use crate::exact_sum::ExactSum;
-use crate::group::{group_key, group_value, Aggregate, GROUPS_TABLE};
+use crate::group::{group_value, Aggregate, GROUPS_TABLE};
 use crate::limits::MAX_INVARIANTS_PER_COLLECTION;
 use crate::spec::{InvariantSpec, Rule};
 
@@ -81,7 +80,7 @@ pub fn add_invariant(
     }
     db.transaction(|txn| {
         txn.attach_extension(collection, INVARIANT_KIND, &spec.name, spec.to_config())?;
-        initialize(txn, collection, &spec)
+        Baseline::initialize(txn, collection, &spec)
     })?;
     Ok(spec)
 }
@@ -211,137 +210,4 @@ fn corrupt(spec: &InvariantSpec, what: &str) -> InvariantError {
         invariant: spec.name.clone(),
         detail: format!("undecodable {what}"),
     }
-}
-
-/// Checks the documents already in the collection against a newly attached invariant and
-/// stores its aggregates, inside the attaching transaction.
-fn initialize(txn: &mut Transaction, collection: &str, spec: &InvariantSpec) -> EngineResult<()> {
-    let mut total = ExactSum::zero();
-    let mut groups: BTreeMap<Vec<u8>, Aggregate> = BTreeMap::new();
-    let overflow = |_| {
-        violation(
-            collection,
-            spec,
-            "the exact sum is out of range".into(),
-            vec![],
-        )
-    };
-    txn.scan_documents(
-        collection,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        |key, doc| {
-            let id = DocId::decode_key(key)?;
-            match &spec.rule {
-                Rule::Conserve { field } => {
-                    if let Some(amount) = existing_amount(collection, spec, &id, &doc, field)? {
-                        total
-                            .add_sum(&amount.to_sum().map_err(overflow)?)
-                            .map_err(overflow)?;
-                    }
-                }
-                Rule::FieldBound { field, op, bound } => {
-                    let Some(amount) = existing_amount(collection, spec, &id, &doc, field)? else {
-                        return Ok(true);
-                    };
-                    let order = amount
-                        .to_sum()
-                        .and_then(|v| v.cmp_exact(&bound.to_sum()?))
-                        .map_err(overflow)?;
-                    if !op.holds(order) {
-                        return Err(violation(
-                            collection,
-                            spec,
-                            format!("existing document `{id}` has {field} = {amount}"),
-                            vec![
-                                ("document", id.to_value()),
-                                ("value", amount.to_value()),
-                                ("bound", bound.to_value()),
-                            ],
-                        ));
-                    }
-                }
-                Rule::GroupBound { field, group, .. } => {
-                    let key = group_key(&doc, group).map_err(|reason| {
-                        violation(
-                            collection,
-                            spec,
-                            format!("existing document `{id}`: {reason}"),
-                            vec![("document", id.to_value())],
-                        )
-                    })?;
-                    let entry = groups.entry(key).or_default();
-                    entry.documents += 1;
-                    if let Some(amount) = existing_amount(collection, spec, &id, &doc, field)? {
-                        entry
-                            .sum
-                            .add_sum(&amount.to_sum().map_err(overflow)?)
-                            .map_err(overflow)?;
-                    }
-                }
-            }
-            Ok(true)
-        },
-    )?;
-    match &spec.rule {
-        Rule::Conserve { .. } => {
-            let mut bytes = Vec::new();
-            total.encode(&mut bytes);
-            txn.extension_put(collection, &spec.name, META_TABLE, TOTAL_KEY, &bytes)
-        }
-        Rule::FieldBound { .. } => Ok(()),
-        Rule::GroupBound { op, bound, .. } => {
-            let bound_sum = bound.to_sum().map_err(overflow)?;
-            for (key, aggregate) in &groups {
-                let order = aggregate.sum.cmp_exact(&bound_sum).map_err(overflow)?;
-                if !op.holds(order) {
-                    let group = group_value(key).unwrap_or(Value::Null);
-                    return Err(violation(
-                        collection,
-                        spec,
-                        format!(
-                            "existing group {} sums to {}",
-                            group.to_json_string(),
-                            describe(&aggregate.sum)
-                        ),
-                        vec![
-                            ("group", group),
-                            ("after", aggregate.sum.to_value()),
-                            ("bound", bound.to_value()),
-                        ],
-                    ));
-                }
-                txn.extension_put(
-                    collection,
-                    &spec.name,
-                    GROUPS_TABLE,
-                    key,
-                    &aggregate.encode(),
-                )?;
-            }
-            Ok(())
-        }
-    }
-}
-
-/// The amount of an existing document, refusing a non-number (the invariant could never
-/// hold for it).
-fn existing_amount(
-    collection: &str,
-    spec: &InvariantSpec,
-    id: &DocId,
-    doc: &Value,
-    field: &FieldPath,
-) -> EngineResult<Option<Amount>> {
-    amount_at(doc, field).map_err(|found| {
-        violation(
-            collection,
-            spec,
-            format!(
-                "existing document `{id}` holds a {} in `{field}`; the invariant needs a number",
-                found.type_name()
-            ),
-            vec![("document", id.to_value()), ("value", found.clone())],
-        )
-    })
 }

@@ -20,6 +20,7 @@
 
 mod admin;
 mod amount;
+mod baseline;
 mod check;
 mod error;
 mod exact_sum;
