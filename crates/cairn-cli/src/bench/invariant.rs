@@ -199,9 +199,22 @@ fn measure(db: &Database, subject: &Subject, args: &InvariantArgs) -> anyhow::Re
     }
     let inserts_per_s = args.docs as f64 / started.elapsed().as_secs_f64();
     let conflicts_before = db.stats()?.conflicts;
+    let started = Instant::now();
+    let refused = run_transfers(db, args)?;
+    let transfers_per_s = args.transfers as f64 / started.elapsed().as_secs_f64();
+    Ok(Measured {
+        inserts_per_s,
+        transfers_per_s,
+        refused,
+        conflicts: db.stats()?.conflicts - conflicts_before,
+    })
+}
+
+/// Runs the transfer phase on `--threads` threads; returns how many transfers an invariant
+/// refused.
+fn run_transfers(db: &Database, args: &InvariantArgs) -> anyhow::Result<u64> {
     let refused = AtomicU64::new(0);
     let next = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let mut workers = Vec::new();
         for thread in 0..args.threads {
@@ -229,13 +242,7 @@ fn measure(db: &Database, subject: &Subject, args: &InvariantArgs) -> anyhow::Re
         }
         Ok(())
     })?;
-    let transfers_per_s = args.transfers as f64 / started.elapsed().as_secs_f64();
-    Ok(Measured {
-        inserts_per_s,
-        transfers_per_s,
-        refused: refused.load(Ordering::Relaxed),
-        conflicts: db.stats()?.conflicts - conflicts_before,
-    })
+    Ok(refused.load(Ordering::Relaxed))
 }
 
 /// Moves 1 energy and 1 amount from `from` to `to` in one transaction.
