@@ -5,7 +5,7 @@ use cairn_engine::EngineError;
 /// What can go wrong keeping or reading inferred schemas.
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
-    /// The stored statistics do not decode: the extension's table is damaged.
+    /// The stored statistics do not decode: their document is damaged.
     #[error("corrupt inferred schema of `{collection}`: {detail}")]
     Corrupt {
         /// The collection.

@@ -2,8 +2,8 @@
 //! how often — kept incrementally and exactly, and emitted as a schema document to enforce.
 //!
 //! How it is kept: by tailing the change log, not on the write path. The statistics and the
-//! sequence number they are current to live in one key of the collection's `_inferred_schema`
-//! extension table and are updated together in one transaction ([`catch_up`]), which applies
+//! sequence number they are current to live in one document of the system collection
+//! [`INFERENCE_COLLECTION`] and are updated together in one transaction ([`catch_up`]), which applies
 //! every change to the collection since that number (inserts add a document's shape, deletes
 //! subtract it, updates do both). Writers never read or write that key, so inference adds no
 //! conflicts and no work to any write; the cost is paid by whoever reads the statistics and is
@@ -25,7 +25,4 @@ mod tail;
 pub use emit::emit_schema;
 pub use error::{InferError, Result};
 pub use stats::{FieldStats, InferredSchema};
-pub use tail::{
-    catch_up, disable_inference, infer_schema, InferenceExtensionKind, INFERENCE_EXTENSION,
-    INFERENCE_KIND,
-};
+pub use tail::{catch_up, disable_inference, infer_schema, INFERENCE_COLLECTION};

@@ -1,56 +1,23 @@
-//! Keeping the statistics: the extension that owns their table, catching up from the change
-//! log, and rebuilding from a snapshot scan.
+//! Keeping the statistics: catching up from the change log, and rebuilding from a snapshot
+//! scan.
+//!
+//! Where they live: one document per tracked collection in the system collection
+//! [`INFERENCE_COLLECTION`], `_id` = the collection's numeric id (ids are never reused, so a
+//! dropped and re-created collection never inherits figures), holding the figures and the
+//! sequence number they are current to — always written together. A system collection rather
+//! than extension tables because attaching an extension is a catalog change the change log
+//! cannot replay (incremental restores would stop at it), and looking at a schema must not
+//! break a backup chain; plain document writes replay like any other.
 
-use std::sync::Arc;
-
-use cairn_doc::{Object, Value};
-use cairn_engine::{
-    ChangeOp, Database, DocChange, EngineError, Extension, ExtensionKind, ExtensionTxn,
-    Result as EngineResult,
-};
+use cairn_doc::{DocId, Object, Value};
+use cairn_engine::{ChangeOp, Database, EngineError, Transaction};
 
 use crate::error::{InferError, Result};
 use crate::limits::{CHANGES_PER_PAGE, MAX_CATCH_UP_ATTEMPTS, SKIPPED_COMMITS_PERSIST};
 use crate::stats::InferredSchema;
 
-/// The extension kind name of schema inference in the catalog.
-pub const INFERENCE_KIND: &str = "inference";
-/// The instance name inference is attached under.
-pub const INFERENCE_EXTENSION: &str = "_inferred_schema";
-/// Table holding the statistics.
-const STATS_TABLE: &str = "stats";
-/// The one key of [`STATS_TABLE`]: the statistics together with the sequence number they are
-/// current to, so both always change in the same commit.
-const STATE_KEY: &[u8] = b"state";
-
-/// The inference extension. It does nothing on writes (the statistics follow the change log);
-/// it exists so the statistics' table belongs to the collection and disappears with it.
-struct InferenceExtension;
-
-impl Extension for InferenceExtension {
-    fn on_write(&self, _txn: &mut ExtensionTxn<'_>, _change: &DocChange<'_>) -> EngineResult<()> {
-        Ok(())
-    }
-}
-
-/// The extension kind to register when opening a database (the `cairn` facade does).
-#[derive(Debug, Default)]
-pub struct InferenceExtensionKind;
-
-impl ExtensionKind for InferenceExtensionKind {
-    fn kind(&self) -> &str {
-        INFERENCE_KIND
-    }
-
-    fn instantiate(
-        &self,
-        _collection: &str,
-        _name: &str,
-        _config: &Value,
-    ) -> EngineResult<Arc<dyn Extension>> {
-        Ok(Arc::new(InferenceExtension))
-    }
-}
+/// The system collection holding every tracked collection's statistics.
+pub const INFERENCE_COLLECTION: &str = "_sys_inferred_schemas";
 
 /// The inferred schema of a collection, current to the latest commit. The first call on a
 /// collection starts tracking it (one snapshot scan); later calls only apply the changes
@@ -66,7 +33,8 @@ pub fn catch_up(db: &Database, collection: &str) -> Result<InferredSchema> {
     for _ in 0..MAX_CATCH_UP_ATTEMPTS {
         match catch_up_once(db, collection) {
             Err(InferError::Engine(err)) if err.is_retryable() => continue,
-            Err(InferError::Engine(EngineError::ExtensionState { .. })) => continue,
+            // Another catch-up created the system collection first.
+            Err(InferError::Engine(EngineError::CollectionExists { .. })) => continue,
             other => return other,
         }
     }
@@ -75,30 +43,23 @@ pub fn catch_up(db: &Database, collection: &str) -> Result<InferredSchema> {
     })
 }
 
-/// Stops tracking a collection and deletes its statistics.
+/// Stops tracking a collection and deletes its statistics (the next look starts again with a
+/// scan).
 pub fn disable_inference(db: &Database, collection: &str) -> Result<()> {
-    db.detach_extension(collection, INFERENCE_EXTENSION)?;
+    db.transaction(|txn| {
+        let id = txn.collection_meta(collection)?.id;
+        match txn.delete(INFERENCE_COLLECTION, &DocId::Int(i64::from(id))) {
+            Ok(_) | Err(EngineError::UnknownCollection { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
+    })?;
     Ok(())
 }
 
 fn catch_up_once(db: &Database, collection: &str) -> Result<InferredSchema> {
     let mut txn = db.begin()?;
-    let meta = txn.collection_meta(collection)?;
-    let attached = meta
-        .extensions
-        .iter()
-        .any(|ext| ext.name == INFERENCE_EXTENSION && ext.kind == INFERENCE_KIND);
-    if !attached {
-        drop(txn);
-        db.attach_extension_unfilled(
-            collection,
-            INFERENCE_KIND,
-            INFERENCE_EXTENSION,
-            Value::Object(Object::new()),
-        )?;
-        return rebuild(db, collection);
-    }
-    let Some(mut schema) = read_state(&mut txn, collection)? else {
+    let id = txn.collection_meta(collection)?.id;
+    let Some(mut schema) = read_state(&mut txn, id)? else {
         drop(txn);
         return rebuild(db, collection);
     };
@@ -107,7 +68,7 @@ fn catch_up_once(db: &Database, collection: &str) -> Result<InferredSchema> {
         return Ok(schema);
     }
     let stored_seq = schema.as_of_seq;
-    let applied = match apply_changes(db, meta.id, collection, &mut schema, target) {
+    let applied = match apply_changes(db, id, collection, &mut schema, target) {
         Ok(applied) => applied,
         Err(InferError::Engine(EngineError::ChangeLogTrimmed { .. })) => {
             // Retention removed changes we had not applied: start again from a scan.
@@ -122,7 +83,7 @@ fn catch_up_once(db: &Database, collection: &str) -> Result<InferredSchema> {
         // commit again just to move the number; the next look re-reads these few records.
         return Ok(schema);
     }
-    write_state(&mut txn, collection, &schema)?;
+    write_state(&mut txn, id, collection, &schema)?;
     txn.commit()?;
     Ok(schema)
 }
@@ -132,6 +93,7 @@ fn catch_up_once(db: &Database, collection: &str) -> Result<InferredSchema> {
 /// after it are applied from the change log by the next catch-up.
 fn rebuild(db: &Database, collection: &str) -> Result<InferredSchema> {
     let mut read = db.read()?;
+    let id = read.collection_meta(collection)?.id;
     let mut schema = InferredSchema::default();
     read.for_each(collection, |_, doc| {
         schema.add(doc);
@@ -140,14 +102,49 @@ fn rebuild(db: &Database, collection: &str) -> Result<InferredSchema> {
     schema.as_of_seq = read.snapshot_seq();
     drop(read);
     let mut txn = db.begin()?;
-    if let Some(stored) = read_state(&mut txn, collection)? {
+    if txn.collection_meta(collection)?.id != id {
+        // Dropped and re-created meanwhile: the scan is of another collection.
+        return Err(EngineError::Conflict {
+            table: INFERENCE_COLLECTION.to_string(),
+        }
+        .into());
+    }
+    if let Some(stored) = read_state(&mut txn, id)? {
         if stored.as_of_seq >= schema.as_of_seq {
             return Ok(stored);
         }
     }
-    write_state(&mut txn, collection, &schema)?;
+    forget_dropped(&mut txn)?;
+    write_state(&mut txn, id, collection, &schema)?;
     txn.commit()?;
     Ok(schema)
+}
+
+/// Deletes the statistics of collections that no longer exist. Runs with rebuilds (rare), so
+/// the system collection holds at most one document per live tracked collection plus those
+/// dropped since the last rebuild.
+fn forget_dropped(txn: &mut Transaction) -> Result<()> {
+    let live: Vec<i64> = txn
+        .list_collections()?
+        .iter()
+        .map(|meta| i64::from(meta.id))
+        .collect();
+    let mut stale = Vec::new();
+    match txn.for_each(INFERENCE_COLLECTION, |id, _| {
+        if let DocId::Int(n) = id {
+            if !live.contains(n) {
+                stale.push(id.clone());
+            }
+        }
+        true
+    }) {
+        Ok(()) | Err(EngineError::UnknownCollection { .. }) => {}
+        Err(other) => return Err(other.into()),
+    }
+    for id in stale {
+        txn.delete(INFERENCE_COLLECTION, &id)?;
+    }
+    Ok(())
 }
 
 /// Applies the collection's changes with sequence numbers in `(schema.as_of_seq, target]`;
@@ -201,37 +198,50 @@ fn apply_changes(
     Ok(applied)
 }
 
-fn read_state(
-    txn: &mut cairn_engine::Transaction,
-    collection: &str,
-) -> Result<Option<InferredSchema>> {
-    let Some(bytes) = txn.extension_get(collection, INFERENCE_EXTENSION, STATS_TABLE, STATE_KEY)?
-    else {
+/// The stored statistics of the collection with this id, if any.
+fn read_state(txn: &mut Transaction, id: u32) -> Result<Option<InferredSchema>> {
+    let doc = match txn.get(INFERENCE_COLLECTION, &DocId::Int(i64::from(id))) {
+        Ok(doc) => doc,
+        Err(EngineError::UnknownCollection { .. }) => None,
+        Err(other) => return Err(other.into()),
+    };
+    let Some(doc) = doc else {
         return Ok(None);
     };
-    let corrupt = |detail: &str| InferError::Corrupt {
-        collection: collection.to_string(),
-        detail: detail.to_string(),
-    };
-    let value = cairn_doc::decode_document(&bytes).map_err(|_| corrupt("undecodable"))?;
-    InferredSchema::from_value(&value)
+    InferredSchema::from_value(&doc)
         .map(Some)
-        .ok_or_else(|| corrupt("malformed statistics"))
+        .ok_or_else(|| InferError::Corrupt {
+            collection: INFERENCE_COLLECTION.to_string(),
+            detail: format!("malformed statistics of collection id {id}"),
+        })
 }
 
+/// Stores the statistics (creating the system collection on first use).
 fn write_state(
-    txn: &mut cairn_engine::Transaction,
+    txn: &mut Transaction,
+    id: u32,
     collection: &str,
     schema: &InferredSchema,
 ) -> Result<()> {
-    let mut bytes = Vec::new();
-    cairn_doc::encode_document(&schema.to_value(), &mut bytes)?;
-    txn.extension_put(
-        collection,
-        INFERENCE_EXTENSION,
-        STATS_TABLE,
-        STATE_KEY,
-        &bytes,
-    )?;
+    match txn.collection_meta(INFERENCE_COLLECTION) {
+        Ok(_) => {}
+        Err(EngineError::UnknownCollection { .. }) => {
+            txn.create_collection(INFERENCE_COLLECTION)?;
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let Value::Object(fields) = schema.to_value() else {
+        return Err(InferError::Corrupt {
+            collection: INFERENCE_COLLECTION.to_string(),
+            detail: "statistics are not an object".to_string(),
+        });
+    };
+    let mut doc = Object::with_capacity(fields.len() + 2);
+    doc.insert("_id", Value::Int(i64::from(id)));
+    doc.insert("collection", Value::String(collection.to_string()));
+    for (name, value) in fields {
+        doc.insert(name, value);
+    }
+    txn.upsert(INFERENCE_COLLECTION, Value::Object(doc))?;
     Ok(())
 }

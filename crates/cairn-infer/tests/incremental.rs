@@ -2,16 +2,13 @@
 //! writes, after reopening, after the change log was trimmed past it, and after a drop and
 //! re-creation of the collection.
 
-use std::sync::Arc;
-
 use cairn_doc::{DocId, Value};
 use cairn_engine::{Config, Database, StorageMode};
-use cairn_infer::{infer_schema, InferenceExtensionKind, InferredSchema};
+use cairn_infer::{infer_schema, InferredSchema, INFERENCE_COLLECTION};
 use proptest::prelude::*;
 
 fn config(dir: &std::path::Path, mode: StorageMode, retention: u64) -> Config {
     let mut config = Config::new(dir, mode);
-    config.extension_kinds = vec![Arc::new(InferenceExtensionKind)];
     config.changelog_retention = retention;
     config
 }
@@ -125,7 +122,7 @@ fn a_trimmed_change_log_falls_back_to_a_scan() {
 }
 
 #[test]
-fn dropping_the_collection_drops_its_statistics() {
+fn a_dropped_collection_never_lends_its_statistics_and_they_are_cleaned_up() {
     let db = Database::open(config(
         std::path::Path::new(""),
         StorageMode::MemoryOnly,
@@ -141,4 +138,43 @@ fn dropping_the_collection_drops_its_statistics() {
     let inferred = infer_schema(&db, "people").unwrap();
     assert_eq!(inferred.documents, 1);
     assert_eq!(inferred.fields.keys().collect::<Vec<_>>(), ["_id"]);
+    let mut tracked = Vec::new();
+    db.for_each(INFERENCE_COLLECTION, |id, _| {
+        tracked.push(id.clone());
+        true
+    })
+    .unwrap();
+    assert_eq!(
+        tracked.len(),
+        1,
+        "the dropped collection's statistics are gone"
+    );
+}
+
+#[test]
+fn looking_at_a_schema_changes_no_catalog_entry_so_incremental_backups_replay() {
+    let db = Database::open(config(
+        std::path::Path::new(""),
+        StorageMode::MemoryOnly,
+        1000,
+    ))
+    .unwrap();
+    db.create_collection("people").unwrap();
+    db.insert("people", document(1, 1)).unwrap();
+    let before = db.last_seq();
+    infer_schema(&db, "people").unwrap();
+    for change in db.changes_after(before, 100).unwrap() {
+        assert!(
+            matches!(
+                change.op,
+                cairn_engine::ChangeOp::Insert
+                    | cairn_engine::ChangeOp::Update
+                    | cairn_engine::ChangeOp::CreateCollection
+            ),
+            "{:?}",
+            change.op
+        );
+    }
+    let meta = db.read().unwrap().collection_meta("people").unwrap();
+    assert!(meta.extensions.is_empty());
 }

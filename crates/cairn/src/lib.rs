@@ -14,8 +14,8 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary indexes, invariants, schema inference) that a database using them needs. Queries, indexes and
-//! aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
+//! kinds (secondary indexes, invariants) that a database using them needs. Queries, indexes
+//! and aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
 //!
 //! This crate is a facade: it re-exports the engine's handle and the document model so that
 //! applications depend on one crate with one stable surface. See ARCHITECTURE.md for the
@@ -59,13 +59,11 @@ pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindRes
 
 use std::sync::Arc;
 
-/// The extension kinds every Cairn process provides (secondary indexes, invariants, schema
-/// inference).
+/// The extension kinds every Cairn process provides (secondary indexes, invariants).
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     vec![
         Arc::new(cairn_index::IndexExtensionKind),
         Arc::new(cairn_invariant::InvariantExtensionKind),
-        Arc::new(cairn_infer::InferenceExtensionKind),
     ]
 }
 
