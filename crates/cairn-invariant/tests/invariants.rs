@@ -185,6 +185,18 @@ fn field_bound_rejects_the_final_state_only() {
         txn.update("cells", &id(1), &patch(r#"{"$inc": {"energy": 100}}"#))
     })
     .unwrap();
+    let err = db
+        .transaction(|txn| {
+            txn.update("cells", &id(1), &patch(r#"{"$inc": {"energy": 1}}"#))?;
+            txn.insert("cells", doc(r#"{"_id": 8, "energy": -1}"#))
+        })
+        .unwrap_err();
+    expect_violation(err, "energy_ge_0");
+    assert_eq!(
+        export(&db, "cells").len(),
+        1,
+        "the transaction left no trace"
+    );
     // Missing and null are not bounded; a string is refused.
     db.insert("cells", doc(r#"{"_id": 4}"#)).unwrap();
     db.insert("cells", doc(r#"{"_id": 5, "energy": null}"#))
@@ -269,6 +281,21 @@ fn group_bound_keeps_running_sums_and_rejects_overdrafts() {
         },
     ])
     .unwrap();
+    let before = (export(&db, "ledger"), db.last_seq());
+    let err = db
+        .batch(&[
+            BatchOp::Delete {
+                collection: "ledger".into(),
+                id: id(6),
+            },
+            BatchOp::Insert {
+                collection: "ledger".into(),
+                doc: doc(r#"{"_id": 8, "account": "a", "amount": 1}"#),
+            },
+        ])
+        .unwrap_err();
+    expect_violation(err, "no_overdraft");
+    assert_eq!((export(&db, "ledger"), db.last_seq()), before);
     db.delete("ledger", &id(5)).unwrap();
     db.delete("ledger", &id(6)).unwrap();
     let stored = stored_groups(&db, "ledger", "no_overdraft");
