@@ -262,28 +262,6 @@ impl Transaction {
         )
     }
 
-    /// Deletes a key of an attached extension's table (a builder or maintainer outside
-    /// `on_write`, e.g. statistics kept from the change log).
-    pub fn extension_delete(
-        &mut self,
-        collection: &str,
-        extension: &str,
-        table: &str,
-        key: &[u8],
-    ) -> Result<()> {
-        let table = self.attached_table(collection, extension, table)?;
-        if self.changes.is_empty() {
-            let meta = self.collection(collection)?.meta.clone();
-            self.log_ddl(
-                &crate::changelog::ChangeOp::ExtensionData {
-                    name: extension.to_string(),
-                },
-                &meta,
-            );
-        }
-        self.write_raw(&table, key.to_vec(), Pending::Delete)
-    }
-
     /// Reads a key of an attached extension's table (recorded as read).
     pub fn extension_get(
         &mut self,
