@@ -254,6 +254,18 @@ pub enum Command {
         #[command(subcommand)]
         action: IndexAction,
     },
+    /// Add, drop or list commit-time invariants (conserved sums, bounds, group bounds).
+    Invariant {
+        /// The invariant operation.
+        #[command(subcommand)]
+        action: InvariantAction,
+    },
+    /// Schemas: inference for schemaless collections.
+    Schema {
+        /// The schema operation.
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
     /// Run the HTTP/JSON server (every setting: cairn.example.toml at the repository root).
     Serve(crate::commands::serve::ServeArgs),
     /// Benchmarks, side by side with a reference system.
@@ -358,6 +370,49 @@ pub enum IndexAction {
     },
 }
 
+/// Invariant operations.
+#[derive(Debug, Subcommand)]
+pub enum InvariantAction {
+    /// Add an invariant, checked at every commit from now on. Rules: `conserve sum(FIELD)`,
+    /// `FIELD >= N` (also >, <=, <), `sum(FIELD) by GROUP >= N`. Fails if the documents
+    /// already there break it.
+    Add {
+        /// Collection.
+        collection: String,
+        /// The rule, e.g. 'sum(amount) by account >= 0' (quote it).
+        rule: String,
+        /// Name [default: derived from the rule, e.g. `amount_by_account_ge_0`].
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Drop an invariant and its aggregates.
+    Drop {
+        /// Collection.
+        collection: String,
+        /// Invariant name.
+        name: String,
+    },
+    /// List a collection's invariants with the totals they keep.
+    List {
+        /// Collection.
+        collection: String,
+    },
+}
+
+/// Schema operations.
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Show the fields documents have, their types and how often each appears (kept
+    /// incrementally from the change log; the first call on a collection scans it once).
+    Infer {
+        /// Collection.
+        collection: String,
+        /// Print the inferred schema as a schema document (JSON) instead of the table.
+        #[arg(long)]
+        emit: bool,
+    },
+}
+
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -372,4 +427,7 @@ pub enum BenchCommand {
     /// The HTTP server against a minimal axum handler, the HTTP stack's ceiling (see
     /// `bench/http.rs`).
     Http(crate::bench::http::HttpArgs),
+    /// Insert and transfer throughput with no invariant against a conserved sum, a field
+    /// bound and a group bound (see `bench/invariant.rs`).
+    Invariant(crate::bench::invariant::InvariantArgs),
 }

@@ -1,6 +1,6 @@
 //! The engine's error type.
 
-use cairn_doc::{DocError, DocId};
+use cairn_doc::{DocError, DocId, Value};
 use cairn_storage::StorageError;
 
 /// Everything an engine operation can fail with. Each variant names what was wrong so a caller
@@ -208,6 +208,23 @@ pub enum EngineError {
         value: String,
         /// The document that already holds the value.
         existing: DocId,
+    },
+    /// A transaction would break a commit-time invariant declared on the collection (a
+    /// conserved sum, a field bound, a group-sum bound). The whole transaction is rejected;
+    /// nothing of it is stored. Retrying it unchanged fails the same way.
+    #[error("invariant `{invariant}` on `{collection}` ({rule}) would be broken: {detail}")]
+    InvariantViolation {
+        /// The collection.
+        collection: String,
+        /// The invariant's name.
+        invariant: String,
+        /// The invariant as declared, e.g. `sum(amount) by account >= 0`.
+        rule: String,
+        /// What would break it, with the amounts, for people.
+        detail: String,
+        /// The amounts involved, by name (`before`, `after`, `delta`, `value`, `bound`,
+        /// `group`, `document`...), for programs.
+        amounts: Vec<(String, Value)>,
     },
     /// An extension failed for a reason other than refusing the write (damaged data, a bad
     /// stored configuration).

@@ -15,6 +15,9 @@
 //!   deleted when it is detached or the collection dropped.
 //! * Reads through `ExtensionTxn` are conflict-checked like any other transaction read, so an
 //!   extension enforcing a constraint (e.g. uniqueness) stays correct under concurrency.
+//! * An extension that [checks at commit](Extension::checks_at_commit) is called once more
+//!   per transaction, at commit, with the transaction's net document changes
+//!   ([`Extension::before_commit`]); see `commit_check.rs`.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -42,6 +45,28 @@ pub trait Extension: Send + Sync {
     /// Return an error to refuse the change (the error reaches the writer; nothing of the
     /// operation is kept).
     fn on_write(&self, txn: &mut ExtensionTxn<'_>, change: &DocChange<'_>) -> Result<()>;
+
+    /// Whether this extension wants [`Extension::before_commit`]. The engine computes a
+    /// transaction's net changes only for collections with such an extension, so extensions
+    /// that do not check at commit (indexes) cost nothing there.
+    fn checks_at_commit(&self) -> bool {
+        false
+    }
+
+    /// Called once per transaction, when it commits and before it is handed to the writer,
+    /// with the transaction's **net** effect on the collection: one change per document it
+    /// wrote, from the document as its snapshot holds it (`old`) to its final state (`new`).
+    /// Intermediate states inside the transaction are never shown; a document inserted and
+    /// deleted again does not appear. Only called when [`Extension::checks_at_commit`] is true
+    /// and the transaction changed at least one document of the collection.
+    ///
+    /// Reads and writes through `txn` are part of the committing transaction (reads are
+    /// conflict-checked); an error rejects the whole transaction and nothing of it is stored.
+    /// This is where commit-time invariants (conserved sums, group bounds) are checked.
+    fn before_commit(&self, txn: &mut ExtensionTxn<'_>, changes: &[DocChange<'_>]) -> Result<()> {
+        let _ = (txn, changes);
+        Ok(())
+    }
 
     /// The instance as `Any`, so the layer that defined it can reach its own state (say, an
     /// index's statistics) through [`Transaction::extension_instance`]. The default hides it.

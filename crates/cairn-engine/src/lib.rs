@@ -10,6 +10,7 @@
 pub mod backup;
 mod catalog;
 mod changelog;
+mod commit_check;
 mod committer;
 mod compression;
 mod conflict;

@@ -119,6 +119,10 @@ pub struct Transaction {
     pub(crate) changes: Vec<PendingChange>,
     undo: Vec<Undo>,
     ops: usize,
+    /// Collections this transaction wrote documents in, by (id, name), for the commit-time
+    /// checks. Not undone with an operation: a collection whose writes were all rolled back
+    /// simply has no net changes.
+    pub(crate) written_collections: Vec<(u32, String)>,
 }
 
 impl Transaction {
@@ -146,6 +150,7 @@ impl Transaction {
             changes: Vec::new(),
             undo: Vec::new(),
             ops: 0,
+            written_collections: Vec::new(),
         };
         // The snapshot's last change-log key is the last commit it contains.
         let log = txn.db.tables.changelog.clone();
@@ -181,12 +186,14 @@ impl Transaction {
     /// next transaction while this one commits (pipelining a bulk load). Nothing is
     /// acknowledged until [`PendingCommit::wait`] returns `Ok`; a conflict with a commit that
     /// landed in between is reported there, as by [`Transaction::commit`].
-    pub fn commit_async(self) -> Result<PendingCommit> {
+    pub fn commit_async(mut self) -> Result<PendingCommit> {
         if self.is_read_only() {
             return Ok(PendingCommit {
                 outcome: PendingOutcome::Done(self.snapshot_seq),
             });
         }
+        // Commit-time invariants see the final state; a refusal drops the whole transaction.
+        self.run_commit_checks()?;
         let Transaction {
             db,
             snapshot_seq,
@@ -520,6 +527,14 @@ impl Transaction {
         coll: &CollectionHandle,
         change: &DocChange<'_>,
     ) -> Result<()> {
+        if !self
+            .written_collections
+            .iter()
+            .any(|(id, _)| *id == coll.meta.id)
+        {
+            self.written_collections
+                .push((coll.meta.id, coll.meta.name.clone()));
+        }
         for (name, extension) in &coll.extensions {
             let mut ctx = ExtensionTxn::new(self, coll.meta.id, &coll.meta.name, name);
             extension.on_write(&mut ctx, change)?;

@@ -231,6 +231,27 @@ impl From<EngineError> for ApiError {
                 "collection": collection, "index": index, "value": value,
                 "existing_id": existing.to_value(),
             })),
+            EngineError::InvariantViolation {
+                collection,
+                invariant,
+                rule,
+                amounts,
+                ..
+            } => {
+                // Amounts are numbers (or a group key), always representable as JSON.
+                let amounts: serde_json::Map<String, Json> = amounts
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let json = serde_json::from_str(&value.to_json_string())
+                            .unwrap_or(Json::String(value.to_json_string()));
+                        (name, json)
+                    })
+                    .collect();
+                status(StatusCode::CONFLICT, "invariant_violation").with_details(json!({
+                    "collection": collection, "invariant": invariant, "rule": rule,
+                    "amounts": amounts,
+                }))
+            }
             EngineError::ReadOnlyTransaction => {
                 status(StatusCode::BAD_REQUEST, "read_only_transaction")
             }
@@ -329,6 +350,28 @@ mod tests {
         let body = serde_json::to_value(missing.body()).unwrap();
         assert_eq!(body["error"]["code"], "collection_not_found");
         assert_eq!(body["error"]["details"]["collection"], "x");
+    }
+
+    #[test]
+    fn invariant_violations_are_conflicts_with_amounts() {
+        let err = ApiError::from(EngineError::InvariantViolation {
+            collection: "accounts".to_string(),
+            invariant: "no_overdraft".to_string(),
+            rule: "sum(amount) by account >= 0".to_string(),
+            detail: "group \"a\" would sum to -5".to_string(),
+            amounts: vec![
+                ("after".to_string(), cairn::Value::Int(-5)),
+                ("group".to_string(), cairn::Value::String("a".to_string())),
+            ],
+        });
+        assert_eq!(
+            (err.status, err.code),
+            (StatusCode::CONFLICT, "invariant_violation")
+        );
+        let body = serde_json::to_value(err.body()).unwrap();
+        assert_eq!(body["error"]["details"]["amounts"]["after"], -5);
+        assert_eq!(body["error"]["details"]["amounts"]["group"], "a");
+        assert_eq!(body["error"]["details"]["invariant"], "no_overdraft");
     }
 
     #[test]

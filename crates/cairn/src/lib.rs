@@ -14,8 +14,8 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary indexes) that a database using them needs. Queries, indexes and
-//! aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
+//! kinds (secondary indexes, invariants) that a database using them needs. Queries, indexes
+//! and aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
 //!
 //! This crate is a facade: it re-exports the engine's handle and the document model so that
 //! applications depend on one crate with one stable surface. See ARCHITECTURE.md for the
@@ -47,6 +47,10 @@ pub use cairn_doc::limits as document_limits;
 
 /// Secondary indexes: definitions, online builds, listing (`cairn-index`).
 pub use cairn_index as index;
+/// Schema inference for schemaless collections (`cairn-infer`).
+pub use cairn_infer as infer;
+/// Commit-time invariants: conserved sums, field bounds, group-sum bounds (`cairn-invariant`).
+pub use cairn_invariant as invariant;
 /// The query language, planner, executor and aggregation pipeline (`cairn-query`).
 pub use cairn_query as query;
 
@@ -56,9 +60,12 @@ pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;
 
-/// The extension kinds every Cairn process provides (secondary indexes).
+/// The extension kinds every Cairn process provides (secondary indexes, invariants).
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
-    vec![Arc::new(cairn_index::IndexExtensionKind)]
+    vec![
+        Arc::new(cairn_index::IndexExtensionKind),
+        Arc::new(cairn_invariant::InvariantExtensionKind),
+    ]
 }
 
 /// Opens a database with the built-in extension kinds registered (in addition to any in

@@ -4,5 +4,6 @@
 
 pub mod core;
 pub mod http;
+pub mod invariant;
 pub mod query;
 pub mod storage;

@@ -5,7 +5,9 @@ mod bulk;
 mod collection;
 mod document;
 mod index;
+mod infer;
 mod info;
+mod invariant;
 mod query;
 pub mod serve;
 mod shell;
@@ -16,6 +18,7 @@ use cairn::{Database, DocId};
 
 use crate::cli::{
     BackupAction, BackupArgs, BenchCommand, Cli, CollectionAction, Command, IndexAction,
+    InvariantAction, SchemaAction,
 };
 use crate::open::{config, key_from, key_source, open, Create, NEW_PASSPHRASE_ENV};
 
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Query(args) => crate::bench::query::run(args),
             BenchCommand::Storage(args) => crate::bench::storage::run(args),
             BenchCommand::Http(args) => crate::bench::http::run(args),
+            BenchCommand::Invariant(args) => crate::bench::invariant::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
@@ -157,6 +161,18 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             IndexAction::Drop { collection, name } => index::drop(db, collection, name),
             IndexAction::List { collection } => index::list(db, collection),
         },
+        Command::Invariant { action } => match action {
+            InvariantAction::Add {
+                collection,
+                rule,
+                name,
+            } => invariant::add(db, collection, rule, name.as_deref()),
+            InvariantAction::Drop { collection, name } => invariant::drop(db, collection, name),
+            InvariantAction::List { collection } => invariant::list(db, collection),
+        },
+        Command::Schema {
+            action: SchemaAction::Infer { collection, emit },
+        } => infer::infer(db, collection, *emit),
         Command::Backup(BackupArgs {
             action: None,
             dest: Some(dest),
