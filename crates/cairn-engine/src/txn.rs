@@ -119,6 +119,8 @@ pub struct Transaction {
     pub(crate) changes: Vec<PendingChange>,
     undo: Vec<Undo>,
     ops: usize,
+    /// How deeply extension-made writes are nested now (see `MAX_CASCADE_DEPTH`).
+    pub(crate) cascade_depth: usize,
 }
 
 impl Transaction {
@@ -146,6 +148,7 @@ impl Transaction {
             changes: Vec::new(),
             undo: Vec::new(),
             ops: 0,
+            cascade_depth: 0,
         };
         // The snapshot's last change-log key is the last commit it contains.
         let log = txn.db.tables.changelog.clone();
@@ -441,7 +444,10 @@ impl Transaction {
         old: Option<StoredDoc>,
         doc: Value,
     ) -> Result<Value> {
-        let doc = with_id(doc, id)?;
+        let mut doc = with_id(doc, id)?;
+        if !coll.extensions.is_empty() {
+            self.prepare_extensions(coll, id, old.as_ref().map(|stored| &stored.value), &mut doc)?;
+        }
         let mut record = Vec::new();
         let codecs = &self.db.shared.codecs;
         encode_record(codecs, (coll.meta.id, &coll.meta.name), &doc, &mut record)?;
@@ -513,6 +519,34 @@ impl Transaction {
             new: None,
         };
         self.run_extensions(coll, &change)
+    }
+
+    /// Lets each extension rewrite or refuse a document before it is staged; the result must
+    /// still carry `id`.
+    fn prepare_extensions(
+        &mut self,
+        coll: &CollectionHandle,
+        id: &DocId,
+        old: Option<&Value>,
+        doc: &mut Value,
+    ) -> Result<()> {
+        for (name, extension) in &coll.extensions {
+            let mut ctx = ExtensionTxn::new(self, coll.meta.id, &coll.meta.name, name);
+            extension.prepare_write(&mut ctx, id, old, doc)?;
+        }
+        let kept = doc
+            .as_object()
+            .and_then(|obj| obj.get("_id"))
+            .map(DocId::from_value);
+        match kept {
+            Some(Ok(found)) if &found == id => Ok(()),
+            _ => Err(EngineError::ExtensionFailed {
+                message: format!(
+                    "an extension of `{}` changed or removed the `_id` of `{id}`",
+                    coll.meta.name
+                ),
+            }),
+        }
     }
 
     pub(crate) fn run_extensions(

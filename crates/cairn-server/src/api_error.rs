@@ -229,6 +229,26 @@ impl From<EngineError> for ApiError {
                 "collection": collection, "index": index, "value": value,
                 "existing_id": existing.to_value(),
             })),
+            EngineError::SchemaViolation {
+                collection,
+                id,
+                path,
+                ..
+            } => status(StatusCode::UNPROCESSABLE_ENTITY, "schema_violation").with_details(
+                json!({ "collection": collection, "id": id.to_value(), "path": path }),
+            ),
+            EngineError::ReferenceViolation { collection, id, .. } => {
+                status(StatusCode::CONFLICT, "reference_violation")
+                    .with_details(json!({ "collection": collection, "id": id.to_value() }))
+            }
+            EngineError::RuleViolation {
+                collection,
+                id,
+                rule,
+                values,
+            } => status(StatusCode::UNPROCESSABLE_ENTITY, "rule_violation").with_details(json!({
+                "collection": collection, "id": id.to_value(), "rule": rule, "values": values,
+            })),
             EngineError::ReadOnlyTransaction => {
                 status(StatusCode::BAD_REQUEST, "read_only_transaction")
             }

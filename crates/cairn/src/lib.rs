@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary indexes) that a database using them needs. Queries, indexes and
+//! kinds (secondary indexes, schemas) that a database using them needs. Queries, indexes and
 //! aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
 //!
 //! This crate is a facade: it re-exports the engine's handle and the document model so that
@@ -50,14 +50,23 @@ pub use cairn_index as index;
 /// The query language, planner, executor and aggregation pipeline (`cairn-query`).
 pub use cairn_query as query;
 
+/// Schemas: typed fields, constraints, references, rules, versions and migrations
+/// (`cairn-schema`).
+pub use cairn_schema as schema;
+
 pub use cairn_index::{create_index, drop_index, list_indexes, IndexInfo, IndexKind, IndexSpec};
 pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindResult, Query};
 
 use std::sync::Arc;
 
-/// The extension kinds every Cairn process provides (secondary indexes).
+/// The extension kinds every Cairn process provides (secondary indexes, schemas and the
+/// referenced side of schema references).
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
-    vec![Arc::new(cairn_index::IndexExtensionKind)]
+    vec![
+        Arc::new(cairn_index::IndexExtensionKind),
+        Arc::new(cairn_schema::SchemaExtensionKind),
+        Arc::new(cairn_schema::ReferrersExtensionKind),
+    ]
 }
 
 /// Opens a database with the built-in extension kinds registered (in addition to any in
