@@ -167,6 +167,7 @@ pub fn schema_of(db: &Database, collection: &str) -> Result<Option<SchemaInfo>> 
             scanned: count("scanned"),
             total: txn.document_count(collection)?,
             resumed: false,
+            finished: false,
         })
     } else {
         None

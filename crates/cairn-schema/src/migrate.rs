@@ -308,6 +308,8 @@ pub struct MigrationProgress {
     pub total: u64,
     /// Whether this run continued an interrupted migration.
     pub resumed: bool,
+    /// Whether the pass reached the end (false: stopped by `max_chunks`; resume later).
+    pub finished: bool,
 }
 
 /// Options of a migration run.
@@ -315,8 +317,11 @@ pub struct MigrationProgress {
 pub struct MigrateOptions {
     /// Documents per chunk transaction.
     pub chunk_documents: usize,
-    /// Pause after each chunk (lets a test interrupt a real process mid-way; zero normally).
+    /// Pause after each chunk (throttles a migration on a busy database; also lets a test
+    /// interrupt a real process mid-way). Zero by default.
     pub pause: std::time::Duration,
+    /// Stop after this many chunks, leaving the migration resumable (bounds one run).
+    pub max_chunks: Option<usize>,
 }
 
 impl Default for MigrateOptions {
@@ -324,6 +329,7 @@ impl Default for MigrateOptions {
         MigrateOptions {
             chunk_documents: crate::limits::MIGRATION_CHUNK_DOCUMENTS,
             pause: std::time::Duration::ZERO,
+            max_chunks: None,
         }
     }
 }
@@ -386,15 +392,21 @@ pub fn migrate(
         resumed,
         ..Default::default()
     };
+    let mut chunks = 0;
     loop {
         let chunk =
             db.transaction(|txn| run_chunk(txn, collection, &target, options.chunk_documents))?;
         state.migrated = chunk.migrated;
         state.scanned = chunk.scanned;
         state.total = chunk.total;
+        state.finished = chunk.finished;
         progress(state);
+        chunks += 1;
         if chunk.finished {
             break;
+        }
+        if options.max_chunks.is_some_and(|max| chunks >= max) {
+            return Ok(state);
         }
         if !options.pause.is_zero() {
             std::thread::sleep(options.pause);
