@@ -221,6 +221,12 @@ pub enum Command {
         #[command(subcommand)]
         action: IndexAction,
     },
+    /// Set, show or migrate a collection's schema.
+    Schema {
+        /// The schema operation.
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
     /// Run the HTTP/JSON server (every setting: cairn.example.toml at the repository root).
     Serve(crate::commands::serve::ServeArgs),
     /// Benchmarks, side by side with a reference system.
@@ -325,6 +331,47 @@ pub enum IndexAction {
     },
 }
 
+/// Schema operations.
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Set a collection's schema from a JSON or YAML file (a new version; refused when the
+    /// change needs a migration).
+    Set {
+        /// Collection.
+        collection: String,
+        /// The schema file.
+        file: std::path::PathBuf,
+    },
+    /// Show a collection's current schema (as JSON), or its version history.
+    Show {
+        /// Collection.
+        collection: String,
+        /// List every version: who, when, what changed.
+        #[arg(long)]
+        history: bool,
+    },
+    /// Migrate to a new schema with a transformation, online and resumably; `--dry-run`
+    /// reports how many documents would fail and why; `--resume` continues an interrupted one.
+    Migrate {
+        /// Collection.
+        collection: String,
+        /// The migration file (`schema`, optional `transform`); not needed with `--resume`.
+        file: Option<std::path::PathBuf>,
+        /// Report what would fail; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Continue the migration in progress.
+        #[arg(long, conflicts_with = "file")]
+        resume: bool,
+        /// Documents per chunk transaction.
+        #[arg(long, default_value_t = cairn::schema::limits::MIGRATION_CHUNK_DOCUMENTS)]
+        chunk_size: usize,
+        /// Pause after each chunk, in milliseconds (throttling).
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
+}
+
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -339,4 +386,7 @@ pub enum BenchCommand {
     /// The HTTP server against a minimal axum handler, the HTTP stack's ceiling (see
     /// `bench/http.rs`).
     Http(crate::bench::http::HttpArgs),
+    /// Insert throughput without a schema and with a 10-field schema (constraints and
+    /// rules); see `bench/schema.rs`.
+    Schema(crate::bench::schema::SchemaArgs),
 }

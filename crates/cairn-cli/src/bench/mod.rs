@@ -5,4 +5,5 @@
 pub mod core;
 pub mod http;
 pub mod query;
+pub mod schema;
 pub mod storage;

@@ -6,6 +6,7 @@ mod document;
 mod index;
 mod info;
 mod query;
+mod schema;
 pub mod serve;
 mod shell;
 mod transfer;
@@ -15,6 +16,7 @@ use cairn::{Database, DocId};
 
 use crate::cli::{
     BackupAction, BackupArgs, BenchCommand, Cli, CollectionAction, Command, IndexAction,
+    SchemaAction,
 };
 use crate::open::{config, key_from, key_source, open, Create, NEW_PASSPHRASE_ENV};
 
@@ -41,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Query(args) => crate::bench::query::run(args),
             BenchCommand::Storage(args) => crate::bench::storage::run(args),
             BenchCommand::Http(args) => crate::bench::http::run(args),
+            BenchCommand::Schema(args) => crate::bench::schema::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
@@ -131,6 +134,28 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             } => index::create(db, collection, name, fields, kind, *unique),
             IndexAction::Drop { collection, name } => index::drop(db, collection, name),
             IndexAction::List { collection } => index::list(db, collection),
+        },
+        Command::Schema { action } => match action {
+            SchemaAction::Set { collection, file } => schema::set(db, collection, file),
+            SchemaAction::Show {
+                collection,
+                history,
+            } => schema::show(db, collection, *history),
+            SchemaAction::Migrate {
+                collection,
+                file,
+                dry_run,
+                resume,
+                chunk_size,
+                pause_ms,
+            } => schema::migrate(
+                db,
+                collection,
+                file.as_deref(),
+                *dry_run,
+                *resume,
+                (*chunk_size, *pause_ms),
+            ),
         },
         Command::Backup(BackupArgs {
             action: None,
