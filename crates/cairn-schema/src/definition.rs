@@ -396,13 +396,13 @@ fn parse_field(value: &Value, at: &str, depth: usize) -> Result<FieldDef> {
         min: number(obj.get("min"), at, "min")?,
         max: number(obj.get("max"), at, "max")?,
     };
-    if def.range.min.is_some() || def.range.max.is_some() {
-        if !matches!(def.ty, FieldType::Int | FieldType::Float) {
-            return Err(invalid(
-                at,
-                "`min`/`max` apply to int and float fields (use `length` for sizes)",
-            ));
-        }
+    if (def.range.min.is_some() || def.range.max.is_some())
+        && !matches!(def.ty, FieldType::Int | FieldType::Float)
+    {
+        return Err(invalid(
+            at,
+            "`min`/`max` apply to int and float fields (use `length` for sizes)",
+        ));
     }
     if let Some(length) = obj.get("length") {
         let length = length

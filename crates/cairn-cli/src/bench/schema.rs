@@ -98,7 +98,7 @@ fn document(i: usize) -> anyhow::Result<Value> {
         (r >> 8) % 50,
         ((r >> 16) % 1000) as f64 / 10.0,
         tags.join(", "),
-        r % 2 == 0,
+        r.is_multiple_of(2),
         energy_in / 2.0,
         1_700_000_000_000_000u64 + i as u64,
     );

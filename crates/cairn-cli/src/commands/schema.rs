@@ -17,10 +17,7 @@ fn who() -> String {
 fn read_file(file: &Path) -> anyhow::Result<cairn::Value> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    Ok(
-        cairn::schema::parse_schema_file(&text)
-            .with_context(|| format!("in {}", file.display()))?,
-    )
+    cairn::schema::parse_schema_file(&text).with_context(|| format!("in {}", file.display()))
 }
 
 /// Sets a schema.
