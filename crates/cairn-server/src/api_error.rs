@@ -163,6 +163,45 @@ impl From<DocError> for ApiError {
     }
 }
 
+impl From<cairn::schema::SchemaError> for ApiError {
+    fn from(err: cairn::schema::SchemaError) -> ApiError {
+        use cairn::schema::SchemaError;
+        let message = err.to_string();
+        let conflict = |code| ApiError::new(StatusCode::CONFLICT, code, message.clone());
+        match err {
+            SchemaError::InvalidSchema { at, .. } => {
+                ApiError::bad_request("invalid_schema", message).with_details(json!({ "at": at }))
+            }
+            SchemaError::InvalidExpression { offset, .. } => {
+                ApiError::bad_request("invalid_schema", message)
+                    .with_details(json!({ "offset": offset }))
+            }
+            SchemaError::Parse(_) => ApiError::bad_request("invalid_schema", message),
+            SchemaError::MigrationRequired { reasons } => {
+                conflict("migration_required").with_details(json!({ "reasons": reasons }))
+            }
+            SchemaError::ExistingDocumentsInvalid { failed, total, .. } => {
+                conflict("existing_documents_invalid")
+                    .with_details(json!({ "failed": failed, "total": total }))
+            }
+            SchemaError::MigrationInProgress { target_version, .. } => {
+                conflict("migration_in_progress")
+                    .with_details(json!({ "target_version": target_version }))
+            }
+            SchemaError::NoMigration { .. } => conflict("no_migration"),
+            SchemaError::Engine(inner) => ApiError::from(inner),
+            SchemaError::Index(cairn::index::IndexError::Engine(inner)) => ApiError::from(inner),
+            SchemaError::Index(cairn::index::IndexError::InvalidDefinition { .. }) => {
+                ApiError::bad_request("invalid_schema", message)
+            }
+            SchemaError::Index(cairn::index::IndexError::BuildFailed { .. }) => {
+                conflict("conflict").with_details(json!({ "retryable": true }))
+            }
+            SchemaError::Index(_) => ApiError::internal(message),
+        }
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> ApiError {
         let message = err.to_string();

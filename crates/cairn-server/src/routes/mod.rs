@@ -10,6 +10,7 @@ pub mod auth;
 pub mod changes;
 pub mod collections;
 pub mod documents;
+pub mod schemas;
 pub mod system;
 pub mod transactions;
 pub mod users;
@@ -124,6 +125,8 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(system::metrics))
+        .routes(routes!(schemas::get, schemas::put))
+        .routes(routes!(schemas::history))
 }
 
 #[cfg(test)]
