@@ -218,41 +218,38 @@ pub fn dry_run(db: &Database, collection: &str, migration: &Migration) -> Result
         schema: migration.schema.clone(),
         migration: Some(migration.transform.clone()),
     };
-    let mut txn = db.read()?;
-    let mut docs = Vec::new();
-    txn.scan_documents(collection, Bound::Unbounded, Bound::Unbounded, |_, doc| {
-        docs.push(doc);
-        Ok(true)
-    })?;
+    // One snapshot streams the documents; a second one (same database state, no writes in
+    // between that matter to a report) answers reference lookups, so memory stays flat.
+    let mut scan = db.read()?;
+    let mut lookups = db.read()?;
     let mut reasons: BTreeMap<String, (u64, String, Vec<DocId>)> = BTreeMap::new();
-    let mut report = DryRunReport {
-        total: docs.len() as u64,
-        ..Default::default()
-    };
-    for mut doc in docs {
-        let id = doc
-            .as_object()
-            .and_then(|o| o.get("_id"))
-            .map(DocId::from_value)
-            .transpose()?
-            .unwrap_or_else(|| DocId::String(String::new()));
-        let outcome = match upgrade(&target, &mut doc, true) {
-            Err(reason) => Err(("transformation".to_string(), reason)),
-            Ok(()) => check_with_references(&mut txn, &target, collection, &id, &doc),
-        };
-        if let Err((key, message)) = outcome {
-            report.failed += 1;
-            if reasons.len() < MAX_DRY_RUN_REASONS || reasons.contains_key(&key) {
-                let entry = reasons
-                    .entry(key)
-                    .or_insert_with(|| (0, message, Vec::new()));
-                entry.0 += 1;
-                if entry.2.len() < MAX_DRY_RUN_SAMPLES {
-                    entry.2.push(id);
+    let mut report = DryRunReport::default();
+    scan.scan_documents(
+        collection,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        |key, mut doc| {
+            report.total += 1;
+            let id = DocId::decode_key(key)?;
+            let outcome = match upgrade(&target, &mut doc, true) {
+                Err(reason) => Err(("transformation".to_string(), reason)),
+                Ok(()) => check_with_references(&mut lookups, &target, collection, &id, &doc),
+            };
+            if let Err((key, message)) = outcome {
+                report.failed += 1;
+                if reasons.len() < MAX_DRY_RUN_REASONS || reasons.contains_key(&key) {
+                    let entry = reasons
+                        .entry(key)
+                        .or_insert_with(|| (0, message, Vec::new()));
+                    entry.0 += 1;
+                    if entry.2.len() < MAX_DRY_RUN_SAMPLES {
+                        entry.2.push(id);
+                    }
                 }
             }
-        }
-    }
+            Ok(true)
+        },
+    )?;
     report.reasons = reasons
         .into_iter()
         .map(|(k, (n, m, ids))| (k, n, m, ids))
