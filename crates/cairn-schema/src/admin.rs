@@ -367,38 +367,41 @@ fn record_history(
     txn.extension_put(collection, SCHEMA_EXTENSION, HISTORY_TABLE, &key, &bytes)
 }
 
-/// Checks every existing document against a first schema (defaults filled in memory).
+/// Checks every existing document against a first schema (defaults filled in memory),
+/// streaming: only the references found are kept, then looked up (conflict-checked) in the
+/// same transaction.
 fn check_documents(
     txn: &mut Transaction,
     collection: &str,
     stored: &StoredSchema,
 ) -> Result<(), EngineError> {
-    let mut docs = Vec::new();
-    txn.scan_documents(collection, Bound::Unbounded, Bound::Unbounded, |_, doc| {
-        docs.push(doc);
-        Ok(true)
-    })?;
-    for mut doc in docs {
-        let id = match doc.as_object().and_then(|o| o.get("_id")) {
-            Some(id) => cairn_doc::DocId::from_value(id)?,
-            None => continue,
-        };
-        // A first schema has no transformation: `upgrade` only fills defaults and stamps.
-        let _ = upgrade(stored, &mut doc, false);
-        let mut probe = Probe::default();
-        check(stored, collection, &id, &doc, &mut probe)?;
-        for (path, value, reference) in probe.references {
-            let target = cairn_doc::DocId::from_value(&value)?;
-            if txn.get(&reference.collection, &target)?.is_none() {
-                return Err(EngineError::ReferenceViolation {
-                    collection: collection.into(),
-                    id,
-                    reason: format!(
-                        "`{path}` references `{target}` in `{}`, which does not exist",
-                        reference.collection
-                    ),
-                });
+    let mut references = Vec::new();
+    txn.scan_documents(
+        collection,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        |key, mut doc| {
+            let id = cairn_doc::DocId::decode_key(key)?;
+            // A first schema has no transformation: `upgrade` only fills defaults and stamps.
+            let _ = upgrade(stored, &mut doc, false);
+            let mut probe = Probe::default();
+            check(stored, collection, &id, &doc, &mut probe)?;
+            for (path, value, reference) in probe.references {
+                references.push((id.clone(), path, value, reference.collection));
             }
+            Ok(true)
+        },
+    )?;
+    for (id, path, value, target_collection) in references {
+        let target = cairn_doc::DocId::from_value(&value)?;
+        if txn.get(&target_collection, &target)?.is_none() {
+            return Err(EngineError::ReferenceViolation {
+                collection: collection.into(),
+                id,
+                reason: format!(
+                    "`{path}` references `{target}` in `{target_collection}`, which does not exist"
+                ),
+            });
         }
     }
     Ok(())

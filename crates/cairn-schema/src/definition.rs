@@ -392,6 +392,19 @@ fn parse_field(value: &Value, at: &str, depth: usize) -> Result<FieldDef> {
     let mut def = plain(parse_type(ty, Some(value), at, depth)?);
     def.required = flag(obj.get("required"), at, "required")?;
     def.unique = flag(obj.get("unique"), at, "unique")?;
+    parse_sizes(obj, &mut def, at)?;
+    parse_value_constraints(obj, &mut def, at)?;
+    if let Some(reference) = obj.get("references") {
+        parse_reference_field(reference, &mut def, at)?;
+    }
+    if let Some(default) = obj.get("default") {
+        def.default = Some(parse_default(default, &def, at)?);
+    }
+    Ok(def)
+}
+
+/// `min`/`max` and `length`, checked against the type.
+fn parse_sizes(obj: &cairn_doc::Object, def: &mut FieldDef, at: &str) -> Result<()> {
     def.range = Bounds {
         min: number(obj.get("min"), at, "min")?,
         max: number(obj.get("max"), at, "max")?,
@@ -422,6 +435,11 @@ fn parse_field(value: &Value, at: &str, depth: usize) -> Result<FieldDef> {
             ));
         }
     }
+    Ok(())
+}
+
+/// `pattern` and `enum`.
+fn parse_value_constraints(obj: &cairn_doc::Object, def: &mut FieldDef, at: &str) -> Result<()> {
     if let Some(pattern) = obj.get("pattern") {
         let source = pattern
             .as_str()
@@ -459,38 +477,43 @@ fn parse_field(value: &Value, at: &str, depth: usize) -> Result<FieldDef> {
         }
         def.allowed = Some(list.clone());
     }
-    if let Some(reference) = obj.get("references") {
-        def.references = Some(parse_reference(reference, at)?);
-        if !matches!(def.ty, FieldType::String | FieldType::Int | FieldType::Uuid) {
-            return Err(invalid(
-                at,
-                "a reference field holds an `_id`: type string, int or uuid",
-            ));
-        }
-        if def.references.as_ref().map(|r| r.on_delete) == Some(OnDelete::SetNull) && def.required {
-            return Err(invalid(
-                at,
-                "`on_delete: set_null` needs a field that is not required",
-            ));
-        }
+    Ok(())
+}
+
+/// `references`, checked against the type and `required`.
+fn parse_reference_field(reference: &Value, def: &mut FieldDef, at: &str) -> Result<()> {
+    def.references = Some(parse_reference(reference, at)?);
+    if !matches!(def.ty, FieldType::String | FieldType::Int | FieldType::Uuid) {
+        return Err(invalid(
+            at,
+            "a reference field holds an `_id`: type string, int or uuid",
+        ));
     }
-    if let Some(default) = obj.get("default") {
-        let default = match default {
-            Value::String(s) if s == "now()" => DefaultValue::Now,
-            Value::String(s) if s == "uuid()" => DefaultValue::Uuid,
-            other => DefaultValue::Literal(other.clone()),
-        };
-        let sample = default.produce();
-        let mut probe = crate::validate::Probe::default();
-        crate::validate::check_value(&def, &sample, at, &mut probe).map_err(|violation| {
-            invalid(
-                at,
-                format!("the default does not fit the field: {}", violation.reason),
-            )
-        })?;
-        def.default = Some(default);
+    if def.references.as_ref().map(|r| r.on_delete) == Some(OnDelete::SetNull) && def.required {
+        return Err(invalid(
+            at,
+            "`on_delete: set_null` needs a field that is not required",
+        ));
     }
-    Ok(def)
+    Ok(())
+}
+
+/// `default`: a literal (which must fit the field), `now()` or `uuid()`.
+fn parse_default(default: &Value, def: &FieldDef, at: &str) -> Result<DefaultValue> {
+    let default = match default {
+        Value::String(s) if s == "now()" => DefaultValue::Now,
+        Value::String(s) if s == "uuid()" => DefaultValue::Uuid,
+        other => DefaultValue::Literal(other.clone()),
+    };
+    let sample = default.produce();
+    let mut probe = crate::validate::Probe::default();
+    crate::validate::check_value(def, &sample, at, &mut probe).map_err(|violation| {
+        invalid(
+            at,
+            format!("the default does not fit the field: {}", violation.reason),
+        )
+    })?;
+    Ok(default)
 }
 
 fn plain(ty: FieldType) -> FieldDef {
