@@ -365,7 +365,15 @@ impl Extension for ReferrersExtension {
             return Ok(());
         }
         for referrer in &self.refs {
-            let ids = Self::referring(txn, referrer, change.id)?;
+            let ids = match Self::referring(txn, referrer, change.id) {
+                Ok(ids) => ids,
+                // The referring collection was dropped (or its schema index detached): nothing
+                // references this document through it any more.
+                Err(EngineError::UnknownCollection { .. } | EngineError::ExtensionState { .. }) => {
+                    continue
+                }
+                Err(other) => return Err(other),
+            };
             for doc in ids {
                 match referrer.on_delete {
                     OnDelete::Restrict => {

@@ -161,3 +161,14 @@ fn concurrent_inserts_and_deletes_never_leave_a_dangling_reference() {
         );
     }
 }
+
+#[test]
+fn dropping_the_referring_collection_releases_the_referenced_documents() {
+    let db = setup("restrict");
+    db.insert("posts", json(r#"{"_id": 1, "author": "u1"}"#))
+        .expect("post");
+    db.drop_collection("posts").expect("drop the referrers");
+    assert!(db
+        .delete("users", &DocId::String("u1".into()))
+        .expect("delete"));
+}
