@@ -175,21 +175,29 @@ impl Extension for SchemaExtension {
         old: Option<&Value>,
         new: &mut Value,
     ) -> EngineResult<()> {
-        let collection = txn.collection().to_string();
-        upgrade(&self.stored, new, false).map_err(|reason| EngineError::SchemaViolation {
-            collection: collection.clone(),
-            id: id.clone(),
-            path: ".".into(),
-            reason: format!("migration transformation failed: {reason}"),
-        })?;
         let mut probe = Probe::default();
-        check(&self.stored, &collection, id, new, &mut probe)?;
+        {
+            let collection = txn.collection();
+            upgrade(&self.stored, new, false).map_err(|reason| EngineError::SchemaViolation {
+                collection: collection.to_string(),
+                id: id.clone(),
+                path: ".".into(),
+                reason: format!("migration transformation failed: {reason}"),
+            })?;
+            check(&self.stored, collection, id, new, &mut probe)?;
+        }
+        if probe.references.is_empty() {
+            return Ok(());
+        }
+        let collection = txn.collection().to_string();
         for (path, value, reference) in probe.references {
             let unchanged = old
                 .and_then(|old| path_value(old, &path))
                 .is_some_and(|prev| cairn_doc::values_equal(prev, &value));
             if unchanged {
-                // Still conflict-checked: the referenced side restricts or rewrites us on delete.
+                // No lookup needed: this document already has its index entry under the
+                // target's id, so a concurrent delete of the target finds it (and restricts,
+                // or rewrites this document, which then conflicts with this write).
                 continue;
             }
             let target = DocId::from_value(&value).map_err(|err| EngineError::SchemaViolation {
