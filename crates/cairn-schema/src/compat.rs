@@ -185,9 +185,7 @@ fn field_changes(path: &str, old: &FieldDef, new: &FieldDef, push: &mut impl FnM
         let relaxed = match (&old.allowed, &new.allowed) {
             (_, None) => true,
             (None, Some(_)) => false,
-            (Some(before), Some(after)) => before
-                .iter()
-                .all(|v| after.iter().any(|a| cairn_doc::values_equal(a, v))),
+            (Some(before), Some(after)) => before.values().iter().all(|v| after.contains(v)),
         };
         push(format!("`{path}` enum changed"), relaxed);
     }

@@ -192,9 +192,45 @@ pub struct FieldDef {
     /// A regular expression strings must match.
     pub pattern: Option<Pattern>,
     /// Allowed values.
-    pub allowed: Option<Vec<Value>>,
+    pub allowed: Option<Allowed>,
     /// A reference to another collection's documents.
     pub references: Option<Reference>,
+}
+
+/// An `enum` constraint: the values as written, and their strings sorted for a binary search
+/// (string enums are the common case and are checked on every write).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allowed {
+    values: Vec<Value>,
+    strings: Vec<String>,
+}
+
+impl Allowed {
+    /// Builds the constraint from its values.
+    pub fn new(values: Vec<Value>) -> Allowed {
+        let mut strings: Vec<String> = values
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        strings.sort_unstable();
+        Allowed { values, strings }
+    }
+
+    /// The values as written.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// Whether `value` is one of them (numbers compare by value).
+    pub fn contains(&self, value: &Value) -> bool {
+        match value {
+            Value::String(s) => self.strings.binary_search(s).is_ok(),
+            other => self
+                .values
+                .iter()
+                .any(|a| cairn_doc::values_equal(a, other)),
+        }
+    }
 }
 
 /// A compiled `pattern` with its source.
@@ -475,7 +511,7 @@ fn parse_value_constraints(obj: &cairn_doc::Object, def: &mut FieldDef, at: &str
                 format!("`enum` needs 1 to {MAX_ENUM_VALUES} values"),
             ));
         }
-        def.allowed = Some(list.clone());
+        def.allowed = Some(Allowed::new(list.clone()));
     }
     Ok(())
 }
@@ -507,12 +543,13 @@ fn parse_default(default: &Value, def: &FieldDef, at: &str) -> Result<DefaultVal
     };
     let sample = default.produce();
     let mut probe = crate::validate::Probe::default();
-    crate::validate::check_value(def, &sample, at, &mut probe).map_err(|violation| {
-        invalid(
-            at,
-            format!("the default does not fit the field: {}", violation.reason),
-        )
-    })?;
+    crate::validate::check_value(def, &sample, &crate::validate::Loc::Named(at), &mut probe)
+        .map_err(|violation| {
+            invalid(
+                at,
+                format!("the default does not fit the field: {}", violation.reason),
+            )
+        })?;
     Ok(default)
 }
 

@@ -32,6 +32,9 @@ pub fn fill_defaults(object: &ObjectDef, value: &mut Value) {
         return;
     };
     for (name, def) in &object.fields {
+        if def.default.is_none() && !matches!(def.ty, FieldType::Object(_)) {
+            continue;
+        }
         match obj.get_mut(name) {
             None => {
                 if let Some(default) = &def.default {
@@ -47,24 +50,47 @@ pub fn fill_defaults(object: &ObjectDef, value: &mut Value) {
     }
 }
 
+/// Where a value sits in a document, built on the stack as validation descends and rendered
+/// (`a.b`, `tags[2]`) only for a message, so a valid document costs no path allocations.
+#[derive(Debug, Clone, Copy)]
+pub enum Loc<'a> {
+    /// The document itself.
+    Root,
+    /// A path rendered already (e.g. a schema position).
+    Named(&'a str),
+    /// A field of an object.
+    Field(&'a Loc<'a>, &'a str),
+    /// An element of an array.
+    Index(&'a Loc<'a>, usize),
+}
+
+impl Loc<'_> {
+    /// The path as text.
+    pub fn render(&self) -> String {
+        match self {
+            Loc::Root => String::new(),
+            Loc::Named(path) => (*path).to_string(),
+            Loc::Field(parent, name) => join(&parent.render(), name),
+            Loc::Index(parent, i) => format!("{}[{i}]", parent.render()),
+        }
+    }
+}
+
 /// Checks a whole document (types and constraints; not rules, not references).
 pub fn check_document(schema: &Schema, doc: &Value, probe: &mut Probe) -> Result<(), Violation> {
     let Some(obj) = doc.as_object() else {
         return Err(violation(
-            "",
+            &Loc::Root,
             format!("a document is an object, not {}", doc.type_name()),
         ));
     };
-    check_object(&schema.root, obj, "", true, probe)
+    check_object(&schema.root, obj, &Loc::Root, true, probe)
 }
 
-fn violation(path: &str, reason: impl Into<String>) -> Violation {
+fn violation(at: &Loc<'_>, reason: impl Into<String>) -> Violation {
+    let path = at.render();
     Violation {
-        path: if path.is_empty() {
-            ".".into()
-        } else {
-            path.into()
-        },
+        path: if path.is_empty() { ".".into() } else { path },
         reason: reason.into(),
     }
 }
@@ -80,18 +106,18 @@ fn join(at: &str, name: &str) -> String {
 fn check_object(
     def: &ObjectDef,
     obj: &Object,
-    at: &str,
+    at: &Loc<'_>,
     top: bool,
     probe: &mut Probe,
 ) -> Result<(), Violation> {
     for (name, field) in &def.fields {
-        let path = join(at, name);
+        let here = Loc::Field(at, name);
         match obj.get(name) {
             None | Some(Value::Null) if field.required => {
-                return Err(violation(&path, "required field is missing or null"));
+                return Err(violation(&here, "required field is missing or null"));
             }
             None | Some(Value::Null) => {}
-            Some(value) => check_value(field, value, &path, probe)?,
+            Some(value) => check_value(field, value, &here, probe)?,
         }
     }
     if !def.additional_fields {
@@ -99,7 +125,7 @@ fn check_object(
             let reserved = top && (key == "_id" || key == SCHEMA_VERSION_FIELD);
             if !reserved && !def.fields.iter().any(|(name, _)| name == key) {
                 return Err(violation(
-                    &join(at, key),
+                    &Loc::Field(at, key),
                     "field is not declared (additional_fields: reject)",
                 ));
             }
@@ -125,20 +151,9 @@ fn shown(value: &Value) -> String {
 pub fn check_value(
     def: &FieldDef,
     value: &Value,
-    at: &str,
+    at: &Loc<'_>,
     probe: &mut Probe,
 ) -> Result<(), Violation> {
-    let wrong = || {
-        violation(
-            at,
-            format!(
-                "expected {}, found {} {}",
-                def.ty.name(),
-                value.type_name(),
-                shown(value)
-            ),
-        )
-    };
     match (&def.ty, value) {
         (FieldType::Json, _)
         | (FieldType::String, Value::String(_))
@@ -158,43 +173,55 @@ pub fn check_value(
         }
         (FieldType::Array(item), Value::Array(items)) => {
             for (i, element) in items.iter().enumerate() {
-                let path = format!("{at}[{i}]");
-                if element.is_null() && !matches!(item.ty, FieldType::Json) {
-                    return Err(violation(
-                        &path,
-                        format!("expected {}, found null", item.ty.name()),
-                    ));
-                }
-                check_value(item, element, &path, probe)?;
+                check_element(item, element, &Loc::Index(at, i), probe)?;
             }
         }
         (FieldType::Map(item), Value::Object(obj)) => {
             for (key, element) in obj.iter() {
-                let path = join(at, key);
-                if element.is_null() && !matches!(item.ty, FieldType::Json) {
-                    return Err(violation(
-                        &path,
-                        format!("expected {}, found null", item.ty.name()),
-                    ));
-                }
-                check_value(item, element, &path, probe)?;
+                check_element(item, element, &Loc::Field(at, key), probe)?;
             }
         }
         (FieldType::Object(object), Value::Object(obj)) => {
             check_object(object, obj, at, false, probe)?
         }
-        _ => return Err(wrong()),
+        _ => {
+            return Err(violation(
+                at,
+                format!(
+                    "expected {}, found {} {}",
+                    def.ty.name(),
+                    value.type_name(),
+                    shown(value)
+                ),
+            ))
+        }
     }
     check_constraints(def, value, at)?;
     if let Some(reference) = &def.references {
         probe
             .references
-            .push((at.to_string(), value.clone(), reference.clone()));
+            .push((at.render(), value.clone(), reference.clone()));
     }
     Ok(())
 }
 
-fn check_constraints(def: &FieldDef, value: &Value, at: &str) -> Result<(), Violation> {
+/// An array element or map value: null only where the element type is `json`.
+fn check_element(
+    item: &FieldDef,
+    element: &Value,
+    at: &Loc<'_>,
+    probe: &mut Probe,
+) -> Result<(), Violation> {
+    if element.is_null() && !matches!(item.ty, FieldType::Json) {
+        return Err(violation(
+            at,
+            format!("expected {}, found null", item.ty.name()),
+        ));
+    }
+    check_value(item, element, at, probe)
+}
+
+fn check_constraints(def: &FieldDef, value: &Value, at: &Loc<'_>) -> Result<(), Violation> {
     if def.range.min.is_some() || def.range.max.is_some() {
         check_bounds(&def.range, value, at, "")?;
     }
@@ -221,8 +248,8 @@ fn check_constraints(def: &FieldDef, value: &Value, at: &str) -> Result<(), Viol
         }
     }
     if let Some(allowed) = &def.allowed {
-        if !allowed.iter().any(|a| cairn_doc::values_equal(a, value)) {
-            let list: Vec<String> = allowed.iter().map(shown).collect();
+        if !allowed.contains(value) {
+            let list: Vec<String> = allowed.values().iter().map(shown).collect();
             return Err(violation(
                 at,
                 format!("{} is not one of [{}]", shown(value), list.join(", ")),
@@ -240,7 +267,7 @@ pub(crate) fn compare_numbers(a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
-fn check_bounds(bounds: &Bounds, value: &Value, at: &str, what: &str) -> Result<(), Violation> {
+fn check_bounds(bounds: &Bounds, value: &Value, at: &Loc<'_>, what: &str) -> Result<(), Violation> {
     if let Some(min) = &bounds.min {
         if compare_numbers(value, min) == Some(Ordering::Less) {
             return Err(violation(

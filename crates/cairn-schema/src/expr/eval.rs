@@ -35,9 +35,10 @@ type Eval<'d> = Result<Cow<'d, Value>, EvalError>;
 
 const NULL: Value = Value::Null;
 
-pub(super) fn eval<'d>(node: &Node, doc: &'d Value) -> Eval<'d> {
+/// Evaluates `node`; literals are borrowed from the tree, fields from the document.
+pub(super) fn eval<'d>(node: &'d Node, doc: &'d Value) -> Eval<'d> {
     match node {
-        Node::Literal(value) => Ok(Cow::Owned(value.clone())),
+        Node::Literal(value) => Ok(Cow::Borrowed(value)),
         Node::Field(name) => Ok(Cow::Borrowed(
             doc.as_object().and_then(|o| o.get(name)).unwrap_or(&NULL),
         )),
@@ -85,11 +86,16 @@ pub(super) fn eval<'d>(node: &Node, doc: &'d Value) -> Eval<'d> {
             binary(*op, a.as_ref(), b.as_ref()).map(Cow::Owned)
         }
         Node::Call(func, args) => {
-            let mut values = Vec::with_capacity(args.len());
-            for arg in args {
-                values.push(eval(arg, doc)?);
-            }
-            call(*func, &values).map(Cow::Owned)
+            // Functions take one or two arguments (checked by the parser): no list allocated.
+            let first = match args.first() {
+                Some(arg) => eval(arg, doc)?,
+                None => Cow::Borrowed(&NULL),
+            };
+            let second = match args.get(1) {
+                Some(arg) => eval(arg, doc)?,
+                None => Cow::Borrowed(&NULL),
+            };
+            call(*func, first.as_ref(), second.as_ref()).map(Cow::Owned)
         }
     }
 }
@@ -205,9 +211,7 @@ fn arithmetic(
     finite(op, float(x, y))
 }
 
-fn call(func: Func, args: &[Cow<'_, Value>]) -> Result<Value, EvalError> {
-    let arg = |i: usize| args.get(i).map_or(&NULL, |v| v.as_ref());
-    let x = arg(0);
+fn call(func: Func, x: &Value, y: &Value) -> Result<Value, EvalError> {
     Ok(match func {
         Func::Exists => Value::Bool(!x.is_null()),
         Func::Len => Value::Int(match x {
@@ -246,7 +250,6 @@ fn call(func: Func, args: &[Cow<'_, Value>]) -> Result<Value, EvalError> {
             }
         },
         Func::Min | Func::Max => {
-            let y = arg(1);
             let ordering = order(x, y).ok_or(EvalError::Type {
                 op: "min/max",
                 found: y.type_name(),

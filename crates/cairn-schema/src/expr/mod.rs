@@ -104,7 +104,7 @@ impl Expr {
     }
 
     /// Evaluates against a document.
-    pub fn eval<'d>(&self, doc: &'d Value) -> Result<Cow<'d, Value>, EvalError> {
+    pub fn eval<'d>(&'d self, doc: &'d Value) -> Result<Cow<'d, Value>, EvalError> {
         eval::eval(&self.root, doc)
     }
 
