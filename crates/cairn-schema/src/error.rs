@@ -25,6 +25,15 @@ pub enum SchemaError {
         /// What is wrong.
         reason: String,
     },
+    /// An expression could not be evaluated on a document (a type mismatch, overflow, division
+    /// by zero, a string too long). In a rule this fails the write as a rule violation.
+    #[error("cannot evaluate `{expression}`: {reason}")]
+    Evaluation {
+        /// The expression.
+        expression: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The schema file could not be parsed as JSON or YAML.
     #[error("cannot parse schema file: {0}")]
     Parse(String),

@@ -155,7 +155,7 @@ pub fn check(
         let failure = match rule.expr.holds(doc) {
             Ok(true) => continue,
             Ok(false) => rule.expr.describe_values(doc),
-            Err(err) => format!("{}; cannot evaluate: {err}", rule.expr.describe_values(doc)),
+            Err(err) => format!("{}; {err}", rule.expr.describe_values(doc)),
         };
         return Err(EngineError::RuleViolation {
             collection: collection.to_string(),

@@ -133,7 +133,7 @@ impl Transform {
                 Step::Set { field, to } => {
                     let value = to
                         .eval(doc)
-                        .map_err(|err| format!("set `{field}` = {}: {err}", to.source()))?
+                        .map_err(|err| format!("set `{field}`: {err}"))?
                         .into_owned();
                     if let Some(obj) = doc.as_object_mut() {
                         obj.insert(field.clone(), value);

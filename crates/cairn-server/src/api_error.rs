@@ -177,6 +177,11 @@ impl From<cairn::schema::SchemaError> for ApiError {
                     .with_details(json!({ "offset": offset }))
             }
             SchemaError::Parse(_) => ApiError::bad_request("invalid_schema", message),
+            SchemaError::Evaluation { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "evaluation_failed",
+                message,
+            ),
             SchemaError::MigrationRequired { reasons } => {
                 conflict("migration_required").with_details(json!({ "reasons": reasons }))
             }

@@ -9,11 +9,11 @@ use cairn_doc::Value;
 use super::{BinOp, Func, Node};
 use crate::limits::MAX_EXPR_STRING_BYTES;
 
-/// Why an expression could not be evaluated.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EvalError {
+/// Why an expression could not be evaluated: a small, allocation-free value on the hot path,
+/// turned into [`crate::SchemaError::Evaluation`] at the crate's surface.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum EvalError {
     /// An operator or function got a value of the wrong type.
-    #[error("`{op}` cannot take {found}")]
     Type {
         /// The operator or function.
         op: &'static str,
@@ -21,14 +21,25 @@ pub enum EvalError {
         found: &'static str,
     },
     /// Integer overflow or division by zero.
-    #[error("arithmetic error in `{op}`")]
     Arithmetic {
         /// The operator.
         op: &'static str,
     },
     /// A string grew past `MAX_EXPR_STRING_BYTES`.
-    #[error("a string built by the expression exceeds {MAX_EXPR_STRING_BYTES} bytes")]
     StringTooLong,
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalError::Type { op, found } => write!(f, "`{op}` cannot take {found}"),
+            EvalError::Arithmetic { op } => write!(f, "arithmetic error in `{op}`"),
+            EvalError::StringTooLong => write!(
+                f,
+                "a string built by the expression exceeds {MAX_EXPR_STRING_BYTES} bytes"
+            ),
+        }
+    }
 }
 
 type Eval<'d> = Result<Cow<'d, Value>, EvalError>;

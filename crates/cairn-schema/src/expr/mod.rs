@@ -33,9 +33,9 @@ use std::borrow::Cow;
 
 use cairn_doc::Value;
 
-use crate::error::Result;
+use crate::error::{Result, SchemaError};
 
-pub use eval::EvalError;
+use eval::EvalError;
 
 /// A parsed expression.
 #[derive(Debug, Clone)]
@@ -104,13 +104,20 @@ impl Expr {
     }
 
     /// Evaluates against a document.
-    pub fn eval<'d>(&'d self, doc: &'d Value) -> Result<Cow<'d, Value>, EvalError> {
-        eval::eval(&self.root, doc)
+    pub fn eval<'d>(&'d self, doc: &'d Value) -> Result<Cow<'d, Value>> {
+        eval::eval(&self.root, doc).map_err(|failure| self.failed(failure))
     }
 
     /// Whether the expression holds for `doc` (evaluates to `true`).
-    pub fn holds(&self, doc: &Value) -> Result<bool, EvalError> {
+    pub fn holds(&self, doc: &Value) -> Result<bool> {
         Ok(matches!(self.eval(doc)?.as_ref(), Value::Bool(true)))
+    }
+
+    fn failed(&self, failure: EvalError) -> SchemaError {
+        SchemaError::Evaluation {
+            expression: self.source.clone(),
+            reason: failure.to_string(),
+        }
     }
 
     /// The fields the expression reads with their values in `doc`: `a = 1, b = null`.
