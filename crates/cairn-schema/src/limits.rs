@@ -50,5 +50,9 @@ pub const MAX_DRY_RUN_REASONS: usize = 32;
 /// Sample document ids a dry run keeps per failure reason: 5.
 pub const MAX_DRY_RUN_SAMPLES: usize = 5;
 
+/// Unique-field values a dry run remembers to find duplicates a transformation would create:
+/// 1,000,000 (tens of MiB). Past it the dry run reports the check as incomplete.
+pub const MAX_DRY_RUN_UNIQUE_VALUES: usize = 1_000_000;
+
 /// Bytes of a schema file: 1 MiB.
 pub const MAX_SCHEMA_FILE_BYTES: usize = 1024 * 1024;

@@ -29,7 +29,9 @@ use crate::definition::Schema;
 use crate::error::{Result, SchemaError};
 use crate::expr::Expr;
 use crate::extension::{check, document_version, upgrade, StoredSchema, SCHEMA_EXTENSION};
-use crate::limits::{MAX_DRY_RUN_REASONS, MAX_DRY_RUN_SAMPLES, MAX_MIGRATION_STEPS};
+use crate::limits::{
+    MAX_DRY_RUN_REASONS, MAX_DRY_RUN_SAMPLES, MAX_DRY_RUN_UNIQUE_VALUES, MAX_MIGRATION_STEPS,
+};
 use crate::validate::Probe;
 
 /// The migration state table of the schema extension, and its one key.
@@ -224,6 +226,7 @@ pub fn dry_run(db: &Database, collection: &str, migration: &Migration) -> Result
     let mut lookups = db.read()?;
     let mut reasons: BTreeMap<String, (u64, String, Vec<DocId>)> = BTreeMap::new();
     let mut report = DryRunReport::default();
+    let mut unique = UniqueTracker::new(&migration.schema);
     scan.scan_documents(
         collection,
         Bound::Unbounded,
@@ -233,7 +236,8 @@ pub fn dry_run(db: &Database, collection: &str, migration: &Migration) -> Result
             let id = DocId::decode_key(key)?;
             let outcome = match upgrade(&target, &mut doc, true) {
                 Err(reason) => Err(("transformation".to_string(), reason)),
-                Ok(()) => check_with_references(&mut lookups, &target, collection, &id, &doc),
+                Ok(()) => check_with_references(&mut lookups, &target, collection, &id, &doc)
+                    .and_then(|()| unique.note(&doc, &id)),
             };
             if let Err((key, message)) = outcome {
                 report.failed += 1;
@@ -255,6 +259,61 @@ pub fn dry_run(db: &Database, collection: &str, migration: &Migration) -> Result
         .map(|(k, (n, m, ids))| (k, n, m, ids))
         .collect();
     Ok(report)
+}
+
+/// Values of the new schema's unique fields seen so far in a dry run, to report documents the
+/// transformation would give duplicate values (the unique index would refuse them mid-way).
+/// Holds at most `MAX_DRY_RUN_UNIQUE_VALUES` values; past that the check stops (and says so).
+struct UniqueTracker {
+    fields: Vec<(String, cairn_doc::FieldPath)>,
+    seen: std::collections::HashMap<(usize, Vec<u8>), DocId>,
+    full: bool,
+}
+
+impl UniqueTracker {
+    fn new(schema: &Schema) -> UniqueTracker {
+        let fields = schema
+            .field_paths()
+            .into_iter()
+            .filter(|(_, def)| def.unique)
+            .filter_map(|(path, _)| cairn_doc::FieldPath::parse(&path).ok().map(|p| (path, p)))
+            .collect();
+        UniqueTracker {
+            fields,
+            seen: Default::default(),
+            full: false,
+        }
+    }
+
+    fn note(&mut self, doc: &Value, id: &DocId) -> std::result::Result<(), (String, String)> {
+        for (i, (name, path)) in self.fields.iter().enumerate() {
+            let Some(value) = path.get(doc).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let key = (i, cairn_index::keys::encode_to_vec(value));
+            if let Some(first) = self.seen.get(&key) {
+                return Err((
+                    format!("unique `{name}`"),
+                    format!(
+                        "documents `{first}` and `{id}` would share {name} = {}",
+                        value.to_json_string()
+                    ),
+                ));
+            }
+            if self.seen.len() >= MAX_DRY_RUN_UNIQUE_VALUES {
+                if !self.full {
+                    self.full = true;
+                    return Err((
+                        "unique check incomplete".into(),
+                        format!("more than {MAX_DRY_RUN_UNIQUE_VALUES} unique values; the rest were not compared"),
+                    ));
+                }
+                continue;
+            }
+            self.seen.insert(key, id.clone());
+        }
+        Ok(())
+    }
 }
 
 /// Type, constraint, rule and reference check of an upgraded document, as `(reason key, message)`.

@@ -265,3 +265,26 @@ fn writes_during_a_migration_are_transformed_and_a_resume_finishes_it() {
             .migrating
     );
 }
+
+#[test]
+fn a_dry_run_finds_duplicates_a_transformation_would_create() {
+    let db = open();
+    db.create_collection("c").expect("create");
+    for i in 0..6 {
+        db.insert("c", json(&format!(r#"{{"_id": {i}, "n": {i}}}"#)))
+            .expect("insert");
+    }
+    let m = migration(
+        r#"{"schema": {"fields": {"k": {"type": "int", "unique": true}}},
+                         "transform": [{"set": {"field": "k", "to": "n % 4"}}]}"#,
+    );
+    let report = dry_run(&db, "c", &m).expect("dry run");
+    assert_eq!(report.failed, 2, "{report:?}"); // 4 and 5 collide with 0 and 1
+    assert!(
+        report
+            .reasons
+            .iter()
+            .any(|r| r.0 == "unique `k`" && r.1 == 2),
+        "{report:?}"
+    );
+}

@@ -152,7 +152,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 23);
+        assert_eq!(ids.len(), 26);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 }
