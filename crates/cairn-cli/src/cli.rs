@@ -260,7 +260,7 @@ pub enum Command {
         #[command(subcommand)]
         action: InvariantAction,
     },
-    /// Schemas: inference for schemaless collections.
+    /// Set, show, migrate or infer a collection's schema.
     Schema {
         /// The schema operation.
         #[command(subcommand)]
@@ -402,6 +402,42 @@ pub enum InvariantAction {
 /// Schema operations.
 #[derive(Debug, Subcommand)]
 pub enum SchemaAction {
+    /// Set a collection's schema from a JSON or YAML file (a new version; refused when the
+    /// change needs a migration).
+    Set {
+        /// Collection.
+        collection: String,
+        /// The schema file.
+        file: std::path::PathBuf,
+    },
+    /// Show a collection's current schema (as JSON), or its version history.
+    Show {
+        /// Collection.
+        collection: String,
+        /// List every version: who, when, what changed.
+        #[arg(long)]
+        history: bool,
+    },
+    /// Migrate to a new schema with a transformation, online and resumably; `--dry-run`
+    /// reports how many documents would fail and why; `--resume` continues an interrupted one.
+    Migrate {
+        /// Collection.
+        collection: String,
+        /// The migration file (`schema`, optional `transform`); not needed with `--resume`.
+        file: Option<std::path::PathBuf>,
+        /// Report what would fail; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Continue the migration in progress.
+        #[arg(long, conflicts_with = "file")]
+        resume: bool,
+        /// Documents per chunk transaction.
+        #[arg(long, default_value_t = cairn::schema::limits::MIGRATION_CHUNK_DOCUMENTS)]
+        chunk_size: usize,
+        /// Pause after each chunk, in milliseconds (throttling).
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
     /// Show the fields documents have, their types and how often each appears (kept
     /// incrementally from the change log; the first call on a collection scans it once).
     Infer {
@@ -430,4 +466,7 @@ pub enum BenchCommand {
     /// Insert and transfer throughput with no invariant against a conserved sum, a field
     /// bound and a group bound (see `bench/invariant.rs`).
     Invariant(crate::bench::invariant::InvariantArgs),
+    /// Insert throughput without a schema and with a 10-field schema (constraints and
+    /// rules); see `bench/schema.rs`.
+    Schema(crate::bench::schema::SchemaArgs),
 }

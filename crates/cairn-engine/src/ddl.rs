@@ -157,6 +157,39 @@ impl Transaction {
         })
     }
 
+    /// Replaces the stored configuration of an attached extension (say, a new schema
+    /// version), keeping its tables. The new instance is built at once, so a configuration
+    /// its kind rejects fails here. Logged as an `AttachExtension` record: like an attach,
+    /// the change log does not carry the configuration (restores need a full backup).
+    pub fn set_extension_config(
+        &mut self,
+        collection: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<()> {
+        self.atomically(|txn| {
+            let coll = txn.collection(collection)?;
+            let mut meta = coll.meta.clone();
+            let Some(ext) = meta.extensions.iter_mut().find(|ext| ext.name == name) else {
+                return Err(EngineError::ExtensionState {
+                    collection: collection.to_string(),
+                    name: name.to_string(),
+                    reason: "not attached",
+                });
+            };
+            ext.config = config;
+            txn.store_meta(&meta)?;
+            txn.log_ddl(
+                &ChangeOp::AttachExtension {
+                    name: name.to_string(),
+                },
+                &meta,
+            );
+            txn.invalidate_collections();
+            txn.collection(collection).map(|_| ())
+        })
+    }
+
     /// Detaches an extension and deletes its tables.
     pub fn detach_extension(&mut self, collection: &str, name: &str) -> Result<()> {
         self.atomically(|txn| {

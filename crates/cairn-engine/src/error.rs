@@ -226,6 +226,43 @@ pub enum EngineError {
         /// `group`, `document`...), for programs.
         amounts: Vec<(String, Value)>,
     },
+    /// A document does not match its collection's schema (type, required field, constraint,
+    /// unknown field). Nothing of the write (or of its transaction) is stored.
+    #[error("document `{id}` in `{collection}` violates the schema at `{path}`: {reason}")]
+    SchemaViolation {
+        /// The collection written.
+        collection: String,
+        /// The document.
+        id: DocId,
+        /// The field path (`.` for the whole document).
+        path: String,
+        /// What is wrong, with the offending value.
+        reason: String,
+    },
+    /// A write references a missing document, or a delete is restricted by documents that
+    /// reference it.
+    #[error("document `{id}` in `{collection}`: {reason}")]
+    ReferenceViolation {
+        /// The collection written.
+        collection: String,
+        /// The document written or deleted.
+        id: DocId,
+        /// The reference and what is wrong with it.
+        reason: String,
+    },
+    /// A document fails a validation rule of its collection's schema.
+    #[error("document `{id}` in `{collection}` fails rule `{rule}` ({values})")]
+    RuleViolation {
+        /// The collection written.
+        collection: String,
+        /// The document.
+        id: DocId,
+        /// The rule's name.
+        rule: String,
+        /// The fields the rule reads and their values (`a = 1, b = 2`), or why it could not
+        /// be evaluated.
+        values: String,
+    },
     /// An extension failed for a reason other than refusing the write (damaged data, a bad
     /// stored configuration).
     #[error("extension failed: {message}")]

@@ -13,6 +13,10 @@
 //! * `on_write` sees every change to the collection exactly once, in transaction order.
 //! * An extension's tables are private to it (`c{collection}.x.{name}.{table}`) and are
 //!   deleted when it is detached or the collection dropped.
+//! * [`Extension::prepare_write`] runs before a document is staged and may rewrite or refuse
+//!   it; [`Extension::on_write`] runs after. Writes an extension makes to *other* collections
+//!   ([`ExtensionTxn::delete_document`], [`ExtensionTxn::update_document`]) run those
+//!   collections' extensions too, nested at most [`MAX_CASCADE_DEPTH`] deep.
 //! * Reads through `ExtensionTxn` are conflict-checked like any other transaction read, so an
 //!   extension enforcing a constraint (e.g. uniqueness) stays correct under concurrency.
 //! * An extension that [checks at commit](Extension::checks_at_commit) is called once more
@@ -22,9 +26,10 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use cairn_doc::{DocId, Value};
+use cairn_doc::{DocId, Patch, Value};
 
 use crate::error::Result;
+use crate::limits::MAX_CASCADE_DEPTH;
 use crate::txn::Transaction;
 use crate::writeset::Pending;
 
@@ -41,6 +46,22 @@ pub struct DocChange<'a> {
 
 /// Maintains derived data for one collection.
 pub trait Extension: Send + Sync {
+    /// Called for every insert, update and replace *before* the document is encoded and
+    /// staged, in attachment order: the extension may rewrite `new` (fill defaults, stamp a
+    /// version) or refuse it (validation). `old` is the stored document for an update. The
+    /// rewritten document must keep its `_id` (the engine checks). Reads through `txn` are
+    /// conflict-checked, so a check that depends on other documents (a reference) stays true
+    /// at commit. The default accepts the document unchanged.
+    fn prepare_write(
+        &self,
+        _txn: &mut ExtensionTxn<'_>,
+        _id: &DocId,
+        _old: Option<&Value>,
+        _new: &mut Value,
+    ) -> Result<()> {
+        Ok(())
+    }
+
     /// Called for every document change, inside the writing transaction and before commit.
     /// Return an error to refuse the change (the error reaches the writer; nothing of the
     /// operation is kept).
@@ -166,6 +187,57 @@ impl<'t> ExtensionTxn<'t> {
     ) -> Result<()> {
         let table = self.table(table);
         self.txn.scan(&table, start, end, visit)
+    }
+
+    /// Reads a document of any collection (conflict-checked, seeing this transaction's
+    /// writes), e.g. to check that a referenced document exists.
+    pub fn get_document(&mut self, collection: &str, id: &DocId) -> Result<Option<Value>> {
+        self.txn.get(collection, id)
+    }
+
+    /// Visits, within `(start, end)`, the entries of an extension table of *another*
+    /// collection (say, its index on a reference field, to find referring documents); the
+    /// range is conflict-checked like any read.
+    pub fn scan_extension_of(
+        &mut self,
+        (collection, extension, table): (&str, &str, &str),
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        self.txn
+            .extension_range(collection, extension, table, start, end, visit)
+    }
+
+    /// Deletes a document of any collection as a consequence of this write (a cascading
+    /// delete); its own extensions run, so cascades nest up to [`MAX_CASCADE_DEPTH`].
+    pub fn delete_document(&mut self, collection: &str, id: &DocId) -> Result<bool> {
+        self.cascade(|txn| txn.delete(collection, id))
+    }
+
+    /// Updates a document of any collection as a consequence of this write (say, setting a
+    /// reference to null); its own extensions run, with the same depth limit as deletes.
+    pub fn update_document(
+        &mut self,
+        collection: &str,
+        id: &DocId,
+        patch: &Patch,
+    ) -> Result<Value> {
+        self.cascade(|txn| txn.update(collection, id, patch))
+    }
+
+    fn cascade<T>(&mut self, op: impl FnOnce(&mut Transaction) -> Result<T>) -> Result<T> {
+        if self.txn.cascade_depth >= MAX_CASCADE_DEPTH {
+            return Err(crate::error::EngineError::LimitExceeded {
+                what: "depth of cascading writes",
+                actual: MAX_CASCADE_DEPTH as u64 + 1,
+                limit: MAX_CASCADE_DEPTH as u64,
+            });
+        }
+        self.txn.cascade_depth += 1;
+        let result = op(self.txn);
+        self.txn.cascade_depth -= 1;
+        result
     }
 }
 

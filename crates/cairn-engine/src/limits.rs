@@ -58,3 +58,9 @@ pub const MAX_CHANGES_PER_READ: usize = 10_000;
 /// keeping the log a small fraction of a large database (each change holds whole documents).
 /// Backups and replicas that need more history raise it per database.
 pub const DEFAULT_CHANGELOG_RETENTION_CHANGES: u64 = 100_000;
+
+/// Nesting of writes made by extensions on behalf of a write (a cascading delete that deletes
+/// documents whose deletion cascades further): 16. Deeper chains are almost always a reference
+/// cycle in the data model; the bound keeps one delete from recursing without end. (How *many*
+/// documents one cascade touches is bounded by [`MAX_TXN_OPS`].)
+pub const MAX_CASCADE_DEPTH: usize = 16;

@@ -123,6 +123,8 @@ pub struct Transaction {
     /// checks. Not undone with an operation: a collection whose writes were all rolled back
     /// simply has no net changes.
     pub(crate) written_collections: Vec<(u32, String)>,
+    /// How deeply extension-made writes are nested now (see `MAX_CASCADE_DEPTH`).
+    pub(crate) cascade_depth: usize,
 }
 
 impl Transaction {
@@ -151,6 +153,7 @@ impl Transaction {
             undo: Vec::new(),
             ops: 0,
             written_collections: Vec::new(),
+            cascade_depth: 0,
         };
         // The snapshot's last change-log key is the last commit it contains.
         let log = txn.db.tables.changelog.clone();
@@ -448,7 +451,10 @@ impl Transaction {
         old: Option<StoredDoc>,
         doc: Value,
     ) -> Result<Value> {
-        let doc = with_id(doc, id)?;
+        let mut doc = with_id(doc, id)?;
+        if !coll.extensions.is_empty() {
+            self.prepare_extensions(coll, id, old.as_ref().map(|stored| &stored.value), &mut doc)?;
+        }
         let mut record = Vec::new();
         let codecs = &self.db.shared.codecs;
         encode_record(codecs, (coll.meta.id, &coll.meta.name), &doc, &mut record)?;
@@ -520,6 +526,34 @@ impl Transaction {
             new: None,
         };
         self.run_extensions(coll, &change)
+    }
+
+    /// Lets each extension rewrite or refuse a document before it is staged; the result must
+    /// still carry `id`.
+    fn prepare_extensions(
+        &mut self,
+        coll: &CollectionHandle,
+        id: &DocId,
+        old: Option<&Value>,
+        doc: &mut Value,
+    ) -> Result<()> {
+        for (name, extension) in &coll.extensions {
+            let mut ctx = ExtensionTxn::new(self, coll.meta.id, &coll.meta.name, name);
+            extension.prepare_write(&mut ctx, id, old, doc)?;
+        }
+        let kept = doc
+            .as_object()
+            .and_then(|obj| obj.get("_id"))
+            .map(DocId::from_value);
+        match kept {
+            Some(Ok(found)) if &found == id => Ok(()),
+            _ => Err(EngineError::ExtensionFailed {
+                message: format!(
+                    "an extension of `{}` changed or removed the `_id` of `{id}`",
+                    coll.meta.name
+                ),
+            }),
+        }
     }
 
     pub(crate) fn run_extensions(

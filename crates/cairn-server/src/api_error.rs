@@ -165,6 +165,50 @@ impl From<DocError> for ApiError {
     }
 }
 
+impl From<cairn::schema::SchemaError> for ApiError {
+    fn from(err: cairn::schema::SchemaError) -> ApiError {
+        use cairn::schema::SchemaError;
+        let message = err.to_string();
+        let conflict = |code| ApiError::new(StatusCode::CONFLICT, code, message.clone());
+        match err {
+            SchemaError::InvalidSchema { at, .. } => {
+                ApiError::bad_request("invalid_schema", message).with_details(json!({ "at": at }))
+            }
+            SchemaError::InvalidExpression { offset, .. } => {
+                ApiError::bad_request("invalid_schema", message)
+                    .with_details(json!({ "offset": offset }))
+            }
+            SchemaError::Parse(_) => ApiError::bad_request("invalid_schema", message),
+            SchemaError::Evaluation { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "evaluation_failed",
+                message,
+            ),
+            SchemaError::MigrationRequired { reasons } => {
+                conflict("migration_required").with_details(json!({ "reasons": reasons }))
+            }
+            SchemaError::ExistingDocumentsInvalid { failed, total, .. } => {
+                conflict("existing_documents_invalid")
+                    .with_details(json!({ "failed": failed, "total": total }))
+            }
+            SchemaError::MigrationInProgress { target_version, .. } => {
+                conflict("migration_in_progress")
+                    .with_details(json!({ "target_version": target_version }))
+            }
+            SchemaError::NoMigration { .. } => conflict("no_migration"),
+            SchemaError::Engine(inner) => ApiError::from(inner),
+            SchemaError::Index(cairn::index::IndexError::Engine(inner)) => ApiError::from(inner),
+            SchemaError::Index(cairn::index::IndexError::InvalidDefinition { .. }) => {
+                ApiError::bad_request("invalid_schema", message)
+            }
+            SchemaError::Index(cairn::index::IndexError::BuildFailed { .. }) => {
+                conflict("conflict").with_details(json!({ "retryable": true }))
+            }
+            SchemaError::Index(_) => ApiError::internal(message),
+        }
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> ApiError {
         let message = err.to_string();
@@ -252,6 +296,26 @@ impl From<EngineError> for ApiError {
                     "amounts": amounts,
                 }))
             }
+            EngineError::SchemaViolation {
+                collection,
+                id,
+                path,
+                ..
+            } => status(StatusCode::UNPROCESSABLE_ENTITY, "schema_violation").with_details(
+                json!({ "collection": collection, "id": id.to_value(), "path": path }),
+            ),
+            EngineError::ReferenceViolation { collection, id, .. } => {
+                status(StatusCode::CONFLICT, "reference_violation")
+                    .with_details(json!({ "collection": collection, "id": id.to_value() }))
+            }
+            EngineError::RuleViolation {
+                collection,
+                id,
+                rule,
+                values,
+            } => status(StatusCode::UNPROCESSABLE_ENTITY, "rule_violation").with_details(json!({
+                "collection": collection, "id": id.to_value(), "rule": rule, "values": values,
+            })),
             EngineError::ReadOnlyTransaction => {
                 status(StatusCode::BAD_REQUEST, "read_only_transaction")
             }

@@ -30,6 +30,7 @@ use crate::api_error::ErrorBody;
     components(schemas(ErrorBody)),
     tags(
         (name = "collections", description = "Create, list and drop collections."),
+        (name = "schemas", description = "A collection's schema: read, set, version history."),
         (name = "documents", description = "Read and write documents."),
         (name = "queries", description = "Find, count, distinct, explain and aggregate."),
         (name = "indexes", description = "Secondary indexes: list, create (online), drop."),

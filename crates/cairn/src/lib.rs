@@ -14,8 +14,8 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary indexes, invariants) that a database using them needs. Queries, indexes
-//! and aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
+//! kinds (secondary indexes, schemas, invariants) that a database using them needs. Queries,
+//! indexes and aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
 //!
 //! This crate is a facade: it re-exports the engine's handle and the document model so that
 //! applications depend on one crate with one stable surface. See ARCHITECTURE.md for the
@@ -54,16 +54,23 @@ pub use cairn_invariant as invariant;
 /// The query language, planner, executor and aggregation pipeline (`cairn-query`).
 pub use cairn_query as query;
 
+/// Schemas: typed fields, constraints, references, rules, versions and migrations
+/// (`cairn-schema`).
+pub use cairn_schema as schema;
+
 pub use cairn_index::{create_index, drop_index, list_indexes, IndexInfo, IndexKind, IndexSpec};
 pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindResult, Query};
 pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;
 
-/// The extension kinds every Cairn process provides (secondary indexes, invariants).
+/// The extension kinds every Cairn process provides (secondary indexes, schemas, the
+/// referenced side of schema references, invariants).
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     vec![
         Arc::new(cairn_index::IndexExtensionKind),
+        Arc::new(cairn_schema::SchemaExtensionKind),
+        Arc::new(cairn_schema::ReferrersExtensionKind),
         Arc::new(cairn_invariant::InvariantExtensionKind),
     ]
 }

@@ -6,4 +6,5 @@ pub mod core;
 pub mod http;
 pub mod invariant;
 pub mod query;
+pub mod schema;
 pub mod storage;

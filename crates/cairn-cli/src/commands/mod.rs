@@ -9,6 +9,7 @@ mod infer;
 mod info;
 mod invariant;
 mod query;
+mod schema;
 pub mod serve;
 mod shell;
 mod transfer;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Storage(args) => crate::bench::storage::run(args),
             BenchCommand::Http(args) => crate::bench::http::run(args),
             BenchCommand::Invariant(args) => crate::bench::invariant::run(args),
+            BenchCommand::Schema(args) => crate::bench::schema::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
@@ -170,9 +172,29 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             InvariantAction::Drop { collection, name } => invariant::drop(db, collection, name),
             InvariantAction::List { collection } => invariant::list(db, collection),
         },
-        Command::Schema {
-            action: SchemaAction::Infer { collection, emit },
-        } => infer::infer(db, collection, *emit),
+        Command::Schema { action } => match action {
+            SchemaAction::Set { collection, file } => schema::set(db, collection, file),
+            SchemaAction::Show {
+                collection,
+                history,
+            } => schema::show(db, collection, *history),
+            SchemaAction::Migrate {
+                collection,
+                file,
+                dry_run,
+                resume,
+                chunk_size,
+                pause_ms,
+            } => schema::migrate(
+                db,
+                collection,
+                file.as_deref(),
+                *dry_run,
+                *resume,
+                (*chunk_size, *pause_ms),
+            ),
+            SchemaAction::Infer { collection, emit } => infer::infer(db, collection, *emit),
+        },
         Command::Backup(BackupArgs {
             action: None,
             dest: Some(dest),

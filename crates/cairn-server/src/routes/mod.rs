@@ -13,6 +13,7 @@ pub mod collections;
 pub mod documents;
 pub mod indexes;
 pub mod queries;
+pub mod schemas;
 pub mod system;
 pub mod transactions;
 pub mod users;
@@ -136,6 +137,8 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(system::metrics))
+        .routes(routes!(schemas::get, schemas::put))
+        .routes(routes!(schemas::history))
 }
 
 #[cfg(test)]
@@ -161,7 +164,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 33);
+        assert_eq!(ids.len(), 36);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 }

@@ -1,0 +1,161 @@
+//! `/v1/collections/{collection}/schema`: read and set a collection's schema, and its history.
+//! Migrations run from the command line (`cairn schema migrate`), not through the API.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api_error::ApiError;
+use crate::auth::credentials::Credentials;
+use crate::auth::{Access, Need};
+use crate::body::JsonBody;
+use crate::collection_name;
+use crate::extract::ApiPath;
+use crate::openapi::ErrorResponses;
+use crate::state::SharedState;
+
+/// A collection's current schema.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaView {
+    /// The current version (1 for the first schema).
+    pub version: u64,
+    /// The definition as set.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
+    /// Whether a migration to this version is still running or was interrupted.
+    pub migrating: bool,
+}
+
+/// One version in a schema's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaVersion {
+    /// The version.
+    pub version: u64,
+    /// When it was created (RFC 3339, UTC).
+    pub at: String,
+    /// Who created it.
+    pub by: String,
+    /// What changed.
+    pub changes: Vec<String>,
+    /// The definition.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
+}
+
+/// A schema's history, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaHistory {
+    /// The versions.
+    pub versions: Vec<SchemaVersion>,
+}
+
+fn to_json(value: &cairn::Value) -> serde_json::Value {
+    serde_json::from_str(&value.to_json_string()).unwrap_or(serde_json::Value::Null)
+}
+
+fn no_schema(collection: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "no_schema",
+        format!("`{collection}` has no schema"),
+    )
+}
+
+/// The collection's current schema (needs read access).
+#[utoipa::path(get, operation_id = "get_schema", path = "/v1/collections/{collection}/schema", tag = "schemas",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    responses((status = 200, description = "The schema", body = SchemaView), ErrorResponses))]
+pub async fn get(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+) -> Result<Json<SchemaView>, ApiError> {
+    collection_name::check(&collection)?;
+    let need = Need::read(&collection);
+    let view = state
+        .read(credentials, need, move |db, _| {
+            let info =
+                cairn::schema::schema_of(db, &collection)?.ok_or_else(|| no_schema(&collection))?;
+            Ok(SchemaView {
+                version: info.version,
+                schema: to_json(&info.source),
+                migrating: info.migrating,
+            })
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+/// Sets the collection's schema: a new version when the change is compatible with the stored
+/// documents (409 `migration_required` otherwise). Needs write access to the collection and to
+/// every collection it references.
+#[utoipa::path(put, operation_id = "set_schema", path = "/v1/collections/{collection}/schema", tag = "schemas",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    request_body(content = Object, description = "The schema document (fields, additional_fields, rules)"),
+    responses((status = 200, description = "The new version", body = SchemaView), ErrorResponses))]
+pub async fn put(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+    JsonBody(body): JsonBody<serde_json::Value>,
+) -> Result<Json<SchemaView>, ApiError> {
+    collection_name::check(&collection)?;
+    let source = cairn::Value::from_json_str(&body.to_string())?;
+    let schema = cairn::schema::Schema::from_value(&source)?;
+    let mut referenced = Vec::new();
+    for (_, def) in schema.field_paths() {
+        if let Some(reference) = &def.references {
+            collection_name::check(&reference.collection)?;
+            referenced.push(reference.collection.clone());
+        }
+    }
+    let need = Need::write(&collection);
+    let view = state
+        .run(credentials, need, move |db, principal| {
+            if let Some(other) = referenced
+                .iter()
+                .find(|c| principal.access(c) < Access::ReadWrite)
+            {
+                return Err(ApiError::forbidden(format!(
+                    "referencing `{other}` needs write access to it"
+                )));
+            }
+            let version = cairn::schema::set_schema(db, &collection, &source, &principal.name)?;
+            Ok(SchemaView {
+                version,
+                schema: to_json(&source),
+                migrating: false,
+            })
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+/// The schema's version history (needs read access).
+#[utoipa::path(get, operation_id = "get_schema_history", path = "/v1/collections/{collection}/schema/history", tag = "schemas",
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    responses((status = 200, description = "Every version, oldest first", body = SchemaHistory), ErrorResponses))]
+pub async fn history(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(collection): ApiPath<String>,
+) -> Result<Json<SchemaHistory>, ApiError> {
+    collection_name::check(&collection)?;
+    let need = Need::read(&collection);
+    let versions = state
+        .read(credentials, need, move |db, _| {
+            Ok(cairn::schema::history(db, &collection)?
+                .into_iter()
+                .map(|entry| SchemaVersion {
+                    version: entry.version,
+                    at: entry.at.to_string(),
+                    by: entry.by,
+                    changes: entry.changes,
+                    schema: to_json(&entry.schema),
+                })
+                .collect())
+        })
+        .await?;
+    Ok(Json(SchemaHistory { versions }))
+}
