@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary indexes) that a database using them needs. Queries, indexes and
+//! kinds (secondary and spatial indexes) that a database using them needs. Queries, indexes and
 //! aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
 //!
 //! This crate is a facade: it re-exports the engine's handle and the document model so that
@@ -22,7 +22,8 @@
 //! layers underneath.
 
 pub use cairn_doc::{
-    encoded_len, DateTime, DocError, DocId, FieldPath, JsonExpression, Object, Patch, Value, Vector,
+    encoded_len, DateTime, DocError, DocId, FieldPath, Geometry, JsonExpression, Mesh, Object, Patch,
+    Point3, Value, Vector,
 };
 pub use cairn_engine::{
     allocated_bytes, check_database, check_integrity, compact, is_encrypted, is_system_collection,
@@ -47,6 +48,8 @@ pub use cairn_doc::limits as document_limits;
 
 /// Secondary indexes: definitions, online builds, listing (`cairn-index`).
 pub use cairn_index as index;
+/// 3D geometry: distances, measures, WKT, constructors and the spatial index (`cairn-geo`).
+pub use cairn_geo as geo;
 /// The query language, planner, executor and aggregation pipeline (`cairn-query`).
 pub use cairn_query as query;
 
@@ -55,9 +58,12 @@ pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindRes
 
 use std::sync::Arc;
 
-/// The extension kinds every Cairn process provides (secondary indexes).
+/// The extension kinds every Cairn process provides (secondary and spatial indexes).
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
-    vec![Arc::new(cairn_index::IndexExtensionKind)]
+    vec![
+        Arc::new(cairn_index::IndexExtensionKind),
+        Arc::new(cairn_geo::index::SpatialExtensionKind),
+    ]
 }
 
 /// Opens a database with the built-in extension kinds registered (in addition to any in
