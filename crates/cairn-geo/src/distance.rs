@@ -303,27 +303,22 @@ pub fn primitive_distance(a: &Primitive, b: &Primitive) -> f64 {
     }
 }
 
-/// The exact distance between two geometries: the minimum over pairs of parts, skipping pairs
-/// whose bounding boxes are already farther apart than the best found.
+/// The exact distance between two geometries: the minimum over the parts of `a` of
+/// [`primitive_to_geometry`]. The spatial index computes each part's distance with that same
+/// function, so an indexed answer and a full scan agree to the last bit.
 pub fn distance(a: &Geometry, b: &Geometry) -> f64 {
-    let b_parts: Vec<(Primitive, Aabb)> = parts(b).map(|p| (p, p.bbox())).collect();
     let mut best = f64::INFINITY;
     for pa in parts(a) {
-        let ba = pa.bbox();
-        for (pb, bb) in &b_parts {
-            if ba.distance(bb) >= best {
-                continue;
-            }
-            best = best.min(primitive_distance(&pa, pb));
-            if best == 0.0 {
-                return 0.0;
-            }
+        best = best.min(primitive_to_geometry(&pa, b));
+        if best == 0.0 {
+            return 0.0;
         }
     }
     best
 }
 
-/// The exact distance from a primitive to a geometry.
+/// The exact distance from a primitive to a geometry: the minimum over the geometry's parts,
+/// skipping parts whose bounding box is already no closer than the best found.
 pub fn primitive_to_geometry(p: &Primitive, g: &Geometry) -> f64 {
     let bp = p.bbox();
     let mut best = f64::INFINITY;

@@ -11,7 +11,8 @@ use cairn_index::IndexHandle;
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::limits::BUDGET_CHECK_INTERVAL;
-use crate::plan::Access;
+use crate::plan::{Access, SpatialTest};
+use cairn_geo::distance::primitive_to_geometry;
 
 /// What an execution did, for `explain`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,6 +23,10 @@ pub struct ExecStats {
     pub docs_examined: u64,
     /// Documents that matched.
     pub matched: u64,
+    /// Parts a spatial index produced as candidates (bounding box overlapping the query).
+    pub spatial_candidates: u64,
+    /// Exact geometric tests performed on candidate parts (`$near` included).
+    pub exact_tests: u64,
 }
 
 /// The running context of one query execution.
@@ -50,7 +55,10 @@ impl Executor<'_> {
     ) -> Result<()> {
         match access {
             Access::FullScan => self.full_scan(start_after, emit),
-            Access::Index { .. } | Access::Union(_) | Access::Intersect(..) => {
+            Access::Index { .. }
+            | Access::Union(_)
+            | Access::Intersect(..)
+            | Access::Spatial { .. } => {
                 let keys = self.doc_keys(access)?;
                 self.fetch_each(&keys, emit)
             }
@@ -193,6 +201,34 @@ impl Executor<'_> {
                 }
                 keys
             }
+            Access::Spatial {
+                handle,
+                query,
+                test,
+            } => {
+                let mut keys = Vec::new();
+                let stats = &mut self.stats;
+                let search = handle.search(self.txn, self.collection, query, &mut |key, part| {
+                    let pass = match test {
+                        SpatialTest::WithinDistance(shape, max) => {
+                            stats.exact_tests += 1;
+                            primitive_to_geometry(part, shape) <= *max
+                        }
+                        SpatialTest::Intersects(shape) => {
+                            stats.exact_tests += 1;
+                            primitive_to_geometry(part, shape) == 0.0
+                        }
+                        SpatialTest::BoxOnly => true,
+                    };
+                    if pass {
+                        keys.push(key.to_vec());
+                    }
+                    Ok(true)
+                })?;
+                self.stats.keys_examined += search.entries;
+                self.stats.spatial_candidates += search.candidates;
+                keys
+            }
             Access::Union(parts) => {
                 let mut keys = Vec::new();
                 for part in parts {
@@ -227,7 +263,7 @@ impl Executor<'_> {
     }
 
     /// Fetches one document, tests it and emits it; returns whether to go on.
-    fn fetch_one(
+    pub(crate) fn fetch_one(
         &mut self,
         key: &[u8],
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,

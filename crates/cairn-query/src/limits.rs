@@ -22,6 +22,9 @@ pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(30);
 /// Entries the planner counts in an index range to estimate it exactly; past this it uses
 /// the index histogram.
 pub const PROBE_CAP: u64 = 256;
+/// Largest `k` of `$near`: the nearest documents are collected (and sorted) in memory, and
+/// they are one page of results.
+pub const MAX_NEAR_K: usize = 10_000;
 /// Documents examined between time-budget checks.
 pub const BUDGET_CHECK_INTERVAL: u64 = 256;
 /// Stages in one aggregation pipeline. Real pipelines have a handful; the cap keeps parsing,

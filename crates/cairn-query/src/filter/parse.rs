@@ -154,7 +154,10 @@ fn parse_ops(object: &Object, place: &str, depth: usize) -> Result<Vec<Op>> {
                     ))
                 }
             },
-            _ => return Err(QueryError::invalid(&here, "unknown operator")),
+            other => match super::geo::parse(other, operand, &here) {
+                Some(parsed) => Op::Geo(Box::new(parsed?)),
+                None => return Err(QueryError::invalid(&here, "unknown operator")),
+            },
         };
         ops.push(op);
     }
