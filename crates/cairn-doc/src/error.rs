@@ -67,7 +67,7 @@ pub enum DocError {
         limit: usize,
     },
     /// A geometry breaks the geometry rules (see [`crate::Geometry::validate`]).
-    #[error("field `{path}` holds an invalid geometry: {defect}")]
+    #[error("invalid geometry{}: {defect}", at_path(path))]
     InvalidGeometry {
         /// Dotted path of the offending value (empty for a bare value).
         path: String,
@@ -233,6 +233,15 @@ impl DocError {
             format!("{segment}.{path}")
         };
         self
+    }
+}
+
+/// ` in field `a.b`` for a non-empty path, nothing for a bare value.
+fn at_path(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!(" in field `{path}`")
     }
 }
 

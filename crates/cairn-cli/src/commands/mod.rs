@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Query(args) => crate::bench::query::run(args),
             BenchCommand::Storage(args) => crate::bench::storage::run(args),
             BenchCommand::Http(args) => crate::bench::http::run(args),
+            BenchCommand::Geo(args) => crate::bench::geo::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
