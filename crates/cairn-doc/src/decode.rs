@@ -8,8 +8,8 @@
 use crate::field_name::check_field_name;
 use crate::format::{
     fits_f32, vector_padding, ENCODING_VERSION, TAG_ARRAY, TAG_BYTES, TAG_DATETIME, TAG_FALSE,
-    TAG_FLOAT32, TAG_FLOAT64, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE, TAG_UUID,
-    TAG_VECTOR, TAG_GEOMETRY,
+    TAG_FLOAT32, TAG_FLOAT64, TAG_GEOMETRY, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE,
+    TAG_UUID, TAG_VECTOR,
 };
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH, MAX_VECTOR_DIM};
 use crate::varint::{decode_u64, zigzag_decode};

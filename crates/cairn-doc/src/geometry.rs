@@ -257,7 +257,9 @@ impl Geometry {
             }
         };
         if let Some(extra) = object.keys().find(|k| !allowed.contains(k)) {
-            return Err(malformed(&format!("unexpected field `{extra}` for a {kind}")));
+            return Err(malformed(&format!(
+                "unexpected field `{extra}` for a {kind}"
+            )));
         }
         let geometry = match kind {
             "point" => Geometry::Point(json_point(field("coordinates")?)?),
@@ -449,9 +451,9 @@ fn json_mesh(vertices: &Value, triangles: &Value) -> Result<Mesh, GeometryDefect
             .ok_or_else(|| malformed(&format!("triangle {index} must be [i, j, k]")))?;
         let mut triple = [0u32; 3];
         for (slot, item) in triple.iter_mut().zip(items) {
-            let raw = item.as_i64().ok_or_else(|| {
-                malformed(&format!("triangle {index}: indices must be integers"))
-            })?;
+            let raw = item
+                .as_i64()
+                .ok_or_else(|| malformed(&format!("triangle {index}: indices must be integers")))?;
             *slot = u32::try_from(raw).map_err(|_| GeometryDefect::IndexOutOfRange {
                 triangle: index,
                 vertex: raw.max(0) as u64,

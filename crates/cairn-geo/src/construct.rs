@@ -68,7 +68,9 @@ fn check(center: Point3, radius: f64) -> Result<()> {
 }
 
 fn place(unit: &[Point3], center: Point3, radius: f64) -> Vec<Point3> {
-    unit.iter().map(|v| add(center, scale(*v, radius))).collect()
+    unit.iter()
+        .map(|v| add(center, scale(*v, radius)))
+        .collect()
 }
 
 /// A regular icosahedron (12 vertices, 20 triangles, closed, outward-oriented) inscribed in the
@@ -113,8 +115,9 @@ pub fn geodesic_sphere(center: Point3, radius: f64, level: u32) -> Result<Geomet
     });
     // Tiny radii far from the origin can collapse triangles in f64; say so rather than store
     // an invalid mesh.
-    mesh.validate().map_err(|defect| GeoError::InvalidArgument {
-        reason: format!("the solid is not representable at this scale: {defect}"),
-    })?;
+    mesh.validate()
+        .map_err(|defect| GeoError::InvalidArgument {
+            reason: format!("the solid is not representable at this scale: {defect}"),
+        })?;
     Ok(mesh)
 }

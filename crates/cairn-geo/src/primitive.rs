@@ -33,12 +33,10 @@ impl Aabb {
 
     /// This box grown to hold `p`.
     pub fn with(self, p: Point3) -> Aabb {
-        let mut out = self;
-        for axis in 0..3 {
-            out.min[axis] = out.min[axis].min(p[axis]);
-            out.max[axis] = out.max[axis].max(p[axis]);
+        Aabb {
+            min: [0, 1, 2].map(|a| self.min[a].min(p[a])),
+            max: [0, 1, 2].map(|a| self.max[a].max(p[a])),
         }
-        out
     }
 
     /// The smallest box holding both.

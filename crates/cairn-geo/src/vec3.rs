@@ -41,7 +41,6 @@ pub(crate) fn norm(a: Point3) -> f64 {
     a[0].hypot(a[1]).hypot(a[2])
 }
 
-
 /// Six times the signed volume of the tetrahedron `a b c d`: positive when `d` lies on the side
 /// of the plane `a b c` that its counter-clockwise normal points to.
 pub(crate) fn orient(a: Point3, b: Point3, c: Point3, d: Point3) -> f64 {

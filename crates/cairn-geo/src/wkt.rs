@@ -54,10 +54,7 @@ pub fn to_wkt(g: &Geometry) -> Result<String> {
                 [0, 4, 6, 2],
                 [1, 3, 7, 5],
             ];
-            let faces: Vec<String> = FACES
-                .iter()
-                .map(|f| ring(&f.map(|i| c[i])))
-                .collect();
+            let faces: Vec<String> = FACES.iter().map(|f| ring(&f.map(|i| c[i]))).collect();
             format!("POLYHEDRALSURFACE Z ({})", faces.join(", "))
         }
         Geometry::Sphere { .. } => return Err(GeoError::NoWktForm { found: "sphere" }),
@@ -138,7 +135,10 @@ impl Parser<'_> {
 
     fn srid(&mut self) -> Result<Option<i32>> {
         self.skip_space();
-        if !self.text[self.pos..].to_ascii_uppercase().starts_with("SRID") {
+        if !self.text[self.pos..]
+            .to_ascii_uppercase()
+            .starts_with("SRID")
+        {
             return Ok(None);
         }
         self.word();
@@ -197,7 +197,9 @@ impl Parser<'_> {
         }
         self.expect(')')?;
         if ring.len() < 4 || ring.first() != ring.last() {
-            return Err(self.error("a ring needs at least four points, the last equal to the first"));
+            return Err(
+                self.error("a ring needs at least four points, the last equal to the first")
+            );
         }
         ring.pop();
         Ok(ring)

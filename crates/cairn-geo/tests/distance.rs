@@ -64,7 +64,10 @@ fn solids_are_solid_and_meshes_are_surfaces() {
     // The center is inside the closed mesh but away from its surface.
     let inradius = distance(&Geometry::Point([0.0; 3]), &ico);
     // Inradius of a regular icosahedron with circumradius R: R * 0.7946544722917661.
-    assert!(close(inradius, 2.0 * 0.794_654_472_291_766_1, 1e-14), "{inradius}");
+    assert!(
+        close(inradius, 2.0 * 0.794_654_472_291_766_1, 1e-14),
+        "{inradius}"
+    );
     let Geometry::Mesh(mesh) = &ico else {
         unreachable!()
     };
@@ -78,9 +81,17 @@ fn icosahedron_and_geodesic_measures_match_closed_forms() {
     let ico = cairn_geo::icosahedron([1.0, 2.0, 3.0], r).unwrap();
     // Edge a = R / sin(2π/5); area 5√3 a²; volume 5(3+√5)/12 a³.
     let a = r / (2.0 * std::f64::consts::PI / 5.0).sin();
-    assert!(close(cairn_geo::area(&ico), 5.0 * 3f64.sqrt() * a * a, 1e-13));
+    assert!(close(
+        cairn_geo::area(&ico),
+        5.0 * 3f64.sqrt() * a * a,
+        1e-13
+    ));
     let v = cairn_geo::volume(&ico).unwrap();
-    assert!(close(v, 5.0 * (3.0 + 5f64.sqrt()) / 12.0 * a.powi(3), 1e-13));
+    assert!(close(
+        v,
+        5.0 * (3.0 + 5f64.sqrt()) / 12.0 * a.powi(3),
+        1e-13
+    ));
     let c = cairn_geo::centroid(&ico);
     for (got, want) in c.iter().zip([1.0, 2.0, 3.0]) {
         assert!(close(*got, want, 1e-13));
@@ -94,7 +105,9 @@ fn icosahedron_and_geodesic_measures_match_closed_forms() {
     assert!(cairn_geo::is_closed(mesh));
     // Converges to the sphere from inside.
     let vol = cairn_geo::volume(&fine).unwrap();
-    assert!(vol < 4.0 / 3.0 * std::f64::consts::PI && vol > 0.99 * 4.0 / 3.0 * std::f64::consts::PI);
+    assert!(
+        vol < 4.0 / 3.0 * std::f64::consts::PI && vol > 0.99 * 4.0 / 3.0 * std::f64::consts::PI
+    );
     assert!(cairn_geo::geodesic_sphere([0.0; 3], 1.0, 8).is_err());
 }
 
@@ -151,7 +164,9 @@ fn tri_at(t: &[Point3; 3], u: f64, v: f64) -> Point3 {
 /// Reference distance from a point to a triangle: nested golden sections (the inner minimum
 /// of a jointly convex function is convex in the outer variable).
 fn ref_point_triangle(p: Point3, t: &[Point3; 3]) -> f64 {
-    golden(0.0, 1.0, &|u| golden(0.0, 1.0 - u, &|v| len(p, tri_at(t, u, v))))
+    golden(0.0, 1.0, &|u| {
+        golden(0.0, 1.0 - u, &|v| len(p, tri_at(t, u, v)))
+    })
 }
 
 fn ref_segment_segment(s: &[Point3; 2], r: &[Point3; 2]) -> f64 {

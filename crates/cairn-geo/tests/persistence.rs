@@ -6,8 +6,8 @@ use std::sync::Arc;
 use cairn_doc::{DocId, Geometry, Object, Value};
 use cairn_engine::{Config, Database, StorageMode};
 use cairn_geo::index::{
-    create_spatial_index, expected_entries, list_spatial_indexes, spatial_indexes,
-    stored_entries, SpatialExtensionKind, SpatialSpec,
+    create_spatial_index, expected_entries, list_spatial_indexes, spatial_indexes, stored_entries,
+    SpatialExtensionKind, SpatialSpec,
 };
 use cairn_geo::Aabb;
 
@@ -77,7 +77,10 @@ fn an_invalid_geometry_is_refused_with_its_defect_and_leaves_nothing() {
         r#"{"shape": {"$geometry": {"type": "mesh", "vertices": [[0,0,0],[1,0,0],[0,1,0]], "triangles": [[0,1,5]]}}}"#,
     )
     .unwrap_err();
-    assert!(bad.to_string().contains("triangle 0 uses vertex 5"), "{bad}");
+    assert!(
+        bad.to_string().contains("triangle 0 uses vertex 5"),
+        "{bad}"
+    );
     let flat = doc(1, Geometry::Triangle([[0.0; 3], [1.0; 3], [2.0; 3]]));
     let err = db.insert("s", flat).unwrap_err();
     assert!(err.to_string().contains("zero area"), "{err}");

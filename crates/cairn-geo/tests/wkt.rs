@@ -57,8 +57,11 @@ fn postgis_style_text_and_ewkt_are_accepted() {
         to_ewkt(&Geometry::Point([1.0, 2.0, 3.0]), Some(4326)).unwrap(),
         "SRID=4326;POINT Z (1.0 2.0 3.0)"
     );
-    let tin = from_wkt("tin z (((0 0 0, 1 0 0, 0 1 0, 0 0 0)), ((1 0 0, 1 1 0, 0 1 0, 1 0 0)))").unwrap();
-    let Geometry::Mesh(m) = tin else { panic!("not a mesh") };
+    let tin =
+        from_wkt("tin z (((0 0 0, 1 0 0, 0 1 0, 0 0 0)), ((1 0 0, 1 1 0, 0 1 0, 1 0 0)))").unwrap();
+    let Geometry::Mesh(m) = tin else {
+        panic!("not a mesh")
+    };
     assert_eq!((m.vertices.len(), m.triangles.len()), (4, 2));
 }
 
@@ -74,7 +77,10 @@ fn bad_text_names_the_problem() {
     assert!(err("MULTIPOINT Z ((0 0 0))").contains("unsupported"));
     assert!(err("POINT Z (1 2 3) trailing").contains("after"));
     assert!(matches!(
-        to_wkt(&Geometry::Sphere { center: [0.0; 3], radius: 1.0 }),
+        to_wkt(&Geometry::Sphere {
+            center: [0.0; 3],
+            radius: 1.0
+        }),
         Err(GeoError::NoWktForm { .. })
     ));
 }

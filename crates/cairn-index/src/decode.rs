@@ -8,8 +8,8 @@ use cairn_doc::{DateTime, Geometry, Mesh, Object, Point3, Value, Vector};
 
 use crate::error::{IndexError, Result};
 use crate::keys::{
-    skip, TAG_ARRAY, TAG_BYTES, TAG_DATETIME, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_OBJECT,
-    TAG_GEOMETRY, TAG_STRING, TAG_TRUE, TAG_UUID, TAG_VECTOR,
+    skip, TAG_ARRAY, TAG_BYTES, TAG_DATETIME, TAG_FALSE, TAG_GEOMETRY, TAG_NULL, TAG_NUMBER,
+    TAG_OBJECT, TAG_STRING, TAG_TRUE, TAG_UUID, TAG_VECTOR,
 };
 
 /// Decodes the first `n` values of a tuple.
@@ -139,28 +139,6 @@ fn decode_object(body: &[u8]) -> Result<Value> {
     Ok(Value::Object(object))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::keys::encode_to_vec;
-    use cairn_doc::values_equal;
-
-    #[test]
-    fn round_trips_up_to_numeric_equality() {
-        for json in [
-            r#"null"#,
-            r#"[1, 2.5, "a\u0000b", true, {"z": 1, "a": [null]}]"#,
-            r#"-9223372036854775808"#,
-            r#"9223372036854775807"#,
-            r#"1e300"#,
-        ] {
-            let value = Value::from_json_expression(json).unwrap();
-            let back = decode(&encode_to_vec(&value)).unwrap();
-            assert!(values_equal(&value, &back), "{json}: {back:?}");
-        }
-    }
-}
-
 /// Decodes a geometry key body (kind byte onwards); `-0.0` comes back as `0.0`.
 fn decode_geometry(body: &[u8]) -> Option<Geometry> {
     let (&kind, rest) = body.split_first()?;
@@ -168,7 +146,8 @@ fn decode_geometry(body: &[u8]) -> Option<Geometry> {
         let raw = rest.get(at..at + 8)?;
         Some(unorder_f64(u64::from_be_bytes(raw.try_into().ok()?)))
     };
-    let point = |at: usize| -> Option<Point3> { Some([float(at)?, float(at + 8)?, float(at + 16)?]) };
+    let point =
+        |at: usize| -> Option<Point3> { Some([float(at)?, float(at + 8)?, float(at + 16)?]) };
     Some(match kind {
         0 => Geometry::Point(point(0)?),
         1 => Geometry::Segment([point(0)?, point(24)?]),
@@ -206,4 +185,61 @@ fn decode_geometry(body: &[u8]) -> Option<Geometry> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::encode_to_vec;
+    use cairn_doc::values_equal;
+
+    #[test]
+    fn round_trips_up_to_numeric_equality() {
+        for json in [
+            r#"null"#,
+            r#"[1, 2.5, "a\u0000b", true, {"z": 1, "a": [null]}]"#,
+            r#"-9223372036854775808"#,
+            r#"9223372036854775807"#,
+            r#"1e300"#,
+        ] {
+            let value = Value::from_json_expression(json).unwrap();
+            let back = decode(&encode_to_vec(&value)).unwrap();
+            assert!(values_equal(&value, &back), "{json}: {back:?}");
+        }
+    }
+
+    #[test]
+    fn geometry_keys_round_trip_skip_and_order() {
+        use cairn_doc::{Geometry, Mesh};
+        let shapes = [
+            Geometry::Point([-0.0, 1.0, 2.0]),
+            Geometry::Segment([[0.0; 3], [1.0, 2.0, 3.0]]),
+            Geometry::Mesh(Mesh {
+                vertices: vec![[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+                triangles: vec![[0, 1, 2]],
+            }),
+            Geometry::Sphere {
+                center: [1.0; 3],
+                radius: 2.0,
+            },
+        ];
+        let mut previous: Option<Vec<u8>> = None;
+        for shape in shapes {
+            let value = Value::from(shape);
+            let mut key = crate::keys::encode_to_vec(&value);
+            let len = key.len();
+            assert_eq!(crate::keys::skip(&key).unwrap(), len);
+            let back = decode(&key).unwrap();
+            assert!(cairn_doc::values_equal(&back, &value));
+            // Kinds sort in kind order, after vectors.
+            assert!(key[0] > crate::keys::TAG_VECTOR);
+            if let Some(p) = previous {
+                assert!(p < key);
+            }
+            key.push(0xFF);
+            assert_eq!(crate::keys::skip(&key).unwrap(), len);
+            key.pop();
+            previous = Some(key);
+        }
+    }
 }

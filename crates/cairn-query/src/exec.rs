@@ -11,8 +11,7 @@ use cairn_index::IndexHandle;
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::limits::BUDGET_CHECK_INTERVAL;
-use crate::plan::{Access, SpatialTest};
-use cairn_geo::distance::primitive_to_geometry;
+use crate::plan::Access;
 
 /// What an execution did, for `explain`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -205,29 +204,28 @@ impl Executor<'_> {
                 handle,
                 query,
                 test,
+                found,
             } => {
-                let mut keys = Vec::new();
-                let stats = &mut self.stats;
-                let search = handle.search(self.txn, self.collection, query, &mut |key, part| {
-                    let pass = match test {
-                        SpatialTest::WithinDistance(shape, max) => {
-                            stats.exact_tests += 1;
-                            primitive_to_geometry(part, shape) <= *max
-                        }
-                        SpatialTest::Intersects(shape) => {
-                            stats.exact_tests += 1;
-                            primitive_to_geometry(part, shape) == 0.0
-                        }
-                        SpatialTest::BoxOnly => true,
-                    };
-                    if pass {
-                        keys.push(key.to_vec());
-                    }
-                    Ok(true)
-                })?;
-                self.stats.keys_examined += search.entries;
-                self.stats.spatial_candidates += search.candidates;
-                keys
+                if let Some(found) = found {
+                    self.stats.keys_examined += found.entries;
+                    self.stats.spatial_candidates += found.candidates;
+                    self.stats.exact_tests += found.exact_tests;
+                    found.keys.clone()
+                } else {
+                    let mut keys = Vec::new();
+                    let mut tests = 0u64;
+                    let search =
+                        handle.search(self.txn, self.collection, query, &mut |key, part| {
+                            if test.passes(part, &mut tests) {
+                                keys.push(key.to_vec());
+                            }
+                            Ok(true)
+                        })?;
+                    self.stats.keys_examined += search.entries;
+                    self.stats.spatial_candidates += search.candidates;
+                    self.stats.exact_tests += tests;
+                    keys
+                }
             }
             Access::Union(parts) => {
                 let mut keys = Vec::new();

@@ -121,7 +121,8 @@ pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain
     let mut chosen_line = line(&chosen);
     let result = match near_of(&query.filter)? {
         Some(near) => {
-            let (result, description) = run_near_query(&mut txn, collection, &indexes, query, &near)?;
+            let (result, description) =
+                run_near_query(&mut txn, collection, &indexes, query, &near)?;
             chosen_line.description = description;
             result
         }
@@ -395,8 +396,10 @@ pub fn for_each_match(
     if let Some(near) = near_of(filter)? {
         let mut executor = executor(txn, collection, &indexes, &query);
         let (rows, _) = run_near(&mut executor, &near)?;
-        for (d, key, doc) in rows {
-            if !emit(&key, with_distance(doc, &near.distance_field, d))? {
+        // Documents go on unchanged (no distance field): callers such as bulk updates
+        // write back what they receive.
+        for (_, key, doc) in rows {
+            if !emit(&key, doc)? {
                 break;
             }
         }
@@ -444,7 +447,7 @@ fn run_near_query(
     let mut executor = executor(txn, collection, indexes, query);
     let (mut rows, description) = run_near(&mut executor, near)?;
     if !query.sort.is_empty() {
-        let mut keyed: Vec<(Vec<u8>, (f64, Vec<u8>, Value))> = rows
+        let mut keyed: Vec<(Vec<u8>, crate::near::NearRow)> = rows
             .into_iter()
             .map(|row| {
                 let mut key = Vec::new();

@@ -1,11 +1,13 @@
 //! `$near`: the `k` documents nearest to a shape, by exact distance.
 //!
-//! With a ready spatial index on the field, the search grows a radius `r` (×4 per round,
-//! capped by `maxDistance`): every stored part within `r` of the shape is found by the
-//! index's box search and measured exactly, each document's distance is the minimum over its
-//! parts, and documents are taken nearest first — fetched and checked against the whole
-//! filter — until `k` pass. Any document not found is farther than `r`, so once `k` documents
-//! within `r` pass, they are exactly the `k` nearest. Without an index, a scan measures every
+//! With a ready spatial index on the field, the search reads the box around the shape grown by
+//! a radius `r`: every stored part within `r` is found and measured exactly, each document's
+//! distance is the minimum over its found parts (exact up to `r`, an upper bound beyond), and
+//! documents are taken nearest first — fetched and checked against the whole filter — until
+//! `k` pass. If the k-th is within `r`, that is the answer (anything not found is farther than
+//! `r`). Otherwise, if `k` documents passed at all, the k-th one's distance bounds the answer:
+//! one more round at that radius is exact. If fewer passed, `r` grows ×4 (capped by
+//! `maxDistance`). Without an index, a scan measures every
 //! matching document. Ties are broken by `_id` key, so both ways give the same answer.
 
 use std::collections::HashMap;
@@ -146,7 +148,10 @@ pub fn run_near(executor: &mut Executor<'_>, near: &NearSpec) -> Result<(Vec<Nea
         }
         None => Ok((
             scanned(executor, near)?,
-            format!("full scan ($near k={}, exact distance per document)", near.k),
+            format!(
+                "full scan ($near k={}, exact distance per document)",
+                near.k
+            ),
         )),
     }
 }
@@ -191,6 +196,8 @@ fn indexed(
     let mut rounds = 0;
     loop {
         rounds += 1;
+        // Each document's smallest distance over the parts found. Every part within `radius`
+        // is found, so distances up to `radius` are exact; larger ones are upper bounds.
         let mut nearest: HashMap<Vec<u8>, f64> = HashMap::new();
         let stats = &mut executor.stats;
         let search = handle.search(
@@ -200,12 +207,10 @@ fn indexed(
             &mut |key, part| {
                 stats.exact_tests += 1;
                 let d = primitive_to_geometry(part, &near.shape);
-                if d <= radius {
-                    nearest
-                        .entry(key.to_vec())
-                        .and_modify(|best| *best = best.min(d))
-                        .or_insert(d);
-                }
+                nearest
+                    .entry(key.to_vec())
+                    .and_modify(|best| *best = best.min(d))
+                    .or_insert(d);
                 Ok(true)
             },
         )?;
@@ -215,6 +220,9 @@ fn indexed(
         order.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         let mut rows = Vec::new();
         for (d, key) in order {
+            if d > limit {
+                break;
+            }
             if !fetched.contains_key(&key) {
                 let mut doc = None;
                 executor.fetch_one(&key, &mut |_, found| {
@@ -230,13 +238,24 @@ fn indexed(
                 }
             }
         }
-        if rows.len() == near.k || radius >= limit || radius.is_infinite() {
+        let kth = (rows.len() == near.k).then(|| rows[near.k - 1].0);
+        if kth.is_some_and(|d| d <= radius) || radius >= limit || radius.is_infinite() {
+            // Exact: every document not in `rows` is farther than `radius` or than the k-th.
+            rows.retain(|row| row.0 <= radius);
             return Ok((rows, rounds, radius));
         }
-        radius = if radius * RADIUS_GROWTH > RADIUS_UNBOUNDED {
-            f64::INFINITY
-        } else {
-            radius * RADIUS_GROWTH
+        let within = rows.iter().filter(|row| row.0 <= radius).count();
+        radius = match kth {
+            // k matching documents are known to lie within `d`: one more round at `d` is exact.
+            Some(d) => d,
+            None if radius * RADIUS_GROWTH > RADIUS_UNBOUNDED => f64::INFINITY,
+            // None yet: grow by the full factor. Some: grow by the cube root of the shortfall
+            // (matches scale with volume), a little more to land past the k-th.
+            None if within == 0 => radius * RADIUS_GROWTH,
+            None => {
+                let factor = (near.k as f64 / within as f64).cbrt() * 1.25;
+                radius * factor.clamp(1.5, RADIUS_GROWTH)
+            }
         }
         .min(limit);
     }

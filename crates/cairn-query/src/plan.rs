@@ -15,6 +15,7 @@
 //! to find a superset of the matches: plans differ in speed, never in results.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use cairn_doc::{FieldPath, Geometry, Value};
 use cairn_engine::Transaction;
@@ -69,7 +70,41 @@ pub enum Access {
         query: Aabb,
         /// The exact test a candidate part must pass.
         test: SpatialTest,
+        /// What the planner's probe already found, when it read the whole box (small
+        /// queries): the executor then reuses it instead of searching again.
+        found: Option<Arc<SpatialFound>>,
     },
+}
+
+/// The outcome of a complete spatial search: the documents whose parts passed the exact test
+/// (unsorted, possibly repeated) and what finding them cost.
+#[derive(Debug, Clone, Default)]
+pub struct SpatialFound {
+    /// Keys of the documents with a passing part.
+    pub keys: Vec<Vec<u8>>,
+    /// Index entries read.
+    pub entries: u64,
+    /// Candidate parts (bounding box overlapping the query).
+    pub candidates: u64,
+    /// Exact tests performed.
+    pub exact_tests: u64,
+}
+
+impl SpatialTest {
+    /// Whether a candidate part passes; counts the exact tests in `tests`.
+    pub fn passes(&self, part: &cairn_geo::Primitive, tests: &mut u64) -> bool {
+        match self {
+            SpatialTest::WithinDistance(shape, max) => {
+                *tests += 1;
+                cairn_geo::distance::primitive_to_geometry(part, shape) <= *max
+            }
+            SpatialTest::Intersects(shape) => {
+                *tests += 1;
+                cairn_geo::distance::primitive_to_geometry(part, shape) == 0.0
+            }
+            SpatialTest::BoxOnly => true,
+        }
+    }
 }
 
 /// The exact test a spatial index applies to each candidate part. A document matches a
@@ -541,27 +576,39 @@ impl Planner<'_, '_> {
         let Some(geo) = found else { return Ok(None) };
         let shape_box = cairn_geo::bbox(geo.shape());
         let (query, test) = match geo {
-            GeoOp::WithinDistance { shape, max } => {
-                (shape_box.expanded(max), SpatialTest::WithinDistance(shape, max))
-            }
+            GeoOp::WithinDistance { shape, max } => (
+                shape_box.expanded(max),
+                SpatialTest::WithinDistance(shape, max),
+            ),
             GeoOp::Intersects { shape } => (shape_box, SpatialTest::Intersects(shape)),
             _ => (shape_box, SpatialTest::BoxOnly),
         };
-        let mut parts = 0u64;
-        handle.search(self.txn, self.collection, &query, &mut |_, _| {
-            parts += 1;
-            Ok(parts < PROBE_CAP)
+        // The probe is the search itself, stopped after PROBE_CAP candidates: a small query's
+        // probe finds everything, and the executor reuses it.
+        let mut found = SpatialFound::default();
+        let mut tests = 0u64;
+        let stats = handle.search(self.txn, self.collection, &query, &mut |key, part| {
+            if test.passes(part, &mut tests) {
+                found.keys.push(key.to_vec());
+            }
+            Ok(tests.max(found.keys.len() as u64) < PROBE_CAP)
         })?;
-        let rows = if parts < PROBE_CAP {
-            parts as f64
+        let parts = stats.candidates;
+        let complete = parts < PROBE_CAP;
+        let rows = if complete {
+            found.keys.len() as f64
         } else {
             (self.total * 0.5).max(PROBE_CAP as f64)
         };
+        found.entries = stats.entries;
+        found.candidates = stats.candidates;
+        found.exact_tests = tests;
         Ok(Some(Candidate {
             access: Access::Spatial {
                 handle: handle.clone(),
                 query,
                 test,
+                found: complete.then(|| Arc::new(found)),
             },
             estimated_rows: rows,
             cost: parts as f64 * COST_INDEX_ENTRY + rows * COST_FETCH_DOC + self.sort_cost(rows),

@@ -68,15 +68,16 @@ fn field() -> BoxedStrategy<Value> {
 }
 
 fn document() -> BoxedStrategy<Value> {
-    (proptest::option::weighted(0.9, field()), 0i64..4).prop_map(|(shape, tag)| {
-        let mut o = Object::new();
-        if let Some(shape) = shape {
-            o.insert("shape", shape);
-        }
-        o.insert("tag", Value::Int(tag));
-        Value::Object(o)
-    })
-    .boxed()
+    (proptest::option::weighted(0.9, field()), 0i64..4)
+        .prop_map(|(shape, tag)| {
+            let mut o = Object::new();
+            if let Some(shape) = shape {
+                o.insert("shape", shape);
+            }
+            o.insert("tag", Value::Int(tag));
+            Value::Object(o)
+        })
+        .boxed()
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +99,10 @@ fn steps() -> BoxedStrategy<Vec<Step>> {
 
 fn query_op() -> BoxedStrategy<GeoOp> {
     prop_oneof![
-        (shape(), 0u32..12).prop_map(|(shape, r)| GeoOp::WithinDistance { shape, max: f64::from(r) }),
+        (shape(), 0u32..12).prop_map(|(shape, r)| GeoOp::WithinDistance {
+            shape,
+            max: f64::from(r)
+        }),
         shape().prop_map(|shape| GeoOp::Intersects { shape }),
         (point(), point()).prop_map(|(a, b)| GeoOp::Within {
             region: Geometry::Box {
@@ -107,7 +111,10 @@ fn query_op() -> BoxedStrategy<GeoOp> {
             }
         }),
         (point(), 1u32..20).prop_map(|(c, r)| GeoOp::Within {
-            region: Geometry::Sphere { center: c, radius: f64::from(r) }
+            region: Geometry::Sphere {
+                center: c,
+                radius: f64::from(r)
+            }
         }),
         (point(), 1u32..6).prop_map(|(c, r)| GeoOp::Within {
             region: cairn_geo::icosahedron(c, f64::from(r) * 4.0).expect("ico")
@@ -141,7 +148,9 @@ fn brute(op: &GeoOp, doc: &Value) -> bool {
 fn ids(docs: &[Value]) -> Vec<DocId> {
     let mut out: Vec<DocId> = docs
         .iter()
-        .map(|d| DocId::from_value(d.as_object().and_then(|o| o.get("_id")).expect("_id")).expect("id"))
+        .map(|d| {
+            DocId::from_value(d.as_object().and_then(|o| o.get("_id")).expect("_id")).expect("id")
+        })
         .collect();
     out.sort();
     out
@@ -165,7 +174,9 @@ fn apply(db: &Database, steps: &[Step]) {
 }
 
 fn all_docs(db: &Database) -> Vec<Value> {
-    find(db, "g", &Query::new(Filter::All)).expect("all").documents
+    find(db, "g", &Query::new(Filter::All))
+        .expect("all")
+        .documents
 }
 
 fn check_index_equals_rebuild(db: &Database, spec: &SpatialSpec) {
@@ -268,11 +279,15 @@ proptest! {
 fn explain_shows_the_spatial_index_candidates_and_exact_tests() {
     let db = open_memory();
     db.create_collection("g").expect("create");
-    create_spatial_index(&db, "g", &SpatialSpec::new("where", "shape").expect("spec")).expect("index");
+    create_spatial_index(&db, "g", &SpatialSpec::new("where", "shape").expect("spec"))
+        .expect("index");
     for i in 0..200 {
         let c = [f64::from(i % 10) * 10.0, f64::from(i / 10) * 10.0, 0.0];
         let mut o = Object::new();
-        o.insert("shape", Value::from(cairn_geo::icosahedron(c, 1.0).expect("ico")));
+        o.insert(
+            "shape",
+            Value::from(cairn_geo::icosahedron(c, 1.0).expect("ico")),
+        );
         db.insert("g", Value::Object(o)).expect("insert");
     }
     let filter = Filter::parse(
@@ -283,7 +298,11 @@ fn explain_shows_the_spatial_index_candidates_and_exact_tests() {
     )
     .expect("filter");
     let explain = cairn_query::explain(&db, "g", &Query::new(filter)).expect("explain");
-    assert!(explain.chosen.description.contains("spatial index `where`"), "{}", explain.chosen.description);
+    assert!(
+        explain.chosen.description.contains("spatial index `where`"),
+        "{}",
+        explain.chosen.description
+    );
     assert_eq!(explain.returned, 1);
     assert!(explain.executed.spatial_candidates >= 1 && explain.executed.spatial_candidates < 200);
     assert!(explain.executed.exact_tests >= 1 && explain.executed.exact_tests < 200);

@@ -22,8 +22,8 @@
 //! layers underneath.
 
 pub use cairn_doc::{
-    encoded_len, DateTime, DocError, DocId, FieldPath, Geometry, JsonExpression, Mesh, Object, Patch,
-    Point3, Value, Vector,
+    encoded_len, DateTime, DocError, DocId, FieldPath, Geometry, JsonExpression, Mesh, Object,
+    Patch, Point3, Value, Vector,
 };
 pub use cairn_engine::{
     allocated_bytes, check_database, check_integrity, compact, is_encrypted, is_system_collection,
@@ -46,10 +46,10 @@ pub use cairn_engine::limits;
 /// The document model's limits (document size, nesting depth, id length).
 pub use cairn_doc::limits as document_limits;
 
-/// Secondary indexes: definitions, online builds, listing (`cairn-index`).
-pub use cairn_index as index;
 /// 3D geometry: distances, measures, WKT, constructors and the spatial index (`cairn-geo`).
 pub use cairn_geo as geo;
+/// Secondary indexes: definitions, online builds, listing (`cairn-index`).
+pub use cairn_index as index;
 /// The query language, planner, executor and aggregation pipeline (`cairn-query`).
 pub use cairn_query as query;
 

@@ -97,7 +97,8 @@ impl Latencies {
     fn p99_us(&self) -> f64 {
         let mut sorted = self.0.clone();
         sorted.sort();
-        let index = ((sorted.len() as f64 * 0.99).ceil() as usize).clamp(1, sorted.len().max(1)) - 1;
+        let index =
+            ((sorted.len() as f64 * 0.99).ceil() as usize).clamp(1, sorted.len().max(1)) - 1;
         sorted.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e6)
     }
 }
@@ -261,7 +262,10 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
         for m in &mismatches {
             eprintln!("error: {m}");
         }
-        bail!("answers differed from the brute force (first {} shown)", mismatches.len());
+        bail!(
+            "answers differed from the brute force (first {} shown)",
+            mismatches.len()
+        );
     }
     println!();
     println!("every answer ({answers} per system) equals the brute-force exact computation");

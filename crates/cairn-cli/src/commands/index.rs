@@ -3,10 +3,10 @@
 use std::io::IsTerminal;
 
 use anyhow::bail;
-use cairn::index::BuildProgress;
 use cairn::geo::index::{
     create_spatial_index, drop_spatial_index, list_spatial_indexes, SpatialSpec,
 };
+use cairn::index::BuildProgress;
 use cairn::{Database, IndexKind, IndexSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -63,7 +63,10 @@ fn create_spatial(
         bail!("a spatial index cannot be --unique");
     }
     let [field] = fields else {
-        bail!("a spatial index takes exactly one field, got {}", fields.len());
+        bail!(
+            "a spatial index takes exactly one field, got {}",
+            fields.len()
+        );
     };
     let spec = SpatialSpec::new(name, field.trim())?;
     let started = std::time::Instant::now();

@@ -13,7 +13,13 @@ fn doc_with(shape: Geometry) -> Value {
 }
 
 fn finite() -> impl Strategy<Value = f64> {
-    prop_oneof![-1e6..1e6f64, Just(0.0), Just(-0.0), Just(1e-300), Just(-1e300)]
+    prop_oneof![
+        -1e6..1e6f64,
+        Just(0.0),
+        Just(-0.0),
+        Just(1e-300),
+        Just(-1e300)
+    ]
 }
 
 fn point() -> impl Strategy<Value = [f64; 3]> {
@@ -25,9 +31,18 @@ fn geometry() -> BoxedStrategy<Geometry> {
         point().prop_map(Geometry::Point),
         (point(), point()).prop_map(|(a, b)| Geometry::Segment([a, b])),
         (point(), point(), point()).prop_map(|(a, b, c)| Geometry::Triangle([a, b, c])),
-        (point(), 0.0..1e3f64).prop_map(|(c, r)| Geometry::Sphere { center: c, radius: r }),
-        (proptest::collection::vec(point(), 3..8), proptest::collection::vec([0u32..8, 0u32..8, 0u32..8], 1..6))
-            .prop_map(|(vertices, triangles)| Geometry::Mesh(Mesh { vertices, triangles })),
+        (point(), 0.0..1e3f64).prop_map(|(c, r)| Geometry::Sphere {
+            center: c,
+            radius: r
+        }),
+        (
+            proptest::collection::vec(point(), 3..8),
+            proptest::collection::vec([0u32..8, 0u32..8, 0u32..8], 1..6)
+        )
+            .prop_map(|(vertices, triangles)| Geometry::Mesh(Mesh {
+                vertices,
+                triangles
+            })),
     ]
     .prop_filter("valid", |g| g.validate().is_ok())
     .boxed()
@@ -71,18 +86,23 @@ fn invalid_geometries_are_refused_on_write_with_their_defect() {
         })
     );
     assert!(out.is_empty());
-    let err = Value::from_json_str(
-        r#"{"s": {"$geometry": {"type": "point", "coordinates": [1, 2]}}}"#,
-    )
-    .unwrap_err();
+    let err =
+        Value::from_json_str(r#"{"s": {"$geometry": {"type": "point", "coordinates": [1, 2]}}}"#)
+            .unwrap_err();
     assert!(err.to_string().contains("three numbers"), "{err}");
     let err = Value::from_json_str(r#"{"s": {"$geometry": {"type": "cone"}}}"#).unwrap_err();
-    assert!(err.to_string().contains("unknown geometry type `cone`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown geometry type `cone`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_json_form_is_documented_and_stable() {
-    let doc = doc_with(Geometry::Box { min: [0.0, 1.0, 2.0], max: [3.0, 4.0, 5.5] });
+    let doc = doc_with(Geometry::Box {
+        min: [0.0, 1.0, 2.0],
+        max: [3.0, 4.0, 5.5],
+    });
     assert_eq!(
         doc.to_json_string(),
         r#"{"shape":{"$geometry":{"type":"box","min":[0.0,1.0,2.0],"max":[3.0,4.0,5.5]}}}"#

@@ -145,8 +145,7 @@ impl Builder<'_> {
                     continue;
                 }
                 if let Some(id) = change.id {
-                    self.changed
-                        .insert(id.to_key().map_err(EngineError::from)?);
+                    self.changed.insert(id.to_key().map_err(EngineError::from)?);
                 }
             }
         }

@@ -89,9 +89,7 @@ impl SpatialHandle {
                     end.extend_from_slice(&hi.saturating_add(1).to_be_bytes());
                     end
                 });
-                let end_bound = end
-                    .as_deref()
-                    .map_or(Bound::Unbounded, Bound::Excluded);
+                let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
                 txn.extension_range(
                     collection,
                     &self.spec.name,

@@ -121,7 +121,7 @@ fn number(operand: Option<&Value>, place: &str, name: &str) -> Result<f64> {
     let value = operand
         .and_then(Value::as_f64)
         .ok_or_else(|| QueryError::invalid(place, format!("`{name}` must be a number")))?;
-    if !(value >= 0.0) || value.is_infinite() {
+    if value.is_nan() || value < 0.0 || value.is_infinite() {
         return Err(QueryError::invalid(
             place,
             format!("`{name}` must be finite and at least 0"),
@@ -130,13 +130,12 @@ fn number(operand: Option<&Value>, place: &str, name: &str) -> Result<f64> {
     Ok(value)
 }
 
-fn options<'v>(
-    operand: &'v Value,
-    place: &str,
-    allowed: &[&str],
-) -> Result<&'v cairn_doc::Object> {
+fn options<'v>(operand: &'v Value, place: &str, allowed: &[&str]) -> Result<&'v cairn_doc::Object> {
     let object = operand.as_object().ok_or_else(|| {
-        QueryError::invalid(place, format!("expects an object with {}", allowed.join(", ")))
+        QueryError::invalid(
+            place,
+            format!("expects an object with {}", allowed.join(", ")),
+        )
     })?;
     if let Some(extra) = object.keys().find(|k| !allowed.contains(k)) {
         return Err(QueryError::invalid(

@@ -8,7 +8,9 @@ use anyhow::Context;
 use cairn::geo::index::{create_spatial_index, list_spatial_indexes, SpatialSpec};
 use cairn::query::filter::geo::GeoOp;
 use cairn::query::projection::Projection;
-use cairn::{Config, Database, DocId, FieldPath, Filter, Geometry, Object, Query, StorageMode, Value};
+use cairn::{
+    Config, Database, DocId, FieldPath, Filter, Geometry, Object, Query, StorageMode, Value,
+};
 
 use super::workload::{GeoQuery, K};
 
@@ -44,7 +46,10 @@ impl CairnSide {
             db.transaction(|txn| {
                 for (i, shape) in chunk.iter().enumerate() {
                     let mut doc = Object::new();
-                    doc.insert("_id", Value::Int((chunk_index * LOAD_BATCH_DOCS + i) as i64));
+                    doc.insert(
+                        "_id",
+                        Value::Int((chunk_index * LOAD_BATCH_DOCS + i) as i64),
+                    );
                     doc.insert("shape", Value::from(shape.clone()));
                     txn.insert(COLLECTION, Value::Object(doc))?;
                 }
@@ -86,7 +91,10 @@ impl CairnSide {
                 },
             },
         };
-        let filter = Filter::Field(FieldPath::parse("shape")?, vec![cairn::query::Op::Geo(Box::new(op))]);
+        let filter = Filter::Field(
+            FieldPath::parse("shape")?,
+            vec![cairn::query::Op::Geo(Box::new(op))],
+        );
         let mut query = Query::new(filter);
         query.projection = Some(self.projection.clone());
         let found = cairn::find(self.db()?, COLLECTION, &query)?;
@@ -111,7 +119,10 @@ impl CairnSide {
     pub fn reopen_and_query(&mut self, first: &GeoQuery) -> anyhow::Result<Duration> {
         self.db = None;
         let started = Instant::now();
-        self.db = Some(cairn::open(Config::new(&self.dir, StorageMode::Persistent))?);
+        self.db = Some(cairn::open(Config::new(
+            &self.dir,
+            StorageMode::Persistent,
+        ))?);
         self.query(first)?;
         Ok(started.elapsed())
     }

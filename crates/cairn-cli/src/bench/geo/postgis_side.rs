@@ -34,7 +34,9 @@ pub struct PostgisSide {
 /// Why PostGIS cannot run here, if it cannot.
 pub fn unavailable() -> Option<String> {
     if !Path::new(PG_BIN).join("initdb").exists() {
-        return Some(format!("PostgreSQL 15 is not installed ({PG_BIN}/initdb not found)"));
+        return Some(format!(
+            "PostgreSQL 15 is not installed ({PG_BIN}/initdb not found)"
+        ));
     }
     let control = Path::new("/usr/share/postgresql/15/extension/postgis.control");
     if !control.exists() {
@@ -68,7 +70,10 @@ impl PostgisSide {
             statements: Vec::new(),
         };
         if as_postgres_user {
-            let status = Command::new("chown").args(["postgres:postgres"]).arg(&dir).status()?;
+            let status = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .status()?;
             if !status.success() {
                 bail!("chown of {} to postgres failed", dir.display());
             }
@@ -95,7 +100,9 @@ impl PostgisSide {
         if let Some(path) = path {
             command.arg(path);
         }
-        let output = command.output().with_context(|| format!("running {program}"))?;
+        let output = command
+            .output()
+            .with_context(|| format!("running {program}"))?;
         if !output.status.success() {
             bail!(
                 "{program} failed: {}",
@@ -112,15 +119,26 @@ impl PostgisSide {
         );
         let log = self.socket.join("postgres.log");
         let log = log.to_string_lossy().to_string();
-        self.pg("pg_ctl", &["-w", "-l", &log, "-o", &options, "start", "-D"], Some(&self.data))
+        self.pg(
+            "pg_ctl",
+            &["-w", "-l", &log, "-o", &options, "start", "-D"],
+            Some(&self.data),
+        )
     }
 
     fn stop(&self) -> anyhow::Result<()> {
-        self.pg("pg_ctl", &["-w", "-m", "fast", "stop", "-D"], Some(&self.data))
+        self.pg(
+            "pg_ctl",
+            &["-w", "-m", "fast", "stop", "-D"],
+            Some(&self.data),
+        )
     }
 
     fn connect(&mut self) -> anyhow::Result<()> {
-        let conninfo = format!("host={} user=postgres dbname=postgres", self.socket.display());
+        let conninfo = format!(
+            "host={} user=postgres dbname=postgres",
+            self.socket.display()
+        );
         let mut client = Client::connect(&conninfo, NoTls).context("connecting to PostgreSQL")?;
         client.batch_execute("CREATE EXTENSION IF NOT EXISTS postgis")?;
         self.statements = vec![
@@ -150,7 +168,10 @@ impl PostgisSide {
 
     pub fn load(&mut self, shapes: &[Geometry]) -> anyhow::Result<()> {
         if self.client.is_none() {
-            let conninfo = format!("host={} user=postgres dbname=postgres", self.socket.display());
+            let conninfo = format!(
+                "host={} user=postgres dbname=postgres",
+                self.socket.display()
+            );
             let mut client = Client::connect(&conninfo, NoTls)?;
             client.batch_execute(
                 "CREATE EXTENSION IF NOT EXISTS postgis; \
@@ -189,9 +210,12 @@ impl PostgisSide {
     pub fn query(&mut self, q: &GeoQuery) -> anyhow::Result<Vec<u64>> {
         let statements = self.statements.clone();
         let client = self.client()?;
-        let ids = |rows: Vec<postgres::Row>| rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
+        let ids =
+            |rows: Vec<postgres::Row>| rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
         Ok(match *q {
-            GeoQuery::Radius(p, r) => ids(client.query(&statements[0], &[&p[0], &p[1], &p[2], &r])?),
+            GeoQuery::Radius(p, r) => {
+                ids(client.query(&statements[0], &[&p[0], &p[1], &p[2], &r])?)
+            }
             GeoQuery::Nearest(p) => {
                 let mut radius = KNN_FIRST_RADIUS;
                 loop {
@@ -206,7 +230,9 @@ impl PostgisSide {
                 let surface = to_wkt(&Geometry::Box { min, max })?;
                 ids(client.query(
                     &statements[2],
-                    &[&min[0], &min[1], &min[2], &max[0], &max[1], &max[2], &surface],
+                    &[
+                        &min[0], &min[1], &min[2], &max[0], &max[1], &max[2], &surface,
+                    ],
                 )?)
             }
         })
