@@ -27,7 +27,7 @@ use cairn_index::{IndexHandle, IndexKind, IndexScan};
 use crate::error::Result;
 use crate::filter::geo::GeoOp;
 use crate::filter::{Filter, Op};
-use crate::limits::{MAX_IN_LIST, PROBE_CAP};
+use crate::limits::{MAX_IN_LIST, PROBE_CAP, SPATIAL_PROBE_CAP};
 use crate::query::SortKey;
 
 /// Cost of reading one document in a sequential scan (decode and filter included).
@@ -561,7 +561,7 @@ impl Planner<'_, '_> {
     }
 
     /// A spatial index serving the first geometric condition on its field. Estimated by
-    /// counting candidate parts up to [`PROBE_CAP`] (past that, half the collection).
+    /// counting candidate parts up to [`SPATIAL_PROBE_CAP`] (past that, half the collection).
     fn spatial_candidate(
         &mut self,
         handle: &SpatialHandle,
@@ -583,7 +583,7 @@ impl Planner<'_, '_> {
             GeoOp::Intersects { shape } => (shape_box, SpatialTest::Intersects(shape)),
             _ => (shape_box, SpatialTest::BoxOnly),
         };
-        // The probe is the search itself, stopped after PROBE_CAP candidates: a small query's
+        // The probe is the search itself, stopped after SPATIAL_PROBE_CAP candidates: a small query's
         // probe finds everything, and the executor reuses it.
         let mut found = SpatialFound::default();
         let mut tests = 0u64;
@@ -591,14 +591,14 @@ impl Planner<'_, '_> {
             if test.passes(part, &mut tests) {
                 found.keys.push(key.to_vec());
             }
-            Ok(tests.max(found.keys.len() as u64) < PROBE_CAP)
+            Ok(tests.max(found.keys.len() as u64) < SPATIAL_PROBE_CAP)
         })?;
         let parts = stats.candidates;
-        let complete = parts < PROBE_CAP;
+        let complete = parts < SPATIAL_PROBE_CAP;
         let rows = if complete {
             found.keys.len() as f64
         } else {
-            (self.total * 0.5).max(PROBE_CAP as f64)
+            (self.total * 0.5).max(SPATIAL_PROBE_CAP as f64)
         };
         found.entries = stats.entries;
         found.candidates = stats.candidates;
