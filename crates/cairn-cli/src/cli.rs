@@ -248,7 +248,7 @@ pub enum Command {
         #[arg(long)]
         max_documents: Option<usize>,
     },
-    /// Create, drop or list secondary indexes.
+    /// Create, drop or list secondary and spatial indexes.
     Index {
         /// The index operation.
         #[command(subcommand)]
@@ -348,7 +348,8 @@ pub enum IndexAction {
         /// Fields, comma-separated, in key order (nested paths allowed: `a,b.c`).
         #[arg(long, value_delimiter = ',', required = true)]
         fields: Vec<String>,
-        /// `btree` (equality, ranges, sort) or `hash` (equality on all fields).
+        /// `btree` (equality, ranges, sort), `hash` (equality on all fields) or `spatial`
+        /// (one geometry field: `$withinDistance`, `$near`, `$intersects`, `$within`).
         #[arg(long, default_value = "btree")]
         kind: String,
         /// Refuse two documents with the same key (documents with a null or missing field
@@ -460,6 +461,9 @@ pub enum BenchCommand {
     /// Stored bytes and throughput with no compression, zstd, zstd + dictionary and
     /// encryption, against SQLite's file size (see `bench/storage.rs`).
     Storage(crate::bench::storage::StorageArgs),
+    /// Spatial index and exact geometric queries against an in-memory R*-tree and PostGIS
+    /// (see the workload in `bench/geo.rs`).
+    Geo(crate::bench::geo::GeoArgs),
     /// The HTTP server against a minimal axum handler, the HTTP stack's ceiling (see
     /// `bench/http.rs`).
     Http(crate::bench::http::HttpArgs),

@@ -8,8 +8,8 @@
 use crate::field_name::check_field_name;
 use crate::format::{
     fits_f32, vector_padding, ENCODING_VERSION, TAG_ARRAY, TAG_BYTES, TAG_DATETIME, TAG_FALSE,
-    TAG_FLOAT32, TAG_FLOAT64, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE, TAG_UUID,
-    TAG_VECTOR,
+    TAG_FLOAT32, TAG_FLOAT64, TAG_GEOMETRY, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE,
+    TAG_UUID, TAG_VECTOR,
 };
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH, MAX_VECTOR_DIM};
 use crate::varint::{decode_u64, zigzag_decode};
@@ -186,6 +186,7 @@ impl<'a> Reader<'a> {
             }
             TAG_UUID => Value::Uuid(uuid::Uuid::from_bytes(self.take_array()?)),
             TAG_VECTOR => Value::Vector(self.vector()?),
+            TAG_GEOMETRY => Value::Geometry(Box::new(self.geometry()?)),
             _ => {
                 return Err(DocError::Corrupt {
                     offset: tag_offset,
@@ -226,6 +227,76 @@ impl<'a> Reader<'a> {
             items.push(self.value(depth)?);
         }
         Ok(items)
+    }
+
+    fn point(&mut self) -> Result<crate::Point3, DocError> {
+        let mut point = [0.0; 3];
+        for c in &mut point {
+            *c = f64::from_le_bytes(self.take_array()?);
+        }
+        Ok(point)
+    }
+
+    /// Reads a geometry payload and checks it obeys the geometry rules.
+    fn geometry(&mut self) -> Result<crate::Geometry, DocError> {
+        use crate::limits::{MAX_MESH_TRIANGLES, MAX_MESH_VERTICES};
+        use crate::Geometry;
+        let offset = self.pos;
+        let geometry = match self.byte()? {
+            0 => Geometry::Point(self.point()?),
+            1 => Geometry::Segment([self.point()?, self.point()?]),
+            2 => Geometry::Triangle([self.point()?, self.point()?, self.point()?]),
+            3 => {
+                let vertex_count = self.varint()?;
+                let triangle_count = self.varint()?;
+                if vertex_count > MAX_MESH_VERTICES as u64
+                    || triangle_count > MAX_MESH_TRIANGLES as u64
+                {
+                    return Err(self.corrupt("mesh beyond the vertex or triangle limit"));
+                }
+                let needed = vertex_count * 24 + triangle_count * 3;
+                if needed > self.remaining() as u64 {
+                    return Err(self.corrupt("mesh counts exceed the bytes remaining"));
+                }
+                let mut mesh = crate::Mesh {
+                    vertices: Vec::with_capacity(vertex_count as usize),
+                    triangles: Vec::with_capacity(triangle_count as usize),
+                };
+                for _ in 0..vertex_count {
+                    mesh.vertices.push(self.point()?);
+                }
+                for _ in 0..triangle_count {
+                    let mut t = [0u32; 3];
+                    for i in &mut t {
+                        *i = u32::try_from(self.varint()?)
+                            .map_err(|_| self.corrupt("mesh index beyond 32 bits"))?;
+                    }
+                    mesh.triangles.push(t);
+                }
+                Geometry::Mesh(mesh)
+            }
+            4 => Geometry::Box {
+                min: self.point()?,
+                max: self.point()?,
+            },
+            5 => Geometry::Sphere {
+                center: self.point()?,
+                radius: f64::from_le_bytes(self.take_array()?),
+            },
+            _ => {
+                return Err(DocError::Corrupt {
+                    offset,
+                    reason: "unknown geometry kind",
+                })
+            }
+        };
+        if geometry.validate().is_err() {
+            return Err(DocError::Corrupt {
+                offset,
+                reason: "invalid geometry",
+            });
+        }
+        Ok(geometry)
     }
 
     fn vector(&mut self) -> Result<Vector, DocError> {

@@ -7,8 +7,8 @@
 
 use crate::format::{
     fits_f32, vector_padding, ENCODING_VERSION, TAG_ARRAY, TAG_BYTES, TAG_DATETIME, TAG_FALSE,
-    TAG_FLOAT32, TAG_FLOAT64, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE, TAG_UUID,
-    TAG_VECTOR,
+    TAG_FLOAT32, TAG_FLOAT64, TAG_GEOMETRY, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE,
+    TAG_UUID, TAG_VECTOR,
 };
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH, MAX_VECTOR_DIM};
 use crate::varint::{encode_u64, zigzag_encode, VARINT_MAX_BYTES};
@@ -189,6 +189,7 @@ impl<S: Sink> Encoder<S> {
                 self.sink.put(u.as_bytes());
             }
             Value::Vector(v) => self.vector(v)?,
+            Value::Geometry(g) => self.geometry(g)?,
         }
         self.room_for(0)
     }
@@ -218,6 +219,26 @@ impl<S: Sink> Encoder<S> {
             self.value(item, depth)
                 .map_err(|e| e.within(&index.to_string()))?;
         }
+        Ok(())
+    }
+
+    fn geometry(&mut self, geometry: &crate::Geometry) -> Result<(), DocError> {
+        geometry
+            .validate()
+            .map_err(|defect| DocError::InvalidGeometry {
+                path: String::new(),
+                defect,
+            })?;
+        if let crate::Geometry::Mesh(mesh) = geometry {
+            // Checked before the payload is built, so a huge mesh is refused without a copy.
+            let estimate = mesh.vertices.len() * 24 + mesh.triangles.len() * 3;
+            self.room_for(estimate)?;
+        }
+        let mut payload = Vec::new();
+        geometry.encode_payload(&mut payload);
+        self.room_for(payload.len() + 1)?;
+        self.sink.put(&[TAG_GEOMETRY]);
+        self.sink.put(&payload);
         Ok(())
     }
 

@@ -66,6 +66,14 @@ pub enum DocError {
         /// The limit that was exceeded.
         limit: usize,
     },
+    /// A geometry breaks the geometry rules (see [`crate::Geometry::validate`]).
+    #[error("invalid geometry{}: {defect}", at_path(path))]
+    InvalidGeometry {
+        /// Dotted path of the offending value (empty for a bare value).
+        path: String,
+        /// What is wrong with it.
+        defect: crate::GeometryDefect,
+    },
     /// A document's root is not an object.
     #[error("a document must be an object, found {found}")]
     RootNotObject {
@@ -216,6 +224,7 @@ impl DocError {
             DocError::NonFiniteFloat { path } => path,
             DocError::DateTimeOutOfRange { path, .. } => path,
             DocError::VectorTooLarge { path, .. } => path,
+            DocError::InvalidGeometry { path, .. } => path,
             _ => return self,
         };
         *path = if path.is_empty() {
@@ -224,6 +233,15 @@ impl DocError {
             format!("{segment}.{path}")
         };
         self
+    }
+}
+
+/// ` in field `a.b`` for a non-empty path, nothing for a bare value.
+fn at_path(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!(" in field `{path}`")
     }
 }
 

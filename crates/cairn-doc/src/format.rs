@@ -25,6 +25,8 @@
 //! 0x0A datetime  zigzag varint of microseconds since the Unix epoch
 //! 0x0B uuid      16 bytes, RFC 9562 byte order
 //! 0x0C vector    dim:varint zero-byte{0..=3} f32-le{dim}
+//! 0x0D geometry  kind:u8 payload (see `geometry.rs`): coordinates as f64-le, a mesh's counts
+//!                and indices as varints; always a valid geometry
 //! ```
 //!
 //! *varint* is unsigned LEB128 in its shortest form (see `varint.rs`); *zigzag* maps signed to
@@ -77,6 +79,9 @@ pub(crate) const TAG_DATETIME: u8 = 0x0A;
 pub(crate) const TAG_UUID: u8 = 0x0B;
 /// Tag of `Value::Vector`.
 pub(crate) const TAG_VECTOR: u8 = 0x0C;
+
+/// Tag of `Value::Geometry`.
+pub(crate) const TAG_GEOMETRY: u8 = 0x0D;
 
 /// Zero bytes needed after `position` to reach the next multiple of 4.
 pub(crate) fn vector_padding(position: usize) -> usize {

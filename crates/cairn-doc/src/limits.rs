@@ -36,6 +36,16 @@ pub const MAX_FIELD_NAME_BYTES: usize = 1024;
 /// bounding one vector at 256 KiB of floats.
 pub const MAX_VECTOR_DIM: usize = 65_536;
 
+/// Most vertices in one mesh [`crate::Geometry::Mesh`].
+///
+/// 262,144 vertices are 6 MiB of coordinates, well inside [`MAX_DOCUMENT_BYTES`] together with
+/// their triangles; a finer surface belongs in several documents (parts of a model), which the
+/// spatial index can then skip independently.
+pub const MAX_MESH_VERTICES: usize = 262_144;
+
+/// Most triangles in one mesh. A closed mesh has about twice as many triangles as vertices.
+pub const MAX_MESH_TRIANGLES: usize = 2 * MAX_MESH_VERTICES;
+
 /// Most segments in a [`crate::FieldPath`].
 ///
 /// A path cannot usefully be longer than the deepest document it can address.

@@ -4,7 +4,7 @@
 //! raw bytes, instants, UUIDs and dense vectors. Integers and floats are distinct so that counters
 //! stay exact; [`crate::values_equal`] compares them numerically where semantics call for it.
 
-use crate::{DateTime, Object, Vector};
+use crate::{DateTime, Geometry, Object, Vector};
 
 /// A document value.
 ///
@@ -35,11 +35,13 @@ pub enum Value {
     Uuid(uuid::Uuid),
     /// A dense `f32` vector (an embedding), readable in place from its record.
     Vector(Vector),
+    /// A 3D shape (point, segment, triangle, mesh, box, sphere); see [`Geometry`].
+    Geometry(Box<Geometry>),
 }
 
 impl Value {
     /// The name of this value's type, as used in error messages and the query language: `null`,
-    /// `bool`, `int`, `float`, `string`, `bytes`, `array`, `object`, `datetime`, `uuid`, `vector`.
+    /// `bool`, `int`, `float`, `string`, `bytes`, `array`, `object`, `datetime`, `uuid`, `vector`, `geometry`.
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "null",
@@ -53,6 +55,7 @@ impl Value {
             Value::DateTime(_) => "datetime",
             Value::Uuid(_) => "uuid",
             Value::Vector(_) => "vector",
+            Value::Geometry(_) => "geometry",
         }
     }
 
@@ -150,6 +153,14 @@ impl Value {
         }
     }
 
+    /// The geometry, if this is a `Geometry`.
+    pub fn as_geometry(&self) -> Option<&Geometry> {
+        match self {
+            Value::Geometry(g) => Some(g),
+            _ => None,
+        }
+    }
+
     /// The vector, if this is a `Vector`.
     pub fn as_vector(&self) -> Option<&Vector> {
         match self {
@@ -228,5 +239,11 @@ impl From<uuid::Uuid> for Value {
 impl From<Vector> for Value {
     fn from(v: Vector) -> Value {
         Value::Vector(v)
+    }
+}
+
+impl From<Geometry> for Value {
+    fn from(g: Geometry) -> Value {
+        Value::Geometry(Box::new(g))
     }
 }

@@ -4,12 +4,12 @@
 //! was written as an int or a float, so an integral value in `i64` range decodes as `Int`.
 //! Both are equal under query semantics.
 
-use cairn_doc::{DateTime, Object, Value, Vector};
+use cairn_doc::{DateTime, Geometry, Mesh, Object, Point3, Value, Vector};
 
 use crate::error::{IndexError, Result};
 use crate::keys::{
-    skip, TAG_ARRAY, TAG_BYTES, TAG_DATETIME, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_OBJECT,
-    TAG_STRING, TAG_TRUE, TAG_UUID, TAG_VECTOR,
+    skip, TAG_ARRAY, TAG_BYTES, TAG_DATETIME, TAG_FALSE, TAG_GEOMETRY, TAG_NULL, TAG_NUMBER,
+    TAG_OBJECT, TAG_STRING, TAG_TRUE, TAG_UUID, TAG_VECTOR,
 };
 
 /// Decodes the first `n` values of a tuple.
@@ -62,6 +62,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value> {
                 .collect();
             Value::Vector(Vector::from_vec(values))
         }
+        TAG_GEOMETRY => Value::Geometry(Box::new(decode_geometry(body).ok_or_else(corrupt)?)),
         _ => return Err(corrupt()),
     })
 }
@@ -138,6 +139,54 @@ fn decode_object(body: &[u8]) -> Result<Value> {
     Ok(Value::Object(object))
 }
 
+/// Decodes a geometry key body (kind byte onwards); `-0.0` comes back as `0.0`.
+fn decode_geometry(body: &[u8]) -> Option<Geometry> {
+    let (&kind, rest) = body.split_first()?;
+    let float = |at: usize| -> Option<f64> {
+        let raw = rest.get(at..at + 8)?;
+        Some(unorder_f64(u64::from_be_bytes(raw.try_into().ok()?)))
+    };
+    let point =
+        |at: usize| -> Option<Point3> { Some([float(at)?, float(at + 8)?, float(at + 16)?]) };
+    Some(match kind {
+        0 => Geometry::Point(point(0)?),
+        1 => Geometry::Segment([point(0)?, point(24)?]),
+        2 => Geometry::Triangle([point(0)?, point(24)?, point(48)?]),
+        4 => Geometry::Box {
+            min: point(0)?,
+            max: point(24)?,
+        },
+        5 => Geometry::Sphere {
+            center: point(0)?,
+            radius: float(24)?,
+        },
+        3 => {
+            let count = |at: usize| -> Option<usize> {
+                Some(u32::from_be_bytes(rest.get(at..at + 4)?.try_into().ok()?) as usize)
+            };
+            let (vertex_count, triangle_count) = (count(0)?, count(4)?);
+            let vertices = (0..vertex_count)
+                .map(|v| point(8 + v * 24))
+                .collect::<Option<Vec<_>>>()?;
+            let base = 8 + vertex_count * 24;
+            let index = |at: usize| -> Option<u32> {
+                Some(u32::from_be_bytes(rest.get(at..at + 4)?.try_into().ok()?))
+            };
+            let triangles = (0..triangle_count)
+                .map(|t| {
+                    let at = base + t * 12;
+                    Some([index(at)?, index(at + 4)?, index(at + 8)?])
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Geometry::Mesh(Mesh {
+                vertices,
+                triangles,
+            })
+        }
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +205,41 @@ mod tests {
             let value = Value::from_json_expression(json).unwrap();
             let back = decode(&encode_to_vec(&value)).unwrap();
             assert!(values_equal(&value, &back), "{json}: {back:?}");
+        }
+    }
+
+    #[test]
+    fn geometry_keys_round_trip_skip_and_order() {
+        use cairn_doc::{Geometry, Mesh};
+        let shapes = [
+            Geometry::Point([-0.0, 1.0, 2.0]),
+            Geometry::Segment([[0.0; 3], [1.0, 2.0, 3.0]]),
+            Geometry::Mesh(Mesh {
+                vertices: vec![[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+                triangles: vec![[0, 1, 2]],
+            }),
+            Geometry::Sphere {
+                center: [1.0; 3],
+                radius: 2.0,
+            },
+        ];
+        let mut previous: Option<Vec<u8>> = None;
+        for shape in shapes {
+            let value = Value::from(shape);
+            let mut key = crate::keys::encode_to_vec(&value);
+            let len = key.len();
+            assert_eq!(crate::keys::skip(&key).unwrap(), len);
+            let back = decode(&key).unwrap();
+            assert!(cairn_doc::values_equal(&back, &value));
+            // Kinds sort in kind order, after vectors.
+            assert!(key[0] > crate::keys::TAG_VECTOR);
+            if let Some(p) = previous {
+                assert!(p < key);
+            }
+            key.push(0xFF);
+            assert_eq!(crate::keys::skip(&key).unwrap(), len);
+            key.pop();
+            previous = Some(key);
         }
     }
 }

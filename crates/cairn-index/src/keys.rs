@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! null (and missing) < false < true < numbers < strings < bytes < uuids < datetimes
-//!   < arrays < objects < vectors
+//!   < arrays < objects < vectors < geometries
 //! ```
 //!
 //! * Numbers: `Int` and `Float` compare numerically (`1 == 1.0`, `2 < 2.5`); `-0.0 == 0.0`; NaN
@@ -15,6 +15,10 @@
 //! * Objects: as lists of (field name, value) pairs **sorted by field name**, so two objects
 //!   that are equal regardless of field order ([`cairn_doc::values_equal`]) encode identically.
 //! * Vectors: by dimension, then component by component.
+//! * Geometries: by kind (point < segment < triangle < mesh < box < sphere), then coordinates
+//!   in order (`-0.0 == 0.0`); meshes first by vertex count and triangle count, then vertices,
+//!   then indices. Only equality matters for them in practice (spatial queries use the spatial
+//!   index), but the order is total so sorting and B-tree indexes work on any field.
 //!
 //! Every encoding is self-delimiting, so the concatenation of several encodings (a composite
 //! key) sorts as the tuple does, and [`skip`] can find where one ends.
@@ -33,6 +37,7 @@
 //! | 0x70 | array | elements, then 0x00 |
 //! | 0x80 | object | per field: 0x02, escaped name, value; then 0x01 |
 //! | 0x90 | vector | 4-byte big-endian dimension, then 4-byte order-mapped f32 per component |
+//! | 0xA0 | geometry | kind byte; a mesh then has 4-byte big-endian vertex and triangle counts; 8-byte order-mapped f64 per coordinate (and radius); a mesh's indices as 4-byte big-endian |
 //!
 //! The number correction: every `i64` is within 2^10 of its nearest `f64`, so (nearest f64,
 //! difference) orders integers exactly and places a float equal to that f64 (difference 0)
@@ -40,7 +45,7 @@
 
 use std::cmp::Ordering;
 
-use cairn_doc::{Object, Value};
+use cairn_doc::{Geometry, Object, Value};
 
 use crate::error::{IndexError, Result};
 
@@ -66,6 +71,8 @@ pub const TAG_ARRAY: u8 = 0x70;
 pub const TAG_OBJECT: u8 = 0x80;
 /// Tag of vectors.
 pub const TAG_VECTOR: u8 = 0x90;
+/// Tag of geometries.
+pub const TAG_GEOMETRY: u8 = 0xA0;
 
 const ARRAY_END: u8 = 0x00;
 const OBJECT_FIELD: u8 = 0x02;
@@ -89,6 +96,7 @@ pub fn bracket(value: &Value) -> u8 {
         Value::Array(_) => TAG_ARRAY,
         Value::Object(_) => TAG_OBJECT,
         Value::Vector(_) => TAG_VECTOR,
+        Value::Geometry(_) => TAG_GEOMETRY,
     }
 }
 
@@ -130,6 +138,50 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
             out.extend_from_slice(&(components.len() as u32).to_be_bytes());
             for c in components {
                 out.extend_from_slice(&order_f32(*c).to_be_bytes());
+            }
+        }
+        Value::Geometry(geometry) => encode_geometry(geometry, out),
+    }
+}
+
+/// Number of f64 values in a fixed-size geometry kind's key body (a mesh has none fixed).
+fn geometry_fixed_floats(kind: u8) -> Option<usize> {
+    match kind {
+        0 => Some(3),
+        1 => Some(6),
+        2 => Some(9),
+        4 => Some(6),
+        5 => Some(4),
+        _ => None,
+    }
+}
+
+fn encode_geometry(geometry: &Geometry, out: &mut Vec<u8>) {
+    out.push(TAG_GEOMETRY);
+    out.push(geometry.kind_byte());
+    let floats = |values: &[f64], out: &mut Vec<u8>| {
+        for v in values {
+            out.extend_from_slice(&order_f64(*v).to_be_bytes());
+        }
+    };
+    match geometry {
+        Geometry::Point(p) => floats(p, out),
+        Geometry::Segment(s) => floats(s.as_flattened(), out),
+        Geometry::Triangle(t) => floats(t.as_flattened(), out),
+        Geometry::Box { min, max } => {
+            floats(min, out);
+            floats(max, out);
+        }
+        Geometry::Sphere { center, radius } => {
+            floats(center, out);
+            floats(&[*radius], out);
+        }
+        Geometry::Mesh(mesh) => {
+            out.extend_from_slice(&(mesh.vertices.len() as u32).to_be_bytes());
+            out.extend_from_slice(&(mesh.triangles.len() as u32).to_be_bytes());
+            floats(mesh.vertices.as_flattened(), out);
+            for i in mesh.triangles.as_flattened() {
+                out.extend_from_slice(&i.to_be_bytes());
             }
         }
     }
@@ -205,6 +257,21 @@ pub fn skip(bytes: &[u8]) -> Result<usize> {
             let dim = u32::from_be_bytes([dim[0], dim[1], dim[2], dim[3]]) as usize;
             4 + dim.checked_mul(4).ok_or_else(corrupt)?
         }
+        TAG_GEOMETRY => {
+            let kind = *body.first().ok_or_else(corrupt)?;
+            match geometry_fixed_floats(kind) {
+                Some(n) => 1 + 8 * n,
+                None if kind == 3 => {
+                    let count = |at: usize| -> Result<usize> {
+                        let raw = body.get(at..at + 4).ok_or_else(corrupt)?;
+                        Ok(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize)
+                    };
+                    let (vertices, triangles) = (count(1)?, count(5)?);
+                    9 + vertices * 24 + triangles * 12
+                }
+                None => return Err(corrupt()),
+            }
+        }
         _ => return Err(corrupt()),
     };
     let total = 1 + body_len;
@@ -260,7 +327,7 @@ fn encode_float(f: f64, out: &mut Vec<u8>) {
 
 /// Maps an f64 to a u64 whose unsigned order is the float's numeric order (`-0.0` and `0.0`
 /// map alike). The result is never 0 for a non-NaN value, leaving 0 for NaN.
-fn order_f64(f: f64) -> u64 {
+pub(crate) fn order_f64(f: f64) -> u64 {
     let f = if f == 0.0 { 0.0 } else { f };
     let bits = f.to_bits();
     if bits >> 63 == 1 {

@@ -40,6 +40,9 @@ pub enum QueryError {
     /// An index error.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A geometry or spatial index error.
+    #[error(transparent)]
+    Geo(#[from] cairn_geo::GeoError),
     /// An engine error (unknown collection, storage failure...).
     #[error(transparent)]
     Engine(#[from] EngineError),

@@ -22,6 +22,10 @@ pub struct ExecStats {
     pub docs_examined: u64,
     /// Documents that matched.
     pub matched: u64,
+    /// Parts a spatial index produced as candidates (bounding box overlapping the query).
+    pub spatial_candidates: u64,
+    /// Exact geometric tests performed on candidate parts (`$near` included).
+    pub exact_tests: u64,
 }
 
 /// The running context of one query execution.
@@ -50,7 +54,10 @@ impl Executor<'_> {
     ) -> Result<()> {
         match access {
             Access::FullScan => self.full_scan(start_after, emit),
-            Access::Index { .. } | Access::Union(_) | Access::Intersect(..) => {
+            Access::Index { .. }
+            | Access::Union(_)
+            | Access::Intersect(..)
+            | Access::Spatial { .. } => {
                 let keys = self.doc_keys(access)?;
                 self.fetch_each(&keys, emit)
             }
@@ -193,6 +200,33 @@ impl Executor<'_> {
                 }
                 keys
             }
+            Access::Spatial {
+                handle,
+                query,
+                test,
+                found,
+            } => {
+                if let Some(found) = found {
+                    self.stats.keys_examined += found.entries;
+                    self.stats.spatial_candidates += found.candidates;
+                    self.stats.exact_tests += found.exact_tests;
+                    found.keys.clone()
+                } else {
+                    let mut keys = Vec::new();
+                    let mut tests = 0u64;
+                    let search =
+                        handle.search(self.txn, self.collection, query, &mut |key, part| {
+                            if test.passes(part, &mut tests) {
+                                keys.push(key.to_vec());
+                            }
+                            Ok(true)
+                        })?;
+                    self.stats.keys_examined += search.entries;
+                    self.stats.spatial_candidates += search.candidates;
+                    self.stats.exact_tests += tests;
+                    keys
+                }
+            }
             Access::Union(parts) => {
                 let mut keys = Vec::new();
                 for part in parts {
@@ -227,7 +261,7 @@ impl Executor<'_> {
     }
 
     /// Fetches one document, tests it and emits it; returns whether to go on.
-    fn fetch_one(
+    pub(crate) fn fetch_one(
         &mut self,
         key: &[u8],
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,

@@ -11,6 +11,7 @@ use crate::error::{QueryError, Result};
 use crate::exec::{ExecStats, Executor};
 use crate::filter::Filter;
 use crate::limits::{MAX_RESULT_DOCUMENTS, MAX_SORT_BYTES};
+use crate::near::{near_of, run_near, with_distance, NearSpec};
 use crate::plan::{plan, Access, Candidate, PlanInput};
 use crate::query::{sort_key, Query, SortKey};
 
@@ -76,6 +77,11 @@ impl Explain {
             "docs_examined",
             Value::Int(self.executed.docs_examined as i64),
         );
+        ex.insert(
+            "spatial_candidates",
+            Value::Int(self.executed.spatial_candidates as i64),
+        );
+        ex.insert("exact_tests", Value::Int(self.executed.exact_tests as i64));
         ex.insert("returned", Value::Int(self.returned as i64));
         ex.insert("elapsed_us", Value::Int(self.elapsed_us as i64));
         o.insert("executed", Value::Object(ex));
@@ -107,14 +113,23 @@ pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain
         .cloned()
         .ok_or_else(|| QueryError::invalid("plan", "no plan"))?;
     let started = Instant::now();
-    let result = run(&mut txn, collection, &indexes, query, &chosen)?;
     let line = |c: &Candidate| PlanLine {
         description: c.access.describe(),
         estimated_rows: c.estimated_rows,
         cost: c.cost,
     };
+    let mut chosen_line = line(&chosen);
+    let result = match near_of(&query.filter)? {
+        Some(near) => {
+            let (result, description) =
+                run_near_query(&mut txn, collection, &indexes, query, &near)?;
+            chosen_line.description = description;
+            result
+        }
+        None => run(&mut txn, collection, &indexes, query, &chosen)?,
+    };
     Ok(Explain {
-        chosen: line(&chosen),
+        chosen: chosen_line,
         considered: candidates.iter().map(line).collect(),
         executed: result.stats,
         returned: result.documents.len() as u64,
@@ -130,6 +145,10 @@ pub fn count(db: &Database, collection: &str, filter: &Filter) -> Result<u64> {
     }
     let indexes = indexes(&mut txn, collection)?;
     let query = Query::new(filter.clone());
+    if let Some(near) = near_of(filter)? {
+        let mut executor = executor(&mut txn, collection, &indexes, &query);
+        return Ok(run_near(&mut executor, &near)?.0.len() as u64);
+    }
     let chosen = choose(&mut txn, collection, &indexes, &query)?;
     let mut executor = executor(&mut txn, collection, &indexes, &query);
     let mut n = 0u64;
@@ -272,6 +291,9 @@ fn run(
     query: &Query,
     chosen: &Candidate,
 ) -> Result<FindResult> {
+    if let Some(near) = near_of(&query.filter)? {
+        return Ok(run_near_query(txn, collection, indexes, query, &near)?.0);
+    }
     let after = query
         .after
         .as_deref()
@@ -371,6 +393,18 @@ pub fn for_each_match(
     let indexes = indexes(txn, collection)?;
     let mut query = Query::new(filter.clone());
     query.time_budget = budget;
+    if let Some(near) = near_of(filter)? {
+        let mut executor = executor(txn, collection, &indexes, &query);
+        let (rows, _) = run_near(&mut executor, &near)?;
+        // Documents go on unchanged (no distance field): callers such as bulk updates
+        // write back what they receive.
+        for (_, key, doc) in rows {
+            if !emit(&key, doc)? {
+                break;
+            }
+        }
+        return Ok(executor.stats);
+    }
     let chosen = choose(txn, collection, &indexes, &query)?;
     let mut executor = executor(txn, collection, &indexes, &query);
     executor.run(&chosen.access, None, emit)?;
@@ -393,4 +427,59 @@ pub fn find_under_every_plan(
         out.push((candidate.access.describe(), result));
     }
     Ok(out)
+}
+
+/// Runs a query with a `$near` condition: the `k` nearest matches, nearest first unless the
+/// query sorts, then skip, limit and projection; each document gets its distance in the
+/// `$near`'s `distanceField`. The result is one page (`k` is bounded), so cursors are refused.
+fn run_near_query(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[IndexHandle],
+    query: &Query,
+    near: &NearSpec,
+) -> Result<(FindResult, String)> {
+    if query.after.is_some() {
+        return Err(QueryError::InvalidCursor(
+            "a `$near` query returns at most k documents in one page; it has no cursor".into(),
+        ));
+    }
+    let mut executor = executor(txn, collection, indexes, query);
+    let (mut rows, description) = run_near(&mut executor, near)?;
+    if !query.sort.is_empty() {
+        let mut keyed: Vec<(Vec<u8>, crate::near::NearRow)> = rows
+            .into_iter()
+            .map(|row| {
+                let mut key = Vec::new();
+                sort_key(&query.sort, &row.2, &row.1, &mut key);
+                (key, row)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        rows = keyed.into_iter().map(|(_, row)| row).collect();
+    }
+    let page = query
+        .limit
+        .unwrap_or(MAX_RESULT_DOCUMENTS)
+        .min(MAX_RESULT_DOCUMENTS);
+    let documents = rows
+        .into_iter()
+        .skip(query.skip)
+        .take(page)
+        .map(|(d, _, doc)| {
+            let doc = match &query.projection {
+                Some(p) => p.apply(doc),
+                None => doc,
+            };
+            with_distance(doc, &near.distance_field, d)
+        })
+        .collect();
+    Ok((
+        FindResult {
+            documents,
+            cursor: None,
+            stats: executor.stats,
+        },
+        description,
+    ))
 }

@@ -20,6 +20,7 @@ pub mod exec;
 pub mod filter;
 pub mod find;
 pub mod limits;
+pub mod near;
 pub mod plan;
 pub mod projection;
 pub mod query;

@@ -15,15 +15,19 @@
 //! to find a superset of the matches: plans differ in speed, never in results.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
-use cairn_doc::{FieldPath, Value};
+use cairn_doc::{FieldPath, Geometry, Value};
 use cairn_engine::Transaction;
+use cairn_geo::index::{spatial_indexes, SpatialHandle};
+use cairn_geo::Aabb;
 use cairn_index::keys::{self, TAG_FALSE, TAG_TRUE};
 use cairn_index::{IndexHandle, IndexKind, IndexScan};
 
 use crate::error::Result;
+use crate::filter::geo::GeoOp;
 use crate::filter::{Filter, Op};
-use crate::limits::{MAX_IN_LIST, PROBE_CAP};
+use crate::limits::{MAX_IN_LIST, PROBE_CAP, SPATIAL_PROBE_CAP};
 use crate::query::SortKey;
 
 /// Cost of reading one document in a sequential scan (decode and filter included).
@@ -57,6 +61,64 @@ pub enum Access {
     Intersect(Box<Access>, Box<Access>),
     /// Documents found by any side.
     Union(Vec<Access>),
+    /// Parts a spatial index finds in a box, each tested exactly before its document is
+    /// fetched.
+    Spatial {
+        /// The index.
+        handle: SpatialHandle,
+        /// Parts whose bounding box overlaps this box are candidates.
+        query: Aabb,
+        /// The exact test a candidate part must pass.
+        test: SpatialTest,
+        /// What the planner's probe already found, when it read the whole box (small
+        /// queries): the executor then reuses it instead of searching again.
+        found: Option<Arc<SpatialFound>>,
+    },
+}
+
+/// The outcome of a complete spatial search: the documents whose parts passed the exact test
+/// (unsorted, possibly repeated) and what finding them cost.
+#[derive(Debug, Clone, Default)]
+pub struct SpatialFound {
+    /// Keys of the documents with a passing part.
+    pub keys: Vec<Vec<u8>>,
+    /// Index entries read.
+    pub entries: u64,
+    /// Candidate parts (bounding box overlapping the query).
+    pub candidates: u64,
+    /// Exact tests performed.
+    pub exact_tests: u64,
+}
+
+impl SpatialTest {
+    /// Whether a candidate part passes; counts the exact tests in `tests`.
+    pub fn passes(&self, part: &cairn_geo::Primitive, tests: &mut u64) -> bool {
+        match self {
+            SpatialTest::WithinDistance(shape, max) => {
+                *tests += 1;
+                cairn_geo::distance::primitive_to_geometry(part, shape) <= *max
+            }
+            SpatialTest::Intersects(shape) => {
+                *tests += 1;
+                cairn_geo::distance::primitive_to_geometry(part, shape) == 0.0
+            }
+            SpatialTest::BoxOnly => true,
+        }
+    }
+}
+
+/// The exact test a spatial index applies to each candidate part. A document matches a
+/// geometric condition when one of its parts does (`$withinDistance`, `$intersects`), so
+/// these tests find exactly the matching documents; `$within` needs every part inside, so it
+/// only narrows by box and leaves the decision to the filter.
+#[derive(Debug, Clone)]
+pub enum SpatialTest {
+    /// Exact distance to the shape at most the bound.
+    WithinDistance(Geometry, f64),
+    /// Exact distance to the shape is 0.
+    Intersects(Geometry),
+    /// Bounding-box overlap only.
+    BoxOnly,
 }
 
 /// A costed candidate plan.
@@ -95,6 +157,17 @@ impl Access {
             }
             Access::Intersect(a, b) => {
                 format!("intersection of [{}] and [{}]", a.describe(), b.describe())
+            }
+            Access::Spatial { handle, test, .. } => {
+                let what = match test {
+                    SpatialTest::WithinDistance(..) => "$withinDistance",
+                    SpatialTest::Intersects(_) => "$intersects",
+                    SpatialTest::BoxOnly => "$within",
+                };
+                format!(
+                    "spatial index `{}` on `{}` ({what}, exact test per part)",
+                    handle.spec.name, handle.spec.field
+                )
             }
             Access::Union(parts) => format!(
                 "union of {}",
@@ -172,6 +245,16 @@ pub fn plan(
     if let Filter::Or(branches) = input.filter {
         if let Some(union) = planner.union(indexes, branches)? {
             candidates.push(union);
+        }
+    }
+    if conjuncts.iter().any(|c| geo_ops(c).next().is_some()) {
+        for handle in spatial_indexes(planner.txn, collection)?
+            .into_iter()
+            .filter(|h| h.ready)
+        {
+            if let Some(candidate) = planner.spatial_candidate(&handle, &conjuncts)? {
+                candidates.push(candidate);
+            }
         }
     }
     candidates.sort_by(|a, b| a.cost.total_cmp(&b.cost));
@@ -477,6 +560,62 @@ impl Planner<'_, '_> {
         Ok(rows)
     }
 
+    /// A spatial index serving the first geometric condition on its field. Estimated by
+    /// counting candidate parts up to [`SPATIAL_PROBE_CAP`] (past that, half the collection).
+    fn spatial_candidate(
+        &mut self,
+        handle: &SpatialHandle,
+        conjuncts: &[&Filter],
+    ) -> Result<Option<Candidate>> {
+        let found = conjuncts.iter().find_map(|c| match c {
+            Filter::Field(path, _) if *path == handle.spec.field => geo_ops(c)
+                .find(|g| !matches!(g, GeoOp::Near { .. }))
+                .cloned(),
+            _ => None,
+        });
+        let Some(geo) = found else { return Ok(None) };
+        let shape_box = cairn_geo::bbox(geo.shape());
+        let (query, test) = match geo {
+            GeoOp::WithinDistance { shape, max } => (
+                shape_box.expanded(max),
+                SpatialTest::WithinDistance(shape, max),
+            ),
+            GeoOp::Intersects { shape } => (shape_box, SpatialTest::Intersects(shape)),
+            _ => (shape_box, SpatialTest::BoxOnly),
+        };
+        // The probe is the search itself, stopped after SPATIAL_PROBE_CAP candidates: a small query's
+        // probe finds everything, and the executor reuses it.
+        let mut found = SpatialFound::default();
+        let mut tests = 0u64;
+        let stats = handle.search(self.txn, self.collection, &query, &mut |key, part| {
+            if test.passes(part, &mut tests) {
+                found.keys.push(key.to_vec());
+            }
+            Ok(tests.max(found.keys.len() as u64) < SPATIAL_PROBE_CAP)
+        })?;
+        let parts = stats.candidates;
+        let complete = parts < SPATIAL_PROBE_CAP;
+        let rows = if complete {
+            found.keys.len() as f64
+        } else {
+            (self.total * 0.5).max(SPATIAL_PROBE_CAP as f64)
+        };
+        found.entries = stats.entries;
+        found.candidates = stats.candidates;
+        found.exact_tests = tests;
+        Ok(Some(Candidate {
+            access: Access::Spatial {
+                handle: handle.clone(),
+                query,
+                test,
+                found: complete.then(|| Arc::new(found)),
+            },
+            estimated_rows: rows,
+            cost: parts as f64 * COST_INDEX_ENTRY + rows * COST_FETCH_DOC + self.sort_cost(rows),
+            ordered: false,
+        }))
+    }
+
     fn intersection(&self, a: &Candidate, b: &Candidate) -> Candidate {
         let both = (a.estimated_rows * b.estimated_rows / self.total.max(1.0)).max(1.0);
         let cost = (a.estimated_rows + b.estimated_rows) * COST_INDEX_ENTRY
@@ -564,4 +703,16 @@ fn residual_selectivity(conjuncts: &[&Filter], covered: &[FieldPath]) -> f64 {
         .map(|c| filter_selectivity(c))
         .product::<f64>()
         .max(1e-6)
+}
+
+/// The geometric operators of a field condition.
+fn geo_ops<'f>(filter: &'f Filter) -> impl Iterator<Item = &'f GeoOp> + 'f {
+    let ops: &[Op] = match filter {
+        Filter::Field(_, ops) => ops,
+        _ => &[],
+    };
+    ops.iter().filter_map(|op| match op {
+        Op::Geo(geo) => Some(&**geo),
+        _ => None,
+    })
 }

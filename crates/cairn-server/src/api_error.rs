@@ -5,6 +5,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cairn::geo::GeoError;
 use cairn::index::IndexError;
 use cairn::query::QueryError;
 use cairn::{DocError, EngineError};
@@ -359,7 +360,38 @@ impl From<QueryError> for ApiError {
                     .with_details(json!({ "what": what, "limit": limit, "hint": hint }))
             }
             QueryError::Index(index) => ApiError::from(index),
+            QueryError::Geo(geo) => ApiError::from(geo),
             QueryError::Engine(engine) => ApiError::from(engine),
+        }
+    }
+}
+
+impl From<GeoError> for ApiError {
+    fn from(err: GeoError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            // The request's shapes or arguments are wrong: the caller can fix them.
+            GeoError::NotClosed { operation } => ApiError::bad_request("invalid_geometry", message)
+                .with_details(json!({ "operation": operation })),
+            GeoError::NotARegion { found } => ApiError::bad_request("invalid_geometry", message)
+                .with_details(json!({ "found": found })),
+            GeoError::InvalidArgument { reason } => ApiError::bad_request("invalid_query", message)
+                .with_details(json!({ "reason": reason })),
+            GeoError::Wkt { offset, reason } => ApiError::bad_request("invalid_geometry", message)
+                .with_details(json!({ "offset": offset, "reason": reason })),
+            GeoError::NoWktForm { found } => ApiError::bad_request("invalid_geometry", message)
+                .with_details(json!({ "found": found })),
+            GeoError::InvalidDefinition { name, reason } => {
+                ApiError::bad_request("invalid_index", message)
+                    .with_details(json!({ "index": name, "reason": reason }))
+            }
+            GeoError::UnknownIndex { collection, name } => {
+                ApiError::new(StatusCode::NOT_FOUND, "index_not_found", message)
+                    .with_details(json!({ "collection": collection, "index": name }))
+            }
+            GeoError::CorruptEntry { .. } => ApiError::internal(message),
+            GeoError::Engine(engine) => ApiError::from(engine),
+            GeoError::Doc(doc) => ApiError::from(doc),
         }
     }
 }

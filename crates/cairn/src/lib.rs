@@ -14,15 +14,17 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary indexes, schemas, invariants) that a database using them needs. Queries,
-//! indexes and aggregation live in [`query`] and [`index`]; the most used items are re-exported here.
+//! kinds (secondary and spatial indexes, schemas, invariants) that a database using them needs.
+//! Queries, indexes and aggregation live in [`query`] and [`index`]; the most used items are
+//! re-exported here.
 //!
 //! This crate is a facade: it re-exports the engine's handle and the document model so that
 //! applications depend on one crate with one stable surface. See ARCHITECTURE.md for the
 //! layers underneath.
 
 pub use cairn_doc::{
-    encoded_len, DateTime, DocError, DocId, FieldPath, JsonExpression, Object, Patch, Value, Vector,
+    encoded_len, DateTime, DocError, DocId, FieldPath, Geometry, JsonExpression, Mesh, Object,
+    Patch, Point3, Value, Vector,
 };
 pub use cairn_engine::{
     allocated_bytes, check_database, check_integrity, compact, is_encrypted, is_system_collection,
@@ -45,6 +47,8 @@ pub use cairn_engine::limits;
 /// The document model's limits (document size, nesting depth, id length).
 pub use cairn_doc::limits as document_limits;
 
+/// 3D geometry: distances, measures, WKT, constructors and the spatial index (`cairn-geo`).
+pub use cairn_geo as geo;
 /// Secondary indexes: definitions, online builds, listing (`cairn-index`).
 pub use cairn_index as index;
 /// Schema inference for schemaless collections (`cairn-infer`).
@@ -64,11 +68,12 @@ pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;
 
-/// The extension kinds every Cairn process provides (secondary indexes, schemas, the
-/// referenced side of schema references, invariants).
+/// The extension kinds every Cairn process provides (secondary and spatial indexes, schemas,
+/// the referenced side of schema references, invariants).
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     vec![
         Arc::new(cairn_index::IndexExtensionKind),
+        Arc::new(cairn_geo::index::SpatialExtensionKind),
         Arc::new(cairn_schema::SchemaExtensionKind),
         Arc::new(cairn_schema::ReferrersExtensionKind),
         Arc::new(cairn_invariant::InvariantExtensionKind),

@@ -3,6 +3,7 @@
 //! its module.
 
 pub mod core;
+pub mod geo;
 pub mod http;
 pub mod invariant;
 pub mod query;

@@ -3,6 +3,9 @@
 use std::io::IsTerminal;
 
 use anyhow::bail;
+use cairn::geo::index::{
+    create_spatial_index, drop_spatial_index, list_spatial_indexes, SpatialSpec,
+};
 use cairn::index::BuildProgress;
 use cairn::{Database, IndexKind, IndexSpec};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,8 +19,11 @@ pub fn create(
     kind: &str,
     unique: bool,
 ) -> anyhow::Result<()> {
+    if kind == "spatial" {
+        return create_spatial(db, collection, name, fields, unique);
+    }
     let Some(kind) = IndexKind::parse(kind) else {
-        bail!("--kind must be `btree` or `hash`, not `{kind}`");
+        bail!("--kind must be `btree`, `hash` or `spatial`, not `{kind}`");
     };
     let fields: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
     let spec = IndexSpec::new(name, &fields, kind, unique)?;
@@ -45,8 +51,41 @@ pub fn create(
     Ok(())
 }
 
-/// Drops an index.
+/// Creates and builds a spatial index (one geometry field; online, like other indexes).
+fn create_spatial(
+    db: &Database,
+    collection: &str,
+    name: &str,
+    fields: &[String],
+    unique: bool,
+) -> anyhow::Result<()> {
+    if unique {
+        bail!("a spatial index cannot be --unique");
+    }
+    let [field] = fields else {
+        bail!(
+            "a spatial index takes exactly one field, got {}",
+            fields.len()
+        );
+    };
+    let spec = SpatialSpec::new(name, field.trim())?;
+    let started = std::time::Instant::now();
+    let parts = create_spatial_index(db, collection, &spec)?;
+    println!(
+        "created spatial index `{name}` on `{collection}` ({parts} parts) in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Drops an index (secondary or spatial).
 pub fn drop(db: &Database, collection: &str, name: &str) -> anyhow::Result<()> {
+    let spatial = list_spatial_indexes(db, collection)?;
+    if spatial.iter().any(|s| s.spec.name == name) {
+        drop_spatial_index(db, collection, name)?;
+        println!("dropped spatial index `{name}` on `{collection}`");
+        return Ok(());
+    }
     cairn::drop_index(db, collection, name)?;
     println!("dropped index `{name}` on `{collection}`");
     Ok(())
@@ -55,7 +94,8 @@ pub fn drop(db: &Database, collection: &str, name: &str) -> anyhow::Result<()> {
 /// Lists indexes as a table.
 pub fn list(db: &Database, collection: &str) -> anyhow::Result<()> {
     let indexes = cairn::list_indexes(db, collection)?;
-    if indexes.is_empty() {
+    let spatial = list_spatial_indexes(db, collection)?;
+    if indexes.is_empty() && spatial.is_empty() {
         println!("no indexes on `{collection}`");
         return Ok(());
     }
@@ -76,6 +116,13 @@ pub fn list(db: &Database, collection: &str) -> anyhow::Result<()> {
             info.spec.field_names().join(","),
             info.entries,
             info.bytes
+        );
+    }
+    for info in spatial {
+        let state = if info.ready { "ready" } else { "building" };
+        println!(
+            "{:<24} {:<6} {:<7} {:<24} {:>10} {:>12}  {state}",
+            info.spec.name, "spatial", false, info.spec.field, info.entries, info.bytes
         );
     }
     Ok(())

@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Http(args) => crate::bench::http::run(args),
             BenchCommand::Invariant(args) => crate::bench::invariant::run(args),
             BenchCommand::Schema(args) => crate::bench::schema::run(args),
+            BenchCommand::Geo(args) => crate::bench::geo::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {

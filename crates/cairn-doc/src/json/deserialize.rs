@@ -212,6 +212,7 @@ enum Wrapper {
     Uuid,
     Bytes,
     Vector,
+    Geometry,
 }
 
 impl Wrapper {
@@ -221,6 +222,7 @@ impl Wrapper {
             "$uuid" => Some(Wrapper::Uuid),
             "$bytes" => Some(Wrapper::Bytes),
             "$vector" => Some(Wrapper::Vector),
+            "$geometry" => Some(Wrapper::Geometry),
             _ => None,
         }
     }
@@ -231,6 +233,7 @@ impl Wrapper {
             Wrapper::Uuid => "$uuid",
             Wrapper::Bytes => "$bytes",
             Wrapper::Vector => "$vector",
+            Wrapper::Geometry => "$geometry",
         }
     }
 }
@@ -257,6 +260,16 @@ impl<'de> DeserializeSeed<'de> for WrapperSeed<'_, '_> {
         match self.wrapper {
             Wrapper::Date => deserializer.deserialize_any(self),
             Wrapper::Vector => deserializer.deserialize_seq(self),
+            Wrapper::Geometry => {
+                let inner = self.outer.child().deserialize(deserializer)?;
+                match crate::Geometry::from_json_value(&inner) {
+                    Ok(g) => Ok(Value::Geometry(Box::new(g))),
+                    Err(defect) => Err(self.outer.fail(DocError::InvalidGeometry {
+                        path: String::new(),
+                        defect,
+                    })),
+                }
+            }
             Wrapper::Uuid => {
                 let text = <String as de::Deserialize>::deserialize(deserializer)?;
                 match uuid::Uuid::try_parse(&text) {

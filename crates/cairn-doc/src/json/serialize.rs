@@ -36,6 +36,7 @@ impl Serialize for Value {
             },
             Value::Uuid(u) => wrapper(serializer, "$uuid", &u.hyphenated().to_string()),
             Value::Vector(v) => wrapper(serializer, "$vector", v.as_slice()),
+            Value::Geometry(g) => wrapper(serializer, "$geometry", &g.to_json_object()),
         }
     }
 }

@@ -59,6 +59,11 @@ pub(super) fn write_value(value: &Value, out: &mut String) {
             push_display(out, &u.hyphenated());
             out.push_str("\"}");
         }
+        Value::Geometry(g) => {
+            out.push_str("{\"$geometry\":");
+            write_value(&Value::Object(g.to_json_object()), out);
+            out.push('}');
+        }
         Value::Vector(v) => {
             out.push_str("{\"$vector\":[");
             for (index, component) in v.as_slice().iter().enumerate() {

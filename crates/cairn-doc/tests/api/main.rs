@@ -2,6 +2,7 @@
 
 mod alloc_counter;
 mod codec;
+mod geometry;
 mod hostile_input;
 mod json;
 mod patch;

@@ -61,6 +61,16 @@ pub(super) fn value_bytes(value: &Value) -> usize {
                 .map(|(key, item)| size_of::<String>() + key.len() + value_bytes(item))
                 .sum(),
             Value::Vector(vector) => vector.len() * size_of::<f32>(),
+            Value::Geometry(geometry) => {
+                size_of::<cairn_doc::Geometry>()
+                    + match &**geometry {
+                        cairn_doc::Geometry::Mesh(mesh) => {
+                            mesh.vertices.len() * size_of::<cairn_doc::Point3>()
+                                + mesh.triangles.len() * size_of::<[u32; 3]>()
+                        }
+                        _ => 0,
+                    }
+            }
             Value::Null
             | Value::Bool(_)
             | Value::Int(_)

@@ -8,6 +8,7 @@
 #![doc = include_str!("semantics.md")]
 
 mod eval;
+pub mod geo;
 mod parse;
 
 use cairn_doc::{FieldPath, Value};
@@ -67,6 +68,8 @@ pub enum Op {
     Size(usize),
     /// The operators do not all hold.
     Not(Vec<Op>),
+    /// A geometric condition (`$withinDistance`, `$intersects`, `$within`, `$near`).
+    Geo(Box<geo::GeoOp>),
 }
 
 /// The condition inside `$elemMatch`.

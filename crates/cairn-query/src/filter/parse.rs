@@ -12,7 +12,7 @@ use crate::limits::{
 /// Type names `$type` accepts (`number` means int or float).
 pub const TYPE_NAMES: &[TypeName] = &[
     "null", "bool", "int", "float", "number", "string", "bytes", "array", "object", "datetime",
-    "uuid", "vector",
+    "uuid", "vector", "geometry",
 ];
 
 /// Parses a filter document such as `{"age": {"$gte": 18}, "$or": [{"a": 1}, {"b": 2}]}`.
@@ -154,7 +154,10 @@ fn parse_ops(object: &Object, place: &str, depth: usize) -> Result<Vec<Op>> {
                     ))
                 }
             },
-            _ => return Err(QueryError::invalid(&here, "unknown operator")),
+            other => match super::geo::parse(other, operand, &here) {
+                Some(parsed) => Op::Geo(Box::new(parsed?)),
+                None => return Err(QueryError::invalid(&here, "unknown operator")),
+            },
         };
         ops.push(op);
     }

@@ -1,0 +1,141 @@
+//! Creating, dropping and listing spatial indexes.
+
+use cairn_engine::Database;
+
+use crate::error::{GeoError, Result};
+use crate::index::build::fill;
+use crate::index::limits::MAX_SPATIAL_INDEXES_PER_COLLECTION;
+use crate::index::maintain::{ENTRIES_TABLE, SPATIAL_KIND};
+use crate::index::read::spatial_indexes;
+use crate::index::spec::SpatialSpec;
+
+/// A spatial index as listed.
+#[derive(Debug, Clone)]
+pub struct SpatialInfo {
+    /// The definition.
+    pub spec: SpatialSpec,
+    /// Whether the index is complete and used by queries.
+    pub ready: bool,
+    /// Entries (parts).
+    pub entries: u64,
+    /// Bytes the entries occupy on disk.
+    pub bytes: u64,
+}
+
+/// Creates a spatial index and fills it online from the documents already there; the
+/// collection stays readable and writable. Returns the entries the build wrote. On failure
+/// the index is dropped again and the error returned.
+pub fn create_spatial_index(db: &Database, collection: &str, spec: &SpatialSpec) -> Result<u64> {
+    {
+        let mut txn = db.read()?;
+        let meta = txn.collection_meta(collection)?;
+        let count = meta
+            .extensions
+            .iter()
+            .filter(|e| e.kind == SPATIAL_KIND)
+            .count();
+        if count >= MAX_SPATIAL_INDEXES_PER_COLLECTION {
+            return Err(GeoError::InvalidDefinition {
+                name: spec.name.clone(),
+                reason: format!(
+                    "`{collection}` already has {count} spatial indexes; the limit is \
+                     {MAX_SPATIAL_INDEXES_PER_COLLECTION}"
+                ),
+            });
+        }
+    }
+    db.attach_extension_unfilled(collection, SPATIAL_KIND, &spec.name, spec.to_config())?;
+    match fill(db, collection, spec) {
+        Ok(written) => Ok(written),
+        Err(err) => {
+            // Best effort: the build's own error is the one worth reporting.
+            let _ = db.detach_extension(collection, &spec.name);
+            Err(err)
+        }
+    }
+}
+
+/// Drops a spatial index and its entries.
+pub fn drop_spatial_index(db: &Database, collection: &str, name: &str) -> Result<()> {
+    let mut txn = db.read()?;
+    if !spatial_indexes(&mut txn, collection)?
+        .iter()
+        .any(|h| h.spec.name == name)
+    {
+        return Err(GeoError::UnknownIndex {
+            collection: collection.to_string(),
+            name: name.to_string(),
+        });
+    }
+    drop(txn);
+    db.detach_extension(collection, name)?;
+    Ok(())
+}
+
+/// Lists a collection's spatial indexes with their sizes.
+pub fn list_spatial_indexes(db: &Database, collection: &str) -> Result<Vec<SpatialInfo>> {
+    let mut txn = db.read()?;
+    let mut out = Vec::new();
+    for handle in spatial_indexes(&mut txn, collection)? {
+        let stats = txn.extension_table_stats(collection, &handle.spec.name, ENTRIES_TABLE)?;
+        out.push(SpatialInfo {
+            spec: handle.spec,
+            ready: handle.ready,
+            entries: stats.entries,
+            bytes: stats.bytes,
+        });
+    }
+    Ok(out)
+}
+
+/// Every entry of a spatial index in `txn`'s snapshot, in key order (for tests and checks:
+/// compare with [`expected_entries`]).
+pub fn stored_entries(
+    txn: &mut cairn_engine::Transaction,
+    collection: &str,
+    name: &str,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut out = Vec::new();
+    txn.extension_range(
+        collection,
+        name,
+        ENTRIES_TABLE,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        },
+    )?;
+    Ok(out)
+}
+
+/// The entries a rebuild from the snapshot's documents would produce, in key order.
+pub fn expected_entries(
+    txn: &mut cairn_engine::Transaction,
+    collection: &str,
+    spec: &SpatialSpec,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut failure = None;
+    txn.scan_documents(
+        collection,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        |key, doc| match crate::index::entries::doc_entries(&spec.field, key, &doc) {
+            Ok(entries) => {
+                out.extend(entries);
+                Ok(true)
+            }
+            Err(err) => {
+                failure = Some(err);
+                Ok(false)
+            }
+        },
+    )?;
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,84 @@
+//! Keeping a spatial index in step with its collection: the extension the engine calls on
+//! every write, inside the writing transaction.
+
+use std::sync::Arc;
+
+use cairn_doc::Value;
+use cairn_engine::{
+    DocChange, EngineError, Extension, ExtensionKind, ExtensionTxn, Result as EngineResult,
+};
+
+use crate::index::entries::doc_entries;
+use crate::index::spec::SpatialSpec;
+
+/// The extension kind name of spatial indexes in the catalog.
+pub const SPATIAL_KIND: &str = "spatial";
+/// Table of entries (see `entries.rs` for the layout).
+pub const ENTRIES_TABLE: &str = "parts";
+/// Table of facts about the index (build state).
+pub const META_TABLE: &str = "meta";
+/// Key in [`META_TABLE`] present once the index is complete (online build finished).
+pub const READY_KEY: &[u8] = b"ready";
+
+/// A live spatial index.
+pub struct SpatialExtension {
+    spec: SpatialSpec,
+}
+
+impl SpatialExtension {
+    /// The definition.
+    pub fn spec(&self) -> &SpatialSpec {
+        &self.spec
+    }
+}
+
+impl Extension for SpatialExtension {
+    fn on_write(&self, txn: &mut ExtensionTxn<'_>, change: &DocChange<'_>) -> EngineResult<()> {
+        let doc_key = change.id.to_key().map_err(EngineError::from)?;
+        let entries = |doc: Option<&Value>| match doc {
+            Some(doc) => doc_entries(&self.spec.field, &doc_key, doc).map_err(EngineError::from),
+            None => Ok(Vec::new()),
+        };
+        let old = entries(change.old)?;
+        let new = entries(change.new)?;
+        // Both lists are sorted by key: what is only in `old` goes, what is new or changed comes.
+        for (key, _) in &old {
+            if new.binary_search_by(|(k, _)| k.cmp(key)).is_err() {
+                txn.delete(ENTRIES_TABLE, key)?;
+            }
+        }
+        for (key, value) in &new {
+            let unchanged = old
+                .binary_search_by(|(k, _)| k.cmp(key))
+                .is_ok_and(|i| &old[i].1 == value);
+            if !unchanged {
+                txn.put(ENTRIES_TABLE, key, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The extension kind that instantiates spatial indexes from their catalog entries.
+#[derive(Debug, Default)]
+pub struct SpatialExtensionKind;
+
+impl ExtensionKind for SpatialExtensionKind {
+    fn kind(&self) -> &str {
+        SPATIAL_KIND
+    }
+
+    fn instantiate(
+        &self,
+        _collection: &str,
+        name: &str,
+        config: &Value,
+    ) -> EngineResult<Arc<dyn Extension>> {
+        let spec = SpatialSpec::from_config(name, config).map_err(EngineError::from)?;
+        Ok(Arc::new(SpatialExtension { spec }))
+    }
+}

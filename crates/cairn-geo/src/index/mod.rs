@@ -1,0 +1,25 @@
+//! The spatial index: an extension kind (`spatial`) whose entries are the parts of every
+//! geometry a field holds (a mesh's triangles one by one), placed in a multi-level loose
+//! grid keyed along a Morton curve (`grid.rs`), each entry holding the part itself so a
+//! query can test it exactly without fetching its document (`entries.rs`).
+//!
+//! Maintained by the engine's write hook in the same commit as the documents
+//! (`maintain.rs`); persistent in the extension's tables, so opening a database reads
+//! nothing; built online (`build.rs`); read by the query layer through [`SpatialHandle`].
+
+pub mod admin;
+mod build;
+pub mod entries;
+pub mod grid;
+pub mod limits;
+pub mod maintain;
+pub mod read;
+pub mod spec;
+
+pub use admin::{
+    create_spatial_index, drop_spatial_index, expected_entries, list_spatial_indexes,
+    stored_entries, SpatialInfo,
+};
+pub use maintain::{SpatialExtensionKind, SPATIAL_KIND};
+pub use read::{spatial_indexes, SearchStats, SpatialHandle};
+pub use spec::SpatialSpec;

@@ -1,0 +1,36 @@
+//! Cairn's 3D geometry model.
+//!
+//! Shapes themselves are document values ([`cairn_doc::Geometry`]); this crate gives them
+//! meaning:
+//!
+//! - exact distances and relations ([`distance()`], [`closest_point`], [`intersects`],
+//!   [`within`]) between any two shapes, computed on their convex parts ([`primitive`]);
+//! - measures ([`bbox`], [`centroid`], [`area`], [`volume`]) and closed-mesh solids
+//!   ([`is_closed`], [`point_in_mesh`]);
+//! - constructors ([`icosahedron`], [`geodesic_sphere`]);
+//! - WKT/EWKT with Z ([`to_wkt`], [`from_ewkt`]), the PostGIS exchange format;
+//! - the spatial index ([`index`]): an extension kind `spatial` whose entries are the parts of
+//!   every stored shape in a multi-level grid, maintained in the same commit as the documents.
+//!
+//! It knows nothing about the query language: `cairn-query` builds its geometric operators on
+//! these functions and on [`index::SpatialHandle`].
+
+#![warn(missing_docs)]
+
+mod construct;
+pub mod distance;
+mod error;
+pub mod index;
+mod measure;
+pub mod primitive;
+mod solid;
+mod vec3;
+pub mod wkt;
+
+pub use construct::{geodesic_sphere, icosahedron, MAX_GEODESIC_LEVEL};
+pub use distance::{closest_point, distance, intersects};
+pub use error::{GeoError, Result};
+pub use measure::{area, bbox, centroid, volume};
+pub use primitive::{Aabb, Primitive};
+pub use solid::{is_closed, point_in_mesh, within};
+pub use wkt::{from_ewkt, from_wkt, to_ewkt, to_wkt};

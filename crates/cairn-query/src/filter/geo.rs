@@ -1,0 +1,233 @@
+//! The geometric operators of the filter language.
+//!
+//! ```text
+//! {"f": {"$withinDistance": {"shape": G, "distance": r}}}   exact distance(f, G) <= r
+//! {"f": {"$intersects": G}}                                  f and G share a point
+//! {"f": {"$within": G}}                                      f inside G (box, sphere, closed mesh)
+//! {"f": {"$near": {"shape": G, "k": 10, "maxDistance": r, "distanceField": "d"}}}
+//! ```
+//!
+//! `G` is a geometry (`{"$geometry": {...}}`) or WKT/EWKT text. Like every operator they look
+//! at each value the path reaches and at the elements of reached arrays; non-geometries never
+//! match. `$near` selects the `k` documents nearest to `G` (exact distance, ties by `_id`)
+//! among those matching the rest of the filter, returns them nearest first (unless a sort is
+//! given) and writes each distance into `distanceField` (default `_distance`); it must be a
+//! top-level condition, at most one per query.
+
+use cairn_doc::{Geometry, Value};
+use cairn_geo::{distance, intersects, is_closed, within};
+
+use crate::error::{QueryError, Result};
+use crate::limits::MAX_NEAR_K;
+
+/// Default name of the field `$near` writes each result's distance into.
+pub const DEFAULT_DISTANCE_FIELD: &str = "_distance";
+
+/// A geometric condition.
+#[derive(Debug, Clone)]
+pub enum GeoOp {
+    /// Exact distance at most `max`.
+    WithinDistance {
+        /// The query shape.
+        shape: Geometry,
+        /// The largest distance that matches.
+        max: f64,
+    },
+    /// Shares a point with `shape`.
+    Intersects {
+        /// The query shape.
+        shape: Geometry,
+    },
+    /// Lies inside `region` (a box, a sphere or a closed mesh).
+    Within {
+        /// The region.
+        region: Geometry,
+    },
+    /// The `k` nearest.
+    Near {
+        /// The query shape.
+        shape: Geometry,
+        /// How many.
+        k: usize,
+        /// Farther documents never match.
+        max: Option<f64>,
+        /// Where each result's distance is written.
+        distance_field: String,
+    },
+}
+
+impl GeoOp {
+    /// Whether one reached value satisfies the condition (`$near`: whether it is a geometry,
+    /// within `maxDistance` if given; the nearest-k selection happens in `find`).
+    pub fn holds(&self, value: &Value) -> bool {
+        let Value::Geometry(g) = value else {
+            return false;
+        };
+        match self {
+            GeoOp::WithinDistance { shape, max } => distance(g, shape) <= *max,
+            GeoOp::Intersects { shape } => intersects(g, shape),
+            // Regions are validated when parsed, so `within` cannot fail here.
+            GeoOp::Within { region } => within(g, region).unwrap_or(false),
+            GeoOp::Near { shape, max, .. } => max.is_none_or(|m| distance(g, shape) <= m),
+        }
+    }
+
+    /// The query shape.
+    pub fn shape(&self) -> &Geometry {
+        match self {
+            GeoOp::WithinDistance { shape, .. }
+            | GeoOp::Intersects { shape }
+            | GeoOp::Near { shape, .. } => shape,
+            GeoOp::Within { region } => region,
+        }
+    }
+}
+
+/// The smallest exact distance from `shape` to any geometry among the reached values (and
+/// their array elements); `None` when there is none.
+pub fn nearest_distance(reached: &[&Value], shape: &Geometry) -> Option<f64> {
+    let mut best: Option<f64> = None;
+    let mut consider = |v: &Value| {
+        if let Value::Geometry(g) = v {
+            let d = distance(g, shape);
+            best = Some(best.map_or(d, |b: f64| b.min(d)));
+        }
+    };
+    for value in reached {
+        consider(value);
+        if let Value::Array(items) = value {
+            items.iter().for_each(&mut consider);
+        }
+    }
+    best
+}
+
+fn geometry(operand: &Value, place: &str) -> Result<Geometry> {
+    match operand {
+        Value::Geometry(g) => Ok((**g).clone()),
+        Value::String(text) => cairn_geo::from_wkt(text)
+            .map_err(|err| QueryError::invalid(place, format!("bad WKT: {err}"))),
+        other => Err(QueryError::invalid(
+            place,
+            format!(
+                "expects a geometry ({{\"$geometry\": ...}} or WKT text), found {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+fn number(operand: Option<&Value>, place: &str, name: &str) -> Result<f64> {
+    let value = operand
+        .and_then(Value::as_f64)
+        .ok_or_else(|| QueryError::invalid(place, format!("`{name}` must be a number")))?;
+    if value.is_nan() || value < 0.0 || value.is_infinite() {
+        return Err(QueryError::invalid(
+            place,
+            format!("`{name}` must be finite and at least 0"),
+        ));
+    }
+    Ok(value)
+}
+
+fn options<'v>(operand: &'v Value, place: &str, allowed: &[&str]) -> Result<&'v cairn_doc::Object> {
+    let object = operand.as_object().ok_or_else(|| {
+        QueryError::invalid(
+            place,
+            format!("expects an object with {}", allowed.join(", ")),
+        )
+    })?;
+    if let Some(extra) = object.keys().find(|k| !allowed.contains(k)) {
+        return Err(QueryError::invalid(
+            place,
+            format!("unknown option `{extra}` (known: {})", allowed.join(", ")),
+        ));
+    }
+    Ok(object)
+}
+
+/// Parses the operand of a geometric operator `key` (`$withinDistance`, `$intersects`,
+/// `$within`, `$near`); `None` when `key` is not one.
+pub fn parse(key: &str, operand: &Value, place: &str) -> Option<Result<GeoOp>> {
+    let parsed = match key {
+        "$withinDistance" => (|| {
+            let o = options(operand, place, &["shape", "distance"])?;
+            let shape = o
+                .get("shape")
+                .ok_or_else(|| QueryError::invalid(place, "missing `shape`"))?;
+            Ok(GeoOp::WithinDistance {
+                shape: geometry(shape, place)?,
+                max: number(o.get("distance"), place, "distance")?,
+            })
+        })(),
+        "$intersects" => geometry(operand, place).map(|shape| GeoOp::Intersects { shape }),
+        "$within" => geometry(operand, place).and_then(|region| {
+            let ok = match &region {
+                Geometry::Box { .. } | Geometry::Sphere { .. } => true,
+                Geometry::Mesh(mesh) => is_closed(mesh),
+                _ => false,
+            };
+            if !ok {
+                return Err(QueryError::invalid(
+                    place,
+                    format!(
+                        "`$within` takes a box, a sphere or a closed mesh, found a {}{}",
+                        if matches!(region, Geometry::Mesh(_)) {
+                            "n open "
+                        } else {
+                            " "
+                        },
+                        region.type_name()
+                    ),
+                ));
+            }
+            Ok(GeoOp::Within { region })
+        }),
+        "$near" => (|| {
+            let o = options(
+                operand,
+                place,
+                &["shape", "k", "maxDistance", "distanceField"],
+            )?;
+            let shape = o
+                .get("shape")
+                .ok_or_else(|| QueryError::invalid(place, "missing `shape`"))?;
+            let k = match o.get("k") {
+                Some(Value::Int(k)) if *k >= 1 && (*k as u64) <= MAX_NEAR_K as u64 => *k as usize,
+                _ => {
+                    return Err(QueryError::invalid(
+                        place,
+                        format!("`k` must be an integer from 1 to {MAX_NEAR_K}"),
+                    ))
+                }
+            };
+            let max = match o.get("maxDistance") {
+                None => None,
+                some => Some(number(some, place, "maxDistance")?),
+            };
+            let distance_field = match o.get("distanceField") {
+                None => DEFAULT_DISTANCE_FIELD.to_string(),
+                Some(Value::String(name)) => {
+                    cairn_doc::check_field_name(name).map_err(|err| {
+                        QueryError::invalid(place, format!("`distanceField`: {err}"))
+                    })?;
+                    name.clone()
+                }
+                Some(_) => {
+                    return Err(QueryError::invalid(
+                        place,
+                        "`distanceField` must be a field name",
+                    ))
+                }
+            };
+            Ok(GeoOp::Near {
+                shape: geometry(shape, place)?,
+                k,
+                max,
+                distance_field,
+            })
+        })(),
+        _ => return None,
+    };
+    Some(parsed)
+}
