@@ -92,6 +92,23 @@ impl Cipher {
         Ok((nonce, tag.into()))
     }
 
+    /// Encrypts `buf` in place under `nonce`, which the caller guarantees is new under this
+    /// key (see [`NonceSequence`]); returns the tag.
+    pub(crate) fn seal_in_place_with(
+        &self,
+        aad: &[u8],
+        nonce: &[u8; NONCE_BYTES],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_BYTES]> {
+        let tag = self
+            .aead
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
+            .map_err(|_| StorageError::Crypto {
+                detail: "encryption failed".to_string(),
+            })?;
+        Ok(tag.into())
+    }
+
     /// Decrypts `buf` in place; `false` when the tag does not match (tampered data, data from
     /// another place, or the wrong key), in which case `buf` holds garbage.
     #[must_use]
@@ -133,6 +150,46 @@ impl Cipher {
     }
 }
 
+/// Nonces drawn from one run of `2^32` counter values under a 64-bit random prefix.
+///
+/// Why a nonce cannot repeat under a key: a nonce is `prefix (64 bits) ‖ counter (32 bits)`.
+/// Within one sequence the counter only increases and the sequence takes a fresh prefix before
+/// it would wrap, so two nonces of one prefix always differ in the counter. Every prefix comes
+/// from the operating system's random source (one `getrandom` per 2^32 blocks, not one per
+/// block), so two *different* sequences under the same key — another opening of the database,
+/// or an exhausted counter — share a nonce only if they drew the same 64-bit prefix: after a
+/// million sequences under one key the chance is below 2^-25, far below the 2^-32 NIST SP
+/// 800-38D allows, and independent of how many blocks each sequence seals. Rotation starts a
+/// new key, which resets the count.
+#[derive(Debug)]
+pub(crate) struct NonceSequence {
+    state: parking_lot::Mutex<(u64, u32)>,
+}
+
+impl NonceSequence {
+    /// A sequence with a fresh random prefix.
+    pub(crate) fn new() -> Result<NonceSequence> {
+        Ok(NonceSequence {
+            state: parking_lot::Mutex::new((u64::from_le_bytes(random_bytes::<8>()?), 0)),
+        })
+    }
+
+    /// The next nonce; never the same twice from one sequence.
+    pub(crate) fn next(&self) -> Result<[u8; NONCE_BYTES]> {
+        let mut state = self.state.lock();
+        if state.1 == u32::MAX {
+            // The counter would wrap: a new prefix starts a new run.
+            *state = (u64::from_le_bytes(random_bytes::<8>()?), 0);
+        }
+        let (prefix, counter) = *state;
+        state.1 += 1;
+        let mut nonce = [0u8; NONCE_BYTES];
+        nonce[..8].copy_from_slice(&prefix.to_le_bytes());
+        nonce[8..].copy_from_slice(&counter.to_le_bytes());
+        Ok(nonce)
+    }
+}
+
 /// `N` bytes from the operating system's random source.
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut out = [0u8; N];
@@ -159,5 +216,19 @@ mod tests {
         flipped[NONCE_BYTES] ^= 1;
         assert!(cipher.open(b"ctx", &flipped).is_none());
         assert!(cipher.open(b"ctx", &sealed[..10]).is_none());
+    }
+
+    #[test]
+    fn a_nonce_sequence_never_repeats_and_renews_its_prefix_before_wrapping() -> Result<()> {
+        let sequence = NonceSequence::new()?;
+        let first = sequence.next()?;
+        let second = sequence.next()?;
+        assert_ne!(first, second);
+        assert_eq!(first[..8], second[..8]);
+        *sequence.state.lock() = (7, u32::MAX);
+        let renewed = sequence.next()?;
+        assert_ne!(renewed[..8], 7u64.to_le_bytes());
+        assert_eq!(renewed[8..], [0, 0, 0, 0]);
+        Ok(())
     }
 }
