@@ -230,7 +230,13 @@ impl EncryptedBackend {
     }
 
     /// Reads `slot` and decrypts it as `block` in place (see [`Self::open_slot`]).
-    fn read_slot(&self, keys: &BlockKeys, block: u64, slot: u64, buf: &mut [u8]) -> io::Result<u64> {
+    fn read_slot(
+        &self,
+        keys: &BlockKeys,
+        block: u64,
+        slot: u64,
+        buf: &mut [u8],
+    ) -> io::Result<u64> {
         // Blocks past the logical end were never written (set_len keeps the physical file in
         // step), so they read as zeros without asking the file.
         if block * BLOCK_BYTES as u64 >= self.len.load(Ordering::Acquire) {
@@ -298,7 +304,7 @@ impl EncryptedBackend {
     }
 
     /// Writes block 0 (plaintext in `slot_buf[BODY_AT..]`) to its other slot with the next
-    /// generation. Caller holds block 0's lock.
+    /// generation; `slot_buf` holds the sealed slot afterwards. Caller holds block 0's lock.
     fn write_header(&self, keys: &BlockKeys, slot_buf: &mut [u8]) -> io::Result<()> {
         let mut header = self.header.lock();
         let next = HeaderSlot {
@@ -369,7 +375,12 @@ impl EncryptedBackend {
             }
         } else {
             for (i, &(block, _, _, _)) in run.iter().enumerate() {
-                self.read_slot(keys, block, block + 1, &mut buf[i * SLOT_BYTES..(i + 1) * SLOT_BYTES])?;
+                self.read_slot(
+                    keys,
+                    block,
+                    block + 1,
+                    &mut buf[i * SLOT_BYTES..(i + 1) * SLOT_BYTES],
+                )?;
             }
         }
         for (i, &(_, in_block, in_data, n)) in run.iter().enumerate() {
@@ -381,7 +392,10 @@ impl EncryptedBackend {
 
     /// Stripe write locks of a run's blocks, taken in stripe order (so two runs never wait
     /// on each other in a cycle).
-    fn lock_run(&self, run: &[(u64, usize, usize, usize)]) -> Vec<parking_lot::RwLockWriteGuard<'_, ()>> {
+    fn lock_run(
+        &self,
+        run: &[(u64, usize, usize, usize)],
+    ) -> Vec<parking_lot::RwLockWriteGuard<'_, ()>> {
         let mut stripes: Vec<usize> = run
             .iter()
             .map(|&(block, ..)| (block % LOCK_STRIPES as u64) as usize)
@@ -455,11 +469,16 @@ impl EncryptedBackend {
         let start = from.max(1);
         let end = from.saturating_add(max_blocks.max(1)).min(total);
         if start >= end {
-            return Ok(ResealStep { next: end.max(from), total, resealed });
+            return Ok(ResealStep {
+                next: end.max(from),
+                total,
+                resealed,
+            });
         }
         let count = (end - start) as usize;
         let mut slots = vec![0u8; count * SLOT_BYTES];
-        self.inner.read((start + 1) * SLOT_BYTES as u64, &mut slots)?;
+        self.inner
+            .read((start + 1) * SLOT_BYTES as u64, &mut slots)?;
         let mut journal = Vec::with_capacity(JOURNAL_HEAD_BYTES);
         journal.extend_from_slice(JOURNAL_MAGIC);
         journal.extend_from_slice(&start.to_le_bytes());
@@ -482,13 +501,19 @@ impl EncryptedBackend {
             }
             for &i in &changed {
                 let block = start + i as u64;
-                self.inner
-                    .write((block + 1) * SLOT_BYTES as u64, &slots[i * SLOT_BYTES..(i + 1) * SLOT_BYTES])?;
+                self.inner.write(
+                    (block + 1) * SLOT_BYTES as u64,
+                    &slots[i * SLOT_BYTES..(i + 1) * SLOT_BYTES],
+                )?;
             }
             self.inner.sync_data()?;
             resealed += changed.len() as u64;
         }
-        Ok(ResealStep { next: end, total, resealed })
+        Ok(ResealStep {
+            next: end,
+            total,
+            resealed,
+        })
     }
 
     /// Writes block 0's current plaintext twice, so both of its slots end up under the active
@@ -504,10 +529,13 @@ impl EncryptedBackend {
             return Ok(0);
         }
         self.read_block(keys, 0, &mut buf)?;
-        self.write_header(keys, &mut buf)?;
-        self.inner.sync_data()?;
-        self.write_header(keys, &mut buf)?;
-        self.inner.sync_data()?;
+        // Sealing works in place, so each write starts from its own copy of the plaintext.
+        let plain = buf.clone();
+        for _ in 0..2 {
+            buf.copy_from_slice(&plain);
+            self.write_header(keys, &mut buf)?;
+            self.inner.sync_data()?;
+        }
         Ok(2)
     }
 
@@ -862,32 +890,64 @@ mod tests {
         }
     }
 
+    /// An in-memory file the test keeps a handle on, to inspect or damage it.
+    struct Shared(Arc<InMemoryBackend>);
+    impl std::fmt::Debug for Shared {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Shared")
+        }
+    }
+    impl StorageBackend for Shared {
+        fn len(&self) -> io::Result<u64> {
+            self.0.len()
+        }
+        fn read(&self, o: u64, out: &mut [u8]) -> io::Result<()> {
+            self.0.read(o, out)
+        }
+        fn set_len(&self, l: u64) -> io::Result<()> {
+            self.0.set_len(l)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn write(&self, o: u64, d: &[u8]) -> io::Result<()> {
+            self.0.write(o, d)
+        }
+    }
+
+    #[test]
+    fn a_resealed_file_reads_the_same_under_the_new_key_alone() -> io::Result<()> {
+        let inner = Arc::new(InMemoryBackend::new());
+        let old = DataKeys::fixed(&[(1, [1; 32])]);
+        let both = DataKeys::fixed(&[(1, [1; 32]), (2, [2; 32])]);
+        let new = DataKeys::fixed(&[(2, [2; 32])]);
+        let enc = EncryptedBackend::new(Box::new(Shared(inner.clone())), &old, None)?;
+        let content: Vec<u8> = (0..5 * BLOCK_BYTES).map(|i| (i % 251) as u8).collect();
+        enc.set_len(content.len() as u64)?;
+        enc.write(0, &content)?;
+        // Block 0 written twice more, so both of its slots hold a copy under key 1.
+        enc.write(0, &content[..BLOCK_BYTES])?;
+        enc.begin_rotation(&both)?;
+        let mut next = 0;
+        loop {
+            let step = enc.reseal_chunk(next, 2)?;
+            if step.next >= step.total {
+                break;
+            }
+            next = step.next;
+        }
+        // Nothing else is written after the pass: the reopened file must stand on its own.
+        let reopened = EncryptedBackend::new(Box::new(Shared(inner)), &new, None)?;
+        let mut out = vec![0u8; content.len()];
+        reopened.read(0, &mut out)?;
+        assert_eq!(out, content);
+        assert!(reopened.verify_all_blocks()?.is_empty());
+        Ok(())
+    }
+
     #[test]
     fn a_flipped_byte_is_an_authentication_error_naming_the_block() -> io::Result<()> {
         let inner = Arc::new(InMemoryBackend::new());
-        struct Shared(Arc<InMemoryBackend>);
-        impl std::fmt::Debug for Shared {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("Shared")
-            }
-        }
-        impl StorageBackend for Shared {
-            fn len(&self) -> io::Result<u64> {
-                self.0.len()
-            }
-            fn read(&self, o: u64, out: &mut [u8]) -> io::Result<()> {
-                self.0.read(o, out)
-            }
-            fn set_len(&self, l: u64) -> io::Result<()> {
-                self.0.set_len(l)
-            }
-            fn sync_data(&self) -> io::Result<()> {
-                Ok(())
-            }
-            fn write(&self, o: u64, d: &[u8]) -> io::Result<()> {
-                self.0.write(o, d)
-            }
-        }
         let keys = DataKeys::fixed(&[(1, [1; 32])]);
         let enc = EncryptedBackend::new(Box::new(Shared(inner.clone())), &keys, None)?;
         enc.set_len(3 * BLOCK_BYTES as u64)?;

@@ -122,7 +122,10 @@ impl DataKeys {
     #[cfg(test)]
     pub(crate) fn fixed(keys: &[(u32, [u8; KEY_BYTES])]) -> DataKeys {
         DataKeys {
-            keys: keys.iter().map(|(id, key)| (*id, Zeroizing::new(*key))).collect(),
+            keys: keys
+                .iter()
+                .map(|(id, key)| (*id, Zeroizing::new(*key)))
+                .collect(),
         }
     }
 
@@ -437,12 +440,18 @@ mod tests {
         assert_eq!(again.ids(), vec![1, 2]);
         let fresh = again.active().1.seal(b"x", b"new")?;
         let keys = unlock_keys(&keyring_path(dir.path()), &b)?;
-        assert_eq!(keys.get(1).and_then(|c| c.open(b"x", &sealed)).as_deref(), Some(&b"old"[..]));
+        assert_eq!(
+            keys.get(1).and_then(|c| c.open(b"x", &sealed)).as_deref(),
+            Some(&b"old"[..])
+        );
         let done = finish_rotation(dir.path(), &b)?;
         assert_eq!(done.ids(), vec![2]);
         let keys = unlock_keys(&keyring_path(dir.path()), &b)?;
         assert!(keys.get(1).is_none());
-        assert_eq!(keys.active().1.open(b"x", &fresh).as_deref(), Some(&b"new"[..]));
+        assert_eq!(
+            keys.active().1.open(b"x", &fresh).as_deref(),
+            Some(&b"new"[..])
+        );
         Ok(())
     }
 }

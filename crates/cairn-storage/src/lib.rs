@@ -33,8 +33,8 @@ pub use keyring::{
     MAX_DATA_KEY_ID,
 };
 pub use mode::{StorageMode, DEFAULT_FLUSH_INTERVAL, DEFAULT_HYBRID_MEMORY_BUDGET_BYTES};
-pub use snapshot::{Entry, RangeIter, Snapshot, TableReader, TableStats};
 pub use rotation::{RotationReport, ROTATION_CHUNK_BLOCKS};
+pub use snapshot::{Entry, RangeIter, Snapshot, TableReader, TableStats};
 pub use store::{
     allocated_bytes, Store, StoreConfig, StoreStats, DATA_FILE_NAME, ROTATION_JOURNAL_FILE_NAME,
 };

@@ -60,7 +60,9 @@ impl Store {
         let dir = self.folder();
         let resumed = backend.rotating();
         let keys = keyring::begin_rotation(&dir, current, new)?;
-        backend.begin_rotation(&keys).map_err(|source| self.io(source))?;
+        backend
+            .begin_rotation(&keys)
+            .map_err(|source| self.io(source))?;
         let chunk = if chunk_blocks == 0 {
             ROTATION_CHUNK_BLOCKS
         } else {
@@ -71,7 +73,10 @@ impl Store {
         if next > 0 {
             // Block 0 (the header) is re-sealed by the chunk that starts at 0; a resumed pass
             // starts later, so do it first.
-            resealed += backend.reseal_chunk(0, 0).map_err(|e| self.block_error(e))?.resealed;
+            resealed += backend
+                .reseal_chunk(0, 0)
+                .map_err(|e| self.block_error(e))?
+                .resealed;
         }
         loop {
             let step = backend
@@ -85,7 +90,9 @@ impl Store {
             next = step.next;
         }
         let keys = keyring::finish_rotation(&dir, new)?;
-        backend.finish_rotation().map_err(|source| self.io(source))?;
+        backend
+            .finish_rotation()
+            .map_err(|source| self.io(source))?;
         Ok(RotationReport {
             key_id: keys.active().0,
             resealed_blocks: resealed,

@@ -133,13 +133,17 @@ impl Store {
     /// The active data key's cipher of an encrypted store (for backups, which are encrypted
     /// with the database's key; after a rotation, the new key); `None` when not encrypted.
     pub fn cipher(&self) -> Option<Cipher> {
-        self.encryption.as_ref().map(|backend| backend.active_key().1)
+        self.encryption
+            .as_ref()
+            .map(|backend| backend.active_key().1)
     }
 
     /// The id of the active data key (1 for a new database, +1 per rotation; 0 for a
     /// database created before rotation existed); `None` when not encrypted.
     pub fn data_key_id(&self) -> Option<u32> {
-        self.encryption.as_ref().map(|backend| backend.active_key().0)
+        self.encryption
+            .as_ref()
+            .map(|backend| backend.active_key().0)
     }
 
     /// Whether a data-key rotation was started and has not finished (it was interrupted):
@@ -396,7 +400,11 @@ fn unlock_or_create(dir: &Path, data: &Path, key: Option<&KeySource>) -> Result<
     }
 }
 
-fn encrypted_file_backend(path: &Path, keys: &DataKeys, journal: PathBuf) -> Result<EncryptedBackend> {
+fn encrypted_file_backend(
+    path: &Path,
+    keys: &DataKeys,
+    journal: PathBuf,
+) -> Result<EncryptedBackend> {
     let io = |source| StorageError::Io {
         path: path.to_path_buf(),
         source,
@@ -409,10 +417,10 @@ fn encrypted_file_backend(path: &Path, keys: &DataKeys, journal: PathBuf) -> Res
         .open(path)
         .map_err(io)?;
     let inner = redb::backends::FileBackend::new(file).map_err(|err| open_error(err, path))?;
-    EncryptedBackend::new(Box::new(inner), keys, Some(journal)).map_err(
-        |err| match crate::error::tampered_block(&err) {
+    EncryptedBackend::new(Box::new(inner), keys, Some(journal)).map_err(|err| {
+        match crate::error::tampered_block(&err) {
             Some(block) => StorageError::Tampered { block },
             None => io(err),
-        },
-    )
+        }
+    })
 }

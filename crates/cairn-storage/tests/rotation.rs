@@ -31,7 +31,9 @@ fn put_batch(store: &Store, from: u32, to: u32) -> Result<(), StorageError> {
 }
 
 fn value(i: u32) -> Vec<u8> {
-    format!("value-{i}-").repeat(1 + (i % 7) as usize).into_bytes()
+    format!("value-{i}-")
+        .repeat(1 + (i % 7) as usize)
+        .into_bytes()
 }
 
 fn contents(store: &Store) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StorageError> {

@@ -36,7 +36,7 @@ impl Database {
     ) -> Result<PieceInfo> {
         std::fs::create_dir_all(dest).map_err(|source| io(dest, source))?;
         let shared = &self.inner.shared;
-        let cipher = shared.store.cipher().cloned();
+        let cipher = shared.store.cipher();
         let mut manifest = match Manifest::read(dest)? {
             Some(manifest) => manifest,
             None if incremental => {
