@@ -193,6 +193,11 @@ impl EncryptedBackend {
             resume_from: AtomicU64::new(0),
         };
         backend.recover_journal()?;
+        if backend.keys.read().retiring.is_none() {
+            // A journal beside a keyring with one key outlived a finished rotation (a crash
+            // between the keyring rewrite and its removal): nothing refers to it any more.
+            backend.remove_journal()?;
+        }
         if blocks > 0 {
             let keys = backend.keys.read();
             *backend.header.lock() = backend.newest_header_slot(&keys)?;

@@ -30,6 +30,11 @@ impl EncryptedBackend {
     pub(crate) fn finish_rotation(&self) -> io::Result<()> {
         self.keys.write().retiring = None;
         self.resume_from.store(0, Ordering::Release);
+        self.remove_journal()
+    }
+
+    /// Removes the rotation journal, if there is one.
+    pub(super) fn remove_journal(&self) -> io::Result<()> {
         if let Some(journal) = &self.journal {
             match std::fs::remove_file(journal) {
                 Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
