@@ -8,8 +8,7 @@
 //!
 //! Changing the passphrase therefore rewraps 32 bytes instead of rewriting the database.
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM};
 use zeroize::Zeroizing;
 
 use crate::{Result, StorageError};
@@ -55,10 +54,13 @@ impl std::fmt::Debug for KeySource {
     }
 }
 
-/// An AES-256-GCM cipher under one key. Cheap to clone (the key schedule is shared).
+/// An AES-256-GCM cipher under one key (ring's implementation, which uses AES-NI and
+/// carry-less multiplication when the CPU has them). Cheap to clone (the key schedule is
+/// shared). The raw key bytes are never kept; the expanded schedule is dropped with the last
+/// clone (ring does not zero it).
 #[derive(Clone)]
 pub struct Cipher {
-    aead: std::sync::Arc<Aes256Gcm>,
+    aead: std::sync::Arc<LessSafeKey>,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -70,8 +72,10 @@ impl std::fmt::Debug for Cipher {
 impl Cipher {
     /// A cipher under `key`.
     pub fn new(key: &[u8; KEY_BYTES]) -> Cipher {
+        // ring refuses only keys of the wrong length, and `key` is 32 bytes by its type.
+        let key = UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte key suits AES-256-GCM");
         Cipher {
-            aead: std::sync::Arc::new(Aes256Gcm::new(key.into())),
+            aead: std::sync::Arc::new(LessSafeKey::new(key)),
         }
     }
 
@@ -83,13 +87,8 @@ impl Cipher {
         buf: &mut [u8],
     ) -> Result<([u8; NONCE_BYTES], [u8; TAG_BYTES])> {
         let nonce = random_bytes::<NONCE_BYTES>()?;
-        let tag = self
-            .aead
-            .encrypt_in_place_detached(Nonce::from_slice(&nonce), aad, buf)
-            .map_err(|_| StorageError::Crypto {
-                detail: "encryption failed".to_string(),
-            })?;
-        Ok((nonce, tag.into()))
+        let tag = self.seal_in_place_with(aad, &nonce, buf)?;
+        Ok((nonce, tag))
     }
 
     /// Encrypts `buf` in place under `nonce`, which the caller guarantees is new under this
@@ -100,13 +99,14 @@ impl Cipher {
         nonce: &[u8; NONCE_BYTES],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_BYTES]> {
+        let failed = || StorageError::Crypto {
+            detail: "encryption failed".to_string(),
+        };
         let tag = self
             .aead
-            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
-            .map_err(|_| StorageError::Crypto {
-                detail: "encryption failed".to_string(),
-            })?;
-        Ok(tag.into())
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), buf)
+            .map_err(|_| failed())?;
+        tag.as_ref().try_into().map_err(|_| failed())
     }
 
     /// Decrypts `buf` in place; `false` when the tag does not match (tampered data, data from
@@ -120,7 +120,13 @@ impl Cipher {
         buf: &mut [u8],
     ) -> bool {
         self.aead
-            .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, Tag::from_slice(tag))
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                Tag::from(*tag),
+                buf,
+                0..,
+            )
             .is_ok()
     }
 

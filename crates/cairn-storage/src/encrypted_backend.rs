@@ -742,11 +742,18 @@ mod tests {
             next = step.next;
         }
         // Nothing else is written after the pass: the reopened file must stand on its own.
-        let reopened = EncryptedBackend::new(Box::new(Shared(inner)), &new, None)?;
+        let reopened = EncryptedBackend::new(Box::new(Shared(inner.clone())), &new, None)?;
         let mut out = vec![0u8; content.len()];
         reopened.read(0, &mut out)?;
         assert_eq!(out, content);
         assert!(reopened.verify_all_blocks()?.is_empty());
+        // The old key alone opens nothing any more, not even block 0 — also when it is
+        // offered under the new key's id, so it is the cryptography that refuses, not the id.
+        let with_old_key = EncryptedBackend::new(Box::new(Shared(inner.clone())), &old, None);
+        assert!(with_old_key.is_err());
+        let old_material = DataKeys::fixed(&[(2, [1; 32])]);
+        let disguised = EncryptedBackend::new(Box::new(Shared(inner)), &old_material, None);
+        assert!(disguised.is_err());
         Ok(())
     }
 
@@ -776,6 +783,45 @@ mod tests {
         let reopened = EncryptedBackend::new(Box::new(Shared(inner)), &keys, None)?;
         reopened.read(0, &mut out)?;
         assert_eq!(out, vec![0xAB; 10]);
+        Ok(())
+    }
+
+    /// Not a test: per-block cost of the encrypting backend against a plain in-memory one, for
+    /// the report (`cargo test --release -p cairn-storage -- --ignored --nocapture per_block`).
+    #[test]
+    #[ignore]
+    fn per_block_cost() -> io::Result<()> {
+        const BLOCKS: u64 = 16_384;
+        let page = vec![0x5au8; BLOCK_BYTES];
+        let mut out = vec![0u8; BLOCK_BYTES];
+        for round in 0..3 {
+            let plain = InMemoryBackend::new();
+            plain.set_len(BLOCKS * BLOCK_BYTES as u64)?;
+            let enc = EncryptedBackend::new(
+                Box::new(InMemoryBackend::new()),
+                &DataKeys::fixed(&[(1, [9u8; 32])]),
+                None,
+            )?;
+            enc.set_len(BLOCKS * BLOCK_BYTES as u64)?;
+            let mut figures = Vec::new();
+            for backend in [&plain as &dyn StorageBackend, &enc as &dyn StorageBackend] {
+                let start = std::time::Instant::now();
+                for block in 1..BLOCKS {
+                    backend.write(block * BLOCK_BYTES as u64, &page)?;
+                }
+                let write_us = start.elapsed().as_secs_f64() * 1e6 / BLOCKS as f64;
+                let start = std::time::Instant::now();
+                for block in 1..BLOCKS {
+                    backend.read(block * BLOCK_BYTES as u64, &mut out)?;
+                }
+                let read_us = start.elapsed().as_secs_f64() * 1e6 / BLOCKS as f64;
+                figures.push((write_us, read_us));
+            }
+            println!(
+                "round {round}: plain write {:.2} us/block read {:.2}; encrypted write {:.2} us/block read {:.2}",
+                figures[0].0, figures[0].1, figures[1].0, figures[1].1
+            );
+        }
         Ok(())
     }
 }
