@@ -155,12 +155,21 @@ pub enum Command {
     },
     /// Rewrite the data file to give free space back to the file system (database closed).
     Compact,
-    /// Change the key of an encrypted database, online: the current key comes from the usual
-    /// flags, the new one from --new-key-file or CAIRN_NEW_PASSPHRASE.
+    /// Change the key of an encrypted database: the current key comes from the usual flags,
+    /// the new one from --new-key-file or CAIRN_NEW_PASSPHRASE. By default only the wrapping
+    /// of the data key changes (instant); --reencrypt also re-encrypts every block under a new
+    /// data key (and finishes an interrupted re-encryption).
     Rekey {
         /// The new key file (32 raw bytes or 64 hex digits).
         #[arg(long)]
         new_key_file: Option<PathBuf>,
+        /// Re-encrypt the whole data file under a fresh data key, not just rewrap it; the
+        /// new key is optional then (default: keep the current one).
+        #[arg(long)]
+        reencrypt: bool,
+        /// Blocks (4 KiB) re-encrypted per step while writers wait; 0 = the default (1,024).
+        #[arg(long, default_value_t = 0, hide = true)]
+        chunk_blocks: u64,
     },
     /// An interactive shell: type any command above without `cairn` and the global flags.
     Shell,

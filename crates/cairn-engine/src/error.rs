@@ -147,6 +147,17 @@ pub enum EngineError {
         /// Whether the backup is encrypted.
         encrypted: bool,
     },
+    /// An incremental backup was asked for after the database's data key was rotated: the
+    /// chain so far is sealed with the old key, which the database no longer holds.
+    #[error("the data key of the database was rotated since the last backup in {dir} (key {chain_key} -> {database_key}); take a full backup to start a new chain")]
+    BackupKeyRotated {
+        /// The backup folder.
+        dir: std::path::PathBuf,
+        /// The data key of the chain's last piece.
+        chain_key: u32,
+        /// The database's data key now.
+        database_key: u32,
+    },
     /// The folder holds no backup (no manifest), or no full backup to build on.
     #[error("no backup in {dir}: {detail}")]
     NoBackup {

@@ -3,7 +3,7 @@
 
 use std::ops::Bound;
 
-use cairn_storage::{StorageMode, Store};
+use cairn_storage::{KeySource, RotationReport, StorageMode, Store};
 
 use crate::compression::plain_len;
 use crate::database::{Config, Database};
@@ -102,5 +102,35 @@ impl Database {
     /// returns the collections that got a new dictionary.
     pub fn train_dictionaries(&self) -> Result<Vec<String>> {
         crate::dictionary::train_due(&self.inner.shared)
+    }
+
+    /// Re-encrypts the whole data file under a new random data key while the database stays
+    /// open (readers and writers wait at most one chunk at a time); afterwards `new` opens
+    /// it and the old data key is gone from the keyring and from memory. Backups taken
+    /// afterwards are sealed with the new key. `progress(done, total)` is in blocks;
+    /// `chunk_blocks` 0 means the default chunk. An interrupted rotation is finished instead
+    /// of a new one started (see `cairn_storage::Store::rotate_data_key`).
+    pub fn rotate_data_key(
+        &self,
+        current: &KeySource,
+        new: &KeySource,
+        chunk_blocks: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<RotationReport> {
+        Ok(self
+            .inner
+            .shared
+            .store
+            .rotate_data_key(current, new, chunk_blocks, progress)?)
+    }
+
+    /// Whether a data-key rotation was interrupted and still has to be finished.
+    pub fn rotation_pending(&self) -> bool {
+        self.inner.shared.store.rotation_pending()
+    }
+
+    /// The id of the data key new blocks are sealed with; `None` when not encrypted.
+    pub fn data_key_id(&self) -> Option<u32> {
+        self.inner.shared.store.data_key_id()
     }
 }

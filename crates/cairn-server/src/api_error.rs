@@ -326,6 +326,7 @@ impl From<EngineError> for ApiError {
             EngineError::BackupCorrupt { .. }
             | EngineError::BackupPieceMissing { .. }
             | EngineError::BackupKey { .. }
+            | EngineError::BackupKeyRotated { .. }
             | EngineError::NoBackup { .. }
             | EngineError::BackupChain { .. }
             | EngineError::BackupBaseTrimmed { .. }

@@ -3,16 +3,18 @@
 //!
 //! ```text
 //! [0..8)    magic "CAIRNKEY"
-//! [8]       format version (1)
+//! [8]       format version (2; version 1 is read too: one key, id 0, no count byte)
 //! [9]       key derivation: 1 = argon2id over a passphrase, 2 = raw 256-bit key
 //! [10..14)  argon2 memory cost, KiB (u32 LE)       ignored for raw keys
 //! [14..18)  argon2 iterations (u32 LE)
 //! [18..22)  argon2 parallelism (u32 LE)
 //! [22..38)  salt (16 random bytes)
-//! [38..42)  data-key generation (u32 LE), bumped by every rekey
-//! [42..54)  nonce ┐
-//! [54..86)  data key, encrypted under the key-encryption key, bytes [0..42) authenticated
-//! [86..102) tag   ┘
+//! [38..42)  wrap generation (u32 LE), bumped by every rewrap
+//! [42]      number of data keys n: 1, or 2 while a rotation re-encrypts the data file
+//! [43..55)  nonce ┐
+//! [55..)    n × (key id u32 LE ‖ data key 32), encrypted under the key-encryption key,
+//!           │ bytes [0..43) authenticated; the last entry is the active key
+//! [+16)     tag   ┘
 //! ```
 //! Unwrapping the data key is the key check: a wrong passphrase or key fails authentication
 //! and is reported as [`StorageError::WrongKey`], never as corruption. Rewriting the file goes
@@ -23,19 +25,30 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::cipher::{random_bytes, Cipher, KeySource, KEY_BYTES, NONCE_BYTES, TAG_BYTES};
+use crate::cipher::{
+    random_bytes, Cipher, KeySource, KEY_BYTES, NONCE_BYTES, SEAL_OVERHEAD_BYTES, TAG_BYTES,
+};
 use crate::{Result, StorageError};
 
 /// Name of the keyring file inside an encrypted database (or backup) folder.
 pub const KEYRING_FILE_NAME: &str = "keyring";
 
 const MAGIC: &[u8; 8] = b"CAIRNKEY";
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
+const FORMAT_VERSION_1: u8 = 1;
 const KDF_ARGON2ID: u8 = 1;
 const KDF_RAW: u8 = 2;
 const SALT_BYTES: usize = 16;
-const HEADER_BYTES: usize = 42;
-const FILE_BYTES: usize = HEADER_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES;
+const HEADER_V1_BYTES: usize = 42;
+const HEADER_BYTES: usize = 43;
+const FILE_V1_BYTES: usize = HEADER_V1_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES;
+const ENTRY_BYTES: usize = 4 + KEY_BYTES;
+/// Data keys a keyring holds at most: the active one and, during a rotation, the one being
+/// retired.
+pub const MAX_DATA_KEYS: usize = 2;
+/// Highest data-key id: block slots carry the id in 16 bits, so a database can be rotated to a
+/// new data key 65,535 times.
+pub const MAX_DATA_KEY_ID: u32 = u16::MAX as u32;
 
 /// argon2id memory cost: 64 MiB. Makes each passphrase guess cost real memory (the
 /// RFC 9106 "second recommended" setting) while opening stays well under a second.
@@ -60,10 +73,66 @@ pub fn is_encrypted(dir: &Path) -> bool {
     keyring_path(dir).exists()
 }
 
-/// Decoded keyring contents.
+/// Decoded keyring contents (still wrapped).
 struct Keyring {
-    header: [u8; HEADER_BYTES],
-    wrapped: [u8; NONCE_BYTES + KEY_BYTES + TAG_BYTES],
+    /// The authenticated header (42 bytes for version 1, 43 for version 2).
+    header: Vec<u8>,
+    /// Nonce, encrypted entries, tag.
+    wrapped: Vec<u8>,
+    /// Whether this is a version-1 keyring: one raw key without an id.
+    v1: bool,
+}
+
+/// The data keys of an encrypted database: the active one seals everything new; a second,
+/// older one exists only while a rotation re-encrypts the data file.
+#[derive(Clone)]
+pub struct DataKeys {
+    /// (id, key), oldest first; the last is active.
+    keys: Vec<(u32, Zeroizing<[u8; KEY_BYTES]>)>,
+}
+
+impl std::fmt::Debug for DataKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<u32> = self.keys.iter().map(|(id, _)| *id).collect();
+        f.debug_struct("DataKeys").field("ids", &ids).finish()
+    }
+}
+
+impl DataKeys {
+    /// The active key: its id and cipher.
+    pub fn active(&self) -> (u32, Cipher) {
+        let (id, key) = &self.keys[self.keys.len() - 1];
+        (*id, Cipher::new(key))
+    }
+
+    /// The key being retired by an unfinished rotation, if any.
+    pub fn retiring(&self) -> Option<(u32, Cipher)> {
+        (self.keys.len() > 1).then(|| (self.keys[0].0, Cipher::new(&self.keys[0].1)))
+    }
+
+    /// The cipher of key `id`, if this keyring holds it.
+    pub fn get(&self, id: u32) -> Option<Cipher> {
+        self.keys
+            .iter()
+            .find(|(have, _)| *have == id)
+            .map(|(_, key)| Cipher::new(key))
+    }
+
+    /// Keys given directly, oldest first (tests of the layers that use them).
+    #[cfg(test)]
+    pub(crate) fn fixed(keys: &[(u32, [u8; KEY_BYTES])]) -> DataKeys {
+        DataKeys {
+            keys: keys
+                .iter()
+                .map(|(id, key)| (*id, Zeroizing::new(*key)))
+                .collect(),
+        }
+    }
+
+    /// The ids held, oldest first.
+    pub fn ids(&self) -> Vec<u32> {
+        self.keys.iter().map(|(id, _)| *id).collect()
+    }
 }
 
 impl Keyring {
@@ -82,44 +151,104 @@ impl Keyring {
     }
 }
 
-/// Creates a keyring for a new encrypted database with a fresh random data key; returns the
-/// data-key cipher.
-pub(crate) fn create(dir: &Path, source: &KeySource) -> Result<Cipher> {
-    let data_key = Zeroizing::new(random_bytes::<KEY_BYTES>()?);
-    write(dir, source, &data_key, 1)?;
-    Ok(Cipher::new(&data_key))
+/// Creates a keyring for a new encrypted database with a fresh random data key (id 1);
+/// returns the data keys.
+pub(crate) fn create(dir: &Path, source: &KeySource) -> Result<DataKeys> {
+    let keys = DataKeys {
+        keys: vec![(1, Zeroizing::new(random_bytes::<KEY_BYTES>()?))],
+    };
+    write(&keyring_path(dir), source, &keys, 1)?;
+    Ok(keys)
 }
 
-/// Unwraps the data key of the keyring at `dir` with the user's key.
+/// Unwraps the active data key of the keyring at `dir` with the user's key.
 pub fn unlock(dir: &Path, source: &KeySource) -> Result<Cipher> {
-    let key = unwrap(dir, source)?;
-    Ok(Cipher::new(&key))
+    Ok(unlock_keys(&keyring_path(dir), source)?.active().1)
 }
 
-/// Changes the key that opens the database (or backup) at `dir`: the data key is unwrapped
+/// Unwraps every data key of the keyring file at `path` with the user's key.
+pub fn unlock_keys(path: &Path, source: &KeySource) -> Result<DataKeys> {
+    unwrap(path, source)
+}
+
+/// Changes the key that opens the database (or backup) at `dir`: the data keys are unwrapped
 /// with `old` and wrapped again under `new` with a fresh salt. Safe while the database is
-/// open (the keyring is read only when opening); the old key stops working at once.
+/// open (the keyring is read only when opening); the old key stops working at once. The data
+/// itself stays sealed under the same data key — see `Store::rotate_data_key` for that.
 pub fn rekey(dir: &Path, old: &KeySource, new: &KeySource) -> Result<()> {
     let path = keyring_path(dir);
     let generation = read(&path)?.generation();
-    let key = unwrap(dir, old)?;
-    write(dir, new, &key, generation.wrapping_add(1))
+    let keys = unwrap(&path, old)?;
+    write(&path, new, &keys, generation.wrapping_add(1))
 }
 
-fn unwrap(dir: &Path, source: &KeySource) -> Result<Zeroizing<[u8; KEY_BYTES]>> {
+/// Starts (or, when one is unfinished, continues) a data-key rotation: adds a fresh random
+/// data key as the active one, keeps the current one as retiring, and wraps both under `new`.
+/// Returns the keys now in the keyring. Durable before it returns, so no block is ever sealed
+/// under a key the keyring does not hold.
+pub(crate) fn begin_rotation(dir: &Path, old: &KeySource, new: &KeySource) -> Result<DataKeys> {
     let path = keyring_path(dir);
-    let ring = read(&path)?;
-    let kek = key_encryption_key(&ring, source, &path)?;
+    let generation = read(&path)?.generation();
+    let mut keys = unwrap(&path, old)?;
+    if keys.keys.len() < MAX_DATA_KEYS {
+        let (active, _) = keys.active();
+        if active >= MAX_DATA_KEY_ID {
+            return Err(StorageError::Crypto {
+                detail: format!("the data key was rotated {MAX_DATA_KEY_ID} times, the most a data file can record"),
+            });
+        }
+        keys.keys
+            .push((active + 1, Zeroizing::new(random_bytes::<KEY_BYTES>()?)));
+    }
+    write(&path, new, &keys, generation.wrapping_add(1))?;
+    Ok(keys)
+}
+
+/// Ends a rotation: rewrites the keyring with the active data key only, so the retired key
+/// is gone from the file (the rename replaces the file as a whole).
+pub(crate) fn finish_rotation(dir: &Path, source: &KeySource) -> Result<DataKeys> {
+    let path = keyring_path(dir);
+    let generation = read(&path)?.generation();
+    let mut keys = unwrap(&path, source)?;
+    let last = keys.keys.len() - 1;
+    keys.keys.drain(..last);
+    write(&path, source, &keys, generation.wrapping_add(1))?;
+    Ok(keys)
+}
+
+fn unwrap(path: &Path, source: &KeySource) -> Result<DataKeys> {
+    let ring = read(path)?;
+    let kek = key_encryption_key(&ring, source, path)?;
     let mut nonce = [0u8; NONCE_BYTES];
     nonce.copy_from_slice(&ring.wrapped[..NONCE_BYTES]);
+    let body_end = ring.wrapped.len() - TAG_BYTES;
     let mut tag = [0u8; TAG_BYTES];
-    tag.copy_from_slice(&ring.wrapped[NONCE_BYTES + KEY_BYTES..]);
-    let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-    key.copy_from_slice(&ring.wrapped[NONCE_BYTES..NONCE_BYTES + KEY_BYTES]);
-    if !Cipher::new(&kek).open_in_place(&ring.header, &nonce, &tag, key.as_mut()) {
-        return Err(StorageError::WrongKey { path });
+    tag.copy_from_slice(&ring.wrapped[body_end..]);
+    let mut body = Zeroizing::new(ring.wrapped[NONCE_BYTES..body_end].to_vec());
+    if !Cipher::new(&kek).open_in_place(&ring.header, &nonce, &tag, body.as_mut()) {
+        return Err(StorageError::WrongKey {
+            path: path.to_path_buf(),
+        });
     }
-    Ok(key)
+    let mut keys = Vec::new();
+    if ring.v1 {
+        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+        key.copy_from_slice(&body);
+        // Version-1 blocks carry key id 0 (their slot heads were a plain generation).
+        keys.push((0, key));
+    } else {
+        for entry in body.chunks_exact(ENTRY_BYTES) {
+            let mut id = [0u8; 4];
+            id.copy_from_slice(&entry[..4]);
+            let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+            key.copy_from_slice(&entry[4..]);
+            keys.push((u32::from_le_bytes(id), key));
+        }
+    }
+    if keys.is_empty() || keys.iter().any(|(id, _)| *id > MAX_DATA_KEY_ID) {
+        return Err(corrupt(path, "data-key list out of range"));
+    }
+    Ok(DataKeys { keys })
 }
 
 fn key_encryption_key(
@@ -169,19 +298,14 @@ fn derive(
     Ok(out)
 }
 
-fn write(
-    dir: &Path,
-    source: &KeySource,
-    data_key: &[u8; KEY_BYTES],
-    generation: u32,
-) -> Result<()> {
-    let path = keyring_path(dir);
+fn write(path: &Path, source: &KeySource, keys: &DataKeys, generation: u32) -> Result<()> {
     let mut header = [0u8; HEADER_BYTES];
     header[..8].copy_from_slice(MAGIC);
     header[8] = FORMAT_VERSION;
     let salt = random_bytes::<SALT_BYTES>()?;
     header[22..22 + SALT_BYTES].copy_from_slice(&salt);
     header[38..42].copy_from_slice(&generation.to_le_bytes());
+    header[42] = keys.keys.len() as u8;
     let kek = match source {
         KeySource::RawKey(key) => {
             header[9] = KDF_RAW;
@@ -198,14 +322,18 @@ fn write(
             })?
         }
     };
-    let mut wrapped = Zeroizing::new(*data_key);
+    let mut wrapped = Zeroizing::new(Vec::with_capacity(keys.keys.len() * ENTRY_BYTES));
+    for (id, key) in &keys.keys {
+        wrapped.extend_from_slice(&id.to_le_bytes());
+        wrapped.extend_from_slice(key.as_ref());
+    }
     let (nonce, tag) = Cipher::new(&kek).seal_in_place(&header, wrapped.as_mut())?;
-    let mut file = Vec::with_capacity(FILE_BYTES);
+    let mut file = Vec::with_capacity(HEADER_BYTES + SEAL_OVERHEAD_BYTES + wrapped.len());
     file.extend_from_slice(&header);
     file.extend_from_slice(&nonce);
     file.extend_from_slice(wrapped.as_ref());
     file.extend_from_slice(&tag);
-    write_atomically(&path, &file)
+    write_atomically(path, &file)
 }
 
 fn read(path: &Path) -> Result<Keyring> {
@@ -213,17 +341,27 @@ fn read(path: &Path) -> Result<Keyring> {
         path: path.to_path_buf(),
         source,
     })?;
-    if bytes.len() != FILE_BYTES || &bytes[..8] != MAGIC {
+    if bytes.len() < HEADER_V1_BYTES || &bytes[..8] != MAGIC {
         return Err(corrupt(path, "not a Cairn keyring"));
     }
-    if bytes[8] != FORMAT_VERSION {
-        return Err(corrupt(path, "unsupported keyring version"));
-    }
-    let mut header = [0u8; HEADER_BYTES];
-    header.copy_from_slice(&bytes[..HEADER_BYTES]);
-    let mut wrapped = [0u8; NONCE_BYTES + KEY_BYTES + TAG_BYTES];
-    wrapped.copy_from_slice(&bytes[HEADER_BYTES..]);
-    Ok(Keyring { header, wrapped })
+    let (header_bytes, v1) = match bytes[8] {
+        FORMAT_VERSION_1 if bytes.len() == FILE_V1_BYTES => (HEADER_V1_BYTES, true),
+        FORMAT_VERSION => {
+            let count = bytes[42] as usize;
+            let expected = HEADER_BYTES + SEAL_OVERHEAD_BYTES + count * ENTRY_BYTES;
+            if !(1..=MAX_DATA_KEYS).contains(&count) || bytes.len() != expected {
+                return Err(corrupt(path, "wrong length for its number of data keys"));
+            }
+            (HEADER_BYTES, false)
+        }
+        FORMAT_VERSION_1 => return Err(corrupt(path, "wrong length")),
+        _ => return Err(corrupt(path, "unsupported keyring version")),
+    };
+    Ok(Keyring {
+        header: bytes[..header_bytes].to_vec(),
+        wrapped: bytes[header_bytes..].to_vec(),
+        v1,
+    })
 }
 
 /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one.
@@ -266,7 +404,7 @@ mod tests {
         })?;
         let a = KeySource::raw([1; KEY_BYTES]);
         let b = KeySource::raw([2; KEY_BYTES]);
-        let cipher = create(dir.path(), &a)?;
+        let cipher = create(dir.path(), &a)?.active().1;
         let sealed = cipher.seal(b"x", b"secret")?;
         rekey(dir.path(), &a, &b)?;
         assert!(matches!(
@@ -282,6 +420,38 @@ mod tests {
             unlock(dir.path(), &KeySource::passphrase("p")),
             Err(StorageError::KeyKindMismatch { .. })
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn a_rotation_holds_two_keys_until_it_finishes_with_the_new_one_only() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|source| StorageError::Io {
+            path: PathBuf::new(),
+            source,
+        })?;
+        let a = KeySource::raw([1; KEY_BYTES]);
+        let b = KeySource::raw([2; KEY_BYTES]);
+        let first = create(dir.path(), &a)?;
+        let sealed = first.active().1.seal(b"x", b"old")?;
+        let rotating = begin_rotation(dir.path(), &a, &b)?;
+        assert_eq!(rotating.ids(), vec![1, 2]);
+        // Beginning again (a resumed rotation) keeps the same new key.
+        let again = begin_rotation(dir.path(), &b, &b)?;
+        assert_eq!(again.ids(), vec![1, 2]);
+        let fresh = again.active().1.seal(b"x", b"new")?;
+        let keys = unlock_keys(&keyring_path(dir.path()), &b)?;
+        assert_eq!(
+            keys.get(1).and_then(|c| c.open(b"x", &sealed)).as_deref(),
+            Some(&b"old"[..])
+        );
+        let done = finish_rotation(dir.path(), &b)?;
+        assert_eq!(done.ids(), vec![2]);
+        let keys = unlock_keys(&keyring_path(dir.path()), &b)?;
+        assert!(keys.get(1).is_none());
+        assert_eq!(
+            keys.active().1.open(b"x", &fresh).as_deref(),
+            Some(&b"new"[..])
+        );
         Ok(())
     }
 }

@@ -11,25 +11,33 @@
 //! * [`WriteTxn`] is the (single) write transaction; [`TableWriter`] writes one table of it.
 //! * Encryption at rest sits below redb: `encrypted_backend.rs` is a redb storage backend that
 //!   seals every 4 KiB block with AES-256-GCM; `keyring.rs` keeps the wrapped data key beside
-//!   the data file; [`Cipher`] is shared with backups so they are sealed with the same key.
+//!   the data file; [`Cipher`] is shared with backups so they are sealed with the same key;
+//!   `rotation.rs` re-encrypts the data file under a new data key while it stays open.
 
 mod cipher;
 mod encrypted_backend;
 mod error;
 mod keyring;
 mod mode;
+mod rotation;
 mod snapshot;
 mod store;
 mod table_read;
 mod write;
 
 pub use cipher::{Cipher, KeySource, KEY_BYTES};
-pub use encrypted_backend::{BLOCK_BYTES, SLOT_BYTES};
+pub use encrypted_backend::{slot_key_ids, BLOCK_BYTES, SLOT_BYTES};
 pub use error::StorageError;
-pub use keyring::{is_encrypted, rekey, unlock, KEYRING_FILE_NAME};
+pub use keyring::{
+    is_encrypted, keyring_path, rekey, unlock, unlock_keys, DataKeys, KEYRING_FILE_NAME,
+    MAX_DATA_KEY_ID,
+};
 pub use mode::{StorageMode, DEFAULT_FLUSH_INTERVAL, DEFAULT_HYBRID_MEMORY_BUDGET_BYTES};
+pub use rotation::{RotationReport, ROTATION_CHUNK_BLOCKS};
 pub use snapshot::{Entry, RangeIter, Snapshot, TableReader, TableStats};
-pub use store::{allocated_bytes, Store, StoreConfig, StoreStats, DATA_FILE_NAME};
+pub use store::{
+    allocated_bytes, Store, StoreConfig, StoreStats, DATA_FILE_NAME, ROTATION_JOURNAL_FILE_NAME,
+};
 pub use write::{TableWriter, WriteTxn};
 
 /// Result alias for storage operations.

@@ -10,7 +10,7 @@ use redb::ReadableDatabase;
 
 use crate::cipher::{Cipher, KeySource};
 use crate::encrypted_backend::{EncryptedBackend, SharedBackend};
-use crate::keyring;
+use crate::keyring::{self, DataKeys};
 use crate::mode::StorageMode;
 use crate::snapshot::Snapshot;
 use crate::write::WriteTxn;
@@ -18,6 +18,9 @@ use crate::{Result, StorageError};
 
 /// Name of the single data file inside a database folder.
 pub const DATA_FILE_NAME: &str = "data.redb";
+/// Name of the rotation journal beside the data file (present only while a data-key rotation
+/// is under way or was interrupted).
+pub const ROTATION_JOURNAL_FILE_NAME: &str = "rekey.journal";
 
 /// Where and how to open a store.
 #[derive(Debug, Clone)]
@@ -59,8 +62,10 @@ pub struct Store {
     path: Option<PathBuf>,
     flusher: Option<Flusher>,
     recovered_on_open: bool,
-    /// The encrypting backend and data-key cipher of an encrypted store.
-    encryption: Option<(Arc<EncryptedBackend>, Cipher)>,
+    /// The encrypting backend of an encrypted store.
+    pub(crate) encryption: Option<Arc<EncryptedBackend>>,
+    /// Held by a data-key rotation, so two never run at once.
+    pub(crate) rotation: parking_lot::Mutex<()>,
 }
 
 impl Store {
@@ -81,9 +86,10 @@ impl Store {
             })?;
             let path = config.dir.join(DATA_FILE_NAME);
             let db = match unlock_or_create(&config.dir, &path, config.encryption.as_ref())? {
-                Some(cipher) => {
-                    let backend = Arc::new(encrypted_file_backend(&path, cipher.clone())?);
-                    encryption = Some((backend.clone(), cipher));
+                Some(keys) => {
+                    let journal = config.dir.join(ROTATION_JOURNAL_FILE_NAME);
+                    let backend = Arc::new(encrypted_file_backend(&path, &keys, journal)?);
+                    encryption = Some(backend.clone());
                     builder
                         .create_with_backend(SharedBackend(backend))
                         .map_err(|err| open_error(err, &path))?
@@ -120,20 +126,39 @@ impl Store {
             flusher,
             recovered_on_open: repaired.load(Ordering::Relaxed),
             encryption,
+            rotation: parking_lot::Mutex::new(()),
         })
     }
 
-    /// The data-key cipher of an encrypted store (for backups, which are encrypted with the
-    /// database's key); `None` when the store is not encrypted.
-    pub fn cipher(&self) -> Option<&Cipher> {
-        self.encryption.as_ref().map(|(_, cipher)| cipher)
+    /// The active data key's cipher of an encrypted store (for backups, which are encrypted
+    /// with the database's key; after a rotation, the new key); `None` when not encrypted.
+    pub fn cipher(&self) -> Option<Cipher> {
+        self.encryption
+            .as_ref()
+            .map(|backend| backend.active_key().1)
+    }
+
+    /// The id of the active data key (1 for a new database, +1 per rotation; 0 for a
+    /// database created before rotation existed); `None` when not encrypted.
+    pub fn data_key_id(&self) -> Option<u32> {
+        self.encryption
+            .as_ref()
+            .map(|backend| backend.active_key().0)
+    }
+
+    /// Whether a data-key rotation was started and has not finished (it was interrupted):
+    /// the data file is readable under both keys until `rotate_data_key` completes it.
+    pub fn rotation_pending(&self) -> bool {
+        self.encryption
+            .as_ref()
+            .is_some_and(|backend| backend.rotating())
     }
 
     /// Authenticates every block of an encrypted data file; returns the blocks that fail
     /// (empty when intact, and always empty for an unencrypted store).
     pub fn verify_blocks(&self) -> Result<Vec<u64>> {
         match &self.encryption {
-            Some((backend, _)) => backend
+            Some(backend) => backend
                 .verify_all_blocks()
                 .map_err(|source| StorageError::Io {
                     path: self.path.clone().unwrap_or_default(),
@@ -357,11 +382,11 @@ fn open_error(err: redb::DatabaseError, path: &Path) -> StorageError {
 }
 
 /// Decides whether the store at `dir` is encrypted, and unlocks (or creates) its key:
-/// `Some(cipher)` for an encrypted store, `None` for a plain one.
-fn unlock_or_create(dir: &Path, data: &Path, key: Option<&KeySource>) -> Result<Option<Cipher>> {
+/// `Some(keys)` for an encrypted store, `None` for a plain one.
+fn unlock_or_create(dir: &Path, data: &Path, key: Option<&KeySource>) -> Result<Option<DataKeys>> {
     let encrypted = keyring::is_encrypted(dir);
     match (encrypted, key) {
-        (true, Some(key)) => keyring::unlock(dir, key).map(Some),
+        (true, Some(key)) => keyring::unlock_keys(&keyring::keyring_path(dir), key).map(Some),
         (true, None) => Err(StorageError::KeyRequired {
             path: dir.to_path_buf(),
         }),
@@ -375,7 +400,11 @@ fn unlock_or_create(dir: &Path, data: &Path, key: Option<&KeySource>) -> Result<
     }
 }
 
-fn encrypted_file_backend(path: &Path, cipher: Cipher) -> Result<EncryptedBackend> {
+fn encrypted_file_backend(
+    path: &Path,
+    keys: &DataKeys,
+    journal: PathBuf,
+) -> Result<EncryptedBackend> {
     let io = |source| StorageError::Io {
         path: path.to_path_buf(),
         source,
@@ -388,10 +417,10 @@ fn encrypted_file_backend(path: &Path, cipher: Cipher) -> Result<EncryptedBacken
         .open(path)
         .map_err(io)?;
     let inner = redb::backends::FileBackend::new(file).map_err(|err| open_error(err, path))?;
-    EncryptedBackend::new(Box::new(inner), cipher).map_err(
-        |err| match crate::error::tampered_block(&err) {
+    EncryptedBackend::new(Box::new(inner), keys, Some(journal)).map_err(|err| {
+        match crate::error::tampered_block(&err) {
             Some(block) => StorageError::Tampered { block },
             None => io(err),
-        },
-    )
+        }
+    })
 }

@@ -32,8 +32,8 @@ pub use cairn_engine::{
     ChangeOp, CheckReport, CollectionMeta, CollectionStats, CompactReport, Compression,
     CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError, Extension,
     ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource, PendingCommit,
-    Result, StorageMode, Transaction, Upserted, DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL, KEY_BYTES,
-    SYSTEM_COLLECTION_PREFIX,
+    Result, RotationReport, StorageMode, Transaction, Upserted, DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL,
+    KEY_BYTES, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX,
 };
 
 /// Backups: take, verify, restore (to a point in time).

@@ -1,9 +1,7 @@
-//! `cairn stats | changes | locate | check`
-
-use std::path::Path;
+//! `cairn stats | changes | locate | check | compact`
 
 use anyhow::{bail, Context};
-use cairn::{Config, Database, DocId, KeySource, Object, Value};
+use cairn::{Config, Database, DocId, Object, Value};
 
 /// Prints per-collection documents and bytes, and the storage mode.
 pub fn stats(db: &Database) -> anyhow::Result<()> {
@@ -172,22 +170,6 @@ pub fn compact(config: &Config) -> anyhow::Result<()> {
         report.before_bytes,
         report.after_bytes,
         report.reclaimed_bytes()
-    );
-    Ok(())
-}
-
-/// Changes the key of an encrypted database.
-pub fn rekey(dir: &Path, old: Option<KeySource>, new: Option<KeySource>) -> anyhow::Result<()> {
-    if !cairn::is_encrypted(dir) {
-        bail!("the database at {} is not encrypted", dir.display());
-    }
-    let old = old.context("give the current key: CAIRN_PASSPHRASE or --key-file")?;
-    let new = new.context("give the new key: CAIRN_NEW_PASSPHRASE or --new-key-file")?;
-    cairn::rekey(dir, &old, &new)
-        .with_context(|| format!("changing the key of {}", dir.display()))?;
-    println!(
-        "ok: the new key now opens {} (and its future backups); the old one no longer does",
-        dir.display()
     );
     Ok(())
 }

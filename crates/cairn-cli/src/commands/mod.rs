@@ -9,6 +9,7 @@ mod infer;
 mod info;
 mod invariant;
 mod query;
+mod rekey;
 mod schema;
 pub mod serve;
 mod shell;
@@ -29,10 +30,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => info::check(&config(&cli)?),
         Command::Serve(args) => serve::run(&cli, args),
         Command::Compact => info::compact(&config(&cli)?),
-        Command::Rekey { new_key_file } => info::rekey(
+        Command::Rekey {
+            new_key_file,
+            reencrypt: false,
+            ..
+        } => rekey::rekey(
             &cli.data_dir(),
             key_source(&cli)?,
             key_from(new_key_file.as_deref(), NEW_PASSPHRASE_ENV)?,
+        ),
+        Command::Rekey {
+            new_key_file,
+            reencrypt: true,
+            chunk_blocks,
+        } => rekey::reencrypt(
+            &cli,
+            key_from(new_key_file.as_deref(), NEW_PASSPHRASE_ENV)?,
+            *chunk_blocks,
         ),
         Command::Backup(BackupArgs {
             action: Some(BackupAction::Verify { src }),

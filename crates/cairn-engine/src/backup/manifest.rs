@@ -35,6 +35,10 @@ pub struct PieceInfo {
     pub entries: u64,
     /// When the piece was written.
     pub created_at: DateTime,
+    /// The id of the database's data key the piece is sealed with (0 when not encrypted, and
+    /// for pieces written before keys had ids). A chain (a full piece and the incrementals
+    /// after it) uses one key; the folder keeps the keyring of every key its pieces use.
+    pub key_id: u32,
 }
 
 /// The manifest of a backup folder.
@@ -114,6 +118,7 @@ fn piece_to(p: &PieceInfo) -> Value {
     obj.insert("sha256".to_string(), Value::String(p.sha256.clone()));
     obj.insert("entries".to_string(), Value::Int(p.entries as i64));
     obj.insert("created_at".to_string(), Value::DateTime(p.created_at));
+    obj.insert("key_id".to_string(), Value::Int(i64::from(p.key_id)));
     Value::Object(obj)
 }
 
@@ -146,6 +151,12 @@ fn piece_from(item: &Value) -> Option<PieceInfo> {
         sha256: text("sha256")?,
         entries: int("entries")?,
         created_at: time("created_at")?,
+        // Absent in manifests written before data keys had ids: key 0.
+        key_id: match obj.get("key_id") {
+            None => 0,
+            Some(Value::Int(n)) => u32::try_from(*n).ok()?,
+            Some(_) => return None,
+        },
     })
 }
 

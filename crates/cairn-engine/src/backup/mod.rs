@@ -5,7 +5,10 @@
 //! * `manifest.rs`: the chain of pieces in a backup folder and their sequence ranges.
 //! * `take.rs`: [`crate::Database::backup`], from one snapshot while writers continue.
 //! * `restore.rs`: [`verify_backup`] and [`restore`].
+//! * `keys.rs`: which keyring in the folder opens which piece (pieces name their data key, so
+//!   a folder can hold chains from before and after a data-key rotation).
 
+mod keys;
 mod manifest;
 mod piece;
 mod restore;

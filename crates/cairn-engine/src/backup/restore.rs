@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use cairn_doc::DateTime;
 use cairn_storage::{Cipher, KeySource, StorageError, StorageMode, Store, KEYRING_FILE_NAME};
 
+use crate::backup::keys::BackupKeys;
 use crate::backup::manifest::{Manifest, PieceInfo};
 use crate::backup::piece::{corrupt, sha256_file, Entry, PieceKind, PieceReader};
 use crate::backup::take::Progress;
@@ -48,10 +49,10 @@ pub struct RestoreReport {
 /// `key` is needed for an encrypted backup. Returns the manifest.
 pub fn verify_backup(dir: &Path, key: Option<&KeySource>) -> Result<Manifest> {
     let manifest = read_chain(dir)?;
-    let cipher = backup_cipher(dir, &manifest, key)?;
+    let mut keys = BackupKeys::new(dir, &manifest, key)?;
     for piece in &manifest.pieces {
         let path = check_piece_file(dir, piece)?;
-        let mut reader = PieceReader::open(&path, cipher.clone())?;
+        let mut reader = PieceReader::open(&path, keys.for_piece(piece)?)?;
         if reader.kind != piece.kind {
             return Err(corrupt(&path, "kind differs from the manifest"));
         }
@@ -90,7 +91,7 @@ pub fn restore(
     progress: Progress<'_>,
 ) -> Result<RestoreReport> {
     let manifest = read_chain(src)?;
-    let cipher = backup_cipher(src, &manifest, key)?;
+    let mut keys = BackupKeys::new(src, &manifest, key)?;
     let start = choose_full(&manifest, target)?;
     if to.exists() {
         return Err(EngineError::RestoreDestinationExists {
@@ -103,14 +104,15 @@ pub fn restore(
         std::fs::remove_dir_all(&staging).map_err(|source| io(&staging, source))?;
     }
     std::fs::create_dir_all(&staging).map_err(|source| io(&staging, source))?;
+    let pieces = &manifest.pieces[start..];
+    let full = &pieces[0];
     if manifest.encrypted {
-        let from = src.join(KEYRING_FILE_NAME);
+        // The restored database gets the keyring of the chain's data key.
+        let from = keys.keyring_file(full.key_id)?;
         let dest = staging.join(KEYRING_FILE_NAME);
         std::fs::copy(&from, &dest).map_err(|source| io(&from, source))?;
     }
-    let pieces = &manifest.pieces[start..];
-    let full = &pieces[0];
-    load_full(src, &staging, full, cipher.clone(), key, progress)?;
+    load_full(src, &staging, full, keys.for_piece(full)?, key, progress)?;
     let mut config = Config::new(&staging, StorageMode::Persistent);
     config.encryption = key.cloned();
     let db = Database::open(config)?;
@@ -119,7 +121,8 @@ pub fn restore(
         .iter()
         .take_while(|p| p.kind == PieceKind::Incremental)
     {
-        if !replay_piece(&db, src, piece, cipher.clone(), target, &mut replayed)? {
+        let cipher = keys.for_piece(piece)?;
+        if !replay_piece(&db, src, piece, cipher, target, &mut replayed)? {
             break;
         }
     }
@@ -182,21 +185,6 @@ fn read_chain(dir: &Path) -> Result<Manifest> {
         });
     }
     Ok(manifest)
-}
-
-fn backup_cipher(
-    dir: &Path,
-    manifest: &Manifest,
-    key: Option<&KeySource>,
-) -> Result<Option<Cipher>> {
-    match (manifest.encrypted, key) {
-        (false, None) => Ok(None),
-        (true, Some(key)) => Ok(Some(cairn_storage::unlock(dir, key)?)),
-        (encrypted, _) => Err(EngineError::BackupKey {
-            path: dir.to_path_buf(),
-            encrypted,
-        }),
-    }
 }
 
 /// Index of the full piece to start from: the newest one not newer than the target.

@@ -36,7 +36,7 @@ impl Database {
     ) -> Result<PieceInfo> {
         std::fs::create_dir_all(dest).map_err(|source| io(dest, source))?;
         let shared = &self.inner.shared;
-        let cipher = shared.store.cipher().cloned();
+        let cipher = shared.store.cipher();
         let mut manifest = match Manifest::read(dest)? {
             Some(manifest) => manifest,
             None if incremental => {
@@ -56,6 +56,20 @@ impl Database {
                 path: dest.to_path_buf(),
                 encrypted: manifest.encrypted,
             });
+        }
+        let key_id = shared.store.data_key_id().unwrap_or(0);
+        let chain_key = manifest.pieces.last().map(|p| p.key_id);
+        if let Some(chain_key) = chain_key.filter(|&k| k != key_id && cipher.is_some()) {
+            if incremental {
+                return Err(EngineError::BackupKeyRotated {
+                    dir: dest.to_path_buf(),
+                    chain_key,
+                    database_key: key_id,
+                });
+            }
+            // A new chain under the new key: the older pieces stay readable through their
+            // own keyring, kept beside the new one.
+            archive_keyring(dest, chain_key)?;
         }
         if cipher.is_some() {
             self.copy_keyring(dest)?;
@@ -96,6 +110,7 @@ impl Database {
             sha256,
             entries,
             created_at: DateTime::now(),
+            key_id,
         };
         manifest.pieces.push(piece.clone());
         manifest.write(dest)?;
@@ -114,6 +129,27 @@ impl Database {
         std::fs::copy(&from, &to).map_err(|source| io(&from, source))?;
         Ok(())
     }
+}
+
+/// Name of the keyring file in a backup folder that opens pieces sealed with data key `id`
+/// when it is no longer the folder's current key.
+pub(crate) fn archived_keyring_name(id: u32) -> String {
+    format!("{KEYRING_FILE_NAME}.{id}")
+}
+
+/// Keeps the backup folder's current keyring (for data key `id`) under its archived name,
+/// unless it is already kept.
+fn archive_keyring(dest: &Path, id: u32) -> Result<()> {
+    let from = dest.join(KEYRING_FILE_NAME);
+    let to = dest.join(archived_keyring_name(id));
+    if to.exists() || !from.exists() {
+        return Ok(());
+    }
+    std::fs::copy(&from, &to).map_err(|source| io(&from, source))?;
+    std::fs::File::open(&to)
+        .and_then(|file| file.sync_all())
+        .map_err(|source| io(&to, source))?;
+    Ok(())
 }
 
 /// Sequence number and commit time of the last commit in the snapshot ((0, epoch) when empty).
