@@ -1,5 +1,6 @@
 //! `/v1/collections/{collection}/indexes`: list, create (built online from the documents
-//! already there) and drop secondary indexes — `cairn index list | create | drop` over HTTP.
+//! already there) and drop secondary and spatial indexes — `cairn index list | create | drop`
+//! over HTTP. Both kinds share one name space per collection (they are extensions of it).
 //! Listing needs read access to the collection; creating and dropping change how it is
 //! stored, which is collection DDL and needs write access, as creating or dropping the
 //! collection itself does.
@@ -7,7 +8,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use cairn::{IndexInfo, IndexKind, IndexSpec};
+use cairn::geo::index::{
+    create_spatial_index, drop_spatial_index, list_spatial_indexes, SpatialInfo, SpatialSpec,
+};
+use cairn::{Database, IndexInfo, IndexKind, IndexSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -30,15 +34,9 @@ pub enum IndexKindName {
     Btree,
     /// Hashed: equality on every field only, with small keys however long the values.
     Hash,
-}
-
-impl From<IndexKindName> for IndexKind {
-    fn from(kind: IndexKindName) -> IndexKind {
-        match kind {
-            IndexKindName::Btree => IndexKind::BTree,
-            IndexKindName::Hash => IndexKind::Hash,
-        }
-    }
+    /// Spatial: one geometry field; serves `$withinDistance`, `$near`, `$intersects` and
+    /// `$within` by exact distance to the stored triangles.
+    Spatial,
 }
 
 impl From<IndexKind> for IndexKindName {
@@ -60,7 +58,7 @@ pub struct CreateIndex {
     /// The indexed field paths, in key order (1 to 8, no repeats; nested paths allowed).
     #[schema(value_type = Vec<FieldPathSchema>, min_items = 1, max_items = 8)]
     pub fields: Vec<String>,
-    /// `btree` (default) or `hash`.
+    /// `btree` (default), `hash`, or `spatial` (exactly one geometry field, not unique).
     #[serde(default)]
     pub kind: IndexKindName,
     /// Refuse two documents with the same key (keys with a null or missing field are exempt).
@@ -75,7 +73,7 @@ pub struct IndexDescription {
     pub name: String,
     /// The indexed field paths, in key order.
     pub fields: Vec<String>,
-    /// `btree` or `hash`.
+    /// `btree`, `hash` or `spatial`.
     pub kind: IndexKindName,
     /// Whether keys are unique.
     pub unique: bool,
@@ -104,10 +102,56 @@ impl From<IndexInfo> for IndexDescription {
     }
 }
 
+impl From<SpatialInfo> for IndexDescription {
+    fn from(info: SpatialInfo) -> IndexDescription {
+        IndexDescription {
+            fields: vec![info.spec.field.to_string()],
+            name: info.spec.name,
+            kind: IndexKindName::Spatial,
+            unique: false,
+            ready: info.ready,
+            multikey: false,
+            entries: info.entries,
+            bytes: info.bytes,
+        }
+    }
+}
+
+/// Every index of a collection, secondary ones first, each kind in creation order.
+fn all_indexes(db: &Database, collection: &str) -> Result<Vec<IndexDescription>, ApiError> {
+    let mut out: Vec<IndexDescription> = cairn::list_indexes(db, collection)?
+        .into_iter()
+        .map(IndexDescription::from)
+        .collect();
+    out.extend(
+        list_spatial_indexes(db, collection)?
+            .into_iter()
+            .map(IndexDescription::from),
+    );
+    Ok(out)
+}
+
+/// What a create request asks for, validated.
+enum Planned {
+    /// A B-tree or hash index.
+    Secondary(IndexSpec),
+    /// A spatial index.
+    Spatial(SpatialSpec),
+}
+
+impl Planned {
+    fn name(&self) -> &str {
+        match self {
+            Planned::Secondary(spec) => &spec.name,
+            Planned::Spatial(spec) => &spec.name,
+        }
+    }
+}
+
 /// A collection's indexes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IndexList {
-    /// In creation order.
+    /// Secondary indexes, then spatial ones, each in creation order.
     pub indexes: Vec<IndexDescription>,
 }
 
@@ -130,13 +174,9 @@ pub async fn list(
     collection_name::check(&collection)?;
     let need = Need::read(&collection);
     let indexes = state
-        .read(credentials, need, move |db, _| {
-            Ok(cairn::list_indexes(db, &collection)?)
-        })
+        .read(credentials, need, move |db, _| all_indexes(db, &collection))
         .await?;
-    Ok(Json(IndexList {
-        indexes: indexes.into_iter().map(IndexDescription::from).collect(),
-    }))
+    Ok(Json(IndexList { indexes }))
 }
 
 /// Creates an index and builds it from the documents already there, online (the collection
@@ -153,35 +193,43 @@ pub async fn create(
     JsonBody(request): JsonBody<CreateIndex>,
 ) -> Result<(StatusCode, Json<IndexDescription>), ApiError> {
     collection_name::check(&collection)?;
-    let spec = index_spec(&request)?;
+    let planned = index_spec(&request)?;
     let need = Need::write(&collection);
     let info = state
         .run(credentials, need, move |db, _| {
-            if cairn::list_indexes(db, &collection)?
+            let name = planned.name().to_string();
+            if all_indexes(db, &collection)?
                 .iter()
-                .any(|info| info.spec.name == spec.name)
+                .any(|info| info.name == name)
             {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "index_exists",
-                    format!("`{collection}` already has an index `{}`", spec.name),
+                    format!("`{collection}` already has an index `{name}`"),
                 )
-                .with_details(json!({ "collection": collection, "index": spec.name })));
+                .with_details(json!({ "collection": collection, "index": name })));
             }
-            cairn::create_index(db, &collection, &spec, &mut |_| {})?;
-            cairn::list_indexes(db, &collection)?
+            match &planned {
+                Planned::Secondary(spec) => {
+                    cairn::create_index(db, &collection, spec, &mut |_| {})?;
+                }
+                Planned::Spatial(spec) => {
+                    create_spatial_index(db, &collection, spec)?;
+                }
+            }
+            all_indexes(db, &collection)?
                 .into_iter()
-                .find(|info| info.spec.name == spec.name)
+                .find(|info| info.name == name)
                 // Dropped by a concurrent request between the build and this listing.
                 .ok_or_else(|| {
                     ApiError::from(cairn::index::IndexError::UnknownIndex {
                         collection: collection.clone(),
-                        name: spec.name.clone(),
+                        name,
                     })
                 })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(info.into())))
+    Ok((StatusCode::CREATED, Json(info)))
 }
 
 /// Drops an index and its entries.
@@ -198,14 +246,21 @@ pub async fn drop(
     let need = Need::write(&path.collection);
     state
         .run(credentials, need, move |db, _| {
-            Ok(cairn::drop_index(db, &path.collection, &path.name)?)
+            let spatial = list_spatial_indexes(db, &path.collection)?
+                .iter()
+                .any(|info| info.spec.name == path.name);
+            if spatial {
+                Ok(drop_spatial_index(db, &path.collection, &path.name)?)
+            } else {
+                Ok(cairn::drop_index(db, &path.collection, &path.name)?)
+            }
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The definition a request asks for; 400 `invalid_index` naming what is wrong.
-fn index_spec(request: &CreateIndex) -> Result<IndexSpec, ApiError> {
+fn index_spec(request: &CreateIndex) -> Result<Planned, ApiError> {
     // Index names follow the collection naming rules (the engine checks them as extension
     // names); say so in index terms rather than as a bad collection name.
     if let Err(err) = cairn::validate_collection_name(&request.name) {
@@ -220,11 +275,30 @@ fn index_spec(request: &CreateIndex) -> Result<IndexSpec, ApiError> {
             },
         ));
     }
+    let invalid = |reason: &str| {
+        ApiError::from(cairn::index::IndexError::InvalidDefinition {
+            name: request.name.clone(),
+            reason: reason.to_string(),
+        })
+    };
+    let kind = match request.kind {
+        IndexKindName::Btree => IndexKind::BTree,
+        IndexKindName::Hash => IndexKind::Hash,
+        IndexKindName::Spatial => {
+            if request.unique {
+                return Err(invalid("a spatial index cannot be unique"));
+            }
+            let [field] = request.fields.as_slice() else {
+                return Err(invalid("a spatial index takes exactly one field"));
+            };
+            return Ok(Planned::Spatial(SpatialSpec::new(&request.name, field)?));
+        }
+    };
     let fields: Vec<&str> = request.fields.iter().map(String::as_str).collect();
-    Ok(IndexSpec::new(
+    Ok(Planned::Secondary(IndexSpec::new(
         &request.name,
         &fields,
-        request.kind.into(),
+        kind,
         request.unique,
-    )?)
+    )?))
 }
