@@ -235,7 +235,7 @@ pub enum EngineError {
         detail: String,
         /// The amounts involved, by name (`before`, `after`, `delta`, `value`, `bound`,
         /// `group`, `document`...), for programs.
-        amounts: Vec<(String, Value)>,
+        amounts: Box<[(String, Value)]>,
     },
     /// A document does not match its collection's schema (type, required field, constraint,
     /// unknown field). Nothing of the write (or of its transaction) is stored.

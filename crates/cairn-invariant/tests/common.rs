@@ -42,7 +42,7 @@ pub fn expect_violation(err: EngineError, invariant: &str) -> (String, Vec<(Stri
             ..
         } => {
             assert_eq!(found, invariant, "{detail}");
-            (detail, amounts)
+            (detail, amounts.into_vec())
         }
         other => panic!("expected an invariant violation, got {other:?}"),
     }

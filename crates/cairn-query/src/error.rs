@@ -40,12 +40,19 @@ pub enum QueryError {
     /// An index error.
     #[error(transparent)]
     Index(#[from] IndexError),
-    /// A geometry or spatial index error.
+    /// A geometry or spatial index error. Boxed: `GeoError` wraps an `EngineError` itself, and
+    /// unboxed it would make every `Result<_, QueryError>` wider than the engine's.
     #[error(transparent)]
-    Geo(#[from] cairn_geo::GeoError),
+    Geo(Box<cairn_geo::GeoError>),
     /// An engine error (unknown collection, storage failure...).
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+impl From<cairn_geo::GeoError> for QueryError {
+    fn from(err: cairn_geo::GeoError) -> QueryError {
+        QueryError::Geo(Box::new(err))
+    }
 }
 
 impl QueryError {

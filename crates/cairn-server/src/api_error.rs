@@ -284,7 +284,7 @@ impl From<EngineError> for ApiError {
                 ..
             } => {
                 // Amounts are numbers (or a group key), always representable as JSON.
-                let amounts: serde_json::Map<String, Json> = amounts
+                let amounts: serde_json::Map<String, Json> = Vec::from(amounts)
                     .into_iter()
                     .map(|(name, value)| {
                         let json = serde_json::from_str(&value.to_json_string())
@@ -361,7 +361,7 @@ impl From<QueryError> for ApiError {
                     .with_details(json!({ "what": what, "limit": limit, "hint": hint }))
             }
             QueryError::Index(index) => ApiError::from(index),
-            QueryError::Geo(geo) => ApiError::from(geo),
+            QueryError::Geo(geo) => ApiError::from(*geo),
             QueryError::Engine(engine) => ApiError::from(engine),
         }
     }
@@ -459,7 +459,8 @@ mod tests {
             amounts: vec![
                 ("after".to_string(), cairn::Value::Int(-5)),
                 ("group".to_string(), cairn::Value::String("a".to_string())),
-            ],
+            ]
+            .into(),
         });
         assert_eq!(
             (err.status, err.code),
