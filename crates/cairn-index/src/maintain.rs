@@ -2,6 +2,7 @@
 //! write, and the entry writes (with uniqueness checks) shared with online builds.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cairn_doc::{DocId, Value};
@@ -182,9 +183,24 @@ fn describe_tuple(spec: &IndexSpec, tuple: &[u8]) -> String {
 pub struct IndexExtension {
     spec: IndexSpec,
     stats: Arc<StatsCell>,
+    /// Set once a write saw the index ready; it never becomes unready again (a drop detaches
+    /// this instance), so later writes skip reading the flag.
+    ready_seen: AtomicBool,
 }
 
 impl IndexExtension {
+    /// Whether the index is complete (its online build finished) as `txn` sees it.
+    fn known_ready(&self, txn: &mut ExtensionTxn<'_>) -> EngineResult<bool> {
+        if self.ready_seen.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let ready = txn.get(META_TABLE, READY_KEY)?.is_some();
+        if ready {
+            self.ready_seen.store(true, Ordering::Relaxed);
+        }
+        Ok(ready)
+    }
+
     /// The definition.
     pub fn spec(&self) -> &IndexSpec {
         &self.spec
@@ -202,6 +218,11 @@ impl Extension for IndexExtension {
             None => Default::default(),
         };
         let doc_key = change.id.to_key().map_err(EngineError::from)?;
+        // While an online build runs, an entry the old version shares with the new one may
+        // not be stored yet: the build skips every document changed after its snapshot and
+        // relies on this hook for the document's *whole* entry set. So until the index is
+        // known ready every new entry is (re)put; once ready only the difference is written.
+        let complete = self.known_ready(txn)?;
         // Both lists are sorted: a merge finds what to remove and what to add.
         for entry in old
             .entries
@@ -214,7 +235,7 @@ impl Extension for IndexExtension {
         for entry in new
             .entries
             .iter()
-            .filter(|e| old.entries.binary_search(e).is_err())
+            .filter(|e| !complete || old.entries.binary_search(e).is_err())
         {
             add_entry(txn, &self.spec, entry, &doc_key)?;
         }
@@ -250,6 +271,7 @@ impl ExtensionKind for IndexExtensionKind {
         Ok(Arc::new(IndexExtension {
             spec,
             stats: Arc::new(StatsCell::default()),
+            ready_seen: AtomicBool::new(false),
         }))
     }
 }

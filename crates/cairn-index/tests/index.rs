@@ -247,6 +247,41 @@ fn building_a_unique_index_over_duplicates_fails_and_drops_it() {
     assert!(list_indexes(&db, "c").unwrap().is_empty());
 }
 
+/// A document rewritten during a build with its indexed value unchanged: the build skips it
+/// (it changed after the build's snapshot), so the write hook must have stored its entry
+/// even though the entry did not change. Deterministic: the write happens from the build's
+/// progress callback, after the snapshot and before any chunk is written.
+#[test]
+fn a_write_during_the_build_that_keeps_the_indexed_value_keeps_its_entry() {
+    let db = open_memory();
+    db.create_collection("c").unwrap();
+    let mut txn = db.begin().unwrap();
+    for i in 0..20_000i64 {
+        txn.insert(
+            "c",
+            Value::from_json_str(&format!(r#"{{"_id": {i}, "a": {}, "b": 0}}"#, i % 7)).unwrap(),
+        )
+        .unwrap();
+    }
+    txn.commit().unwrap();
+    let spec = IndexSpec::new("a", &["a"], IndexKind::BTree, false).unwrap();
+    let mut rewrites = 0;
+    create_index(&db, "c", &spec, &mut |_| {
+        if rewrites == 0 {
+            // Same `a`, another `b`.
+            db.upsert(
+                "c",
+                Value::from_json_str(r#"{"_id": 5, "a": 5, "b": 1}"#).unwrap(),
+            )
+            .unwrap();
+        }
+        rewrites += 1;
+    })
+    .unwrap();
+    assert!(rewrites > 0);
+    assert_indexes_match(&db);
+}
+
 #[test]
 fn online_build_under_concurrent_writes_matches_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
