@@ -3,17 +3,17 @@
 //! A change is *compatible* when every document valid under the old schema is still valid
 //! under the new one: a new optional field (or a required one with a default, filled when a
 //! document is next written), a default added or changed, a constraint relaxed, `int` widened
-//! to `float`, `required`/`unique`/`references`/rules/patterns dropped, `reject` relaxed to
-//! `allow`. Everything else — a new required field without default, a type change, a removed
+//! to `float`, a geometry shape widened to `geometry` (any shape), `required`/`unique`/
+//! `references`/rules/patterns/`closed` dropped, `reject` relaxed to `allow`. Everything else — a new required field without default, a type change, a removed
 //! field under `additional_fields: reject`, a tightened constraint, a new rule, a new unique
-//! or reference on an existing field — is *incompatible* and needs `cairn schema migrate`.
+//! or reference on an existing field, `closed: true` set on a mesh — is *incompatible* and needs `cairn schema migrate`.
 //! (A rename shows as a removal plus an addition; a migration's `rename` step carries values.)
 
 use std::cmp::Ordering;
 
 use cairn_doc::Value;
 
-use crate::definition::{Bounds, FieldDef, FieldType, ObjectDef, Schema};
+use crate::definition::{Bounds, FieldDef, FieldType, ObjectDef, Schema, Shape};
 use crate::validate::compare_numbers;
 
 /// One difference between two schemas.
@@ -143,6 +143,10 @@ fn field_changes(path: &str, old: &FieldDef, new: &FieldDef, push: &mut impl FnM
         (FieldType::Int, FieldType::Float) => {
             push(format!("`{path}` widened from int to float"), true)
         }
+        (FieldType::Geometry(a), FieldType::Geometry(Shape::Any)) if *a != Shape::Any => push(
+            format!("`{path}` widened from {} to geometry", a.name()),
+            true,
+        ),
         (a, b) if format!("{a:?}") != format!("{b:?}") => {
             push(
                 format!("`{path}` changed type from {} to {}", a.name(), b.name()),
@@ -167,6 +171,19 @@ fn field_changes(path: &str, old: &FieldDef, new: &FieldDef, push: &mut impl FnM
                 if new.unique { "" } else { "no longer " }
             ),
             !new.unique,
+        );
+    }
+    if old.closed != new.closed {
+        push(
+            format!(
+                "`{path}` is {}closed",
+                if new.closed {
+                    ""
+                } else {
+                    "no longer required to be "
+                }
+            ),
+            !new.closed,
         );
     }
     if old.default != new.default {
@@ -249,6 +266,36 @@ mod tests {
             r#"{"fields": {"a": {"type": "int", "min": 0, "max": 10, "default": 1}, "b": {"type": "string", "enum": ["x"]}, "d": {"type": "int", "required": true, "default": 0}}}"#,
         ] {
             assert_eq!(incompatible(base, new), 0, "{new}");
+        }
+        let closed = r#"{"fields": {"m": {"type": "mesh", "closed": true}, "p": "point"}}"#;
+        for new in [
+            r#"{"fields": {"m": "mesh", "p": "point"}}"#,
+            r#"{"fields": {"m": {"type": "mesh", "closed": false}, "p": "geometry"}}"#,
+            r#"{"fields": {"m": "geometry", "p": "json"}}"#,
+        ] {
+            assert_eq!(incompatible(closed, new), 0, "{new}");
+        }
+    }
+
+    #[test]
+    fn geometry_changes_that_tighten_need_a_migration() {
+        let open = r#"{"fields": {"m": {"type": "mesh", "closed": false}, "g": "geometry"}}"#;
+        for new in [
+            r#"{"fields": {"m": {"type": "mesh", "closed": true}, "g": "geometry"}}"#,
+            r#"{"fields": {"m": "sphere", "g": "geometry"}}"#,
+            r#"{"fields": {"m": "mesh", "g": "point"}}"#,
+        ] {
+            assert!(incompatible(open, new) > 0, "{new}");
+        }
+        let closed = schema(r#"{"fields": {"m": {"type": "mesh", "closed": true}}}"#);
+        let loose = schema(r#"{"fields": {"m": "mesh"}}"#);
+        if let (Some(closed), Some(loose)) = (closed, loose) {
+            assert_eq!(
+                incompatibilities(Some(&loose), &closed),
+                vec!["`m` is closed".to_string()]
+            );
+        } else {
+            panic!("schemas parse");
         }
     }
 

@@ -16,22 +16,28 @@
 //!   steps:  {type: array, items: {type: object, fields: {kind: string}}, length: {min: 1}}
 //!   scores: "map<float>"
 //!   embedding: "vector<3>"
+//!   site:   point                        # a geometry of that shape
+//!   hull:   {type: mesh, closed: true}   # a watertight triangle mesh
+//!   shape:  geometry                     # any shape
 //!   extra:  json                         # anything
 //! rules:
 //!   balanced: "energy_out <= energy_in"
 //! ```
 //!
 //! Types: `string int float bool datetime uuid bytes json object array<T> map<T> vector<N>`
-//! (`array`/`map` with `items`/`values` for element definitions; `float` accepts integers).
+//! (`array`/`map` with `items`/`values` for element definitions; `float` accepts integers),
+//! and the geometry types `point segment triangle mesh box sphere` (one shape of
+//! [`cairn_doc::Geometry`]) and `geometry` (any shape).
 //! Per field: `required` (present and not null), `unique` (a unique index), `default` (a
 //! literal, `now()` or `uuid()`, filled when the field is absent), `min`/`max` (numbers),
 //! `length: {min, max}` (characters of a string, bytes, array elements, map entries),
 //! `pattern` (a regular expression a string must match somewhere; anchor it with `^…$`),
 //! `enum` (allowed values), `references` (another collection's `_id`; `on_delete: restrict |
-//! cascade | set_null`). A field that is not required may be absent or null.
+//! cascade | set_null`), `closed: true` (a `mesh` must be closed — watertight, every edge
+//! shared by exactly two triangles in opposite directions, as [`cairn_geo::is_closed`] checks).
+//! A field that is not required may be absent or null.
 //!
-//! Geometry types (points, polygons) are added here as further [`FieldType`] variants once
-//! `cairn-doc` has them; the parser's `parse_type` is the one place that names types.
+//! The parser's `parse_type` is the one place that names types.
 
 use cairn_doc::{DateTime, Value};
 use regex::Regex;
@@ -90,6 +96,64 @@ pub enum FieldType {
     Map(Box<FieldDef>),
     /// An `f32` vector of exactly this many dimensions.
     Vector(usize),
+    /// A geometry value of this shape.
+    Geometry(Shape),
+}
+
+/// Which geometries a geometry field accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Any shape (`geometry`).
+    Any,
+    /// A point.
+    Point,
+    /// A segment.
+    Segment,
+    /// A triangle.
+    Triangle,
+    /// A triangle mesh.
+    Mesh,
+    /// An axis-aligned box.
+    Box,
+    /// A sphere.
+    Sphere,
+}
+
+impl Shape {
+    /// Every shape, by its name in schemas.
+    pub const ALL: [Shape; 7] = [
+        Shape::Any,
+        Shape::Point,
+        Shape::Segment,
+        Shape::Triangle,
+        Shape::Mesh,
+        Shape::Box,
+        Shape::Sphere,
+    ];
+
+    /// The name written in schemas; for a single shape also the geometry's own
+    /// [`cairn_doc::Geometry::type_name`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Any => "geometry",
+            Shape::Point => "point",
+            Shape::Segment => "segment",
+            Shape::Triangle => "triangle",
+            Shape::Mesh => "mesh",
+            Shape::Box => "box",
+            Shape::Sphere => "sphere",
+        }
+    }
+
+    /// The shape of this schema name, if it is one.
+    pub fn from_name(name: &str) -> Option<Shape> {
+        Shape::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether `geometry` is of this shape.
+    pub fn accepts(self, geometry: &cairn_doc::Geometry) -> bool {
+        self == Shape::Any || self.name() == geometry.type_name()
+    }
 }
 
 impl FieldType {
@@ -108,6 +172,7 @@ impl FieldType {
             FieldType::Object(_) => "object".into(),
             FieldType::Map(value) => format!("map<{}>", value.ty.name()),
             FieldType::Vector(dim) => format!("vector<{dim}>"),
+            FieldType::Geometry(shape) => shape.name().into(),
         }
     }
 }
@@ -195,6 +260,8 @@ pub struct FieldDef {
     pub allowed: Option<Allowed>,
     /// A reference to another collection's documents.
     pub references: Option<Reference>,
+    /// `closed: true`: a mesh must be closed (watertight).
+    pub closed: bool,
 }
 
 /// An `enum` constraint: the values as written, and their strings sorted for a binary search
@@ -394,6 +461,7 @@ const FIELD_KEYS: &[&str] = &[
     "fields",
     "additional_fields",
     "references",
+    "closed",
 ];
 
 /// Parses one field definition (a type string, or an object).
@@ -428,6 +496,10 @@ fn parse_field(value: &Value, at: &str, depth: usize) -> Result<FieldDef> {
     let mut def = plain(parse_type(ty, Some(value), at, depth)?);
     def.required = flag(obj.get("required"), at, "required")?;
     def.unique = flag(obj.get("unique"), at, "unique")?;
+    def.closed = flag(obj.get("closed"), at, "closed")?;
+    if def.closed && !matches!(def.ty, FieldType::Geometry(Shape::Mesh)) {
+        return Err(invalid(at, "`closed` applies to mesh fields"));
+    }
     parse_sizes(obj, &mut def, at)?;
     parse_value_constraints(obj, &mut def, at)?;
     if let Some(reference) = obj.get("references") {
@@ -564,6 +636,7 @@ fn plain(ty: FieldType) -> FieldDef {
         pattern: None,
         allowed: None,
         references: None,
+        closed: false,
     }
 }
 
@@ -603,7 +676,9 @@ fn parse_type(name: &str, def: Option<&Value>, at: &str, depth: usize) -> Result
             }
         }
         _ => {
-            if let Some(inner) = generic("array<") {
+            if let Some(shape) = Shape::from_name(name) {
+                FieldType::Geometry(shape)
+            } else if let Some(inner) = generic("array<") {
                 FieldType::Array(Box::new(plain(parse_type(
                     inner,
                     None,
@@ -632,7 +707,7 @@ fn parse_type(name: &str, def: Option<&Value>, at: &str, depth: usize) -> Result
                 }
                 FieldType::Vector(dim)
             } else {
-                return Err(invalid(at, format!("unknown type `{name}` (string, int, float, bool, datetime, uuid, bytes, json, object, array<T>, map<T>, vector<N>)")));
+                return Err(invalid(at, format!("unknown type `{name}` (string, int, float, bool, datetime, uuid, bytes, json, object, array<T>, map<T>, vector<N>, point, segment, triangle, mesh, box, sphere, geometry)")));
             }
         }
     })

@@ -27,7 +27,7 @@ pub mod validate;
 
 pub use admin::{history, parse_schema_file, schema_of, set_schema, HistoryEntry, SchemaInfo};
 pub use compat::{incompatibilities, Incompatibility};
-pub use definition::{FieldDef, FieldType, ObjectDef, OnDelete, Reference, Rule, Schema};
+pub use definition::{FieldDef, FieldType, ObjectDef, OnDelete, Reference, Rule, Schema, Shape};
 pub use error::{Result, SchemaError};
 pub use extension::{
     ReferrersExtensionKind, SchemaExtensionKind, REFERRERS_KIND, SCHEMA_KIND, SCHEMA_VERSION_FIELD,

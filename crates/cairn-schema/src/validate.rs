@@ -171,6 +171,33 @@ pub fn check_value(
                 ));
             }
         }
+        (FieldType::Geometry(shape), Value::Geometry(geometry)) => {
+            if !shape.accepts(geometry) {
+                return Err(violation(
+                    at,
+                    format!(
+                        "expected {}, found a {}",
+                        shape.name(),
+                        geometry.type_name()
+                    ),
+                ));
+            }
+            if def.closed {
+                if let cairn_doc::Geometry::Mesh(mesh) = geometry.as_ref() {
+                    if !cairn_geo::is_closed(mesh) {
+                        return Err(violation(
+                            at,
+                            format!(
+                                "the mesh ({} vertices, {} triangles) is not closed: some edge is \
+                                 not shared by exactly two triangles in opposite directions",
+                                mesh.vertices.len(),
+                                mesh.triangles.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
         (FieldType::Array(item), Value::Array(items)) => {
             for (i, element) in items.iter().enumerate() {
                 check_element(item, element, &Loc::Index(at, i), probe)?;

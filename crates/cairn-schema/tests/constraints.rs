@@ -238,3 +238,158 @@ fn bad_schemas_are_refused_naming_the_place() {
         Err(cairn_schema::SchemaError::InvalidExpression { .. })
     ));
 }
+
+const GEOMETRY_SCHEMA: &str = r#"{
+  "fields": {
+    "site": "point",
+    "edge": "segment",
+    "face": "triangle",
+    "surface": "mesh",
+    "hull": {"type": "mesh", "closed": true, "required": true},
+    "bounds": "box",
+    "ball": "sphere",
+    "shape": "geometry"
+  }
+}"#;
+
+const POINT: &str = r#"{"$geometry": {"type": "point", "coordinates": [1, 2, 3]}}"#;
+const SEGMENT: &str =
+    r#"{"$geometry": {"type": "segment", "coordinates": [[0, 0, 0], [1, 1, 1]]}}"#;
+const TRIANGLE: &str =
+    r#"{"$geometry": {"type": "triangle", "coordinates": [[0, 0, 0], [1, 0, 0], [0, 1, 0]]}}"#;
+/// A tetrahedron, every edge shared by two triangles in opposite directions.
+const CLOSED_MESH: &str = r#"{"$geometry": {"type": "mesh", "vertices": [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], "triangles": [[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]}}"#;
+/// The same tetrahedron without its last face.
+const OPEN_MESH: &str = r#"{"$geometry": {"type": "mesh", "vertices": [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], "triangles": [[0, 2, 1], [0, 1, 3], [0, 3, 2]]}}"#;
+const BOX: &str = r#"{"$geometry": {"type": "box", "min": [0, 0, 0], "max": [1, 2, 3]}}"#;
+const SPHERE: &str = r#"{"$geometry": {"type": "sphere", "center": [0, 0, 0], "radius": 2}}"#;
+
+fn geometry_db() -> cairn_engine::Database {
+    let db = open();
+    db.create_collection("g").expect("create");
+    set_schema(&db, "g", &json(GEOMETRY_SCHEMA), "tester").expect("schema set");
+    db
+}
+
+#[test]
+fn geometry_fields_accept_their_shape() {
+    let db = geometry_db();
+    let doc = format!(
+        r#"{{"site": {POINT}, "edge": {SEGMENT}, "face": {TRIANGLE}, "surface": {OPEN_MESH},
+            "hull": {CLOSED_MESH}, "bounds": {BOX}, "ball": {SPHERE}, "shape": {SPHERE}}}"#
+    );
+    let id = db.insert("g", json(&doc)).expect("every shape fits");
+    let stored = db.get("g", &id).expect("get").expect("stored");
+    let hull = stored.as_object().and_then(|o| o.get("hull"));
+    assert_eq!(
+        hull,
+        Some(&json(CLOSED_MESH)),
+        "the mesh is stored as written"
+    );
+    for any in [POINT, SEGMENT, TRIANGLE, OPEN_MESH, BOX] {
+        db.insert(
+            "g",
+            json(&format!(r#"{{"hull": {CLOSED_MESH}, "shape": {any}}}"#)),
+        )
+        .expect("`geometry` takes any shape");
+    }
+}
+
+#[test]
+fn geometry_fields_refuse_other_shapes_and_open_meshes() {
+    let db = geometry_db();
+    let cases = [
+        (
+            format!(r#"{{"hull": {CLOSED_MESH}, "site": {SPHERE}}}"#),
+            "site",
+            "expected point, found a sphere",
+        ),
+        (
+            format!(r#"{{"hull": {CLOSED_MESH}, "edge": {POINT}}}"#),
+            "edge",
+            "expected segment",
+        ),
+        (
+            format!(r#"{{"hull": {CLOSED_MESH}, "face": {BOX}}}"#),
+            "face",
+            "expected triangle",
+        ),
+        (
+            format!(r#"{{"hull": {CLOSED_MESH}, "surface": {TRIANGLE}}}"#),
+            "surface",
+            "expected mesh",
+        ),
+        (
+            format!(r#"{{"hull": {CLOSED_MESH}, "bounds": {SPHERE}}}"#),
+            "bounds",
+            "expected box",
+        ),
+        (
+            format!(r#"{{"hull": {CLOSED_MESH}, "ball": {BOX}}}"#),
+            "ball",
+            "expected sphere",
+        ),
+        (
+            format!(r#"{{"hull": {CLOSED_MESH}, "shape": [1, 2, 3]}}"#),
+            "shape",
+            "expected geometry",
+        ),
+        (
+            format!(r#"{{"hull": {CLOSED_MESH}, "site": [1, 2, 3]}}"#),
+            "site",
+            "expected point",
+        ),
+        (
+            format!(r#"{{"hull": {OPEN_MESH}}}"#),
+            "hull",
+            "is not closed",
+        ),
+        (format!(r#"{{"hull": {SPHERE}}}"#), "hull", "expected mesh"),
+        (r#"{"site": null}"#.to_string(), "hull", "required"),
+    ];
+    for (doc, path, reason_part) in cases {
+        match db.insert("g", json(&doc)) {
+            Err(EngineError::SchemaViolation {
+                path: found,
+                reason,
+                ..
+            }) => {
+                assert_eq!(found, path, "{doc}");
+                assert!(reason.contains(reason_part), "{doc}: {reason}");
+            }
+            other => panic!("{doc} should violate `{path}`, got {other:?}"),
+        }
+    }
+    let id = db
+        .insert("g", json(&format!(r#"{{"hull": {CLOSED_MESH}}}"#)))
+        .expect("insert");
+    let patch = cairn_doc::Patch::from_json_str(&format!(r#"{{"$set": {{"hull": {OPEN_MESH}}}}}"#))
+        .expect("patch");
+    assert!(
+        matches!(
+            db.update("g", &id, &patch),
+            Err(EngineError::SchemaViolation { .. })
+        ),
+        "an update cannot open a closed mesh"
+    );
+}
+
+#[test]
+fn closed_applies_only_to_mesh_fields() {
+    let db = open();
+    db.create_collection("c").expect("create");
+    for schema in [
+        r#"{"fields": {"a": {"type": "sphere", "closed": true}}}"#,
+        r#"{"fields": {"a": {"type": "geometry", "closed": true}}}"#,
+        r#"{"fields": {"a": {"type": "mesh", "closed": "yes"}}}"#,
+        r#"{"fields": {"a": {"type": "point", "min": 0}}}"#,
+    ] {
+        assert!(
+            matches!(
+                set_schema(&db, "c", &json(schema), "t"),
+                Err(cairn_schema::SchemaError::InvalidSchema { .. })
+            ),
+            "{schema}"
+        );
+    }
+}
