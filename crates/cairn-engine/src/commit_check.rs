@@ -8,8 +8,14 @@
 //! write path read the document before writing it, with the read recorded, so `old` is
 //! already conflict-checked: if another commit changes it first, this transaction conflicts.
 //!
-//! Cost: one snapshot read and two decodes per document the transaction wrote, and only for
-//! collections with an extension that [checks at commit](crate::Extension::checks_at_commit).
+//! Cost: only for collections with an extension that [checks at
+//! commit](crate::Extension::checks_at_commit). Each write there remembers the document it
+//! wrote (and, on a key's first write, the snapshot's version) in a [`CommitCache`]; at commit
+//! an entry is used only if its record is byte-for-byte the one finally buffered — a rolled
+//! back operation may have restored an earlier one — otherwise the document is read from the
+//! snapshot and decoded (one read and two decodes).
+
+use std::collections::HashMap;
 
 use cairn_doc::{DocId, Value};
 
@@ -26,7 +32,47 @@ struct NetChange {
     new: Option<Value>,
 }
 
+/// What writes remembered for the commit-time checks, by (collection id, document key).
+pub(crate) type CommitCache = HashMap<(u32, Vec<u8>), Remembered>;
+
+/// One document's remembered states.
+#[derive(Default)]
+pub(crate) struct Remembered {
+    /// The snapshot's version, when known: recorded by the key's first write in the
+    /// transaction (later writes see the transaction's own version, not the snapshot's).
+    snapshot: Option<Option<Value>>,
+    /// The last write: its record (`None` for a delete) and document.
+    last: Option<(Option<Vec<u8>>, Option<Value>)>,
+}
+
 impl Transaction {
+    /// Remembers a write of `key` in `coll` for the commit-time checks: `old` is the version
+    /// the write replaced, `new` the record and document written (`None` for a delete).
+    pub(crate) fn remember_for_commit(
+        &mut self,
+        coll: &CollectionHandle,
+        key: &[u8],
+        old: Option<&Value>,
+        new: Option<(&Vec<u8>, &Value)>,
+    ) {
+        let first_write = !self
+            .writes
+            .tables
+            .get(&coll.docs)
+            .is_some_and(|writes| writes.contains_key(key));
+        let entry = self
+            .commit_cache
+            .entry((coll.meta.id, key.to_vec()))
+            .or_default();
+        if first_write && entry.snapshot.is_none() {
+            entry.snapshot = Some(old.cloned());
+        }
+        entry.last = Some(match new {
+            Some((record, doc)) => (Some(record.clone()), Some(doc.clone())),
+            None => (None, None),
+        });
+    }
+
     /// Runs [`crate::Extension::before_commit`] of every extension that checks at commit, on
     /// every collection this transaction wrote documents in. An error rejects the commit.
     pub(crate) fn run_commit_checks(&mut self) -> Result<()> {
@@ -105,28 +151,39 @@ impl Transaction {
         };
         let db = self.db.clone();
         let codecs = &db.shared.codecs;
+        let decode = |record: Option<Vec<u8>>| {
+            record
+                .map(|bytes| decode_record(codecs, &coll.docs, &bytes))
+                .transpose()
+        };
         let mut net = Vec::with_capacity(buffered.len());
         for (key, new_record) in buffered {
-            // Already recorded as read by the write that buffered this key.
-            let old_record = match self.reader(&coll.docs)? {
-                Some(reader) => reader.get(&key)?,
-                None => None,
+            let remembered = self.commit_cache.remove(&(coll.meta.id, key.clone()));
+            let (snapshot, last) = match remembered {
+                Some(Remembered { snapshot, last }) => (snapshot, last),
+                None => (None, None),
             };
-            if old_record.is_none() && new_record.is_none() {
+            let old = match snapshot {
+                Some(old) => old,
+                // Already recorded as read by the write that buffered this key.
+                None => {
+                    let record = match self.reader(&coll.docs)? {
+                        Some(reader) => reader.get(&key)?,
+                        None => None,
+                    };
+                    decode(record)?
+                }
+            };
+            let new = match last {
+                Some((record, doc)) if record == new_record => doc,
+                _ => decode(new_record)?,
+            };
+            if old.is_none() && new.is_none() {
                 continue;
             }
             let id =
                 DocId::decode_key(&key).map_err(|err| EngineError::corrupt(&coll.docs, err))?;
-            let decode = |record: Option<Vec<u8>>| {
-                record
-                    .map(|bytes| decode_record(codecs, &coll.docs, &bytes))
-                    .transpose()
-            };
-            net.push(NetChange {
-                id,
-                old: decode(old_record)?,
-                new: decode(new_record)?,
-            });
+            net.push(NetChange { id, old, new });
         }
         Ok(net)
     }

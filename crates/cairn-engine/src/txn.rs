@@ -37,6 +37,15 @@ pub(crate) struct CollectionHandle {
     pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
 }
 
+impl CollectionHandle {
+    /// Whether some extension of the collection checks transactions at commit.
+    pub(crate) fn checks_at_commit(&self) -> bool {
+        self.extensions
+            .iter()
+            .any(|(_, ext)| ext.checks_at_commit())
+    }
+}
+
 /// A document as read for a write: its stored record (for the change log's old value) and its
 /// decoded value (for patches and extensions).
 struct StoredDoc {
@@ -125,6 +134,9 @@ pub struct Transaction {
     pub(crate) written_collections: Vec<(u32, String)>,
     /// How deeply extension-made writes are nested now (see `MAX_CASCADE_DEPTH`).
     pub(crate) cascade_depth: usize,
+    /// Decoded documents written in collections checked at commit, so the commit-time checks
+    /// need not re-read and re-decode them (see `commit_check.rs`).
+    pub(crate) commit_cache: crate::commit_check::CommitCache,
 }
 
 impl Transaction {
@@ -154,6 +166,7 @@ impl Transaction {
             ops: 0,
             written_collections: Vec::new(),
             cascade_depth: 0,
+            commit_cache: Default::default(),
         };
         // The snapshot's last change-log key is the last commit it contains.
         let log = txn.db.tables.changelog.clone();
@@ -484,6 +497,10 @@ impl Transaction {
                 },
             )?;
         }
+        if coll.checks_at_commit() {
+            let old = old.as_ref().map(|stored| &stored.value);
+            self.remember_for_commit(coll, &key, old, Some((&record, &doc)));
+        }
         self.write_raw(
             &coll.docs,
             key,
@@ -519,6 +536,9 @@ impl Transaction {
         self.changes.push(change);
         let routing = self.db.tables.routing.clone();
         self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
+        if coll.checks_at_commit() {
+            self.remember_for_commit(coll, &key, Some(&old.value), None);
+        }
         self.write_raw(&coll.docs, key, Pending::Delete)?;
         let change = DocChange {
             id,
