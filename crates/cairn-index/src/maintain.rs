@@ -2,7 +2,6 @@
 //! write, and the entry writes (with uniqueness checks) shared with online builds.
 
 use std::ops::Bound;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cairn_doc::{DocId, Value};
@@ -14,6 +13,7 @@ use cairn_engine::{
 use crate::entries::{doc_entries, layout, Entry};
 use crate::error::{IndexError, Result};
 use crate::keys;
+use crate::ready::ReadyFlag;
 use crate::spec::{IndexKind, IndexSpec};
 use crate::stats::StatsCell;
 
@@ -183,24 +183,11 @@ fn describe_tuple(spec: &IndexSpec, tuple: &[u8]) -> String {
 pub struct IndexExtension {
     spec: IndexSpec,
     stats: Arc<StatsCell>,
-    /// Set once a write saw the index ready; it never becomes unready again (a drop detaches
-    /// this instance), so later writes skip reading the flag.
-    ready_seen: AtomicBool,
+    /// Whether the online build finished (the write hook then writes only differences).
+    ready: ReadyFlag,
 }
 
 impl IndexExtension {
-    /// Whether the index is complete (its online build finished) as `txn` sees it.
-    fn known_ready(&self, txn: &mut ExtensionTxn<'_>) -> EngineResult<bool> {
-        if self.ready_seen.load(Ordering::Relaxed) {
-            return Ok(true);
-        }
-        let ready = txn.get(META_TABLE, READY_KEY)?.is_some();
-        if ready {
-            self.ready_seen.store(true, Ordering::Relaxed);
-        }
-        Ok(ready)
-    }
-
     /// The definition.
     pub fn spec(&self) -> &IndexSpec {
         &self.spec
@@ -222,7 +209,7 @@ impl Extension for IndexExtension {
         // not be stored yet: the build skips every document changed after its snapshot and
         // relies on this hook for the document's *whole* entry set. So until the index is
         // known ready every new entry is (re)put; once ready only the difference is written.
-        let complete = self.known_ready(txn)?;
+        let complete = self.ready.is_ready(txn, META_TABLE, READY_KEY)?;
         // Both lists are sorted: a merge finds what to remove and what to add.
         for entry in old
             .entries
@@ -271,7 +258,7 @@ impl ExtensionKind for IndexExtensionKind {
         Ok(Arc::new(IndexExtension {
             spec,
             stats: Arc::new(StatsCell::default()),
-            ready_seen: AtomicBool::new(false),
+            ready: ReadyFlag::default(),
         }))
     }
 }

@@ -1,13 +1,14 @@
 //! Keeping a spatial index in step with its collection: the extension the engine calls on
 //! every write, inside the writing transaction.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cairn_doc::Value;
 use cairn_engine::{
     DocChange, EngineError, Extension, ExtensionKind, ExtensionTxn, Result as EngineResult,
 };
+
+use cairn_index::ReadyFlag;
 
 use crate::index::entries::doc_entries;
 use crate::index::spec::SpatialSpec;
@@ -24,24 +25,11 @@ pub const READY_KEY: &[u8] = b"ready";
 /// A live spatial index.
 pub struct SpatialExtension {
     spec: SpatialSpec,
-    /// Set once a write saw the index ready; it never becomes unready again (a drop detaches
-    /// this instance), so later writes skip reading the flag.
-    ready_seen: AtomicBool,
+    /// Whether the online build finished (the write hook then writes only differences).
+    ready: ReadyFlag,
 }
 
 impl SpatialExtension {
-    /// Whether the index is complete (its online build finished) as `txn` sees it.
-    fn known_ready(&self, txn: &mut ExtensionTxn<'_>) -> EngineResult<bool> {
-        if self.ready_seen.load(Ordering::Relaxed) {
-            return Ok(true);
-        }
-        let ready = txn.get(META_TABLE, READY_KEY)?.is_some();
-        if ready {
-            self.ready_seen.store(true, Ordering::Relaxed);
-        }
-        Ok(ready)
-    }
-
     /// The definition.
     pub fn spec(&self) -> &SpatialSpec {
         &self.spec
@@ -60,7 +48,7 @@ impl Extension for SpatialExtension {
         // While an online build runs, an entry the old version shares with the new one may
         // not be stored yet: the build skips documents changed after its snapshot and relies
         // on this hook for the document's *whole* entry set. Until ready, put every entry.
-        let complete = self.known_ready(txn)?;
+        let complete = self.ready.is_ready(txn, META_TABLE, READY_KEY)?;
         // Both lists are sorted by key: what is only in `old` goes, what is new or changed comes.
         for (key, _) in &old {
             if new.binary_search_by(|(k, _)| k.cmp(key)).is_err() {
@@ -101,7 +89,7 @@ impl ExtensionKind for SpatialExtensionKind {
         let spec = SpatialSpec::from_config(name, config).map_err(EngineError::from)?;
         Ok(Arc::new(SpatialExtension {
             spec,
-            ready_seen: AtomicBool::new(false),
+            ready: ReadyFlag::default(),
         }))
     }
 }
