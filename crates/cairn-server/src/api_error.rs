@@ -192,10 +192,20 @@ impl From<cairn::schema::SchemaError> for ApiError {
                 conflict("existing_documents_invalid")
                     .with_details(json!({ "failed": failed, "total": total }))
             }
-            SchemaError::MigrationInProgress { target_version, .. } => {
-                conflict("migration_in_progress")
-                    .with_details(json!({ "target_version": target_version }))
-            }
+            SchemaError::MigrationInProgress {
+                collection,
+                target_version,
+            } => ApiError::new(
+                StatusCode::CONFLICT,
+                "migration_in_progress",
+                format!(
+                    "{message} (over HTTP: POST /v1/collections/{collection}/schema/migrations \
+                     with {{\"resume\": true}})"
+                ),
+            )
+            .with_details(json!({
+                "collection": collection, "target_version": target_version, "resumable": true,
+            })),
             SchemaError::NoMigration { .. } => conflict("no_migration"),
             SchemaError::Engine(inner) => ApiError::from(inner),
             SchemaError::Index(cairn::index::IndexError::Engine(inner)) => ApiError::from(inner),
@@ -206,6 +216,49 @@ impl From<cairn::schema::SchemaError> for ApiError {
                 conflict("conflict").with_details(json!({ "retryable": true }))
             }
             SchemaError::Index(_) => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<cairn::infer::InferError> for ApiError {
+    fn from(err: cairn::infer::InferError) -> ApiError {
+        use cairn::infer::InferError;
+        let message = err.to_string();
+        match err {
+            // Catching up kept losing to concurrent catch-ups or DDL: nothing was changed,
+            // and the same request can simply be retried.
+            InferError::Busy { collection } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "inference_busy", message)
+                    .with_details(json!({ "collection": collection, "retryable": true }))
+            }
+            InferError::Corrupt { .. } => ApiError::internal(message),
+            InferError::Engine(inner) => ApiError::from(inner),
+        }
+    }
+}
+
+impl From<cairn::invariant::InvariantError> for ApiError {
+    fn from(err: cairn::invariant::InvariantError) -> ApiError {
+        use cairn::invariant::InvariantError;
+        let message = err.to_string();
+        match err {
+            InvariantError::InvalidRule { rule, reason } => {
+                ApiError::bad_request("invalid_invariant", message)
+                    .with_details(json!({ "rule": rule, "reason": reason }))
+            }
+            InvariantError::UnknownInvariant { collection, name } => {
+                ApiError::new(StatusCode::NOT_FOUND, "invariant_not_found", message)
+                    .with_details(json!({ "collection": collection, "invariant": name }))
+            }
+            InvariantError::TooManyInvariants {
+                collection,
+                count,
+                limit,
+            } => ApiError::new(StatusCode::CONFLICT, "too_many_invariants", message)
+                .with_details(json!({ "collection": collection, "count": count, "limit": limit })),
+            InvariantError::Corrupt { .. } => ApiError::internal(message),
+            // Includes `InvariantViolation`: existing data already breaks a new rule (409).
+            InvariantError::Engine(inner) => ApiError::from(inner),
         }
     }
 }
@@ -470,6 +523,105 @@ mod tests {
         assert_eq!(body["error"]["details"]["amounts"]["after"], -5);
         assert_eq!(body["error"]["details"]["amounts"]["group"], "a");
         assert_eq!(body["error"]["details"]["invariant"], "no_overdraft");
+    }
+
+    #[test]
+    fn invariant_inference_and_migration_errors_map_to_typed_codes() {
+        use cairn::infer::InferError;
+        use cairn::invariant::InvariantError;
+        use cairn::schema::SchemaError;
+        let cases: Vec<(ApiError, StatusCode, &str)> = vec![
+            (
+                InvariantError::InvalidRule {
+                    rule: "x".into(),
+                    reason: "r".into(),
+                }
+                .into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_invariant",
+            ),
+            (
+                InvariantError::UnknownInvariant {
+                    collection: "c".into(),
+                    name: "n".into(),
+                }
+                .into(),
+                StatusCode::NOT_FOUND,
+                "invariant_not_found",
+            ),
+            (
+                InvariantError::TooManyInvariants {
+                    collection: "c".into(),
+                    count: 2,
+                    limit: 2,
+                }
+                .into(),
+                StatusCode::CONFLICT,
+                "too_many_invariants",
+            ),
+            (
+                InvariantError::Corrupt {
+                    invariant: "n".into(),
+                    detail: "d".into(),
+                }
+                .into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+            ),
+            (
+                InvariantError::Engine(EngineError::UnknownCollection { name: "x".into() }).into(),
+                StatusCode::NOT_FOUND,
+                "collection_not_found",
+            ),
+            (
+                InferError::Busy {
+                    collection: "c".into(),
+                }
+                .into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "inference_busy",
+            ),
+            (
+                InferError::Corrupt {
+                    collection: "c".into(),
+                    detail: "d".into(),
+                }
+                .into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+            ),
+            (
+                InferError::Engine(EngineError::UnknownCollection { name: "x".into() }).into(),
+                StatusCode::NOT_FOUND,
+                "collection_not_found",
+            ),
+            (
+                SchemaError::MigrationInProgress {
+                    collection: "c".into(),
+                    target_version: 3,
+                }
+                .into(),
+                StatusCode::CONFLICT,
+                "migration_in_progress",
+            ),
+            (
+                SchemaError::NoMigration {
+                    collection: "c".into(),
+                }
+                .into(),
+                StatusCode::CONFLICT,
+                "no_migration",
+            ),
+        ];
+        for (api, status, code) in cases {
+            assert_eq!((api.status, api.code), (status, code), "{}", api.message);
+        }
+        let in_progress = ApiError::from(SchemaError::MigrationInProgress {
+            collection: "c".into(),
+            target_version: 3,
+        });
+        assert!(in_progress.message.contains(r#"{"resume": true}"#));
+        assert_eq!(in_progress.details.unwrap()["resumable"], true);
     }
 
     #[test]

@@ -103,3 +103,12 @@ pub const MAX_QUERY_SKIP: usize = 100_000;
 /// Largest `max_time_ms` a query request may name: one day. The request timeout caps the
 /// budget anyway; this only keeps the number within what every JSON client represents.
 pub const MAX_QUERY_TIME_MS: u64 = 86_400_000;
+
+/// Largest `chunk_size` a migration request may name: 10,000 documents per chunk transaction.
+/// A chunk is one commit; bigger ones hold more memory and make a cut-off run lose more time.
+pub const MAX_MIGRATION_CHUNK_DOCUMENTS: usize = 10_000;
+
+/// Share of the request timeout a migration run may use before it stops between two chunks
+/// and answers 408 `migration_timeout` (resumable): 75 %. The rest leaves room for the chunk
+/// in progress to commit before the server's own 408 would cut the request off unanswered.
+pub const MIGRATION_TIME_SHARE_PERCENT: u32 = 75;

@@ -30,7 +30,8 @@ use crate::api_error::ErrorBody;
     components(schemas(ErrorBody)),
     tags(
         (name = "collections", description = "Create, list and drop collections."),
-        (name = "schemas", description = "A collection's schema: read, set, version history."),
+        (name = "schemas", description = "A collection's schema: read, set, version history, migrations, inference."),
+        (name = "invariants", description = "Invariants over a collection's sums: list, add (checked against the data), drop."),
         (name = "documents", description = "Read and write documents."),
         (name = "queries", description = "Find, count, distinct, explain and aggregate."),
         (name = "indexes", description = "Secondary indexes: list, create (online), drop."),
@@ -71,16 +72,16 @@ pub struct ErrorResponses;
 impl utoipa::IntoResponses for ErrorResponses {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         [
-            ("400", "Malformed request: bad JSON, unknown fields, invalid document, id, patch, filter, sort, projection, pipeline, cursor or index definition."),
+            ("400", "Malformed request: bad JSON, unknown fields, invalid document, id, patch, filter, sort, projection, pipeline, cursor, index definition, schema, migration or invariant."),
             ("401", "Missing or wrong credentials."),
             ("403", "The user lacks the permission, or the collection is reserved."),
-            ("404", "The collection, document, user or index does not exist."),
-            ("408", "The request took longer than the request timeout, or a query exceeded its time budget."),
-            ("409", "Conflicts with the current state: duplicate id or unique key, existing collection or index, compare-and-swap mismatch, serialization conflict."),
+            ("404", "The collection, document, user, index, schema or invariant does not exist."),
+            ("408", "The request took longer than the request timeout, or a query or migration exceeded its time budget (a migration is then resumable)."),
+            ("409", "Conflicts with the current state: duplicate id or unique key, existing collection, index or invariant, compare-and-swap mismatch, serialization conflict, a schema change needing a migration, a migration in progress, data breaking a new invariant."),
             ("410", "The change log no longer holds the requested position."),
             ("413", "The body, a document, a transaction, a query (sort or group memory, result size) or a bulk call is over its limit."),
             ("422", "An extension (index) rejected the write."),
-            ("503", "Too many requests in progress, shutting down, or an index build gave way to concurrent writes; retry."),
+            ("503", "Too many requests in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
         ]
         .into_iter()
         .map(|(status, description)| (status.to_string(), error_response(description)))

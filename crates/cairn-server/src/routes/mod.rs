@@ -12,6 +12,9 @@ pub mod changes;
 pub mod collections;
 pub mod documents;
 pub mod indexes;
+pub mod inference;
+pub mod invariants;
+pub mod migrations;
 pub mod queries;
 pub mod schemas;
 pub mod system;
@@ -139,6 +142,10 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(system::metrics))
         .routes(routes!(schemas::get, schemas::put))
         .routes(routes!(schemas::history))
+        .routes(routes!(migrations::migrate))
+        .routes(routes!(inference::inferred))
+        .routes(routes!(invariants::list, invariants::create))
+        .routes(routes!(invariants::drop))
 }
 
 #[cfg(test)]
@@ -164,7 +171,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 36);
+        assert_eq!(ids.len(), 41);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 }

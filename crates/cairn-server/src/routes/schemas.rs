@@ -1,5 +1,5 @@
 //! `/v1/collections/{collection}/schema`: read and set a collection's schema, and its history.
-//! Migrations run from the command line (`cairn schema migrate`), not through the API.
+//! Migrations live in [`super::migrations`], inference in [`super::inference`].
 
 use axum::extract::State;
 use axum::Json;
@@ -50,7 +50,8 @@ pub struct SchemaHistory {
     pub versions: Vec<SchemaVersion>,
 }
 
-fn to_json(value: &cairn::Value) -> serde_json::Value {
+/// A document value as plain JSON (Cairn's extended JSON for typed values).
+pub(crate) fn to_json(value: &cairn::Value) -> serde_json::Value {
     serde_json::from_str(&value.to_json_string()).unwrap_or(serde_json::Value::Null)
 }
 
@@ -103,13 +104,7 @@ pub async fn put(
     collection_name::check(&collection)?;
     let source = cairn::Value::from_json_str(&body.to_string())?;
     let schema = cairn::schema::Schema::from_value(&source)?;
-    let mut referenced = Vec::new();
-    for (_, def) in schema.field_paths() {
-        if let Some(reference) = &def.references {
-            collection_name::check(&reference.collection)?;
-            referenced.push(reference.collection.clone());
-        }
-    }
+    let referenced = referenced_collections(&schema)?;
     let need = Need::write(&collection);
     let view = state
         .run(credentials, need, move |db, principal| {
@@ -158,4 +153,19 @@ pub async fn history(
         })
         .await?;
     Ok(Json(SchemaHistory { versions }))
+}
+
+/// The collections a schema's references point to, each checked like a path's collection
+/// (reserved names refused): changing to such a schema needs access to them too.
+pub(crate) fn referenced_collections(
+    schema: &cairn::schema::Schema,
+) -> Result<Vec<String>, ApiError> {
+    let mut referenced = Vec::new();
+    for (_, def) in schema.field_paths() {
+        if let Some(reference) = &def.references {
+            collection_name::check(&reference.collection)?;
+            referenced.push(reference.collection.clone());
+        }
+    }
+    Ok(referenced)
 }
