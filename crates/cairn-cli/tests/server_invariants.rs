@@ -45,6 +45,9 @@ fn invariants_are_added_listed_enforced_and_dropped_over_http() {
         .assert_error(409, "invariant_exists");
     http.post(path, r#"{"rule": "amount is big"}"#)
         .assert_error(400, "invalid_invariant");
+    let long = format!("{} >= 0", "a".repeat(1100));
+    http.post(path, &json!({ "rule": long }).to_string())
+        .assert_error(400, "invalid_invariant");
     http.post(path, r#"{"rule": "amount >= 0", "name": "no spaces"}"#)
         .assert_error(400, "invalid_invariant");
     http.post(path, r#"{"rule": "amount >= 0", "extra": 1}"#)

@@ -41,8 +41,16 @@ fn schemas_are_set_read_and_enforced_over_http() {
         http.post("/v1/collections", r#"{"name": "people"}"#).status,
         201
     );
-    http.get("/v1/collections/people/schema")
-        .assert_error(404, "no_schema");
+    // Schemaless: version 0, no definition.
+    let schemaless = http.get("/v1/collections/people/schema");
+    assert_eq!(
+        schemaless.json(),
+        json!({"version": 0, "schema": null, "migrating": false}),
+        "{}",
+        schemaless.text
+    );
+    http.get("/v1/collections/nope/schema")
+        .assert_error(404, "collection_not_found");
     http.put(
         "/v1/collections/people/schema",
         r#"{"fields": {"a": "integer"}}"#,
@@ -186,6 +194,7 @@ fn migrations_dry_run_run_stop_at_their_budget_and_resume_over_http() {
         (shown["version"].as_u64(), shown["migrating"].as_bool()),
         (Some(2), Some(true))
     );
+    assert_eq!(shown["progress"]["migrated"], 2, "{shown}");
     // Another schema change, or another migration, waits for this one.
     http.put("/v1/collections/c/schema", r#"{"fields": {"a": "int"}}"#)
         .assert_error(409, "migration_in_progress");

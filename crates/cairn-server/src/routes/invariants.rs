@@ -19,6 +19,7 @@ use crate::auth::Need;
 use crate::body::JsonBody;
 use crate::collection_name;
 use crate::extract::ApiPath;
+use crate::limits::MAX_INVARIANT_RULE_CHARS;
 use crate::openapi::{AnyValueSchema, ErrorResponses};
 use crate::routes::schemas::to_json;
 use crate::state::SharedState;
@@ -140,6 +141,14 @@ pub async fn create(
             )
             .with_details(json!({ "name": name }))
         })?;
+    }
+    let chars = request.rule.chars().count();
+    if chars > MAX_INVARIANT_RULE_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_invariant",
+            format!("the rule is {chars} characters; the limit is {MAX_INVARIANT_RULE_CHARS}"),
+        )
+        .with_details(json!({ "limit": MAX_INVARIANT_RULE_CHARS })));
     }
     // Parse before touching the database, so a bad rule is a 400 whatever the collection.
     let rule = Rule::parse(&request.rule)?;

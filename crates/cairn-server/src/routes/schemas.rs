@@ -18,13 +18,27 @@ use crate::state::SharedState;
 /// A collection's current schema.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SchemaView {
-    /// The current version (1 for the first schema).
+    /// The current version (1 for the first schema; 0 for a schemaless collection).
     pub version: u64,
-    /// The definition as set.
-    #[schema(value_type = Object)]
-    pub schema: serde_json::Value,
+    /// The definition as set (`null`: the collection is schemaless).
+    #[schema(value_type = Option<Object>)]
+    pub schema: Option<serde_json::Value>,
     /// Whether a migration to this version is still running or was interrupted.
     pub migrating: bool,
+    /// While migrating: how far the migration got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<MigrationState>,
+}
+
+/// How far a migration in progress got.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MigrationState {
+    /// Documents rewritten so far.
+    pub migrated: u64,
+    /// Documents examined so far.
+    pub scanned: u64,
+    /// Documents in the collection now.
+    pub total: u64,
 }
 
 /// One version in a schema's history.
@@ -55,15 +69,8 @@ pub(crate) fn to_json(value: &cairn::Value) -> serde_json::Value {
     serde_json::from_str(&value.to_json_string()).unwrap_or(serde_json::Value::Null)
 }
 
-fn no_schema(collection: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        "no_schema",
-        format!("`{collection}` has no schema"),
-    )
-}
-
-/// The collection's current schema (needs read access).
+/// The collection's current schema (needs read access). A schemaless collection answers
+/// version 0 with a `null` schema; an unknown one 404 `collection_not_found`.
 #[utoipa::path(get, operation_id = "get_schema", path = "/v1/collections/{collection}/schema", tag = "schemas",
     params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
     responses((status = 200, description = "The schema", body = SchemaView), ErrorResponses))]
@@ -76,12 +83,26 @@ pub async fn get(
     let need = Need::read(&collection);
     let view = state
         .read(credentials, need, move |db, _| {
-            let info =
-                cairn::schema::schema_of(db, &collection)?.ok_or_else(|| no_schema(&collection))?;
+            let Some(info) = cairn::schema::schema_of(db, &collection)? else {
+                return Ok(SchemaView {
+                    version: 0,
+                    schema: None,
+                    migrating: false,
+                    progress: None,
+                });
+            };
             Ok(SchemaView {
                 version: info.version,
-                schema: to_json(&info.source),
+                schema: Some(to_json(&info.source)),
                 migrating: info.migrating,
+                progress: info
+                    .progress
+                    .filter(|_| info.migrating)
+                    .map(|p| MigrationState {
+                        migrated: p.migrated,
+                        scanned: p.scanned,
+                        total: p.total,
+                    }),
             })
         })
         .await?;
@@ -119,8 +140,9 @@ pub async fn put(
             let version = cairn::schema::set_schema(db, &collection, &source, &principal.name)?;
             Ok(SchemaView {
                 version,
-                schema: to_json(&source),
+                schema: Some(to_json(&source)),
                 migrating: false,
+                progress: None,
             })
         })
         .await?;
