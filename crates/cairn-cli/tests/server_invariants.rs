@@ -89,6 +89,16 @@ fn invariants_are_added_listed_enforced_and_dropped_over_http() {
     assert_eq!(write.status, 201, "{}", write.text);
     assert_eq!(http.get(path).json(), json!({"invariants": []}));
 
+    // At most 16 invariants per collection.
+    for i in 0..16 {
+        let rule = json!({"rule": format!("amount >= -{}", i + 10), "name": format!("n{i}")});
+        let added = http.post(path, &rule.to_string());
+        assert_eq!(added.status, 201, "{}", added.text);
+    }
+    let refused = http.post(path, r#"{"rule": "amount >= -100", "name": "n16"}"#);
+    refused.assert_error(409, "too_many_invariants");
+    assert_eq!(refused.json()["error"]["details"]["limit"], 16);
+
     http.get("/v1/collections/nope/invariants")
         .assert_error(404, "collection_not_found");
     http.post(

@@ -113,6 +113,6 @@ pub const MAX_MIGRATION_CHUNK_DOCUMENTS: usize = 10_000;
 /// in progress to commit before the server's own 408 would cut the request off unanswered.
 pub const MIGRATION_TIME_SHARE_PERCENT: u32 = 75;
 
-/// Longest invariant rule a request may give: 1,024 characters. Real rules are a few dozen
-/// (`sum(amount) by account >= 0`); the cap keeps one refused request cheap.
-pub const MAX_INVARIANT_RULE_CHARS: usize = 1_024;
+/// Longest invariant rule a request may give, in characters (as the OpenAPI document's
+/// `maxLength` counts): the invariant layer's own limit in bytes (1,024), which it also checks.
+pub const MAX_INVARIANT_RULE_CHARS: usize = cairn::invariant::limits::MAX_RULE_BYTES;

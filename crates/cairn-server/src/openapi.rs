@@ -80,7 +80,7 @@ impl utoipa::IntoResponses for ErrorResponses {
             ("409", "Conflicts with the current state: duplicate id or unique key, existing collection, index or invariant, compare-and-swap mismatch, serialization conflict, a schema change needing a migration, a migration in progress, data breaking a new invariant."),
             ("410", "The change log no longer holds the requested position."),
             ("413", "The body, a document, a transaction, a query (sort or group memory, result size) or a bulk call is over its limit."),
-            ("422", "An extension (index) rejected the write."),
+            ("422", "A schema, a schema rule or an extension (index) rejected the write, or a schema expression could not be evaluated."),
             ("503", "Too many requests in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
         ]
         .into_iter()
