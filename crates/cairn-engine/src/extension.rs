@@ -257,6 +257,23 @@ impl Transaction {
         let table = self.attached_table(collection, extension, table)?;
         self.scan(&table, start, end, visit)
     }
+
+    /// Visits several ranges of one extension table in turn (each in key order), resolving
+    /// the table once: cheaper than one [`Transaction::extension_range`] call per range when a
+    /// reader needs many small ranges (a spatial index's Morton ranges). `visit(i, key,
+    /// value)` gets the index of the range; returning false stops the whole walk. Every range
+    /// is conflict-checked like any read.
+    pub fn extension_ranges(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+        ranges: &[(Bound<&[u8]>, Bound<&[u8]>)],
+        visit: impl FnMut(usize, &[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let table = self.attached_table(collection, extension, table)?;
+        self.scan_many(&table, ranges, visit)
+    }
 }
 
 /// Size figures of one extension table, as of a transaction's snapshot.
