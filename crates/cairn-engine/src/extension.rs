@@ -268,13 +268,16 @@ impl Transaction {
         collection: &str,
         extension: &str,
         table: &str,
-        ranges: &[(Bound<&[u8]>, Bound<&[u8]>)],
+        ranges: &[KeyRange<'_>],
         visit: impl FnMut(usize, &[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         let table = self.attached_table(collection, extension, table)?;
         self.scan_many(&table, ranges, visit)
     }
 }
+
+/// One key range of a table: start and end bounds.
+pub type KeyRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
 /// Size figures of one extension table, as of a transaction's snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

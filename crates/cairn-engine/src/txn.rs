@@ -729,7 +729,7 @@ impl Transaction {
     pub(crate) fn scan_many(
         &mut self,
         table: &Arc<str>,
-        ranges: &[(Bound<&[u8]>, Bound<&[u8]>)],
+        ranges: &[crate::extension::KeyRange<'_>],
         mut visit: impl FnMut(usize, &[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         for (start, end) in ranges {

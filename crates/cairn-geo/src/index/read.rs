@@ -2,7 +2,7 @@
 
 use std::ops::Bound;
 
-use cairn_engine::Transaction;
+use cairn_engine::{KeyRange, Transaction};
 
 use crate::error::{GeoError, Result};
 use crate::index::entries::{decode_primitive, doc_key_of};
@@ -97,7 +97,7 @@ impl SpatialHandle {
                     )
                 })
                 .collect();
-            let bounds: Vec<(Bound<&[u8]>, Bound<&[u8]>)> = keys
+            let bounds: Vec<KeyRange<'_>> = keys
                 .iter()
                 .map(|(start, end)| {
                     (
