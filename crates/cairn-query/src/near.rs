@@ -204,10 +204,11 @@ fn indexed(
         // is found, so distances up to `radius` are exact; larger ones are upper bounds.
         let mut nearest: HashMap<Vec<u8>, f64> = HashMap::new();
         let stats = &mut executor.stats;
-        let search = handle.search(
+        let search = handle.search_near(
             executor.txn,
             executor.collection,
-            &shape_box.expanded(radius),
+            &shape_box,
+            radius,
             &mut |key, part| {
                 // A part whose box is clearly farther than `radius` (the query box's corners)
                 // cannot be within it; the margin absorbs rounding of both distances, and

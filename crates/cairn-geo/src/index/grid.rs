@@ -127,6 +127,13 @@ type Span = (u64, u64);
 /// entries. Compared with reading whole aligned blocks of a coarser size, this reads far fewer
 /// cells outside the box with fewer ranges.
 pub fn ranges(level: u8, query: &Aabb) -> Vec<(u128, u128)> {
+    ranges_near(level, query, None)
+}
+
+/// [`ranges`], additionally skipping every block whose parts all lie farther than `r` from
+/// the box `around` when `ball` is `Some((around, r))` (a distance query reads the ball around
+/// its shape rather than the whole box, about half the volume).
+pub fn ranges_near(level: u8, query: &Aabb, ball: Option<(&Aabb, f64)>) -> Vec<(u128, u128)> {
     let edge = cell_edge(level);
     let top = (1u64 << CELL_BITS) - 1;
     let axis = |a: usize| -> Span {
@@ -159,47 +166,82 @@ pub fn ranges(level: u8, query: &Aabb) -> Vec<(u128, u128)> {
         .max(floor);
     let mut out = Vec::new();
     let start = [cells[0].0 >> root, cells[1].0 >> root, cells[2].0 >> root];
-    decompose(&cells, floor, root, start, &mut out);
+    let walk = Decomposition {
+        cells,
+        floor,
+        level,
+        ball,
+    };
+    walk.decompose(root, start, &mut out);
     bridge_smallest_gaps(&mut out, MAX_RANGES_PER_LEVEL as usize);
     out
 }
 
-/// Appends the Morton ranges of the aligned block `block` (coordinates in units of
-/// `2^shift` cells) that cover its intersection with `cells`, in Morton order.
-fn decompose(
-    cells: &[Span; 3],
+/// One box's decomposition into Morton ranges.
+struct Decomposition<'b> {
+    cells: [Span; 3],
     floor: u32,
-    shift: u32,
-    block: [u64; 3],
-    out: &mut Vec<(u128, u128)>,
-) {
-    let mut inside = true;
-    for (b, (lo, hi)) in block.iter().zip(cells) {
-        let first = b << shift;
-        let last = first + ((1u64 << shift) - 1);
-        if last < *lo || first > *hi {
+    level: u8,
+    ball: Option<(&'b Aabb, f64)>,
+}
+
+impl Decomposition<'_> {
+    /// Appends the Morton ranges of the aligned block `block` (coordinates in units of
+    /// `2^shift` cells) that cover its intersection with the cell box, in Morton order.
+    fn decompose(&self, shift: u32, block: [u64; 3], out: &mut Vec<(u128, u128)>) {
+        let mut inside = true;
+        for (b, (lo, hi)) in block.iter().zip(&self.cells) {
+            let first = b << shift;
+            let last = first + ((1u64 << shift) - 1);
+            if last < *lo || first > *hi {
+                return;
+            }
+            inside &= first >= *lo && last <= *hi;
+        }
+        if let Some((around, r)) = self.ball {
+            // Parts stored in the block lie in it grown by one cell on the high side; the
+            // margins keep rounding from ever dropping a block that holds a part within `r`.
+            let region = block_region(self.level, shift, block);
+            if region.distance(around) * (1.0 - 1e-9) > r {
+                return;
+            }
+        }
+        if inside || shift <= self.floor {
+            let low = morton(block[0] << shift, block[1] << shift, block[2] << shift);
+            let high = low + ((1u128 << (3 * shift)) - 1);
+            match out.last_mut() {
+                Some(last) if last.1.checked_add(1) == Some(low) => last.1 = high,
+                _ => out.push((low, high)),
+            }
             return;
         }
-        inside &= first >= *lo && last <= *hi;
-    }
-    if inside || shift <= floor {
-        let low = morton(block[0] << shift, block[1] << shift, block[2] << shift);
-        let high = low + ((1u128 << (3 * shift)) - 1);
-        match out.last_mut() {
-            Some(last) if last.1.checked_add(1) == Some(low) => last.1 = high,
-            _ => out.push((low, high)),
+        // Children in Morton order (x is the lowest interleaved bit), so output stays sorted.
+        for child in 0..8u64 {
+            let next = [
+                block[0] * 2 + (child & 1),
+                block[1] * 2 + ((child >> 1) & 1),
+                block[2] * 2 + ((child >> 2) & 1),
+            ];
+            self.decompose(shift - 1, next, out);
         }
-        return;
     }
-    // Children in Morton order (x is the lowest interleaved bit), so output stays sorted.
-    for child in 0..8u64 {
-        let next = [
-            block[0] * 2 + (child & 1),
-            block[1] * 2 + ((child >> 1) & 1),
-            block[2] * 2 + ((child >> 2) & 1),
-        ];
-        decompose(cells, floor, shift - 1, next, out);
+}
+
+/// The region where parts of level `level` stored in the aligned block `block` can lie: the
+/// block grown by one cell on its high side (a part spans at most two cells per axis from its
+/// own), widened by a relative `1e-12` so it errs outward.
+fn block_region(level: u8, shift: u32, block: [u64; 3]) -> Aabb {
+    let edge = cell_edge(level);
+    let mut min = [0.0; 3];
+    let mut max = [0.0; 3];
+    for a in 0..3 {
+        let first = (block[a] << shift) as i64 - HALF;
+        let past = first + (1i64 << shift) + 1;
+        let (lo, hi) = (first as f64 * edge, past as f64 * edge);
+        min[a] = lo - lo.abs() * 1e-12;
+        max[a] = hi + hi.abs() * 1e-12;
     }
+    Aabb { min, max }
 }
 
 /// Merges neighbours across the smallest gaps until at most `max` ranges remain.
@@ -293,6 +335,37 @@ mod tests {
             for z in cell(query.min[2]) - 1..=cell(query.max[2]) {
                 for y in cell(query.min[1]) - 1..=cell(query.max[1]) {
                     for x in cell(query.min[0]) - 1..=cell(query.max[0]) {
+                        let code = morton(x, y, z);
+                        proptest::prop_assert!(
+                            got.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)),
+                            "cell ({x}, {y}, {z}) not read"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// With a ball, every cell that may hold a part within the distance is still read.
+        #[test]
+        fn ball_ranges_keep_every_cell_within_the_distance(
+            center in proptest::array::uniform3(-30.0f64..30.0),
+            r in 0.0f64..12.0,
+        ) {
+            let level = LEVEL_BIAS as u8 + 1; // cells of edge 2
+            let around = Aabb::of_point(center);
+            let query = around.expanded(r);
+            let got = ranges_near(level, &query, Some((&around, r)));
+            let cell = |x: f64| ((x / 2.0).floor() as i64 + HALF) as u64;
+            for z in cell(query.min[2]) - 1..=cell(query.max[2]) {
+                for y in cell(query.min[1]) - 1..=cell(query.max[1]) {
+                    for x in cell(query.min[0]) - 1..=cell(query.max[0]) {
+                        if block_region(level, 0, [x, y, z]).distance(&around) > r {
+                            continue;
+                        }
                         let code = morton(x, y, z);
                         proptest::prop_assert!(
                             got.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)),

@@ -55,6 +55,33 @@ impl SpatialHandle {
         query: &Aabb,
         visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
     ) -> Result<SearchStats> {
+        self.search_in(txn, collection, query, None, visit)
+    }
+
+    /// Like [`SpatialHandle::search`] over the box `around` grown by `radius`, but reads only
+    /// grid blocks that may hold a part within `radius` of `around` (the ball, not its
+    /// bounding cube). Every part within `radius` of `around` is visited; some farther ones
+    /// may be too.
+    pub fn search_near(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        around: &Aabb,
+        radius: f64,
+        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+    ) -> Result<SearchStats> {
+        let query = around.expanded(radius);
+        self.search_in(txn, collection, &query, Some((around, radius)), visit)
+    }
+
+    fn search_in(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        query: &Aabb,
+        ball: Option<(&Aabb, f64)>,
+        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+    ) -> Result<SearchStats> {
         let mut stats = SearchStats::default();
         let mut failure: Option<GeoError> = None;
         let mut stopped = false;
@@ -77,7 +104,7 @@ impl SpatialHandle {
             let ranges = if level == OVERFLOW_LEVEL {
                 vec![(0u128, u128::MAX)]
             } else {
-                grid::ranges(level, query)
+                grid::ranges_near(level, query, ball)
             };
             stats.ranges += ranges.len() as u64;
             // Key bounds of every range (`level ‖ morton`); Morton codes use 126 bits, so
