@@ -220,7 +220,7 @@ impl Executor<'_> {
                         self.txn,
                         self.collection,
                         query,
-                        ball.as_ref(),
+                        ball.as_deref(),
                         &mut |key, part| {
                             if test.passes(part, &mut tests) {
                                 keys.push(key.to_vec());

@@ -72,7 +72,7 @@ pub enum Access {
         test: SpatialTest,
         /// For a distance test, the shape's box and the distance: only grid blocks within it
         /// of the box are read (a ball, not the whole query box).
-        ball: Option<(Aabb, f64)>,
+        ball: Option<Box<(Aabb, f64)>>,
         /// What the planner's probe already found, when it read the whole box (small
         /// queries): the executor then reuses it instead of searching again.
         found: Option<Arc<SpatialFound>>,
@@ -582,7 +582,7 @@ impl Planner<'_, '_> {
             GeoOp::WithinDistance { shape, max } => (
                 shape_box.expanded(max),
                 SpatialTest::WithinDistance(shape, max),
-                Some((shape_box, max)),
+                Some(Box::new((shape_box, max))),
             ),
             GeoOp::Intersects { shape } => (shape_box, SpatialTest::Intersects(shape), None),
             _ => (shape_box, SpatialTest::BoxOnly, None),
@@ -596,7 +596,7 @@ impl Planner<'_, '_> {
             self.txn,
             self.collection,
             &query,
-            ball.as_ref(),
+            ball.as_deref(),
             &mut |key, part| {
                 if test.passes(part, &mut tests) {
                     found.keys.push(key.to_vec());
