@@ -257,7 +257,27 @@ impl Transaction {
         let table = self.attached_table(collection, extension, table)?;
         self.scan(&table, start, end, visit)
     }
+
+    /// Visits several ranges of one extension table in turn (each in key order), resolving
+    /// the table once: cheaper than one [`Transaction::extension_range`] call per range when a
+    /// reader needs many small ranges (a spatial index's Morton ranges). `visit(i, key,
+    /// value)` gets the index of the range; returning false stops the whole walk. Every range
+    /// is conflict-checked like any read.
+    pub fn extension_ranges(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+        ranges: &[KeyRange<'_>],
+        visit: impl FnMut(usize, &[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let table = self.attached_table(collection, extension, table)?;
+        self.scan_many(&table, ranges, visit)
+    }
 }
+
+/// One key range of a table: start and end bounds.
+pub type KeyRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
 /// Size figures of one extension table, as of a transaction's snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

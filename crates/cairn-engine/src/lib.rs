@@ -39,7 +39,9 @@ pub use database::{
     CollectionStats, Config, Database, DatabaseStats, IntegrityReport,
 };
 pub use error::{EngineError, Result};
-pub use extension::{DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn};
+pub use extension::{
+    DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn, KeyRange,
+};
 pub use maintenance::{compact, CompactReport, CompressionStats};
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
 pub use verify::{check_database, CheckReport, Finding, MAX_REPORTED_FINDINGS};

@@ -722,6 +722,40 @@ impl Transaction {
     }
 }
 
+impl Transaction {
+    /// Like [`Transaction::scan`] over several ranges in turn, resolving the table's reader
+    /// and pending writes once: `visit(i, key, value)` gets the index of the range; false
+    /// stops the whole walk. Every range is recorded as read.
+    pub(crate) fn scan_many(
+        &mut self,
+        table: &Arc<str>,
+        ranges: &[crate::extension::KeyRange<'_>],
+        mut visit: impl FnMut(usize, &[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        for (start, end) in ranges {
+            self.reads.range(table, *start, *end);
+        }
+        let stored = if self.writes.is_dropped(table) {
+            None
+        } else {
+            self.reader(table)?;
+            self.readers.get(table).and_then(Option::as_ref)
+        };
+        let pending = self.writes.tables.get(table);
+        for (i, (start, end)) in ranges.iter().enumerate() {
+            let mut more = true;
+            merge_scan(stored, pending, (*start, *end), |key, value| {
+                more = visit(i, key, value)?;
+                Ok(more)
+            })?;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Encodes an id as a document key.
 pub(crate) fn encode_id(id: &DocId) -> Result<Vec<u8>> {
     let mut key = Vec::with_capacity(24);

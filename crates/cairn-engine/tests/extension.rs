@@ -256,3 +256,68 @@ fn a_database_using_an_unregistered_kind_reports_it() {
         "{err}"
     );
 }
+
+/// Entries of `ranges` read one `extension_range` call at a time, tagged with the range index.
+fn one_by_one(
+    txn: &mut cairn_engine::Transaction,
+    ranges: &[(&[u8], &[u8])],
+) -> Vec<(usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (i, (lo, hi)) in ranges.iter().enumerate() {
+        txn.extension_range(
+            "c",
+            "by_v",
+            "counts",
+            Bound::Included(*lo),
+            Bound::Excluded(*hi),
+            |key, _| {
+                out.push((i, key.to_vec()));
+                Ok(true)
+            },
+        )
+        .expect("range");
+    }
+    out
+}
+
+#[test]
+fn extension_ranges_equal_one_range_call_each_with_and_without_pending_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.create_collection("c").expect("create");
+    db.attach_extension("c", "counter", "by_v", json(r#"{"field": "v"}"#))
+        .expect("attach");
+    for (i, v) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        db.insert("c", json(&format!(r#"{{"_id": {i}, "v": "{v}"}}"#)))
+            .expect("insert");
+    }
+    let ranges: [(&[u8], &[u8]); 3] = [(b"\"a", b"\"c"), (b"\"c", b"\"d"), (b"\"e", b"\"z")];
+    let bounds: Vec<cairn_engine::KeyRange<'_>> = ranges
+        .iter()
+        .map(|(lo, hi)| (Bound::Included(*lo), Bound::Excluded(*hi)))
+        .collect();
+    let mut txn = db.begin().expect("begin");
+    // A pending write (a new count for "f", and "b" changes) must show in both ways.
+    txn.insert("c", json(r#"{"_id": 9, "v": "f"}"#))
+        .expect("insert");
+    for with_pending in [true, false] {
+        let mut together = Vec::new();
+        txn.extension_ranges("c", "by_v", "counts", &bounds, |i, key, _| {
+            together.push((i, key.to_vec()));
+            Ok(true)
+        })
+        .expect("ranges");
+        let separately = one_by_one(&mut txn, &ranges);
+        assert_eq!(together, separately, "pending writes: {with_pending}");
+        assert!(!together.is_empty());
+        // Stopping early stops the whole walk.
+        let mut first = Vec::new();
+        txn.extension_ranges("c", "by_v", "counts", &bounds, |i, key, _| {
+            first.push((i, key.to_vec()));
+            Ok(false)
+        })
+        .expect("ranges");
+        assert_eq!(first, separately[..1].to_vec());
+        txn = db.read().expect("read");
+    }
+}

@@ -37,8 +37,18 @@ pub(crate) fn cross(a: Point3, b: Point3) -> Point3 {
 }
 
 /// Euclidean length, without overflow or underflow for extreme components.
+///
+/// The plain square root of the sum of squares is used whenever that sum is a finite normal
+/// number (then it is accurate to about an ulp, and several times cheaper than `hypot`, which
+/// dominated query profiles); only extreme components take the careful `hypot` path. Either
+/// way the result is a pure function of `a`, so index and scan answers stay identical.
 pub(crate) fn norm(a: Point3) -> f64 {
-    a[0].hypot(a[1]).hypot(a[2])
+    let squares = a[0] * a[0] + a[1] * a[1] + a[2] * a[2];
+    if squares.is_finite() && squares >= f64::MIN_POSITIVE {
+        squares.sqrt()
+    } else {
+        a[0].hypot(a[1]).hypot(a[2])
+    }
 }
 
 /// Six times the signed volume of the tetrahedron `a b c d`: positive when `d` lies on the side

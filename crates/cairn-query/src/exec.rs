@@ -204,6 +204,7 @@ impl Executor<'_> {
                 handle,
                 query,
                 test,
+                ball,
                 found,
             } => {
                 if let Some(found) = found {
@@ -214,13 +215,19 @@ impl Executor<'_> {
                 } else {
                     let mut keys = Vec::new();
                     let mut tests = 0u64;
-                    let search =
-                        handle.search(self.txn, self.collection, query, &mut |key, part| {
+                    let search = crate::plan::spatial_search(
+                        handle,
+                        self.txn,
+                        self.collection,
+                        query,
+                        ball.as_deref(),
+                        &mut |key, part| {
                             if test.passes(part, &mut tests) {
                                 keys.push(key.to_vec());
                             }
                             Ok(true)
-                        })?;
+                        },
+                    )?;
                     self.stats.keys_examined += search.entries;
                     self.stats.spatial_candidates += search.candidates;
                     self.stats.exact_tests += tests;

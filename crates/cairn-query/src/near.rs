@@ -28,6 +28,10 @@ use crate::plan::Access;
 const INITIAL_RADIUS: f64 = 1.0;
 /// Factor by which the radius grows between rounds.
 const RADIUS_GROWTH: f64 = 4.0;
+/// Parts whose bounding box is farther from the query shape's box than `radius` times this
+/// are skipped without an exact test (a bounding-box distance never exceeds the exact one;
+/// the factor only absorbs floating-point rounding).
+const BOX_SKIP_MARGIN: f64 = 1.0 + 1e-9;
 /// Past this radius the next round searches everything (the box would overflow anyway).
 const RADIUS_UNBOUNDED: f64 = 1e300;
 
@@ -200,17 +204,26 @@ fn indexed(
         // is found, so distances up to `radius` are exact; larger ones are upper bounds.
         let mut nearest: HashMap<Vec<u8>, f64> = HashMap::new();
         let stats = &mut executor.stats;
-        let search = handle.search(
+        let search = handle.search_near(
             executor.txn,
             executor.collection,
-            &shape_box.expanded(radius),
+            &shape_box,
+            radius,
             &mut |key, part| {
+                // A part whose box is clearly farther than `radius` (the query box's corners)
+                // cannot be within it; the margin absorbs rounding of both distances, and
+                // skipping it only leaves an upper bound that a later round settles.
+                if part.bbox().distance(&shape_box) > radius * BOX_SKIP_MARGIN {
+                    return Ok(true);
+                }
                 stats.exact_tests += 1;
                 let d = primitive_to_geometry(part, &near.shape);
-                nearest
-                    .entry(key.to_vec())
-                    .and_modify(|best| *best = best.min(d))
-                    .or_insert(d);
+                match nearest.get_mut(key) {
+                    Some(best) => *best = best.min(d),
+                    None => {
+                        nearest.insert(key.to_vec(), d);
+                    }
+                }
                 Ok(true)
             },
         )?;

@@ -70,6 +70,9 @@ pub enum Access {
         query: Aabb,
         /// The exact test a candidate part must pass.
         test: SpatialTest,
+        /// For a distance test, the shape's box and the distance: only grid blocks within it
+        /// of the box are read (a ball, not the whole query box).
+        ball: Option<Box<(Aabb, f64)>>,
         /// What the planner's probe already found, when it read the whole box (small
         /// queries): the executor then reuses it instead of searching again.
         found: Option<Arc<SpatialFound>>,
@@ -575,24 +578,32 @@ impl Planner<'_, '_> {
         });
         let Some(geo) = found else { return Ok(None) };
         let shape_box = cairn_geo::bbox(geo.shape());
-        let (query, test) = match geo {
+        let (query, test, ball) = match geo {
             GeoOp::WithinDistance { shape, max } => (
                 shape_box.expanded(max),
                 SpatialTest::WithinDistance(shape, max),
+                Some(Box::new((shape_box, max))),
             ),
-            GeoOp::Intersects { shape } => (shape_box, SpatialTest::Intersects(shape)),
-            _ => (shape_box, SpatialTest::BoxOnly),
+            GeoOp::Intersects { shape } => (shape_box, SpatialTest::Intersects(shape), None),
+            _ => (shape_box, SpatialTest::BoxOnly, None),
         };
         // The probe is the search itself, stopped after SPATIAL_PROBE_CAP candidates: a small query's
         // probe finds everything, and the executor reuses it.
         let mut found = SpatialFound::default();
         let mut tests = 0u64;
-        let stats = handle.search(self.txn, self.collection, &query, &mut |key, part| {
-            if test.passes(part, &mut tests) {
-                found.keys.push(key.to_vec());
-            }
-            Ok(tests.max(found.keys.len() as u64) < SPATIAL_PROBE_CAP)
-        })?;
+        let stats = spatial_search(
+            handle,
+            self.txn,
+            self.collection,
+            &query,
+            ball.as_deref(),
+            &mut |key, part| {
+                if test.passes(part, &mut tests) {
+                    found.keys.push(key.to_vec());
+                }
+                Ok(tests.max(found.keys.len() as u64) < SPATIAL_PROBE_CAP)
+            },
+        )?;
         let parts = stats.candidates;
         let complete = parts < SPATIAL_PROBE_CAP;
         let rows = if complete {
@@ -608,6 +619,7 @@ impl Planner<'_, '_> {
                 handle: handle.clone(),
                 query,
                 test,
+                ball,
                 found: complete.then(|| Arc::new(found)),
             },
             estimated_rows: rows,
@@ -703,6 +715,22 @@ fn residual_selectivity(conjuncts: &[&Filter], covered: &[FieldPath]) -> f64 {
         .map(|c| filter_selectivity(c))
         .product::<f64>()
         .max(1e-6)
+}
+
+/// Searches `handle` over `query`, or only over the ball `ball` (shape box, distance) that
+/// `query` bounds when there is one.
+pub(crate) fn spatial_search(
+    handle: &SpatialHandle,
+    txn: &mut cairn_engine::Transaction,
+    collection: &str,
+    query: &Aabb,
+    ball: Option<&(Aabb, f64)>,
+    visit: &mut dyn FnMut(&[u8], &cairn_geo::Primitive) -> cairn_geo::Result<bool>,
+) -> cairn_geo::Result<cairn_geo::index::SearchStats> {
+    match ball {
+        Some((around, radius)) => handle.search_near(txn, collection, around, *radius, visit),
+        None => handle.search(txn, collection, query, visit),
+    }
 }
 
 /// The geometric operators of a field condition.

@@ -2,7 +2,7 @@
 
 use std::ops::Bound;
 
-use cairn_engine::Transaction;
+use cairn_engine::{KeyRange, Transaction};
 
 use crate::error::{GeoError, Result};
 use crate::index::entries::{decode_primitive, doc_key_of};
@@ -55,6 +55,33 @@ impl SpatialHandle {
         query: &Aabb,
         visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
     ) -> Result<SearchStats> {
+        self.search_in(txn, collection, query, None, visit)
+    }
+
+    /// Like [`SpatialHandle::search`] over the box `around` grown by `radius`, but reads only
+    /// grid blocks that may hold a part within `radius` of `around` (the ball, not its
+    /// bounding cube). Every part within `radius` of `around` is visited; some farther ones
+    /// may be too.
+    pub fn search_near(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        around: &Aabb,
+        radius: f64,
+        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+    ) -> Result<SearchStats> {
+        let query = around.expanded(radius);
+        self.search_in(txn, collection, &query, Some((around, radius)), visit)
+    }
+
+    fn search_in(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        query: &Aabb,
+        ball: Option<(&Aabb, f64)>,
+        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+    ) -> Result<SearchStats> {
         let mut stats = SearchStats::default();
         let mut failure: Option<GeoError> = None;
         let mut stopped = false;
@@ -77,52 +104,64 @@ impl SpatialHandle {
             let ranges = if level == OVERFLOW_LEVEL {
                 vec![(0u128, u128::MAX)]
             } else {
-                grid::ranges(level, query)
+                grid::ranges_near(level, query, ball)
             };
-            for (lo, hi) in ranges {
-                stats.ranges += 1;
-                let mut start = vec![level];
-                start.extend_from_slice(&lo.to_be_bytes());
-                // Morton codes use 126 bits, so `hi + 1` never overflows on a regular level.
-                let end = (level != OVERFLOW_LEVEL).then(|| {
-                    let mut end = vec![level];
-                    end.extend_from_slice(&hi.saturating_add(1).to_be_bytes());
-                    end
-                });
-                let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-                txn.extension_range(
-                    collection,
-                    &self.spec.name,
-                    ENTRIES_TABLE,
-                    Bound::Included(start.as_slice()),
-                    end_bound,
-                    |key, value| {
-                        stats.entries += 1;
-                        let outcome = (|| -> Result<bool> {
-                            let part = decode_primitive(value)?;
-                            if !part.bbox().overlaps(query) {
-                                return Ok(true);
-                            }
-                            stats.candidates += 1;
-                            visit(doc_key_of(key)?, &part)
-                        })();
-                        match outcome {
-                            Ok(more) => {
-                                stopped |= !more;
-                                Ok(more)
-                            }
-                            Err(err) => {
-                                failure = Some(err);
-                                stopped = true;
-                                Ok(false)
-                            }
+            stats.ranges += ranges.len() as u64;
+            // Key bounds of every range (`level ‖ morton`); Morton codes use 126 bits, so
+            // `hi + 1` never overflows on a regular level.
+            let keys: Vec<([u8; 17], Option<[u8; 17]>)> = ranges
+                .iter()
+                .map(|&(lo, hi)| {
+                    let key = |code: u128| {
+                        let mut key = [0u8; 17];
+                        key[0] = level;
+                        key[1..].copy_from_slice(&code.to_be_bytes());
+                        key
+                    };
+                    (
+                        key(lo),
+                        (level != OVERFLOW_LEVEL).then(|| key(hi.saturating_add(1))),
+                    )
+                })
+                .collect();
+            let bounds: Vec<KeyRange<'_>> = keys
+                .iter()
+                .map(|(start, end)| {
+                    (
+                        Bound::Included(start.as_slice()),
+                        end.as_ref()
+                            .map_or(Bound::Unbounded, |end| Bound::Excluded(end.as_slice())),
+                    )
+                })
+                .collect();
+            txn.extension_ranges(
+                collection,
+                &self.spec.name,
+                ENTRIES_TABLE,
+                &bounds,
+                |_, key, value| {
+                    stats.entries += 1;
+                    let outcome = (|| -> Result<bool> {
+                        let part = decode_primitive(value)?;
+                        if !part.bbox().overlaps(query) {
+                            return Ok(true);
                         }
-                    },
-                )?;
-                if stopped {
-                    break;
-                }
-            }
+                        stats.candidates += 1;
+                        visit(doc_key_of(key)?, &part)
+                    })();
+                    match outcome {
+                        Ok(more) => {
+                            stopped |= !more;
+                            Ok(more)
+                        }
+                        Err(err) => {
+                            failure = Some(err);
+                            stopped = true;
+                            Ok(false)
+                        }
+                    }
+                },
+            )?;
             from = u16::from(level) + 1;
         }
         match failure {
