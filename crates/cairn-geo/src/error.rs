@@ -59,12 +59,25 @@ pub enum GeoError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An online build failed (concurrent writes kept conflicting with it, or the change log
+    /// was trimmed past its snapshot); the index was dropped again and the call can be retried.
+    #[error(transparent)]
+    Build(Box<cairn_index::IndexError>),
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// A document operation failed.
     #[error(transparent)]
     Doc(#[from] cairn_doc::DocError),
+}
+
+impl From<cairn_index::IndexError> for GeoError {
+    fn from(err: cairn_index::IndexError) -> GeoError {
+        match err {
+            cairn_index::IndexError::Engine(inner) => GeoError::Engine(inner),
+            other => GeoError::Build(Box::new(other)),
+        }
+    }
 }
 
 impl From<GeoError> for EngineError {

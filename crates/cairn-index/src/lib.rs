@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod build;
+pub mod chunks;
 pub mod decode;
 pub mod entries;
 mod error;
@@ -29,6 +30,7 @@ pub mod verify;
 
 pub use admin::{create_index, drop_index, list_indexes, IndexInfo};
 pub use build::BuildProgress;
+pub use chunks::ChunkWriter;
 pub use error::{IndexError, Result};
 pub use maintain::{IndexExtensionKind, INDEX_KIND};
 pub use read::{indexes, IndexHandle, IndexScan};

@@ -444,6 +444,7 @@ impl From<GeoError> for ApiError {
                     .with_details(json!({ "collection": collection, "index": name }))
             }
             GeoError::CorruptEntry { .. } => ApiError::internal(message),
+            GeoError::Build(index) => ApiError::from(*index),
             GeoError::Engine(engine) => ApiError::from(engine),
             GeoError::Doc(doc) => ApiError::from(doc),
         }

@@ -9,8 +9,5 @@ pub const MAX_PARTS_PER_DOCUMENT: usize = 2 * cairn_doc::limits::MAX_MESH_TRIANG
 /// dozen commits for a million parts, well inside the engine's `MAX_TXN_OPS`.
 pub const BUILD_CHUNK_ENTRIES: usize = 50_000;
 
-/// How often one build chunk may conflict with concurrent writes before the build gives up.
-pub const BUILD_CHUNK_RETRIES: usize = 64;
-
 /// Most spatial indexes on one collection.
 pub const MAX_SPATIAL_INDEXES_PER_COLLECTION: usize = 8;
