@@ -5,23 +5,10 @@
 mod server_support;
 
 use serde_json::{json, Value as Json};
-use server_support::Server;
+use server_support::{ids, Server};
 
 fn point(x: f64) -> Json {
     json!({"$geometry": {"type": "point", "coordinates": [x, 0.0, 0.0]}})
-}
-
-fn ids(reply: &Json) -> Vec<i64> {
-    reply["documents"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no documents: {reply}"))
-        .iter()
-        .map(|d| {
-            d["_id"]
-                .as_i64()
-                .unwrap_or_else(|| panic!("no _id: {reply}"))
-        })
-        .collect()
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod server_support;
 
 use serde_json::{json, Value as Json};
-use server_support::{basic, Http, Server};
+use server_support::{basic, ids, Http, Server};
 
 /// `people`: `_id` 0..n, `age` = i % 50, `city` = c0..c3, `tags` = [i % 3].
 fn people(http: &Http, n: i64) {
@@ -18,19 +18,6 @@ fn people(http: &Http, n: i64) {
     let body = json!({ "documents": documents }).to_string();
     let reply = http.post("/v1/collections/people/batch", &body);
     assert_eq!(reply.status, 200, "{}", reply.text);
-}
-
-fn ids(reply: &Json) -> Vec<i64> {
-    reply["documents"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no documents: {reply}"))
-        .iter()
-        .map(|d| {
-            d["_id"]
-                .as_i64()
-                .unwrap_or_else(|| panic!("no integer _id: {reply}"))
-        })
-        .collect()
 }
 
 #[test]

@@ -362,3 +362,17 @@ pub fn next_event(events: &mpsc::Receiver<Event>) -> Event {
         .recv_timeout(HTTP_TIMEOUT)
         .expect("the change stream delivered no event")
 }
+
+/// The integer `_id`s of a query reply's `documents`, in order.
+pub fn ids(reply: &Json) -> Vec<i64> {
+    reply["documents"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no documents: {reply}"))
+        .iter()
+        .map(|d| {
+            d["_id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("no integer _id: {reply}"))
+        })
+        .collect()
+}
