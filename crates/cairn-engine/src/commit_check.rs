@@ -136,33 +136,34 @@ impl Transaction {
         if self.writes.is_dropped(&coll.docs) {
             return Ok(Vec::new());
         }
-        let buffered: Vec<(Vec<u8>, Option<Vec<u8>>)> = match self.writes.tables.get(&coll.docs) {
-            Some(writes) => writes
-                .iter()
-                .map(|(key, pending)| {
-                    let new = match pending {
-                        Pending::Put { value, .. } => Some(value.clone()),
-                        Pending::Delete => None,
-                    };
-                    (key.clone(), new)
-                })
-                .collect(),
-            None => return Ok(Vec::new()),
+        let Some(writes) = self.writes.tables.get(&coll.docs) else {
+            return Ok(Vec::new());
         };
         let db = self.db.clone();
         let codecs = &db.shared.codecs;
-        let decode = |record: Option<Vec<u8>>| {
-            record
-                .map(|bytes| decode_record(codecs, &coll.docs, &bytes))
-                .transpose()
-        };
-        let mut net = Vec::with_capacity(buffered.len());
-        for (key, new_record) in buffered {
-            let remembered = self.commit_cache.remove(&(coll.meta.id, key.clone()));
-            let (snapshot, last) = match remembered {
-                Some(Remembered { snapshot, last }) => (snapshot, last),
-                None => (None, None),
+        // First the final states, from the writes' remembered documents where they still
+        // match the buffered record (no copy of the record), decoding the others.
+        let mut partial = Vec::with_capacity(writes.len());
+        for (key, pending) in writes {
+            let record = match pending {
+                Pending::Put { value, .. } => Some(value.as_slice()),
+                Pending::Delete => None,
             };
+            let remembered = self
+                .commit_cache
+                .remove(&(coll.meta.id, key.clone()))
+                .unwrap_or_default();
+            let new = match remembered.last {
+                Some((last, doc)) if last.as_deref() == record => doc,
+                _ => record
+                    .map(|bytes| decode_record(codecs, &coll.docs, bytes))
+                    .transpose()?,
+            };
+            partial.push((key.clone(), remembered.snapshot, new));
+        }
+        // Then the snapshot states the writes did not remember.
+        let mut net = Vec::with_capacity(partial.len());
+        for (key, snapshot, new) in partial {
             let old = match snapshot {
                 Some(old) => old,
                 // Already recorded as read by the write that buffered this key.
@@ -171,12 +172,10 @@ impl Transaction {
                         Some(reader) => reader.get(&key)?,
                         None => None,
                     };
-                    decode(record)?
+                    record
+                        .map(|bytes| decode_record(codecs, &coll.docs, &bytes))
+                        .transpose()?
                 }
-            };
-            let new = match last {
-                Some((record, doc)) if record == new_record => doc,
-                _ => decode(new_record)?,
             };
             if old.is_none() && new.is_none() {
                 continue;
