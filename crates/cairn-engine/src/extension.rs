@@ -258,26 +258,36 @@ impl Transaction {
         self.scan(&table, start, end, visit)
     }
 
-    /// Visits several ranges of one extension table in turn (each in key order), resolving
-    /// the table once: cheaper than one [`Transaction::extension_range`] call per range when a
-    /// reader needs many small ranges (a spatial index's Morton ranges). `visit(i, key,
-    /// value)` gets the index of the range; returning false stops the whole walk. Every range
-    /// is conflict-checked like any read.
-    pub fn extension_ranges(
+    /// Scans one extension table forward from `start`, steered by `visit`: after each entry
+    /// it returns [`ScanStep::Next`], [`ScanStep::Stop`], or [`ScanStep::SeekTo`] a later key.
+    /// A seek costs one B-tree descent, a step a fraction of that, so a reader that knows
+    /// which keys it needs (a spatial index walking the Morton cells of a query box) walks
+    /// short gaps and jumps over long ones. Pending writes of this transaction are seen; every
+    /// stretch actually walked is conflict-checked like any read.
+    pub fn extension_guided_scan(
         &mut self,
         collection: &str,
         extension: &str,
         table: &str,
-        ranges: &[KeyRange<'_>],
-        visit: impl FnMut(usize, &[u8], &[u8]) -> Result<bool>,
+        start: &[u8],
+        visit: impl FnMut(&[u8], &[u8]) -> Result<ScanStep>,
     ) -> Result<()> {
         let table = self.attached_table(collection, extension, table)?;
-        self.scan_many(&table, ranges, visit)
+        self.guided_scan(&table, start, visit)
     }
 }
 
-/// One key range of a table: start and end bounds.
-pub type KeyRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+/// What a guided scan ([`Transaction::extension_guided_scan`]) does after visiting an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanStep {
+    /// Go on to the next entry.
+    Next,
+    /// Continue from the first entry at or after this key; entries before it are skipped.
+    /// Must be greater than the key just visited (otherwise the scan just goes on).
+    SeekTo(Vec<u8>),
+    /// End the scan.
+    Stop,
+}
 
 /// Size figures of one extension table, as of a transaction's snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -40,7 +40,7 @@ pub use database::{
 };
 pub use error::{EngineError, Result};
 pub use extension::{
-    DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn, KeyRange,
+    DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn, ScanStep,
 };
 pub use maintenance::{compact, CompactReport, CompressionStats};
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};

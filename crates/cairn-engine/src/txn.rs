@@ -23,6 +23,7 @@ use crate::changelog::{ChangeOp, PendingChange};
 use crate::committer::SnapshotRegistration;
 use crate::database::DbInner;
 use crate::error::{EngineError, Result};
+use crate::extension::ScanStep;
 use crate::extension::{DocChange, Extension, ExtensionTxn};
 use crate::layout::{parse_changelog_key, routing_key};
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
@@ -723,18 +724,17 @@ impl Transaction {
 }
 
 impl Transaction {
-    /// Like [`Transaction::scan`] over several ranges in turn, resolving the table's reader
-    /// and pending writes once: `visit(i, key, value)` gets the index of the range; false
-    /// stops the whole walk. Every range is recorded as read.
-    pub(crate) fn scan_many(
+    /// A forward scan of `table` from `start` whose visitor steers it: after each entry it
+    /// goes on, stops, or seeks ahead to a later key (see [`ScanStep`]). Each stretch walked
+    /// between seeks is recorded as read, from where it began to the last key seen (to the
+    /// end of the table when the scan ran out); what a seek jumps over is, by the caller's
+    /// contract, nothing it depends on, so it is not recorded.
+    pub(crate) fn guided_scan(
         &mut self,
         table: &Arc<str>,
-        ranges: &[crate::extension::KeyRange<'_>],
-        mut visit: impl FnMut(usize, &[u8], &[u8]) -> Result<bool>,
+        start: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<ScanStep>,
     ) -> Result<()> {
-        for (start, end) in ranges {
-            self.reads.range(table, *start, *end);
-        }
         let stored = if self.writes.is_dropped(table) {
             None
         } else {
@@ -742,18 +742,60 @@ impl Transaction {
             self.readers.get(table).and_then(Option::as_ref)
         };
         let pending = self.writes.tables.get(table);
-        for (i, (start, end)) in ranges.iter().enumerate() {
-            let mut more = true;
-            merge_scan(stored, pending, (*start, *end), |key, value| {
-                more = visit(i, key, value)?;
-                Ok(more)
-            })?;
-            if !more {
-                break;
+        let tracked = !self.reads.untracked;
+        let mut from = start.to_vec();
+        loop {
+            let mut ended: Option<Pause> = None;
+            merge_scan(
+                stored,
+                pending,
+                (Bound::Included(&from), Bound::Unbounded),
+                |key, value| match visit(key, value)? {
+                    ScanStep::Next => Ok(true),
+                    ScanStep::Stop => {
+                        ended = Some(Pause {
+                            last: tracked.then(|| key.to_vec()),
+                            seek: None,
+                        });
+                        Ok(false)
+                    }
+                    // A seek that does not move forward would loop forever: walk on instead.
+                    ScanStep::SeekTo(target) if target.as_slice() <= key => Ok(true),
+                    ScanStep::SeekTo(target) => {
+                        ended = Some(Pause {
+                            last: tracked.then(|| key.to_vec()),
+                            seek: Some(target),
+                        });
+                        Ok(false)
+                    }
+                },
+            )?;
+            match ended {
+                None => {
+                    self.reads
+                        .range(table, Bound::Included(&from), Bound::Unbounded);
+                    return Ok(());
+                }
+                Some(Pause { last, seek }) => {
+                    if let Some(last) = last {
+                        self.reads
+                            .range(table, Bound::Included(&from), Bound::Included(&last));
+                    }
+                    match seek {
+                        Some(target) => from = target,
+                        None => return Ok(()),
+                    }
+                }
             }
         }
-        Ok(())
     }
+}
+
+/// Where a guided scan's stretch ended: the last key seen (kept only when reads are tracked)
+/// and, for a seek, where the next stretch begins.
+struct Pause {
+    last: Option<Vec<u8>>,
+    seek: Option<Vec<u8>>,
 }
 
 /// Encodes an id as a document key.

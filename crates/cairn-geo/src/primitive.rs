@@ -78,6 +78,20 @@ impl Aabb {
         crate::vec3::norm([gap(0), gap(1), gap(2)])
     }
 
+    /// The squared distance between two boxes (0 when they overlap): comparing it with a
+    /// squared bound saves the square root on hot paths. Unlike [`Aabb::distance`] it may
+    /// overflow to infinity or underflow to zero for extreme gaps, so a caller pruning with
+    /// it must treat both as "do not prune" unless the bound is finite and nonzero.
+    pub fn distance_squared(&self, other: &Aabb) -> f64 {
+        let gap = |a: usize| {
+            (other.min[a] - self.max[a])
+                .max(self.min[a] - other.max[a])
+                .max(0.0)
+        };
+        let [x, y, z] = [gap(0), gap(1), gap(2)];
+        x * x + y * y + z * z
+    }
+
     /// The largest edge length.
     pub fn extent(&self) -> f64 {
         (0..3).fold(0.0f64, |m, a| m.max(self.max[a] - self.min[a]))

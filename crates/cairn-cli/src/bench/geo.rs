@@ -65,6 +65,8 @@ const QUERIES: usize = 1_000;
 const MIN_QUERIES: usize = 20;
 /// Largest `--scale`: every shape is held in memory several times (brute force, rstar).
 const MAX_SCALE: f64 = 20.0;
+/// Largest `--repeat`.
+const MAX_REPEAT: usize = 1_000;
 /// Seed of the timed queries.
 const QUERY_SEED: u64 = 0x9E0_0001;
 /// Row labels, in workload order.
@@ -79,6 +81,11 @@ pub struct GeoArgs {
     /// Skip PostGIS even when it is installed.
     #[arg(long)]
     pub no_postgis: bool,
+    /// Runs every row's queries this many times per system (latencies are taken over all
+    /// runs; answers are checked every time): steadier figures on a noisy machine, and
+    /// enough query time to profile.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
     /// Where to create the databases (kept afterwards); default: a temporary folder under the
     /// current one, removed afterwards.
     #[arg(long)]
@@ -103,6 +110,11 @@ impl Latencies {
     }
 }
 
+/// The queries of a row with their index, `repeat` times over.
+fn repeated(row: &[GeoQuery], repeat: usize) -> impl Iterator<Item = (usize, &GeoQuery)> {
+    (0..repeat).flat_map(move |_| row.iter().enumerate())
+}
+
 /// Runs the benchmark and prints its table; fails after printing if any answer differed from
 /// the brute force.
 pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
@@ -110,6 +122,11 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
         args.scale > 0.0 && args.scale <= MAX_SCALE,
         "--scale must be above 0 and at most {MAX_SCALE}"
     );
+    ensure!(
+        (1..=MAX_REPEAT).contains(&args.repeat),
+        "--repeat must be between 1 and {MAX_REPEAT}"
+    );
+    let repeat = args.repeat;
     let (_temp_dir, dir) = bench_folder(args.dir.as_deref())?;
     let shape_count = ((SHAPES as f64 * args.scale) as usize).max(1);
     let query_count = ((QUERIES as f64 * args.scale) as usize).clamp(MIN_QUERIES, QUERIES);
@@ -141,10 +158,11 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
     cairn.build_index()?;
     let cairn_build = started.elapsed();
     let cairn_bytes = cairn.index_bytes()?;
+    eprintln!("cairn: querying...");
     let mut cairn_lat: Vec<Latencies> = Vec::new();
     for (r, row) in rows.iter().enumerate() {
         let mut lat = Latencies::default();
-        for (i, q) in row.iter().enumerate() {
+        for (i, q) in repeated(row, repeat) {
             let t = Instant::now();
             let got = cairn.query(q)?;
             lat.0.push(t.elapsed());
@@ -162,7 +180,7 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
     let mut rstar_lat: Vec<Latencies> = Vec::new();
     for (r, row) in rows.iter().enumerate() {
         let mut lat = Latencies::default();
-        for (i, q) in row.iter().enumerate() {
+        for (i, q) in repeated(row, repeat) {
             let t = Instant::now();
             let got = rstar.query(q);
             lat.0.push(t.elapsed());
@@ -188,7 +206,7 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
         let mut lats = Vec::new();
         for (r, row) in rows.iter().enumerate() {
             let mut lat = Latencies::default();
-            for (i, q) in row.iter().enumerate() {
+            for (i, q) in repeated(row, repeat) {
                 let t = Instant::now();
                 let got = side.query(q)?;
                 lat.0.push(t.elapsed());
@@ -202,7 +220,7 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
 
     println!(
         "cairn bench geo: {shape_count} icosahedra ({} triangles) in a 1000³ cube, {query_count} \
-         queries per row; cairn load {:.1} s",
+         queries per row (run {repeat}×); cairn load {:.1} s",
         shape_count * 20,
         cairn_load.as_secs_f64()
     );
@@ -257,7 +275,7 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
         println!();
         println!("PostGIS skipped: {reason}");
     }
-    let answers = ROWS.len() * query_count;
+    let answers = ROWS.len() * query_count * repeat;
     if !mismatches.is_empty() {
         for m in &mismatches {
             eprintln!("error: {m}");

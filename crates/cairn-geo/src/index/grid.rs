@@ -8,10 +8,13 @@
 //! query box `[q0, q1]` can only overlap parts of cells `floor(q0/edge) - 1 ..= floor(q1/edge)`.
 //! Cell edges are powers of two, so `x / edge` and the floor are exact in `f64`.
 //!
-//! Cells are numbered along a Morton (Z-order) curve, so every aligned block of `2^k` cells per
-//! axis is one contiguous key range: a query reads at most [`MAX_RANGES_PER_LEVEL`] ranges per
-//! level, choosing the block size that keeps it there. Parts too large or too far out for any
-//! level go to [`OVERFLOW_LEVEL`], which every query reads whole.
+//! Cells are numbered along a Morton (Z-order) curve. A query does not enumerate the cells of
+//! its box: it walks the index forward and, whenever the walk has left the box, jumps to the
+//! next Morton code inside it ([`next_in_box`], the BIGMIN step of Tropf and Herzog's Z-order
+//! range search). Empty stretches of the box cost nothing, and each jump is one B-tree
+//! descent, so the work follows the entries near the query rather than the cells it spans.
+//! Parts too large or too far out for any level go to [`OVERFLOW_LEVEL`], which every query
+//! reads whole.
 
 use crate::primitive::Aabb;
 
@@ -25,15 +28,6 @@ pub const LEVEL_MAX: u8 = 200;
 /// Where parts go that no regular level can hold (beyond `~1e53` from the origin, or larger
 /// than the coarsest cell); every query reads it whole.
 pub const OVERFLOW_LEVEL: u8 = 255;
-/// Most key ranges a query reads per level: past it, the ranges separated by the smallest
-/// gaps are merged. Each range costs one B-tree descent (about a microsecond, the price of
-/// several entries), so a few ranges with small over-read beat many exact ones.
-pub const MAX_RANGES_PER_LEVEL: u64 = 16;
-/// Most aligned blocks the exact decomposition of a query box may refine down to per level;
-/// bounds the work of computing ranges for huge boxes (blocks straddling the box border at
-/// that size are read whole).
-pub const MAX_DECOMPOSITION_BLOCKS: u64 = 512;
-
 const HALF: i64 = 1 << (CELL_BITS - 1);
 
 /// The cell edge of a regular level.
@@ -112,163 +106,135 @@ pub fn morton(x: u64, y: u64, z: u64) -> u128 {
     spread(x) | (spread(y) << 1) | (spread(z) << 2)
 }
 
-/// Inclusive cell coordinates `(lo, hi)` of one axis.
-type Span = (u64, u64);
+/// `COMPACT_BYTE[b]`: bits 0, 3 and 6 of `b` gathered into bits 0..3 (the inverse of
+/// [`SPREAD_BYTE`], three bits at a time).
+const COMPACT_BYTE: [u8; 512] = {
+    let mut table = [0u8; 512];
+    let mut b = 0;
+    while b < 512 {
+        table[b] = ((b & 1) | ((b >> 2) & 2) | ((b >> 4) & 4)) as u8;
+        b += 1;
+    }
+    table
+};
 
-/// The Morton ranges (inclusive) of level `level` that may hold parts overlapping `query`,
-/// sorted and disjoint.
-///
-/// The cell box is first decomposed exactly: an octree descent over aligned blocks emits every
-/// block lying wholly inside the box as one Morton range (adjacent ones merged), refining only
-/// blocks that straddle its border, down to the finest block size at which the box spans at
-/// most [`MAX_DECOMPOSITION_BLOCKS`] blocks (straddling blocks of that size are read whole).
-/// Then, while there are more than [`MAX_RANGES_PER_LEVEL`] ranges, the smallest gaps between
-/// neighbours are bridged: each range costs a B-tree descent, a small gap only a few extra
-/// entries. Compared with reading whole aligned blocks of a coarser size, this reads far fewer
-/// cells outside the box with fewer ranges.
-pub fn ranges(level: u8, query: &Aabb) -> Vec<(u128, u128)> {
-    ranges_near(level, query, None)
+/// Gathers every third bit of `code` (bit `3i` to bit `i`), nine code bits at a time.
+fn compact(code: u128) -> u64 {
+    let mut out = 0u64;
+    for chunk in 0..CELL_BITS.div_ceil(3) {
+        let bits = ((code >> (9 * chunk)) & 0x1FF) as usize;
+        out |= u64::from(COMPACT_BYTE[bits]) << (3 * chunk);
+    }
+    out
 }
 
-/// [`ranges`], additionally skipping every block whose parts all lie farther than `r` from
-/// the box `around` when `ball` is `Some((around, r))` (a distance query reads the ball around
-/// its shape rather than the whole box, about half the volume).
-pub fn ranges_near(level: u8, query: &Aabb, ball: Option<(&Aabb, f64)>) -> Vec<(u128, u128)> {
-    let edge = cell_edge(level);
-    let top = (1u64 << CELL_BITS) - 1;
-    let axis = |a: usize| -> Span {
+/// The cell coordinates of a Morton code (the inverse of [`morton`]).
+pub fn unmorton(code: u128) -> [u64; 3] {
+    [compact(code), compact(code >> 1), compact(code >> 2)]
+}
+
+/// The cells of one level a query box must read, as inclusive cell coordinates per axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellBox {
+    /// Lowest cell per axis.
+    pub lo: [u64; 3],
+    /// Highest cell per axis.
+    pub hi: [u64; 3],
+}
+
+impl CellBox {
+    /// The cells of `level` that may hold parts overlapping `query`: those of the box, and one
+    /// more on each low side (a part whose lowest corner lies there may reach into it).
+    pub fn of_query(level: u8, query: &Aabb) -> CellBox {
+        let edge = cell_edge(level);
+        let top = (1u64 << CELL_BITS) - 1;
         let clamp = |c: f64| -> u64 {
             let c = c.clamp(-(HALF as f64), (HALF - 1) as f64);
             (c as i64 + HALF) as u64
         };
-        // One cell lower: a part whose lowest corner is there may reach into the query.
-        let lo = clamp((query.min[a] / edge).floor() - 1.0);
-        let hi = clamp((query.max[a] / edge).floor());
-        (lo, hi.min(top).max(lo))
-    };
-    let cells = [axis(0), axis(1), axis(2)];
-    let blocks = |(lo, hi): Span, k: u32| (hi >> k) - (lo >> k) + 1;
-    let mut floor = 0;
-    while floor < CELL_BITS
-        && blocks(cells[0], floor)
-            .saturating_mul(blocks(cells[1], floor))
-            .saturating_mul(blocks(cells[2], floor))
-            > MAX_DECOMPOSITION_BLOCKS
-    {
-        floor += 1;
+        let mut lo = [0; 3];
+        let mut hi = [0; 3];
+        for a in 0..3 {
+            lo[a] = clamp((query.min[a] / edge).floor() - 1.0);
+            hi[a] = clamp((query.max[a] / edge).floor()).min(top).max(lo[a]);
+        }
+        CellBox { lo, hi }
     }
-    // The smallest aligned block holding the whole box: all coordinates agree above it.
-    let root = cells
-        .iter()
-        .map(|(lo, hi)| u64::BITS - (lo ^ hi).leading_zeros())
-        .max()
-        .unwrap_or(0)
-        .max(floor);
-    let mut out = Vec::new();
-    let start = [cells[0].0 >> root, cells[1].0 >> root, cells[2].0 >> root];
-    let walk = Decomposition {
-        cells,
-        floor,
-        level,
-        ball,
-    };
-    walk.decompose(root, start, &mut out);
-    bridge_smallest_gaps(&mut out, MAX_RANGES_PER_LEVEL as usize);
-    out
+
+    /// Whether the cell `cell` lies in the box.
+    pub fn contains(&self, cell: [u64; 3]) -> bool {
+        (0..3).all(|a| self.lo[a] <= cell[a] && cell[a] <= self.hi[a])
+    }
+
+    /// The Morton codes of the lowest and highest corners: every cell of the box has a code
+    /// between them (Morton order is monotone on every axis).
+    pub fn code_bounds(&self) -> (u128, u128) {
+        (
+            morton(self.lo[0], self.lo[1], self.lo[2]),
+            morton(self.hi[0], self.hi[1], self.hi[2]),
+        )
+    }
 }
 
-/// One box's decomposition into Morton ranges.
-struct Decomposition<'b> {
-    cells: [Span; 3],
-    floor: u32,
-    level: u8,
-    ball: Option<(&'b Aabb, f64)>,
+/// The bits of a Morton code that hold the x coordinate (y and z: shifted by 1 and 2).
+const AXIS_X: u128 = {
+    let mut mask = 0u128;
+    let mut i = 0;
+    while i < 3 * CELL_BITS {
+        mask |= 1 << i;
+        i += 3;
+    }
+    mask
+};
+
+/// The bits of a Morton code that belong to the same axis as `bit` and lie below it.
+fn same_axis_below(bit: u32) -> u128 {
+    (AXIS_X << (bit % 3)) & ((1u128 << bit) - 1)
 }
 
-impl Decomposition<'_> {
-    /// Appends the Morton ranges of the aligned block `block` (coordinates in units of
-    /// `2^shift` cells) that cover its intersection with the cell box, in Morton order.
-    fn decompose(&self, shift: u32, block: [u64; 3], out: &mut Vec<(u128, u128)>) {
-        let mut inside = true;
-        for (b, (lo, hi)) in block.iter().zip(&self.cells) {
-            let first = b << shift;
-            let last = first + ((1u64 << shift) - 1);
-            if last < *lo || first > *hi {
-                return;
+/// Whether the cell of Morton code `code` lies in the box with corner codes `(zmin, zmax)`,
+/// compared axis by axis on the interleaved bits (spreading bits keeps each axis's order),
+/// without decoding the cell.
+pub fn code_in_box(code: u128, zmin: u128, zmax: u128) -> bool {
+    (0..3).all(|a| {
+        let mask = AXIS_X << a;
+        let c = code & mask;
+        zmin & mask <= c && c <= zmax & mask
+    })
+}
+
+/// The smallest Morton code greater than `code` whose cell lies in the box with corner codes
+/// `(zmin, zmax)`, or `None` when there is none. `code` must lie outside the box (the
+/// question is where the curve next re-enters it).
+///
+/// This is BIGMIN (Tropf and Herzog, 1981): scanning from the top bit, wherever the box's
+/// corners differ the box splits into a lower and an upper half along that bit's axis; the
+/// search follows the half `code` lies in and remembers the upper half's lowest code as the
+/// answer should the lower half hold nothing above `code`.
+pub fn next_in_box(code: u128, zmin: u128, zmax: u128) -> Option<u128> {
+    let (mut zmin, mut zmax) = (zmin, zmax);
+    let mut best = None;
+    // Above the highest bit where any two of the three differ, all agree: nothing to decide.
+    let differing = (code ^ zmin) | (zmin ^ zmax) | (code ^ zmax);
+    let top = u128::BITS - differing.leading_zeros();
+    for bit in (0..top).rev() {
+        let mask = 1u128 << bit;
+        let below = same_axis_below(bit);
+        match (code & mask != 0, zmin & mask != 0, zmax & mask != 0) {
+            (false, false, true) => {
+                // The upper half's lowest code is a candidate; go on in the lower half.
+                best = Some((zmin & !below) | mask);
+                zmax = (zmax & !mask) | below;
             }
-            inside &= first >= *lo && last <= *hi;
-        }
-        if let Some((around, r)) = self.ball {
-            // Parts stored in the block lie in it grown by one cell on the high side; the
-            // margins keep rounding from ever dropping a block that holds a part within `r`.
-            let region = block_region(self.level, shift, block);
-            if region.distance(around) * (1.0 - 1e-9) > r {
-                return;
-            }
-        }
-        if inside || shift <= self.floor {
-            let low = morton(block[0] << shift, block[1] << shift, block[2] << shift);
-            let high = low + ((1u128 << (3 * shift)) - 1);
-            match out.last_mut() {
-                Some(last) if last.1.checked_add(1) == Some(low) => last.1 = high,
-                _ => out.push((low, high)),
-            }
-            return;
-        }
-        // Children in Morton order (x is the lowest interleaved bit), so output stays sorted.
-        for child in 0..8u64 {
-            let next = [
-                block[0] * 2 + (child & 1),
-                block[1] * 2 + ((child >> 1) & 1),
-                block[2] * 2 + ((child >> 2) & 1),
-            ];
-            self.decompose(shift - 1, next, out);
+            (false, true, true) => return Some(zmin),
+            (true, false, false) => return best,
+            (true, false, true) => zmin = (zmin & !below) | mask,
+            // (false, false, false) and (true, true, true): all three agree, go on.
+            // (_, true, false) cannot happen while zmin <= zmax on every axis.
+            _ => {}
         }
     }
-}
-
-/// The region where parts of level `level` stored in the aligned block `block` can lie: the
-/// block grown by one cell on its high side (a part spans at most two cells per axis from its
-/// own), widened by a relative `1e-12` so it errs outward.
-fn block_region(level: u8, shift: u32, block: [u64; 3]) -> Aabb {
-    let edge = cell_edge(level);
-    let mut min = [0.0; 3];
-    let mut max = [0.0; 3];
-    for a in 0..3 {
-        let first = (block[a] << shift) as i64 - HALF;
-        let past = first + (1i64 << shift) + 1;
-        let (lo, hi) = (first as f64 * edge, past as f64 * edge);
-        min[a] = lo - lo.abs() * 1e-12;
-        max[a] = hi + hi.abs() * 1e-12;
-    }
-    Aabb { min, max }
-}
-
-/// Merges neighbours across the smallest gaps until at most `max` ranges remain.
-fn bridge_smallest_gaps(ranges: &mut Vec<(u128, u128)>, max: usize) {
-    if ranges.len() <= max.max(1) {
-        return;
-    }
-    let mut gaps: Vec<(u128, usize)> = ranges
-        .windows(2)
-        .enumerate()
-        .map(|(i, w)| (w[1].0 - w[0].1, i))
-        .collect();
-    gaps.sort_unstable();
-    let mut bridged = vec![false; ranges.len()];
-    for (_, i) in gaps.iter().take(ranges.len() - max.max(1)) {
-        bridged[*i] = true;
-    }
-    let mut merged: Vec<(u128, u128)> = Vec::with_capacity(max);
-    let mut joining = false;
-    for (i, range) in ranges.iter().enumerate() {
-        match merged.last_mut() {
-            Some(last) if joining => last.1 = range.1,
-            _ => merged.push(*range),
-        }
-        joining = bridged[i];
-    }
-    *ranges = merged;
+    best
 }
 
 #[cfg(test)]
@@ -292,9 +258,7 @@ mod tests {
             },
         ];
         for q in probes {
-            assert!(ranges(level, &q)
-                .iter()
-                .any(|(lo, hi)| (*lo..=*hi).contains(&cell)));
+            assert!(CellBox::of_query(level, &q).contains(unmorton(cell)));
         }
     }
 
@@ -305,75 +269,68 @@ mod tests {
     }
 
     #[test]
-    fn table_spread_equals_the_bit_loop() {
+    fn table_spread_equals_the_bit_loop_and_unmorton_inverts_it() {
         for v in [0, 1, 0xFF, 0x1234_5678_9ABC, (1 << CELL_BITS) - 1, u64::MAX] {
-            assert_eq!(spread(v), naive_spread(v & ((1 << CELL_BITS) - 1)));
+            let v = v & ((1 << CELL_BITS) - 1);
+            assert_eq!(spread(v), naive_spread(v));
+            assert_eq!(
+                unmorton(morton(v, v ^ 0x2AA, v >> 3)),
+                [v, v ^ 0x2AA, v >> 3]
+            );
         }
     }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 
-        /// Every cell a query box must read lies in one of its ranges, the ranges are sorted
-        /// and disjoint, and there are at most `MAX_RANGES_PER_LEVEL` of them.
+        /// A part overlapping a query box lies in a cell of the box's `CellBox` at its level.
         #[test]
-        fn ranges_cover_every_cell_of_the_box(
-            min in proptest::array::uniform3(-40.0f64..40.0),
-            size in proptest::array::uniform3(0.0f64..30.0),
+        fn cell_box_holds_every_part_overlapping_the_query(
+            part_min in proptest::array::uniform3(-40.0f64..40.0),
+            part_size in proptest::array::uniform3(0.0f64..6.0),
+            query_min in proptest::array::uniform3(-40.0f64..40.0),
+            query_size in proptest::array::uniform3(0.0f64..30.0),
         ) {
-            let level = LEVEL_BIAS as u8; // cells of edge 1
-            let query = Aabb {
-                min,
-                max: [min[0] + size[0], min[1] + size[1], min[2] + size[2]],
+            let part = Aabb {
+                min: part_min,
+                max: [0, 1, 2].map(|a| part_min[a] + part_size[a]),
             };
-            let got = ranges(level, &query);
-            proptest::prop_assert!(got.len() <= MAX_RANGES_PER_LEVEL as usize);
-            for pair in got.windows(2) {
-                proptest::prop_assert!(pair[0].1 < pair[1].0);
-            }
-            let cell = |x: f64| (x.floor() as i64 + HALF) as u64;
-            for z in cell(query.min[2]) - 1..=cell(query.max[2]) {
-                for y in cell(query.min[1]) - 1..=cell(query.max[1]) {
-                    for x in cell(query.min[0]) - 1..=cell(query.max[0]) {
-                        let code = morton(x, y, z);
-                        proptest::prop_assert!(
-                            got.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)),
-                            "cell ({x}, {y}, {z}) not read"
-                        );
-                    }
-                }
+            let query = Aabb {
+                min: query_min,
+                max: [0, 1, 2].map(|a| query_min[a] + query_size[a]),
+            };
+            let (level, cell) = place(&part);
+            if part.overlaps(&query) {
+                proptest::prop_assert!(CellBox::of_query(level, &query).contains(unmorton(cell)));
             }
         }
-    }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
-
-        /// With a ball, every cell that may hold a part within the distance is still read.
+        /// `next_in_box` equals the brute-force smallest code above `code` inside the box.
         #[test]
-        fn ball_ranges_keep_every_cell_within_the_distance(
-            center in proptest::array::uniform3(-30.0f64..30.0),
-            r in 0.0f64..12.0,
+        fn next_in_box_equals_brute_force(
+            lo in proptest::array::uniform3(0u64..12),
+            size in proptest::array::uniform3(0u64..6),
+            probe in proptest::array::uniform3(0u64..20),
         ) {
-            let level = LEVEL_BIAS as u8 + 1; // cells of edge 2
-            let around = Aabb::of_point(center);
-            let query = around.expanded(r);
-            let got = ranges_near(level, &query, Some((&around, r)));
-            let cell = |x: f64| ((x / 2.0).floor() as i64 + HALF) as u64;
-            for z in cell(query.min[2]) - 1..=cell(query.max[2]) {
-                for y in cell(query.min[1]) - 1..=cell(query.max[1]) {
-                    for x in cell(query.min[0]) - 1..=cell(query.max[0]) {
-                        if block_region(level, 0, [x, y, z]).distance(&around) > r {
-                            continue;
+            let hi = [0, 1, 2].map(|a| lo[a] + size[a]);
+            let cells = CellBox { lo, hi };
+            let code = morton(probe[0], probe[1], probe[2]);
+            let (zmin, zmax) = cells.code_bounds();
+            proptest::prop_assert_eq!(code_in_box(code, zmin, zmax), cells.contains(probe));
+            proptest::prop_assume!(!cells.contains(probe));
+            let mut want = None;
+            for x in lo[0]..=hi[0] {
+                for y in lo[1]..=hi[1] {
+                    for z in lo[2]..=hi[2] {
+                        let c = morton(x, y, z);
+                        if c > code && want.is_none_or(|w| c < w) {
+                            want = Some(c);
                         }
-                        let code = morton(x, y, z);
-                        proptest::prop_assert!(
-                            got.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)),
-                            "cell ({x}, {y}, {z}) not read"
-                        );
                     }
                 }
             }
+            proptest::prop_assert_eq!(next_in_box(code, zmin, zmax), want);
+            proptest::prop_assert_eq!(code_in_box(code, zmin, zmax), cells.contains(probe));
         }
     }
 
@@ -385,6 +342,7 @@ mod tests {
             min: [f64::NEG_INFINITY; 3],
             max: [f64::INFINITY; 3],
         };
-        assert!(ranges(10, &whole).len() <= MAX_RANGES_PER_LEVEL as usize);
+        let cells = CellBox::of_query(10, &whole);
+        assert!(cells.contains([0; 3]) && cells.contains([(1 << CELL_BITS) - 1; 3]));
     }
 }

@@ -1,12 +1,10 @@
 //! Reading a spatial index: the parts whose bounding boxes overlap a query box.
 
-use std::ops::Bound;
-
-use cairn_engine::{KeyRange, Transaction};
+use cairn_engine::{ScanStep, Transaction};
 
 use crate::error::{GeoError, Result};
 use crate::index::entries::{decode_primitive, doc_key_of};
-use crate::index::grid::{self, OVERFLOW_LEVEL};
+use crate::index::grid::{code_in_box, next_in_box, CellBox, OVERFLOW_LEVEL};
 use crate::index::maintain::{ENTRIES_TABLE, META_TABLE, READY_KEY, SPATIAL_KIND};
 use crate::index::spec::SpatialSpec;
 use crate::primitive::{Aabb, Primitive};
@@ -20,11 +18,15 @@ pub struct SpatialHandle {
     pub ready: bool,
 }
 
+/// Entries a search steps over outside its box before it jumps (one B-tree descent, which
+/// costs about as much as this many steps) to where the Morton curve re-enters the box.
+pub const STEPS_BEFORE_SEEK: u32 = 4;
+
 /// What one search read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchStats {
-    /// Key ranges read.
-    pub ranges: u64,
+    /// Jumps made (each a B-tree descent): into a level's box, or back into it.
+    pub seeks: u64,
     /// Entries read (parts whose cell may overlap the query).
     pub entries: u64,
     /// Parts whose bounding box overlaps the query box (handed to the caller).
@@ -58,8 +60,8 @@ impl SpatialHandle {
         self.search_in(txn, collection, query, None, visit)
     }
 
-    /// Like [`SpatialHandle::search`] over the box `around` grown by `radius`, but reads only
-    /// grid blocks that may hold a part within `radius` of `around` (the ball, not its
+    /// Like [`SpatialHandle::search`] over the box `around` grown by `radius`, but hands on
+    /// only parts whose bounding box lies within `radius` of `around` (the ball, not its
     /// bounding cube). Every part within `radius` of `around` is visited; some farther ones
     /// may be too.
     pub fn search_near(
@@ -74,6 +76,10 @@ impl SpatialHandle {
         self.search_in(txn, collection, &query, Some((around, radius)), visit)
     }
 
+    /// The search: one guided scan over the whole entries table. Within a level, entries whose
+    /// cell lies in the level's [`CellBox`] are tested; after [`STEPS_BEFORE_SEEK`] entries
+    /// outside it the scan jumps to the next Morton code inside it, and past the box's last
+    /// code to the next level. The overflow level is read whole.
     fn search_in(
         &self,
         txn: &mut Transaction,
@@ -84,89 +90,90 @@ impl SpatialHandle {
     ) -> Result<SearchStats> {
         let mut stats = SearchStats::default();
         let mut failure: Option<GeoError> = None;
-        let mut stopped = false;
-        let mut from: u16 = 0;
-        while from <= u16::from(OVERFLOW_LEVEL) && !stopped {
-            // Jump to the next level that holds anything: one seek per non-empty level.
-            let mut next = None;
-            txn.extension_range(
-                collection,
-                &self.spec.name,
-                ENTRIES_TABLE,
-                Bound::Included(&[from as u8]),
-                Bound::Unbounded,
-                |key, _| {
-                    next = key.first().copied();
-                    Ok(false)
-                },
-            )?;
-            let Some(level) = next else { break };
-            let ranges = if level == OVERFLOW_LEVEL {
-                vec![(0u128, u128::MAX)]
-            } else {
-                grid::ranges_near(level, query, ball)
-            };
-            stats.ranges += ranges.len() as u64;
-            // Key bounds of every range (`level ‖ morton`); Morton codes use 126 bits, so
-            // `hi + 1` never overflows on a regular level.
-            let keys: Vec<([u8; 17], Option<[u8; 17]>)> = ranges
-                .iter()
-                .map(|&(lo, hi)| {
-                    let key = |code: u128| {
-                        let mut key = [0u8; 17];
-                        key[0] = level;
-                        key[1..].copy_from_slice(&code.to_be_bytes());
-                        key
-                    };
-                    (
-                        key(lo),
-                        (level != OVERFLOW_LEVEL).then(|| key(hi.saturating_add(1))),
-                    )
-                })
-                .collect();
-            let bounds: Vec<KeyRange<'_>> = keys
-                .iter()
-                .map(|(start, end)| {
-                    (
-                        Bound::Included(start.as_slice()),
-                        end.as_ref()
-                            .map_or(Bound::Unbounded, |end| Bound::Excluded(end.as_slice())),
-                    )
-                })
-                .collect();
-            txn.extension_ranges(
-                collection,
-                &self.spec.name,
-                ENTRIES_TABLE,
-                &bounds,
-                |_, key, value| {
-                    stats.entries += 1;
-                    let outcome = (|| -> Result<bool> {
-                        let part = decode_primitive(value)?;
-                        if !part.bbox().overlaps(query) {
-                            return Ok(true);
+        // The level being walked, its cells and their Morton bounds.
+        let mut current: Option<(u8, u128, u128)> = None;
+        let mut outside = 0u32;
+        let within_ball = |part: &Primitive| match ball {
+            // The squared test only errs towards keeping a part (see `distance_squared`).
+            Some((around, r)) => part.bbox().distance_squared(around) * (1.0 - 2e-9) <= r * r,
+            None => true,
+        };
+        txn.extension_guided_scan(
+            collection,
+            &self.spec.name,
+            ENTRIES_TABLE,
+            &[0],
+            |key, value| {
+                let step = (|| -> Result<ScanStep> {
+                    let (level, code) = cell_of_key(key)?;
+                    if level != OVERFLOW_LEVEL {
+                        let (_, zmin, zmax) = match current {
+                            Some(c) if c.0 == level => c,
+                            _ => {
+                                let (zmin, zmax) = CellBox::of_query(level, query).code_bounds();
+                                outside = 0;
+                                current = Some((level, zmin, zmax));
+                                (level, zmin, zmax)
+                            }
+                        };
+                        if code > zmax {
+                            stats.seeks += 1;
+                            return Ok(ScanStep::SeekTo(vec![level + 1]));
                         }
-                        stats.candidates += 1;
-                        visit(doc_key_of(key)?, &part)
-                    })();
-                    match outcome {
-                        Ok(more) => {
-                            stopped |= !more;
-                            Ok(more)
+                        if !code_in_box(code, zmin, zmax) {
+                            outside += 1;
+                            if code > zmin && outside < STEPS_BEFORE_SEEK {
+                                return Ok(ScanStep::Next);
+                            }
+                            outside = 0;
+                            stats.seeks += 1;
+                            return Ok(ScanStep::SeekTo(match next_in_box(code, zmin, zmax) {
+                                Some(next) => level_key(level, next),
+                                None => vec![level + 1],
+                            }));
                         }
-                        Err(err) => {
-                            failure = Some(err);
-                            stopped = true;
-                            Ok(false)
-                        }
+                        outside = 0;
                     }
-                },
-            )?;
-            from = u16::from(level) + 1;
-        }
+                    stats.entries += 1;
+                    let part = decode_primitive(value)?;
+                    if !part.bbox().overlaps(query) || !within_ball(&part) {
+                        return Ok(ScanStep::Next);
+                    }
+                    stats.candidates += 1;
+                    Ok(if visit(doc_key_of(key)?, &part)? {
+                        ScanStep::Next
+                    } else {
+                        ScanStep::Stop
+                    })
+                })();
+                step.or_else(|err| {
+                    failure = Some(err);
+                    Ok(ScanStep::Stop)
+                })
+            },
+        )?;
         match failure {
             Some(err) => Err(err),
             None => Ok(stats),
         }
     }
+}
+
+/// The level and Morton cell of an entry key.
+fn cell_of_key(key: &[u8]) -> Result<(u8, u128)> {
+    let code: Option<[u8; 16]> = key.get(1..17).and_then(|c| c.try_into().ok());
+    match (key.first(), code) {
+        (Some(&level), Some(code)) => Ok((level, u128::from_be_bytes(code))),
+        _ => Err(GeoError::CorruptEntry {
+            reason: "key too short",
+        }),
+    }
+}
+
+/// The key where a level's cell `code` begins.
+fn level_key(level: u8, code: u128) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17);
+    key.push(level);
+    key.extend_from_slice(&code.to_be_bytes());
+    key
 }
