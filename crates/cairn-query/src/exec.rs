@@ -11,12 +11,13 @@ use cairn_index::IndexHandle;
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::limits::BUDGET_CHECK_INTERVAL;
-use crate::plan::Access;
+use crate::plan::{tighter_lower, Access};
+use crate::primary_key::{bounded, KeyAccess};
 
 /// What an execution did, for `explain`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExecStats {
-    /// Index entries read.
+    /// Index entries read, and primary keys looked up or scanned.
     pub keys_examined: u64,
     /// Documents read and tested against the filter.
     pub docs_examined: u64,
@@ -45,7 +46,8 @@ impl Executor<'_> {
     }
 
     /// Runs `access`, calling `emit(doc_key, doc)` for each matching document until it
-    /// returns false. `start_after` (a document key) skips a full scan forward.
+    /// returns false. `start_after` (a document key) skips a full scan or a primary-key
+    /// range forward.
     pub fn run(
         &mut self,
         access: &Access,
@@ -53,7 +55,32 @@ impl Executor<'_> {
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
     ) -> Result<()> {
         match access {
-            Access::FullScan => self.full_scan(start_after, emit),
+            Access::FullScan => {
+                let start = start_after.map_or(Bound::Unbounded, Bound::Excluded);
+                self.scan_range(start, Bound::Unbounded, false, emit)
+            }
+            Access::PrimaryKey(KeyAccess::Points(keys)) => {
+                for key in keys {
+                    self.stats.keys_examined += 1;
+                    if !self.fetch_one(key, emit)? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            Access::PrimaryKey(KeyAccess::Range { lower, upper }) => {
+                let lower = match start_after {
+                    Some(after) => tighter_lower(lower.clone(), Bound::Excluded(after.to_vec())),
+                    None => lower.clone(),
+                };
+                // The cursor may have moved past the range: then nothing is left to read.
+                match bounded(lower, upper.clone()) {
+                    KeyAccess::Range { lower, upper } => {
+                        self.scan_range(as_slice(&lower), as_slice(&upper), true, emit)
+                    }
+                    KeyAccess::Points(_) => Ok(()),
+                }
+            }
             Access::Index { .. }
             | Access::Union(_)
             | Access::Intersect(..)
@@ -147,12 +174,15 @@ impl Executor<'_> {
             .ok_or_else(|| QueryError::invalid("plan", format!("index `{name}` vanished")))
     }
 
-    fn full_scan(
+    /// Reads the documents whose keys lie within `(start, end)` in key order, testing each;
+    /// `count_keys` counts them as keys examined too (a primary-key range).
+    fn scan_range(
         &mut self,
-        start_after: Option<&[u8]>,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        count_keys: bool,
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
     ) -> Result<()> {
-        let start = start_after.map_or(Bound::Unbounded, Bound::Excluded);
         let filter = self.filter;
         let mut failure = None;
         let collection = self.collection;
@@ -160,8 +190,11 @@ impl Executor<'_> {
         let budget = self.budget;
         let stats = &mut self.stats;
         self.txn
-            .scan_documents(collection, start, Bound::Unbounded, |key, doc| {
+            .scan_documents(collection, start, end, |key, doc| {
                 stats.docs_examined += 1;
+                if count_keys {
+                    stats.keys_examined += 1;
+                }
                 if let Err(err) = check_budget(started, budget, stats.docs_examined) {
                     failure = Some(err);
                     return Ok(false);
@@ -186,6 +219,25 @@ impl Executor<'_> {
         let mut keys = match access {
             Access::FullScan => {
                 return Err(QueryError::invalid("plan", "a full scan has no key list"));
+            }
+            Access::PrimaryKey(KeyAccess::Points(keys)) => {
+                self.stats.keys_examined += keys.len() as u64;
+                keys.clone()
+            }
+            Access::PrimaryKey(KeyAccess::Range { lower, upper }) => {
+                let mut keys = Vec::new();
+                let stats = &mut self.stats;
+                self.txn.scan_documents(
+                    self.collection,
+                    as_slice(lower),
+                    as_slice(upper),
+                    |key, _| {
+                        stats.keys_examined += 1;
+                        keys.push(key.to_vec());
+                        Ok(true)
+                    },
+                )?;
+                keys
             }
             Access::Index { index, scans, .. } => {
                 let handle = self.handle(index)?;
@@ -273,18 +325,27 @@ impl Executor<'_> {
         key: &[u8],
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
     ) -> Result<bool> {
-        self.stats.docs_examined += 1;
-        self.check_budget()?;
         let Some(doc) = self.txn.get_by_key(self.collection, key)? else {
             // An index entry always has its document in the same snapshot; a missing one
             // means damage, which `cairn check` reports. Skipping keeps the query correct.
+            // A primary-key lookup of an id that does not exist lands here too.
             return Ok(true);
         };
+        self.stats.docs_examined += 1;
+        self.check_budget()?;
         if !self.filter.matches(&doc) {
             return Ok(true);
         }
         self.stats.matched += 1;
         emit(key, doc)
+    }
+}
+
+fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
     }
 }
 

@@ -342,7 +342,7 @@ fn run(
             Ok(true)
         };
         let start_after = match (&chosen.access, query.sort.is_empty(), &after) {
-            (Access::FullScan, true, Some(a)) => Some(a.as_slice()),
+            (Access::FullScan | Access::PrimaryKey(_), true, Some(a)) => Some(a.as_slice()),
             _ => None,
         };
         if chosen.ordered && matches!(chosen.access, Access::Index { .. }) {

@@ -4,7 +4,7 @@
 //! * [`filter`]: the predicate tree, its JSON parser and evaluator (semantics in
 //!   `filter/semantics.md`).
 //! * [`query`] and [`projection`]: sort, skip, limit, projection, cursors.
-//! * [`plan`]: access paths and their costs.
+//! * [`plan`]: access paths and their costs; [`primary_key`]: the `_id` access path.
 //! * [`exec`]: running a plan over one snapshot, under a time budget.
 //! * [`find`]: `find`, `count`, `distinct`, `explain`.
 //! * [`bulk`]: `update_many` and `delete_many`, atomic, with dry runs.
@@ -22,6 +22,7 @@ pub mod find;
 pub mod limits;
 pub mod near;
 pub mod plan;
+pub mod primary_key;
 pub mod projection;
 pub mod query;
 

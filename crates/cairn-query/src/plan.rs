@@ -2,6 +2,9 @@
 //!
 //! Access paths considered:
 //! * full scan of the collection in `_id` order;
+//! * the primary key, for top-level `_id` conditions: point reads for `$eq`/`$in`, a key
+//!   range (within one id type) for `$gt`/`$gte`/`$lt`/`$lte` (see [`crate::primary_key`]);
+//!   equality costs a few fetches, so it beats every other path;
 //! * one index: equality on a leftmost prefix of its fields (several prefixes for `$in`), then
 //!   optionally a range on the next field; a hash index needs equality on every field;
 //! * an ordered full scan of a B-tree index whose fields match the sort (no filter needed);
@@ -28,6 +31,7 @@ use crate::error::Result;
 use crate::filter::geo::GeoOp;
 use crate::filter::{Filter, Op};
 use crate::limits::{MAX_IN_LIST, PROBE_CAP, SPATIAL_PROBE_CAP};
+use crate::primary_key::{key_access, KeyAccess};
 use crate::query::SortKey;
 
 /// Cost of reading one document in a sequential scan (decode and filter included).
@@ -46,6 +50,8 @@ const DEFAULT_SELECTIVITY: f64 = 0.33;
 pub enum Access {
     /// Every document, in `_id` order.
     FullScan,
+    /// Documents read by their primary key (`_id`), in `_id` order.
+    PrimaryKey(KeyAccess),
     /// Entries of one index in these scans, in order.
     Index {
         /// The index.
@@ -142,6 +148,7 @@ impl Access {
     pub fn describe(&self) -> String {
         match self {
             Access::FullScan => "full scan".to_string(),
+            Access::PrimaryKey(keys) => keys.describe(),
             Access::Index {
                 index,
                 scans,
@@ -229,8 +236,10 @@ pub fn plan(
         total,
         input,
     };
-    let mut candidates = vec![planner.full_scan()];
     let conjuncts = conjuncts(input.filter);
+    // First, so that it wins ties (the stable sort below keeps it ahead).
+    let mut candidates: Vec<Candidate> = planner.primary_key(&conjuncts).into_iter().collect();
+    candidates.push(planner.full_scan());
     let mut singles = Vec::new();
     for index in indexes.iter().filter(|i| i.ready) {
         if let Some(candidate) = planner.index_candidate(index, &conjuncts)? {
@@ -361,7 +370,7 @@ fn bound_key(b: &Bound<Vec<u8>>) -> Option<&Vec<u8>> {
     }
 }
 
-fn tighter_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+pub(crate) fn tighter_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
     match (bound_key(&a), bound_key(&b)) {
         (Some(x), Some(y)) if x > y => a,
         (Some(x), Some(y)) if x == y && matches!(a, Bound::Excluded(_)) => a,
@@ -371,7 +380,7 @@ fn tighter_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
     }
 }
 
-fn tighter_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+pub(crate) fn tighter_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
     match (bound_key(&a), bound_key(&b)) {
         (Some(x), Some(y)) if x < y => a,
         (Some(x), Some(y)) if x == y && matches!(a, Bound::Excluded(_)) => a,
@@ -413,6 +422,40 @@ impl Planner<'_, '_> {
                 + self.sort_cost(self.total * filter_selectivity(self.input.filter)),
             ordered,
         }
+    }
+
+    /// The primary key serving the `_id` conditions among `conjuncts`: equality is a few
+    /// point reads (cheaper than any index, which would fetch the same documents after
+    /// reading entries); a range is a part of the full scan, read in the same order.
+    fn primary_key(&self, conjuncts: &[&Filter]) -> Option<Candidate> {
+        let access = key_access(conjuncts)?;
+        let ordered = self.input.sort.is_empty();
+        let (rows, cost) = match &access {
+            KeyAccess::Points(keys) => {
+                let rows = keys.len() as f64;
+                (rows, rows * COST_FETCH_DOC + self.sort_cost(rows))
+            }
+            KeyAccess::Range { .. } => {
+                let in_range = access.estimated_rows(self.total, DEFAULT_SELECTIVITY);
+                let id_path = FieldPath::parse("_id").ok()?;
+                let residual = residual_selectivity(conjuncts, &[id_path]);
+                let mut rows = in_range;
+                if let (true, Some(needed)) = (ordered, self.input.needed) {
+                    // Stops early once enough matches are found, like a full scan.
+                    rows = rows.min(needed as f64 / residual);
+                }
+                (
+                    rows,
+                    rows * COST_SCAN_DOC + self.sort_cost(in_range * residual),
+                )
+            }
+        };
+        Some(Candidate {
+            access: Access::PrimaryKey(access),
+            estimated_rows: rows,
+            cost,
+            ordered,
+        })
     }
 
     /// Equality prefix (and maybe one range) on `index`.
