@@ -431,10 +431,7 @@ impl Planner<'_, '_> {
         let access = key_access(conjuncts)?;
         let ordered = self.input.sort.is_empty();
         let (rows, cost) = match &access {
-            KeyAccess::Points(keys) => {
-                let rows = keys.len() as f64;
-                (rows, rows * COST_FETCH_DOC + self.sort_cost(rows))
-            }
+            KeyAccess::Points(_) => return self.primary_key_points(access),
             KeyAccess::Range { .. } => {
                 let in_range = access.estimated_rows(self.total, DEFAULT_SELECTIVITY);
                 let id_path = FieldPath::parse("_id").ok()?;
@@ -455,6 +452,20 @@ impl Planner<'_, '_> {
             estimated_rows: rows,
             cost,
             ordered,
+        })
+    }
+
+    /// Point reads of `_id`s: one fetch each, in key order.
+    fn primary_key_points(&self, access: KeyAccess) -> Option<Candidate> {
+        let KeyAccess::Points(keys) = &access else {
+            return None;
+        };
+        let rows = keys.len() as f64;
+        Some(Candidate {
+            cost: rows * COST_FETCH_DOC + self.sort_cost(rows),
+            estimated_rows: rows,
+            ordered: self.input.sort.is_empty(),
+            access: Access::PrimaryKey(access),
         })
     }
 
@@ -689,7 +700,12 @@ impl Planner<'_, '_> {
         let mut rows = 0.0;
         for branch in branches {
             let branch_conjuncts = conjuncts(branch);
-            let mut best: Option<Candidate> = None;
+            // `_id` point reads serve a branch too (a range would be read twice: once for
+            // its keys, once to fetch, so ranges are left to the index paths).
+            let mut best: Option<Candidate> = match key_access(&branch_conjuncts) {
+                Some(access @ KeyAccess::Points(_)) => self.primary_key_points(access),
+                _ => None,
+            };
             for index in indexes.iter().filter(|i| i.ready) {
                 if let Some(c) = self.index_candidate(index, &branch_conjuncts)? {
                     if best.as_ref().is_none_or(|b| c.cost < b.cost) {

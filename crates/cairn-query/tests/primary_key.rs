@@ -72,14 +72,21 @@ fn id_condition() -> BoxedStrategy<Filter> {
     ops.prop_map(|ops| Filter::Field(id_path(), ops)).boxed()
 }
 
-/// An `_id` condition, alone or with others (on `k`, or a second `_id` condition).
+fn k_condition() -> BoxedStrategy<Filter> {
+    (0i64..3)
+        .prop_map(|v| Filter::Field(FieldPath::parse("k").unwrap(), vec![Op::Eq(Value::Int(v))]))
+        .boxed()
+}
+
+/// An `_id` condition, alone or with others (on `k`, or a second `_id` condition), or in an
+/// `$or` with a condition on `k` (a union of `_id` points and the index on `k`).
 fn filter() -> BoxedStrategy<Filter> {
-    let k = (0i64..3)
-        .prop_map(|v| Filter::Field(FieldPath::parse("k").unwrap(), vec![Op::Eq(Value::Int(v))]));
+    let k = k_condition();
     prop_oneof![
         3 => id_condition(),
         2 => (id_condition(), k).prop_map(|(a, b)| Filter::and([a, b])),
         1 => (id_condition(), id_condition()).prop_map(|(a, b)| Filter::and([a, b])),
+        1 => (id_condition(), k_condition()).prop_map(|(a, b)| Filter::or([a, b])),
     ]
     .boxed()
 }
@@ -156,7 +163,8 @@ proptest! {
         let got = find(&db, "c", &query).unwrap();
         prop_assert_eq!(&got.documents, &expected, "filter {:?}", filter);
         let plans = find_under_every_plan(&db, "c", &query).unwrap();
-        prop_assert!(plans.iter().any(|(plan, _)| plan.starts_with("primary key")), "{:?}", filter);
+        let is_or = matches!(filter, Filter::Or(_));
+        prop_assert!(is_or || plans.iter().any(|(plan, _)| plan.starts_with("primary key")), "{:?}", filter);
         for (plan, result) in plans {
             prop_assert_eq!(&result.documents, &expected, "plan {} filter {:?}", plan, filter);
         }
@@ -236,6 +244,25 @@ fn explain_shows_a_primary_key_lookup_for_id_equality() {
     assert_eq!(executed(&e, "keys_examined"), 4);
     assert_eq!(executed(&e, "docs_examined"), 3);
     assert_eq!(e.returned, 3);
+
+    // An `$or` branch on `_id` joins a union as point reads.
+    let e = explain(
+        &db,
+        "c",
+        &Query::new(filter_json(r#"{"$or": [{"_id": 6}, {"k": 3}]}"#)),
+    )
+    .unwrap();
+    assert!(
+        e.chosen
+            .description
+            .starts_with("union of [primary key (_id = 6)], [index"),
+        "{}",
+        e.chosen.description
+    );
+    assert_eq!(
+        e.returned,
+        1 + (0..2_000).filter(|i| i % 7 == 3).count() as u64
+    );
 
     let e = explain(&db, "c", &Query::new(filter_json(r#"{"_id": 5.5}"#))).unwrap();
     assert!(e.chosen.description.starts_with("primary key (no operand"));
