@@ -10,8 +10,9 @@ use cairn_index::IndexHandle;
 
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
+use crate::key_bounds::{as_slice, tighter_lower};
 use crate::limits::BUDGET_CHECK_INTERVAL;
-use crate::plan::{tighter_lower, Access};
+use crate::plan::Access;
 use crate::primary_key::{bounded, KeyAccess};
 
 /// What an execution did, for `explain`.
@@ -338,14 +339,6 @@ impl Executor<'_> {
         }
         self.stats.matched += 1;
         emit(key, doc)
-    }
-}
-
-fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(k) => Bound::Included(k.as_slice()),
-        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 

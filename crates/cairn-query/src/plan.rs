@@ -3,8 +3,9 @@
 //! Access paths considered:
 //! * full scan of the collection in `_id` order;
 //! * the primary key, for top-level `_id` conditions: point reads for `$eq`/`$in`, a key
-//!   range (within one id type) for `$gt`/`$gte`/`$lt`/`$lte` (see [`crate::primary_key`]);
-//!   equality costs a few fetches, so it beats every other path;
+//!   range (within one id type) for `$gt`/`$gte`/`$lt`/`$lte` (see [`crate::primary_key`]),
+//!   in `_id` order (serving an ascending `_id` sort); equality costs a few fetches, so it
+//!   beats every other path; `_id` point reads also serve `$or` branches in a union;
 //! * one index: equality on a leftmost prefix of its fields (several prefixes for `$in`), then
 //!   optionally a range on the next field; a hash index needs equality on every field;
 //! * an ordered full scan of a B-tree index whose fields match the sort (no filter needed);
@@ -30,6 +31,7 @@ use cairn_index::{IndexHandle, IndexKind, IndexScan};
 use crate::error::Result;
 use crate::filter::geo::GeoOp;
 use crate::filter::{Filter, Op};
+use crate::key_bounds::{as_slice, tighter_lower, tighter_upper};
 use crate::limits::{MAX_IN_LIST, PROBE_CAP, SPATIAL_PROBE_CAP};
 use crate::primary_key::{key_access, KeyAccess};
 use crate::query::SortKey;
@@ -363,33 +365,6 @@ fn add_range(c: &mut FieldConstraint, op: &Op, v: &Value) {
     });
 }
 
-fn bound_key(b: &Bound<Vec<u8>>) -> Option<&Vec<u8>> {
-    match b {
-        Bound::Included(k) | Bound::Excluded(k) => Some(k),
-        Bound::Unbounded => None,
-    }
-}
-
-pub(crate) fn tighter_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
-    match (bound_key(&a), bound_key(&b)) {
-        (Some(x), Some(y)) if x > y => a,
-        (Some(x), Some(y)) if x == y && matches!(a, Bound::Excluded(_)) => a,
-        (Some(_), Some(_)) => b,
-        (Some(_), None) => a,
-        _ => b,
-    }
-}
-
-pub(crate) fn tighter_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
-    match (bound_key(&a), bound_key(&b)) {
-        (Some(x), Some(y)) if x < y => a,
-        (Some(x), Some(y)) if x == y && matches!(a, Bound::Excluded(_)) => a,
-        (Some(_), Some(_)) => b,
-        (Some(_), None) => a,
-        _ => b,
-    }
-}
-
 struct Planner<'p, 'a> {
     txn: &'p mut Transaction,
     collection: &'p str,
@@ -429,24 +404,23 @@ impl Planner<'_, '_> {
     /// reading entries); a range is a part of the full scan, read in the same order.
     fn primary_key(&self, conjuncts: &[&Filter]) -> Option<Candidate> {
         let access = key_access(conjuncts)?;
-        let ordered = self.input.sort.is_empty();
-        let (rows, cost) = match &access {
-            KeyAccess::Points(_) => return self.primary_key_points(access),
-            KeyAccess::Range { .. } => {
-                let in_range = access.estimated_rows(self.total, DEFAULT_SELECTIVITY);
-                let id_path = FieldPath::parse("_id").ok()?;
-                let residual = residual_selectivity(conjuncts, &[id_path]);
-                let mut rows = in_range;
-                if let (true, Some(needed)) = (ordered, self.input.needed) {
-                    // Stops early once enough matches are found, like a full scan.
-                    rows = rows.min(needed as f64 / residual);
-                }
-                (
-                    rows,
-                    rows * COST_SCAN_DOC + self.sort_cost(in_range * residual),
-                )
+        if matches!(access, KeyAccess::Points(_)) {
+            return self.primary_key_points(access);
+        }
+        let id_path = FieldPath::parse("_id").ok()?;
+        let ordered = self.input.sort.is_empty() || self.sorts_by_id(&id_path);
+        let in_range = access.estimated_rows(self.total, DEFAULT_SELECTIVITY);
+        let residual = residual_selectivity(conjuncts, std::slice::from_ref(&id_path));
+        let mut rows = in_range;
+        let mut cost_sort = self.sort_cost(in_range * residual);
+        if ordered {
+            cost_sort = 0.0;
+            if let Some(needed) = self.input.needed {
+                // Stops early once enough matches are found, like a full scan.
+                rows = rows.min(needed as f64 / residual);
             }
-        };
+        }
+        let cost = rows * COST_SCAN_DOC + cost_sort;
         Some(Candidate {
             access: Access::PrimaryKey(access),
             estimated_rows: rows,
@@ -461,12 +435,21 @@ impl Planner<'_, '_> {
             return None;
         };
         let rows = keys.len() as f64;
+        let ordered = self.input.sort.is_empty()
+            || FieldPath::parse("_id").is_ok_and(|id| self.sorts_by_id(&id));
         Some(Candidate {
-            cost: rows * COST_FETCH_DOC + self.sort_cost(rows),
+            cost: rows * COST_FETCH_DOC + if ordered { 0.0 } else { self.sort_cost(rows) },
             estimated_rows: rows,
-            ordered: self.input.sort.is_empty(),
+            ordered,
             access: Access::PrimaryKey(access),
         })
+    }
+
+    /// Whether the query sorts by `_id` ascending alone: then document key order is the
+    /// sort order, because sort keys encode ids (numbers, then strings with an
+    /// order-preserving escape, then UUIDs) in the same order as `DocId` keys.
+    fn sorts_by_id(&self, id_path: &FieldPath) -> bool {
+        self.input.sort.len() == 1 && sort_matches(std::slice::from_ref(id_path), self.input.sort)
     }
 
     /// Equality prefix (and maybe one range) on `index`.
@@ -609,7 +592,7 @@ impl Planner<'_, '_> {
                 IndexScan::HashEqual { .. } => stats.estimate_equal(index.spec.fields.len()),
                 IndexScan::Range { .. } if is_point(scan) => stats.estimate_equal(equal_fields),
                 IndexScan::Range { lower, upper } => {
-                    stats.estimate_range(as_ref(lower), as_ref(upper))
+                    stats.estimate_range(as_slice(lower), as_slice(upper))
                 }
             };
             rows += estimate.max(PROBE_CAP as f64);
@@ -723,14 +706,6 @@ impl Planner<'_, '_> {
             cost: rows * (COST_INDEX_ENTRY + COST_FETCH_DOC) + self.sort_cost(rows),
             ordered: false,
         }))
-    }
-}
-
-fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(k) => Bound::Included(k.as_slice()),
-        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 

@@ -24,8 +24,8 @@ use std::ops::Bound;
 use cairn_doc::{values_equal, DocId, FieldPath, Value};
 
 use crate::filter::{Filter, Op};
+use crate::key_bounds::{is_empty_range, tighter_lower, tighter_upper, within};
 use crate::limits::MAX_IN_LIST;
-use crate::plan::{tighter_lower, tighter_upper};
 
 /// Lower and upper bounds on document keys.
 type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
@@ -59,7 +59,7 @@ impl KeyAccess {
             }
             KeyAccess::Points(keys) => format!("primary key (_id in {} ids)", keys.len()),
             KeyAccess::Range { lower, upper } => {
-                let mut parts = vec![id_type_name(lower, upper).to_string()];
+                let mut parts = vec![id_type(lower, upper).name().to_string()];
                 match lower {
                     Bound::Included(k) if k.len() > 1 => {
                         parts.push(format!("_id >= {}", render_key(k)))
@@ -251,31 +251,6 @@ fn edge(key: Vec<u8>, inclusive: bool) -> Bound<Vec<u8>> {
     }
 }
 
-/// Whether no key lies within the bounds (storage range scans refuse inverted bounds).
-fn is_empty_range(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
-    match (lower, upper) {
-        (Bound::Included(l), Bound::Included(u)) => l > u,
-        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u))
-        | (Bound::Excluded(l), Bound::Included(u)) => l >= u,
-        _ => false,
-    }
-}
-
-/// Whether `key` lies within the bounds.
-pub(crate) fn within(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
-    let above = match lower {
-        Bound::Included(l) => key >= l.as_slice(),
-        Bound::Excluded(l) => key > l.as_slice(),
-        Bound::Unbounded => true,
-    };
-    let below = match upper {
-        Bound::Included(u) => key <= u.as_slice(),
-        Bound::Excluded(u) => key < u.as_slice(),
-        Bound::Unbounded => true,
-    };
-    above && below
-}
-
 /// At most how many integer ids lie within the bounds, when both are integer keys.
 fn int_width(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Option<f64> {
     let int = |b: &Bound<Vec<u8>>| match b {
@@ -297,19 +272,38 @@ fn render_key(key: &[u8]) -> String {
     }
 }
 
-/// Which id type a range covers, named from its bounds' tag.
-fn id_type_name(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> &'static str {
+/// The id type a range covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdType {
+    Int,
+    String,
+    Uuid,
+}
+
+impl IdType {
+    fn name(self) -> &'static str {
+        match self {
+            IdType::Int => "int ids",
+            IdType::String => "string ids",
+            IdType::Uuid => "uuid ids",
+        }
+    }
+}
+
+/// Which id type a range covers, from its bounds' tag (a range never spans two types; see
+/// `range_of`, and `bounded` for the empty ones).
+fn id_type(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> IdType {
     let tag = match (lower, upper) {
         (Bound::Included(k) | Bound::Excluded(k), _) if !k.is_empty() => k[0],
-        (_, Bound::Included(k)) if !k.is_empty() => k[0],
-        _ => return "ids",
+        (_, Bound::Included(k) | Bound::Excluded(k)) if !k.is_empty() => k[0],
+        _ => 0,
     };
     if tag == tag_of(DocId::Int(0)) {
-        "int ids"
+        IdType::Int
     } else if tag == tag_of(DocId::String("s".into())) {
-        "string ids"
+        IdType::String
     } else {
-        "uuid ids"
+        IdType::Uuid
     }
 }
 

@@ -30,7 +30,9 @@ fn uuid(n: u64) -> Value {
 fn id_value() -> BoxedStrategy<Value> {
     prop_oneof![
         4 => (-3i64..12).prop_map(Value::Int),
-        2 => "[ab]{1,2}".prop_map(Value::String),
+        // NUL and U+0001 probe the escaping of strings in sort keys.
+        2 => proptest::collection::vec(prop::sample::select(vec!['a', 'b', '\0', '\u{1}', 'é']), 1..3)
+            .prop_map(|cs| Value::String(cs.into_iter().collect())),
         1 => (0u64..4).prop_map(uuid),
     ]
     .boxed()
@@ -139,7 +141,7 @@ proptest! {
         ids in proptest::collection::vec((id_value(), 0i64..3), 0..30),
         index_on_k in any::<bool>(),
         filter in filter(),
-        sort in 0usize..4,
+        sort in 0usize..5,
         limit in proptest::option::of(1usize..6),
         skip in 0usize..3,
     ) {
@@ -154,6 +156,7 @@ proptest! {
             1 => query.sort_by("k", false).unwrap(),
             2 => query.sort_by("_id", true).unwrap(),
             3 => query.sort_by("k", true).unwrap().sort_by("_id", false).unwrap(),
+            4 => query.sort_by("_id", false).unwrap(),
             _ => query,
         };
         query.skip = skip;
@@ -302,6 +305,14 @@ fn explain_shows_a_primary_key_range_for_id_bounds() {
         .map(|d| d.as_object().unwrap().get("_id").unwrap().as_i64().unwrap())
         .collect();
     assert_eq!(ids, vec![1504, 1505, 1506]);
+
+    // An ascending `_id` sort over an int range needs no sort: the scan stops early too.
+    let sorted = Query::new(filter_json(r#"{"_id": {"$gt": 1500}}"#))
+        .sort_by("_id", false)
+        .unwrap()
+        .limit(3);
+    let page = find(&db, "c", &sorted).unwrap();
+    assert_eq!(page.stats.docs_examined, 4);
 }
 
 #[test]
