@@ -82,6 +82,12 @@ impl Value {
         write::write_value(self, &mut out);
         out
     }
+
+    /// Appends the value as compact JSON to `out`, exactly as [`Value::to_json_string`] writes
+    /// it: for callers that size (or reuse) the buffer themselves.
+    pub fn write_json(&self, out: &mut String) {
+        write::write_value(self, out);
+    }
 }
 
 impl std::fmt::Display for Value {

@@ -4,7 +4,7 @@
 //! figures read fresh from [`cairn::Database::stats`] at scrape time (so dropped collections
 //! vanish instead of lingering as stale series).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -32,6 +32,29 @@ const LATENCY_BUCKETS_SECONDS: [f64; 15] = [
 /// only guards against a bug turning raw paths into labels.
 const MAX_INTERNED_LABELS: usize = 1_024;
 
+/// Most (method, route, status) series whose handles are kept: 4,096, far above the routes ×
+/// methods × statuses a server answers; past it a request registers its series anew each
+/// time (correct, only slower).
+const MAX_CACHED_SERIES: usize = 4_096;
+
+/// A series' key: interned method, route template and status.
+type SeriesKey = (&'static str, &'static str, &'static str);
+
+/// The registered handles of one series, so recording is two atomic updates instead of
+/// building label sets and looking them up in the recorder's registry on every request.
+#[derive(Clone)]
+struct Series {
+    requests: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+impl Series {
+    fn record(&self, elapsed: Duration) {
+        self.requests.increment(1);
+        self.latency.record(elapsed.as_secs_f64());
+    }
+}
+
 /// The server's request metrics.
 pub struct Metrics {
     recorder: PrometheusRecorder,
@@ -39,6 +62,8 @@ pub struct Metrics {
     /// Label values as `&'static str`, so recording a request allocates nothing: the set of
     /// routes, methods and statuses is small and fixed, so each is leaked once.
     labels: RwLock<HashSet<&'static str>>,
+    /// Handles of the series seen so far.
+    series: RwLock<HashMap<SeriesKey, Series>>,
 }
 
 impl Metrics {
@@ -56,6 +81,7 @@ impl Metrics {
             recorder,
             handle,
             labels: RwLock::new(HashSet::new()),
+            series: RwLock::new(HashMap::new()),
         })
     }
 
@@ -79,15 +105,30 @@ impl Metrics {
     /// Records one finished request. `route` is the route template (`/v1/collections/{collection}`),
     /// never the raw path, so series stay few.
     pub fn record(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
-        let method = self.intern(method.as_str());
-        let route = self.intern(route);
-        let status = self.intern(status.as_str());
-        metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!(REQUESTS_TOTAL, "method" => method, "route" => route, "status" => status)
-                .increment(1);
-            metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route)
-                .record(elapsed.as_secs_f64());
+        let key = (
+            self.intern(method.as_str()),
+            self.intern(route),
+            self.intern(status.as_str()),
+        );
+        if let Some(series) = self.series.read().get(&key) {
+            series.record(elapsed);
+            return;
+        }
+        self.register(key).record(elapsed);
+    }
+
+    /// Registers a series' handles (and keeps them, up to [`MAX_CACHED_SERIES`]).
+    fn register(&self, key: SeriesKey) -> Series {
+        let (method, route, status) = key;
+        let registered = metrics::with_local_recorder(&self.recorder, || Series {
+            requests: metrics::counter!(REQUESTS_TOTAL, "method" => method, "route" => route, "status" => status),
+            latency: metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route),
         });
+        let mut series = self.series.write();
+        if series.len() < MAX_CACHED_SERIES {
+            series.insert(key, registered.clone());
+        }
+        registered
     }
 
     /// The full scrape: request metrics, then database figures.
@@ -237,6 +278,41 @@ mod tests {
         assert!(text.contains("cairn_http_request_duration_seconds_bucket"));
         assert!(text.contains("cairn_collection_documents{collection=\"jobs\"} 0"));
         assert!(text.contains("# TYPE cairn_fsyncs_total counter"));
+    }
+
+    #[test]
+    fn cached_series_keep_counting_and_stay_apart() {
+        let metrics = Metrics::new().unwrap();
+        let route = "/v1/collections/{collection}/documents/{id}";
+        for status in [StatusCode::OK, StatusCode::OK, StatusCode::NOT_FOUND] {
+            metrics.record(&Method::GET, route, status, Duration::from_micros(300));
+        }
+        metrics.record(
+            &Method::PUT,
+            route,
+            StatusCode::OK,
+            Duration::from_millis(3),
+        );
+        let text = metrics.handle.render();
+        let counter = |method: &str, status: &str| {
+            format!("cairn_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}")
+        };
+        assert!(
+            text.contains(&format!("{} 2", counter("GET", "200"))),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{} 1", counter("GET", "404"))),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{} 1", counter("PUT", "200"))),
+            "{text}"
+        );
+        let latency = format!(
+            "cairn_http_request_duration_seconds_count{{method=\"GET\",route=\"{route}\"}} 3"
+        );
+        assert!(text.contains(&latency), "{text}");
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl AppState {
             let principal = if auth_enabled {
                 store::authenticate(&db, &tokens, &credentials)?
             } else {
-                Principal::anonymous_admin()
+                Arc::new(Principal::anonymous_admin())
             };
             principal.authorize(&need)?;
             op(&db, &principal)

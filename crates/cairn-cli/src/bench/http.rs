@@ -26,9 +26,13 @@
 //!
 //! The load generator (`http/load.rs`) is a raw HTTP/1.1 client on its own single-threaded
 //! runtime; the servers share a multi-threaded runtime. All run on the same cores, so figures
-//! are only meaningful as ratios within one run. Reproduce with
+//! are only meaningful as ratios within one run. The table also shows each server's CPU time
+//! per request (the process's CPU time minus the load generator's thread, `http/cpu.rs`):
+//! on a machine shared with other work it moves far less than throughput does, so it is the
+//! figure to compare across runs. Reproduce with
 //! `cargo run --release -p cairn-cli -- bench http`.
 
+mod cpu;
 mod load;
 
 use std::net::SocketAddr;
@@ -373,8 +377,8 @@ fn render(args: &HttpArgs, rows: &[Row]) -> String {
         args.inserts,
         args.rounds
     );
-    out.push_str("| operation | Cairn req/s | ceiling req/s | Cairn/ceiling | Cairn p50 / p99 | ceiling p50 / p99 | target |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---|\n");
+    out.push_str("| operation | Cairn req/s | ceiling req/s | Cairn/ceiling | Cairn p50 / p99 | ceiling p50 / p99 | server CPU µs/req Cairn / ceiling | target |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---|\n");
     for row in rows {
         let ratio = row.cairn.rate() / row.ceiling.rate().max(f64::MIN_POSITIVE);
         let target = row.target.map_or("—".to_string(), |goal| {
@@ -384,7 +388,7 @@ fn render(args: &HttpArgs, rows: &[Row]) -> String {
             )
         });
         out.push_str(&format!(
-            "| {} | {:.0} | {:.0} | {ratio:.2} | {} / {} | {} / {} | {target} |\n",
+            "| {} | {:.0} | {:.0} | {ratio:.2} | {} / {} | {} / {} | {} / {} | {target} |\n",
             row.operation,
             row.cairn.rate(),
             row.ceiling.rate(),
@@ -392,9 +396,15 @@ fn render(args: &HttpArgs, rows: &[Row]) -> String {
             millis(row.cairn.quantile(0.99)),
             millis(row.ceiling.quantile(0.5)),
             millis(row.ceiling.quantile(0.99)),
+            micros(row.cairn.server_cpu_us_per_request()),
+            micros(row.ceiling.server_cpu_us_per_request()),
         ));
     }
     out
+}
+
+fn micros(value: Option<f64>) -> String {
+    value.map_or("—".to_string(), |us| format!("{us:.1}"))
 }
 
 fn millis(duration: std::time::Duration) -> String {

@@ -105,18 +105,76 @@ fn write_f32(f: f32, out: &mut String) {
 /// Writes `s` as a JSON string literal, escaping quotes, backslashes and control characters.
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    // Copies runs of bytes that need no escape in one go. Every byte that needs one is ASCII,
+    // and UTF-8 never uses ASCII bytes inside a multi-byte character, so `i` is always a
+    // character boundary.
+    let mut run_start = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[run_start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", byte);
+        } else {
+            out.push_str(escape);
+        }
+        run_start = i + 1;
+    }
+    out.push_str(&s[run_start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The escaping rules one character at a time: the reference the run-copying writer
+    /// must match byte for byte.
+    fn reference(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c < ' ' => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
             }
-            c => out.push(c),
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn strings_escape_exactly_like_the_per_character_rules() {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        let cases = [
+            "",
+            "plain",
+            "quote \" backslash \\ end\\",
+            "\"",
+            "é ü 日本語 🦀 \u{7f} \u{80} \u{2028}",
+            "line\nbreak\r\ttab\u{8}\u{c}\u{0}",
+            controls.as_str(),
+            "mixed 🦀\"\\\u{1}x",
+        ];
+        for case in cases {
+            let mut out = String::new();
+            write_string(case, &mut out);
+            assert_eq!(out, reference(case), "{case:?}");
+            let parsed: String = serde_json::from_str(&out).unwrap();
+            assert_eq!(parsed, case);
         }
     }
-    out.push('"');
 }

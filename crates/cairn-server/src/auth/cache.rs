@@ -9,6 +9,7 @@
 //! stale.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -21,8 +22,8 @@ const MAX_CACHED_TOKENS: usize = 10_000;
 /// A principal resolved from a token, and when the token expires (µs since the epoch).
 #[derive(Debug, Clone)]
 pub struct CachedToken {
-    /// Who the token authenticates.
-    pub principal: Principal,
+    /// Who the token authenticates (shared: a cache hit hands out this one copy).
+    pub principal: Arc<Principal>,
     /// Expiry, microseconds since the Unix epoch.
     pub expires_at_us: i64,
 }
@@ -74,7 +75,7 @@ mod tests {
 
     fn entry() -> CachedToken {
         CachedToken {
-            principal: Principal::anonymous_admin(),
+            principal: Arc::new(Principal::anonymous_admin()),
             expires_at_us: i64::MAX,
         }
     }

@@ -7,6 +7,7 @@
 //! at once without a scan of the token collection.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn::{Database, DateTime, DocId, EngineError, Value};
@@ -134,7 +135,7 @@ pub fn authenticate(
     db: &Database,
     cache: &TokenCache,
     credentials: &Credentials,
-) -> Result<Principal, ApiError> {
+) -> Result<Arc<Principal>, ApiError> {
     match credentials {
         Credentials::Missing => Err(ApiError::unauthorized(
             "credentials required: HTTP Basic or a bearer token from POST /v1/auth/tokens",
@@ -143,7 +144,7 @@ pub fn authenticate(
             let record = load_user(db, user)?;
             match record {
                 Some(record) if password::verify(password, &record.password) => {
-                    Ok(record.principal())
+                    Ok(Arc::new(record.principal()))
                 }
                 Some(_) => Err(wrong_login()),
                 None => {
@@ -155,21 +156,22 @@ pub fn authenticate(
         Credentials::Bearer(text) => {
             let invalid =
                 || ApiError::unauthorized("the bearer token is unknown, expired or revoked");
-            let digest = token::digest(text);
+            let digest = token::HexDigest::of(text);
+            let digest = digest.as_str();
             let now_us = DateTime::now().micros();
-            let (cached, generation) = cache.get(&digest);
+            let (cached, generation) = cache.get(digest);
             if let Some(cached) = cached {
                 if cached.expires_at_us > now_us {
                     return Ok(cached.principal);
                 }
             }
-            let (record, expires_at_us) = resolve_token(db, &digest)?.ok_or_else(invalid)?;
-            let principal = record.principal();
+            let (record, expires_at_us) = resolve_token(db, digest)?.ok_or_else(invalid)?;
+            let principal = Arc::new(record.principal());
             let entry = CachedToken {
                 principal: principal.clone(),
                 expires_at_us,
             };
-            cache.insert(digest, entry, generation);
+            cache.insert(digest.to_string(), entry, generation);
             Ok(principal)
         }
     }

@@ -28,14 +28,31 @@ pub fn generate_password() -> Result<String, ApiError> {
 
 /// The stored form of a token: lowercase hex SHA-256 of its text.
 pub fn digest(token: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let hash = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(hash.len() * 2);
-    for byte in hash {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    HexDigest::of(token).as_str().to_string()
+}
+
+/// A token's digest (as [`digest`] spells it) held on the stack, so authenticating a request
+/// whose token is cached allocates nothing.
+pub struct HexDigest([u8; 64]);
+
+impl HexDigest {
+    /// The lowercase hex SHA-256 of `token`.
+    pub fn of(token: &str) -> HexDigest {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let hash = Sha256::digest(token.as_bytes());
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(hash) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
+        }
+        HexDigest(out)
     }
-    out
+
+    /// The digest text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written into the array.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// Constant-time equality of two stored digests.

@@ -22,6 +22,11 @@ use crate::openapi::{
 use crate::state::SharedState;
 use crate::transact::{self, guard_size};
 
+/// Room reserved for a document's JSON before writing it: 1 KiB, more than most documents
+/// need, so writing one rarely regrows the buffer (which lives only until the response is
+/// sent).
+const JSON_RESPONSE_CAPACITY_BYTES: usize = 1024;
+
 /// A write's outcome: the document's id and the commit's sequence number (its position in the
 /// change stream).
 #[derive(Debug, Serialize, ToSchema)]
@@ -131,7 +136,11 @@ pub async fn get(
     let text = state
         .read(credentials, need, move |db, _| {
             match db.get(&collection, &id)? {
-                Some(doc) => Ok(doc.to_json_string()),
+                Some(doc) => {
+                    let mut text = String::with_capacity(JSON_RESPONSE_CAPACITY_BYTES);
+                    doc.write_json(&mut text);
+                    Ok(text)
+                }
                 None => Err(not_found(&collection, &id)),
             }
         })

@@ -24,7 +24,6 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::http::header;
-use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -75,7 +74,7 @@ pub fn router(state: SharedState) -> Router {
     let spec = Arc::new(parts.openapi.to_json().unwrap_or_else(|_| "{}".to_string()));
     let api = parts
         .api
-        .route_layer(from_fn_with_state(state.clone(), middleware::limit));
+        .route_layer(middleware::LimitLayer::new(state.clone()));
     Router::new()
         .merge(api)
         .merge(parts.streams)
@@ -101,7 +100,7 @@ pub fn router(state: SharedState) -> Router {
             )
             .into_response()
         })
-        .layer(from_fn_with_state(state.clone(), middleware::track))
+        .layer(middleware::TrackLayer::new(state.clone()))
         .with_state(state)
 }
 

@@ -10,6 +10,8 @@ use anyhow::{bail, ensure, Context};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::cpu::server_cpu_time;
+
 /// Largest response head the client accepts: 16 KiB, far above what either server sends.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
@@ -25,6 +27,8 @@ pub struct PhaseResult {
     pub elapsed: Duration,
     /// Every request's latency, sorted.
     pub latencies: Vec<Duration>,
+    /// CPU time the servers used during the phase (see `cpu.rs`), where measurable.
+    pub server_cpu: Option<Duration>,
 }
 
 impl PhaseResult {
@@ -40,6 +44,12 @@ impl PhaseResult {
         }
         let rank = ((self.latencies.len() - 1) as f64 * q).round() as usize;
         self.latencies[rank.min(self.latencies.len() - 1)]
+    }
+
+    /// Server CPU time per request, in microseconds.
+    pub fn server_cpu_us_per_request(&self) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        (self.requests > 0).then(|| cpu.as_secs_f64() * 1e6 / self.requests as f64)
     }
 }
 
@@ -59,6 +69,7 @@ pub async fn run_phase(
         stream.set_nodelay(true)?;
         connections.push(stream);
     }
+    let cpu_before = server_cpu_time();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(lanes.len());
     for (stream, requests) in connections.into_iter().zip(lanes) {
@@ -69,11 +80,15 @@ pub async fn run_phase(
         latencies.extend(task.await.context("load task panicked")??);
     }
     let elapsed = started.elapsed();
+    let server_cpu = server_cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     latencies.sort_unstable();
     Ok(PhaseResult {
         requests: latencies.len() as u64,
         elapsed,
         latencies,
+        server_cpu,
     })
 }
 
@@ -192,7 +207,9 @@ mod tests {
             requests: 4,
             elapsed: Duration::from_secs(2),
             latencies: (1..=4).map(Duration::from_millis).collect(),
+            server_cpu: Some(Duration::from_millis(2)),
         };
+        assert_eq!(result.server_cpu_us_per_request(), Some(500.0));
         assert_eq!(result.rate(), 2.0);
         assert_eq!(result.quantile(0.0), Duration::from_millis(1));
         assert_eq!(result.quantile(1.0), Duration::from_millis(4));
