@@ -11,6 +11,7 @@
 //! does not apply, an extension refusing the write), the transaction is left exactly as before
 //! that operation and stays usable.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use cairn_storage::{Snapshot, TableReader};
 
 use crate::catalog::CollectionMeta;
 use crate::changelog::{ChangeOp, PendingChange};
+use crate::commit_check::{CommitNeeds, ToRemember};
 use crate::committer::SnapshotRegistration;
 use crate::database::DbInner;
 use crate::error::{EngineError, Result};
@@ -35,14 +37,14 @@ pub(crate) struct CollectionHandle {
     pub(crate) meta: CollectionMeta,
     pub(crate) docs: Arc<str>,
     pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
+    /// What the commit-time checks need of each written document (from `extensions`).
+    pub(crate) commit_needs: CommitNeeds,
 }
 
 impl CollectionHandle {
     /// Whether some extension of the collection checks transactions at commit.
     pub(crate) fn checks_at_commit(&self) -> bool {
-        self.extensions
-            .iter()
-            .any(|(_, ext)| ext.checks_at_commit())
+        !matches!(self.commit_needs, CommitNeeds::Nothing)
     }
 }
 
@@ -270,7 +272,7 @@ impl Transaction {
             let coll = txn.collection(collection)?;
             let doc = with_id(doc, id)?;
             let (key, old) = txn.existing(&coll, id)?;
-            txn.write_doc(&coll, id, key, Some(old), doc).map(|_| ())
+            txn.store_doc(&coll, id, key, Some(old), doc)
         })
     }
 
@@ -312,11 +314,11 @@ impl Transaction {
             let key = encode_id(&id)?;
             match txn.read_doc(&coll, &key)? {
                 Some(old) => {
-                    txn.write_doc(&coll, &id, key, Some(old), doc)?;
+                    txn.store_doc(&coll, &id, key, Some(old), doc)?;
                     Ok(Upserted::Replaced)
                 }
                 None => {
-                    txn.write_doc(&coll, &id, key, None, doc)?;
+                    txn.store_doc(&coll, &id, key, None, doc)?;
                     Ok(Upserted::Inserted)
                 }
             }
@@ -429,7 +431,7 @@ impl Transaction {
                 id,
             });
         }
-        self.write_doc(&coll, &id, key, None, doc)?;
+        self.store_doc(&coll, &id, key, None, doc)?;
         Ok(id)
     }
 
@@ -454,8 +456,7 @@ impl Transaction {
         Ok(Some(StoredDoc { record, value }))
     }
 
-    /// Writes a document (insert when `old` is `None`, else update), its routing entry, its
-    /// change record, and runs the collection's extensions. Returns the stored document.
+    /// Writes a document and returns it as stored (see [`Transaction::stage_doc`]).
     fn write_doc(
         &mut self,
         coll: &CollectionHandle,
@@ -464,6 +465,44 @@ impl Transaction {
         old: Option<StoredDoc>,
         doc: Value,
     ) -> Result<Value> {
+        let (doc, remember) = self.stage_doc(coll, id, key, old, doc)?;
+        if let Some((write, old)) = remember {
+            let old = old.map(Cow::Owned);
+            self.remember_for_commit(coll, write, old, Some(Cow::Borrowed(&doc)));
+        }
+        Ok(doc)
+    }
+
+    /// Writes a document the caller does not need back: a collection checked at commit keeps
+    /// it for the check without copying it.
+    fn store_doc(
+        &mut self,
+        coll: &CollectionHandle,
+        id: &DocId,
+        key: Vec<u8>,
+        old: Option<StoredDoc>,
+        doc: Value,
+    ) -> Result<()> {
+        let (doc, remember) = self.stage_doc(coll, id, key, old, doc)?;
+        if let Some((write, old)) = remember {
+            let old = old.map(Cow::Owned);
+            self.remember_for_commit(coll, write, old, Some(Cow::Owned(doc)));
+        }
+        Ok(())
+    }
+
+    /// Writes a document (insert when `old` is `None`, else update), its routing entry, its
+    /// change record, and runs the collection's extensions. Returns the stored document and,
+    /// for a collection checked at commit, what to remember for the check (with the replaced
+    /// version).
+    fn stage_doc(
+        &mut self,
+        coll: &CollectionHandle,
+        id: &DocId,
+        key: Vec<u8>,
+        old: Option<StoredDoc>,
+        doc: Value,
+    ) -> Result<(Value, Option<(ToRemember, Option<Value>)>)> {
         let mut doc = with_id(doc, id)?;
         if !coll.extensions.is_empty() {
             self.prepare_extensions(coll, id, old.as_ref().map(|stored| &stored.value), &mut doc)?;
@@ -497,10 +536,9 @@ impl Transaction {
                 },
             )?;
         }
-        if coll.checks_at_commit() {
-            let old = old.as_ref().map(|stored| &stored.value);
-            self.remember_for_commit(coll, &key, old, Some((&record, &doc)));
-        }
+        let remember = coll
+            .checks_at_commit()
+            .then(|| self.to_remember(coll, &key, Some(&record)));
         self.write_raw(
             &coll.docs,
             key,
@@ -515,7 +553,10 @@ impl Transaction {
             new: Some(&doc),
         };
         self.run_extensions(coll, &change)?;
-        Ok(doc)
+        Ok((
+            doc,
+            remember.map(|write| (write, old.map(|stored| stored.value))),
+        ))
     }
 
     fn delete_doc(
@@ -536,16 +577,20 @@ impl Transaction {
         self.changes.push(change);
         let routing = self.db.tables.routing.clone();
         self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
-        if coll.checks_at_commit() {
-            self.remember_for_commit(coll, &key, Some(&old.value), None);
-        }
+        let remember = coll
+            .checks_at_commit()
+            .then(|| self.to_remember(coll, &key, None));
         self.write_raw(&coll.docs, key, Pending::Delete)?;
         let change = DocChange {
             id,
             old: Some(&old.value),
             new: None,
         };
-        self.run_extensions(coll, &change)
+        self.run_extensions(coll, &change)?;
+        if let Some(write) = remember {
+            self.remember_for_commit(coll, write, Some(Cow::Owned(old.value)), None);
+        }
+        Ok(())
     }
 
     /// Lets each extension rewrite or refuse a document before it is staged; the result must
