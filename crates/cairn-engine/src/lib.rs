@@ -17,6 +17,7 @@ mod conflict;
 mod database;
 mod ddl;
 mod dictionary;
+mod doc_write;
 mod error;
 mod extension;
 pub mod layout;

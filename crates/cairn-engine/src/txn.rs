@@ -11,7 +11,6 @@
 //! does not apply, an extension refusing the write), the transaction is left exactly as before
 //! that operation and stays usable.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -20,16 +19,16 @@ use cairn_doc::{DocId, FieldPath, Object, Patch, Value};
 use cairn_storage::{Snapshot, TableReader};
 
 use crate::catalog::CollectionMeta;
-use crate::changelog::{ChangeOp, PendingChange};
-use crate::commit_check::{CommitNeeds, ToRemember};
+use crate::changelog::PendingChange;
+use crate::commit_check::CommitNeeds;
 use crate::committer::SnapshotRegistration;
 use crate::database::DbInner;
 use crate::error::{EngineError, Result};
 use crate::extension::{DocChange, Extension, ExtensionTxn};
-use crate::layout::{parse_changelog_key, routing_key};
+use crate::layout::parse_changelog_key;
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
 use crate::merge_scan::merge_scan;
-use crate::record::{decode_record, encode_record, record_body};
+use crate::record::decode_record;
 use crate::writeset::{Pending, ReadSet, WriteSet};
 
 /// A collection as resolved inside a transaction.
@@ -50,9 +49,9 @@ impl CollectionHandle {
 
 /// A document as read for a write: its stored record (for the change log's old value) and its
 /// decoded value (for patches and extensions).
-struct StoredDoc {
-    record: Vec<u8>,
-    value: Value,
+pub(crate) struct StoredDoc {
+    pub(crate) record: Vec<u8>,
+    pub(crate) value: Value,
 }
 
 /// What [`Transaction::compare_and_swap`] did.
@@ -456,146 +455,9 @@ impl Transaction {
         Ok(Some(StoredDoc { record, value }))
     }
 
-    /// Writes a document and returns it as stored (see [`Transaction::stage_doc`]).
-    fn write_doc(
-        &mut self,
-        coll: &CollectionHandle,
-        id: &DocId,
-        key: Vec<u8>,
-        old: Option<StoredDoc>,
-        doc: Value,
-    ) -> Result<Value> {
-        let (doc, remember) = self.stage_doc(coll, id, key, old, doc)?;
-        if let Some((write, old)) = remember {
-            let old = old.map(Cow::Owned);
-            self.remember_for_commit(coll, write, old, Some(Cow::Borrowed(&doc)));
-        }
-        Ok(doc)
-    }
-
-    /// Writes a document the caller does not need back: a collection checked at commit keeps
-    /// it for the check without copying it.
-    fn store_doc(
-        &mut self,
-        coll: &CollectionHandle,
-        id: &DocId,
-        key: Vec<u8>,
-        old: Option<StoredDoc>,
-        doc: Value,
-    ) -> Result<()> {
-        let (doc, remember) = self.stage_doc(coll, id, key, old, doc)?;
-        if let Some((write, old)) = remember {
-            let old = old.map(Cow::Owned);
-            self.remember_for_commit(coll, write, old, Some(Cow::Owned(doc)));
-        }
-        Ok(())
-    }
-
-    /// Writes a document (insert when `old` is `None`, else update), its routing entry, its
-    /// change record, and runs the collection's extensions. Returns the stored document and,
-    /// for a collection checked at commit, what to remember for the check (with the replaced
-    /// version).
-    fn stage_doc(
-        &mut self,
-        coll: &CollectionHandle,
-        id: &DocId,
-        key: Vec<u8>,
-        old: Option<StoredDoc>,
-        doc: Value,
-    ) -> Result<(Value, Option<(ToRemember, Option<Value>)>)> {
-        let mut doc = with_id(doc, id)?;
-        if !coll.extensions.is_empty() {
-            self.prepare_extensions(coll, id, old.as_ref().map(|stored| &stored.value), &mut doc)?;
-        }
-        let mut record = Vec::new();
-        let codecs = &self.db.shared.codecs;
-        encode_record(codecs, (coll.meta.id, &coll.meta.name), &doc, &mut record)?;
-        let (op, old_body) = match &old {
-            Some(StoredDoc {
-                record: old_record, ..
-            }) => (ChangeOp::Update, Some(record_body(&coll.docs, old_record)?)),
-            None => (ChangeOp::Insert, None),
-        };
-        let change = PendingChange::encode(
-            &op,
-            coll.meta.id,
-            &coll.meta.name,
-            Some(&key),
-            Some(record_body(&coll.docs, &record)?),
-            old_body,
-        );
-        self.changes.push(change);
-        if old.is_none() {
-            let routing = self.db.tables.routing.clone();
-            self.write_raw(
-                &routing,
-                routing_key(&key, coll.meta.id),
-                Pending::Put {
-                    value: Vec::new(),
-                    stamp_seq: false,
-                },
-            )?;
-        }
-        let remember = coll
-            .checks_at_commit()
-            .then(|| self.to_remember(coll, &key, Some(&record)));
-        self.write_raw(
-            &coll.docs,
-            key,
-            Pending::Put {
-                value: record,
-                stamp_seq: true,
-            },
-        )?;
-        let change = DocChange {
-            id,
-            old: old.as_ref().map(|stored| &stored.value),
-            new: Some(&doc),
-        };
-        self.run_extensions(coll, &change)?;
-        Ok((
-            doc,
-            remember.map(|write| (write, old.map(|stored| stored.value))),
-        ))
-    }
-
-    fn delete_doc(
-        &mut self,
-        coll: &CollectionHandle,
-        id: &DocId,
-        key: Vec<u8>,
-        old: StoredDoc,
-    ) -> Result<()> {
-        let change = PendingChange::encode(
-            &ChangeOp::Delete,
-            coll.meta.id,
-            &coll.meta.name,
-            Some(&key),
-            None,
-            Some(record_body(&coll.docs, &old.record)?),
-        );
-        self.changes.push(change);
-        let routing = self.db.tables.routing.clone();
-        self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
-        let remember = coll
-            .checks_at_commit()
-            .then(|| self.to_remember(coll, &key, None));
-        self.write_raw(&coll.docs, key, Pending::Delete)?;
-        let change = DocChange {
-            id,
-            old: Some(&old.value),
-            new: None,
-        };
-        self.run_extensions(coll, &change)?;
-        if let Some(write) = remember {
-            self.remember_for_commit(coll, write, Some(Cow::Owned(old.value)), None);
-        }
-        Ok(())
-    }
-
     /// Lets each extension rewrite or refuse a document before it is staged; the result must
     /// still carry `id`.
-    fn prepare_extensions(
+    pub(crate) fn prepare_extensions(
         &mut self,
         coll: &CollectionHandle,
         id: &DocId,
@@ -826,7 +688,7 @@ fn assign_id(doc: Value) -> Result<(DocId, Value)> {
 }
 
 /// Ensures the document carries `_id` = `id` (first, when it had none).
-fn with_id(doc: Value, id: &DocId) -> Result<Value> {
+pub(crate) fn with_id(doc: Value, id: &DocId) -> Result<Value> {
     let Value::Object(obj) = doc else {
         return Err(not_an_object(&doc));
     };
