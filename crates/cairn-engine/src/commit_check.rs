@@ -10,17 +10,22 @@
 //!
 //! Cost: only for collections with an extension that [checks at
 //! commit](crate::Extension::checks_at_commit). Each write there remembers the document it
-//! wrote (and, on a key's first write, the snapshot's version) in a [`CommitCache`]; at commit
+//! wrote (and, on a key's first write, the snapshot's version) in a [`CommitCache`], moved
+//! there once the write has succeeded (copied only for a caller that gets the document
+//! back, an update); at commit
 //! an entry is used only if its record is byte-for-byte the one finally buffered — a rolled
 //! back operation may have restored an earlier one — otherwise the document is read from the
 //! snapshot and decoded (one read and two decodes).
 
+use std::borrow::{Borrow, Cow};
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
-use cairn_doc::{DocId, Value};
+use cairn_doc::{DocId, Object, Value};
 
 use crate::error::{EngineError, Result};
-use crate::extension::{DocChange, ExtensionTxn};
+use crate::extension::{DocChange, Extension, ExtensionTxn};
 use crate::record::decode_record;
 use crate::txn::{CollectionHandle, Transaction};
 use crate::writeset::Pending;
@@ -32,8 +37,66 @@ struct NetChange {
     new: Option<Value>,
 }
 
-/// What writes remembered for the commit-time checks, by (collection id, document key).
-pub(crate) type CommitCache = HashMap<(u32, Vec<u8>), Remembered>;
+/// What writes remembered for the commit-time checks: by collection id, then document key
+/// (two levels, so the commit looks entries up by borrowed key bytes without building a key).
+pub(crate) type CommitCache = HashMap<u32, HashMap<CacheKey, Remembered>>;
+
+/// Longest document key held inside the cache's own slots: 30 bytes, enough for the encoded
+/// ids of UUIDs (17 bytes) and integers (9) and for short string ids.
+const INLINE_KEY_BYTES: usize = 30;
+
+/// A document key as the cache holds it: inline when short, so that growing the map (which
+/// re-hashes every key) reads bytes it already holds instead of following a pointer per key
+/// into memory that has long gone cold. Hashes and compares exactly like the `[u8]` it holds,
+/// so the map is searched by borrowed key bytes.
+#[derive(Clone)]
+pub(crate) enum CacheKey {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KEY_BYTES],
+    },
+    Heap(Vec<u8>),
+}
+
+impl CacheKey {
+    fn new(key: &[u8]) -> CacheKey {
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= INLINE_KEY_BYTES => {
+                let mut bytes = [0; INLINE_KEY_BYTES];
+                bytes[..key.len()].copy_from_slice(key);
+                CacheKey::Inline { len, bytes }
+            }
+            _ => CacheKey::Heap(key.to_vec()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            CacheKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            CacheKey::Heap(key) => key,
+        }
+    }
+}
+
+impl Borrow<[u8]> for CacheKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl Hash for CacheKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl PartialEq for CacheKey {
+    fn eq(&self, other: &CacheKey) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for CacheKey {}
 
 /// One document's remembered states.
 #[derive(Default)]
@@ -45,32 +108,107 @@ pub(crate) struct Remembered {
     last: Option<(Option<Vec<u8>>, Option<Value>)>,
 }
 
+/// What a collection's commit-time checks need of each document its transactions write.
+pub(crate) enum CommitNeeds {
+    /// No extension checks at commit: nothing is remembered.
+    Nothing,
+    /// Some extension reads whole documents.
+    Whole,
+    /// Every checking extension named the top-level fields it reads: these (sorted, unique).
+    Fields(Vec<String>),
+}
+
+impl CommitNeeds {
+    /// What the extensions that check at commit need, together.
+    pub(crate) fn of(extensions: &[(String, Arc<dyn Extension>)]) -> CommitNeeds {
+        let mut fields = Vec::new();
+        let mut any = false;
+        for (_, ext) in extensions.iter().filter(|(_, e)| e.checks_at_commit()) {
+            any = true;
+            match ext.commit_fields() {
+                Some(names) => fields.extend(names),
+                None => return CommitNeeds::Whole,
+            }
+        }
+        if !any {
+            return CommitNeeds::Nothing;
+        }
+        fields.sort();
+        fields.dedup();
+        CommitNeeds::Fields(fields)
+    }
+
+    /// What to remember of `doc`: the named top-level fields (whole values) in a new object,
+    /// or the document itself (moved when owned).
+    fn keep(&self, doc: Cow<'_, Value>) -> Value {
+        let CommitNeeds::Fields(names) = self else {
+            return doc.into_owned();
+        };
+        let Some(source) = doc.as_object() else {
+            return doc.into_owned();
+        };
+        let mut kept = Object::with_capacity(names.len());
+        for name in names {
+            if let Some(value) = source.get(name) {
+                kept.insert(name.as_str(), value.clone());
+            }
+        }
+        Value::Object(kept)
+    }
+}
+
+/// A write about to be remembered: taken before the write is buffered (whether it is the
+/// key's first write, and a copy of the record, which is small next to the document), and
+/// handed to [`Transaction::remember_for_commit`] with the documents once the write has
+/// succeeded, so they are moved into the cache rather than copied.
+pub(crate) struct ToRemember {
+    key: CacheKey,
+    first_write: bool,
+    record: Option<Vec<u8>>,
+}
+
 impl Transaction {
-    /// Remembers a write of `key` in `coll` for the commit-time checks: `old` is the version
-    /// the write replaced, `new` the record and document written (`None` for a delete).
-    pub(crate) fn remember_for_commit(
-        &mut self,
+    /// Starts remembering a write of `key` in `coll` (`record` is `None` for a delete); call
+    /// before the write is buffered.
+    pub(crate) fn to_remember(
+        &self,
         coll: &CollectionHandle,
         key: &[u8],
-        old: Option<&Value>,
-        new: Option<(&Vec<u8>, &Value)>,
-    ) {
+        record: Option<&Vec<u8>>,
+    ) -> ToRemember {
         let first_write = !self
             .writes
             .tables
             .get(&coll.docs)
             .is_some_and(|writes| writes.contains_key(key));
-        let entry = self
-            .commit_cache
-            .entry((coll.meta.id, key.to_vec()))
-            .or_default();
-        if first_write && entry.snapshot.is_none() {
-            entry.snapshot = Some(old.cloned());
+        ToRemember {
+            key: CacheKey::new(key),
+            first_write,
+            record: record.cloned(),
         }
-        entry.last = Some(match new {
-            Some((record, doc)) => (Some(record.clone()), Some(doc.clone())),
-            None => (None, None),
-        });
+    }
+
+    /// Remembers a buffered write for the commit-time checks: `old` is the version the write
+    /// replaced (kept only when it is the snapshot's, i.e. on the key's first write), `new`
+    /// the document written (`None` for a delete). Only what the checks need is kept
+    /// ([`CommitNeeds`]); an owned document they need whole is moved, not copied.
+    pub(crate) fn remember_for_commit(
+        &mut self,
+        coll: &CollectionHandle,
+        write: ToRemember,
+        old: Option<Cow<'_, Value>>,
+        new: Option<Cow<'_, Value>>,
+    ) {
+        let needs = &coll.commit_needs;
+        let by_key = self.commit_cache.entry(coll.meta.id).or_default();
+        let entry = match by_key.get_mut(write.key.as_slice()) {
+            Some(entry) => entry,
+            None => by_key.entry(write.key).or_default(),
+        };
+        if write.first_write && entry.snapshot.is_none() {
+            entry.snapshot = Some(old.map(|doc| needs.keep(doc)));
+        }
+        entry.last = Some((write.record, new.map(|doc| needs.keep(doc))));
     }
 
     /// Runs [`crate::Extension::before_commit`] of every extension that checks at commit, on
@@ -143,16 +281,14 @@ impl Transaction {
         let codecs = &db.shared.codecs;
         // First the final states, from the writes' remembered documents where they still
         // match the buffered record (no copy of the record), decoding the others.
+        let mut cache = self.commit_cache.remove(&coll.meta.id).unwrap_or_default();
         let mut partial = Vec::with_capacity(writes.len());
         for (key, pending) in writes {
             let record = match pending {
                 Pending::Put { value, .. } => Some(value.as_slice()),
                 Pending::Delete => None,
             };
-            let remembered = self
-                .commit_cache
-                .remove(&(coll.meta.id, key.clone()))
-                .unwrap_or_default();
+            let remembered = cache.remove(key.as_slice()).unwrap_or_default();
             let new = match remembered.last {
                 Some((last, doc)) if last.as_deref() == record => doc,
                 _ => record

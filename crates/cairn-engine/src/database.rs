@@ -171,6 +171,7 @@ impl DbInner {
         Ok(CollectionHandle {
             docs: Arc::from(crate::layout::docs_table(meta.id)),
             meta,
+            commit_needs: crate::commit_check::CommitNeeds::of(&extensions),
             extensions,
         })
     }

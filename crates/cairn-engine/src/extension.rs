@@ -74,6 +74,16 @@ pub trait Extension: Send + Sync {
         false
     }
 
+    /// The top-level fields [`Extension::before_commit`] reads from documents, or `None`
+    /// (the default) for whole documents. A transaction keeps what the checks need of every
+    /// document it writes until it commits; naming the fields lets the engine keep only them,
+    /// so the documents handed to `before_commit` may hold just these fields (whole values,
+    /// so any path below them reads as in the stored document). When several extensions of a
+    /// collection check at commit, each sees at least its own fields.
+    fn commit_fields(&self) -> Option<Vec<String>> {
+        None
+    }
+
     /// Called once per transaction, when it commits and before it is handed to the writer,
     /// with the transaction's **net** effect on the collection: one change per document it
     /// wrote, from the document as its snapshot holds it (`old`) to its final state (`new`).

@@ -17,6 +17,7 @@ mod conflict;
 mod database;
 mod ddl;
 mod dictionary;
+mod doc_write;
 mod error;
 mod extension;
 pub mod layout;
@@ -38,6 +39,7 @@ pub use database::{
     check_integrity, stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult,
     CollectionStats, Config, Database, DatabaseStats, IntegrityReport,
 };
+pub use dictionary::{RETRAIN_GROWTH, TRAIN_MIN_DOCS};
 pub use error::{EngineError, Result};
 pub use extension::{
     DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn, ScanStep,

@@ -19,16 +19,17 @@ use cairn_doc::{DocId, FieldPath, Object, Patch, Value};
 use cairn_storage::{Snapshot, TableReader};
 
 use crate::catalog::CollectionMeta;
-use crate::changelog::{ChangeOp, PendingChange};
+use crate::changelog::PendingChange;
+use crate::commit_check::CommitNeeds;
 use crate::committer::SnapshotRegistration;
 use crate::database::DbInner;
 use crate::error::{EngineError, Result};
 use crate::extension::ScanStep;
 use crate::extension::{DocChange, Extension, ExtensionTxn};
-use crate::layout::{parse_changelog_key, routing_key};
+use crate::layout::parse_changelog_key;
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
 use crate::merge_scan::merge_scan;
-use crate::record::{decode_record, encode_record, record_body};
+use crate::record::decode_record;
 use crate::writeset::{Pending, ReadSet, WriteSet};
 
 /// A collection as resolved inside a transaction.
@@ -36,22 +37,22 @@ pub(crate) struct CollectionHandle {
     pub(crate) meta: CollectionMeta,
     pub(crate) docs: Arc<str>,
     pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
+    /// What the commit-time checks need of each written document (from `extensions`).
+    pub(crate) commit_needs: CommitNeeds,
 }
 
 impl CollectionHandle {
     /// Whether some extension of the collection checks transactions at commit.
     pub(crate) fn checks_at_commit(&self) -> bool {
-        self.extensions
-            .iter()
-            .any(|(_, ext)| ext.checks_at_commit())
+        !matches!(self.commit_needs, CommitNeeds::Nothing)
     }
 }
 
 /// A document as read for a write: its stored record (for the change log's old value) and its
 /// decoded value (for patches and extensions).
-struct StoredDoc {
-    record: Vec<u8>,
-    value: Value,
+pub(crate) struct StoredDoc {
+    pub(crate) record: Vec<u8>,
+    pub(crate) value: Value,
 }
 
 /// What [`Transaction::compare_and_swap`] did.
@@ -271,7 +272,7 @@ impl Transaction {
             let coll = txn.collection(collection)?;
             let doc = with_id(doc, id)?;
             let (key, old) = txn.existing(&coll, id)?;
-            txn.write_doc(&coll, id, key, Some(old), doc).map(|_| ())
+            txn.store_doc(&coll, id, key, Some(old), doc)
         })
     }
 
@@ -313,11 +314,11 @@ impl Transaction {
             let key = encode_id(&id)?;
             match txn.read_doc(&coll, &key)? {
                 Some(old) => {
-                    txn.write_doc(&coll, &id, key, Some(old), doc)?;
+                    txn.store_doc(&coll, &id, key, Some(old), doc)?;
                     Ok(Upserted::Replaced)
                 }
                 None => {
-                    txn.write_doc(&coll, &id, key, None, doc)?;
+                    txn.store_doc(&coll, &id, key, None, doc)?;
                     Ok(Upserted::Inserted)
                 }
             }
@@ -430,7 +431,7 @@ impl Transaction {
                 id,
             });
         }
-        self.write_doc(&coll, &id, key, None, doc)?;
+        self.store_doc(&coll, &id, key, None, doc)?;
         Ok(id)
     }
 
@@ -455,103 +456,9 @@ impl Transaction {
         Ok(Some(StoredDoc { record, value }))
     }
 
-    /// Writes a document (insert when `old` is `None`, else update), its routing entry, its
-    /// change record, and runs the collection's extensions. Returns the stored document.
-    fn write_doc(
-        &mut self,
-        coll: &CollectionHandle,
-        id: &DocId,
-        key: Vec<u8>,
-        old: Option<StoredDoc>,
-        doc: Value,
-    ) -> Result<Value> {
-        let mut doc = with_id(doc, id)?;
-        if !coll.extensions.is_empty() {
-            self.prepare_extensions(coll, id, old.as_ref().map(|stored| &stored.value), &mut doc)?;
-        }
-        let mut record = Vec::new();
-        let codecs = &self.db.shared.codecs;
-        encode_record(codecs, (coll.meta.id, &coll.meta.name), &doc, &mut record)?;
-        let (op, old_body) = match &old {
-            Some(StoredDoc {
-                record: old_record, ..
-            }) => (ChangeOp::Update, Some(record_body(&coll.docs, old_record)?)),
-            None => (ChangeOp::Insert, None),
-        };
-        let change = PendingChange::encode(
-            &op,
-            coll.meta.id,
-            &coll.meta.name,
-            Some(&key),
-            Some(record_body(&coll.docs, &record)?),
-            old_body,
-        );
-        self.changes.push(change);
-        if old.is_none() {
-            let routing = self.db.tables.routing.clone();
-            self.write_raw(
-                &routing,
-                routing_key(&key, coll.meta.id),
-                Pending::Put {
-                    value: Vec::new(),
-                    stamp_seq: false,
-                },
-            )?;
-        }
-        if coll.checks_at_commit() {
-            let old = old.as_ref().map(|stored| &stored.value);
-            self.remember_for_commit(coll, &key, old, Some((&record, &doc)));
-        }
-        self.write_raw(
-            &coll.docs,
-            key,
-            Pending::Put {
-                value: record,
-                stamp_seq: true,
-            },
-        )?;
-        let change = DocChange {
-            id,
-            old: old.as_ref().map(|stored| &stored.value),
-            new: Some(&doc),
-        };
-        self.run_extensions(coll, &change)?;
-        Ok(doc)
-    }
-
-    fn delete_doc(
-        &mut self,
-        coll: &CollectionHandle,
-        id: &DocId,
-        key: Vec<u8>,
-        old: StoredDoc,
-    ) -> Result<()> {
-        let change = PendingChange::encode(
-            &ChangeOp::Delete,
-            coll.meta.id,
-            &coll.meta.name,
-            Some(&key),
-            None,
-            Some(record_body(&coll.docs, &old.record)?),
-        );
-        self.changes.push(change);
-        let routing = self.db.tables.routing.clone();
-        self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
-        if coll.checks_at_commit() {
-            self.remember_for_commit(coll, &key, Some(&old.value), None);
-        }
-        self.write_raw(&coll.docs, key, Pending::Delete)?;
-        let change = DocChange {
-            id,
-            old: Some(&old.value),
-            new: None,
-        };
-        self.run_extensions(coll, &change)
-    }
-
     /// Lets each extension rewrite or refuse a document before it is staged; the result must
     /// still carry `id`.
-    fn prepare_extensions(
+    pub(crate) fn prepare_extensions(
         &mut self,
         coll: &CollectionHandle,
         id: &DocId,
@@ -823,7 +730,7 @@ fn assign_id(doc: Value) -> Result<(DocId, Value)> {
 }
 
 /// Ensures the document carries `_id` = `id` (first, when it had none).
-fn with_id(doc: Value, id: &DocId) -> Result<Value> {
+pub(crate) fn with_id(doc: Value, id: &DocId) -> Result<Value> {
     let Value::Object(obj) = doc else {
         return Err(not_an_object(&doc));
     };

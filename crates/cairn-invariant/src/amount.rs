@@ -32,6 +32,17 @@ impl Amount {
         Ok(sum)
     }
 
+    /// Adds the amount (or, with `subtract`, its negation) to `sum` exactly, without building
+    /// a one-term sum first; on overflow `sum` is left as it was.
+    pub fn add_to(self, sum: &mut ExactSum, subtract: bool) -> Result<(), SumOverflow> {
+        match (self, subtract) {
+            (Amount::Int(int), false) => sum.add_int(i128::from(int)),
+            (Amount::Int(int), true) => sum.add_int(-i128::from(int)),
+            (Amount::Float(float), false) => sum.add_float(float),
+            (Amount::Float(float), true) => sum.add_float(-float),
+        }
+    }
+
     /// Exact comparison with a sum.
     pub fn cmp_sum(self, sum: &ExactSum) -> Result<Ordering, SumOverflow> {
         self.to_sum()?.cmp_exact(sum)

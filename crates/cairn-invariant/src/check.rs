@@ -98,11 +98,7 @@ impl InvariantExtension {
         let Some(amount) = amount else {
             return Ok(());
         };
-        let mut term = amount.to_sum().map_err(|e| self.overflow(e))?;
-        if subtract {
-            term = term.negated();
-        }
-        sum.add_sum(&term).map_err(|e| self.overflow(e))
+        amount.add_to(sum, subtract).map_err(|e| self.overflow(e))
     }
 
     fn check_conserved(
@@ -296,6 +292,16 @@ impl Extension for InvariantExtension {
 
     fn checks_at_commit(&self) -> bool {
         true
+    }
+
+    /// Only the summed, bounded and grouping fields are read: a transaction keeps just those
+    /// of the documents it writes until commit, not whole documents.
+    fn commit_fields(&self) -> Option<Vec<String>> {
+        let fields = match &self.spec.rule {
+            Rule::Conserve { field } | Rule::FieldBound { field, .. } => vec![field],
+            Rule::GroupBound { field, group, .. } => vec![field, group],
+        };
+        Some(fields.into_iter().map(|f| f.first().to_string()).collect())
     }
 
     fn before_commit(

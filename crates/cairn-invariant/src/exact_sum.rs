@@ -36,6 +36,12 @@ pub const INT_LIMIT: i128 = 1 << 120;
 /// floats (`5.0`) and integers (`5`) cancel exactly and cheaply.
 const INTEGRAL_FLOAT_LIMIT: f64 = (1u128 << 100) as f64;
 
+/// Below this magnitude (for the added float and the expansion's largest component) no
+/// intermediate of Grow-Expansion can overflow: each is at most about three times the larger
+/// of the two (a non-overlapping expansion sums to less than twice its largest component), so
+/// the expansion can be grown in place without allocating, with no failure to undo.
+const IN_PLACE_LIMIT: f64 = 1e300;
+
 /// The exact sum left the representable range (an integer part beyond [`INT_LIMIT`], a float
 /// component beyond `f64::MAX`, or a non-finite input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +81,15 @@ impl ExactSum {
             // Exact: an integral float below 2^100 converts to i128 without rounding.
             return self.add_int(value as i128);
         }
-        self.partials = grow(&self.partials, value)?;
+        let largest = self.partials.last().map_or(0.0, |p| p.abs());
+        if value.abs() < IN_PLACE_LIMIT
+            && largest < IN_PLACE_LIMIT
+            && self.partials.len() < MAX_SUM_COMPONENTS
+        {
+            grow_in_place(&mut self.partials, value);
+        } else {
+            self.partials = grow(&self.partials, value)?;
+        }
         Ok(())
     }
 
@@ -206,6 +220,30 @@ fn grow(partials: &[f64], x: f64) -> Result<Vec<f64>, SumOverflow> {
         return Err(SumOverflow);
     }
     Ok(out)
+}
+
+/// [`grow`] without allocating, for inputs that cannot overflow (see [`IN_PLACE_LIMIT`]):
+/// the output never runs ahead of the input, as each component read yields at most one.
+fn grow_in_place(partials: &mut Vec<f64>, x: f64) {
+    let mut x = x;
+    let mut kept = 0;
+    for i in 0..partials.len() {
+        let (mut big, mut small) = (x, partials[i]);
+        if big.abs() < small.abs() {
+            std::mem::swap(&mut big, &mut small);
+        }
+        let hi = big + small;
+        let lo = small - (hi - big);
+        if lo != 0.0 {
+            partials[kept] = lo;
+            kept += 1;
+        }
+        x = hi;
+    }
+    partials.truncate(kept);
+    if x != 0.0 {
+        partials.push(x);
+    }
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub use cairn_engine::{
     CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError, Extension,
     ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource, PendingCommit,
     Result, RotationReport, StorageMode, Transaction, Upserted, DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL,
-    KEY_BYTES, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX,
+    KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX, TRAIN_MIN_DOCS,
 };
 
 /// Backups: take, verify, restore (to a point in time).
