@@ -133,6 +133,51 @@ pub fn unmorton(code: u128) -> [u64; 3] {
     [compact(code), compact(code >> 1), compact(code >> 2)]
 }
 
+/// The region where parts stored in the aligned block `block` of level `level` can lie (block
+/// coordinates in units of `2^shift` cells): the block grown by one cell on its high side (a
+/// part spans at most two cells per axis from its own), widened by a relative `1e-12` so it
+/// errs outward.
+pub fn block_region(level: u8, shift: u32, block: [u64; 3]) -> Aabb {
+    let edge = cell_edge(level);
+    let mut min = [0.0; 3];
+    let mut max = [0.0; 3];
+    for a in 0..3 {
+        let first = (block[a] << shift) as i64 - HALF;
+        let past = first + (1i64 << shift) + 1;
+        let (lo, hi) = (first as f64 * edge, past as f64 * edge);
+        min[a] = lo - lo.abs() * 1e-12;
+        max[a] = hi + hi.abs() * 1e-12;
+    }
+    Aabb { min, max }
+}
+
+/// The largest aligned block (as its Morton code range) holding the cell `code` whose parts
+/// all lie farther than `r` from `around`, searching blocks up to `2^max_shift` cells wide;
+/// `None` when even the cell itself may hold a part within `r`.
+pub fn block_beyond(
+    level: u8,
+    code: u128,
+    around: &Aabb,
+    r: f64,
+    max_shift: u32,
+) -> Option<(u128, u128)> {
+    // Squared distances only err towards "may be within" (see `Aabb::distance_squared`).
+    let beyond = |shift: u32, cell: [u64; 3]| {
+        let block = cell.map(|c| c >> shift);
+        block_region(level, shift, block).distance_squared(around) * (1.0 - 2e-9) > r * r
+    };
+    let cell = unmorton(code);
+    if !beyond(0, cell) {
+        return None;
+    }
+    let mut shift = 0;
+    while shift < max_shift.min(CELL_BITS) && beyond(shift + 1, cell) {
+        shift += 1;
+    }
+    let low_bits = (1u128 << (3 * shift)) - 1;
+    Some((code & !low_bits, code | low_bits))
+}
+
 /// The cells of one level a query box must read, as inclusive cell coordinates per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CellBox {
@@ -331,6 +376,40 @@ mod tests {
             }
             proptest::prop_assert_eq!(next_in_box(code, zmin, zmax), want);
             proptest::prop_assert_eq!(code_in_box(code, zmin, zmax), cells.contains(probe));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// A block `block_beyond` skips holds no cell that may hold a part within the distance.
+        #[test]
+        fn skipped_blocks_hold_nothing_within_the_distance(
+            center in proptest::array::uniform3(-30.0f64..30.0),
+            r in 0.0f64..12.0,
+            probe in proptest::array::uniform3(-40i64..40),
+        ) {
+            let level = LEVEL_BIAS as u8 + 1; // cells of edge 2
+            let around = Aabb::of_point(center);
+            let cell = probe.map(|c| (c + HALF) as u64);
+            let code = morton(cell[0], cell[1], cell[2]);
+            if let Some((lo, hi)) = block_beyond(level, code, &around, r, 8) {
+                proptest::prop_assert!(lo <= code && code <= hi);
+                // Every cell of the block: sample its corners and a few inside.
+                let lo_cell = unmorton(lo);
+                let hi_cell = unmorton(hi);
+                for x in [lo_cell[0], (lo_cell[0] + hi_cell[0]) / 2, hi_cell[0]] {
+                    for y in [lo_cell[1], (lo_cell[1] + hi_cell[1]) / 2, hi_cell[1]] {
+                        for z in [lo_cell[2], (lo_cell[2] + hi_cell[2]) / 2, hi_cell[2]] {
+                            let c = morton(x, y, z);
+                            proptest::prop_assert!(lo <= c && c <= hi);
+                            proptest::prop_assert!(
+                                block_region(level, 0, [x, y, z]).distance(&around) > r
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -4,7 +4,7 @@ use cairn_engine::{ScanStep, Transaction};
 
 use crate::error::{GeoError, Result};
 use crate::index::entries::{decode_primitive, doc_key_of};
-use crate::index::grid::{code_in_box, next_in_box, CellBox, OVERFLOW_LEVEL};
+use crate::index::grid::{block_beyond, code_in_box, next_in_box, CellBox, OVERFLOW_LEVEL};
 use crate::index::maintain::{ENTRIES_TABLE, META_TABLE, READY_KEY, SPATIAL_KIND};
 use crate::index::spec::SpatialSpec;
 use crate::primitive::{Aabb, Primitive};
@@ -21,6 +21,10 @@ pub struct SpatialHandle {
 /// Entries a search steps over outside its box before it jumps (one B-tree descent, which
 /// costs about as much as this many steps) to where the Morton curve re-enters the box.
 pub const STEPS_BEFORE_SEEK: u32 = 4;
+
+/// Widest aligned block (`2^N` cells per axis) a distance search jumps over at once when the
+/// block lies wholly outside its ball; wider blocks are rare and cost more tests to find.
+pub const MAX_SKIPPED_BLOCK_SHIFT: u32 = 12;
 
 /// What one search read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,9 +94,12 @@ impl SpatialHandle {
     ) -> Result<SearchStats> {
         let mut stats = SearchStats::default();
         let mut failure: Option<GeoError> = None;
-        // The level being walked, its cells and their Morton bounds.
-        let mut current: Option<(u8, u128, u128)> = None;
-        let mut outside = 0u32;
+        let mut walk = Walk {
+            query,
+            ball,
+            level: None,
+            outside: 0,
+        };
         let within_ball = |part: &Primitive| match ball {
             // The squared test only errs towards keeping a part (see `distance_squared`).
             Some((around, r)) => part.bbox().distance_squared(around) * (1.0 - 2e-9) <= r * r,
@@ -105,34 +112,9 @@ impl SpatialHandle {
             &[0],
             |key, value| {
                 let step = (|| -> Result<ScanStep> {
-                    let (level, code) = cell_of_key(key)?;
-                    if level != OVERFLOW_LEVEL {
-                        let (_, zmin, zmax) = match current {
-                            Some(c) if c.0 == level => c,
-                            _ => {
-                                let (zmin, zmax) = CellBox::of_query(level, query).code_bounds();
-                                outside = 0;
-                                current = Some((level, zmin, zmax));
-                                (level, zmin, zmax)
-                            }
-                        };
-                        if code > zmax {
-                            stats.seeks += 1;
-                            return Ok(ScanStep::SeekTo(vec![level + 1]));
-                        }
-                        if !code_in_box(code, zmin, zmax) {
-                            outside += 1;
-                            if code > zmin && outside < STEPS_BEFORE_SEEK {
-                                return Ok(ScanStep::Next);
-                            }
-                            outside = 0;
-                            stats.seeks += 1;
-                            return Ok(ScanStep::SeekTo(match next_in_box(code, zmin, zmax) {
-                                Some(next) => level_key(level, next),
-                                None => vec![level + 1],
-                            }));
-                        }
-                        outside = 0;
+                    if let Some(step) = walk.route(key)? {
+                        stats.seeks += u64::from(matches!(step, ScanStep::SeekTo(_)));
+                        return Ok(step);
                     }
                     stats.entries += 1;
                     let part = decode_primitive(value)?;
@@ -156,6 +138,79 @@ impl SpatialHandle {
             Some(err) => Err(err),
             None => Ok(stats),
         }
+    }
+}
+
+/// Where a search's scan stands: the level it is walking (with its box's Morton bounds) and
+/// how many entries in a row it has stepped over without needing them.
+struct Walk<'q> {
+    query: &'q Aabb,
+    ball: Option<(&'q Aabb, f64)>,
+    level: Option<(u8, u128, u128)>,
+    outside: u32,
+}
+
+impl Walk<'_> {
+    /// `None` when the entry with this key must be tested; otherwise how the scan goes on
+    /// without testing it. Within a level, entries whose cell lies in the level's
+    /// [`CellBox`] are tested — for a distance search only those not in a block wholly
+    /// outside the ball; past the box's last code the scan jumps to the next level. The
+    /// overflow level is read whole.
+    fn route(&mut self, key: &[u8]) -> Result<Option<ScanStep>> {
+        let (level, code) = cell_of_key(key)?;
+        if level == OVERFLOW_LEVEL {
+            return Ok(None);
+        }
+        let (zmin, zmax) = match self.level {
+            Some((l, zmin, zmax)) if l == level => (zmin, zmax),
+            _ => {
+                let (zmin, zmax) = CellBox::of_query(level, self.query).code_bounds();
+                self.level = Some((level, zmin, zmax));
+                self.outside = 0;
+                (zmin, zmax)
+            }
+        };
+        if code > zmax {
+            return Ok(Some(ScanStep::SeekTo(vec![level + 1])));
+        }
+        if !code_in_box(code, zmin, zmax) {
+            // Before the box's first code there is nothing to walk through: jump at once.
+            let next = || next_in_box(code, zmin, zmax);
+            return Ok(Some(self.stray(level, code > zmin, next)));
+        }
+        if let Some((around, r)) = self.ball {
+            if let Some((_, end)) = block_beyond(level, code, around, r, MAX_SKIPPED_BLOCK_SHIFT) {
+                // In the box's corners, outside the ball: the next stop is past the block.
+                let next = || match end.checked_add(1).filter(|&p| p <= zmax) {
+                    Some(p) if code_in_box(p, zmin, zmax) => Some(p),
+                    Some(p) => next_in_box(p, zmin, zmax),
+                    None => None,
+                };
+                return Ok(Some(self.stray(level, true, next)));
+            }
+        }
+        self.outside = 0;
+        Ok(None)
+    }
+
+    /// An entry the search does not need: walk on (when `may_walk`) until
+    /// [`STEPS_BEFORE_SEEK`] such entries in a row, then jump to the cell `next()` of the
+    /// level, or to the next level when there is none.
+    fn stray(
+        &mut self,
+        level: u8,
+        may_walk: bool,
+        next: impl FnOnce() -> Option<u128>,
+    ) -> ScanStep {
+        self.outside += 1;
+        if may_walk && self.outside < STEPS_BEFORE_SEEK {
+            return ScanStep::Next;
+        }
+        self.outside = 0;
+        ScanStep::SeekTo(match next() {
+            Some(next) => level_key(level, next),
+            None => vec![level + 1],
+        })
     }
 }
 
