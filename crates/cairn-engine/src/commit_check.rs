@@ -39,7 +39,10 @@ struct NetChange {
 
 /// What writes remembered for the commit-time checks: by collection id, then document key
 /// (two levels, so the commit looks entries up by borrowed key bytes without building a key).
-pub(crate) type CommitCache = HashMap<u32, HashMap<CacheKey, Remembered>>;
+/// Hashed with foldhash (per-process random seed) rather than SipHash: every written document
+/// is hashed twice, and SipHash was most of this cache's cost in insert profiles.
+pub(crate) type CommitCache =
+    HashMap<u32, HashMap<CacheKey, Remembered, foldhash::fast::RandomState>>;
 
 /// Longest document key held inside the cache's own slots: 30 bytes, enough for the encoded
 /// ids of UUIDs (17 bytes) and integers (9) and for short string ids.
