@@ -4,20 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::Arc;
 
 use cairn_doc::{encode_document, DocId, Object, Patch, Value};
-use cairn_engine::{Config, Database, EngineError, StorageMode};
-use cairn_index::{create_index, IndexExtensionKind, IndexKind, IndexSpec};
+use cairn_engine::{Database, EngineError};
+use cairn_index::{create_index, IndexKind, IndexSpec};
 use cairn_query::find::find_under_every_plan;
 use cairn_query::{delete_many, update_many, BulkOptions, BulkReport, Filter, Query, QueryError};
 use proptest::prelude::*;
 
-fn open_memory() -> Database {
-    let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
-    config.extension_kinds.push(Arc::new(IndexExtensionKind));
-    Database::open(config).expect("open")
-}
+mod support;
+use support::open_memory;
 
 fn doc(json: &str) -> Value {
     Value::from_json_str(json).unwrap()

@@ -1,21 +1,14 @@
 //! Differential tests: every query answered through the planner (with random index sets)
 //! must equal a naive evaluation over every document.
 
-use std::sync::Arc;
-
 use cairn_doc::{Object, Value};
-use cairn_engine::{Config, Database, StorageMode};
-use cairn_index::{create_index, IndexExtensionKind, IndexKind, IndexSpec};
+use cairn_index::{create_index, IndexKind, IndexSpec};
 use cairn_query::find::find_under_every_plan;
-use cairn_query::query::sort_key;
-use cairn_query::{find, Filter, Query, SortKey};
+use cairn_query::{find, Filter, Query};
 use proptest::prelude::*;
 
-fn open_memory() -> Database {
-    let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
-    config.extension_kinds.push(Arc::new(IndexExtensionKind));
-    Database::open(config).expect("open")
-}
+mod support;
+use support::{naive, open_memory};
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -133,21 +126,6 @@ fn index_set() -> impl Strategy<Value = Vec<IndexSpec>> {
 
 fn sort() -> impl Strategy<Value = Vec<(usize, bool)>> {
     proptest::collection::vec((0..FIELDS.len(), any::<bool>()), 0..3)
-}
-
-/// The naive answer: every document, filtered, sorted by the documented sort key.
-fn naive(docs: &[(Vec<u8>, Value)], filter: &Filter, sort: &[SortKey]) -> Vec<Value> {
-    let mut rows: Vec<(Vec<u8>, Value)> = docs
-        .iter()
-        .filter(|(_, d)| filter.matches(d))
-        .map(|(k, d)| {
-            let mut key = Vec::new();
-            sort_key(sort, d, k, &mut key);
-            (key, d.clone())
-        })
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    rows.into_iter().map(|(_, d)| d).collect()
 }
 
 proptest! {

@@ -4,23 +4,16 @@
 //! cursors), be the plan chosen, and serve bulk updates and deletes correctly.
 
 use std::ops::Bound;
-use std::sync::Arc;
 
 use cairn_doc::{DocId, FieldPath, Object, Patch, Value};
-use cairn_engine::{Config, Database, StorageMode};
-use cairn_index::{create_index, IndexExtensionKind, IndexSpec};
+use cairn_engine::Database;
+use cairn_index::{create_index, IndexSpec};
 use cairn_query::find::find_under_every_plan;
-use cairn_query::query::sort_key;
-use cairn_query::{
-    delete_many, explain, find, update_many, BulkOptions, Filter, Op, Query, SortKey,
-};
+use cairn_query::{delete_many, explain, find, update_many, BulkOptions, Filter, Op, Query};
 use proptest::prelude::*;
 
-fn open_memory() -> Database {
-    let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
-    config.extension_kinds.push(Arc::new(IndexExtensionKind));
-    Database::open(config).expect("open")
-}
+mod support;
+use support::{naive, open_memory};
 
 fn uuid(n: u64) -> Value {
     DocId::parse_cli(&format!("00000000-0000-0000-0000-{n:012x}")).to_value()
@@ -91,20 +84,6 @@ fn filter() -> BoxedStrategy<Filter> {
         1 => (id_condition(), k_condition()).prop_map(|(a, b)| Filter::or([a, b])),
     ]
     .boxed()
-}
-
-fn naive(docs: &[(Vec<u8>, Value)], filter: &Filter, sort: &[SortKey]) -> Vec<Value> {
-    let mut rows: Vec<(Vec<u8>, Value)> = docs
-        .iter()
-        .filter(|(_, d)| filter.matches(d))
-        .map(|(k, d)| {
-            let mut key = Vec::new();
-            sort_key(sort, d, k, &mut key);
-            (key, d.clone())
-        })
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    rows.into_iter().map(|(_, d)| d).collect()
 }
 
 fn all_documents(db: &Database) -> Vec<(Vec<u8>, Value)> {

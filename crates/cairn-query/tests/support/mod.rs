@@ -1,0 +1,35 @@
+//! What several query test files share: an in-memory database with secondary indexes, and the
+//! naive reference answer the planner's answers are compared with.
+
+// Each test file compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use cairn_doc::Value;
+use cairn_engine::{Config, Database, StorageMode};
+use cairn_index::IndexExtensionKind;
+use cairn_query::query::sort_key;
+use cairn_query::{Filter, SortKey};
+
+/// A memory-only database with the secondary-index kind registered.
+pub fn open_memory() -> Database {
+    let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
+    config.extension_kinds.push(Arc::new(IndexExtensionKind));
+    Database::open(config).expect("open")
+}
+
+/// The naive answer: every document, filtered, sorted by the documented sort key.
+pub fn naive(docs: &[(Vec<u8>, Value)], filter: &Filter, sort: &[SortKey]) -> Vec<Value> {
+    let mut rows: Vec<(Vec<u8>, Value)> = docs
+        .iter()
+        .filter(|(_, d)| filter.matches(d))
+        .map(|(k, d)| {
+            let mut key = Vec::new();
+            sort_key(sort, d, k, &mut key);
+            (key, d.clone())
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.into_iter().map(|(_, d)| d).collect()
+}
