@@ -28,10 +28,6 @@ use crate::plan::Access;
 const INITIAL_RADIUS: f64 = 1.0;
 /// Factor by which the radius grows between rounds.
 const RADIUS_GROWTH: f64 = 4.0;
-/// Parts whose bounding box is farther from the query shape's box than `radius` times this
-/// are skipped without an exact test (a bounding-box distance never exceeds the exact one;
-/// the factor only absorbs floating-point rounding).
-const BOX_SKIP_MARGIN: f64 = 1.0 + 1e-9;
 /// Past this radius the next round searches everything (the box would overflow anyway).
 const RADIUS_UNBOUNDED: f64 = 1e300;
 
@@ -210,12 +206,8 @@ fn indexed(
             &shape_box,
             radius,
             &mut |key, part| {
-                // A part whose box is clearly farther than `radius` (the query box's corners)
-                // cannot be within it; the margin absorbs rounding of both distances, and
-                // skipping it only leaves an upper bound that a later round settles.
-                if part.bbox().distance(&shape_box) > radius * BOX_SKIP_MARGIN {
-                    return Ok(true);
-                }
+                // `search_near` already dropped parts whose box lies beyond `radius` (the query
+                // box's corners), so every part here gets its exact test.
                 stats.exact_tests += 1;
                 let d = primitive_to_geometry(part, &near.shape);
                 match nearest.get_mut(key) {

@@ -8,7 +8,7 @@ use cairn_query::{find, Filter, Query};
 use proptest::prelude::*;
 
 mod support;
-use support::{naive, open_memory};
+use support::{find_paged, naive, open_memory};
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -172,18 +172,7 @@ proptest! {
             prop_assert_eq!(&result.documents, &expected, "plan {} filter {} sort {:?}", plan, filter_json, sort_spec);
         }
         // Paging through with a cursor yields the same sequence.
-        let mut paged = Vec::new();
-        let mut page_query = query.clone();
-        page_query.skip = 0;
-        page_query.limit = Some(3);
-        loop {
-            let page = find(&db, "c", &page_query).unwrap();
-            paged.extend(page.documents);
-            match page.cursor {
-                Some(c) => page_query.after = Some(c),
-                None => break,
-            }
-        }
+        let paged = find_paged(&db, "c", &query, 3);
         let everything = naive(&all, &filter, &query.sort);
         prop_assert_eq!(paged, everything);
         prop_assert_eq!(cairn_query::count(&db, "c", &filter).unwrap(), all.iter().filter(|(_, d)| filter.matches(d)).count() as u64);

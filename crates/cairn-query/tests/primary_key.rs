@@ -13,7 +13,7 @@ use cairn_query::{delete_many, explain, find, update_many, BulkOptions, Filter, 
 use proptest::prelude::*;
 
 mod support;
-use support::{naive, open_memory};
+use support::{find_paged, naive, open_memory};
 
 fn uuid(n: u64) -> Value {
     DocId::parse_cli(&format!("00000000-0000-0000-0000-{n:012x}")).to_value()
@@ -151,18 +151,7 @@ proptest! {
             prop_assert_eq!(&result.documents, &expected, "plan {} filter {:?}", plan, filter);
         }
         // Paging with a cursor yields the same sequence.
-        let mut paged = Vec::new();
-        let mut page_query = query.clone();
-        page_query.skip = 0;
-        page_query.limit = Some(2);
-        loop {
-            let page = find(&db, "c", &page_query).unwrap();
-            paged.extend(page.documents);
-            match page.cursor {
-                Some(c) => page_query.after = Some(c),
-                None => break,
-            }
-        }
+        let paged = find_paged(&db, "c", &query, 2);
         prop_assert_eq!(paged, everything.clone());
         prop_assert_eq!(cairn_query::count(&db, "c", &filter).unwrap(), everything.len() as u64);
     }

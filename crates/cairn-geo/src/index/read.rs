@@ -100,9 +100,9 @@ impl SpatialHandle {
             level: None,
             outside: 0,
         };
-        let within_ball = |part: &Primitive| match ball {
+        let within_ball = |bbox: &Aabb| match ball {
             // The squared test only errs towards keeping a part (see `distance_squared`).
-            Some((around, r)) => part.bbox().distance_squared(around) * (1.0 - 2e-9) <= r * r,
+            Some((around, r)) => bbox.distance_squared(around) * (1.0 - 2e-9) <= r * r,
             None => true,
         };
         txn.extension_guided_scan(
@@ -118,7 +118,8 @@ impl SpatialHandle {
                     }
                     stats.entries += 1;
                     let part = decode_primitive(value)?;
-                    if !part.bbox().overlaps(query) || !within_ball(&part) {
+                    let bbox = part.bbox();
+                    if !bbox.overlaps(query) || !within_ball(&bbox) {
                         return Ok(ScanStep::Next);
                     }
                     stats.candidates += 1;

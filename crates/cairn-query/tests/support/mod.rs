@@ -10,7 +10,7 @@ use cairn_doc::Value;
 use cairn_engine::{Config, Database, StorageMode};
 use cairn_index::IndexExtensionKind;
 use cairn_query::query::sort_key;
-use cairn_query::{Filter, SortKey};
+use cairn_query::{find, Filter, Query, SortKey};
 
 /// A memory-only database with the secondary-index kind registered.
 pub fn open_memory() -> Database {
@@ -32,4 +32,21 @@ pub fn naive(docs: &[(Vec<u8>, Value)], filter: &Filter, sort: &[SortKey]) -> Ve
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     rows.into_iter().map(|(_, d)| d).collect()
+}
+
+/// Every document `query` finds, read page by page (`page` documents each, from skip 0) by
+/// following the cursor: paging must yield the same sequence as one unlimited query.
+pub fn find_paged(db: &Database, collection: &str, query: &Query, page: usize) -> Vec<Value> {
+    let mut paged = Vec::new();
+    let mut page_query = query.clone();
+    page_query.skip = 0;
+    page_query.limit = Some(page);
+    loop {
+        let found = find(db, collection, &page_query).expect("find a page");
+        paged.extend(found.documents);
+        match found.cursor {
+            Some(c) => page_query.after = Some(c),
+            None => return paged,
+        }
+    }
 }
