@@ -31,6 +31,11 @@ pub struct ExtensionSpec {
     pub name: String,
     /// Kind-specific configuration.
     pub config: Value,
+    /// Which attachment this is: a number no earlier attachment of the same name to the same
+    /// collection had (0 for attachments made before incarnations were recorded). Instances
+    /// keep per-attachment state (an index's cached ready flag), so an instance built for a
+    /// dropped extension must never serve one re-created under the same name and config.
+    pub incarnation: u64,
 }
 
 impl CollectionMeta {
@@ -44,6 +49,13 @@ impl CollectionMeta {
                 obj.insert("kind".to_string(), Value::String(ext.kind.clone()));
                 obj.insert("name".to_string(), Value::String(ext.name.clone()));
                 obj.insert("config".to_string(), ext.config.clone());
+                if ext.incarnation != 0 {
+                    // Stored as the same 64 bits, reinterpreted: Int is signed.
+                    obj.insert(
+                        "incarnation".to_string(),
+                        Value::Int(ext.incarnation as i64),
+                    );
+                }
                 Value::Object(obj)
             })
             .collect();
@@ -100,6 +112,11 @@ fn decode_extension(item: &Value) -> Option<ExtensionSpec> {
         kind: text("kind")?,
         name: text("name")?,
         config: obj.get("config")?.clone(),
+        incarnation: match obj.get("incarnation") {
+            Some(Value::Int(n)) => *n as u64,
+            None => 0,
+            Some(_) => return None,
+        },
     })
 }
 
@@ -158,6 +175,7 @@ mod tests {
                 kind: "index".to_string(),
                 name: "by_age".to_string(),
                 config: Value::Int(3),
+                incarnation: u64::MAX - 1,
             }],
         };
         let bytes = meta.encode().ok();

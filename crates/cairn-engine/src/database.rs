@@ -24,7 +24,8 @@ use crate::layout::{
     LAYOUT_VERSION, META_TABLE,
 };
 use crate::limits::{
-    DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CHANGES_PER_READ, MAX_RETRY_BACKOFF, MAX_TXN_RETRIES,
+    DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CACHED_COLLECTION_HANDLES, MAX_CHANGES_PER_READ,
+    MAX_RETRY_BACKOFF, MAX_TXN_RETRIES,
 };
 use crate::read_view::ViewCache;
 use crate::txn::{CasOutcome, CollectionHandle, Transaction, Upserted};
@@ -75,8 +76,42 @@ impl Config {
     }
 }
 
-/// Instantiated extensions by (collection id, name), with the config each was built from.
-type ExtensionCache = HashMap<(u32, String), (Value, Arc<dyn Extension>)>;
+/// Instantiated extensions by (collection id, name, incarnation), with the config each was
+/// built from. The incarnation keeps a re-created extension from inheriting the state of the
+/// dropped one's instance.
+type ExtensionCache = HashMap<(u32, String, u64), (Value, Arc<dyn Extension>)>;
+
+/// Resolved collections by name, with the catalog entry bytes each was resolved from.
+///
+/// Invariant: a handle is a pure function of its catalog bytes and the extension instances,
+/// so a transaction whose snapshot holds the same bytes may share it, whatever its snapshot.
+#[derive(Default)]
+pub(crate) struct CollectionHandles {
+    by_name: parking_lot::RwLock<HashMap<String, ResolvedCollection>>,
+}
+
+/// A collection's catalog entry bytes and the handle resolved from them.
+type ResolvedCollection = (Vec<u8>, Arc<CollectionHandle>);
+
+impl CollectionHandles {
+    /// The handle resolved from exactly `catalog_bytes`, if cached.
+    pub(crate) fn get(&self, name: &str, catalog_bytes: &[u8]) -> Option<Arc<CollectionHandle>> {
+        self.by_name
+            .read()
+            .get(name)
+            .filter(|(bytes, _)| bytes.as_slice() == catalog_bytes)
+            .map(|(_, handle)| handle.clone())
+    }
+
+    /// Remembers the handle resolved from `catalog_bytes`.
+    pub(crate) fn put(&self, name: &str, catalog_bytes: Vec<u8>, handle: Arc<CollectionHandle>) {
+        let mut by_name = self.by_name.write();
+        if by_name.len() >= MAX_CACHED_COLLECTION_HANDLES && !by_name.contains_key(name) {
+            by_name.clear();
+        }
+        by_name.insert(name.to_string(), (catalog_bytes, handle));
+    }
+}
 
 /// Internals shared by the handle and its transactions.
 pub(crate) struct DbInner {
@@ -88,6 +123,8 @@ pub(crate) struct DbInner {
     kinds: HashMap<String, Arc<dyn ExtensionKind>>,
     instances: Mutex<ExtensionCache>,
     extension_tables: ExtensionTableNames,
+    /// Collections resolved by earlier transactions (see [`CollectionHandles`]).
+    pub(crate) handles: CollectionHandles,
 }
 
 /// Interned extension table names by (collection id, extension, table). Extensions write
@@ -147,7 +184,7 @@ impl DbInner {
         let mut extensions = Vec::with_capacity(meta.extensions.len());
         let mut instances = self.instances.lock();
         for spec in &meta.extensions {
-            let cache_key = (meta.id, spec.name.clone());
+            let cache_key = (meta.id, spec.name.clone(), spec.incarnation);
             let cached = instances
                 .get(&cache_key)
                 .filter(|(config, _)| *config == spec.config)
@@ -162,6 +199,9 @@ impl DbInner {
                         }
                     })?;
                     let ext = kind.instantiate(&meta.name, &spec.name, &spec.config)?;
+                    // Older incarnations are gone from the catalog; a snapshot still
+                    // holding one re-instantiates it, so dropping them here only bounds the map.
+                    instances.retain(|(id, name, _), _| !(*id == meta.id && *name == spec.name));
                     instances.insert(cache_key, (spec.config.clone(), ext.clone()));
                     ext
                 }
@@ -170,7 +210,7 @@ impl DbInner {
         }
         Ok(CollectionHandle {
             docs: Arc::from(crate::layout::docs_table(meta.id)),
-            meta,
+            meta: Arc::new(meta),
             commit_needs: crate::commit_check::CommitNeeds::of(&extensions),
             extensions,
         })
@@ -318,6 +358,7 @@ impl Database {
                 kinds,
                 instances: Mutex::new(HashMap::new()),
                 extension_tables: ExtensionTableNames::default(),
+                handles: CollectionHandles::default(),
             }),
         })
     }

@@ -2,6 +2,7 @@
 //! it is atomic, logged, and conflict-checked against concurrent writers like any other write.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cairn_doc::{DateTime, DocId, Value};
@@ -76,7 +77,7 @@ impl Transaction {
             txn.ensure_absent(to)?;
             let catalog = txn.db.tables.catalog.clone();
             txn.write_raw(&catalog, from.as_bytes().to_vec(), Pending::Delete)?;
-            let mut meta = coll.meta.clone();
+            let mut meta = (*coll.meta).clone();
             meta.name = to.to_string();
             txn.store_meta(&meta)?;
             txn.log_ddl(
@@ -135,11 +136,12 @@ impl Transaction {
                     "the collection has the maximum number of extensions",
                 ));
             }
-            let mut meta = coll.meta.clone();
+            let mut meta = (*coll.meta).clone();
             meta.extensions.push(ExtensionSpec {
                 kind: kind.to_string(),
                 name: name.to_string(),
                 config,
+                incarnation: next_incarnation(txn.snapshot_seq()),
             });
             txn.store_meta(&meta)?;
             txn.log_ddl(
@@ -169,7 +171,7 @@ impl Transaction {
     ) -> Result<()> {
         self.atomically(|txn| {
             let coll = txn.collection(collection)?;
-            let mut meta = coll.meta.clone();
+            let mut meta = (*coll.meta).clone();
             let Some(ext) = meta.extensions.iter_mut().find(|ext| ext.name == name) else {
                 return Err(EngineError::ExtensionState {
                     collection: collection.to_string(),
@@ -194,7 +196,7 @@ impl Transaction {
     pub fn detach_extension(&mut self, collection: &str, name: &str) -> Result<()> {
         self.atomically(|txn| {
             let coll = txn.collection(collection)?;
-            let mut meta = coll.meta.clone();
+            let mut meta = (*coll.meta).clone();
             let before = meta.extensions.len();
             meta.extensions.retain(|ext| ext.name != name);
             if meta.extensions.len() == before {
@@ -276,4 +278,13 @@ impl Transaction {
         let change = PendingChange::encode(op, meta.id, &meta.name, None, None, None);
         self.changes.push(change);
     }
+}
+
+/// A new attachment's incarnation: above every number handed out from an older snapshot
+/// (attachments change the catalog entry, so they commit in snapshot order) and distinct
+/// among attachments made from the same snapshot in this process.
+fn next_incarnation(snapshot_seq: u64) -> u64 {
+    static ATTACHED: AtomicU64 = AtomicU64::new(0);
+    let serial = ATTACHED.fetch_add(1, Ordering::Relaxed) & 0xFFFF;
+    (snapshot_seq << 16) | serial
 }

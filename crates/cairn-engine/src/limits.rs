@@ -18,6 +18,12 @@ pub const MAX_COLLECTION_NAME_BYTES: usize = 128;
 /// open.
 pub const MAX_COLLECTIONS: usize = 10_000;
 
+/// Resolved collection handles a database keeps between transactions: 1,024. A transaction
+/// resolving a collection reuses the handle when the catalog entry's bytes are unchanged,
+/// skipping the decode and extension lookup (~10k instructions on every query). Past the bound
+/// the cache starts over; with more live collections than this, some resolutions decode again.
+pub const MAX_CACHED_COLLECTION_HANDLES: usize = 1_024;
+
 /// Extensions (indexes, model structures) per collection: 64. Every write to the collection
 /// calls each of them.
 pub const MAX_EXTENSIONS_PER_COLLECTION: usize = 64;

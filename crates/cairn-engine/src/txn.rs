@@ -34,7 +34,7 @@ use crate::writeset::{Pending, ReadSet, WriteSet};
 
 /// A collection as resolved inside a transaction.
 pub(crate) struct CollectionHandle {
-    pub(crate) meta: CollectionMeta,
+    pub(crate) meta: Arc<CollectionMeta>,
     pub(crate) docs: Arc<str>,
     pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
     /// What the commit-time checks need of each written document (from `extensions`).
@@ -377,8 +377,9 @@ impl Transaction {
         })
     }
 
-    /// Metadata of a collection as this transaction sees it.
-    pub fn collection_meta(&mut self, collection: &str) -> Result<CollectionMeta> {
+    /// Metadata of a collection as this transaction sees it (shared: transactions that see the
+    /// same catalog entry get the same decoded metadata).
+    pub fn collection_meta(&mut self, collection: &str) -> Result<Arc<CollectionMeta>> {
         Ok(self.collection(collection)?.meta.clone())
     }
 
@@ -516,8 +517,15 @@ impl Transaction {
                 name: name.to_string(),
             });
         };
-        let meta = CollectionMeta::decode(&bytes)?;
-        let handle = Arc::new(self.db.collection_handle(meta)?);
+        let handle = match self.db.handles.get(name, &bytes) {
+            Some(handle) => handle,
+            None => {
+                let meta = CollectionMeta::decode(&bytes)?;
+                let handle = Arc::new(self.db.collection_handle(meta)?);
+                self.db.handles.put(name, bytes, handle.clone());
+                handle
+            }
+        };
         self.collections.insert(name.to_string(), handle.clone());
         Ok(handle)
     }

@@ -241,6 +241,57 @@ fn detaching_removes_the_extension_and_its_data() {
 }
 
 #[test]
+fn a_re_created_extension_never_shares_the_dropped_ones_instance() {
+    // Instances keep per-attachment state (an index caches that its build finished); one
+    // re-created under the same name and configuration must start fresh, also after reopen.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = r#"{"field": "v"}"#;
+    let instance = |db: &Database| {
+        let mut txn = db.read().expect("read");
+        txn.extension_instance("c", "by_v")
+            .expect("resolve")
+            .expect("attached")
+    };
+    let first = {
+        let db = open(dir.path());
+        db.create_collection("c").expect("create");
+        db.attach_extension("c", "counter", "by_v", json(config))
+            .expect("attach");
+        let first = instance(&db);
+        assert!(Arc::ptr_eq(&first, &instance(&db)), "instances are reused");
+        db.detach_extension("c", "by_v").expect("detach");
+        db.attach_extension("c", "counter", "by_v", json(config))
+            .expect("attach again");
+        assert!(
+            !Arc::ptr_eq(&first, &instance(&db)),
+            "a new attachment, a new instance"
+        );
+        let meta = db
+            .read()
+            .and_then(|mut t| t.collection_meta("c"))
+            .expect("meta");
+        meta.extensions[0].incarnation
+    };
+    let db = open(dir.path());
+    let meta = db
+        .read()
+        .and_then(|mut t| t.collection_meta("c"))
+        .expect("meta");
+    assert_eq!(meta.extensions[0].incarnation, first, "kept across reopen");
+    db.detach_extension("c", "by_v").expect("detach");
+    db.attach_extension("c", "counter", "by_v", json(config))
+        .expect("attach again");
+    let meta = db
+        .read()
+        .and_then(|mut t| t.collection_meta("c"))
+        .expect("meta");
+    assert!(
+        meta.extensions[0].incarnation > first,
+        "later attachments number higher"
+    );
+}
+
+#[test]
 fn a_database_using_an_unregistered_kind_reports_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path());
