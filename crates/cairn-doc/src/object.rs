@@ -35,6 +35,21 @@ impl Object {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The position and value of field `key`, looking from position `hint` on first (then
+    /// wrapping around). Callers that look up many fields in the order documents usually
+    /// store them (a schema's declared order) pass the last position found plus one, so each
+    /// lookup usually compares one name instead of half the object's.
+    pub fn find_from(&self, key: &str, hint: usize) -> Option<(usize, &Value)> {
+        let hint = hint.min(self.entries.len());
+        let (before, after) = self.entries.split_at(hint);
+        after
+            .iter()
+            .position(|(k, _)| k == key)
+            .map(|i| i + hint)
+            .or_else(|| before.iter().position(|(k, _)| k == key))
+            .map(|i| (i, &self.entries[i].1))
+    }
+
     /// The value of field `key`, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.entries
@@ -172,6 +187,23 @@ mod tests {
             assert_eq!(o.first_duplicate_key(), None);
             o.push_unchecked("k1".to_owned(), Value::Null);
             assert_eq!(o.first_duplicate_key(), Some("k1"));
+        }
+    }
+
+    #[test]
+    fn find_from_finds_what_get_finds_from_any_hint() {
+        let mut o = Object::new();
+        for k in ["a", "b", "c", "d"] {
+            o.insert(k, k.len() as i64);
+        }
+        for hint in 0..7 {
+            for key in ["a", "b", "c", "d", "zz", ""] {
+                let found = o.find_from(key, hint);
+                assert_eq!(found.map(|(_, v)| v), o.get(key), "{key} from {hint}");
+                if let Some((i, _)) = found {
+                    assert_eq!(o.keys().nth(i), Some(key));
+                }
+            }
         }
     }
 }

@@ -30,6 +30,12 @@ use crate::record::decode_record;
 use crate::txn::{CollectionHandle, Transaction};
 use crate::writeset::Pending;
 
+/// Largest stored record (compressed bytes) of a written document the commit-time checks keep
+/// whole rather than cut down to the fields they read: 2 KiB. Moving a small document costs
+/// nothing; cutting it down costs allocations. A large one is cut down, so that a transaction
+/// does not hold both the record and the decoded document of everything it wrote.
+pub(crate) const MAX_MOVED_RECORD_BYTES: usize = 2 * 1024;
+
 /// One document's net change within a transaction, owned.
 struct NetChange {
     id: DocId,
@@ -142,11 +148,16 @@ impl CommitNeeds {
     }
 
     /// What to remember of `doc`: the named top-level fields (whole values) in a new object,
-    /// or the document itself (moved when owned).
-    fn keep(&self, doc: Cow<'_, Value>) -> Value {
+    /// or the document itself — always when the checks need it whole, and when it is owned
+    /// and `small` (moving costs nothing, a subset costs allocations; a large document is cut
+    /// down so that a big transaction does not hold every document it wrote twice).
+    fn keep(&self, doc: Cow<'_, Value>, small: bool) -> Value {
         let CommitNeeds::Fields(names) = self else {
             return doc.into_owned();
         };
+        if small && matches!(doc, Cow::Owned(_)) {
+            return doc.into_owned();
+        }
         let Some(source) = doc.as_object() else {
             return doc.into_owned();
         };
@@ -160,37 +171,36 @@ impl CommitNeeds {
     }
 }
 
-/// A write about to be remembered: taken before the write is buffered (whether it is the
-/// key's first write, and a copy of the record, which is small next to the document), and
-/// handed to [`Transaction::remember_for_commit`] with the documents once the write has
-/// succeeded, so they are moved into the cache rather than copied.
+/// A write about to be remembered: started before the write is buffered (a copy of the
+/// record, which is small next to the document), told once buffered whether it was the key's
+/// first write in the transaction, and handed to [`Transaction::remember_for_commit`] with the
+/// documents once the write has succeeded, so they are moved into the cache rather than copied.
 pub(crate) struct ToRemember {
     key: CacheKey,
     first_write: bool,
     record: Option<Vec<u8>>,
 }
 
-impl Transaction {
-    /// Starts remembering a write of `key` in `coll` (`record` is `None` for a delete); call
-    /// before the write is buffered.
-    pub(crate) fn to_remember(
-        &self,
-        coll: &CollectionHandle,
-        key: &[u8],
-        record: Option<&Vec<u8>>,
-    ) -> ToRemember {
-        let first_write = !self
-            .writes
-            .tables
-            .get(&coll.docs)
-            .is_some_and(|writes| writes.contains_key(key));
+impl ToRemember {
+    /// Starts remembering a write of `key` (`record` is `None` for a delete); call before the
+    /// write is buffered, which takes the record.
+    pub(crate) fn new(key: &[u8], record: Option<&Vec<u8>>) -> ToRemember {
         ToRemember {
             key: CacheKey::new(key),
-            first_write,
+            first_write: false,
             record: record.cloned(),
         }
     }
 
+    /// Notes whether the buffered write was the key's first in the transaction (what
+    /// [`Transaction::write_raw`] returned).
+    pub(crate) fn buffered(mut self, first_write: bool) -> ToRemember {
+        self.first_write = first_write;
+        self
+    }
+}
+
+impl Transaction {
     /// Remembers a buffered write for the commit-time checks: `old` is the version the write
     /// replaced (kept only when it is the snapshot's, i.e. on the key's first write), `new`
     /// the document written (`None` for a delete). Only what the checks need is kept
@@ -209,9 +219,13 @@ impl Transaction {
             None => by_key.entry(write.key).or_default(),
         };
         if write.first_write && entry.snapshot.is_none() {
-            entry.snapshot = Some(old.map(|doc| needs.keep(doc)));
+            entry.snapshot = Some(old.map(|doc| needs.keep(doc, false)));
         }
-        entry.last = Some((write.record, new.map(|doc| needs.keep(doc))));
+        let small = write
+            .record
+            .as_ref()
+            .is_some_and(|record| record.len() <= MAX_MOVED_RECORD_BYTES);
+        entry.last = Some((write.record, new.map(|doc| needs.keep(doc, small))));
     }
 
     /// Runs [`crate::Extension::before_commit`] of every extension that checks at commit, on
@@ -285,7 +299,9 @@ impl Transaction {
         // First the final states, from the writes' remembered documents where they still
         // match the buffered record (no copy of the record), decoding the others.
         let mut cache = self.commit_cache.remove(&coll.meta.id).unwrap_or_default();
-        let mut partial = Vec::with_capacity(writes.len());
+        let mut net = Vec::with_capacity(writes.len());
+        // Keys whose snapshot state no write remembered, with their place in `net`.
+        let mut unknown_old = Vec::new();
         for (key, pending) in writes {
             let record = match pending {
                 Pending::Put { value, .. } => Some(value.as_slice()),
@@ -298,31 +314,28 @@ impl Transaction {
                     .map(|bytes| decode_record(codecs, &coll.docs, bytes))
                     .transpose()?,
             };
-            partial.push((key.clone(), remembered.snapshot, new));
-        }
-        // Then the snapshot states the writes did not remember.
-        let mut net = Vec::with_capacity(partial.len());
-        for (key, snapshot, new) in partial {
-            let old = match snapshot {
+            let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&coll.docs, err))?;
+            let old = match remembered.snapshot {
                 Some(old) => old,
-                // Already recorded as read by the write that buffered this key.
                 None => {
-                    let record = match self.reader(&coll.docs)? {
-                        Some(reader) => reader.get(&key)?,
-                        None => None,
-                    };
-                    record
-                        .map(|bytes| decode_record(codecs, &coll.docs, &bytes))
-                        .transpose()?
+                    unknown_old.push((net.len(), key.clone()));
+                    None
                 }
             };
-            if old.is_none() && new.is_none() {
-                continue;
-            }
-            let id =
-                DocId::decode_key(&key).map_err(|err| EngineError::corrupt(&coll.docs, err))?;
             net.push(NetChange { id, old, new });
         }
+        // Then the snapshot states the writes did not remember (already recorded as read by
+        // the write that buffered each key).
+        for (at, key) in unknown_old {
+            let record = match self.reader(&coll.docs)? {
+                Some(reader) => reader.get(&key)?,
+                None => None,
+            };
+            net[at].old = record
+                .map(|bytes| decode_record(codecs, &coll.docs, &bytes))
+                .transpose()?;
+        }
+        net.retain(|change| change.old.is_some() || change.new.is_some());
         Ok(net)
     }
 }

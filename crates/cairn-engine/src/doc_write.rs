@@ -106,8 +106,8 @@ impl Transaction {
         }
         let remember = coll
             .checks_at_commit()
-            .then(|| self.to_remember(coll, &key, Some(&record)));
-        self.write_raw(
+            .then(|| ToRemember::new(&key, Some(&record)));
+        let first_write = self.buffer_write(
             &coll.docs,
             key,
             Pending::Put {
@@ -115,6 +115,7 @@ impl Transaction {
                 stamp_seq: true,
             },
         )?;
+        let remember = remember.map(|write| write.buffered(first_write));
         let change = DocChange {
             id,
             old: old.as_ref().map(|stored| &stored.value),
@@ -145,10 +146,9 @@ impl Transaction {
         self.changes.push(change);
         let routing = self.db.tables.routing.clone();
         self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
-        let remember = coll
-            .checks_at_commit()
-            .then(|| self.to_remember(coll, &key, None));
-        self.write_raw(&coll.docs, key, Pending::Delete)?;
+        let remember = coll.checks_at_commit().then(|| ToRemember::new(&key, None));
+        let first_write = self.buffer_write(&coll.docs, key, Pending::Delete)?;
+        let remember = remember.map(|write| write.buffered(first_write));
         let change = DocChange {
             id,
             old: Some(&old.value),

@@ -581,6 +581,18 @@ impl Transaction {
         key: Vec<u8>,
         pending: Pending,
     ) -> Result<()> {
+        self.buffer_write(table, key, pending).map(|_| ())
+    }
+
+    /// [`Transaction::write_raw`], returning whether this is the key's first write in the
+    /// transaction (it had no buffered write before): the commit-time checks need to know, and
+    /// the buffer's own lookup tells for free.
+    pub(crate) fn buffer_write(
+        &mut self,
+        table: &Arc<str>,
+        key: Vec<u8>,
+        pending: Pending,
+    ) -> Result<bool> {
         if self.reads.untracked {
             return Err(EngineError::ReadOnlyTransaction);
         }
@@ -597,12 +609,13 @@ impl Transaction {
             });
         }
         let previous = self.writes.set(table, key.clone(), pending);
+        let first_write = previous.is_none();
         self.undo.push(Undo {
             table: table.clone(),
             key,
             previous,
         });
-        Ok(())
+        Ok(first_write)
     }
 
     /// Drops every table whose name starts with `prefix` at commit, and hides them from this

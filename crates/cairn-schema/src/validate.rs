@@ -110,9 +110,16 @@ fn check_object(
     top: bool,
     probe: &mut Probe,
 ) -> Result<(), Violation> {
+    // Documents usually hold their fields in the declared order: look for each field after
+    // the previous one first.
+    let mut hint = 0;
     for (name, field) in &def.fields {
         let here = Loc::Field(at, name);
-        match obj.get(name) {
+        let found = obj.find_from(name, hint).map(|(i, value)| {
+            hint = i + 1;
+            value
+        });
+        match found {
             None | Some(Value::Null) if field.required => {
                 return Err(violation(&here, "required field is missing or null"));
             }
