@@ -1,8 +1,7 @@
 //! An extension that names the fields it reads at commit (`Extension::commit_fields`) sees
 //! those fields of every net change, with the values a whole-document check would see,
-//! whatever the id (short ids are held inline by the commit cache, long ones are not). It may
-//! see more (a small inserted document is kept whole: moving it is free), but never a large
-//! document's other fields.
+//! whatever the id (short ids are held inline by the commit cache, long ones are not), and not
+//! the other fields of the documents (checked on a large one).
 
 use std::sync::Arc;
 
@@ -116,8 +115,8 @@ fn before_commit_sees_only_the_named_fields_for_short_and_long_ids() {
         txn.update("c", &DocId::Int(1), &patch)?;
         txn.update("c", &DocId::String(long.to_string()), &patch)?;
         txn.insert("c", json(r#"{"_id": 3, "z": true}"#))?;
-        // Past the size up to which inserted documents are kept whole: 8,192 pseudo-random
-        // hex digits (4 bits each) do not compress below 4 KiB.
+        // A large document with a field the extension does not read: 8,192 pseudo-random hex
+        // digits, 4 KiB even compressed.
         let blob: String = (0..8192u64)
             .map(|i| {
                 let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
