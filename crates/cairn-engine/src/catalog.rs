@@ -44,20 +44,7 @@ impl CollectionMeta {
         let extensions = self
             .extensions
             .iter()
-            .map(|ext| {
-                let mut obj = Object::new();
-                obj.insert("kind".to_string(), Value::String(ext.kind.clone()));
-                obj.insert("name".to_string(), Value::String(ext.name.clone()));
-                obj.insert("config".to_string(), ext.config.clone());
-                if ext.incarnation != 0 {
-                    // Stored as the same 64 bits, reinterpreted: Int is signed.
-                    obj.insert(
-                        "incarnation".to_string(),
-                        Value::Int(ext.incarnation as i64),
-                    );
-                }
-                Value::Object(obj)
-            })
+            .map(ExtensionSpec::to_value)
             .collect();
         let mut obj = Object::new();
         obj.insert("id".to_string(), Value::Int(i64::from(self.id)));
@@ -90,7 +77,8 @@ impl CollectionMeta {
         let mut extensions = Vec::new();
         if let Some(Value::Array(items)) = obj.get("extensions") {
             for item in items {
-                extensions.push(decode_extension(item).ok_or_else(|| corrupt("bad extension"))?);
+                extensions
+                    .push(ExtensionSpec::from_value(item).ok_or_else(|| corrupt("bad extension"))?);
             }
         }
         Ok(CollectionMeta {
@@ -102,22 +90,42 @@ impl CollectionMeta {
     }
 }
 
-fn decode_extension(item: &Value) -> Option<ExtensionSpec> {
-    let obj = item.as_object()?;
-    let text = |key: &str| match obj.get(key) {
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    Some(ExtensionSpec {
-        kind: text("kind")?,
-        name: text("name")?,
-        config: obj.get("config")?.clone(),
-        incarnation: match obj.get("incarnation") {
-            Some(Value::Int(n)) => *n as u64,
-            None => 0,
-            Some(_) => return None,
-        },
-    })
+impl ExtensionSpec {
+    /// The spec as a document `{kind, name, config[, incarnation]}`: its form in the catalog
+    /// and in the change log's attach records.
+    pub(crate) fn to_value(&self) -> Value {
+        let mut obj = Object::new();
+        obj.insert("kind".to_string(), Value::String(self.kind.clone()));
+        obj.insert("name".to_string(), Value::String(self.name.clone()));
+        obj.insert("config".to_string(), self.config.clone());
+        if self.incarnation != 0 {
+            // Stored as the same 64 bits, reinterpreted: Int is signed.
+            obj.insert(
+                "incarnation".to_string(),
+                Value::Int(self.incarnation as i64),
+            );
+        }
+        Value::Object(obj)
+    }
+
+    /// Reads [`ExtensionSpec::to_value`]'s form; `None` when it is not one.
+    pub(crate) fn from_value(item: &Value) -> Option<ExtensionSpec> {
+        let obj = item.as_object()?;
+        let text = |key: &str| match obj.get(key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        Some(ExtensionSpec {
+            kind: text("kind")?,
+            name: text("name")?,
+            config: obj.get("config")?.clone(),
+            incarnation: match obj.get("incarnation") {
+                Some(Value::Int(n)) => *n as u64,
+                None => 0,
+                Some(_) => return None,
+            },
+        })
+    }
 }
 
 /// Prefix of the collections Cairn's own components keep their data in (for example the

@@ -50,7 +50,9 @@ pub enum ChangeOp {
         /// The new name.
         to: String,
     },
-    /// An extension was attached to the collection.
+    /// An extension was attached to the collection, or an attached one reconfigured (say, a
+    /// new schema version). The change's `new` holds the extension's spec
+    /// `{kind, name, config, incarnation}` (absent in logs written before Cairn recorded it).
     AttachExtension {
         /// The extension's instance name.
         name: String,
@@ -207,7 +209,11 @@ pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
             id.encode_key(&mut key).map(|()| key)
         })
         .transpose()?;
-    let (new, old) = (encode(&change.new)?, encode(&change.old)?);
+    let (new, old) = match change.op {
+        // An attach record's spec (its `new`) is stored in the `old` slot; see `decode`.
+        ChangeOp::AttachExtension { .. } => (None, encode(&change.new)?),
+        _ => (encode(&change.new)?, encode(&change.old)?),
+    };
     let mut pending = PendingChange::encode(
         &change.op,
         change.collection_id,
@@ -328,7 +334,12 @@ pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Res
         10 => (ChangeOp::CreateCollection, None, None),
         11 => (ChangeOp::DropCollection, None, None),
         12 => (ChangeOp::RenameCollection { to: text(new)? }, None, None),
-        13 => (ChangeOp::AttachExtension { name: text(new)? }, None, None),
+        // The attached extension's spec rides in the `old` slot (the name takes `new`).
+        13 => (
+            ChangeOp::AttachExtension { name: text(new)? },
+            doc(old)?,
+            None,
+        ),
         14 => (ChangeOp::DetachExtension { name: text(new)? }, None, None),
         15 => (ChangeOp::ExtensionData { name: text(new)? }, None, None),
         _ => return Err(corrupt("unknown operation code")),

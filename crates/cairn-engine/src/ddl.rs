@@ -144,12 +144,7 @@ impl Transaction {
                 incarnation: next_incarnation(txn.snapshot_seq()),
             });
             txn.store_meta(&meta)?;
-            txn.log_ddl(
-                &ChangeOp::AttachExtension {
-                    name: name.to_string(),
-                },
-                &meta,
-            );
+            txn.log_attach(name, &meta)?;
             txn.invalidate_collections();
             if backfill {
                 txn.backfill(collection, name)?;
@@ -161,8 +156,8 @@ impl Transaction {
 
     /// Replaces the stored configuration of an attached extension (say, a new schema
     /// version), keeping its tables. The new instance is built at once, so a configuration
-    /// its kind rejects fails here. Logged as an `AttachExtension` record: like an attach,
-    /// the change log does not carry the configuration (restores need a full backup).
+    /// its kind rejects fails here. Logged as an `AttachExtension` record with the new
+    /// configuration, which a replay applies to the attached extension.
     pub fn set_extension_config(
         &mut self,
         collection: &str,
@@ -181,12 +176,7 @@ impl Transaction {
             };
             ext.config = config;
             txn.store_meta(&meta)?;
-            txn.log_ddl(
-                &ChangeOp::AttachExtension {
-                    name: name.to_string(),
-                },
-                &meta,
-            );
+            txn.log_attach(name, &meta)?;
             txn.invalidate_collections();
             txn.collection(collection).map(|_| ())
         })
@@ -243,7 +233,9 @@ impl Transaction {
                 crate::extension::ExtensionTxn::new(self, coll.meta.id, collection, extension);
             ext.on_write(&mut ctx, &change)?;
         }
-        Ok(())
+        let mut ctx =
+            crate::extension::ExtensionTxn::new(self, coll.meta.id, collection, extension);
+        ext.backfilled(&mut ctx)
     }
 
     /// Fails with `CollectionExists` if `name` is taken; other lookup failures propagate.
@@ -272,6 +264,22 @@ impl Transaction {
                 stamp_seq: false,
             },
         )
+    }
+
+    /// Logs the attachment (or new configuration) of extension `name` of `meta`, with its
+    /// spec, so a replay of the log (incremental restore) can attach it again.
+    fn log_attach(&mut self, name: &str, meta: &CollectionMeta) -> Result<()> {
+        let mut spec = Vec::new();
+        if let Some(ext) = meta.extensions.iter().find(|ext| ext.name == name) {
+            cairn_doc::encode_document(&ext.to_value(), &mut spec)?;
+        }
+        let op = ChangeOp::AttachExtension {
+            name: name.to_string(),
+        };
+        let spec = (!spec.is_empty()).then_some(spec.as_slice());
+        let change = PendingChange::encode(&op, meta.id, &meta.name, None, None, spec);
+        self.changes.push(change);
+        Ok(())
     }
 
     pub(crate) fn log_ddl(&mut self, op: &ChangeOp, meta: &CollectionMeta) {

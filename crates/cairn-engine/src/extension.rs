@@ -67,6 +67,14 @@ pub trait Extension: Send + Sync {
     /// operation is kept).
     fn on_write(&self, txn: &mut ExtensionTxn<'_>, change: &DocChange<'_>) -> Result<()>;
 
+    /// Called once an attach with backfill ([`Transaction::attach_extension`], also what an
+    /// incremental restore replays an attach with) has fed every existing document to
+    /// [`Extension::on_write`], in the same transaction: the extension's data is complete.
+    /// Indexes record that they are ready here. Default: nothing.
+    fn backfilled(&self, _txn: &mut ExtensionTxn<'_>) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether this extension wants [`Extension::before_commit`]. The engine computes a
     /// transaction's net changes only for collections with such an extension, so extensions
     /// that do not check at commit (indexes) cost nothing there.

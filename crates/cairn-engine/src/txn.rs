@@ -188,9 +188,11 @@ impl Transaction {
         self.snapshot_seq
     }
 
-    /// Whether the transaction has buffered any change.
+    /// Whether the transaction has buffered no change (no write, no change-log record).
     pub fn is_read_only(&self) -> bool {
-        self.writes.tables.is_empty() && self.writes.dropped_prefixes.is_empty()
+        self.writes.tables.is_empty()
+            && self.writes.dropped_prefixes.is_empty()
+            && self.changes.is_empty()
     }
 
     /// Commits: validates the reads and applies the writes atomically. Returns the commit's

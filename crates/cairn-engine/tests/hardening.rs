@@ -152,6 +152,7 @@ fn nothing_written_by_an_encrypted_database_is_readable_on_disk() -> TestResult 
         &restored,
         RestoreTarget::Latest,
         Some(&key),
+        &[],
         &mut no_progress(),
     )?;
     let db = Database::open(config(&restored, Some(key)))?;
@@ -245,6 +246,7 @@ fn a_backup_under_concurrent_writes_restores_to_the_state_at_its_sequence() -> T
         &restored,
         RestoreTarget::Latest,
         None,
+        &[],
         &mut no_progress(),
     )?;
     assert_eq!(report.seq, piece.to_seq);
@@ -292,6 +294,7 @@ fn point_in_time_restores_match_the_source_at_each_sequence() -> TestResult {
             &to,
             RestoreTarget::Seq(*seq),
             None,
+            &[],
             &mut no_progress(),
         )?;
         assert_eq!(report.seq, *seq);
@@ -334,6 +337,7 @@ fn a_damaged_or_missing_backup_piece_is_reported() -> TestResult {
         &target,
         RestoreTarget::Latest,
         None,
+        &[],
         &mut no_progress()
     )
     .is_err());

@@ -114,6 +114,7 @@ fn rotation_under_a_writer_keeps_every_document_and_later_backups_use_the_new_ke
         &old,
         RestoreTarget::Seq(before_rotation_seq),
         Some(&key),
+        &[],
         &mut |_, _| {},
     )?;
     assert_eq!(state(&Database::open(config(&old, &key))?)?, before);
@@ -124,6 +125,7 @@ fn rotation_under_a_writer_keeps_every_document_and_later_backups_use_the_new_ke
         &new,
         RestoreTarget::Latest,
         Some(&key),
+        &[],
         &mut |_, _| {},
     )?;
     let restored = Database::open(config(&new, &key))?;

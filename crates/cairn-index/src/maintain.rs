@@ -234,6 +234,11 @@ impl Extension for IndexExtension {
         Ok(())
     }
 
+    fn backfilled(&self, txn: &mut ExtensionTxn<'_>) -> EngineResult<()> {
+        // Attached with every existing document fed through `on_write`: complete at once.
+        txn.put(META_TABLE, READY_KEY, &[])
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

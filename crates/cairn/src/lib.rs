@@ -36,8 +36,36 @@ pub use cairn_engine::{
     KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX, TRAIN_MIN_DOCS,
 };
 
-/// Backups: take, verify, restore (to a point in time).
-pub use cairn_engine::backup;
+/// Backups: take (`Database::backup`), verify, restore (to a point in time).
+pub mod backup {
+    use std::path::Path;
+
+    pub use cairn_engine::backup::{
+        verify_backup, Manifest, PieceInfo, PieceKind, Progress, RestoreReport, RestoreTarget,
+        CHUNK_BYTES, MANIFEST_FILE_NAME, MAX_FRAME_BYTES,
+    };
+    use cairn_engine::{KeySource, Result};
+
+    /// Restores the backup in `src` into the new folder `to`, up to `target`, with the
+    /// built-in extension kinds registered: replaying incremental pieces writes through the
+    /// collections' indexes, schemas and invariants (see `cairn_engine::backup::restore`).
+    pub fn restore(
+        src: &Path,
+        to: &Path,
+        target: RestoreTarget,
+        key: Option<&KeySource>,
+        progress: Progress<'_>,
+    ) -> Result<RestoreReport> {
+        cairn_engine::backup::restore(
+            src,
+            to,
+            target,
+            key,
+            &super::builtin_extension_kinds(),
+            progress,
+        )
+    }
+}
 /// Checks a collection name against the naming rules (what `create_collection` enforces).
 pub use cairn_engine::validate_name as validate_collection_name;
 

@@ -8,6 +8,7 @@
 //! numbers), stopping at the requested sequence number or time.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cairn_doc::DateTime;
 use cairn_storage::{Cipher, KeySource, StorageError, StorageMode, Store, KEYRING_FILE_NAME};
@@ -16,10 +17,12 @@ use crate::backup::keys::BackupKeys;
 use crate::backup::manifest::{Manifest, PieceInfo};
 use crate::backup::piece::{corrupt, sha256_file, Entry, PieceKind, PieceReader};
 use crate::backup::take::Progress;
+use crate::catalog::ExtensionSpec;
 use crate::changelog::{decode, Change, ChangeOp};
 use crate::compression::Codecs;
 use crate::database::{Config, Database};
 use crate::error::{EngineError, Result};
+use crate::extension::ExtensionKind;
 use crate::txn::Transaction;
 
 /// How far a restore goes.
@@ -83,11 +86,17 @@ pub fn verify_backup(dir: &Path, key: Option<&KeySource>) -> Result<Manifest> {
 
 /// Restores the backup in `src` into the new folder `to`, up to `target`. `key` opens an
 /// encrypted backup, and the restored database is encrypted under the same keyring.
+///
+/// Replaying incremental pieces writes documents through the collections' extensions
+/// (indexes, schemas, invariants), so `kinds` must provide every extension kind the backed-up
+/// collections use — the same kinds the database is opened with (`cairn::backup::restore`
+/// passes the built-in ones).
 pub fn restore(
     src: &Path,
     to: &Path,
     target: RestoreTarget,
     key: Option<&KeySource>,
+    kinds: &[Arc<dyn ExtensionKind>],
     progress: Progress<'_>,
 ) -> Result<RestoreReport> {
     let manifest = read_chain(src)?;
@@ -115,6 +124,7 @@ pub fn restore(
     load_full(src, &staging, full, keys.for_piece(full)?, key, progress)?;
     let mut config = Config::new(&staging, StorageMode::Persistent);
     config.encryption = key.cloned();
+    config.extension_kinds = kinds.to_vec();
     let db = Database::open(config)?;
     let mut replayed = 0;
     for piece in pieces[1..]
@@ -352,10 +362,17 @@ fn replay_change(txn: &mut Transaction, change: Change) -> Result<()> {
     let coll = change.collection.as_str();
     match (&change.op, change.id.as_ref()) {
         (ChangeOp::Insert, _) => {
-            txn.insert(coll, change.new.clone().ok_or_else(|| missing("a document"))?)?;
+            txn.insert(
+                coll,
+                change.new.clone().ok_or_else(|| missing("a document"))?,
+            )?;
         }
         (ChangeOp::Update, Some(id)) => {
-            txn.replace(coll, id, change.new.clone().ok_or_else(|| missing("a document"))?)?;
+            txn.replace(
+                coll,
+                id,
+                change.new.clone().ok_or_else(|| missing("a document"))?,
+            )?;
         }
         (ChangeOp::Delete, Some(id)) => {
             txn.delete(coll, id)?;
@@ -367,15 +384,40 @@ fn replay_change(txn: &mut Transaction, change: Change) -> Result<()> {
         (ChangeOp::RenameCollection { to }, _) => txn.rename_collection(coll, to)?,
         (ChangeOp::DetachExtension { name }, _) => txn.detach_extension(coll, name)?,
         (ChangeOp::AttachExtension { name }, _) => {
-            return Err(EngineError::Unreplayable {
-                seq: change.seq,
-                detail: format!(
-                    "extension `{name}` was attached to `{coll}`; the change log does not hold its configuration, so take a full backup after attaching extensions"
-                ),
-            })
+            // Logs written before attach records carried the extension's kind and
+            // configuration cannot be replayed past an attach.
+            let spec = change.new.as_ref().and_then(ExtensionSpec::from_value).ok_or_else(|| {
+                EngineError::Unreplayable {
+                    seq: change.seq,
+                    detail: format!(
+                        "extension `{name}` was attached to `{coll}` by a version of Cairn whose change log did not record its configuration; take a full backup after that point"
+                    ),
+                }
+            })?;
+            let attached = txn
+                .collection_meta(coll)?
+                .extensions
+                .iter()
+                .any(|ext| ext.name == *name);
+            if attached {
+                // A new configuration (say, a schema version) of an attached extension.
+                txn.set_extension_config(coll, name, spec.config)?;
+            } else {
+                // Built from the documents replayed so far; the replayed writes that follow
+                // maintain it, as they did the original (whose online-build steps, logged as
+                // `ExtensionData`, are therefore skipped).
+                txn.attach_extension(coll, &spec.kind, name, spec.config)?;
+            }
         }
-        // Index build steps: the replayed writes maintain extensions themselves.
-        (ChangeOp::ExtensionData { .. }, _) => {}
+        // Index build steps: nothing to write (the replayed document writes maintain the
+        // extensions), but the source committed here, and the restored database must pass
+        // through the same sequence numbers: log the same record so this commit happens too.
+        (ChangeOp::ExtensionData { .. }, _) => {
+            if txn.changes.is_empty() {
+                let meta = txn.collection_meta(coll)?;
+                txn.log_ddl(&change.op, &meta);
+            }
+        }
         (_, None) => return Err(missing("a document id")),
     }
     Ok(())
