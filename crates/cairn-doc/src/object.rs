@@ -77,6 +77,19 @@ impl Object {
         }
     }
 
+    /// Makes room for `additional` more fields without reallocating.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
+    /// Puts field `key`, which the object must not hold yet (checked in debug builds), before
+    /// the others — without the scan [`Object::insert`] makes for an existing one.
+    pub fn prepend_new(&mut self, key: impl Into<String>, value: impl Into<Value>) {
+        let key = key.into();
+        debug_assert!(self.get(&key).is_none(), "`{key}` is already present");
+        self.entries.insert(0, (key, value.into()));
+    }
+
     /// Removes field `key`, keeping the order of the others.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         let index = self.entries.iter().position(|(k, _)| k == key)?;
@@ -205,5 +218,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn prepend_new_puts_the_field_first() {
+        let mut o = Object::new();
+        o.insert("a", 1);
+        o.insert("b", 2);
+        o.reserve(2);
+        o.prepend_new("_id", 7);
+        assert_eq!(o.keys().collect::<Vec<_>>(), ["_id", "a", "b"]);
+        assert_eq!(o.get("_id"), Some(&Value::Int(7)));
     }
 }

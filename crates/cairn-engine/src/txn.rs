@@ -769,12 +769,12 @@ pub(crate) fn with_id(doc: Value, id: &DocId) -> Result<Value> {
             Ok(Value::Object(obj))
         }
         None => {
-            let mut with = Object::with_capacity(obj.len() + 1);
-            with.insert("_id".to_string(), id.to_value());
-            for (key, value) in obj {
-                with.insert(key, value);
-            }
-            Ok(Value::Object(with))
+            let mut obj = obj;
+            // Room for `_id` and for one field a prepare-write hook may add (a schema stamps
+            // `_schema_version`), so neither reallocates the fields.
+            obj.reserve(2);
+            obj.prepend_new("_id", id.to_value());
+            Ok(Value::Object(obj))
         }
     }
 }
