@@ -744,12 +744,16 @@ fn assign_id(doc: Value) -> Result<(DocId, Value)> {
         return Ok((DocId::from_value(value)?, Value::Object(obj)));
     }
     let id = DocId::new_v7();
-    let mut with = Object::with_capacity(obj.len() + 1);
-    with.insert("_id".to_string(), id.to_value());
-    for (key, value) in obj {
-        with.insert(key, value);
-    }
-    Ok((id, Value::Object(with)))
+    Ok((id.clone(), prepend_id(obj, &id)))
+}
+
+/// `obj` (which has no `_id`) with `_id` = `id` first. Leaves room for one field a
+/// prepare-write hook may add (a schema stamps `_schema_version`), so that stamping does not
+/// reallocate the fields.
+fn prepend_id(mut obj: Object, id: &DocId) -> Value {
+    obj.reserve(2);
+    obj.prepend_new("_id", id.to_value());
+    Value::Object(obj)
 }
 
 /// Ensures the document carries `_id` = `id` (first, when it had none).
@@ -768,14 +772,7 @@ pub(crate) fn with_id(doc: Value, id: &DocId) -> Result<Value> {
             }
             Ok(Value::Object(obj))
         }
-        None => {
-            let mut obj = obj;
-            // Room for `_id` and for one field a prepare-write hook may add (a schema stamps
-            // `_schema_version`), so neither reallocates the fields.
-            obj.reserve(2);
-            obj.prepend_new("_id", id.to_value());
-            Ok(Value::Object(obj))
-        }
+        None => Ok(prepend_id(obj, id)),
     }
 }
 
