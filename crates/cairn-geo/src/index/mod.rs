@@ -8,18 +8,23 @@
 //! nothing; built online (`build.rs`); read by the query layer through [`SpatialHandle`].
 
 pub mod admin;
+pub mod bucket;
 mod build;
+pub mod cache;
+mod cached_read;
 pub mod entries;
 pub mod grid;
 pub mod limits;
 pub mod maintain;
 pub mod read;
 pub mod spec;
+pub mod stamp;
 
 pub use admin::{
     create_spatial_index, drop_spatial_index, expected_entries, list_spatial_indexes,
     stored_entries, SpatialInfo,
 };
+pub use cache::cache_bytes;
 pub use maintain::{SpatialExtensionKind, SPATIAL_KIND};
 pub use read::{spatial_indexes, SearchStats, SpatialHandle};
 pub use spec::SpatialSpec;
