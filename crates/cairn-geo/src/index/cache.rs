@@ -60,6 +60,8 @@ pub struct Bucket {
     key_ends: Vec<u32>,
     /// The document keys, back to back.
     keys: Vec<u8>,
+    /// Distinct documents among the entries (set by [`Bucket::finish`]).
+    docs: u32,
 }
 
 impl Bucket {
@@ -101,8 +103,22 @@ impl Bucket {
             + self.keys.capacity()
     }
 
-    /// Drops spare capacity before the bucket is shared.
-    pub fn shrink(&mut self) {
+    /// Distinct documents among the entries (a density figure for `$near`'s first radius).
+    pub fn docs(&self) -> u32 {
+        self.docs
+    }
+
+    /// Counts the distinct documents and drops spare capacity, before the bucket is shared.
+    pub fn finish(&mut self) {
+        let mut keys: Vec<&[u8]> = Vec::with_capacity(self.len());
+        let mut start = 0;
+        for &end in &self.key_ends {
+            keys.push(&self.keys[start..end as usize]);
+            start = end as usize;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        self.docs = u32::try_from(keys.len()).unwrap_or(u32::MAX);
         self.boxes.shrink_to_fit();
         self.parts.shrink_to_fit();
         self.key_ends.shrink_to_fit();

@@ -4,29 +4,34 @@
 //! Per non-empty level (the list is cached per stamp; found by seeking level by level, one
 //! B-tree descent each, never by scanning entries), the query's [`CellBox`] is covered by
 //! buckets; a distance search skips buckets wholly beyond its distance without loading them.
-//! Each bucket comes from the cache or is loaded with one bounded range read of the snapshot
-//! and decoded once. A level whose box spans more than [`MAX_BUCKETS_PER_LEVEL`] buckets is
+//! Each bucket comes from the cache; the missing ones of a level are loaded together with one
+//! guided scan of the snapshot (neighbouring buckets share a descent) and decoded once. A level whose box spans more than [`MAX_BUCKETS_PER_LEVEL`] buckets is
 //! read with the guided scan instead (a huge query on fine parts would otherwise decode much
 //! of the index). The overflow level is one bucket.
 
 use std::ops::Bound;
 use std::sync::Arc;
 
-use cairn_engine::Transaction;
+use cairn_engine::{ScanStep, Transaction};
 
 use crate::error::Result;
 use crate::index::bucket::{bucket_code, code_range, BucketBox, BUCKET_SHIFT};
 use crate::index::cache::{self, Bucket, BucketKey, MAX_BUCKET_BYTES};
 use crate::index::entries::{decode_primitive, doc_key_of};
-use crate::index::grid::{block_region, CellBox, OVERFLOW_LEVEL};
+use crate::index::grid::{block_region, cell_edge, CellBox, CELL_BITS, OVERFLOW_LEVEL};
 use crate::index::maintain::ENTRIES_TABLE;
-use crate::index::read::{level_key, Search, SpatialHandle};
-use crate::primitive::Primitive;
+use crate::index::read::{
+    cell_of_key, level_key, Search, SearchStats, SpatialHandle, STEPS_BEFORE_SEEK,
+};
+use crate::primitive::Aabb;
 
 /// Most buckets one query reads from the cache at one level; past it that level is read with
 /// the guided scan. 512 buckets of the benchmark's density are about 15,000 entries, already
 /// more than the guided scan reads for such a box.
 pub const MAX_BUCKETS_PER_LEVEL: u128 = 512;
+
+/// Most buckets [`density`] consults (27 per level, so the 9 finest non-empty levels).
+pub const DENSITY_PROBES: usize = 9 * 27;
 
 /// Runs `search` over the index content `stamp` as `txn` (a transaction that records no
 /// reads) sees it.
@@ -39,50 +44,52 @@ pub(crate) fn search(
 ) -> Result<()> {
     debug_assert!(!txn.records_reads());
     let index = handle.spec.name.as_str();
-    let cache = cache::global();
-    let levels = match cache.levels(stamp) {
-        Some(levels) => levels,
-        None => {
-            let levels: Arc<[u8]> = non_empty_levels(txn, collection, index)?.into();
-            cache.insert_levels(stamp, levels.clone());
-            levels
-        }
-    };
+    let levels = levels(txn, collection, index, stamp)?;
     let query32 = cache::outward(search.query);
     for &level in levels.iter() {
-        if level == OVERFLOW_LEVEL {
-            let key = BucketKey {
-                stamp,
-                level,
-                bucket: 0,
-            };
-            if !visit_bucket(txn, collection, index, key, &query32, search)? {
-                return Ok(());
-            }
-            continue;
-        }
-        let buckets = BucketBox::of_cells(&CellBox::of_query(level, search.query), BUCKET_SHIFT);
-        if buckets.count() > MAX_BUCKETS_PER_LEVEL {
-            handle.guided_scan(txn, collection, Some(level), search)?;
-            if search.stopped {
-                return Ok(());
-            }
-            continue;
-        }
-        for block in buckets.iter() {
-            if let Some((around, r)) = search.ball {
-                let region = block_region(level, BUCKET_SHIFT, block);
-                // Errs towards reading (see `distance_squared`).
-                if region.distance_squared(around) * (1.0 - 2e-9) > r * r {
-                    continue;
+        let codes = if level == OVERFLOW_LEVEL {
+            vec![0]
+        } else {
+            let cells = CellBox::of_query(level, search.query);
+            let buckets = BucketBox::of_cells(&cells, BUCKET_SHIFT);
+            if buckets.count() > MAX_BUCKETS_PER_LEVEL {
+                handle.guided_scan(txn, collection, Some(level), search)?;
+                if search.stopped {
+                    return Ok(());
                 }
+                continue;
             }
-            let key = BucketKey {
-                stamp,
-                level,
-                bucket: bucket_code(block),
+            let mut codes: Vec<u128> = buckets
+                .iter()
+                .filter(|&block| match search.ball {
+                    // Errs towards reading (see `distance_squared`).
+                    Some((around, r)) => {
+                        let region = block_region(level, BUCKET_SHIFT, block);
+                        region.distance_squared(around) * (1.0 - 2e-9) <= r * r
+                    }
+                    None => true,
+                })
+                .map(bucket_code)
+                .collect();
+            codes.sort_unstable();
+            codes
+        };
+        let at = Level {
+            collection,
+            index,
+            stamp,
+            level,
+        };
+        let found = fetch(txn, &at, &codes, &mut search.stats)?;
+        for (&code, bucket) in codes.iter().zip(found) {
+            let go_on = match bucket {
+                Some(bucket) => {
+                    search.stats.entries += bucket.len() as u64;
+                    bucket.for_each_overlapping(&query32, |key, part| search.offer(key, part))?
+                }
+                None => stream(txn, &at, code, search)?,
             };
-            if !visit_bucket(txn, collection, index, key, &query32, search)? {
+            if !go_on {
                 return Ok(());
             }
         }
@@ -90,78 +97,218 @@ pub(crate) fn search(
     Ok(())
 }
 
-/// Offers the entries of one bucket whose `f32` box overlaps the query, from the cache or
-/// loaded into it; false once the visitor stopped. A bucket too large to cache is read
-/// straight from the snapshot instead.
-fn visit_bucket(
-    txn: &mut Transaction,
-    collection: &str,
-    index: &str,
-    key: BucketKey,
-    query32: &[f32; 6],
-    search: &mut Search<'_>,
-) -> Result<bool> {
-    let cache = cache::global();
-    let bucket = match cache.get(&key) {
-        Some(found) => {
-            search.stats.bucket_hits += 1;
-            found
-        }
-        None => {
-            search.stats.bucket_loads += 1;
-            search.stats.seeks += 1;
-            let mut bucket = Bucket::default();
-            let mut fits = true;
-            read_range(txn, collection, index, &key, &mut |doc, part| {
-                bucket.push(doc, part);
-                fits = bucket.bytes() <= MAX_BUCKET_BYTES;
-                Ok(fits)
-            })?;
-            if !fits {
-                return stream(txn, collection, index, &key, search);
-            }
-            bucket.shrink();
-            let bucket = Arc::new(bucket);
-            cache.insert(key, bucket.clone());
-            bucket
-        }
-    };
-    search.stats.entries += bucket.len() as u64;
-    bucket.for_each_overlapping(query32, |key, part| search.offer(key, part))
+/// One level of one index content: where buckets are read from and what names them.
+struct Level<'a> {
+    collection: &'a str,
+    index: &'a str,
+    stamp: u128,
+    level: u8,
 }
 
-/// Offers every entry of one bucket read straight from the snapshot (not cached).
+impl Level<'_> {
+    fn key(&self, bucket: u128) -> BucketKey {
+        BucketKey {
+            stamp: self.stamp,
+            level: self.level,
+            bucket,
+        }
+    }
+
+    /// The key where bucket `code` begins (the overflow level: where the level begins).
+    fn start(&self, code: u128) -> Vec<u8> {
+        match self.level {
+            OVERFLOW_LEVEL => vec![OVERFLOW_LEVEL],
+            level => level_key(level, code_range(code, BUCKET_SHIFT).0),
+        }
+    }
+
+    /// The bucket holding cell `code` (the overflow level is one bucket).
+    fn bucket_of(&self, code: u128) -> u128 {
+        match self.level {
+            OVERFLOW_LEVEL => 0,
+            _ => code >> (3 * BUCKET_SHIFT),
+        }
+    }
+}
+
+/// The buckets `codes` (sorted, distinct) of one level, aligned with `codes`: from the cache,
+/// the missing ones loaded together with one guided scan of the snapshot and cached. `None`
+/// for a bucket larger than [`MAX_BUCKET_BYTES`] (never cached; the caller streams it).
+fn fetch(
+    txn: &mut Transaction,
+    at: &Level<'_>,
+    codes: &[u128],
+    stats: &mut SearchStats,
+) -> Result<Vec<Option<Arc<Bucket>>>> {
+    let cache = cache::global();
+    let mut out: Vec<Option<Arc<Bucket>>> = Vec::with_capacity(codes.len());
+    let mut missing: Vec<usize> = Vec::new();
+    for (i, &code) in codes.iter().enumerate() {
+        let found = cache.get(&at.key(code));
+        match found {
+            Some(_) => stats.bucket_hits += 1,
+            None => missing.push(i),
+        }
+        out.push(found);
+    }
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    stats.bucket_loads += missing.len() as u64;
+    let wanted: Vec<u128> = missing.iter().map(|&i| codes[i]).collect();
+    let loaded = load(txn, at, &wanted, stats)?;
+    for (&i, bucket) in missing.iter().zip(loaded) {
+        if let Some(mut bucket) = bucket {
+            bucket.finish();
+            let bucket = Arc::new(bucket);
+            cache.insert(at.key(codes[i]), bucket.clone());
+            out[i] = Some(bucket);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the buckets `wanted` (sorted, distinct) of one level with one guided scan: entries
+/// of wanted buckets are decoded; the scan walks short gaps between them and seeks over long
+/// ones (as the search's own scan does, [`STEPS_BEFORE_SEEK`]), so neighbouring buckets cost
+/// one descent together. A bucket is complete once the scan passed its range; `None` for one
+/// that grew past [`MAX_BUCKET_BYTES`].
+fn load(
+    txn: &mut Transaction,
+    at: &Level<'_>,
+    wanted: &[u128],
+    stats: &mut SearchStats,
+) -> Result<Vec<Option<Bucket>>> {
+    let mut buckets: Vec<Option<Bucket>> = wanted.iter().map(|_| Some(Bucket::default())).collect();
+    let mut next = 0;
+    let mut outside = 0;
+    let mut failure = None;
+    stats.seeks += 1;
+    txn.extension_guided_scan(
+        at.collection,
+        at.index,
+        ENTRIES_TABLE,
+        &at.start(wanted[0]),
+        |key, value| {
+            let step = (|| -> Result<ScanStep> {
+                let (level, code) = cell_of_key(key)?;
+                if level != at.level {
+                    return Ok(ScanStep::Stop);
+                }
+                let bucket = at.bucket_of(code);
+                while next < wanted.len() && wanted[next] < bucket {
+                    next += 1;
+                }
+                if next == wanted.len() {
+                    return Ok(ScanStep::Stop);
+                }
+                if wanted[next] != bucket {
+                    outside += 1;
+                    if outside < STEPS_BEFORE_SEEK {
+                        return Ok(ScanStep::Next);
+                    }
+                    outside = 0;
+                    stats.seeks += 1;
+                    return Ok(ScanStep::SeekTo(at.start(wanted[next])));
+                }
+                outside = 0;
+                if let Some(b) = &mut buckets[next] {
+                    b.push(doc_key_of(key)?, decode_primitive(value)?);
+                    if b.bytes() > MAX_BUCKET_BYTES {
+                        buckets[next] = None;
+                    }
+                }
+                Ok(ScanStep::Next)
+            })();
+            step.or_else(|err| {
+                failure = Some(err);
+                Ok(ScanStep::Stop)
+            })
+        },
+    )?;
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(buckets),
+    }
+}
+
+/// Documents per unit volume around the center of `around`, estimated from the cached
+/// buckets: at each non-empty regular level, the distinct documents of the 3×3×3 buckets
+/// around the center over their volume, summed over levels (a document with parts at two
+/// levels counts twice: the estimate errs high, which makes a first radius err small).
+/// At most [`DENSITY_PROBES`] buckets are consulted. `None` when they hold nothing.
+pub(crate) fn density(
+    handle: &SpatialHandle,
+    txn: &mut Transaction,
+    collection: &str,
+    stamp: u128,
+    around: &Aabb,
+    stats: &mut SearchStats,
+) -> Result<Option<f64>> {
+    let index = handle.spec.name.as_str();
+    let levels = levels(txn, collection, index, stamp)?;
+    let center = [0, 1, 2].map(|a| (around.min[a] + around.max[a]) / 2.0);
+    let top = ((1u64 << CELL_BITS) - 1) >> BUCKET_SHIFT;
+    let mut probes = 0;
+    let mut total = 0.0;
+    for &level in levels.iter().filter(|&&l| l != OVERFLOW_LEVEL) {
+        if probes + 27 > DENSITY_PROBES {
+            break;
+        }
+        // The cell holding the center is the high corner of the point's cell box.
+        let block = CellBox::of_query(level, &Aabb::of_point(center))
+            .hi
+            .map(|c| c >> BUCKET_SHIFT);
+        let around_block = BucketBox {
+            lo: block.map(|c| c.saturating_sub(1)),
+            hi: block.map(|c| (c + 1).min(top)),
+        };
+        let mut codes: Vec<u128> = around_block.iter().map(bucket_code).collect();
+        codes.sort_unstable();
+        probes += codes.len();
+        let at = Level {
+            collection,
+            index,
+            stamp,
+            level,
+        };
+        let docs: u64 = fetch(txn, &at, &codes, stats)?
+            .iter()
+            .flatten()
+            .map(|b| u64::from(b.docs()))
+            .sum();
+        let edge = cell_edge(level) * f64::from(1u32 << BUCKET_SHIFT);
+        let volume = codes.len() as f64 * edge * edge * edge;
+        if docs > 0 && volume > 0.0 && volume.is_finite() {
+            total += docs as f64 / volume;
+        }
+    }
+    Ok((total > 0.0 && total.is_finite()).then_some(total))
+}
+
+/// The non-empty levels of the index content `stamp`, from the cache or found and cached.
+fn levels(txn: &mut Transaction, collection: &str, index: &str, stamp: u128) -> Result<Arc<[u8]>> {
+    let cache = cache::global();
+    if let Some(levels) = cache.levels(stamp) {
+        return Ok(levels);
+    }
+    let levels: Arc<[u8]> = non_empty_levels(txn, collection, index)?.into();
+    cache.insert_levels(stamp, levels.clone());
+    Ok(levels)
+}
+
+/// Offers every entry of one bucket read straight from the snapshot (not cached); false once
+/// the visitor stopped.
 fn stream(
     txn: &mut Transaction,
-    collection: &str,
-    index: &str,
-    key: &BucketKey,
+    at: &Level<'_>,
+    code: u128,
     search: &mut Search<'_>,
 ) -> Result<bool> {
-    read_range(txn, collection, index, key, &mut |doc, part| {
-        search.stats.entries += 1;
-        search.offer(doc, &part)
-    })?;
-    Ok(!search.stopped)
-}
-
-/// Reads one bucket's key range from the snapshot, decoding each entry for `visit` until it
-/// returns false.
-fn read_range(
-    txn: &mut Transaction,
-    collection: &str,
-    index: &str,
-    key: &BucketKey,
-    visit: &mut dyn FnMut(&[u8], Primitive) -> Result<bool>,
-) -> Result<()> {
-    let (start, end) = if key.level == OVERFLOW_LEVEL {
-        (vec![OVERFLOW_LEVEL], None)
-    } else {
-        let (first, past) = code_range(key.bucket, BUCKET_SHIFT);
-        (
-            level_key(key.level, first),
-            Some(level_key(key.level, past)),
-        )
+    let start = at.start(code);
+    let end = match at.level {
+        OVERFLOW_LEVEL => None,
+        level => Some(level_key(level, code_range(code, BUCKET_SHIFT).1)),
     };
     let end = match &end {
         Some(end) => Bound::Excluded(end.as_slice()),
@@ -169,13 +316,16 @@ fn read_range(
     };
     let mut failure = None;
     txn.extension_range(
-        collection,
-        index,
+        at.collection,
+        at.index,
         ENTRIES_TABLE,
         Bound::Included(start.as_slice()),
         end,
         |k, v| {
-            let step = doc_key_of(k).and_then(|doc| visit(doc, decode_primitive(v)?));
+            let step = (|| -> Result<bool> {
+                search.stats.entries += 1;
+                search.offer(doc_key_of(k)?, &decode_primitive(v)?)
+            })();
             step.or_else(|err| {
                 failure = Some(err);
                 Ok(false)
@@ -184,7 +334,7 @@ fn read_range(
     )?;
     match failure {
         Some(err) => Err(err),
-        None => Ok(()),
+        None => Ok(!search.stopped),
     }
 }
 

@@ -140,6 +140,27 @@ impl SpatialHandle {
         self.search_in(txn, collection, &query, Some((around, radius)), visit)
     }
 
+    /// Documents per unit volume near the center of `around`, estimated from the decoded
+    /// buckets around it (see `cached_read::density`), for a nearest-neighbour search's first
+    /// radius. `None` when `txn` records its reads or the index has no stamp (the cache is not
+    /// used then) or nothing lies near. Loads what it consults into the cache, counted in
+    /// `stats`.
+    pub fn density_near(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        around: &Aabb,
+        stats: &mut SearchStats,
+    ) -> Result<Option<f64>> {
+        if txn.records_reads() {
+            return Ok(None);
+        }
+        match stamp::read(txn, collection, &self.spec.name)? {
+            Some(stamp) => cached_read::density(self, txn, collection, stamp, around, stats),
+            None => Ok(None),
+        }
+    }
+
     /// The search. A transaction that records no reads, on an index with a stamp, reads
     /// through the bucket cache (`cached_read.rs`); every other one (it must record what it
     /// reads, or see its own writes) walks the entries table with one guided scan.
@@ -317,7 +338,7 @@ impl Walk<'_> {
 }
 
 /// The level and Morton cell of an entry key.
-fn cell_of_key(key: &[u8]) -> Result<(u8, u128)> {
+pub(crate) fn cell_of_key(key: &[u8]) -> Result<(u8, u128)> {
     let code: Option<[u8; 16]> = key.get(1..17).and_then(|c| c.try_into().ok());
     match (key.first(), code) {
         (Some(&level), Some(code)) => Ok((level, u128::from_be_bytes(code))),
