@@ -1,17 +1,58 @@
-//! Buckets: aligned blocks of `2^BUCKET_SHIFT` cells per axis at one level, the unit the
-//! bucket cache (`cache.rs`) loads and keeps.
+//! Buckets: aligned blocks of `2^shift` cells per axis at one level, the unit the bucket
+//! cache (`cache.rs`) loads and keeps.
 //!
 //! Morton order keeps aligned blocks contiguous: the cells of the block with block
 //! coordinates `b` are exactly the codes `morton(b) << 3·shift .. (morton(b) + 1) << 3·shift`,
 //! so a bucket is one key range of the entries table (`level ‖ first code` up to, excluded,
-//! `level ‖ past code`), read with one bounded range read.
+//! `level ‖ past code`).
+//!
+//! The shift is chosen per level and index content ([`shift_for`]) from a sample of the
+//! level's entries, so a bucket holds about [`TARGET_BUCKET_ENTRIES`] entries whatever the
+//! level's cell size and density: a fixed shift made sparse levels (a cloud of points sits
+//! at a level of nanometre cells) into millions of empty buckets, dense ones into long scans.
 
 use crate::index::grid::{morton, CellBox, CELL_BITS};
 
-/// Cells per bucket edge, as a power of two (8 cells: at the benchmark's density about 30
-/// triangles per bucket, so a radius-10 query touches a handful of buckets and each bucket's
-/// entries are mostly near it). Chosen by measurement (`cairn bench geo`).
-pub const BUCKET_SHIFT: u32 = 3;
+/// Entries a bucket should hold: enough that the per-bucket cost (a lookup) is small against
+/// scanning its entries, few enough that a small query scans little beyond its box.
+pub const TARGET_BUCKET_ENTRIES: f64 = 32.0;
+
+/// Entries of a level read to estimate its density (one bounded read per level, once per
+/// index content).
+pub const SHIFT_SAMPLE_ENTRIES: u32 = 64;
+
+/// Finest bucket: 2 cells per axis.
+pub const MIN_BUCKET_SHIFT: u32 = 1;
+
+/// Coarsest bucket: the whole level.
+pub const MAX_BUCKET_SHIFT: u32 = CELL_BITS;
+
+/// How a level is cut into buckets for one index content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelLayout {
+    /// The grid level.
+    pub level: u8,
+    /// Cells per bucket edge, as a power of two.
+    pub shift: u32,
+}
+
+/// The bucket shift for a level whose first `entries` entries (in key order) lie in cells
+/// whose bounding box is `cells` (a box of cell coordinates, not a Morton span: a run of
+/// codes that crosses a high Morton bit — say, from negative to positive coordinates — spans
+/// a huge code range yet a small region). The level holds about `entries / volume` entries
+/// per cell there, so a bucket of `8^shift` cells holds about [`TARGET_BUCKET_ENTRIES`]. A
+/// level of one entry is one bucket.
+pub fn shift_for(entries: u32, cells: &CellBox) -> u32 {
+    if entries < 2 {
+        return MAX_BUCKET_SHIFT;
+    }
+    let volume: f64 = (0..3)
+        .map(|a| (cells.hi[a] - cells.lo[a]) as f64 + 1.0)
+        .product();
+    let per_cell = f64::from(entries) / volume;
+    let shift = ((TARGET_BUCKET_ENTRIES / per_cell).log2() / 3.0).round();
+    shift.clamp(f64::from(MIN_BUCKET_SHIFT), f64::from(MAX_BUCKET_SHIFT)) as u32
+}
 
 /// The buckets holding the cells of a [`CellBox`], as inclusive bucket coordinates per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,9 +155,29 @@ mod tests {
     #[test]
     fn the_last_bucket_of_the_code_space_ends_inside_a_u128() {
         let top = (1u64 << CELL_BITS) - 1;
-        let last = bucket_code([top >> BUCKET_SHIFT; 3]);
-        let (first, past) = code_range(last, BUCKET_SHIFT);
-        assert_eq!(past, 1u128 << (3 * CELL_BITS));
-        assert!(first < past);
+        for shift in [MIN_BUCKET_SHIFT, 3, MAX_BUCKET_SHIFT] {
+            let last = bucket_code([top >> shift; 3]);
+            let (first, past) = code_range(last, shift);
+            assert_eq!(past, 1u128 << (3 * CELL_BITS));
+            assert!(first < past);
+        }
+    }
+
+    #[test]
+    fn the_shift_puts_about_the_target_entries_in_a_bucket() {
+        let cells = |lo: u64, size: [u64; 3]| CellBox {
+            lo: [lo; 3],
+            hi: size.map(|s| lo + s - 1),
+        };
+        // 64 entries in 32 x 32 x 32 cells: one per 512 cells, so a bucket of 8^4 cells
+        // (shift 4) holds 8 and one of 8^5 cells 64; the target 32 lies between.
+        let shift = shift_for(64, &cells(7, [32, 32, 32]));
+        assert!((4..=5).contains(&shift), "{shift}");
+        // Where the coordinates change sign the Morton codes jump; the cell box does not.
+        let half = 1u64 << (CELL_BITS - 1);
+        assert_eq!(shift_for(64, &cells(half - 1, [2, 2, 2])), MIN_BUCKET_SHIFT);
+        assert_eq!(shift_for(1, &cells(5, [1, 1, 1])), MAX_BUCKET_SHIFT);
+        let all = 1u64 << CELL_BITS;
+        assert_eq!(shift_for(64, &cells(0, [all, all, all])), MAX_BUCKET_SHIFT);
     }
 }

@@ -11,7 +11,7 @@
 //! A bucket holds its entries decoded in a few flat vectors — no allocation per entry: the
 //! bounding box rounded outward to `f32` (what the hot loop rejects on), the part, and the
 //! document key in one shared byte buffer. Empty buckets are cached too. The non-empty levels
-//! of each stamp are cached beside them.
+//! of each stamp, with each level's bucket shift, are cached beside them.
 //!
 //! Bounded by [`MAX_CACHE_BYTES`], split over [`SHARDS`] shards behind read-write locks (hits
 //! take a shared lock and clone an `Arc`, so reader threads do not serialize). A shard over its
@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
+use crate::index::bucket::LevelLayout;
 use crate::primitive::{Aabb, Primitive};
 
 /// Most bytes the decoded buckets of all indexes may occupy together. The benchmark's whole
@@ -197,6 +198,8 @@ pub struct BucketKey {
     pub stamp: u128,
     /// The grid level.
     pub level: u8,
+    /// Cells per bucket edge, as a power of two (a level's shift may be refitted).
+    pub shift: u32,
     /// The bucket's Morton code at that level (0 for the overflow level, one bucket).
     pub bucket: u128,
 }
@@ -210,7 +213,7 @@ struct Shard {
 /// The process-wide cache (see the module documentation).
 pub struct BucketCache {
     shards: Vec<RwLock<Shard>>,
-    levels: RwLock<HashMap<u128, Arc<[u8]>, foldhash::fast::FixedState>>,
+    levels: RwLock<HashMap<u128, Arc<[LevelLayout]>, foldhash::fast::FixedState>>,
     hasher: foldhash::fast::FixedState,
     bytes: AtomicUsize,
 }
@@ -285,13 +288,26 @@ impl BucketCache {
         self.bytes.fetch_add(size, Ordering::Relaxed);
     }
 
-    /// The non-empty levels of the index content `stamp`, if known.
-    pub fn levels(&self, stamp: u128) -> Option<Arc<[u8]>> {
+    /// The non-empty levels of the index content `stamp` and their bucket shifts, if known.
+    pub fn levels(&self, stamp: u128) -> Option<Arc<[LevelLayout]>> {
         self.levels.read().get(&stamp).cloned()
     }
 
-    /// Remembers the non-empty levels of the index content `stamp`.
-    pub fn insert_levels(&self, stamp: u128, levels: Arc<[u8]>) {
+    /// Changes the bucket shift of one level of the index content `stamp` (if its levels are
+    /// known): later searches cut that level into buckets of the new size.
+    pub fn update_shift(&self, stamp: u128, level: u8, shift: u32) {
+        let mut map = self.levels.write();
+        if let Some(levels) = map.get_mut(&stamp) {
+            let mut changed: Vec<LevelLayout> = levels.to_vec();
+            for layout in changed.iter_mut().filter(|l| l.level == level) {
+                layout.shift = shift;
+            }
+            *levels = changed.into();
+        }
+    }
+
+    /// Remembers the non-empty levels of the index content `stamp` and their bucket shifts.
+    pub fn insert_levels(&self, stamp: u128, levels: Arc<[LevelLayout]>) {
         let mut map = self.levels.write();
         if map.len() >= MAX_CACHED_STAMPS {
             map.clear();
