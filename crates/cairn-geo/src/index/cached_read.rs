@@ -422,10 +422,8 @@ fn non_empty_levels(
                     }
                     Some((l, _, _)) if *l != level => Ok(false),
                     Some((_, cells, n)) => {
-                        for a in 0..3 {
-                            cells.lo[a] = cells.lo[a].min(cell[a]);
-                            cells.hi[a] = cells.hi[a].max(cell[a]);
-                        }
+                        cells.lo = [0, 1, 2].map(|a| cells.lo[a].min(cell[a]));
+                        cells.hi = [0, 1, 2].map(|a| cells.hi[a].max(cell[a]));
                         *n += 1;
                         Ok(*n < SHIFT_SAMPLE_ENTRIES)
                     }
