@@ -30,7 +30,7 @@ const INITIAL_RADIUS: f64 = 1.0;
 /// Factor on the radius where `k` documents are expected at the estimated density, so that
 /// usually one round holds `k` documents within its radius (an answer in one round; else the
 /// k-th found bounds a second, exact one).
-const DENSITY_RADIUS_MARGIN: f64 = 1.3;
+const DENSITY_RADIUS_MARGIN: f64 = 1.5;
 /// Factor by which the radius grows between rounds.
 const RADIUS_GROWTH: f64 = 4.0;
 /// Past this radius the next round searches everything (the box would overflow anyway).
