@@ -92,14 +92,7 @@ pub(crate) fn search(
             level,
             shift,
         };
-        let Some(found) = fetch(txn, &at, &codes, false, &mut search.stats)? else {
-            // Part of this level is cold: read it the uncached way this time.
-            handle.guided_scan(txn, collection, Some(level), search)?;
-            if search.stopped {
-                return Ok(());
-            }
-            continue;
-        };
+        let found = fetch(txn, &at, &codes, &mut search.stats)?;
         for (&code, bucket) in codes.iter().zip(found) {
             let go_on = match bucket {
                 Some(bucket) => {
@@ -156,20 +149,12 @@ impl Level<'_> {
 /// The buckets `codes` (sorted, distinct) of one level, aligned with `codes`: from the cache,
 /// the missing ones loaded together with one guided scan of the snapshot and cached. `None`
 /// for a bucket larger than [`MAX_BUCKET_BYTES`] (never cached; the caller streams it).
-///
-/// Admission: unless `always`, buckets are decoded only on their second use. When some
-/// missing bucket was never needed before, nothing is loaded (all missing ones are marked
-/// seen) and the answer is `None`: the caller reads the level with the guided scan, which
-/// reads only the cells of its box, where loading would decode every entry of every bucket
-/// touched — several times more for a small query, wasted if the region is never queried
-/// again.
 fn fetch(
     txn: &mut Transaction,
     at: &Level<'_>,
     codes: &[u128],
-    always: bool,
     stats: &mut SearchStats,
-) -> Result<Option<Vec<Option<Arc<Bucket>>>>> {
+) -> Result<Vec<Option<Arc<Bucket>>>> {
     let cache = cache::global();
     let mut out: Vec<Option<Arc<Bucket>>> = Vec::with_capacity(codes.len());
     let mut missing: Vec<usize> = Vec::new();
@@ -182,13 +167,7 @@ fn fetch(
         out.push(found);
     }
     if missing.is_empty() {
-        return Ok(Some(out));
-    }
-    if !always && !missing.iter().all(|&i| cache.was_seen(&at.key(codes[i]))) {
-        for &i in &missing {
-            cache.mark_seen(at.key(codes[i]));
-        }
-        return Ok(None);
+        return Ok(out);
     }
     stats.bucket_loads += missing.len() as u64;
     let wanted: Vec<u128> = missing.iter().map(|&i| codes[i]).collect();
@@ -205,7 +184,7 @@ fn fetch(
             out[i] = Some(bucket);
         }
     }
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// A better bucket shift for a level whose buckets, just loaded at `shift`, hold `sizes`
@@ -335,8 +314,7 @@ pub(crate) fn density(
             level,
             shift,
         };
-        let docs: u64 = fetch(txn, &at, &codes, true, stats)?
-            .unwrap_or_default()
+        let docs: u64 = fetch(txn, &at, &codes, stats)?
             .iter()
             .flatten()
             .map(|b| u64::from(b.docs()))
