@@ -14,8 +14,10 @@
 use crate::index::grid::{morton, CellBox, CELL_BITS};
 
 /// Entries a bucket should hold: enough that the per-bucket cost (a lookup) is small against
-/// scanning its entries, few enough that a small query scans little beyond its box.
-pub const TARGET_BUCKET_ENTRIES: f64 = 32.0;
+/// scanning its entries, few enough that a small query decodes and scans little beyond its
+/// box. Measured at full scale (`cairn bench geo --repeat 2`): 16 beat 8 and 32 (a shift step
+/// changes a bucket's volume 8×, so buckets hold between about a third and three times this).
+pub const TARGET_BUCKET_ENTRIES: f64 = 16.0;
 
 /// Entries of a level read to estimate its density (one bounded read per level, once per
 /// index content).
@@ -170,7 +172,7 @@ mod tests {
             hi: size.map(|s| lo + s - 1),
         };
         // 64 entries in 32 x 32 x 32 cells: one per 512 cells, so a bucket of 8^4 cells
-        // (shift 4) holds 8 and one of 8^5 cells 64; the target 32 lies between.
+        // (shift 4) holds 8 and one of 8^5 cells 64; the target lies between.
         let shift = shift_for(64, &cells(7, [32, 32, 32]));
         assert!((4..=5).contains(&shift), "{shift}");
         // Where the coordinates change sign the Morton codes jump; the cell box does not.

@@ -3,11 +3,16 @@
 //!
 //! Per non-empty level (the list, with each level's bucket size, is cached per stamp; found
 //! by one bounded read per level, never by scanning entries), the query's [`CellBox`] is
-//! covered by buckets; a distance search skips buckets wholly beyond its distance without loading them.
-//! Each bucket comes from the cache; the missing ones of a level are loaded together with one
-//! guided scan of the snapshot (neighbouring buckets share a descent) and decoded once. A level whose box spans more than [`MAX_BUCKETS_PER_LEVEL`] buckets is
-//! read with the guided scan instead (a huge query on fine parts would otherwise decode much
-//! of the index). The overflow level is one bucket.
+//! covered by buckets; a distance search skips buckets wholly beyond its distance without
+//! loading them. Each bucket comes from the cache; the missing ones of a level are loaded
+//! together with one guided scan of the snapshot (neighbouring buckets share a descent) and
+//! decoded once. A level whose box spans more than [`MAX_BUCKETS_PER_LEVEL`] buckets is read
+//! with the guided scan instead (a huge query on fine parts would otherwise decode much of
+//! the index). The overflow level is one bucket.
+//!
+//! Cost model (callgrind, `cairn bench geo --scale 0.2`, instructions per query averaged over
+//! the four rows): the guided scan ~1.16 M; through the cache ~0.77 M while it fills and
+//! ~0.28 M once it holds what the queries touch.
 
 use std::ops::Bound;
 use std::sync::Arc;
