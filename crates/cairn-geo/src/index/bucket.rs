@@ -180,6 +180,6 @@ mod tests {
         assert_eq!(shift_for(64, &cells(half - 1, [2, 2, 2])), MIN_BUCKET_SHIFT);
         assert_eq!(shift_for(1, &cells(5, [1, 1, 1])), MAX_BUCKET_SHIFT);
         let all = 1u64 << CELL_BITS;
-        assert_eq!(shift_for(64, &cells(0, [all, all, all])), MAX_BUCKET_SHIFT);
+        assert_eq!(shift_for(2, &cells(0, [all, all, all])), MAX_BUCKET_SHIFT);
     }
 }
