@@ -188,6 +188,14 @@ impl Transaction {
         self.snapshot_seq
     }
 
+    /// Whether the transaction records what it reads, to validate it at commit. False only
+    /// for read-only snapshots ([`crate::Database::read`]), which also refuse every write: such
+    /// a transaction sees exactly its storage snapshot, so a reader may serve it from a cache
+    /// keyed by what that snapshot holds (the spatial index's bucket cache does).
+    pub fn records_reads(&self) -> bool {
+        !self.reads.untracked
+    }
+
     /// Whether the transaction has buffered no change (no write, no change-log record).
     pub fn is_read_only(&self) -> bool {
         self.writes.tables.is_empty()

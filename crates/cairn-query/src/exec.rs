@@ -28,6 +28,20 @@ pub struct ExecStats {
     pub spatial_candidates: u64,
     /// Exact geometric tests performed on candidate parts (`$near` included).
     pub exact_tests: u64,
+    /// Spatial-index buckets found decoded in the bucket cache (read-only snapshots).
+    pub spatial_bucket_hits: u64,
+    /// Spatial-index buckets read from the snapshot and decoded into the cache.
+    pub spatial_bucket_loads: u64,
+}
+
+impl ExecStats {
+    /// Adds what a spatial-index search read: its entries count as keys examined.
+    pub fn add_spatial(&mut self, search: &cairn_geo::index::SearchStats) {
+        self.keys_examined += search.entries;
+        self.spatial_candidates += search.candidates;
+        self.spatial_bucket_hits += search.bucket_hits;
+        self.spatial_bucket_loads += search.bucket_loads;
+    }
 }
 
 /// The running context of one query execution.
@@ -261,8 +275,7 @@ impl Executor<'_> {
                 found,
             } => {
                 if let Some(found) = found {
-                    self.stats.keys_examined += found.entries;
-                    self.stats.spatial_candidates += found.candidates;
+                    self.stats.add_spatial(&found.search);
                     self.stats.exact_tests += found.exact_tests;
                     found.keys.clone()
                 } else {
@@ -281,8 +294,7 @@ impl Executor<'_> {
                             Ok(true)
                         },
                     )?;
-                    self.stats.keys_examined += search.entries;
-                    self.stats.spatial_candidates += search.candidates;
+                    self.stats.add_spatial(&search);
                     self.stats.exact_tests += tests;
                     keys
                 }

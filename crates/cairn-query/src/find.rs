@@ -82,6 +82,14 @@ impl Explain {
             Value::Int(self.executed.spatial_candidates as i64),
         );
         ex.insert("exact_tests", Value::Int(self.executed.exact_tests as i64));
+        ex.insert(
+            "spatial_bucket_hits",
+            Value::Int(self.executed.spatial_bucket_hits as i64),
+        );
+        ex.insert(
+            "spatial_bucket_loads",
+            Value::Int(self.executed.spatial_bucket_loads as i64),
+        );
         ex.insert("returned", Value::Int(self.returned as i64));
         ex.insert("elapsed_us", Value::Int(self.elapsed_us as i64));
         o.insert("executed", Value::Object(ex));
@@ -419,11 +427,21 @@ pub fn find_under_every_plan(
     collection: &str,
     query: &Query,
 ) -> Result<Vec<(String, FindResult)>> {
-    let mut txn = db.read()?;
-    let indexes = indexes(&mut txn, collection)?;
+    find_under_every_plan_in(&mut db.read()?, collection, query)
+}
+
+/// [`find_under_every_plan`] inside a transaction: a read-write one reads every index the
+/// conflict-checked way (no shared caches), a read-only snapshot the cached way, so tests
+/// run both.
+pub fn find_under_every_plan_in(
+    txn: &mut Transaction,
+    collection: &str,
+    query: &Query,
+) -> Result<Vec<(String, FindResult)>> {
+    let indexes = indexes(txn, collection)?;
     let mut out = Vec::new();
-    for candidate in candidates(&mut txn, collection, &indexes, query)? {
-        let result = run(&mut txn, collection, &indexes, query, &candidate)?;
+    for candidate in candidates(txn, collection, &indexes, query)? {
+        let result = run(txn, collection, &indexes, query, &candidate)?;
         out.push((candidate.access.describe(), result));
     }
     Ok(out)

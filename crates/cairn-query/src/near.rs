@@ -1,7 +1,8 @@
 //! `$near`: the `k` documents nearest to a shape, by exact distance.
 //!
 //! With a ready spatial index on the field, the search reads the box around the shape grown by
-//! a radius `r`: every stored part within `r` is found and measured exactly, each document's
+//! a radius `r` (the first `r` is where `k` documents are expected at the density of the index
+//! around the shape, when a read-only snapshot can ask the bucket cache for it): every stored part within `r` is found and measured exactly, each document's
 //! distance is the minimum over its found parts (exact up to `r`, an upper bound beyond), and
 //! documents are taken nearest first — fetched and checked against the whole filter — until
 //! `k` pass. If the k-th is within `r`, that is the answer (anything not found is farther than
@@ -26,6 +27,10 @@ use crate::plan::Access;
 /// The first search radius when nothing better is known; each round multiplies it by
 /// [`RADIUS_GROWTH`], so data at scale `s` needs about `log4(s)` rounds.
 const INITIAL_RADIUS: f64 = 1.0;
+/// Factor on the radius where `k` documents are expected at the estimated density, so that
+/// usually one round holds `k` documents within its radius (an answer in one round; else the
+/// k-th found bounds a second, exact one).
+const DENSITY_RADIUS_MARGIN: f64 = 1.5;
 /// Factor by which the radius grows between rounds.
 const RADIUS_GROWTH: f64 = 4.0;
 /// Past this radius the next round searches everything (the box would overflow anyway).
@@ -190,7 +195,19 @@ fn indexed(
 ) -> Result<(Vec<NearRow>, u32, f64)> {
     let shape_box = cairn_geo::bbox(&near.shape);
     let limit = near.max.unwrap_or(f64::INFINITY);
-    let mut radius = INITIAL_RADIUS.min(limit);
+    // The first radius: where k documents are expected at the density of the decoded buckets
+    // around the shape (read-only snapshots), else `INITIAL_RADIUS`.
+    let mut probe = cairn_geo::index::SearchStats::default();
+    let density = handle.density_near(executor.txn, executor.collection, &shape_box, &mut probe)?;
+    executor.stats.add_spatial(&probe);
+    let mut radius = match density {
+        Some(per_volume) => {
+            let ball = 3.0 * near.k as f64 / (4.0 * std::f64::consts::PI * per_volume);
+            (ball.cbrt() * DENSITY_RADIUS_MARGIN).max(f64::MIN_POSITIVE)
+        }
+        None => INITIAL_RADIUS,
+    }
+    .min(limit);
     // Documents already fetched: `None` when they failed the filter.
     let mut fetched: HashMap<Vec<u8>, Option<Value>> = HashMap::new();
     let mut rounds = 0;
@@ -219,8 +236,7 @@ fn indexed(
                 Ok(true)
             },
         )?;
-        executor.stats.keys_examined += search.entries;
-        executor.stats.spatial_candidates += search.candidates;
+        executor.stats.add_spatial(&search);
         let mut order: Vec<(f64, Vec<u8>)> = nearest.into_iter().map(|(k, d)| (d, k)).collect();
         order.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         let mut rows = Vec::new();

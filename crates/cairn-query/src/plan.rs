@@ -93,10 +93,8 @@ pub enum Access {
 pub struct SpatialFound {
     /// Keys of the documents with a passing part.
     pub keys: Vec<Vec<u8>>,
-    /// Index entries read.
-    pub entries: u64,
-    /// Candidate parts (bounding box overlapping the query).
-    pub candidates: u64,
+    /// What the index search read (entries, candidate parts, cache use).
+    pub search: cairn_geo::index::SearchStats,
     /// Exact tests performed.
     pub exact_tests: u64,
 }
@@ -648,8 +646,7 @@ impl Planner<'_, '_> {
         } else {
             (self.total * 0.5).max(SPATIAL_PROBE_CAP as f64)
         };
-        found.entries = stats.entries;
-        found.candidates = stats.candidates;
+        found.search = stats;
         found.exact_tests = tests;
         Ok(Some(Candidate {
             access: Access::Spatial {

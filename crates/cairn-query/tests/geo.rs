@@ -12,8 +12,8 @@ use cairn_geo::index::{
 };
 use cairn_index::IndexExtensionKind;
 use cairn_query::filter::geo::GeoOp;
-use cairn_query::find::find_under_every_plan;
-use cairn_query::{find, Filter, Op, Query};
+use cairn_query::find::{find_under_every_plan, find_under_every_plan_in};
+use cairn_query::{find, find_in, Filter, Op, Query};
 use proptest::prelude::*;
 
 fn open_memory() -> Database {
@@ -219,10 +219,17 @@ proptest! {
                 .filter(|d| tag.is_none_or(|t| d.as_object().and_then(|o| o.get("tag")).and_then(Value::as_i64).is_some_and(|x| x < t)))
                 .cloned()
                 .collect();
-            let plans = find_under_every_plan(&db, "g", &Query::new(filter)).expect("find");
-            prop_assert!(plans.iter().any(|(p, _)| p.contains("spatial")), "no spatial plan among {:?}", plans.iter().map(|p| &p.0).collect::<Vec<_>>());
-            for (plan, result) in plans {
-                prop_assert_eq!(ids(&result.documents), ids(&expected), "plan {}", plan);
+            // A read-only snapshot reads the spatial index through the bucket cache, a
+            // read-write transaction with the guided scan: both must be exact.
+            let query = Query::new(filter);
+            let cached = find_under_every_plan(&db, "g", &query).expect("find");
+            let mut txn = db.begin().expect("begin");
+            let scanned = find_under_every_plan_in(&mut txn, "g", &query).expect("find in txn");
+            for plans in [cached, scanned] {
+                prop_assert!(plans.iter().any(|(p, _)| p.contains("spatial")), "no spatial plan among {:?}", plans.iter().map(|p| &p.0).collect::<Vec<_>>());
+                for (plan, result) in plans {
+                    prop_assert_eq!(ids(&result.documents), ids(&expected), "plan {}", plan);
+                }
             }
         }
     }
@@ -249,7 +256,11 @@ proptest! {
             Some(t) => Filter::and([geo, Filter::field("tag").expect("tag").lt(t)]),
             None => geo,
         };
-        let result = find(&db, "g", &Query::new(filter)).expect("near");
+        let query = Query::new(filter);
+        // Through the bucket cache (read-only snapshot) and the guided scan (transaction).
+        let result = find(&db, "g", &query).expect("near");
+        let in_txn = find_in(&mut db.begin().expect("begin"), "g", &query).expect("near in txn");
+        prop_assert_eq!(&in_txn.documents, &result.documents);
         // Brute force: every matching document's exact distance, nearest first, ties by id key.
         let mut expected: Vec<(f64, Vec<u8>)> = all_docs(&db)
             .iter()
@@ -297,7 +308,7 @@ fn explain_shows_the_spatial_index_candidates_and_exact_tests() {
         .expect("json"),
     )
     .expect("filter");
-    let explain = cairn_query::explain(&db, "g", &Query::new(filter)).expect("explain");
+    let explain = cairn_query::explain(&db, "g", &Query::new(filter.clone())).expect("explain");
     assert!(
         explain.chosen.description.contains("spatial index `where`"),
         "{}",
@@ -306,6 +317,29 @@ fn explain_shows_the_spatial_index_candidates_and_exact_tests() {
     assert_eq!(explain.returned, 1);
     assert!(explain.executed.spatial_candidates >= 1 && explain.executed.spatial_candidates < 200);
     assert!(explain.executed.exact_tests >= 1 && explain.executed.exact_tests < 200);
+    // A read-only snapshot reads through the bucket cache: the first query decoded what it
+    // needed, the same query again finds all of it decoded.
+    assert!(
+        explain.executed.spatial_bucket_loads >= 1,
+        "{:?}",
+        explain.executed
+    );
+    let again = cairn_query::explain(&db, "g", &Query::new(filter.clone())).expect("explain");
+    assert_eq!(again.returned, 1);
+    assert_eq!(
+        again.executed.spatial_bucket_loads, 0,
+        "{:?}",
+        again.executed
+    );
+    assert!(
+        again.executed.spatial_bucket_hits >= 1,
+        "{:?}",
+        again.executed
+    );
+    assert_eq!(
+        again.executed.spatial_candidates,
+        explain.executed.spatial_candidates
+    );
     // Opening never rebuilds: the entries are there in the snapshot before any query.
     let listed = cairn_geo::index::list_spatial_indexes(&db, "g").expect("list");
     assert_eq!(listed[0].entries, 200 * 20);

@@ -1,5 +1,6 @@
 //! Point-in-time restore across extension changes: a backup chain whose incremental pieces
-//! hold index creations (online builds), schema versions and invariants restores to every
+//! hold index creations (online builds, secondary and spatial), schema versions and invariants
+//! restores to every
 //! commit with the same documents, the same extensions — ready, and answering queries — and
 //! the same schema version and invariant figures as the source had at that commit.
 
@@ -16,12 +17,14 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 #[derive(Debug, PartialEq)]
 struct Snapshot {
     documents: BTreeMap<String, String>,
-    /// (name, ready) of every secondary index.
+    /// (name, ready) of every secondary and spatial index.
     indexes: Vec<(String, bool)>,
     schema_version: Option<u64>,
     invariants: Vec<String>,
     /// Ids found through the query `{"age": {"$gte": 40}}` (an index, once there is one).
     older: Vec<String>,
+    /// Ids whose `at` lies within 20 of the origin (the spatial index, once there is one).
+    near: Vec<String>,
 }
 
 fn snapshot(db: &Database) -> Result<Snapshot, Box<dyn std::error::Error>> {
@@ -30,36 +33,52 @@ fn snapshot(db: &Database) -> Result<Snapshot, Box<dyn std::error::Error>> {
         documents.insert(id.to_string(), doc.to_json_string());
         true
     })?;
-    let indexes = cairn::list_indexes(db, "p")?
+    let mut indexes: Vec<(String, bool)> = cairn::list_indexes(db, "p")?
         .into_iter()
         .map(|info| (info.spec.name.clone(), info.ready))
         .collect();
+    indexes.extend(
+        cairn::geo::index::list_spatial_indexes(db, "p")?
+            .into_iter()
+            .map(|info| (info.spec.name.clone(), info.ready)),
+    );
     let schema_version = cairn::schema::schema_of(db, "p")?.map(|info| info.version);
     let invariants = cairn::invariant::list_invariants(db, "p")?
         .into_iter()
         .map(|info| format!("{:?}", info.state))
         .collect();
-    let filter = Filter::parse(&Value::from_json_expression(r#"{"age": {"$gte": 40}}"#)?)?;
-    let mut older: Vec<String> = cairn::find(db, "p", &Query::new(filter))?
-        .documents
-        .iter()
-        .filter_map(|doc| doc.as_object()?.get("_id").map(Value::to_json_string))
-        .collect();
-    older.sort();
+    let ids = |filter: &str| -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        let filter = Filter::parse(&Value::from_json_expression(filter)?)?;
+        let mut ids: Vec<String> = cairn::find(db, "p", &Query::new(filter))?
+            .documents
+            .iter()
+            .filter_map(|doc| doc.as_object()?.get("_id").map(Value::to_json_string))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    };
+    let older = ids(r#"{"age": {"$gte": 40}}"#)?;
+    let near = ids(
+        r#"{"at": {"$withinDistance": {"shape": {"$geometry": {"type": "point", "coordinates": [0, 0, 0]}}, "distance": 20}}}"#,
+    )?;
     Ok(Snapshot {
         documents,
         indexes,
         schema_version,
         invariants,
         older,
+        near,
     })
 }
 
 fn person(i: i64) -> Result<Value, cairn::DocError> {
     Value::from_json_str(&format!(
-        r#"{{"_id": {i}, "name": "p{i}", "age": {}, "energy": {}}}"#,
+        r#"{{"_id": {i}, "name": "p{i}", "age": {}, "energy": {},
+             "at": {{"$geometry": {{"type": "point", "coordinates": [{}, {}, 0]}}}}}}"#,
         20 + i * 7 % 50,
-        i % 5
+        i % 5,
+        i * 3 % 40,
+        i * 11 % 30
     ))
 }
 
@@ -99,6 +118,12 @@ fn point_in_time_restore_replays_index_builds_schema_versions_and_invariants() -
     )?;
     note(&db, &mut expected)?;
     cairn::invariant::add_invariant(&db, "p", None, "energy >= 0")?;
+    cairn::geo::index::create_spatial_index(
+        &db,
+        "p",
+        &cairn::geo::index::SpatialSpec::new("where", "at")?,
+    )?;
+    note(&db, &mut expected)?;
     let schema_v2 = r#"{"fields": {"name": "string", "age": {"type": "int", "min": 0},
                         "nick": {"type": "string"}}}"#;
     cairn::schema::set_schema(&db, "p", &Value::from_json_str(schema_v2)?, "test")?;

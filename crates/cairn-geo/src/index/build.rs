@@ -4,7 +4,8 @@
 //! maintains every later write), scan a snapshot `S_B >= S_A`, and write the snapshot's
 //! entries through `cairn_index::ChunkWriter` (chunk transactions that skip documents changed
 //! after `S_B` and conflict with documents changing while they are in flight). A last commit
-//! marks the index ready.
+//! marks the index ready. Every one of these commits writes a fresh content stamp
+//! (`stamp.rs`), as the write hook does.
 
 use std::ops::Bound;
 
@@ -16,6 +17,7 @@ use crate::index::entries::doc_entries;
 use crate::index::limits::BUILD_CHUNK_ENTRIES;
 use crate::index::maintain::{ENTRIES_TABLE, META_TABLE, READY_KEY};
 use crate::index::spec::SpatialSpec;
+use crate::index::stamp;
 
 /// One entry to write: key, value, and the document it came from.
 type Pending = (Vec<u8>, Vec<u8>, Vec<u8>);
@@ -37,7 +39,10 @@ pub(crate) fn fill(db: &Database, collection: &str, spec: &SpatialSpec) -> Resul
             run,
             |(_, _, doc_key)| doc_key,
             &mut |txn, (key, value, _)| {
-                txn.extension_put(collection, &spec.name, ENTRIES_TABLE, key, value)
+                txn.extension_put(collection, &spec.name, ENTRIES_TABLE, key, value)?;
+                // The chunk transaction is not ours to hook: stamping with every entry is the
+                // one way to be sure each chunk commit carries a stamp (the last one wins).
+                stamp::write_in_txn(txn, collection, &spec.name)
             },
         )?;
         written += run.len() as u64;
@@ -74,6 +79,9 @@ pub(crate) fn fill(db: &Database, collection: &str, spec: &SpatialSpec) -> Resul
     }
     drop(snapshot);
     write_run(&mut run)?;
-    db.transaction(|txn| txn.extension_put(collection, &spec.name, META_TABLE, READY_KEY, &[]))?;
+    db.transaction(|txn| {
+        txn.extension_put(collection, &spec.name, META_TABLE, READY_KEY, &[])?;
+        stamp::write_in_txn(txn, collection, &spec.name)
+    })?;
     Ok(written)
 }

@@ -75,29 +75,28 @@ pub fn encode_primitive(p: &Primitive) -> Vec<u8> {
     out
 }
 
-/// Decodes an entry value.
+/// Decodes an entry value (no allocation: it runs once per entry a search reads).
 pub fn decode_primitive(bytes: &[u8]) -> Result<Primitive> {
-    let corrupt = GeoError::CorruptEntry {
-        reason: "bad part encoding",
-    };
     let (&kind, rest) = bytes.split_first().ok_or(GeoError::CorruptEntry {
         reason: "empty part",
     })?;
-    let floats: Vec<f64> = rest
-        .chunks_exact(8)
-        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect();
-    let p = |i: usize| [floats[i], floats[i + 1], floats[i + 2]];
     let expected = match kind {
         0 => 3,
         1 | 4 => 6,
         2 => 9,
         5 => 4,
-        _ => return Err(corrupt),
+        _ => 0,
     };
-    if floats.len() != expected || rest.len() != expected * 8 {
-        return Err(corrupt);
+    if expected == 0 || rest.len() != expected * 8 {
+        return Err(GeoError::CorruptEntry {
+            reason: "bad part encoding",
+        });
     }
+    let mut floats = [0.0f64; 9];
+    for (f, c) in floats.iter_mut().zip(rest.chunks_exact(8)) {
+        *f = f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    }
+    let p = |i: usize| [floats[i], floats[i + 1], floats[i + 2]];
     Ok(match kind {
         0 => Primitive::Point(p(0)),
         1 => Primitive::Segment([p(0), p(3)]),

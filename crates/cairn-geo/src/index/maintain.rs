@@ -12,12 +12,13 @@ use cairn_index::ReadyFlag;
 
 use crate::index::entries::doc_entries;
 use crate::index::spec::SpatialSpec;
+use crate::index::stamp;
 
 /// The extension kind name of spatial indexes in the catalog.
 pub const SPATIAL_KIND: &str = "spatial";
 /// Table of entries (see `entries.rs` for the layout).
 pub const ENTRIES_TABLE: &str = "parts";
-/// Table of facts about the index (build state).
+/// Table of facts about the index: build state, content stamp (`stamp.rs`).
 pub const META_TABLE: &str = "meta";
 /// Key in [`META_TABLE`] present once the index is complete (online build finished).
 pub const READY_KEY: &[u8] = b"ready";
@@ -50,9 +51,11 @@ impl Extension for SpatialExtension {
         // on this hook for the document's *whole* entry set. Until ready, put every entry.
         let complete = self.ready.is_ready(txn, META_TABLE, READY_KEY)?;
         // Both lists are sorted by key: what is only in `old` goes, what is new or changed comes.
+        let mut wrote = false;
         for (key, _) in &old {
             if new.binary_search_by(|(k, _)| k.cmp(key)).is_err() {
                 txn.delete(ENTRIES_TABLE, key)?;
+                wrote = true;
             }
         }
         for (key, value) in &new {
@@ -61,9 +64,23 @@ impl Extension for SpatialExtension {
                 .is_ok_and(|i| &old[i].1 == value);
             if !unchanged || !complete {
                 txn.put(ENTRIES_TABLE, key, value)?;
+                wrote = true;
             }
         }
+        if wrote {
+            // Same transaction, same operation (rolled back together): the stamp a snapshot
+            // sees names exactly the entries it sees (see `stamp.rs`).
+            stamp::write_in_hook(txn)?;
+        }
         Ok(())
+    }
+
+    fn backfilled(&self, txn: &mut ExtensionTxn<'_>) -> EngineResult<()> {
+        // Attached with every existing document fed through `on_write` (say, an index
+        // creation replayed by a restore): complete at once. A fresh stamp too, for an index
+        // over an empty collection, whose hook never wrote one.
+        txn.put(META_TABLE, READY_KEY, &[])?;
+        stamp::write_in_hook(txn)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

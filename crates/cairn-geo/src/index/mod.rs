@@ -4,22 +4,30 @@
 //! query can test it exactly without fetching its document (`entries.rs`).
 //!
 //! Maintained by the engine's write hook in the same commit as the documents
-//! (`maintain.rs`); persistent in the extension's tables, so opening a database reads
-//! nothing; built online (`build.rs`); read by the query layer through [`SpatialHandle`].
+//! (`maintain.rs`), each such commit also writing a fresh content stamp (`stamp.rs`);
+//! persistent in the extension's tables, so opening a database reads nothing; built online
+//! (`build.rs`); read by the query layer through [`SpatialHandle`]: read-only snapshots
+//! through a process-wide cache of decoded buckets keyed by the stamp (`bucket.rs`,
+//! `cache.rs`, `cached_read.rs`), other transactions with one guided scan (`read.rs`).
 
 pub mod admin;
+pub mod bucket;
 mod build;
+pub mod cache;
+mod cached_read;
 pub mod entries;
 pub mod grid;
 pub mod limits;
 pub mod maintain;
 pub mod read;
 pub mod spec;
+pub mod stamp;
 
 pub use admin::{
     create_spatial_index, drop_spatial_index, expected_entries, list_spatial_indexes,
     stored_entries, SpatialInfo,
 };
+pub use cache::{cache_bytes, clear_cache, MAX_CACHE_BYTES};
 pub use maintain::{SpatialExtensionKind, SPATIAL_KIND};
 pub use read::{spatial_indexes, SearchStats, SpatialHandle};
 pub use spec::SpatialSpec;

@@ -1,4 +1,6 @@
-//! Reading a spatial index: the parts whose bounding boxes overlap a query box.
+//! Reading a spatial index: the parts whose bounding boxes overlap a query box, through the
+//! bucket cache (`cached_read.rs`) for read-only snapshots, or with one guided scan of the
+//! entries table.
 
 use cairn_engine::{ScanStep, Transaction};
 
@@ -7,6 +9,7 @@ use crate::index::entries::{decode_primitive, doc_key_of};
 use crate::index::grid::{block_beyond, code_in_box, next_in_box, CellBox, OVERFLOW_LEVEL};
 use crate::index::maintain::{ENTRIES_TABLE, META_TABLE, READY_KEY, SPATIAL_KIND};
 use crate::index::spec::SpatialSpec;
+use crate::index::{cached_read, stamp};
 use crate::primitive::{Aabb, Primitive};
 
 /// A spatial index of a collection as a snapshot sees it.
@@ -31,10 +34,67 @@ pub const MAX_SKIPPED_BLOCK_SHIFT: u32 = 12;
 pub struct SearchStats {
     /// Jumps made (each a B-tree descent): into a level's box, or back into it.
     pub seeks: u64,
-    /// Entries read (parts whose cell may overlap the query).
+    /// Entries read (parts whose cell may overlap the query; from the cache, every entry of
+    /// each bucket visited).
     pub entries: u64,
     /// Parts whose bounding box overlaps the query box (handed to the caller).
     pub candidates: u64,
+    /// Buckets found decoded in the bucket cache (`cache.rs`).
+    pub bucket_hits: u64,
+    /// Buckets read from the snapshot and decoded into the cache.
+    pub bucket_loads: u64,
+}
+
+impl SearchStats {
+    /// Adds another search's figures.
+    pub fn add(&mut self, other: &SearchStats) {
+        self.seeks += other.seeks;
+        self.entries += other.entries;
+        self.candidates += other.candidates;
+        self.bucket_hits += other.bucket_hits;
+        self.bucket_loads += other.bucket_loads;
+    }
+}
+
+/// One search in progress, shared by both ways of reading: the query, the visitor, and what
+/// was read so far.
+pub(crate) struct Search<'s> {
+    /// The query box.
+    pub(crate) query: &'s Aabb,
+    /// For a distance search: the box searched around and the distance.
+    pub(crate) ball: Option<(&'s Aabb, f64)>,
+    visit: &'s mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+    /// What was read.
+    pub(crate) stats: SearchStats,
+    /// Set once the visitor asked to stop.
+    pub(crate) stopped: bool,
+}
+
+impl Search<'_> {
+    /// Hands `part` to the visitor if its exact bounding box overlaps the query box (and lies
+    /// within the distance of a distance search); returns whether the search goes on.
+    pub(crate) fn offer(&mut self, doc_key: &[u8], part: &Primitive) -> Result<bool> {
+        let bbox = part.bbox();
+        if !bbox.overlaps(self.query) || !self.within_ball(&bbox) {
+            return Ok(true);
+        }
+        self.stats.candidates += 1;
+        if (self.visit)(doc_key, part)? {
+            Ok(true)
+        } else {
+            self.stopped = true;
+            Ok(false)
+        }
+    }
+
+    /// Whether a box may hold a part within the distance (always, for a box search).
+    pub(crate) fn within_ball(&self, bbox: &Aabb) -> bool {
+        match self.ball {
+            // The squared test only errs towards keeping a part (see `distance_squared`).
+            Some((around, r)) => bbox.distance_squared(around) * (1.0 - 2e-9) <= r * r,
+            None => true,
+        }
+    }
 }
 
 /// The spatial indexes of a collection in `txn`'s snapshot.
@@ -80,10 +140,30 @@ impl SpatialHandle {
         self.search_in(txn, collection, &query, Some((around, radius)), visit)
     }
 
-    /// The search: one guided scan over the whole entries table. Within a level, entries whose
-    /// cell lies in the level's [`CellBox`] are tested; after [`STEPS_BEFORE_SEEK`] entries
-    /// outside it the scan jumps to the next Morton code inside it, and past the box's last
-    /// code to the next level. The overflow level is read whole.
+    /// Documents per unit volume near the center of `around`, estimated from the decoded
+    /// buckets around it (see `cached_read::density`), for a nearest-neighbour search's first
+    /// radius. `None` when `txn` records its reads or the index has no stamp (the cache is not
+    /// used then) or nothing lies near. Loads what it consults into the cache, counted in
+    /// `stats`.
+    pub fn density_near(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        around: &Aabb,
+        stats: &mut SearchStats,
+    ) -> Result<Option<f64>> {
+        if txn.records_reads() {
+            return Ok(None);
+        }
+        match stamp::read(txn, collection, &self.spec.name)? {
+            Some(stamp) => cached_read::density(self, txn, collection, stamp, around, stats),
+            None => Ok(None),
+        }
+    }
+
+    /// The search. A transaction that records no reads, on an index with a stamp, reads
+    /// through the bucket cache (`cached_read.rs`); every other one (it must record what it
+    /// reads, or see its own writes) walks the entries table with one guided scan.
     fn search_in(
         &self,
         txn: &mut Transaction,
@@ -92,38 +172,66 @@ impl SpatialHandle {
         ball: Option<(&Aabb, f64)>,
         visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
     ) -> Result<SearchStats> {
-        let mut stats = SearchStats::default();
-        let mut failure: Option<GeoError> = None;
-        let mut walk = Walk {
+        let mut search = Search {
             query,
             ball,
+            visit,
+            stats: SearchStats::default(),
+            stopped: false,
+        };
+        let stamp = match txn.records_reads() {
+            true => None,
+            false => stamp::read(txn, collection, &self.spec.name)?,
+        };
+        match stamp {
+            Some(stamp) => cached_read::search(self, txn, collection, stamp, &mut search)?,
+            None => self.guided_scan(txn, collection, None, &mut search)?,
+        }
+        Ok(search.stats)
+    }
+
+    /// One guided scan of the entries table: of every level (`only` = `None`) or of one.
+    /// Within a level, entries whose cell lies in the level's [`CellBox`] are tested; after
+    /// [`STEPS_BEFORE_SEEK`] entries outside it the scan jumps to the next Morton code inside
+    /// it, and past the box's last code to the next level (or ends, for one level). The
+    /// overflow level is read whole.
+    pub(crate) fn guided_scan(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        only: Option<u8>,
+        search: &mut Search<'_>,
+    ) -> Result<()> {
+        let mut failure: Option<GeoError> = None;
+        let mut walk = Walk {
+            query: search.query,
+            ball: search.ball,
+            only,
             level: None,
             outside: 0,
         };
-        let within_ball = |bbox: &Aabb| match ball {
-            // The squared test only errs towards keeping a part (see `distance_squared`).
-            Some((around, r)) => bbox.distance_squared(around) * (1.0 - 2e-9) <= r * r,
-            None => true,
+        let start = match only {
+            None => vec![0],
+            Some(OVERFLOW_LEVEL) => vec![OVERFLOW_LEVEL],
+            Some(level) => level_key(
+                level,
+                CellBox::of_query(level, search.query).code_bounds().0,
+            ),
         };
         txn.extension_guided_scan(
             collection,
             &self.spec.name,
             ENTRIES_TABLE,
-            &[0],
+            &start,
             |key, value| {
                 let step = (|| -> Result<ScanStep> {
                     if let Some(step) = walk.route(key)? {
-                        stats.seeks += u64::from(matches!(step, ScanStep::SeekTo(_)));
+                        search.stats.seeks += u64::from(matches!(step, ScanStep::SeekTo(_)));
                         return Ok(step);
                     }
-                    stats.entries += 1;
+                    search.stats.entries += 1;
                     let part = decode_primitive(value)?;
-                    let bbox = part.bbox();
-                    if !bbox.overlaps(query) || !within_ball(&bbox) {
-                        return Ok(ScanStep::Next);
-                    }
-                    stats.candidates += 1;
-                    Ok(if visit(doc_key_of(key)?, &part)? {
+                    Ok(if search.offer(doc_key_of(key)?, &part)? {
                         ScanStep::Next
                     } else {
                         ScanStep::Stop
@@ -137,7 +245,7 @@ impl SpatialHandle {
         )?;
         match failure {
             Some(err) => Err(err),
-            None => Ok(stats),
+            None => Ok(()),
         }
     }
 }
@@ -147,6 +255,8 @@ impl SpatialHandle {
 struct Walk<'q> {
     query: &'q Aabb,
     ball: Option<(&'q Aabb, f64)>,
+    /// The one level walked, when not all.
+    only: Option<u8>,
     level: Option<(u8, u128, u128)>,
     outside: u32,
 }
@@ -159,6 +269,9 @@ impl Walk<'_> {
     /// overflow level is read whole.
     fn route(&mut self, key: &[u8]) -> Result<Option<ScanStep>> {
         let (level, code) = cell_of_key(key)?;
+        if self.only.is_some_and(|only| only != level) {
+            return Ok(Some(ScanStep::Stop));
+        }
         if level == OVERFLOW_LEVEL {
             return Ok(None);
         }
@@ -172,7 +285,7 @@ impl Walk<'_> {
             }
         };
         if code > zmax {
-            return Ok(Some(ScanStep::SeekTo(vec![level + 1])));
+            return Ok(Some(self.past_level(level)));
         }
         if !code_in_box(code, zmin, zmax) {
             // Before the box's first code there is nothing to walk through: jump at once.
@@ -208,15 +321,24 @@ impl Walk<'_> {
             return ScanStep::Next;
         }
         self.outside = 0;
-        ScanStep::SeekTo(match next() {
-            Some(next) => level_key(level, next),
-            None => vec![level + 1],
-        })
+        match next() {
+            Some(next) => ScanStep::SeekTo(level_key(level, next)),
+            None => self.past_level(level),
+        }
+    }
+
+    /// Where the scan goes once a level's box is done: the next level, or nowhere when only
+    /// this level is walked.
+    fn past_level(&self, level: u8) -> ScanStep {
+        match self.only {
+            Some(_) => ScanStep::Stop,
+            None => ScanStep::SeekTo(vec![level + 1]),
+        }
     }
 }
 
 /// The level and Morton cell of an entry key.
-fn cell_of_key(key: &[u8]) -> Result<(u8, u128)> {
+pub(crate) fn cell_of_key(key: &[u8]) -> Result<(u8, u128)> {
     let code: Option<[u8; 16]> = key.get(1..17).and_then(|c| c.try_into().ok());
     match (key.first(), code) {
         (Some(&level), Some(code)) => Ok((level, u128::from_be_bytes(code))),
@@ -227,7 +349,7 @@ fn cell_of_key(key: &[u8]) -> Result<(u8, u128)> {
 }
 
 /// The key where a level's cell `code` begins.
-fn level_key(level: u8, code: u128) -> Vec<u8> {
+pub(crate) fn level_key(level: u8, code: u128) -> Vec<u8> {
     let mut key = Vec::with_capacity(17);
     key.push(level);
     key.extend_from_slice(&code.to_be_bytes());

@@ -1,0 +1,453 @@
+//! Searching through the bucket cache (`cache.rs`): for read-only snapshots of an index
+//! with a stamp.
+//!
+//! Per non-empty level (the list, with each level's bucket size, is cached per stamp; found
+//! by one bounded read per level, never by scanning entries), the query's [`CellBox`] is
+//! covered by buckets; a distance search skips buckets wholly beyond its distance without
+//! loading them. Each bucket comes from the cache; the missing ones of a level are loaded
+//! together with one guided scan of the snapshot (neighbouring buckets share a descent) and
+//! decoded once. A level whose box spans more than [`MAX_BUCKETS_PER_LEVEL`] buckets is read
+//! with the guided scan instead (a huge query on fine parts would otherwise decode much of
+//! the index). The overflow level is one bucket.
+//!
+//! Cost model (callgrind, `cairn bench geo --scale 0.2`, instructions per query averaged over
+//! the four rows): the guided scan ~1.16 M; through the cache ~0.77 M while it fills and
+//! ~0.28 M once it holds what the queries touch.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_engine::{ScanStep, Transaction};
+
+use crate::error::Result;
+use crate::index::bucket::{
+    bucket_code, code_range, shift_for, BucketBox, LevelLayout, MAX_BUCKET_SHIFT, MIN_BUCKET_SHIFT,
+    SHIFT_SAMPLE_ENTRIES, TARGET_BUCKET_ENTRIES,
+};
+use crate::index::cache::{self, Bucket, BucketKey, MAX_BUCKET_BYTES};
+use crate::index::entries::{decode_primitive, doc_key_of};
+use crate::index::grid::{block_region, cell_edge, unmorton, CellBox, CELL_BITS, OVERFLOW_LEVEL};
+use crate::index::maintain::ENTRIES_TABLE;
+use crate::index::read::{
+    cell_of_key, level_key, Search, SearchStats, SpatialHandle, STEPS_BEFORE_SEEK,
+};
+use crate::primitive::Aabb;
+
+/// Most buckets one query reads from the cache at one level; past it that level is read with
+/// the guided scan. 512 buckets of the benchmark's density are about 15,000 entries, already
+/// more than the guided scan reads for such a box.
+pub const MAX_BUCKETS_PER_LEVEL: u128 = 512;
+
+/// A loaded bucket with more entries than this makes its level's buckets finer (see
+/// [`refit_shift`]): eight times the target.
+pub const REFIT_ABOVE: f64 = 8.0 * TARGET_BUCKET_ENTRIES;
+/// Loaded buckets averaging fewer entries than this make their level's buckets coarser...
+pub const REFIT_BELOW: f64 = TARGET_BUCKET_ENTRIES / 16.0;
+/// ...when at least this many were loaded at once (few buckets say little).
+pub const REFIT_EMPTY_BUCKETS: usize = 27;
+
+/// Most buckets [`density`] consults (27 per level, so the 9 finest non-empty levels).
+pub const DENSITY_PROBES: usize = 9 * 27;
+
+/// Runs `search` over the index content `stamp` as `txn` (a transaction that records no
+/// reads) sees it.
+pub(crate) fn search(
+    handle: &SpatialHandle,
+    txn: &mut Transaction,
+    collection: &str,
+    stamp: u128,
+    search: &mut Search<'_>,
+) -> Result<()> {
+    debug_assert!(!txn.records_reads());
+    let index = handle.spec.name.as_str();
+    let levels = levels(txn, collection, index, stamp)?;
+    let query32 = cache::outward(search.query);
+    for &LevelLayout { level, shift } in levels.iter() {
+        let codes = if level == OVERFLOW_LEVEL {
+            vec![0]
+        } else {
+            let cells = CellBox::of_query(level, search.query);
+            let buckets = BucketBox::of_cells(&cells, shift);
+            if buckets.count() > MAX_BUCKETS_PER_LEVEL {
+                handle.guided_scan(txn, collection, Some(level), search)?;
+                if search.stopped {
+                    return Ok(());
+                }
+                continue;
+            }
+            let mut codes: Vec<u128> = buckets
+                .iter()
+                .filter(|&block| match search.ball {
+                    // Errs towards reading (see `distance_squared`).
+                    Some((around, r)) => {
+                        let region = block_region(level, shift, block);
+                        region.distance_squared(around) * (1.0 - 2e-9) <= r * r
+                    }
+                    None => true,
+                })
+                .map(bucket_code)
+                .collect();
+            codes.sort_unstable();
+            codes
+        };
+        let at = Level {
+            collection,
+            index,
+            stamp,
+            level,
+            shift,
+        };
+        let found = fetch(txn, &at, &codes, &mut search.stats)?;
+        for (&code, bucket) in codes.iter().zip(found) {
+            let go_on = match bucket {
+                Some(bucket) => {
+                    search.stats.entries += bucket.len() as u64;
+                    bucket.for_each_overlapping(&query32, |key, part| search.offer(key, part))?
+                }
+                None => stream(txn, &at, code, search)?,
+            };
+            if !go_on {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One level of one index content: where buckets are read from and what names them.
+struct Level<'a> {
+    collection: &'a str,
+    index: &'a str,
+    stamp: u128,
+    level: u8,
+    /// Cells per bucket edge, as a power of two (see `bucket::shift_for`).
+    shift: u32,
+}
+
+impl Level<'_> {
+    fn key(&self, bucket: u128) -> BucketKey {
+        BucketKey {
+            stamp: self.stamp,
+            level: self.level,
+            shift: self.shift,
+            bucket,
+        }
+    }
+
+    /// The key where bucket `code` begins (the overflow level: where the level begins).
+    fn start(&self, code: u128) -> Vec<u8> {
+        match self.level {
+            OVERFLOW_LEVEL => vec![OVERFLOW_LEVEL],
+            level => level_key(level, code_range(code, self.shift).0),
+        }
+    }
+
+    /// The bucket holding cell `code` (the overflow level is one bucket).
+    fn bucket_of(&self, code: u128) -> u128 {
+        match self.level {
+            OVERFLOW_LEVEL => 0,
+            _ => code >> (3 * self.shift),
+        }
+    }
+}
+
+/// The buckets `codes` (sorted, distinct) of one level, aligned with `codes`: from the cache,
+/// the missing ones loaded together with one guided scan of the snapshot and cached. `None`
+/// for a bucket larger than [`MAX_BUCKET_BYTES`] (never cached; the caller streams it).
+fn fetch(
+    txn: &mut Transaction,
+    at: &Level<'_>,
+    codes: &[u128],
+    stats: &mut SearchStats,
+) -> Result<Vec<Option<Arc<Bucket>>>> {
+    let cache = cache::global();
+    let mut out: Vec<Option<Arc<Bucket>>> = Vec::with_capacity(codes.len());
+    let mut missing: Vec<usize> = Vec::new();
+    for (i, &code) in codes.iter().enumerate() {
+        let found = cache.get(&at.key(code));
+        match found {
+            Some(_) => stats.bucket_hits += 1,
+            None => missing.push(i),
+        }
+        out.push(found);
+    }
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    stats.bucket_loads += missing.len() as u64;
+    let wanted: Vec<u128> = missing.iter().map(|&i| codes[i]).collect();
+    let loaded = load(txn, at, &wanted, stats)?;
+    let sizes: Vec<usize> = loaded.iter().flatten().map(Bucket::len).collect();
+    if let Some(shift) = refit_shift(at.shift, &sizes) {
+        cache.update_shift(at.stamp, at.level, shift);
+    }
+    for (&i, bucket) in missing.iter().zip(loaded) {
+        if let Some(mut bucket) = bucket {
+            bucket.finish();
+            let bucket = Arc::new(bucket);
+            cache.insert(at.key(codes[i]), bucket.clone());
+            out[i] = Some(bucket);
+        }
+    }
+    Ok(out)
+}
+
+/// A better bucket shift for a level whose buckets, just loaded at `shift`, hold `sizes`
+/// entries; `None` to keep it. The first shift comes from a sample of the level's first
+/// entries, which may not be typical (the start of the Morton order is a corner of the
+/// data): a bucket over [`REFIT_ABOVE`] entries makes the level finer, many nearly empty
+/// buckets ([`REFIT_EMPTY_BUCKETS`] loaded, averaging under [`REFIT_BELOW`]) coarser. Later
+/// queries use the new shift (a new cache key: buckets of the old one are simply no longer
+/// asked for); answers never depend on it.
+fn refit_shift(shift: u32, sizes: &[usize]) -> Option<u32> {
+    let largest = sizes.iter().copied().max()? as f64;
+    let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+    let steps = if largest > REFIT_ABOVE {
+        -(largest / TARGET_BUCKET_ENTRIES).log2() / 3.0
+    } else if sizes.len() >= REFIT_EMPTY_BUCKETS && mean < REFIT_BELOW {
+        (TARGET_BUCKET_ENTRIES / mean.max(0.5)).log2() / 3.0
+    } else {
+        return None;
+    };
+    let refit = (f64::from(shift) + steps.round())
+        .clamp(f64::from(MIN_BUCKET_SHIFT), f64::from(MAX_BUCKET_SHIFT)) as u32;
+    (refit != shift).then_some(refit)
+}
+
+/// Reads the buckets `wanted` (sorted, distinct) of one level with one guided scan: entries
+/// of wanted buckets are decoded; the scan walks short gaps between them and seeks over long
+/// ones (as the search's own scan does, [`STEPS_BEFORE_SEEK`]), so neighbouring buckets cost
+/// one descent together. A bucket is complete once the scan passed its range; `None` for one
+/// that grew past [`MAX_BUCKET_BYTES`].
+fn load(
+    txn: &mut Transaction,
+    at: &Level<'_>,
+    wanted: &[u128],
+    stats: &mut SearchStats,
+) -> Result<Vec<Option<Bucket>>> {
+    let mut buckets: Vec<Option<Bucket>> = wanted.iter().map(|_| Some(Bucket::default())).collect();
+    let mut next = 0;
+    let mut outside = 0;
+    let mut failure = None;
+    stats.seeks += 1;
+    txn.extension_guided_scan(
+        at.collection,
+        at.index,
+        ENTRIES_TABLE,
+        &at.start(wanted[0]),
+        |key, value| {
+            let step = (|| -> Result<ScanStep> {
+                let (level, code) = cell_of_key(key)?;
+                if level != at.level {
+                    return Ok(ScanStep::Stop);
+                }
+                let bucket = at.bucket_of(code);
+                while next < wanted.len() && wanted[next] < bucket {
+                    next += 1;
+                }
+                if next == wanted.len() {
+                    return Ok(ScanStep::Stop);
+                }
+                if wanted[next] != bucket {
+                    outside += 1;
+                    if outside < STEPS_BEFORE_SEEK {
+                        return Ok(ScanStep::Next);
+                    }
+                    outside = 0;
+                    stats.seeks += 1;
+                    return Ok(ScanStep::SeekTo(at.start(wanted[next])));
+                }
+                outside = 0;
+                if let Some(b) = &mut buckets[next] {
+                    b.push(doc_key_of(key)?, decode_primitive(value)?);
+                    if b.bytes() > MAX_BUCKET_BYTES {
+                        buckets[next] = None;
+                    }
+                }
+                Ok(ScanStep::Next)
+            })();
+            step.or_else(|err| {
+                failure = Some(err);
+                Ok(ScanStep::Stop)
+            })
+        },
+    )?;
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(buckets),
+    }
+}
+
+/// Documents per unit volume around the center of `around`, estimated from the cached
+/// buckets: at each non-empty regular level, the distinct documents of the 3×3×3 buckets
+/// around the center over their volume, summed over levels (a document with parts at two
+/// levels counts twice: the estimate errs high, which makes a first radius err small).
+/// At most [`DENSITY_PROBES`] buckets are consulted. `None` when they hold nothing.
+pub(crate) fn density(
+    handle: &SpatialHandle,
+    txn: &mut Transaction,
+    collection: &str,
+    stamp: u128,
+    around: &Aabb,
+    stats: &mut SearchStats,
+) -> Result<Option<f64>> {
+    let index = handle.spec.name.as_str();
+    let levels = levels(txn, collection, index, stamp)?;
+    let center = [0, 1, 2].map(|a| (around.min[a] + around.max[a]) / 2.0);
+    let mut probes = 0;
+    let mut total = 0.0;
+    for &LevelLayout { level, shift } in levels.iter().filter(|l| l.level != OVERFLOW_LEVEL) {
+        let top = ((1u64 << CELL_BITS) - 1) >> shift;
+        if probes + 27 > DENSITY_PROBES {
+            break;
+        }
+        // The cell holding the center is the high corner of the point's cell box.
+        let block = CellBox::of_query(level, &Aabb::of_point(center))
+            .hi
+            .map(|c| c >> shift);
+        let around_block = BucketBox {
+            lo: block.map(|c| c.saturating_sub(1)),
+            hi: block.map(|c| (c + 1).min(top)),
+        };
+        let mut codes: Vec<u128> = around_block.iter().map(bucket_code).collect();
+        codes.sort_unstable();
+        probes += codes.len();
+        let at = Level {
+            collection,
+            index,
+            stamp,
+            level,
+            shift,
+        };
+        let docs: u64 = fetch(txn, &at, &codes, stats)?
+            .iter()
+            .flatten()
+            .map(|b| u64::from(b.docs()))
+            .sum();
+        let edge = cell_edge(level) * 2f64.powi(shift as i32);
+        let volume = codes.len() as f64 * edge * edge * edge;
+        if docs > 0 && volume > 0.0 && volume.is_finite() {
+            total += docs as f64 / volume;
+        }
+    }
+    Ok((total > 0.0 && total.is_finite()).then_some(total))
+}
+
+/// The non-empty levels of the index content `stamp`, from the cache or found and cached.
+fn levels(
+    txn: &mut Transaction,
+    collection: &str,
+    index: &str,
+    stamp: u128,
+) -> Result<Arc<[LevelLayout]>> {
+    let cache = cache::global();
+    if let Some(levels) = cache.levels(stamp) {
+        return Ok(levels);
+    }
+    let levels: Arc<[LevelLayout]> = non_empty_levels(txn, collection, index)?.into();
+    cache.insert_levels(stamp, levels.clone());
+    Ok(levels)
+}
+
+/// Offers every entry of one bucket read straight from the snapshot (not cached); false once
+/// the visitor stopped.
+fn stream(
+    txn: &mut Transaction,
+    at: &Level<'_>,
+    code: u128,
+    search: &mut Search<'_>,
+) -> Result<bool> {
+    let start = at.start(code);
+    let end = match at.level {
+        OVERFLOW_LEVEL => None,
+        level => Some(level_key(level, code_range(code, at.shift).1)),
+    };
+    let end = match &end {
+        Some(end) => Bound::Excluded(end.as_slice()),
+        None => Bound::Unbounded,
+    };
+    let mut failure = None;
+    txn.extension_range(
+        at.collection,
+        at.index,
+        ENTRIES_TABLE,
+        Bound::Included(start.as_slice()),
+        end,
+        |k, v| {
+            let step = (|| -> Result<bool> {
+                search.stats.entries += 1;
+                search.offer(doc_key_of(k)?, &decode_primitive(v)?)
+            })();
+            step.or_else(|err| {
+                failure = Some(err);
+                Ok(false)
+            })
+        },
+    )?;
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(!search.stopped),
+    }
+}
+
+/// The levels that hold entries, in order, each with its bucket shift: one bounded read per
+/// level found (from the level's first possible key, its first [`SHIFT_SAMPLE_ENTRIES`]
+/// entries, whose cells' box gives the density `shift_for` sizes buckets by), plus one read
+/// that finds nothing. Never a scan of the entries.
+fn non_empty_levels(
+    txn: &mut Transaction,
+    collection: &str,
+    index: &str,
+) -> Result<Vec<LevelLayout>> {
+    let mut levels = Vec::new();
+    let mut from = Some(0u8);
+    while let Some(start) = from {
+        // The level found, the cell box of its sampled entries, and how many were sampled.
+        let mut found: Option<(u8, CellBox, u32)> = None;
+        let mut failure = None;
+        txn.extension_range(
+            collection,
+            index,
+            ENTRIES_TABLE,
+            Bound::Included(&[start][..]),
+            Bound::Unbounded,
+            |k, _| {
+                let (level, code) = match cell_of_key(k) {
+                    Ok(cell) => cell,
+                    Err(err) => {
+                        failure = Some(err);
+                        return Ok(false);
+                    }
+                };
+                let cell = unmorton(code);
+                match &mut found {
+                    None => {
+                        found = Some((level, CellBox { lo: cell, hi: cell }, 1));
+                        Ok(SHIFT_SAMPLE_ENTRIES > 1)
+                    }
+                    Some((l, _, _)) if *l != level => Ok(false),
+                    Some((_, cells, n)) => {
+                        cells.lo = [0, 1, 2].map(|a| cells.lo[a].min(cell[a]));
+                        cells.hi = [0, 1, 2].map(|a| cells.hi[a].max(cell[a]));
+                        *n += 1;
+                        Ok(*n < SHIFT_SAMPLE_ENTRIES)
+                    }
+                }
+            },
+        )?;
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        match found {
+            Some((level, cells, n)) => {
+                levels.push(LevelLayout {
+                    level,
+                    shift: shift_for(n, &cells),
+                });
+                from = level.checked_add(1);
+            }
+            None => from = None,
+        }
+    }
+    Ok(levels)
+}
