@@ -65,8 +65,21 @@ impl<'a> ChunkWriter<'a> {
         doc_key: fn(&T) -> &[u8],
         put: &mut dyn FnMut(&mut Transaction, &T) -> EngineResult<()>,
     ) -> Result<()> {
+        self.write_then(entries, doc_key, put, &mut |_| Ok(()))
+    }
+
+    /// [`ChunkWriter::write`], calling `finish` in every chunk transaction that put an entry,
+    /// just before it commits (say, to stamp what the chunk changed once rather than per
+    /// entry).
+    pub fn write_then<T>(
+        &mut self,
+        entries: &[T],
+        doc_key: fn(&T) -> &[u8],
+        put: &mut dyn FnMut(&mut Transaction, &T) -> EngineResult<()>,
+        finish: &mut dyn FnMut(&mut Transaction) -> EngineResult<()>,
+    ) -> Result<()> {
         for chunk in entries.chunks(self.chunk_entries) {
-            self.write_chunk(chunk, doc_key, put)?;
+            self.write_chunk(chunk, doc_key, put, finish)?;
         }
         Ok(())
     }
@@ -76,18 +89,19 @@ impl<'a> ChunkWriter<'a> {
         chunk: &[T],
         doc_key: fn(&T) -> &[u8],
         put: &mut dyn FnMut(&mut Transaction, &T) -> EngineResult<()>,
+        finish: &mut dyn FnMut(&mut Transaction) -> EngineResult<()>,
     ) -> Result<()> {
         let mut conflicts = 0;
         loop {
-            match self.try_chunk(chunk, doc_key, put) {
+            match self.try_chunk(chunk, doc_key, put, finish) {
                 Ok(()) => return Ok(()),
                 Err(IndexError::Engine(err)) if err.is_retryable() => {
                     conflicts += 1;
                     if chunk.len() > MIN_CHUNK_ENTRIES {
                         // The documents that changed are in the change log by the retry.
                         let (left, right) = chunk.split_at(chunk.len() / 2);
-                        self.write_chunk(left, doc_key, put)?;
-                        return self.write_chunk(right, doc_key, put);
+                        self.write_chunk(left, doc_key, put, finish)?;
+                        return self.write_chunk(right, doc_key, put, finish);
                     }
                     if conflicts >= BUILD_CHUNK_RETRIES {
                         return Err(
@@ -105,6 +119,7 @@ impl<'a> ChunkWriter<'a> {
         chunk: &[T],
         doc_key: fn(&T) -> &[u8],
         put: &mut dyn FnMut(&mut Transaction, &T) -> EngineResult<()>,
+        finish: &mut dyn FnMut(&mut Transaction) -> EngineResult<()>,
     ) -> Result<()> {
         let mut txn = self.db.begin()?;
         // Read the log up to at least this transaction's snapshot: anything changed later
@@ -122,6 +137,9 @@ impl<'a> ChunkWriter<'a> {
                 noted = Some(key);
             }
             put(&mut txn, entry)?;
+        }
+        if noted.is_some() {
+            finish(&mut txn)?;
         }
         txn.commit()?;
         Ok(())

@@ -35,15 +35,14 @@ pub(crate) fn fill(db: &Database, collection: &str, spec: &SpatialSpec) -> Resul
     let mut written = 0u64;
     let mut write_run = |run: &mut Vec<Pending>| -> Result<()> {
         run.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        writer.write(
+        writer.write_then(
             run,
             |(_, _, doc_key)| doc_key,
             &mut |txn, (key, value, _)| {
-                txn.extension_put(collection, &spec.name, ENTRIES_TABLE, key, value)?;
-                // The chunk transaction is not ours to hook: stamping with every entry is the
-                // one way to be sure each chunk commit carries a stamp (the last one wins).
-                stamp::write_in_txn(txn, collection, &spec.name)
+                txn.extension_put(collection, &spec.name, ENTRIES_TABLE, key, value)
             },
+            // Every chunk commit that wrote entries carries a fresh stamp.
+            &mut |txn| stamp::write_in_txn(txn, collection, &spec.name),
         )?;
         written += run.len() as u64;
         run.clear();
