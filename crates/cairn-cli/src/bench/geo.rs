@@ -91,6 +91,10 @@ pub struct GeoArgs {
     /// enough query time to profile.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
+    /// Run only these rows (0 radius 10, 1 radius 30, 2 10-NN, 3 box), say to profile one;
+    /// the others show as skipped.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..4))]
+    pub rows: Vec<u8>,
     /// Where to create the databases (kept afterwards); default: a temporary folder under the
     /// current one, removed afterwards.
     #[arg(long)]
@@ -137,7 +141,14 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
     let query_count = ((QUERIES as f64 * args.scale) as usize).clamp(MIN_QUERIES, QUERIES);
     eprintln!("generating {shape_count} icosahedra and {query_count} queries per row...");
     let shapes = workload::shapes(shape_count);
-    let rows = workload::queries(query_count, QUERY_SEED);
+    let mut rows = workload::queries(query_count, QUERY_SEED);
+    if !args.rows.is_empty() {
+        for (r, row) in rows.iter_mut().enumerate() {
+            if !args.rows.contains(&(r as u8)) {
+                row.clear();
+            }
+        }
+    }
     let brute = BruteForce::new(&shapes);
     let expected: Vec<Vec<Vec<u64>>> = rows
         .iter()
@@ -238,6 +249,10 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|");
     for r in 0..ROWS.len() {
+        if rows[r].is_empty() {
+            println!("| {} | skipped (--rows) | | | | |", ROWS[r]);
+            continue;
+        }
         let (c, s) = (&cairn_lat[r], &rstar_lat[r]);
         let (pg, pg_ratio) = match &postgis {
             Some((_, _, lats, _)) => (
