@@ -10,6 +10,7 @@ use cairn_index::IndexHandle;
 
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
+use crate::index_only;
 use crate::key_bounds::{as_slice, tighter_lower};
 use crate::limits::BUDGET_CHECK_INTERVAL;
 use crate::plan::Access;
@@ -53,6 +54,9 @@ pub struct Executor<'a> {
     pub(crate) started: Instant,
     pub(crate) budget: std::time::Duration,
     pub(crate) stats: ExecStats,
+    /// The query keeps only `_id` (and needs no other field to sort): an access that decides
+    /// the filter by itself emits `{"_id"}` documents from keys (see `index_only.rs`).
+    pub(crate) ids_only: bool,
 }
 
 impl Executor<'_> {
@@ -95,6 +99,15 @@ impl Executor<'_> {
                     }
                     KeyAccess::Points(_) => Ok(()),
                 }
+            }
+            Access::Spatial { .. } if self.ids_only && index_only::decides(access, self.filter) => {
+                for key in self.doc_keys(access)? {
+                    self.stats.matched += 1;
+                    if !emit(&key, index_only::id_document(&key)?)? {
+                        break;
+                    }
+                }
+                Ok(())
             }
             Access::Index { .. }
             | Access::Union(_)

@@ -254,6 +254,8 @@ fn executor<'a>(
         started: Instant::now(),
         budget: query.time_budget,
         stats: ExecStats::default(),
+        ids_only: query.sort.is_empty()
+            && query.projection.as_ref().is_some_and(|p| p.keeps_only_id()),
     }
 }
 

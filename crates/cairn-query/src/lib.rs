@@ -19,6 +19,7 @@ mod error;
 pub mod exec;
 pub mod filter;
 pub mod find;
+mod index_only;
 mod key_bounds;
 pub mod limits;
 pub mod near;

@@ -22,6 +22,7 @@ impl Projection {
         let mut paths = Vec::new();
         let mut include = None;
         let mut keep_id = true;
+        let mut id_included = false;
         for (key, flag) in object.iter() {
             let place = format!("projection.{key}");
             let on = match flag {
@@ -32,6 +33,7 @@ impl Projection {
             };
             if key == "_id" {
                 keep_id = on;
+                id_included = on;
                 continue;
             }
             if include.is_some_and(|inc| inc != on) {
@@ -48,9 +50,16 @@ impl Projection {
         }
         Ok(Projection {
             paths,
-            include: include.unwrap_or(false),
+            // `{"_id": 1}` alone includes only `_id` (`{"_id": 0}` alone excludes it).
+            include: include.unwrap_or(id_included),
             keep_id,
         })
+    }
+
+    /// Whether the projection keeps only `_id` (`{"_id": 1}`): a query can then answer from
+    /// document keys without reading the documents, when its filter is decided without them.
+    pub fn keeps_only_id(&self) -> bool {
+        self.include && self.paths.is_empty() && self.keep_id
     }
 
     /// Applies the projection to a document.
@@ -61,8 +70,9 @@ impl Projection {
         let id = object.get("_id").cloned();
         let mut out = if self.include {
             let mut out = Object::new();
+            let source = Value::Object(object);
             for path in &self.paths {
-                copy_path(&Value::Object(object.clone()), path.segments(), &mut out);
+                copy_path(&source, path.segments(), &mut out);
             }
             out
         } else {
@@ -146,5 +156,49 @@ fn remove_path(object: &mut Object, segments: &[String]) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(projection: &str, doc: &str) -> String {
+        let projection = Value::from_json_expression(projection).map(|v| Projection::parse(&v));
+        let projection = match projection {
+            Ok(Ok(p)) => p,
+            other => panic!("bad projection: {other:?}"),
+        };
+        let doc = Value::from_json_str(doc).unwrap_or(Value::Null);
+        projection.apply(doc).to_json_string()
+    }
+
+    #[test]
+    fn id_alone_keeps_only_the_id_or_drops_it() {
+        let doc = r#"{"_id": 1, "a": 2, "b": {"c": 3}}"#;
+        assert_eq!(apply(r#"{"_id": 1}"#, doc), r#"{"_id":1}"#);
+        assert_eq!(apply(r#"{"_id": 0}"#, doc), r#"{"a":2,"b":{"c":3}}"#);
+        assert_eq!(apply(r#"{"a": 1}"#, doc), r#"{"_id":1,"a":2}"#);
+        assert_eq!(
+            apply(r#"{"a": 1, "b.c": 1, "_id": 0}"#, doc),
+            r#"{"a":2,"b":{"c":3}}"#
+        );
+        assert_eq!(apply(r#"{"a": 0}"#, doc), r#"{"_id":1,"b":{"c":3}}"#);
+        assert_eq!(apply("{}", doc), r#"{"_id":1,"a":2,"b":{"c":3}}"#);
+    }
+
+    #[test]
+    fn only_an_id_inclusion_keeps_only_the_id() {
+        let parse = |text: &str| {
+            Value::from_json_str(text)
+                .ok()
+                .and_then(|v| Projection::parse(&v).ok())
+                .map(|p| p.keeps_only_id())
+        };
+        assert_eq!(parse(r#"{"_id": 1}"#), Some(true));
+        assert_eq!(parse(r#"{"_id": true}"#), Some(true));
+        for other in [r#"{"_id": 0}"#, r#"{"a": 1}"#, r#"{"a": 0}"#, "{}"] {
+            assert_eq!(parse(other), Some(false), "{other}");
+        }
     }
 }

@@ -225,7 +225,14 @@ proptest! {
             let cached = find_under_every_plan(&db, "g", &query).expect("find");
             let mut txn = db.begin().expect("begin");
             let scanned = find_under_every_plan_in(&mut txn, "g", &query).expect("find in txn");
-            for plans in [cached, scanned] {
+            // Keeping only `_id` lets a spatial plan that decides the filter answer from keys.
+            let mut ids_only = query.clone();
+            ids_only.projection = Some(
+                cairn_query::projection::Projection::parse(&Value::from_json_str(r#"{"_id": 1}"#).expect("json"))
+                    .expect("projection"),
+            );
+            let keys_only = find_under_every_plan(&db, "g", &ids_only).expect("find ids");
+            for plans in [cached, scanned, keys_only] {
                 prop_assert!(plans.iter().any(|(p, _)| p.contains("spatial")), "no spatial plan among {:?}", plans.iter().map(|p| &p.0).collect::<Vec<_>>());
                 for (plan, result) in plans {
                     prop_assert_eq!(ids(&result.documents), ids(&expected), "plan {}", plan);
@@ -324,6 +331,23 @@ fn explain_shows_the_spatial_index_candidates_and_exact_tests() {
         "{:?}",
         explain.executed
     );
+    assert_eq!(explain.executed.docs_examined, 1, "{:?}", explain.executed);
+    // Keeping only `_id`, the search's exact test decides: no document is read.
+    let mut ids_only = Query::new(filter.clone());
+    ids_only.projection = Some(
+        cairn_query::projection::Projection::parse(
+            &Value::from_json_str(r#"{"_id": 1}"#).expect("json"),
+        )
+        .expect("projection"),
+    );
+    let keys = cairn_query::explain(&db, "g", &ids_only).expect("explain");
+    assert_eq!(keys.returned, 1);
+    assert_eq!(keys.executed.docs_examined, 0, "{:?}", keys.executed);
+    let found = cairn_query::find(&db, "g", &ids_only).expect("find");
+    let only_id = found.documents[0]
+        .as_object()
+        .map(|o| o.keys().collect::<Vec<_>>());
+    assert_eq!(only_id, Some(vec!["_id"]));
     let again = cairn_query::explain(&db, "g", &Query::new(filter.clone())).expect("explain");
     assert_eq!(again.returned, 1);
     assert_eq!(

@@ -1,0 +1,51 @@
+//! Answering from document keys alone: when a query keeps only `_id` and its access decides
+//! the whole filter by itself, reading and re-testing each matching document is wasted work.
+//!
+//! The one access that decides a filter by itself today is a spatial search with an exact
+//! per-part test (`$withinDistance`, `$intersects`): a document matches when one of its
+//! parts passes (see [`SpatialTest`]), which is what the search already tested on the parts
+//! the index stores. The filter must then be that single condition, on the index's field.
+
+use cairn_doc::{DocId, Object, Value};
+use cairn_engine::EngineError;
+
+use crate::error::Result;
+use crate::filter::geo::GeoOp;
+use crate::filter::{Filter, Op};
+use crate::plan::{Access, SpatialTest};
+
+/// Whether `access` alone decides `filter`: every document it yields matches, and it yields
+/// every match.
+pub(crate) fn decides(access: &Access, filter: &Filter) -> bool {
+    let Access::Spatial { handle, test, .. } = access else {
+        return false;
+    };
+    let filter = match filter {
+        Filter::And(items) if items.len() == 1 => &items[0],
+        other => other,
+    };
+    let Filter::Field(path, ops) = filter else {
+        return false;
+    };
+    let [Op::Geo(op)] = ops.as_slice() else {
+        return false;
+    };
+    if *path != handle.spec.field {
+        return false;
+    }
+    match (&**op, test) {
+        (GeoOp::WithinDistance { shape, max }, SpatialTest::WithinDistance(s, m)) => {
+            shape == s && max == m
+        }
+        (GeoOp::Intersects { shape }, SpatialTest::Intersects(s)) => shape == s,
+        _ => false,
+    }
+}
+
+/// The document `{"_id": …}` of the document stored under `key`.
+pub(crate) fn id_document(key: &[u8]) -> Result<Value> {
+    let id = DocId::decode_key(key).map_err(EngineError::from)?;
+    let mut doc = Object::with_capacity(1);
+    doc.insert("_id", id.to_value());
+    Ok(Value::Object(doc))
+}
