@@ -199,8 +199,8 @@ proptest! {
             let old_model = model.clone();
             check(&mut old, &old_model, &searches)?;
             apply(&db, batch, &mut model);
-            // A fresh snapshot sees the write (and fills the cache for the new content, then
-            // reads from it)...
+            // A fresh snapshot sees the write (and fills the cache for the new content: a
+            // bucket is decoded on its second use, so twice)...
             let mut fresh = db.read().expect("read");
             check(&mut fresh, &model, &searches)?;
             check(&mut fresh, &model, &searches)?;

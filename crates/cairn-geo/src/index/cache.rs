@@ -204,9 +204,30 @@ pub struct BucketKey {
     pub bucket: u128,
 }
 
+/// What the cache holds for a bucket key.
+enum Slot {
+    /// The bucket, decoded.
+    Bucket(Arc<Bucket>),
+    /// Only that a search needed it once (admission: a bucket is decoded on its second use,
+    /// so one-off queries over cold regions cost what the guided scan costs).
+    Seen,
+}
+
+impl Slot {
+    fn bytes(&self) -> usize {
+        match self {
+            Slot::Bucket(b) => b.bytes(),
+            Slot::Seen => SEEN_BYTES,
+        }
+    }
+}
+
+/// Bytes charged for remembering that a bucket was needed once (the map slot).
+const SEEN_BYTES: usize = 64;
+
 #[derive(Default)]
 struct Shard {
-    buckets: HashMap<BucketKey, Arc<Bucket>, foldhash::fast::FixedState>,
+    buckets: HashMap<BucketKey, Slot, foldhash::fast::FixedState>,
     bytes: usize,
 }
 
@@ -255,12 +276,32 @@ impl BucketCache {
 
     /// The cached bucket, if any.
     pub fn get(&self, key: &BucketKey) -> Option<Arc<Bucket>> {
-        self.shard(key).read().buckets.get(key).cloned()
+        match self.shard(key).read().buckets.get(key) {
+            Some(Slot::Bucket(b)) => Some(b.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether a search needed this bucket before (decoded or not).
+    pub fn was_seen(&self, key: &BucketKey) -> bool {
+        self.shard(key).read().buckets.contains_key(key)
+    }
+
+    /// Remembers that a search needed this bucket (without decoding it).
+    pub fn mark_seen(&self, key: BucketKey) {
+        if self.was_seen(&key) {
+            return;
+        }
+        self.put(key, Slot::Seen);
     }
 
     /// Keeps a bucket, evicting others when its shard is over its share of the budget.
     pub fn insert(&self, key: BucketKey, bucket: Arc<Bucket>) {
-        let size = bucket.bytes();
+        self.put(key, Slot::Bucket(bucket));
+    }
+
+    fn put(&self, key: BucketKey, slot: Slot) {
+        let size = slot.bytes();
         let budget = MAX_BUCKET_BYTES;
         if size > budget {
             return; // Never cached; the caller still uses it once.
@@ -292,7 +333,7 @@ impl BucketCache {
             shard.bytes = before - freed;
             self.bytes.fetch_sub(freed, Ordering::Relaxed);
         }
-        if let Some(old) = shard.buckets.insert(key, bucket) {
+        if let Some(old) = shard.buckets.insert(key, slot) {
             // Another reader loaded the same bucket meanwhile (same content: same stamp).
             shard.bytes -= old.bytes();
             self.bytes.fetch_sub(old.bytes(), Ordering::Relaxed);

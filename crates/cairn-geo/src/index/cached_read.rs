@@ -97,7 +97,14 @@ pub(crate) fn search(
             level,
             shift,
         };
-        let found = fetch(txn, &at, &codes, &mut search.stats)?;
+        let Some(found) = fetch(txn, &at, &codes, false, &mut search.stats)? else {
+            // Part of this level is cold: read it the uncached way this time.
+            handle.guided_scan(txn, collection, Some(level), search)?;
+            if search.stopped {
+                return Ok(());
+            }
+            continue;
+        };
         for (&code, bucket) in codes.iter().zip(found) {
             let go_on = match bucket {
                 Some(bucket) => {
@@ -154,12 +161,20 @@ impl Level<'_> {
 /// The buckets `codes` (sorted, distinct) of one level, aligned with `codes`: from the cache,
 /// the missing ones loaded together with one guided scan of the snapshot and cached. `None`
 /// for a bucket larger than [`MAX_BUCKET_BYTES`] (never cached; the caller streams it).
+///
+/// Admission: unless `always`, buckets are decoded only on their second use. When some
+/// missing bucket was never needed before, nothing is loaded (all missing ones are marked
+/// seen) and the answer is `None`: the caller reads the level with the guided scan, which
+/// reads only the cells of its box, where loading would decode every entry of every bucket
+/// touched — several times more for a small query, wasted if the region is never queried
+/// again.
 fn fetch(
     txn: &mut Transaction,
     at: &Level<'_>,
     codes: &[u128],
+    always: bool,
     stats: &mut SearchStats,
-) -> Result<Vec<Option<Arc<Bucket>>>> {
+) -> Result<Option<Vec<Option<Arc<Bucket>>>>> {
     let cache = cache::global();
     let mut out: Vec<Option<Arc<Bucket>>> = Vec::with_capacity(codes.len());
     let mut missing: Vec<usize> = Vec::new();
@@ -172,7 +187,13 @@ fn fetch(
         out.push(found);
     }
     if missing.is_empty() {
-        return Ok(out);
+        return Ok(Some(out));
+    }
+    if !always && !missing.iter().all(|&i| cache.was_seen(&at.key(codes[i]))) {
+        for &i in &missing {
+            cache.mark_seen(at.key(codes[i]));
+        }
+        return Ok(None);
     }
     stats.bucket_loads += missing.len() as u64;
     let wanted: Vec<u128> = missing.iter().map(|&i| codes[i]).collect();
@@ -189,7 +210,7 @@ fn fetch(
             out[i] = Some(bucket);
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// A better bucket shift for a level whose buckets, just loaded at `shift`, hold `sizes`
@@ -319,7 +340,8 @@ pub(crate) fn density(
             level,
             shift,
         };
-        let docs: u64 = fetch(txn, &at, &codes, stats)?
+        let docs: u64 = fetch(txn, &at, &codes, true, stats)?
+            .unwrap_or_default()
             .iter()
             .flatten()
             .map(|b| u64::from(b.docs()))
