@@ -13,7 +13,7 @@ use crate::filter::Filter;
 use crate::index_only;
 use crate::key_bounds::{as_slice, tighter_lower};
 use crate::limits::BUDGET_CHECK_INTERVAL;
-use crate::plan::Access;
+use crate::plan::{Access, MatchedDocs};
 use crate::primary_key::{bounded, KeyAccess};
 
 /// What an execution did, for `explain`.
@@ -292,7 +292,7 @@ impl Executor<'_> {
                     self.stats.exact_tests += found.exact_tests;
                     found.keys.clone()
                 } else {
-                    let mut keys = Vec::new();
+                    let mut matched = MatchedDocs::default();
                     let mut tests = 0u64;
                     let search = crate::plan::spatial_search(
                         handle,
@@ -301,15 +301,13 @@ impl Executor<'_> {
                         query,
                         ball.as_deref(),
                         &mut |key, part| {
-                            if test.passes(part, &mut tests) {
-                                keys.push(key.to_vec());
-                            }
+                            matched.offer(key, part, test, &mut tests);
                             Ok(true)
                         },
                     )?;
                     self.stats.add_spatial(&search);
                     self.stats.exact_tests += tests;
-                    keys
+                    matched.into_sorted()
                 }
             }
             Access::Union(parts) => {

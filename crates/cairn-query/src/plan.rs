@@ -116,6 +116,42 @@ impl SpatialTest {
     }
 }
 
+/// The documents a spatial search has matched so far. A document matches once one of its
+/// parts passes, so the parts of a matched document are not tested again (a mesh's triangles
+/// near the query would each pass), and each document is kept once.
+#[derive(Default)]
+pub(crate) struct MatchedDocs {
+    keys: std::collections::HashSet<Vec<u8>, foldhash::fast::RandomState>,
+}
+
+impl MatchedDocs {
+    /// Tests `part` of the document stored under `key`, unless that document already
+    /// matched; counts the exact tests in `tests`.
+    pub(crate) fn offer(
+        &mut self,
+        key: &[u8],
+        part: &cairn_geo::Primitive,
+        test: &SpatialTest,
+        tests: &mut u64,
+    ) {
+        if !self.keys.contains(key) && test.passes(part, tests) {
+            self.keys.insert(key.to_vec());
+        }
+    }
+
+    /// Documents matched.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The matched documents' keys, sorted.
+    pub(crate) fn into_sorted(self) -> Vec<Vec<u8>> {
+        let mut keys: Vec<Vec<u8>> = self.keys.into_iter().collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
 /// The exact test a spatial index applies to each candidate part. A document matches a
 /// geometric condition when one of its parts does (`$withinDistance`, `$intersects`), so
 /// these tests find exactly the matching documents; `$within` needs every part inside, so it
@@ -625,6 +661,7 @@ impl Planner<'_, '_> {
         // The probe is the search itself, stopped after SPATIAL_PROBE_CAP candidates: a small query's
         // probe finds everything, and the executor reuses it.
         let mut found = SpatialFound::default();
+        let mut matched = MatchedDocs::default();
         let mut tests = 0u64;
         let stats = spatial_search(
             handle,
@@ -633,12 +670,11 @@ impl Planner<'_, '_> {
             &query,
             ball.as_deref(),
             &mut |key, part| {
-                if test.passes(part, &mut tests) {
-                    found.keys.push(key.to_vec());
-                }
-                Ok(tests.max(found.keys.len() as u64) < SPATIAL_PROBE_CAP)
+                matched.offer(key, part, &test, &mut tests);
+                Ok(tests.max(matched.len() as u64) < SPATIAL_PROBE_CAP)
             },
         )?;
+        found.keys = matched.into_sorted();
         let parts = stats.candidates;
         let complete = parts < SPATIAL_PROBE_CAP;
         let rows = if complete {
