@@ -1,12 +1,14 @@
 //! Answering from document keys alone: when a query keeps only `_id` and its access decides
 //! the whole filter by itself, reading and re-testing each matching document is wasted work.
 //!
-//! The one access that decides a filter by itself today is a spatial search with an exact
-//! per-part test (`$withinDistance`, `$intersects`): a document matches when one of its
-//! parts passes (see [`SpatialTest`]), which is what the search already tested on the parts
-//! the index stores. The filter must then be that single condition, on the index's field.
+//! Two accesses decide a filter by themselves: a spatial search with an exact per-part test
+//! (`$withinDistance`, `$intersects`: a document matches when one of its parts passes, see
+//! [`SpatialTest`], which is what the search already tested on the parts the index stores),
+//! and a `$near` search over a spatial index (its rows are the documents at the smallest
+//! exact distances over their stored parts, within the bound). The filter must then be that
+//! single condition, on the index's field.
 
-use cairn_doc::{DocId, Object, Value};
+use cairn_doc::{DocId, FieldPath, Object, Value};
 use cairn_engine::EngineError;
 
 use crate::error::Result;
@@ -38,6 +40,21 @@ pub(crate) fn decides(access: &Access, filter: &Filter) -> bool {
             shape == s && max == m
         }
         (GeoOp::Intersects { shape }, SpatialTest::Intersects(s)) => shape == s,
+        _ => false,
+    }
+}
+
+/// Whether `filter` is exactly one `$near` condition on `path` (the field of the spatial
+/// index a `$near` search runs on).
+pub(crate) fn is_only_near(filter: &Filter, path: &FieldPath) -> bool {
+    let filter = match filter {
+        Filter::And(items) if items.len() == 1 => &items[0],
+        other => other,
+    };
+    match filter {
+        Filter::Field(p, ops) if p == path => {
+            matches!(ops.as_slice(), [Op::Geo(op)] if matches!(**op, GeoOp::Near { .. }))
+        }
         _ => false,
     }
 }

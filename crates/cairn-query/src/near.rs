@@ -22,6 +22,7 @@ use crate::error::{QueryError, Result};
 use crate::exec::Executor;
 use crate::filter::geo::{nearest_distance, GeoOp};
 use crate::filter::{ElemCondition, Filter, Op};
+use crate::index_only;
 use crate::plan::Access;
 
 /// The first search radius when nothing better is known; each round multiplies it by
@@ -210,6 +211,8 @@ fn indexed(
     .min(limit);
     // Documents already fetched: `None` when they failed the filter.
     let mut fetched: HashMap<Vec<u8>, Option<Value>> = HashMap::new();
+    // Keeping only `_id` of a filter that is this `$near` alone: rows come from keys.
+    let from_keys = executor.ids_only && index_only::is_only_near(executor.filter, &near.path);
     let mut rounds = 0;
     loop {
         rounds += 1;
@@ -246,10 +249,15 @@ fn indexed(
             }
             if !fetched.contains_key(&key) {
                 let mut doc = None;
-                executor.fetch_one(&key, &mut |_, found| {
-                    doc = Some(found);
-                    Ok(true)
-                })?;
+                if from_keys {
+                    executor.stats.matched += 1;
+                    doc = Some(index_only::id_document(&key)?);
+                } else {
+                    executor.fetch_one(&key, &mut |_, found| {
+                        doc = Some(found);
+                        Ok(true)
+                    })?;
+                }
                 fetched.insert(key.clone(), doc);
             }
             if let Some(Some(doc)) = fetched.get(&key) {

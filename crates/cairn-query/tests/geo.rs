@@ -268,6 +268,23 @@ proptest! {
         let result = find(&db, "g", &query).expect("near");
         let in_txn = find_in(&mut db.begin().expect("begin"), "g", &query).expect("near in txn");
         prop_assert_eq!(&in_txn.documents, &result.documents);
+        // Keeping only `_id` (answered from the index's keys when `$near` is the whole filter):
+        // the same documents, in the same order, with the same distances.
+        let mut ids_only = query.clone();
+        ids_only.projection = Some(
+            cairn_query::projection::Projection::parse(&Value::from_json_str(r#"{"_id": 1}"#).expect("json"))
+                .expect("projection"),
+        );
+        let keyed = find(&db, "g", &ids_only).expect("near ids");
+        let id_and_distance = |docs: &[Value]| -> Vec<(Option<Value>, Option<Value>)> {
+            docs.iter()
+                .map(|d| {
+                    let o = d.as_object();
+                    (o.and_then(|o| o.get("_id")).cloned(), o.and_then(|o| o.get("d")).cloned())
+                })
+                .collect()
+        };
+        prop_assert_eq!(id_and_distance(&keyed.documents), id_and_distance(&result.documents));
         // Brute force: every matching document's exact distance, nearest first, ties by id key.
         let mut expected: Vec<(f64, Vec<u8>)> = all_docs(&db)
             .iter()
