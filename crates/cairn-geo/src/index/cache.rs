@@ -66,6 +66,18 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// An empty bucket with room for `entries` entries whose document keys take about
+    /// `key_bytes` bytes each, so that filling it to that size never reallocates.
+    pub fn with_capacity(entries: usize, key_bytes: usize) -> Bucket {
+        Bucket {
+            boxes: Vec::with_capacity(entries),
+            parts: Vec::with_capacity(entries),
+            key_ends: Vec::with_capacity(entries),
+            keys: Vec::with_capacity(entries * key_bytes),
+            docs: 0,
+        }
+    }
+
     /// Adds an entry (in key order).
     pub fn push(&mut self, doc_key: &[u8], part: Primitive) {
         let b = part.bbox();
@@ -120,10 +132,17 @@ impl Bucket {
         keys.sort_unstable();
         keys.dedup();
         self.docs = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-        self.boxes.shrink_to_fit();
-        self.parts.shrink_to_fit();
-        self.key_ends.shrink_to_fit();
-        self.keys.shrink_to_fit();
+        // Give back room only when at least half is unused: each shrink is a copy, and
+        // buckets are sized for their level's typical count to begin with.
+        fn trim<T>(v: &mut Vec<T>) {
+            if v.capacity() > 2 * v.len() {
+                v.shrink_to_fit();
+            }
+        }
+        trim(&mut self.boxes);
+        trim(&mut self.parts);
+        trim(&mut self.key_ends);
+        trim(&mut self.keys);
     }
 
     /// Calls `visit(doc_key, part)` for every entry whose `f32` box overlaps `query` (given as

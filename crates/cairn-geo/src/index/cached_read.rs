@@ -49,6 +49,10 @@ pub const REFIT_EMPTY_BUCKETS: usize = 27;
 /// Most buckets [`density`] consults (27 per level, so the 9 finest non-empty levels).
 pub const DENSITY_PROBES: usize = 9 * 27;
 
+/// Bytes a loaded bucket reserves per document key before it knows the keys: an integer or
+/// short string id's encoding (longer keys only make the buffer grow).
+const BUCKET_KEY_BYTES_GUESS: usize = 10;
+
 /// Runs `search` over the index content `stamp` as `txn` (a transaction that records no
 /// reads) sees it.
 pub(crate) fn search(
@@ -246,7 +250,12 @@ fn load(
     wanted: &[u128],
     stats: &mut SearchStats,
 ) -> Result<Vec<Option<Bucket>>> {
-    let mut buckets: Vec<Option<Bucket>> = wanted.iter().map(|_| Some(Bucket::default())).collect();
+    // Sized for the level's target count (its shift is fitted to it) and short keys.
+    let room = (TARGET_BUCKET_ENTRIES * 2.0) as usize;
+    let mut buckets: Vec<Option<Bucket>> = wanted
+        .iter()
+        .map(|_| Some(Bucket::with_capacity(room, BUCKET_KEY_BYTES_GUESS)))
+        .collect();
     let mut next = 0;
     let mut outside = 0;
     let mut failure = None;
