@@ -80,15 +80,7 @@ impl Bucket {
 
     /// Adds an entry (in key order).
     pub fn push(&mut self, doc_key: &[u8], part: Primitive) {
-        let b = part.bbox();
-        self.boxes.push([
-            down(b.min[0]),
-            down(b.min[1]),
-            down(b.min[2]),
-            up(b.max[0]),
-            up(b.max[1]),
-            up(b.max[2]),
-        ]);
+        self.boxes.push(outward(&part.bbox()));
         self.parts.push(part);
         self.keys.extend_from_slice(doc_key);
         // Loading stops at `MAX_BUCKET_BYTES` (16 MiB), so offsets stay far below 4 GiB;

@@ -26,8 +26,8 @@ use crate::index::bucket::{
 };
 use crate::index::cache::{self, Bucket, BucketKey, MAX_BUCKET_BYTES};
 use crate::index::entries::{decode_primitive, doc_key_of};
+use crate::index::entries_table;
 use crate::index::grid::{block_region, cell_edge, unmorton, CellBox, CELL_BITS, OVERFLOW_LEVEL};
-use crate::index::maintain::ENTRIES_TABLE;
 use crate::index::read::{
     cell_of_key, level_key, Search, SearchStats, SpatialHandle, STEPS_BEFORE_SEEK,
 };
@@ -258,54 +258,39 @@ fn load(
         .collect();
     let mut next = 0;
     let mut outside = 0;
-    let mut failure = None;
     stats.seeks += 1;
-    txn.extension_guided_scan(
-        at.collection,
-        at.index,
-        ENTRIES_TABLE,
-        &at.start(wanted[0]),
-        |key, value| {
-            let step = (|| -> Result<ScanStep> {
-                let (level, code) = cell_of_key(key)?;
-                if level != at.level {
-                    return Ok(ScanStep::Stop);
-                }
-                let bucket = at.bucket_of(code);
-                while next < wanted.len() && wanted[next] < bucket {
-                    next += 1;
-                }
-                if next == wanted.len() {
-                    return Ok(ScanStep::Stop);
-                }
-                if wanted[next] != bucket {
-                    outside += 1;
-                    if outside < STEPS_BEFORE_SEEK {
-                        return Ok(ScanStep::Next);
-                    }
-                    outside = 0;
-                    stats.seeks += 1;
-                    return Ok(ScanStep::SeekTo(at.start(wanted[next])));
-                }
-                outside = 0;
-                if let Some(b) = &mut buckets[next] {
-                    b.push(doc_key_of(key)?, decode_primitive(value)?);
-                    if b.bytes() > MAX_BUCKET_BYTES {
-                        buckets[next] = None;
-                    }
-                }
-                Ok(ScanStep::Next)
-            })();
-            step.or_else(|err| {
-                failure = Some(err);
-                Ok(ScanStep::Stop)
-            })
-        },
-    )?;
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(buckets),
-    }
+    let start = at.start(wanted[0]);
+    entries_table::guided(txn, at.collection, at.index, &start, |key, value| {
+        let (level, code) = cell_of_key(key)?;
+        if level != at.level {
+            return Ok(ScanStep::Stop);
+        }
+        let bucket = at.bucket_of(code);
+        while next < wanted.len() && wanted[next] < bucket {
+            next += 1;
+        }
+        if next == wanted.len() {
+            return Ok(ScanStep::Stop);
+        }
+        if wanted[next] != bucket {
+            outside += 1;
+            if outside < STEPS_BEFORE_SEEK {
+                return Ok(ScanStep::Next);
+            }
+            outside = 0;
+            stats.seeks += 1;
+            return Ok(ScanStep::SeekTo(at.start(wanted[next])));
+        }
+        outside = 0;
+        if let Some(b) = &mut buckets[next] {
+            b.push(doc_key_of(key)?, decode_primitive(value)?);
+            if b.bytes() > MAX_BUCKET_BYTES {
+                buckets[next] = None;
+            }
+        }
+        Ok(ScanStep::Next)
+    })?;
+    Ok(buckets)
 }
 
 /// Documents per unit volume around the center of `around`, estimated from the cached
@@ -397,28 +382,12 @@ fn stream(
         Some(end) => Bound::Excluded(end.as_slice()),
         None => Bound::Unbounded,
     };
-    let mut failure = None;
-    txn.extension_range(
-        at.collection,
-        at.index,
-        ENTRIES_TABLE,
-        Bound::Included(start.as_slice()),
-        end,
-        |k, v| {
-            let step = (|| -> Result<bool> {
-                search.stats.entries += 1;
-                search.offer(doc_key_of(k)?, &decode_primitive(v)?)
-            })();
-            step.or_else(|err| {
-                failure = Some(err);
-                Ok(false)
-            })
-        },
-    )?;
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(!search.stopped),
-    }
+    let bounds = (Bound::Included(start.as_slice()), end);
+    entries_table::range(txn, at.collection, at.index, bounds, |k, v| {
+        search.stats.entries += 1;
+        search.offer(doc_key_of(k)?, &decode_primitive(v)?)
+    })?;
+    Ok(!search.stopped)
 }
 
 /// The levels that hold entries, in order, each with its bucket shift: one bounded read per
@@ -435,40 +404,24 @@ fn non_empty_levels(
     while let Some(start) = from {
         // The level found, the cell box of its sampled entries, and how many were sampled.
         let mut found: Option<(u8, CellBox, u32)> = None;
-        let mut failure = None;
-        txn.extension_range(
-            collection,
-            index,
-            ENTRIES_TABLE,
-            Bound::Included(&[start][..]),
-            Bound::Unbounded,
-            |k, _| {
-                let (level, code) = match cell_of_key(k) {
-                    Ok(cell) => cell,
-                    Err(err) => {
-                        failure = Some(err);
-                        return Ok(false);
-                    }
-                };
-                let cell = unmorton(code);
-                match &mut found {
-                    None => {
-                        found = Some((level, CellBox { lo: cell, hi: cell }, 1));
-                        Ok(SHIFT_SAMPLE_ENTRIES > 1)
-                    }
-                    Some((l, _, _)) if *l != level => Ok(false),
-                    Some((_, cells, n)) => {
-                        cells.lo = [0, 1, 2].map(|a| cells.lo[a].min(cell[a]));
-                        cells.hi = [0, 1, 2].map(|a| cells.hi[a].max(cell[a]));
-                        *n += 1;
-                        Ok(*n < SHIFT_SAMPLE_ENTRIES)
-                    }
+        let bounds = (Bound::Included(&[start][..]), Bound::Unbounded);
+        entries_table::range(txn, collection, index, bounds, |k, _| {
+            let (level, code) = cell_of_key(k)?;
+            let cell = unmorton(code);
+            match &mut found {
+                None => {
+                    found = Some((level, CellBox { lo: cell, hi: cell }, 1));
+                    Ok(SHIFT_SAMPLE_ENTRIES > 1)
                 }
-            },
-        )?;
-        if let Some(err) = failure {
-            return Err(err);
-        }
+                Some((l, _, _)) if *l != level => Ok(false),
+                Some((_, cells, n)) => {
+                    cells.lo = [0, 1, 2].map(|a| cells.lo[a].min(cell[a]));
+                    cells.hi = [0, 1, 2].map(|a| cells.hi[a].max(cell[a]));
+                    *n += 1;
+                    Ok(*n < SHIFT_SAMPLE_ENTRIES)
+                }
+            }
+        })?;
         match found {
             Some((level, cells, n)) => {
                 levels.push(LevelLayout {

@@ -16,6 +16,7 @@ mod build;
 pub mod cache;
 mod cached_read;
 pub mod entries;
+mod entries_table;
 pub mod grid;
 pub mod limits;
 pub mod maintain;

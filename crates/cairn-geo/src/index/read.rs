@@ -7,9 +7,9 @@ use cairn_engine::{ScanStep, Transaction};
 use crate::error::{GeoError, Result};
 use crate::index::entries::{decode_primitive, doc_key_of};
 use crate::index::grid::{block_beyond, code_in_box, next_in_box, CellBox, OVERFLOW_LEVEL};
-use crate::index::maintain::{ENTRIES_TABLE, META_TABLE, READY_KEY, SPATIAL_KIND};
+use crate::index::maintain::{META_TABLE, READY_KEY, SPATIAL_KIND};
 use crate::index::spec::SpatialSpec;
-use crate::index::{cached_read, stamp};
+use crate::index::{cached_read, entries_table, stamp};
 use crate::primitive::{Aabb, Primitive};
 
 /// A spatial index of a collection as a snapshot sees it.
@@ -202,7 +202,6 @@ impl SpatialHandle {
         only: Option<u8>,
         search: &mut Search<'_>,
     ) -> Result<()> {
-        let mut failure: Option<GeoError> = None;
         let mut walk = Walk {
             query: search.query,
             ball: search.ball,
@@ -218,35 +217,19 @@ impl SpatialHandle {
                 CellBox::of_query(level, search.query).code_bounds().0,
             ),
         };
-        txn.extension_guided_scan(
-            collection,
-            &self.spec.name,
-            ENTRIES_TABLE,
-            &start,
-            |key, value| {
-                let step = (|| -> Result<ScanStep> {
-                    if let Some(step) = walk.route(key)? {
-                        search.stats.seeks += u64::from(matches!(step, ScanStep::SeekTo(_)));
-                        return Ok(step);
-                    }
-                    search.stats.entries += 1;
-                    let part = decode_primitive(value)?;
-                    Ok(if search.offer(doc_key_of(key)?, &part)? {
-                        ScanStep::Next
-                    } else {
-                        ScanStep::Stop
-                    })
-                })();
-                step.or_else(|err| {
-                    failure = Some(err);
-                    Ok(ScanStep::Stop)
-                })
-            },
-        )?;
-        match failure {
-            Some(err) => Err(err),
-            None => Ok(()),
-        }
+        entries_table::guided(txn, collection, &self.spec.name, &start, |key, value| {
+            if let Some(step) = walk.route(key)? {
+                search.stats.seeks += u64::from(matches!(step, ScanStep::SeekTo(_)));
+                return Ok(step);
+            }
+            search.stats.entries += 1;
+            let part = decode_primitive(value)?;
+            Ok(if search.offer(doc_key_of(key)?, &part)? {
+                ScanStep::Next
+            } else {
+                ScanStep::Stop
+            })
+        })
     }
 }
 
