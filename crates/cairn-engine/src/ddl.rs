@@ -277,13 +277,18 @@ impl Transaction {
             name: name.to_string(),
         };
         let spec = (!spec.is_empty()).then_some(spec.as_slice());
-        let change = PendingChange::encode(&op, meta.id, &meta.name, None, None, spec);
-        self.changes.push(change);
+        self.log_ddl_with(&op, meta, spec);
         Ok(())
     }
 
     pub(crate) fn log_ddl(&mut self, op: &ChangeOp, meta: &CollectionMeta) {
-        let change = PendingChange::encode(op, meta.id, &meta.name, None, None, None);
+        self.log_ddl_with(op, meta, None);
+    }
+
+    /// Logs a catalog change, with `payload` (an encoded document) in the record's `old` slot
+    /// (the `new` slot holds the name an operation carries).
+    fn log_ddl_with(&mut self, op: &ChangeOp, meta: &CollectionMeta, payload: Option<&[u8]>) {
+        let change = PendingChange::encode(op, meta.id, &meta.name, None, None, payload);
         self.changes.push(change);
     }
 }

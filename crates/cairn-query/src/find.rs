@@ -69,27 +69,17 @@ impl Explain {
             Value::Array(self.considered.iter().map(line).collect()),
         );
         let mut ex = cairn_doc::Object::new();
-        ex.insert(
-            "keys_examined",
-            Value::Int(self.executed.keys_examined as i64),
-        );
-        ex.insert(
-            "docs_examined",
-            Value::Int(self.executed.docs_examined as i64),
-        );
-        ex.insert(
-            "spatial_candidates",
-            Value::Int(self.executed.spatial_candidates as i64),
-        );
-        ex.insert("exact_tests", Value::Int(self.executed.exact_tests as i64));
-        ex.insert(
-            "spatial_bucket_hits",
-            Value::Int(self.executed.spatial_bucket_hits as i64),
-        );
-        ex.insert(
-            "spatial_bucket_loads",
-            Value::Int(self.executed.spatial_bucket_loads as i64),
-        );
+        let e = &self.executed;
+        for (name, count) in [
+            ("keys_examined", e.keys_examined),
+            ("docs_examined", e.docs_examined),
+            ("spatial_candidates", e.spatial_candidates),
+            ("exact_tests", e.exact_tests),
+            ("spatial_bucket_hits", e.spatial_bucket_hits),
+            ("spatial_bucket_loads", e.spatial_bucket_loads),
+        ] {
+            ex.insert(name, Value::Int(count as i64));
+        }
         ex.insert("returned", Value::Int(self.returned as i64));
         ex.insert("elapsed_us", Value::Int(self.elapsed_us as i64));
         o.insert("executed", Value::Object(ex));

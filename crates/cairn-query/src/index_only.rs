@@ -22,24 +22,11 @@ pub(crate) fn decides(access: &Access, filter: &Filter) -> bool {
     let Access::Spatial { handle, test, .. } = access else {
         return false;
     };
-    let filter = match filter {
-        Filter::And(items) if items.len() == 1 => &items[0],
-        other => other,
-    };
-    let Filter::Field(path, ops) = filter else {
-        return false;
-    };
-    let [Op::Geo(op)] = ops.as_slice() else {
-        return false;
-    };
-    if *path != handle.spec.field {
-        return false;
-    }
-    match (&**op, test) {
-        (GeoOp::WithinDistance { shape, max }, SpatialTest::WithinDistance(s, m)) => {
+    match (only_geo_condition(filter, &handle.spec.field), test) {
+        (Some(GeoOp::WithinDistance { shape, max }), SpatialTest::WithinDistance(s, m)) => {
             shape == s && max == m
         }
-        (GeoOp::Intersects { shape }, SpatialTest::Intersects(s)) => shape == s,
+        (Some(GeoOp::Intersects { shape }), SpatialTest::Intersects(s)) => shape == s,
         _ => false,
     }
 }
@@ -47,15 +34,21 @@ pub(crate) fn decides(access: &Access, filter: &Filter) -> bool {
 /// Whether `filter` is exactly one `$near` condition on `path` (the field of the spatial
 /// index a `$near` search runs on).
 pub(crate) fn is_only_near(filter: &Filter, path: &FieldPath) -> bool {
+    matches!(only_geo_condition(filter, path), Some(GeoOp::Near { .. }))
+}
+
+/// The geometric operator when `filter` is that one condition on `path` and nothing else.
+fn only_geo_condition<'f>(filter: &'f Filter, path: &FieldPath) -> Option<&'f GeoOp> {
     let filter = match filter {
         Filter::And(items) if items.len() == 1 => &items[0],
         other => other,
     };
     match filter {
-        Filter::Field(p, ops) if p == path => {
-            matches!(ops.as_slice(), [Op::Geo(op)] if matches!(**op, GeoOp::Near { .. }))
-        }
-        _ => false,
+        Filter::Field(p, ops) if p == path => match ops.as_slice() {
+            [Op::Geo(op)] => Some(op),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -40,10 +40,8 @@ pub use cairn_engine::{
 pub mod backup {
     use std::path::Path;
 
-    pub use cairn_engine::backup::{
-        verify_backup, Manifest, PieceInfo, PieceKind, Progress, RestoreReport, RestoreTarget,
-        CHUNK_BYTES, MANIFEST_FILE_NAME, MAX_FRAME_BYTES,
-    };
+    // Everything the engine's module offers; `restore` below shadows the engine's.
+    pub use cairn_engine::backup::*;
     use cairn_engine::{KeySource, Result};
 
     /// Restores the backup in `src` into the new folder `to`, up to `target`, with the
