@@ -755,9 +755,13 @@ fn prefixed(prefix: &[u8], bound: &Bound<Vec<u8>>) -> Bound<Vec<u8>> {
 }
 
 /// Whether reading `fields` in ascending order yields the order `sort` asks for.
+///
+/// The sort must name *every* remaining index field: entries that tie on the sort are ordered
+/// by the index's later fields before the document id, while a sort orders ties by `_id`. An
+/// index on `(a, b)` therefore does not provide the sort `a` (ties on `a` come out by `b`).
 fn sort_matches(fields: &[FieldPath], sort: &[SortKey]) -> bool {
     !sort.is_empty()
-        && sort.len() <= fields.len()
+        && sort.len() == fields.len()
         && sort
             .iter()
             .zip(fields)

@@ -233,3 +233,35 @@ fn cursor_pages_stay_correct_while_documents_are_inserted() {
         assert!(seen.contains(&(i % 10, i)), "original document {i} missing");
     }
 }
+
+/// A composite index on `(k, b)` orders documents that tie on `k` by `b`; a sort on `k` alone
+/// orders them by `_id`. The planner must not let the index provide the shorter sort.
+#[test]
+fn a_composite_index_does_not_provide_a_sort_on_its_prefix_alone() {
+    let db = open_memory();
+    db.create_collection("c").unwrap();
+    for (id, b) in [(0, 5), (1, 1), (2, 3)] {
+        db.insert(
+            "c",
+            Value::from_json_str(&format!(r#"{{"_id": {id}, "k": 1, "b": {b}}}"#)).unwrap(),
+        )
+        .unwrap();
+    }
+    create_index(
+        &db,
+        "c",
+        &IndexSpec::new("kb", &["k", "b"], IndexKind::BTree, false).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let query = Query::new(Filter::All).sort_by("k", false).unwrap();
+    let ids = |docs: &[Value]| -> Vec<i64> {
+        docs.iter()
+            .map(|d| d.as_object().unwrap().get("_id").unwrap().as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&find(&db, "c", &query).unwrap().documents), [0, 1, 2]);
+    for (plan, result) in find_under_every_plan(&db, "c", &query).unwrap() {
+        assert_eq!(ids(&result.documents), [0, 1, 2], "plan {plan}");
+    }
+}
