@@ -207,6 +207,14 @@ impl<'t> ExtensionTxn<'t> {
         self.txn.scan(&table, start, end, visit)
     }
 
+    /// The first entry of one of this extension's tables at or after `key` (seeing this
+    /// transaction's writes), conflict-checked over exactly the keys it spans (see
+    /// [`Transaction::extension_ceiling`]).
+    pub fn ceiling(&mut self, table: &str, key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let table = self.table(table);
+        self.txn.ceiling(&table, key)
+    }
+
     /// Reads a document of any collection (conflict-checked, seeing this transaction's
     /// writes), e.g. to check that a referenced document exists.
     pub fn get_document(&mut self, collection: &str, id: &DocId) -> Result<Option<Value>> {
@@ -362,16 +370,7 @@ impl Transaction {
         value: &[u8],
     ) -> Result<()> {
         let table = self.attached_table(collection, extension, table)?;
-        if self.changes.is_empty() {
-            // Every commit needs a change record (see `ChangeOp::ExtensionData`).
-            let meta = self.collection(collection)?.meta.clone();
-            self.log_ddl(
-                &crate::changelog::ChangeOp::ExtensionData {
-                    name: extension.to_string(),
-                },
-                &meta,
-            );
-        }
+        self.note_extension_data(collection, extension)?;
         self.write_raw(
             &table,
             key.to_vec(),
@@ -380,6 +379,49 @@ impl Transaction {
                 stamp_seq: false,
             },
         )
+    }
+
+    /// The first entry of an attached extension's table at or after `key` (seeing pending
+    /// writes). Recorded as a read of exactly `[key, found]`, so only a write between the two
+    /// conflicts with it: the read a store packing entries into pages needs to find the page
+    /// a key belongs to.
+    pub fn extension_ceiling(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+        key: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let table = self.attached_table(collection, extension, table)?;
+        self.ceiling(&table, key)
+    }
+
+    /// Deletes a key of an attached extension's table (a builder rewriting what it stored).
+    pub fn extension_delete(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+        key: &[u8],
+    ) -> Result<()> {
+        let table = self.attached_table(collection, extension, table)?;
+        self.note_extension_data(collection, extension)?;
+        self.write_raw(&table, key.to_vec(), Pending::Delete)
+    }
+
+    /// Every commit needs a change record (see `ChangeOp::ExtensionData`): a transaction that
+    /// writes only extension data gets one.
+    fn note_extension_data(&mut self, collection: &str, extension: &str) -> Result<()> {
+        if self.changes.is_empty() {
+            let meta = self.collection(collection)?.meta.clone();
+            self.log_ddl(
+                &crate::changelog::ChangeOp::ExtensionData {
+                    name: extension.to_string(),
+                },
+                &meta,
+            );
+        }
+        Ok(())
     }
 
     /// Reads a key of an attached extension's table (recorded as read).

@@ -662,6 +662,42 @@ impl Transaction {
 }
 
 impl Transaction {
+    /// The first entry of `table` at or after `key` (seeing pending writes). Recorded as a
+    /// read of exactly `[key, found]` (to the end of the table when nothing is found): the
+    /// answer depends on nothing else, so writers elsewhere in the table never conflict with
+    /// it, where a scan left open to the end would conflict with every later key.
+    pub(crate) fn ceiling(
+        &mut self,
+        table: &Arc<str>,
+        key: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let stored = if self.writes.is_dropped(table) {
+            None
+        } else {
+            self.reader(table)?;
+            self.readers.get(table).and_then(Option::as_ref)
+        };
+        let pending = self.writes.tables.get(table);
+        let mut found = None;
+        merge_scan(
+            stored,
+            pending,
+            (Bound::Included(key), Bound::Unbounded),
+            |k, v| {
+                found = Some((k.to_vec(), v.to_vec()));
+                Ok(false)
+            },
+        )?;
+        let end = match &found {
+            Some((k, _)) => Bound::Included(k.as_slice()),
+            None => Bound::Unbounded,
+        };
+        self.reads.range(table, Bound::Included(key), end);
+        Ok(found)
+    }
+}
+
+impl Transaction {
     /// A forward scan of `table` from `start` whose visitor steers it: after each entry it
     /// goes on, stops, or seeks ahead to a later key (see [`ScanStep`]). Each stretch walked
     /// between seeks is recorded as read, from where it began to the last key seen (to the

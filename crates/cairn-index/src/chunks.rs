@@ -65,21 +65,22 @@ impl<'a> ChunkWriter<'a> {
         doc_key: fn(&T) -> &[u8],
         put: &mut dyn FnMut(&mut Transaction, &T) -> EngineResult<()>,
     ) -> Result<()> {
-        self.write_then(entries, doc_key, put, &mut |_| Ok(()))
+        self.write_batched(entries, doc_key, &mut |txn, kept| {
+            kept.iter().try_for_each(|entry| put(txn, entry))
+        })
     }
 
-    /// [`ChunkWriter::write`], calling `finish` in every chunk transaction that put an entry,
-    /// just before it commits (say, to stamp what the chunk changed once rather than per
-    /// entry).
-    pub fn write_then<T>(
+    /// Like [`ChunkWriter::write`], but hands each chunk transaction all of its kept entries
+    /// at once (in order), for a store that writes many entries with one operation (say, a
+    /// spatial index packing them into pages, and stamping the chunk once).
+    pub fn write_batched<T>(
         &mut self,
         entries: &[T],
         doc_key: fn(&T) -> &[u8],
-        put: &mut dyn FnMut(&mut Transaction, &T) -> EngineResult<()>,
-        finish: &mut dyn FnMut(&mut Transaction) -> EngineResult<()>,
+        apply: &mut dyn FnMut(&mut Transaction, &[&T]) -> EngineResult<()>,
     ) -> Result<()> {
         for chunk in entries.chunks(self.chunk_entries) {
-            self.write_chunk(chunk, doc_key, put, finish)?;
+            self.write_chunk(chunk, doc_key, apply)?;
         }
         Ok(())
     }
@@ -88,20 +89,19 @@ impl<'a> ChunkWriter<'a> {
         &mut self,
         chunk: &[T],
         doc_key: fn(&T) -> &[u8],
-        put: &mut dyn FnMut(&mut Transaction, &T) -> EngineResult<()>,
-        finish: &mut dyn FnMut(&mut Transaction) -> EngineResult<()>,
+        apply: &mut dyn FnMut(&mut Transaction, &[&T]) -> EngineResult<()>,
     ) -> Result<()> {
         let mut conflicts = 0;
         loop {
-            match self.try_chunk(chunk, doc_key, put, finish) {
+            match self.try_chunk(chunk, doc_key, apply) {
                 Ok(()) => return Ok(()),
                 Err(IndexError::Engine(err)) if err.is_retryable() => {
                     conflicts += 1;
                     if chunk.len() > MIN_CHUNK_ENTRIES {
                         // The documents that changed are in the change log by the retry.
                         let (left, right) = chunk.split_at(chunk.len() / 2);
-                        self.write_chunk(left, doc_key, put, finish)?;
-                        return self.write_chunk(right, doc_key, put, finish);
+                        self.write_chunk(left, doc_key, apply)?;
+                        return self.write_chunk(right, doc_key, apply);
                     }
                     if conflicts >= BUILD_CHUNK_RETRIES {
                         return Err(
@@ -118,14 +118,14 @@ impl<'a> ChunkWriter<'a> {
         &mut self,
         chunk: &[T],
         doc_key: fn(&T) -> &[u8],
-        put: &mut dyn FnMut(&mut Transaction, &T) -> EngineResult<()>,
-        finish: &mut dyn FnMut(&mut Transaction) -> EngineResult<()>,
+        apply: &mut dyn FnMut(&mut Transaction, &[&T]) -> EngineResult<()>,
     ) -> Result<()> {
         let mut txn = self.db.begin()?;
         // Read the log up to at least this transaction's snapshot: anything changed later
         // conflicts with the reads noted below.
         self.catch_up(txn.snapshot_seq())?;
         let mut noted: Option<&[u8]> = None;
+        let mut kept: Vec<&T> = Vec::with_capacity(chunk.len());
         for entry in chunk {
             let key = doc_key(entry);
             if self.changed.contains(key) {
@@ -136,10 +136,10 @@ impl<'a> ChunkWriter<'a> {
                 txn.note_document_read(self.collection, key)?;
                 noted = Some(key);
             }
-            put(&mut txn, entry)?;
+            kept.push(entry);
         }
-        if noted.is_some() {
-            finish(&mut txn)?;
+        if !kept.is_empty() {
+            apply(&mut txn, &kept)?;
         }
         txn.commit()?;
         Ok(())

@@ -33,6 +33,8 @@ pub struct ExecStats {
     pub spatial_bucket_hits: u64,
     /// Spatial-index buckets read from the snapshot and decoded into the cache.
     pub spatial_bucket_loads: u64,
+    /// Jumps a spatial-index search made through the stored pages (each a B-tree descent).
+    pub spatial_seeks: u64,
 }
 
 impl ExecStats {
@@ -42,6 +44,7 @@ impl ExecStats {
         self.spatial_candidates += search.candidates;
         self.spatial_bucket_hits += search.bucket_hits;
         self.spatial_bucket_loads += search.bucket_loads;
+        self.spatial_seeks += search.seeks;
     }
 }
 

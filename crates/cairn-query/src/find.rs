@@ -77,6 +77,7 @@ impl Explain {
             ("exact_tests", e.exact_tests),
             ("spatial_bucket_hits", e.spatial_bucket_hits),
             ("spatial_bucket_loads", e.spatial_bucket_loads),
+            ("spatial_seeks", e.spatial_seeks),
         ] {
             ex.insert(name, Value::Int(count as i64));
         }

@@ -187,6 +187,7 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
         cairn_lat.push(lat);
     }
     let cache_bytes = cairn::geo::index::cache_bytes();
+    let page_cache_bytes = cairn::geo::index::page_cache::global().bytes();
     let first = GeoQuery::Radius([500.0, 500.0, 500.0], 10.0);
     // A cold open: a new process would start with an empty bucket cache.
     cairn::geo::index::clear_cache();
@@ -295,9 +296,11 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
         cairn_open.as_secs_f64() * 1e3
     );
     println!(
-        "| memory after the queries | {:.1} MiB bucket cache (limit {:.0} MiB) | {:.1} MiB | (server) | | |",
+        "| memory after the queries | {:.1} MiB bucket cache + {:.1} MiB page cache (limits {:.0} + {:.0} MiB) | {:.1} MiB | (server) | | |",
         mib(cache_bytes as u64),
+        mib(page_cache_bytes as u64),
         mib(cairn::geo::index::MAX_CACHE_BYTES as u64),
+        mib(cairn::geo::index::page_cache::MAX_PAGE_CACHE_BYTES as u64),
         mib(rstar.entry_bytes())
     );
     if let Some(reason) = postgis_skip {

@@ -4,8 +4,10 @@ use cairn_engine::Database;
 
 use crate::error::{GeoError, Result};
 use crate::index::build::fill;
+use crate::index::entries_table;
 use crate::index::limits::MAX_SPATIAL_INDEXES_PER_COLLECTION;
-use crate::index::maintain::{ENTRIES_TABLE, SPATIAL_KIND};
+use crate::index::maintain::SPATIAL_KIND;
+use crate::index::pages::{records, PAGES_TABLE};
 use crate::index::read::spatial_indexes;
 use crate::index::spec::SpatialSpec;
 
@@ -16,9 +18,12 @@ pub struct SpatialInfo {
     pub spec: SpatialSpec,
     /// Whether the index is complete and used by queries.
     pub ready: bool,
-    /// Entries (parts).
+    /// Entries (parts), counted exactly by reading every page (a listing reads the whole
+    /// index; it is not a hot path).
     pub entries: u64,
-    /// Bytes the entries occupy on disk.
+    /// Pages the entries are packed into (`pages.rs`).
+    pub pages: u64,
+    /// Bytes the pages occupy on disk.
     pub bytes: u64,
 }
 
@@ -58,9 +63,13 @@ pub fn create_spatial_index(db: &Database, collection: &str, spec: &SpatialSpec)
 /// Drops a spatial index and its entries.
 pub fn drop_spatial_index(db: &Database, collection: &str, name: &str) -> Result<()> {
     let mut txn = db.read()?;
-    if !spatial_indexes(&mut txn, collection)?
+    // By catalog entry, not by parsed definition: an index whose definition this build no
+    // longer reads (an older layout) must still be droppable.
+    if !txn
+        .collection_meta(collection)?
+        .extensions
         .iter()
-        .any(|h| h.spec.name == name)
+        .any(|e| e.kind == SPATIAL_KIND && e.name == name)
     {
         return Err(GeoError::UnknownIndex {
             collection: collection.to_string(),
@@ -77,11 +86,34 @@ pub fn list_spatial_indexes(db: &Database, collection: &str) -> Result<Vec<Spati
     let mut txn = db.read()?;
     let mut out = Vec::new();
     for handle in spatial_indexes(&mut txn, collection)? {
-        let stats = txn.extension_table_stats(collection, &handle.spec.name, ENTRIES_TABLE)?;
+        let stats = txn.extension_table_stats(collection, &handle.spec.name, PAGES_TABLE)?;
+        let mut entries = 0u64;
+        let mut corrupt = None;
+        txn.extension_range(
+            collection,
+            &handle.spec.name,
+            PAGES_TABLE,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            |_, page| {
+                for record in records(page) {
+                    if let Err(err) = record {
+                        corrupt = Some(err);
+                        return Ok(false);
+                    }
+                    entries += 1;
+                }
+                Ok(true)
+            },
+        )?;
+        if let Some(err) = corrupt {
+            return Err(err);
+        }
         out.push(SpatialInfo {
             spec: handle.spec,
             ready: handle.ready,
-            entries: stats.entries,
+            entries,
+            pages: stats.entries,
             bytes: stats.bytes,
         });
     }
@@ -96,17 +128,11 @@ pub fn stored_entries(
     name: &str,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
-    txn.extension_range(
-        collection,
-        name,
-        ENTRIES_TABLE,
-        std::ops::Bound::Unbounded,
-        std::ops::Bound::Unbounded,
-        |k, v| {
-            out.push((k.to_vec(), v.to_vec()));
-            Ok(true)
-        },
-    )?;
+    let all = (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
+    entries_table::range(txn, collection, name, all, |k, v| {
+        out.push((k.to_vec(), v.to_vec()));
+        Ok(true)
+    })?;
     Ok(out)
 }
 

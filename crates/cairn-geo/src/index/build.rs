@@ -9,13 +9,14 @@
 
 use std::ops::Bound;
 
-use cairn_engine::Database;
+use cairn_engine::{Database, EngineError, Transaction};
 use cairn_index::ChunkWriter;
 
 use crate::error::Result;
 use crate::index::entries::doc_entries;
 use crate::index::limits::BUILD_CHUNK_ENTRIES;
-use crate::index::maintain::{ENTRIES_TABLE, META_TABLE, READY_KEY};
+use crate::index::maintain::{META_TABLE, READY_KEY};
+use crate::index::pages::{self, EntryOp, PageStore, PAGES_TABLE};
 use crate::index::spec::SpatialSpec;
 use crate::index::stamp;
 
@@ -35,15 +36,20 @@ pub(crate) fn fill(db: &Database, collection: &str, spec: &SpatialSpec) -> Resul
     let mut written = 0u64;
     let mut write_run = |run: &mut Vec<Pending>| -> Result<()> {
         run.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        writer.write_then(
-            run,
-            |(_, _, doc_key)| doc_key,
-            &mut |txn, (key, value, _)| {
-                txn.extension_put(collection, &spec.name, ENTRIES_TABLE, key, value)
-            },
+        writer.write_batched(run, |(_, _, doc_key)| doc_key, &mut |txn, kept| {
+            let ops: Vec<EntryOp<'_>> = kept
+                .iter()
+                .map(|(key, value, _)| (key.as_slice(), Some(value.as_slice())))
+                .collect();
+            let mut store = BuildPages {
+                txn,
+                collection,
+                index: &spec.name,
+            };
+            pages::apply(&mut store, &ops).map_err(EngineError::from)?;
             // Every chunk commit that wrote entries carries a fresh stamp.
-            &mut |txn| stamp::write_in_txn(txn, collection, &spec.name),
-        )?;
+            stamp::write_in_txn(txn, collection, &spec.name)
+        })?;
         written += run.len() as u64;
         run.clear();
         Ok(())
@@ -83,4 +89,31 @@ pub(crate) fn fill(db: &Database, collection: &str, spec: &SpatialSpec) -> Resul
         stamp::write_in_txn(txn, collection, &spec.name)
     })?;
     Ok(written)
+}
+
+/// A build chunk transaction's view of the pages (it sees its own writes).
+struct BuildPages<'b> {
+    txn: &'b mut Transaction,
+    collection: &'b str,
+    index: &'b str,
+}
+
+impl PageStore for BuildPages<'_> {
+    fn page_at_or_after(&mut self, key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .txn
+            .extension_ceiling(self.collection, self.index, PAGES_TABLE, key)?)
+    }
+
+    fn put_page(&mut self, key: &[u8], page: &[u8]) -> Result<()> {
+        Ok(self
+            .txn
+            .extension_put(self.collection, self.index, PAGES_TABLE, key, page)?)
+    }
+
+    fn delete_page(&mut self, key: &[u8]) -> Result<()> {
+        Ok(self
+            .txn
+            .extension_delete(self.collection, self.index, PAGES_TABLE, key)?)
+    }
 }

@@ -73,7 +73,7 @@ pub(crate) fn search(
             let cells = CellBox::of_query(level, search.query);
             let buckets = BucketBox::of_cells(&cells, shift);
             if buckets.count() > MAX_BUCKETS_PER_LEVEL {
-                handle.guided_scan(txn, collection, Some(level), search)?;
+                handle.guided_scan(txn, collection, Some(stamp), Some(level), search)?;
                 if search.stopped {
                     return Ok(());
                 }
@@ -103,7 +103,7 @@ pub(crate) fn search(
         };
         let Some(found) = fetch(txn, &at, &codes, false, &mut search.stats)? else {
             // Part of this level is cold: read it the uncached way this time.
-            handle.guided_scan(txn, collection, Some(level), search)?;
+            handle.guided_scan(txn, collection, Some(stamp), Some(level), search)?;
             if search.stopped {
                 return Ok(());
             }
@@ -258,38 +258,43 @@ fn load(
         .collect();
     let mut next = 0;
     let mut outside = 0;
-    stats.seeks += 1;
     let start = at.start(wanted[0]);
-    entries_table::guided(txn, at.collection, at.index, &start, |key, value| {
-        let (level, code) = cell_of_key(key)?;
-        if level != at.level {
-            return Ok(ScanStep::Stop);
-        }
-        let bucket = at.bucket_of(code);
-        while next < wanted.len() && wanted[next] < bucket {
-            next += 1;
-        }
-        if next == wanted.len() {
-            return Ok(ScanStep::Stop);
-        }
-        if wanted[next] != bucket {
-            outside += 1;
-            if outside < STEPS_BEFORE_SEEK {
-                return Ok(ScanStep::Next);
+    stats.seeks += entries_table::guided(
+        txn,
+        at.collection,
+        at.index,
+        Some(at.stamp),
+        &start,
+        |key, value| {
+            let (level, code) = cell_of_key(key)?;
+            if level != at.level {
+                return Ok(ScanStep::Stop);
+            }
+            let bucket = at.bucket_of(code);
+            while next < wanted.len() && wanted[next] < bucket {
+                next += 1;
+            }
+            if next == wanted.len() {
+                return Ok(ScanStep::Stop);
+            }
+            if wanted[next] != bucket {
+                outside += 1;
+                if outside < STEPS_BEFORE_SEEK {
+                    return Ok(ScanStep::Next);
+                }
+                outside = 0;
+                return Ok(ScanStep::SeekTo(at.start(wanted[next])));
             }
             outside = 0;
-            stats.seeks += 1;
-            return Ok(ScanStep::SeekTo(at.start(wanted[next])));
-        }
-        outside = 0;
-        if let Some(b) = &mut buckets[next] {
-            b.push(doc_key_of(key)?, decode_primitive(value)?);
-            if b.bytes() > MAX_BUCKET_BYTES {
-                buckets[next] = None;
+            if let Some(b) = &mut buckets[next] {
+                b.push(doc_key_of(key)?, decode_primitive(value)?);
+                if b.bytes() > MAX_BUCKET_BYTES {
+                    buckets[next] = None;
+                }
             }
-        }
-        Ok(ScanStep::Next)
-    })?;
+            Ok(ScanStep::Next)
+        },
+    )?;
     Ok(buckets)
 }
 

@@ -11,13 +11,12 @@ use cairn_engine::{
 use cairn_index::ReadyFlag;
 
 use crate::index::entries::doc_entries;
+use crate::index::pages::{self, EntryOp, PageStore, PAGES_TABLE};
 use crate::index::spec::SpatialSpec;
 use crate::index::stamp;
 
 /// The extension kind name of spatial indexes in the catalog.
 pub const SPATIAL_KIND: &str = "spatial";
-/// Table of entries (see `entries.rs` for the layout).
-pub const ENTRIES_TABLE: &str = "parts";
 /// Table of facts about the index: build state, content stamp (`stamp.rs`).
 pub const META_TABLE: &str = "meta";
 /// Key in [`META_TABLE`] present once the index is complete (online build finished).
@@ -51,23 +50,24 @@ impl Extension for SpatialExtension {
         // on this hook for the document's *whole* entry set. Until ready, put every entry.
         let complete = self.ready.is_ready(txn, META_TABLE, READY_KEY)?;
         // Both lists are sorted by key: what is only in `old` goes, what is new or changed comes.
-        let mut wrote = false;
-        for (key, _) in &old {
-            if new.binary_search_by(|(k, _)| k.cmp(key)).is_err() {
-                txn.delete(ENTRIES_TABLE, key)?;
-                wrote = true;
-            }
+        let mut ops: Vec<EntryOp<'_>> = Vec::with_capacity(old.len() + new.len());
+        let (mut o, mut n) = (old.iter().peekable(), new.iter().peekable());
+        loop {
+            let op = match (o.peek(), n.peek()) {
+                (None, None) => break,
+                (Some((ok, _)), Some((nk, _))) if ok < nk => o.next().map(|(k, _)| (k, None)),
+                (Some(_), None) => o.next().map(|(k, _)| (k, None)),
+                (Some((ok, ov)), Some((nk, nv))) if ok == nk => {
+                    o.next();
+                    n.next();
+                    (ov != nv || !complete).then_some((nk, Some(nv)))
+                }
+                _ => n.next().map(|(k, v)| (k, Some(v))),
+            };
+            ops.extend(op.map(|(k, v)| (k.as_slice(), v.map(Vec::as_slice))));
         }
-        for (key, value) in &new {
-            let unchanged = old
-                .binary_search_by(|(k, _)| k.cmp(key))
-                .is_ok_and(|i| &old[i].1 == value);
-            if !unchanged || !complete {
-                txn.put(ENTRIES_TABLE, key, value)?;
-                wrote = true;
-            }
-        }
-        if wrote {
+        if !ops.is_empty() {
+            pages::apply(&mut HookPages(txn), &ops).map_err(EngineError::from)?;
             // Same transaction, same operation (rolled back together): the stamp a snapshot
             // sees names exactly the entries it sees (see `stamp.rs`).
             stamp::write_in_hook(txn)?;
@@ -108,5 +108,23 @@ impl ExtensionKind for SpatialExtensionKind {
             spec,
             ready: ReadyFlag::default(),
         }))
+    }
+}
+
+/// The write hook's view of the pages: reads see the transaction's own writes and are
+/// conflict-checked, so two writers rewriting one page cannot both commit.
+struct HookPages<'h, 't>(&'h mut ExtensionTxn<'t>);
+
+impl PageStore for HookPages<'_, '_> {
+    fn page_at_or_after(&mut self, key: &[u8]) -> crate::error::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        Ok(self.0.ceiling(PAGES_TABLE, key)?)
+    }
+
+    fn put_page(&mut self, key: &[u8], page: &[u8]) -> crate::error::Result<()> {
+        Ok(self.0.put(PAGES_TABLE, key, page)?)
+    }
+
+    fn delete_page(&mut self, key: &[u8]) -> crate::error::Result<()> {
+        Ok(self.0.delete(PAGES_TABLE, key)?)
     }
 }

@@ -20,6 +20,8 @@ mod entries_table;
 pub mod grid;
 pub mod limits;
 pub mod maintain;
+pub mod page_cache;
+pub mod pages;
 pub mod read;
 pub mod spec;
 pub mod stamp;

@@ -32,7 +32,8 @@ pub const MAX_SKIPPED_BLOCK_SHIFT: u32 = 12;
 /// What one search read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchStats {
-    /// Jumps made (each a B-tree descent): into a level's box, or back into it.
+    /// B-tree descents made through the stored pages: into a level's box, or back into it
+    /// beyond the page the search was in.
     pub seeks: u64,
     /// Entries read (parts whose cell may overlap the query; from the cache, every entry of
     /// each bucket visited).
@@ -185,7 +186,7 @@ impl SpatialHandle {
         };
         match stamp {
             Some(stamp) => cached_read::search(self, txn, collection, stamp, &mut search)?,
-            None => self.guided_scan(txn, collection, None, &mut search)?,
+            None => self.guided_scan(txn, collection, None, None, &mut search)?,
         }
         Ok(search.stats)
     }
@@ -199,6 +200,7 @@ impl SpatialHandle {
         &self,
         txn: &mut Transaction,
         collection: &str,
+        stamp: Option<u128>,
         only: Option<u8>,
         search: &mut Search<'_>,
     ) -> Result<()> {
@@ -217,19 +219,26 @@ impl SpatialHandle {
                 CellBox::of_query(level, search.query).code_bounds().0,
             ),
         };
-        entries_table::guided(txn, collection, &self.spec.name, &start, |key, value| {
-            if let Some(step) = walk.route(key)? {
-                search.stats.seeks += u64::from(matches!(step, ScanStep::SeekTo(_)));
-                return Ok(step);
-            }
-            search.stats.entries += 1;
-            let part = decode_primitive(value)?;
-            Ok(if search.offer(doc_key_of(key)?, &part)? {
-                ScanStep::Next
-            } else {
-                ScanStep::Stop
-            })
-        })
+        search.stats.seeks += entries_table::guided(
+            txn,
+            collection,
+            &self.spec.name,
+            stamp,
+            &start,
+            |key, value| {
+                if let Some(step) = walk.route(key)? {
+                    return Ok(step);
+                }
+                search.stats.entries += 1;
+                let part = decode_primitive(value)?;
+                Ok(if search.offer(doc_key_of(key)?, &part)? {
+                    ScanStep::Next
+                } else {
+                    ScanStep::Stop
+                })
+            },
+        )?;
+        Ok(())
     }
 }
 

@@ -1,0 +1,199 @@
+//! The page cache: stored entry pages (`pages.rs`), copied as they are read, shared by every
+//! read-only snapshot of the same index content, process-wide.
+//!
+//! Keyed by stamp (`stamp.rs`) like the bucket cache, and for the same reason: two snapshots
+//! that read the same stamp read the same pages, so a page copied from one is exactly what any
+//! other would read. Below the bucket cache: a search whose buckets are cold walks the pages,
+//! and a jump to a cached page is a lookup in an ordered map instead of a B-tree descent
+//! through the storage engine (which, per page it touches, takes a lock, hashes, and clones a
+//! handle). Copying a page costs a memcpy, with no decoding, so pages are admitted on first
+//! read: even a single pass over a region pays back on the next query that lands near it.
+//!
+//! Each cached page remembers the span of keys it is known to answer for: from the lowest
+//! key a read was looking for when the storage engine returned it (no page key lies between
+//! that key and the page's), up to its own key. A lookup hits only inside that span, so the
+//! cache never answers for a gap it has not seen.
+//!
+//! Bounded by [`MAX_PAGE_CACHE_BYTES`] and [`MAX_PAGE_CACHE_STAMPS`]: a new stamp past the
+//! latter evicts the least recently added stamp's pages (an index that changed leaves its old
+//! pages unreachable); going past the byte bound clears the cache, which refills as queries
+//! read.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::RwLock;
+
+/// Most bytes cached pages may occupy together. The benchmark's whole index (1,000,000
+/// triangles) is about 110 MiB of pages.
+pub const MAX_PAGE_CACHE_BYTES: usize = 256 << 20;
+
+/// Most index contents (stamps) whose pages are kept at once.
+pub const MAX_PAGE_CACHE_STAMPS: usize = 8;
+
+/// Bytes charged per page besides its bytes and keys (map node, `Arc`, headers).
+const PAGE_OVERHEAD_BYTES: usize = 96;
+
+/// One cached page.
+#[derive(Debug)]
+pub struct CachedPage {
+    /// The page's key (the highest key it may hold).
+    pub key: Vec<u8>,
+    /// The lowest key this page is known to answer for.
+    from: Vec<u8>,
+    /// The stored page value.
+    pub bytes: Vec<u8>,
+}
+
+impl CachedPage {
+    fn charge(&self) -> usize {
+        self.key.len() + self.from.len() + self.bytes.len() + PAGE_OVERHEAD_BYTES
+    }
+}
+
+/// The pages of one index content, by page key.
+type StampPages = RwLock<BTreeMap<Vec<u8>, Arc<CachedPage>>>;
+
+/// The cached stamps: their pages, and the order they were added in (oldest first).
+#[derive(Default)]
+struct Stamps {
+    pages: HashMap<u128, Arc<StampPages>>,
+    order: VecDeque<u128>,
+}
+
+/// The process-wide page cache.
+#[derive(Default)]
+pub struct PageCache {
+    stamps: RwLock<Stamps>,
+    bytes: AtomicUsize,
+}
+
+/// The process-wide page cache.
+pub fn global() -> &'static PageCache {
+    static CACHE: OnceLock<PageCache> = OnceLock::new();
+    CACHE.get_or_init(PageCache::default)
+}
+
+impl PageCache {
+    /// The page answering for `key` under `stamp` (the first page whose key is `>= key`, if
+    /// its known span reaches down to `key`).
+    pub fn lookup(&self, stamp: u128, key: &[u8]) -> Option<Arc<CachedPage>> {
+        let pages = self.stamps.read().pages.get(&stamp)?.clone();
+        let pages = pages.read();
+        let (_, page) = pages
+            .range::<[u8], _>((std::ops::Bound::Included(key), std::ops::Bound::Unbounded))
+            .next()?;
+        (page.from.as_slice() <= key).then(|| page.clone())
+    }
+
+    /// Caches the page `(key, bytes)` read under `stamp` as the first page whose key is
+    /// `>= from`, and returns it.
+    pub fn insert(
+        &self,
+        stamp: u128,
+        from: &[u8],
+        key: Vec<u8>,
+        bytes: Vec<u8>,
+    ) -> Arc<CachedPage> {
+        let page = CachedPage {
+            key,
+            from: from.to_vec(),
+            bytes,
+        };
+        let pages = self.pages_of(stamp);
+        let mut pages = pages.write();
+        if let Some(known) = pages.get(&page.key) {
+            if known.from.as_slice() <= from {
+                return known.clone();
+            }
+            // The same page, now known from lower down.
+            self.bytes.fetch_sub(known.charge(), Ordering::Relaxed);
+        }
+        let page = Arc::new(page);
+        let charge = page.charge();
+        if self.bytes.fetch_add(charge, Ordering::Relaxed) + charge > MAX_PAGE_CACHE_BYTES {
+            drop(pages);
+            self.clear();
+            return page;
+        }
+        pages.insert(page.key.clone(), page.clone());
+        page
+    }
+
+    /// The page map of `stamp`, created (evicting the oldest stamp when full) if missing.
+    fn pages_of(&self, stamp: u128) -> Arc<StampPages> {
+        if let Some(pages) = self.stamps.read().pages.get(&stamp) {
+            return pages.clone();
+        }
+        let mut guard = self.stamps.write();
+        let Stamps {
+            pages: by_stamp,
+            order,
+        } = &mut *guard;
+        if let Some(pages) = by_stamp.get(&stamp) {
+            return pages.clone();
+        }
+        while order.len() >= MAX_PAGE_CACHE_STAMPS {
+            let Some(oldest) = order.pop_front() else {
+                break;
+            };
+            if let Some(pages) = by_stamp.remove(&oldest) {
+                let freed: usize = pages.read().values().map(|p| p.charge()).sum();
+                self.bytes.fetch_sub(freed, Ordering::Relaxed);
+            }
+        }
+        let pages = Arc::new(StampPages::default());
+        by_stamp.insert(stamp, pages.clone());
+        order.push_back(stamp);
+        pages
+    }
+
+    /// Bytes the cached pages occupy.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Drops every cached page.
+    pub fn clear(&self) {
+        let mut guard = self.stamps.write();
+        guard.pages.clear();
+        guard.order.clear();
+        self.bytes.store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_hits_only_inside_the_known_span() {
+        let cache = PageCache::default();
+        cache.insert(7, b"d", b"k".to_vec(), vec![1]);
+        assert!(cache.lookup(7, b"d").is_some());
+        assert!(cache.lookup(7, b"k").is_some());
+        assert!(cache.lookup(7, b"c").is_none(), "below the span: unknown");
+        assert!(cache.lookup(7, b"l").is_none(), "past the page");
+        assert!(cache.lookup(8, b"e").is_none(), "another stamp");
+        // Learning the page from lower down widens its span.
+        cache.insert(7, b"a", b"k".to_vec(), vec![1]);
+        assert!(cache.lookup(7, b"b").is_some());
+    }
+
+    #[test]
+    fn old_stamps_are_evicted_and_bytes_accounted() {
+        let cache = PageCache::default();
+        for stamp in 0..(MAX_PAGE_CACHE_STAMPS as u128 + 2) {
+            cache.insert(stamp, b"a", b"z".to_vec(), vec![0; 100]);
+        }
+        assert!(cache.lookup(0, b"b").is_none());
+        assert!(cache
+            .lookup(MAX_PAGE_CACHE_STAMPS as u128 + 1, b"b")
+            .is_some());
+        let per_page = 1 + 1 + 100 + PAGE_OVERHEAD_BYTES;
+        assert_eq!(cache.bytes(), MAX_PAGE_CACHE_STAMPS * per_page);
+        cache.clear();
+        assert_eq!(cache.bytes(), 0);
+    }
+}
