@@ -30,12 +30,16 @@ pub const MIN_BUCKET_SHIFT: u32 = 1;
 pub const MAX_BUCKET_SHIFT: u32 = CELL_BITS;
 
 /// How a level is cut into buckets for one index content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LevelLayout {
     /// The grid level.
     pub level: u8,
     /// Cells per bucket edge, as a power of two.
     pub shift: u32,
+    /// Distinct documents per unit volume among the level's sampled entries: a density
+    /// known without reading anything more (a nearest-neighbour search's first radius when
+    /// the buckets around its shape are not decoded).
+    pub sample_docs_per_volume: f64,
 }
 
 /// The bucket shift for a level whose first `entries` entries (in key order) lie in cells

@@ -66,7 +66,7 @@ pub(crate) fn search(
     let index = handle.spec.name.as_str();
     let levels = levels(txn, collection, index, stamp)?;
     let query32 = cache::outward(search.query);
-    for &LevelLayout { level, shift } in levels.iter() {
+    for &LevelLayout { level, shift, .. } in levels.iter() {
         let codes = if level == OVERFLOW_LEVEL {
             vec![0]
         } else {
@@ -298,11 +298,15 @@ fn load(
     Ok(buckets)
 }
 
-/// Documents per unit volume around the center of `around`, estimated from the cached
-/// buckets: at each non-empty regular level, the distinct documents of the 3×3×3 buckets
-/// around the center over their volume, summed over levels (a document with parts at two
-/// levels counts twice: the estimate errs high, which makes a first radius err small).
-/// At most [`DENSITY_PROBES`] buckets are consulted. `None` when they hold nothing.
+/// Documents per unit volume around the center of `around`, summed over the non-empty
+/// regular levels (a document with parts at two levels counts twice: the estimate errs
+/// high, which makes a first radius err small). At a level whose 3×3×3 buckets around the
+/// center are all decoded in the cache, their distinct documents over their volume; at any
+/// other, the level's sampled density ([`LevelLayout::sample_docs_per_volume`]) — decoding
+/// 27 buckets per level to size one query's first radius cost about half of a cold
+/// nearest-neighbour query, and a query only needs the radius roughly right (the rounds of
+/// `$near` correct it). The missing buckets are marked seen, as by a search. At most
+/// [`DENSITY_PROBES`] buckets are consulted. `None` when nothing is known.
 pub(crate) fn density(
     handle: &SpatialHandle,
     txn: &mut Transaction,
@@ -316,7 +320,8 @@ pub(crate) fn density(
     let center = [0, 1, 2].map(|a| (around.min[a] + around.max[a]) / 2.0);
     let mut probes = 0;
     let mut total = 0.0;
-    for &LevelLayout { level, shift } in levels.iter().filter(|l| l.level != OVERFLOW_LEVEL) {
+    for layout in levels.iter().filter(|l| l.level != OVERFLOW_LEVEL) {
+        let LevelLayout { level, shift, .. } = *layout;
         let top = ((1u64 << CELL_BITS) - 1) >> shift;
         if probes + 27 > DENSITY_PROBES {
             break;
@@ -339,12 +344,11 @@ pub(crate) fn density(
             level,
             shift,
         };
-        let docs: u64 = fetch(txn, &at, &codes, true, stats)?
-            .unwrap_or_default()
-            .iter()
-            .flatten()
-            .map(|b| u64::from(b.docs()))
-            .sum();
+        let Some(buckets) = fetch(txn, &at, &codes, false, stats)? else {
+            total += layout.sample_docs_per_volume;
+            continue;
+        };
+        let docs: u64 = buckets.iter().flatten().map(|b| u64::from(b.docs())).sum();
         let edge = cell_edge(level) * 2f64.powi(shift as i32);
         let volume = codes.len() as f64 * edge * edge * edge;
         if docs > 0 && volume > 0.0 && volume.is_finite() {
@@ -409,16 +413,25 @@ fn non_empty_levels(
     while let Some(start) = from {
         // The level found, the cell box of its sampled entries, and how many were sampled.
         let mut found: Option<(u8, CellBox, u32)> = None;
+        // The sampled entries' distinct document keys (a document's entries are mostly
+        // adjacent, so a linear check is enough for a few dozen).
+        let mut docs: Vec<Vec<u8>> = Vec::new();
         let bounds = (Bound::Included(&[start][..]), Bound::Unbounded);
         entries_table::range(txn, collection, index, bounds, |k, _| {
             let (level, code) = cell_of_key(k)?;
             let cell = unmorton(code);
+            if found.as_ref().is_some_and(|(l, _, _)| *l != level) {
+                return Ok(false);
+            }
+            let doc = doc_key_of(k)?;
+            if !docs.iter().any(|d| d.as_slice() == doc) {
+                docs.push(doc.to_vec());
+            }
             match &mut found {
                 None => {
                     found = Some((level, CellBox { lo: cell, hi: cell }, 1));
                     Ok(SHIFT_SAMPLE_ENTRIES > 1)
                 }
-                Some((l, _, _)) if *l != level => Ok(false),
                 Some((_, cells, n)) => {
                     cells.lo = [0, 1, 2].map(|a| cells.lo[a].min(cell[a]));
                     cells.hi = [0, 1, 2].map(|a| cells.hi[a].max(cell[a]));
@@ -429,9 +442,14 @@ fn non_empty_levels(
         })?;
         match found {
             Some((level, cells, n)) => {
+                let edge = cell_edge(level);
+                let volume: f64 = (0..3)
+                    .map(|a| ((cells.hi[a] - cells.lo[a]) as f64 + 1.0) * edge)
+                    .product();
                 levels.push(LevelLayout {
                     level,
                     shift: shift_for(n, &cells),
+                    sample_docs_per_volume: docs.len() as f64 / volume,
                 });
                 from = level.checked_add(1);
             }
