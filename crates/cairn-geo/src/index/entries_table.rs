@@ -166,15 +166,16 @@ fn guided_cached(
     visit: &mut impl FnMut(&[u8], &[u8]) -> Result<ScanStep>,
 ) -> Result<u64> {
     let cache = page_cache::global();
+    let pages = cache.pages(stamp);
     let mut descents = 0;
     let mut target = start.to_vec();
     loop {
-        let page = match cache.lookup(stamp, &target) {
+        let page = match pages.lookup(&target) {
             Some(page) => page,
             None => {
                 descents += 1;
                 match txn.extension_ceiling(collection, index, PAGES_TABLE, &target)? {
-                    Some((key, bytes)) => cache.insert(stamp, &target, key, bytes),
+                    Some((key, bytes)) => cache.insert_into(&pages, &target, key, bytes),
                     None => return Ok(descents),
                 }
             }

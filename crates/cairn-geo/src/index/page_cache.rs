@@ -52,8 +52,42 @@ impl CachedPage {
     }
 }
 
-/// The pages of one index content, by page key.
-type StampPages = RwLock<BTreeMap<Vec<u8>, Arc<CachedPage>>>;
+/// The pages of one index content, by page key; a search holds it for its whole walk, so
+/// each page lookup takes one shared lock.
+#[derive(Default)]
+pub struct StampPages {
+    map: RwLock<PageMap>,
+}
+
+#[derive(Default)]
+struct PageMap {
+    pages: BTreeMap<Vec<u8>, Arc<CachedPage>>,
+    /// Evicted or cleared: no longer reachable from the cache, so nothing more is added (it
+    /// would be charged and never freed).
+    detached: bool,
+}
+
+impl StampPages {
+    /// The page answering for `key` (the first page whose key is `>= key`, if its known span
+    /// reaches down to `key`).
+    pub fn lookup(&self, key: &[u8]) -> Option<Arc<CachedPage>> {
+        let map = self.map.read();
+        let (_, page) = map
+            .pages
+            .range::<[u8], _>((std::ops::Bound::Included(key), std::ops::Bound::Unbounded))
+            .next()?;
+        (page.from.as_slice() <= key).then(|| page.clone())
+    }
+
+    /// Detaches the map and returns the bytes its pages were charged.
+    fn detach(&self) -> usize {
+        let mut map = self.map.write();
+        map.detached = true;
+        let freed = map.pages.values().map(|p| p.charge()).sum();
+        map.pages.clear();
+        freed
+    }
+}
 
 /// The cached stamps: their pages, and the order they were added in (oldest first).
 #[derive(Default)]
@@ -76,15 +110,10 @@ pub fn global() -> &'static PageCache {
 }
 
 impl PageCache {
-    /// The page answering for `key` under `stamp` (the first page whose key is `>= key`, if
-    /// its known span reaches down to `key`).
+    /// The page answering for `key` under `stamp` (see [`StampPages::lookup`]).
     pub fn lookup(&self, stamp: u128, key: &[u8]) -> Option<Arc<CachedPage>> {
         let pages = self.stamps.read().pages.get(&stamp)?.clone();
-        let pages = pages.read();
-        let (_, page) = pages
-            .range::<[u8], _>((std::ops::Bound::Included(key), std::ops::Bound::Unbounded))
-            .next()?;
-        (page.from.as_slice() <= key).then(|| page.clone())
+        pages.lookup(key)
     }
 
     /// Caches the page `(key, bytes)` read under `stamp` as the first page whose key is
@@ -96,14 +125,29 @@ impl PageCache {
         key: Vec<u8>,
         bytes: Vec<u8>,
     ) -> Arc<CachedPage> {
+        let pages = self.pages(stamp);
+        self.insert_into(&pages, from, key, bytes)
+    }
+
+    /// [`PageCache::insert`] into the pages of a stamp already looked up with
+    /// [`PageCache::pages`].
+    pub fn insert_into(
+        &self,
+        pages: &StampPages,
+        from: &[u8],
+        key: Vec<u8>,
+        bytes: Vec<u8>,
+    ) -> Arc<CachedPage> {
         let page = CachedPage {
             key,
             from: from.to_vec(),
             bytes,
         };
-        let pages = self.pages_of(stamp);
-        let mut pages = pages.write();
-        if let Some(known) = pages.get(&page.key) {
+        let mut map = pages.map.write();
+        if map.detached {
+            return Arc::new(page);
+        }
+        if let Some(known) = map.pages.get(&page.key) {
             if known.from.as_slice() <= from {
                 return known.clone();
             }
@@ -113,16 +157,17 @@ impl PageCache {
         let page = Arc::new(page);
         let charge = page.charge();
         if self.bytes.fetch_add(charge, Ordering::Relaxed) + charge > MAX_PAGE_CACHE_BYTES {
-            drop(pages);
+            map.pages.remove(&page.key);
+            drop(map);
             self.clear();
             return page;
         }
-        pages.insert(page.key.clone(), page.clone());
+        map.pages.insert(page.key.clone(), page.clone());
         page
     }
 
     /// The page map of `stamp`, created (evicting the oldest stamp when full) if missing.
-    fn pages_of(&self, stamp: u128) -> Arc<StampPages> {
+    pub fn pages(&self, stamp: u128) -> Arc<StampPages> {
         if let Some(pages) = self.stamps.read().pages.get(&stamp) {
             return pages.clone();
         }
@@ -139,8 +184,7 @@ impl PageCache {
                 break;
             };
             if let Some(pages) = by_stamp.remove(&oldest) {
-                let freed: usize = pages.read().values().map(|p| p.charge()).sum();
-                self.bytes.fetch_sub(freed, Ordering::Relaxed);
+                self.bytes.fetch_sub(pages.detach(), Ordering::Relaxed);
             }
         }
         let pages = Arc::new(StampPages::default());
@@ -157,9 +201,10 @@ impl PageCache {
     /// Drops every cached page.
     pub fn clear(&self) {
         let mut guard = self.stamps.write();
-        guard.pages.clear();
+        for (_, pages) in guard.pages.drain() {
+            self.bytes.fetch_sub(pages.detach(), Ordering::Relaxed);
+        }
         guard.order.clear();
-        self.bytes.store(0, Ordering::Relaxed);
     }
 }
 
@@ -195,5 +240,15 @@ mod tests {
         assert_eq!(cache.bytes(), MAX_PAGE_CACHE_STAMPS * per_page);
         cache.clear();
         assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn a_map_held_past_its_eviction_takes_no_more_pages() {
+        let cache = PageCache::default();
+        let held = cache.pages(1);
+        cache.clear();
+        cache.insert_into(&held, b"a", b"z".to_vec(), vec![0; 10]);
+        assert_eq!(cache.bytes(), 0, "nothing charged for a detached map");
+        assert!(held.lookup(b"b").is_none());
     }
 }
