@@ -332,6 +332,7 @@ impl Database {
             committed_lock: Mutex::new(()),
             counters: Counters::default(),
             views: ViewCache::default(),
+            snapshot_seq_memo: Mutex::new(None),
             codecs,
             training: Mutex::new(HashMap::new()),
         });

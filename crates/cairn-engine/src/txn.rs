@@ -170,17 +170,29 @@ impl Transaction {
             cascade_depth: 0,
             commit_cache: Default::default(),
         };
-        // The snapshot's last change-log key is the last commit it contains.
-        let log = txn.db.tables.changelog.clone();
-        let last = match txn.reader(&log)? {
+        txn.snapshot_seq = txn.read_snapshot_seq()?;
+        debug_assert!(txn.snapshot_seq >= txn.registration.seq());
+        Ok(txn)
+    }
+
+    /// The last commit the snapshot contains: its last change-log key, remembered per shared
+    /// storage view.
+    fn read_snapshot_seq(&mut self) -> Result<u64> {
+        let view = self.snapshot.id();
+        let memo = *self.db.shared.snapshot_seq_memo.lock();
+        if let Some((_, seq)) = memo.filter(|(id, _)| *id == view) {
+            return Ok(seq);
+        }
+        let log = self.db.tables.changelog.clone();
+        let last = match self.reader(&log)? {
             Some(reader) => reader.last()?,
             None => None,
         };
-        txn.snapshot_seq = last
+        let seq = last
             .and_then(|(key, _)| parse_changelog_key(&key))
             .map_or(0, |(seq, _)| seq);
-        debug_assert!(txn.snapshot_seq >= txn.registration.seq());
-        Ok(txn)
+        *self.db.shared.snapshot_seq_memo.lock() = Some((view, seq));
+        Ok(seq)
     }
 
     /// Sequence number of the commit this transaction's snapshot shows.
