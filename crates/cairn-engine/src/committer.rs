@@ -84,10 +84,6 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// The cached view for reads outside transactions.
     pub(crate) views: crate::read_view::ViewCache,
-    /// The commit sequence number last read from a storage snapshot, by the snapshot's id
-    /// (snapshots taken with no commit in between share one view; they need not each read the
-    /// change log's last key).
-    pub(crate) snapshot_seq_memo: Mutex<Option<(u64, u64)>>,
     /// Compression settings and dictionaries.
     pub(crate) codecs: crate::compression::Codecs,
     /// Serialises dictionary training; remembers, per collection id, the document count at the

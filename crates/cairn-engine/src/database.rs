@@ -133,11 +133,14 @@ pub(crate) struct DbInner {
 /// most (collections x extensions x tables) of them.
 #[derive(Default)]
 pub(crate) struct ExtensionTableNames {
-    names: parking_lot::RwLock<HashMap<u32, NamesByExtension>>,
+    names: parking_lot::RwLock<HashMap<u32, NamesByExtension, FastHash>>,
 }
 
-/// One collection's interned names: extension, then table.
-type NamesByExtension = HashMap<String, HashMap<String, Arc<str>>>;
+/// One collection's interned names: extension, then table. Looked up on every extension read,
+/// so hashed with foldhash (random per-process seed) rather than SipHash.
+type NamesByExtension = HashMap<String, HashMap<String, Arc<str>, FastHash>, FastHash>;
+
+type FastHash = foldhash::fast::RandomState;
 
 impl ExtensionTableNames {
     /// The table name, built on first use and shared afterwards.
@@ -332,7 +335,6 @@ impl Database {
             committed_lock: Mutex::new(()),
             counters: Counters::default(),
             views: ViewCache::default(),
-            snapshot_seq_memo: Mutex::new(None),
             codecs,
             training: Mutex::new(HashMap::new()),
         });

@@ -30,7 +30,11 @@ use crate::layout::parse_changelog_key;
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
 use crate::merge_scan::merge_scan;
 use crate::record::decode_record;
+use crate::view_state::ViewState;
 use crate::writeset::{Pending, ReadSet, WriteSet};
+
+/// The hasher of a transaction's small lookup maps.
+type FastHash = foldhash::fast::RandomState;
 
 /// A collection as resolved inside a transaction.
 pub(crate) struct CollectionHandle {
@@ -121,10 +125,13 @@ struct Mark {
 pub struct Transaction {
     pub(crate) db: Arc<DbInner>,
     snapshot: Snapshot,
+    /// What is derived from the snapshot's shared storage view (see `view_state.rs`).
+    view: Arc<ViewState>,
     snapshot_seq: u64,
     registration: SnapshotRegistration,
-    readers: HashMap<Arc<str>, Option<TableReader>>,
-    collections: HashMap<String, Arc<CollectionHandle>>,
+    // Looked up several times per query: foldhash (random per-process seed), not SipHash.
+    readers: HashMap<Arc<str>, Option<TableReader>, FastHash>,
+    collections: HashMap<String, Arc<CollectionHandle>, FastHash>,
     pub(crate) writes: WriteSet,
     reads: ReadSet,
     pub(crate) changes: Vec<PendingChange>,
@@ -154,13 +161,15 @@ impl Transaction {
         // Registered before the snapshot is taken, so the registered number is never above it.
         let registration = SnapshotRegistration::new(db.shared.clone());
         let snapshot = db.shared.store.snapshot()?;
+        let view = snapshot.derived(ViewState::default);
         let mut txn = Transaction {
             db,
             snapshot,
+            view,
             snapshot_seq: registration.seq(),
             registration,
-            readers: HashMap::new(),
-            collections: HashMap::new(),
+            readers: HashMap::default(),
+            collections: HashMap::default(),
             writes: WriteSet::default(),
             reads: ReadSet::default(),
             changes: Vec::new(),
@@ -175,13 +184,11 @@ impl Transaction {
         Ok(txn)
     }
 
-    /// The last commit the snapshot contains: its last change-log key, remembered per shared
+    /// The last commit the snapshot contains: its last change-log key, read once per shared
     /// storage view.
     fn read_snapshot_seq(&mut self) -> Result<u64> {
-        let view = self.snapshot.id();
-        let memo = *self.db.shared.snapshot_seq_memo.lock();
-        if let Some((_, seq)) = memo.filter(|(id, _)| *id == view) {
-            return Ok(seq);
+        if let Some(seq) = self.view.seq.get() {
+            return Ok(*seq);
         }
         let log = self.db.tables.changelog.clone();
         let last = match self.reader(&log)? {
@@ -191,8 +198,7 @@ impl Transaction {
         let seq = last
             .and_then(|(key, _)| parse_changelog_key(&key))
             .map_or(0, |(seq, _)| seq);
-        *self.db.shared.snapshot_seq_memo.lock() = Some((view, seq));
-        Ok(seq)
+        Ok(*self.view.seq.get_or_init(|| seq))
     }
 
     /// Sequence number of the commit this transaction's snapshot shows.
@@ -534,6 +540,16 @@ impl Transaction {
             return Ok(handle.clone());
         }
         let catalog = self.db.tables.catalog.clone();
+        // With no pending catalog change, this transaction's catalog is its view's.
+        let view_catalog =
+            self.writes.dropped_prefixes.is_empty() && !self.writes.tables.contains_key(&catalog);
+        if view_catalog {
+            if let Some(handle) = self.view.collection(name) {
+                self.note_read(&catalog, name.as_bytes());
+                self.collections.insert(name.to_string(), handle.clone());
+                return Ok(handle);
+            }
+        }
         let Some(bytes) = self.read_raw(&catalog, name.as_bytes(), true)? else {
             return Err(EngineError::UnknownCollection {
                 name: name.to_string(),
@@ -548,6 +564,9 @@ impl Transaction {
                 handle
             }
         };
+        if view_catalog {
+            self.view.remember_collection(name, &handle);
+        }
         self.collections.insert(name.to_string(), handle.clone());
         Ok(handle)
     }

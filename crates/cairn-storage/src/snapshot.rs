@@ -1,8 +1,9 @@
 //! Consistent read views.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use redb::ReadableTableMetadata;
@@ -41,7 +42,9 @@ pub(crate) struct SharedView {
     txn: redb::ReadTransaction,
     id: u64,
     /// Opened tables by name; `None` records that the table does not exist in this view.
-    tables: RwLock<HashMap<Box<str>, Option<Arc<RawReadOnly>>>>,
+    tables: RwLock<HashMap<Box<str>, Option<Arc<RawReadOnly>>, foldhash::fast::RandomState>>,
+    /// What the layer above derived from this view (see [`Snapshot::derived`]).
+    derived: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl SharedView {
@@ -49,7 +52,8 @@ impl SharedView {
         SharedView {
             txn,
             id,
-            tables: RwLock::new(HashMap::new()),
+            tables: RwLock::new(HashMap::default()),
+            derived: OnceLock::new(),
         }
     }
 }
@@ -64,6 +68,23 @@ impl Snapshot {
     /// caller may remember something it derived from a view under its id.
     pub fn id(&self) -> u64 {
         self.view.id
+    }
+
+    /// State the layer above derives from this view (the engine keeps the view's commit
+    /// number and resolved collections there), made by `init` on first use and then shared by
+    /// every snapshot of the view; it lives exactly as long as the view. One type per view:
+    /// asking for another type than the first one gets a fresh, unshared value.
+    pub fn derived<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        if let Some(stored) = self.view.derived.get() {
+            return stored
+                .clone()
+                .downcast()
+                .unwrap_or_else(|_| Arc::new(init()));
+        }
+        let value = Arc::new(init());
+        // Another user may have stored first; then its value is the shared one.
+        let stored = self.view.derived.get_or_init(|| value.clone());
+        stored.clone().downcast().unwrap_or(value)
     }
 
     /// Opens one table of this snapshot; `None` when the table does not exist in it.

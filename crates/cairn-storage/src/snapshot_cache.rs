@@ -83,3 +83,45 @@ impl SnapshotCache {
         drop(taken);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::ReadableDatabase;
+
+    fn database() -> redb::Database {
+        redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .expect("in-memory database")
+    }
+
+    #[test]
+    fn the_cache_holds_its_view_only_until_the_next_commit() {
+        let db = database();
+        let cache = SnapshotCache::default();
+        let commits = AtomicU64::new(0);
+        let first = cache
+            .snapshot(&commits, || Ok(db.begin_read()?))
+            .expect("snapshot");
+        let id = first.id();
+        drop(first);
+        // No commit: the dropped snapshot's view is still the cached one, and is reused.
+        cache.release_stale(&commits);
+        assert!(cache.current.lock().is_some());
+        let again = cache
+            .snapshot(&commits, || Ok(db.begin_read()?))
+            .expect("snapshot");
+        assert_eq!(again.id(), id);
+        drop(again);
+        // A commit: the cache lets go, and the next snapshot is a new view.
+        commits.fetch_add(1, Ordering::AcqRel);
+        cache.release_stale(&commits);
+        assert!(cache.current.lock().is_none());
+        let fresh = cache
+            .snapshot(&commits, || Ok(db.begin_read()?))
+            .expect("snapshot");
+        assert_ne!(fresh.id(), id);
+        cache.clear();
+        assert!(cache.current.lock().is_none());
+    }
+}
