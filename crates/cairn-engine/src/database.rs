@@ -212,6 +212,7 @@ impl DbInner {
             extensions.push((spec.name.clone(), ext));
         }
         Ok(CollectionHandle {
+            name: Arc::from(meta.name.as_str()),
             docs: Arc::from(crate::layout::docs_table(meta.id)),
             meta: Arc::new(meta),
             commit_needs: crate::commit_check::CommitNeeds::of(&extensions),

@@ -38,6 +38,8 @@ type FastHash = foldhash::fast::RandomState;
 
 /// A collection as resolved inside a transaction.
 pub(crate) struct CollectionHandle {
+    /// The collection's name, shared (a transaction keys its resolved collections by it).
+    pub(crate) name: Arc<str>,
     pub(crate) meta: Arc<CollectionMeta>,
     pub(crate) docs: Arc<str>,
     pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
@@ -131,7 +133,7 @@ pub struct Transaction {
     registration: SnapshotRegistration,
     // Looked up several times per query: foldhash (random per-process seed), not SipHash.
     readers: HashMap<Arc<str>, Option<TableReader>, FastHash>,
-    collections: HashMap<String, Arc<CollectionHandle>, FastHash>,
+    collections: HashMap<Arc<str>, Arc<CollectionHandle>, FastHash>,
     pub(crate) writes: WriteSet,
     reads: ReadSet,
     pub(crate) changes: Vec<PendingChange>,
@@ -546,7 +548,7 @@ impl Transaction {
         if view_catalog {
             if let Some(handle) = self.view.collection(name) {
                 self.note_read(&catalog, name.as_bytes());
-                self.collections.insert(name.to_string(), handle.clone());
+                self.remember(name, &handle);
                 return Ok(handle);
             }
         }
@@ -567,8 +569,19 @@ impl Transaction {
         if view_catalog {
             self.view.remember_collection(name, &handle);
         }
-        self.collections.insert(name.to_string(), handle.clone());
+        self.remember(name, &handle);
         Ok(handle)
+    }
+
+    /// Keeps a resolved collection for this transaction's later lookups, keyed by the handle's
+    /// shared name (no allocation) when it is the name asked for.
+    fn remember(&mut self, name: &str, handle: &Arc<CollectionHandle>) {
+        let key = if &*handle.name == name {
+            handle.name.clone()
+        } else {
+            Arc::from(name)
+        };
+        self.collections.insert(key, handle.clone());
     }
 
     /// Forgets resolved collections after a DDL change in this transaction.
