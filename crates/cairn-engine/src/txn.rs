@@ -591,12 +591,15 @@ impl Transaction {
 
     // ----- raw table access ------------------------------------------------------------------
 
+    /// The snapshot's reader of `table` (`None` when the table does not exist in it), opened
+    /// once per transaction: one map lookup per call.
     pub(crate) fn reader(&mut self, table: &Arc<str>) -> Result<Option<&TableReader>> {
-        if !self.readers.contains_key(table) {
-            let reader = self.snapshot.table(table)?;
-            self.readers.insert(table.clone(), reader);
-        }
-        Ok(self.readers.get(table).and_then(Option::as_ref))
+        use std::collections::hash_map::Entry;
+        let reader = match self.readers.entry(table.clone()) {
+            Entry::Occupied(found) => found.into_mut(),
+            Entry::Vacant(slot) => slot.insert(self.snapshot.table(table)?),
+        };
+        Ok(reader.as_ref())
     }
 
     pub(crate) fn note_read(&mut self, table: &Arc<str>, key: &[u8]) {
