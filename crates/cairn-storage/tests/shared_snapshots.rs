@@ -108,6 +108,24 @@ fn a_long_lived_snapshot_keeps_its_state_and_its_opened_tables() -> TestResult {
 }
 
 #[test]
+fn derived_state_is_shared_by_one_view_and_fresh_for_the_next() -> TestResult {
+    let store = Store::open(&StoreConfig::new("", StorageMode::MemoryOnly))?;
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let make = || made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let first = store.snapshot()?.derived(make);
+    let same = store.snapshot()?.derived(make);
+    assert!(std::sync::Arc::ptr_eq(&first, &same));
+    assert_eq!(made.load(std::sync::atomic::Ordering::Relaxed), 1);
+    put(&store, b"k", b"v")?;
+    let next = store.snapshot()?.derived(make);
+    assert!(!std::sync::Arc::ptr_eq(&first, &next));
+    assert_eq!(made.load(std::sync::atomic::Ordering::Relaxed), 2);
+    // Another type than the view's first gets a fresh, unshared value.
+    assert_eq!(*store.snapshot()?.derived(|| "other"), "other");
+    Ok(())
+}
+
+#[test]
 fn compaction_is_not_refused_because_of_the_shared_view() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut store = Store::open(&StoreConfig::new(dir.path(), StorageMode::Persistent))?;
