@@ -36,6 +36,11 @@ use crate::writeset::{Pending, ReadSet, WriteSet};
 /// The hasher of a transaction's small lookup maps.
 type FastHash = foldhash::fast::RandomState;
 
+/// Tables a transaction's reader map has room for from the start (a capacity, not a limit): a
+/// query reads the documents table and a few index tables, and growing the map from its
+/// default size re-hashes it on the way.
+const READERS_CAPACITY: usize = 8;
+
 /// A collection as resolved inside a transaction.
 pub(crate) struct CollectionHandle {
     /// The collection's name, shared (a transaction keys its resolved collections by it).
@@ -170,7 +175,7 @@ impl Transaction {
             view,
             snapshot_seq: registration.seq(),
             registration,
-            readers: HashMap::default(),
+            readers: HashMap::with_capacity_and_hasher(READERS_CAPACITY, FastHash::default()),
             collections: HashMap::default(),
             writes: WriteSet::default(),
             reads: ReadSet::default(),
