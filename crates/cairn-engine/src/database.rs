@@ -133,11 +133,14 @@ pub(crate) struct DbInner {
 /// most (collections x extensions x tables) of them.
 #[derive(Default)]
 pub(crate) struct ExtensionTableNames {
-    names: parking_lot::RwLock<HashMap<u32, NamesByExtension>>,
+    names: parking_lot::RwLock<HashMap<u32, NamesByExtension, FastHash>>,
 }
 
-/// One collection's interned names: extension, then table.
-type NamesByExtension = HashMap<String, HashMap<String, Arc<str>>>;
+/// One collection's interned names: extension, then table. Looked up on every extension read,
+/// so hashed with foldhash (random per-process seed) rather than SipHash.
+type NamesByExtension = HashMap<String, HashMap<String, Arc<str>, FastHash>, FastHash>;
+
+type FastHash = foldhash::fast::RandomState;
 
 impl ExtensionTableNames {
     /// The table name, built on first use and shared afterwards.
@@ -209,6 +212,7 @@ impl DbInner {
             extensions.push((spec.name.clone(), ext));
         }
         Ok(CollectionHandle {
+            name: Arc::from(meta.name.as_str()),
             docs: Arc::from(crate::layout::docs_table(meta.id)),
             meta: Arc::new(meta),
             commit_needs: crate::commit_check::CommitNeeds::of(&extensions),

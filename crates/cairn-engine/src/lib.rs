@@ -28,6 +28,7 @@ mod read_view;
 mod record;
 mod txn;
 mod verify;
+mod view_state;
 mod writeset;
 
 pub use catalog::{

@@ -24,6 +24,11 @@ pub const MAX_COLLECTIONS: usize = 10_000;
 /// the cache starts over; with more live collections than this, some resolutions decode again.
 pub const MAX_CACHED_COLLECTION_HANDLES: usize = 1_024;
 
+/// Collections one shared storage view remembers as resolved: 64 (see `view_state.rs`). A
+/// query touches one or a few; past the bound, a view's other collections are resolved from
+/// its catalog by each transaction, as without the memo.
+pub const MAX_VIEW_COLLECTIONS: usize = 64;
+
 /// Extensions (indexes, model structures) per collection: 64. Every write to the collection
 /// calls each of them.
 pub const MAX_EXTENSIONS_PER_COLLECTION: usize = 64;

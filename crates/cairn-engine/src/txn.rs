@@ -30,10 +30,21 @@ use crate::layout::parse_changelog_key;
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
 use crate::merge_scan::merge_scan;
 use crate::record::decode_record;
+use crate::view_state::ViewState;
 use crate::writeset::{Pending, ReadSet, WriteSet};
+
+/// The hasher of a transaction's small lookup maps.
+type FastHash = foldhash::fast::RandomState;
+
+/// Tables a transaction's reader map has room for from the start (a capacity, not a limit): a
+/// query reads the documents table and a few index tables, and growing the map from its
+/// default size re-hashes it on the way.
+const READERS_CAPACITY: usize = 8;
 
 /// A collection as resolved inside a transaction.
 pub(crate) struct CollectionHandle {
+    /// The collection's name, shared (a transaction keys its resolved collections by it).
+    pub(crate) name: Arc<str>,
     pub(crate) meta: Arc<CollectionMeta>,
     pub(crate) docs: Arc<str>,
     pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
@@ -121,10 +132,13 @@ struct Mark {
 pub struct Transaction {
     pub(crate) db: Arc<DbInner>,
     snapshot: Snapshot,
+    /// What is derived from the snapshot's shared storage view (see `view_state.rs`).
+    view: Arc<ViewState>,
     snapshot_seq: u64,
     registration: SnapshotRegistration,
-    readers: HashMap<Arc<str>, Option<TableReader>>,
-    collections: HashMap<String, Arc<CollectionHandle>>,
+    // Looked up several times per query: foldhash (random per-process seed), not SipHash.
+    readers: HashMap<Arc<str>, Option<TableReader>, FastHash>,
+    collections: HashMap<Arc<str>, Arc<CollectionHandle>, FastHash>,
     pub(crate) writes: WriteSet,
     reads: ReadSet,
     pub(crate) changes: Vec<PendingChange>,
@@ -154,13 +168,15 @@ impl Transaction {
         // Registered before the snapshot is taken, so the registered number is never above it.
         let registration = SnapshotRegistration::new(db.shared.clone());
         let snapshot = db.shared.store.snapshot()?;
+        let view = snapshot.derived(ViewState::default);
         let mut txn = Transaction {
             db,
             snapshot,
+            view,
             snapshot_seq: registration.seq(),
             registration,
-            readers: HashMap::new(),
-            collections: HashMap::new(),
+            readers: HashMap::with_capacity_and_hasher(READERS_CAPACITY, FastHash::default()),
+            collections: HashMap::default(),
             writes: WriteSet::default(),
             reads: ReadSet::default(),
             changes: Vec::new(),
@@ -170,17 +186,26 @@ impl Transaction {
             cascade_depth: 0,
             commit_cache: Default::default(),
         };
-        // The snapshot's last change-log key is the last commit it contains.
-        let log = txn.db.tables.changelog.clone();
-        let last = match txn.reader(&log)? {
+        txn.snapshot_seq = txn.read_snapshot_seq()?;
+        debug_assert!(txn.snapshot_seq >= txn.registration.seq());
+        Ok(txn)
+    }
+
+    /// The last commit the snapshot contains: its last change-log key, read once per shared
+    /// storage view.
+    fn read_snapshot_seq(&mut self) -> Result<u64> {
+        if let Some(seq) = self.view.seq.get() {
+            return Ok(*seq);
+        }
+        let log = self.db.tables.changelog.clone();
+        let last = match self.reader(&log)? {
             Some(reader) => reader.last()?,
             None => None,
         };
-        txn.snapshot_seq = last
+        let seq = last
             .and_then(|(key, _)| parse_changelog_key(&key))
             .map_or(0, |(seq, _)| seq);
-        debug_assert!(txn.snapshot_seq >= txn.registration.seq());
-        Ok(txn)
+        Ok(*self.view.seq.get_or_init(|| seq))
     }
 
     /// Sequence number of the commit this transaction's snapshot shows.
@@ -522,6 +547,16 @@ impl Transaction {
             return Ok(handle.clone());
         }
         let catalog = self.db.tables.catalog.clone();
+        // With no pending catalog change, this transaction's catalog is its view's.
+        let view_catalog =
+            self.writes.dropped_prefixes.is_empty() && !self.writes.tables.contains_key(&catalog);
+        if view_catalog {
+            if let Some(handle) = self.view.collection(name) {
+                self.note_read(&catalog, name.as_bytes());
+                self.remember(name, &handle);
+                return Ok(handle);
+            }
+        }
         let Some(bytes) = self.read_raw(&catalog, name.as_bytes(), true)? else {
             return Err(EngineError::UnknownCollection {
                 name: name.to_string(),
@@ -536,8 +571,22 @@ impl Transaction {
                 handle
             }
         };
-        self.collections.insert(name.to_string(), handle.clone());
+        if view_catalog {
+            self.view.remember_collection(name, &handle);
+        }
+        self.remember(name, &handle);
         Ok(handle)
+    }
+
+    /// Keeps a resolved collection for this transaction's later lookups, keyed by the handle's
+    /// shared name (no allocation) when it is the name asked for.
+    fn remember(&mut self, name: &str, handle: &Arc<CollectionHandle>) {
+        let key = if &*handle.name == name {
+            handle.name.clone()
+        } else {
+            Arc::from(name)
+        };
+        self.collections.insert(key, handle.clone());
     }
 
     /// Forgets resolved collections after a DDL change in this transaction.
@@ -547,12 +596,15 @@ impl Transaction {
 
     // ----- raw table access ------------------------------------------------------------------
 
+    /// The snapshot's reader of `table` (`None` when the table does not exist in it), opened
+    /// once per transaction: one map lookup per call.
     pub(crate) fn reader(&mut self, table: &Arc<str>) -> Result<Option<&TableReader>> {
-        if !self.readers.contains_key(table) {
-            let reader = self.snapshot.table(table)?;
-            self.readers.insert(table.clone(), reader);
-        }
-        Ok(self.readers.get(table).and_then(Option::as_ref))
+        use std::collections::hash_map::Entry;
+        let reader = match self.readers.entry(table.clone()) {
+            Entry::Occupied(found) => found.into_mut(),
+            Entry::Vacant(slot) => slot.insert(self.snapshot.table(table)?),
+        };
+        Ok(reader.as_ref())
     }
 
     pub(crate) fn note_read(&mut self, table: &Arc<str>, key: &[u8]) {

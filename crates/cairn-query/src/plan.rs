@@ -33,7 +33,7 @@ use crate::filter::geo::GeoOp;
 use crate::filter::{Filter, Op};
 use crate::key_bounds::{as_slice, tighter_lower, tighter_upper};
 use crate::limits::{MAX_IN_LIST, PROBE_CAP, SPATIAL_PROBE_CAP};
-use crate::primary_key::{key_access, KeyAccess};
+use crate::primary_key::{id_path, key_access, KeyAccess};
 use crate::query::SortKey;
 
 /// Cost of reading one document in a sequential scan (decode and filter included).
@@ -300,7 +300,7 @@ pub fn plan(
             .into_iter()
             .filter(|h| h.ready)
         {
-            if let Some(candidate) = planner.spatial_candidate(&handle, &conjuncts)? {
+            if let Some(candidate) = planner.spatial_candidate(handle, &conjuncts)? {
                 candidates.push(candidate);
             }
         }
@@ -441,10 +441,10 @@ impl Planner<'_, '_> {
         if matches!(access, KeyAccess::Points(_)) {
             return self.primary_key_points(access);
         }
-        let id_path = FieldPath::parse("_id").ok()?;
-        let ordered = self.input.sort.is_empty() || self.sorts_by_id(&id_path);
+        let id_path = id_path()?;
+        let ordered = self.input.sort.is_empty() || self.sorts_by_id(id_path);
         let in_range = access.estimated_rows(self.total, DEFAULT_SELECTIVITY);
-        let residual = residual_selectivity(conjuncts, std::slice::from_ref(&id_path));
+        let residual = residual_selectivity(conjuncts, std::slice::from_ref(id_path));
         let mut rows = in_range;
         let mut cost_sort = self.sort_cost(in_range * residual);
         if ordered {
@@ -469,8 +469,8 @@ impl Planner<'_, '_> {
             return None;
         };
         let rows = keys.len() as f64;
-        let ordered = self.input.sort.is_empty()
-            || FieldPath::parse("_id").is_ok_and(|id| self.sorts_by_id(&id));
+        let ordered =
+            self.input.sort.is_empty() || id_path().is_some_and(|id| self.sorts_by_id(id));
         Some(Candidate {
             cost: rows * COST_FETCH_DOC + if ordered { 0.0 } else { self.sort_cost(rows) },
             estimated_rows: rows,
@@ -638,7 +638,7 @@ impl Planner<'_, '_> {
     /// counting candidate parts up to [`SPATIAL_PROBE_CAP`] (past that, half the collection).
     fn spatial_candidate(
         &mut self,
-        handle: &SpatialHandle,
+        handle: SpatialHandle,
         conjuncts: &[&Filter],
     ) -> Result<Option<Candidate>> {
         let found = conjuncts.iter().find_map(|c| match c {
@@ -664,7 +664,7 @@ impl Planner<'_, '_> {
         let mut matched = MatchedDocs::default();
         let mut tests = 0u64;
         let stats = spatial_search(
-            handle,
+            &handle,
             self.txn,
             self.collection,
             &query,
@@ -686,7 +686,7 @@ impl Planner<'_, '_> {
         found.exact_tests = tests;
         Ok(Some(Candidate {
             access: Access::Spatial {
-                handle: handle.clone(),
+                handle,
                 query,
                 test,
                 ball,

@@ -105,18 +105,25 @@ impl KeyAccess {
     }
 }
 
+/// The `_id` field path, parsed once: every plan asks for it, and parsing allocates.
+pub(crate) fn id_path() -> Option<&'static FieldPath> {
+    static ID_PATH: std::sync::LazyLock<Option<FieldPath>> =
+        std::sync::LazyLock::new(|| FieldPath::parse("_id").ok());
+    ID_PATH.as_ref()
+}
+
 /// The primary-key access the top-level conjuncts allow, if any conjunct constrains `_id`
 /// with `$eq`, `$in`, `$gt`, `$gte`, `$lt` or `$lte`. Equality wins over ranges (its points
 /// are kept only when inside the range).
 pub(crate) fn key_access(conjuncts: &[&Filter]) -> Option<KeyAccess> {
-    let id_path = FieldPath::parse("_id").ok()?;
+    let id_path = id_path()?;
     let mut points: Option<BTreeSet<Vec<u8>>> = None;
     let mut range: Option<KeyRange> = None;
     for conjunct in conjuncts {
         let Filter::Field(path, ops) = conjunct else {
             continue;
         };
-        if *path != id_path {
+        if path != id_path {
             continue;
         }
         for op in ops {

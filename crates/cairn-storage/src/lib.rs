@@ -7,7 +7,9 @@
 //! wrappers here, so the engine could move to another backend without reshaping.
 //!
 //! * [`Store`] opens a database in one of the [`StorageMode`]s.
-//! * [`Snapshot`] is a consistent read view; [`TableReader`] reads one table of it.
+//! * [`Snapshot`] is a consistent read view; [`TableReader`] reads one table of it. Snapshots
+//!   taken with no commit in between share one view and its opened tables
+//!   (`snapshot_cache.rs`).
 //! * [`WriteTxn`] is the (single) write transaction; [`TableWriter`] writes one table of it.
 //! * Encryption at rest sits below redb: `encrypted_backend.rs` is a redb storage backend that
 //!   seals every 4 KiB block with AES-256-GCM; `keyring.rs` keeps the wrapped data key beside
@@ -21,6 +23,7 @@ mod keyring;
 mod mode;
 mod rotation;
 mod snapshot;
+mod snapshot_cache;
 mod store;
 mod table_read;
 mod write;
@@ -34,7 +37,9 @@ pub use keyring::{
 };
 pub use mode::{StorageMode, DEFAULT_FLUSH_INTERVAL, DEFAULT_HYBRID_MEMORY_BUDGET_BYTES};
 pub use rotation::{RotationReport, ROTATION_CHUNK_BLOCKS};
-pub use snapshot::{Entry, RangeIter, Snapshot, TableReader, TableStats};
+pub use snapshot::{
+    Entry, RangeIter, Snapshot, TableReader, TableStats, MAX_OPEN_TABLES_PER_SNAPSHOT,
+};
 pub use store::{
     allocated_bytes, Store, StoreConfig, StoreStats, DATA_FILE_NAME, ROTATION_JOURNAL_FILE_NAME,
 };

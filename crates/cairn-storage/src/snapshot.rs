@@ -1,11 +1,24 @@
 //! Consistent read views.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::ops::Bound;
+use std::sync::{Arc, OnceLock};
 
+use parking_lot::RwLock;
 use redb::ReadableTableMetadata;
 
 use crate::table_read;
 use crate::{Result, StorageError};
+
+/// Tables one shared snapshot keeps open for its later users: 64. A query touches a handful
+/// (change log, catalog, a collection's documents, its index tables); the bound only stops a
+/// snapshot that walks every table (a backup, a verify) from holding them all. Tables past the
+/// bound are opened per call, as without the cache.
+pub const MAX_OPEN_TABLES_PER_SNAPSHOT: usize = 64;
+
+/// The redb type of one opened table.
+type RawReadOnly = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// The redb table type behind every Cairn table: ordered raw bytes to raw bytes.
 pub(crate) type RawTable<'n> = redb::TableDefinition<'n, &'static [u8], &'static [u8]>;
@@ -15,31 +28,90 @@ pub(crate) type RawTable<'n> = redb::TableDefinition<'n, &'static [u8], &'static
 /// Taking a snapshot never waits for the writer, and the writer never waits for snapshots: the
 /// storage engine is copy-on-write (MVCC). A live snapshot pins the pages it sees, so long-lived
 /// snapshots delay space reuse; the engine layer bounds their lifetime.
+///
+/// Snapshots taken while no commit lands in between are one and the same view, shared (see
+/// `snapshot_cache.rs`); cloning one is cheap and shares it too. The tables a view has opened
+/// stay open for all its users (up to [`MAX_OPEN_TABLES_PER_SNAPSHOT`]).
+#[derive(Clone)]
 pub struct Snapshot {
+    view: Arc<SharedView>,
+}
+
+/// One storage read transaction and the tables opened in it so far.
+pub(crate) struct SharedView {
     txn: redb::ReadTransaction,
+    id: u64,
+    /// Opened tables by name; `None` records that the table does not exist in this view.
+    tables: RwLock<HashMap<Box<str>, Option<Arc<RawReadOnly>>, foldhash::fast::RandomState>>,
+    /// What the layer above derived from this view (see [`Snapshot::derived`]).
+    derived: OnceLock<Arc<dyn Any + Send + Sync>>,
+}
+
+impl SharedView {
+    pub(crate) fn new(txn: redb::ReadTransaction, id: u64) -> Self {
+        SharedView {
+            txn,
+            id,
+            tables: RwLock::new(HashMap::default()),
+            derived: OnceLock::new(),
+        }
+    }
 }
 
 impl Snapshot {
-    pub(crate) fn new(txn: redb::ReadTransaction) -> Self {
-        Snapshot { txn }
+    pub(crate) fn from_view(view: Arc<SharedView>) -> Self {
+        Snapshot { view }
+    }
+
+    /// Identifies the view: two snapshots with the same id see exactly the same state (they
+    /// share one storage read transaction). Ids are never reused within one open store, so a
+    /// caller may remember something it derived from a view under its id.
+    pub fn id(&self) -> u64 {
+        self.view.id
+    }
+
+    /// State the layer above derives from this view (the engine keeps the view's commit
+    /// number and resolved collections there), made by `init` on first use and then shared by
+    /// every snapshot of the view; it lives exactly as long as the view. One type per view:
+    /// asking for another type than the first one gets a fresh, unshared value.
+    pub fn derived<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        if let Some(stored) = self.view.derived.get() {
+            return stored
+                .clone()
+                .downcast()
+                .unwrap_or_else(|_| Arc::new(init()));
+        }
+        let value = Arc::new(init());
+        // Another user may have stored first; then its value is the shared one.
+        let stored = self.view.derived.get_or_init(|| value.clone());
+        stored.clone().downcast().unwrap_or(value)
     }
 
     /// Opens one table of this snapshot; `None` when the table does not exist in it.
     ///
     /// The returned reader owns what it needs and may outlive `self`, still seeing this
-    /// snapshot's state.
+    /// snapshot's state. Opening a table the view already opened costs a map lookup.
     pub fn table(&self, name: &str) -> Result<Option<TableReader>> {
-        match self.txn.open_table(RawTable::new(name)) {
-            Ok(table) => Ok(Some(TableReader { table })),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(err) => Err(err.into()),
+        if let Some(opened) = self.view.tables.read().get(name) {
+            return Ok(opened.clone().map(|table| TableReader { table }));
         }
+        let opened = match self.view.txn.open_table(RawTable::new(name)) {
+            Ok(table) => Some(Arc::new(table)),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(err) => return Err(err.into()),
+        };
+        let mut tables = self.view.tables.write();
+        if tables.len() < MAX_OPEN_TABLES_PER_SNAPSHOT {
+            tables.insert(name.into(), opened.clone());
+        }
+        Ok(opened.map(|table| TableReader { table }))
     }
 
     /// Names of all tables that exist in this snapshot.
     pub fn table_names(&self) -> Result<Vec<String>> {
         use redb::TableHandle;
         let names = self
+            .view
             .txn
             .list_tables()
             .map_err(StorageError::from)?
@@ -50,14 +122,15 @@ impl Snapshot {
 }
 
 /// Read access to one table within a [`Snapshot`].
+#[derive(Clone)]
 pub struct TableReader {
-    table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    table: Arc<RawReadOnly>,
 }
 
 impl TableReader {
     /// Looks up `key`, passing the stored value to `read` without copying it out of the page.
     pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        table_read::get_with(&self.table, key, read)
+        table_read::get_with(&*self.table, key, read)
     }
 
     /// Looks up `key` and copies its value out.
@@ -81,22 +154,22 @@ impl TableReader {
 
     /// The last entry of the table, if any.
     pub fn last(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        table_read::last(&self.table)
+        table_read::last(&*self.table)
     }
 
     /// The first entry of the table, if any.
     pub fn first(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        table_read::first(&self.table)
+        table_read::first(&*self.table)
     }
 
     /// Number of entries.
     pub fn len(&self) -> Result<u64> {
-        table_read::len(&self.table)
+        table_read::len(&*self.table)
     }
 
     /// Whether the table has no entries.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(table_read::len(&self.table)? == 0)
+        Ok(table_read::len(&*self.table)? == 0)
     }
 
     /// Space used by this table in the data file.

@@ -13,6 +13,7 @@ use crate::encrypted_backend::{EncryptedBackend, SharedBackend};
 use crate::keyring::{self, DataKeys};
 use crate::mode::StorageMode;
 use crate::snapshot::Snapshot;
+use crate::snapshot_cache::SnapshotCache;
 use crate::write::WriteTxn;
 use crate::{Result, StorageError};
 
@@ -51,8 +52,21 @@ pub(crate) struct Shared {
     pub(crate) mode: StorageMode,
     /// Set after a non-durable commit, cleared by a durable one: whether a flush has work to do.
     pub(crate) dirty: AtomicBool,
+    /// Commits so far; bumped by every commit once it is visible, before it returns. Also the
+    /// key under which the shared read view is reused (see `snapshot_cache.rs`).
     pub(crate) commits: AtomicU64,
+    /// The read view shared by snapshots taken since the latest commit.
+    pub(crate) snapshots: SnapshotCache,
     pub(crate) fsyncs: AtomicU64,
+}
+
+impl Shared {
+    /// Counts a commit that is now visible, before it is acknowledged: from here on a new
+    /// snapshot no longer reuses a view taken before it (see `snapshot_cache.rs`).
+    pub(crate) fn count_commit(&self) {
+        self.commits.fetch_add(1, Ordering::AcqRel);
+        self.snapshots.release_stale(&self.commits);
+    }
 }
 
 /// An open database: one redb file (or one in-memory backend) and its storage mode.
@@ -111,6 +125,7 @@ impl Store {
             mode,
             dirty: AtomicBool::new(false),
             commits: AtomicU64::new(0),
+            snapshots: SnapshotCache::default(),
             fsyncs: AtomicU64::new(0),
         });
         let flusher = match mode {
@@ -184,8 +199,13 @@ impl Store {
     }
 
     /// A consistent read view of the latest commit. Never waits for the writer.
+    ///
+    /// Every commit that returned before this call is visible in it. Snapshots taken while no
+    /// commit lands in between share one view (see [`Snapshot::id`]).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Ok(Snapshot::new(self.db.begin_read()?))
+        self.shared
+            .snapshots
+            .snapshot(&self.shared.commits, || Ok(self.db.begin_read()?))
     }
 
     /// Starts the write transaction, waiting while another one is live.
@@ -209,7 +229,7 @@ impl Store {
         let file_bytes = meta.as_ref().map_or(0, std::fs::Metadata::len);
         let disk_bytes = meta.as_ref().map_or(0, allocated_bytes);
         StoreStats {
-            commits: self.shared.commits.load(Ordering::Relaxed),
+            commits: self.shared.commits.load(Ordering::Acquire),
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
             file_bytes,
             disk_bytes,
@@ -257,6 +277,8 @@ impl Store {
         if let Some(flusher) = self.flusher.take() {
             flusher.stop();
         }
+        // The shared view is a live read transaction, which these operations refuse.
+        self.shared.snapshots.clear();
         let result = match Arc::get_mut(&mut self.db) {
             Some(db) => op(db),
             None => Err(StorageError::Engine {
@@ -280,6 +302,7 @@ impl Drop for Store {
         if let Some(flusher) = self.flusher.take() {
             flusher.stop();
         }
+        self.shared.snapshots.clear();
         // A clean close makes memory-first commits durable; a failure here cannot be reported
         // from drop, and the promise for a crash (which this then is) still holds.
         let _ = self.flush();

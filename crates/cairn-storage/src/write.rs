@@ -67,7 +67,7 @@ impl WriteTxn {
         } else {
             self.shared.dirty.store(true, Ordering::Release);
         }
-        self.shared.commits.fetch_add(1, Ordering::Relaxed);
+        self.shared.count_commit();
         Ok(())
     }
 
@@ -81,7 +81,7 @@ impl WriteTxn {
         self.txn.commit()?;
         self.shared.dirty.store(false, Ordering::Release);
         self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
-        self.shared.commits.fetch_add(1, Ordering::Relaxed);
+        self.shared.count_commit();
         Ok(())
     }
 
