@@ -7,12 +7,11 @@
 //! returns stops the read and is handed back.
 
 use std::ops::Bound;
-use std::sync::Arc;
 
 use cairn_engine::{ScanStep, Transaction};
 
 use crate::error::{GeoError, Result};
-use crate::index::page_cache::{self, CachedPage};
+use crate::index::page_cache;
 use crate::index::pages::{records, PAGES_TABLE};
 
 /// Walks the entries of `index` from `start` in key order, steered by `visit` (next, stop,
@@ -113,11 +112,6 @@ pub(crate) fn range(
     failure.map_or(Ok(()), Err)
 }
 
-/// Pages read after the one a cached walk misses on, into the page cache: a walk leaving a
-/// page mostly needs one a few pages on, and stepping to a neighbour costs far less than the
-/// descent that would find it later.
-pub const READ_AHEAD_PAGES: usize = 3;
-
 /// What a visitor's answer means for the page being walked.
 enum InPage {
     /// Go on with the page's next record (skipping those below the target).
@@ -180,30 +174,8 @@ fn guided_cached(
             Some(page) => page,
             None => {
                 descents += 1;
-                // The page holding the target, and the next few: a walk that leaves a page
-                // mostly lands a little further on, and the neighbours cost a step each
-                // where a later descent would cost a seek.
-                let mut first: Option<Arc<CachedPage>> = None;
-                let mut from = target.clone();
-                let mut read = 0;
-                txn.extension_range(
-                    collection,
-                    index,
-                    PAGES_TABLE,
-                    Bound::Included(&target),
-                    Bound::Unbounded,
-                    |key, bytes| {
-                        let page = cache.insert_into(&pages, &from, key.to_vec(), bytes.to_vec());
-                        from.clear();
-                        from.extend_from_slice(key);
-                        from.push(0);
-                        first.get_or_insert(page);
-                        read += 1;
-                        Ok(read <= READ_AHEAD_PAGES)
-                    },
-                )?;
-                match first {
-                    Some(page) => page,
+                match txn.extension_ceiling(collection, index, PAGES_TABLE, &target)? {
+                    Some((key, bytes)) => cache.insert_into(&pages, &target, key, bytes),
                     None => return Ok(descents),
                 }
             }
