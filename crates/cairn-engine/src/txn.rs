@@ -701,16 +701,40 @@ impl Transaction {
         visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         self.reads.range(table, start, end);
-        // A table dropped in this transaction shows only what was written after the drop.
-        let stored = if self.writes.is_dropped(table) {
-            None
-        } else {
-            self.reader(table)?;
-            self.readers.get(table).and_then(Option::as_ref)
-        };
-        let pending = self.writes.tables.get(table);
+        self.open_for_scan(table)?;
+        let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
         merge_scan(stored, pending, (start, end), visit)
     }
+}
+
+impl Transaction {
+    /// Opens `table`'s stored reader for a scan, unless the table was dropped in this
+    /// transaction (then only what was written after the drop shows).
+    fn open_for_scan(&mut self, table: &Arc<str>) -> Result<()> {
+        if !self.writes.is_dropped(table) {
+            self.reader(table)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a scan of `table` merges, once [`Transaction::open_for_scan`] ran: the stored table
+/// (none when dropped in the transaction) and the transaction's pending writes to it. Free
+/// of `self`, so a scan can record reads while it holds them.
+fn scan_sources<'t>(
+    readers: &'t HashMap<Arc<str>, Option<TableReader>, FastHash>,
+    writes: &'t WriteSet,
+    table: &Arc<str>,
+) -> (
+    Option<&'t TableReader>,
+    Option<&'t std::collections::BTreeMap<Vec<u8>, Pending>>,
+) {
+    let stored = if writes.is_dropped(table) {
+        None
+    } else {
+        readers.get(table).and_then(Option::as_ref)
+    };
+    (stored, writes.tables.get(table))
 }
 
 impl Transaction {
@@ -723,13 +747,8 @@ impl Transaction {
         table: &Arc<str>,
         key: &[u8],
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let stored = if self.writes.is_dropped(table) {
-            None
-        } else {
-            self.reader(table)?;
-            self.readers.get(table).and_then(Option::as_ref)
-        };
-        let pending = self.writes.tables.get(table);
+        self.open_for_scan(table)?;
+        let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
         let mut found = None;
         merge_scan(
             stored,
@@ -761,13 +780,8 @@ impl Transaction {
         start: &[u8],
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<ScanStep>,
     ) -> Result<()> {
-        let stored = if self.writes.is_dropped(table) {
-            None
-        } else {
-            self.reader(table)?;
-            self.readers.get(table).and_then(Option::as_ref)
-        };
-        let pending = self.writes.tables.get(table);
+        self.open_for_scan(table)?;
+        let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
         let tracked = !self.reads.untracked;
         let mut from = start.to_vec();
         loop {
