@@ -210,6 +210,7 @@ impl SpatialHandle {
             only,
             level: None,
             outside: 0,
+            last_tested: None,
         };
         let start = match only {
             None => vec![0],
@@ -251,6 +252,9 @@ struct Walk<'q> {
     only: Option<u8>,
     level: Option<(u8, u128, u128)>,
     outside: u32,
+    /// The cell of the last entry routed to its test: the next entries of that cell (a
+    /// mesh's neighbouring triangles share cells) are tested without deciding again.
+    last_tested: Option<(u8, u128)>,
 }
 
 impl Walk<'_> {
@@ -261,6 +265,9 @@ impl Walk<'_> {
     /// overflow level is read whole.
     fn route(&mut self, key: &[u8]) -> Result<Option<ScanStep>> {
         let (level, code) = cell_of_key(key)?;
+        if self.last_tested == Some((level, code)) {
+            return Ok(None);
+        }
         if self.only.is_some_and(|only| only != level) {
             return Ok(Some(ScanStep::Stop));
         }
@@ -296,6 +303,7 @@ impl Walk<'_> {
             }
         }
         self.outside = 0;
+        self.last_tested = Some((level, code));
         Ok(None)
     }
 
