@@ -126,7 +126,8 @@ pub enum Command {
         /// Print changes committed after this sequence number.
         #[arg(long, default_value_t = 0)]
         after: u64,
-        /// Maximum number of changes.
+        /// About this many changes, as whole commits: a commit is never split, so the last
+        /// one may take the output past the limit. Page on with `--after` the last `seq`.
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },

@@ -124,7 +124,9 @@ pub fn insert_changes(dir: &Path) -> Vec<InsertChange> {
                     .unwrap_or_else(|err| panic!("changes line {line:?}: {err}"))
             })
             .collect();
-        let full = page.len() == CHANGES_PAGE;
+        // A page never splits a commit: it ends with the whole commit that reached the
+        // limit, so a full page may hold more than the limit.
+        let full = page.len() >= CHANGES_PAGE;
         let seq_of = |change: &Json| change["seq"].as_u64().expect("change has a seq");
         if full {
             let last_seq = page.last().map(seq_of).expect("full page is not empty");
