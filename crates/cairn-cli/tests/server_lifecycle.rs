@@ -115,8 +115,10 @@ fn requests_over_the_concurrency_or_time_limit_are_refused_and_others_still_serv
             "1",
             "--request-timeout-ms",
             // Long enough that, on a loaded machine, the probes below start before the slow
-            // request times out (the test waits for events, it never asserts a duration).
-            "4000",
+            // request times out (the test waits for events, it never asserts a duration): 4 s
+            // was once not enough with a full test run and a CI build sharing the 2 cores. The
+            // probe loop below lasts at least 20 s, so the timeout still ends within it.
+            "10000",
         ],
     );
     let http = server.root();
