@@ -7,7 +7,7 @@ use crate::index::build::fill;
 use crate::index::entries_table;
 use crate::index::limits::MAX_SPATIAL_INDEXES_PER_COLLECTION;
 use crate::index::maintain::SPATIAL_KIND;
-use crate::index::pages::{records, PAGES_TABLE};
+use crate::index::pages::PAGES_TABLE;
 use crate::index::read::spatial_indexes;
 use crate::index::spec::SpatialSpec;
 
@@ -88,27 +88,11 @@ pub fn list_spatial_indexes(db: &Database, collection: &str) -> Result<Vec<Spati
     for handle in spatial_indexes(&mut txn, collection)? {
         let stats = txn.extension_table_stats(collection, &handle.spec.name, PAGES_TABLE)?;
         let mut entries = 0u64;
-        let mut corrupt = None;
-        txn.extension_range(
-            collection,
-            &handle.spec.name,
-            PAGES_TABLE,
-            std::ops::Bound::Unbounded,
-            std::ops::Bound::Unbounded,
-            |_, page| {
-                for record in records(page) {
-                    if let Err(err) = record {
-                        corrupt = Some(err);
-                        return Ok(false);
-                    }
-                    entries += 1;
-                }
-                Ok(true)
-            },
-        )?;
-        if let Some(err) = corrupt {
-            return Err(err);
-        }
+        let all = (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
+        entries_table::range(&mut txn, collection, &handle.spec.name, all, |_, _| {
+            entries += 1;
+            Ok(true)
+        })?;
         out.push(SpatialInfo {
             spec: handle.spec,
             ready: handle.ready,

@@ -110,27 +110,8 @@ pub fn global() -> &'static PageCache {
 }
 
 impl PageCache {
-    /// The page answering for `key` under `stamp` (see [`StampPages::lookup`]).
-    pub fn lookup(&self, stamp: u128, key: &[u8]) -> Option<Arc<CachedPage>> {
-        let pages = self.stamps.read().pages.get(&stamp)?.clone();
-        pages.lookup(key)
-    }
-
-    /// Caches the page `(key, bytes)` read under `stamp` as the first page whose key is
-    /// `>= from`, and returns it.
-    pub fn insert(
-        &self,
-        stamp: u128,
-        from: &[u8],
-        key: Vec<u8>,
-        bytes: Vec<u8>,
-    ) -> Arc<CachedPage> {
-        let pages = self.pages(stamp);
-        self.insert_into(&pages, from, key, bytes)
-    }
-
-    /// [`PageCache::insert`] into the pages of a stamp already looked up with
-    /// [`PageCache::pages`].
+    /// Caches the page `(key, bytes)`, read as the first page whose key is `>= from`, in the
+    /// pages of a stamp (from [`PageCache::pages`]), and returns it.
     pub fn insert_into(
         &self,
         pages: &StampPages,
@@ -212,30 +193,38 @@ impl PageCache {
 mod tests {
     use super::*;
 
+    /// The page answering for `key` under `stamp`, without creating the stamp's map.
+    fn lookup(cache: &PageCache, stamp: u128, key: &[u8]) -> Option<Arc<CachedPage>> {
+        let pages = cache.stamps.read().pages.get(&stamp)?.clone();
+        pages.lookup(key)
+    }
+
+    fn insert(cache: &PageCache, stamp: u128, from: &[u8], key: &[u8], bytes: Vec<u8>) {
+        cache.insert_into(&cache.pages(stamp), from, key.to_vec(), bytes);
+    }
+
     #[test]
     fn a_lookup_hits_only_inside_the_known_span() {
         let cache = PageCache::default();
-        cache.insert(7, b"d", b"k".to_vec(), vec![1]);
-        assert!(cache.lookup(7, b"d").is_some());
-        assert!(cache.lookup(7, b"k").is_some());
-        assert!(cache.lookup(7, b"c").is_none(), "below the span: unknown");
-        assert!(cache.lookup(7, b"l").is_none(), "past the page");
-        assert!(cache.lookup(8, b"e").is_none(), "another stamp");
+        insert(&cache, 7, b"d", b"k", vec![1]);
+        assert!(lookup(&cache, 7, b"d").is_some());
+        assert!(lookup(&cache, 7, b"k").is_some());
+        assert!(lookup(&cache, 7, b"c").is_none(), "below the span: unknown");
+        assert!(lookup(&cache, 7, b"l").is_none(), "past the page");
+        assert!(lookup(&cache, 8, b"e").is_none(), "another stamp");
         // Learning the page from lower down widens its span.
-        cache.insert(7, b"a", b"k".to_vec(), vec![1]);
-        assert!(cache.lookup(7, b"b").is_some());
+        insert(&cache, 7, b"a", b"k", vec![1]);
+        assert!(lookup(&cache, 7, b"b").is_some());
     }
 
     #[test]
     fn old_stamps_are_evicted_and_bytes_accounted() {
         let cache = PageCache::default();
         for stamp in 0..(MAX_PAGE_CACHE_STAMPS as u128 + 2) {
-            cache.insert(stamp, b"a", b"z".to_vec(), vec![0; 100]);
+            insert(&cache, stamp, b"a", b"z", vec![0; 100]);
         }
-        assert!(cache.lookup(0, b"b").is_none());
-        assert!(cache
-            .lookup(MAX_PAGE_CACHE_STAMPS as u128 + 1, b"b")
-            .is_some());
+        assert!(lookup(&cache, 0, b"b").is_none());
+        assert!(lookup(&cache, MAX_PAGE_CACHE_STAMPS as u128 + 1, b"b").is_some());
         let per_page = 1 + 1 + 100 + PAGE_OVERHEAD_BYTES;
         assert_eq!(cache.bytes(), MAX_PAGE_CACHE_STAMPS * per_page);
         cache.clear();

@@ -64,9 +64,9 @@ fn record_bytes(key: &[u8], value: &[u8]) -> usize {
 }
 
 /// Refuses an entry a page record cannot hold.
-fn check_record(key: &[u8], value: &[u8]) -> Result<(u16, u8)> {
+fn check_record(key: &[u8], value: &[u8]) -> Result<()> {
     match (u16::try_from(key.len()), u8::try_from(value.len())) {
-        (Ok(key_len), Ok(value_len)) => Ok((key_len, value_len)),
+        (Ok(_), Ok(_)) => Ok(()),
         _ => Err(GeoError::InvalidArgument {
             reason: format!(
                 "a spatial index entry of {} key bytes and {} value bytes is over the page \
@@ -78,14 +78,14 @@ fn check_record(key: &[u8], value: &[u8]) -> Result<(u16, u8)> {
     }
 }
 
-/// Appends one record to a page being built.
-fn push_record(page: &mut Vec<u8>, key: &[u8], value: &[u8]) -> Result<()> {
-    let (key_len, value_len) = check_record(key, value)?;
-    page.extend_from_slice(&key_len.to_le_bytes());
-    page.push(value_len);
+/// Appends one record to a page being built. Every record's lengths fit: ops are checked
+/// by [`apply`] before anything is written, and stored records were checked when written.
+fn push_record(page: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    debug_assert!(check_record(key, value).is_ok());
+    page.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    page.push(value.len() as u8);
     page.extend_from_slice(key);
     page.extend_from_slice(value);
-    Ok(())
 }
 
 /// The records of a stored page, in key order.
@@ -227,7 +227,7 @@ fn write_back(
             page.clear();
             start = i;
         }
-        push_record(&mut page, key, value)?;
+        push_record(&mut page, key, value);
     }
     store.put_page(page_key, &page)
 }
@@ -339,7 +339,7 @@ mod tests {
     #[test]
     fn a_truncated_page_is_reported_as_corrupt() {
         let mut page = Vec::new();
-        push_record(&mut page, b"key", b"value").unwrap();
+        push_record(&mut page, b"key", b"value");
         page.truncate(page.len() - 1);
         assert!(records(&page).any(|r| r.is_err()));
     }
