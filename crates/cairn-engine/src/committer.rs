@@ -47,6 +47,16 @@ impl SnapshotRegistration {
         SnapshotRegistration { shared, seq }
     }
 
+    /// A second registration of the same snapshot (a forked read-only transaction), so the
+    /// snapshot stays registered until both are dropped.
+    pub(crate) fn duplicate(&self) -> Self {
+        *self.shared.active.lock().entry(self.seq).or_insert(0) += 1;
+        SnapshotRegistration {
+            shared: self.shared.clone(),
+            seq: self.seq,
+        }
+    }
+
     /// The registered sequence number (never above the snapshot's own).
     pub(crate) fn seq(&self) -> u64 {
         self.seq

@@ -125,6 +125,8 @@ pub(crate) struct DbInner {
     extension_tables: ExtensionTableNames,
     /// Collections resolved by earlier transactions (see [`CollectionHandles`]).
     pub(crate) handles: CollectionHandles,
+    /// Read-only transactions running on other threads (see `background.rs`).
+    pub(crate) background: Arc<crate::background::BackgroundReads>,
 }
 
 /// Interned extension table names by (collection id, extension, table). Extensions write
@@ -363,6 +365,7 @@ impl Database {
                 instances: Mutex::new(HashMap::new()),
                 extension_tables: ExtensionTableNames::default(),
                 handles: CollectionHandles::default(),
+                background: Default::default(),
             }),
         })
     }

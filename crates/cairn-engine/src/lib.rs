@@ -7,6 +7,7 @@
 //! Start at [`Database`]; write through [`Transaction`]; maintain derived data through
 //! [`Extension`].
 
+mod background;
 pub mod backup;
 mod catalog;
 mod changelog;
@@ -31,6 +32,7 @@ mod verify;
 mod view_state;
 mod writeset;
 
+pub use background::{BackgroundRead, BackgroundStop, MAX_BACKGROUND_CLOSE_WAIT};
 pub use catalog::{
     is_system_collection, validate_name, CollectionMeta, ExtensionSpec, SYSTEM_COLLECTION_PREFIX,
 };

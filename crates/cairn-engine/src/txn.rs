@@ -221,6 +221,31 @@ impl Transaction {
         !self.reads.untracked
     }
 
+    /// A read-only transaction on this transaction's snapshot (see
+    /// [`Transaction::fork_background`]).
+    pub(crate) fn fork_read(&self) -> Transaction {
+        Transaction {
+            db: self.db.clone(),
+            snapshot: self.snapshot.clone(),
+            view: self.view.clone(),
+            snapshot_seq: self.snapshot_seq,
+            registration: self.registration.duplicate(),
+            readers: HashMap::with_capacity_and_hasher(READERS_CAPACITY, FastHash::default()),
+            collections: HashMap::default(),
+            writes: WriteSet::default(),
+            reads: ReadSet {
+                untracked: true,
+                ..ReadSet::default()
+            },
+            changes: Vec::new(),
+            undo: Vec::new(),
+            ops: 0,
+            written_collections: Vec::new(),
+            cascade_depth: 0,
+            commit_cache: Default::default(),
+        }
+    }
+
     /// Whether the transaction has buffered no change (no write, no change-log record).
     pub fn is_read_only(&self) -> bool {
         self.writes.tables.is_empty()

@@ -35,6 +35,8 @@ pub struct ExecStats {
     pub spatial_bucket_loads: u64,
     /// Jumps a spatial-index search made through the stored pages (each a B-tree descent).
     pub spatial_seeks: u64,
+    /// Spatial-index searches answered from the index content's resident image (in memory).
+    pub spatial_resident: u64,
 }
 
 impl ExecStats {
@@ -45,6 +47,7 @@ impl ExecStats {
         self.spatial_bucket_hits += search.bucket_hits;
         self.spatial_bucket_loads += search.bucket_loads;
         self.spatial_seeks += search.seeks;
+        self.spatial_resident += search.resident;
     }
 }
 

@@ -78,6 +78,7 @@ impl Explain {
             ("spatial_bucket_hits", e.spatial_bucket_hits),
             ("spatial_bucket_loads", e.spatial_bucket_loads),
             ("spatial_seeks", e.spatial_seeks),
+            ("spatial_resident", e.spatial_resident),
         ] {
             ex.insert(name, Value::Int(count as i64));
         }

@@ -10,6 +10,10 @@
 //! one more round at that radius is exact. If fewer passed, `r` grows ×4 (capped by
 //! `maxDistance`). Without an index, a scan measures every
 //! matching document. Ties are broken by `_id` key, so both ways give the same answer.
+//!
+//! When the index content is resident in memory (`cairn_geo::index::residency`), there are no
+//! rounds of radii: the image walks its R-tree best-first and hands documents over nearest
+//! first by exact distance, so the walk stops right after the `k`-th.
 
 use std::collections::HashMap;
 
@@ -201,6 +205,9 @@ fn indexed(
     let limit = near.max.unwrap_or(f64::INFINITY);
     // The first radius: where k documents are expected at the density of the decoded buckets
     // around the shape (read-only snapshots), else `INITIAL_RADIUS`.
+    if let Some(found) = resident(executor, near, handle)? {
+        return Ok(found);
+    }
     let mut probe = cairn_geo::index::SearchStats::default();
     let density = handle.density_near(executor.txn, executor.collection, &shape_box, &mut probe)?;
     executor.stats.add_spatial(&probe);
@@ -250,20 +257,7 @@ fn indexed(
             if d > limit {
                 break;
             }
-            if !fetched.contains_key(&key) {
-                let mut doc = None;
-                if from_keys {
-                    executor.stats.matched += 1;
-                    doc = Some(index_only::id_document(&key)?);
-                } else {
-                    executor.fetch_one(&key, &mut |_, found| {
-                        doc = Some(found);
-                        Ok(true)
-                    })?;
-                }
-                fetched.insert(key.clone(), doc);
-            }
-            if let Some(Some(doc)) = fetched.get(&key) {
+            if let Some(doc) = take(executor, &key, from_keys, &mut fetched)? {
                 rows.push((d, key, doc.clone()));
                 if rows.len() == near.k {
                     break;
@@ -290,6 +284,92 @@ fn indexed(
             }
         }
         .min(limit);
+    }
+}
+
+/// The document of `key` if it passes the filter (fetched once per `$near`, remembered in
+/// `fetched`); from the key alone when `from_keys` (the filter is the `$near` alone and only
+/// `_id` is kept).
+fn take(
+    executor: &mut Executor<'_>,
+    key: &[u8],
+    from_keys: bool,
+    fetched: &mut HashMap<Vec<u8>, Option<Value>>,
+) -> Result<Option<Value>> {
+    if let Some(known) = fetched.get(key) {
+        return Ok(known.clone());
+    }
+    let mut doc = None;
+    if from_keys {
+        executor.stats.matched += 1;
+        doc = Some(index_only::id_document(key)?);
+    } else {
+        executor.fetch_one(key, &mut |_, found| {
+            doc = Some(found);
+            Ok(true)
+        })?;
+    }
+    fetched.insert(key.to_vec(), doc.clone());
+    Ok(doc)
+}
+
+/// `$near` from the index content's resident image (`None` when it is not resident): the
+/// image hands documents nearest first by exact distance; the first `want` (and any tied
+/// with the last) are fetched and filtered, and if fewer than `k` pass, the walk runs again
+/// for four times as many. Returns the rows, the walks made and the distance reached.
+fn resident(
+    executor: &mut Executor<'_>,
+    near: &NearSpec,
+    handle: &cairn_geo::index::SpatialHandle,
+) -> Result<Option<(Vec<NearRow>, u32, f64)>> {
+    let shape_box = cairn_geo::bbox(&near.shape);
+    let limit = near.max.unwrap_or(f64::INFINITY);
+    let from_keys = executor.ids_only && index_only::is_only_near(executor.filter, &near.path);
+    let mut fetched: HashMap<Vec<u8>, Option<Value>> = HashMap::new();
+    let mut want = near.k;
+    let mut walks = 0;
+    loop {
+        walks += 1;
+        let mut order: Vec<(f64, Vec<u8>)> = Vec::with_capacity(want.min(1024));
+        let mut complete = true;
+        let mut tests = 0u64;
+        let found = handle.resident_nearest(
+            executor.txn,
+            executor.collection,
+            &shape_box,
+            limit,
+            &mut |part| {
+                tests += 1;
+                primitive_to_geometry(part, &near.shape)
+            },
+            &mut |key, d| {
+                if order.len() >= want && order.last().is_some_and(|last| d > last.0) {
+                    complete = false;
+                    return Ok(false);
+                }
+                order.push((d, key.to_vec()));
+                Ok(true)
+            },
+        )?;
+        let Some(search) = found else {
+            return Ok(None);
+        };
+        executor.stats.add_spatial(&search);
+        executor.stats.exact_tests += tests;
+        let reached = order.last().map_or(0.0, |last| last.0);
+        let mut rows = Vec::new();
+        for (d, key) in order {
+            if let Some(doc) = take(executor, &key, from_keys, &mut fetched)? {
+                rows.push((d, key, doc));
+            }
+        }
+        // Every document up to `reached` was handed over, ties included: if `k` passed (or
+        // nothing is left), the nearest `k` of them are the answer.
+        if rows.len() >= near.k || complete {
+            keep_nearest(&mut rows, near.k);
+            return Ok(Some((rows, walks, reached)));
+        }
+        want = want.saturating_mul(4);
     }
 }
 

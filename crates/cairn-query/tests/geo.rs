@@ -232,7 +232,10 @@ proptest! {
                     .expect("projection"),
             );
             let keys_only = find_under_every_plan(&db, "g", &ids_only).expect("find ids");
-            for plans in [cached, scanned, keys_only] {
+            // And from the content's resident image (an R-tree in memory).
+            prop_assert!(cairn_geo::index::make_resident(&db, "g", "where").expect("resident"));
+            let resident = find_under_every_plan(&db, "g", &query).expect("find resident");
+            for plans in [cached, scanned, keys_only, resident] {
                 prop_assert!(plans.iter().any(|(p, _)| p.contains("spatial")), "no spatial plan among {:?}", plans.iter().map(|p| &p.0).collect::<Vec<_>>());
                 for (plan, result) in plans {
                     prop_assert_eq!(ids(&result.documents), ids(&expected), "plan {}", plan);
@@ -285,6 +288,16 @@ proptest! {
                 .collect()
         };
         prop_assert_eq!(id_and_distance(&keyed.documents), id_and_distance(&result.documents));
+        // From the resident image: a best-first walk instead of rounds of radii.
+        if indexed {
+            prop_assert!(cairn_geo::index::make_resident(&db, "g", "where").expect("resident"));
+            let resident = find(&db, "g", &query).expect("near resident");
+            prop_assert_eq!(&resident.documents, &result.documents);
+            let resident_ids = find(&db, "g", &ids_only).expect("near resident ids");
+            prop_assert_eq!(id_and_distance(&resident_ids.documents), id_and_distance(&result.documents));
+            let explain = cairn_query::explain(&db, "g", &query).expect("explain");
+            prop_assert!(explain.executed.spatial_resident >= 1, "{:?}", explain.executed);
+        }
         // Brute force: every matching document's exact distance, nearest first, ties by id key.
         let mut expected: Vec<(f64, Vec<u8>)> = all_docs(&db)
             .iter()

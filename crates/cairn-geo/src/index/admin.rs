@@ -10,6 +10,7 @@ use crate::index::maintain::SPATIAL_KIND;
 use crate::index::pages::PAGES_TABLE;
 use crate::index::read::spatial_indexes;
 use crate::index::spec::SpatialSpec;
+use crate::index::{residency, stamp};
 
 /// A spatial index as listed.
 #[derive(Debug, Clone)]
@@ -79,6 +80,32 @@ pub fn drop_spatial_index(db: &Database, collection: &str, name: &str) -> Result
     drop(txn);
     db.detach_extension(collection, name)?;
     Ok(())
+}
+
+/// Makes the current content of a ready spatial index resident in memory now (see
+/// `residency.rs`), instead of after [`crate::index::RESIDENT_AFTER_SEARCHES`] searches: for
+/// a caller about to query it hard (a warm-up, like PostgreSQL's `pg_prewarm`). Returns
+/// whether it is resident: false when the index is not ready, has no stamp (written before
+/// stamps existed) or is larger than [`crate::index::MAX_RESIDENT_BYTES`]. The next write to
+/// the index makes a new content, which becomes resident by use again.
+pub fn make_resident(db: &Database, collection: &str, name: &str) -> Result<bool> {
+    let mut txn = db.read()?;
+    let Some(handle) = spatial_indexes(&mut txn, collection)?
+        .into_iter()
+        .find(|h| h.spec.name == name)
+    else {
+        return Err(GeoError::UnknownIndex {
+            collection: collection.to_string(),
+            name: name.to_string(),
+        });
+    };
+    if !handle.ready {
+        return Ok(false);
+    }
+    match stamp::read(&mut txn, collection, name)? {
+        Some(stamp) => residency::load_now(&mut txn, collection, name, stamp),
+        None => Ok(false),
+    }
 }
 
 /// Lists a collection's spatial indexes with their sizes.

@@ -266,11 +266,12 @@ pub fn cache_bytes() -> usize {
     global().bytes.load(Ordering::Relaxed)
 }
 
-/// Drops every cached bucket and level list, and every cached page (`page_cache.rs`): the
-/// next searches load afresh. For benchmarks that time a cold open, and for tests; never
-/// needed for correctness.
+/// Drops every cached bucket and level list, every cached page (`page_cache.rs`) and every
+/// resident image with its search counts (`residency.rs`): the next searches load afresh.
+/// For benchmarks that time a cold open, and for tests; never needed for correctness.
 pub fn clear_cache() {
     crate::index::page_cache::global().clear();
+    crate::index::residency::clear();
     let cache = global();
     for shard in &cache.shards {
         let mut shard = shard.write();

@@ -6,9 +6,11 @@
 //! Maintained by the engine's write hook in the same commit as the documents
 //! (`maintain.rs`), each such commit also writing a fresh content stamp (`stamp.rs`);
 //! persistent in the extension's tables, so opening a database reads nothing; built online
-//! (`build.rs`); read by the query layer through [`SpatialHandle`]: read-only snapshots
-//! through a process-wide cache of decoded buckets keyed by the stamp (`bucket.rs`,
-//! `cache.rs`, `cached_read.rs`), other transactions with one guided scan (`read.rs`).
+//! (`build.rs`); read by the query layer through [`SpatialHandle`]: read-only snapshots of a
+//! content queried often from its resident image (an R-tree in memory, `resident.rs`, loaded
+//! in the background: `residency.rs`), before that through a process-wide cache of decoded
+//! buckets keyed by the stamp (`bucket.rs`, `cache.rs`, `cached_read.rs`); other
+//! transactions with one guided scan (`read.rs`).
 
 pub mod admin;
 pub mod bucket;
@@ -23,14 +25,17 @@ pub mod maintain;
 pub mod page_cache;
 pub mod pages;
 pub mod read;
+pub mod residency;
+pub mod resident;
 pub mod spec;
 pub mod stamp;
 
 pub use admin::{
     create_spatial_index, drop_spatial_index, expected_entries, list_spatial_indexes,
-    stored_entries, SpatialInfo,
+    make_resident, stored_entries, SpatialInfo,
 };
 pub use cache::{cache_bytes, clear_cache, MAX_CACHE_BYTES};
 pub use maintain::{SpatialExtensionKind, SPATIAL_KIND};
 pub use read::{spatial_indexes, SearchStats, SpatialHandle};
+pub use residency::{resident_bytes, MAX_RESIDENT_BYTES, RESIDENT_AFTER_SEARCHES};
 pub use spec::SpatialSpec;

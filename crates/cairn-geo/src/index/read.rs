@@ -9,7 +9,7 @@ use crate::index::entries::{decode_primitive, doc_key_of};
 use crate::index::grid::{block_beyond, code_in_box, next_in_box, CellBox, OVERFLOW_LEVEL};
 use crate::index::maintain::{META_TABLE, READY_KEY, SPATIAL_KIND};
 use crate::index::spec::SpatialSpec;
-use crate::index::{cached_read, entries_table, stamp};
+use crate::index::{cached_read, entries_table, residency, stamp};
 use crate::primitive::{Aabb, Primitive};
 
 /// A spatial index of a collection as a snapshot sees it.
@@ -44,6 +44,8 @@ pub struct SearchStats {
     pub bucket_hits: u64,
     /// Buckets read from the snapshot and decoded into the cache.
     pub bucket_loads: u64,
+    /// Searches answered from the content's resident image (`resident.rs`).
+    pub resident: u64,
 }
 
 impl SearchStats {
@@ -54,6 +56,7 @@ impl SearchStats {
         self.candidates += other.candidates;
         self.bucket_hits += other.bucket_hits;
         self.bucket_loads += other.bucket_loads;
+        self.resident += other.resident;
     }
 }
 
@@ -71,7 +74,23 @@ pub(crate) struct Search<'s> {
     pub(crate) stopped: bool,
 }
 
-impl Search<'_> {
+impl<'s> Search<'s> {
+    /// A search of `query` (within the distance of `ball`, when given) handing candidates to
+    /// `visit`.
+    pub(crate) fn new(
+        query: &'s Aabb,
+        ball: Option<(&'s Aabb, f64)>,
+        visit: &'s mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+    ) -> Search<'s> {
+        Search {
+            query,
+            ball,
+            visit,
+            stats: SearchStats::default(),
+            stopped: false,
+        }
+    }
+
     /// Hands `part` to the visitor if its exact bounding box overlaps the query box (and lies
     /// within the distance of a distance search); returns whether the search goes on.
     pub(crate) fn offer(&mut self, doc_key: &[u8], part: &Primitive) -> Result<bool> {
@@ -141,6 +160,35 @@ impl SpatialHandle {
         self.search_in(txn, collection, &query, Some((around, radius)), visit)
     }
 
+    /// The nearest documents to a shape (box `around`) from the content's resident image:
+    /// `visit(doc_key, distance)` for each, nearest first by exact distance (`distance(part)`
+    /// measures a part), each once at its smallest, until it returns false or the next lies
+    /// beyond `limit` (see `ResidentIndex::nearest`). `None`, having visited nothing, when
+    /// `txn` records its reads or the content is not resident (the caller searches by radius
+    /// instead, which also counts towards making it resident).
+    pub fn resident_nearest(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        around: &Aabb,
+        limit: f64,
+        distance: &mut dyn FnMut(&Primitive) -> f64,
+        visit: &mut dyn FnMut(&[u8], f64) -> Result<bool>,
+    ) -> Result<Option<SearchStats>> {
+        if txn.records_reads() {
+            return Ok(None);
+        }
+        let Some(stamp) = stamp::read(txn, collection, &self.spec.name)? else {
+            return Ok(None);
+        };
+        let Some(image) = residency::peek(stamp) else {
+            return Ok(None);
+        };
+        let mut stats = SearchStats::default();
+        image.nearest(around, limit, distance, visit, &mut stats)?;
+        Ok(Some(stats))
+    }
+
     /// Documents per unit volume near the center of `around`, estimated from the decoded
     /// buckets around it (see `cached_read::density`), for a nearest-neighbour search's first
     /// radius. `None` when `txn` records its reads or the index has no stamp (the cache is not
@@ -173,19 +221,16 @@ impl SpatialHandle {
         ball: Option<(&Aabb, f64)>,
         visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
     ) -> Result<SearchStats> {
-        let mut search = Search {
-            query,
-            ball,
-            visit,
-            stats: SearchStats::default(),
-            stopped: false,
-        };
+        let mut search = Search::new(query, ball, visit);
         let stamp = match txn.records_reads() {
             true => None,
             false => stamp::read(txn, collection, &self.spec.name)?,
         };
         match stamp {
-            Some(stamp) => cached_read::search(self, txn, collection, stamp, &mut search)?,
+            Some(stamp) => match residency::lookup(txn, collection, &self.spec.name, stamp) {
+                Some(image) => image.search(&mut search)?,
+                None => cached_read::search(self, txn, collection, stamp, &mut search)?,
+            },
             None => self.guided_scan(txn, collection, None, None, &mut search)?,
         }
         Ok(search.stats)
