@@ -338,6 +338,7 @@ fn resident(
             executor.collection,
             &shape_box,
             limit,
+            want,
             &mut |part| {
                 tests += 1;
                 primitive_to_geometry(part, &near.shape)
@@ -351,9 +352,10 @@ fn resident(
                 Ok(true)
             },
         )?;
-        let Some(search) = found else {
+        let Some((search, pruned)) = found else {
             return Ok(None);
         };
+        complete &= !pruned;
         executor.stats.add_spatial(&search);
         executor.stats.exact_tests += tests;
         let reached = order.last().map_or(0.0, |last| last.0);

@@ -163,7 +163,9 @@ impl SpatialHandle {
     /// The nearest documents to a shape (box `around`) from the content's resident image:
     /// `visit(doc_key, distance)` for each, nearest first by exact distance (`distance(part)`
     /// measures a part), each once at its smallest, until it returns false or the next lies
-    /// beyond `limit` (see `ResidentIndex::nearest`). `None`, having visited nothing, when
+    /// beyond `limit`; with `want` above 0, documents past the `want`-th nearest (ties
+    /// included) may be left out, and the flag returned says whether any were (see
+    /// `ResidentIndex::nearest`). `None`, having visited nothing, when
     /// `txn` records its reads or the content is not resident (the caller searches by radius
     /// instead, which also counts towards making it resident).
     pub fn resident_nearest(
@@ -172,9 +174,10 @@ impl SpatialHandle {
         collection: &str,
         around: &Aabb,
         limit: f64,
+        want: usize,
         distance: &mut dyn FnMut(&Primitive) -> f64,
         visit: &mut dyn FnMut(&[u8], f64) -> Result<bool>,
-    ) -> Result<Option<SearchStats>> {
+    ) -> Result<Option<(SearchStats, bool)>> {
         if txn.records_reads() {
             return Ok(None);
         }
@@ -185,8 +188,8 @@ impl SpatialHandle {
             return Ok(None);
         };
         let mut stats = SearchStats::default();
-        image.nearest(around, limit, distance, visit, &mut stats)?;
-        Ok(Some(stats))
+        let pruned = image.nearest(around, limit, want, distance, visit, &mut stats)?;
+        Ok(Some((stats, pruned)))
     }
 
     /// Documents per unit volume near the center of `around`, estimated from the decoded

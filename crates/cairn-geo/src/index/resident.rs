@@ -17,6 +17,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
+use std::hash::BuildHasher;
 
 use crate::error::Result;
 use crate::index::cache::outward;
@@ -202,8 +203,8 @@ pub struct ResidentIndex {
     nodes: Vec<Vec<[f32; 6]>>,
 }
 
-/// A step of the nearest-neighbour walk: a node, an entry or a measured entry, by a lower
-/// bound of its distance from the shape.
+/// A step of the nearest-neighbour walk: a node or a measured entry, by a lower bound of
+/// its distance from the shape.
 struct Pending {
     distance: f64,
     level: usize,
@@ -228,8 +229,6 @@ impl Ord for Pending {
     }
 }
 
-/// The level a [`Pending`] entry (not a node) carries: its distance is its box's.
-const ENTRY: usize = usize::MAX;
 /// The level a measured [`Pending`] entry carries: its distance is exact.
 const MEASURED: usize = usize::MAX - 1;
 
@@ -316,21 +315,28 @@ impl ResidentIndex {
     /// `around`), each once at its smallest distance, until it returns false or the next
     /// would lie beyond `limit`. Equal distances come in no particular order.
     ///
-    /// Best-first by box distance: nodes, entries and measured parts share one queue ordered
-    /// by a lower bound of what they hold (a box's distance from `around`; a measured part's
-    /// exact distance). When a measured part leaves the queue nothing still queued can be
+    /// Best-first by box distance: nodes and measured parts share one queue ordered by a
+    /// lower bound of what they hold (a node box's distance from `around`; a part's exact
+    /// distance). When a measured part leaves the queue nothing still queued can be
     /// nearer, so the first measured part of a document gives its distance.
+    ///
+    /// With `want` above 0 the walk also bounds what it queues: once `want` documents are
+    /// known to have a part within some distance (the farthest point of the part's box),
+    /// nothing farther is queued. Every document up to the `want`-th nearest, ties included,
+    /// is still handed over; returns whether documents beyond were left out that way (the
+    /// caller asks again with a larger `want` if it needs more).
     pub(crate) fn nearest(
         &self,
         around: &Aabb,
         limit: f64,
+        want: usize,
         distance: &mut dyn FnMut(&Primitive) -> f64,
         visit: &mut dyn FnMut(&[u8], f64) -> Result<bool>,
         stats: &mut SearchStats,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         stats.resident += 1;
         let Some(top) = self.nodes.len().checked_sub(1) else {
-            return Ok(());
+            return Ok(false);
         };
         // A box's computed distance may round above the exact distance of a part inside it:
         // shaved, so a measured part never leaves the queue ahead of a nearer one.
@@ -345,8 +351,14 @@ impl ResidentIndex {
             })
             .collect();
         let mut done: HashSet<&[u8], foldhash::fast::FixedState> = HashSet::default();
+        let mut within = WithinBound::new(want);
+        let mut pruned = false;
         while let Some(next) = queue.pop() {
             if next.distance > limit {
+                break;
+            }
+            if next.distance > within.bound() {
+                pruned = true;
                 break;
             }
             match next.level {
@@ -356,37 +368,114 @@ impl ResidentIndex {
                         break;
                     }
                 }
-                ENTRY => {
-                    let key = self.key(next.index);
-                    if done.contains(key) {
-                        continue;
+                0 => {
+                    // A leaf's entries are measured at once rather than queued by box first:
+                    // an exact distance costs less than a trip through the queue.
+                    for entry in self.children(0, next.index) {
+                        stats.entries += 1;
+                        let key = self.key(entry);
+                        if done.contains(key) {
+                            continue;
+                        }
+                        let b = widen(&self.boxes[entry]);
+                        within.offer(key, farthest(around, &b));
+                        if b.distance(around) * (1.0 - BOUND_SLACK) > within.bound() {
+                            pruned = true;
+                            continue;
+                        }
+                        stats.candidates += 1;
+                        let exact = distance(&self.parts[entry]);
+                        within.offer(key, exact);
+                        queue.push(Pending {
+                            distance: exact,
+                            level: MEASURED,
+                            index: entry,
+                        });
                     }
-                    stats.candidates += 1;
-                    queue.push(Pending {
-                        distance: distance(&self.parts[next.index]),
-                        level: MEASURED,
-                        index: next.index,
-                    });
                 }
                 level => {
                     for child in self.children(level, next.index) {
-                        let (child_level, b) = match level {
-                            0 => {
-                                stats.entries += 1;
-                                (ENTRY, &self.boxes[child])
-                            }
-                            l => (l - 1, &self.nodes[l - 1][child]),
-                        };
+                        let lower = bound(&self.nodes[level - 1][child]);
+                        if lower > within.bound() {
+                            pruned = true;
+                            continue;
+                        }
                         queue.push(Pending {
-                            distance: bound(b),
-                            level: child_level,
+                            distance: lower,
+                            level: level - 1,
                             index: child,
                         });
                     }
                 }
             }
         }
-        Ok(())
+        Ok(pruned)
+    }
+}
+
+/// The largest distance between a point of `a` and a point of `b`, grown by a hair against
+/// rounding: an upper bound of the distance between anything inside them.
+fn farthest(a: &Aabb, b: &Aabb) -> f64 {
+    let squared: f64 = (0..3)
+        .map(|i| {
+            let d = (a.max[i] - b.min[i]).abs().max((b.max[i] - a.min[i]).abs());
+            d * d
+        })
+        .sum();
+    squared.sqrt() * (1.0 + BOUND_SLACK)
+}
+
+/// Up to `want` distinct documents, each with a distance it is known to lie within: when
+/// full, every document up to the `want`-th nearest lies within the largest of them.
+/// Documents are told apart by a 64-bit hash of their key: two that collide count as one,
+/// which only makes the bound looser, never wrong (each slot still stands for at least one
+/// document within its distance).
+struct WithinBound {
+    want: usize,
+    docs: Vec<(u64, f64)>,
+    largest: f64,
+    hasher: foldhash::fast::FixedState,
+}
+
+/// Largest `want` [`WithinBound`] tracks (its updates scan its documents); a larger one
+/// walks unbounded.
+const MAX_BOUNDED_WANT: usize = 256;
+
+impl WithinBound {
+    fn new(want: usize) -> WithinBound {
+        let want = if want > MAX_BOUNDED_WANT { 0 } else { want };
+        WithinBound {
+            want,
+            docs: Vec::with_capacity(want),
+            largest: f64::INFINITY,
+            hasher: foldhash::fast::FixedState::default(),
+        }
+    }
+
+    /// The bound: infinite until `want` documents are known.
+    fn bound(&self) -> f64 {
+        self.largest
+    }
+
+    /// Learns that the document `key` lies within `d`.
+    fn offer(&mut self, key: &[u8], d: f64) {
+        // Once full, nothing at or past the bound can lower it (skipping a document's own
+        // improvement there only keeps the bound looser).
+        if self.want == 0 || (self.docs.len() == self.want && d >= self.largest) {
+            return;
+        }
+        let id = self.hasher.hash_one(key);
+        if let Some(doc) = self.docs.iter_mut().find(|doc| doc.0 == id) {
+            doc.1 = doc.1.min(d);
+        } else if self.docs.len() < self.want {
+            self.docs.push((id, d));
+        } else if let Some(far) = self.docs.iter_mut().max_by(|a, b| a.1.total_cmp(&b.1)) {
+            // Replace the farthest: the others and this one are `want` documents again.
+            *far = (id, d);
+        }
+        if self.docs.len() == self.want {
+            self.largest = self.docs.iter().map(|doc| doc.1).fold(0.0, f64::max);
+        }
     }
 }
 
@@ -477,6 +566,7 @@ mod tests {
                 .nearest(
                     &around,
                     limit,
+                    0,
                     &mut |p| primitive_distance(p, &target),
                     &mut |key, d| {
                         got.push((key[0], d));
@@ -496,6 +586,57 @@ mod tests {
             got.sort_by_key(|a| a.0);
             expected.sort_by_key(|a| a.0);
             prop_assert_eq!(got, expected);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Bounded by `want`, the walk still hands over every document up to the `want`-th
+        /// nearest (ties included) at its exact distance, in order; whatever else it hands is
+        /// also right, and it says so whenever it left documents out.
+        #[test]
+        fn a_bounded_walk_keeps_the_nearest_documents(
+            parts in parts(),
+            at in [-25.0f64..25.0, -25.0f64..25.0, -25.0f64..25.0],
+            want in 1usize..12,
+        ) {
+            let target = Primitive::Point(at);
+            let mut got: Vec<(u8, f64)> = Vec::new();
+            let pruned = image(&parts)
+                .nearest(
+                    &target.bbox(),
+                    f64::INFINITY,
+                    want,
+                    &mut |p| primitive_distance(p, &target),
+                    &mut |key, d| {
+                        got.push((key[0], d));
+                        Ok(true)
+                    },
+                    &mut SearchStats::default(),
+                )
+                .expect("nearest");
+            prop_assert!(got.windows(2).all(|w| w[0].1 <= w[1].1), "out of order: {:?}", got);
+            let mut best: std::collections::BTreeMap<u8, f64> = std::collections::BTreeMap::new();
+            for (doc, part) in &parts {
+                let d = primitive_distance(part, &target);
+                let e = best.entry(*doc).or_insert(d);
+                *e = e.min(d);
+            }
+            for (doc, d) in &got {
+                prop_assert_eq!(best.get(doc), Some(d));
+            }
+            let mut all: Vec<f64> = best.values().copied().collect();
+            all.sort_by(f64::total_cmp);
+            if let Some(&cut) = all.get(want - 1) {
+                let kept = all.iter().filter(|d| **d <= cut).count();
+                prop_assert!(got.len() >= kept, "{} documents handed, {} within the {}-th", got.len(), kept, want);
+            }
+            // (A part pruned may belong to a document already handed over, so the flag may
+            // also be set when nothing was left out.)
+            if !pruned {
+                prop_assert_eq!(got.len(), best.len(), "documents left out, flag not set");
+            }
         }
     }
 
