@@ -336,9 +336,11 @@ fn resident(
         let found = handle.resident_nearest(
             executor.txn,
             executor.collection,
-            &shape_box,
-            limit,
-            want,
+            cairn_geo::index::NearestQuery {
+                around: &shape_box,
+                limit,
+                want,
+            },
             &mut |part| {
                 tests += 1;
                 primitive_to_geometry(part, &near.shape)

@@ -29,6 +29,17 @@ pub const STEPS_BEFORE_SEEK: u32 = 4;
 /// block lies wholly outside its ball; wider blocks are rare and cost more tests to find.
 pub const MAX_SKIPPED_BLOCK_SHIFT: u32 = 12;
 
+/// What a nearest-first walk looks for (see [`SpatialHandle::resident_nearest`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NearestQuery<'a> {
+    /// The query shape's bounding box.
+    pub around: &'a Aabb,
+    /// Documents farther than this are never handed over.
+    pub limit: f64,
+    /// How many nearest documents the caller needs (0: no bound on the walk).
+    pub want: usize,
+}
+
 /// What one search read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchStats {
@@ -172,9 +183,11 @@ impl SpatialHandle {
         &self,
         txn: &mut Transaction,
         collection: &str,
-        around: &Aabb,
-        limit: f64,
-        want: usize,
+        NearestQuery {
+            around,
+            limit,
+            want,
+        }: NearestQuery<'_>,
         distance: &mut dyn FnMut(&Primitive) -> f64,
         visit: &mut dyn FnMut(&[u8], f64) -> Result<bool>,
     ) -> Result<Option<(SearchStats, bool)>> {
