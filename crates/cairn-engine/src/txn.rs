@@ -169,23 +169,8 @@ impl Transaction {
         let registration = SnapshotRegistration::new(db.shared.clone());
         let snapshot = db.shared.store.snapshot()?;
         let view = snapshot.derived(ViewState::default);
-        let mut txn = Transaction {
-            db,
-            snapshot,
-            view,
-            snapshot_seq: registration.seq(),
-            registration,
-            readers: HashMap::with_capacity_and_hasher(READERS_CAPACITY, FastHash::default()),
-            collections: HashMap::default(),
-            writes: WriteSet::default(),
-            reads: ReadSet::default(),
-            changes: Vec::new(),
-            undo: Vec::new(),
-            ops: 0,
-            written_collections: Vec::new(),
-            cascade_depth: 0,
-            commit_cache: Default::default(),
-        };
+        let seq = registration.seq();
+        let mut txn = Transaction::on_snapshot(db, snapshot, view, seq, registration);
         txn.snapshot_seq = txn.read_snapshot_seq()?;
         debug_assert!(txn.snapshot_seq >= txn.registration.seq());
         Ok(txn)
@@ -224,19 +209,35 @@ impl Transaction {
     /// A read-only transaction on this transaction's snapshot (see
     /// [`Transaction::fork_background`]).
     pub(crate) fn fork_read(&self) -> Transaction {
+        let mut txn = Transaction::on_snapshot(
+            self.db.clone(),
+            self.snapshot.clone(),
+            self.view.clone(),
+            self.snapshot_seq,
+            self.registration.duplicate(),
+        );
+        txn.reads.untracked = true;
+        txn
+    }
+
+    /// A transaction with nothing buffered on `snapshot`.
+    fn on_snapshot(
+        db: Arc<DbInner>,
+        snapshot: Snapshot,
+        view: Arc<ViewState>,
+        snapshot_seq: u64,
+        registration: SnapshotRegistration,
+    ) -> Transaction {
         Transaction {
-            db: self.db.clone(),
-            snapshot: self.snapshot.clone(),
-            view: self.view.clone(),
-            snapshot_seq: self.snapshot_seq,
-            registration: self.registration.duplicate(),
+            db,
+            snapshot,
+            view,
+            snapshot_seq,
+            registration,
             readers: HashMap::with_capacity_and_hasher(READERS_CAPACITY, FastHash::default()),
             collections: HashMap::default(),
             writes: WriteSet::default(),
-            reads: ReadSet {
-                untracked: true,
-                ..ReadSet::default()
-            },
+            reads: ReadSet::default(),
             changes: Vec::new(),
             undo: Vec::new(),
             ops: 0,

@@ -219,21 +219,18 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
     let cairn_build = started.elapsed();
     let cairn_bytes = cairn.index_bytes()?;
     eprintln!("cairn: querying (first pass)...");
-    let cairn_first = time_rows(&rows, repeat, |r, i, q| {
+    let mut cairn_query = |r: usize, i: usize, q: &GeoQuery| -> anyhow::Result<()> {
         let got = cairn.query(q)?;
         check("cairn", r, i, &got);
         Ok(())
-    })?;
+    };
+    let cairn_first = time_rows(&rows, repeat, &mut cairn_query)?;
     let cache_bytes = cairn::geo::index::cache_bytes();
     let page_cache_bytes = cairn::geo::index::page_cache::global().bytes();
     eprintln!("cairn: waiting for the index to become resident...");
     let resident_wait = wait_until_resident();
     eprintln!("cairn: querying (resident)...");
-    let cairn_lat = time_rows(&rows, repeat, |r, i, q| {
-        let got = cairn.query(q)?;
-        check("cairn", r, i, &got);
-        Ok(())
-    })?;
+    let cairn_lat = time_rows(&rows, repeat, &mut cairn_query)?;
     let resident_bytes = cairn::geo::index::resident_bytes();
     let first = GeoQuery::Radius([500.0, 500.0, 500.0], 10.0);
     // A cold open: a new process would start with empty caches and nothing resident.

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use cairn_engine::{BackgroundRead, Transaction};
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 
 use crate::error::Result;
 use crate::index::entries::{decode_primitive, doc_key_of};
@@ -75,9 +75,11 @@ struct Registry {
     generation: u64,
 }
 
-fn registry() -> &'static Mutex<Registry> {
-    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
-    REGISTRY.get_or_init(Mutex::default)
+/// Read-locked by every search of a resident or loading content (the steady state);
+/// write-locked only while a content counts its first searches, and when a load ends.
+fn registry() -> &'static RwLock<Registry> {
+    static REGISTRY: OnceLock<RwLock<Registry>> = OnceLock::new();
+    REGISTRY.get_or_init(RwLock::default)
 }
 
 /// Bytes of the resident images (mirrors the registry's count, readable without its lock).
@@ -90,7 +92,7 @@ pub fn resident_bytes() -> usize {
 
 /// Drops every resident image and search count (as a new process would start).
 pub fn clear() {
-    let mut reg = registry().lock();
+    let mut reg = registry().write();
     reg.slots.clear();
     reg.order.clear();
     reg.bytes = 0;
@@ -107,7 +109,12 @@ pub(crate) fn lookup(
     index: &str,
     stamp: u128,
 ) -> Option<Arc<ResidentIndex>> {
-    let mut reg = registry().lock();
+    match registry().read().slots.get(&stamp) {
+        Some(Slot::Ready(image)) => return Some(image.clone()),
+        Some(Slot::Loading | Slot::Refused) => return None,
+        Some(Slot::Counting(_)) | None => {}
+    }
+    let mut reg = registry().write();
     let count = match reg.slots.get_mut(&stamp) {
         Some(Slot::Ready(image)) => return Some(image.clone()),
         Some(Slot::Loading | Slot::Refused) => return None,
@@ -144,7 +151,7 @@ pub(crate) fn lookup(
 
 /// The resident image of `stamp`, if loaded, without counting a search.
 pub(crate) fn peek(stamp: u128) -> Option<Arc<ResidentIndex>> {
-    match registry().lock().slots.get(&stamp) {
+    match registry().read().slots.get(&stamp) {
         Some(Slot::Ready(image)) => Some(image.clone()),
         _ => None,
     }
@@ -155,10 +162,10 @@ pub(crate) fn peek(stamp: u128) -> Option<Arc<ResidentIndex>> {
 /// queried hard. Returns whether the image is resident afterwards.
 pub fn load_now(txn: &mut Transaction, collection: &str, index: &str, stamp: u128) -> Result<bool> {
     let image = build(txn, collection, index, &|| false)?;
-    let generation = registry().lock().generation;
+    let generation = registry().read().generation;
     finish(stamp, image.map(Arc::new), Origin::Caller(generation));
     Ok(matches!(
-        registry().lock().slots.get(&stamp),
+        registry().read().slots.get(&stamp),
         Some(Slot::Ready(_))
     ))
 }
@@ -234,7 +241,7 @@ enum Origin {
 /// Records the end of a load: the image, or that the content is not to be loaded. A load of
 /// an earlier generation (the registry was cleared since) publishes nothing.
 fn finish(stamp: u128, image: Option<Arc<ResidentIndex>>, origin: Origin) {
-    let mut reg = registry().lock();
+    let mut reg = registry().write();
     let generation = match origin {
         Origin::Background(g) => {
             reg.loading = false;

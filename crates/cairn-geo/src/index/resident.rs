@@ -482,6 +482,8 @@ impl WithinBound {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
     use crate::distance::primitive_distance;
     use proptest::prelude::*;
 
@@ -576,12 +578,7 @@ mod tests {
                 )
                 .expect("nearest");
             prop_assert!(got.windows(2).all(|w| w[0].1 <= w[1].1), "out of order: {:?}", got);
-            let mut best: std::collections::BTreeMap<u8, f64> = std::collections::BTreeMap::new();
-            for (doc, part) in &parts {
-                let d = primitive_distance(part, &target);
-                let e = best.entry(*doc).or_insert(d);
-                *e = e.min(d);
-            }
+            let best = nearest_by_doc(&parts, &target);
             let mut expected: Vec<(u8, f64)> = best.into_iter().filter(|(_, d)| *d <= limit).collect();
             got.sort_by_key(|a| a.0);
             expected.sort_by_key(|a| a.0);
@@ -617,12 +614,7 @@ mod tests {
                 )
                 .expect("nearest");
             prop_assert!(got.windows(2).all(|w| w[0].1 <= w[1].1), "out of order: {:?}", got);
-            let mut best: std::collections::BTreeMap<u8, f64> = std::collections::BTreeMap::new();
-            for (doc, part) in &parts {
-                let d = primitive_distance(part, &target);
-                let e = best.entry(*doc).or_insert(d);
-                *e = e.min(d);
-            }
+            let best = nearest_by_doc(&parts, &target);
             for (doc, d) in &got {
                 prop_assert_eq!(best.get(doc), Some(d));
             }
@@ -638,6 +630,17 @@ mod tests {
                 prop_assert_eq!(got.len(), best.len(), "documents left out, flag not set");
             }
         }
+    }
+
+    /// Each document's exact distance to `target`: the smallest over its parts.
+    fn nearest_by_doc(parts: &[(u8, Primitive)], target: &Primitive) -> BTreeMap<u8, f64> {
+        let mut best = BTreeMap::new();
+        for (doc, part) in parts {
+            let d = primitive_distance(part, target);
+            let e = best.entry(*doc).or_insert(d);
+            *e = e.min(d);
+        }
+        best
     }
 
     /// What `Search::within_ball` decides, for the reference.
