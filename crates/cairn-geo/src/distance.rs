@@ -320,6 +320,11 @@ pub fn distance(a: &Geometry, b: &Geometry) -> f64 {
 /// The exact distance from a primitive to a geometry: the minimum over the geometry's parts,
 /// skipping parts whose bounding box is already no closer than the best found.
 pub fn primitive_to_geometry(p: &Primitive, g: &Geometry) -> f64 {
+    if !matches!(g, Geometry::Mesh(_)) {
+        // One part: the loop below would measure it without a box test, so this is the
+        // same figure, without computing two boxes.
+        return part(g, 0).map_or(f64::INFINITY, |q| primitive_distance(p, &q));
+    }
     let bp = p.bbox();
     let mut best = f64::INFINITY;
     for i in 0..part_count(g) {

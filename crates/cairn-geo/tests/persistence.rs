@@ -7,7 +7,7 @@ use cairn_doc::{DocId, Geometry, Object, Value};
 use cairn_engine::{Config, Database, StorageMode};
 use cairn_geo::index::{
     create_spatial_index, expected_entries, list_spatial_indexes, spatial_indexes, stored_entries,
-    SpatialExtensionKind, SpatialSpec,
+    SpatialExtensionKind, SpatialSpec, Visit,
 };
 use cairn_geo::Aabb;
 
@@ -53,7 +53,7 @@ fn index_survives_reopen_and_answers_without_rebuild() {
     let stats = handle
         .search(&mut txn, "s", &query, &mut |key, _| {
             docs.push(DocId::decode_key(key).unwrap());
-            Ok(true)
+            Ok(Visit::Next)
         })
         .unwrap();
     docs.sort();

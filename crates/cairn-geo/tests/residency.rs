@@ -9,7 +9,7 @@ use cairn_doc::{DocId, Geometry, Object, Value};
 use cairn_engine::{Config, Database, StorageMode};
 use cairn_geo::index::{
     create_spatial_index, resident_bytes, spatial_indexes, SpatialExtensionKind, SpatialSpec,
-    RESIDENT_AFTER_SEARCHES,
+    Visit, RESIDENT_AFTER_SEARCHES,
 };
 use cairn_geo::Aabb;
 
@@ -38,7 +38,7 @@ fn search(db: &Database, query: &Aabb, in_txn: bool) -> (Vec<DocId>, bool) {
     let stats = handle
         .search(&mut txn, "s", query, &mut |key, _| {
             docs.push(DocId::decode_key(key).expect("key"));
-            Ok(true)
+            Ok(Visit::Next)
         })
         .expect("search");
     docs.sort();

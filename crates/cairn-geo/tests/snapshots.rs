@@ -10,7 +10,9 @@ use std::sync::Arc;
 use cairn_doc::{DocId, Geometry, Object, Value};
 use cairn_engine::{Config, Database, StorageMode, Transaction};
 use cairn_geo::index::entries::encode_primitive;
-use cairn_geo::index::{create_spatial_index, spatial_indexes, SpatialExtensionKind, SpatialSpec};
+use cairn_geo::index::{
+    create_spatial_index, spatial_indexes, SpatialExtensionKind, SpatialSpec, Visit,
+};
 use cairn_geo::primitive::{part, part_count};
 use cairn_geo::Aabb;
 use proptest::prelude::*;
@@ -131,7 +133,7 @@ fn found(txn: &mut Transaction, search: &Search) -> Found {
     let mut out = Vec::new();
     let mut visit = |key: &[u8], p: &cairn_geo::Primitive| {
         out.push((key.to_vec(), encode_primitive(p)));
-        Ok(true)
+        Ok(Visit::Next)
     };
     match search {
         Search::Box(q) => handle.search(txn, "s", q, &mut visit),

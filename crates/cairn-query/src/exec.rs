@@ -306,10 +306,7 @@ impl Executor<'_> {
                         self.collection,
                         query,
                         ball.as_deref(),
-                        &mut |key, part| {
-                            matched.offer(key, part, test, &mut tests);
-                            Ok(true)
-                        },
+                        &mut |key, part| Ok(matched.offer(key, part, test, &mut tests)),
                     )?;
                     self.stats.add_spatial(&search);
                     self.stats.exact_tests += tests;

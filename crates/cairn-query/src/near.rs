@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use cairn_doc::{FieldPath, Geometry, Value};
 use cairn_geo::distance::primitive_to_geometry;
-use cairn_geo::index::spatial_indexes;
+use cairn_geo::index::{spatial_indexes, Visit};
 use cairn_index::path_values;
 
 use crate::error::{QueryError, Result};
@@ -246,7 +246,8 @@ fn indexed(
                         nearest.insert(key.to_vec(), d);
                     }
                 }
-                Ok(true)
+                // Each document's smallest distance needs all of its parts.
+                Ok(Visit::Next)
             },
         )?;
         executor.stats.add_spatial(&search);

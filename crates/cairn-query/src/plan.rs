@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use cairn_doc::{FieldPath, Geometry, Value};
 use cairn_engine::Transaction;
-use cairn_geo::index::{spatial_indexes, SpatialHandle};
+use cairn_geo::index::{spatial_indexes, SpatialHandle, Visit};
 use cairn_geo::Aabb;
 use cairn_index::keys::{self, TAG_FALSE, TAG_TRUE};
 use cairn_index::{IndexHandle, IndexKind, IndexScan};
@@ -122,21 +122,32 @@ impl SpatialTest {
 #[derive(Default)]
 pub(crate) struct MatchedDocs {
     keys: std::collections::HashSet<Vec<u8>, foldhash::fast::RandomState>,
+    /// The last document matched: searches hand a document's parts mostly one after
+    /// another, so most parts of a matched document are skipped without hashing its key.
+    last: Vec<u8>,
 }
 
 impl MatchedDocs {
     /// Tests `part` of the document stored under `key`, unless that document already
-    /// matched; counts the exact tests in `tests`.
+    /// matched; counts the exact tests in `tests`. Tells the search whether it may skip the
+    /// document's other parts (it has matched).
     pub(crate) fn offer(
         &mut self,
         key: &[u8],
         part: &cairn_geo::Primitive,
         test: &SpatialTest,
         tests: &mut u64,
-    ) {
-        if !self.keys.contains(key) && test.passes(part, tests) {
-            self.keys.insert(key.to_vec());
+    ) -> Visit {
+        if (!self.last.is_empty() && key == self.last.as_slice()) || self.keys.contains(key) {
+            return Visit::DocumentDone;
         }
+        if !test.passes(part, tests) {
+            return Visit::Next;
+        }
+        self.keys.insert(key.to_vec());
+        self.last.clear();
+        self.last.extend_from_slice(key);
+        Visit::DocumentDone
     }
 
     /// Documents matched.
@@ -670,8 +681,11 @@ impl Planner<'_, '_> {
             &query,
             ball.as_deref(),
             &mut |key, part| {
-                matched.offer(key, part, &test, &mut tests);
-                Ok(tests.max(matched.len() as u64) < SPATIAL_PROBE_CAP)
+                let said = matched.offer(key, part, &test, &mut tests);
+                Ok(match tests.max(matched.len() as u64) < SPATIAL_PROBE_CAP {
+                    true => said,
+                    false => Visit::Stop,
+                })
             },
         )?;
         found.keys = matched.into_sorted();
@@ -796,7 +810,7 @@ pub(crate) fn spatial_search(
     collection: &str,
     query: &Aabb,
     ball: Option<&(Aabb, f64)>,
-    visit: &mut dyn FnMut(&[u8], &cairn_geo::Primitive) -> cairn_geo::Result<bool>,
+    visit: &mut dyn FnMut(&[u8], &cairn_geo::Primitive) -> cairn_geo::Result<Visit>,
 ) -> cairn_geo::Result<cairn_geo::index::SearchStats> {
     match ball {
         Some((around, radius)) => handle.search_near(txn, collection, around, *radius, visit),

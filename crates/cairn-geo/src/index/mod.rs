@@ -36,6 +36,6 @@ pub use admin::{
 };
 pub use cache::{cache_bytes, clear_cache, MAX_CACHE_BYTES};
 pub use maintain::{SpatialExtensionKind, SPATIAL_KIND};
-pub use read::{spatial_indexes, NearestQuery, SearchStats, SpatialHandle};
+pub use read::{spatial_indexes, NearestQuery, SearchStats, SpatialHandle, Visit};
 pub use residency::{resident_bytes, MAX_RESIDENT_BYTES, RESIDENT_AFTER_SEARCHES};
 pub use spec::SpatialSpec;

@@ -40,6 +40,19 @@ pub struct NearestQuery<'a> {
     pub want: usize,
 }
 
+/// What a search's visitor says after a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    /// Go on.
+    Next,
+    /// Go on; the part's document needs none of its other parts. A search may still hand
+    /// some (it skips them where that is cheap: the rest of a run of the document's parts
+    /// in a resident image), so the visitor must still tolerate them.
+    DocumentDone,
+    /// Stop the search.
+    Stop,
+}
+
 /// What one search read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchStats {
@@ -78,7 +91,7 @@ pub(crate) struct Search<'s> {
     pub(crate) query: &'s Aabb,
     /// For a distance search: the box searched around and the distance.
     pub(crate) ball: Option<(&'s Aabb, f64)>,
-    visit: &'s mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+    visit: &'s mut dyn FnMut(&[u8], &Primitive) -> Result<Visit>,
     /// What was read.
     pub(crate) stats: SearchStats,
     /// Set once the visitor asked to stop.
@@ -91,7 +104,7 @@ impl<'s> Search<'s> {
     pub(crate) fn new(
         query: &'s Aabb,
         ball: Option<(&'s Aabb, f64)>,
-        visit: &'s mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+        visit: &'s mut dyn FnMut(&[u8], &Primitive) -> Result<Visit>,
     ) -> Search<'s> {
         Search {
             query,
@@ -109,13 +122,19 @@ impl<'s> Search<'s> {
         if !bbox.overlaps(self.query) || !self.within_ball(&bbox) {
             return Ok(true);
         }
+        Ok(self.offer_tested(doc_key, part)? != Visit::Stop)
+    }
+
+    /// Hands `part` to the visitor, its box already tested by the caller (a box holding
+    /// the part's exact box: the resident image's `f32` boxes, rounded outward). Such a box
+    /// may let through a part whose exact box lies a rounding error outside the query, which
+    /// the visitor's exact test rejects; it never drops one [`Search::offer`] would keep.
+    /// Returns what the visitor said.
+    pub(crate) fn offer_tested(&mut self, doc_key: &[u8], part: &Primitive) -> Result<Visit> {
         self.stats.candidates += 1;
-        if (self.visit)(doc_key, part)? {
-            Ok(true)
-        } else {
-            self.stopped = true;
-            Ok(false)
-        }
+        let said = (self.visit)(doc_key, part)?;
+        self.stopped = said == Visit::Stop;
+        Ok(said)
     }
 
     /// Whether a box may hold a part within the distance (always, for a box search).
@@ -144,13 +163,14 @@ pub fn spatial_indexes(txn: &mut Transaction, collection: &str) -> Result<Vec<Sp
 
 impl SpatialHandle {
     /// Calls `visit(doc_key, part)` for every stored part whose bounding box overlaps `query`
-    /// (a document appears once per such part), until it returns false.
+    /// (a document appears once per such part, or fewer times once `visit` says
+    /// [`Visit::DocumentDone`]), until it says [`Visit::Stop`].
     pub fn search(
         &self,
         txn: &mut Transaction,
         collection: &str,
         query: &Aabb,
-        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<Visit>,
     ) -> Result<SearchStats> {
         self.search_in(txn, collection, query, None, visit)
     }
@@ -165,7 +185,7 @@ impl SpatialHandle {
         collection: &str,
         around: &Aabb,
         radius: f64,
-        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<Visit>,
     ) -> Result<SearchStats> {
         let query = around.expanded(radius);
         self.search_in(txn, collection, &query, Some((around, radius)), visit)
@@ -235,7 +255,7 @@ impl SpatialHandle {
         collection: &str,
         query: &Aabb,
         ball: Option<(&Aabb, f64)>,
-        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<bool>,
+        visit: &mut dyn FnMut(&[u8], &Primitive) -> Result<Visit>,
     ) -> Result<SearchStats> {
         let mut search = Search::new(query, ball, visit);
         let stamp = match txn.records_reads() {

@@ -10,27 +10,37 @@
 //! box distance. It is built whole from one snapshot (`residency.rs` decides when) and never
 //! changed: an image answers for exactly the content its stamp names.
 //!
-//! Layout: the entries in packing order (`f32` boxes rounded outward, the parts, the document
-//! keys back to back), then the node boxes level by level, implicit: leaf `i` holds entries
-//! `i·LEAF_ENTRIES ..`, and node `j` of a level holds boxes `j·NODE_CHILDREN ..` of the level
-//! below. No pointers, so the image is a few flat allocations.
+//! Leaves are made of *runs*: up to [`LEAF_ENTRIES`] parts of one document, neighbours along
+//! a Morton curve of that document's parts. A small mesh is one or two runs and a point one;
+//! a large mesh is many runs, each a patch of it, so a query touching one corner of it tests
+//! only that corner. Runs are packed into leaves of at most [`LEAF_ENTRIES`] parts in the
+//! Morton order of their boxes' centres. A run's parts share a document, which the walks
+//! rely on: a nearest-neighbour walk measures a run at once and queues its nearest part
+//! only, and the document's key is looked up once per run rather than once per part.
+//!
+//! Layout: the entries in leaf order (`f32` boxes rounded outward, the parts, the document
+//! keys back to back), where each leaf ends (`leaf_ends`), then the node boxes level by
+//! level, implicit: node `j` of a level holds boxes `j·NODE_CHILDREN ..` of the level below.
+//! No pointers, so the image is a few flat allocations.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use crate::error::Result;
 use crate::index::cache::outward;
 use crate::index::grid::morton;
-use crate::index::read::{Search, SearchStats};
+use crate::index::read::{Search, SearchStats, Visit};
 use crate::primitive::{Aabb, Primitive};
 
-/// Entries per leaf: a leaf is tested entry by entry, so it should be about what a small
-/// query's box holds; the 16 of `cache.rs`'s buckets measured best there too.
+/// Most entries per leaf and per run: a leaf is tested entry by entry, so it should be about
+/// what a small query's box holds; the 16 of `cache.rs`'s buckets measured best there too.
 pub const LEAF_ENTRIES: usize = 16;
 
-/// Boxes per inner node: sixteen `f32` boxes are 384 bytes, six cache lines tested in a row.
-pub const NODE_CHILDREN: usize = 16;
+/// Boxes per inner node: eight `f32` boxes are 192 bytes, three cache lines tested in a row.
+/// A descent is bound by memory latency: 8 measured 10–15% faster than 16 on `bench geo`'s
+/// radius and nearest rows (more levels, but fewer boxes fetched per level).
+pub const NODE_CHILDREN: usize = 8;
 
 /// Bits per axis of the packing order (a Morton code of the quantised centre).
 const ORDER_BITS: u32 = 21;
@@ -79,28 +89,50 @@ impl ResidentBuilder {
         self.parts.len() * ENTRY_BYTES + self.keys.len()
     }
 
-    /// Sorts the entries along the packing curve and builds the tree.
+    fn key(&self, entry: usize) -> &[u8] {
+        key_of(&self.keys, &self.key_ends, entry)
+    }
+
+    /// Cuts the entries into runs (see the module comment), packs the runs into leaves and
+    /// builds the tree.
     pub fn finish(self) -> ResidentIndex {
-        let order = packing_order(&self.boxes);
-        let n = order.len();
+        let leaves = self.leaves(&self.runs());
+        let mut leaf_boxes: Vec<[f32; 6]> = leaves
+            .iter()
+            .map(|leaf| union(leaf.iter().map(|&i| &self.boxes[i as usize])))
+            .collect();
+        let mut order: Vec<u32> = (0..leaves.len() as u32).collect();
+        let mut subtree = 1;
+        while subtree * NODE_CHILDREN < leaves.len() {
+            subtree *= NODE_CHILDREN;
+        }
+        tile(&mut order, &leaf_boxes, subtree);
+        let n = self.parts.len();
         let mut boxes = Vec::with_capacity(n);
         let mut parts = Vec::with_capacity(n);
         let mut key_ends = Vec::with_capacity(n);
         let mut keys = Vec::with_capacity(self.keys.len());
-        for &i in &order {
-            let i = i as usize;
-            boxes.push(self.boxes[i]);
-            parts.push(self.parts[i]);
-            let start = if i == 0 {
-                0
-            } else {
-                self.key_ends[i - 1] as usize
-            };
-            keys.extend_from_slice(&self.keys[start..self.key_ends[i] as usize]);
-            // Same total length as the builder's buffer, which `push` kept within `u32`.
-            key_ends.push(keys.len() as u32);
+        let mut leaf_ends: Vec<u32> = Vec::with_capacity(leaves.len());
+        let mut run_starts = vec![0u64; n.div_ceil(64)];
+        for &leaf in &order {
+            let mut previous: Option<&[u8]> = None;
+            for &i in &leaves[leaf as usize] {
+                let i = i as usize;
+                if previous != Some(self.key(i)) {
+                    run_starts[boxes.len() / 64] |= 1 << (boxes.len() % 64);
+                }
+                previous = Some(self.key(i));
+                boxes.push(self.boxes[i]);
+                parts.push(self.parts[i]);
+                keys.extend_from_slice(self.key(i));
+                // Same total length as the builder's buffer, which `push` kept within `u32`.
+                key_ends.push(keys.len() as u32);
+            }
+            // Entry counts fit `u32`: the builder's key offsets do.
+            leaf_ends.push(boxes.len() as u32);
         }
-        let mut nodes = vec![union_runs(&boxes, LEAF_ENTRIES)];
+        leaf_boxes = order.iter().map(|&l| leaf_boxes[l as usize]).collect();
+        let mut nodes = vec![leaf_boxes];
         while nodes
             .last()
             .is_some_and(|level| level.len() > NODE_CHILDREN)
@@ -113,14 +145,108 @@ impl ResidentBuilder {
             parts,
             key_ends,
             keys,
+            leaf_ends,
+            run_starts,
             nodes,
+        }
+    }
+
+    /// The runs packed into leaves of at most [`LEAF_ENTRIES`] entries, in the Morton order
+    /// of the runs' boxes' centres: each leaf as its entries.
+    fn leaves(&self, runs: &[Vec<u32>]) -> Vec<Vec<u32>> {
+        let run_boxes: Vec<[f32; 6]> = runs
+            .iter()
+            .map(|run| union(run.iter().map(|&i| &self.boxes[i as usize])))
+            .collect();
+        let mut leaves: Vec<Vec<u32>> = Vec::with_capacity(runs.len());
+        for r in packing_order(&run_boxes) {
+            let run = &runs[r as usize];
+            match leaves.last_mut() {
+                Some(leaf) if leaf.len() + run.len() <= LEAF_ENTRIES => leaf.extend(run),
+                _ => leaves.push(run.clone()),
+            }
+        }
+        leaves
+    }
+
+    /// The entries cut into runs: each document's entries in the Morton order of their
+    /// centres, cut into the fewest runs of at most [`LEAF_ENTRIES`], of even lengths.
+    fn runs(&self) -> Vec<Vec<u32>> {
+        let codes = morton_codes(&self.boxes);
+        let mut docs: HashMap<&[u8], u32, foldhash::fast::FixedState> = HashMap::default();
+        let mut keyed: Vec<(u32, u128, u32)> = (0..self.parts.len())
+            .map(|i| {
+                let next = docs.len() as u32;
+                let doc = *docs.entry(self.key(i)).or_insert(next);
+                (doc, codes[i], i as u32)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let mut runs = Vec::with_capacity(self.parts.len() / 2 + 1);
+        for doc in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let count = doc.len().div_ceil(LEAF_ENTRIES);
+            let mut start = 0;
+            for r in 1..=count {
+                let end = doc.len() * r / count;
+                runs.push(doc[start..end].iter().map(|e| e.2).collect());
+                start = end;
+            }
+        }
+        runs
+    }
+}
+
+/// Orders `items` (indexes into `boxes`) so that each run of `subtree` consecutive items,
+/// and recursively each run of `subtree / NODE_CHILDREN` within it, is a compact tile of
+/// space: sort-tile-recursive packing, top down. The implicit tree groups consecutive boxes,
+/// so the tiles are its nodes; a curve order alone leaves upper nodes long and overlapping
+/// wherever the curve jumps, and a descent then tests many of them.
+///
+/// Every cut falls at a multiple of `subtree` items, so every node but the last of each
+/// level is full, as the implicit layout requires.
+fn tile(items: &mut [u32], boxes: &[[f32; 6]], subtree: usize) {
+    if subtree <= 1 || items.len() <= subtree {
+        if subtree > 1 {
+            tile(items, boxes, subtree / NODE_CHILDREN);
+        }
+        return;
+    }
+    let centre = |i: u32, a: usize| {
+        let b = &boxes[i as usize];
+        f64::from(b[a]) + f64::from(b[a + 3])
+    };
+    let groups = items.len().div_ceil(subtree);
+    let mut side = 1;
+    while side * side * side < groups {
+        side += 1;
+    }
+    items.sort_unstable_by(|&p, &q| centre(p, 0).total_cmp(&centre(q, 0)));
+    for slab in items.chunks_mut(subtree * side * side) {
+        slab.sort_unstable_by(|&p, &q| centre(p, 1).total_cmp(&centre(q, 1)));
+        for strip in slab.chunks_mut(subtree * side) {
+            strip.sort_unstable_by(|&p, &q| centre(p, 2).total_cmp(&centre(q, 2)));
+            for group in strip.chunks_mut(subtree) {
+                tile(group, boxes, subtree / NODE_CHILDREN);
+            }
         }
     }
 }
 
-/// The entries' indexes sorted by the Morton code of their box centres, quantised to
-/// [`ORDER_BITS`] per axis over the centres' bounding box.
+/// The boxes' indexes sorted by [`morton_codes`].
 fn packing_order(boxes: &[[f32; 6]]) -> Vec<u32> {
+    let mut keyed: Vec<(u128, u32)> = morton_codes(boxes)
+        .into_iter()
+        .enumerate()
+        // Box counts fit `u32`: the builder's key offsets do.
+        .map(|(i, code)| (code, i as u32))
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The Morton code of each box's centre, quantised to [`ORDER_BITS`] per axis over the
+/// centres' bounding box.
+fn morton_codes(boxes: &[[f32; 6]]) -> Vec<u128> {
     let centre = |b: &[f32; 6], a: usize| (f64::from(b[a]) + f64::from(b[a + 3])) / 2.0;
     let mut lo = [f64::INFINITY; 3];
     let mut hi = [f64::NEG_INFINITY; 3];
@@ -139,43 +265,43 @@ fn packing_order(boxes: &[[f32; 6]]) -> Vec<u32> {
             0
         }
     };
-    let mut keyed: Vec<(u128, u32)> = boxes
+    boxes
         .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let code = morton(quantise(b, 0), quantise(b, 1), quantise(b, 2));
-            // Entry counts fit `u32`: the builder's key offsets do.
-            (code, i as u32)
-        })
-        .collect();
-    keyed.sort_unstable();
-    keyed.into_iter().map(|(_, i)| i).collect()
+        .map(|b| morton(quantise(b, 0), quantise(b, 1), quantise(b, 2)))
+        .collect()
 }
 
 /// The union box of each run of `run` consecutive boxes.
 fn union_runs(boxes: &[[f32; 6]], run: usize) -> Vec<[f32; 6]> {
-    boxes
-        .chunks(run)
-        .map(|chunk| {
-            chunk.iter().fold(
-                [
-                    f32::INFINITY,
-                    f32::INFINITY,
-                    f32::INFINITY,
-                    f32::NEG_INFINITY,
-                    f32::NEG_INFINITY,
-                    f32::NEG_INFINITY,
-                ],
-                |mut u, b| {
-                    for a in 0..3 {
-                        u[a] = u[a].min(b[a]);
-                        u[a + 3] = u[a + 3].max(b[a + 3]);
-                    }
-                    u
-                },
-            )
-        })
-        .collect()
+    boxes.chunks(run).map(union).collect()
+}
+
+/// The smallest box holding `boxes`.
+fn union<'a>(boxes: impl IntoIterator<Item = &'a [f32; 6]>) -> [f32; 6] {
+    let empty = [
+        f32::INFINITY,
+        f32::INFINITY,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    boxes.into_iter().fold(empty, |mut u, b| {
+        for a in 0..3 {
+            u[a] = u[a].min(b[a]);
+            u[a + 3] = u[a + 3].max(b[a + 3]);
+        }
+        u
+    })
+}
+
+/// Entry `entry`'s key in keys stored back to back, each ending at its `ends` offset.
+fn key_of<'a>(keys: &'a [u8], ends: &[u32], entry: usize) -> &'a [u8] {
+    let start = match entry {
+        0 => 0,
+        _ => ends[entry - 1] as usize,
+    };
+    &keys[start..ends[entry] as usize]
 }
 
 /// Whether two `f32` boxes (`min` then `max`) overlap.
@@ -198,6 +324,11 @@ pub struct ResidentIndex {
     parts: Vec<Primitive>,
     key_ends: Vec<u32>,
     keys: Vec<u8>,
+    /// Where each leaf's entries end: leaf `i` holds entries `leaf_ends[i - 1]..leaf_ends[i]`.
+    leaf_ends: Vec<u32>,
+    /// Bit `i` set: entry `i` starts a leaf's run of one document's entries (adjacent runs
+    /// of one document in a leaf count as one).
+    run_starts: Vec<u64>,
     /// `nodes[0]`: one box per leaf; `nodes[i + 1]`: one box per run of [`NODE_CHILDREN`]
     /// boxes of `nodes[i]`. The last level has at most `NODE_CHILDREN` boxes.
     nodes: Vec<Vec<[f32; 6]>>,
@@ -252,26 +383,26 @@ impl ResidentIndex {
         let boxes: usize = self.nodes.iter().map(Vec::len).sum::<usize>() + self.boxes.len();
         boxes * std::mem::size_of::<[f32; 6]>()
             + self.parts.len() * std::mem::size_of::<Primitive>()
-            + self.key_ends.len() * std::mem::size_of::<u32>()
+            + (self.key_ends.len() + self.leaf_ends.len()) * std::mem::size_of::<u32>()
+            + self.run_starts.len() * std::mem::size_of::<u64>()
             + self.keys.len()
     }
 
     fn key(&self, entry: usize) -> &[u8] {
-        let start = if entry == 0 {
-            0
-        } else {
-            self.key_ends[entry - 1] as usize
-        };
-        &self.keys[start..self.key_ends[entry] as usize]
+        key_of(&self.keys, &self.key_ends, entry)
     }
 
     /// The children of node `index` at `level` (entries for a leaf).
     fn children(&self, level: usize, index: usize) -> std::ops::Range<usize> {
-        let (run, below) = match level {
-            0 => (LEAF_ENTRIES, self.boxes.len()),
-            _ => (NODE_CHILDREN, self.nodes[level - 1].len()),
-        };
-        index * run..((index + 1) * run).min(below)
+        if level == 0 {
+            let start = match index {
+                0 => 0,
+                _ => self.leaf_ends[index - 1] as usize,
+            };
+            return start..self.leaf_ends[index] as usize;
+        }
+        let below = self.nodes[level - 1].len();
+        index * NODE_CHILDREN..((index + 1) * NODE_CHILDREN).min(below)
     }
 
     /// Whether a search may find something in an `f32` box: it overlaps the query box and,
@@ -281,33 +412,80 @@ impl ResidentIndex {
         overlaps(b, query) && (search.ball.is_none() || search.within_ball(&widen(b)))
     }
 
-    /// Offers `search` every part whose box may meet its query, until it stops.
+    /// Offers `search` every part whose box may meet its query, until it stops: every part
+    /// [`Search::offer`] would pass on, and a few whose exact box misses the query by less
+    /// than the `f32` boxes' rounding (see [`Search::offer_tested`]).
     pub(crate) fn search(&self, search: &mut Search<'_>) -> Result<()> {
         search.stats.resident += 1;
         let Some(top) = self.nodes.len().checked_sub(1) else {
             return Ok(());
         };
         let query = outward(search.query);
-        let mut stack: Vec<(usize, usize)> = Vec::with_capacity(NODE_CHILDREN * self.nodes.len());
-        stack.extend((0..self.nodes[top].len()).rev().map(|i| (top, i)));
-        while let Some((level, index)) = stack.pop() {
-            if !Self::may_hold(search, &query, &self.nodes[level][index]) {
+        // (level, node, whether the node is known to pass whole: see `passes_whole`).
+        let mut stack: Vec<(usize, usize, bool)> =
+            Vec::with_capacity(NODE_CHILDREN * self.nodes.len());
+        stack.extend((0..self.nodes[top].len()).rev().map(|i| (top, i, false)));
+        while let Some((level, index, known)) = stack.pop() {
+            let b = &self.nodes[level][index];
+            if !known && !Self::may_hold(search, &query, b) {
                 continue;
             }
+            let whole = known || Self::passes_whole(search, &query, b);
             if level > 0 {
-                stack.extend(self.children(level, index).rev().map(|i| (level - 1, i)));
-                continue;
-            }
-            for entry in self.children(0, index) {
-                search.stats.entries += 1;
-                if Self::may_hold(search, &query, &self.boxes[entry])
-                    && !search.offer(self.key(entry), &self.parts[entry])?
-                {
-                    return Ok(());
-                }
+                let children = self.children(level, index).rev();
+                stack.extend(children.map(|i| (level - 1, i, whole)));
+            } else if !self.search_leaf(search, &query, index, whole)? {
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Offers `search` the parts of leaf `index` that may meet its query (all of them when
+    /// `whole`), skipping the rest of a document's run once the visitor is done with the
+    /// document; returns whether the search goes on.
+    fn search_leaf(
+        &self,
+        search: &mut Search<'_>,
+        query: &[f32; 6],
+        index: usize,
+        whole: bool,
+    ) -> Result<bool> {
+        let leaf = self.children(0, index);
+        let mut entry = leaf.start;
+        while entry < leaf.end {
+            search.stats.entries += 1;
+            if whole || Self::may_hold(search, query, &self.boxes[entry]) {
+                match search.offer_tested(self.key(entry), &self.parts[entry])? {
+                    Visit::Next => {}
+                    Visit::DocumentDone => {
+                        entry = self.run_end(entry, leaf.end);
+                        continue;
+                    }
+                    Visit::Stop => return Ok(false),
+                }
+            }
+            entry += 1;
+        }
+        Ok(true)
+    }
+
+    /// Whether every part under box `b` passes [`ResidentIndex::may_hold`]: `b` lies inside
+    /// the query box and, for a distance search, wholly within the distance. Such a node's
+    /// boxes need no test at all: in a large query most of them are.
+    fn passes_whole(search: &Search<'_>, query: &[f32; 6], b: &[f32; 6]) -> bool {
+        let inside = (0..3).all(|a| query[a] <= b[a] && b[a + 3] <= query[a + 3]);
+        inside
+            && search
+                .ball
+                .is_none_or(|(around, r)| farthest(around, &widen(b)) <= r)
+    }
+
+    /// The end of the run holding `entry`: the next entry before `end` that starts one.
+    fn run_end(&self, entry: usize, end: usize) -> usize {
+        (entry + 1..end)
+            .find(|&e| self.run_starts[e / 64] & (1 << (e % 64)) != 0)
+            .unwrap_or(end)
     }
 
     /// Hands `visit(doc_key, distance)` every document with a part, nearest first by exact
@@ -369,28 +547,25 @@ impl ResidentIndex {
                     }
                 }
                 0 => {
-                    // A leaf's entries are measured at once rather than queued by box first:
-                    // an exact distance costs less than a trip through the queue.
-                    for entry in self.children(0, next.index) {
-                        stats.entries += 1;
-                        let key = self.key(entry);
-                        if done.contains(key) {
-                            continue;
+                    // A leaf's runs are measured at once rather than queued by box first (an
+                    // exact distance costs less than a trip through the queue), and only a
+                    // run's nearest part is queued: the others cannot come out first.
+                    let leaf = self.children(0, next.index);
+                    let mut start = leaf.start;
+                    while start < leaf.end {
+                        let key = self.key(start);
+                        let end = self.run_end(start, leaf.end);
+                        stats.entries += (end - start) as u64;
+                        if !done.contains(key) {
+                            let run = RunWalk {
+                                around,
+                                key,
+                                entries: start..end,
+                            };
+                            pruned |=
+                                self.measure_run(&run, &mut within, distance, stats, &mut queue);
                         }
-                        let b = widen(&self.boxes[entry]);
-                        within.offer(key, farthest(around, &b));
-                        if b.distance(around) * (1.0 - BOUND_SLACK) > within.bound() {
-                            pruned = true;
-                            continue;
-                        }
-                        stats.candidates += 1;
-                        let exact = distance(&self.parts[entry]);
-                        within.offer(key, exact);
-                        queue.push(Pending {
-                            distance: exact,
-                            level: MEASURED,
-                            index: entry,
-                        });
+                        start = end;
                     }
                 }
                 level => {
@@ -410,6 +585,65 @@ impl ResidentIndex {
             }
         }
         Ok(pruned)
+    }
+}
+
+/// One run of a document's entries measured by [`ResidentIndex::measure_run`].
+struct RunWalk<'a> {
+    around: &'a Aabb,
+    key: &'a [u8],
+    entries: std::ops::Range<usize>,
+}
+
+impl ResidentIndex {
+    /// Measures the entries of `run` that may lie within `within`'s bound and queues the
+    /// nearest; returns whether any was left unmeasured for lying beyond the bound.
+    fn measure_run(
+        &self,
+        run: &RunWalk<'_>,
+        within: &mut WithinBound,
+        distance: &mut dyn FnMut(&Primitive) -> f64,
+        stats: &mut SearchStats,
+        queue: &mut BinaryHeap<Pending>,
+    ) -> bool {
+        let mut lower = [0.0; LEAF_ENTRIES];
+        let boxes = &self.boxes[run.entries.clone()];
+        let mut closest = 0;
+        for (i, b) in boxes.iter().enumerate() {
+            lower[i] = widen(b).distance(run.around) * (1.0 - BOUND_SLACK);
+            if lower[i] < lower[closest] {
+                closest = i;
+            }
+        }
+        // The document lies within the farthest point of any of its boxes: the box nearest
+        // the shape gives a tight enough bound at a fraction of the cost of all of them.
+        within.offer(run.key, farthest(run.around, &widen(&boxes[closest])));
+        let mut pruned = false;
+        let mut nearest: Option<(f64, usize)> = None;
+        for (entry, &lower) in run.entries.clone().zip(&lower) {
+            if lower > within.bound() {
+                pruned = true;
+                continue;
+            }
+            // No nearer than the run's nearest so far: it cannot lower the minimum.
+            if nearest.is_some_and(|(d, _)| lower >= d) {
+                continue;
+            }
+            stats.candidates += 1;
+            let exact = distance(&self.parts[entry]);
+            if nearest.is_none_or(|(d, _)| exact < d) {
+                nearest = Some((exact, entry));
+            }
+        }
+        if let Some((d, entry)) = nearest {
+            within.offer(run.key, d);
+            queue.push(Pending {
+                distance: d,
+                level: MEASURED,
+                index: entry,
+            });
+        }
+        pruned
     }
 }
 
@@ -487,7 +721,8 @@ mod tests {
     use crate::distance::primitive_distance;
     use proptest::prelude::*;
 
-    /// Parts of a few documents: points and triangles in a small cube, some far out.
+    /// Parts of up to 40 documents (as few as one, so that documents are cut into several
+    /// runs): points and triangles in a small cube, some far out.
     fn parts() -> impl Strategy<Value = Vec<(u8, Primitive)>> {
         let coord = prop_oneof![-20.0f64..20.0, -1e6f64..1e6];
         let point = [coord.clone(), coord.clone(), coord];
@@ -504,7 +739,8 @@ mod tests {
                     [a[0] + e[0], a[1] + e[1], a[2] + e[2]],
                 ])),
         ];
-        proptest::collection::vec((0u8..40, part), 0..300)
+        (1u8..40)
+            .prop_flat_map(move |docs| proptest::collection::vec((0..docs, part.clone()), 0..300))
     }
 
     fn image(parts: &[(u8, Primitive)]) -> ResidentIndex {
@@ -518,8 +754,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
-        /// A box search offers exactly the parts whose exact box meets the query box (and,
-        /// with a ball, lies within its distance): each once.
+        /// A box search offers each part whose exact box meets the query box (and, with a
+        /// ball, lies within its distance) once, and nothing whose `f32` box does not.
         #[test]
         fn a_search_offers_what_a_full_scan_finds(
             parts in parts(),
@@ -537,18 +773,66 @@ mod tests {
             let mut got = Vec::new();
             let mut visit = |key: &[u8], part: &Primitive| {
                 got.push((key[0], format!("{part:?}")));
-                Ok(true)
+                Ok(Visit::Next)
             };
             let mut search = Search::new(&searched, ball, &mut visit);
             image(&parts).search(&mut search).expect("search");
-            let mut expected: Vec<(u8, String)> = parts
-                .iter()
-                .filter(|(_, p)| p.bbox().overlaps(&searched) && search_keeps(&p.bbox(), ball))
-                .map(|(d, p)| (*d, format!("{p:?}")))
-                .collect();
+            let selected = |keep: &dyn Fn(&Primitive) -> bool| {
+                let mut out: Vec<(u8, String)> = parts
+                    .iter()
+                    .filter(|(_, p)| keep(p))
+                    .map(|(d, p)| (*d, format!("{p:?}")))
+                    .collect();
+                out.sort();
+                out
+            };
+            let exact = selected(&|p| p.bbox().overlaps(&searched) && search_keeps(&p.bbox(), ball));
+            let rounded = selected(&|p| {
+                let b = outward(&p.bbox());
+                overlaps(&b, &outward(&searched)) && search_keeps(&widen(&b), ball)
+            });
             got.sort();
-            expected.sort();
-            prop_assert_eq!(got, expected);
+            for part in &exact {
+                prop_assert!(got.binary_search(part).is_ok(), "{:?} not offered", part);
+            }
+            for part in &got {
+                prop_assert!(rounded.binary_search(part).is_ok(), "{:?} offered", part);
+            }
+            let offered = got.len();
+            got.dedup();
+            prop_assert_eq!(got.len(), offered, "a part offered twice");
+        }
+
+        /// A visitor done with each document as soon as it sees it is still offered every
+        /// document with a part the search must offer, and nothing else.
+        #[test]
+        fn a_search_skips_only_parts_of_finished_documents(
+            parts in parts(),
+            lo in [-25.0f64..25.0, -25.0f64..25.0, -25.0f64..25.0],
+            size in 0.0f64..60.0,
+            radius in proptest::option::of(0.0f64..30.0),
+        ) {
+            let query = Aabb { min: lo, max: lo.map(|c| c + size) };
+            let around = Aabb { min: lo, max: lo };
+            let searched = match radius {
+                Some(r) => around.expanded(r),
+                None => query,
+            };
+            let ball = radius.map(|r| (&around, r));
+            let mut got = std::collections::BTreeSet::new();
+            let mut visit = |key: &[u8], part: &Primitive| {
+                let b = outward(&part.bbox());
+                assert!(overlaps(&b, &outward(&searched)) && search_keeps(&widen(&b), ball));
+                got.insert(key[0]);
+                Ok(Visit::DocumentDone)
+            };
+            let mut search = Search::new(&searched, ball, &mut visit);
+            image(&parts).search(&mut search).expect("search");
+            for (doc, p) in &parts {
+                if p.bbox().overlaps(&searched) && search_keeps(&p.bbox(), ball) {
+                    prop_assert!(got.contains(doc), "document {} not offered", doc);
+                }
+            }
         }
 
         /// The nearest-first walk hands every document once, at its exact smallest distance,
@@ -656,7 +940,7 @@ mod tests {
             min: [0.0; 3],
             max: [1.0; 3],
         };
-        let mut visit = |_: &[u8], _: &Primitive| -> Result<bool> { panic!("nothing to visit") };
+        let mut visit = |_: &[u8], _: &Primitive| -> Result<Visit> { panic!("nothing to visit") };
         let mut search = Search::new(&q, None, &mut visit);
         image.search(&mut search).expect("search");
     }
