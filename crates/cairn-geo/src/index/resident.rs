@@ -97,10 +97,7 @@ impl ResidentBuilder {
     /// builds the tree.
     pub fn finish(self) -> ResidentIndex {
         let leaves = self.leaves(&self.runs());
-        let mut leaf_boxes: Vec<[f32; 6]> = leaves
-            .iter()
-            .map(|leaf| union(leaf.iter().map(|&i| &self.boxes[i as usize])))
-            .collect();
+        let mut leaf_boxes = self.group_boxes(&leaves);
         let mut order: Vec<u32> = (0..leaves.len() as u32).collect();
         let mut subtree = 1;
         while subtree * NODE_CHILDREN < leaves.len() {
@@ -116,7 +113,7 @@ impl ResidentBuilder {
         let mut run_starts = vec![0u64; n.div_ceil(64)];
         for &leaf in &order {
             let mut previous: Option<&[u8]> = None;
-            for &i in &leaves[leaf as usize] {
+            for &i in leaves.group(leaf as usize) {
                 let i = i as usize;
                 if previous != Some(self.key(i)) {
                     run_starts[boxes.len() / 64] |= 1 << (boxes.len() % 64);
@@ -153,46 +150,108 @@ impl ResidentBuilder {
 
     /// The runs packed into leaves of at most [`LEAF_ENTRIES`] entries, in the Morton order
     /// of the runs' boxes' centres: each leaf as its entries.
-    fn leaves(&self, runs: &[Vec<u32>]) -> Vec<Vec<u32>> {
-        let run_boxes: Vec<[f32; 6]> = runs
-            .iter()
-            .map(|run| union(run.iter().map(|&i| &self.boxes[i as usize])))
-            .collect();
-        let mut leaves: Vec<Vec<u32>> = Vec::with_capacity(runs.len());
-        for r in packing_order(&run_boxes) {
-            let run = &runs[r as usize];
-            match leaves.last_mut() {
-                Some(leaf) if leaf.len() + run.len() <= LEAF_ENTRIES => leaf.extend(run),
-                _ => leaves.push(run.clone()),
+    fn leaves(&self, runs: &Groups) -> Groups {
+        let mut leaves = Groups::with_capacity(self.parts.len(), runs.len());
+        for r in packing_order(&self.group_boxes(runs)) {
+            let run = runs.group(r as usize);
+            if leaves.last_len() + run.len() > LEAF_ENTRIES {
+                leaves.cut();
             }
+            leaves.items.extend_from_slice(run);
         }
+        leaves.cut();
         leaves
+    }
+
+    /// The box of each group of entries.
+    fn group_boxes(&self, groups: &Groups) -> Vec<[f32; 6]> {
+        (0..groups.len())
+            .map(|g| union(groups.group(g).iter().map(|&i| &self.boxes[i as usize])))
+            .collect()
     }
 
     /// The entries cut into runs: each document's entries in the Morton order of their
     /// centres, cut into the fewest runs of at most [`LEAF_ENTRIES`], of even lengths.
-    fn runs(&self) -> Vec<Vec<u32>> {
+    fn runs(&self) -> Groups {
+        let n = self.parts.len();
         let codes = morton_codes(&self.boxes);
-        let mut docs: HashMap<&[u8], u32, foldhash::fast::FixedState> = HashMap::default();
-        let mut keyed: Vec<(u32, u128, u32)> = (0..self.parts.len())
+        // Documents numbered in order of first appearance, then entries placed by document
+        // (a counting sort: far cheaper than sorting a million entries by key).
+        let mut numbers: HashMap<&[u8], u32, foldhash::fast::FixedState> = HashMap::default();
+        let doc_of: Vec<u32> = (0..n)
             .map(|i| {
-                let next = docs.len() as u32;
-                let doc = *docs.entry(self.key(i)).or_insert(next);
-                (doc, codes[i], i as u32)
+                let next = numbers.len() as u32;
+                *numbers.entry(self.key(i)).or_insert(next)
             })
             .collect();
-        keyed.sort_unstable();
-        let mut runs = Vec::with_capacity(self.parts.len() / 2 + 1);
-        for doc in keyed.chunk_by(|a, b| a.0 == b.0) {
-            let count = doc.len().div_ceil(LEAF_ENTRIES);
+        let mut starts = vec![0u32; numbers.len() + 1];
+        for &d in &doc_of {
+            starts[d as usize + 1] += 1;
+        }
+        for d in 1..starts.len() {
+            starts[d] += starts[d - 1];
+        }
+        let mut placed = starts.clone();
+        let mut items = vec![0u32; n];
+        for (i, &d) in doc_of.iter().enumerate() {
+            items[placed[d as usize] as usize] = i as u32;
+            placed[d as usize] += 1;
+        }
+        let mut runs = Groups::with_capacity(n, n / 2 + 1);
+        for doc in starts.windows(2) {
+            let entries = &mut items[doc[0] as usize..doc[1] as usize];
+            entries.sort_unstable_by_key(|&i| codes[i as usize]);
+            let count = entries.len().div_ceil(LEAF_ENTRIES);
             let mut start = 0;
             for r in 1..=count {
-                let end = doc.len() * r / count;
-                runs.push(doc[start..end].iter().map(|e| e.2).collect());
+                let end = entries.len() * r / count;
+                runs.items.extend_from_slice(&entries[start..end]);
+                runs.cut();
                 start = end;
             }
         }
         runs
+    }
+}
+
+/// Groups of entries (runs, leaves) as one flat list of entry indexes and where each group
+/// ends: no allocation per group.
+struct Groups {
+    items: Vec<u32>,
+    ends: Vec<u32>,
+}
+
+impl Groups {
+    fn with_capacity(items: usize, groups: usize) -> Groups {
+        Groups {
+            items: Vec::with_capacity(items),
+            ends: Vec::with_capacity(groups),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn group(&self, g: usize) -> &[u32] {
+        let start = match g {
+            0 => 0,
+            _ => self.ends[g - 1] as usize,
+        };
+        &self.items[start..self.ends[g] as usize]
+    }
+
+    /// Items since the last cut.
+    fn last_len(&self) -> usize {
+        self.items.len() - self.ends.last().map_or(0, |&e| e as usize)
+    }
+
+    /// Ends the group being built, unless it is empty. (Item counts fit `u32`: the
+    /// builder's key offsets do.)
+    fn cut(&mut self) {
+        if self.last_len() > 0 {
+            self.ends.push(self.items.len() as u32);
+        }
     }
 }
 
