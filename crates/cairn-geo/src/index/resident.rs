@@ -480,24 +480,51 @@ impl ResidentIndex {
             return Ok(());
         };
         let query = outward(search.query);
-        // (level, node, whether the node is known to pass whole: see `passes_whole`).
-        let mut stack: Vec<(usize, usize, bool)> =
-            Vec::with_capacity(NODE_CHILDREN * self.nodes.len());
-        stack.extend((0..self.nodes[top].len()).rev().map(|i| (top, i, false)));
-        while let Some((level, index, known)) = stack.pop() {
-            let b = &self.nodes[level][index];
-            if !known && !Self::may_hold(search, &query, b) {
-                continue;
-            }
-            let whole = known || Self::passes_whole(search, &query, b);
-            if level > 0 {
-                let children = self.children(level, index).rev();
-                stack.extend(children.map(|i| (level - 1, i, whole)));
-            } else if !self.search_leaf(search, &query, index, whole)? {
-                return Ok(());
+        // Level by level rather than depth first: a level's boxes are tested in one loop
+        // whose loads do not wait on one another, so their cache misses overlap (a descent
+        // is bound by them). Each node kept comes with whether it passes whole.
+        let mut frontier: Vec<(usize, bool)> = Vec::new();
+        let mut below: Vec<(usize, bool)> = Vec::new();
+        let top_boxes = 0..self.nodes[top].len();
+        self.keep_passing(
+            search,
+            &query,
+            top,
+            top_boxes.map(|i| (i, false)),
+            &mut frontier,
+        );
+        for level in (1..=top).rev() {
+            below.clear();
+            let children = frontier
+                .iter()
+                .flat_map(|&(node, whole)| self.children(level, node).map(move |c| (c, whole)));
+            self.keep_passing(search, &query, level - 1, children, &mut below);
+            std::mem::swap(&mut frontier, &mut below);
+        }
+        for &(leaf, whole) in &frontier {
+            if !self.search_leaf(search, &query, leaf, whole)? {
+                break;
             }
         }
         Ok(())
+    }
+
+    /// Pushes onto `kept` each of the `level` nodes that may hold a candidate (tested unless
+    /// its parent passed whole), with whether it passes whole.
+    fn keep_passing(
+        &self,
+        search: &mut Search<'_>,
+        query: &[f32; 6],
+        level: usize,
+        nodes: impl Iterator<Item = (usize, bool)>,
+        kept: &mut Vec<(usize, bool)>,
+    ) {
+        for (node, known) in nodes {
+            let b = &self.nodes[level][node];
+            if known || Self::may_hold(search, query, b) {
+                kept.push((node, known || Self::passes_whole(search, query, b)));
+            }
+        }
     }
 
     /// Offers `search` the parts of leaf `index` that may meet its query (all of them when
