@@ -7,7 +7,7 @@
 //! (`maintain.rs`), each such commit also writing a fresh content stamp (`stamp.rs`);
 //! persistent in the extension's tables, so opening a database reads nothing; built online
 //! (`build.rs`); read by the query layer through [`SpatialHandle`]: read-only snapshots of a
-//! content queried often from its resident image (an R-tree in memory, `resident.rs`, loaded
+//! content queried often from its resident image (an R-tree in memory, `resident/`, loaded
 //! in the background: `residency.rs`), before that through a process-wide cache of decoded
 //! buckets keyed by the stamp (`bucket.rs`, `cache.rs`, `cached_read.rs`); other
 //! transactions with one guided scan (`read.rs`).

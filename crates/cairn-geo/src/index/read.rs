@@ -68,7 +68,7 @@ pub struct SearchStats {
     pub bucket_hits: u64,
     /// Buckets read from the snapshot and decoded into the cache.
     pub bucket_loads: u64,
-    /// Searches answered from the content's resident image (`resident.rs`).
+    /// Searches answered from the content's resident image (`resident/`).
     pub resident: u64,
 }
 

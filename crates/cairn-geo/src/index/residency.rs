@@ -1,5 +1,5 @@
 //! When an index content becomes resident: the process-wide registry of resident images
-//! (`resident.rs`), keyed by stamp like the other caches.
+//! (`resident/`), keyed by stamp like the other caches.
 //!
 //! A content is loaded once it has served [`RESIDENT_AFTER_SEARCHES`] read-only searches —
 //! never at open (opening reads nothing), never for a content that changes before it is
