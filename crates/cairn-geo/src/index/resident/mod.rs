@@ -259,25 +259,55 @@ mod tests {
     use proptest::prelude::*;
 
     /// Parts of up to 40 documents (as few as one, so that documents are cut into several
-    /// runs): points and triangles in a small cube, some far out.
+    /// runs): points and triangles scattered over a small cube, some far out, or clustered
+    /// around each document's own centre like a mesh (so that whole nodes lie inside a
+    /// query and its ball, and runs are compact).
     fn parts() -> impl Strategy<Value = Vec<(u8, Primitive)>> {
         let coord = prop_oneof![-20.0f64..20.0, -1e6f64..1e6];
-        let point = [coord.clone(), coord.clone(), coord];
-        let part = prop_oneof![
+        let scattered = (1u8..40).prop_flat_map(move |docs| {
+            let point = [coord.clone(), coord.clone(), coord.clone()];
+            proptest::collection::vec((0..docs, part(point)), 0..300)
+        });
+        let near = -3.0f64..3.0;
+        let clustered =
+            proptest::collection::vec([-25.0f64..25.0, -25.0f64..25.0, -25.0f64..25.0], 1..40)
+                .prop_flat_map(move |centres| {
+                    let docs = centres.len() as u8;
+                    let offset = [near.clone(), near.clone(), near.clone()];
+                    proptest::collection::vec((0..docs, part(offset)), 0..300).prop_map(
+                        move |parts| {
+                            let centre = |doc: u8| centres[doc as usize];
+                            parts
+                                .into_iter()
+                                .map(|(doc, p)| (doc, shifted(p, centre(doc))))
+                                .collect::<Vec<_>>()
+                        },
+                    )
+                });
+        prop_oneof![scattered, clustered]
+    }
+
+    /// A point or a small triangle with a corner at `point`.
+    fn part(point: [impl Strategy<Value = f64> + Clone; 3]) -> impl Strategy<Value = Primitive> {
+        let edge = [-3.0f64..3.0, -3.0f64..3.0, -3.0f64..3.0];
+        prop_oneof![
             point.clone().prop_map(Primitive::Point),
-            (
-                point.clone(),
-                [-3.0f64..3.0, -3.0f64..3.0, -3.0f64..3.0],
-                [-3.0f64..3.0, -3.0f64..3.0, -3.0f64..3.0]
-            )
-                .prop_map(|(a, d, e)| Primitive::Triangle([
-                    a,
-                    [a[0] + d[0], a[1] + d[1], a[2] + d[2]],
-                    [a[0] + e[0], a[1] + e[1], a[2] + e[2]],
-                ])),
-        ];
-        (1u8..40)
-            .prop_flat_map(move |docs| proptest::collection::vec((0..docs, part.clone()), 0..300))
+            (point, edge.clone(), edge).prop_map(|(a, d, e)| Primitive::Triangle([
+                a,
+                [a[0] + d[0], a[1] + d[1], a[2] + d[2]],
+                [a[0] + e[0], a[1] + e[1], a[2] + e[2]],
+            ])),
+        ]
+    }
+
+    /// `p` moved by `by`.
+    fn shifted(p: Primitive, by: [f64; 3]) -> Primitive {
+        let add = |q: [f64; 3]| [q[0] + by[0], q[1] + by[1], q[2] + by[2]];
+        match p {
+            Primitive::Point(q) => Primitive::Point(add(q)),
+            Primitive::Triangle(t) => Primitive::Triangle(t.map(add)),
+            other => other,
+        }
     }
 
     fn image(parts: &[(u8, Primitive)]) -> ResidentIndex {
