@@ -149,11 +149,17 @@ fn requests_over_the_concurrency_or_time_limit_are_refused_and_others_still_serv
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let mut answer = String::new();
+    if !(refused && served_after) {
+        // Say what the slow request got: it should have held the permit until its timeout.
+        slow.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let _ = slow.read_to_string(&mut answer);
+    }
     assert!(
         refused && served_after,
-        "refused: {refused}, served after: {served_after}"
+        "refused: {refused}, served after: {served_after}; the slow request got: {answer:?}"
     );
-    let mut answer = String::new();
     slow.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
