@@ -18,23 +18,25 @@
 //! rely on: a nearest-neighbour walk measures a run at once and queues its nearest part
 //! only, and the document's key is looked up once per run rather than once per part.
 //!
-//! Layout: the entries in leaf order (`f32` boxes rounded outward, the parts, the document
-//! keys back to back), where each leaf ends (`leaf_ends`), then the node boxes level by
-//! level, implicit: node `j` of a level holds boxes `j·NODE_CHILDREN ..` of the level below.
+//! Layout: the entries in leaf order (records of an `f32` box rounded outward, the document
+//! key and the part: `entry.rs`), where each leaf ends (`leaf_ends`), then the node boxes
+//! level by level, implicit: node `j` of a level holds boxes `j·NODE_CHILDREN ..` of the level below.
 //! No pointers, so the image is a few flat allocations.
 //!
-//! Here: the image and its box and distance searches; `pack.rs` builds it, `nearest.rs`
-//! walks it nearest first.
+//! Here: the image and its box and distance searches; `entry.rs` is its record, `pack.rs`
+//! builds it, `nearest.rs` walks it nearest first.
 
+mod entry;
 mod nearest;
 mod pack;
 
 pub use pack::ResidentBuilder;
 
+use self::entry::Entry;
 use crate::error::Result;
 use crate::index::cache::outward;
 use crate::index::read::{Search, Visit};
-use crate::primitive::{Aabb, Primitive};
+use crate::primitive::Aabb;
 
 /// Most entries per leaf and per run: a leaf is tested entry by entry, so it should be about
 /// what a small query's box holds; the 16 of `cache.rs`'s buckets measured best there too.
@@ -48,10 +50,10 @@ pub const NODE_CHILDREN: usize = 8;
 /// The decoded, packed image of one index content.
 #[derive(Debug)]
 pub struct ResidentIndex {
-    boxes: Vec<[f32; 6]>,
-    parts: Vec<Primitive>,
-    key_ends: Vec<u32>,
-    keys: Vec<u8>,
+    /// The entries in leaf order.
+    entries: Vec<Entry>,
+    /// Keys too long for an entry (`entry.rs`), back to back.
+    long_keys: Vec<u8>,
     /// Where each leaf's entries end: leaf `i` holds entries `leaf_ends[i - 1]..leaf_ends[i]`.
     leaf_ends: Vec<u32>,
     /// Bit `i` set: entry `i` starts a leaf's run of one document's entries (adjacent runs
@@ -65,26 +67,26 @@ pub struct ResidentIndex {
 impl ResidentIndex {
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.parts.len()
+        self.entries.len()
     }
 
     /// Whether the image holds no entry.
     pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
+        self.entries.is_empty()
     }
 
     /// Bytes the image occupies.
     pub fn bytes(&self) -> usize {
-        let boxes: usize = self.nodes.iter().map(Vec::len).sum::<usize>() + self.boxes.len();
+        let boxes: usize = self.nodes.iter().map(Vec::len).sum();
         boxes * std::mem::size_of::<[f32; 6]>()
-            + self.parts.len() * std::mem::size_of::<Primitive>()
-            + (self.key_ends.len() + self.leaf_ends.len()) * std::mem::size_of::<u32>()
+            + self.entries.len() * std::mem::size_of::<Entry>()
+            + self.long_keys.len()
+            + self.leaf_ends.len() * std::mem::size_of::<u32>()
             + self.run_starts.len() * std::mem::size_of::<u64>()
-            + self.keys.len()
     }
 
     fn key(&self, entry: usize) -> &[u8] {
-        key_of(&self.keys, &self.key_ends, entry)
+        self.entries[entry].key(&self.long_keys)
     }
 
     /// The children of node `index` at `level` (entries for a leaf).
@@ -177,8 +179,9 @@ impl ResidentIndex {
         let mut entry = leaf.start;
         while entry < leaf.end {
             search.stats.entries += 1;
-            if whole || Self::may_hold(search, query, &self.boxes[entry]) {
-                match search.offer_tested(self.key(entry), &self.parts[entry])? {
+            let e = &self.entries[entry];
+            if whole || Self::may_hold(search, query, &e.bbox) {
+                match search.offer_tested(e.key(&self.long_keys), &e.part)? {
                     Visit::Next => {}
                     Visit::DocumentDone => {
                         entry = self.run_end(entry, leaf.end);
@@ -256,6 +259,7 @@ mod tests {
 
     use crate::distance::primitive_distance;
     use crate::index::read::SearchStats;
+    use crate::primitive::Primitive;
     use proptest::prelude::*;
 
     /// Parts of up to 40 documents (as few as one, so that documents are cut into several

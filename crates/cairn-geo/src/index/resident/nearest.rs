@@ -159,17 +159,20 @@ impl ResidentIndex {
         queue: &mut BinaryHeap<Pending>,
     ) -> bool {
         let mut lower = [0.0; LEAF_ENTRIES];
-        let boxes = &self.boxes[run.entries.clone()];
+        let entries = &self.entries[run.entries.clone()];
         let mut closest = 0;
-        for (i, b) in boxes.iter().enumerate() {
-            lower[i] = widen(b).distance(run.around) * (1.0 - BOUND_SLACK);
+        for (i, e) in entries.iter().enumerate() {
+            lower[i] = widen(&e.bbox).distance(run.around) * (1.0 - BOUND_SLACK);
             if lower[i] < lower[closest] {
                 closest = i;
             }
         }
         // The document lies within the farthest point of any of its boxes: the box nearest
         // the shape gives a tight enough bound at a fraction of the cost of all of them.
-        within.offer(run.key, farthest(run.around, &widen(&boxes[closest])));
+        within.offer(
+            run.key,
+            farthest(run.around, &widen(&entries[closest].bbox)),
+        );
         let mut pruned = false;
         let mut nearest: Option<(f64, usize)> = None;
         for (entry, &lower) in run.entries.clone().zip(&lower) {
@@ -182,7 +185,7 @@ impl ResidentIndex {
                 continue;
             }
             stats.candidates += 1;
-            let exact = distance(&self.parts[entry]);
+            let exact = distance(&self.entries[entry].part);
             if nearest.is_none_or(|(d, _)| exact < d) {
                 nearest = Some((exact, entry));
             }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::entry::Entry;
 use super::{key_of, ResidentIndex, LEAF_ENTRIES, NODE_CHILDREN};
 use crate::index::cache::outward;
 use crate::index::grid::morton;
@@ -71,28 +72,28 @@ impl ResidentBuilder {
         }
         tile(&mut order, &leaf_boxes, subtree);
         let n = self.parts.len();
-        let mut boxes = Vec::with_capacity(n);
-        let mut parts = Vec::with_capacity(n);
-        let mut key_ends = Vec::with_capacity(n);
-        let mut keys = Vec::with_capacity(self.keys.len());
+        let mut entries = Vec::with_capacity(n);
+        let mut long_keys = Vec::new();
         let mut leaf_ends: Vec<u32> = Vec::with_capacity(leaves.len());
         let mut run_starts = vec![0u64; n.div_ceil(64)];
         for &leaf in &order {
             let mut previous: Option<&[u8]> = None;
             for &i in leaves.group(leaf as usize) {
                 let i = i as usize;
-                if previous != Some(self.key(i)) {
-                    run_starts[boxes.len() / 64] |= 1 << (boxes.len() % 64);
+                let key = self.key(i);
+                if previous != Some(key) {
+                    run_starts[entries.len() / 64] |= 1 << (entries.len() % 64);
                 }
-                previous = Some(self.key(i));
-                boxes.push(self.boxes[i]);
-                parts.push(self.parts[i]);
-                keys.extend_from_slice(self.key(i));
-                // Same total length as the builder's buffer, which `push` kept within `u32`.
-                key_ends.push(keys.len() as u32);
+                previous = Some(key);
+                entries.push(Entry::new(
+                    self.boxes[i],
+                    self.parts[i],
+                    key,
+                    &mut long_keys,
+                ));
             }
             // Entry counts fit `u32`: the builder's key offsets do.
-            leaf_ends.push(boxes.len() as u32);
+            leaf_ends.push(entries.len() as u32);
         }
         leaf_boxes = order.iter().map(|&l| leaf_boxes[l as usize]).collect();
         let mut nodes = vec![leaf_boxes];
@@ -104,10 +105,8 @@ impl ResidentBuilder {
             nodes.extend(above);
         }
         ResidentIndex {
-            boxes,
-            parts,
-            key_ends,
-            keys,
+            entries,
+            long_keys,
             leaf_ends,
             run_starts,
             nodes,
