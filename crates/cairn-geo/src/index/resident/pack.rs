@@ -12,9 +12,10 @@ use crate::primitive::Primitive;
 /// Bits per axis of the packing order (a Morton code of the quantised centre).
 const ORDER_BITS: u32 = 21;
 
-/// Bytes per entry besides its document key: box, part, key end.
-const ENTRY_BYTES: usize =
-    std::mem::size_of::<[f32; 6]>() + std::mem::size_of::<Primitive>() + std::mem::size_of::<u32>();
+/// Bytes an entry takes in the image besides a long document key: its record (`entry.rs`).
+/// The budget counts every key's bytes on top, which overstates short keys (held in the
+/// record) but never understates the image.
+const ENTRY_BYTES: usize = std::mem::size_of::<Entry>();
 
 /// Entries collected for an image, in any order, within a byte budget.
 #[derive(Debug, Default)]
@@ -51,7 +52,8 @@ impl ResidentBuilder {
         true
     }
 
-    /// Bytes the entries take so far (the image adds its node boxes, about a fifteenth more).
+    /// Bytes the entries will take in the image, at most (the image adds its node boxes, about
+    /// a fortieth more).
     pub fn bytes(&self) -> usize {
         self.parts.len() * ENTRY_BYTES + self.keys.len()
     }
