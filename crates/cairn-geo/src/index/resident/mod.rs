@@ -334,12 +334,7 @@ mod tests {
             size in 0.0f64..30.0,
             radius in proptest::option::of(0.0f64..15.0),
         ) {
-            let query = Aabb { min: lo, max: lo.map(|c| c + size) };
-            let around = Aabb { min: lo, max: lo };
-            let searched = match radius {
-                Some(r) => around.expanded(r),
-                None => query,
-            };
+            let (searched, around) = searched_box(lo, size, radius);
             let ball = radius.map(|r| (&around, r));
             let mut got = Vec::new();
             let mut visit = |key: &[u8], part: &Primitive| {
@@ -357,11 +352,8 @@ mod tests {
                 out.sort();
                 out
             };
-            let exact = selected(&|p| p.bbox().overlaps(&searched) && search_keeps(&p.bbox(), ball));
-            let rounded = selected(&|p| {
-                let b = outward(&p.bbox());
-                overlaps(&b, &outward(&searched)) && search_keeps(&widen(&b), ball)
-            });
+            let exact = selected(&|p| must_offer(p, &searched, ball));
+            let rounded = selected(&|p| may_offer(p, &searched, ball));
             got.sort();
             for part in &exact {
                 prop_assert!(got.binary_search(part).is_ok(), "{:?} not offered", part);
@@ -383,24 +375,18 @@ mod tests {
             size in 0.0f64..60.0,
             radius in proptest::option::of(0.0f64..30.0),
         ) {
-            let query = Aabb { min: lo, max: lo.map(|c| c + size) };
-            let around = Aabb { min: lo, max: lo };
-            let searched = match radius {
-                Some(r) => around.expanded(r),
-                None => query,
-            };
+            let (searched, around) = searched_box(lo, size, radius);
             let ball = radius.map(|r| (&around, r));
             let mut got = std::collections::BTreeSet::new();
             let mut visit = |key: &[u8], part: &Primitive| {
-                let b = outward(&part.bbox());
-                assert!(overlaps(&b, &outward(&searched)) && search_keeps(&widen(&b), ball));
+                assert!(may_offer(part, &searched, ball));
                 got.insert(key[0]);
                 Ok(Visit::DocumentDone)
             };
             let mut search = Search::new(&searched, ball, &mut visit);
             image(&parts).search(&mut search).expect("search");
             for (doc, p) in &parts {
-                if p.bbox().overlaps(&searched) && search_keeps(&p.bbox(), ball) {
+                if must_offer(p, &searched, ball) {
                     prop_assert!(got.contains(doc), "document {} not offered", doc);
                 }
             }
@@ -496,6 +482,31 @@ mod tests {
             *e = e.min(d);
         }
         best
+    }
+
+    /// The box a test searches (from `lo`, `size` wide, or the cube bounding the ball of
+    /// `radius` around the point `lo`) and the ball's centre as a box.
+    fn searched_box(lo: [f64; 3], size: f64, radius: Option<f64>) -> (Aabb, Aabb) {
+        let around = Aabb { min: lo, max: lo };
+        let searched = match radius {
+            Some(r) => around.expanded(r),
+            None => Aabb {
+                min: lo,
+                max: lo.map(|c| c + size),
+            },
+        };
+        (searched, around)
+    }
+
+    /// Whether a search must offer `p`: its exact box passes the test `Search::offer` makes.
+    fn must_offer(p: &Primitive, searched: &Aabb, ball: Option<(&Aabb, f64)>) -> bool {
+        p.bbox().overlaps(searched) && search_keeps(&p.bbox(), ball)
+    }
+
+    /// Whether a search may offer `p`: its `f32` box passes the same test.
+    fn may_offer(p: &Primitive, searched: &Aabb, ball: Option<(&Aabb, f64)>) -> bool {
+        let b = outward(&p.bbox());
+        overlaps(&b, &outward(searched)) && search_keeps(&widen(&b), ball)
     }
 
     /// What `Search::within_ball` decides, for the reference.
