@@ -133,7 +133,7 @@ impl<'s> Search<'s> {
     pub(crate) fn offer_tested(&mut self, doc_key: &[u8], part: &Primitive) -> Result<Visit> {
         self.stats.candidates += 1;
         let said = (self.visit)(doc_key, part)?;
-        self.stopped = said == Visit::Stop;
+        self.stopped |= said == Visit::Stop;
         Ok(said)
     }
 
