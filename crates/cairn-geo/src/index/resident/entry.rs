@@ -64,7 +64,9 @@ impl Entry {
         let mut offset = [0u8; 8];
         offset.copy_from_slice(&self.key[..8]);
         let start = u64::from_le_bytes(offset) as usize;
-        overflow.get(start..start + len).unwrap_or_default()
+        let key = overflow.get(start..start + len);
+        debug_assert!(key.is_some(), "a long key beyond the overflow buffer");
+        key.unwrap_or_default()
     }
 }
 

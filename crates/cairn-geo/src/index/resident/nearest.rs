@@ -160,6 +160,8 @@ impl ResidentIndex {
     ) -> bool {
         let mut lower = [0.0; LEAF_ENTRIES];
         let entries = &self.entries[run.entries.clone()];
+        // A run lies within one leaf, which holds at most `LEAF_ENTRIES`.
+        debug_assert!(entries.len() <= LEAF_ENTRIES);
         let mut closest = 0;
         for (i, e) in entries.iter().enumerate() {
             lower[i] = widen(&e.bbox).distance(run.around) * (1.0 - BOUND_SLACK);
