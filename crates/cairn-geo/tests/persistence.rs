@@ -1,28 +1,18 @@
 //! The spatial index lives in the database: it is maintained with every commit, survives a
 //! reopen without any rebuild, and a refused write leaves no entry behind.
 
+mod support;
+
+use support::{doc, open};
+
 use std::sync::Arc;
 
-use cairn_doc::{DocId, Geometry, Object, Value};
-use cairn_engine::{Config, Database, StorageMode};
+use cairn_doc::{DocId, Geometry, Value};
 use cairn_geo::index::{
     create_spatial_index, expected_entries, list_spatial_indexes, spatial_indexes, stored_entries,
-    SpatialExtensionKind, SpatialSpec, Visit,
+    SpatialSpec, Visit,
 };
 use cairn_geo::Aabb;
-
-fn open(dir: &std::path::Path) -> Database {
-    let mut config = Config::new(dir, StorageMode::Persistent);
-    config.extension_kinds.push(Arc::new(SpatialExtensionKind));
-    Database::open(config).expect("open")
-}
-
-fn doc(id: i64, shape: Geometry) -> Value {
-    let mut o = Object::new();
-    o.insert("_id", Value::Int(id));
-    o.insert("shape", Value::from(shape));
-    Value::Object(o)
-}
 
 #[test]
 fn index_survives_reopen_and_answers_without_rebuild() {
@@ -34,7 +24,7 @@ fn index_survives_reopen_and_answers_without_rebuild() {
         create_spatial_index(&db, "s", &spec).unwrap();
         for i in 0..50 {
             let c = [f64::from(i) * 10.0, 0.0, 0.0];
-            db.insert("s", doc(i.into(), cairn_geo::icosahedron(c, 1.0).unwrap()))
+            db.insert("s", doc(i.into(), &cairn_geo::icosahedron(c, 1.0).unwrap()))
                 .unwrap();
         }
         db.delete("s", &DocId::Int(3)).unwrap();
@@ -81,7 +71,7 @@ fn an_invalid_geometry_is_refused_with_its_defect_and_leaves_nothing() {
         bad.to_string().contains("triangle 0 uses vertex 5"),
         "{bad}"
     );
-    let flat = doc(1, Geometry::Triangle([[0.0; 3], [1.0; 3], [2.0; 3]]));
+    let flat = doc(1, &Geometry::Triangle([[0.0; 3], [1.0; 3], [2.0; 3]]));
     let err = db.insert("s", flat).unwrap_err();
     assert!(err.to_string().contains("zero area"), "{err}");
     assert_eq!(list_spatial_indexes(&db, "s").unwrap()[0].entries, 0);
@@ -112,7 +102,7 @@ fn concurrent_writers_sharing_pages_leave_the_index_equal_to_a_rebuild() {
                         } else {
                             let shape = cairn_geo::icosahedron([c, c / 2.0, 1.0], 0.5 + t as f64)
                                 .expect("a valid solid");
-                            txn.upsert("s", doc(id, shape))?;
+                            txn.upsert("s", doc(id, &shape))?;
                         }
                         Ok(())
                     })

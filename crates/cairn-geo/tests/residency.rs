@@ -2,29 +2,19 @@
 //! its background load never keeps a dropped database open. One test per binary: resident
 //! images are process-wide.
 
-use std::sync::Arc;
+mod support;
+
+use support::{doc, open};
+
 use std::time::{Duration, Instant};
 
-use cairn_doc::{DocId, Geometry, Object, Value};
-use cairn_engine::{Config, Database, StorageMode};
+use cairn_doc::{DocId, Value};
+use cairn_engine::Database;
 use cairn_geo::index::{
-    create_spatial_index, resident_bytes, spatial_indexes, SpatialExtensionKind, SpatialSpec,
-    Visit, RESIDENT_AFTER_SEARCHES,
+    create_spatial_index, resident_bytes, spatial_indexes, SpatialSpec, Visit,
+    RESIDENT_AFTER_SEARCHES,
 };
 use cairn_geo::Aabb;
-
-fn open(dir: &std::path::Path) -> Database {
-    let mut config = Config::new(dir, StorageMode::Persistent);
-    config.extension_kinds.push(Arc::new(SpatialExtensionKind));
-    Database::open(config).expect("open")
-}
-
-fn doc(id: i64, shape: Geometry) -> Value {
-    let mut o = Object::new();
-    o.insert("_id", Value::Int(id));
-    o.insert("shape", Value::from(shape));
-    Value::Object(o)
-}
 
 /// The documents with a part in `query`, and whether the resident image answered.
 fn search(db: &Database, query: &Aabb, in_txn: bool) -> (Vec<DocId>, bool) {
@@ -63,7 +53,7 @@ fn a_content_queried_often_becomes_resident_and_a_drop_mid_load_frees_the_folder
     let docs: Vec<Value> = (0..2_000)
         .map(|i| {
             let c = [f64::from(i % 200) * 5.0, f64::from(i / 200) * 3.0, 0.0];
-            doc(i.into(), cairn_geo::icosahedron(c, 1.0).expect("ico"))
+            doc(i.into(), &cairn_geo::icosahedron(c, 1.0).expect("ico"))
         })
         .collect();
     for chunk in docs.chunks(500) {

@@ -4,24 +4,19 @@
 //! sees the write, a read-write transaction (which reads without the cache) agrees, and after
 //! a reopen the stored stamp still names exactly the stored entries.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod support;
 
-use cairn_doc::{DocId, Geometry, Object, Value};
-use cairn_engine::{Config, Database, StorageMode, Transaction};
+use support::{doc, open};
+
+use std::collections::BTreeMap;
+
+use cairn_doc::{DocId, Geometry};
+use cairn_engine::{Database, Transaction};
 use cairn_geo::index::entries::encode_primitive;
-use cairn_geo::index::{
-    create_spatial_index, spatial_indexes, SpatialExtensionKind, SpatialSpec, Visit,
-};
+use cairn_geo::index::{create_spatial_index, spatial_indexes, SpatialSpec, Visit};
 use cairn_geo::primitive::{part, part_count};
 use cairn_geo::Aabb;
 use proptest::prelude::*;
-
-fn open(dir: &std::path::Path) -> Database {
-    let mut config = Config::new(dir, StorageMode::Persistent);
-    config.extension_kinds.push(Arc::new(SpatialExtensionKind));
-    Database::open(config).expect("open")
-}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -94,13 +89,6 @@ fn search() -> impl Strategy<Value = Search> {
 type Model = BTreeMap<i64, Geometry>;
 /// What a search hands on: (document key, the part's stored bytes), sorted.
 type Found = Vec<(Vec<u8>, Vec<u8>)>;
-
-fn doc(id: i64, shape: &Geometry) -> Value {
-    let mut o = Object::new();
-    o.insert("_id", Value::Int(id));
-    o.insert("shape", Value::from(shape.clone()));
-    Value::Object(o)
-}
 
 /// The parts a search must hand on, by brute force over the model: those whose bounding box
 /// overlaps the query box (and, for a distance search, lies within the distance of the point
