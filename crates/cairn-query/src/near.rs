@@ -203,11 +203,11 @@ fn indexed(
 ) -> Result<(Vec<NearRow>, u32, f64)> {
     let shape_box = cairn_geo::bbox(&near.shape);
     let limit = near.max.unwrap_or(f64::INFINITY);
-    // The first radius: where k documents are expected at the density of the decoded buckets
-    // around the shape (read-only snapshots), else `INITIAL_RADIUS`.
     if let Some(found) = resident(executor, near, handle)? {
         return Ok(found);
     }
+    // The first radius: where k documents are expected at the density of the decoded buckets
+    // around the shape (read-only snapshots), else `INITIAL_RADIUS`.
     let mut probe = cairn_geo::index::SearchStats::default();
     let density = handle.density_near(executor.txn, executor.collection, &shape_box, &mut probe)?;
     executor.stats.add_spatial(&probe);

@@ -214,15 +214,6 @@ impl ResidentIndex {
     }
 }
 
-/// Entry `entry`'s key in keys stored back to back, each ending at its `ends` offset.
-fn key_of<'a>(keys: &'a [u8], ends: &[u32], entry: usize) -> &'a [u8] {
-    let start = match entry {
-        0 => 0,
-        _ => ends[entry - 1] as usize,
-    };
-    &keys[start..ends[entry] as usize]
-}
-
 /// Whether two `f32` boxes (`min` then `max`) overlap.
 fn overlaps(b: &[f32; 6], q: &[f32; 6]) -> bool {
     b[0] <= q[3] && q[0] <= b[3] && b[1] <= q[4] && q[1] <= b[4] && b[2] <= q[5] && q[2] <= b[5]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::entry::Entry;
-use super::{key_of, ResidentIndex, LEAF_ENTRIES, NODE_CHILDREN};
+use super::{ResidentIndex, LEAF_ENTRIES, NODE_CHILDREN};
 use crate::index::cache::outward;
 use crate::index::grid::morton;
 use crate::primitive::Primitive;
@@ -59,7 +59,11 @@ impl ResidentBuilder {
     }
 
     fn key(&self, entry: usize) -> &[u8] {
-        key_of(&self.keys, &self.key_ends, entry)
+        let start = match entry {
+            0 => 0,
+            _ => self.key_ends[entry - 1] as usize,
+        };
+        &self.keys[start..self.key_ends[entry] as usize]
     }
 
     /// Cuts the entries into runs (see the module comment), packs the runs into leaves and
