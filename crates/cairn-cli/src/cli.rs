@@ -102,22 +102,17 @@ pub enum Command {
         /// Document id.
         id: String,
     },
-    /// Import a JSON-lines file.
-    Import {
-        /// Target collection (created if missing).
-        collection: String,
-        /// The JSONL file.
-        file: PathBuf,
-        /// Documents per transaction.
-        #[arg(long, default_value_t = 1000)]
-        batch: usize,
-    },
+    /// Import a JSON-lines file or a JSON array of documents (MongoDB exports too).
+    Import(crate::commands::transfer::ImportArgs),
     /// Export a collection as JSON lines (to a file, or standard output).
     Export {
         /// Collection.
         collection: String,
         /// Output file; standard output when omitted.
         file: Option<PathBuf>,
+        /// Output format: Cairn's extended JSON, or MongoDB relaxed Extended JSON v2.
+        #[arg(long, value_enum, default_value_t = crate::commands::transfer::Format::Jsonl)]
+        format: crate::commands::transfer::Format,
     },
     /// Per-collection documents and bytes, and the storage mode.
     Stats,

@@ -28,7 +28,7 @@ pub fn storage_mode(cli: &Cli) -> anyhow::Result<StorageMode> {
         (Some(name), _) => name.clone(),
         (None, Some(name)) => name.to_string(),
         (None, None) => cairn::stored_mode_name_with_key(cli.data_dir(), key_source(cli)?.as_ref())
-            .with_context(|| format!("opening the database at {}", cli.data_dir().display()))?
+            .map_err(|err| open_error(&cli.data_dir(), err))?
             .unwrap_or_else(|| "persistent".to_string()),
     };
     Ok(match name.as_str() {
@@ -150,6 +150,17 @@ pub fn open(cli: &Cli, create: Create) -> anyhow::Result<Database> {
             cli.data_dir().display()
         );
     }
-    cairn::open(config)
-        .with_context(|| format!("opening the database at {}", cli.data_dir().display()))
+    cairn::open(config).map_err(|err| open_error(&cli.data_dir(), err))
+}
+
+/// Why a database could not be opened; a folder locked by another process names the server
+/// holding it, if any, and what to do (see [`crate::holder`]).
+pub fn open_error(data_dir: &Path, err: cairn::EngineError) -> anyhow::Error {
+    match err {
+        cairn::EngineError::Storage(cairn::StorageError::AlreadyOpen { .. }) => {
+            anyhow::anyhow!("{}", crate::holder::locked_message(data_dir))
+        }
+        err => anyhow::Error::new(err)
+            .context(format!("opening the database at {}", data_dir.display())),
+    }
 }

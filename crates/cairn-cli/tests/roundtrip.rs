@@ -89,3 +89,127 @@ fn collection_commands_create_list_rename_and_drop() {
     assert!(!clash.status.success());
     assert!(String::from_utf8_lossy(&clash.stderr).contains("already exists"));
 }
+
+fn err(output: Output) -> String {
+    assert!(!output.status.success(), "cairn unexpectedly succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// What `mongoexport --jsonArray` writes for three documents, the second with an error.
+const MONGO_ARRAY: &str = r#"[{"_id":{"$oid":"5f1d7a3b9c8e4f2a1b3c4d5e"},"when":{"$date":{"$numberLong":"1600000000000"}},"n":{"$numberLong":"5"}},
+{"_id":{"$oid":"5f1d7a3b9c8e4f2a1b3c4d5f"},"bad":{"$numberDouble":"NaN"}},
+{"_id":{"$oid":"5f1d7a3b9c8e4f2a1b3c4d60"},"when":{"$date":1600000000000},"raw":{"$binary":{"base64":"aGk=","subType":"00"}}}
+]"#;
+
+#[test]
+fn mongo_exports_import_with_milliseconds_dates_and_bad_lines_skipped_to_a_rejects_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let input = dir.path().join("mongo.json");
+    let rejects = dir.path().join("rejects.jsonl");
+    std::fs::write(&input, MONGO_ARRAY).expect("write input");
+    let path = input.to_str().expect("path");
+    // Without --skip-errors the bad line stops the import and says what was committed.
+    let stderr = err(cairn(&data, &["import", "m", path, "--batch", "1"]));
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(stderr.contains("--resume-from 2"), "{stderr}");
+    // Resuming past it with one skip allowed finishes the rest.
+    let stdout = ok(cairn(
+        &data,
+        &[
+            "import",
+            "m",
+            path,
+            "--resume-from",
+            "2",
+            "--skip-errors",
+            "1",
+            "--rejects",
+            rejects.to_str().expect("path"),
+        ],
+    ));
+    assert!(stdout.contains("imported 1 documents"), "{stdout}");
+    assert!(stdout.contains("skipped 1 bad lines"), "{stdout}");
+    let rejected = std::fs::read_to_string(&rejects).expect("rejects file");
+    assert!(rejected.contains("NaN"), "{rejected}");
+    let exported = ok(cairn(&data, &["export", "m"]));
+    // Integer $date is milliseconds (2020-09-13), not microseconds (1970-01-19).
+    assert_eq!(
+        exported.matches("2020-09-13T12:26:40.000000Z").count(),
+        2,
+        "{exported}"
+    );
+    assert!(exported.contains(r#""_id":"5f1d7a3b9c8e4f2a1b3c4d5e""#));
+    assert!(exported.contains(r#""n":5"#));
+    let mongo = ok(cairn(&data, &["export", "m", "--format", "mongo"]));
+    assert!(
+        mongo.contains(r#"{"$binary":{"base64":"aGk=","subType":"00"}}"#),
+        "{mongo}"
+    );
+    assert!(
+        mongo.contains(r#"{"$date":"2020-09-13T12:26:40.000Z"}"#),
+        "{mongo}"
+    );
+}
+
+#[test]
+fn upsert_makes_a_repeated_import_replace_instead_of_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"_id\":1,\"v\":1}\n{\"_id\":2,\"v\":2}\n").expect("write");
+    let path = input.to_str().expect("path");
+    ok(cairn(&data, &["import", "c", path]));
+    let stderr = err(cairn(&data, &["import", "c", path]));
+    assert!(
+        stderr.contains("line 1") && stderr.contains("already exists"),
+        "{stderr}"
+    );
+    std::fs::write(&input, "{\"_id\":1,\"v\":10}\n{\"_id\":3,\"v\":3}\n").expect("write");
+    ok(cairn(&data, &["import", "c", path, "--upsert"]));
+    let exported = ok(cairn(&data, &["export", "c"]));
+    assert_eq!(
+        exported.lines().collect::<Vec<_>>(),
+        [
+            r#"{"_id":1,"v":10}"#,
+            r#"{"_id":2,"v":2}"#,
+            r#"{"_id":3,"v":3}"#
+        ]
+    );
+}
+
+#[test]
+fn a_closed_output_pipe_ends_a_command_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let input = dir.path().join("in.jsonl");
+    let lines: String = (0..5_000).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    std::fs::write(&input, lines).expect("write");
+    ok(cairn(
+        &data,
+        &["import", "c", input.to_str().expect("path")],
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data")
+        .arg(&data)
+        .args(["query", "c", "{}", "--limit", "5000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("read");
+    // The pipe is closed now (its read end dropped), like `| head -c 16`: the command ends
+    // without a panic (exit 101) or an error message, as `grep` does.
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+}

@@ -211,3 +211,27 @@ fn sigterm_stops_cleanly_and_every_acknowledged_write_survives() {
         }
     }
 }
+
+#[test]
+fn a_command_on_a_folder_the_server_holds_names_the_server_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data")
+        .arg(dir.path())
+        .arg("stats")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("in use by `cairn serve`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", server.pid())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("HTTP API"), "{stderr}");
+    let (status, _) = server.terminate();
+    assert_eq!(status.code(), Some(0));
+    // A clean stop removes the note: the folder is free and says nothing stale.
+    assert!(!dir.path().join("cairn-serve.json").exists());
+}

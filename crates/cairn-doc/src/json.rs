@@ -12,10 +12,13 @@
 //! | array                                  | `Array`                                           |
 //! | object                                 | `Object`, keys in the order written               |
 //! | `{"$date": "2024-05-01T10:30:00Z"}`    | `DateTime` (RFC 3339, any offset, ≤ µs precision) |
-//! | `{"$date": 1714559400000000}`          | `DateTime` from integer microseconds since epoch  |
+//! | `{"$date": 1714559400000}`             | `DateTime` from integer milliseconds since epoch (MongoDB's unit; also `{"$numberLong": "…"}`) |
 //! | `{"$uuid": "0190c3c0-…"}`              | `Uuid` (hyphenated, simple, braced or URN text)   |
 //! | `{"$bytes": "aGVsbG8="}`               | `Bytes` (standard base64 with padding)            |
 //! | `{"$vector": [0.5, -1, 2.25]}`         | `Vector` (numbers converted to f32)               |
+//!
+//! MongoDB's Extended JSON v2 wrappers (`$numberLong`, `$oid`, `$binary`, …) are read too; their
+//! mapping is in `json/extended.rs`.
 //!
 //! The `$` forms ("wrappers") are objects with exactly that one key. Writing produces the same
 //! forms: integers without a fraction, floats always with a `.` or an exponent (so `1.0` stays a
@@ -40,9 +43,14 @@
 //! applies the document rules); [`JsonExpression`] deserializes with the expression rules.
 //! Writing a value that breaks the rules (only possible for values built by hand) still produces
 //! JSON: non-finite floats become `null` and out-of-range dates are written as integer
-//! microseconds.
+//! milliseconds.
+//!
+//! [`Value::to_mongo_json_string`] writes MongoDB's relaxed Extended JSON v2 instead (for
+//! `mongoimport`): bytes and UUIDs as `$binary`, dates as ISO text with milliseconds (a date's
+//! microseconds are truncated), vectors as arrays, geometry as its plain object.
 
 mod deserialize;
+mod extended;
 mod serialize;
 mod write;
 
@@ -80,6 +88,14 @@ impl Value {
     pub fn to_json_string(&self) -> String {
         let mut out = String::new();
         write::write_value(self, &mut out);
+        out
+    }
+
+    /// The value as MongoDB relaxed Extended JSON v2 (see the [module docs](self)); what
+    /// `cairn export --format mongo` writes.
+    pub fn to_mongo_json_string(&self) -> String {
+        let mut out = String::new();
+        write::write_flavored(self, write::Flavor::MongoRelaxed, &mut out);
         out
     }
 

@@ -4,6 +4,7 @@ mod backup;
 mod bulk;
 mod collection;
 mod document;
+mod import_source;
 mod index;
 mod infer;
 mod info;
@@ -13,7 +14,7 @@ mod rekey;
 mod schema;
 pub mod serve;
 mod shell;
-mod transfer;
+pub mod transfer;
 
 use anyhow::Context;
 use cairn::{Database, DocId};
@@ -69,7 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let creates = matches!(
                 command,
                 Command::Insert { .. }
-                    | Command::Import { .. }
+                    | Command::Import(_)
                     | Command::Collection {
                         action: CollectionAction::Create { .. }
                     }
@@ -103,12 +104,12 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             patch,
         } => document::update(db, collection, &parse_id(id), patch),
         Command::Delete { collection, id } => document::delete(db, collection, &parse_id(id)),
-        Command::Import {
+        Command::Import(args) => transfer::import(db, args),
+        Command::Export {
             collection,
             file,
-            batch,
-        } => transfer::import(db, collection, file, *batch),
-        Command::Export { collection, file } => transfer::export(db, collection, file.as_deref()),
+            format,
+        } => transfer::export(db, collection, file.as_deref(), *format),
         Command::Stats => info::stats(db),
         Command::Changes { after, limit } => info::changes(db, *after, *limit),
         Command::Locate { id } => info::locate(db, &parse_id(id)),

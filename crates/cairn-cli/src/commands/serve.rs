@@ -70,6 +70,12 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let server = cairn_server::start(config).await?;
         announce(server.info());
+        // Tells other `cairn` commands which server holds the folder (removed on a clean stop).
+        let _note = server
+            .info()
+            .mode
+            .has_files()
+            .then(|| crate::holder::announce(&server.info().data_dir, &server.info().url()));
         server.run_until(cairn_server::shutdown_signal()).await
     })?;
     println!("cairn serve: stopped cleanly");

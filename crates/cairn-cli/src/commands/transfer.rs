@@ -1,18 +1,85 @@
-//! `cairn import` and `cairn export` (JSON lines, round-tripping through extended JSON).
+//! `cairn import` and `cairn export` (JSON lines, round-tripping through extended JSON; MongoDB's
+//! Extended JSON in, and optionally out).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
-use std::path::Path;
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use cairn::{Database, EngineError, Value};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Imports a JSONL file in transactions of `batch` documents. A malformed line stops the
-/// import with its line number; nothing of the batch holding it is stored (earlier batches
-/// are).
-pub fn import(db: &Database, collection: &str, file: &Path, batch: usize) -> anyhow::Result<()> {
+use super::import_source::ImportSource;
+
+/// The text formats of `cairn import` and `cairn export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Cairn's extended JSON, one document per line (MongoDB's Extended JSON wrappers are read
+    /// too, so `mongoexport` output imports as is).
+    #[default]
+    Jsonl,
+    /// MongoDB relaxed Extended JSON v2: on import the same as `jsonl`, on export what
+    /// `mongoimport` reads (`$binary`, ISO dates, plain arrays for vectors).
+    Mongo,
+}
+
+/// `cairn import COLLECTION FILE`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// Target collection (created if missing).
+    pub collection: String,
+    /// The file: JSON lines, or one JSON array of documents (`mongoexport --jsonArray`).
+    pub file: PathBuf,
+    /// Documents per transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+    /// Skip up to N bad lines (malformed, or refused by the database: duplicate id, schema
+    /// violation…), each reported with file and line, instead of stopping at the first.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub skip_errors: u64,
+    /// Copy every skipped line into this file (JSON lines), to fix and import again.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Start at this line: resumes an import that stopped, after the lines it says it committed.
+    #[arg(long, value_name = "LINE", default_value_t = 1)]
+    pub resume_from: usize,
+    /// Replace documents whose `_id` already exists instead of refusing them.
+    #[arg(long)]
+    pub upsert: bool,
+}
+
+/// Lines skipped so far and where they are copied.
+struct Rejects {
+    limit: u64,
+    skipped: u64,
+    file: Option<(PathBuf, BufWriter<File>)>,
+    source: PathBuf,
+}
+
+impl Rejects {
+    /// Records a bad line, or fails once more than the allowed number were skipped.
+    fn skip(&mut self, line: usize, text: &str, reason: &str) -> anyhow::Result<()> {
+        if self.skipped == self.limit {
+            bail!("{}: line {line}: {reason}", self.source.display());
+        }
+        self.skipped += 1;
+        eprintln!("skipped {}: line {line}: {reason}", self.source.display());
+        if let Some((path, out)) = &mut self.file {
+            writeln!(out, "{text}").with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Imports a file in transactions of `batch` documents. A bad line stops the import (unless
+/// `--skip-errors` allows it) with its line number and the lines already committed, so it can
+/// be resumed with `--resume-from`.
+pub fn import(db: &Database, args: &ImportArgs) -> anyhow::Result<()> {
+    let (collection, file, batch) = (&args.collection, &args.file, args.batch);
     if batch == 0 || batch > cairn::limits::MAX_TXN_OPS {
         bail!(
             "--batch must be between 1 and {}",
@@ -25,72 +92,166 @@ pub fn import(db: &Database, collection: &str, file: &Path, batch: usize) -> any
     }
     let input = File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let total_bytes = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut rejects = Rejects {
+        limit: args.skip_errors,
+        skipped: 0,
+        file: match &args.rejects {
+            Some(path) => Some((
+                path.clone(),
+                BufWriter::new(
+                    File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                ),
+            )),
+            None => None,
+        },
+        source: file.clone(),
+    };
     let progress = progress_bar(total_bytes);
     let started = Instant::now();
-    let mut reader = BufReader::with_capacity(1 << 20, input);
-    let mut pending: Vec<(usize, Value)> = Vec::with_capacity(batch);
-    let mut line = String::new();
-    let (mut line_no, mut imported) = (0usize, 0u64);
-    loop {
-        line.clear();
-        let read = reader
-            .read_line(&mut line)
-            .with_context(|| format!("reading {} at line {}", file.display(), line_no + 1))?;
-        if read == 0 {
-            break;
+    let mut source = ImportSource::new(BufReader::with_capacity(1 << 20, input));
+    let mut pending: Vec<Pending> = Vec::with_capacity(batch);
+    let mut state = ImportState::default();
+    let outcome = (|| -> anyhow::Result<()> {
+        while let Some(item) = source
+            .next_item()
+            .with_context(|| format!("reading {}", file.display()))?
+        {
+            progress.set_position(source.consumed());
+            if item.line < args.resume_from {
+                continue;
+            }
+            match Value::from_json_str(&item.text) {
+                Ok(doc) => pending.push(Pending {
+                    line: item.line,
+                    text: item.text,
+                    doc,
+                }),
+                Err(err) => rejects.skip(item.line, &item.text, &err.to_string())?,
+            }
+            if pending.len() == batch {
+                commit_batch(db, args, &mut pending, &mut rejects, &mut state)?;
+            }
         }
-        line_no += 1;
-        progress.inc(read as u64);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let doc = Value::from_json_str(line.trim_end()).with_context(|| {
-            format!(
-                "{}: line {line_no} is not a valid document; nothing from its batch was stored",
-                file.display()
-            )
-        })?;
-        pending.push((line_no, doc));
-        if pending.len() == batch {
-            imported += commit_batch(db, collection, &mut pending)?;
-        }
-    }
-    imported += commit_batch(db, collection, &mut pending)?;
+        commit_batch(db, args, &mut pending, &mut rejects, &mut state)
+    })();
     progress.finish_and_clear();
+    if let Some((path, out)) = &mut rejects.file {
+        out.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Err(err) = outcome {
+        let committed = match state.last_committed_line {
+            Some(line) => format!(
+                "lines up to {line} are done ({} documents committed by this run); after fixing \
+                 the line, resume with `--resume-from {}`",
+                state.imported,
+                line + 1
+            ),
+            None => "nothing was committed by this run".to_string(),
+        };
+        return Err(err.context(format!("import stopped ({committed})")));
+    }
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let skipped = match rejects.skipped {
+        0 => String::new(),
+        n => format!(", skipped {n} bad lines"),
+    };
     println!(
-        "imported {imported} documents into `{collection}` in {seconds:.2} s ({:.0} documents/s)",
-        imported as f64 / seconds
+        "imported {} documents into `{collection}` in {seconds:.2} s ({:.0} documents/s){skipped}",
+        state.imported,
+        state.imported as f64 / seconds
     );
     Ok(())
 }
 
+/// A parsed line waiting for its batch's commit.
+struct Pending {
+    line: usize,
+    text: String,
+    doc: Value,
+}
+
+/// What has been committed.
+#[derive(Default)]
+struct ImportState {
+    imported: u64,
+    last_committed_line: Option<usize>,
+}
+
+/// Whether an error refuses one document (the import may skip it) rather than the whole
+/// import (storage failure, closed database, conflict).
+fn refuses_document(err: &EngineError) -> bool {
+    matches!(
+        err,
+        EngineError::DuplicateId { .. }
+            | EngineError::IdMismatch { .. }
+            | EngineError::Document(_)
+            | EngineError::LimitExceeded { .. }
+            | EngineError::ExtensionRejected { .. }
+            | EngineError::UniqueViolation { .. }
+            | EngineError::SchemaViolation { .. }
+            | EngineError::ReferenceViolation { .. }
+            | EngineError::RuleViolation { .. }
+    )
+}
+
+/// Commits the pending documents in one transaction. A document the database refuses is
+/// skipped (a failed operation leaves the transaction as it was) if `--skip-errors` allows,
+/// else nothing of the batch is stored and the import stops naming its line.
 fn commit_batch(
     db: &Database,
-    collection: &str,
-    pending: &mut Vec<(usize, Value)>,
-) -> anyhow::Result<u64> {
-    if pending.is_empty() {
-        return Ok(0);
-    }
+    args: &ImportArgs,
+    pending: &mut Vec<Pending>,
+    rejects: &mut Rejects,
+    state: &mut ImportState,
+) -> anyhow::Result<()> {
+    let Some(last) = pending.last() else {
+        return Ok(());
+    };
+    let last_line = last.line;
+    let budget = rejects.limit - rejects.skipped;
+    let mut refused: Vec<(usize, EngineError)> = Vec::new();
     let mut failed_line = None;
     let result = db.transaction(|txn| {
-        for (line_no, doc) in pending.iter() {
-            failed_line = Some(*line_no);
-            txn.insert(collection, doc.clone())?;
+        // The closure runs again when the commit conflicts: start over each time.
+        refused.clear();
+        for item in pending.iter() {
+            failed_line = Some(item.line);
+            let written = if args.upsert {
+                txn.upsert(&args.collection, item.doc.clone()).map(|_| ())
+            } else {
+                txn.insert(&args.collection, item.doc.clone()).map(|_| ())
+            };
+            match written {
+                Ok(()) => {}
+                Err(err) if refuses_document(&err) && (refused.len() as u64) < budget => {
+                    refused.push((item.line, err));
+                }
+                Err(err) => return Err(err),
+            }
         }
+        // Past here only the commit can fail, and it names no line.
         failed_line = None;
         Ok(())
     });
     if let Err(err) = result {
-        match failed_line {
-            Some(line_no) => bail!("line {line_no}: {err}; nothing from its batch was stored"),
-            None => return Err(err.into()),
-        }
+        let at = failed_line.map_or(String::new(), |line| format!(" line {line}:"));
+        bail!(
+            "{}:{at} {err}; nothing from its batch was stored",
+            args.file.display()
+        );
     }
-    let count = pending.len() as u64;
+    for (line, err) in &refused {
+        let text = pending
+            .iter()
+            .find(|item| item.line == *line)
+            .map_or("", |item| item.text.as_str());
+        rejects.skip(*line, text, &err.to_string())?;
+    }
+    state.imported += (pending.len() - refused.len()) as u64;
+    state.last_committed_line = Some(last_line);
     pending.clear();
-    Ok(count)
+    Ok(())
 }
 
 fn progress_bar(total_bytes: u64) -> ProgressBar {
@@ -107,7 +268,12 @@ fn progress_bar(total_bytes: u64) -> ProgressBar {
 }
 
 /// Writes every document of the collection as one JSON line, on one snapshot.
-pub fn export(db: &Database, collection: &str, file: Option<&Path>) -> anyhow::Result<()> {
+pub fn export(
+    db: &Database,
+    collection: &str,
+    file: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<()> {
     let out: Box<dyn Write> = match file {
         Some(path) => {
             Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
@@ -118,7 +284,11 @@ pub fn export(db: &Database, collection: &str, file: Option<&Path>) -> anyhow::R
     let mut write_error = None;
     let mut count = 0u64;
     db.for_each(collection, |_, doc| {
-        let written = writeln!(out, "{}", doc.to_json_string());
+        let text = match format {
+            Format::Jsonl => doc.to_json_string(),
+            Format::Mongo => doc.to_mongo_json_string(),
+        };
+        let written = writeln!(out, "{text}");
         count += 1;
         match written {
             Ok(()) => true,

@@ -12,6 +12,7 @@ use std::fmt;
 use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::extended::MongoWrapper;
 use super::JsonRules;
 use crate::encode::check_nested_value;
 use crate::limits::{MAX_NESTING_DEPTH, MAX_VECTOR_DIM};
@@ -205,7 +206,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 }
 
-/// The extended-JSON wrappers for types JSON lacks.
+/// The extended-JSON wrappers for types JSON lacks: Cairn's own, and MongoDB's (see
+/// [`super::extended`]).
 #[derive(Debug, Clone, Copy)]
 enum Wrapper {
     Date,
@@ -213,6 +215,7 @@ enum Wrapper {
     Bytes,
     Vector,
     Geometry,
+    Mongo(MongoWrapper),
 }
 
 impl Wrapper {
@@ -223,7 +226,7 @@ impl Wrapper {
             "$bytes" => Some(Wrapper::Bytes),
             "$vector" => Some(Wrapper::Vector),
             "$geometry" => Some(Wrapper::Geometry),
-            _ => None,
+            _ => MongoWrapper::from_key(key).map(Wrapper::Mongo),
         }
     }
 
@@ -234,6 +237,7 @@ impl Wrapper {
             Wrapper::Bytes => "$bytes",
             Wrapper::Vector => "$vector",
             Wrapper::Geometry => "$geometry",
+            Wrapper::Mongo(mongo) => mongo.key(),
         }
     }
 }
@@ -245,6 +249,18 @@ struct WrapperSeed<'s, 'a> {
 }
 
 impl WrapperSeed<'_, '_> {
+    /// A date from milliseconds since the epoch (MongoDB's unit for integer dates).
+    fn date_from_millis<E: de::Error>(&self, millis: i64) -> Result<Value, E> {
+        let date = millis.checked_mul(1_000).map(DateTime::from_micros);
+        match date {
+            Some(date) if date.is_in_document_range() => Ok(Value::DateTime(date)),
+            _ => Err(self.outer.fail(DocError::DateTimeOutOfRange {
+                path: String::new(),
+                micros: millis.saturating_mul(1_000),
+            })),
+        }
+    }
+
     fn invalid<E: de::Error>(&self, reason: String) -> E {
         self.outer.fail(DocError::InvalidWrapper {
             wrapper: self.wrapper.key(),
@@ -259,6 +275,10 @@ impl<'de> DeserializeSeed<'de> for WrapperSeed<'_, '_> {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         match self.wrapper {
             Wrapper::Date => deserializer.deserialize_any(self),
+            Wrapper::Mongo(mongo) => {
+                let inner = self.outer.child().deserialize(deserializer)?;
+                mongo.convert(inner).map_err(|reason| self.invalid(reason))
+            }
             Wrapper::Vector => deserializer.deserialize_seq(self),
             Wrapper::Geometry => {
                 let inner = self.outer.child().deserialize(deserializer)?;
@@ -288,14 +308,15 @@ impl<'de> DeserializeSeed<'de> for WrapperSeed<'_, '_> {
     }
 }
 
-/// Visits `$date` (text or integer microseconds) and `$vector` (array of numbers) contents.
+/// Visits `$date` (text, integer milliseconds as in MongoDB's Extended JSON, or
+/// `{"$numberLong": "…"}` milliseconds) and `$vector` (array of numbers) contents.
 impl<'de> Visitor<'de> for WrapperSeed<'_, '_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.wrapper {
             Wrapper::Vector => f.write_str("an array of numbers"),
-            _ => f.write_str("RFC 3339 text or integer microseconds since the epoch"),
+            _ => f.write_str("RFC 3339 text or integer milliseconds since the epoch"),
         }
     }
 
@@ -309,24 +330,30 @@ impl<'de> Visitor<'de> for WrapperSeed<'_, '_> {
         }
     }
 
-    fn visit_i64<E: de::Error>(self, micros: i64) -> Result<Value, E> {
+    fn visit_i64<E: de::Error>(self, millis: i64) -> Result<Value, E> {
         if !matches!(self.wrapper, Wrapper::Date) {
-            return Err(E::invalid_type(de::Unexpected::Signed(micros), &self));
+            return Err(E::invalid_type(de::Unexpected::Signed(millis), &self));
         }
-        let date = DateTime::from_micros(micros);
-        if !date.is_in_document_range() {
-            let path = String::new();
-            return Err(self
-                .outer
-                .fail(DocError::DateTimeOutOfRange { path, micros }));
-        }
-        Ok(Value::DateTime(date))
+        self.date_from_millis(millis)
     }
 
-    fn visit_u64<E: de::Error>(self, micros: u64) -> Result<Value, E> {
-        match i64::try_from(micros) {
-            Ok(micros) => self.visit_i64(micros),
-            Err(_) => Err(self.invalid(format!("{micros} µs is outside years 0000..=9999"))),
+    fn visit_u64<E: de::Error>(self, millis: u64) -> Result<Value, E> {
+        match i64::try_from(millis) {
+            Ok(millis) => self.visit_i64(millis),
+            Err(_) => Err(self.invalid(format!("{millis} ms is outside years 0000..=9999"))),
+        }
+    }
+
+    /// `{"$date": {"$numberLong": "…"}}`, MongoDB's canonical form: milliseconds.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        if !matches!(self.wrapper, Wrapper::Date) {
+            return Err(de::Error::invalid_type(de::Unexpected::Map, &self));
+        }
+        match self.outer.child().visit_map(map)? {
+            Value::Int(millis) => self.date_from_millis(millis),
+            _ => Err(self.invalid(
+                "an object inside `$date` must be {\"$numberLong\": \"<milliseconds>\"}".to_owned(),
+            )),
         }
     }
 

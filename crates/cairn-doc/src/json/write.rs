@@ -10,8 +10,27 @@ use base64::Engine as _;
 
 use crate::Value;
 
+/// Which JSON dialect to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flavor {
+    /// Cairn's own mapping (the module docs of `json.rs`): reads back as the same value.
+    Cairn,
+    /// MongoDB's relaxed Extended JSON v2, for `mongoimport`: bytes and UUIDs as `$binary`,
+    /// dates as ISO text with milliseconds, vectors as arrays of numbers, geometry as its plain
+    /// object.
+    MongoRelaxed,
+}
+
 /// Appends `value` as JSON to `out`.
 pub(super) fn write_value(value: &Value, out: &mut String) {
+    write_flavored(value, Flavor::Cairn, out);
+}
+
+/// Appends `value` as JSON of the given flavor to `out`.
+pub(super) fn write_flavored(value: &Value, flavor: Flavor, out: &mut String) {
+    if flavor == Flavor::MongoRelaxed && write_mongo_special(value, out) {
+        return;
+    }
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -29,7 +48,7 @@ pub(super) fn write_value(value: &Value, out: &mut String) {
                 if index > 0 {
                     out.push(',');
                 }
-                write_value(item, out);
+                write_flavored(item, flavor, out);
             }
             out.push(']');
         }
@@ -41,7 +60,7 @@ pub(super) fn write_value(value: &Value, out: &mut String) {
                 }
                 write_string(key, out);
                 out.push(':');
-                write_value(item, out);
+                write_flavored(item, flavor, out);
             }
             out.push('}');
         }
@@ -49,8 +68,9 @@ pub(super) fn write_value(value: &Value, out: &mut String) {
             out.push_str("{\"$date\":");
             match d.to_rfc3339() {
                 Ok(text) => write_string(&text, out),
-                // Out of the RFC 3339 range (hand-built values only): integer microseconds.
-                Err(_) => push_display(out, &d.micros()),
+                // Out of the RFC 3339 range (hand-built values only): integer milliseconds,
+                // the unit integer dates are read in.
+                Err(_) => push_display(out, &d.micros().div_euclid(1_000)),
             }
             out.push('}');
         }
@@ -75,6 +95,59 @@ pub(super) fn write_value(value: &Value, out: &mut String) {
             out.push_str("]}");
         }
     }
+}
+
+/// Writes the values MongoDB spells differently from Cairn; `false` for the others.
+fn write_mongo_special(value: &Value, out: &mut String) -> bool {
+    match value {
+        Value::Bytes(bytes) => write_mongo_binary(bytes, "00", out),
+        Value::Uuid(u) => write_mongo_binary(u.as_bytes(), "04", out),
+        Value::DateTime(d) => {
+            let millis = d.micros().div_euclid(1_000);
+            let whole_millis = crate::DateTime::from_micros(millis.saturating_mul(1_000));
+            match chrono::DateTime::from_timestamp_micros(whole_millis.micros()) {
+                // Relaxed form: ISO text for years 1970..=9999, as mongoexport writes.
+                Some(date) if millis >= 0 => {
+                    out.push_str("{\"$date\":\"");
+                    push_display(
+                        out,
+                        &date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    );
+                    out.push_str("\"}");
+                }
+                _ => {
+                    out.push_str("{\"$date\":{\"$numberLong\":\"");
+                    push_display(out, &millis);
+                    out.push_str("\"}}");
+                }
+            }
+        }
+        Value::Vector(v) => {
+            out.push('[');
+            for (index, component) in v.as_slice().iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_f32(*component, out);
+            }
+            out.push(']');
+        }
+        Value::Geometry(g) => write_flavored(
+            &Value::Object(g.to_json_object()),
+            Flavor::MongoRelaxed,
+            out,
+        ),
+        _ => return false,
+    }
+    true
+}
+
+fn write_mongo_binary(bytes: &[u8], sub_type: &str, out: &mut String) {
+    out.push_str("{\"$binary\":{\"base64\":\"");
+    base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
+    out.push_str("\",\"subType\":\"");
+    out.push_str(sub_type);
+    out.push_str("\"}}");
 }
 
 fn push_display(out: &mut String, value: &dyn std::fmt::Display) {

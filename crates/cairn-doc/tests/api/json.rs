@@ -74,7 +74,7 @@ fn wrappers_read_and_write_the_extra_types() {
         r#"{"d":{"$date":"2024-05-01T10:30:00.250000Z"},"u":{"$uuid":"0190c3c0-1234-7000-8000-00000000abcd"},"b":{"$bytes":"aGVsbG8="},"v":{"$vector":[0.5,-1.0,2.25]}}"#
     );
     assert_eq!(
-        field(&parse(r#"{"d":{"$date":86400000000}}"#), "d"),
+        field(&parse(r#"{"d":{"$date":86400000}}"#), "d"),
         Value::DateTime(DateTime(86_400_000_000))
     );
 }
@@ -224,6 +224,6 @@ fn values_that_break_the_rules_still_write_json() {
     assert_eq!(Value::Float(f64::NAN).to_json_string(), "null");
     assert_eq!(
         Value::DateTime(DateTime(i64::MAX)).to_json_string(),
-        r#"{"$date":9223372036854775807}"#
+        r#"{"$date":9223372036854775}"#
     );
 }

@@ -5,6 +5,7 @@ mod codec;
 mod geometry;
 mod hostile_input;
 mod json;
+mod mongo_json;
 mod patch;
 mod rules;
 mod strategies;
