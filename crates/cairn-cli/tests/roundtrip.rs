@@ -81,6 +81,7 @@ fn collection_commands_create_list_rename_and_drop() {
     let data = dir.path().join("db");
     ok(cairn(&data, &["collection", "create", "a"]));
     ok(cairn(&data, &["collection", "create", "b"]));
+    ok(cairn(&data, &["insert", "b", r#"{"_id": 1}"#]));
     ok(cairn(&data, &["collection", "rename", "a", "c"]));
     assert_eq!(ok(cairn(&data, &["collection", "list"])), "b\nc\n");
     ok(cairn(&data, &["collection", "drop", "b"]));
@@ -88,6 +89,9 @@ fn collection_commands_create_list_rename_and_drop() {
     let clash = cairn(&data, &["collection", "create", "c"]);
     assert!(!clash.status.success());
     assert!(String::from_utf8_lossy(&clash.stderr).contains("already exists"));
+    // The dropped documents' routing entries went with them: the database checks clean.
+    ok(cairn(&data, &["check"]));
+    assert!(err(cairn(&data, &["locate", "1"])).contains("no collection holds"));
 }
 
 fn err(output: Output) -> String {

@@ -69,6 +69,10 @@ pub enum ChangeOp {
         /// The extension's instance name.
         name: String,
     },
+    /// Part of a dropped collection's storage was reclaimed (its documents' records and
+    /// routing entries, a chunk at a time after the drop; see `reclaim.rs`). Nothing visible
+    /// changed; the record exists because every commit has one.
+    ReclaimDropped,
 }
 
 impl ChangeOp {
@@ -83,6 +87,7 @@ impl ChangeOp {
             ChangeOp::AttachExtension { .. } => 13,
             ChangeOp::DetachExtension { .. } => 14,
             ChangeOp::ExtensionData { .. } => 15,
+            ChangeOp::ReclaimDropped => 16,
         }
     }
 
@@ -98,6 +103,7 @@ impl ChangeOp {
             ChangeOp::AttachExtension { .. } => "attach_extension",
             ChangeOp::DetachExtension { .. } => "detach_extension",
             ChangeOp::ExtensionData { .. } => "extension_data",
+            ChangeOp::ReclaimDropped => "reclaim_dropped",
         }
     }
 }
@@ -342,6 +348,7 @@ pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Res
         ),
         14 => (ChangeOp::DetachExtension { name: text(new)? }, None, None),
         15 => (ChangeOp::ExtensionData { name: text(new)? }, None, None),
+        16 => (ChangeOp::ReclaimDropped, None, None),
         _ => return Err(corrupt("unknown operation code")),
     };
     Ok(Change {

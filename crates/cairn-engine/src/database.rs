@@ -355,7 +355,7 @@ impl Database {
             .iter()
             .map(|kind| (kind.kind().to_string(), kind.clone()))
             .collect();
-        Ok(Database {
+        let db = Database {
             inner: Arc::new(DbInner {
                 shared,
                 _trainer: trainer,
@@ -367,7 +367,10 @@ impl Database {
                 handles: CollectionHandles::default(),
                 background: Default::default(),
             }),
-        })
+        };
+        // A drop interrupted by a crash (or replayed by a restore) finishes now.
+        db.reclaim_dropped()?;
+        Ok(db)
     }
 
     /// Opens a database in memory-only mode (no files), for tests and caches.
@@ -430,9 +433,12 @@ impl Database {
         self.transaction(|txn| txn.create_collection(name))
     }
 
-    /// Drops a collection and everything in it.
+    /// Drops a collection and everything in it: the drop commits at once, then the
+    /// documents' records and routing entries are deleted in chunks before this returns (see
+    /// `reclaim.rs`).
     pub fn drop_collection(&self, name: &str) -> Result<()> {
-        self.transaction(|txn| txn.drop_collection(name))
+        self.transaction(|txn| txn.drop_collection(name))?;
+        self.reclaim_dropped()
     }
 
     /// Renames a collection.

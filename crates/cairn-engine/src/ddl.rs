@@ -11,7 +11,7 @@ use crate::catalog::{validate_name, CollectionMeta, ExtensionSpec};
 use crate::changelog::{ChangeOp, PendingChange};
 use crate::error::{EngineError, Result};
 use crate::extension::DocChange;
-use crate::layout::{collection_table_prefix, docs_table, read_u32, MetaKey};
+use crate::layout::{docs_table, extension_tables_prefix, read_u32, MetaKey};
 use crate::limits::{MAX_COLLECTIONS, MAX_EXTENSIONS_PER_COLLECTION};
 use crate::record::decode_record;
 use crate::txn::Transaction;
@@ -62,7 +62,10 @@ impl Transaction {
             let coll = txn.collection(name)?;
             let catalog = txn.db.tables.catalog.clone();
             txn.write_raw(&catalog, name.as_bytes().to_vec(), Pending::Delete)?;
-            txn.drop_tables(collection_table_prefix(coll.meta.id));
+            // The documents table stays until its documents' routing entries are gone
+            // (`reclaim.rs`); everything else of the collection goes now.
+            txn.drop_tables(extension_tables_prefix(coll.meta.id));
+            txn.mark_for_reclaim(&coll.meta)?;
             txn.log_ddl(&ChangeOp::DropCollection, &coll.meta);
             txn.invalidate_collections();
             Ok(())
@@ -197,7 +200,7 @@ impl Transaction {
                 });
             }
             txn.store_meta(&meta)?;
-            txn.drop_tables(format!("{}x.{name}.", collection_table_prefix(meta.id)));
+            txn.drop_tables(format!("{}{name}.", extension_tables_prefix(meta.id)));
             txn.log_ddl(
                 &ChangeOp::DetachExtension {
                     name: name.to_string(),

@@ -7,6 +7,7 @@
 //! | `sys.routing` | document key ‖ collection id (u32 BE) | empty |
 //! | `sys.changelog` | sequence (u64 BE) ‖ index in commit (u32 BE) | [`crate::changelog`] record |
 //! | `sys.dicts` | dictionary id (u32 BE) | collection id ‖ documents at training ‖ zstd dictionary (`dictionary.rs`) |
+//! | `sys.reclaim` | dropped collection id (u32 BE) | its name (UTF-8) (`reclaim.rs`) |
 //! | `c{id}.docs` | document key ([`cairn_doc::DocId::encode_key`]) | [`crate::record`] |
 //! | `c{id}.x.{ext}` | extension-defined | extension-defined |
 //!
@@ -16,6 +17,10 @@
 //!
 //! Collections are named by a numeric id that is never reused, so renaming is a catalog update
 //! and dropping a collection deletes exactly the tables under its prefix.
+
+/// Dropped collections whose documents' routing entries and records are still being deleted
+/// (`reclaim.rs`); their `c{id}.docs` table lives until then.
+pub const RECLAIM_TABLE: &str = "sys.reclaim";
 
 /// Engine settings and counters.
 pub const META_TABLE: &str = "sys.meta";
@@ -73,6 +78,12 @@ pub fn docs_table(collection_id: u32) -> String {
 /// Prefix shared by every table of a collection, extensions included.
 pub fn collection_table_prefix(collection_id: u32) -> String {
     format!("c{collection_id}.")
+}
+
+/// Prefix shared by every extension table of a collection (dropped at once with the
+/// collection; its documents table is reclaimed in chunks, see `reclaim.rs`).
+pub fn extension_tables_prefix(collection_id: u32) -> String {
+    format!("c{collection_id}.x.")
 }
 
 /// Name of one of an extension's tables. `ext` is the extension's instance name and `table` a

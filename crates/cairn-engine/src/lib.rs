@@ -26,6 +26,7 @@ pub mod limits;
 mod maintenance;
 mod merge_scan;
 mod read_view;
+mod reclaim;
 mod record;
 mod txn;
 mod verify;

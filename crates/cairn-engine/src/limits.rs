@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+/// Documents of a dropped collection reclaimed per commit: 10,000 (a record delete and a
+/// routing-entry delete each). Keeps each reclamation commit in the tens of milliseconds, so
+/// dropping a large collection never holds the writer for long.
+pub const RECLAIM_CHUNK_DOCS: usize = 10_000;
+
 /// Operations in one batch or transaction: 100,000. Large enough for bulk-import chunks,
 /// small enough that one transaction's write buffer and commit stay in the tens of megabytes.
 pub const MAX_TXN_OPS: usize = 100_000;

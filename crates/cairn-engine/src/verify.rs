@@ -25,7 +25,7 @@ use crate::database::Config;
 use crate::error::Result;
 use crate::layout::{
     docs_table, parse_changelog_key, routing_key, CATALOG_TABLE, CHANGELOG_TABLE, DICTIONARY_TABLE,
-    ROUTING_TABLE,
+    RECLAIM_TABLE, ROUTING_TABLE,
 };
 use crate::record::decode_record;
 
@@ -403,6 +403,16 @@ fn check_routing(
     let Some(routing) = snapshot.table(ROUTING_TABLE)? else {
         return Ok(());
     };
+    // Collections being reclaimed after a drop keep their documents table until each routing
+    // entry is gone with its record (`reclaim.rs`): their entries must still point to records.
+    let mut reclaiming = std::collections::HashSet::new();
+    if let Some(marks) = snapshot.table(RECLAIM_TABLE)? {
+        for entry in marks.range(Bound::Unbounded, Bound::Unbounded)? {
+            if let Ok(id) = <[u8; 4]>::try_from(entry?.key()) {
+                reclaiming.insert(u32::from_be_bytes(id));
+            }
+        }
+    }
     let mut tables = HashMap::new();
     for entry in routing.range(Bound::Unbounded, Bound::Unbounded)? {
         let entry = entry?;
@@ -417,7 +427,9 @@ fn check_routing(
         let docs = match tables.entry(collection_id) {
             std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
             std::collections::hash_map::Entry::Vacant(slot) => {
-                let table = match metas.contains_key(&collection_id) {
+                let known =
+                    metas.contains_key(&collection_id) || reclaiming.contains(&collection_id);
+                let table = match known {
                     true => snapshot.table(&docs_table(collection_id))?,
                     false => None,
                 };

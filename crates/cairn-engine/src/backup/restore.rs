@@ -412,6 +412,13 @@ fn replay_change(txn: &mut Transaction, change: Change) -> Result<()> {
         // Index build steps: nothing to write (the replayed document writes maintain the
         // extensions), but the source committed here, and the restored database must pass
         // through the same sequence numbers: log the same record so this commit happens too.
+        // Reclamation after a drop: the replayed drop reclaims on its own schedule; keep the
+        // commit (and its sequence number), as for index build steps below.
+        (ChangeOp::ReclaimDropped, _) => {
+            if txn.changes.is_empty() {
+                txn.log_reclaim(change.collection_id, coll);
+            }
+        }
         (ChangeOp::ExtensionData { .. }, _) => {
             if txn.changes.is_empty() {
                 let meta = txn.collection_meta(coll)?;

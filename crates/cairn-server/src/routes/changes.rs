@@ -180,7 +180,10 @@ async fn tail(
             }
             // Index-build steps change no document; subscribers only see document and DDL
             // changes.
-            let internal = matches!(change.op, cairn::ChangeOp::ExtensionData { .. });
+            let internal = matches!(
+                change.op,
+                cairn::ChangeOp::ExtensionData { .. } | cairn::ChangeOp::ReclaimDropped
+            );
             if change.collection == collection
                 && !internal
                 && sender.send(Ok(change_event(change))).await.is_err()
