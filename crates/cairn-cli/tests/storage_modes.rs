@@ -501,3 +501,38 @@ fn write_mixed_jsonl(path: &Path, target_bytes: u64, rng: &mut Rng) -> u64 {
     out.flush().expect("writing the JSONL file");
     count
 }
+
+#[test]
+fn the_shell_refuses_what_cannot_run_inside_it_instead_of_freezing() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let dir = parent.path().join("db");
+    // `insert c` without a document used to read the rest of the script (at a terminal: wait
+    // forever) as documents; `serve` and `bench` were offered though they cannot run here.
+    let out = shell(
+        &dir,
+        &[
+            "collection create c",
+            "insert c",
+            r#"insert c {"_id": 1}"#,
+            "serve",
+            "help",
+            "get c 1",
+        ],
+        false,
+    );
+    assert!(
+        out.stderr.contains("give the document on the line"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("`serve` does not run inside the shell"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains(r#"{"_id":1}"#), "{}", out.stdout);
+    let help = out.stdout.clone() + &out.stderr;
+    assert!(help.contains("Leave the shell"), "{help}");
+    assert!(!help.contains("  serve "), "{help}");
+    assert!(!help.contains("  bench "), "{help}");
+}

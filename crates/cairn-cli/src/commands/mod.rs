@@ -14,6 +14,7 @@ mod rekey;
 mod schema;
 pub mod serve;
 mod shell;
+mod shell_editor;
 pub mod transfer;
 
 use anyhow::Context;

@@ -1,74 +1,150 @@
 //! `cairn shell`: the commands of the command line, typed at a prompt against one open
 //! database.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use cairn::Database;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+use super::shell_editor;
 
 use crate::cli::Command;
 
 /// One line typed at the prompt.
 #[derive(Debug, Parser)]
-#[command(no_binary_name = true, name = "", disable_version_flag = true)]
+#[command(
+    no_binary_name = true,
+    name = "",
+    disable_version_flag = true,
+    about = "The commands of `cairn`, typed at the prompt against the open database"
+)]
 struct ShellLine {
     #[command(subcommand)]
     command: Command,
 }
 
-/// Reads commands until end of input or `exit`. When input is not a terminal (a script), the
-/// shell exits non-zero if any command failed, so scripts can tell.
+/// Commands that cannot run inside the shell: hidden from its help and refused with a reason.
+const NOT_IN_SHELL: &[(&str, &str)] = &[
+    (
+        "serve",
+        "run `cairn serve` from your terminal (it needs the data folder to itself)",
+    ),
+    ("shell", "you are in the shell already"),
+    ("bench", "run `cairn bench` from your terminal"),
+];
+
+/// The clap command the shell parses lines with: the command line's, less [`NOT_IN_SHELL`].
+fn shell_command() -> clap::Command {
+    let mut command = ShellLine::command();
+    for (name, _) in NOT_IN_SHELL {
+        command = command.mut_subcommand(*name, |sub| sub.hide(true));
+    }
+    command.subcommand(clap::Command::new("exit").about("Leave the shell (also `quit`, Ctrl-D)"))
+}
+
+/// The names a user can type first (for completion).
+fn command_names() -> Vec<String> {
+    shell_command()
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .map(|sub| sub.get_name().to_string())
+        .chain(["quit".to_string()])
+        .collect()
+}
+
+/// Reads commands until end of input or `exit`. At a terminal the line editor gives editing,
+/// history, Ctrl-R search and Tab completion; from a script, lines are read as they come and
+/// the shell exits non-zero if any command failed, so scripts can tell.
 pub fn run(db: &Database) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        println!(
-            "cairn shell ({} mode). Type `help` for commands, `exit` to leave.",
-            db.mode()
-        );
+        return run_interactive(db);
     }
     let mut failures = 0usize;
-    let mut lines = std::io::stdin().lock().lines();
-    loop {
-        if interactive {
-            print!("cairn> ");
-            std::io::stdout().flush()?;
-        }
-        let Some(line) = lines.next() else { break };
-        let line = line?;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if line == "exit" || line == "quit" {
-            break;
-        }
-        if !run_line(db, line) {
-            failures += 1;
+    for line in std::io::stdin().lock().lines() {
+        match run_line(db, &line?) {
+            Outcome::Exit => break,
+            Outcome::Failed => failures += 1,
+            Outcome::Done => {}
         }
     }
-    if failures > 0 && !interactive {
+    if failures > 0 {
         anyhow::bail!("{failures} shell command(s) failed");
     }
     Ok(())
 }
 
-/// Runs one line; returns whether it succeeded.
-fn run_line(db: &Database, line: &str) -> bool {
+fn run_interactive(db: &Database) -> anyhow::Result<()> {
+    println!(
+        "cairn shell ({} mode). Type `help` for commands, Tab to complete, `exit` to leave.",
+        db.mode()
+    );
+    let helper = shell_editor::ShellHelper::new(command_names(), db.clone());
+    let mut editor = shell_editor::LineEditor::new(helper)?;
+    loop {
+        match editor.read("cairn> ")? {
+            shell_editor::Read::Line(line) => {
+                if matches!(run_line(db, &line), Outcome::Exit) {
+                    return Ok(());
+                }
+            }
+            shell_editor::Read::Interrupted => continue,
+            shell_editor::Read::End => return Ok(()),
+        }
+    }
+}
+
+/// What running one line did.
+enum Outcome {
+    Done,
+    Failed,
+    Exit,
+}
+
+/// Runs one line.
+fn run_line(db: &Database, line: &str) -> Outcome {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Outcome::Done;
+    }
+    if line == "exit" || line == "quit" {
+        return Outcome::Exit;
+    }
     let Some(words) = split_words(line) else {
         eprintln!("error: unbalanced quotes or brackets");
-        return false;
+        return Outcome::Failed;
     };
-    match ShellLine::try_parse_from(words) {
-        Ok(parsed) => match super::execute(db, &parsed.command) {
-            Ok(()) => true,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                false
-            }
-        },
+    if let Some((name, reason)) = NOT_IN_SHELL.iter().find(|(name, _)| words[0] == *name) {
+        eprintln!("error: `{name}` does not run inside the shell: {reason}");
+        return Outcome::Failed;
+    }
+    let parsed = shell_command()
+        .try_get_matches_from(&words)
+        .and_then(|matches| ShellLine::from_arg_matches(&matches));
+    let command = match parsed {
+        Ok(parsed) => parsed.command,
         Err(err) => {
             let _ = err.print();
-            false
+            return match err.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Outcome::Done,
+                _ => Outcome::Failed,
+            };
+        }
+    };
+    // Standard input is the shell's own: a document must be on the line.
+    if let Command::Insert { json: None, .. } = &command {
+        eprintln!(
+            "error: in the shell, give the document on the line: insert COLLECTION {{\"field\": 1}} \
+             (to load many, use `import COLLECTION FILE`)"
+        );
+        return Outcome::Failed;
+    }
+    match super::execute(db, &command) {
+        Ok(()) => Outcome::Done,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Outcome::Failed
         }
     }
 }
