@@ -86,7 +86,7 @@ pub enum Command {
         /// Document id (UUID, integer, or string; quote a numeric string as "\"123\"").
         id: String,
     },
-    /// Apply update operators ($set, $unset, $inc, $push, $pull) to a document.
+    /// Apply update operators ($set, $unset, $inc, $push, $pull, $addToSet, $rename, $mul, $min, $max, $currentDate) to a document.
     Update {
         /// Collection.
         collection: String,

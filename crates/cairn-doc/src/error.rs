@@ -195,7 +195,7 @@ pub enum DocError {
         path: String,
     },
     /// A patch names an operator this crate does not know.
-    #[error("unknown patch operator {op:?} (known: $set, $unset, $inc, $push, $pull)")]
+    #[error("unknown patch operator {op:?} (known: $set, $unset, $inc, $push, $pull, $addToSet, $rename, $mul, $min, $max, $currentDate)")]
     UnknownOperator {
         /// The operator as given.
         op: String,

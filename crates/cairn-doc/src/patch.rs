@@ -6,7 +6,18 @@
 //! {"$inc":   {"path": number, ...}}            add to a number; a missing field is set to it
 //! {"$push":  {"path": value | {"$each": [..]}}} append to an array, creating it if missing
 //! {"$pull":  {"path": value, ...}}             remove every array element equal to the value
+//! {"$addToSet": {"path": value | {"$each": [..]}}} append the values not already in the array
+//! {"$rename": {"path": "new.path", ...}}       move a field (a missing field: nothing to do)
+//! {"$mul":   {"path": number, ...}}            multiply a number; a missing field is set to 0
+//! {"$min":   {"path": value, ...}}             set the field if the value is smaller (or missing)
+//! {"$max":   {"path": value, ...}}             set the field if the value is larger (or missing)
+//! {"$currentDate": {"path": true | {"$type": "date"}}} set the field to the time of the write
 //! ```
+//!
+//! `$min` and `$max` compare numbers with numbers (integers and floats by value), strings with
+//! strings (by bytes) and dates with dates; any other pair is a type error naming the path,
+//! rather than MongoDB's cross-type order, which surprises more than it helps. `$rename`'s
+//! target counts as a written path for the overlap rule below.
 //!
 //! A patch is checked as a whole before it touches anything: operators must be known, paths valid,
 //! values obey the document rules, no path may touch `_id`, and no two paths may overlap (`a` and
@@ -60,6 +71,42 @@ pub enum PatchOp {
         /// The value to remove (compared with [`crate::values_equal`]).
         value: Value,
     },
+    /// `$addToSet`: append each of `values` not already in the array at `path`.
+    AddToSet {
+        /// The array.
+        path: FieldPath,
+        /// Candidates, in order (compared with [`crate::values_equal`]).
+        values: Vec<Value>,
+    },
+    /// `$rename`: move the field at `path` to `to`.
+    Rename {
+        /// The field to move.
+        path: FieldPath,
+        /// Where it goes.
+        to: FieldPath,
+    },
+    /// `$mul`: multiply the number at `path` by `by` (an `Int` or a `Float`).
+    Mul {
+        /// The number to change.
+        path: FieldPath,
+        /// The factor, an `Int` or a finite `Float`.
+        by: Value,
+    },
+    /// `$min` (`larger == false`) or `$max` (`larger == true`): store `value` at `path` if it is
+    /// smaller (larger) than the value there, or nothing is there.
+    Bound {
+        /// The field.
+        path: FieldPath,
+        /// The candidate value.
+        value: Value,
+        /// `$max` rather than `$min`.
+        larger: bool,
+    },
+    /// `$currentDate`: store the time of the write at `path`.
+    CurrentDate {
+        /// The field.
+        path: FieldPath,
+    },
 }
 
 impl PatchOp {
@@ -70,8 +117,22 @@ impl PatchOp {
             | PatchOp::Unset { path }
             | PatchOp::Inc { path, .. }
             | PatchOp::Push { path, .. }
-            | PatchOp::Pull { path, .. } => path,
+            | PatchOp::Pull { path, .. }
+            | PatchOp::AddToSet { path, .. }
+            | PatchOp::Rename { path, .. }
+            | PatchOp::Mul { path, .. }
+            | PatchOp::Bound { path, .. }
+            | PatchOp::CurrentDate { path } => path,
         }
+    }
+
+    /// Every path this operation touches: its own, and `$rename`'s target.
+    pub fn paths(&self) -> impl Iterator<Item = &FieldPath> {
+        let target = match self {
+            PatchOp::Rename { to, .. } => Some(to),
+            _ => None,
+        };
+        std::iter::once(self.path()).chain(target)
     }
 
     /// The operator's name as written in JSON, e.g. `$set`.
@@ -82,6 +143,12 @@ impl PatchOp {
             PatchOp::Inc { .. } => "$inc",
             PatchOp::Push { .. } => "$push",
             PatchOp::Pull { .. } => "$pull",
+            PatchOp::AddToSet { .. } => "$addToSet",
+            PatchOp::Rename { .. } => "$rename",
+            PatchOp::Mul { .. } => "$mul",
+            PatchOp::Bound { larger: false, .. } => "$min",
+            PatchOp::Bound { larger: true, .. } => "$max",
+            PatchOp::CurrentDate { .. } => "$currentDate",
         }
     }
 }
@@ -139,6 +206,11 @@ impl Patch {
                 PatchOp::Inc { path, by } => (path, by.clone()),
                 PatchOp::Push { path, values } => (path, push_operand(values)),
                 PatchOp::Pull { path, value } => (path, value.clone()),
+                PatchOp::AddToSet { path, values } => (path, push_operand(values)),
+                PatchOp::Rename { path, to } => (path, Value::String(to.to_string())),
+                PatchOp::Mul { path, by } => (path, by.clone()),
+                PatchOp::Bound { path, value, .. } => (path, value.clone()),
+                PatchOp::CurrentDate { path } => (path, Value::Bool(true)),
             };
             if !operators.contains_key(op.operator()) {
                 operators.insert(op.operator(), Object::new());
@@ -203,8 +275,7 @@ impl Patch {
     /// Adds an operation after checking it: not on `_id`, not overlapping an existing path, within
     /// [`MAX_PATCH_OPERATIONS`], and with operands that obey the document rules.
     pub fn add(&mut self, op: PatchOp) -> Result<(), DocError> {
-        let path = op.path();
-        if path.first() == "_id" {
+        if op.paths().any(|path| path.first() == "_id") {
             return Err(DocError::ImmutableId);
         }
         if self.ops.len() == MAX_PATCH_OPERATIONS {
@@ -213,11 +284,26 @@ impl Patch {
                 limit: MAX_PATCH_OPERATIONS,
             });
         }
-        if let Some(existing) = self.ops.iter().find(|o| o.path().overlaps(path)) {
-            return Err(DocError::PatchConflict {
-                first: existing.path().to_string(),
-                second: path.to_string(),
-            });
+        if let PatchOp::Rename { path, to } = &op {
+            if path.overlaps(to) {
+                return Err(DocError::PatchConflict {
+                    first: path.to_string(),
+                    second: to.to_string(),
+                });
+            }
+        }
+        for path in op.paths() {
+            let clash = self
+                .ops
+                .iter()
+                .flat_map(PatchOp::paths)
+                .find(|existing| existing.overlaps(path));
+            if let Some(existing) = clash {
+                return Err(DocError::PatchConflict {
+                    first: existing.to_string(),
+                    second: path.to_string(),
+                });
+            }
         }
         check_operands(&op)?;
         self.ops.push(op);
@@ -260,6 +346,53 @@ fn parse_op(operator: &str, path: FieldPath, operand: &Value) -> Result<PatchOp,
             path,
             value: operand.clone(),
         },
+        "$addToSet" => {
+            let values = parse_push_operand(&path, operand)?;
+            PatchOp::AddToSet { path, values }
+        }
+        "$rename" => match operand {
+            Value::String(to) => PatchOp::Rename {
+                path,
+                to: FieldPath::parse(to)?,
+            },
+            other => {
+                return Err(DocError::PatchTypeMismatch {
+                    path: path.to_string(),
+                    expected: "the new path as a string",
+                    found: other.type_name(),
+                })
+            }
+        },
+        "$mul" => PatchOp::Mul {
+            path,
+            by: operand.clone(),
+        },
+        "$min" | "$max" => PatchOp::Bound {
+            path,
+            value: operand.clone(),
+            larger: operator == "$max",
+        },
+        "$currentDate" => {
+            let is_date = match operand {
+                Value::Bool(true) => true,
+                Value::Object(spec) => {
+                    spec.len() == 1
+                        && matches!(
+                            spec.get("$type"),
+                            Some(Value::String(t)) if t == "date" || t == "timestamp"
+                        )
+                }
+                _ => false,
+            };
+            if !is_date {
+                return Err(DocError::PatchTypeMismatch {
+                    path: path.to_string(),
+                    expected: "true or {\"$type\": \"date\"}",
+                    found: operand.type_name(),
+                });
+            }
+            PatchOp::CurrentDate { path }
+        }
         other => {
             return Err(DocError::UnknownOperator {
                 op: other.to_owned(),
@@ -312,18 +445,25 @@ fn check_operands(op: &PatchOp) -> Result<(), DocError> {
     };
     match op {
         PatchOp::Set { value, .. } => at_path(value, path.len()),
-        PatchOp::Inc { by, .. } => match by {
+        PatchOp::Inc { by, .. } | PatchOp::Mul { by, .. } => match by {
             Value::Int(_) => Ok(()),
             Value::Float(_) => at_path(by, path.len()),
             other => Err(DocError::PatchTypeMismatch {
                 path: path.to_string(),
-                expected: "a number to add",
+                expected: match op {
+                    PatchOp::Inc { .. } => "a number to add",
+                    _ => "a number to multiply by",
+                },
                 found: other.type_name(),
             }),
         },
-        PatchOp::Push { values, .. } => values
+        PatchOp::Bound { value, .. } => at_path(value, path.len()),
+        PatchOp::Push { values, .. } | PatchOp::AddToSet { values, .. } => values
             .iter()
             .try_for_each(|value| at_path(value, path.len() + 1)),
-        PatchOp::Unset { .. } | PatchOp::Pull { .. } => Ok(()),
+        PatchOp::Unset { .. }
+        | PatchOp::Pull { .. }
+        | PatchOp::Rename { .. }
+        | PatchOp::CurrentDate { .. } => Ok(()),
     }
 }

@@ -62,6 +62,65 @@ fn apply_op(op: &PatchOp, doc: &mut Value) -> Result<(), DocError> {
                 }
             }
         }
+        PatchOp::AddToSet { values, .. } => {
+            if let Some(mut slot) = resolve(doc, path, Mode::Create)? {
+                match slot.get_mut() {
+                    None => slot.put(Value::Array(distinct(Vec::new(), values))),
+                    Some(Value::Array(items)) => {
+                        let current = std::mem::take(items);
+                        *items = distinct(current, values);
+                    }
+                    Some(other) => return Err(mismatch(path.to_string(), "an array", other)),
+                }
+            }
+        }
+        PatchOp::Rename { to, .. } => {
+            let moved = match resolve(doc, path, Mode::IfPresent)? {
+                Some(slot) => slot.take(),
+                None => None,
+            };
+            if let Some(value) = moved {
+                if let Some(mut slot) = resolve(doc, to, Mode::Create)? {
+                    slot.put(value);
+                }
+            }
+        }
+        PatchOp::Mul { by, .. } => {
+            if let Some(mut slot) = resolve(doc, path, Mode::Create)? {
+                let product = match slot.get() {
+                    // MongoDB's rule: a missing field becomes zero of the factor's type.
+                    None => match by {
+                        Value::Int(_) => Value::Int(0),
+                        _ => Value::Float(0.0),
+                    },
+                    Some(current) => multiply(current, by, path)?,
+                };
+                slot.put(product);
+            }
+        }
+        PatchOp::Bound { value, larger, .. } => {
+            if let Some(mut slot) = resolve(doc, path, Mode::Create)? {
+                let replace = match slot.get() {
+                    None => true,
+                    Some(current) => {
+                        let order = bound_order(value, current, path)?;
+                        if *larger {
+                            order.is_gt()
+                        } else {
+                            order.is_lt()
+                        }
+                    }
+                };
+                if replace {
+                    slot.put(value.clone());
+                }
+            }
+        }
+        PatchOp::CurrentDate { .. } => {
+            if let Some(mut slot) = resolve(doc, path, Mode::Create)? {
+                slot.put(Value::DateTime(crate::DateTime::now()));
+            }
+        }
         PatchOp::Pull { value, .. } => {
             if let Some(mut slot) = resolve(doc, path, Mode::IfPresent)? {
                 match slot.get_mut() {
@@ -97,6 +156,72 @@ fn add(current: &Value, by: &Value, path: &FieldPath) -> Result<Value, DocError>
         });
     }
     Ok(Value::Float(sum))
+}
+
+/// `current` with each of `values` appended unless an equal element is already there.
+fn distinct(mut current: Vec<Value>, values: &[Value]) -> Vec<Value> {
+    for value in values {
+        if !current.iter().any(|item| values_equal(item, value)) {
+            current.push(value.clone());
+        }
+    }
+    current
+}
+
+/// `current * by` for `$mul`: exact for two integers (failing on overflow), float otherwise.
+fn multiply(current: &Value, by: &Value, path: &FieldPath) -> Result<Value, DocError> {
+    let product = match (current, by) {
+        (Value::Int(a), Value::Int(b)) => {
+            return a
+                .checked_mul(*b)
+                .map(Value::Int)
+                .ok_or_else(|| DocError::IntegerOverflow {
+                    path: path.to_string(),
+                })
+        }
+        (Value::Int(a), Value::Float(b)) => *a as f64 * b,
+        (Value::Float(a), Value::Int(b)) => a * *b as f64,
+        (Value::Float(a), Value::Float(b)) => a * b,
+        (other, _) => return Err(mismatch(path.to_string(), "a number", other)),
+    };
+    if !product.is_finite() {
+        return Err(DocError::NonFiniteFloat {
+            path: path.to_string(),
+        });
+    }
+    Ok(Value::Float(product))
+}
+
+/// How `value` orders against `current` for `$min`/`$max`: numbers by value, strings by bytes,
+/// dates by time; any other pair cannot be compared.
+fn bound_order(
+    value: &Value,
+    current: &Value,
+    path: &FieldPath,
+) -> Result<std::cmp::Ordering, DocError> {
+    let as_f64 = |v: &Value| match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    match (value, current) {
+        (Value::Int(a), Value::Int(b)) => Ok(a.cmp(b)),
+        (Value::String(a), Value::String(b)) => Ok(a.as_bytes().cmp(b.as_bytes())),
+        (Value::DateTime(a), Value::DateTime(b)) => Ok(a.cmp(b)),
+        _ => match (as_f64(value), as_f64(current)) {
+            (Some(a), Some(b)) => Ok(a.total_cmp(&b)),
+            _ => Err(DocError::PatchTypeMismatch {
+                path: path.to_string(),
+                expected: match value {
+                    Value::Int(_) | Value::Float(_) => "a number",
+                    Value::String(_) => "a string",
+                    Value::DateTime(_) => "a date",
+                    _ => "a number, string or date",
+                },
+                found: current.type_name(),
+            }),
+        },
+    }
 }
 
 fn mismatch(path: String, expected: &'static str, found: &Value) -> DocError {
@@ -148,6 +273,16 @@ impl Slot<'_> {
                     *item = value;
                 }
             }
+        }
+    }
+
+    /// Removes and returns the value (an array element becomes null, as in [`Slot::remove`]).
+    fn take(self) -> Option<Value> {
+        match self {
+            Slot::Field(object, key) => object.remove(key),
+            Slot::Element(items, index) => items
+                .get_mut(index)
+                .map(|item| std::mem::replace(item, Value::Null)),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Patch operators: each operator's effect and each way a patch can be refused.
 
 use cairn_doc::limits::MAX_PATCH_OPERATIONS;
-use cairn_doc::{values_equal, DocError, Patch, PatchOp, Value};
+use cairn_doc::{values_equal, DateTime, DocError, Patch, PatchOp, Value};
 
 fn doc(json: &str) -> Value {
     Value::from_json_str(json).unwrap()
@@ -202,9 +202,9 @@ fn patches_may_not_touch_id() {
 #[test]
 fn unknown_operators_and_malformed_patches_are_named() {
     assert_eq!(
-        Patch::from_json_str(r#"{"$rename":{"a":"b"}}"#),
+        Patch::from_json_str(r#"{"$setOnInsert":{"a":"b"}}"#),
         Err(DocError::UnknownOperator {
-            op: "$rename".into()
+            op: "$setOnInsert".into()
         })
     );
     assert!(matches!(
@@ -314,4 +314,96 @@ fn builders_match_parsed_patches_and_to_value_round_trips() {
 fn values_equal_treats_one_and_one_point_zero_alike() {
     assert!(values_equal(&Value::Int(1), &Value::Float(1.0)));
     assert!(!values_equal(&Value::Int(1), &Value::String("1".into())));
+}
+
+fn patched_value(doc: &str, patch: &str) -> Result<Value, DocError> {
+    let mut doc = Value::from_json_str(doc).unwrap();
+    Patch::from_json_str(patch)?.apply(&mut doc)?;
+    Ok(doc)
+}
+
+#[test]
+fn add_to_set_appends_only_values_not_already_there() {
+    assert_eq!(
+        patched_value(
+            r#"{"t": ["a", 1]}"#,
+            r#"{"$addToSet": {"t": {"$each": ["a", 1.0, "b", "b"]}, "u": 2}}"#
+        )
+        .unwrap(),
+        Value::from_json_str(r#"{"t": ["a", 1, "b"], "u": [2]}"#).unwrap()
+    );
+    assert!(matches!(
+        patched_value(r#"{"t": 1}"#, r#"{"$addToSet": {"t": 2}}"#),
+        Err(DocError::PatchTypeMismatch { .. })
+    ));
+}
+
+#[test]
+fn rename_moves_a_field_and_ignores_a_missing_one() {
+    assert_eq!(
+        patched_value(
+            r#"{"a": {"b": 1}, "c": 2}"#,
+            r#"{"$rename": {"a.b": "x.y", "gone": "z"}}"#
+        )
+        .unwrap(),
+        Value::from_json_str(r#"{"a": {}, "c": 2, "x": {"y": 1}}"#).unwrap()
+    );
+    // The target counts as written: it may not overlap another operation's path.
+    assert!(matches!(
+        Patch::from_json_str(r#"{"$rename": {"a": "b"}, "$set": {"b.c": 1}}"#),
+        Err(DocError::PatchConflict { .. })
+    ));
+    assert!(matches!(
+        Patch::from_json_str(r#"{"$rename": {"a": "_id"}}"#),
+        Err(DocError::ImmutableId)
+    ));
+    assert!(matches!(
+        Patch::from_json_str(r#"{"$rename": {"a": "a.b"}}"#),
+        Err(DocError::PatchConflict { .. })
+    ));
+}
+
+#[test]
+fn mul_min_and_max_follow_mongodb_on_numbers_and_refuse_mixed_types() {
+    assert_eq!(
+        patched_value(
+            r#"{"n": 3, "f": 1.5, "lo": 5, "hi": 5, "s": "m", "d": {"$date": "2024-01-01T00:00:00Z"}}"#,
+            r#"{"$mul": {"n": 4, "f": 2, "missing": 7}, "$min": {"lo": 2.5, "s": "a", "new": 1}, "$max": {"hi": 3, "d": {"$date": "2025-01-01T00:00:00Z"}}}"#
+        )
+        .unwrap(),
+        Value::from_json_str(
+            r#"{"n": 12, "f": 3.0, "lo": 2.5, "hi": 5, "s": "a", "d": {"$date": "2025-01-01T00:00:00Z"}, "missing": 0, "new": 1}"#
+        )
+        .unwrap()
+    );
+    assert!(matches!(
+        patched_value(r#"{"n": 9223372036854775807}"#, r#"{"$mul": {"n": 2}}"#),
+        Err(DocError::IntegerOverflow { .. })
+    ));
+    assert!(matches!(
+        patched_value(r#"{"n": "text"}"#, r#"{"$max": {"n": 1}}"#),
+        Err(DocError::PatchTypeMismatch { .. })
+    ));
+}
+
+#[test]
+fn current_date_sets_the_time_of_the_write() {
+    let before = DateTime::now();
+    let doc = patched_value(
+        r#"{"a": 1}"#,
+        r#"{"$currentDate": {"at": true, "b.c": {"$type": "date"}}}"#,
+    )
+    .unwrap();
+    let object = doc.as_object().unwrap();
+    match object.get("at") {
+        Some(Value::DateTime(at)) => assert!(*at >= before),
+        other => panic!("{other:?}"),
+    }
+    assert!(Patch::from_json_str(r#"{"$currentDate": {"at": 1}}"#).is_err());
+    // The patch reads back from its own value form.
+    let patch = Patch::from_json_str(
+        r#"{"$addToSet": {"t": {"$each": [1, 2]}}, "$rename": {"a": "b"}, "$mul": {"m": 2}, "$min": {"x": 1}, "$max": {"y": 2}, "$currentDate": {"z": true}}"#,
+    )
+    .unwrap();
+    assert_eq!(Patch::from_value(&patch.to_value()).unwrap(), patch);
 }

@@ -178,7 +178,7 @@ pub async fn put(
     Ok((status, Json(Written { id, seq })))
 }
 
-/// Applies update operators (`$set $unset $inc $push $pull`); returns the new document.
+/// Applies update operators (`$set $unset $inc $push $pull $addToSet $rename $mul $min $max $currentDate`); returns the new document.
 #[utoipa::path(patch, operation_id = "patch_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
     params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
            ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
