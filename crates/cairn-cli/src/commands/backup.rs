@@ -96,5 +96,16 @@ pub fn restore(
         report.pieces,
         report.replayed_commits
     );
+    // Asking for a point past the backup's end is not an error (the latest state is the answer
+    // the backup can give), but it must not pass unnoticed.
+    if let RestoreTarget::Seq(wanted) = target {
+        if wanted > report.seq {
+            println!(
+                "note: --at {wanted} is past the backup's last commit; stopped at commit {}, \
+                 the last one it holds",
+                report.seq
+            );
+        }
+    }
     Ok(())
 }
