@@ -110,9 +110,12 @@ pub enum Command {
         collection: String,
         /// Output file; standard output when omitted.
         file: Option<PathBuf>,
-        /// Output format: Cairn's extended JSON, or MongoDB relaxed Extended JSON v2.
+        /// Output format: Cairn's extended JSON, MongoDB relaxed Extended JSON v2, or CSV.
         #[arg(long, value_enum, default_value_t = crate::commands::transfer::Format::Jsonl)]
         format: crate::commands::transfer::Format,
+        /// CSV field separator (one character, e.g. `;` or `\t`).
+        #[arg(long, value_parser = crate::commands::transfer::parse_delimiter, default_value = ",")]
+        delimiter: u8,
     },
     /// Per-collection documents and bytes, and the storage mode.
     Stats,

@@ -217,3 +217,66 @@ fn a_closed_output_pipe_ends_a_command_quietly() {
     assert!(stderr.is_empty(), "{stderr}");
     assert_ne!(output.status.code(), Some(101), "{stderr}");
 }
+
+#[test]
+fn csv_exports_with_a_header_and_imports_back_with_types_and_nesting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"_id\":1,\"name\":\"Ada; L.\",\"ward\":{\"floor\":3},\"score\":2.5,\"ok\":true}\n{\"_id\":2,\"name\":\"Grace\"}\n",
+    )
+    .expect("write");
+    ok(cairn(
+        &data,
+        &["import", "c", input.to_str().expect("path")],
+    ));
+    let csv = dir.path().join("out.csv");
+    ok(cairn(
+        &data,
+        &[
+            "export",
+            "c",
+            csv.to_str().expect("path"),
+            "--format",
+            "csv",
+            "--delimiter",
+            ";",
+        ],
+    ));
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    assert_eq!(
+        text,
+        "_id;name;ward.floor;score;ok\n1;\"Ada; L.\";3;2.5;true\n2;Grace;;;\n"
+    );
+    ok(cairn(
+        &data,
+        &[
+            "import",
+            "d",
+            csv.to_str().expect("path"),
+            "--format",
+            "csv",
+            "--delimiter",
+            ";",
+        ],
+    ));
+    assert_eq!(
+        ok(cairn(&data, &["export", "d"])),
+        ok(cairn(&data, &["export", "c"]))
+    );
+    // A ragged row is named by its line and can be skipped.
+    std::fs::write(&csv, "a,b\n1,2\n3\n4,5\n").expect("write");
+    let stderr = err(cairn(
+        &data,
+        &[
+            "import",
+            "e",
+            csv.to_str().expect("path"),
+            "--format",
+            "csv",
+        ],
+    ));
+    assert!(stderr.contains("line 3"), "{stderr}");
+}

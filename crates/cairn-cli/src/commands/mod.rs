@@ -3,6 +3,7 @@
 mod backup;
 mod bulk;
 mod collection;
+mod csv_format;
 mod document;
 mod import_source;
 mod index;
@@ -110,7 +111,8 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             collection,
             file,
             format,
-        } => transfer::export(db, collection, file.as_deref(), *format),
+            delimiter,
+        } => transfer::export(db, collection, file.as_deref(), *format, *delimiter),
         Command::Stats => info::stats(db),
         Command::Changes { after, limit } => info::changes(db, *after, *limit),
         Command::Locate { id } => info::locate(db, &parse_id(id)),

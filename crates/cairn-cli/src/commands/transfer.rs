@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use cairn::{Database, EngineError, Value};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::csv_format::{CsvOptions, CsvSource};
 use super::import_source::ImportSource;
 
 /// The text formats of `cairn import` and `cairn export`.
@@ -22,6 +23,8 @@ pub enum Format {
     /// MongoDB relaxed Extended JSON v2: on import the same as `jsonl`, on export what
     /// `mongoimport` reads (`$binary`, ISO dates, plain arrays for vectors).
     Mongo,
+    /// CSV with a header row (see `csv_format.rs` for typing and flattening).
+    Csv,
 }
 
 /// `cairn import COLLECTION FILE`.
@@ -50,6 +53,49 @@ pub struct ImportArgs {
     /// Replace documents whose `_id` already exists instead of refusing them.
     #[arg(long)]
     pub upsert: bool,
+    /// CSV field separator (one character, e.g. `;` or `\t`).
+    #[arg(long, value_parser = parse_delimiter, default_value = ",")]
+    pub delimiter: u8,
+    /// CSV: keep every cell as a string instead of typing numbers and booleans.
+    #[arg(long)]
+    pub no_infer: bool,
+}
+
+/// Parses a one-byte delimiter; `\t` names a tab.
+pub fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "\\t" | "tab" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err(format!("{text:?}: the delimiter is one ASCII character")),
+    }
+}
+
+/// Where imported documents come from.
+enum Source {
+    Json(ImportSource<BufReader<File>>),
+    Csv(CsvSource<BufReader<File>>),
+}
+
+impl Source {
+    /// The next record: its line, its text (for a rejects file), the document or why not.
+    fn next_record(&mut self) -> anyhow::Result<Option<(usize, String, Result<Value, String>)>> {
+        Ok(match self {
+            Source::Json(source) => source.next_item()?.map(|item| {
+                let doc = Value::from_json_str(&item.text).map_err(|err| err.to_string());
+                (item.line, item.text, doc)
+            }),
+            Source::Csv(source) => source
+                .next_record()?
+                .map(|record| (record.line, record.text, record.doc)),
+        })
+    }
+
+    fn consumed(&self) -> u64 {
+        match self {
+            Source::Json(source) => source.consumed(),
+            Source::Csv(source) => source.consumed(),
+        }
+    }
 }
 
 /// Lines skipped so far and where they are copied.
@@ -108,25 +154,31 @@ pub fn import(db: &Database, args: &ImportArgs) -> anyhow::Result<()> {
     };
     let progress = progress_bar(total_bytes);
     let started = Instant::now();
-    let mut source = ImportSource::new(BufReader::with_capacity(1 << 20, input));
+    let reader = BufReader::with_capacity(1 << 20, input);
+    let mut source = match args.format {
+        Format::Jsonl | Format::Mongo => Source::Json(ImportSource::new(reader)),
+        Format::Csv => Source::Csv(CsvSource::new(
+            reader,
+            CsvOptions {
+                delimiter: args.delimiter,
+                infer: !args.no_infer,
+            },
+        )?),
+    };
     let mut pending: Vec<Pending> = Vec::with_capacity(batch);
     let mut state = ImportState::default();
     let outcome = (|| -> anyhow::Result<()> {
-        while let Some(item) = source
-            .next_item()
+        while let Some((line, text, doc)) = source
+            .next_record()
             .with_context(|| format!("reading {}", file.display()))?
         {
             progress.set_position(source.consumed());
-            if item.line < args.resume_from {
+            if line < args.resume_from {
                 continue;
             }
-            match Value::from_json_str(&item.text) {
-                Ok(doc) => pending.push(Pending {
-                    line: item.line,
-                    text: item.text,
-                    doc,
-                }),
-                Err(err) => rejects.skip(item.line, &item.text, &err.to_string())?,
+            match doc {
+                Ok(doc) => pending.push(Pending { line, text, doc }),
+                Err(err) => rejects.skip(line, &text, &err)?,
             }
             if pending.len() == batch {
                 commit_batch(db, args, &mut pending, &mut rejects, &mut state)?;
@@ -273,6 +325,7 @@ pub fn export(
     collection: &str,
     file: Option<&Path>,
     format: Format,
+    delimiter: u8,
 ) -> anyhow::Result<()> {
     let out: Box<dyn Write> = match file {
         Some(path) => {
@@ -281,12 +334,20 @@ pub fn export(
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 20, out);
+    if format == Format::Csv {
+        let count = super::csv_format::export(db, collection, &mut out, delimiter)?;
+        out.flush().context("writing the export")?;
+        if let Some(path) = file {
+            eprintln!("exported {count} documents to {}", path.display());
+        }
+        return Ok(());
+    }
     let mut write_error = None;
     let mut count = 0u64;
     db.for_each(collection, |_, doc| {
         let text = match format {
-            Format::Jsonl => doc.to_json_string(),
             Format::Mongo => doc.to_mongo_json_string(),
+            Format::Jsonl | Format::Csv => doc.to_json_string(),
         };
         let written = writeln!(out, "{text}");
         count += 1;
