@@ -19,6 +19,8 @@ use anyhow::{bail, Context};
 use base64::Engine as _;
 use cairn::{Database, Object, Value};
 
+use super::import_source::ImportRecord;
+
 /// Columns an export or import handles at most: 4,096. A wider table is almost certainly
 /// nested data flattened by accident; refusing it beats writing an unreadable file.
 pub const MAX_CSV_COLUMNS: usize = 4_096;
@@ -30,16 +32,6 @@ pub struct CsvOptions {
     pub delimiter: u8,
     /// Type the cells (else every cell is a string).
     pub infer: bool,
-}
-
-/// One record read from a CSV file.
-pub struct CsvRecord {
-    /// The line it starts on (1-based; the header is line 1).
-    pub line: usize,
-    /// The record as CSV text, for a rejects file.
-    pub text: String,
-    /// The document, or why the record is not one.
-    pub doc: Result<Value, String>,
 }
 
 /// Reads documents from CSV.
@@ -86,7 +78,7 @@ impl<R: std::io::Read> CsvSource<R> {
     }
 
     /// The next record, or `None` at the end.
-    pub fn next_record(&mut self) -> anyhow::Result<Option<CsvRecord>> {
+    pub fn next_record(&mut self) -> anyhow::Result<Option<ImportRecord>> {
         let line = usize::try_from(self.reader.position().line()).unwrap_or(usize::MAX);
         if !self
             .reader
@@ -109,7 +101,7 @@ impl<R: std::io::Read> CsvSource<R> {
             writer.flush()?;
         }
         let text = String::from_utf8_lossy(&text).trim_end().to_string();
-        Ok(Some(CsvRecord {
+        Ok(Some(ImportRecord {
             line,
             text,
             doc: self.document(),

@@ -14,6 +14,16 @@ use anyhow::{bail, Context};
 /// instead of buffered.
 pub const MAX_IMPORT_ELEMENT_BYTES: usize = 64 << 20;
 
+/// One record of an import file in any format, ready to commit or reject.
+pub struct ImportRecord {
+    /// The line it starts on (1-based).
+    pub line: usize,
+    /// Its text, for a rejects file.
+    pub text: String,
+    /// The document, or why the record is not one.
+    pub doc: Result<cairn::Value, String>,
+}
+
 /// One document's text and where it starts.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Item {

@@ -11,7 +11,7 @@ use cairn::{Database, EngineError, Value};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::csv_format::{CsvOptions, CsvSource};
-use super::import_source::ImportSource;
+use super::import_source::{ImportRecord, ImportSource};
 
 /// The text formats of `cairn import` and `cairn export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -78,15 +78,14 @@ enum Source {
 
 impl Source {
     /// The next record: its line, its text (for a rejects file), the document or why not.
-    fn next_record(&mut self) -> anyhow::Result<Option<(usize, String, Result<Value, String>)>> {
+    fn next_record(&mut self) -> anyhow::Result<Option<ImportRecord>> {
         Ok(match self {
-            Source::Json(source) => source.next_item()?.map(|item| {
-                let doc = Value::from_json_str(&item.text).map_err(|err| err.to_string());
-                (item.line, item.text, doc)
+            Source::Json(source) => source.next_item()?.map(|item| ImportRecord {
+                doc: Value::from_json_str(&item.text).map_err(|err| err.to_string()),
+                line: item.line,
+                text: item.text,
             }),
-            Source::Csv(source) => source
-                .next_record()?
-                .map(|record| (record.line, record.text, record.doc)),
+            Source::Csv(source) => source.next_record()?,
         })
     }
 
@@ -168,7 +167,7 @@ pub fn import(db: &Database, args: &ImportArgs) -> anyhow::Result<()> {
     let mut pending: Vec<Pending> = Vec::with_capacity(batch);
     let mut state = ImportState::default();
     let outcome = (|| -> anyhow::Result<()> {
-        while let Some((line, text, doc)) = source
+        while let Some(ImportRecord { line, text, doc }) = source
             .next_record()
             .with_context(|| format!("reading {}", file.display()))?
         {
