@@ -78,6 +78,9 @@ pub enum Command {
         /// Documents per transaction when reading standard input.
         #[arg(long, default_value_t = 1)]
         batch: usize,
+        /// Create the collection if it does not exist (as MongoDB does on first insert).
+        #[arg(long)]
+        create: bool,
     },
     /// Print a document.
     Get {

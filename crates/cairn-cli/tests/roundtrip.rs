@@ -280,3 +280,28 @@ fn csv_exports_with_a_header_and_imports_back_with_types_and_nesting() {
     ));
     assert!(stderr.contains("line 3"), "{stderr}");
 }
+
+#[test]
+fn insert_creates_a_missing_collection_only_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let stderr = err(cairn(&data, &["insert", "fresh", r#"{"_id": 1}"#]));
+    assert!(
+        stderr.contains("does not exist") && stderr.contains("--create"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ok(cairn(
+            &data,
+            &["insert", "fresh", r#"{"_id": 1}"#, "--create"]
+        )),
+        "1\n"
+    );
+    assert_eq!(
+        ok(cairn(
+            &data,
+            &["insert", "fresh", r#"{"_id": 2}"#, "--create"]
+        )),
+        "2\n"
+    );
+}

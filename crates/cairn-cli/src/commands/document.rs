@@ -7,6 +7,14 @@ use cairn::{Database, DocId, Patch, Value};
 
 use super::parse_json;
 
+/// Creates `collection` unless it exists (`insert --create`).
+pub fn create_if_missing(db: &Database, collection: &str) -> anyhow::Result<()> {
+    match db.create_collection(collection) {
+        Ok(_) | Err(cairn::EngineError::CollectionExists { .. }) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Inserts one document given on the command line; prints its id.
 pub fn insert_one(db: &Database, collection: &str, json: &str) -> anyhow::Result<()> {
     let doc = parse_json("the document", json)?;

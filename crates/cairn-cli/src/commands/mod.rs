@@ -95,10 +95,29 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             collection,
             json,
             batch,
-        } => match json {
-            Some(json) => document::insert_one(db, collection, json),
-            None => document::insert_stream(db, collection, *batch),
-        },
+            create,
+        } => {
+            if *create {
+                document::create_if_missing(db, collection)?;
+            }
+            let inserted = match json {
+                Some(json) => document::insert_one(db, collection, json),
+                None => document::insert_stream(db, collection, *batch),
+            };
+            inserted.map_err(|err| {
+                let missing = matches!(
+                    err.downcast_ref::<cairn::EngineError>(),
+                    Some(cairn::EngineError::UnknownCollection { .. })
+                );
+                if missing {
+                    anyhow::anyhow!(
+                        "{err}: create it with `cairn collection create {collection}`, or add --create"
+                    )
+                } else {
+                    err
+                }
+            })
+        }
         Command::Get { collection, id } => document::get(db, collection, &parse_id(id)),
         Command::Update {
             collection,
