@@ -10,6 +10,7 @@ mod index;
 mod infer;
 mod info;
 mod invariant;
+mod parquet_format;
 mod query;
 mod rekey;
 mod schema;

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::csv_format::{CsvOptions, CsvSource};
 use super::import_source::{ImportRecord, ImportSource};
+use super::parquet_format::ParquetSource;
 
 /// The text formats of `cairn import` and `cairn export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -25,6 +26,8 @@ pub enum Format {
     Mongo,
     /// CSV with a header row (see `csv_format.rs` for typing and flattening).
     Csv,
+    /// Apache Parquet (see `parquet_format.rs` for the type mapping); export needs a file.
+    Parquet,
 }
 
 /// `cairn import COLLECTION FILE`.
@@ -74,6 +77,7 @@ pub fn parse_delimiter(text: &str) -> Result<u8, String> {
 enum Source {
     Json(ImportSource<BufReader<File>>),
     Csv(CsvSource<BufReader<File>>),
+    Parquet(ParquetSource),
 }
 
 impl Source {
@@ -86,6 +90,7 @@ impl Source {
                 text: item.text,
             }),
             Source::Csv(source) => source.next_record()?,
+            Source::Parquet(source) => source.next_record()?,
         })
     }
 
@@ -93,6 +98,8 @@ impl Source {
         match self {
             Source::Json(source) => source.consumed(),
             Source::Csv(source) => source.consumed(),
+            // Row groups are decoded whole; the bar shows rows as a fraction of nothing useful.
+            Source::Parquet(_) => 0,
         }
     }
 }
@@ -163,6 +170,7 @@ pub fn import(db: &Database, args: &ImportArgs) -> anyhow::Result<()> {
                 infer: !args.no_infer,
             },
         )?),
+        Format::Parquet => Source::Parquet(ParquetSource::open(file)?),
     };
     let mut pending: Vec<Pending> = Vec::with_capacity(batch);
     let mut state = ImportState::default();
@@ -326,6 +334,14 @@ pub fn export(
     format: Format,
     delimiter: u8,
 ) -> anyhow::Result<()> {
+    if format == Format::Parquet {
+        let Some(path) = file else {
+            bail!("--format parquet writes a file: name it (`cairn export {collection} out.parquet --format parquet`)");
+        };
+        let count = super::parquet_format::export(db, collection, path)?;
+        eprintln!("exported {count} documents to {}", path.display());
+        return Ok(());
+    }
     let out: Box<dyn Write> = match file {
         Some(path) => {
             Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
@@ -346,7 +362,7 @@ pub fn export(
     db.for_each(collection, |_, doc| {
         let text = match format {
             Format::Mongo => doc.to_mongo_json_string(),
-            Format::Jsonl | Format::Csv => doc.to_json_string(),
+            Format::Jsonl | Format::Csv | Format::Parquet => doc.to_json_string(),
         };
         let written = writeln!(out, "{text}");
         count += 1;
