@@ -26,6 +26,7 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod parse_errors;
 pub mod read_pool;
 pub mod routes;
 pub mod serve;

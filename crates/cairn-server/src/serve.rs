@@ -26,6 +26,7 @@ use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::limits::{COMMIT_POLL_INTERVAL, HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 use crate::metrics::Metrics;
+use crate::parse_errors::JsonParseErrors;
 use crate::read_pool::ReadPool;
 use crate::routes;
 use crate::state::AppState;
@@ -298,7 +299,10 @@ where
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let connection = builder.serve_connection(
+        TokioIo::new(JsonParseErrors::new(stream)),
+        TowerToHyperService::new(app),
+    );
     if let Err(err) = watcher.watch(connection).await {
         tracing::debug!(%err, "connection ended with an error");
     }

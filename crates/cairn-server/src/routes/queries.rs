@@ -1,9 +1,10 @@
 //! `/v1/collections/{collection}/query | count | distinct | explain | aggregate`: the query
 //! layer over HTTP, with what `cairn query | count | explain | aggregate` offer on the command
-//! line. Every query runs on one snapshot on the server's reader threads, under the request
-//! timeout as its time budget (so it stops itself instead of running on after a 408).
+//! line. Every query runs on one snapshot on the server's scan lane of reader threads (so it
+//! never holds up point reads), under a time budget that ends with the request's deadline (so
+//! it stops itself instead of running on after a 408, however long it was queued).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::Json;
@@ -178,12 +179,12 @@ pub async fn query(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms)?;
+    let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
-    query.time_budget = budget;
     let need = Need::read(&collection);
     let page = state
-        .read(credentials, need, move |db, _| {
+        .scan(credentials, need, move |db, _| {
+            query.time_budget = time_left(deadline);
             Ok(cairn::find(db, &collection, &query)?)
         })
         .await?;
@@ -208,7 +209,7 @@ pub async fn count(
     let filter = parse_filter(request.filter)?;
     let need = Need::read(&collection);
     let count = state
-        .read(credentials, need, move |db, _| {
+        .scan(credentials, need, move |db, _| {
             Ok(cairn::count(db, &collection, &filter)?)
         })
         .await?;
@@ -231,7 +232,7 @@ pub async fn distinct(
     let field = request.field;
     let need = Need::read(&collection);
     let values = state
-        .read(credentials, need, move |db, _| {
+        .scan(credentials, need, move |db, _| {
             Ok(cairn::distinct(db, &collection, &field, &filter)?)
         })
         .await?;
@@ -251,12 +252,12 @@ pub async fn explain(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms)?;
+    let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
-    query.time_budget = budget;
     let need = Need::read(&collection);
     let explained = state
-        .read(credentials, need, move |db, _| {
+        .scan(credentials, need, move |db, _| {
+            query.time_budget = time_left(deadline);
             Ok(cairn::explain(db, &collection, &query)?)
         })
         .await?;
@@ -290,9 +291,9 @@ pub async fn aggregate(
     JsonBody(request): JsonBody<AggregateRequest>,
 ) -> Result<Json<AggregateResponse>, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms)?;
+    let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
-    let pipeline = Pipeline::parse(&stages)?.time_budget(budget);
+    let pipeline = Pipeline::parse(&stages)?;
     let mut reads = vec![(collection.clone(), Access::ReadOnly)];
     for stage in pipeline.stages() {
         if let Stage::Lookup(lookup) = stage {
@@ -301,8 +302,10 @@ pub async fn aggregate(
         }
     }
     let documents = state
-        .read(credentials, Need::Collections(reads), move |db, _| {
-            Ok(pipeline.run(db, &collection)?)
+        .scan(credentials, Need::Collections(reads), move |db, _| {
+            Ok(pipeline
+                .time_budget(time_left(deadline))
+                .run(db, &collection)?)
         })
         .await?;
     Ok(Json(AggregateResponse { documents }))
@@ -325,6 +328,13 @@ fn time_budget(state: &SharedState, max_time_ms: Option<u64>) -> Result<Duration
     };
     check_at_most("max_time_ms", ms, MAX_QUERY_TIME_MS)?;
     Ok(Duration::from_millis(ms).min(timeout))
+}
+
+/// What is left of a query's budget when a reader thread takes it up: time spent queued
+/// counts, so a query never runs on past its request's deadline (nobody would read the
+/// answer), and one queued past it fails at its first budget check.
+fn time_left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
 }
 
 /// Checks a request's paging numbers and builds the query.

@@ -1,0 +1,87 @@
+//! `cairn serve` under hostile or unlucky requests (issue 16): errors hyper answers itself
+//! carry the JSON error body, responses are capped in bytes, writes take an idempotency key,
+//! and backups run through the server while it serves.
+
+mod server_support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+use server_support::Server;
+
+/// Sends `request` as raw bytes and returns the status and the body of the answer.
+fn raw_exchange(server: &Server, request: &[u8]) -> (u16, String) {
+    let address = server.url.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    // The server may answer and close before reading everything; that is what is tested.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status: {head}"));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    (status, body.to_string())
+}
+
+fn error_code(body: &str) -> String {
+    let body: Json = serde_json::from_str(body).unwrap_or_else(|err| panic!("{err}: {body:?}"));
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not the error shape: {body}"))
+        .to_string()
+}
+
+#[test]
+fn errors_answered_by_the_http_layer_have_the_json_error_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--mode", "memory-only"]);
+    let long_target = format!("/v1/collections/{}", "a".repeat(70_000));
+    let cases = [
+        (
+            format!("GET {long_target} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes(),
+            414,
+            "uri_too_long",
+        ),
+        (
+            format!(
+                "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "b".repeat(600_000)
+            )
+            .into_bytes(),
+            431,
+            "headers_too_large",
+        ),
+        (
+            b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let (got, body) = raw_exchange(&server, &request);
+        assert_eq!((got, error_code(&body).as_str()), (status, code), "{body}");
+    }
+    // Ordinary answers are untouched.
+    let (status, body) = raw_exchange(
+        &server,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let _ = json!({});
+}
