@@ -85,3 +85,84 @@ fn errors_answered_by_the_http_layer_have_the_json_error_body() {
     assert_eq!(status, 200, "{body}");
     let _ = json!({});
 }
+
+/// Starts a memory-only server with `limits` as its `[limits]` table.
+fn start_with_limits(dir: &std::path::Path, limits: &str) -> Server {
+    let config = dir.join("cairn.toml");
+    std::fs::write(&config, format!("[limits]\n{limits}\n")).unwrap();
+    Server::start(
+        &dir.join("data"),
+        &[
+            "--mode",
+            "memory-only",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    )
+}
+
+#[test]
+fn responses_are_capped_in_bytes_and_transactions_in_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with_limits(
+        dir.path(),
+        "max_document_bytes = 100000\nmax_response_bytes = 300000\nmax_transaction_operations = 50",
+    );
+    let http = server.root();
+    http.post("/v1/collections", r#"{"name": "big"}"#);
+    let filler = "x".repeat(90_000);
+    for id in 0..10 {
+        let doc = json!({"_id": id, "filler": filler}).to_string();
+        assert_eq!(http.post("/v1/collections/big/documents", &doc).status, 201);
+    }
+    // Amplification: a small transaction re-reading one large document.
+    let gets: Vec<Json> = (0..20)
+        .map(|_| json!({"op": "get", "collection": "big", "id": 1}))
+        .collect();
+    let reply = http.post(
+        "/v1/transactions",
+        &json!({ "operations": gets }).to_string(),
+    );
+    reply.assert_error(413, "limit_exceeded");
+    assert_eq!(reply.json()["error"]["details"]["what"], "response_bytes");
+    assert_eq!(reply.json()["error"]["details"]["limit"], 300000);
+    // Within the limit it still answers.
+    let reply = http.post(
+        "/v1/transactions",
+        &json!({ "operations": [{"op": "get", "collection": "big", "id": 1}] }).to_string(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let many: Vec<Json> = (0..51)
+        .map(|i| json!({"op": "get", "collection": "big", "id": i}))
+        .collect();
+    let reply = http.post(
+        "/v1/transactions",
+        &json!({ "operations": many }).to_string(),
+    );
+    reply.assert_error(413, "limit_exceeded");
+    assert_eq!(
+        reply.json()["error"]["details"]["what"],
+        "transaction_operations"
+    );
+    // A query page stops early at the byte budget and its cursor continues it.
+    let mut seen = Vec::new();
+    let mut body = json!({});
+    for _ in 0..20 {
+        let reply = http.post("/v1/collections/big/query", &body.to_string());
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert!(reply.text.len() <= 300_000, "{} bytes", reply.text.len());
+        let page = reply.json();
+        seen.extend(server_support::ids(&page));
+        match page["cursor"].as_str() {
+            Some(cursor) => body = json!({ "cursor": cursor }),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..10).collect::<Vec<i64>>());
+    // Answers without a cursor are refused whole.
+    let reply = http.post(
+        "/v1/collections/big/aggregate",
+        r#"{"pipeline": [{"$match": {}}]}"#,
+    );
+    reply.assert_error(413, "limit_exceeded");
+}

@@ -107,6 +107,11 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// Largest document in bytes, as encoded (413 beyond).
     pub max_document_bytes: usize,
+    /// Largest response body in bytes (query pages stop early with a cursor; other answers
+    /// get 413 beyond). At least twice `max_document_bytes`.
+    pub max_response_bytes: usize,
+    /// Operations in one transaction request (413 beyond).
+    pub max_transaction_operations: usize,
     /// Requests processed at once (503 beyond).
     pub max_concurrent_requests: usize,
     /// Milliseconds a request may take (408 beyond).
@@ -124,6 +129,8 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
             max_document_bytes: limits::DEFAULT_MAX_DOCUMENT_BYTES,
+            max_response_bytes: limits::DEFAULT_MAX_RESPONSE_BYTES,
+            max_transaction_operations: limits::DEFAULT_MAX_TRANSACTION_OPERATIONS,
             max_concurrent_requests: limits::DEFAULT_MAX_CONCURRENT_REQUESTS,
             request_timeout_ms: millis(limits::DEFAULT_REQUEST_TIMEOUT),
             max_change_streams: limits::DEFAULT_MAX_CHANGE_STREAMS,
@@ -194,7 +201,17 @@ impl ServerConfig {
                 &format!("must be between 1 and {engine_max}"),
             );
         }
+        if limits.max_response_bytes / 2 < limits.max_document_bytes {
+            return invalid(
+                "limits.max_response_bytes",
+                "must be at least twice limits.max_document_bytes, so any document can be read back",
+            );
+        }
         let positive = [
+            (
+                "limits.max_transaction_operations",
+                limits.max_transaction_operations as u64,
+            ),
             ("limits.max_body_bytes", limits.max_body_bytes as u64),
             (
                 "limits.max_concurrent_requests",
@@ -306,6 +323,18 @@ mod tests {
         );
         let bad = ServerConfig::from_toml("[storage]\nmode = \"fast\"\n").unwrap();
         assert!(bad.storage_mode().is_err());
+    }
+
+    #[test]
+    fn a_response_limit_below_two_documents_is_refused() {
+        let text = "[limits]\nmax_document_bytes = 1000\nmax_response_bytes = 1999\n";
+        let err = ServerConfig::from_toml(text)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("max_response_bytes"), "{err}");
+        let text = "[limits]\nmax_document_bytes = 1000\nmax_response_bytes = 2000\n";
+        ServerConfig::from_toml(text).unwrap().validate().unwrap();
     }
 
     #[test]

@@ -20,6 +20,18 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 17 * 1024 * 1024;
 /// protect a server with little memory.
 pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = cairn::document_limits::MAX_DOCUMENT_BYTES;
 
+/// Largest response body: 64 MiB of JSON. Without it a small request could ask for a huge
+/// answer (a transaction of 200 `get`s of one 4 MiB document answered 800 MiB and took 1.6 GiB
+/// of memory). Query pages stop early at half of it (documents' encoded size, which JSON
+/// usually exceeds) and return a cursor; other answers over it get 413 `limit_exceeded`. At
+/// least twice [`DEFAULT_MAX_DOCUMENT_BYTES`], so any stored document can be read back.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Operations in one `POST /v1/transactions`: 1,000 (413 `limit_exceeded` beyond). Each
+/// operation holds its result until the commit; bulk loads belong in `batch`, bulk changes in
+/// `update-many` / `delete-many`.
+pub const DEFAULT_MAX_TRANSACTION_OPERATIONS: usize = 1_000;
+
 /// Requests processed at once: 256. Engine calls run on Tokio's blocking pool (512 threads by
 /// default); keeping well below that leaves threads for change streams and the commit
 /// notifier. Requests beyond it are refused at once with 503 rather than queued, so an

@@ -24,6 +24,7 @@ use crate::limits::{DEFAULT_QUERY_PAGE, MAX_QUERY_PAGE, MAX_QUERY_SKIP, MAX_QUER
 use crate::openapi::{
     AnyValueSchema, ErrorResponses, FilterSchema, PipelineSchema, ProjectionSchema, SortSchema,
 };
+use crate::response::{capped_json, JsonBytes};
 use crate::state::SharedState;
 
 /// Body of a query (and of `explain`); every field is optional.
@@ -177,21 +178,25 @@ pub async fn query(
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
-) -> Result<Json<QueryResponse>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     collection_name::check(&collection)?;
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
+    let max_bytes = state.limits.max_response_bytes;
+    // Half the limit in encoded bytes: the JSON of a page is usually larger.
+    query.max_page_bytes = Some(max_bytes / 2);
     let need = Need::read(&collection);
-    let page = state
+    state
         .scan(credentials, need, move |db, _| {
             query.time_budget = time_left(deadline);
-            Ok(cairn::find(db, &collection, &query)?)
+            let page = cairn::find(db, &collection, &query)?;
+            let response = QueryResponse {
+                documents: page.documents,
+                cursor: page.cursor,
+            };
+            capped_json(&response, max_bytes)
         })
-        .await?;
-    Ok(Json(QueryResponse {
-        documents: page.documents,
-        cursor: page.cursor,
-    }))
+        .await
 }
 
 /// Counts the documents matching a filter.
@@ -226,17 +231,18 @@ pub async fn distinct(
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
     JsonBody(request): JsonBody<DistinctRequest>,
-) -> Result<Json<DistinctResponse>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     collection_name::check(&collection)?;
     let filter = parse_filter(request.filter)?;
     let field = request.field;
     let need = Need::read(&collection);
-    let values = state
+    let max_bytes = state.limits.max_response_bytes;
+    state
         .scan(credentials, need, move |db, _| {
-            Ok(cairn::distinct(db, &collection, &field, &filter)?)
+            let values = cairn::distinct(db, &collection, &field, &filter)?;
+            capped_json(&DistinctResponse { values }, max_bytes)
         })
-        .await?;
-    Ok(Json(DistinctResponse { values }))
+        .await
 }
 
 /// Shows how a query runs: the chosen plan, the alternatives with their estimated costs, and
@@ -289,7 +295,7 @@ pub async fn aggregate(
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
     JsonBody(request): JsonBody<AggregateRequest>,
-) -> Result<Json<AggregateResponse>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     collection_name::check(&collection)?;
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
@@ -301,14 +307,15 @@ pub async fn aggregate(
             reads.push((lookup.from().to_string(), Access::ReadOnly));
         }
     }
-    let documents = state
+    let max_bytes = state.limits.max_response_bytes;
+    state
         .scan(credentials, Need::Collections(reads), move |db, _| {
-            Ok(pipeline
+            let documents = pipeline
                 .time_budget(time_left(deadline))
-                .run(db, &collection)?)
+                .run(db, &collection)?;
+            capped_json(&AggregateResponse { documents }, max_bytes)
         })
-        .await?;
-    Ok(Json(AggregateResponse { documents }))
+        .await
 }
 
 /// A filter from an optional request field (absent or null: every document).

@@ -5,7 +5,7 @@
 //! requests) are deliberately absent: nothing bounds how long a client would hold one.
 
 use axum::extract::State;
-use axum::Json;
+use axum::http::StatusCode;
 use cairn::{DocId, FieldPath, JsonExpression, Patch, Transaction, Upserted, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as JsonValue};
@@ -19,6 +19,7 @@ use crate::collection_name;
 use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
 };
+use crate::response::{capped_json, JsonBytes, ResponseBudget};
 use crate::routes::documents::{cas_result, parse_expected};
 use crate::state::SharedState;
 use crate::transact::{self, guard_size, TxnError};
@@ -27,7 +28,8 @@ use crate::transact::{self, guard_size, TxnError};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionRequest {
-    /// The operations, executed in order.
+    /// The operations, executed in order (at most the server's `max_transaction_operations`,
+    /// 1,000 by default; 413 `limit_exceeded` beyond).
     pub operations: Vec<Operation>,
 }
 
@@ -137,8 +139,16 @@ pub async fn execute(
     State(state): State<SharedState>,
     credentials: Credentials,
     JsonBody(request): JsonBody<TransactionRequest>,
-) -> Result<Json<TransactionResult>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     let limit = state.limits.max_document_bytes;
+    let max_operations = state.limits.max_transaction_operations;
+    if request.operations.len() > max_operations {
+        return Err(too_many_operations(
+            request.operations.len(),
+            max_operations,
+        ));
+    }
+    let max_bytes = state.limits.max_response_bytes;
     let mut needs = Vec::with_capacity(request.operations.len());
     let mut prepared = Vec::with_capacity(request.operations.len());
     for (index, op) in request.operations.into_iter().enumerate() {
@@ -147,20 +157,37 @@ pub async fn execute(
         needs.push((collection.clone(), access));
         prepared.push((collection, op));
     }
-    let (results, seq) = state
+    state
         .run(credentials, Need::Collections(needs), move |db, _| {
-            transact::run(db, |txn| {
+            let mut budget = ResponseBudget::new(max_bytes);
+            let (results, seq) = transact::run(db, |txn| {
+                budget.reset();
                 let mut results = Vec::with_capacity(prepared.len());
                 for (index, (collection, op)) in prepared.iter().enumerate() {
-                    let result = apply(txn, collection, op, index, limit)
+                    let result = apply(txn, collection, op, index, limit, &mut budget)
                         .map_err(|err| locate_failure(err, index))?;
                     results.push(result);
                 }
                 Ok(results)
-            })
+            })?;
+            capped_json(&TransactionResult { results, seq }, max_bytes)
         })
-        .await?;
-    Ok(Json(TransactionResult { results, seq }))
+        .await
+}
+
+/// 413 `limit_exceeded` for a transaction with more operations than allowed.
+fn too_many_operations(count: usize, limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "limit_exceeded",
+        format!("the transaction has {count} operations; the limit is {limit}"),
+    )
+    .with_details(json!({
+        "what": "transaction_operations",
+        "size": count,
+        "limit": limit,
+        "setting": "limits.max_transaction_operations",
+    }))
 }
 
 /// Parses one operation; returns its collection and the access it needs.
@@ -237,8 +264,14 @@ fn apply(
     op: &Prepared,
     index: usize,
     limit: usize,
+    budget: &mut ResponseBudget,
 ) -> Result<JsonValue, TxnError> {
     let doc_json = |doc: &Value| serde_json::to_value(doc).unwrap_or(JsonValue::Null);
+    // Documents read back are charged (at their encoded size) before being turned into JSON,
+    // so a transaction re-reading a large document stops before holding the answer.
+    let mut charge = |doc: &Value| -> Result<(), TxnError> {
+        Ok(budget.charge(cairn::encoded_len(doc).unwrap_or(0))?)
+    };
     Ok(match op {
         Prepared::Insert(doc) => {
             let id = txn.insert(collection, doc.clone())?;
@@ -246,6 +279,9 @@ fn apply(
         }
         Prepared::Get(id) => {
             let doc = txn.get(collection, id)?;
+            if let Some(doc) = &doc {
+                charge(doc)?;
+            }
             json!({ "document": doc.as_ref().map(doc_json) })
         }
         Prepared::Replace(id, doc) => {
@@ -264,6 +300,7 @@ fn apply(
         Prepared::Update(id, patch) => {
             let doc = txn.update(collection, id, patch)?;
             guard_size(&doc, limit)?;
+            charge(&doc)?;
             json!({ "document": doc_json(&doc) })
         }
         Prepared::Delete(id) => json!({ "deleted": txn.delete(collection, id)? }),
@@ -271,6 +308,7 @@ fn apply(
             let outcome = txn.compare_and_swap(collection, id, expected, patch)?;
             let doc = cas_result(outcome, collection, id, Some(index))?;
             guard_size(&doc, limit)?;
+            charge(&doc)?;
             json!({ "document": doc_json(&doc) })
         }
     })
