@@ -166,3 +166,121 @@ fn responses_are_capped_in_bytes_and_transactions_in_operations() {
     );
     reply.assert_error(413, "limit_exceeded");
 }
+
+/// Runs `cairn` with `args` and the root password in the environment; returns stdout, failing
+/// the test with stderr when it fails.
+fn cairn(args: &[&str]) -> String {
+    let output = std::process::Command::new(server_support::CAIRN)
+        .args(args)
+        .env("CAIRN_PASSWORD", server_support::ROOT_PASSWORD)
+        .env_remove("CAIRN_TOKEN")
+        .env_remove("CAIRN_DATA")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "cairn {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Every `_id` of collection `c`, in order.
+fn all_ids(http: &server_support::Http) -> Vec<i64> {
+    let reply = http.post("/v1/collections/c/query", r#"{"limit": 100000}"#);
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    server_support::ids(&reply.json())
+}
+
+#[test]
+fn backups_through_the_server_while_writers_continue_restore_to_the_same_data() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("backups");
+    std::fs::create_dir(&root).unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--backup-root", root.to_str().unwrap()],
+    );
+    let http = server.root();
+    http.post("/v1/collections", r#"{"name": "c"}"#);
+    let token = http.post("/v1/auth/tokens", "{}").json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let writer = server.client(Some(server_support::bearer(&token)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicI64::new(0));
+    let writing = {
+        let (stop, written) = (stop.clone(), written.clone());
+        std::thread::spawn(move || {
+            let mut id = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let doc = json!({"_id": id, "v": "x".repeat(100)}).to_string();
+                assert_eq!(writer.post("/v1/collections/c/documents", &doc).status, 201);
+                id += 1;
+                written.store(id, Ordering::SeqCst);
+            }
+        })
+    };
+    let wait_for = |count: i64| {
+        while written.load(Ordering::SeqCst) < count {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(20);
+    let out = cairn(&["backup", "--server", &server.url, "nightly"]);
+    assert!(out.starts_with("full backup"), "{out}");
+    let after_full = written.load(Ordering::SeqCst);
+    wait_for(after_full + 20);
+    let out = cairn(&[
+        "backup",
+        "--server",
+        &server.url,
+        "nightly",
+        "--incremental",
+    ]);
+    assert!(out.starts_with("incremental backup"), "{out}");
+    stop.store(true, Ordering::SeqCst);
+    writing.join().unwrap();
+    cairn(&[
+        "backup",
+        "--server",
+        &server.url,
+        "nightly",
+        "--incremental",
+    ]);
+    let expected = all_ids(&http);
+    assert_eq!(expected.len() as i64, written.load(Ordering::SeqCst));
+
+    let restored = dir.path().join("restored");
+    cairn(&[
+        "restore",
+        root.join("nightly").to_str().unwrap(),
+        "--to",
+        restored.to_str().unwrap(),
+    ]);
+    let copy = Server::start(&restored, &[]);
+    assert_eq!(all_ids(&copy.root()), expected);
+
+    // Only plain folders under the root; only admins.
+    let reply = http.post("/v1/admin/backup", r#"{"dest": "../outside"}"#);
+    reply.assert_error(400, "invalid_request");
+    let reply = http.post("/v1/admin/backup", r#"{"dest": "/tmp/x"}"#);
+    reply.assert_error(400, "invalid_request");
+    http.post(
+        "/v1/users",
+        r#"{"name": "reader", "password": "reader-password", "role": "read-only"}"#,
+    );
+    let reader = server.client(Some(server_support::basic("reader", "reader-password")));
+    reader
+        .post("/v1/admin/backup", r#"{"dest": "mine"}"#)
+        .assert_error(403, "forbidden");
+    // A server without a backup root takes none.
+    copy.root()
+        .post("/v1/admin/backup", r#"{"dest": "x"}"#)
+        .assert_error(409, "backup_not_configured");
+}

@@ -374,16 +374,21 @@ impl From<EngineError> for ApiError {
                 status(StatusCode::BAD_REQUEST, "read_only_transaction")
             }
             EngineError::Closed => status(StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
-            // Backup and restore run from the command line, not through the API; seeing one
-            // here is a server fault.
+            // Online backups (`POST /v1/admin/backup`): the backup folder's state does not
+            // allow this piece (an incremental without a full one, a broken chain, a log
+            // trimmed past the last piece); the admin takes a full backup or another folder.
             EngineError::BackupCorrupt { .. }
             | EngineError::BackupPieceMissing { .. }
             | EngineError::BackupKey { .. }
             | EngineError::BackupKeyRotated { .. }
             | EngineError::NoBackup { .. }
             | EngineError::BackupChain { .. }
-            | EngineError::BackupBaseTrimmed { .. }
-            | EngineError::RestoreTargetTooOld { .. }
+            | EngineError::BackupBaseTrimmed { .. } => {
+                status(StatusCode::CONFLICT, "backup_failed")
+            }
+            // Restores run from the command line, not through the API; seeing one here is a
+            // server fault.
+            EngineError::RestoreTargetTooOld { .. }
             | EngineError::RestoreDestinationExists { .. }
             | EngineError::Unreplayable { .. }
             | EngineError::ExtensionFailed { .. }

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// Request limits.
     pub limits: LimitsConfig,
+    /// Online backups through the server.
+    pub backup: BackupConfig,
     /// Password for the `root` user created on first start; read from the environment
     /// (`CAIRN_ROOT_PASSWORD`) by the command line, never from the file. A random one is
     /// generated (and reported once) when absent.
@@ -72,6 +74,16 @@ pub struct StorageConfig {
     pub memory_budget_mb: Option<usize>,
     /// Change-log entries to keep (change streams can resume within them).
     pub changelog_retention: Option<u64>,
+}
+
+/// `[backup]`: where `POST /v1/admin/backup` may write.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// The folder backups go under (each request names a relative folder inside it). Absent:
+    /// the backup route answers 409 `backup_not_configured`, so no HTTP client can make the
+    /// server write anywhere the operator did not choose.
+    pub root: Option<PathBuf>,
 }
 
 /// `[tls]`: PEM files.
@@ -161,6 +173,7 @@ impl Default for ServerConfig {
             tls: None,
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            backup: BackupConfig::default(),
             root_password: None,
             database: DatabaseOptions::default(),
         }

@@ -98,6 +98,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         streams: Arc::new(Semaphore::new(limits.max_change_streams)),
         reads: ReadPool::new(crate::read_pool::default_threads())?,
         tokens: Arc::default(),
+        backup_root: config.backup.root.clone(),
+        backups: Arc::new(Semaphore::new(1)),
         metrics: Metrics::new()?,
         commits: commits_rx,
         shutdown: shutdown_rx.clone(),

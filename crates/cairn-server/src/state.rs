@@ -3,6 +3,7 @@
 //! [`AppState::scan`] (queries), on the two lanes of reader threads of [`crate::read_pool`]. Each authenticates, authorizes and does the work
 //! in a single trip off the async runtime: the engine's API blocks; the runtime never waits.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use cairn::Database;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub reads: ReadPool,
     /// Resolved bearer tokens; routes that change users or tokens invalidate it.
     pub tokens: Arc<TokenCache>,
+    /// Where online backups may be written (`[backup] root`); `None` turns the route off.
+    pub backup_root: Option<PathBuf>,
+    /// One permit: one online backup at a time (two into one folder would interleave).
+    pub backups: Arc<Semaphore>,
 }
 
 /// The state as handlers receive it.
