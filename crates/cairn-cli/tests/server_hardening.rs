@@ -284,3 +284,79 @@ fn backups_through_the_server_while_writers_continue_restore_to_the_same_data() 
         .post("/v1/admin/backup", r#"{"dest": "x"}"#)
         .assert_error(409, "backup_not_configured");
 }
+
+#[test]
+fn a_write_retried_with_its_idempotency_key_is_applied_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A short request timeout, so the large batch below answers 408 while it goes on to
+    // commit: exactly the case where a retry without a key would write everything twice.
+    let server = start_with_limits(dir.path(), "request_timeout_ms = 300");
+    let http = server.root();
+    let token = http.post("/v1/auth/tokens", "{}").json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = server.client(Some(server_support::bearer(&token)));
+    http.post("/v1/collections", r#"{"name": "c"}"#);
+    let docs: Vec<Json> = (0..30_000).map(|i| json!({"n": i})).collect();
+    let body = json!({ "documents": docs }).to_string();
+    let key = [("Idempotency-Key", "load-2026-12-07-a")];
+    let mut statuses = Vec::new();
+    let mut answer = None;
+    for _ in 0..200 {
+        let reply = http.send_with("POST", "/v1/collections/c/batch", Some(&body), &key);
+        statuses.push(reply.status);
+        if reply.status != 408 {
+            answer = Some(reply);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answer = answer.unwrap_or_else(|| panic!("every attempt timed out: {statuses:?}"));
+    eprintln!("attempts answered {statuses:?}");
+    assert_eq!(answer.status, 200, "{statuses:?}: {}", answer.text);
+    let count = loop {
+        let reply = http.post("/v1/collections/c/count", "{}");
+        if reply.status == 200 {
+            break reply.json()["count"].as_u64().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(count, 30_000, "attempts answered {statuses:?}");
+    // Once more: the recorded answer, without writing.
+    let again = http.send_with("POST", "/v1/collections/c/batch", Some(&body), &key);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.replayed.as_deref(), Some("true"));
+    assert_eq!(again.json()["ids"], answer.json()["ids"]);
+    assert_eq!(again.json()["seq"], answer.json()["seq"]);
+    // The same key with another request is refused.
+    let other = http.send_with(
+        "POST",
+        "/v1/collections/c/documents",
+        Some(r#"{"n": -1}"#),
+        &key,
+    );
+    other.assert_error(422, "idempotency_key_reused");
+    let bad = http.send_with(
+        "POST",
+        "/v1/collections/c/documents",
+        Some(r#"{"n": -1}"#),
+        &[("Idempotency-Key", "")],
+    );
+    bad.assert_error(400, "invalid_idempotency_key");
+    // Transactions, CAS and bulk calls take keys too.
+    let txn = r#"{"operations": [{"op": "insert", "collection": "c", "document": {"_id": "t"}}]}"#;
+    let tkey = [("Idempotency-Key", "txn-1")];
+    let first = http.send_with("POST", "/v1/transactions", Some(txn), &tkey);
+    assert_eq!(first.status, 200, "{}", first.text);
+    let second = http.send_with("POST", "/v1/transactions", Some(txn), &tkey);
+    assert_eq!((second.status, second.json()), (200, first.json()));
+    let bulk = r#"{"filter": {"_id": "t"}, "patch": {"$inc": {"hits": 1}}}"#;
+    let bkey = [("Idempotency-Key", "bulk-1")];
+    for _ in 0..3 {
+        let reply = http.send_with("POST", "/v1/collections/c/update-many", Some(bulk), &bkey);
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let doc = http.get("/v1/collections/c/documents/t").json();
+    assert_eq!(doc["hits"], 1, "{doc}");
+}

@@ -124,6 +124,8 @@ pub struct LimitsConfig {
     pub max_response_bytes: usize,
     /// Operations in one transaction request (413 beyond).
     pub max_transaction_operations: usize,
+    /// Seconds the answer of a write sent with an `Idempotency-Key` is kept for its retries.
+    pub idempotency_retention_s: u64,
     /// Requests processed at once (503 beyond).
     pub max_concurrent_requests: usize,
     /// Milliseconds a request may take (408 beyond).
@@ -143,6 +145,7 @@ impl Default for LimitsConfig {
             max_document_bytes: limits::DEFAULT_MAX_DOCUMENT_BYTES,
             max_response_bytes: limits::DEFAULT_MAX_RESPONSE_BYTES,
             max_transaction_operations: limits::DEFAULT_MAX_TRANSACTION_OPERATIONS,
+            idempotency_retention_s: limits::DEFAULT_IDEMPOTENCY_RETENTION.as_secs(),
             max_concurrent_requests: limits::DEFAULT_MAX_CONCURRENT_REQUESTS,
             request_timeout_ms: millis(limits::DEFAULT_REQUEST_TIMEOUT),
             max_change_streams: limits::DEFAULT_MAX_CHANGE_STREAMS,
@@ -156,6 +159,11 @@ impl LimitsConfig {
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The idempotency retention as a duration.
+    pub fn idempotency_retention(&self) -> Duration {
+        Duration::from_secs(self.idempotency_retention_s)
     }
 
     /// The shutdown deadline as a duration.

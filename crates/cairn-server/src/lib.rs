@@ -22,6 +22,7 @@ pub mod collection_name;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;

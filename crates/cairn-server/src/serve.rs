@@ -24,7 +24,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::store::{self, RootBootstrap};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
-use crate::limits::{COMMIT_POLL_INTERVAL, HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
+use crate::limits::{
+    COMMIT_POLL_INTERVAL, HEADER_READ_TIMEOUT, IDEMPOTENCY_PRUNE_INTERVAL, TLS_HANDSHAKE_TIMEOUT,
+};
 use crate::metrics::Metrics;
 use crate::parse_errors::JsonParseErrors;
 use crate::read_pool::ReadPool;
@@ -91,6 +93,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // Ends within one poll interval of shutdown; it only reads, so it is not awaited.
     tokio::task::spawn_blocking(move || notify_commits(&notifier_db, &commits, &notifier_shutdown));
     let limits = config.limits.clone();
+    tokio::spawn(prune_idempotency(
+        db.clone(),
+        limits.idempotency_retention(),
+        shutdown_rx.clone(),
+    ));
     let state = Arc::new(AppState {
         db: db.clone(),
         auth_enabled: config.auth.enabled,
@@ -208,6 +215,7 @@ async fn open_database(
             store::create_collections(&db)?;
             None
         };
+        crate::idempotency::create_collection(&db)?;
         Ok((db, root))
     })
     .await
@@ -224,6 +232,25 @@ fn notify_commits(db: &Database, commits: &watch::Sender<u64>, shutdown: &watch:
         if latest > seen {
             seen = latest;
             commits.send_replace(latest);
+        }
+    }
+}
+
+/// Prunes expired idempotency records every [`IDEMPOTENCY_PRUNE_INTERVAL`] until shutdown.
+async fn prune_idempotency(db: Database, retention: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(IDEMPOTENCY_PRUNE_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || crate::idempotency::prune(&db, retention)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(pruned)) => tracing::debug!(pruned, "pruned expired idempotency records"),
+            Ok(Err(err)) => {
+                tracing::warn!(code = err.code, message = %err.message, "pruning idempotency records")
+            }
+            Err(err) => tracing::warn!(%err, "pruning idempotency records"),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use cairn::{DocId, FieldPath, JsonExpression, Patch, Transaction, Upserted, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as JsonValue};
@@ -16,10 +17,11 @@ use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::{check_document, JsonBody};
 use crate::collection_name;
+use crate::idempotency::{self, Answer, Idempotent};
 use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
 };
-use crate::response::{capped_json, JsonBytes, ResponseBudget};
+use crate::response::{capped_json, ResponseBudget};
 use crate::routes::documents::{cas_result, parse_expected};
 use crate::state::SharedState;
 use crate::transact::{self, guard_size, TxnError};
@@ -133,13 +135,15 @@ enum Prepared {
 
 /// Executes the operations atomically.
 #[utoipa::path(post, operation_id = "execute_transaction", path = "/v1/transactions", tag = "transactions",
+    params(
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = TransactionRequest,
     responses((status = 200, description = "Committed", body = TransactionResult), ErrorResponses))]
 pub async fn execute(
     State(state): State<SharedState>,
     credentials: Credentials,
-    JsonBody(request): JsonBody<TransactionRequest>,
-) -> Result<JsonBytes, ApiError> {
+    Idempotent(JsonBody(request), key): Idempotent<JsonBody<TransactionRequest>>,
+) -> Result<Response, ApiError> {
     let limit = state.limits.max_document_bytes;
     let max_operations = state.limits.max_transaction_operations;
     if request.operations.len() > max_operations {
@@ -157,22 +161,37 @@ pub async fn execute(
         needs.push((collection.clone(), access));
         prepared.push((collection, op));
     }
+    let retention = state.limits.idempotency_retention();
+    let mut budget = ResponseBudget::new(max_bytes);
+    let mut execute = move |txn: &mut Transaction| -> Result<Vec<JsonValue>, TxnError> {
+        budget.reset();
+        let mut results = Vec::with_capacity(prepared.len());
+        for (index, (collection, op)) in prepared.iter().enumerate() {
+            let result = apply(txn, collection, op, index, limit, &mut budget)
+                .map_err(|err| locate_failure(err, index))?;
+            results.push(result);
+        }
+        Ok(results)
+    };
+    let need = Need::Collections(needs);
+    if let Some(key) = key {
+        return state
+            .run(credentials, need, move |db, principal| {
+                idempotency::run(db, principal, Some(&key), retention, |txn| {
+                    let results = execute(txn)?;
+                    Ok(Answer::new(StatusCode::OK, json!({ "results": results })))
+                })
+            })
+            .await
+            .map(IntoResponse::into_response);
+    }
     state
-        .run(credentials, Need::Collections(needs), move |db, _| {
-            let mut budget = ResponseBudget::new(max_bytes);
-            let (results, seq) = transact::run(db, |txn| {
-                budget.reset();
-                let mut results = Vec::with_capacity(prepared.len());
-                for (index, (collection, op)) in prepared.iter().enumerate() {
-                    let result = apply(txn, collection, op, index, limit, &mut budget)
-                        .map_err(|err| locate_failure(err, index))?;
-                    results.push(result);
-                }
-                Ok(results)
-            })?;
+        .run(credentials, need, move |db, _| {
+            let (results, seq) = transact::run(db, &mut execute)?;
             capped_json(&TransactionResult { results, seq }, max_bytes)
         })
         .await
+        .map(IntoResponse::into_response)
 }
 
 /// 413 `limit_exceeded` for a transaction with more operations than allowed.
