@@ -398,9 +398,13 @@ mod tests {
         let user = Principal::anonymous_admin();
         run(&db, &user, Some(&key("k", "f")), Duration::ZERO, insert).unwrap();
         std::thread::sleep(Duration::from_millis(5));
+        // Expired but not yet pruned: not replayed, written again under the same key.
+        let again = run(&db, &user, Some(&key("k", "f")), Duration::ZERO, insert).unwrap();
+        assert!(!again.replayed);
+        std::thread::sleep(Duration::from_millis(5));
         assert_eq!(prune(&db, Duration::ZERO).unwrap(), 1);
         let again = run(&db, &user, Some(&key("k", "f")), Duration::ZERO, insert).unwrap();
         assert!(!again.replayed);
-        assert_eq!(cairn::count(&db, "c", &Filter::All).unwrap(), 2);
+        assert_eq!(cairn::count(&db, "c", &Filter::All).unwrap(), 3);
     }
 }

@@ -126,7 +126,9 @@ fn invalid_dest(dest: &str, reason: &str) -> ApiError {
     .with_details(json!({ "field": "dest" }))
 }
 
-/// `dest` as a relative path of plain names: nothing absolute, no `.` or `..`, no empty part.
+/// `dest` as a relative path of plain names, as the OpenAPI pattern says: parts of ASCII
+/// letters, digits, `_`, `.` and `-`, each starting with a letter, digit or `_` (so no `.`,
+/// `..` or hidden names), separated by single `/`, nothing absolute.
 fn check_dest(dest: &str) -> Result<PathBuf, ApiError> {
     if dest.is_empty() || dest.len() > MAX_DEST_BYTES {
         return Err(invalid_dest(
@@ -134,15 +136,19 @@ fn check_dest(dest: &str) -> Result<PathBuf, ApiError> {
             &format!("must be 1 to {MAX_DEST_BYTES} bytes"),
         ));
     }
-    if dest.contains('\\') || dest.contains('\0') {
-        return Err(invalid_dest(dest, "holds a backslash or a NUL"));
-    }
+    let plain = |part: &str| {
+        let mut bytes = part.bytes();
+        bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    };
     let mut relative = PathBuf::new();
     for part in dest.split('/') {
-        if part.is_empty() || part == "." || part == ".." {
+        if !plain(part) {
             return Err(invalid_dest(
                 dest,
-                "must not be absolute or have an empty, `.` or `..` part",
+                "each part must be letters, digits, `_`, `.` or `-`, not starting with `.` or `-`, and nothing absolute",
             ));
         }
         relative.push(part);
