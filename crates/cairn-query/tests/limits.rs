@@ -90,3 +90,14 @@ fn a_page_ends_early_at_its_byte_budget_and_the_cursor_continues_it() {
     let err = find(&db, "c", &query).unwrap_err();
     assert!(matches!(err, QueryError::TooLarge { .. }), "{err}");
 }
+
+#[test]
+fn a_cancelled_query_stops_with_a_clear_error() {
+    use std::sync::atomic::AtomicBool;
+    let db = database(2_000);
+    let cancelled = Arc::new(AtomicBool::new(true));
+    let query = Query::new(Filter::field("v").unwrap().gte(0));
+    let outcome = cairn_query::cancel::scope(cancelled, || find(&db, "c", &query));
+    assert!(matches!(outcome, Err(QueryError::Cancelled)), "{outcome:?}");
+    assert_eq!(find(&db, "c", &query).unwrap().documents.len(), 2_000);
+}

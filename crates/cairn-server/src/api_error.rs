@@ -414,6 +414,10 @@ impl From<QueryError> for ApiError {
                 examined,
             } => ApiError::new(StatusCode::REQUEST_TIMEOUT, "query_timeout", message)
                 .with_details(json!({ "budget_ms": budget_ms, "examined": examined })),
+            // Only seen by nobody: the request it answers is gone.
+            QueryError::Cancelled => {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, "query_cancelled", message)
+            }
             QueryError::TooLarge { what, limit, hint } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "limit_exceeded", message)
                     .with_details(json!({ "what": what, "limit": limit, "hint": hint }))

@@ -15,10 +15,12 @@
 //!
 //! A job that panics costs its own request a 500 `internal` (logged), never its thread: a dead
 //! thread would leave the queue unserved while the probes stayed green. Jobs whose request has
-//! already gone (timed out, client disconnected) are skipped instead of run.
+//! already gone (timed out, client disconnected) are skipped instead of run, and a scan whose
+//! request goes away while it runs is cancelled (`cairn::query::cancel`): it stops at its next
+//! budget check instead of running on to its deadline.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -138,13 +140,20 @@ impl ReadPool {
         F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     {
         let (reply, outcome) = oneshot::channel();
+        // Point reads are too short to be worth a flag (and run on the hottest path).
+        let cancel = (lane == Lane::Scan).then(|| CancelOnDrop(Arc::new(AtomicBool::new(false))));
+        let flag = cancel.as_ref().map(|cancel| cancel.0.clone());
         let job: Job = Box::new(move || {
             if reply.is_closed() {
                 // The request timed out or its client left while the job was queued.
                 return;
             }
-            let result = panic::catch_unwind(AssertUnwindSafe(work))
-                .unwrap_or_else(|payload| Err(panicked(lane, payload.as_ref())));
+            let guarded = || panic::catch_unwind(AssertUnwindSafe(work));
+            let result = match flag {
+                Some(flag) => cairn::query::cancel::scope(flag, guarded),
+                None => guarded(),
+            }
+            .unwrap_or_else(|payload| Err(panicked(lane, payload.as_ref())));
             let _ = reply.send(result);
         });
         let lane_threads = match lane {
@@ -195,6 +204,16 @@ impl Drop for ReadPool {
                 let _ = thread.join();
             }
         }
+    }
+}
+
+/// Sets its flag when dropped: when the request's future ends, finished or abandoned (a 408,
+/// a client that left), a scan still running for it stops.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -296,6 +315,42 @@ mod tests {
             .expect("no deadlock");
         scan.unwrap();
         assert_eq!(point.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_running_scan_is_cancelled_when_its_request_goes_away() {
+        let pool = ReadPool::new(1).unwrap();
+        let (started, running) = crossbeam_channel::bounded::<()>(1);
+        let (stopped, saw) = crossbeam_channel::bounded::<bool>(1);
+        let scan = pool.run(Lane::Scan, move || {
+            let _ = started.send(());
+            let since = std::time::Instant::now();
+            while !cairn::query::cancel::is_cancelled() && since.elapsed() < HANG_GUARD {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = stopped.send(cairn::query::cancel::is_cancelled());
+            Ok(())
+        });
+        // Drop the request once its scan is running, as a 408 or a disconnect does.
+        tokio::select! {
+            _ = scan => panic!("the scan cannot finish before it is cancelled"),
+            () = async {
+                while running.try_recv().is_err() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            } => {}
+        }
+        let cancelled = tokio::task::spawn_blocking(move || saw.recv_timeout(HANG_GUARD))
+            .await
+            .unwrap()
+            .expect("the scan ended");
+        assert!(cancelled, "the scan saw its cancellation");
+        // The thread serves the next scan, outside any cancelled scope.
+        let fresh = pool
+            .run(Lane::Scan, || Ok(cairn::query::cancel::is_cancelled()))
+            .await
+            .unwrap();
+        assert!(!fresh);
     }
 
     #[tokio::test]
