@@ -298,7 +298,7 @@ pub enum Profile {
     Security,
 }
 
-/// `cairn backup DEST [--incremental]` or `cairn backup verify SRC`.
+/// `cairn backup DEST [--incremental] [--server URL]` or `cairn backup verify SRC`.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct BackupArgs {
@@ -310,6 +310,15 @@ pub struct BackupArgs {
     /// Only the changes since the previous backup in the folder.
     #[arg(long)]
     pub incremental: bool,
+    /// Ask the `cairn serve` at this URL to take the backup (while it runs, the database
+    /// cannot be opened here). DEST is then a folder under the server's `--backup-root`, on
+    /// the server's machine. Credentials: a bearer token in CAIRN_TOKEN, or `--user` with the
+    /// password in CAIRN_PASSWORD; the user must be an admin.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// User for `--server` with HTTP Basic (password from CAIRN_PASSWORD).
+    #[arg(long, env = "CAIRN_USER", default_value = "root", requires = "server")]
+    pub user: String,
 }
 
 /// Backup sub-operations.

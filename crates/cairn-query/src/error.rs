@@ -24,6 +24,9 @@ pub enum QueryError {
         /// Documents examined before stopping.
         examined: u64,
     },
+    /// The caller cancelled the work (see [`crate::cancel`]): a server's request went away.
+    #[error("the query was cancelled: its request is gone")]
+    Cancelled,
     /// A size limit was exceeded (result documents, sort or group memory...).
     #[error("{what} exceeded the limit of {limit}; {hint}")]
     TooLarge {

@@ -370,8 +370,13 @@ impl Executor<'_> {
 
 /// Fails once `budget` has passed since `started`; looks at the clock only every
 /// [`BUDGET_CHECK_INTERVAL`] documents, so the check costs nothing per document.
+/// A cancelled query (see [`crate::cancel`]) stops at the same points.
 fn check_budget(started: Instant, budget: std::time::Duration, examined: u64) -> Result<()> {
-    if examined.is_multiple_of(BUDGET_CHECK_INTERVAL) && started.elapsed() > budget {
+    if !examined.is_multiple_of(BUDGET_CHECK_INTERVAL) {
+        return Ok(());
+    }
+    crate::cancel::check()?;
+    if started.elapsed() > budget {
         return Err(QueryError::TimedOut {
             budget_ms: budget.as_millis() as u64,
             examined,

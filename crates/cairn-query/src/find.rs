@@ -361,25 +361,54 @@ fn run(
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     }
     let has_more = rows.len() > query.skip.saturating_add(page);
-    let mut page_rows: Vec<(Vec<u8>, Value)> =
-        rows.into_iter().skip(query.skip).take(page).collect();
+    let page_rows: Vec<(Vec<u8>, Value)> = rows.into_iter().skip(query.skip).take(page).collect();
     let cursor = if has_more {
         page_rows.last().map(|(k, _)| encode_cursor(&query.sort, k))
     } else {
         None
     };
-    let documents = page_rows
-        .drain(..)
-        .map(|(_, doc)| match &query.projection {
-            Some(p) => p.apply(doc),
-            None => doc,
-        })
-        .collect();
+    let (documents, cursor) = project_page(query, page_rows, cursor)?;
     Ok(FindResult {
         documents,
         cursor,
         stats,
     })
+}
+
+/// Projects a page's documents, ending the page early (with a cursor after its last
+/// document) where [`Query::max_page_bytes`] would be passed.
+fn project_page(
+    query: &Query,
+    rows: Vec<(Vec<u8>, Value)>,
+    cursor: Option<String>,
+) -> Result<(Vec<Value>, Option<String>)> {
+    let mut documents = Vec::with_capacity(rows.len());
+    let mut bytes = 0usize;
+    let mut last_key: Option<Vec<u8>> = None;
+    for (key, doc) in rows {
+        let doc = match &query.projection {
+            Some(p) => p.apply(doc),
+            None => doc,
+        };
+        if let Some(max) = query.max_page_bytes {
+            // A document that cannot be encoded could not have been stored: count it as
+            // large as the budget, so it still ends the page.
+            bytes = bytes.saturating_add(cairn_doc::encoded_len(&doc).unwrap_or(max));
+            if bytes > max {
+                let Some(last) = last_key else {
+                    return Err(QueryError::TooLarge {
+                        what: "result page (its first document alone)",
+                        limit: max as u64,
+                        hint: "project fewer fields, or raise the server's response limit",
+                    });
+                };
+                return Ok((documents, Some(encode_cursor(&query.sort, &last))));
+            }
+        }
+        documents.push(doc);
+        last_key = Some(key);
+    }
+    Ok((documents, cursor))
 }
 
 /// Streams the documents matching `filter` (using indexes as the planner chooses) in no

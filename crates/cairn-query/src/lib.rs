@@ -5,7 +5,8 @@
 //!   `filter/semantics.md`).
 //! * [`query`] and [`projection`]: sort, skip, limit, projection, cursors.
 //! * [`plan`]: access paths and their costs; [`primary_key`]: the `_id` access path.
-//! * [`exec`]: running a plan over one snapshot, under a time budget.
+//! * [`exec`]: running a plan over one snapshot, under a time budget; [`cancel`]: stopping it
+//!   early when its caller has left.
 //! * [`find`]: `find`, `count`, `distinct`, `explain`.
 //! * [`bulk`]: `update_many` and `delete_many`, atomic, with dry runs.
 //! * [`aggregate`](mod@aggregate): the pipeline (`$match`, `$project`, `$group`, `$sort`,
@@ -15,6 +16,7 @@
 
 pub mod aggregate;
 pub mod bulk;
+pub mod cancel;
 mod error;
 pub mod exec;
 pub mod filter;

@@ -36,6 +36,11 @@ pub struct Query {
     pub after: Option<String>,
     /// Time budget; exceeding it fails the query with [`QueryError::TimedOut`].
     pub time_budget: Duration,
+    /// Ends a page early, with a cursor, before its documents (projected, encoded size)
+    /// would pass this many bytes; a first document over it alone fails the query with
+    /// [`QueryError::TooLarge`]. `None`: pages are bounded by `limit` only. Servers set it so
+    /// a page of large documents cannot grow a response without bound.
+    pub max_page_bytes: Option<usize>,
 }
 
 impl Query {
@@ -49,6 +54,7 @@ impl Query {
             projection: None,
             after: None,
             time_budget: DEFAULT_TIME_BUDGET,
+            max_page_bytes: None,
         }
     }
 

@@ -58,3 +58,46 @@ fn results_are_paged_not_truncated() {
     let err = find(&db, "c", &Query::new(Filter::All).after("garbage!")).unwrap_err();
     assert!(matches!(err, QueryError::InvalidCursor(_)));
 }
+
+#[test]
+fn a_page_ends_early_at_its_byte_budget_and_the_cursor_continues_it() {
+    let db = database(10);
+    let one =
+        cairn_doc::encoded_len(&Value::from_json_str(r#"{"_id": 0, "v": 0}"#).unwrap()).unwrap();
+    let mut query = Query::new(Filter::All);
+    query.max_page_bytes = Some(one * 3 + one / 2);
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = find(&db, "c", &query).unwrap();
+        pages += 1;
+        assert!(page.documents.len() <= 3, "{:?}", page.documents);
+        seen.extend(
+            page.documents
+                .iter()
+                .map(|d| d.as_object().and_then(|o| o.get("_id")).cloned()),
+        );
+        match page.cursor {
+            Some(cursor) => query.after = Some(cursor),
+            None => break,
+        }
+        assert!(pages < 20, "paging does not end");
+    }
+    let expected: Vec<_> = (0..10).map(|i| Some(Value::Int(i))).collect();
+    assert_eq!(seen, expected, "every document once, in order");
+    query.after = None;
+    query.max_page_bytes = Some(1);
+    let err = find(&db, "c", &query).unwrap_err();
+    assert!(matches!(err, QueryError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn a_cancelled_query_stops_with_a_clear_error() {
+    use std::sync::atomic::AtomicBool;
+    let db = database(2_000);
+    let cancelled = Arc::new(AtomicBool::new(true));
+    let query = Query::new(Filter::field("v").unwrap().gte(0));
+    let outcome = cairn_query::cancel::scope(cancelled, || find(&db, "c", &query));
+    assert!(matches!(outcome, Err(QueryError::Cancelled)), "{outcome:?}");
+    assert_eq!(find(&db, "c", &query).unwrap().documents.len(), 2_000);
+}

@@ -374,16 +374,21 @@ impl From<EngineError> for ApiError {
                 status(StatusCode::BAD_REQUEST, "read_only_transaction")
             }
             EngineError::Closed => status(StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
-            // Backup and restore run from the command line, not through the API; seeing one
-            // here is a server fault.
+            // Online backups (`POST /v1/admin/backup`): the backup folder's state does not
+            // allow this piece (an incremental without a full one, a broken chain, a log
+            // trimmed past the last piece); the admin takes a full backup or another folder.
             EngineError::BackupCorrupt { .. }
             | EngineError::BackupPieceMissing { .. }
             | EngineError::BackupKey { .. }
             | EngineError::BackupKeyRotated { .. }
             | EngineError::NoBackup { .. }
             | EngineError::BackupChain { .. }
-            | EngineError::BackupBaseTrimmed { .. }
-            | EngineError::RestoreTargetTooOld { .. }
+            | EngineError::BackupBaseTrimmed { .. } => {
+                status(StatusCode::CONFLICT, "backup_failed")
+            }
+            // Restores run from the command line, not through the API; seeing one here is a
+            // server fault.
+            EngineError::RestoreTargetTooOld { .. }
             | EngineError::RestoreDestinationExists { .. }
             | EngineError::Unreplayable { .. }
             | EngineError::ExtensionFailed { .. }
@@ -409,6 +414,10 @@ impl From<QueryError> for ApiError {
                 examined,
             } => ApiError::new(StatusCode::REQUEST_TIMEOUT, "query_timeout", message)
                 .with_details(json!({ "budget_ms": budget_ms, "examined": examined })),
+            // Only seen by nobody: the request it answers is gone.
+            QueryError::Cancelled => {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, "query_cancelled", message)
+            }
             QueryError::TooLarge { what, limit, hint } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "limit_exceeded", message)
                     .with_details(json!({ "what": what, "limit": limit, "hint": hint }))

@@ -113,7 +113,7 @@ pub fn check_document(doc: &Value, limit_bytes: usize) -> Result<(), ApiError> {
 
 /// Reads the whole body, refusing more than `limit` bytes with 413 (up front when the client
 /// declared its length).
-async fn read_limited(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_limited(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// Request limits.
     pub limits: LimitsConfig,
+    /// Online backups through the server.
+    pub backup: BackupConfig,
     /// Password for the `root` user created on first start; read from the environment
     /// (`CAIRN_ROOT_PASSWORD`) by the command line, never from the file. A random one is
     /// generated (and reported once) when absent.
@@ -74,6 +76,16 @@ pub struct StorageConfig {
     pub changelog_retention: Option<u64>,
 }
 
+/// `[backup]`: where `POST /v1/admin/backup` may write.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// The folder backups go under (each request names a relative folder inside it). Absent:
+    /// the backup route answers 409 `backup_not_configured`, so no HTTP client can make the
+    /// server write anywhere the operator did not choose.
+    pub root: Option<PathBuf>,
+}
+
 /// `[tls]`: PEM files.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +119,13 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// Largest document in bytes, as encoded (413 beyond).
     pub max_document_bytes: usize,
+    /// Largest response body in bytes (query pages stop early with a cursor; other answers
+    /// get 413 beyond). At least twice `max_document_bytes`.
+    pub max_response_bytes: usize,
+    /// Operations in one transaction request (413 beyond).
+    pub max_transaction_operations: usize,
+    /// Seconds the answer of a write sent with an `Idempotency-Key` is kept for its retries.
+    pub idempotency_retention_s: u64,
     /// Requests processed at once (503 beyond).
     pub max_concurrent_requests: usize,
     /// Milliseconds a request may take (408 beyond).
@@ -124,6 +143,9 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
             max_document_bytes: limits::DEFAULT_MAX_DOCUMENT_BYTES,
+            max_response_bytes: limits::DEFAULT_MAX_RESPONSE_BYTES,
+            max_transaction_operations: limits::DEFAULT_MAX_TRANSACTION_OPERATIONS,
+            idempotency_retention_s: limits::DEFAULT_IDEMPOTENCY_RETENTION.as_secs(),
             max_concurrent_requests: limits::DEFAULT_MAX_CONCURRENT_REQUESTS,
             request_timeout_ms: millis(limits::DEFAULT_REQUEST_TIMEOUT),
             max_change_streams: limits::DEFAULT_MAX_CHANGE_STREAMS,
@@ -137,6 +159,11 @@ impl LimitsConfig {
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The idempotency retention as a duration.
+    pub fn idempotency_retention(&self) -> Duration {
+        Duration::from_secs(self.idempotency_retention_s)
     }
 
     /// The shutdown deadline as a duration.
@@ -154,6 +181,7 @@ impl Default for ServerConfig {
             tls: None,
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            backup: BackupConfig::default(),
             root_password: None,
             database: DatabaseOptions::default(),
         }
@@ -194,7 +222,17 @@ impl ServerConfig {
                 &format!("must be between 1 and {engine_max}"),
             );
         }
+        if limits.max_response_bytes / 2 < limits.max_document_bytes {
+            return invalid(
+                "limits.max_response_bytes",
+                "must be at least twice limits.max_document_bytes, so any document can be read back",
+            );
+        }
         let positive = [
+            (
+                "limits.max_transaction_operations",
+                limits.max_transaction_operations as u64,
+            ),
             ("limits.max_body_bytes", limits.max_body_bytes as u64),
             (
                 "limits.max_concurrent_requests",
@@ -306,6 +344,18 @@ mod tests {
         );
         let bad = ServerConfig::from_toml("[storage]\nmode = \"fast\"\n").unwrap();
         assert!(bad.storage_mode().is_err());
+    }
+
+    #[test]
+    fn a_response_limit_below_two_documents_is_refused() {
+        let text = "[limits]\nmax_document_bytes = 1000\nmax_response_bytes = 1999\n";
+        let err = ServerConfig::from_toml(text)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("max_response_bytes"), "{err}");
+        let text = "[limits]\nmax_document_bytes = 1000\nmax_response_bytes = 2000\n";
+        ServerConfig::from_toml(text).unwrap().validate().unwrap();
     }
 
     #[test]

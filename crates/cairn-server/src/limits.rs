@@ -20,6 +20,37 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 17 * 1024 * 1024;
 /// protect a server with little memory.
 pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = cairn::document_limits::MAX_DOCUMENT_BYTES;
 
+/// Largest response body: 64 MiB of JSON. Without it a small request could ask for a huge
+/// answer (a transaction of 200 `get`s of one 4 MiB document answered 800 MiB and took 1.6 GiB
+/// of memory). Query pages stop early at half of it (documents' encoded size, which JSON
+/// usually exceeds) and return a cursor; other answers over it get 413 `limit_exceeded`. At
+/// least twice [`DEFAULT_MAX_DOCUMENT_BYTES`], so any stored document can be read back.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Operations in one `POST /v1/transactions`: 1,000 (413 `limit_exceeded` beyond). Each
+/// operation holds its result until the commit; bulk loads belong in `batch`, bulk changes in
+/// `update-many` / `delete-many`.
+pub const DEFAULT_MAX_TRANSACTION_OPERATIONS: usize = 1_000;
+
+/// How long the answer of a write sent with an `Idempotency-Key` is kept for retries: 24
+/// hours, longer than any client's retry loop; one record per keyed write in the meantime.
+pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Longest `Idempotency-Key`: 255 bytes of visible ASCII (a UUID is 36). Not configurable.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+/// How long a replayed write waits for its first attempt to record its commit's sequence number
+/// (a second commit right after the first; a retry can arrive in between): 2 seconds. After
+/// that (the server stopped in between) the replay answers `seq` 0. Not configurable.
+pub const IDEMPOTENCY_SEQ_WAIT: Duration = Duration::from_secs(2);
+
+/// How often expired idempotency records are pruned: every 60 seconds. Not configurable.
+pub const IDEMPOTENCY_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Expired idempotency records deleted per transaction while pruning: 1,000, so pruning never
+/// holds a long write transaction. Not configurable.
+pub const IDEMPOTENCY_PRUNE_BATCH: usize = 1_000;
+
 /// Requests processed at once: 256. Engine calls run on Tokio's blocking pool (512 threads by
 /// default); keeping well below that leaves threads for change streams and the commit
 /// notifier. Requests beyond it are refused at once with 503 rather than queued, so an

@@ -77,10 +77,12 @@ impl utoipa::IntoResponses for ErrorResponses {
             ("403", "The user lacks the permission, or the collection is reserved."),
             ("404", "The collection, document, user, index, schema or invariant does not exist."),
             ("408", "The request took longer than the request timeout, or a query or migration exceeded its time budget (a migration is then resumable)."),
-            ("409", "Conflicts with the current state: duplicate id or unique key, existing collection, index or invariant, compare-and-swap mismatch, serialization conflict, a schema change needing a migration, a migration in progress, data breaking a new invariant."),
+            ("409", "Conflicts with the current state: duplicate id or unique key, existing collection, index or invariant, compare-and-swap mismatch, serialization conflict, a schema change needing a migration, a migration in progress, data breaking a new invariant, a backup the server cannot take (not configured, one in progress, a broken backup chain)."),
             ("410", "The change log no longer holds the requested position."),
-            ("413", "The body, a document, a transaction, a query (sort or group memory, result size) or a bulk call is over its limit."),
-            ("422", "A schema, a schema rule or an extension (index) rejected the write, or a schema expression could not be evaluated."),
+            ("413", "The body, a document, a transaction (its operations or writes), a response (`max_response_bytes`; query pages stop early with a cursor instead), a query (sort or group memory, result size) or a bulk call is over its limit."),
+            ("414", "The request target is longer than 65,534 bytes (`uri_too_long`)."),
+            ("431", "The request's headers are larger than the server reads (`headers_too_large`)."),
+            ("422", "A schema, a schema rule or an extension (index) rejected the write, a schema expression could not be evaluated, or an Idempotency-Key was reused with a different request (`idempotency_key_reused`)."),
             ("503", "Too many requests in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
         ]
         .into_iter()

@@ -24,8 +24,11 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::store::{self, RootBootstrap};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
-use crate::limits::{COMMIT_POLL_INTERVAL, HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
+use crate::limits::{
+    COMMIT_POLL_INTERVAL, HEADER_READ_TIMEOUT, IDEMPOTENCY_PRUNE_INTERVAL, TLS_HANDSHAKE_TIMEOUT,
+};
 use crate::metrics::Metrics;
+use crate::parse_errors::JsonParseErrors;
 use crate::read_pool::ReadPool;
 use crate::routes;
 use crate::state::AppState;
@@ -90,6 +93,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // Ends within one poll interval of shutdown; it only reads, so it is not awaited.
     tokio::task::spawn_blocking(move || notify_commits(&notifier_db, &commits, &notifier_shutdown));
     let limits = config.limits.clone();
+    tokio::spawn(prune_idempotency(
+        db.clone(),
+        limits.idempotency_retention(),
+        shutdown_rx.clone(),
+    ));
     let state = Arc::new(AppState {
         db: db.clone(),
         auth_enabled: config.auth.enabled,
@@ -97,6 +105,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         streams: Arc::new(Semaphore::new(limits.max_change_streams)),
         reads: ReadPool::new(crate::read_pool::default_threads())?,
         tokens: Arc::default(),
+        backup_root: config.backup.root.clone(),
+        backups: Arc::new(Semaphore::new(1)),
         metrics: Metrics::new()?,
         commits: commits_rx,
         shutdown: shutdown_rx.clone(),
@@ -205,6 +215,7 @@ async fn open_database(
             store::create_collections(&db)?;
             None
         };
+        crate::idempotency::create_collection(&db)?;
         Ok((db, root))
     })
     .await
@@ -221,6 +232,25 @@ fn notify_commits(db: &Database, commits: &watch::Sender<u64>, shutdown: &watch:
         if latest > seen {
             seen = latest;
             commits.send_replace(latest);
+        }
+    }
+}
+
+/// Prunes expired idempotency records every [`IDEMPOTENCY_PRUNE_INTERVAL`] until shutdown.
+async fn prune_idempotency(db: Database, retention: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(IDEMPOTENCY_PRUNE_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || crate::idempotency::prune(&db, retention)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(pruned)) => tracing::debug!(pruned, "pruned expired idempotency records"),
+            Ok(Err(err)) => {
+                tracing::warn!(code = err.code, message = %err.message, "pruning idempotency records")
+            }
+            Err(err) => tracing::warn!(%err, "pruning idempotency records"),
         }
     }
 }
@@ -298,7 +328,10 @@ where
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let connection = builder.serve_connection(
+        TokioIo::new(JsonParseErrors::new(stream)),
+        TowerToHyperService::new(app),
+    );
     if let Err(err) = watcher.watch(connection).await {
         tracing::debug!(%err, "connection ended with an error");
     }

@@ -1,8 +1,9 @@
-//! What every handler shares, and the two ways handlers reach the database: [`AppState::run`]
-//! (work that writes, on Tokio's blocking pool) and [`AppState::read`] (short reads, on the
-//! reader threads of [`crate::read_pool`]). Each authenticates, authorizes and does the work
+//! What every handler shares, and the ways handlers reach the database: [`AppState::run`]
+//! (work that writes, on Tokio's blocking pool), [`AppState::read`] (short reads) and
+//! [`AppState::scan`] (queries), on the two lanes of reader threads of [`crate::read_pool`]. Each authenticates, authorizes and does the work
 //! in a single trip off the async runtime: the engine's API blocks; the runtime never waits.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use cairn::Database;
@@ -14,7 +15,7 @@ use crate::auth::credentials::Credentials;
 use crate::auth::{store, Need, Principal};
 use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
-use crate::read_pool::ReadPool;
+use crate::read_pool::{Lane, ReadPool};
 
 /// State shared by all handlers.
 pub struct AppState {
@@ -39,6 +40,10 @@ pub struct AppState {
     pub reads: ReadPool,
     /// Resolved bearer tokens; routes that change users or tokens invalidate it.
     pub tokens: Arc<TokenCache>,
+    /// Where online backups may be written (`[backup] root`); `None` turns the route off.
+    pub backup_root: Option<PathBuf>,
+    /// One permit: one online backup at a time (two into one folder would interleave).
+    pub backups: Arc<Semaphore>,
 }
 
 /// The state as handlers receive it.
@@ -73,12 +78,41 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
     {
+        self.read_in(Lane::Point, credentials, need, op).await
+    }
+
+    /// Like [`AppState::read`], on the scan lane: for reads whose cost grows with the data
+    /// (queries, counts, aggregations), so they never hold up point reads.
+    pub async fn scan<T, F>(
+        &self,
+        credentials: Credentials,
+        need: Need,
+        op: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.read_in(Lane::Scan, credentials, need, op).await
+    }
+
+    async fn read_in<T, F>(
+        &self,
+        lane: Lane,
+        credentials: Credentials,
+        need: Need,
+        op: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
+    {
         let checks_password = self.auth_enabled && matches!(credentials, Credentials::Basic { .. });
         let work = self.authorized(credentials, need, op);
         if checks_password {
             blocking(work).await
         } else {
-            self.reads.run(work).await
+            self.reads.run(lane, work).await
         }
     }
 

@@ -56,6 +56,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             action: Some(BackupAction::Verify { src }),
             ..
         }) => backup::verify(src, key_source(&cli)?.as_ref()),
+        Command::Backup(BackupArgs {
+            action: None,
+            dest: Some(dest),
+            incremental,
+            server: Some(url),
+            user,
+        }) => backup::backup_through_server(url, user, dest, *incremental),
         Command::Restore { src, to, at } => {
             backup::restore(src, to, at.as_deref(), key_source(&cli)?.as_ref())
         }
@@ -238,6 +245,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             action: None,
             dest: Some(dest),
             incremental,
+            ..
         }) => backup::backup(db, dest, *incremental),
         Command::Backup(_) => {
             anyhow::bail!("give a backup folder: `cairn backup DEST` or `cairn backup verify SRC`")

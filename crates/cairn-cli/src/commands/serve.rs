@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Change-log entries to keep (change streams resume within them).
     #[arg(long)]
     pub changelog_retention: Option<u64>,
+    /// Folder online backups (`POST /v1/admin/backup`, `cairn backup --server`) are written
+    /// under; without it (or `[backup] root`) the server takes no backups.
+    #[arg(long)]
+    pub backup_root: Option<PathBuf>,
     /// Log filter, e.g. `info` or `cairn_server=debug,info`.
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
@@ -108,6 +112,7 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     if args.insecure_no_auth {
         config.auth.enabled = false;
     }
+    override_with(&mut config.backup.root, args.backup_root.clone());
     let limits = &mut config.limits;
     set(&mut limits.max_body_bytes, args.max_body_bytes);
     set(&mut limits.max_document_bytes, args.max_document_bytes);

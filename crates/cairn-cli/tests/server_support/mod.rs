@@ -186,6 +186,8 @@ pub struct Reply {
     pub www_authenticate: Option<String>,
     /// `Content-Type`.
     pub content_type: String,
+    /// `Idempotent-Replayed`, when sent.
+    pub replayed: Option<String>,
 }
 
 impl Reply {
@@ -255,9 +257,23 @@ impl Http {
 
     /// Any method.
     pub fn send(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        self.send_with(method, path, body, &[])
+    }
+
+    /// Any method, with extra request headers.
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(value) = &self.authorization {
             request = request.header("Authorization", value);
         }
@@ -278,6 +294,7 @@ impl Http {
         let status = response.status().as_u16();
         let www_authenticate = header("www-authenticate");
         let content_type = header("content-type").unwrap_or_default();
+        let replayed = header("idempotent-replayed");
         let text = response
             .into_body()
             .read_to_string()
@@ -287,6 +304,7 @@ impl Http {
             text,
             www_authenticate,
             content_type,
+            replayed,
         }
     }
 

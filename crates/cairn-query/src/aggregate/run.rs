@@ -270,6 +270,7 @@ impl<'p> Run<'p> {
 
 /// Time left of a budget that started at `started`, or [`QueryError::TimedOut`].
 fn remaining(started: Instant, budget: Duration, examined: u64) -> Result<Duration> {
+    crate::cancel::check()?;
     budget
         .checked_sub(started.elapsed())
         .filter(|left| !left.is_zero())

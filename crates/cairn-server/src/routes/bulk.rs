@@ -3,10 +3,15 @@
 //! documents one call may touch.
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn::query::bulk::MAX_BULK_DOCUMENTS;
+use cairn::query::QueryError;
+use cairn::Transaction;
 use cairn::{BulkOptions, BulkReport, JsonExpression, Patch};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::api_error::ApiError;
@@ -15,9 +20,11 @@ use crate::auth::Need;
 use crate::body::JsonBody;
 use crate::collection_name;
 use crate::extract::ApiPath;
+use crate::idempotency::{self, Answer, IdempotencyKey, Idempotent};
 use crate::openapi::{ErrorResponses, FilterSchema, PatchSchema};
 use crate::routes::queries::parse_filter;
 use crate::state::SharedState;
+use crate::transact::TxnError;
 
 /// Body of `update-many`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,20 +93,27 @@ impl From<BulkReport> for BulkResult {
 /// change or none does (a unique violation or a patch that does not fit one document fails
 /// the whole call).
 #[utoipa::path(post, operation_id = "update_many", path = "/v1/collections/{collection}/update-many", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = UpdateManyRequest,
     responses((status = 200, description = "Applied (or, with dry_run, what would be)", body = BulkResult), ErrorResponses))]
 pub async fn update_many(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
-    JsonBody(request): JsonBody<UpdateManyRequest>,
-) -> Result<Json<BulkResult>, ApiError> {
+    Idempotent(JsonBody(request), key): Idempotent<JsonBody<UpdateManyRequest>>,
+) -> Result<Response, ApiError> {
     collection_name::check(&collection)?;
     let filter = parse_filter(Some(request.filter))?;
     let patch = Patch::from_value(&request.patch.0)?;
     let options = options(&state, request.dry_run, request.max_documents)?;
     let need = Need::write(&collection);
+    if let Some(key) = key.filter(|_| !options.dry_run) {
+        return keyed(&state, credentials, need, key, move |txn| {
+            cairn::query::bulk::update_many_in(txn, &collection, &filter, &patch, &options)
+        })
+        .await;
+    }
     let report = state
         .run(credentials, need, move |db, _| {
             Ok(cairn::update_many(
@@ -111,30 +125,67 @@ pub async fn update_many(
             )?)
         })
         .await?;
-    Ok(Json(report.into()))
+    Ok(Json(BulkResult::from(report)).into_response())
 }
 
 /// Deletes every document matching the filter, atomically.
 #[utoipa::path(post, operation_id = "delete_many", path = "/v1/collections/{collection}/delete-many", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = DeleteManyRequest,
     responses((status = 200, description = "Deleted (or, with dry_run, what would be)", body = BulkResult), ErrorResponses))]
 pub async fn delete_many(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
-    JsonBody(request): JsonBody<DeleteManyRequest>,
-) -> Result<Json<BulkResult>, ApiError> {
+    Idempotent(JsonBody(request), key): Idempotent<JsonBody<DeleteManyRequest>>,
+) -> Result<Response, ApiError> {
     collection_name::check(&collection)?;
     let filter = parse_filter(Some(request.filter))?;
     let options = options(&state, request.dry_run, request.max_documents)?;
     let need = Need::write(&collection);
+    if let Some(key) = key.filter(|_| !options.dry_run) {
+        return keyed(&state, credentials, need, key, move |txn| {
+            cairn::query::bulk::delete_many_in(txn, &collection, &filter, &options)
+        })
+        .await;
+    }
     let report = state
         .run(credentials, need, move |db, _| {
             Ok(cairn::delete_many(db, &collection, &filter, &options)?)
         })
         .await?;
-    Ok(Json(report.into()))
+    Ok(Json(BulkResult::from(report)).into_response())
+}
+
+/// A bulk call sent with an idempotency key: the same work inside the transaction that also
+/// records its answer (a dry run writes nothing, so it needs no key).
+async fn keyed(
+    state: &SharedState,
+    credentials: Credentials,
+    need: Need,
+    key: IdempotencyKey,
+    work: impl Fn(&mut Transaction) -> Result<(u64, u64), QueryError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let retention = state.limits.idempotency_retention();
+    state
+        .run(credentials, need, move |db, principal| {
+            idempotency::run(db, principal, Some(&key), retention, |txn| {
+                let (matched, changed) = work(txn).map_err(|err| match err {
+                    QueryError::Engine(engine) => TxnError::Engine(engine),
+                    other => TxnError::Api(other.into()),
+                })?;
+                let mut answer = Answer::new(
+                    StatusCode::OK,
+                    json!({ "matched": matched, "changed": changed, "dry_run": false }),
+                );
+                // As without a key: a call that changed nothing reports no commit.
+                answer.with_seq = changed > 0;
+                Ok(answer)
+            })
+        })
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// The call's options: the request's guard (checked against the bound), the request timeout

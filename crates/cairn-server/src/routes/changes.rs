@@ -29,6 +29,7 @@ use crate::collection_name;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::limits::{CHANGES_PER_STREAM_READ, CHANGE_STREAM_KEEPALIVE};
 use crate::openapi::ErrorResponses;
+use crate::read_pool::Lane;
 use crate::state::SharedState;
 
 /// Events buffered between the log reader and a slow client: 64. The reader waits beyond it,
@@ -206,9 +207,9 @@ async fn tail(
         }
         let db = state.db.clone();
         let after = position.read_after();
-        let read = state
-            .reads
-            .run(move || Ok(db.changes_after(after, CHANGES_PER_STREAM_READ)?));
+        let read = state.reads.run(Lane::Point, move || {
+            Ok(db.changes_after(after, CHANGES_PER_STREAM_READ)?)
+        });
         batch = match read.await {
             Ok(batch) => batch,
             Err(err) => {

@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cairn::{CasOutcome, DocId, FieldPath, JsonExpression, Object, Patch, Upserted, Value};
+use cairn::{
+    CasOutcome, DocId, FieldPath, JsonExpression, Object, Patch, Transaction, Upserted, Value,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -16,11 +18,12 @@ use crate::auth::Need;
 use crate::body::{check_document, DocumentBody, JsonBody};
 use crate::collection_name;
 use crate::extract::{parse_doc_id, ApiPath};
+use crate::idempotency::{self, Answer, Idempotent};
 use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
 };
 use crate::state::SharedState;
-use crate::transact::{self, guard_size};
+use crate::transact::{self, guard_size, TxnError};
 
 /// Room reserved for a document's JSON before writing it: 1 KiB, more than most documents
 /// need, so writing one rarely regrows the buffer (which lives only until the response is
@@ -101,24 +104,40 @@ impl DocPath {
 
 /// Inserts a document; generates a UUIDv7 `_id` when it has none.
 #[utoipa::path(post, operation_id = "insert_document", path = "/v1/collections/{collection}/documents", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = Document,
     responses((status = 201, description = "Inserted", body = Written), ErrorResponses))]
 pub async fn insert(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
-    DocumentBody(doc): DocumentBody,
-) -> Result<(StatusCode, Json<Written>), ApiError> {
+    Idempotent(DocumentBody(doc), key): Idempotent<DocumentBody>,
+) -> Result<Response, ApiError> {
     collection_name::check(&collection)?;
     let need = Need::write(&collection);
+    if let Some(key) = key {
+        let retention = state.limits.idempotency_retention();
+        return state
+            .run(credentials, need, move |db, principal| {
+                idempotency::run(db, principal, Some(&key), retention, |txn| {
+                    let id = txn.insert(&collection, doc.clone())?;
+                    Ok(Answer::new(
+                        StatusCode::CREATED,
+                        json!({ "_id": id.to_value() }),
+                    ))
+                })
+            })
+            .await
+            .map(IntoResponse::into_response);
+    }
     let (id, seq) = state
         .run(credentials, need, move |db, _| {
             transact::run(db, |txn| Ok(txn.insert(&collection, doc.clone())?))
         })
         .await?;
     let id = id.to_value();
-    Ok((StatusCode::CREATED, Json(Written { id, seq })))
+    Ok((StatusCode::CREATED, Json(Written { id, seq })).into_response())
 }
 
 /// Reads a document.
@@ -236,68 +255,92 @@ pub async fn delete(
 /// with the same expectation, exactly one succeeds.
 #[utoipa::path(post, operation_id = "compare_and_swap", path = "/v1/collections/{collection}/documents/{id}/cas", tag = "documents",
     params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
-           ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
+           ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = CasRequest,
     responses((status = 200, description = "Applied", body = Updated), ErrorResponses))]
 pub async fn compare_and_swap(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
-    JsonBody(request): JsonBody<CasRequest>,
-) -> Result<Json<Updated>, ApiError> {
+    Idempotent(JsonBody(request), key): Idempotent<JsonBody<CasRequest>>,
+) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
     let expected = parse_expected(&request.expected.0)?;
     let patch = Patch::from_value(&request.patch.0)?;
     let limit = state.limits.max_document_bytes;
     let need = Need::write(&collection);
-    let (document, seq) = state
-        .run(credentials, need, move |db, _| {
-            transact::run(db, |txn| {
-                let outcome = txn.compare_and_swap(&collection, &id, &expected, &patch)?;
-                let doc = cas_result(outcome, &collection, &id, None)?;
-                guard_size(&doc, limit)?;
-                Ok(doc)
+    let retention = state.limits.idempotency_retention();
+    let cas = move |txn: &mut Transaction| -> Result<Value, TxnError> {
+        let outcome = txn.compare_and_swap(&collection, &id, &expected, &patch)?;
+        let doc = cas_result(outcome, &collection, &id, None)?;
+        guard_size(&doc, limit)?;
+        Ok(doc)
+    };
+    if let Some(key) = key {
+        return state
+            .run(credentials, need, move |db, principal| {
+                idempotency::run(db, principal, Some(&key), retention, |txn| {
+                    let doc = cas(txn)?;
+                    Ok(Answer::new(StatusCode::OK, json!({ "document": doc })))
+                })
             })
-        })
+            .await
+            .map(IntoResponse::into_response);
+    }
+    let (document, seq) = state
+        .run(credentials, need, move |db, _| transact::run(db, cas))
         .await?;
-    Ok(Json(Updated { document, seq }))
+    Ok(Json(Updated { document, seq }).into_response())
 }
 
 /// Inserts (or upserts) many documents in one atomic commit.
 #[utoipa::path(post, operation_id = "batch_write", path = "/v1/collections/{collection}/batch", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = BatchRequest,
     responses((status = 200, description = "All written", body = BatchWritten), ErrorResponses))]
 pub async fn batch(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
-    JsonBody(request): JsonBody<BatchRequest>,
-) -> Result<Json<BatchWritten>, ApiError> {
+    Idempotent(JsonBody(request), key): Idempotent<JsonBody<BatchRequest>>,
+) -> Result<Response, ApiError> {
     collection_name::check(&collection)?;
     for doc in &request.documents {
         check_document(doc, state.limits.max_document_bytes)?;
     }
     let need = Need::write(&collection);
-    let (ids, seq) = state
-        .run(credentials, need, move |db, _| {
-            transact::run(db, |txn| {
-                // An empty batch still names a collection that must exist.
-                txn.collection_meta(&collection)?;
-                let mut ids = Vec::with_capacity(request.documents.len());
-                for doc in &request.documents {
-                    let id = if request.upsert {
-                        upsert_with_id(txn, &collection, doc)?
-                    } else {
-                        txn.insert(&collection, doc.clone())?
-                    };
-                    ids.push(id.to_value());
-                }
-                Ok(ids)
+    let retention = state.limits.idempotency_retention();
+    let write = move |txn: &mut Transaction| -> Result<Vec<Value>, TxnError> {
+        // An empty batch still names a collection that must exist.
+        txn.collection_meta(&collection)?;
+        let mut ids = Vec::with_capacity(request.documents.len());
+        for doc in &request.documents {
+            let id = if request.upsert {
+                upsert_with_id(txn, &collection, doc)?
+            } else {
+                txn.insert(&collection, doc.clone())?
+            };
+            ids.push(id.to_value());
+        }
+        Ok(ids)
+    };
+    if let Some(key) = key {
+        return state
+            .run(credentials, need, move |db, principal| {
+                idempotency::run(db, principal, Some(&key), retention, |txn| {
+                    let ids = write(txn)?;
+                    Ok(Answer::new(StatusCode::OK, json!({ "ids": ids })))
+                })
             })
-        })
+            .await
+            .map(IntoResponse::into_response);
+    }
+    let (ids, seq) = state
+        .run(credentials, need, move |db, _| transact::run(db, write))
         .await?;
-    Ok(Json(BatchWritten { ids, seq }))
+    Ok(Json(BatchWritten { ids, seq }).into_response())
 }
 
 /// Upserts one document and reports its id (generated when the document has none).

@@ -7,6 +7,7 @@
 //! one `.routes(routes!(...))` line in [`api_routes`].
 
 pub mod auth;
+pub mod backup;
 pub mod bulk;
 pub mod changes;
 pub mod collections;
@@ -40,7 +41,7 @@ use crate::state::SharedState;
 struct Parts {
     /// Routes under the concurrency and time limits.
     api: Router<SharedState>,
-    /// Change streams: their own limit, no timeout.
+    /// Change streams (their own limit) and backups (one at a time): no timeout.
     streams: Router<SharedState>,
     /// Liveness and readiness: no limits, no credentials.
     probes: Router<SharedState>,
@@ -51,6 +52,7 @@ fn parts() -> Parts {
     let (api, mut openapi) = api_routes().split_for_parts();
     let (streams, streams_doc) = OpenApiRouter::new()
         .routes(routes!(changes::stream))
+        .routes(routes!(backup::backup))
         .split_for_parts();
     let (probes, probes_doc) = OpenApiRouter::new()
         .routes(routes!(system::health))
@@ -67,7 +69,7 @@ fn parts() -> Parts {
 }
 
 /// The complete application: API routes (under the request limits), change streams (their
-/// own limit, no timeout), probes, `/openapi.json`, and JSON answers for unknown routes and
+/// own limit, no timeout) and backups (one at a time, no timeout), probes, `/openapi.json`, and JSON answers for unknown routes and
 /// methods.
 pub fn router(state: SharedState) -> Router {
     let parts = parts();
@@ -170,7 +172,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 41);
+        assert_eq!(ids.len(), 42);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 }

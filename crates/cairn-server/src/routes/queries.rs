@@ -1,9 +1,10 @@
 //! `/v1/collections/{collection}/query | count | distinct | explain | aggregate`: the query
 //! layer over HTTP, with what `cairn query | count | explain | aggregate` offer on the command
-//! line. Every query runs on one snapshot on the server's reader threads, under the request
-//! timeout as its time budget (so it stops itself instead of running on after a 408).
+//! line. Every query runs on one snapshot on the server's scan lane of reader threads (so it
+//! never holds up point reads), under a time budget that ends with the request's deadline (so
+//! it stops itself instead of running on after a 408, however long it was queued).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::Json;
@@ -23,6 +24,7 @@ use crate::limits::{DEFAULT_QUERY_PAGE, MAX_QUERY_PAGE, MAX_QUERY_SKIP, MAX_QUER
 use crate::openapi::{
     AnyValueSchema, ErrorResponses, FilterSchema, PipelineSchema, ProjectionSchema, SortSchema,
 };
+use crate::response::{capped_json, JsonBytes};
 use crate::state::SharedState;
 
 /// Body of a query (and of `explain`); every field is optional.
@@ -176,21 +178,25 @@ pub async fn query(
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
-) -> Result<Json<QueryResponse>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms)?;
+    let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
-    query.time_budget = budget;
+    let max_bytes = state.limits.max_response_bytes;
+    // Half the limit in encoded bytes: the JSON of a page is usually larger.
+    query.max_page_bytes = Some(max_bytes / 2);
     let need = Need::read(&collection);
-    let page = state
-        .read(credentials, need, move |db, _| {
-            Ok(cairn::find(db, &collection, &query)?)
+    state
+        .scan(credentials, need, move |db, _| {
+            query.time_budget = time_left(deadline);
+            let page = cairn::find(db, &collection, &query)?;
+            let response = QueryResponse {
+                documents: page.documents,
+                cursor: page.cursor,
+            };
+            capped_json(&response, max_bytes)
         })
-        .await?;
-    Ok(Json(QueryResponse {
-        documents: page.documents,
-        cursor: page.cursor,
-    }))
+        .await
 }
 
 /// Counts the documents matching a filter.
@@ -208,7 +214,7 @@ pub async fn count(
     let filter = parse_filter(request.filter)?;
     let need = Need::read(&collection);
     let count = state
-        .read(credentials, need, move |db, _| {
+        .scan(credentials, need, move |db, _| {
             Ok(cairn::count(db, &collection, &filter)?)
         })
         .await?;
@@ -225,17 +231,18 @@ pub async fn distinct(
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
     JsonBody(request): JsonBody<DistinctRequest>,
-) -> Result<Json<DistinctResponse>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     collection_name::check(&collection)?;
     let filter = parse_filter(request.filter)?;
     let field = request.field;
     let need = Need::read(&collection);
-    let values = state
-        .read(credentials, need, move |db, _| {
-            Ok(cairn::distinct(db, &collection, &field, &filter)?)
+    let max_bytes = state.limits.max_response_bytes;
+    state
+        .scan(credentials, need, move |db, _| {
+            let values = cairn::distinct(db, &collection, &field, &filter)?;
+            capped_json(&DistinctResponse { values }, max_bytes)
         })
-        .await?;
-    Ok(Json(DistinctResponse { values }))
+        .await
 }
 
 /// Shows how a query runs: the chosen plan, the alternatives with their estimated costs, and
@@ -251,12 +258,12 @@ pub async fn explain(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms)?;
+    let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
-    query.time_budget = budget;
     let need = Need::read(&collection);
     let explained = state
-        .read(credentials, need, move |db, _| {
+        .scan(credentials, need, move |db, _| {
+            query.time_budget = time_left(deadline);
             Ok(cairn::explain(db, &collection, &query)?)
         })
         .await?;
@@ -288,11 +295,11 @@ pub async fn aggregate(
     credentials: Credentials,
     ApiPath(collection): ApiPath<String>,
     JsonBody(request): JsonBody<AggregateRequest>,
-) -> Result<Json<AggregateResponse>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     collection_name::check(&collection)?;
-    let budget = time_budget(&state, request.max_time_ms)?;
+    let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
-    let pipeline = Pipeline::parse(&stages)?.time_budget(budget);
+    let pipeline = Pipeline::parse(&stages)?;
     let mut reads = vec![(collection.clone(), Access::ReadOnly)];
     for stage in pipeline.stages() {
         if let Stage::Lookup(lookup) = stage {
@@ -300,12 +307,15 @@ pub async fn aggregate(
             reads.push((lookup.from().to_string(), Access::ReadOnly));
         }
     }
-    let documents = state
-        .read(credentials, Need::Collections(reads), move |db, _| {
-            Ok(pipeline.run(db, &collection)?)
+    let max_bytes = state.limits.max_response_bytes;
+    state
+        .scan(credentials, Need::Collections(reads), move |db, _| {
+            let documents = pipeline
+                .time_budget(time_left(deadline))
+                .run(db, &collection)?;
+            capped_json(&AggregateResponse { documents }, max_bytes)
         })
-        .await?;
-    Ok(Json(AggregateResponse { documents }))
+        .await
 }
 
 /// A filter from an optional request field (absent or null: every document).
@@ -325,6 +335,13 @@ fn time_budget(state: &SharedState, max_time_ms: Option<u64>) -> Result<Duration
     };
     check_at_most("max_time_ms", ms, MAX_QUERY_TIME_MS)?;
     Ok(Duration::from_millis(ms).min(timeout))
+}
+
+/// What is left of a query's budget when a reader thread takes it up: time spent queued
+/// counts, so a query never runs on past its request's deadline (nobody would read the
+/// answer), and one queued past it fails at its first budget check.
+fn time_left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
 }
 
 /// Checks a request's paging numbers and builds the query.

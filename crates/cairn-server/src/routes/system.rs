@@ -28,11 +28,12 @@ pub async fn health() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
-/// Readiness: the database is open and the server is not shutting down (503 otherwise, so a
-/// load balancer stops sending traffic before the listener closes).
+/// Readiness: the database is open, the server is not shutting down, and every reader thread
+/// is running (503 otherwise, so a load balancer stops sending traffic before the listener
+/// closes, or to a server whose reads could only time out).
 #[utoipa::path(get, operation_id = "ready", path = "/ready", tag = "system", security(()),
     responses((status = 200, description = "Ready", body = Status),
-              (status = 503, description = "Shutting down", body = crate::api_error::ErrorBody)))]
+              (status = 503, description = "Shutting down, or reader threads are down", body = crate::api_error::ErrorBody)))]
 pub async fn ready(State(state): State<SharedState>) -> Result<Json<Status>, ApiError> {
     if state.shutting_down() {
         return Err(ApiError::new(
@@ -40,6 +41,15 @@ pub async fn ready(State(state): State<SharedState>) -> Result<Json<Status>, Api
             "shutting_down",
             "the server is shutting down",
         ));
+    }
+    if !state.reads.serving() {
+        let (point, scan) = state.reads.alive();
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "readers_down",
+            "reader threads have stopped; reads cannot be served",
+        )
+        .with_details(serde_json::json!({ "point_threads": point, "scan_threads": scan })));
     }
     Ok(Json(Status { status: "ready" }))
 }

@@ -5,7 +5,8 @@
 //! requests) are deliberately absent: nothing bounds how long a client would hold one.
 
 use axum::extract::State;
-use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use cairn::{DocId, FieldPath, JsonExpression, Patch, Transaction, Upserted, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as JsonValue};
@@ -16,9 +17,11 @@ use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::{check_document, JsonBody};
 use crate::collection_name;
+use crate::idempotency::{self, Answer, Idempotent};
 use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
 };
+use crate::response::{capped_json, ResponseBudget};
 use crate::routes::documents::{cas_result, parse_expected};
 use crate::state::SharedState;
 use crate::transact::{self, guard_size, TxnError};
@@ -27,7 +30,8 @@ use crate::transact::{self, guard_size, TxnError};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionRequest {
-    /// The operations, executed in order.
+    /// The operations, executed in order (at most the server's `max_transaction_operations`,
+    /// 1,000 by default; 413 `limit_exceeded` beyond).
     pub operations: Vec<Operation>,
 }
 
@@ -131,14 +135,24 @@ enum Prepared {
 
 /// Executes the operations atomically.
 #[utoipa::path(post, operation_id = "execute_transaction", path = "/v1/transactions", tag = "transactions",
+    params(
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = TransactionRequest,
     responses((status = 200, description = "Committed", body = TransactionResult), ErrorResponses))]
 pub async fn execute(
     State(state): State<SharedState>,
     credentials: Credentials,
-    JsonBody(request): JsonBody<TransactionRequest>,
-) -> Result<Json<TransactionResult>, ApiError> {
+    Idempotent(JsonBody(request), key): Idempotent<JsonBody<TransactionRequest>>,
+) -> Result<Response, ApiError> {
     let limit = state.limits.max_document_bytes;
+    let max_operations = state.limits.max_transaction_operations;
+    if request.operations.len() > max_operations {
+        return Err(too_many_operations(
+            request.operations.len(),
+            max_operations,
+        ));
+    }
+    let max_bytes = state.limits.max_response_bytes;
     let mut needs = Vec::with_capacity(request.operations.len());
     let mut prepared = Vec::with_capacity(request.operations.len());
     for (index, op) in request.operations.into_iter().enumerate() {
@@ -147,20 +161,52 @@ pub async fn execute(
         needs.push((collection.clone(), access));
         prepared.push((collection, op));
     }
-    let (results, seq) = state
-        .run(credentials, Need::Collections(needs), move |db, _| {
-            transact::run(db, |txn| {
-                let mut results = Vec::with_capacity(prepared.len());
-                for (index, (collection, op)) in prepared.iter().enumerate() {
-                    let result = apply(txn, collection, op, index, limit)
-                        .map_err(|err| locate_failure(err, index))?;
-                    results.push(result);
-                }
-                Ok(results)
+    let retention = state.limits.idempotency_retention();
+    let mut budget = ResponseBudget::new(max_bytes);
+    let mut execute = move |txn: &mut Transaction| -> Result<Vec<JsonValue>, TxnError> {
+        budget.reset();
+        let mut results = Vec::with_capacity(prepared.len());
+        for (index, (collection, op)) in prepared.iter().enumerate() {
+            let result = apply(txn, collection, op, index, limit, &mut budget)
+                .map_err(|err| locate_failure(err, index))?;
+            results.push(result);
+        }
+        Ok(results)
+    };
+    let need = Need::Collections(needs);
+    if let Some(key) = key {
+        return state
+            .run(credentials, need, move |db, principal| {
+                idempotency::run(db, principal, Some(&key), retention, |txn| {
+                    let results = execute(txn)?;
+                    Ok(Answer::new(StatusCode::OK, json!({ "results": results })))
+                })
             })
+            .await
+            .map(IntoResponse::into_response);
+    }
+    state
+        .run(credentials, need, move |db, _| {
+            let (results, seq) = transact::run(db, &mut execute)?;
+            capped_json(&TransactionResult { results, seq }, max_bytes)
         })
-        .await?;
-    Ok(Json(TransactionResult { results, seq }))
+        .await
+        .map(IntoResponse::into_response)
+}
+
+/// 413 `limit_exceeded` for a transaction with more operations than allowed.
+fn too_many_operations(count: usize, limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "limit_exceeded",
+        format!("the transaction has {count} operations; the limit is {limit}"),
+    )
+    .with_details(json!({
+        "what": "transaction_operations",
+        "size": count,
+        "limit": limit,
+        "setting": "limits.max_transaction_operations",
+    }))
 }
 
 /// Parses one operation; returns its collection and the access it needs.
@@ -237,8 +283,14 @@ fn apply(
     op: &Prepared,
     index: usize,
     limit: usize,
+    budget: &mut ResponseBudget,
 ) -> Result<JsonValue, TxnError> {
     let doc_json = |doc: &Value| serde_json::to_value(doc).unwrap_or(JsonValue::Null);
+    // Documents read back are charged (at their encoded size) before being turned into JSON,
+    // so a transaction re-reading a large document stops before holding the answer.
+    let mut charge = |doc: &Value| -> Result<(), TxnError> {
+        Ok(budget.charge(cairn::encoded_len(doc).unwrap_or(0))?)
+    };
     Ok(match op {
         Prepared::Insert(doc) => {
             let id = txn.insert(collection, doc.clone())?;
@@ -246,6 +298,9 @@ fn apply(
         }
         Prepared::Get(id) => {
             let doc = txn.get(collection, id)?;
+            if let Some(doc) = &doc {
+                charge(doc)?;
+            }
             json!({ "document": doc.as_ref().map(doc_json) })
         }
         Prepared::Replace(id, doc) => {
@@ -264,6 +319,7 @@ fn apply(
         Prepared::Update(id, patch) => {
             let doc = txn.update(collection, id, patch)?;
             guard_size(&doc, limit)?;
+            charge(&doc)?;
             json!({ "document": doc_json(&doc) })
         }
         Prepared::Delete(id) => json!({ "deleted": txn.delete(collection, id)? }),
@@ -271,6 +327,7 @@ fn apply(
             let outcome = txn.compare_and_swap(collection, id, expected, patch)?;
             let doc = cas_result(outcome, collection, id, Some(index))?;
             guard_size(&doc, limit)?;
+            charge(&doc)?;
             json!({ "document": doc_json(&doc) })
         }
     })
