@@ -81,7 +81,8 @@ impl utoipa::IntoResponses for ErrorResponses {
             ("410", "The change log no longer holds the requested position."),
             ("413", "The body, a document, a transaction, a query (sort or group memory, result size) or a bulk call is over its limit."),
             ("422", "A schema, a schema rule or an extension (index) rejected the write, or a schema expression could not be evaluated."),
-            ("503", "Too many requests in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
+            ("429", "Too many wrong passwords for the user name or from the client address: password logins are refused for the seconds in `Retry-After` (bearer tokens still work)."),
+            ("503", "Too many requests (or password logins) in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
         ]
         .into_iter()
         .map(|(status, description)| (status.to_string(), error_response(description)))

@@ -11,6 +11,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::api_error::ApiError;
 use crate::auth::cache::TokenCache;
 use crate::auth::credentials::Credentials;
+use crate::auth::login::{self, Login, LoginGuard};
 use crate::auth::{store, Need, Principal};
 use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
@@ -37,8 +38,11 @@ pub struct AppState {
     pub streams: Arc<Semaphore>,
     /// Threads for short reads.
     pub reads: ReadPool,
-    /// Resolved bearer tokens; routes that change users or tokens invalidate it.
+    /// Resolved bearer tokens and verified passwords; routes that change users or tokens
+    /// invalidate it.
     pub tokens: Arc<TokenCache>,
+    /// Bounds and throttles password verification.
+    pub logins: Arc<LoginGuard>,
 }
 
 /// The state as handlers receive it.
@@ -57,12 +61,13 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
     {
-        blocking(self.authorized(credentials, need, op)).await
+        let login = self.login(credentials).await?;
+        blocking(self.authorized(login, need, op)).await
     }
 
     /// Like [`AppState::run`], on the read pool: for work that only reads (point gets,
-    /// listings, change-log pages, statistics). Basic credentials still go to the blocking
-    /// pool: checking a password takes milliseconds by design, and must not hold up reads.
+    /// listings, change-log pages, statistics). A password not verified before still goes to
+    /// the blocking pool: checking it takes milliseconds by design, and must not hold up reads.
     pub async fn read<T, F>(
         &self,
         credentials: Credentials,
@@ -73,8 +78,9 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
     {
-        let checks_password = self.auth_enabled && matches!(credentials, Credentials::Basic { .. });
-        let work = self.authorized(credentials, need, op);
+        let login = self.login(credentials).await?;
+        let checks_password = login.checks_password();
+        let work = self.authorized(login, need, op);
         if checks_password {
             blocking(work).await
         } else {
@@ -82,10 +88,15 @@ impl AppState {
         }
     }
 
+    /// The async part of authentication ([`login::prepare`]).
+    pub async fn login(&self, credentials: Credentials) -> Result<Login, ApiError> {
+        login::prepare(self.auth_enabled, &self.tokens, &self.logins, credentials).await
+    }
+
     /// The work with authentication and authorization in front of it.
     fn authorized<T, F>(
         &self,
-        credentials: Credentials,
+        login: Login,
         need: Need,
         op: F,
     ) -> impl FnOnce() -> Result<T, ApiError> + Send + 'static
@@ -95,13 +106,9 @@ impl AppState {
     {
         let db = self.db.clone();
         let tokens = self.tokens.clone();
-        let auth_enabled = self.auth_enabled;
+        let logins = self.logins.clone();
         move || {
-            let principal = if auth_enabled {
-                store::authenticate(&db, &tokens, &credentials)?
-            } else {
-                Arc::new(Principal::anonymous_admin())
-            };
+            let principal: Arc<Principal> = store::authenticate(&db, &tokens, &logins, login)?;
             principal.authorize(&need)?;
             op(&db, &principal)
         }

@@ -105,17 +105,20 @@ pub async fn create(
     password::check_new(&request.password)?;
     let record = state
         .run(credentials, Need::Admin, move |db, _| {
-            let record = UserRecord {
-                name: request.name,
-                password: password::hash(&request.password)?,
-                role: request.role,
-                grants: request.grants,
-                epoch: 0,
-            };
+            let record = UserRecord::new(
+                request.name,
+                password::hash(&request.password)?,
+                request.role,
+                request.grants,
+            )?;
             store::create_user(db, &record)?;
             Ok(record)
         })
-        .await?;
+        .await;
+    // Nothing cached can name a user that did not exist; invalidating anyway keeps the rule
+    // simple: every change to users or tokens invalidates.
+    state.tokens.invalidate();
+    let record = record?;
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -174,7 +177,7 @@ pub async fn update(
     Ok(Json(record.into()))
 }
 
-/// Deletes a user; their tokens stop working. Admins cannot delete themselves, so a server
+/// Deletes a user and their tokens (a user created again under the name never inherits them). Admins cannot delete themselves, so a server
 /// always keeps the admin that is managing it.
 #[utoipa::path(delete, operation_id = "delete_user", path = "/v1/users/{name}", tag = "users",
     params(("name" = String, Path, description = "User name", pattern = r"^[A-Za-z0-9_.-]{1,64}$")),

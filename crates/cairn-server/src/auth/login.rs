@@ -1,0 +1,195 @@
+//! The async side of authentication: what can be settled before a request goes to a thread
+//! (a password verified before, the throttle, a slot for Argon2), and the [`Login`] that the
+//! blocking side finishes in [`super::store::authenticate`].
+//!
+//! Password verification is the one expensive step an anonymous client can trigger, so it is
+//! bounded three ways: at most [`MAX_CONCURRENT_PASSWORD_CHECKS`] at once, each in Argon2
+//! memory kept for reuse ([`PasswordPermit`]); failures throttled per user name and client
+//! address ([`super::throttle`]); and a verified password remembered as a keyed hash
+//! ([`super::cache`]) so that Basic auth costs what a bearer token costs.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use argon2::Block;
+use axum::http::StatusCode;
+use cairn::DateTime;
+use parking_lot::Mutex;
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::cache::TokenCache;
+use super::credentials::Credentials;
+use super::throttle::LoginThrottle;
+use super::Principal;
+use crate::api_error::ApiError;
+use crate::limits::{MAX_CONCURRENT_PASSWORD_CHECKS, PASSWORD_CHECK_WAIT};
+
+/// Credentials as far as the async side could take them.
+pub enum Login {
+    /// Already known: authentication is off, or the password was verified before.
+    Resolved(Arc<Principal>),
+    /// A bearer token, resolved on the thread (cache, then a document read).
+    Bearer(String),
+    /// A password to verify, with the slot and memory to verify it in.
+    Password {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+        /// The client's address, for the throttle.
+        client: Option<IpAddr>,
+        /// The password's cache key ([`TokenCache::password_key`]).
+        cache_key: String,
+        /// The verification slot.
+        permit: PasswordPermit,
+    },
+}
+
+impl Login {
+    /// Whether finishing this login runs Argon2 (then it belongs on the blocking pool, not
+    /// on the reader threads).
+    pub fn checks_password(&self) -> bool {
+        matches!(self, Login::Password { .. })
+    }
+}
+
+/// Bounds and throttles password verification.
+pub struct LoginGuard {
+    permits: Arc<Semaphore>,
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// Failed logins per user name and client address.
+    pub throttle: LoginThrottle,
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        LoginGuard {
+            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_PASSWORD_CHECKS)),
+            memory: Arc::default(),
+            throttle: LoginThrottle::default(),
+        }
+    }
+}
+
+/// A password verification slot and the Argon2 memory that goes with it; both go back to the
+/// guard when it is dropped.
+pub struct PasswordPermit {
+    _permit: OwnedSemaphorePermit,
+    memory: Vec<Block>,
+    pool: Arc<Mutex<Vec<Vec<Block>>>>,
+}
+
+impl PasswordPermit {
+    /// The memory to run Argon2 in (grown on first use, then reused).
+    pub fn memory(&mut self) -> &mut Vec<Block> {
+        &mut self.memory
+    }
+}
+
+impl Drop for PasswordPermit {
+    fn drop(&mut self) {
+        self.pool.lock().push(std::mem::take(&mut self.memory));
+    }
+}
+
+impl LoginGuard {
+    /// A slot to verify `user`'s password from `client`: 429 `too_many_login_failures`
+    /// while either is throttled, 503 `auth_busy` when no slot frees up within
+    /// [`PASSWORD_CHECK_WAIT`].
+    pub async fn admit(
+        &self,
+        user: &str,
+        client: Option<IpAddr>,
+    ) -> Result<PasswordPermit, ApiError> {
+        self.check_throttle(user, client)?;
+        let acquired =
+            tokio::time::timeout(PASSWORD_CHECK_WAIT, self.permits.clone().acquire_owned()).await;
+        match acquired {
+            Ok(Ok(permit)) => Ok(self.permit(permit)),
+            // Timed out, or (never: the guard holds the semaphore) closed.
+            _ => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_busy",
+                "too many password logins in progress; retry shortly, or log in once and use a bearer token",
+            )),
+        }
+    }
+
+    /// A slot if one is free now (for tests and callers already on a thread).
+    pub fn try_admit(
+        &self,
+        user: &str,
+        client: Option<IpAddr>,
+    ) -> Result<PasswordPermit, ApiError> {
+        self.check_throttle(user, client)?;
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => Ok(self.permit(permit)),
+            Err(_) => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_busy",
+                "too many password logins in progress; retry shortly",
+            )),
+        }
+    }
+
+    fn permit(&self, permit: OwnedSemaphorePermit) -> PasswordPermit {
+        PasswordPermit {
+            _permit: permit,
+            memory: self.memory.lock().pop().unwrap_or_default(),
+            pool: self.memory.clone(),
+        }
+    }
+
+    fn check_throttle(&self, user: &str, client: Option<IpAddr>) -> Result<(), ApiError> {
+        self.throttle.check(user, client).map_err(|wait| {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_login_failures",
+                format!(
+                    "too many wrong passwords for this user name or from this address; retry in {seconds} s"
+                ),
+            )
+            .with_details(json!({ "retry_after_seconds": seconds }))
+            .with_retry_after(seconds)
+        })
+    }
+}
+
+/// Settles what can be settled without a thread: authentication off, missing credentials,
+/// a password verified before; otherwise admits a password check (throttle and slot).
+pub async fn prepare(
+    auth_enabled: bool,
+    cache: &TokenCache,
+    guard: &LoginGuard,
+    credentials: Credentials,
+) -> Result<Login, ApiError> {
+    if !auth_enabled {
+        return Ok(Login::Resolved(Arc::new(Principal::anonymous_admin())));
+    }
+    match credentials {
+        Credentials::Missing => Err(ApiError::unauthorized(
+            "credentials required: HTTP Basic or a bearer token from POST /v1/auth/tokens",
+        )),
+        Credentials::Bearer(text) => Ok(Login::Bearer(text)),
+        Credentials::Basic {
+            user,
+            password,
+            client,
+        } => {
+            let cache_key = cache.password_key(&user, &password);
+            if let Some(principal) = cache.fresh(&cache_key, DateTime::now().micros()) {
+                return Ok(Login::Resolved(principal));
+            }
+            let permit = guard.admit(&user, client).await?;
+            Ok(Login::Password {
+                user,
+                password,
+                client,
+                cache_key,
+                permit,
+            })
+        }
+    }
+}
