@@ -106,7 +106,12 @@ impl LoginGuard {
         let acquired =
             tokio::time::timeout(PASSWORD_CHECK_WAIT, self.permits.clone().acquire_owned()).await;
         match acquired {
-            Ok(Ok(permit)) => Ok(self.permit(permit)),
+            Ok(Ok(permit)) => {
+                // Again: failures recorded while this request waited count too, or a burst of
+                // concurrent guesses would all pass the first check.
+                self.check_throttle(user, client)?;
+                Ok(self.permit(permit))
+            }
             // Timed out, or (never: the guard holds the semaphore) closed.
             _ => Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -251,30 +251,17 @@ async fn tail(
 ) {
     let mut commits = state.commits.clone();
     let mut shutdown = state.shutdown.clone();
+    let mut auth_changed = false;
     loop {
-        if caller.stale() {
+        if auth_changed || caller.stale() {
             if let Err(err) = caller.recheck(&state).await {
                 send_error(&sender, &err).await;
                 return;
             }
+            auth_changed = false;
         }
-        for change in &batch {
-            let at = Position {
-                seq: change.seq,
-                index: change.index,
-            };
-            if at <= position {
-                continue;
-            }
-            // Index-build steps change no document; subscribers only see document and DDL
-            // changes.
-            let internal = matches!(change.op, cairn::ChangeOp::ExtensionData { .. });
-            if change.collection == collection
-                && !internal
-                && sender.send(Ok(change_event(change))).await.is_err()
-            {
-                return;
-            }
+        if !deliver(&batch, &collection, position, &sender).await {
+            return;
         }
         if let Some(last) = batch.last() {
             position = position.max(Position::after_commit(last.seq));
@@ -293,13 +280,10 @@ async fn tail(
             match wake {
                 Wake::Stop => return,
                 _ if *shutdown.borrow() => return,
-                // `changed()` marked the change seen: check now, then wait again.
+                // `changed()` marked the change seen, so `stale()` will not: check at the top,
+                // with nothing to deliver, then wait again.
                 Wake::Auth => {
-                    if let Err(err) = caller.recheck(&state).await {
-                        send_error(&sender, &err).await;
-                        return;
-                    }
-                    batch = Vec::new();
+                    auth_changed = true;
                     continue;
                 }
                 Wake::Commit => {}
@@ -318,6 +302,29 @@ async fn tail(
             }
         };
     }
+}
+
+/// Sends the batch's changes of `collection` past `position`; false when the client is gone.
+async fn deliver(batch: &[Change], collection: &str, position: Position, sender: &Sender) -> bool {
+    for change in batch {
+        let at = Position {
+            seq: change.seq,
+            index: change.index,
+        };
+        if at <= position {
+            continue;
+        }
+        // Index-build steps change no document; subscribers only see document and DDL
+        // changes.
+        let internal = matches!(change.op, cairn::ChangeOp::ExtensionData { .. });
+        if change.collection == collection
+            && !internal
+            && sender.send(Ok(change_event(change))).await.is_err()
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// One change as an SSE event.
