@@ -198,3 +198,41 @@ pub async fn prepare(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_slots_are_bounded_and_their_memory_is_reused() {
+        let guard = LoginGuard::default();
+        let mut held: Vec<PasswordPermit> = (0..MAX_CONCURRENT_PASSWORD_CHECKS)
+            .map(|_| guard.try_admit("u", None).unwrap())
+            .collect();
+        let busy = guard.try_admit("u", None).err().unwrap();
+        assert_eq!((busy.status.as_u16(), busy.code), (503, "auth_busy"));
+        // A buffer grown under one permit is handed to the next one.
+        held[0].memory().resize(8, Block::default());
+        held.remove(0);
+        let mut next = guard.try_admit("u", None).unwrap();
+        assert_eq!(next.memory().len(), 8);
+        drop(next);
+        drop(held);
+        assert!(guard.memory.lock().len() <= MAX_CONCURRENT_PASSWORD_CHECKS);
+    }
+
+    #[tokio::test]
+    async fn a_throttled_login_is_429_with_retry_after_before_any_wait() {
+        let guard = LoginGuard::default();
+        for _ in 0..crate::limits::LOGIN_FAILURE_BURST {
+            guard.throttle.record_failure("u", None);
+        }
+        let err = guard.admit("u", None).await.err().unwrap();
+        assert_eq!(
+            (err.status.as_u16(), err.code),
+            (429, "too_many_login_failures")
+        );
+        assert!(err.retry_after_seconds.is_some_and(|s| s >= 1));
+        assert!(guard.admit("v", None).await.is_ok());
+    }
+}

@@ -41,7 +41,21 @@ pub struct LoginThrottle {
 }
 
 fn subjects(user: &str, client: Option<IpAddr>) -> impl Iterator<Item = Subject> {
-    std::iter::once(Subject::User(user.to_string())).chain(client.map(Subject::Client))
+    std::iter::once(Subject::User(user.to_string()))
+        .chain(client.map(|address| Subject::Client(network_of(address))))
+}
+
+/// The address a client is counted under: an IPv4 address itself (IPv4-mapped IPv6 ones
+/// included), an IPv6 address by its /64, since one host commonly holds a whole /64 and could
+/// otherwise change address for every guess.
+fn network_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
 }
 
 impl LoginThrottle {
@@ -127,5 +141,16 @@ mod tests {
         assert!(throttle.check_at("alice", Some(here), later).is_ok());
         throttle.record_failure_at("alice", Some(here), later);
         assert!(throttle.check_at("alice", None, later).is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network_of(a), network_of(b));
+        assert_ne!(network_of(a), network_of(other));
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(network_of(mapped), IpAddr::from([127, 0, 0, 1]));
     }
 }
