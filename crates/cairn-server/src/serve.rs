@@ -234,6 +234,8 @@ async fn open_database(
             // The user collections exist either way, so admins can prepare users before
             // switching authentication on.
             store::create_collections(&db)?;
+            store::upgrade_legacy_records(&db)
+                .map_err(|err| ServerError::AuthStore(err.message))?;
             None
         };
         Ok((db, root))

@@ -130,6 +130,7 @@ pub fn durable(db: &Database) -> Result<(), ApiError> {
 pub fn bootstrap(db: &Database, root_password: Option<&str>) -> Result<RootBootstrap, ServerError> {
     let store_error = |err: ApiError| ServerError::AuthStore(err.message);
     create_collections(db)?;
+    upgrade_legacy_records(db).map_err(store_error)?;
     let mut any_user = false;
     db.for_each(USERS, |_, _| {
         any_user = true;
@@ -162,6 +163,52 @@ pub fn bootstrap(db: &Database, root_password: Option<&str>) -> Result<RootBoots
     db.insert(USERS, to_value(&record).map_err(store_error)?)?;
     durable(db).map_err(store_error)?;
     Ok(outcome)
+}
+
+/// Gives users written before incarnations existed a fresh one, and deletes the tokens written
+/// before (they carry none): such a token cannot tell whether its user was deleted and created
+/// again since, so it must not outlive the upgrade. Users log in again once; a no-op after.
+pub fn upgrade_legacy_records(db: &Database) -> Result<(), ApiError> {
+    let mut users = Vec::new();
+    db.for_each(USERS, |_, value| {
+        users.push(value.clone());
+        true
+    })?;
+    let mut legacy_users = Vec::new();
+    for value in &users {
+        let record: UserRecord = from_value(value)?;
+        if record.incarnation.is_empty() {
+            legacy_users.push(record);
+        }
+    }
+    let mut legacy_tokens = Vec::new();
+    db.for_each(TOKENS, |id, value| {
+        let incarnation = value.as_object().and_then(|doc| doc.get("incarnation"));
+        if incarnation
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            legacy_tokens.push(id.clone());
+        }
+        true
+    })?;
+    if legacy_users.is_empty() && legacy_tokens.is_empty() {
+        return Ok(());
+    }
+    for record in &mut legacy_users {
+        record.incarnation = token::generate_incarnation()?;
+    }
+    crate::transact::run(db, |txn| {
+        for record in &legacy_users {
+            let id = DocId::String(record.name.clone());
+            txn.replace(USERS, &id, to_value(record)?)?;
+        }
+        for id in &legacy_tokens {
+            txn.delete(TOKENS, id)?;
+        }
+        Ok(())
+    })?;
+    durable(db)
 }
 
 /// Creates the reserved collections if they are missing.
@@ -622,6 +669,38 @@ mod tests {
         .unwrap();
         create_user(&db, &new_alice).unwrap();
         assert!(bearer(&db, &cache, &text).is_err());
+    }
+
+    #[test]
+    fn records_from_before_incarnations_are_upgraded_once_and_their_tokens_dropped() {
+        let (db, cache, _) = setup();
+        // As an older version wrote them: no incarnation anywhere.
+        let legacy_user = r#"{"_id": "old", "password": "x", "role": "admin", "epoch": 0}"#;
+        db.insert(USERS, Value::from_json_str(legacy_user).unwrap())
+            .unwrap();
+        let text = token::generate().unwrap();
+        let legacy_token = format!(
+            r#"{{"_id": "{}", "user": "old", "epoch": 0, "expires_at_us": {}}}"#,
+            token::digest(&text),
+            i64::MAX
+        );
+        db.insert(TOKENS, Value::from_json_str(&legacy_token).unwrap())
+            .unwrap();
+        assert_eq!(bearer(&db, &cache, &text).unwrap().name, "old");
+        assert_eq!(
+            bootstrap(&db, Some("secret-password")).unwrap(),
+            RootBootstrap::Existing
+        );
+        cache.invalidate();
+        assert!(bearer(&db, &cache, &text).is_err());
+        let upgraded = load_user(&db, "old").unwrap().unwrap();
+        assert!(!upgraded.incarnation.is_empty());
+        upgrade_legacy_records(&db).unwrap();
+        assert_eq!(
+            load_user(&db, "old").unwrap().unwrap().incarnation,
+            upgraded.incarnation,
+            "only once"
+        );
     }
 
     #[test]
