@@ -159,6 +159,16 @@ pub async fn stream(
         )
         .await?;
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_EVENTS);
+    // A password is not needed again (the re-check compares the user record's stamp): do not
+    // keep it for the stream's lifetime.
+    let credentials = match credentials {
+        Credentials::Basic { user, client, .. } => Credentials::Basic {
+            user,
+            password: String::new(),
+            client,
+        },
+        other => other,
+    };
     let caller = Caller {
         credentials,
         principal,
