@@ -123,8 +123,9 @@ pub const MAX_INVARIANT_RULE_CHARS: usize = cairn::invariant::limits::MAX_RULE_B
 
 /// Password verifications (Argon2, 19 MiB and tens of milliseconds each) running at once: 2,
 /// one per core of a small machine. Each keeps its own Argon2 memory for reuse, so the memory
-/// HTTP Basic can cost is bounded at this many times 19 MiB whatever the number of clients.
-/// Not configurable.
+/// HTTP Basic can cost is bounded at this many times 19 MiB whatever the number of clients
+/// (plus one buffer in which admins' new passwords are hashed, one at a time). Not
+/// configurable.
 pub const MAX_CONCURRENT_PASSWORD_CHECKS: usize = 2;
 
 /// Longest a request waits for a password verification slot before it is refused with 503

@@ -6,7 +6,9 @@
 //! bounded three ways: at most [`MAX_CONCURRENT_PASSWORD_CHECKS`] at once, each in Argon2
 //! memory kept for reuse ([`PasswordPermit`]); failures throttled per user name and client
 //! address ([`super::throttle`]); and a verified password remembered as a keyed hash
-//! ([`super::cache`]) so that Basic auth costs what a bearer token costs.
+//! ([`super::cache`]) so that Basic auth costs what a bearer token costs. New passwords (admin
+//! routes) are hashed one at a time in one more kept buffer: Argon2 memory stays bounded at
+//! `MAX_CONCURRENT_PASSWORD_CHECKS + 1` times 19 MiB.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::cache::TokenCache;
 use super::credentials::Credentials;
 use super::throttle::LoginThrottle;
-use super::Principal;
+use super::{password, Principal};
 use crate::api_error::ApiError;
 use crate::limits::{MAX_CONCURRENT_PASSWORD_CHECKS, PASSWORD_CHECK_WAIT};
 
@@ -58,6 +60,8 @@ impl Login {
 pub struct LoginGuard {
     permits: Arc<Semaphore>,
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// The Argon2 memory new passwords are hashed in.
+    hashing: Mutex<Vec<Block>>,
     /// Failed logins per user name and client address.
     pub throttle: LoginThrottle,
 }
@@ -67,6 +71,7 @@ impl Default for LoginGuard {
         LoginGuard {
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_PASSWORD_CHECKS)),
             memory: Arc::default(),
+            hashing: Mutex::default(),
             throttle: LoginThrottle::default(),
         }
     }
@@ -119,6 +124,14 @@ impl LoginGuard {
                 "too many password logins in progress; retry shortly, or log in once and use a bearer token",
             )),
         }
+    }
+
+    /// Hashes a new password (an admin creating a user or changing a password) in the one
+    /// buffer kept for that, waiting while another hash is made: called on a blocking thread,
+    /// after authentication released its verification slot, so it never waits while holding
+    /// one.
+    pub fn hash_new_password(&self, password: &str) -> Result<String, ApiError> {
+        password::hash_in(password, &mut self.hashing.lock())
     }
 
     /// A slot if one is free now (for tests and callers already on a thread).
@@ -219,6 +232,17 @@ mod tests {
         drop(next);
         drop(held);
         assert!(guard.memory.lock().len() <= MAX_CONCURRENT_PASSWORD_CHECKS);
+        // New passwords are hashed in their own kept buffer, into hashes that verify.
+        let stored = guard.hash_new_password("a-new-password").unwrap();
+        assert!(password::verify_in(
+            "a-new-password",
+            &stored,
+            &mut Vec::new()
+        ));
+        assert_eq!(
+            guard.hashing.lock().len(),
+            argon2::Params::DEFAULT_M_COST as usize
+        );
     }
 
     #[tokio::test]

@@ -9,23 +9,42 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
 use crate::api_error::ApiError;
 use crate::limits::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 
-/// Hashes a password into a PHC string (`$argon2id$v=19$...`).
+/// Hashes a password into a PHC string (`$argon2id$v=19$...`) in fresh memory: for the rare
+/// hashes made outside a verification slot (the first `root`, the timing dummy).
 pub fn hash(password: &str) -> Result<String, ApiError> {
+    hash_in(password, &mut Vec::new())
+}
+
+/// Hashes a password into a PHC string (`$argon2id$v=19$...`), computing Argon2 in `memory`
+/// (grown when smaller, and kept for the next call).
+pub fn hash_in(password: &str, memory: &mut Vec<Block>) -> Result<String, ApiError> {
     // 16 random bytes, the salt length the PHC string format recommends.
     let mut salt_bytes = [0u8; 16];
     getrandom::fill(&mut salt_bytes).map_err(ApiError::internal)?;
     let salt = SaltString::encode_b64(&salt_bytes).map_err(ApiError::internal)?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(ApiError::internal)
+    let params = Params::default();
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), &salt_bytes, &mut out, &mut memory[..])
+        .map_err(ApiError::internal)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(ApiError::internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(ApiError::internal)?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Whether `password` matches the stored PHC string, computing Argon2 in `memory` (grown to
@@ -99,9 +118,12 @@ mod tests {
 
     #[test]
     fn a_hash_verifies_its_password_only() {
-        use argon2::password_hash::PasswordVerifier;
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
         let stored = hash("correct horse").unwrap();
-        assert!(stored.starts_with("$argon2id$"));
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         let mut memory = Vec::new();
         assert!(verify_in("correct horse", &stored, &mut memory));
         assert_eq!(

@@ -103,11 +103,12 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<UserInfo>), ApiError> {
     store::check_user_name(&request.name)?;
     password::check_new(&request.password)?;
+    let logins = state.logins.clone();
     let record = state
         .run(credentials, Need::Admin, move |db, _| {
             let record = UserRecord::new(
                 request.name,
-                password::hash(&request.password)?,
+                logins.hash_new_password(&request.password)?,
                 request.role,
                 request.grants,
             )?;
@@ -153,12 +154,13 @@ pub async fn update(
     if let Some(new_password) = &request.password {
         password::check_new(new_password)?;
     }
+    let logins = state.logins.clone();
     let record = state
         .run(credentials, Need::Admin, move |db, _| {
             let mut record =
                 store::load_user(db, &name)?.ok_or_else(|| store::user_not_found(&name))?;
             if let Some(new_password) = &request.password {
-                record.password = password::hash(new_password)?;
+                record.password = logins.hash_new_password(new_password)?;
                 record.epoch += 1;
             }
             if let Some(role) = request.role {
