@@ -382,6 +382,36 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// Every reference the schema declares, wherever it sits: in top-level fields, nested
+    /// objects, and the items and values of arrays and maps at any depth, in declaration
+    /// order. Authorization must see all of them ([`Schema::field_paths`] stops at arrays and
+    /// maps): a migration dry run checks references inside arrays too, and would otherwise tell
+    /// a caller which ids exist in a collection it cannot read.
+    pub fn references(&self) -> Vec<&Reference> {
+        let mut out = Vec::new();
+        for (_, def) in &self.root.fields {
+            collect_references(def, &mut out);
+        }
+        out
+    }
+}
+
+fn collect_references<'a>(def: &'a FieldDef, out: &mut Vec<&'a Reference>) {
+    if let Some(reference) = &def.references {
+        out.push(reference);
+    }
+    match &def.ty {
+        FieldType::Object(object) => {
+            for (_, inner) in &object.fields {
+                collect_references(inner, out);
+            }
+        }
+        FieldType::Array(item) | FieldType::Map(item) => collect_references(item, out),
+        _ => {}
+    }
+}
+
 fn collect_paths<'a>(object: &'a ObjectDef, at: &str, out: &mut Vec<(String, &'a FieldDef)>) {
     for (name, def) in &object.fields {
         let path = join(at, name);

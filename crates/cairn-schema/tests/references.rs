@@ -172,3 +172,24 @@ fn dropping_the_referring_collection_releases_the_referenced_documents() {
         .delete("users", &DocId::String("u1".into()))
         .expect("delete"));
 }
+
+#[test]
+fn references_are_found_inside_arrays_and_maps_at_any_depth() {
+    let schema = cairn_schema::Schema::from_value(&json(
+        r#"{"fields": {
+            "owner": {"type": "string", "references": {"collection": "users"}},
+            "refs": {"type": "array", "items": {"type": "int", "references": {"collection": "secret"}}},
+            "by_key": {"type": "map", "values": {"type": "object", "fields": {
+                "deep": {"type": "array", "items": {"type": "array", "items":
+                    {"type": "string", "references": {"collection": "hidden"}}}}}}},
+            "plain": "array<string>"
+        }}"#,
+    ))
+    .expect("schema");
+    let collections: Vec<&str> = schema
+        .references()
+        .iter()
+        .map(|r| r.collection.as_str())
+        .collect();
+    assert_eq!(collections, ["users", "secret", "hidden"]);
+}

@@ -24,6 +24,8 @@ pub struct ApiError {
     pub message: String,
     /// The values involved, when there are any.
     pub details: Option<Json>,
+    /// Seconds to send in `Retry-After` (429 and 503; a 503 without it says 1).
+    pub retry_after_seconds: Option<u64>,
 }
 
 /// The JSON body of every error response.
@@ -54,7 +56,14 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after_seconds: None,
         }
+    }
+
+    /// Sets the `Retry-After` header's seconds.
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after_seconds = Some(seconds);
+        self
     }
 
     /// Adds the values involved.
@@ -129,7 +138,11 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Basic realm=\"cairn\", Bearer realm=\"cairn\""),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

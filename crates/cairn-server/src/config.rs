@@ -19,6 +19,10 @@ use crate::limits;
 pub struct ServerConfig {
     /// Address and port to listen on; port 0 picks a free one (reported at startup).
     pub listen: SocketAddr,
+    /// A second listener serving only `GET /metrics`, without credentials, for Prometheus
+    /// (on the main listener `/metrics` needs an admin). Loopback addresses only: the figures
+    /// name every collection.
+    pub metrics_listen: Option<SocketAddr>,
     /// The database folder (unused in memory-only mode).
     pub data_dir: PathBuf,
     /// Storage mode and its parameters.
@@ -176,6 +180,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: default_listen(),
+            metrics_listen: None,
             data_dir: PathBuf::from(limits::DEFAULT_DATA_DIR),
             storage: StorageConfig::default(),
             tls: None,
@@ -248,6 +253,14 @@ impl ServerConfig {
         for (setting, value) in positive {
             if value == 0 {
                 return invalid(setting, "must be at least 1");
+            }
+        }
+        if let Some(address) = self.metrics_listen {
+            if !address.ip().is_loopback() {
+                return invalid(
+                    "metrics_listen",
+                    "must be a loopback address (127.0.0.1 or ::1): it answers without credentials",
+                );
             }
         }
         if self.storage.changelog_retention == Some(0) {
@@ -356,6 +369,14 @@ mod tests {
         assert!(err.to_string().contains("max_response_bytes"), "{err}");
         let text = "[limits]\nmax_document_bytes = 1000\nmax_response_bytes = 2000\n";
         ServerConfig::from_toml(text).unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn the_metrics_listener_must_be_loopback() {
+        let local = ServerConfig::from_toml("metrics_listen = \"127.0.0.1:9464\"\n").unwrap();
+        assert!(local.validate().is_ok());
+        let open = ServerConfig::from_toml("metrics_listen = \"0.0.0.0:9464\"\n").unwrap();
+        assert!(open.validate().is_err());
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub const GENERATED_PASSWORD_BYTES: usize = 18;
 /// SHA-256 of it is a safe thing to store.
 pub const TOKEN_RANDOM_BYTES: usize = 32;
 
+/// Random bytes in a user's incarnation: 16 (128 bits), so a re-created user never collides
+/// with an earlier one of the same name.
+pub const INCARNATION_RANDOM_BYTES: usize = 16;
+
 /// Documents a query returns when the request names no `limit`: 1,000. Small enough that an
 /// accidental "everything" query answers quickly; the response carries a cursor for the next
 /// page.
@@ -147,3 +151,31 @@ pub const MIGRATION_TIME_SHARE_PERCENT: u32 = 75;
 /// Longest invariant rule a request may give, in characters (as the OpenAPI document's
 /// `maxLength` counts): the invariant layer's own limit in bytes (1,024), which it also checks.
 pub const MAX_INVARIANT_RULE_CHARS: usize = cairn::invariant::limits::MAX_RULE_BYTES;
+
+/// Password verifications (Argon2, 19 MiB and tens of milliseconds each) running at once: 2,
+/// one per core of a small machine. Each keeps its own Argon2 memory for reuse, so the memory
+/// HTTP Basic can cost is bounded at this many times 19 MiB whatever the number of clients
+/// (plus one buffer in which admins' new passwords are hashed, one at a time). Not
+/// configurable.
+pub const MAX_CONCURRENT_PASSWORD_CHECKS: usize = 2;
+
+/// Longest a request waits for a password verification slot before it is refused with 503
+/// `auth_busy`: 2 seconds, the time about a hundred verifications take on two cores.
+pub const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(2);
+
+/// Wrong passwords a user name, or a client address, may send in a burst before further
+/// password logins are refused with 429 `too_many_login_failures`: 10. Not configurable.
+pub const LOGIN_FAILURE_BURST: u32 = 10;
+
+/// Time that gives a throttled user name or client address back one attempt: 6 seconds (10 a
+/// minute once the burst is spent). Bearer tokens and passwords verified before are never
+/// throttled.
+pub const LOGIN_FAILURE_REFILL: Duration = Duration::from_secs(6);
+
+/// User names and client addresses whose failed logins are remembered at most: 10,000 (each a
+/// few dozen bytes). Past it, ones that have recovered are forgotten first.
+pub const MAX_LOGIN_THROTTLE_ENTRIES: usize = 10_000;
+
+/// Longest a verified password is remembered (as a keyed hash) so that the next request with
+/// it skips Argon2: 15 minutes. Any change to users or tokens forgets every entry at once.
+pub const VERIFIED_PASSWORD_TTL: Duration = Duration::from_secs(15 * 60);

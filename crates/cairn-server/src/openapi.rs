@@ -83,7 +83,8 @@ impl utoipa::IntoResponses for ErrorResponses {
             ("414", "The request target is longer than 65,534 bytes (`uri_too_long`)."),
             ("431", "The request's headers are larger than the server reads (`headers_too_large`)."),
             ("422", "A schema, a schema rule or an extension (index) rejected the write, a schema expression could not be evaluated, or an Idempotency-Key was reused with a different request (`idempotency_key_reused`)."),
-            ("503", "Too many requests in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
+            ("429", "Too many wrong passwords for the user name or from the client address: password logins are refused for the seconds in `Retry-After` (bearer tokens still work)."),
+            ("503", "Too many requests (or password logins) in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
         ]
         .into_iter()
         .map(|(status, description)| (status.to_string(), error_response(description)))

@@ -21,6 +21,8 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::cache::TokenCache;
+use crate::auth::credentials::ClientAddr;
 use crate::auth::store::{self, RootBootstrap};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
@@ -43,6 +45,8 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 pub struct StartupInfo {
     /// The address actually bound (the port is filled in when 0 was asked for).
     pub local_addr: SocketAddr,
+    /// The metrics listener's bound address, when one was configured.
+    pub metrics_addr: Option<SocketAddr>,
     /// Whether it serves HTTPS.
     pub tls: bool,
     /// What happened to the `root` user; `None` when authentication is off.
@@ -86,6 +90,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         address: config.listen,
         source,
     })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .map_err(|source| ServerError::Bind { address, source })?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .and_then(|listener| listener.local_addr().ok());
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (commits, commits_rx) = watch::channel(db.last_seq());
     let notifier_db = db.clone();
@@ -104,7 +119,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
         streams: Arc::new(Semaphore::new(limits.max_change_streams)),
         reads: ReadPool::new(crate::read_pool::default_threads())?,
-        tokens: Arc::default(),
+        tokens: Arc::new(TokenCache::new().map_err(|err| ServerError::AuthStore(err.message))?),
+        logins: Arc::default(),
         backup_root: config.backup.root.clone(),
         backups: Arc::new(Semaphore::new(1)),
         metrics: Metrics::new()?,
@@ -112,6 +128,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         shutdown: shutdown_rx.clone(),
         limits: limits.clone(),
     });
+    if let Some(listener) = metrics_listener {
+        let metrics_app = routes::system::metrics_router(state.clone());
+        let mut stop = shutdown_rx.clone();
+        // Ends with shutdown; scrapes are short, so it is not awaited.
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|&stopping| stopping).await;
+            };
+            let serving = axum::serve(listener, metrics_app).with_graceful_shutdown(stopped);
+            if let Err(err) = serving.await {
+                tracing::warn!(%err, "the metrics listener stopped");
+            }
+        });
+    }
     let app = routes::router(state);
     let acceptor = Acceptor {
         listener,
@@ -122,6 +152,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let accept_task = tokio::spawn(acceptor.run(shutdown_rx, limits.shutdown_deadline()));
     let info = StartupInfo {
         local_addr,
+        metrics_addr,
         tls: tls.is_some(),
         root,
         mode,
@@ -213,6 +244,8 @@ async fn open_database(
             // The user collections exist either way, so admins can prepare users before
             // switching authentication on.
             store::create_collections(&db)?;
+            store::upgrade_legacy_records(&db)
+                .map_err(|err| ServerError::AuthStore(err.message))?;
             None
         };
         crate::idempotency::create_collection(&db)?;
@@ -291,9 +324,10 @@ impl Acceptor {
             let tls = self.tls.clone();
             tokio::spawn(async move {
                 let _permit = permit;
+                let client = ClientAddr(peer.ip());
                 match tls {
-                    None => serve_connection(stream, app, watcher).await,
-                    Some(acceptor) => serve_tls(stream, acceptor, app, watcher).await,
+                    None => serve_connection(stream, app, client, watcher).await,
+                    Some(acceptor) => serve_tls(stream, acceptor, app, client, watcher).await,
                 }
             });
         }
@@ -311,23 +345,36 @@ async fn serve_tls(
     stream: TcpStream,
     acceptor: TlsAcceptor,
     app: Router,
+    client: ClientAddr,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => serve_connection(stream, app, watcher).await,
+        Ok(Ok(stream)) => serve_connection(stream, app, client, watcher).await,
         Ok(Err(err)) => tracing::debug!(%err, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake timed out"),
     }
 }
 
-async fn serve_connection<S>(stream: S, app: Router, watcher: hyper_util::server::graceful::Watcher)
-where
+/// Serves one connection; each request carries the peer's address ([`ClientAddr`]).
+async fn serve_connection<S>(
+    stream: S,
+    app: Router,
+    client: ClientAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let app = tower::util::MapRequest::new(
+        app,
+        move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(client);
+            request
+        },
+    );
     let connection = builder.serve_connection(
         TokioIo::new(JsonParseErrors::new(stream)),
         TowerToHyperService::new(app),

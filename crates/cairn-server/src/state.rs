@@ -12,6 +12,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::api_error::ApiError;
 use crate::auth::cache::TokenCache;
 use crate::auth::credentials::Credentials;
+use crate::auth::login::{self, Login, LoginGuard};
 use crate::auth::{store, Need, Principal};
 use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
@@ -38,12 +39,15 @@ pub struct AppState {
     pub streams: Arc<Semaphore>,
     /// Threads for short reads.
     pub reads: ReadPool,
-    /// Resolved bearer tokens; routes that change users or tokens invalidate it.
+    /// Resolved bearer tokens and verified passwords; routes that change users or tokens
+    /// invalidate it.
     pub tokens: Arc<TokenCache>,
     /// Where online backups may be written (`[backup] root`); `None` turns the route off.
     pub backup_root: Option<PathBuf>,
     /// One permit: one online backup at a time (two into one folder would interleave).
     pub backups: Arc<Semaphore>,
+    /// Bounds and throttles password verification.
+    pub logins: Arc<LoginGuard>,
 }
 
 /// The state as handlers receive it.
@@ -62,12 +66,13 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
     {
-        blocking(self.authorized(credentials, need, op)).await
+        let login = self.login(credentials).await?;
+        blocking(self.authorized(login, need, op)).await
     }
 
     /// Like [`AppState::run`], on the read pool: for work that only reads (point gets,
-    /// listings, change-log pages, statistics). Basic credentials still go to the blocking
-    /// pool: checking a password takes milliseconds by design, and must not hold up reads.
+    /// listings, change-log pages, statistics). A password not verified before still goes to
+    /// the blocking pool: checking it takes milliseconds by design, and must not hold up reads.
     pub async fn read<T, F>(
         &self,
         credentials: Credentials,
@@ -107,8 +112,9 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Database, &Principal) -> Result<T, ApiError> + Send + 'static,
     {
-        let checks_password = self.auth_enabled && matches!(credentials, Credentials::Basic { .. });
-        let work = self.authorized(credentials, need, op);
+        let login = self.login(credentials).await?;
+        let checks_password = login.checks_password();
+        let work = self.authorized(login, need, op);
         if checks_password {
             blocking(work).await
         } else {
@@ -116,10 +122,15 @@ impl AppState {
         }
     }
 
+    /// The async part of authentication ([`login::prepare`]).
+    pub async fn login(&self, credentials: Credentials) -> Result<Login, ApiError> {
+        login::prepare(self.auth_enabled, &self.tokens, &self.logins, credentials).await
+    }
+
     /// The work with authentication and authorization in front of it.
     fn authorized<T, F>(
         &self,
-        credentials: Credentials,
+        login: Login,
         need: Need,
         op: F,
     ) -> impl FnOnce() -> Result<T, ApiError> + Send + 'static
@@ -129,13 +140,9 @@ impl AppState {
     {
         let db = self.db.clone();
         let tokens = self.tokens.clone();
-        let auth_enabled = self.auth_enabled;
+        let logins = self.logins.clone();
         move || {
-            let principal = if auth_enabled {
-                store::authenticate(&db, &tokens, &credentials)?
-            } else {
-                Arc::new(Principal::anonymous_admin())
-            };
+            let principal: Arc<Principal> = store::authenticate(&db, &tokens, &logins, login)?;
             principal.authorize(&need)?;
             op(&db, &principal)
         }

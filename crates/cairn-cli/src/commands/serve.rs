@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:7878]; port 0 picks a free port.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Also serve `GET /metrics` without credentials on this loopback address (for
+    /// Prometheus); on the main address `/metrics` needs an admin.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
     /// TLS certificate chain (PEM); serves HTTPS together with --tls-key.
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -103,6 +107,9 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(address) = args.metrics_listen {
+        config.metrics_listen = Some(address);
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config.tls = Some(TlsConfig {
             cert: cert.clone(),
@@ -177,6 +184,9 @@ fn announce(info: &StartupInfo) {
         }
     }
     println!("tokens:       POST {url}/v1/auth/tokens, then Authorization: Bearer <token>");
-    println!("API document: {url}/openapi.json    metrics: {url}/metrics");
+    println!("API document: {url}/openapi.json    metrics (admins): {url}/metrics");
+    if let Some(address) = info.metrics_addr {
+        println!("metrics:      http://{address}/metrics (no credentials, for Prometheus)");
+    }
     println!("stop:         Ctrl-C or SIGTERM (finishes requests in flight, then flushes)");
 }

@@ -184,6 +184,8 @@ pub struct Reply {
     pub text: String,
     /// `WWW-Authenticate`, when sent.
     pub www_authenticate: Option<String>,
+    /// `Retry-After`, when sent.
+    pub retry_after: Option<String>,
     /// `Content-Type`.
     pub content_type: String,
     /// `Idempotent-Replayed`, when sent.
@@ -293,6 +295,7 @@ impl Http {
         };
         let status = response.status().as_u16();
         let www_authenticate = header("www-authenticate");
+        let retry_after = header("retry-after");
         let content_type = header("content-type").unwrap_or_default();
         let replayed = header("idempotent-replayed");
         let text = response
@@ -303,6 +306,7 @@ impl Http {
             status,
             text,
             www_authenticate,
+            retry_after,
             content_type,
             replayed,
         }

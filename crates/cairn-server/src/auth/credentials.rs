@@ -2,12 +2,19 @@
 //! async side; checking them (an Argon2 verification or a token lookup) runs on the blocking
 //! pool together with the request's database work.
 
+use std::net::IpAddr;
+
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::api_error::ApiError;
+
+/// The peer address of a connection, added to each of its requests by the accept loop.
+/// Proxy headers (`X-Forwarded-For`) are not trusted: anyone can send them.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
 
 /// The credentials a request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +27,9 @@ pub enum Credentials {
         user: String,
         /// The password.
         password: String,
+        /// The address the connection comes from (failed logins are throttled per address
+        /// too); `None` where the server did not record it.
+        client: Option<IpAddr>,
     },
     /// A bearer token from `POST /v1/auth/tokens`.
     Bearer(String),
@@ -45,6 +55,7 @@ impl Credentials {
         Ok(Credentials::Basic {
             user: user.to_string(),
             password: password.to_string(),
+            client: None,
         })
     }
 }
@@ -53,10 +64,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Credentials {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        match parts.headers.get(header::AUTHORIZATION) {
-            None => Ok(Credentials::Missing),
-            Some(value) => Credentials::parse(value.as_bytes()),
+        let mut credentials = match parts.headers.get(header::AUTHORIZATION) {
+            None => Credentials::Missing,
+            Some(value) => Credentials::parse(value.as_bytes())?,
+        };
+        if let Credentials::Basic { client, .. } = &mut credentials {
+            *client = parts.extensions.get::<ClientAddr>().map(|addr| addr.0);
         }
+        Ok(credentials)
     }
 }
 
@@ -71,7 +86,8 @@ mod tests {
             Credentials::parse(basic.as_bytes()).unwrap(),
             Credentials::Basic {
                 user: "root".to_string(),
-                password: "pa:ss".to_string()
+                password: "pa:ss".to_string(),
+                client: None,
             }
         );
         assert_eq!(

@@ -7,8 +7,10 @@
 
 pub mod cache;
 pub mod credentials;
+pub mod login;
 pub mod password;
 pub mod store;
+pub mod throttle;
 pub mod token;
 
 use std::collections::BTreeMap;
@@ -75,6 +77,21 @@ pub struct Principal {
     pub role: Role,
     /// Per-collection overrides of the role.
     pub grants: BTreeMap<String, Access>,
+    /// When the credential this principal authenticated with stops working (µs since the
+    /// Unix epoch): a bearer token's expiry; `None` for a password, or with authentication off.
+    pub expires_at_us: Option<i64>,
+    /// The user record as it was at authentication; `None` with authentication off.
+    pub stamp: Option<UserStamp>,
+}
+
+/// What identifies one user record's life: the incarnation (new when a user is created) and
+/// the password epoch (new with each password change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserStamp {
+    /// Random per created user.
+    pub incarnation: String,
+    /// Bumped on every password change.
+    pub epoch: i64,
 }
 
 /// What a request needs from its caller.
@@ -107,6 +124,8 @@ impl Principal {
             name: "anonymous".to_string(),
             role: Role::Admin,
             grants: BTreeMap::new(),
+            expires_at_us: None,
+            stamp: None,
         }
     }
 
@@ -159,6 +178,8 @@ mod tests {
             name: "u".to_string(),
             role,
             grants: grants.iter().map(|(c, a)| (c.to_string(), *a)).collect(),
+            expires_at_us: None,
+            stamp: None,
         }
     }
 

@@ -1,10 +1,16 @@
 //! Users and tokens as documents in the database. All functions here block (they read and
 //! write the database) and run on the blocking pool.
 //!
-//! A user record is `{"_id": name, "password": PHC string, "role", "grants", "epoch"}`; a token
-//! record is `{"_id": sha256 hex, "user", "epoch", "expires_at_us"}`. Changing a password or
-//! deleting a user bumps or removes the epoch tokens carry, so outstanding tokens stop working
-//! at once without a scan of the token collection.
+//! A user record is `{"_id": name, "password": PHC string, "role", "grants", "epoch",
+//! "incarnation"}`; a token record is `{"_id": sha256 hex, "user", "epoch", "incarnation",
+//! "expires_at_us"}`. A token works only while its user's record carries the same epoch and
+//! incarnation. Changing a password bumps the epoch, so outstanding tokens stop working at
+//! once without a scan of the token collection. Deleting a user deletes its tokens in the same
+//! transaction, and a user created again under the same name gets a new random incarnation, so
+//! no token (nor a copy of one restored from a backup) of the old user ever works for the new.
+//!
+//! Every change here is made durable before it is acknowledged, in every storage mode
+//! ([`durable`]): a revocation that a crash could undo is no revocation.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +22,8 @@ use serde_json::json;
 
 use super::cache::{CachedToken, TokenCache};
 use super::credentials::Credentials;
-use super::{password, token, Access, Principal, Role};
+use super::login::{Login, LoginGuard};
+use super::{password, token, Access, Principal, Role, UserStamp};
 use crate::api_error::ApiError;
 use crate::error::ServerError;
 use crate::limits::MAX_GRANTS_PER_USER;
@@ -45,6 +52,10 @@ pub struct UserRecord {
     pub grants: BTreeMap<String, Access>,
     /// Bumped on every password change; tokens from an older epoch are invalid.
     pub epoch: i64,
+    /// Random, drawn when the user is created: tokens of an earlier user of the same name
+    /// never match it. Empty in records written before it existed.
+    #[serde(default)]
+    pub incarnation: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -53,6 +64,8 @@ struct TokenRecord {
     digest: String,
     user: String,
     epoch: i64,
+    #[serde(default)]
+    incarnation: String,
     expires_at_us: i64,
 }
 
@@ -68,14 +81,48 @@ pub enum RootBootstrap {
 }
 
 impl UserRecord {
-    /// The principal this user authenticates as.
+    /// A new user (epoch 0, a fresh incarnation) with an already hashed password.
+    pub fn new(
+        name: String,
+        password_hash: String,
+        role: Role,
+        grants: BTreeMap<String, Access>,
+    ) -> Result<UserRecord, ApiError> {
+        Ok(UserRecord {
+            name,
+            password: password_hash,
+            role,
+            grants,
+            epoch: 0,
+            incarnation: token::generate_incarnation()?,
+        })
+    }
+
+    /// The principal this user authenticates as (with a password: no expiry).
     pub fn principal(&self) -> Principal {
         Principal {
             name: self.name.clone(),
             role: self.role,
             grants: self.grants.clone(),
+            expires_at_us: None,
+            stamp: Some(self.stamp()),
         }
     }
+
+    /// The record's incarnation and epoch.
+    fn stamp(&self) -> UserStamp {
+        UserStamp {
+            incarnation: self.incarnation.clone(),
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// Makes the changes just committed durable before they are acknowledged, whatever the storage
+/// mode (in `memory-first` a crash within the flush window would otherwise undo a revocation,
+/// a user deletion or a password change); a no-op where commits are durable already.
+pub fn durable(db: &Database) -> Result<(), ApiError> {
+    Ok(db.flush()?)
 }
 
 /// Creates the reserved collections if missing and, when there are no users yet, `root` (admin)
@@ -83,6 +130,7 @@ impl UserRecord {
 pub fn bootstrap(db: &Database, root_password: Option<&str>) -> Result<RootBootstrap, ServerError> {
     let store_error = |err: ApiError| ServerError::AuthStore(err.message);
     create_collections(db)?;
+    upgrade_legacy_records(db).map_err(store_error)?;
     let mut any_user = false;
     db.for_each(USERS, |_, _| {
         any_user = true;
@@ -105,15 +153,62 @@ pub fn bootstrap(db: &Database, root_password: Option<&str>) -> Result<RootBoots
         setting: "CAIRN_ROOT_PASSWORD",
         reason: err.message,
     })?;
-    let record = UserRecord {
-        name: ROOT_USER.to_string(),
-        password: password::hash(&password).map_err(store_error)?,
-        role: Role::Admin,
-        grants: BTreeMap::new(),
-        epoch: 0,
-    };
+    let record = UserRecord::new(
+        ROOT_USER.to_string(),
+        password::hash(&password).map_err(store_error)?,
+        Role::Admin,
+        BTreeMap::new(),
+    )
+    .map_err(store_error)?;
     db.insert(USERS, to_value(&record).map_err(store_error)?)?;
+    durable(db).map_err(store_error)?;
     Ok(outcome)
+}
+
+/// Gives users written before incarnations existed a fresh one, and deletes the tokens written
+/// before (they carry none): such a token cannot tell whether its user was deleted and created
+/// again since, so it must not outlive the upgrade. Users log in again once; a no-op after.
+pub fn upgrade_legacy_records(db: &Database) -> Result<(), ApiError> {
+    let mut users = Vec::new();
+    db.for_each(USERS, |_, value| {
+        users.push(value.clone());
+        true
+    })?;
+    let mut legacy_users = Vec::new();
+    for value in &users {
+        let record: UserRecord = from_value(value)?;
+        if record.incarnation.is_empty() {
+            legacy_users.push(record);
+        }
+    }
+    let mut legacy_tokens = Vec::new();
+    db.for_each(TOKENS, |id, value| {
+        let incarnation = value.as_object().and_then(|doc| doc.get("incarnation"));
+        if incarnation
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            legacy_tokens.push(id.clone());
+        }
+        true
+    })?;
+    if legacy_users.is_empty() && legacy_tokens.is_empty() {
+        return Ok(());
+    }
+    for record in &mut legacy_users {
+        record.incarnation = token::generate_incarnation()?;
+    }
+    crate::transact::run(db, |txn| {
+        for record in &legacy_users {
+            let id = DocId::String(record.name.clone());
+            txn.replace(USERS, &id, to_value(record)?)?;
+        }
+        for id in &legacy_tokens {
+            txn.delete(TOKENS, id)?;
+        }
+        Ok(())
+    })?;
+    durable(db)
 }
 
 /// Creates the reserved collections if they are missing.
@@ -130,76 +225,144 @@ pub fn create_collections(db: &Database) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Checks credentials; the principal they belong to, or 401. Resolved tokens are cached.
+/// Finishes a login ([`super::login::prepare`] did the async part); the principal, or 401.
+/// Resolved tokens and verified passwords are cached; wrong passwords count against the
+/// throttle.
 pub fn authenticate(
     db: &Database,
     cache: &TokenCache,
-    credentials: &Credentials,
+    guard: &LoginGuard,
+    login: Login,
 ) -> Result<Arc<Principal>, ApiError> {
-    match credentials {
-        Credentials::Missing => Err(ApiError::unauthorized(
-            "credentials required: HTTP Basic or a bearer token from POST /v1/auth/tokens",
-        )),
-        Credentials::Basic { user, password } => {
-            let record = load_user(db, user)?;
-            match record {
-                Some(record) if password::verify(password, &record.password) => {
-                    Ok(Arc::new(record.principal()))
-                }
-                Some(_) => Err(wrong_login()),
+    match login {
+        Login::Resolved(principal) => Ok(principal),
+        Login::Bearer(text) => authenticate_token(db, cache, &text),
+        Login::Password {
+            user,
+            password,
+            client,
+            cache_key,
+            mut permit,
+        } => {
+            // Taken before the read: a change committed after it keeps the result out.
+            let (_, generation) = cache.get(&cache_key);
+            let record = load_user(db, &user)?;
+            let verified = match &record {
+                Some(record) => password::verify_in(&password, &record.password, permit.memory()),
                 None => {
-                    password::verify_against_nothing(password);
+                    password::verify_against_nothing(&password, permit.memory());
+                    false
+                }
+            };
+            drop(permit);
+            match record {
+                Some(record) if verified => {
+                    let principal = Arc::new(record.principal());
+                    let now_us = DateTime::now().micros();
+                    cache.insert_password(cache_key, principal.clone(), now_us, generation);
+                    Ok(principal)
+                }
+                _ => {
+                    guard.throttle.record_failure(&user, client);
                     Err(wrong_login())
                 }
             }
         }
-        Credentials::Bearer(text) => {
-            let invalid =
-                || ApiError::unauthorized("the bearer token is unknown, expired or revoked");
-            let digest = token::HexDigest::of(text);
-            let digest = digest.as_str();
-            let now_us = DateTime::now().micros();
-            let (cached, generation) = cache.get(digest);
-            if let Some(cached) = cached {
-                if cached.expires_at_us > now_us {
-                    return Ok(cached.principal);
-                }
-            }
-            let (record, expires_at_us) = resolve_token(db, digest)?.ok_or_else(invalid)?;
-            let principal = Arc::new(record.principal());
-            let entry = CachedToken {
-                principal: principal.clone(),
-                expires_at_us,
-            };
-            cache.insert(digest.to_string(), entry, generation);
-            Ok(principal)
-        }
     }
 }
 
-/// Issues a token for `user` valid for `ttl`; returns the token text and its expiry.
+/// Resolves a bearer token through the cache, else the token and user records.
+fn authenticate_token(
+    db: &Database,
+    cache: &TokenCache,
+    text: &str,
+) -> Result<Arc<Principal>, ApiError> {
+    let invalid = || ApiError::unauthorized("the bearer token is unknown, expired or revoked");
+    let digest = token::HexDigest::of(text);
+    let digest = digest.as_str();
+    let now_us = DateTime::now().micros();
+    let (cached, generation) = cache.get(digest);
+    if let Some(cached) = cached {
+        if cached.expires_at_us > now_us {
+            return Ok(cached.principal);
+        }
+    }
+    let (record, expires_at_us) = resolve_token(db, digest)?.ok_or_else(invalid)?;
+    let principal = Arc::new(Principal {
+        expires_at_us: Some(expires_at_us),
+        ..record.principal()
+    });
+    let entry = CachedToken {
+        principal: principal.clone(),
+        expires_at_us,
+    };
+    cache.insert(digest.to_string(), entry, generation);
+    Ok(principal)
+}
+
+/// Checks that the credentials a long-lived request (a change stream) authenticated with
+/// still hold, without verifying a password again: a token must still resolve; a password
+/// user must still exist with the same incarnation and epoch (not deleted, re-created or
+/// given a new password). Returns the principal as it is now (role and grants may have
+/// changed), or 401.
+pub fn recheck(
+    db: &Database,
+    cache: &TokenCache,
+    credentials: &Credentials,
+    principal: &Principal,
+) -> Result<Arc<Principal>, ApiError> {
+    match credentials {
+        Credentials::Bearer(text) => authenticate_token(db, cache, text),
+        Credentials::Basic { .. } => {
+            let current = load_user(db, &principal.name)?
+                .filter(|record| Some(record.stamp()) == principal.stamp);
+            match current {
+                Some(record) => Ok(Arc::new(record.principal())),
+                None => Err(ApiError::unauthorized(
+                    "the user was deleted or its password changed",
+                )),
+            }
+        }
+        // Authentication off: nothing to re-check.
+        Credentials::Missing => Ok(Arc::new(principal.clone())),
+    }
+}
+
+/// Issues a token for the principal's user valid for `ttl`, but never past the expiry of the
+/// credential the principal authenticated with (a token minted with a token dies with its
+/// parent, so renewal cannot keep a leaked token alive); returns the token text and its
+/// expiry.
 pub fn issue_token(
     db: &Database,
-    user: &str,
+    principal: &Principal,
     ttl: Duration,
 ) -> Result<(String, DateTime), ApiError> {
-    let record = load_user(db, user)?.ok_or_else(wrong_login)?;
+    let record = load_user(db, &principal.name)?
+        .filter(|record| principal.stamp.is_none() || Some(record.stamp()) == principal.stamp)
+        .ok_or_else(wrong_login)?;
     let text = token::generate()?;
     let ttl_us = i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX);
-    let expires = DateTime::from_micros(DateTime::now().micros().saturating_add(ttl_us));
+    let mut expires_at_us = DateTime::now().micros().saturating_add(ttl_us);
+    if let Some(parent) = principal.expires_at_us {
+        expires_at_us = expires_at_us.min(parent);
+    }
     let stored = TokenRecord {
         digest: token::digest(&text),
         user: record.name,
         epoch: record.epoch,
-        expires_at_us: expires.micros(),
+        incarnation: record.incarnation,
+        expires_at_us,
     };
     db.insert(TOKENS, to_value(&stored)?)?;
-    Ok((text, expires))
+    durable(db)?;
+    Ok((text, DateTime::from_micros(expires_at_us)))
 }
 
 /// Revokes a token; whether it existed.
 pub fn revoke_token(db: &Database, text: &str) -> Result<bool, ApiError> {
-    Ok(db.delete(TOKENS, &DocId::String(token::digest(text)))?)
+    let existed = db.delete(TOKENS, &DocId::String(token::digest(text)))?;
+    durable(db)?;
+    Ok(existed)
 }
 
 /// The user a valid token (given by its digest) belongs to, and the token's expiry. Expired
@@ -217,7 +380,8 @@ fn resolve_token(db: &Database, digest: &str) -> Result<Option<(UserRecord, i64)
         db.delete(TOKENS, &id)?;
         return Ok(None);
     }
-    let user = load_user(db, &stored.user)?.filter(|user| user.epoch == stored.epoch);
+    let user = load_user(db, &stored.user)?
+        .filter(|user| user.epoch == stored.epoch && user.incarnation == stored.incarnation);
     Ok(user.map(|user| (user, stored.expires_at_us)))
 }
 
@@ -247,7 +411,7 @@ pub fn create_user(db: &Database, record: &UserRecord) -> Result<(), ApiError> {
     check_user_name(&record.name)?;
     check_grants(&record.grants)?;
     match db.insert(USERS, to_value(record)?) {
-        Ok(_) => Ok(()),
+        Ok(_) => durable(db),
         Err(EngineError::DuplicateId { .. }) => Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "user_exists",
@@ -262,13 +426,34 @@ pub fn create_user(db: &Database, record: &UserRecord) -> Result<(), ApiError> {
 pub fn store_user(db: &Database, record: &UserRecord) -> Result<(), ApiError> {
     check_grants(&record.grants)?;
     let id = DocId::String(record.name.clone());
-    Ok(db.replace(USERS, &id, to_value(record)?)?)
+    db.replace(USERS, &id, to_value(record)?)?;
+    durable(db)
 }
 
-/// Deletes a user; whether it existed. Its tokens die with it (they name a missing user).
+/// Deletes a user and, in the same transaction, every token issued to it; whether the user
+/// existed.
 pub fn delete_user(db: &Database, name: &str) -> Result<bool, ApiError> {
     check_user_name(name)?;
-    Ok(db.delete(USERS, &DocId::String(name.to_string()))?)
+    let user_id = DocId::String(name.to_string());
+    let (existed, _) = crate::transact::run(db, |txn| {
+        if !txn.delete(USERS, &user_id)? {
+            return Ok(false);
+        }
+        let mut tokens = Vec::new();
+        txn.for_each(TOKENS, |id, value| {
+            let owner = value.as_object().and_then(|doc| doc.get("user"));
+            if owner.and_then(Value::as_str) == Some(name) {
+                tokens.push(id.clone());
+            }
+            true
+        })?;
+        for id in &tokens {
+            txn.delete(TOKENS, id)?;
+        }
+        Ok(true)
+    })?;
+    durable(db)?;
+    Ok(existed)
 }
 
 /// 404 for a user name that does not exist.
@@ -333,68 +518,207 @@ fn from_value<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, ApiError
 mod tests {
     use super::*;
 
-    fn basic(user: &str, password: &str) -> Credentials {
-        Credentials::Basic {
+    /// Authenticates with a password as a request would (no client address).
+    fn basic(
+        db: &Database,
+        cache: &TokenCache,
+        guard: &LoginGuard,
+        user: &str,
+        password: &str,
+    ) -> Result<Arc<Principal>, ApiError> {
+        let cache_key = cache.password_key(user, password);
+        if let Some(principal) = cache.fresh(&cache_key, DateTime::now().micros()) {
+            return Ok(principal);
+        }
+        let login = Login::Password {
             user: user.to_string(),
             password: password.to_string(),
-        }
+            client: None,
+            cache_key,
+            permit: guard.try_admit(user, None)?,
+        };
+        authenticate(db, cache, guard, login)
+    }
+
+    fn bearer(db: &Database, cache: &TokenCache, text: &str) -> Result<Arc<Principal>, ApiError> {
+        authenticate(
+            db,
+            cache,
+            &LoginGuard::default(),
+            Login::Bearer(text.to_string()),
+        )
+    }
+
+    fn setup() -> (Database, TokenCache, LoginGuard) {
+        let db = Database::open_in_memory().unwrap();
+        bootstrap(&db, Some("secret-password")).unwrap();
+        (db, TokenCache::new().unwrap(), LoginGuard::default())
+    }
+
+    fn principal_of(db: &Database, name: &str) -> Principal {
+        load_user(db, name).unwrap().unwrap().principal()
     }
 
     #[test]
     fn first_start_creates_root_once() {
-        let db = Database::open_in_memory().unwrap();
-        let cache = TokenCache::default();
-        assert_eq!(
-            bootstrap(&db, Some("secret-password")).unwrap(),
-            RootBootstrap::Created
-        );
+        let (db, cache, guard) = setup();
         assert_eq!(
             bootstrap(&db, Some("another-one")).unwrap(),
             RootBootstrap::Existing
         );
-        let root = authenticate(&db, &cache, &basic("root", "secret-password")).unwrap();
+        let root = basic(&db, &cache, &guard, "root", "secret-password").unwrap();
         assert_eq!(root.role, Role::Admin);
-        assert!(authenticate(&db, &cache, &basic("root", "another-one")).is_err());
-        assert!(authenticate(&db, &cache, &basic("nobody", "x")).is_err());
-        assert!(authenticate(&db, &cache, &Credentials::Missing).is_err());
+        assert!(basic(&db, &cache, &guard, "root", "another-one").is_err());
+        assert!(basic(&db, &cache, &guard, "nobody", "x").is_err());
     }
 
     #[test]
     fn a_generated_root_password_works() {
         let db = Database::open_in_memory().unwrap();
-        let cache = TokenCache::default();
+        let cache = TokenCache::new().unwrap();
         let RootBootstrap::CreatedWithGeneratedPassword(password) = bootstrap(&db, None).unwrap()
         else {
             panic!("expected a generated password");
         };
-        assert!(authenticate(&db, &cache, &basic("root", &password)).is_ok());
+        assert!(basic(&db, &cache, &LoginGuard::default(), "root", &password).is_ok());
+    }
+
+    #[test]
+    fn a_verified_password_is_cached_until_users_change() {
+        let (db, cache, guard) = setup();
+        basic(&db, &cache, &guard, "root", "secret-password").unwrap();
+        let key = cache.password_key("root", "secret-password");
+        assert!(cache.fresh(&key, DateTime::now().micros()).is_some());
+        assert!(cache
+            .fresh(&cache.password_key("root", "secret-passwor"), 0)
+            .is_none());
+        let mut root = load_user(&db, "root").unwrap().unwrap();
+        root.password = password::hash("a-new-password").unwrap();
+        root.epoch += 1;
+        store_user(&db, &root).unwrap();
+        cache.invalidate();
+        assert!(basic(&db, &cache, &guard, "root", "secret-password").is_err());
+        assert!(basic(&db, &cache, &guard, "root", "a-new-password").is_ok());
+    }
+
+    #[test]
+    fn wrong_passwords_are_throttled_per_user() {
+        let (db, cache, guard) = setup();
+        for _ in 0..crate::limits::LOGIN_FAILURE_BURST {
+            let err = basic(&db, &cache, &guard, "root", "wrong-password").unwrap_err();
+            assert_eq!(err.code, "unauthorized");
+        }
+        let err = basic(&db, &cache, &guard, "root", "secret-password").unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(err.retry_after_seconds.is_some_and(|s| s >= 1));
     }
 
     #[test]
     fn tokens_die_with_a_password_change_or_revocation() {
-        let db = Database::open_in_memory().unwrap();
-        let cache = TokenCache::default();
-        bootstrap(&db, Some("secret-password")).unwrap();
-        let (text, _) = issue_token(&db, "root", Duration::from_secs(60)).unwrap();
-        let bearer = Credentials::Bearer(text.clone());
-        assert_eq!(authenticate(&db, &cache, &bearer).unwrap().name, "root");
-        let mut root = load_user(&db, "root").unwrap().unwrap();
-        root.epoch += 1;
-        store_user(&db, &root).unwrap();
+        let (db, cache, _) = setup();
+        let root = principal_of(&db, "root");
+        let (text, _) = issue_token(&db, &root, Duration::from_secs(60)).unwrap();
+        assert_eq!(bearer(&db, &cache, &text).unwrap().name, "root");
+        let mut record = load_user(&db, "root").unwrap().unwrap();
+        record.epoch += 1;
+        store_user(&db, &record).unwrap();
         cache.invalidate();
-        assert!(authenticate(&db, &cache, &bearer).is_err());
-        let (text, _) = issue_token(&db, "root", Duration::from_secs(60)).unwrap();
+        assert!(bearer(&db, &cache, &text).is_err());
+        let root = principal_of(&db, "root");
+        let (text, _) = issue_token(&db, &root, Duration::from_secs(60)).unwrap();
         assert!(revoke_token(&db, &text).unwrap());
         cache.invalidate();
-        assert!(authenticate(&db, &cache, &Credentials::Bearer(text)).is_err());
+        assert!(bearer(&db, &cache, &text).is_err());
+    }
+
+    #[test]
+    fn a_deleted_users_tokens_never_come_back() {
+        let (db, cache, _) = setup();
+        let alice = UserRecord::new(
+            "alice".to_string(),
+            password::hash("alice-old-pw").unwrap(),
+            Role::ReadWrite,
+            BTreeMap::new(),
+        )
+        .unwrap();
+        create_user(&db, &alice).unwrap();
+        let (text, _) =
+            issue_token(&db, &principal_of(&db, "alice"), Duration::from_secs(60)).unwrap();
+        let digest = DocId::String(token::digest(&text));
+        assert!(delete_user(&db, "alice").unwrap());
+        assert!(
+            db.get(TOKENS, &digest).unwrap().is_none(),
+            "deleted with the user"
+        );
+        cache.invalidate();
+        // A record of the old user's token (say, from a backup) does not match a new alice.
+        let stale = TokenRecord {
+            digest: token::digest(&text),
+            user: "alice".to_string(),
+            epoch: 0,
+            incarnation: alice.incarnation.clone(),
+            expires_at_us: i64::MAX,
+        };
+        db.insert(TOKENS, to_value(&stale).unwrap()).unwrap();
+        let new_alice = UserRecord::new(
+            "alice".to_string(),
+            password::hash("new-owner-pw-1").unwrap(),
+            Role::Admin,
+            BTreeMap::new(),
+        )
+        .unwrap();
+        create_user(&db, &new_alice).unwrap();
+        assert!(bearer(&db, &cache, &text).is_err());
+    }
+
+    #[test]
+    fn records_from_before_incarnations_are_upgraded_once_and_their_tokens_dropped() {
+        let (db, cache, _) = setup();
+        // As an older version wrote them: no incarnation anywhere.
+        let legacy_user = r#"{"_id": "old", "password": "x", "role": "admin", "epoch": 0}"#;
+        db.insert(USERS, Value::from_json_str(legacy_user).unwrap())
+            .unwrap();
+        let text = token::generate().unwrap();
+        let legacy_token = format!(
+            r#"{{"_id": "{}", "user": "old", "epoch": 0, "expires_at_us": {}}}"#,
+            token::digest(&text),
+            i64::MAX
+        );
+        db.insert(TOKENS, Value::from_json_str(&legacy_token).unwrap())
+            .unwrap();
+        assert_eq!(bearer(&db, &cache, &text).unwrap().name, "old");
+        assert_eq!(
+            bootstrap(&db, Some("secret-password")).unwrap(),
+            RootBootstrap::Existing
+        );
+        cache.invalidate();
+        assert!(bearer(&db, &cache, &text).is_err());
+        let upgraded = load_user(&db, "old").unwrap().unwrap();
+        assert!(!upgraded.incarnation.is_empty());
+        upgrade_legacy_records(&db).unwrap();
+        assert_eq!(
+            load_user(&db, "old").unwrap().unwrap().incarnation,
+            upgraded.incarnation,
+            "only once"
+        );
+    }
+
+    #[test]
+    fn a_token_minted_with_a_token_expires_no_later_than_it() {
+        let (db, cache, _) = setup();
+        let root = principal_of(&db, "root");
+        let (parent, parent_expiry) = issue_token(&db, &root, Duration::from_secs(60)).unwrap();
+        let via_token = bearer(&db, &cache, &parent).unwrap();
+        assert_eq!(via_token.expires_at_us, Some(parent_expiry.micros()));
+        let (_, child_expiry) =
+            issue_token(&db, &via_token, Duration::from_secs(30 * 24 * 3600)).unwrap();
+        assert_eq!(child_expiry.micros(), parent_expiry.micros());
     }
 
     #[test]
     fn expired_tokens_are_refused() {
-        let db = Database::open_in_memory().unwrap();
-        let cache = TokenCache::default();
-        bootstrap(&db, Some("secret-password")).unwrap();
-        let (text, _) = issue_token(&db, "root", Duration::ZERO).unwrap();
-        assert!(authenticate(&db, &cache, &Credentials::Bearer(text)).is_err());
+        let (db, cache, _) = setup();
+        let (text, _) = issue_token(&db, &principal_of(&db, "root"), Duration::ZERO).unwrap();
+        assert!(bearer(&db, &cache, &text).is_err());
     }
 }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::api_error::ApiError;
-use crate::limits::{GENERATED_PASSWORD_BYTES, TOKEN_RANDOM_BYTES};
+use crate::limits::{GENERATED_PASSWORD_BYTES, INCARNATION_RANDOM_BYTES, TOKEN_RANDOM_BYTES};
 
 /// Prefix of every token, so a leaked one is recognisable (secret scanners, logs).
 pub const TOKEN_PREFIX: &str = "cairn_";
@@ -24,6 +24,12 @@ pub fn generate() -> Result<String, ApiError> {
 /// A new random password for the first `root` user.
 pub fn generate_password() -> Result<String, ApiError> {
     random_text(GENERATED_PASSWORD_BYTES)
+}
+
+/// A new random user incarnation (128 bits, base64url): distinguishes a user from an
+/// earlier one of the same name.
+pub fn generate_incarnation() -> Result<String, ApiError> {
+    random_text(INCARNATION_RANDOM_BYTES)
 }
 
 /// The stored form of a token: lowercase hex SHA-256 of its text.

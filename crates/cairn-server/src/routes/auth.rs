@@ -21,7 +21,8 @@ use crate::state::SharedState;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    /// Lifetime in seconds: default 86,400 (a day), at most 2,592,000 (30 days).
+    /// Lifetime in seconds: default 86,400 (a day), at most 2,592,000 (30 days); never past
+    /// the expiry of the bearer token the request authenticates with.
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 2_592_000)]
     #[serde(default, deserialize_with = "whole_seconds")]
     pub ttl_seconds: Option<u64>,
@@ -61,7 +62,8 @@ pub struct TokenIssued {
 }
 
 /// Issues a bearer token for the authenticated user (log in with Basic, or renew with a
-/// token).
+/// token). A token issued to a request authenticated with a token expires no later than that
+/// token, so renewing cannot keep a leaked token alive.
 #[utoipa::path(post, operation_id = "create_token", path = "/v1/auth/tokens", tag = "auth", request_body = Option<TokenRequest>,
     responses((status = 201, description = "Issued", body = TokenIssued), ErrorResponses))]
 pub async fn create_token(
@@ -93,7 +95,7 @@ pub async fn create_token(
     };
     let issued = state
         .run(credentials, Need::Authenticated, move |db, principal| {
-            let (token, expires) = store::issue_token(db, &principal.name, ttl)?;
+            let (token, expires) = store::issue_token(db, principal, ttl)?;
             Ok(TokenIssued {
                 token,
                 expires_at: expires.to_string(),

@@ -8,14 +8,20 @@
 //! commit: no gap, no duplicate. If retention already trimmed the requested position, the
 //! answer is 410 `change_log_trimmed`; if that happens while streaming (a client too slow for
 //! the retention setting), an `event: error` with the same body ends the stream.
+//!
+//! The caller's authorization is checked again whenever users or tokens change and when its
+//! token expires, before anything more is delivered: a revoked or expired token, a deleted
+//! user, a new password or a lost grant ends the stream with an `event: error` (401 or 403
+//! body), even while it is idle.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use cairn::Change;
+use cairn::{Change, DateTime};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -24,7 +30,7 @@ use utoipa::IntoParams;
 
 use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
-use crate::auth::Need;
+use crate::auth::{store, Need, Principal};
 use crate::collection_name;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::limits::{CHANGES_PER_STREAM_READ, CHANGE_STREAM_KEEPALIVE};
@@ -137,20 +143,42 @@ pub async fn stream(
         ));
     };
     let name = collection.clone();
-    let (start, first) = state
-        .read(credentials, Need::read(&collection), move |db, _| {
-            db.begin()?.collection_meta(&name)?;
-            let start = resume.unwrap_or(Position::after_commit(
-                since.unwrap_or_else(|| db.last_seq()),
-            ));
-            let first = db.changes_after(start.read_after(), CHANGES_PER_STREAM_READ)?;
-            Ok((start, first))
-        })
+    // Subscribed before authenticating, so a change to users or tokens from then on is seen.
+    let auth_changes = state.tokens.subscribe();
+    let (start, first, principal) = state
+        .read(
+            credentials.clone(),
+            Need::read(&collection),
+            move |db, principal| {
+                db.begin()?.collection_meta(&name)?;
+                let start = resume.unwrap_or(Position::after_commit(
+                    since.unwrap_or_else(|| db.last_seq()),
+                ));
+                let first = db.changes_after(start.read_after(), CHANGES_PER_STREAM_READ)?;
+                Ok((start, first, Arc::new(principal.clone())))
+            },
+        )
         .await?;
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_EVENTS);
+    // A password is not needed again (the re-check compares the user record's stamp): do not
+    // keep it for the stream's lifetime.
+    let credentials = match credentials {
+        Credentials::Basic { user, client, .. } => Credentials::Basic {
+            user,
+            password: String::new(),
+            client,
+        },
+        other => other,
+    };
+    let caller = Caller {
+        credentials,
+        principal,
+        need: Need::read(&collection),
+        changes: auth_changes,
+    };
     tokio::spawn(async move {
         let _permit = permit;
-        tail(state, collection, start, first, sender).await;
+        tail(state, collection, caller, start, first, sender).await;
     });
     let events = Sse::new(ReceiverStream::new(receiver))
         .keep_alive(KeepAlive::new().interval(CHANGE_STREAM_KEEPALIVE));
@@ -159,50 +187,117 @@ pub async fn stream(
 
 type Sender = mpsc::Sender<Result<Event, Infallible>>;
 
+/// Who the stream delivers to, kept to check again that they still may.
+struct Caller {
+    credentials: Credentials,
+    principal: Arc<Principal>,
+    need: Need,
+    /// Wakes when users or tokens change.
+    changes: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Caller {
+    /// Whether the caller must be checked again before more is delivered: users or tokens
+    /// changed, or the token expired.
+    fn stale(&self) -> bool {
+        let expired = self
+            .principal
+            .expires_at_us
+            .is_some_and(|expires| expires <= DateTime::now().micros());
+        expired || self.changes.has_changed().unwrap_or(false)
+    }
+
+    /// Checks again that the caller is who they were and may still read; the error ends the
+    /// stream.
+    async fn recheck(&mut self, state: &SharedState) -> Result<(), ApiError> {
+        self.changes.borrow_and_update();
+        if !state.auth_enabled {
+            return Ok(());
+        }
+        let db = state.db.clone();
+        let cache = state.tokens.clone();
+        let credentials = self.credentials.clone();
+        let principal = self.principal.clone();
+        let need = self.need.clone();
+        let current = state
+            .reads
+            .run(Lane::Point, move || {
+                let current = store::recheck(&db, &cache, &credentials, &principal)?;
+                current.authorize(&need)?;
+                Ok(current)
+            })
+            .await?;
+        self.principal = current;
+        Ok(())
+    }
+}
+
+/// What woke an idle stream.
+enum Wake {
+    /// A commit past the position.
+    Commit,
+    /// Users or tokens changed.
+    Auth,
+    /// Shutdown, or the client went away.
+    Stop,
+}
+
+/// Sends the error as the stream's last event.
+async fn send_error(sender: &Sender, err: &ApiError) {
+    let body = serde_json::to_string(&err.body()).unwrap_or_default();
+    let _ = sender
+        .send(Ok(Event::default().event("error").data(body)))
+        .await;
+}
+
 /// Sends changes from `start` on until the client goes away, the server shuts down, or the
 /// log is trimmed past the client.
 async fn tail(
     state: SharedState,
     collection: String,
+    mut caller: Caller,
     mut position: Position,
     mut batch: Vec<Change>,
     sender: Sender,
 ) {
     let mut commits = state.commits.clone();
     let mut shutdown = state.shutdown.clone();
+    let mut auth_changed = false;
     loop {
-        for change in &batch {
-            let at = Position {
-                seq: change.seq,
-                index: change.index,
-            };
-            if at <= position {
-                continue;
-            }
-            // Index-build steps change no document; subscribers only see document and DDL
-            // changes.
-            let internal = matches!(
-                change.op,
-                cairn::ChangeOp::ExtensionData { .. } | cairn::ChangeOp::ReclaimDropped
-            );
-            if change.collection == collection
-                && !internal
-                && sender.send(Ok(change_event(change))).await.is_err()
-            {
+        if auth_changed || caller.stale() {
+            if let Err(err) = caller.recheck(&state).await {
+                send_error(&sender, &err).await;
                 return;
             }
+            auth_changed = false;
+        }
+        if !deliver(&batch, &collection, position, &sender).await {
+            return;
         }
         if let Some(last) = batch.last() {
             position = position.max(Position::after_commit(last.seq));
         } else {
             let seen = position.seq;
-            let committed = tokio::select! {
-                woke = commits.wait_for(|&latest| latest > seen) => woke.is_ok(),
-                _ = shutdown.changed() => false,
-                () = sender.closed() => false,
+            let wake = tokio::select! {
+                woke = commits.wait_for(|&latest| latest > seen) => {
+                    if woke.is_ok() { Wake::Commit } else { Wake::Stop }
+                }
+                changed = caller.changes.changed() => {
+                    if changed.is_ok() { Wake::Auth } else { Wake::Stop }
+                }
+                _ = shutdown.changed() => Wake::Stop,
+                () = sender.closed() => Wake::Stop,
             };
-            if !committed || *shutdown.borrow() {
-                return;
+            match wake {
+                Wake::Stop => return,
+                _ if *shutdown.borrow() => return,
+                // `changed()` marked the change seen, so `stale()` will not: check at the top,
+                // with nothing to deliver, then wait again.
+                Wake::Auth => {
+                    auth_changed = true;
+                    continue;
+                }
+                Wake::Commit => {}
             }
         }
         let db = state.db.clone();
@@ -213,14 +308,37 @@ async fn tail(
         batch = match read.await {
             Ok(batch) => batch,
             Err(err) => {
-                let body = serde_json::to_string(&err.body()).unwrap_or_default();
-                let _ = sender
-                    .send(Ok(Event::default().event("error").data(body)))
-                    .await;
+                send_error(&sender, &err).await;
                 return;
             }
         };
     }
+}
+
+/// Sends the batch's changes of `collection` past `position`; false when the client is gone.
+async fn deliver(batch: &[Change], collection: &str, position: Position, sender: &Sender) -> bool {
+    for change in batch {
+        let at = Position {
+            seq: change.seq,
+            index: change.index,
+        };
+        if at <= position {
+            continue;
+        }
+        // Index-build steps change no document; subscribers only see document and DDL
+        // changes.
+        let internal = matches!(
+            change.op,
+            cairn::ChangeOp::ExtensionData { .. } | cairn::ChangeOp::ReclaimDropped
+        );
+        if change.collection == collection
+            && !internal
+            && sender.send(Ok(change_event(change))).await.is_err()
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// One change as an SSE event.

@@ -177,17 +177,16 @@ pub async fn history(
     Ok(Json(SchemaHistory { versions }))
 }
 
-/// The collections a schema's references point to, each checked like a path's collection
-/// (reserved names refused): changing to such a schema needs access to them too.
+/// The collections a schema's references point to, wherever they sit (inside arrays and maps
+/// too), each checked like a path's collection (reserved names refused): changing to such a
+/// schema, or trying a migration to it, needs access to them too.
 pub(crate) fn referenced_collections(
     schema: &cairn::schema::Schema,
 ) -> Result<Vec<String>, ApiError> {
     let mut referenced = Vec::new();
-    for (_, def) in schema.field_paths() {
-        if let Some(reference) = &def.references {
-            collection_name::check(&reference.collection)?;
-            referenced.push(reference.collection.clone());
-        }
+    for reference in schema.references() {
+        collection_name::check(&reference.collection)?;
+        referenced.push(reference.collection.clone());
     }
     Ok(referenced)
 }

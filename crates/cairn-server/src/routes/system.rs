@@ -1,5 +1,8 @@
 //! Liveness, readiness and metrics. `/health` and `/ready` need no credentials (load
-//! balancers and orchestrators probe them); `/metrics` does, since it names collections.
+//! balancers and orchestrators probe them); `/metrics` needs an admin, since it names every
+//! collection and counts users and tokens. Prometheus scrapes the loopback-only metrics
+//! listener instead ([`crate::config::ServerConfig::metrics_listen`], [`metrics_router`]),
+//! which needs no credentials.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -54,7 +57,8 @@ pub async fn ready(State(state): State<SharedState>) -> Result<Json<Status>, Api
     Ok(Json(Status { status: "ready" }))
 }
 
-/// Prometheus metrics in the text exposition format.
+/// Prometheus metrics in the text exposition format (admins only; Prometheus scrapes the
+/// loopback metrics listener, `metrics_listen`).
 #[utoipa::path(get, operation_id = "metrics", path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
               ErrorResponses))]
@@ -63,15 +67,36 @@ pub async fn metrics(
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
     let stats = state
-        .read(credentials, Need::Authenticated, |db, _| Ok(db.stats()?))
+        .read(credentials, Need::Admin, |db, _| Ok(db.stats()?))
         .await?;
-    let text = state.metrics.render(&stats);
-    Ok((
+    Ok(prometheus_text(&state, &stats))
+}
+
+/// The router of the metrics listener: `GET /metrics` without credentials, nothing else.
+pub fn metrics_router(state: SharedState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(unauthenticated_metrics))
+        .fallback(|| async { ApiError::route_not_found().into_response() })
+        .with_state(state)
+}
+
+async fn unauthenticated_metrics(State(state): State<SharedState>) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    let stats = state
+        .reads
+        .run(crate::read_pool::Lane::Scan, move || Ok(db.stats()?))
+        .await?;
+    Ok(prometheus_text(&state, &stats))
+}
+
+fn prometheus_text(state: &SharedState, stats: &cairn::DatabaseStats) -> Response {
+    let text = state.metrics.render(stats);
+    (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         text,
     )
-        .into_response())
+        .into_response()
 }

@@ -103,19 +103,23 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<UserInfo>), ApiError> {
     store::check_user_name(&request.name)?;
     password::check_new(&request.password)?;
+    let logins = state.logins.clone();
     let record = state
         .run(credentials, Need::Admin, move |db, _| {
-            let record = UserRecord {
-                name: request.name,
-                password: password::hash(&request.password)?,
-                role: request.role,
-                grants: request.grants,
-                epoch: 0,
-            };
+            let record = UserRecord::new(
+                request.name,
+                logins.hash_new_password(&request.password)?,
+                request.role,
+                request.grants,
+            )?;
             store::create_user(db, &record)?;
             Ok(record)
         })
-        .await?;
+        .await;
+    // Nothing cached can name a user that did not exist; invalidating anyway keeps the rule
+    // simple: every change to users or tokens invalidates.
+    state.tokens.invalidate();
+    let record = record?;
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -150,12 +154,13 @@ pub async fn update(
     if let Some(new_password) = &request.password {
         password::check_new(new_password)?;
     }
+    let logins = state.logins.clone();
     let record = state
         .run(credentials, Need::Admin, move |db, _| {
             let mut record =
                 store::load_user(db, &name)?.ok_or_else(|| store::user_not_found(&name))?;
             if let Some(new_password) = &request.password {
-                record.password = password::hash(new_password)?;
+                record.password = logins.hash_new_password(new_password)?;
                 record.epoch += 1;
             }
             if let Some(role) = request.role {
@@ -174,7 +179,7 @@ pub async fn update(
     Ok(Json(record.into()))
 }
 
-/// Deletes a user; their tokens stop working. Admins cannot delete themselves, so a server
+/// Deletes a user and their tokens (a user created again under the name never inherits them). Admins cannot delete themselves, so a server
 /// always keeps the admin that is managing it.
 #[utoipa::path(delete, operation_id = "delete_user", path = "/v1/users/{name}", tag = "users",
     params(("name" = String, Path, description = "User name", pattern = r"^[A-Za-z0-9_.-]{1,64}$")),
