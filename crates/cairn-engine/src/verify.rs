@@ -27,7 +27,7 @@ use crate::layout::{
     docs_table, parse_changelog_key, routing_key, CATALOG_TABLE, CHANGELOG_TABLE, DICTIONARY_TABLE,
     ROUTING_TABLE,
 };
-use crate::record::decode_record;
+use crate::record::{decode_record, RecordAt};
 
 /// Findings kept in a report: 10,000. A badly damaged file could produce one per record; past
 /// this the report counts them without listing them.
@@ -364,7 +364,11 @@ fn check_documents(
             });
             continue;
         };
-        match decode_record(codecs, &table, entry.value()) {
+        let at = RecordAt {
+            collection: &meta.name,
+            key: entry.key(),
+        };
+        match decode_record(codecs, at, entry.value()) {
             Ok(doc) => {
                 let found = doc.as_object().and_then(|o| o.get("_id")).cloned();
                 if found.as_ref() != Some(&id.to_value()) {

@@ -107,6 +107,14 @@ impl ApiError {
         )
     }
 
+    /// 500 `corruption`: stored data failed its checksum or did not decode (the data file is
+    /// damaged). Logged, and answered with the message, which names the collection and id.
+    pub fn corruption(message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        tracing::error!(%message, "stored data is corrupted");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corruption", message)
+    }
+
     /// The response body.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
@@ -267,6 +275,7 @@ impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> ApiError {
         let message = err.to_string();
         let status = |status, code| ApiError::new(status, code, message.clone());
+        let is_corruption = err.is_corruption();
         match err {
             EngineError::UnknownCollection { name } => {
                 status(StatusCode::NOT_FOUND, "collection_not_found")
@@ -374,6 +383,15 @@ impl From<EngineError> for ApiError {
                 status(StatusCode::BAD_REQUEST, "read_only_transaction")
             }
             EngineError::Closed => status(StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            // Damaged stored data: refused rather than answered wrong. Its own code so clients
+            // and monitoring tell it from a server bug; the fix is a restore, not a retry.
+            EngineError::Corruption { collection, id, .. } => ApiError::corruption(message)
+                .with_details(json!({ "collection": collection, "id": id })),
+            EngineError::Corrupt { table, .. } => {
+                ApiError::corruption(message).with_details(json!({ "table": table }))
+            }
+            // A damaged storage page (or encrypted block) is corruption too.
+            EngineError::Storage(_) if is_corruption => ApiError::corruption(message),
             // Backup and restore run from the command line, not through the API; seeing one
             // here is a server fault.
             EngineError::BackupCorrupt { .. }
@@ -387,7 +405,6 @@ impl From<EngineError> for ApiError {
             | EngineError::RestoreDestinationExists { .. }
             | EngineError::Unreplayable { .. }
             | EngineError::ExtensionFailed { .. }
-            | EngineError::Corrupt { .. }
             | EngineError::UnknownExtensionKind { .. }
             | EngineError::Storage(_) => ApiError::internal(message),
         }
@@ -701,6 +718,26 @@ mod tests {
                 IndexError::CorruptKey.into(),
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
+            ),
+            (
+                EngineError::Corruption {
+                    collection: "c".into(),
+                    id: "7".into(),
+                    detail: "record checksum mismatch".into(),
+                }
+                .into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corruption",
+            ),
+            (
+                QueryError::Engine(EngineError::Corruption {
+                    collection: "c".into(),
+                    id: "7".into(),
+                    detail: "d".into(),
+                })
+                .into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corruption",
             ),
         ];
         for (api, status, code) in cases {

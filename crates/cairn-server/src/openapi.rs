@@ -81,6 +81,7 @@ impl utoipa::IntoResponses for ErrorResponses {
             ("410", "The change log no longer holds the requested position."),
             ("413", "The body, a document, a transaction, a query (sort or group memory, result size) or a bulk call is over its limit."),
             ("422", "A schema, a schema rule or an extension (index) rejected the write, or a schema expression could not be evaluated."),
+            ("500", "Stored data failed its checksum (`corruption`, naming the collection and id: the data file is damaged; `cairn check` lists the damage, restore a backup), or an internal error."),
             ("503", "Too many requests in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
         ]
         .into_iter()

@@ -17,6 +17,7 @@
 //!   `rotation.rs` re-encrypts the data file under a new data key while it stays open.
 
 mod cipher;
+mod contain;
 mod encrypted_backend;
 mod error;
 mod keyring;

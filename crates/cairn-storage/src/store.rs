@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use redb::ReadableDatabase;
 
 use crate::cipher::{Cipher, KeySource};
+use crate::contain::contained;
 use crate::encrypted_backend::{EncryptedBackend, SharedBackend};
 use crate::keyring::{self, DataKeys};
 use crate::mode::StorageMode;
@@ -104,13 +105,15 @@ impl Store {
                     let journal = config.dir.join(ROTATION_JOURNAL_FILE_NAME);
                     let backend = Arc::new(encrypted_file_backend(&path, &keys, journal)?);
                     encryption = Some(backend.clone());
-                    builder
-                        .create_with_backend(SharedBackend(backend))
-                        .map_err(|err| open_error(err, &path))?
+                    contained("opening the data file", || {
+                        builder
+                            .create_with_backend(SharedBackend(backend))
+                            .map_err(|err| open_error(err, &path))
+                    })?
                 }
-                None => builder
-                    .create(&path)
-                    .map_err(|err| open_error(err, &path))?,
+                None => contained("opening the data file", || {
+                    builder.create(&path).map_err(|err| open_error(err, &path))
+                })?,
             };
             (db, Some(path))
         } else {
@@ -203,14 +206,15 @@ impl Store {
     /// Every commit that returned before this call is visible in it. Snapshots taken while no
     /// commit lands in between share one view (see [`Snapshot::id`]).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        self.shared
-            .snapshots
-            .snapshot(&self.shared.commits, || Ok(self.db.begin_read()?))
+        self.shared.snapshots.snapshot(&self.shared.commits, || {
+            contained("starting a read", || Ok(self.db.begin_read()?))
+        })
     }
 
     /// Starts the write transaction, waiting while another one is live.
     pub fn begin_write(&self) -> Result<WriteTxn> {
-        WriteTxn::new(self.db.begin_write()?, self.shared.clone())
+        let txn = contained("starting a write", || Ok(self.db.begin_write()?))?;
+        WriteTxn::new(txn, self.shared.clone())
     }
 
     /// Makes every acknowledged commit durable now (a no-op for modes that already are, and for
