@@ -46,6 +46,12 @@ pub enum Finding {
         /// The logical block index.
         block: u64,
     },
+    /// One of the two copies of an encrypted file's header block fails authentication (the
+    /// other one is intact and in use): one more failure and the database is lost.
+    DamagedHeaderCopy {
+        /// The physical slot (0 or 1) holding the damaged copy.
+        slot: u64,
+    },
     /// redb's page checksums or B-tree structure failed.
     StorageChecksum {
         /// What failed.
@@ -149,6 +155,10 @@ impl std::fmt::Display for Finding {
                     "encrypted block {block} failed authentication (modified on disk)"
                 )
             }
+            Finding::DamagedHeaderCopy { slot } => write!(
+                f,
+                "the copy of the encrypted header block in slot {slot} failed authentication (the other copy is intact; take a backup)"
+            ),
             Finding::StorageChecksum { detail } => write!(f, "storage checksums: {detail}"),
             Finding::BadCatalogEntry { name, detail } => {
                 write!(f, "catalog entry `{name}`: {detail}")
@@ -268,6 +278,9 @@ pub fn check_database(config: &Config) -> Result<CheckReport> {
     report.recovered_on_open = store.recovered_on_open();
     for block in store.verify_blocks()? {
         report.add(Finding::TamperedBlock { block });
+    }
+    for slot in store.damaged_header_copies()? {
+        report.add(Finding::DamagedHeaderCopy { slot });
     }
     match store.check_integrity() {
         Ok(true) => {}

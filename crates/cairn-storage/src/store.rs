@@ -186,6 +186,21 @@ impl Store {
         }
     }
 
+    /// The copies of an encrypted file's header block (slots 0 and 1) that fail
+    /// authentication; reads use the intact one, so only this reveals a damaged copy. Always
+    /// empty for an unencrypted store.
+    pub fn damaged_header_copies(&self) -> Result<Vec<u64>> {
+        match &self.encryption {
+            Some(backend) => backend
+                .damaged_header_copies()
+                .map_err(|source| StorageError::Io {
+                    path: self.path.clone().unwrap_or_default(),
+                    source,
+                }),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Whether opening found the file not cleanly closed (a crash) and repaired it.
     pub fn recovered_on_open(&self) -> bool {
         self.recovered_on_open
