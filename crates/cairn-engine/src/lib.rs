@@ -52,6 +52,6 @@ pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
 pub use verify::{check_database, CheckReport, Finding, MAX_REPORTED_FINDINGS};
 
 pub use cairn_storage::{
-    allocated_bytes, is_encrypted, rekey, KeySource, RotationReport, StorageMode, DATA_FILE_NAME,
-    KEY_BYTES, ROTATION_CHUNK_BLOCKS,
+    allocated_bytes, is_encrypted, rekey, KeySource, RotationReport, StorageError, StorageMode,
+    DATA_FILE_NAME, KEY_BYTES, ROTATION_CHUNK_BLOCKS,
 };

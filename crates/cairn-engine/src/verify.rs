@@ -308,7 +308,9 @@ fn storage_finding(mut report: CheckReport, err: StorageError) -> Result<CheckRe
         StorageError::Corrupted { detail } | StorageError::UnsupportedFormat { detail } => {
             report.add(Finding::StorageChecksum { detail })
         }
-        StorageError::Engine { detail, .. } => report.add(Finding::Unreadable { detail }),
+        StorageError::Engine { detail, .. } | StorageError::IoFailed { detail } => {
+            report.add(Finding::Unreadable { detail })
+        }
         other => return Err(other.into()),
     }
     Ok(report)

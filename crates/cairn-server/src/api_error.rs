@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use cairn::geo::GeoError;
 use cairn::index::IndexError;
 use cairn::query::QueryError;
-use cairn::{DocError, EngineError};
+use cairn::{DocError, EngineError, StorageError};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 use utoipa::ToSchema;
@@ -392,6 +392,7 @@ impl From<EngineError> for ApiError {
             }
             // A damaged storage page (or encrypted block) is corruption too.
             EngineError::Storage(_) if is_corruption => ApiError::corruption(message),
+            EngineError::Storage(storage) => ApiError::from(storage),
             // Backup and restore run from the command line, not through the API; seeing one
             // here is a server fault.
             EngineError::BackupCorrupt { .. }
@@ -405,8 +406,26 @@ impl From<EngineError> for ApiError {
             | EngineError::RestoreDestinationExists { .. }
             | EngineError::Unreplayable { .. }
             | EngineError::ExtensionFailed { .. }
-            | EngineError::UnknownExtensionKind { .. }
-            | EngineError::Storage(_) => ApiError::internal(message),
+            | EngineError::UnknownExtensionKind { .. } => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            // Nothing was written; writes resume by themselves once space is freed.
+            StorageError::DiskFull { .. } => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", message)
+            }
+            // The data file is reopened at the next write: retrying may succeed.
+            StorageError::IoFailed { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
+            _ => ApiError::internal(message),
         }
     }
 }

@@ -82,7 +82,8 @@ impl utoipa::IntoResponses for ErrorResponses {
             ("413", "The body, a document, a transaction, a query (sort or group memory, result size) or a bulk call is over its limit."),
             ("422", "A schema, a schema rule or an extension (index) rejected the write, or a schema expression could not be evaluated."),
             ("500", "Stored data failed its checksum (`corruption`, naming the collection and id: the data file is damaged; `cairn check` lists the damage, restore a backup), or an internal error."),
-            ("503", "Too many requests in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
+            ("507", "The disk holding the database is full (`disk_full`): nothing was written; free space, and writes resume by themselves."),
+            ("503", "Too many requests in progress, shutting down, the data file failed and is reopened at the next write (`storage_unavailable`), or an index build or schema inference gave way to concurrent writes; retry."),
         ]
         .into_iter()
         .map(|(status, description)| (status.to_string(), error_response(description)))

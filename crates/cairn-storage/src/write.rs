@@ -39,10 +39,11 @@ impl WriteTxn {
     pub fn table(&self, name: &str) -> Result<TableWriter<'_>> {
         let table = contained("opening a table", || {
             Ok(self.txn.open_table(RawTable::new(name))?)
-        })?;
+        });
         Ok(TableWriter {
-            table,
+            table: self.shared.observe(table)?,
             name: name.to_string(),
+            shared: &self.shared,
         })
     }
 
@@ -65,7 +66,8 @@ impl WriteTxn {
     pub fn commit(self) -> Result<()> {
         let durable = self.shared.mode.durable_commits();
         let txn = self.txn;
-        contained("a commit", || Ok(txn.commit()?))?;
+        self.shared
+            .observe(contained("a commit", || Ok(txn.commit()?)))?;
         if durable {
             self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -83,7 +85,8 @@ impl WriteTxn {
                 .map_err(|err| StorageError::engine("set durability", err))?;
         }
         let txn = self.txn;
-        contained("a commit", || Ok(txn.commit()?))?;
+        self.shared
+            .observe(contained("a commit", || Ok(txn.commit()?)))?;
         self.shared.dirty.store(false, Ordering::Release);
         self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.shared.count_commit();
@@ -100,6 +103,8 @@ impl WriteTxn {
 pub struct TableWriter<'txn> {
     table: redb::Table<'txn, &'static [u8], &'static [u8]>,
     name: String,
+    /// Where a write that disables the data file (a full disk) is recorded.
+    shared: &'txn Shared,
 }
 
 impl TableWriter<'_> {
@@ -107,16 +112,17 @@ impl TableWriter<'_> {
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         let table = &mut self.table;
         let name = &self.name;
-        contained("a write", || {
+        self.shared.observe(contained("a write", || {
             let result = table.insert(key, value).map(|_| ());
             result.map_err(|err| entry_error(name, err, key.len() + value.len()))
-        })
+        }))
     }
 
     /// Removes `key`; returns whether it was present.
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         let table = &mut self.table;
-        contained("a delete", || Ok(table.remove(key)?.is_some()))
+        self.shared
+            .observe(contained("a delete", || Ok(table.remove(key)?.is_some())))
     }
 
     /// Looks up `key`, passing the stored value to `read`.

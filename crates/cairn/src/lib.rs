@@ -32,8 +32,9 @@ pub use cairn_engine::{
     ChangeOp, CheckReport, CollectionMeta, CollectionStats, CompactReport, Compression,
     CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError, Extension,
     ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource, PendingCommit,
-    Result, RotationReport, StorageMode, Transaction, Upserted, DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL,
-    KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX, TRAIN_MIN_DOCS,
+    Result, RotationReport, StorageError, StorageMode, Transaction, Upserted, DATA_FILE_NAME,
+    DEFAULT_ZSTD_LEVEL, KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX,
+    TRAIN_MIN_DOCS,
 };
 
 /// Backups: take (`Database::backup`), verify, restore (to a point in time).
