@@ -16,6 +16,10 @@
 //! succeeds: while the disk is still full the old (disabled) database stays in place, so reads
 //! that its cache can serve keep working and nothing is torn down for nothing.
 //!
+//! In `memory-first` mode, commits not yet flushed when the failure struck are lost at the
+//! reopen, as they would be at a restart: the flush that was to make them durable failed, and
+//! redb cannot write them any more. That is the mode's loss window, not a new one.
+//!
 //! Encrypted stores are not reopened in place (the data key would have to be kept for it):
 //! they report the failure until the process restarts.
 
@@ -137,7 +141,16 @@ impl Store {
                 .create(path)
                 .map_err(|err| crate::store::open_error(err, path))
         });
-        let db = self.shared.observe(opened)?;
+        let db = match opened {
+            Ok(db) => db,
+            // A caller still held the old database for a moment: not "another process".
+            Err(StorageError::AlreadyOpen { .. }) => {
+                return Err(StorageError::IoFailed {
+                    detail: "the data file is being reopened; retry".to_string(),
+                })
+            }
+            Err(err) => return self.shared.observe(Err(err)),
+        };
         *slot = Some(Arc::new(db));
         *self.shared.failure.lock() = None;
         // Snapshots taken before count as stale: a new one must come from the new file.
