@@ -128,3 +128,31 @@ fn the_security_profile_refuses_to_run_without_a_key() {
     assert!(stderr.contains("CAIRN_PASSPHRASE"), "{stderr}");
     assert!(!data.join("data.redb").exists());
 }
+
+#[test]
+fn a_damaged_document_is_reported_as_corruption_not_answered() {
+    let work = tempfile::tempdir().expect("temporary directory");
+    let data = work.path().join("db");
+    run_ok(cairn(&data).args(["collection", "create", "people"]));
+    run_ok(cairn(&data).args(["insert", "people", r#"{"_id": 1, "name": "marker-rot"}"#]));
+    // Flip one byte of every copy of the document (its record and its change record).
+    let file = data.join(cairn::DATA_FILE_NAME);
+    let mut bytes = std::fs::read(&file).expect("data file");
+    let at: Vec<usize> = bytes
+        .windows(10)
+        .enumerate()
+        .filter(|(_, w)| w == b"marker-rot")
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert!(!at.is_empty());
+    for i in at {
+        bytes[i] = b'Z';
+    }
+    std::fs::write(&file, bytes).expect("data file");
+    let (_, stderr) = run_err(cairn(&data).args(["get", "people", "1"]));
+    assert!(
+        stderr.contains("corruption in `people`, document `1`"),
+        "{stderr}"
+    );
+    run_err(cairn(&data).arg("check"));
+}

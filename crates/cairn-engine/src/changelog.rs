@@ -9,7 +9,7 @@
 //!
 //! Record layout (little-endian):
 //! ```text
-//! [0]      record version (1)
+//! [0]      record version (2; 1 = the same without the trailing checksum)
 //! [1]      operation code (ChangeOp)
 //! [2..10)  commit time, µs since the epoch (stamped by the writer)
 //! [10..14) collection id
@@ -17,18 +17,28 @@
 //! u16 len + document key (0 = none)
 //! u32 len + new payload (u32::MAX = none)   document encoding, or a name for DDL
 //! u32 len + old payload (u32::MAX = none)
+//! u32 checksum: XXH3-64 of everything before it, seeded with XXH3-64 of the record's key
+//!     `(seq, index)`, folded to 32 bits (stamped by the writer with the commit time)
 //! ```
+//! Every decode verifies the checksum, so a damaged record is an [`EngineError::Corruption`]
+//! (naming `seq:index`), never a change stream, backup or replica fed a different change.
 
 use std::ops::Bound;
 
 use cairn_doc::{DateTime, DocId, Value};
 use cairn_storage::TableReader;
 
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
 use crate::compression::Codecs;
 use crate::error::{EngineError, Result};
 use crate::layout::{changelog_key, parse_changelog_key, CHANGELOG_TABLE};
 
-const RECORD_VERSION: u8 = 1;
+/// The current record version: with the trailing checksum.
+const RECORD_VERSION: u8 = 2;
+/// Records written before the checksum; still read.
+const RECORD_VERSION_UNCHECKED: u8 = 1;
+const CHECKSUM_BYTES: usize = 4;
 const AT_OFFSET: usize = 2;
 const NONE_LEN: u32 = u32::MAX;
 
@@ -135,6 +145,8 @@ pub struct Change {
 #[derive(Debug)]
 pub(crate) struct PendingChange {
     pub(crate) body: Vec<u8>,
+    /// Whether `body` ends with a checksum (a retried commit seals again).
+    sealed: bool,
 }
 
 impl PendingChange {
@@ -184,14 +196,24 @@ impl PendingChange {
                 None => body.extend_from_slice(&NONE_LEN.to_le_bytes()),
             }
         }
-        PendingChange { body }
+        PendingChange {
+            body,
+            sealed: false,
+        }
     }
 
-    /// Writes the commit time into the record.
-    pub(crate) fn stamp_time(&mut self, at: DateTime) {
+    /// Writes the commit time into the record and appends its checksum, for the record
+    /// stored under `(seq, index)`. Called by the writer (again if a commit is retried).
+    pub(crate) fn seal(&mut self, at: DateTime, seq: u64, index: u32) {
+        if std::mem::replace(&mut self.sealed, true) {
+            self.body
+                .truncate(self.body.len().saturating_sub(CHECKSUM_BYTES));
+        }
         if let Some(slot) = self.body.get_mut(AT_OFFSET..AT_OFFSET + 8) {
             slot.copy_from_slice(&at.micros().to_le_bytes());
         }
+        let check = record_checksum(seq, index, &self.body);
+        self.body.extend_from_slice(&check.to_le_bytes());
     }
 }
 
@@ -228,7 +250,7 @@ pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
         new.as_deref(),
         old.as_deref(),
     );
-    pending.stamp_time(change.at);
+    pending.seal(change.at, change.seq, change.index);
     Ok(pending.body)
 }
 
@@ -296,14 +318,52 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes one change-log record (keyed `(seq, index)`); document payloads are decompressed.
+/// The checksum of a record's bytes (all but the checksum) stored under `(seq, index)`.
+fn record_checksum(seq: u64, index: u32, bytes: &[u8]) -> u32 {
+    let key = changelog_key(seq, index);
+    let hash = xxh3_64_with_seed(bytes, xxh3_64(&key));
+    (hash ^ (hash >> 32)) as u32
+}
+
+/// The record's bytes before its checksum, verified; version 1 records (no checksum) as they
+/// are.
+fn verified(seq: u64, index: u32, bytes: &[u8]) -> Result<&[u8]> {
+    let corruption = |detail: &str| EngineError::Corruption {
+        collection: CHANGELOG_TABLE.to_string(),
+        id: format!("{seq}:{index}"),
+        detail: detail.to_string(),
+    };
+    match bytes.first() {
+        Some(&RECORD_VERSION) => {
+            let (record, check) = bytes
+                .split_at_checked(bytes.len().saturating_sub(CHECKSUM_BYTES))
+                .filter(|(record, _)| !record.is_empty())
+                .ok_or_else(|| corruption("truncated record"))?;
+            let stored = u32::from_le_bytes(
+                check
+                    .try_into()
+                    .map_err(|_| corruption("truncated record"))?,
+            );
+            if stored != record_checksum(seq, index, record) {
+                return Err(corruption(
+                    "change record checksum mismatch: the data file is damaged",
+                ));
+            }
+            Ok(record)
+        }
+        Some(&RECORD_VERSION_UNCHECKED) => Ok(bytes),
+        Some(_) => Err(corruption("unknown record version")),
+        None => Err(corruption("empty record")),
+    }
+}
+
+/// Decodes one change-log record (keyed `(seq, index)`) after verifying its checksum; document
+/// payloads are decompressed.
 pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
     let corrupt = |detail: &str| EngineError::corrupt(CHANGELOG_TABLE, detail);
+    let bytes = verified(seq, index, bytes)?;
     let mut r = Reader { bytes, pos: 0 };
-    let [version, code] = r.array()?;
-    if version != RECORD_VERSION {
-        return Err(corrupt("unknown record version"));
-    }
+    let [_version, code] = r.array()?;
     let at = DateTime::from_micros(i64::from_le_bytes(r.array()?));
     let collection_id = u32::from_le_bytes(r.array()?);
     let collection = std::str::from_utf8(r.short()?)
@@ -384,7 +444,7 @@ mod tests {
             Some(&doc),
             Some(&doc),
         );
-        pending.stamp_time(DateTime::from_micros(42));
+        pending.seal(DateTime::from_micros(42), 9, 2);
         let codecs = Codecs::new(Default::default(), Default::default());
         let change = decode(&codecs, 9, 2, &pending.body).ok();
         let change = change.map(|c| (c.seq, c.index, c.at, c.collection, c.op, c.id, c.new));
@@ -418,6 +478,38 @@ mod tests {
         for cut in 0..pending.body.len() {
             assert!(decode(&codecs, 1, 0, &pending.body[..cut]).is_err());
         }
+        let mut pending = pending;
+        pending.seal(DateTime::from_micros(1), 1, 0);
+        for cut in 0..pending.body.len() {
+            assert!(decode(&codecs, 1, 0, &pending.body[..cut]).is_err());
+        }
         assert!(decode(&codecs, 1, 0, &pending.body).is_ok());
+    }
+
+    #[test]
+    fn every_flipped_bit_of_a_change_record_is_a_corruption_error() {
+        let mut doc = Vec::new();
+        let value = Value::from_json_str(r#"{"_id": 1, "name": "x"}"#).unwrap_or(Value::Null);
+        assert!(cairn_doc::encode_document(&value, &mut doc).is_ok());
+        let mut key = Vec::new();
+        assert!(DocId::Int(1).encode_key(&mut key).is_ok());
+        let mut pending =
+            PendingChange::encode(&ChangeOp::Insert, 3, "things", Some(&key), Some(&doc), None);
+        pending.seal(DateTime::from_micros(42), 7, 0);
+        let codecs = Codecs::new(Default::default(), Default::default());
+        assert!(decode(&codecs, 7, 0, &pending.body).is_ok());
+        for byte in 0..pending.body.len() {
+            for bit in 0..8 {
+                let mut damaged = pending.body.clone();
+                damaged[byte] ^= 1 << bit;
+                let outcome = decode(&codecs, 7, 0, &damaged);
+                assert!(
+                    matches!(outcome, Err(EngineError::Corruption { .. })),
+                    "byte {byte} bit {bit}: {outcome:?}"
+                );
+            }
+        }
+        // Read under another key (a damaged key), the record is refused too.
+        assert!(decode(&codecs, 7, 1, &pending.body).is_err());
     }
 }

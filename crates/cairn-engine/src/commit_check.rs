@@ -301,7 +301,7 @@ impl Transaction {
             let new = match remembered.last {
                 Some((last, doc)) if last.as_deref() == record => doc,
                 _ => record
-                    .map(|bytes| decode_record(codecs, &coll.docs, bytes))
+                    .map(|bytes| decode_record(codecs, coll.record_at(key), bytes))
                     .transpose()?,
             };
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&coll.docs, err))?;
@@ -322,7 +322,7 @@ impl Transaction {
                 None => None,
             };
             net[at].old = record
-                .map(|bytes| decode_record(codecs, &coll.docs, &bytes))
+                .map(|bytes| decode_record(codecs, coll.record_at(&key), &bytes))
                 .transpose()?;
         }
         net.retain(|change| change.old.is_some() || change.new.is_some());

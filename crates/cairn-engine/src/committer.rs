@@ -276,13 +276,30 @@ impl Writer {
                     self.state.changelog_trimmed_through,
                 ) = before;
                 let detail = err.to_string();
+                let disabled = match &err {
+                    EngineError::Storage(storage) if storage.disables_store() => {
+                        // The data file is reopened at the next write; the shared read view
+                        // belongs to the old one.
+                        self.shared.views.release();
+                        Some(storage)
+                    }
+                    _ => None,
+                };
                 for (_, request) in accepted {
-                    let _ = request
-                        .reply
-                        .send(Err(EngineError::Storage(StorageError::Engine {
+                    let storage = match disabled {
+                        // Each waiter gets the cause (a full disk), not a generic failure.
+                        Some(StorageError::DiskFull { detail }) => StorageError::DiskFull {
+                            detail: detail.clone(),
+                        },
+                        Some(StorageError::IoFailed { detail }) => StorageError::IoFailed {
+                            detail: detail.clone(),
+                        },
+                        _ => StorageError::Engine {
                             operation: "group commit",
                             detail: detail.clone(),
-                        })));
+                        },
+                    };
+                    let _ = request.reply.send(Err(EngineError::Storage(storage)));
                 }
             }
         }
@@ -342,8 +359,8 @@ impl Writer {
         let mut appended = 0u64;
         for (seq, request) in accepted.iter_mut() {
             for (index, change) in request.changes.iter_mut().enumerate() {
-                change.stamp_time(now);
                 // A transaction holds at most MAX_TXN_OPS changes, far below u32::MAX.
+                change.seal(now, *seq, index as u32);
                 log.put(&changelog_key(*seq, index as u32), &change.body)?;
                 appended += 1;
             }

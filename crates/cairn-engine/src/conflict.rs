@@ -66,9 +66,12 @@ impl ConflictWindow {
         Ok(())
     }
 
-    /// Remembers the keys written by commit `seq`.
+    /// Remembers the keys written by commit `seq`. A storage commit that failed (a full
+    /// disk) leaves its entries here and its sequence number is used again by the next group,
+    /// so numbers never decrease but may repeat; the stale entries only cause spurious
+    /// conflicts, never missed ones.
     pub(crate) fn record(&mut self, seq: u64, writes: &WriteSet) {
-        debug_assert!(self.commits.back().is_none_or(|(last, _)| *last < seq));
+        debug_assert!(self.commits.back().is_none_or(|(last, _)| *last <= seq));
         let mut keys = Vec::with_capacity(writes.key_count());
         for (table, entries) in &writes.tables {
             let latest = self.latest.entry(table.clone()).or_default();

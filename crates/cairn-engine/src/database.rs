@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_doc::{DocId, FieldPath, Patch, Value};
-use cairn_storage::{KeySource, StorageMode, Store, StoreConfig, StoreStats, TableStats};
+use cairn_storage::{
+    KeySource, StorageError, StorageMode, Store, StoreConfig, StoreStats, TableStats,
+};
 use parking_lot::{Condvar, Mutex};
 
 use crate::catalog::CollectionMeta;
@@ -598,6 +600,13 @@ impl Database {
     /// Makes every acknowledged commit durable now, whatever the mode.
     pub fn flush(&self) -> Result<()> {
         Ok(self.inner.shared.store.flush()?)
+    }
+
+    /// Why the database cannot write right now (a full disk, an I/O error on the data file),
+    /// or `None` when it can. The next write retries and reopens the data file once the cause
+    /// is gone (see `cairn-storage`'s `reopen.rs`); meanwhile readiness checks report this.
+    pub fn write_failure(&self) -> Option<StorageError> {
+        self.inner.shared.store.write_failure()
     }
 
     /// Figures per collection and for the whole database.

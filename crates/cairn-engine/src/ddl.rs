@@ -13,7 +13,7 @@ use crate::error::{EngineError, Result};
 use crate::extension::DocChange;
 use crate::layout::{docs_table, extension_tables_prefix, read_u32, MetaKey};
 use crate::limits::{MAX_COLLECTIONS, MAX_EXTENSIONS_PER_COLLECTION};
-use crate::record::decode_record;
+use crate::record::{decode_record, RecordAt};
 use crate::txn::Transaction;
 use crate::writeset::Pending;
 
@@ -223,7 +223,8 @@ impl Transaction {
         let db = self.db.clone();
         self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, record| {
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
-            existing.push((id, decode_record(&db.shared.codecs, &docs, record)?));
+            let at = RecordAt { collection, key };
+            existing.push((id, decode_record(&db.shared.codecs, at, record)?));
             Ok(true)
         })?;
         for (id, doc) in &existing {

@@ -77,7 +77,13 @@ impl Transaction {
         }
         let mut record = Vec::new();
         let codecs = &self.db.shared.codecs;
-        encode_record(codecs, (coll.meta.id, &coll.meta.name), &doc, &mut record)?;
+        encode_record(
+            codecs,
+            (coll.meta.id, &coll.meta.name),
+            &key,
+            &doc,
+            &mut record,
+        )?;
         let (op, old_body) = match &old {
             Some(StoredDoc {
                 record: old_record, ..

@@ -95,6 +95,18 @@ pub enum EngineError {
         /// What was wrong.
         detail: String,
     },
+    /// A stored document or change record failed its checksum (or did not decode): the data
+    /// file was damaged on disk. The read is refused rather than answered with wrong data;
+    /// restore the database from a backup (`cairn check` lists every damaged record).
+    #[error("corruption in `{collection}`, document `{id}`: {detail} (`cairn check` lists the damage; restore from a backup)")]
+    Corruption {
+        /// The collection holding the damaged record (`sys.changelog` for a change record).
+        collection: String,
+        /// The document's id (or the change's `seq:index`).
+        id: String,
+        /// What was wrong.
+        detail: String,
+    },
     /// An extension (secondary index, model structure) rejected a write.
     #[error("extension `{extension}` on `{collection}` rejected the write: {message}")]
     ExtensionRejected {
@@ -297,6 +309,20 @@ impl EngineError {
         matches!(
             self,
             EngineError::Conflict { .. } | EngineError::TransactionTooOld { .. }
+        )
+    }
+
+    /// Whether the error reports damaged stored data (a record failing its checksum or
+    /// decode, a damaged storage page, an encrypted block failing authentication): the answer
+    /// a reader gets instead of wrong data. Retrying does not help; restoring a backup does.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Corruption { .. }
+                | EngineError::Corrupt { .. }
+                | EngineError::Storage(
+                    StorageError::Corrupted { .. } | StorageError::Tampered { .. }
+                )
         )
     }
 

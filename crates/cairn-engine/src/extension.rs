@@ -471,7 +471,8 @@ impl Transaction {
         let docs = coll.docs.clone();
         match self.read_raw(&docs, key, true)? {
             Some(record) => {
-                crate::record::decode_record(&self.db.shared.codecs, &docs, &record).map(Some)
+                let at = crate::record::RecordAt { collection, key };
+                crate::record::decode_record(&self.db.shared.codecs, at, &record).map(Some)
             }
             None => Ok(None),
         }
@@ -490,9 +491,10 @@ impl Transaction {
         let docs = coll.docs.clone();
         let db = self.db.clone();
         self.scan(&docs, start, end, |key, record| {
+            let at = crate::record::RecordAt { collection, key };
             visit(
                 key,
-                crate::record::decode_record(&db.shared.codecs, &docs, record)?,
+                crate::record::decode_record(&db.shared.codecs, at, record)?,
             )
         })
     }

@@ -22,11 +22,10 @@ use crate::committer::Shared;
 use crate::compression::Codecs;
 use crate::error::{EngineError, Result};
 use crate::layout::CATALOG_TABLE;
-use crate::record::decode_record;
+use crate::record::{decode_record, RecordAt};
 
 /// One collection as seen by a view: its document table, opened once.
 struct ViewCollection {
-    docs_name: String,
     docs: Option<TableReader>,
 }
 
@@ -84,9 +83,8 @@ impl ReadView {
             });
         };
         let meta = CollectionMeta::decode(&bytes)?;
-        let docs_name = crate::layout::docs_table(meta.id);
-        let docs = self.snapshot.table(&docs_name)?;
-        let found = Arc::new(ViewCollection { docs_name, docs });
+        let docs = self.snapshot.table(&crate::layout::docs_table(meta.id))?;
+        let found = Arc::new(ViewCollection { docs });
         self.collections
             .write()
             .insert(name.to_string(), found.clone());
@@ -106,9 +104,11 @@ impl ReadView {
         };
         let mut key = Vec::with_capacity(24);
         id.encode_key(&mut key)?;
-        docs.get_with(&key, |record| {
-            decode_record(codecs, &coll.docs_name, record)
-        })?
-        .transpose()
+        let at = RecordAt {
+            collection,
+            key: &key,
+        };
+        docs.get_with(&key, |record| decode_record(codecs, at, record))?
+            .transpose()
     }
 }

@@ -29,7 +29,7 @@ use crate::extension::{DocChange, Extension, ExtensionTxn};
 use crate::layout::parse_changelog_key;
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
 use crate::merge_scan::merge_scan;
-use crate::record::decode_record;
+use crate::record::{decode_record, RecordAt};
 use crate::view_state::ViewState;
 use crate::writeset::{Pending, ReadSet, WriteSet};
 
@@ -53,6 +53,14 @@ pub(crate) struct CollectionHandle {
 }
 
 impl CollectionHandle {
+    /// Where the document stored under `key` lives, for verifying and naming its record.
+    pub(crate) fn record_at<'a>(&'a self, key: &'a [u8]) -> RecordAt<'a> {
+        RecordAt {
+            collection: &self.meta.name,
+            key,
+        }
+    }
+
     /// Whether some extension of the collection checks transactions at commit.
     pub(crate) fn checks_at_commit(&self) -> bool {
         !matches!(self.commit_needs, CommitNeeds::Nothing)
@@ -302,10 +310,14 @@ impl Transaction {
         let docs = coll.docs.clone();
         let db = self.db.clone();
         let codecs = &db.shared.codecs;
+        let at = RecordAt {
+            collection,
+            key: &key,
+        };
         self.note_read(&docs, &key);
         if let Some(pending) = self.writes.get(&docs, &key) {
             return match pending {
-                Pending::Put { value, .. } => decode_record(codecs, &docs, value).map(Some),
+                Pending::Put { value, .. } => decode_record(codecs, at, value).map(Some),
                 Pending::Delete => Ok(None),
             };
         }
@@ -316,7 +328,7 @@ impl Transaction {
             return Ok(None);
         };
         reader
-            .get_with(&key, |record| decode_record(codecs, &docs, record))?
+            .get_with(&key, |record| decode_record(codecs, at, record))?
             .transpose()
     }
 
@@ -433,7 +445,8 @@ impl Transaction {
         let db = self.db.clone();
         self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, record| {
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
-            let doc = decode_record(&db.shared.codecs, &docs, record)?;
+            let at = RecordAt { collection, key };
+            let doc = decode_record(&db.shared.codecs, at, record)?;
             Ok(visit(&id, &doc))
         })
     }
@@ -514,7 +527,11 @@ impl Transaction {
         let Some(record) = self.read_raw(&coll.docs, key, true)? else {
             return Ok(None);
         };
-        let value = decode_record(&self.db.shared.codecs, &coll.docs, &record)?;
+        let at = RecordAt {
+            collection: &coll.meta.name,
+            key,
+        };
+        let value = decode_record(&self.db.shared.codecs, at, &record)?;
         Ok(Some(StoredDoc { record, value }))
     }
 

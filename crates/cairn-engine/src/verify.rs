@@ -27,7 +27,7 @@ use crate::layout::{
     docs_table, parse_changelog_key, routing_key, CATALOG_TABLE, CHANGELOG_TABLE, DICTIONARY_TABLE,
     RECLAIM_TABLE, ROUTING_TABLE,
 };
-use crate::record::decode_record;
+use crate::record::{decode_record, RecordAt};
 
 /// Findings kept in a report: 10,000. A badly damaged file could produce one per record; past
 /// this the report counts them without listing them.
@@ -45,6 +45,12 @@ pub enum Finding {
     TamperedBlock {
         /// The logical block index.
         block: u64,
+    },
+    /// One of the two copies of an encrypted file's header block fails authentication (the
+    /// other one is intact and in use): one more failure and the database is lost.
+    DamagedHeaderCopy {
+        /// The physical slot (0 or 1) holding the damaged copy.
+        slot: u64,
     },
     /// redb's page checksums or B-tree structure failed.
     StorageChecksum {
@@ -149,6 +155,10 @@ impl std::fmt::Display for Finding {
                     "encrypted block {block} failed authentication (modified on disk)"
                 )
             }
+            Finding::DamagedHeaderCopy { slot } => write!(
+                f,
+                "the copy of the encrypted header block in slot {slot} failed authentication (the other copy is intact; take a backup)"
+            ),
             Finding::StorageChecksum { detail } => write!(f, "storage checksums: {detail}"),
             Finding::BadCatalogEntry { name, detail } => {
                 write!(f, "catalog entry `{name}`: {detail}")
@@ -269,6 +279,9 @@ pub fn check_database(config: &Config) -> Result<CheckReport> {
     for block in store.verify_blocks()? {
         report.add(Finding::TamperedBlock { block });
     }
+    for slot in store.damaged_header_copies()? {
+        report.add(Finding::DamagedHeaderCopy { slot });
+    }
     match store.check_integrity() {
         Ok(true) => {}
         Ok(false) => report.add(Finding::StorageChecksum {
@@ -295,7 +308,9 @@ fn storage_finding(mut report: CheckReport, err: StorageError) -> Result<CheckRe
         StorageError::Corrupted { detail } | StorageError::UnsupportedFormat { detail } => {
             report.add(Finding::StorageChecksum { detail })
         }
-        StorageError::Engine { detail, .. } => report.add(Finding::Unreadable { detail }),
+        StorageError::Engine { detail, .. } | StorageError::IoFailed { detail } => {
+            report.add(Finding::Unreadable { detail })
+        }
         other => return Err(other.into()),
     }
     Ok(report)
@@ -364,7 +379,11 @@ fn check_documents(
             });
             continue;
         };
-        match decode_record(codecs, &table, entry.value()) {
+        let at = RecordAt {
+            collection: &meta.name,
+            key: entry.key(),
+        };
+        match decode_record(codecs, at, entry.value()) {
             Ok(doc) => {
                 let found = doc.as_object().and_then(|o| o.get("_id")).cloned();
                 if found.as_ref() != Some(&id.to_value()) {

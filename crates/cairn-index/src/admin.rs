@@ -63,6 +63,52 @@ pub fn create_index(
     }
 }
 
+/// What [`resume_builds`] did with one interrupted build.
+#[derive(Debug)]
+pub struct ResumedBuild {
+    /// The collection.
+    pub collection: String,
+    /// The index.
+    pub name: String,
+    /// `Ok` when the build finished (the index is ready); otherwise why it failed — the
+    /// index was then dropped, as a failed `create_index` drops it.
+    pub outcome: Result<()>,
+}
+
+/// Finishes the index builds a crash interrupted: an index attached but not yet marked
+/// ready (the process died mid-build) is filled again from a fresh snapshot and marked ready,
+/// exactly as an online build would (entries the interrupted build already wrote are
+/// rewritten in place; writes since its attach kept theirs up to date through the write
+/// hook). A build that fails now (a duplicate in a unique index) is rolled back: the index is
+/// dropped. Called on open (`cairn::open`), before the database serves anything.
+pub fn resume_builds(db: &Database) -> Result<Vec<ResumedBuild>> {
+    let mut unfinished = Vec::new();
+    {
+        let mut txn = db.read()?;
+        for meta in db.list_collections()? {
+            for handle in indexes(&mut txn, &meta.name)? {
+                if !handle.ready {
+                    unfinished.push((meta.name.clone(), handle.spec));
+                }
+            }
+        }
+    }
+    let mut resumed = Vec::new();
+    for (collection, spec) in unfinished {
+        let outcome = fill(db, &collection, &spec, &mut |_| {});
+        if outcome.is_err() {
+            // Best effort, as in `create_index`: the build's own error is the one to report.
+            let _ = db.detach_extension(&collection, &spec.name);
+        }
+        resumed.push(ResumedBuild {
+            collection,
+            name: spec.name,
+            outcome,
+        });
+    }
+    Ok(resumed)
+}
+
 /// Drops an index and its entries.
 pub fn drop_index(db: &Database, collection: &str, name: &str) -> Result<()> {
     let mut txn = db.read()?;

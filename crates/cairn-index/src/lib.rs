@@ -28,7 +28,7 @@ pub mod spec;
 pub mod stats;
 pub mod verify;
 
-pub use admin::{create_index, drop_index, list_indexes, IndexInfo};
+pub use admin::{create_index, drop_index, list_indexes, resume_builds, IndexInfo, ResumedBuild};
 pub use build::BuildProgress;
 pub use chunks::ChunkWriter;
 pub use error::{IndexError, Result};

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use cairn::geo::GeoError;
 use cairn::index::IndexError;
 use cairn::query::QueryError;
-use cairn::{DocError, EngineError};
+use cairn::{DocError, EngineError, StorageError};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 use utoipa::ToSchema;
@@ -114,6 +114,14 @@ impl ApiError {
             "internal",
             "internal server error; the server log has the details",
         )
+    }
+
+    /// 500 `corruption`: stored data failed its checksum or did not decode (the data file is
+    /// damaged). Logged, and answered with the message, which names the collection and id.
+    pub fn corruption(message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        tracing::error!(%message, "stored data is corrupted");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corruption", message)
     }
 
     /// The response body.
@@ -280,6 +288,7 @@ impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> ApiError {
         let message = err.to_string();
         let status = |status, code| ApiError::new(status, code, message.clone());
+        let is_corruption = err.is_corruption();
         match err {
             EngineError::UnknownCollection { name } => {
                 status(StatusCode::NOT_FOUND, "collection_not_found")
@@ -387,6 +396,16 @@ impl From<EngineError> for ApiError {
                 status(StatusCode::BAD_REQUEST, "read_only_transaction")
             }
             EngineError::Closed => status(StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            // Damaged stored data: refused rather than answered wrong. Its own code so clients
+            // and monitoring tell it from a server bug; the fix is a restore, not a retry.
+            EngineError::Corruption { collection, id, .. } => ApiError::corruption(message)
+                .with_details(json!({ "collection": collection, "id": id })),
+            EngineError::Corrupt { table, .. } => {
+                ApiError::corruption(message).with_details(json!({ "table": table }))
+            }
+            // A damaged storage page (or encrypted block) is corruption too.
+            EngineError::Storage(_) if is_corruption => ApiError::corruption(message),
+            EngineError::Storage(storage) => ApiError::from(storage),
             // Online backups (`POST /v1/admin/backup`): the backup folder's state does not
             // allow this piece (an incremental without a full one, a broken chain, a log
             // trimmed past the last piece); the admin takes a full backup or another folder.
@@ -405,9 +424,26 @@ impl From<EngineError> for ApiError {
             | EngineError::RestoreDestinationExists { .. }
             | EngineError::Unreplayable { .. }
             | EngineError::ExtensionFailed { .. }
-            | EngineError::Corrupt { .. }
-            | EngineError::UnknownExtensionKind { .. }
-            | EngineError::Storage(_) => ApiError::internal(message),
+            | EngineError::UnknownExtensionKind { .. } => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            // Nothing was written; writes resume by themselves once space is freed.
+            StorageError::DiskFull { .. } => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", message)
+            }
+            // The data file is reopened at the next write: retrying may succeed.
+            StorageError::IoFailed { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
+            _ => ApiError::internal(message),
         }
     }
 }
@@ -723,6 +759,26 @@ mod tests {
                 IndexError::CorruptKey.into(),
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
+            ),
+            (
+                EngineError::Corruption {
+                    collection: "c".into(),
+                    id: "7".into(),
+                    detail: "record checksum mismatch".into(),
+                }
+                .into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corruption",
+            ),
+            (
+                QueryError::Engine(EngineError::Corruption {
+                    collection: "c".into(),
+                    id: "7".into(),
+                    detail: "d".into(),
+                })
+                .into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corruption",
             ),
         ];
         for (api, status, code) in cases {

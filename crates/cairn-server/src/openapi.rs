@@ -84,7 +84,9 @@ impl utoipa::IntoResponses for ErrorResponses {
             ("431", "The request's headers are larger than the server reads (`headers_too_large`)."),
             ("422", "A schema, a schema rule or an extension (index) rejected the write, a schema expression could not be evaluated, or an Idempotency-Key was reused with a different request (`idempotency_key_reused`)."),
             ("429", "Too many wrong passwords for the user name or from the client address: password logins are refused for the seconds in `Retry-After` (bearer tokens still work)."),
-            ("503", "Too many requests (or password logins) in progress, shutting down, or an index build or schema inference gave way to concurrent writes; retry."),
+            ("500", "Stored data failed its checksum (`corruption`, naming the collection and id: the data file is damaged; `cairn check` lists the damage, restore a backup), or an internal error."),
+            ("507", "The disk holding the database is full (`disk_full`): nothing was written; free space, and writes resume by themselves."),
+            ("503", "Too many requests (or password logins) in progress, shutting down, the data file failed and is reopened at the next write (`storage_unavailable`), or an index build or schema inference gave way to concurrent writes; retry."),
         ]
         .into_iter()
         .map(|(status, description)| (status.to_string(), error_response(description)))

@@ -160,6 +160,10 @@ pub struct EncryptedBackend {
     journal: Option<PathBuf>,
     /// The block an interrupted rotation pass resumes at (from its journal), else 0.
     resume_from: AtomicU64,
+    /// Copies of block 0 that failed authentication when the file was opened. Kept because
+    /// opening writes block 0 (into the older copy), which can overwrite a damaged copy
+    /// before a check gets to read it.
+    header_damage_at_open: Mutex<Vec<u64>>,
 }
 
 impl std::fmt::Debug for EncryptedBackend {
@@ -191,6 +195,7 @@ impl EncryptedBackend {
             }),
             journal,
             resume_from: AtomicU64::new(0),
+            header_damage_at_open: Mutex::new(Vec::new()),
         };
         backend.recover_journal()?;
         if backend.keys.read().retiring.is_none() {
@@ -199,6 +204,8 @@ impl EncryptedBackend {
             backend.remove_journal()?;
         }
         if blocks > 0 {
+            let damaged = backend.damaged_header_slots()?;
+            *backend.header_damage_at_open.lock() = damaged;
             let keys = backend.keys.read();
             *backend.header.lock() = backend.newest_header_slot(&keys)?;
         }
@@ -227,6 +234,33 @@ impl EncryptedBackend {
             }
         }
         Ok(bad)
+    }
+
+    /// The copies of block 0 (slots 0 and 1) that failed authentication when the file was
+    /// opened, or fail it now. Reads use the newest copy that authenticates, so one damaged
+    /// copy goes unnoticed by reads — until the other is lost too; `cairn check` reports it
+    /// from this list. (The next header write overwrites the older copy, which heals it.)
+    pub fn damaged_header_copies(&self) -> io::Result<Vec<u64>> {
+        let mut damaged = self.damaged_header_slots()?;
+        damaged.extend(self.header_damage_at_open.lock().iter().copied());
+        damaged.sort_unstable();
+        damaged.dedup();
+        Ok(damaged)
+    }
+
+    /// The copies of block 0 that hold something but fail authentication now.
+    fn damaged_header_slots(&self) -> io::Result<Vec<u64>> {
+        let keys = self.keys.read();
+        // Block 0's writer holds this lock, so no copy is read half-written.
+        let _header = self.header.lock();
+        let mut buf = vec![0u8; SLOT_BYTES];
+        let mut damaged = Vec::new();
+        for slot in 0..2 {
+            if self.read_slot(&keys, 0, slot, &mut buf).is_err() {
+                damaged.push(slot);
+            }
+        }
+        Ok(damaged)
     }
 
     fn stripe(&self, block: u64) -> &RwLock<()> {

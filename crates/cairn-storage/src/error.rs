@@ -35,6 +35,22 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// The disk (or the user's quota) is full: a write could not be stored. Nothing
+    /// acknowledged is lost; once space is freed the store reopens itself at the next write
+    /// (see `reopen.rs`).
+    #[error("the disk holding the database is full ({detail}); free space and retry — writes resume by themselves")]
+    DiskFull {
+        /// The operating system's message.
+        detail: String,
+    },
+    /// Reading or writing the data file failed with an I/O error, after which the storage
+    /// engine refuses further work until the file is reopened; the store reopens itself at the
+    /// next write (see `reopen.rs`).
+    #[error("I/O error on the data file ({detail}); the store reopens itself at the next write")]
+    IoFailed {
+        /// The operating system's (or storage engine's) message.
+        detail: String,
+    },
     /// A key or value exceeds what the storage engine can hold in one entry.
     #[error("entry in table `{table}` is {size_bytes} bytes; the storage limit is {limit_bytes}")]
     EntryTooLarge {
@@ -122,7 +138,15 @@ impl From<redb::StorageError> for StorageError {
             },
             redb::StorageError::Io(err) => match tampered_block(&err) {
                 Some(block) => StorageError::Tampered { block },
-                None => StorageError::engine("storage access", err),
+                None if is_disk_full(&err) => StorageError::DiskFull {
+                    detail: err.to_string(),
+                },
+                None => StorageError::IoFailed {
+                    detail: err.to_string(),
+                },
+            },
+            redb::StorageError::PreviousIo => StorageError::IoFailed {
+                detail: "an earlier I/O error disabled the data file".to_string(),
             },
             other => StorageError::engine("storage access", other),
         }
@@ -154,6 +178,25 @@ impl From<redb::CommitError> for StorageError {
             other => StorageError::engine("commit", other),
         }
     }
+}
+
+impl StorageError {
+    /// Whether this error leaves the storage engine refusing further work until the data file
+    /// is reopened (a failed write: disk full or another I/O error).
+    pub fn disables_store(&self) -> bool {
+        matches!(
+            self,
+            StorageError::DiskFull { .. } | StorageError::IoFailed { .. }
+        )
+    }
+}
+
+/// Whether an I/O error says the disk or quota is full (`ENOSPC`, `EDQUOT`).
+pub(crate) fn is_disk_full(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// The block named by an authentication failure of the encrypted backend, if that is what

@@ -17,10 +17,12 @@
 //!   `rotation.rs` re-encrypts the data file under a new data key while it stays open.
 
 mod cipher;
+mod contain;
 mod encrypted_backend;
 mod error;
 mod keyring;
 mod mode;
+mod reopen;
 mod rotation;
 mod snapshot;
 mod snapshot_cache;
@@ -36,6 +38,7 @@ pub use keyring::{
     MAX_DATA_KEY_ID,
 };
 pub use mode::{StorageMode, DEFAULT_FLUSH_INTERVAL, DEFAULT_HYBRID_MEMORY_BUDGET_BYTES};
+pub use reopen::SPACE_PROBE_BYTES;
 pub use rotation::{RotationReport, ROTATION_CHUNK_BLOCKS};
 pub use snapshot::{
     Entry, RangeIter, Snapshot, TableReader, TableStats, MAX_OPEN_TABLES_PER_SNAPSHOT,

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::RwLock;
 use redb::ReadableTableMetadata;
 
+use crate::contain::contained;
 use crate::table_read;
 use crate::{Result, StorageError};
 
@@ -95,11 +96,13 @@ impl Snapshot {
         if let Some(opened) = self.view.tables.read().get(name) {
             return Ok(opened.clone().map(|table| TableReader { table }));
         }
-        let opened = match self.view.txn.open_table(RawTable::new(name)) {
-            Ok(table) => Some(Arc::new(table)),
-            Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(err) => return Err(err.into()),
-        };
+        let opened = contained("opening a table", || {
+            match self.view.txn.open_table(RawTable::new(name)) {
+                Ok(table) => Ok(Some(Arc::new(table))),
+                Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+                Err(err) => Err(err.into()),
+            }
+        })?;
         let mut tables = self.view.tables.write();
         if tables.len() < MAX_OPEN_TABLES_PER_SNAPSHOT {
             tables.insert(name.into(), opened.clone());
@@ -110,14 +113,16 @@ impl Snapshot {
     /// Names of all tables that exist in this snapshot.
     pub fn table_names(&self) -> Result<Vec<String>> {
         use redb::TableHandle;
-        let names = self
-            .view
-            .txn
-            .list_tables()
-            .map_err(StorageError::from)?
-            .map(|handle| handle.name().to_string())
-            .collect();
-        Ok(names)
+        contained("listing tables", || {
+            let names = self
+                .view
+                .txn
+                .list_tables()
+                .map_err(StorageError::from)?
+                .map(|handle| handle.name().to_string())
+                .collect();
+            Ok(names)
+        })
     }
 }
 
@@ -140,7 +145,9 @@ impl TableReader {
 
     /// Iterates the entries whose keys lie within `(start, end)`, in key order.
     pub fn range<'a>(&'a self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<RangeIter<'a>> {
-        let range = self.table.range::<&[u8]>((start, end))?;
+        let range = contained("a range read", || {
+            Ok(self.table.range::<&[u8]>((start, end))?)
+        })?;
         Ok(RangeIter { range })
     }
 
@@ -174,13 +181,15 @@ impl TableReader {
 
     /// Space used by this table in the data file.
     pub fn stats(&self) -> Result<TableStats> {
-        let stats = self.table.stats()?;
-        Ok(TableStats {
-            entries: self.table.len()?,
-            stored_bytes: stats.stored_bytes(),
-            allocated_bytes: stats.stored_bytes()
-                + stats.metadata_bytes()
-                + stats.fragmented_bytes(),
+        contained("table statistics", || {
+            let stats = self.table.stats()?;
+            Ok(TableStats {
+                entries: self.table.len()?,
+                stored_bytes: stats.stored_bytes(),
+                allocated_bytes: stats.stored_bytes()
+                    + stats.metadata_bytes()
+                    + stats.fragmented_bytes(),
+            })
         })
     }
 }
@@ -213,21 +222,23 @@ impl<'a> Iterator for RangeIter<'a> {
     type Item = Result<Entry<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let item = self.range.next()?;
-        Some(
-            item.map(|(key, value)| Entry { key, value })
-                .map_err(StorageError::from),
-        )
+        let range = &mut self.range;
+        let item = match contained("a range read", || Ok(range.next())) {
+            Ok(item) => item?,
+            Err(err) => return Some(Err(err)),
+        };
+        Some(item.map_err(StorageError::from).and_then(Entry::checked))
     }
 }
 
 impl DoubleEndedIterator for RangeIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        let item = self.range.next_back()?;
-        Some(
-            item.map(|(key, value)| Entry { key, value })
-                .map_err(StorageError::from),
-        )
+        let range = &mut self.range;
+        let item = match contained("a range read", || Ok(range.next_back())) {
+            Ok(item) => item?,
+            Err(err) => return Some(Err(err)),
+        };
+        Some(item.map_err(StorageError::from).and_then(Entry::checked))
     }
 }
 
@@ -235,6 +246,24 @@ impl DoubleEndedIterator for RangeIter<'_> {
 pub struct Entry<'a> {
     key: redb::AccessGuard<'a, &'static [u8]>,
     value: redb::AccessGuard<'a, &'static [u8]>,
+}
+
+impl<'a> Entry<'a> {
+    /// Wraps an entry read from a page, first checking (contained) that its key and value lie
+    /// within the page: `key()` and `value()` recompute the same bounds, so once this passed
+    /// they cannot panic.
+    fn checked(
+        (key, value): (
+            redb::AccessGuard<'a, &'static [u8]>,
+            redb::AccessGuard<'a, &'static [u8]>,
+        ),
+    ) -> Result<Self> {
+        contained("a range read", || {
+            let _ = (key.value(), value.value());
+            Ok(())
+        })?;
+        Ok(Entry { key, value })
+    }
 }
 
 impl Entry<'_> {

@@ -9,9 +9,11 @@ use std::thread::JoinHandle;
 use redb::ReadableDatabase;
 
 use crate::cipher::{Cipher, KeySource};
+use crate::contain::contained;
 use crate::encrypted_backend::{EncryptedBackend, SharedBackend};
 use crate::keyring::{self, DataKeys};
 use crate::mode::StorageMode;
+use crate::reopen::Failure;
 use crate::snapshot::Snapshot;
 use crate::snapshot_cache::SnapshotCache;
 use crate::write::WriteTxn;
@@ -58,6 +60,11 @@ pub(crate) struct Shared {
     /// The read view shared by snapshots taken since the latest commit.
     pub(crate) snapshots: SnapshotCache,
     pub(crate) fsyncs: AtomicU64,
+    /// The open redb database; `None` after `reopen.rs` closed one an I/O error disabled and
+    /// before it opened the file again.
+    pub(crate) db: parking_lot::RwLock<Option<Arc<redb::Database>>>,
+    /// Why the store is disabled: set by the operation that failed, cleared by a reopen.
+    pub(crate) failure: parking_lot::Mutex<Option<Failure>>,
 }
 
 impl Shared {
@@ -71,8 +78,7 @@ impl Shared {
 
 /// An open database: one redb file (or one in-memory backend) and its storage mode.
 pub struct Store {
-    db: Arc<redb::Database>,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     path: Option<PathBuf>,
     flusher: Option<Flusher>,
     recovered_on_open: bool,
@@ -104,13 +110,15 @@ impl Store {
                     let journal = config.dir.join(ROTATION_JOURNAL_FILE_NAME);
                     let backend = Arc::new(encrypted_file_backend(&path, &keys, journal)?);
                     encryption = Some(backend.clone());
-                    builder
-                        .create_with_backend(SharedBackend(backend))
-                        .map_err(|err| open_error(err, &path))?
+                    contained("opening the data file", || {
+                        builder
+                            .create_with_backend(SharedBackend(backend))
+                            .map_err(|err| open_error(err, &path))
+                    })?
                 }
-                None => builder
-                    .create(&path)
-                    .map_err(|err| open_error(err, &path))?,
+                None => contained("opening the data file", || {
+                    builder.create(&path).map_err(|err| open_error(err, &path))
+                })?,
             };
             (db, Some(path))
         } else {
@@ -120,22 +128,22 @@ impl Store {
                 .map_err(|err| open_error(err, Path::new("<memory>")))?;
             (db, None)
         };
-        let db = Arc::new(db);
         let shared = Arc::new(Shared {
             mode,
             dirty: AtomicBool::new(false),
             commits: AtomicU64::new(0),
             snapshots: SnapshotCache::default(),
             fsyncs: AtomicU64::new(0),
+            db: parking_lot::RwLock::new(Some(Arc::new(db))),
+            failure: parking_lot::Mutex::new(None),
         });
         let flusher = match mode {
             StorageMode::MemoryFirst { flush_interval } => {
-                Some(Flusher::start(db.clone(), shared.clone(), flush_interval)?)
+                Some(Flusher::start(shared.clone(), flush_interval)?)
             }
             _ => None,
         };
         Ok(Store {
-            db,
             shared,
             path,
             flusher,
@@ -183,6 +191,21 @@ impl Store {
         }
     }
 
+    /// The copies of an encrypted file's header block (slots 0 and 1) that fail
+    /// authentication; reads use the intact one, so only this reveals a damaged copy. Always
+    /// empty for an unencrypted store.
+    pub fn damaged_header_copies(&self) -> Result<Vec<u64>> {
+        match &self.encryption {
+            Some(backend) => backend
+                .damaged_header_copies()
+                .map_err(|source| StorageError::Io {
+                    path: self.path.clone().unwrap_or_default(),
+                    source,
+                }),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Whether opening found the file not cleanly closed (a crash) and repaired it.
     pub fn recovered_on_open(&self) -> bool {
         self.recovered_on_open
@@ -203,25 +226,43 @@ impl Store {
     /// Every commit that returned before this call is visible in it. Snapshots taken while no
     /// commit lands in between share one view (see [`Snapshot::id`]).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        self.shared
-            .snapshots
-            .snapshot(&self.shared.commits, || Ok(self.db.begin_read()?))
+        if self.shared.db.read().is_none() {
+            // Closed by a reopen that could not open the file again yet.
+            self.reopen()?;
+        }
+        let db = self.shared.db()?;
+        let begun = self.shared.snapshots.snapshot(&self.shared.commits, || {
+            contained("starting a read", || Ok(db.begin_read()?))
+        });
+        self.shared.observe(begun)
     }
 
-    /// Starts the write transaction, waiting while another one is live.
+    /// Starts the write transaction, waiting while another one is live. After an I/O error
+    /// disabled the data file (a full disk), this first reopens it (see `reopen.rs`).
     pub fn begin_write(&self) -> Result<WriteTxn> {
-        WriteTxn::new(self.db.begin_write()?, self.shared.clone())
+        if self.shared.failure.lock().is_some() {
+            self.reopen()?;
+        }
+        let db = self.shared.db()?;
+        let txn = contained("starting a write", || Ok(db.begin_write()?));
+        WriteTxn::new(self.shared.observe(txn)?, self.shared.clone())
     }
 
     /// Makes every acknowledged commit durable now (a no-op for modes that already are, and for
     /// memory-only, which has nothing to make durable).
     pub fn flush(&self) -> Result<()> {
-        flush_now(&self.db, &self.shared)
+        flush_now(&self.shared)
+    }
+
+    /// Why the store cannot write right now (a full disk, an I/O error), or `None` when it
+    /// can. For readiness checks: the next write retries, reopening the data file.
+    pub fn write_failure(&self) -> Option<StorageError> {
+        self.shared.failure.lock().as_ref().map(Failure::error)
     }
 
     /// Counters and sizes for `stats` and metrics.
     pub fn stats(&self) -> StoreStats {
-        let cache = self.db.cache_stats();
+        let cache = self.shared.db.read().as_ref().map(|db| db.cache_stats());
         let meta = self
             .path
             .as_ref()
@@ -233,10 +274,10 @@ impl Store {
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
             file_bytes,
             disk_bytes,
-            cache_used_bytes: cache.used_bytes() as u64,
-            cache_evictions: cache.evictions(),
-            cache_read_hits: cache.read_hits(),
-            cache_read_misses: cache.read_misses(),
+            cache_used_bytes: cache.as_ref().map_or(0, |c| c.used_bytes() as u64),
+            cache_evictions: cache.as_ref().map_or(0, |c| c.evictions()),
+            cache_read_hits: cache.as_ref().map_or(0, |c| c.read_hits()),
+            cache_read_misses: cache.as_ref().map_or(0, |c| c.read_misses()),
         }
     }
 
@@ -279,19 +320,17 @@ impl Store {
         }
         // The shared view is a live read transaction, which these operations refuse.
         self.shared.snapshots.clear();
-        let result = match Arc::get_mut(&mut self.db) {
+        let mut slot = self.shared.db.write();
+        let result = match slot.as_mut().and_then(Arc::get_mut) {
             Some(db) => op(db),
             None => Err(StorageError::Engine {
                 operation,
                 detail: "the store is in use by another handle".to_string(),
             }),
         };
+        drop(slot);
         if let StorageMode::MemoryFirst { flush_interval } = self.shared.mode {
-            self.flusher = Some(Flusher::start(
-                self.db.clone(),
-                self.shared.clone(),
-                flush_interval,
-            )?);
+            self.flusher = Some(Flusher::start(self.shared.clone(), flush_interval)?);
         }
         result
     }
@@ -345,12 +384,14 @@ pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
     meta.len()
 }
 
-fn flush_now(db: &redb::Database, shared: &Arc<Shared>) -> Result<()> {
+fn flush_now(shared: &Arc<Shared>) -> Result<()> {
     if !shared.mode.has_files() || !shared.dirty.load(Ordering::Acquire) {
         return Ok(());
     }
     // An empty durable commit persists every earlier non-durable commit with it.
-    WriteTxn::new(db.begin_write()?, shared.clone())?.commit_durable()
+    let db = shared.db()?;
+    let txn = shared.observe(db.begin_write().map_err(StorageError::from))?;
+    WriteTxn::new(txn, shared.clone())?.commit_durable()
 }
 
 /// The `memory-first` background thread: every interval, makes pending commits durable.
@@ -360,11 +401,7 @@ struct Flusher {
 }
 
 impl Flusher {
-    fn start(
-        db: Arc<redb::Database>,
-        shared: Arc<Shared>,
-        interval: std::time::Duration,
-    ) -> Result<Flusher> {
+    fn start(shared: Arc<Shared>, interval: std::time::Duration) -> Result<Flusher> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("cairn-flusher".to_string())
@@ -373,7 +410,7 @@ impl Flusher {
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         // A failed flush is retried at the next tick; the data stays in memory
                         // and the loss window grows only while the disk refuses writes.
-                        let _ = flush_now(&db, &shared);
+                        let _ = flush_now(&shared);
                     }
                     _ => return,
                 }
@@ -391,7 +428,7 @@ impl Flusher {
     }
 }
 
-fn open_error(err: redb::DatabaseError, path: &Path) -> StorageError {
+pub(crate) fn open_error(err: redb::DatabaseError, path: &Path) -> StorageError {
     match err {
         redb::DatabaseError::DatabaseAlreadyOpen => StorageError::AlreadyOpen {
             path: path.to_path_buf(),

@@ -1,9 +1,11 @@
 //! Reads shared by [`crate::TableReader`] (a snapshot's table) and [`crate::TableWriter`] (the
 //! write transaction's table, which sees its own writes): both are redb readable tables of raw
-//! bytes, so the logic lives here once.
+//! bytes, so the logic lives here once. Every redb call runs inside [`contained`], so a damaged
+//! page is an error, not a panic.
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
+use crate::contain::contained;
 use crate::Result;
 
 /// A table of raw bytes that can be read.
@@ -20,23 +22,31 @@ pub(crate) fn get_with<R>(
     key: &[u8],
     read: impl FnOnce(&[u8]) -> R,
 ) -> Result<Option<R>> {
-    let guard = table.get(key)?;
-    Ok(guard.map(|value| read(value.value())))
+    let Some(guard) = contained("a read", || Ok(table.get(key)?))? else {
+        return Ok(None);
+    };
+    // The value's bounds come from the page and can be out of range on a damaged one.
+    let value = contained("a read", || Ok(guard.value()))?;
+    Ok(Some(read(value)))
 }
 
 /// The first entry, copied out.
 pub(crate) fn first(table: &impl RawReadable) -> Result<Option<OwnedEntry>> {
-    let first = table.first()?;
-    Ok(first.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    contained("a read", || {
+        let first = table.first()?;
+        Ok(first.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    })
 }
 
 /// The last entry, copied out.
 pub(crate) fn last(table: &impl RawReadable) -> Result<Option<OwnedEntry>> {
-    let last = table.last()?;
-    Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    contained("a read", || {
+        let last = table.last()?;
+        Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    })
 }
 
 /// Number of entries (redb keeps the count; this does not scan).
 pub(crate) fn len(table: &impl ReadableTableMetadata) -> Result<u64> {
-    Ok(table.len()?)
+    contained("a table count", || Ok(table.len()?))
 }

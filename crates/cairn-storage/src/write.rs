@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use redb::ReadableTable;
 
+use crate::contain::contained;
 use crate::snapshot::{prefix_end, RawTable};
 use crate::store::Shared;
 use crate::table_read;
@@ -36,10 +37,13 @@ impl WriteTxn {
     /// Opens (creating if needed) one table for reading and writing. Several different tables
     /// may be open at once; opening the same one twice is an error.
     pub fn table(&self, name: &str) -> Result<TableWriter<'_>> {
-        let table = self.txn.open_table(RawTable::new(name))?;
+        let table = contained("opening a table", || {
+            Ok(self.txn.open_table(RawTable::new(name))?)
+        });
         Ok(TableWriter {
-            table,
+            table: self.shared.observe(table)?,
             name: name.to_string(),
+            shared: &self.shared,
         })
     }
 
@@ -61,7 +65,9 @@ impl WriteTxn {
     /// Makes every change visible to new snapshots, and durable if the mode says so.
     pub fn commit(self) -> Result<()> {
         let durable = self.shared.mode.durable_commits();
-        self.txn.commit()?;
+        let txn = self.txn;
+        self.shared
+            .observe(contained("a commit", || Ok(txn.commit()?)))?;
         if durable {
             self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -78,7 +84,9 @@ impl WriteTxn {
                 .set_durability(redb::Durability::Immediate)
                 .map_err(|err| StorageError::engine("set durability", err))?;
         }
-        self.txn.commit()?;
+        let txn = self.txn;
+        self.shared
+            .observe(contained("a commit", || Ok(txn.commit()?)))?;
         self.shared.dirty.store(false, Ordering::Release);
         self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.shared.count_commit();
@@ -95,18 +103,26 @@ impl WriteTxn {
 pub struct TableWriter<'txn> {
     table: redb::Table<'txn, &'static [u8], &'static [u8]>,
     name: String,
+    /// Where a write that disables the data file (a full disk) is recorded.
+    shared: &'txn Shared,
 }
 
 impl TableWriter<'_> {
     /// Inserts or overwrites `key`.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        let result = self.table.insert(key, value).map(|_| ());
-        result.map_err(|err| entry_error(&self.name, err, key.len() + value.len()))
+        let table = &mut self.table;
+        let name = &self.name;
+        self.shared.observe(contained("a write", || {
+            let result = table.insert(key, value).map(|_| ());
+            result.map_err(|err| entry_error(name, err, key.len() + value.len()))
+        }))
     }
 
     /// Removes `key`; returns whether it was present.
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        Ok(self.table.remove(key)?.is_some())
+        let table = &mut self.table;
+        self.shared
+            .observe(contained("a delete", || Ok(table.remove(key)?.is_some())))
     }
 
     /// Looks up `key`, passing the stored value to `read`.
@@ -127,15 +143,18 @@ impl TableWriter<'_> {
         end: Bound<&[u8]>,
         limit: usize,
     ) -> Result<usize> {
-        let mut keys = Vec::new();
-        for item in self.table.range::<&[u8]>((start, end))?.take(limit) {
-            let (key, _) = item?;
-            keys.push(key.value().to_vec());
-        }
-        for key in &keys {
-            self.table.remove(key.as_slice())?;
-        }
-        Ok(keys.len())
+        let table = &mut self.table;
+        contained("a range delete", || {
+            let mut keys = Vec::new();
+            for item in table.range::<&[u8]>((start, end))?.take(limit) {
+                let (key, _) = item?;
+                keys.push(key.value().to_vec());
+            }
+            for key in &keys {
+                table.remove(key.as_slice())?;
+            }
+            Ok(keys.len())
+        })
     }
 
     /// Visits the entries with keys starting with `prefix`, in order, until `visit` returns false.
@@ -149,16 +168,21 @@ impl TableWriter<'_> {
             Some(end) => Bound::Excluded(end.as_slice()),
             None => Bound::Unbounded,
         };
-        for item in self
-            .table
-            .range::<&[u8]>((Bound::Included(prefix), upper))?
-        {
+        let mut range = contained("a range read", || {
+            Ok(self
+                .table
+                .range::<&[u8]>((Bound::Included(prefix), upper))?)
+        })?;
+        loop {
+            let Some(item) = contained("a range read", || Ok(range.next()))? else {
+                return Ok(());
+            };
             let (key, value) = item?;
-            if !visit(key.value(), value.value()) {
-                break;
+            let (key, value) = contained("a range read", || Ok((key.value(), value.value())))?;
+            if !visit(key, value) {
+                return Ok(());
             }
         }
-        Ok(())
     }
 
     /// The last entry of the table, if any.

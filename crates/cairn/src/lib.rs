@@ -109,6 +109,10 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
 
 /// Opens a database with the built-in extension kinds registered (in addition to any in
 /// `config`). Prefer this to `Database::open`, which registers only what `config` lists.
+///
+/// Index builds a crash interrupted are finished here, before the database is returned
+/// ([`cairn_index::resume_builds`]; one that fails now is dropped), so an index never stays
+/// half-built. Opening therefore takes as long as those builds.
 pub fn open(mut config: Config) -> Result<Database> {
     for kind in builtin_extension_kinds() {
         if !config
@@ -119,7 +123,9 @@ pub fn open(mut config: Config) -> Result<Database> {
             config.extension_kinds.push(kind);
         }
     }
-    Database::open(config)
+    let db = Database::open(config)?;
+    cairn_index::resume_builds(&db).map_err(EngineError::from)?;
+    Ok(db)
 }
 
 /// Opens a memory-only database with the built-in extension kinds registered.

@@ -109,35 +109,30 @@ pub fn restore(
     }
     let staging = staging_dir(to);
     if staging.exists() {
-        // Left by an interrupted restore into the same destination: never a live database.
+        // Left by a restore into the same destination that was killed: never a live database.
         std::fs::remove_dir_all(&staging).map_err(|source| io(&staging, source))?;
     }
     std::fs::create_dir_all(&staging).map_err(|source| io(&staging, source))?;
     let pieces = &manifest.pieces[start..];
-    let full = &pieces[0];
-    if manifest.encrypted {
-        // The restored database gets the keyring of the chain's data key.
-        let from = keys.keyring_file(full.key_id)?;
-        let dest = staging.join(KEYRING_FILE_NAME);
-        std::fs::copy(&from, &dest).map_err(|source| io(&from, source))?;
-    }
-    load_full(src, &staging, full, keys.for_piece(full)?, key, progress)?;
-    let mut config = Config::new(&staging, StorageMode::Persistent);
-    config.encryption = key.cloned();
-    config.extension_kinds = kinds.to_vec();
-    let db = Database::open(config)?;
-    let mut replayed = 0;
-    for piece in pieces[1..]
-        .iter()
-        .take_while(|p| p.kind == PieceKind::Incremental)
-    {
-        let cipher = keys.for_piece(piece)?;
-        if !replay_piece(&db, src, piece, cipher, target, &mut replayed)? {
-            break;
+    let plan = Plan {
+        src,
+        pieces,
+        encrypted: manifest.encrypted,
+        target,
+        key,
+        kinds,
+    };
+    let built = plan.build(&staging, &mut keys, progress);
+    let (seq, replayed) = match built {
+        Ok(built) => built,
+        Err(err) => {
+            // A failed restore leaves nothing behind; the error says why it failed, so a
+            // failure to remove the half-built folder is secondary (the next attempt
+            // removes it).
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(err);
         }
-    }
-    let seq = db.last_seq();
-    drop(db);
+    };
     std::fs::rename(&staging, to).map_err(|source| io(to, source))?;
     if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::File::open(parent)
@@ -149,6 +144,61 @@ pub fn restore(
         pieces: pieces.len(),
         replayed_commits: replayed,
     })
+}
+
+/// What a restore replays: the pieces from a full backup on, up to a target.
+struct Plan<'a> {
+    src: &'a Path,
+    /// A full piece, then the incremental ones after it.
+    pieces: &'a [PieceInfo],
+    /// Whether the chain is encrypted (the restored database gets its keyring).
+    encrypted: bool,
+    target: RestoreTarget,
+    key: Option<&'a KeySource>,
+    kinds: &'a [Arc<dyn ExtensionKind>],
+}
+
+impl Plan<'_> {
+    /// Builds the restored database in `staging`; returns its last sequence number and the
+    /// commits replayed. The database is closed when this returns.
+    fn build(
+        &self,
+        staging: &Path,
+        keys: &mut BackupKeys,
+        progress: Progress<'_>,
+    ) -> Result<(u64, u64)> {
+        let Plan {
+            src,
+            pieces,
+            encrypted,
+            target,
+            key,
+            kinds,
+        } = *self;
+        let full = &pieces[0];
+        if encrypted {
+            // The restored database gets the keyring of the chain's data key.
+            let from = keys.keyring_file(full.key_id)?;
+            let dest = staging.join(KEYRING_FILE_NAME);
+            std::fs::copy(&from, &dest).map_err(|source| io(&from, source))?;
+        }
+        load_full(src, staging, full, keys.for_piece(full)?, key, progress)?;
+        let mut config = Config::new(staging, StorageMode::Persistent);
+        config.encryption = key.cloned();
+        config.extension_kinds = kinds.to_vec();
+        let db = Database::open(config)?;
+        let mut replayed = 0;
+        for piece in pieces[1..]
+            .iter()
+            .take_while(|p| p.kind == PieceKind::Incremental)
+        {
+            let cipher = keys.for_piece(piece)?;
+            if !replay_piece(&db, src, piece, cipher, target, &mut replayed)? {
+                break;
+            }
+        }
+        Ok((db.last_seq(), replayed))
+    }
 }
 
 fn staging_dir(to: &Path) -> PathBuf {

@@ -31,12 +31,12 @@ pub async fn health() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
-/// Readiness: the database is open, the server is not shutting down, and every reader thread
-/// is running (503 otherwise, so a load balancer stops sending traffic before the listener
-/// closes, or to a server whose reads could only time out).
+/// Readiness: the database is open and can write, the server is not shutting down, and every
+/// reader thread is running (503 otherwise, so a load balancer stops sending traffic before the
+/// listener closes, while the disk is full, or to a server whose reads could only time out).
 #[utoipa::path(get, operation_id = "ready", path = "/ready", tag = "system", security(()),
     responses((status = 200, description = "Ready", body = Status),
-              (status = 503, description = "Shutting down, or reader threads are down", body = crate::api_error::ErrorBody)))]
+              (status = 503, description = "Shutting down (`shutting_down`), reader threads are down (`readers_down`), or the database cannot write: the disk is full (`disk_full`) or the data file failed (`storage_unavailable`) — it recovers by itself at the next write once the cause is gone", body = crate::api_error::ErrorBody)))]
 pub async fn ready(State(state): State<SharedState>) -> Result<Json<Status>, ApiError> {
     if state.shutting_down() {
         return Err(ApiError::new(
@@ -53,6 +53,12 @@ pub async fn ready(State(state): State<SharedState>) -> Result<Json<Status>, Api
             "reader threads have stopped; reads cannot be served",
         )
         .with_details(serde_json::json!({ "point_threads": point, "scan_threads": scan })));
+    }
+    if let Some(failure) = state.db.write_failure() {
+        // Not ready while writes fail; the code says why (`disk_full`: free space).
+        let mut not_ready = ApiError::from(failure);
+        not_ready.status = StatusCode::SERVICE_UNAVAILABLE;
+        return Err(not_ready);
     }
     Ok(Json(Status { status: "ready" }))
 }
