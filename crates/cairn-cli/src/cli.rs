@@ -62,6 +62,12 @@ pub const DEFAULT_MEMORY_BUDGET_MB: usize = 256;
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Add, list or drop the server's users, or reset a password (run with the server stopped).
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Create, drop, list or rename collections.
     Collection {
         /// The collection operation.
@@ -352,6 +358,31 @@ pub enum CollectionAction {
         from: String,
         /// New name.
         to: String,
+    },
+}
+
+/// User management (`cairn user`), against the data folder while the server is stopped.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// List users: name, role, per-collection grants.
+    List,
+    /// Create a user; the password comes from CAIRN_PASSWORD, else it is asked for.
+    Add {
+        /// User name.
+        name: String,
+        /// What the user may do.
+        #[arg(long, value_enum, default_value_t = crate::commands::user::RoleArg::ReadWrite)]
+        role: crate::commands::user::RoleArg,
+    },
+    /// Set a user's password (e.g. a lost root password); its tokens stop working.
+    Passwd {
+        /// User name.
+        name: String,
+    },
+    /// Delete a user and its tokens.
+    Drop {
+        /// User name.
+        name: String,
     },
 }
 

@@ -259,3 +259,95 @@ fn tls_serves_https_with_the_configured_certificate() {
         .call();
     assert!(plain.is_err() || plain.is_ok_and(|r| r.status().as_u16() != 200));
 }
+
+/// Runs `cairn user ...` on `dir` with `password` in CAIRN_PASSWORD.
+fn user_command(
+    dir: &std::path::Path,
+    args: &[&str],
+    password: Option<&str>,
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+    command.arg("--data").arg(dir).arg("user").args(args);
+    match password {
+        Some(password) => command.env("CAIRN_PASSWORD", password),
+        None => command.env_remove("CAIRN_PASSWORD"),
+    };
+    command.stdin(std::process::Stdio::null()).output().unwrap()
+}
+
+#[test]
+fn users_are_managed_from_the_command_line_while_the_server_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first start creates `root`; users are added with the server stopped.
+    Server::start(dir.path(), &[]).terminate();
+    let added = user_command(
+        dir.path(),
+        &["add", "alice", "--role", "read-only"],
+        Some("alice-pass-1"),
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let short = user_command(dir.path(), &["add", "bob"], Some("short"));
+    assert!(!short.status.success());
+    let server = Server::start(dir.path(), &[]);
+    let me = server
+        .client(Some(basic("alice", "alice-pass-1")))
+        .get("/v1/auth/me");
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["role"], "read-only");
+    let token = server
+        .client(Some(basic("alice", "alice-pass-1")))
+        .post("/v1/auth/tokens", "{}")
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.terminate();
+    // A lost password is reset offline; the user's tokens stop working.
+    let reset = user_command(dir.path(), &["passwd", "alice"], Some("alice-pass-2"));
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let listed = user_command(dir.path(), &["list"], None);
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains("alice\tread-only"), "{listed}");
+    assert!(listed.contains("root\tadmin"), "{listed}");
+    let server = Server::start(dir.path(), &[]);
+    server
+        .client(Some(basic("alice", "alice-pass-1")))
+        .get("/v1/auth/me")
+        .assert_error(401, "unauthorized");
+    server
+        .client(Some(bearer(&token)))
+        .get("/v1/auth/me")
+        .assert_error(401, "unauthorized");
+    assert_eq!(
+        server
+            .client(Some(basic("alice", "alice-pass-2")))
+            .get("/v1/auth/me")
+            .status,
+        200
+    );
+    server.terminate();
+    let dropped = user_command(dir.path(), &["drop", "alice"], None);
+    assert!(dropped.status.success());
+    let again = user_command(dir.path(), &["drop", "alice"], None);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("does not exist"));
+    let server = Server::start(dir.path(), &[]);
+    server
+        .client(Some(basic("alice", "alice-pass-2")))
+        .get("/v1/auth/me")
+        .assert_error(401, "unauthorized");
+    assert_eq!(
+        server
+            .client(Some(basic("root", ROOT_PASSWORD)))
+            .get("/v1/auth/me")
+            .status,
+        200
+    );
+}

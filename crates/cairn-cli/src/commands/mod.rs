@@ -18,13 +18,14 @@ pub mod serve;
 mod shell;
 mod shell_editor;
 pub mod transfer;
+pub mod user;
 
 use anyhow::Context;
 use cairn::{Database, DocId};
 
 use crate::cli::{
     BackupAction, BackupArgs, BenchCommand, Cli, CollectionAction, Command, IndexAction,
-    InvariantAction, SchemaAction,
+    InvariantAction, SchemaAction, UserAction,
 };
 use crate::open::{config, key_from, key_source, open, Create, NEW_PASSPHRASE_ENV};
 
@@ -84,6 +85,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     | Command::Collection {
                         action: CollectionAction::Create { .. }
                     }
+                    | Command::User {
+                        action: UserAction::Add { .. }
+                    }
             );
             let create = if creates {
                 Create::Allowed
@@ -99,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
     match command {
         Command::Collection { action } => collection::run(db, action),
+        Command::User { action } => user::run(db, action),
         Command::Insert {
             collection,
             json,

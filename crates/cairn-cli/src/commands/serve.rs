@@ -180,6 +180,14 @@ fn announce(info: &StartupInfo) {
             println!("log in:       curl -u root:\"${ROOT_PASSWORD_ENV}\" {url}/v1/collections");
         }
         Some(RootBootstrap::Existing) => {
+            if std::env::var_os(ROOT_PASSWORD_ENV).is_some_and(|v| !v.is_empty()) {
+                // Only a first start creates `root`; saying nothing would leave the operator
+                // believing the variable set the password.
+                eprintln!(
+                    "WARNING: {ROOT_PASSWORD_ENV} is ignored: this data folder already has users. \
+                     To set root's password, stop the server and run `cairn user passwd root`."
+                );
+            }
             println!("log in:       curl -u USER:PASSWORD {url}/v1/collections");
         }
     }

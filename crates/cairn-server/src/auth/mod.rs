@@ -48,7 +48,8 @@ pub enum Access {
 }
 
 impl Access {
-    fn name(self) -> &'static str {
+    /// The access as written in JSON (`read-only`...).
+    pub fn name(self) -> &'static str {
         match self {
             Access::None => "none",
             Access::ReadOnly => "read-only",
@@ -58,6 +59,16 @@ impl Access {
 }
 
 impl Role {
+    /// The role as written in JSON (`read-write`...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::ReadWrite => "read-write",
+            Role::ReadOnly => "read-only",
+            Role::None => "none",
+        }
+    }
+
     /// The access this role gives to a collection without a grant.
     fn default_access(self) -> Access {
         match self {
