@@ -145,14 +145,19 @@ pub fn count(db: &Database, collection: &str, filter: &Filter) -> Result<u64> {
     }
     let indexes = indexes(&mut txn, collection)?;
     let query = Query::new(filter.clone());
-    if let Some(near) = near_of(filter)? {
-        let mut executor = executor(&mut txn, collection, &indexes, &query);
-        return Ok(run_near(&mut executor, &near)?.0.len() as u64);
-    }
     let chosen = choose(&mut txn, collection, &indexes, &query)?;
-    let mut executor = executor(&mut txn, collection, &indexes, &query);
+    count_with(&mut txn, collection, &indexes, &query, &chosen)
+}
+
+fn count_with(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[IndexHandle],
+    query: &Query,
+    chosen: &Candidate,
+) -> Result<u64> {
     let mut n = 0u64;
-    executor.run(&chosen.access, None, &mut |_, _| {
+    each_match(txn, collection, indexes, query, chosen, &mut |_, _| {
         n += 1;
         Ok(true)
     })?;
@@ -173,12 +178,22 @@ pub fn distinct(
     let indexes = indexes(&mut txn, collection)?;
     let query = Query::new(filter.clone());
     let chosen = choose(&mut txn, collection, &indexes, &query)?;
-    let mut executor = executor(&mut txn, collection, &indexes, &query);
+    distinct_with(&mut txn, collection, &indexes, &query, &chosen, &path)
+}
+
+fn distinct_with(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[IndexHandle],
+    query: &Query,
+    chosen: &Candidate,
+    path: &FieldPath,
+) -> Result<Vec<Value>> {
     let mut seen = std::collections::BTreeMap::new();
     let mut bytes = 0usize;
-    executor.run(&chosen.access, None, &mut |_, doc| {
+    each_match(txn, collection, indexes, query, chosen, &mut |_, doc| {
         let mut reached = Vec::new();
-        path_values::collect(&path, &doc, &mut reached);
+        path_values::collect(path, &doc, &mut reached);
         for value in &reached {
             let items: Vec<&Value> = match value {
                 Value::Array(items) => items.iter().collect(),
@@ -200,6 +215,34 @@ pub fn distinct(
         Ok(true)
     })?;
     Ok(seen.into_values().collect())
+}
+
+/// Hands every document matching `query`'s filter to `emit` (in no particular order) until
+/// it returns false: under plan `chosen`, or, when the filter holds a `$near`, only its `k`
+/// nearest. `count`, `distinct` and `for_each_match` all go through here, so none of them
+/// can forget `k`.
+fn each_match(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[IndexHandle],
+    query: &Query,
+    chosen: &Candidate,
+    emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+) -> Result<ExecStats> {
+    let mut executor = executor(txn, collection, indexes, query);
+    if let Some(near) = near_of(&query.filter)? {
+        let (rows, _) = run_near(&mut executor, &near)?;
+        // Documents go on unchanged (no distance field): callers such as bulk updates
+        // write back what they receive.
+        for (_, key, doc) in rows {
+            if !emit(&key, doc)? {
+                break;
+            }
+        }
+    } else {
+        executor.run(&chosen.access, None, emit)?;
+    }
+    Ok(executor.stats)
 }
 
 fn needed(query: &Query) -> Option<usize> {
@@ -395,22 +438,8 @@ pub fn for_each_match(
     let indexes = indexes(txn, collection)?;
     let mut query = Query::new(filter.clone());
     query.time_budget = budget;
-    if let Some(near) = near_of(filter)? {
-        let mut executor = executor(txn, collection, &indexes, &query);
-        let (rows, _) = run_near(&mut executor, &near)?;
-        // Documents go on unchanged (no distance field): callers such as bulk updates
-        // write back what they receive.
-        for (_, key, doc) in rows {
-            if !emit(&key, doc)? {
-                break;
-            }
-        }
-        return Ok(executor.stats);
-    }
     let chosen = choose(txn, collection, &indexes, &query)?;
-    let mut executor = executor(txn, collection, &indexes, &query);
-    executor.run(&chosen.access, None, emit)?;
-    Ok(executor.stats)
+    each_match(txn, collection, &indexes, &query, &chosen, emit)
 }
 
 /// Runs a query once under every plan the planner considers, returning each plan's
@@ -437,6 +466,47 @@ pub fn find_under_every_plan_in(
     for candidate in candidates(txn, collection, &indexes, query)? {
         let result = run(txn, collection, &indexes, query, &candidate)?;
         out.push((candidate.access.describe(), result));
+    }
+    Ok(out)
+}
+
+/// What one plan answers to a query: its page of `find`, its `count` and its `distinct`
+/// values of one field. Plans differ in cost, never in any of these.
+#[derive(Debug, Clone)]
+pub struct PlanAnswers {
+    /// The plan's description.
+    pub plan: String,
+    /// `find`'s page.
+    pub found: FindResult,
+    /// `count` of the filter.
+    pub count: u64,
+    /// `distinct` of the field under the filter.
+    pub distinct: Vec<Value>,
+}
+
+/// Answers `find`, `count` and `distinct` (of `field`) under every plan the planner
+/// considers for `query`, on one snapshot: differential tests compare them with each other
+/// and with a naive evaluation.
+pub fn answers_under_every_plan(
+    db: &Database,
+    collection: &str,
+    query: &Query,
+    field: &str,
+) -> Result<Vec<PlanAnswers>> {
+    let path =
+        FieldPath::parse(field).map_err(|err| QueryError::invalid(field, err.to_string()))?;
+    let mut txn = db.read()?;
+    let indexes = indexes(&mut txn, collection)?;
+    // `count` and `distinct` take the filter alone: no sort, skip, limit or projection.
+    let whole = Query::new(query.filter.clone());
+    let mut out = Vec::new();
+    for candidate in candidates(&mut txn, collection, &indexes, query)? {
+        out.push(PlanAnswers {
+            plan: candidate.access.describe(),
+            found: run(&mut txn, collection, &indexes, query, &candidate)?,
+            count: count_with(&mut txn, collection, &indexes, &whole, &candidate)?,
+            distinct: distinct_with(&mut txn, collection, &indexes, &whole, &candidate, &path)?,
+        });
     }
     Ok(out)
 }

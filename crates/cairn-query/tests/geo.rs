@@ -12,7 +12,9 @@ use cairn_geo::index::{
 };
 use cairn_index::IndexExtensionKind;
 use cairn_query::filter::geo::GeoOp;
-use cairn_query::find::{find_under_every_plan, find_under_every_plan_in};
+use cairn_query::find::{
+    answers_under_every_plan, find_under_every_plan, find_under_every_plan_in,
+};
 use cairn_query::{find, find_in, Filter, Op, Query};
 use proptest::prelude::*;
 
@@ -319,7 +321,54 @@ proptest! {
                 (o.get("d").and_then(Value::as_f64).expect("distance"), id.to_key().expect("key"))
             })
             .collect();
+        // `count` and `distinct` under every plan see the same k documents.
+        let mut expected_ids: Vec<Vec<u8>> = expected.iter().map(|(_, key)| key.clone()).collect();
+        expected_ids.sort();
         prop_assert_eq!(got, expected);
+        for answers in answers_under_every_plan(&db, "g", &query, "_id").expect("answers") {
+            prop_assert_eq!(answers.count, expected_ids.len() as u64, "count, plan {}", answers.plan);
+            let distinct: Vec<Vec<u8>> = answers
+                .distinct
+                .iter()
+                .map(|id| DocId::from_value(id).expect("id").to_key().expect("key"))
+                .collect();
+            prop_assert_eq!(distinct, expected_ids.clone(), "distinct, plan {}", answers.plan);
+        }
+    }
+}
+
+/// `$near`'s `k` bounds every entry point: `find`, `count` and `distinct` (which once
+/// returned all ten).
+#[test]
+fn near_k_bounds_find_count_and_distinct() {
+    for indexed in [false, true] {
+        let db = open_memory();
+        db.create_collection("g").expect("create");
+        if indexed {
+            create_spatial_index(&db, "g", &SpatialSpec::new("where", "p").expect("spec"))
+                .expect("index");
+        }
+        for i in 0..10 {
+            let mut o = Object::new();
+            o.insert("_id", Value::Int(i));
+            o.insert("p", Value::from(Geometry::Point([i as f64, 0.0, 0.0])));
+            db.insert("g", Value::Object(o)).expect("insert");
+        }
+        let filter = Filter::parse(
+            &Value::from_json_expression(
+                r#"{"p": {"$near": {"shape": {"$geometry": {"type": "point", "coordinates": [0, 0, 0]}}, "k": 2}}}"#,
+            )
+            .expect("json"),
+        )
+        .expect("filter");
+        let found = find(&db, "g", &Query::new(filter.clone())).expect("find");
+        assert_eq!(found.documents.len(), 2, "indexed {indexed}");
+        assert_eq!(cairn_query::count(&db, "g", &filter).expect("count"), 2);
+        assert_eq!(
+            cairn_query::distinct(&db, "g", "_id", &filter).expect("distinct"),
+            vec![Value::Int(0), Value::Int(1)],
+            "indexed {indexed}"
+        );
     }
 }
 
