@@ -94,9 +94,19 @@ pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;
 
+/// Registers the built-in models' query operators and access methods with the query layer
+/// (the geometry model's `$near`, `$withinDistance`, ... and spatial indexes; B-tree and hash
+/// indexes are built into it). [`open`] calls it; call it yourself only to parse filters
+/// before opening any database. Idempotent and cheap.
+pub fn register_query_models() {
+    cairn_geo::query::register();
+}
+
 /// The extension kinds every Cairn process provides (secondary and spatial indexes, schemas,
-/// the referenced side of schema references, invariants).
+/// the referenced side of schema references, invariants). Also registers the query models
+/// ([`register_query_models`]): whatever keeps these indexes also queries them.
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
+    register_query_models();
     vec![
         Arc::new(cairn_index::IndexExtensionKind),
         Arc::new(cairn_geo::index::SpatialExtensionKind),

@@ -1,7 +1,9 @@
 //! Geometry differential tests: random shapes (tiny, huge, far away, on query boundaries),
 //! random insert/update/delete sequences, random geometric queries. Every answer, under every
 //! plan the planner considers (spatial index or scan), equals a brute-force exact computation
-//! over all stored shapes, and the spatial index always equals a rebuild.
+//! over all stored shapes, and the spatial index always equals a rebuild. (Moved here from
+//! `cairn-query`, which no longer knows any model: the geometric operators and the spatial
+//! access method are this crate's, registered with the query layer.)
 
 use std::sync::Arc;
 
@@ -10,8 +12,8 @@ use cairn_engine::{Config, Database, StorageMode};
 use cairn_geo::index::{
     create_spatial_index, expected_entries, stored_entries, SpatialExtensionKind, SpatialSpec,
 };
+use cairn_geo::query::GeoOp;
 use cairn_index::IndexExtensionKind;
-use cairn_query::filter::geo::GeoOp;
 use cairn_query::find::{
     answers_under_every_plan, find_under_every_plan, find_under_every_plan_in,
 };
@@ -19,6 +21,8 @@ use cairn_query::{find, find_in, Filter, Op, Query};
 use proptest::prelude::*;
 
 fn open_memory() -> Database {
+    // What the `cairn` facade does before it opens a database.
+    cairn_geo::query::register();
     let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
     config.extension_kinds.push(Arc::new(IndexExtensionKind));
     config.extension_kinds.push(Arc::new(SpatialExtensionKind));
@@ -210,7 +214,7 @@ proptest! {
         check_index_equals_rebuild(&db, &spec);
         let docs = all_docs(&db);
         for (op, tag) in &queries {
-            let geo = Filter::Field(cairn_doc::FieldPath::parse("shape").expect("path"), vec![Op::Geo(Box::new(op.clone()))]);
+            let geo = Filter::Field(cairn_doc::FieldPath::parse("shape").expect("path"), vec![Op::Registered(Arc::new(op.clone()))]);
             let filter = match tag {
                 Some(t) => Filter::and([geo, Filter::field("tag").expect("tag").lt(*t)]),
                 None => geo,
@@ -262,8 +266,8 @@ proptest! {
         }
         apply(&db, &steps);
         let max = max.map(f64::from);
-        let near = GeoOp::Near { shape: target.clone(), k, max, distance_field: "d".into() };
-        let geo = Filter::Field(cairn_doc::FieldPath::parse("shape").expect("path"), vec![Op::Geo(Box::new(near))]);
+        let near = GeoOp::near(target.clone(), k, max, "d");
+        let geo = Filter::Field(cairn_doc::FieldPath::parse("shape").expect("path"), vec![Op::Registered(Arc::new(near))]);
         let filter = match tag {
             Some(t) => Filter::and([geo, Filter::field("tag").expect("tag").lt(t)]),
             None => geo,
@@ -298,7 +302,7 @@ proptest! {
             let resident_ids = find(&db, "g", &ids_only).expect("near resident ids");
             prop_assert_eq!(id_and_distance(&resident_ids.documents), id_and_distance(&result.documents));
             let explain = cairn_query::explain(&db, "g", &query).expect("explain");
-            prop_assert!(explain.executed.spatial_resident >= 1, "{:?}", explain.executed);
+            prop_assert!(explain.executed.counter("spatial_resident") >= 1, "{:?}", explain.executed);
         }
         // Brute force: every matching document's exact distance, nearest first, ties by id key.
         let mut expected: Vec<(f64, Vec<u8>)> = all_docs(&db)
@@ -401,38 +405,46 @@ fn explain_shows_the_spatial_index_candidates_and_exact_tests() {
         explain.chosen.description
     );
     assert_eq!(explain.returned, 1);
-    assert!(explain.executed.spatial_candidates >= 1 && explain.executed.spatial_candidates < 200);
-    assert!(explain.executed.exact_tests >= 1 && explain.executed.exact_tests < 200);
+    assert!(
+        explain.executed.counter("spatial_candidates") >= 1
+            && explain.executed.counter("spatial_candidates") < 200
+    );
+    assert!(
+        explain.executed.counter("exact_tests") >= 1
+            && explain.executed.counter("exact_tests") < 200
+    );
     // A read-only snapshot reads through the bucket cache, which decodes a bucket on its
     // second use: the first query read the index uncached, the second decoded what it
     // needed, the third finds all of it decoded. Same candidates every time.
     assert_eq!(
-        explain.executed.spatial_bucket_loads, 0,
+        explain.executed.counter("spatial_bucket_loads"),
+        0,
         "{:?}",
         explain.executed
     );
     let second = cairn_query::explain(&db, "g", &Query::new(filter.clone())).expect("explain");
     assert!(
-        second.executed.spatial_bucket_loads >= 1,
+        second.executed.counter("spatial_bucket_loads") >= 1,
         "{:?}",
         second.executed
     );
     let third = cairn_query::explain(&db, "g", &Query::new(filter.clone())).expect("explain");
     assert_eq!(third.returned, 1);
     assert_eq!(
-        third.executed.spatial_bucket_loads, 0,
+        third.executed.counter("spatial_bucket_loads"),
+        0,
         "{:?}",
         third.executed
     );
     assert!(
-        third.executed.spatial_bucket_hits >= 1,
+        third.executed.counter("spatial_bucket_hits") >= 1,
         "{:?}",
         third.executed
     );
     for run in [&second, &third] {
         assert_eq!(
-            run.executed.spatial_candidates,
-            explain.executed.spatial_candidates
+            run.executed.counter("spatial_candidates"),
+            explain.executed.counter("spatial_candidates")
         );
     }
     assert_eq!(explain.executed.docs_examined, 1, "{:?}", explain.executed);
