@@ -107,6 +107,22 @@ pub trait Extension: Send + Sync {
         Ok(())
     }
 
+    /// Whether [`Extension::verify`] checks anything (indexes: yes; schemas and invariants,
+    /// which keep no data derived from every document, no). Default: no.
+    fn verifies(&self) -> bool {
+        false
+    }
+
+    /// Compares the extension's own tables with the collection's documents in `txn`'s
+    /// snapshot (a read-only one) — what `cairn check` runs for every attached extension
+    /// ([`crate::verify_extensions`]) — and describes each mismatch in a sentence (an entry
+    /// without its document, a document without its entries), at most a bounded number of
+    /// them. `name` is the instance's name. Default: nothing to verify.
+    fn verify(&self, txn: &mut Transaction, collection: &str, name: &str) -> Result<Vec<String>> {
+        let _ = (txn, collection, name);
+        Ok(Vec::new())
+    }
+
     /// The instance as `Any`, so the layer that defined it can reach its own state (say, an
     /// index's statistics) through [`Transaction::extension_instance`]. The default hides it.
     fn as_any(&self) -> &dyn std::any::Any {

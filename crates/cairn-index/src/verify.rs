@@ -29,6 +29,29 @@ impl IndexVerification {
     pub fn is_clean(&self) -> bool {
         self.mismatches == 0
     }
+
+    /// One sentence per listed mismatch, and one for those past the listing limit (what
+    /// `cairn check` reports).
+    pub fn details(&self) -> Vec<String> {
+        let listed = self.extra_entries.len() + self.missing_entries.len();
+        let mut details: Vec<String> = self
+            .extra_entries
+            .iter()
+            .map(|key| format!("entry {key} has no matching document"))
+            .chain(
+                self.missing_entries
+                    .iter()
+                    .map(|key| format!("entry {key} is missing for its document")),
+            )
+            .collect();
+        if self.mismatches > listed as u64 {
+            details.push(format!(
+                "{} more mismatched entries not listed",
+                self.mismatches - listed as u64
+            ));
+        }
+        details
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -28,12 +28,13 @@ pub use cairn_doc::{
 };
 pub use cairn_engine::{
     allocated_bytes, check_database, check_integrity, compact, is_encrypted, is_system_collection,
-    rekey, stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult, CasOutcome, Change,
-    ChangeOp, CheckReport, CollectionMeta, CollectionStats, CompactReport, Compression,
-    CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError, Extension,
-    ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource, PendingCommit,
-    Result, RotationReport, StorageMode, Transaction, Upserted, DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL,
-    KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX, TRAIN_MIN_DOCS,
+    rekey, stored_mode_name, stored_mode_name_with_key, verify_extensions, BatchOp, BatchResult,
+    CasOutcome, Change, ChangeOp, CheckReport, CollectionMeta, CollectionStats, CompactReport,
+    Compression, CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError,
+    Extension, ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource,
+    PendingCommit, Result, RotationReport, StorageMode, Transaction, Upserted, DATA_FILE_NAME,
+    DEFAULT_ZSTD_LEVEL, KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX,
+    TRAIN_MIN_DOCS,
 };
 
 /// Backups: take (`Database::backup`), verify, restore (to a point in time).
