@@ -95,7 +95,7 @@ impl Transaction {
         let mut metas = Vec::new();
         self.scan(&catalog, Bound::Unbounded, Bound::Unbounded, |_, bytes| {
             metas.push(CollectionMeta::decode(bytes)?);
-            Ok(true)
+            Ok::<_, crate::EngineError>(true)
         })?;
         Ok(metas)
     }
@@ -221,7 +221,7 @@ impl Transaction {
         self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, record| {
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
             existing.push((id, decode_record(&db.shared.codecs, &docs, record)?));
-            Ok(true)
+            Ok::<_, crate::EngineError>(true)
         })?;
         for (id, doc) in &existing {
             let change = DocChange {

@@ -172,34 +172,22 @@ impl Executor<'_> {
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
     ) -> Result<()> {
         let filter = self.filter;
-        let mut failure = None;
         let collection = self.collection;
         let started = self.started;
         let budget = self.budget;
         let stats = &mut self.stats;
-        self.txn
-            .scan_documents(collection, start, end, |key, doc| {
-                stats.docs_examined += 1;
-                if count_keys {
-                    stats.keys_examined += 1;
-                }
-                if let Err(err) = check_budget(started, budget, stats.docs_examined) {
-                    failure = Some(err);
-                    return Ok(false);
-                }
-                if !filter.matches(&doc) {
-                    return Ok(true);
-                }
-                stats.matched += 1;
-                match emit(key, doc) {
-                    Ok(more) => Ok(more),
-                    Err(err) => {
-                        failure = Some(err);
-                        Ok(false)
-                    }
-                }
-            })?;
-        failure.map_or(Ok(()), Err)
+        self.txn.scan_documents(collection, start, end, |key, doc| {
+            stats.docs_examined += 1;
+            if count_keys {
+                stats.keys_examined += 1;
+            }
+            check_budget(started, budget, stats.docs_examined)?;
+            if !filter.matches(&doc) {
+                return Ok(true);
+            }
+            stats.matched += 1;
+            emit(key, doc)
+        })
     }
 
     /// The document keys an index access finds, sorted and deduplicated.
@@ -222,7 +210,7 @@ impl Executor<'_> {
                     |key, _| {
                         stats.keys_examined += 1;
                         keys.push(key.to_vec());
-                        Ok(true)
+                        Ok::<_, cairn_engine::EngineError>(true)
                     },
                 )?;
                 keys

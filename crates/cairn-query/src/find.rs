@@ -347,7 +347,6 @@ fn run(
     let mut bytes = 0usize;
     let mut key = Vec::new();
     let mut executor = executor(txn, collection, query);
-    let mut failure = None;
     {
         let mut emit = |doc_key: &[u8], doc: Value| -> Result<bool> {
             key.clear();
@@ -370,12 +369,11 @@ fn run(
                 bytes = rows.iter().map(|r| r.0.len() + 64).sum();
             }
             if bytes > MAX_SORT_BYTES {
-                failure = Some(QueryError::TooLarge {
+                return Err(QueryError::TooLarge {
                     what: "sort buffer",
                     limit: MAX_SORT_BYTES as u64,
                     hint: "add an index on the sort fields, a limit, or a narrower filter",
                 });
-                return Ok(false);
             }
             Ok(true)
         };
@@ -388,9 +386,6 @@ fn run(
         } else {
             executor.run(&chosen.access, start_after, &mut emit)?;
         }
-    }
-    if let Some(err) = failure {
-        return Err(err);
     }
     let stats = executor.stats;
     if !chosen.ordered {

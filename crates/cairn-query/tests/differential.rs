@@ -157,7 +157,7 @@ proptest! {
         let mut all = Vec::new();
         db.read().unwrap().scan_documents("c", std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, |k, d| {
             all.push((k.to_vec(), d));
-            Ok(true)
+            Ok::<_, cairn_engine::EngineError>(true)
         }).unwrap();
         let filter = Filter::parse(&Value::from_json_expression(&filter_json).unwrap()).unwrap();
         let mut query = Query::new(filter.clone());

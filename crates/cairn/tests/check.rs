@@ -18,7 +18,7 @@ fn first_key(db: &cairn::Database, extension: &str, table: &str) -> Vec<u8> {
         Bound::Unbounded,
         |k, _| {
             first = Some(k.to_vec());
-            Ok(false)
+            Ok::<_, cairn_engine::EngineError>(false)
         },
     )
     .expect("range");

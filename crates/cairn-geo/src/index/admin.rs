@@ -213,25 +213,15 @@ pub fn expected_entries(
     spec: &SpatialSpec,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
-    let mut failure = None;
     txn.scan_documents(
         collection,
         std::ops::Bound::Unbounded,
         std::ops::Bound::Unbounded,
-        |key, doc| match crate::index::entries::doc_entries(&spec.field, key, &doc) {
-            Ok(entries) => {
-                out.extend(entries);
-                Ok(true)
-            }
-            Err(err) => {
-                failure = Some(err);
-                Ok(false)
-            }
+        |key, doc| {
+            out.extend(crate::index::entries::doc_entries(&spec.field, key, &doc)?);
+            Ok::<_, GeoError>(true)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     out.sort();
     Ok(out)
 }
