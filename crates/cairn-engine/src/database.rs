@@ -586,7 +586,7 @@ impl Database {
                     .get(key.len()..)
                     .and_then(|b| <[u8; 4]>::try_from(b).ok());
                 ids.extend(id.map(u32::from_be_bytes));
-                Ok(true)
+                Ok::<_, crate::EngineError>(true)
             },
         )?;
         let collections = txn.list_collections()?;

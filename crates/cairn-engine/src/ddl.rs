@@ -98,7 +98,7 @@ impl Transaction {
         let mut metas = Vec::new();
         self.scan(&catalog, Bound::Unbounded, Bound::Unbounded, |_, bytes| {
             metas.push(CollectionMeta::decode(bytes)?);
-            Ok(true)
+            Ok::<_, crate::EngineError>(true)
         })?;
         Ok(metas)
     }
@@ -225,7 +225,7 @@ impl Transaction {
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
             let at = RecordAt { collection, key };
             existing.push((id, decode_record(&db.shared.codecs, at, record)?));
-            Ok(true)
+            Ok::<_, crate::EngineError>(true)
         })?;
         for (id, doc) in &existing {
             let change = DocChange {

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use cairn_doc::{DocId, Patch, Value};
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::limits::MAX_CASCADE_DEPTH;
 use crate::txn::Transaction;
 use crate::writeset::Pending;
@@ -105,6 +105,22 @@ pub trait Extension: Send + Sync {
     fn before_commit(&self, txn: &mut ExtensionTxn<'_>, changes: &[DocChange<'_>]) -> Result<()> {
         let _ = (txn, changes);
         Ok(())
+    }
+
+    /// Whether [`Extension::verify`] checks anything (indexes: yes; schemas and invariants,
+    /// which keep no data derived from every document, no). Default: no.
+    fn verifies(&self) -> bool {
+        false
+    }
+
+    /// Compares the extension's own tables with the collection's documents in `txn`'s
+    /// snapshot (a read-only one) — what `cairn check` runs for every attached extension
+    /// ([`crate::verify_extensions`]) — and describes each mismatch in a sentence (an entry
+    /// without its document, a document without its entries), at most a bounded number of
+    /// them. `name` is the instance's name. Default: nothing to verify.
+    fn verify(&self, txn: &mut Transaction, collection: &str, name: &str) -> Result<Vec<String>> {
+        let _ = (txn, collection, name);
+        Ok(Vec::new())
     }
 
     /// The instance as `Any`, so the layer that defined it can reach its own state (say, an
@@ -195,14 +211,14 @@ impl<'t> ExtensionTxn<'t> {
     }
 
     /// Visits the entries of one of this extension's tables within `(start, end)` in key order
-    /// until `visit` returns false.
-    pub fn scan(
+    /// until `visit` returns false or an error of the caller's own type `E`.
+    pub fn scan<E: From<EngineError>>(
         &mut self,
         table: &str,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
-        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let table = self.table(table);
         self.txn.scan(&table, start, end, visit)
     }
@@ -224,13 +240,13 @@ impl<'t> ExtensionTxn<'t> {
     /// Visits, within `(start, end)`, the entries of an extension table of *another*
     /// collection (say, its index on a reference field, to find referring documents); the
     /// range is conflict-checked like any read.
-    pub fn scan_extension_of(
+    pub fn scan_extension_of<E: From<EngineError>>(
         &mut self,
         (collection, extension, table): (&str, &str, &str),
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
-        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
+    ) -> Result<(), E> {
         self.txn
             .extension_range(collection, extension, table, start, end, visit)
     }
@@ -269,17 +285,18 @@ impl<'t> ExtensionTxn<'t> {
 
 impl Transaction {
     /// Visits the entries of one extension table of a collection within `(start, end)`, in key
-    /// order, until `visit` returns false or an error (which is returned). This is how higher layers (a query planner reading
+    /// order, until `visit` returns false or an error of the caller's own type `E` (which is
+    /// returned as it is). This is how higher layers (a query planner reading
     /// an index) read what an extension maintains; the range is conflict-checked like any read.
-    pub fn extension_range(
+    pub fn extension_range<E: From<EngineError>>(
         &mut self,
         collection: &str,
         extension: &str,
         table: &str,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
-        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let table = self.attached_table(collection, extension, table)?;
         self.scan(&table, start, end, visit)
     }
@@ -290,14 +307,14 @@ impl Transaction {
     /// which keys it needs (a spatial index walking the Morton cells of a query box) walks
     /// short gaps and jumps over long ones. Pending writes of this transaction are seen; every
     /// stretch actually walked is conflict-checked like any read.
-    pub fn extension_guided_scan(
+    pub fn extension_guided_scan<E: From<EngineError>>(
         &mut self,
         collection: &str,
         extension: &str,
         table: &str,
         start: &[u8],
-        visit: impl FnMut(&[u8], &[u8]) -> Result<ScanStep>,
-    ) -> Result<()> {
+        visit: impl FnMut(&[u8], &[u8]) -> Result<ScanStep, E>,
+    ) -> Result<(), E> {
         let table = self.attached_table(collection, extension, table)?;
         self.guided_scan(&table, start, visit)
     }
@@ -479,14 +496,15 @@ impl Transaction {
     }
 
     /// Visits the documents whose keys lie within `(start, end)` in key (`_id`) order, with
-    /// their key bytes, until `visit` returns false.
-    pub fn scan_documents(
+    /// their key bytes, until `visit` returns false or an error of the caller's own type `E`
+    /// (returned as it is: a query's own error needs no detour through the engine's).
+    pub fn scan_documents<E: From<EngineError>>(
         &mut self,
         collection: &str,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
-        mut visit: impl FnMut(&[u8], Value) -> Result<bool>,
-    ) -> Result<()> {
+        mut visit: impl FnMut(&[u8], Value) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let coll = self.collection(collection)?;
         let docs = coll.docs.clone();
         let db = self.db.clone();

@@ -50,7 +50,7 @@ pub use extension::{
 };
 pub use maintenance::{compact, CompactReport, CompressionStats};
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
-pub use verify::{check_database, CheckReport, Finding, MAX_REPORTED_FINDINGS};
+pub use verify::{check_database, verify_extensions, CheckReport, Finding, MAX_REPORTED_FINDINGS};
 
 pub use cairn_storage::{
     allocated_bytes, is_encrypted, rekey, KeySource, RotationReport, StorageError, StorageMode,

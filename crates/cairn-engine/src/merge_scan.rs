@@ -7,24 +7,25 @@ use std::ops::Bound;
 
 use cairn_storage::{RangeIter, TableReader};
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::writeset::Pending;
 
 /// Visits, in key order, every key of `range` that is stored (in `stored`) or pending (in
 /// `pending`), with its current value — a pending put replaces the stored value, a pending
-/// delete hides it — until `visit` returns false.
-pub(crate) fn merge_scan(
+/// delete hides it — until `visit` returns false. A visitor's error is the caller's own type
+/// (`E`), returned as it is.
+pub(crate) fn merge_scan<E: From<EngineError>>(
     stored: Option<&TableReader>,
     pending: Option<&BTreeMap<Vec<u8>, Pending>>,
     range: (Bound<&[u8]>, Bound<&[u8]>),
-    mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
-) -> Result<()> {
+    mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
+) -> Result<(), E> {
     if pending.is_none_or(BTreeMap::is_empty) {
         // Nothing to overlay (every read-only snapshot): stream the stored entries without
         // copying each key for the merge, which showed up in query profiles.
         if let Some(reader) = stored {
-            for entry in reader.range(range.0, range.1)? {
-                let entry = entry?;
+            for entry in reader.range(range.0, range.1).map_err(EngineError::from)? {
+                let entry = entry.map_err(EngineError::from)?;
                 if !visit(entry.key(), entry.value())? {
                     break;
                 }
@@ -33,7 +34,12 @@ pub(crate) fn merge_scan(
         return Ok(());
     }
     let mut stored = match stored {
-        Some(reader) => Some(reader.range(range.0, range.1)?.peekable()),
+        Some(reader) => Some(
+            reader
+                .range(range.0, range.1)
+                .map_err(EngineError::from)?
+                .peekable(),
+        ),
         None => None,
     };
     let empty = BTreeMap::new();
@@ -60,7 +66,7 @@ pub(crate) fn merge_scan(
                 }
             }
         } else if let Some(Some(entry)) = stored.as_mut().map(Iterator::next) {
-            let entry = entry?;
+            let entry = entry.map_err(EngineError::from)?;
             if !visit(entry.key(), entry.value())? {
                 return Ok(());
             }
@@ -133,7 +139,7 @@ mod tests {
             let (lo_key, hi_key) = ([lo], [hi.max(lo)]);
             merge_scan(reader.as_ref(), Some(&writes), (Bound::Included(&lo_key[..]), Bound::Excluded(&hi_key[..])), |k, v| {
                 got.push((k[0], v[0]));
-                Ok(true)
+                Ok::<_, crate::EngineError>(true)
             }).expect("scan");
             prop_assert_eq!(got, want);
         }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::catalog::CollectionMeta;
 use crate::changelog::{ChangeOp, PendingChange};
 use crate::database::Database;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::layout::{docs_table, routing_key, RECLAIM_TABLE};
 use crate::limits::RECLAIM_CHUNK_DOCS;
 use crate::txn::Transaction;
@@ -61,7 +61,7 @@ impl Transaction {
         let mut first = None;
         self.scan(&marks, Bound::Unbounded, Bound::Unbounded, |key, value| {
             first = Some((key.to_vec(), value.to_vec()));
-            Ok(false)
+            Ok::<_, EngineError>(false)
         })?;
         let Some((mark_key, name)) = first else {
             return Ok(false);
@@ -77,7 +77,7 @@ impl Transaction {
         // One past the chunk tells whether this chunk is the last.
         self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, _| {
             keys.push(key.to_vec());
-            Ok(keys.len() <= RECLAIM_CHUNK_DOCS)
+            Ok::<_, EngineError>(keys.len() <= RECLAIM_CHUNK_DOCS)
         })?;
         let last_chunk = keys.len() <= RECLAIM_CHUNK_DOCS;
         keys.truncate(RECLAIM_CHUNK_DOCS);
@@ -155,7 +155,7 @@ mod tests {
         let mut entries = 0;
         txn.scan(&routing, Bound::Unbounded, Bound::Unbounded, |_, _| {
             entries += 1;
-            Ok(true)
+            Ok::<_, EngineError>(true)
         })
         .unwrap();
         assert_eq!(entries, 1, "only `kept`'s document is routed");
@@ -183,7 +183,7 @@ mod tests {
         let mut left = 0;
         txn.scan(&marks, Bound::Unbounded, Bound::Unbounded, |_, _| {
             left += 1;
-            Ok(true)
+            Ok::<_, EngineError>(true)
         })
         .unwrap();
         assert_eq!(left, 0);

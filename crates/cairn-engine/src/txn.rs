@@ -735,14 +735,14 @@ impl Transaction {
     }
 
     /// Visits a key range through pending writes and the snapshot, merged in key order, until
-    /// `visit` returns false. The whole range is recorded as read.
-    pub(crate) fn scan(
+    /// `visit` returns false (or an error of its own type). The whole range is recorded as read.
+    pub(crate) fn scan<E: From<EngineError>>(
         &mut self,
         table: &Arc<str>,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
-        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
+    ) -> Result<(), E> {
         self.reads.range(table, start, end);
         self.open_for_scan(table)?;
         let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
@@ -799,7 +799,7 @@ impl Transaction {
             (Bound::Included(key), Bound::Unbounded),
             |k, v| {
                 found = Some((k.to_vec(), v.to_vec()));
-                Ok(false)
+                Ok::<_, EngineError>(false)
             },
         )?;
         let end = match &found {
@@ -817,19 +817,19 @@ impl Transaction {
     /// between seeks is recorded as read, from where it began to the last key seen (to the
     /// end of the table when the scan ran out); what a seek jumps over is, by the caller's
     /// contract, nothing it depends on, so it is not recorded.
-    pub(crate) fn guided_scan(
+    pub(crate) fn guided_scan<E: From<EngineError>>(
         &mut self,
         table: &Arc<str>,
         start: &[u8],
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<ScanStep>,
-    ) -> Result<()> {
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<ScanStep, E>,
+    ) -> Result<(), E> {
         self.open_for_scan(table)?;
         let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
         let tracked = !self.reads.untracked;
         let mut from = start.to_vec();
         loop {
             let mut ended: Option<Pause> = None;
-            merge_scan(
+            merge_scan::<E>(
                 stored,
                 pending,
                 (Bound::Included(&from), Bound::Unbounded),

@@ -10,8 +10,9 @@
 //! 4. the change log: sequence numbers are contiguous, each commit's records are numbered
 //!    from 0 without gaps, and every record decodes.
 //!
-//! Extensions (secondary indexes, model structures) verify their own tables; their findings
-//! join the same report as [`Finding::Extension`].
+//! Extensions (secondary indexes, model structures) verify their own tables through
+//! [`crate::Extension::verify`] ([`verify_extensions`], run on the opened database after the
+//! storage check); their findings join the same report as [`Finding::Extension`].
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -259,6 +260,37 @@ impl CheckReport {
             self.findings.push(finding);
         }
     }
+}
+
+/// Runs every attached extension's verification ([`crate::Extension::verify`]) on one
+/// snapshot of `db` and adds what each found to `report`; an extension whose verification
+/// fails outright is a finding too. Returns how many extensions verified something.
+pub fn verify_extensions(db: &crate::Database, report: &mut CheckReport) -> Result<u64> {
+    let mut txn = db.read()?;
+    let mut verified = 0;
+    for meta in db.list_collections()? {
+        for attached in &meta.extensions {
+            let Some(instance) = txn.extension_instance(&meta.name, &attached.name)? else {
+                continue;
+            };
+            if !instance.verifies() {
+                continue;
+            }
+            verified += 1;
+            let details = match instance.verify(&mut txn, &meta.name, &attached.name) {
+                Ok(details) => details,
+                Err(err) => vec![format!("verification failed: {err}")],
+            };
+            for detail in details {
+                report.add(Finding::Extension {
+                    collection: meta.name.clone(),
+                    extension: attached.name.clone(),
+                    detail,
+                });
+            }
+        }
+    }
+    Ok(verified)
 }
 
 /// Checks a closed database deeply (see the module documentation). Opens it exclusively

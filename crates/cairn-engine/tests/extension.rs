@@ -146,7 +146,7 @@ fn stored_counts(db: &Database) -> Vec<(String, i64)> {
                 .map(i64::from_le_bytes)
                 .unwrap_or(-1);
             found.push((String::from_utf8_lossy(key).into_owned(), n));
-            Ok(true)
+            Ok::<_, crate::EngineError>(true)
         },
     )
     .expect("scan");
@@ -324,7 +324,7 @@ fn one_by_one(
             Bound::Excluded(*hi),
             |key, _| {
                 out.push((i, key.to_vec()));
-                Ok(true)
+                Ok::<_, crate::EngineError>(true)
             },
         )
         .expect("range");
@@ -342,7 +342,7 @@ fn guided(txn: &mut Transaction, ranges: &[(&[u8], &[u8])], seek: bool) -> Vec<(
             current += 1;
         }
         let Some((start, _)) = ranges.get(current) else {
-            return Ok(ScanStep::Stop);
+            return Ok::<_, crate::EngineError>(ScanStep::Stop);
         };
         if key < *start {
             return Ok(if seek {
@@ -388,5 +388,77 @@ fn a_guided_scan_equals_one_range_call_each_with_and_without_pending_writes() {
             );
         }
         txn = db.read().expect("read");
+    }
+}
+
+/// A caller's own error type, as the query or index layers have theirs.
+#[derive(Debug)]
+enum CallerError {
+    Engine(EngineError),
+    Stopped { after: usize },
+}
+
+impl From<EngineError> for CallerError {
+    fn from(err: EngineError) -> CallerError {
+        CallerError::Engine(err)
+    }
+}
+
+/// Visitors fail with the caller's own error, which comes back unchanged (no detour through
+/// a captured `Option` and an early `Ok(false)`).
+#[test]
+fn visitors_return_the_callers_own_error() {
+    let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
+    config.extension_kinds.push(Arc::new(CounterKind));
+    let db = Database::open(config).expect("open");
+    db.create_collection("c").expect("create");
+    for i in 0..5 {
+        db.insert(
+            "c",
+            Value::from_json_str(&format!(r#"{{"_id": {i}, "v": {i}}}"#)).expect("doc"),
+        )
+        .expect("insert");
+    }
+    db.attach_extension("c", "counter", "count_v", json(r#"{"field": "v"}"#))
+        .expect("attach");
+    let mut txn = db.read().expect("read");
+    let mut seen = 0;
+    let documents = txn.scan_documents("c", Bound::Unbounded, Bound::Unbounded, |_, _| {
+        seen += 1;
+        if seen == 3 {
+            return Err(CallerError::Stopped { after: seen });
+        }
+        Ok(true)
+    });
+    assert!(
+        matches!(documents, Err(CallerError::Stopped { after: 3 })),
+        "{documents:?}"
+    );
+    let entries = txn.extension_range(
+        "c",
+        "count_v",
+        "counts",
+        Bound::Unbounded,
+        Bound::Unbounded,
+        |_, _| Err::<bool, _>(CallerError::Stopped { after: 0 }),
+    );
+    assert!(
+        matches!(entries, Err(CallerError::Stopped { after: 0 })),
+        "{entries:?}"
+    );
+    let guided = txn.extension_guided_scan("c", "count_v", "counts", b"", |_, _| {
+        Err::<ScanStep, _>(CallerError::Stopped { after: 1 })
+    });
+    assert!(
+        matches!(guided, Err(CallerError::Stopped { after: 1 })),
+        "{guided:?}"
+    );
+    // Engine errors still arrive, converted.
+    let missing = txn.scan_documents("nope", Bound::Unbounded, Bound::Unbounded, |_, _| {
+        Ok::<_, CallerError>(true)
+    });
+    match missing {
+        Err(CallerError::Engine(err)) => assert!(err.to_string().contains("nope"), "{err}"),
+        other => panic!("expected the engine's error, got {other:?}"),
     }
 }

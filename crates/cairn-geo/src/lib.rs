@@ -12,8 +12,8 @@
 //! - the spatial index ([`index`]): an extension kind `spatial` whose entries are the parts of
 //!   every stored shape in a multi-level grid, maintained in the same commit as the documents.
 //!
-//! It knows nothing about the query language: `cairn-query` builds its geometric operators on
-//! these functions and on [`index::SpatialHandle`].
+//! - the geometric operators of the query language and the spatial index as an access method
+//!   ([`query`]), which the `cairn` facade registers with `cairn-query`.
 
 #![warn(missing_docs)]
 
@@ -23,6 +23,7 @@ mod error;
 pub mod index;
 mod measure;
 pub mod primitive;
+pub mod query;
 mod solid;
 mod vec3;
 pub mod wkt;

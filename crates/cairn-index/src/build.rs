@@ -63,7 +63,6 @@ pub(crate) fn fill(
     };
     let mut run: Vec<Pending> = Vec::new();
     let mut run_bytes = 0usize;
-    let mut failure = None;
     snapshot.scan_documents(
         collection,
         std::ops::Bound::Unbounded,
@@ -91,18 +90,9 @@ pub(crate) fn fill(
                 }
                 Ok(())
             })();
-            match result {
-                Ok(()) => Ok(true),
-                Err(err) => {
-                    failure = Some(err);
-                    Ok(false)
-                }
-            }
+            result.map(|()| true)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     drop(snapshot);
     builder.write_run(&mut run)?;
     db.transaction(|txn| {

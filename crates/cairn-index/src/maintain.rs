@@ -195,6 +195,30 @@ impl IndexExtension {
 }
 
 impl Extension for IndexExtension {
+    fn verifies(&self) -> bool {
+        true
+    }
+
+    /// Compares the index with a rebuild from the documents ([`crate::verify::verify_index`]);
+    /// an index whose build has not finished is not compared (queries do not use it).
+    fn verify(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        name: &str,
+    ) -> EngineResult<Vec<String>> {
+        let handle = crate::read::indexes(txn, collection)
+            .map_err(EngineError::from)?
+            .into_iter()
+            .find(|handle| handle.spec.name == name && handle.ready);
+        let Some(handle) = handle else {
+            return Ok(Vec::new());
+        };
+        Ok(crate::verify::verify_index(txn, collection, &handle)
+            .map_err(EngineError::from)?
+            .details())
+    }
+
     fn on_write(&self, txn: &mut ExtensionTxn<'_>, change: &DocChange<'_>) -> EngineResult<()> {
         let old = match change.old {
             Some(doc) => doc_entries(&self.spec, doc).map_err(EngineError::from)?,

@@ -215,24 +215,9 @@ pub(crate) fn visit_entries(
     collection: &str,
     index: &str,
     range: (Bound<&[u8]>, Bound<&[u8]>),
-    mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
 ) -> Result<()> {
-    let mut failure = None;
-    txn.extension_range(
-        collection,
-        index,
-        ENTRIES_TABLE,
-        range.0,
-        range.1,
-        |key, value| match visit(key, value) {
-            Ok(more) => Ok(more),
-            Err(err) => {
-                failure = Some(err);
-                Ok(false)
-            }
-        },
-    )?;
-    failure.map_or(Ok(()), Err)
+    txn.extension_range(collection, index, ENTRIES_TABLE, range.0, range.1, visit)
 }
 
 fn bound_ref(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {

@@ -7,7 +7,7 @@ use std::ops::Bound;
 use cairn_engine::Transaction;
 
 use crate::build::expected_keys;
-use crate::error::Result;
+use crate::error::{IndexError, Result};
 use crate::read::IndexHandle;
 
 /// Findings reported per index, at most; the count of the rest is still given.
@@ -29,6 +29,29 @@ impl IndexVerification {
     pub fn is_clean(&self) -> bool {
         self.mismatches == 0
     }
+
+    /// One sentence per listed mismatch, and one for those past the listing limit (what
+    /// `cairn check` reports).
+    pub fn details(&self) -> Vec<String> {
+        let listed = self.extra_entries.len() + self.missing_entries.len();
+        let mut details: Vec<String> = self
+            .extra_entries
+            .iter()
+            .map(|key| format!("entry {key} has no matching document"))
+            .chain(
+                self.missing_entries
+                    .iter()
+                    .map(|key| format!("entry {key} is missing for its document")),
+            )
+            .collect();
+        if self.mismatches > listed as u64 {
+            details.push(format!(
+                "{} more mismatched entries not listed",
+                self.mismatches - listed as u64
+            ));
+        }
+        details
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -44,7 +67,6 @@ pub fn verify_index(
 ) -> Result<IndexVerification> {
     let mut docs = Vec::new();
     let mut expected = Vec::new();
-    let mut failure = None;
     txn.scan_documents(
         collection,
         Bound::Unbounded,
@@ -53,21 +75,12 @@ pub fn verify_index(
             docs.push((key.to_vec(), doc));
             if docs.len() >= 4096 {
                 // Convert in batches so documents are not all held at once.
-                match expected_keys(&index.spec, &docs) {
-                    Ok(keys) => expected.extend(keys),
-                    Err(err) => {
-                        failure = Some(err);
-                        return Ok(false);
-                    }
-                }
+                expected.extend(expected_keys(&index.spec, &docs)?);
                 docs.clear();
             }
-            Ok(true)
+            Ok::<_, IndexError>(true)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     expected.extend(expected_keys(&index.spec, &docs)?);
     expected.sort();
     let stored = index.raw_entries(txn, collection)?;

@@ -37,7 +37,7 @@ fn assert_indexes_match(db: &Database) {
         std::ops::Bound::Unbounded,
         |key, doc| {
             docs.push((key.to_vec(), doc));
-            Ok(true)
+            Ok::<_, cairn_engine::EngineError>(true)
         },
     )
     .unwrap();

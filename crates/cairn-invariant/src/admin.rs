@@ -181,7 +181,7 @@ fn read_groups(
                 }),
                 _ => bad = true,
             }
-            Ok(!bad)
+            Ok::<_, cairn_engine::EngineError>(!bad)
         },
     )?;
     if bad {

@@ -43,7 +43,7 @@ impl<'s> Baseline<'s> {
             |key, doc| {
                 let id = DocId::decode_key(key)?;
                 baseline.observe(&id, &doc)?;
-                Ok(true)
+                Ok::<_, cairn_engine::EngineError>(true)
             },
         )?;
         baseline.store(txn)

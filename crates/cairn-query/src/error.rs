@@ -43,19 +43,13 @@ pub enum QueryError {
     /// An index error.
     #[error(transparent)]
     Index(#[from] IndexError),
-    /// A geometry or spatial index error. Boxed: `GeoError` wraps an `EngineError` itself, and
-    /// unboxed it would make every `Result<_, QueryError>` wider than the engine's.
+    /// An error of a registered model's index or operator (e.g. `cairn_geo::GeoError`);
+    /// callers that know the model downcast it. Engine errors are never wrapped here.
     #[error(transparent)]
-    Geo(Box<cairn_geo::GeoError>),
+    Model(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An engine error (unknown collection, storage failure...).
     #[error(transparent)]
     Engine(#[from] EngineError),
-}
-
-impl From<cairn_geo::GeoError> for QueryError {
-    fn from(err: cairn_geo::GeoError) -> QueryError {
-        QueryError::Geo(Box::new(err))
-    }
 }
 
 impl QueryError {

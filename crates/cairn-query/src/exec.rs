@@ -6,18 +6,18 @@ use std::time::Instant;
 
 use cairn_doc::Value;
 use cairn_engine::Transaction;
-use cairn_index::IndexHandle;
 
+use crate::access::{OrderedBatch, ScanContext};
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::index_only;
 use crate::key_bounds::{as_slice, tighter_lower};
 use crate::limits::BUDGET_CHECK_INTERVAL;
-use crate::plan::{Access, MatchedDocs};
+use crate::plan::Access;
 use crate::primary_key::{bounded, KeyAccess};
 
 /// What an execution did, for `explain`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecStats {
     /// Index entries read, and primary keys looked up or scanned.
     pub keys_examined: u64,
@@ -25,29 +25,26 @@ pub struct ExecStats {
     pub docs_examined: u64,
     /// Documents that matched.
     pub matched: u64,
-    /// Parts a spatial index produced as candidates (bounding box overlapping the query).
-    pub spatial_candidates: u64,
-    /// Exact geometric tests performed on candidate parts (`$near` included).
-    pub exact_tests: u64,
-    /// Spatial-index buckets found decoded in the bucket cache (read-only snapshots).
-    pub spatial_bucket_hits: u64,
-    /// Spatial-index buckets read from the snapshot and decoded into the cache.
-    pub spatial_bucket_loads: u64,
-    /// Jumps a spatial-index search made through the stored pages (each a B-tree descent).
-    pub spatial_seeks: u64,
-    /// Spatial-index searches answered from the index content's resident image (in memory).
-    pub spatial_resident: u64,
+    /// What the access methods counted, by name, in the order first counted (a spatial
+    /// index's `spatial_candidates`, `exact_tests`, `spatial_seeks`...).
+    pub counters: Vec<(&'static str, u64)>,
 }
 
 impl ExecStats {
-    /// Adds what a spatial-index search read: its entries count as keys examined.
-    pub fn add_spatial(&mut self, search: &cairn_geo::index::SearchStats) {
-        self.keys_examined += search.entries;
-        self.spatial_candidates += search.candidates;
-        self.spatial_bucket_hits += search.bucket_hits;
-        self.spatial_bucket_loads += search.bucket_loads;
-        self.spatial_seeks += search.seeks;
-        self.spatial_resident += search.resident;
+    /// Adds `n` to counter `name` (creating it, even at 0: `explain` shows what was counted).
+    pub fn add(&mut self, name: &'static str, n: u64) {
+        match self.counters.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, count)) => *count += n,
+            None => self.counters.push((name, n)),
+        }
+    }
+
+    /// Counter `name` (0 when never counted).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map_or(0, |(_, n)| *n)
     }
 }
 
@@ -55,7 +52,6 @@ impl ExecStats {
 pub struct Executor<'a> {
     pub(crate) txn: &'a mut Transaction,
     pub(crate) collection: &'a str,
-    pub(crate) indexes: &'a [IndexHandle],
     pub(crate) filter: &'a Filter,
     pub(crate) started: Instant,
     pub(crate) budget: std::time::Duration,
@@ -106,7 +102,7 @@ impl Executor<'_> {
                     KeyAccess::Points(_) => Ok(()),
                 }
             }
-            Access::Spatial { .. } if self.ids_only && index_only::decides(access, self.filter) => {
+            Access::Index(path) if self.ids_only && path.decides(self.filter) => {
                 for key in self.doc_keys(access)? {
                     self.stats.matched += 1;
                     if !emit(&key, index_only::id_document(&key)?)? {
@@ -115,10 +111,7 @@ impl Executor<'_> {
                 }
                 Ok(())
             }
-            Access::Index { .. }
-            | Access::Union(_)
-            | Access::Intersect(..)
-            | Access::Spatial { .. } => {
+            Access::Index(_) | Access::Union(_) | Access::Intersect(..) => {
                 let keys = self.doc_keys(access)?;
                 self.fetch_each(&keys, emit)
             }
@@ -131,81 +124,42 @@ impl Executor<'_> {
         access: &Access,
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
     ) -> Result<()> {
-        let Access::Index {
-            index,
-            scans,
-            may_repeat,
-            ..
-        } = access
-        else {
+        let Access::Index(path) = access else {
             return self.run(access, None, emit);
         };
-        let handle = self.handle(index)?;
+        let may_repeat = path.may_repeat();
         let mut seen = HashSet::new();
-        let mut failure = None;
-        for scan in scans {
-            let mut stop = false;
-            let mut pending: Vec<Vec<u8>> = Vec::new();
-            // Read keys in batches so the document fetches do not nest inside the index scan's
-            // borrow of the transaction.
-            let mut resume: Option<Vec<u8>> = None;
-            // Start small (a top-k query needs few keys) and grow towards ORDERED_BATCH.
-            let mut batch = FIRST_ORDERED_BATCH;
-            loop {
-                pending.clear();
-                let mut scan_now = scan.clone();
-                if let (Some(last), cairn_index::IndexScan::Range { lower, .. }) =
-                    (&resume, &mut scan_now)
-                {
-                    *lower = Bound::Excluded(last.clone());
+        // Keys are read in batches so the document fetches do not nest inside the index
+        // read's borrow of the transaction. Start small (a top-k query needs few keys) and
+        // grow towards ORDERED_BATCH.
+        let mut batch = FIRST_ORDERED_BATCH;
+        let mut position = None;
+        loop {
+            let OrderedBatch { keys, next } =
+                path.ordered_batch(&mut self.scan_context(), position, batch)?;
+            batch = (batch * 2).min(ORDERED_BATCH);
+            for doc_key in &keys {
+                if may_repeat && !seen.insert(doc_key.clone()) {
+                    continue;
                 }
-                let mut last_tuple_key = None;
-                handle.scan(self.txn, self.collection, &scan_now, |tuple, doc_key| {
-                    self.stats.keys_examined += 1;
-                    pending.push(doc_key.to_vec());
-                    last_tuple_key = Some([tuple, doc_key].concat());
-                    Ok(pending.len() < batch)
-                })?;
-                let exhausted = pending.len() < batch;
-                batch = (batch * 2).min(ORDERED_BATCH);
-                for doc_key in &pending {
-                    if *may_repeat && !seen.insert(doc_key.clone()) {
-                        continue;
-                    }
-                    match self.fetch_one(doc_key, emit) {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            stop = true;
-                            break;
-                        }
-                        Err(err) => {
-                            failure = Some(err);
-                            stop = true;
-                            break;
-                        }
-                    }
+                if !self.fetch_one(doc_key, emit)? {
+                    return Ok(());
                 }
-                if stop || exhausted {
-                    break;
-                }
-                resume = last_tuple_key;
             }
-            if let Some(err) = failure {
-                return Err(err);
-            }
-            if stop {
-                break;
+            match next {
+                Some(next) => position = Some(next),
+                None => return Ok(()),
             }
         }
-        Ok(())
     }
 
-    fn handle(&self, name: &str) -> Result<IndexHandle> {
-        self.indexes
-            .iter()
-            .find(|i| i.spec.name == name)
-            .cloned()
-            .ok_or_else(|| QueryError::invalid("plan", format!("index `{name}` vanished")))
+    /// What an index read may use: the snapshot and the counters.
+    pub(crate) fn scan_context(&mut self) -> ScanContext<'_> {
+        ScanContext {
+            txn: self.txn,
+            collection: self.collection,
+            stats: &mut self.stats,
+        }
     }
 
     /// Reads the documents whose keys lie within `(start, end)` in key order, testing each;
@@ -218,34 +172,22 @@ impl Executor<'_> {
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
     ) -> Result<()> {
         let filter = self.filter;
-        let mut failure = None;
         let collection = self.collection;
         let started = self.started;
         let budget = self.budget;
         let stats = &mut self.stats;
-        self.txn
-            .scan_documents(collection, start, end, |key, doc| {
-                stats.docs_examined += 1;
-                if count_keys {
-                    stats.keys_examined += 1;
-                }
-                if let Err(err) = check_budget(started, budget, stats.docs_examined) {
-                    failure = Some(err);
-                    return Ok(false);
-                }
-                if !filter.matches(&doc) {
-                    return Ok(true);
-                }
-                stats.matched += 1;
-                match emit(key, doc) {
-                    Ok(more) => Ok(more),
-                    Err(err) => {
-                        failure = Some(err);
-                        Ok(false)
-                    }
-                }
-            })?;
-        failure.map_or(Ok(()), Err)
+        self.txn.scan_documents(collection, start, end, |key, doc| {
+            stats.docs_examined += 1;
+            if count_keys {
+                stats.keys_examined += 1;
+            }
+            check_budget(started, budget, stats.docs_examined)?;
+            if !filter.matches(&doc) {
+                return Ok(true);
+            }
+            stats.matched += 1;
+            emit(key, doc)
+        })
     }
 
     /// The document keys an index access finds, sorted and deduplicated.
@@ -268,51 +210,12 @@ impl Executor<'_> {
                     |key, _| {
                         stats.keys_examined += 1;
                         keys.push(key.to_vec());
-                        Ok(true)
+                        Ok::<_, cairn_engine::EngineError>(true)
                     },
                 )?;
                 keys
             }
-            Access::Index { index, scans, .. } => {
-                let handle = self.handle(index)?;
-                let mut keys = Vec::new();
-                for scan in scans {
-                    let stats = &mut self.stats;
-                    handle.scan(self.txn, self.collection, scan, |_, doc_key| {
-                        stats.keys_examined += 1;
-                        keys.push(doc_key.to_vec());
-                        Ok(true)
-                    })?;
-                }
-                keys
-            }
-            Access::Spatial {
-                handle,
-                query,
-                test,
-                ball,
-                found,
-            } => {
-                if let Some(found) = found {
-                    self.stats.add_spatial(&found.search);
-                    self.stats.exact_tests += found.exact_tests;
-                    found.keys.clone()
-                } else {
-                    let mut matched = MatchedDocs::default();
-                    let mut tests = 0u64;
-                    let search = crate::plan::spatial_search(
-                        handle,
-                        self.txn,
-                        self.collection,
-                        query,
-                        ball.as_deref(),
-                        &mut |key, part| Ok(matched.offer(key, part, test, &mut tests)),
-                    )?;
-                    self.stats.add_spatial(&search);
-                    self.stats.exact_tests += tests;
-                    matched.into_sorted()
-                }
-            }
+            Access::Index(path) => path.keys(&mut self.scan_context())?,
             Access::Union(parts) => {
                 let mut keys = Vec::new();
                 for part in parts {

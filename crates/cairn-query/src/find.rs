@@ -1,19 +1,21 @@
 //! `find`, `count`, `distinct` and `explain`: queries over one snapshot.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine as _;
 use cairn_doc::{FieldPath, Value};
 use cairn_engine::{Database, Transaction};
-use cairn_index::{indexes, keys, path_values, IndexHandle};
+use cairn_index::{keys, path_values};
 
+use crate::access::{access_methods, AccessMethod};
 use crate::error::{QueryError, Result};
 use crate::exec::{ExecStats, Executor};
 use crate::filter::Filter;
 use crate::limits::{MAX_RESULT_DOCUMENTS, MAX_SORT_BYTES};
-use crate::near::{near_of, run_near, with_distance, NearSpec};
 use crate::plan::{plan, Access, Candidate, PlanInput};
 use crate::query::{sort_key, Query, SortKey};
+use crate::ranked::{ranked_of, run_ranked, with_rank, RankedCondition};
 
 /// One page of a query's results.
 #[derive(Debug, Clone)]
@@ -73,13 +75,10 @@ impl Explain {
         for (name, count) in [
             ("keys_examined", e.keys_examined),
             ("docs_examined", e.docs_examined),
-            ("spatial_candidates", e.spatial_candidates),
-            ("exact_tests", e.exact_tests),
-            ("spatial_bucket_hits", e.spatial_bucket_hits),
-            ("spatial_bucket_loads", e.spatial_bucket_loads),
-            ("spatial_seeks", e.spatial_seeks),
-            ("spatial_resident", e.spatial_resident),
-        ] {
+        ]
+        .into_iter()
+        .chain(e.counters.iter().copied())
+        {
             ex.insert(name, Value::Int(count as i64));
         }
         ex.insert("returned", Value::Int(self.returned as i64));
@@ -98,7 +97,7 @@ pub fn find(db: &Database, collection: &str, query: &Query) -> Result<FindResult
 /// Runs a query inside a transaction (seeing its own writes; reads are conflict-checked if
 /// the transaction writes).
 pub fn find_in(txn: &mut Transaction, collection: &str, query: &Query) -> Result<FindResult> {
-    let indexes = indexes(txn, collection)?;
+    let indexes = access_methods(txn, collection, &query.filter)?;
     let chosen = choose(txn, collection, &indexes, query)?;
     run(txn, collection, &indexes, query, &chosen)
 }
@@ -106,7 +105,7 @@ pub fn find_in(txn: &mut Transaction, collection: &str, query: &Query) -> Result
 /// Plans and runs a query, returning the plan choice, the alternatives and what ran.
 pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain> {
     let mut txn = db.read()?;
-    let indexes = indexes(&mut txn, collection)?;
+    let indexes = access_methods(&mut txn, collection, &query.filter)?;
     let candidates = candidates(&mut txn, collection, &indexes, query)?;
     let chosen = candidates
         .first()
@@ -119,10 +118,10 @@ pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain
         cost: c.cost,
     };
     let mut chosen_line = line(&chosen);
-    let result = match near_of(&query.filter)? {
-        Some(near) => {
+    let result = match ranked_of(&query.filter)? {
+        Some(ranked) => {
             let (result, description) =
-                run_near_query(&mut txn, collection, &indexes, query, &near)?;
+                run_ranked_query(&mut txn, collection, &indexes, query, &ranked)?;
             chosen_line.description = description;
             result
         }
@@ -143,16 +142,21 @@ pub fn count(db: &Database, collection: &str, filter: &Filter) -> Result<u64> {
     if matches!(filter, Filter::All) {
         return Ok(txn.document_count(collection)?);
     }
-    let indexes = indexes(&mut txn, collection)?;
+    let indexes = access_methods(&mut txn, collection, filter)?;
     let query = Query::new(filter.clone());
-    if let Some(near) = near_of(filter)? {
-        let mut executor = executor(&mut txn, collection, &indexes, &query);
-        return Ok(run_near(&mut executor, &near)?.0.len() as u64);
-    }
     let chosen = choose(&mut txn, collection, &indexes, &query)?;
-    let mut executor = executor(&mut txn, collection, &indexes, &query);
+    count_with(&mut txn, collection, &indexes, &query, &chosen)
+}
+
+fn count_with(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[Arc<dyn AccessMethod>],
+    query: &Query,
+    chosen: &Candidate,
+) -> Result<u64> {
     let mut n = 0u64;
-    executor.run(&chosen.access, None, &mut |_, _| {
+    each_match(txn, collection, indexes, query, chosen, &mut |_, _| {
         n += 1;
         Ok(true)
     })?;
@@ -170,15 +174,25 @@ pub fn distinct(
     let path =
         FieldPath::parse(field).map_err(|err| QueryError::invalid(field, err.to_string()))?;
     let mut txn = db.read()?;
-    let indexes = indexes(&mut txn, collection)?;
+    let indexes = access_methods(&mut txn, collection, filter)?;
     let query = Query::new(filter.clone());
     let chosen = choose(&mut txn, collection, &indexes, &query)?;
-    let mut executor = executor(&mut txn, collection, &indexes, &query);
+    distinct_with(&mut txn, collection, &indexes, &query, &chosen, &path)
+}
+
+fn distinct_with(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[Arc<dyn AccessMethod>],
+    query: &Query,
+    chosen: &Candidate,
+    path: &FieldPath,
+) -> Result<Vec<Value>> {
     let mut seen = std::collections::BTreeMap::new();
     let mut bytes = 0usize;
-    executor.run(&chosen.access, None, &mut |_, doc| {
+    each_match(txn, collection, indexes, query, chosen, &mut |_, doc| {
         let mut reached = Vec::new();
-        path_values::collect(&path, &doc, &mut reached);
+        path_values::collect(path, &doc, &mut reached);
         for value in &reached {
             let items: Vec<&Value> = match value {
                 Value::Array(items) => items.iter().collect(),
@@ -202,6 +216,34 @@ pub fn distinct(
     Ok(seen.into_values().collect())
 }
 
+/// Hands every document matching `query`'s filter to `emit` (in no particular order) until
+/// it returns false: under plan `chosen`, or, when the filter holds a ranking condition
+/// (`$near`), only its `k` best. `count`, `distinct` and `for_each_match` all go through here, so none of them
+/// can forget `k`.
+fn each_match(
+    txn: &mut Transaction,
+    collection: &str,
+    indexes: &[Arc<dyn AccessMethod>],
+    query: &Query,
+    chosen: &Candidate,
+    emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+) -> Result<ExecStats> {
+    let mut executor = executor(txn, collection, query);
+    if let Some(ranked) = ranked_of(&query.filter)? {
+        let found = run_ranked(&mut executor, indexes, &ranked)?;
+        // Documents go on unchanged (no rank field): callers such as bulk updates write
+        // back what they receive.
+        for row in found.rows {
+            if !emit(&row.key, row.doc)? {
+                break;
+            }
+        }
+    } else {
+        executor.run(&chosen.access, None, emit)?;
+    }
+    Ok(executor.stats)
+}
+
 fn needed(query: &Query) -> Option<usize> {
     query.limit.map(|l| l.saturating_add(query.skip))
 }
@@ -209,7 +251,7 @@ fn needed(query: &Query) -> Option<usize> {
 fn candidates(
     txn: &mut Transaction,
     collection: &str,
-    indexes: &[IndexHandle],
+    indexes: &[Arc<dyn AccessMethod>],
     query: &Query,
 ) -> Result<Vec<Candidate>> {
     let input = PlanInput {
@@ -223,7 +265,7 @@ fn candidates(
 fn choose(
     txn: &mut Transaction,
     collection: &str,
-    indexes: &[IndexHandle],
+    indexes: &[Arc<dyn AccessMethod>],
     query: &Query,
 ) -> Result<Candidate> {
     candidates(txn, collection, indexes, query)?
@@ -232,16 +274,10 @@ fn choose(
         .ok_or_else(|| QueryError::invalid("plan", "no plan"))
 }
 
-fn executor<'a>(
-    txn: &'a mut Transaction,
-    collection: &'a str,
-    indexes: &'a [IndexHandle],
-    query: &'a Query,
-) -> Executor<'a> {
+fn executor<'a>(txn: &'a mut Transaction, collection: &'a str, query: &'a Query) -> Executor<'a> {
     Executor {
         txn,
         collection,
-        indexes,
         filter: &query.filter,
         started: Instant::now(),
         budget: query.time_budget,
@@ -289,12 +325,12 @@ fn decode_cursor(sort: &[SortKey], cursor: &str) -> Result<Vec<u8>> {
 fn run(
     txn: &mut Transaction,
     collection: &str,
-    indexes: &[IndexHandle],
+    indexes: &[Arc<dyn AccessMethod>],
     query: &Query,
     chosen: &Candidate,
 ) -> Result<FindResult> {
-    if let Some(near) = near_of(&query.filter)? {
-        return Ok(run_near_query(txn, collection, indexes, query, &near)?.0);
+    if let Some(ranked) = ranked_of(&query.filter)? {
+        return Ok(run_ranked_query(txn, collection, indexes, query, &ranked)?.0);
     }
     let after = query
         .after
@@ -310,8 +346,7 @@ fn run(
     let mut rows: Vec<(Vec<u8>, Value)> = Vec::new();
     let mut bytes = 0usize;
     let mut key = Vec::new();
-    let mut executor = executor(txn, collection, indexes, query);
-    let mut failure = None;
+    let mut executor = executor(txn, collection, query);
     {
         let mut emit = |doc_key: &[u8], doc: Value| -> Result<bool> {
             key.clear();
@@ -334,12 +369,11 @@ fn run(
                 bytes = rows.iter().map(|r| r.0.len() + 64).sum();
             }
             if bytes > MAX_SORT_BYTES {
-                failure = Some(QueryError::TooLarge {
+                return Err(QueryError::TooLarge {
                     what: "sort buffer",
                     limit: MAX_SORT_BYTES as u64,
                     hint: "add an index on the sort fields, a limit, or a narrower filter",
                 });
-                return Ok(false);
             }
             Ok(true)
         };
@@ -352,9 +386,6 @@ fn run(
         } else {
             executor.run(&chosen.access, start_after, &mut emit)?;
         }
-    }
-    if let Some(err) = failure {
-        return Err(err);
     }
     let stats = executor.stats;
     if !chosen.ordered {
@@ -421,25 +452,11 @@ pub fn for_each_match(
     budget: std::time::Duration,
     emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
 ) -> Result<ExecStats> {
-    let indexes = indexes(txn, collection)?;
+    let indexes = access_methods(txn, collection, filter)?;
     let mut query = Query::new(filter.clone());
     query.time_budget = budget;
-    if let Some(near) = near_of(filter)? {
-        let mut executor = executor(txn, collection, &indexes, &query);
-        let (rows, _) = run_near(&mut executor, &near)?;
-        // Documents go on unchanged (no distance field): callers such as bulk updates
-        // write back what they receive.
-        for (_, key, doc) in rows {
-            if !emit(&key, doc)? {
-                break;
-            }
-        }
-        return Ok(executor.stats);
-    }
     let chosen = choose(txn, collection, &indexes, &query)?;
-    let mut executor = executor(txn, collection, &indexes, &query);
-    executor.run(&chosen.access, None, emit)?;
-    Ok(executor.stats)
+    each_match(txn, collection, &indexes, &query, &chosen, emit)
 }
 
 /// Runs a query once under every plan the planner considers, returning each plan's
@@ -461,7 +478,7 @@ pub fn find_under_every_plan_in(
     collection: &str,
     query: &Query,
 ) -> Result<Vec<(String, FindResult)>> {
-    let indexes = indexes(txn, collection)?;
+    let indexes = access_methods(txn, collection, &query.filter)?;
     let mut out = Vec::new();
     for candidate in candidates(txn, collection, &indexes, query)? {
         let result = run(txn, collection, &indexes, query, &candidate)?;
@@ -470,29 +487,73 @@ pub fn find_under_every_plan_in(
     Ok(out)
 }
 
-/// Runs a query with a `$near` condition: the `k` nearest matches, nearest first unless the
-/// query sorts, then skip, limit and projection; each document gets its distance in the
-/// `$near`'s `distanceField`. The result is one page (`k` is bounded), so cursors are refused.
-fn run_near_query(
+/// What one plan answers to a query: its page of `find`, its `count` and its `distinct`
+/// values of one field. Plans differ in cost, never in any of these.
+#[derive(Debug, Clone)]
+pub struct PlanAnswers {
+    /// The plan's description.
+    pub plan: String,
+    /// `find`'s page.
+    pub found: FindResult,
+    /// `count` of the filter.
+    pub count: u64,
+    /// `distinct` of the field under the filter.
+    pub distinct: Vec<Value>,
+}
+
+/// Answers `find`, `count` and `distinct` (of `field`) under every plan the planner
+/// considers for `query`, on one snapshot: differential tests compare them with each other
+/// and with a naive evaluation.
+pub fn answers_under_every_plan(
+    db: &Database,
+    collection: &str,
+    query: &Query,
+    field: &str,
+) -> Result<Vec<PlanAnswers>> {
+    let path =
+        FieldPath::parse(field).map_err(|err| QueryError::invalid(field, err.to_string()))?;
+    let mut txn = db.read()?;
+    let indexes = access_methods(&mut txn, collection, &query.filter)?;
+    // `count` and `distinct` take the filter alone: no sort, skip, limit or projection.
+    let whole = Query::new(query.filter.clone());
+    let mut out = Vec::new();
+    for candidate in candidates(&mut txn, collection, &indexes, query)? {
+        out.push(PlanAnswers {
+            plan: candidate.access.describe(),
+            found: run(&mut txn, collection, &indexes, query, &candidate)?,
+            count: count_with(&mut txn, collection, &indexes, &whole, &candidate)?,
+            distinct: distinct_with(&mut txn, collection, &indexes, &whole, &candidate, &path)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs a query with a ranking condition (`$near`): the `k` best matches, best first unless
+/// the query sorts, then skip, limit and projection; each document gets its rank (distance)
+/// in the condition's output field. The result is one page (`k` is bounded), so cursors are
+/// refused.
+fn run_ranked_query(
     txn: &mut Transaction,
     collection: &str,
-    indexes: &[IndexHandle],
+    indexes: &[Arc<dyn AccessMethod>],
     query: &Query,
-    near: &NearSpec,
+    ranked: &RankedCondition,
 ) -> Result<(FindResult, String)> {
     if query.after.is_some() {
-        return Err(QueryError::InvalidCursor(
-            "a `$near` query returns at most k documents in one page; it has no cursor".into(),
-        ));
+        return Err(QueryError::InvalidCursor(format!(
+            "a `{}` query returns at most k documents in one page; it has no cursor",
+            ranked.op.name()
+        )));
     }
-    let mut executor = executor(txn, collection, indexes, query);
-    let (mut rows, description) = run_near(&mut executor, near)?;
+    let mut executor = executor(txn, collection, query);
+    let found = run_ranked(&mut executor, indexes, ranked)?;
+    let mut rows = found.rows;
     if !query.sort.is_empty() {
-        let mut keyed: Vec<(Vec<u8>, crate::near::NearRow)> = rows
+        let mut keyed: Vec<(Vec<u8>, crate::access::RankedRow)> = rows
             .into_iter()
             .map(|row| {
                 let mut key = Vec::new();
-                sort_key(&query.sort, &row.2, &row.1, &mut key);
+                sort_key(&query.sort, &row.doc, &row.key, &mut key);
                 (key, row)
             })
             .collect();
@@ -507,12 +568,12 @@ fn run_near_query(
         .into_iter()
         .skip(query.skip)
         .take(page)
-        .map(|(d, _, doc)| {
+        .map(|row| {
             let doc = match &query.projection {
-                Some(p) => p.apply(doc),
-                None => doc,
+                Some(p) => p.apply(row.doc),
+                None => row.doc,
             };
-            with_distance(doc, &near.distance_field, d)
+            with_rank(doc, &ranked.ranking.output_field, row.rank)
         })
         .collect();
     Ok((
@@ -521,6 +582,6 @@ fn run_near_query(
             cursor: None,
             stats: executor.stats,
         },
-        description,
+        found.description,
     ))
 }

@@ -1,9 +1,13 @@
 //! Cairn's query layer: the filter language, the planner, the executor and the aggregation
-//! pipeline, over the engine's snapshots and the indexes of `cairn-index`.
+//! pipeline, over the engine's snapshots and whatever index kinds are registered (it names no
+//! model: models plug in through [`access`]).
 //!
 //! * [`filter`]: the predicate tree, its JSON parser and evaluator (semantics in
 //!   `filter/semantics.md`).
 //! * [`query`] and [`projection`]: sort, skip, limit, projection, cursors.
+//! * [`access`]: the access-method seam through which every index kind (B-tree and hash
+//!   built in, spatial from `cairn-geo`, ...) and its operators plug in; [`ranked`]: "order by
+//!   distance or score, then limit", shared by every ranking operator.
 //! * [`plan`]: access paths and their costs; [`primary_key`]: the `_id` access path.
 //! * [`exec`]: running a plan over one snapshot, under a time budget; [`cancel`]: stopping it
 //!   early when its caller has left.
@@ -14,6 +18,7 @@
 //!   memory and time bounded; [`aggregate()`] parses and runs one, [`Pipeline`] is the parsed
 //!   (or built) form.
 
+pub mod access;
 pub mod aggregate;
 pub mod bulk;
 pub mod cancel;
@@ -24,11 +29,11 @@ pub mod find;
 mod index_only;
 mod key_bounds;
 pub mod limits;
-pub mod near;
 pub mod plan;
 pub mod primary_key;
 pub mod projection;
 pub mod query;
+pub mod ranked;
 
 pub use aggregate::{aggregate, Pipeline};
 pub use bulk::{delete_many, update_many, BulkOptions, BulkReport};

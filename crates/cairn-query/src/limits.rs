@@ -22,13 +22,9 @@ pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(30);
 /// Entries the planner counts in an index range to estimate it exactly; past this it uses
 /// the index histogram.
 pub const PROBE_CAP: u64 = 256;
-/// Largest `k` of `$near`: the nearest documents are collected (and sorted) in memory, and
-/// they are one page of results.
+/// Largest `k` of a ranking condition (`$near`...): the best documents are collected (and
+/// sorted) in memory, and they are one page of results.
 pub const MAX_NEAR_K: usize = 10_000;
-/// Candidate parts the planner's probe of a spatial index reads before it settles for a rough
-/// estimate. The probe is the search itself and the executor reuses a complete one, so a
-/// generous cap costs nothing when the index is chosen; 16,384 parts is a few milliseconds.
-pub const SPATIAL_PROBE_CAP: u64 = 16_384;
 /// Documents examined between time-budget checks.
 pub const BUDGET_CHECK_INTERVAL: u64 = 256;
 /// Stages in one aggregation pipeline. Real pipelines have a handful; the cap keeps parsing,

@@ -30,7 +30,7 @@ fn export(db: &Database) -> Vec<String> {
         .unwrap()
         .scan_documents("c", Bound::Unbounded, Bound::Unbounded, |_, d| {
             out.push(d.to_json_string());
-            Ok(true)
+            Ok::<_, cairn_engine::EngineError>(true)
         })
         .unwrap();
     out

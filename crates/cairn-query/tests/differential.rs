@@ -3,12 +3,12 @@
 
 use cairn_doc::{Object, Value};
 use cairn_index::{create_index, IndexKind, IndexSpec};
-use cairn_query::find::find_under_every_plan;
+use cairn_query::find::{answers_under_every_plan, find_under_every_plan};
 use cairn_query::{find, Filter, Query};
 use proptest::prelude::*;
 
 mod support;
-use support::{find_paged, naive, open_memory};
+use support::{find_paged, naive, naive_distinct, open_memory};
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -139,6 +139,7 @@ proptest! {
         sort_spec in sort(),
         limit in proptest::option::of(1usize..8),
         skip in 0usize..3,
+        distinct_field in 0..FIELDS.len(),
     ) {
         let db = open_memory();
         db.create_collection("c").unwrap();
@@ -156,7 +157,7 @@ proptest! {
         let mut all = Vec::new();
         db.read().unwrap().scan_documents("c", std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, |k, d| {
             all.push((k.to_vec(), d));
-            Ok(true)
+            Ok::<_, cairn_engine::EngineError>(true)
         }).unwrap();
         let filter = Filter::parse(&Value::from_json_expression(&filter_json).unwrap()).unwrap();
         let mut query = Query::new(filter.clone());
@@ -175,7 +176,18 @@ proptest! {
         let paged = find_paged(&db, "c", &query, 3);
         let everything = naive(&all, &filter, &query.sort);
         prop_assert_eq!(paged, everything);
-        prop_assert_eq!(cairn_query::count(&db, "c", &filter).unwrap(), all.iter().filter(|(_, d)| filter.matches(d)).count() as u64);
+        let matching = all.iter().filter(|(_, d)| filter.matches(d)).count() as u64;
+        prop_assert_eq!(cairn_query::count(&db, "c", &filter).unwrap(), matching);
+        // `count` and `distinct` under every plan too: each has its own entry point into
+        // the executor, and each must agree with the naive answer.
+        let field = FIELDS[distinct_field];
+        let distinct = naive_distinct(&all, &filter, field);
+        prop_assert_eq!(&cairn_query::distinct(&db, "c", field, &filter).unwrap(), &distinct);
+        for answers in answers_under_every_plan(&db, "c", &query, field).unwrap() {
+            prop_assert_eq!(&answers.found.documents, &expected, "plan {} filter {}", answers.plan, filter_json);
+            prop_assert_eq!(answers.count, matching, "count, plan {} filter {}", answers.plan, filter_json);
+            prop_assert_eq!(&answers.distinct, &distinct, "distinct of {}, plan {} filter {}", field, answers.plan, filter_json);
+        }
     }
 }
 

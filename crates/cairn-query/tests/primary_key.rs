@@ -92,7 +92,7 @@ fn all_documents(db: &Database) -> Vec<(Vec<u8>, Value)> {
         .unwrap()
         .scan_documents("c", Bound::Unbounded, Bound::Unbounded, |k, d| {
             all.push((k.to_vec(), d));
-            Ok(true)
+            Ok::<_, cairn_engine::EngineError>(true)
         })
         .unwrap();
     all

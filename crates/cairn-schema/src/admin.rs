@@ -337,7 +337,7 @@ pub fn history(db: &Database, collection: &str) -> Result<Vec<HistoryEntry>> {
                     .unwrap_or_default(),
                 schema: get("schema").cloned().unwrap_or(Value::Null),
             });
-            Ok(true)
+            Ok::<_, cairn_engine::EngineError>(true)
         },
     )?;
     Ok(out)
@@ -389,7 +389,7 @@ fn check_documents(
             for (path, value, reference) in probe.references {
                 references.push((id.clone(), path, value, reference.collection));
             }
-            Ok(true)
+            Ok::<_, cairn_engine::EngineError>(true)
         },
     )?;
     for (id, path, value, target_collection) in references {

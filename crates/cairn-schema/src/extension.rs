@@ -352,7 +352,7 @@ impl ReferrersExtension {
                     Some(Ok(doc)) => found.push(doc),
                     _ => bad_key = Some(()),
                 }
-                Ok(true)
+                Ok::<_, cairn_engine::EngineError>(true)
             },
         )?;
         if bad_key.is_some() {

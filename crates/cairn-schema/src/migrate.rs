@@ -251,7 +251,7 @@ pub fn dry_run(db: &Database, collection: &str, migration: &Migration) -> Result
                     }
                 }
             }
-            Ok(true)
+            Ok::<_, cairn_engine::EngineError>(true)
         },
     )?;
     report.reasons = reasons
@@ -547,7 +547,7 @@ fn run_chunk(
     txn.scan_documents(collection, start, Bound::Unbounded, |key, doc| {
         if batch.len() == chunk_documents {
             more = true;
-            return Ok(false);
+            return Ok::<_, cairn_engine::EngineError>(false);
         }
         last = Some(key.to_vec());
         batch.push(doc);

@@ -472,7 +472,10 @@ impl From<QueryError> for ApiError {
                     .with_details(json!({ "what": what, "limit": limit, "hint": hint }))
             }
             QueryError::Index(index) => ApiError::from(index),
-            QueryError::Geo(geo) => ApiError::from(*geo),
+            QueryError::Model(err) => match err.downcast::<GeoError>() {
+                Ok(geo) => ApiError::from(*geo),
+                Err(other) => ApiError::internal(other.to_string()),
+            },
             QueryError::Engine(engine) => ApiError::from(engine),
         }
     }

@@ -28,13 +28,13 @@ pub use cairn_doc::{
 };
 pub use cairn_engine::{
     allocated_bytes, check_database, check_integrity, compact, is_encrypted, is_system_collection,
-    rekey, stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult, CasOutcome, Change,
-    ChangeOp, CheckReport, CollectionMeta, CollectionStats, CompactReport, Compression,
-    CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError, Extension,
-    ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource, PendingCommit,
-    Result, RotationReport, StorageError, StorageMode, Transaction, Upserted, DATA_FILE_NAME,
-    DEFAULT_ZSTD_LEVEL, KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX,
-    TRAIN_MIN_DOCS,
+    rekey, stored_mode_name, stored_mode_name_with_key, verify_extensions, BatchOp, BatchResult,
+    CasOutcome, Change, ChangeOp, CheckReport, CollectionMeta, CollectionStats, CompactReport,
+    Compression, CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError,
+    Extension, ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource,
+    PendingCommit, Result, RotationReport, StorageError, StorageMode, Transaction, Upserted,
+    DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL, KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS,
+    SYSTEM_COLLECTION_PREFIX, TRAIN_MIN_DOCS,
 };
 
 /// Backups: take (`Database::backup`), verify, restore (to a point in time).
@@ -95,9 +95,19 @@ pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;
 
+/// Registers the built-in models' query operators and access methods with the query layer
+/// (the geometry model's `$near`, `$withinDistance`, ... and spatial indexes; B-tree and hash
+/// indexes are built into it). [`open`] calls it; call it yourself only to parse filters
+/// before opening any database. Idempotent and cheap.
+pub fn register_query_models() {
+    cairn_geo::query::register();
+}
+
 /// The extension kinds every Cairn process provides (secondary and spatial indexes, schemas,
-/// the referenced side of schema references, invariants).
+/// the referenced side of schema references, invariants). Also registers the query models
+/// ([`register_query_models`]): whatever keeps these indexes also queries them.
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
+    register_query_models();
     vec![
         Arc::new(cairn_index::IndexExtensionKind),
         Arc::new(cairn_geo::index::SpatialExtensionKind),

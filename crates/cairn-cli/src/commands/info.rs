@@ -93,8 +93,11 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     }
     let mut report = cairn::check_database(config)
         .with_context(|| format!("checking the database at {}", config.dir.display()))?;
+    // Every index kind verifies itself against the documents (the extensions' own hook), on
+    // the opened database, once the storage itself is known to be sound.
     let indexes = if report.is_clean() {
-        check_indexes(config, &mut report)?
+        let db = cairn::open(config.clone())?;
+        cairn::verify_extensions(&db, &mut report)?
     } else {
         0
     };
@@ -123,39 +126,6 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
             report.findings.len()
         )
     }
-}
-
-/// Verifies every index against a rebuild from its collection's documents; adds a finding
-/// per mismatch. Returns the number of indexes checked. Runs after the storage check passed,
-/// on an opened database (one snapshot).
-fn check_indexes(config: &Config, report: &mut cairn::CheckReport) -> anyhow::Result<usize> {
-    let db = cairn::open(config.clone())?;
-    let mut txn = db.read()?;
-    let mut checked = 0;
-    for meta in db.list_collections()? {
-        for handle in cairn::index::indexes(&mut txn, &meta.name)? {
-            let found = cairn::index::verify::verify_index(&mut txn, &meta.name, &handle)?;
-            checked += 1;
-            let findings = found
-                .extra_entries
-                .iter()
-                .map(|key| format!("entry {key} has no matching document"))
-                .chain(
-                    found
-                        .missing_entries
-                        .iter()
-                        .map(|key| format!("entry {key} is missing for its document")),
-                );
-            for detail in findings {
-                report.add(cairn::Finding::Extension {
-                    collection: meta.name.clone(),
-                    extension: handle.spec.name.clone(),
-                    detail,
-                });
-            }
-        }
-    }
-    Ok(checked)
 }
 
 /// Compacts a closed database and says how much space it gave back.

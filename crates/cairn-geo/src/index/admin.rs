@@ -5,7 +5,7 @@ use cairn_engine::Database;
 use crate::error::{GeoError, Result};
 use crate::index::build::fill;
 use crate::index::entries_table;
-use crate::index::limits::MAX_SPATIAL_INDEXES_PER_COLLECTION;
+use crate::index::limits::{MAX_SPATIAL_INDEXES_PER_COLLECTION, MAX_VERIFY_FINDINGS};
 use crate::index::maintain::SPATIAL_KIND;
 use crate::index::pages::PAGES_TABLE;
 use crate::index::read::spatial_indexes;
@@ -131,6 +131,65 @@ pub fn list_spatial_indexes(db: &Database, collection: &str) -> Result<Vec<Spati
     Ok(out)
 }
 
+/// Compares a spatial index's stored entries with a rebuild from the documents in `txn`'s
+/// snapshot: one sentence per entry without its document (or with other content) and per
+/// missing entry, at most [`MAX_VERIFY_FINDINGS`] (then one for the rest). An index whose
+/// build has not finished is not compared (queries do not use it). Memory: both entry lists.
+pub fn verify_spatial(
+    txn: &mut cairn_engine::Transaction,
+    collection: &str,
+    spec: &SpatialSpec,
+) -> Result<Vec<String>> {
+    let ready = spatial_indexes(txn, collection)?
+        .iter()
+        .any(|handle| handle.spec.name == spec.name && handle.ready);
+    if !ready {
+        return Ok(Vec::new());
+    }
+    let stored = stored_entries(txn, collection, &spec.name)?;
+    let expected = expected_entries(txn, collection, spec)?;
+    let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+    let mut details = Vec::new();
+    let mut mismatches = 0u64;
+    let mut note = |detail: String| {
+        mismatches += 1;
+        if details.len() < MAX_VERIFY_FINDINGS {
+            details.push(detail);
+        }
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < stored.len() || j < expected.len() {
+        match (stored.get(i), expected.get(j)) {
+            (Some(s), Some(e)) if s.0 == e.0 => {
+                if s.1 != e.1 {
+                    note(format!(
+                        "entry {} does not hold its document's part",
+                        hex(&s.0)
+                    ));
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(s), e) if e.is_none_or(|e| s.0 < e.0) => {
+                note(format!("entry {} has no matching document", hex(&s.0)));
+                i += 1;
+            }
+            (_, Some(e)) => {
+                note(format!("entry {} is missing for its document", hex(&e.0)));
+                j += 1;
+            }
+            (_, None) => break,
+        }
+    }
+    if mismatches > details.len() as u64 {
+        details.push(format!(
+            "{} more mismatched entries not listed",
+            mismatches - details.len() as u64
+        ));
+    }
+    Ok(details)
+}
+
 /// Every entry of a spatial index in `txn`'s snapshot, in key order (for tests and checks:
 /// compare with [`expected_entries`]).
 pub fn stored_entries(
@@ -154,25 +213,15 @@ pub fn expected_entries(
     spec: &SpatialSpec,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
-    let mut failure = None;
     txn.scan_documents(
         collection,
         std::ops::Bound::Unbounded,
         std::ops::Bound::Unbounded,
-        |key, doc| match crate::index::entries::doc_entries(&spec.field, key, &doc) {
-            Ok(entries) => {
-                out.extend(entries);
-                Ok(true)
-            }
-            Err(err) => {
-                failure = Some(err);
-                Ok(false)
-            }
+        |key, doc| {
+            out.extend(crate::index::entries::doc_entries(&spec.field, key, &doc)?);
+            Ok::<_, GeoError>(true)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     out.sort();
     Ok(out)
 }

@@ -55,7 +55,6 @@ pub(crate) fn fill(db: &Database, collection: &str, spec: &SpatialSpec) -> Resul
         Ok(())
     };
     let mut run: Vec<Pending> = Vec::new();
-    let mut failure = None;
     snapshot.scan_documents(
         collection,
         Bound::Unbounded,
@@ -70,18 +69,9 @@ pub(crate) fn fill(db: &Database, collection: &str, spec: &SpatialSpec) -> Resul
                 }
                 Ok(())
             })();
-            match result {
-                Ok(()) => Ok(true),
-                Err(err) => {
-                    failure = Some(err);
-                    Ok(false)
-                }
-            }
+            result.map(|()| true)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     drop(snapshot);
     write_run(&mut run)?;
     db.transaction(|txn| {

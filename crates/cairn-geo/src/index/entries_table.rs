@@ -33,25 +33,20 @@ pub(crate) fn guided(
         debug_assert!(!txn.records_reads());
         return guided_cached(txn, collection, index, stamp, start, &mut visit);
     }
-    let mut failure: Option<GeoError> = None;
     let mut descents = 1;
     // Entries below this are skipped: the scan's start, then the latest seek's target.
     let mut target: Vec<u8> = start.to_vec();
     txn.extension_guided_scan(collection, index, PAGES_TABLE, start, |page_key, page| {
-        match walk_page(page_key, page, &mut target, &mut visit) {
-            Ok(InPage::Continue) => Ok(ScanStep::Next),
-            Ok(InPage::Stop) => Ok(ScanStep::Stop),
-            Ok(InPage::Leave) => {
+        Ok::<_, GeoError>(match walk_page(page_key, page, &mut target, &mut visit)? {
+            InPage::Continue => ScanStep::Next,
+            InPage::Stop => ScanStep::Stop,
+            InPage::Leave => {
                 descents += 1;
-                Ok(ScanStep::SeekTo(target.clone()))
+                ScanStep::SeekTo(target.clone())
             }
-            Err(err) => {
-                failure = Some(err);
-                Ok(ScanStep::Stop)
-            }
-        }
+        })
     })?;
-    failure.map_or(Ok(descents), Err)
+    Ok(descents)
 }
 
 /// Reads the entries of `index` between `start` and `end` in key order, while `visit`
@@ -63,7 +58,6 @@ pub(crate) fn range(
     (start, end): (Bound<&[u8]>, Bound<&[u8]>),
     mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
 ) -> Result<()> {
-    let mut failure: Option<GeoError> = None;
     let after_start = |key: &[u8]| match start {
         Bound::Included(s) => key >= s,
         Bound::Excluded(s) => key > s,
@@ -87,29 +81,18 @@ pub(crate) fn range(
         Bound::Unbounded,
         |page_key, page| {
             for record in records(page) {
-                let go_on = record.and_then(|(key, value)| {
-                    if !after_start(key) {
-                        return Ok(true);
-                    }
-                    if !before_end(key) {
-                        return Ok(false);
-                    }
-                    visit(key, value)
-                });
-                match go_on {
-                    Ok(true) => {}
-                    Ok(false) => return Ok(false),
-                    Err(err) => {
-                        failure = Some(err);
-                        return Ok(false);
-                    }
+                let (key, value) = record?;
+                if !after_start(key) {
+                    continue;
+                }
+                if !before_end(key) || !visit(key, value)? {
+                    return Ok(false);
                 }
             }
             // Later pages hold only keys above this page's key.
             Ok(before_end(page_key))
         },
-    )?;
-    failure.map_or(Ok(()), Err)
+    )
 }
 
 /// What a visitor's answer means for the page being walked.

@@ -11,3 +11,9 @@ pub const BUILD_CHUNK_ENTRIES: usize = 50_000;
 
 /// Most spatial indexes on one collection.
 pub const MAX_SPATIAL_INDEXES_PER_COLLECTION: usize = 8;
+/// Candidate parts the query planner's probe of a spatial index reads before it settles for a rough
+/// estimate. The probe is the search itself and the executor reuses a complete one, so a
+/// generous cap costs nothing when the index is chosen; 16,384 parts is a few milliseconds.
+pub const SPATIAL_PROBE_CAP: u64 = 16_384;
+/// Mismatches `cairn check` lists per spatial index; the rest are counted in one line.
+pub const MAX_VERIFY_FINDINGS: usize = 100;

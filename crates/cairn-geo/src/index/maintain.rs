@@ -37,6 +37,23 @@ impl SpatialExtension {
 }
 
 impl Extension for SpatialExtension {
+    fn verifies(&self) -> bool {
+        true
+    }
+
+    /// Compares the stored entries with a rebuild from the documents
+    /// ([`crate::index::admin::verify_spatial`]).
+    fn verify(
+        &self,
+        txn: &mut cairn_engine::Transaction,
+        collection: &str,
+        _name: &str,
+    ) -> EngineResult<Vec<String>> {
+        Ok(crate::index::admin::verify_spatial(
+            txn, collection, &self.spec,
+        )?)
+    }
+
     fn on_write(&self, txn: &mut ExtensionTxn<'_>, change: &DocChange<'_>) -> EngineResult<()> {
         let doc_key = change.id.to_key().map_err(EngineError::from)?;
         let entries = |doc: Option<&Value>| match doc {

@@ -32,7 +32,7 @@ pub mod stamp;
 
 pub use admin::{
     create_spatial_index, drop_spatial_index, expected_entries, list_spatial_indexes,
-    make_resident, stored_entries, SpatialInfo,
+    make_resident, stored_entries, verify_spatial, SpatialInfo,
 };
 pub use cache::{cache_bytes, clear_cache, MAX_CACHE_BYTES};
 pub use maintain::{SpatialExtensionKind, SPATIAL_KIND};

@@ -89,6 +89,6 @@ pub(super) fn op_holds(op: &Op, reached: &[&Value]) -> bool {
             .iter()
             .any(|value| value.as_array().is_some_and(|items| items.len() == *n)),
         Op::Not(ops) => !ops.iter().all(|op| op_holds(op, reached)),
-        Op::Geo(geo) => any_expanded(reached, |v| geo.holds(v)),
+        Op::Registered(op) => any_expanded(reached, |v| op.holds(v)),
     }
 }

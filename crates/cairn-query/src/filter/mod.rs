@@ -8,11 +8,14 @@
 #![doc = include_str!("semantics.md")]
 
 mod eval;
-pub mod geo;
 mod parse;
+
+use std::sync::Arc;
 
 use cairn_doc::{FieldPath, Value};
 use regex::Regex;
+
+use crate::access::FieldOperator;
 
 pub use parse::parse_filter;
 
@@ -68,8 +71,9 @@ pub enum Op {
     Size(usize),
     /// The operators do not all hold.
     Not(Vec<Op>),
-    /// A geometric condition (`$withinDistance`, `$intersects`, `$within`, `$near`).
-    Geo(Box<geo::GeoOp>),
+    /// An operator a registered model defines (the geometry model's `$withinDistance`,
+    /// `$intersects`, `$within`, `$near`...; see [`crate::access`]).
+    Registered(Arc<dyn FieldOperator>),
 }
 
 /// The condition inside `$elemMatch`.

@@ -154,9 +154,15 @@ fn parse_ops(object: &Object, place: &str, depth: usize) -> Result<Vec<Op>> {
                     ))
                 }
             },
-            other => match super::geo::parse(other, operand, &here) {
-                Some(parsed) => Op::Geo(Box::new(parsed?)),
-                None => return Err(QueryError::invalid(&here, "unknown operator")),
+            // Not one of the language's own: a registered model may define it.
+            other => match crate::access::parse_operator(other, operand, &here) {
+                Some(parsed) => Op::Registered(parsed?),
+                None => {
+                    return Err(QueryError::invalid(
+                        &here,
+                        format!("unknown operator `{other}`"),
+                    ))
+                }
             },
         };
         ops.push(op);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use cairn_doc::Value;
 use cairn_engine::{Config, Database, StorageMode};
 use cairn_index::IndexExtensionKind;
+use cairn_index::{keys, path_values};
 use cairn_query::query::sort_key;
 use cairn_query::{find, Filter, Query, SortKey};
 
@@ -49,4 +50,26 @@ pub fn find_paged(db: &Database, collection: &str, query: &Query, page: usize) -
             None => return paged,
         }
     }
+}
+
+/// The naive `distinct`: every value (array elements separately) `field` reaches in the
+/// matching documents, once each, in the total value order.
+pub fn naive_distinct(docs: &[(Vec<u8>, Value)], filter: &Filter, field: &str) -> Vec<Value> {
+    let path = cairn_doc::FieldPath::parse(field).expect("field path");
+    let mut seen = std::collections::BTreeMap::new();
+    for (_, doc) in docs.iter().filter(|(_, d)| filter.matches(d)) {
+        let mut reached = Vec::new();
+        path_values::collect(&path, doc, &mut reached);
+        for value in reached {
+            let items: Vec<&Value> = match value {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                seen.entry(keys::encode_to_vec(item))
+                    .or_insert_with(|| item.clone());
+            }
+        }
+    }
+    seen.into_values().collect()
 }

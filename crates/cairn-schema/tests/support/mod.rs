@@ -49,7 +49,7 @@ pub fn dump(db: &Database) -> String {
                     Bound::Unbounded,
                     |k, v| {
                         out.push_str(&format!("{} {table} {k:?} {v:?}\n", ext.name));
-                        Ok(true)
+                        Ok::<_, cairn_engine::EngineError>(true)
                     },
                 )
                 .expect("extension table");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use cairn::geo::index::{create_spatial_index, list_spatial_indexes, SpatialSpec};
-use cairn::query::filter::geo::GeoOp;
+use cairn::geo::query::GeoOp;
 use cairn::query::projection::Projection;
 use cairn::{
     Config, Database, DocId, FieldPath, Filter, Geometry, Object, Query, StorageMode, Value,
@@ -78,12 +78,7 @@ impl CairnSide {
                 shape: Geometry::Point(p),
                 max: r,
             },
-            GeoQuery::Nearest(p) => GeoOp::Near {
-                shape: Geometry::Point(p),
-                k: K,
-                max: None,
-                distance_field: "_distance".into(),
-            },
+            GeoQuery::Nearest(p) => GeoOp::near(Geometry::Point(p), K, None, "_distance"),
             GeoQuery::Box(b) => GeoOp::Intersects {
                 shape: Geometry::Box {
                     min: b.min,
@@ -93,7 +88,7 @@ impl CairnSide {
         };
         let filter = Filter::Field(
             FieldPath::parse("shape")?,
-            vec![cairn::query::Op::Geo(Box::new(op))],
+            vec![cairn::query::Op::Registered(std::sync::Arc::new(op))],
         );
         let mut query = Query::new(filter);
         query.projection = Some(self.projection.clone());

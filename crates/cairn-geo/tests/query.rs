@@ -1,7 +1,9 @@
 //! Geometry differential tests: random shapes (tiny, huge, far away, on query boundaries),
 //! random insert/update/delete sequences, random geometric queries. Every answer, under every
 //! plan the planner considers (spatial index or scan), equals a brute-force exact computation
-//! over all stored shapes, and the spatial index always equals a rebuild.
+//! over all stored shapes, and the spatial index always equals a rebuild. (Moved here from
+//! `cairn-query`, which no longer knows any model: the geometric operators and the spatial
+//! access method are this crate's, registered with the query layer.)
 
 use std::sync::Arc;
 
@@ -10,13 +12,17 @@ use cairn_engine::{Config, Database, StorageMode};
 use cairn_geo::index::{
     create_spatial_index, expected_entries, stored_entries, SpatialExtensionKind, SpatialSpec,
 };
+use cairn_geo::query::GeoOp;
 use cairn_index::IndexExtensionKind;
-use cairn_query::filter::geo::GeoOp;
-use cairn_query::find::{find_under_every_plan, find_under_every_plan_in};
+use cairn_query::find::{
+    answers_under_every_plan, find_under_every_plan, find_under_every_plan_in,
+};
 use cairn_query::{find, find_in, Filter, Op, Query};
 use proptest::prelude::*;
 
 fn open_memory() -> Database {
+    // What the `cairn` facade does before it opens a database.
+    cairn_geo::query::register();
     let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
     config.extension_kinds.push(Arc::new(IndexExtensionKind));
     config.extension_kinds.push(Arc::new(SpatialExtensionKind));
@@ -208,7 +214,7 @@ proptest! {
         check_index_equals_rebuild(&db, &spec);
         let docs = all_docs(&db);
         for (op, tag) in &queries {
-            let geo = Filter::Field(cairn_doc::FieldPath::parse("shape").expect("path"), vec![Op::Geo(Box::new(op.clone()))]);
+            let geo = Filter::Field(cairn_doc::FieldPath::parse("shape").expect("path"), vec![Op::Registered(Arc::new(op.clone()))]);
             let filter = match tag {
                 Some(t) => Filter::and([geo, Filter::field("tag").expect("tag").lt(*t)]),
                 None => geo,
@@ -260,8 +266,8 @@ proptest! {
         }
         apply(&db, &steps);
         let max = max.map(f64::from);
-        let near = GeoOp::Near { shape: target.clone(), k, max, distance_field: "d".into() };
-        let geo = Filter::Field(cairn_doc::FieldPath::parse("shape").expect("path"), vec![Op::Geo(Box::new(near))]);
+        let near = GeoOp::near(target.clone(), k, max, "d");
+        let geo = Filter::Field(cairn_doc::FieldPath::parse("shape").expect("path"), vec![Op::Registered(Arc::new(near))]);
         let filter = match tag {
             Some(t) => Filter::and([geo, Filter::field("tag").expect("tag").lt(t)]),
             None => geo,
@@ -296,7 +302,7 @@ proptest! {
             let resident_ids = find(&db, "g", &ids_only).expect("near resident ids");
             prop_assert_eq!(id_and_distance(&resident_ids.documents), id_and_distance(&result.documents));
             let explain = cairn_query::explain(&db, "g", &query).expect("explain");
-            prop_assert!(explain.executed.spatial_resident >= 1, "{:?}", explain.executed);
+            prop_assert!(explain.executed.counter("spatial_resident") >= 1, "{:?}", explain.executed);
         }
         // Brute force: every matching document's exact distance, nearest first, ties by id key.
         let mut expected: Vec<(f64, Vec<u8>)> = all_docs(&db)
@@ -319,7 +325,54 @@ proptest! {
                 (o.get("d").and_then(Value::as_f64).expect("distance"), id.to_key().expect("key"))
             })
             .collect();
+        // `count` and `distinct` under every plan see the same k documents.
+        let mut expected_ids: Vec<Vec<u8>> = expected.iter().map(|(_, key)| key.clone()).collect();
+        expected_ids.sort();
         prop_assert_eq!(got, expected);
+        for answers in answers_under_every_plan(&db, "g", &query, "_id").expect("answers") {
+            prop_assert_eq!(answers.count, expected_ids.len() as u64, "count, plan {}", answers.plan);
+            let distinct: Vec<Vec<u8>> = answers
+                .distinct
+                .iter()
+                .map(|id| DocId::from_value(id).expect("id").to_key().expect("key"))
+                .collect();
+            prop_assert_eq!(distinct, expected_ids.clone(), "distinct, plan {}", answers.plan);
+        }
+    }
+}
+
+/// `$near`'s `k` bounds every entry point: `find`, `count` and `distinct` (which once
+/// returned all ten).
+#[test]
+fn near_k_bounds_find_count_and_distinct() {
+    for indexed in [false, true] {
+        let db = open_memory();
+        db.create_collection("g").expect("create");
+        if indexed {
+            create_spatial_index(&db, "g", &SpatialSpec::new("where", "p").expect("spec"))
+                .expect("index");
+        }
+        for i in 0..10 {
+            let mut o = Object::new();
+            o.insert("_id", Value::Int(i));
+            o.insert("p", Value::from(Geometry::Point([i as f64, 0.0, 0.0])));
+            db.insert("g", Value::Object(o)).expect("insert");
+        }
+        let filter = Filter::parse(
+            &Value::from_json_expression(
+                r#"{"p": {"$near": {"shape": {"$geometry": {"type": "point", "coordinates": [0, 0, 0]}}, "k": 2}}}"#,
+            )
+            .expect("json"),
+        )
+        .expect("filter");
+        let found = find(&db, "g", &Query::new(filter.clone())).expect("find");
+        assert_eq!(found.documents.len(), 2, "indexed {indexed}");
+        assert_eq!(cairn_query::count(&db, "g", &filter).expect("count"), 2);
+        assert_eq!(
+            cairn_query::distinct(&db, "g", "_id", &filter).expect("distinct"),
+            vec![Value::Int(0), Value::Int(1)],
+            "indexed {indexed}"
+        );
     }
 }
 
@@ -352,38 +405,46 @@ fn explain_shows_the_spatial_index_candidates_and_exact_tests() {
         explain.chosen.description
     );
     assert_eq!(explain.returned, 1);
-    assert!(explain.executed.spatial_candidates >= 1 && explain.executed.spatial_candidates < 200);
-    assert!(explain.executed.exact_tests >= 1 && explain.executed.exact_tests < 200);
+    assert!(
+        explain.executed.counter("spatial_candidates") >= 1
+            && explain.executed.counter("spatial_candidates") < 200
+    );
+    assert!(
+        explain.executed.counter("exact_tests") >= 1
+            && explain.executed.counter("exact_tests") < 200
+    );
     // A read-only snapshot reads through the bucket cache, which decodes a bucket on its
     // second use: the first query read the index uncached, the second decoded what it
     // needed, the third finds all of it decoded. Same candidates every time.
     assert_eq!(
-        explain.executed.spatial_bucket_loads, 0,
+        explain.executed.counter("spatial_bucket_loads"),
+        0,
         "{:?}",
         explain.executed
     );
     let second = cairn_query::explain(&db, "g", &Query::new(filter.clone())).expect("explain");
     assert!(
-        second.executed.spatial_bucket_loads >= 1,
+        second.executed.counter("spatial_bucket_loads") >= 1,
         "{:?}",
         second.executed
     );
     let third = cairn_query::explain(&db, "g", &Query::new(filter.clone())).expect("explain");
     assert_eq!(third.returned, 1);
     assert_eq!(
-        third.executed.spatial_bucket_loads, 0,
+        third.executed.counter("spatial_bucket_loads"),
+        0,
         "{:?}",
         third.executed
     );
     assert!(
-        third.executed.spatial_bucket_hits >= 1,
+        third.executed.counter("spatial_bucket_hits") >= 1,
         "{:?}",
         third.executed
     );
     for run in [&second, &third] {
         assert_eq!(
-            run.executed.spatial_candidates,
-            explain.executed.spatial_candidates
+            run.executed.counter("spatial_candidates"),
+            explain.executed.counter("spatial_candidates")
         );
     }
     assert_eq!(explain.executed.docs_examined, 1, "{:?}", explain.executed);

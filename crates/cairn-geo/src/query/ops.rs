@@ -12,13 +12,20 @@
 //! match. `$near` selects the `k` documents nearest to `G` (exact distance, ties by `_id`)
 //! among those matching the rest of the filter, returns them nearest first (unless a sort is
 //! given) and writes each distance into `distanceField` (default `_distance`); it must be a
-//! top-level condition, at most one per query.
+//! top-level condition, at most one per query (`cairn_query::ranked`).
+//!
+//! Each is a [`FieldOperator`] (registered with the query layer by [`super::GeoModel`]):
+//! [`FieldOperator::holds`] is the exact test every plan re-checks, and `$near` ranks by
+//! exact distance ([`FieldOperator::rank`]).
+
+use std::any::Any;
 
 use cairn_doc::{Geometry, Value};
-use cairn_geo::{distance, intersects, is_closed, within};
+use cairn_query::access::{FieldOperator, Ranking};
+use cairn_query::limits::MAX_NEAR_K;
+use cairn_query::{QueryError, Result};
 
-use crate::error::{QueryError, Result};
-use crate::limits::MAX_NEAR_K;
+use crate::{distance, intersects, is_closed, within};
 
 /// Default name of the field `$near` writes each result's distance into.
 pub const DEFAULT_DISTANCE_FIELD: &str = "_distance";
@@ -47,13 +54,59 @@ pub enum GeoOp {
     Near {
         /// The query shape.
         shape: Geometry,
-        /// How many.
-        k: usize,
         /// Farther documents never match.
         max: Option<f64>,
-        /// Where each result's distance is written.
-        distance_field: String,
+        /// How many, and where each result's distance is written.
+        ranking: Ranking,
     },
+}
+
+impl GeoOp {
+    /// `$near`: the `k` nearest to `shape` (within `max`), each result's distance written
+    /// into `distance_field`.
+    pub fn near(shape: Geometry, k: usize, max: Option<f64>, distance_field: &str) -> GeoOp {
+        GeoOp::Near {
+            shape,
+            max,
+            ranking: Ranking {
+                k,
+                output_field: distance_field.to_string(),
+            },
+        }
+    }
+}
+
+impl FieldOperator for GeoOp {
+    fn name(&self) -> &str {
+        match self {
+            GeoOp::WithinDistance { .. } => "$withinDistance",
+            GeoOp::Intersects { .. } => "$intersects",
+            GeoOp::Within { .. } => "$within",
+            GeoOp::Near { .. } => "$near",
+        }
+    }
+
+    fn holds(&self, value: &Value) -> bool {
+        GeoOp::holds(self, value)
+    }
+
+    fn ranking(&self) -> Option<&Ranking> {
+        match self {
+            GeoOp::Near { ranking, .. } => Some(ranking),
+            _ => None,
+        }
+    }
+
+    fn rank(&self, value: &Value) -> Option<f64> {
+        match value {
+            Value::Geometry(g) => Some(distance(g, self.shape())),
+            _ => None,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 impl GeoOp {
@@ -83,29 +136,10 @@ impl GeoOp {
     }
 }
 
-/// The smallest exact distance from `shape` to any geometry among the reached values (and
-/// their array elements); `None` when there is none.
-pub fn nearest_distance(reached: &[&Value], shape: &Geometry) -> Option<f64> {
-    let mut best: Option<f64> = None;
-    let mut consider = |v: &Value| {
-        if let Value::Geometry(g) = v {
-            let d = distance(g, shape);
-            best = Some(best.map_or(d, |b: f64| b.min(d)));
-        }
-    };
-    for value in reached {
-        consider(value);
-        if let Value::Array(items) = value {
-            items.iter().for_each(&mut consider);
-        }
-    }
-    best
-}
-
 fn geometry(operand: &Value, place: &str) -> Result<Geometry> {
     match operand {
         Value::Geometry(g) => Ok((**g).clone()),
-        Value::String(text) => cairn_geo::from_wkt(text)
+        Value::String(text) => crate::from_wkt(text)
             .map_err(|err| QueryError::invalid(place, format!("bad WKT: {err}"))),
         other => Err(QueryError::invalid(
             place,
@@ -222,9 +256,11 @@ pub fn parse(key: &str, operand: &Value, place: &str) -> Option<Result<GeoOp>> {
             };
             Ok(GeoOp::Near {
                 shape: geometry(shape, place)?,
-                k,
                 max,
-                distance_field,
+                ranking: Ranking {
+                    k,
+                    output_field: distance_field,
+                },
             })
         })(),
         _ => return None,

@@ -1,0 +1,422 @@
+//! The built-in model: `cairn-index`'s B-tree and hash indexes as access methods.
+//!
+//! A path is equality on a leftmost prefix of the index's fields (several prefixes for
+//! `$in`), then optionally a range on the next field (a hash index needs equality on every
+//! field), or a whole B-tree index read in order when its fields are the sort. Rows are
+//! estimated by counting the scans up to [`PROBE_CAP`] entries, past that from the index's
+//! histogram and distinct counts (see `cairn_index::stats`). Every found document is
+//! re-checked against the filter, so a path only has to find a superset of the matches.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_doc::{FieldPath, Value};
+use cairn_engine::Transaction;
+use cairn_index::keys::{self, TAG_FALSE, TAG_TRUE};
+use cairn_index::{indexes, IndexHandle, IndexKind, IndexScan};
+
+use super::{
+    residual_selectivity, sort_matches, AccessMethod, IndexPath, OrderedBatch, Path, PlanContext,
+    QueryModel, ScanContext, COST_FETCH_DOC, COST_INDEX_ENTRY,
+};
+use crate::error::Result;
+use crate::filter::{Filter, Op};
+use crate::key_bounds::{as_slice, tighter_lower, tighter_upper};
+use crate::limits::{MAX_IN_LIST, PROBE_CAP};
+
+/// The model of secondary indexes (kind `index`: B-tree and hash).
+pub(crate) struct SecondaryIndexes;
+
+impl QueryModel for SecondaryIndexes {
+    fn name(&self) -> &'static str {
+        "index"
+    }
+
+    fn access_methods(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+        _: &Filter,
+    ) -> Result<Vec<Arc<dyn AccessMethod>>> {
+        Ok(indexes(txn, collection)?
+            .into_iter()
+            .filter(|index| index.ready)
+            .map(|index| Arc::new(Secondary { index }) as Arc<dyn AccessMethod>)
+            .collect())
+    }
+}
+
+/// One ready secondary index.
+struct Secondary {
+    index: IndexHandle,
+}
+
+impl AccessMethod for Secondary {
+    fn name(&self) -> &str {
+        &self.index.spec.name
+    }
+
+    fn paths(&self, cx: &mut PlanContext<'_>, conjuncts: &[&Filter]) -> Result<Vec<Path>> {
+        let mut paths: Vec<Path> = self.constrained(cx, conjuncts)?.into_iter().collect();
+        paths.extend(self.ordered_full(cx, conjuncts));
+        Ok(paths)
+    }
+}
+
+impl Secondary {
+    /// Equality prefix (and maybe one range) on the index.
+    fn constrained(&self, cx: &mut PlanContext<'_>, conjuncts: &[&Filter]) -> Result<Option<Path>> {
+        let index = &self.index;
+        let mut prefixes: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut equal_fields = 0;
+        let mut range = None;
+        for path in &index.spec.fields {
+            let c = constraint_for(conjuncts, path, index.multikey);
+            if let Some(values) = c.equal {
+                if prefixes.len() * values.len() > MAX_IN_LIST {
+                    break;
+                }
+                let mut encoded: Vec<Vec<u8>> = values.iter().map(keys::encode_to_vec).collect();
+                encoded.sort();
+                encoded.dedup();
+                prefixes = prefixes
+                    .iter()
+                    .flat_map(|p| encoded.iter().map(move |e| [p.as_slice(), e].concat()))
+                    .collect();
+                equal_fields += 1;
+                continue;
+            }
+            if index.spec.kind == IndexKind::BTree && (c.lower.is_some() || c.upper.is_some()) {
+                range = Some((
+                    c.lower.unwrap_or(Bound::Unbounded),
+                    c.upper.unwrap_or(Bound::Unbounded),
+                ));
+            }
+            break;
+        }
+        if equal_fields == 0 && range.is_none() {
+            return Ok(None);
+        }
+        let scans: Vec<IndexScan> = match index.spec.kind {
+            IndexKind::Hash if equal_fields == index.spec.fields.len() => prefixes
+                .into_iter()
+                .map(|tuple| IndexScan::HashEqual { tuple })
+                .collect(),
+            IndexKind::Hash => return Ok(None),
+            IndexKind::BTree => prefixes
+                .into_iter()
+                .map(|prefix| match &range {
+                    None => IndexScan::prefix(prefix),
+                    Some((lower, upper)) => IndexScan::Range {
+                        lower: prefixed(&prefix, lower),
+                        upper: prefixed(&prefix, upper),
+                    },
+                })
+                .collect(),
+        };
+        let rows = self.estimate(cx, &scans, equal_fields)?;
+        let ordered = index.spec.kind == IndexKind::BTree
+            && !index.multikey
+            && scans.len() == 1
+            && sort_matches(&index.spec.fields[equal_fields..], cx.sort);
+        let mut cost = rows * (COST_INDEX_ENTRY + COST_FETCH_DOC);
+        if ordered {
+            if let Some(needed) = cx.needed {
+                let selectivity = residual_selectivity(
+                    conjuncts,
+                    &index.spec.fields[..equal_fields.min(index.spec.fields.len())],
+                );
+                cost =
+                    cost.min((needed as f64 / selectivity) * (COST_INDEX_ENTRY + COST_FETCH_DOC));
+            }
+        } else {
+            cost += cx.sort_cost(rows);
+        }
+        Ok(Some(Path {
+            scan: Arc::new(SecondaryScan {
+                index: index.clone(),
+                scans,
+                ordered,
+            }),
+            estimated_rows: rows,
+            cost,
+            ordered,
+            narrows: true,
+        }))
+    }
+
+    /// A whole B-tree index read in order, when it provides the requested sort.
+    fn ordered_full(&self, cx: &PlanContext<'_>, conjuncts: &[&Filter]) -> Option<Path> {
+        let index = &self.index;
+        if cx.sort.is_empty()
+            || index.spec.kind != IndexKind::BTree
+            || index.multikey
+            || !sort_matches(&index.spec.fields, cx.sort)
+        {
+            return None;
+        }
+        let selectivity = residual_selectivity(conjuncts, &[]);
+        let rows = match cx.needed {
+            Some(needed) => cx.total.min(needed as f64 / selectivity),
+            None => cx.total,
+        };
+        Some(Path {
+            scan: Arc::new(SecondaryScan {
+                index: index.clone(),
+                scans: vec![IndexScan::Range {
+                    lower: Bound::Unbounded,
+                    upper: Bound::Unbounded,
+                }],
+                ordered: true,
+            }),
+            estimated_rows: rows,
+            cost: rows * (COST_INDEX_ENTRY + COST_FETCH_DOC),
+            ordered: true,
+            narrows: false,
+        })
+    }
+
+    fn estimate(
+        &self,
+        cx: &mut PlanContext<'_>,
+        scans: &[IndexScan],
+        equal_fields: usize,
+    ) -> Result<f64> {
+        let index = &self.index;
+        let mut rows = 0.0;
+        let mut stats = None;
+        for scan in scans {
+            let counted = index.count_up_to(cx.txn, cx.collection, scan, PROBE_CAP)?;
+            if counted < PROBE_CAP {
+                rows += counted as f64;
+                continue;
+            }
+            if stats.is_none() {
+                stats = Some(index.stats(cx.txn, cx.collection)?);
+            }
+            let Some(stats) = &stats else { continue };
+            let estimate = match scan {
+                IndexScan::HashEqual { .. } => stats.estimate_equal(index.spec.fields.len()),
+                IndexScan::Range { .. } if is_point(scan) => stats.estimate_equal(equal_fields),
+                IndexScan::Range { lower, upper } => {
+                    stats.estimate_range(as_slice(lower), as_slice(upper))
+                }
+            };
+            rows += estimate.max(PROBE_CAP as f64);
+        }
+        Ok(rows)
+    }
+}
+
+/// Scans of one secondary index.
+#[derive(Debug)]
+struct SecondaryScan {
+    index: IndexHandle,
+    /// Each in index order; together in index order when `ordered` (one scan).
+    scans: Vec<IndexScan>,
+    ordered: bool,
+}
+
+impl IndexPath for SecondaryScan {
+    fn describe(&self) -> String {
+        let scans = &self.scans;
+        let what = if scans.len() == 1 && is_full_range(&scans[0]) {
+            "full index scan"
+        } else if scans.iter().all(is_point) {
+            "index equality"
+        } else {
+            "index range"
+        };
+        let order = if self.ordered { ", provides sort" } else { "" };
+        format!(
+            "{what} on `{}` ({} scan(s){order})",
+            self.index.spec.name,
+            scans.len()
+        )
+    }
+
+    fn keys(&self, cx: &mut ScanContext<'_>) -> Result<Vec<Vec<u8>>> {
+        let mut keys = Vec::new();
+        for scan in &self.scans {
+            let stats = &mut *cx.stats;
+            self.index.scan(cx.txn, cx.collection, scan, |_, doc_key| {
+                stats.keys_examined += 1;
+                keys.push(doc_key.to_vec());
+                Ok(true)
+            })?;
+        }
+        Ok(keys)
+    }
+
+    /// The position is the scan's number (4 bytes) and the last entry read (tuple ‖ key).
+    fn ordered_batch(
+        &self,
+        cx: &mut ScanContext<'_>,
+        after: Option<Vec<u8>>,
+        max: usize,
+    ) -> Result<OrderedBatch> {
+        let (mut number, mut resume) = match after {
+            Some(position) if position.len() >= 4 => {
+                let mut n = [0u8; 4];
+                n.copy_from_slice(&position[..4]);
+                let last = position[4..].to_vec();
+                (
+                    u32::from_be_bytes(n) as usize,
+                    (!last.is_empty()).then_some(last),
+                )
+            }
+            _ => (0, None),
+        };
+        while let Some(scan) = self.scans.get(number) {
+            let mut scan_now = scan.clone();
+            if let (Some(last), IndexScan::Range { lower, .. }) = (&resume, &mut scan_now) {
+                *lower = Bound::Excluded(last.clone());
+            }
+            let mut keys = Vec::new();
+            let mut last_entry = None;
+            let stats = &mut *cx.stats;
+            self.index
+                .scan(cx.txn, cx.collection, &scan_now, |tuple, doc_key| {
+                    stats.keys_examined += 1;
+                    keys.push(doc_key.to_vec());
+                    last_entry = Some([tuple, doc_key].concat());
+                    Ok(keys.len() < max)
+                })?;
+            if keys.len() >= max {
+                let position = last_entry
+                    .map(|entry| [(number as u32).to_be_bytes().as_slice(), &entry].concat());
+                return Ok(OrderedBatch {
+                    keys,
+                    next: position,
+                });
+            }
+            number += 1;
+            resume = None;
+            if !keys.is_empty() {
+                let next =
+                    (number < self.scans.len()).then(|| (number as u32).to_be_bytes().to_vec());
+                return Ok(OrderedBatch { keys, next });
+            }
+        }
+        Ok(OrderedBatch::default())
+    }
+
+    fn may_repeat(&self) -> bool {
+        // Prefixes are deduplicated, so only an array's several entries repeat a document.
+        self.index.multikey
+    }
+}
+
+/// What the conjuncts say about one field that an index can use.
+#[derive(Default)]
+struct FieldConstraint {
+    /// Equal to one of these (`$eq`/`$in`), if constrained so.
+    equal: Option<Vec<Value>>,
+    /// Range bounds on encoded values.
+    lower: Option<Bound<Vec<u8>>>,
+    upper: Option<Bound<Vec<u8>>>,
+    /// Range operators seen (for the multikey rule: only one bound may be used).
+    ranges: usize,
+}
+
+fn constraint_for(conjuncts: &[&Filter], path: &FieldPath, multikey: bool) -> FieldConstraint {
+    let mut c = FieldConstraint::default();
+    for conjunct in conjuncts {
+        let Filter::Field(p, ops) = conjunct else {
+            continue;
+        };
+        if p != path {
+            continue;
+        }
+        for op in ops {
+            match op {
+                Op::Eq(v) if indexable(v) && c.equal.is_none() => c.equal = Some(vec![v.clone()]),
+                Op::In(vs) if vs.iter().all(indexable) && c.equal.is_none() => {
+                    c.equal = Some(vs.clone())
+                }
+                Op::Gt(v) | Op::Gte(v) | Op::Lt(v) | Op::Lte(v) if !v.is_null() && !is_nan(v) => {
+                    if multikey && c.ranges > 0 {
+                        continue;
+                    }
+                    c.ranges += 1;
+                    add_range(&mut c, op, v);
+                }
+                _ => {}
+            }
+        }
+    }
+    c
+}
+
+fn is_nan(v: &Value) -> bool {
+    matches!(v, Value::Float(f) if f.is_nan())
+}
+
+/// Equality operands an index can look up: arrays match by element *or* as a whole, so they
+/// are left to a scan.
+fn indexable(v: &Value) -> bool {
+    !matches!(v, Value::Array(_))
+}
+
+/// The bounds of a value's type bracket, as tuple prefixes.
+fn bracket_bounds(v: &Value) -> (Vec<u8>, Vec<u8>) {
+    let tag = keys::bracket(v);
+    let end = if tag == TAG_FALSE {
+        TAG_TRUE + 1
+    } else {
+        tag + 1
+    };
+    (vec![tag], vec![end])
+}
+
+fn add_range(c: &mut FieldConstraint, op: &Op, v: &Value) {
+    let encoded = keys::encode_to_vec(v);
+    let (bracket_start, bracket_end) = bracket_bounds(v);
+    let (lower, upper) = match op {
+        Op::Gt(_) => (Bound::Excluded(encoded), Bound::Excluded(bracket_end)),
+        Op::Gte(_) => (Bound::Included(encoded), Bound::Excluded(bracket_end)),
+        Op::Lt(_) => (Bound::Included(bracket_start), Bound::Excluded(encoded)),
+        _ => (Bound::Included(bracket_start), Bound::Included(encoded)),
+    };
+    c.lower = Some(match c.lower.take() {
+        None => lower,
+        Some(existing) => tighter_lower(existing, lower),
+    });
+    c.upper = Some(match c.upper.take() {
+        None => upper,
+        Some(existing) => tighter_upper(existing, upper),
+    });
+}
+
+/// Puts an equality prefix in front of a range bound on the next field.
+/// Either side works alike: `Included(prefix)` keeps exactly the tuples that begin with it.
+fn prefixed(prefix: &[u8], bound: &Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    match bound {
+        Bound::Included(k) => Bound::Included([prefix, k].concat()),
+        Bound::Excluded(k) => Bound::Excluded([prefix, k].concat()),
+        // No bound on the next field: the prefix itself bounds the scan.
+        Bound::Unbounded if prefix.is_empty() => Bound::Unbounded,
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
+    }
+}
+
+fn is_full_range(scan: &IndexScan) -> bool {
+    matches!(
+        scan,
+        IndexScan::Range {
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded
+        }
+    )
+}
+
+fn is_point(scan: &IndexScan) -> bool {
+    match scan {
+        IndexScan::HashEqual { .. } => true,
+        IndexScan::Range {
+            lower: Bound::Included(l),
+            upper: Bound::Included(u),
+        } => l == u,
+        _ => false,
+    }
+}
