@@ -302,12 +302,21 @@ fn second_process_is_refused_while_a_writer_holds_the_database() {
     let intruder = r#"{"_id": -1, "payload": "must not be stored"}"#;
     let (_, stderr) =
         run_err(cairn(dir).args(["--mode", "persistent", "insert", COLLECTION, intruder]));
-    assert!(stderr.contains("already open"), "insert: {stderr}");
+    assert!(
+        stderr.contains("in use by another process"),
+        "insert: {stderr}"
+    );
     // Without --mode the stored mode is read first; that open must be refused too.
     let (_, stderr) = run_err(cairn(dir).args(["export", COLLECTION]));
-    assert!(stderr.contains("already open"), "export: {stderr}");
+    assert!(
+        stderr.contains("in use by another process"),
+        "export: {stderr}"
+    );
     let (_, stderr) = run_err(cairn(dir).arg("check"));
-    assert!(stderr.contains("already open"), "check: {stderr}");
+    assert!(
+        stderr.contains("in use by another process"),
+        "check: {stderr}"
+    );
 
     stream.wait_for_acks(150);
     let end = stream.kill();

@@ -330,7 +330,7 @@ fn bulk_updates_and_deletes_over_http_are_atomic() {
     .assert_error(400, "invalid_patch");
     http.post(
         "/v1/collections/people/update-many",
-        r#"{"filter": {}, "patch": {"$rename": {"a": "b"}}}"#,
+        r#"{"filter": {}, "patch": {"$setOnInsert": {"a": "b"}}}"#,
     )
     .assert_error(400, "invalid_patch");
     let guarded = http.post(

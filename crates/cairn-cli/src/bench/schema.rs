@@ -152,7 +152,8 @@ fn document(i: usize, total: usize) -> anyhow::Result<Value> {
         tags.join(", "),
         r.is_multiple_of(2),
         energy_in / 2.0,
-        1_700_000_000_000_000u64 + i as u64,
+        // Integer `$date` is milliseconds since the epoch.
+        1_700_000_000_000u64 + i as u64,
     );
     Ok(Value::from_json_str(&json)?)
 }

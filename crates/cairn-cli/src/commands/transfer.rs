@@ -184,7 +184,16 @@ pub fn import(db: &Database, args: &ImportArgs) -> anyhow::Result<()> {
                 continue;
             }
             match doc {
-                Ok(doc) => pending.push(Pending { line, text, doc }),
+                // The text is only needed to copy a refused document to the rejects.
+                Ok(doc) => pending.push(Pending {
+                    line,
+                    text: if args.skip_errors > 0 {
+                        text
+                    } else {
+                        String::new()
+                    },
+                    doc,
+                }),
                 Err(err) => rejects.skip(line, &text, &err)?,
             }
             if pending.len() == batch {
