@@ -319,10 +319,28 @@ pub enum BackupAction {
 /// Collection operations.
 #[derive(Debug, Subcommand)]
 pub enum CollectionAction {
-    /// Create a collection.
+    /// Create a collection; with `--edges`, an edge collection (documents with `_from` and
+    /// `_to` naming vertices as "collection/id", kept in an adjacency index).
     Create {
         /// Its name.
         name: String,
+        /// Make it an edge collection.
+        #[arg(long)]
+        edges: bool,
+        /// With `--edges`: what deleting a vertex named by an edge does.
+        #[arg(long, value_enum, default_value_t = OnDelete::Restrict, requires = "edges")]
+        on_delete: OnDelete,
+        /// With `--edges`: vertex collections edges may point into under restrict/cascade
+        /// (comma-separated; more later with `cairn collection register-vertices`).
+        #[arg(long, value_delimiter = ',', requires = "edges")]
+        vertices: Vec<String>,
+    },
+    /// Let an edge collection's edges name documents of another collection (restrict/cascade).
+    RegisterVertices {
+        /// The edge collection.
+        edges: String,
+        /// The vertex collection.
+        vertices: String,
     },
     /// Drop a collection and all its documents.
     Drop {
@@ -338,6 +356,17 @@ pub enum CollectionAction {
         /// New name.
         to: String,
     },
+}
+
+/// What deleting a vertex does to the edges naming it (`cairn collection create --edges`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnDelete {
+    /// Refuse the delete while edges name the vertex.
+    Restrict,
+    /// Delete those edges in the same transaction.
+    Cascade,
+    /// Leave them dangling (`cairn check` lists them).
+    None,
 }
 
 /// Index operations.
