@@ -192,6 +192,12 @@ pub enum Command {
         #[arg(long)]
         after: Option<String>,
     },
+    /// Walk edge collections breadth first from start vertices; prints JSON lines
+    /// {"vertex", "depth", "edge"?, "path"?}.
+    Traverse(crate::commands::graph::TraverseArgs),
+    /// The shortest path between two vertices (fewest edges, or least total of a numeric edge
+    /// field with --weight); prints {"vertices", "edges", "weight"}.
+    Path(crate::commands::graph::PathArgs),
     /// Count documents matching a filter.
     Count {
         /// Collection.

@@ -1,5 +1,5 @@
-//! `cairn collection create --edges`, `cairn collection register-vertices` and what
-//! `cairn check` says about edge collections, end to end.
+//! `cairn collection create --edges`, `cairn collection register-vertices`, what `cairn check`
+//! says about edge collections, and `cairn traverse` / `cairn path`, end to end.
 
 mod support;
 
@@ -71,4 +71,68 @@ fn edge_collections_are_created_enforced_and_checked_from_the_command_line() {
     );
     let (_, err) = run_err(cairn(dir).args(["collection", "create", "x", "--on-delete", "none"]));
     assert!(err.contains("--edges"), "{err}");
+}
+
+#[test]
+fn traverse_and_path_walk_edges_from_the_command_line() {
+    let work = tempfile::tempdir().expect("temporary directory");
+    let dir = work.path();
+    run_ok(cairn(dir).args(["collection", "create", "p"]));
+    for id in 1..=4 {
+        run_ok(cairn(dir).args(["insert", "p", &format!(r#"{{"_id": {id}}}"#)]));
+    }
+    run_ok(cairn(dir).args(["collection", "create", "e", "--edges", "--vertices", "p"]));
+    for (from, to, w, active) in [
+        (1, 2, 5, true),
+        (2, 3, 1, true),
+        (1, 3, 9, false),
+        (3, 4, 1, true),
+    ] {
+        run_ok(cairn(dir).args([
+            "insert",
+            "e",
+            &format!(r#"{{"_from": "p/{from}", "_to": "p/{to}", "w": {w}, "active": {active}}}"#),
+        ]));
+    }
+    let out = run_ok(cairn(dir).args(["traverse", "p/1", "--edges", "e", "--max-depth", "2"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"depth":1,"vertex":"p/2"}"#,
+            r#"{"depth":1,"vertex":"p/3"}"#,
+            r#"{"depth":2,"vertex":"p/4"}"#
+        ],
+        "{out}"
+    );
+    let out = run_ok(cairn(dir).args([
+        "traverse",
+        "p/1",
+        "--edges",
+        "e",
+        "--max-depth",
+        "3",
+        "--edge-filter",
+        r#"{"active": true}"#,
+        "--returns",
+        "paths",
+        "--limit",
+        "2",
+    ]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains(r#""vertices":["p/1","p/2","p/3"]"#), "{out}");
+    let out = run_ok(cairn(dir).args(["path", "p/1", "p/4", "--edges", "e"]));
+    assert!(out.contains(r#""weight":2.0"#), "{out}");
+    let out = run_ok(cairn(dir).args(["path", "p/1", "p/4", "--edges", "e", "--weight", "w"]));
+    assert!(
+        out.contains(r#""vertices":["p/1","p/2","p/3","p/4"]"#) && out.contains(r#""weight":7.0"#),
+        "{out}"
+    );
+    let (_, err) = run_err(cairn(dir).args(["path", "p/4", "p/1", "--edges", "e"]));
+    assert!(err.contains("no path"), "{err}");
+    let (_, err) =
+        run_err(cairn(dir).args(["traverse", "p/1", "--edges", "e", "--max-depth", "65"]));
+    assert!(err.contains("limit is 64"), "{err}");
+    let (_, err) = run_err(cairn(dir).args(["traverse", "p/1", "--edges", "p"]));
+    assert!(err.contains("not an edge collection"), "{err}");
 }

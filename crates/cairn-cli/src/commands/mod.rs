@@ -4,6 +4,7 @@ mod backup;
 mod bulk;
 mod collection;
 mod document;
+pub mod graph;
 mod import_source;
 mod index;
 mod infer;
@@ -134,6 +135,8 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
                 after: after.as_deref(),
             },
         ),
+        Command::Traverse(args) => graph::traverse(db, args),
+        Command::Path(args) => graph::path(db, args),
         Command::Count { collection, filter } => query::count(db, collection, filter),
         Command::Explain {
             collection,
