@@ -82,6 +82,10 @@ pub struct Traversal<'a> {
     pub uniqueness: Uniqueness,
     /// Vertices whose document fails this are neither returned nor expanded.
     pub vertex_filter: Option<DocFilter<'a>>,
+    /// Which collections the vertex filter may read documents of (by name); a vertex of any
+    /// other collection fails the filter unread. `None`: all. A server passes the caller's
+    /// read access here, so a filter cannot probe documents access hides.
+    pub readable: Option<&'a dyn Fn(&str) -> bool>,
     /// What each result carries.
     pub returns: Returns,
     /// Stop after this many results.
@@ -97,6 +101,7 @@ impl<'a> Traversal<'a> {
             max_depth,
             uniqueness: Uniqueness::Global,
             vertex_filter: None,
+            readable: None,
             returns: Returns::Vertices,
             limit: None,
         }
@@ -164,6 +169,7 @@ pub(crate) fn vertex_passes(
     txn: &mut Transaction,
     key: &[u8],
     filter: Option<DocFilter<'_>>,
+    readable: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<bool> {
     let Some(filter) = filter else {
         return Ok(true);
@@ -171,6 +177,9 @@ pub(crate) fn vertex_passes(
     let (Some(collection), Some(id)) = (key_collection(key), key_id(key)) else {
         return Ok(false);
     };
+    if readable.is_some_and(|readable| !readable(collection)) {
+        return Ok(false);
+    }
     match txn.get_by_key(collection, id) {
         Ok(Some(doc)) => Ok(filter(&doc)),
         Ok(None) | Err(EngineError::UnknownCollection { .. }) => Ok(false),
@@ -253,7 +262,12 @@ impl Run<'_, '_> {
             });
             let index = self.arena.len() - 1;
             let emit = self.spec.min_depth == 0
-                && vertex_passes(txn, &self.arena[index].key, self.spec.vertex_filter)?;
+                && vertex_passes(
+                    txn,
+                    &self.arena[index].key,
+                    self.spec.vertex_filter,
+                    self.spec.readable,
+                )?;
             if emit && self.emit(index)? {
                 return Ok(());
             }
@@ -272,7 +286,12 @@ impl Run<'_, '_> {
                     if !self.admit(parent, &step.other) {
                         continue;
                     }
-                    if !vertex_passes(txn, &step.other, self.spec.vertex_filter)? {
+                    if !vertex_passes(
+                        txn,
+                        &step.other,
+                        self.spec.vertex_filter,
+                        self.spec.readable,
+                    )? {
                         continue;
                     }
                     self.meter

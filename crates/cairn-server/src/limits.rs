@@ -116,3 +116,8 @@ pub const MIGRATION_TIME_SHARE_PERCENT: u32 = 75;
 /// Longest invariant rule a request may give, in characters (as the OpenAPI document's
 /// `maxLength` counts): the invariant layer's own limit in bytes (1,024), which it also checks.
 pub const MAX_INVARIANT_RULE_CHARS: usize = cairn::invariant::limits::MAX_RULE_BYTES;
+
+/// Most results one traversal request returns (`POST /v1/graph/traverse`): 10,000. A
+/// traversal has no cursor; a wider neighbourhood is narrowed with depth, filters or `limit`,
+/// and the response stays a few megabytes at most. Not configurable.
+pub const MAX_GRAPH_RESULTS: usize = 10_000;

@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod changes;
 pub mod collections;
 pub mod documents;
+pub mod graph;
 pub mod indexes;
 pub mod inference;
 pub mod invariants;
@@ -145,6 +146,9 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(inference::inferred))
         .routes(routes!(invariants::list, invariants::create))
         .routes(routes!(invariants::drop))
+        .routes(routes!(graph::create_edge_collection))
+        .routes(routes!(graph::traverse))
+        .routes(routes!(graph::path))
 }
 
 #[cfg(test)]
@@ -170,7 +174,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 41);
+        assert_eq!(ids.len(), 44);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 }
