@@ -111,9 +111,9 @@ impl OnVertexDelete {
     }
 }
 
-/// The `_from` and `_to` of a stored (canonical) edge document, or `None` when it has none:
-/// stored edges always have both, so `None` means the document predates nothing and is
-/// treated as corrupt by callers.
+/// The `_from` and `_to` of an edge document as written by `prepare_write`, or `None` when
+/// either is missing or malformed: every stored edge has both, so callers treat `None` as
+/// damaged data.
 pub(crate) fn endpoints(doc: &Value) -> Option<(VertexRef, VertexRef)> {
     let obj = doc.as_object()?;
     let from = VertexRef::from_value(FROM_FIELD, obj.get(FROM_FIELD)?).ok()?;
