@@ -204,6 +204,12 @@ pub enum Command {
         #[arg(long)]
         after: Option<String>,
     },
+    /// Walk edge collections breadth first from start vertices; prints JSON lines
+    /// {"vertex", "depth", "edge"?, "path"?}.
+    Traverse(crate::commands::graph::TraverseArgs),
+    /// The shortest path between two vertices (fewest edges, or least total of a numeric edge
+    /// field with --weight); prints {"vertices", "edges", "weight"}.
+    Path(crate::commands::graph::PathArgs),
     /// Count documents matching a filter.
     Count {
         /// Collection.
@@ -340,10 +346,28 @@ pub enum BackupAction {
 /// Collection operations.
 #[derive(Debug, Subcommand)]
 pub enum CollectionAction {
-    /// Create a collection.
+    /// Create a collection; with `--edges`, an edge collection (documents with `_from` and
+    /// `_to` naming vertices as "collection/id", kept in an adjacency index).
     Create {
         /// Its name.
         name: String,
+        /// Make it an edge collection.
+        #[arg(long)]
+        edges: bool,
+        /// With `--edges`: what deleting a vertex named by an edge does.
+        #[arg(long, value_enum, default_value_t = OnDelete::Restrict, requires = "edges")]
+        on_delete: OnDelete,
+        /// With `--edges`: vertex collections edges may point into under restrict/cascade
+        /// (comma-separated; more later with `cairn collection register-vertices`).
+        #[arg(long, value_delimiter = ',', requires = "edges")]
+        vertices: Vec<String>,
+    },
+    /// Let an edge collection's edges name documents of another collection (restrict/cascade).
+    RegisterVertices {
+        /// The edge collection.
+        edges: String,
+        /// The vertex collection.
+        vertices: String,
     },
     /// Drop a collection and all its documents.
     Drop {
@@ -384,6 +408,17 @@ pub enum UserAction {
         /// User name.
         name: String,
     },
+}
+
+/// What deleting a vertex does to the edges naming it (`cairn collection create --edges`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnDelete {
+    /// Refuse the delete while edges name the vertex.
+    Restrict,
+    /// Delete those edges in the same transaction.
+    Cascade,
+    /// Leave them dangling (`cairn check` lists them).
+    None,
 }
 
 /// Index operations.

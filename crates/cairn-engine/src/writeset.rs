@@ -48,7 +48,10 @@ impl WriteSet {
         writes.insert(key, pending)
     }
 
-    /// Restores a key's buffered state to `previous` (undoing [`WriteSet::set`]).
+    /// Restores a key's buffered state to `previous` (undoing [`WriteSet::set`]). A table
+    /// left without writes is forgotten, so a transaction whose every operation was undone is
+    /// read-only again (`Transaction::is_read_only`) and commits nothing: otherwise it would
+    /// take a sequence number with no change record.
     pub(crate) fn restore(&mut self, table: &Arc<str>, key: &[u8], previous: Option<Pending>) {
         if let Some(writes) = self.tables.get_mut(table) {
             match previous {
@@ -57,6 +60,9 @@ impl WriteSet {
                 }
                 None => {
                     writes.remove(key);
+                    if writes.is_empty() {
+                        self.tables.remove(table);
+                    }
                 }
             }
         }

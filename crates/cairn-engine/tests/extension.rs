@@ -217,6 +217,33 @@ fn an_extension_refusing_a_write_leaves_no_trace_of_it() {
     );
 }
 
+/// A transaction whose only operation an extension refused has nothing to commit: it must
+/// not take a sequence number without a change record (every commit has one), which left the
+/// next snapshot's sequence number behind the last commit.
+#[test]
+fn a_transaction_whose_only_operation_was_refused_commits_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.create_collection("c").expect("create");
+    db.attach_extension(
+        "c",
+        "counter",
+        "by_v",
+        json(r#"{"field": "v", "unique": true}"#),
+    )
+    .expect("attach");
+    db.insert("c", json(r#"{"_id": 1, "v": "a"}"#))
+        .expect("insert");
+    let seq = db.last_seq();
+    let mut txn = db.begin().expect("begin");
+    assert!(txn.insert("c", json(r#"{"_id": 2, "v": "a"}"#)).is_err());
+    assert!(txn.is_read_only());
+    assert_eq!(txn.commit().expect("commit"), seq);
+    assert_eq!(db.last_seq(), seq);
+    let txn = db.read().expect("read");
+    assert_eq!(txn.snapshot_seq(), seq);
+}
+
 #[test]
 fn detaching_removes_the_extension_and_its_data() {
     let dir = tempfile::tempdir().expect("tempdir");

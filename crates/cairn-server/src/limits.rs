@@ -179,3 +179,8 @@ pub const MAX_LOGIN_THROTTLE_ENTRIES: usize = 10_000;
 /// Longest a verified password is remembered (as a keyed hash) so that the next request with
 /// it skips Argon2: 15 minutes. Any change to users or tokens forgets every entry at once.
 pub const VERIFIED_PASSWORD_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Most results one traversal request returns (`POST /v1/graph/traverse`): 10,000. A
+/// traversal has no cursor; a wider neighbourhood is narrowed with depth, filters or `limit`,
+/// and the response stays a few megabytes at most. Not configurable.
+pub const MAX_GRAPH_RESULTS: usize = 10_000;

@@ -35,6 +35,7 @@ use crate::api_error::ErrorBody;
         (name = "documents", description = "Read and write documents."),
         (name = "queries", description = "Find, count, distinct, explain and aggregate."),
         (name = "indexes", description = "Secondary indexes: list, create (online), drop."),
+        (name = "graph", description = "Edge collections, traversals and shortest paths."),
         (name = "transactions", description = "Several operations, atomically."),
         (name = "changes", description = "The change stream (Server-Sent Events)."),
         (name = "auth", description = "Tokens and the current user."),

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary and spatial indexes, schemas, invariants) that a database using them needs.
+//! kinds (secondary and spatial indexes, schemas, invariants, edge collections) that a database
+//! using them needs.
 //! Queries, indexes and aggregation live in [`query`] and [`index`]; the most used items are
 //! re-exported here.
 //!
@@ -76,6 +77,8 @@ pub use cairn_doc::limits as document_limits;
 
 /// 3D geometry: distances, measures, WKT, constructors and the spatial index (`cairn-geo`).
 pub use cairn_geo as geo;
+/// Graphs and the entity API (`cairn-graph`, plus filters of the query language).
+pub mod graph;
 /// Secondary indexes: definitions, online builds, listing (`cairn-index`).
 pub use cairn_index as index;
 /// Schema inference for schemaless collections (`cairn-infer`).
@@ -104,8 +107,9 @@ pub fn register_query_models() {
 }
 
 /// The extension kinds every Cairn process provides (secondary and spatial indexes, schemas,
-/// the referenced side of schema references, invariants). Also registers the query models
-/// ([`register_query_models`]): whatever keeps these indexes also queries them.
+/// the referenced side of schema references, invariants, edge collections and their vertex
+/// side). Also registers the query models ([`register_query_models`]): whatever keeps these
+/// indexes also queries them.
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     register_query_models();
     vec![
@@ -114,6 +118,8 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
         Arc::new(cairn_schema::SchemaExtensionKind),
         Arc::new(cairn_schema::ReferrersExtensionKind),
         Arc::new(cairn_invariant::InvariantExtensionKind),
+        Arc::new(cairn_graph::EdgeExtensionKind),
+        Arc::new(cairn_graph::VertexExtensionKind),
     ]
 }
 

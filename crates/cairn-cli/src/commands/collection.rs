@@ -1,14 +1,42 @@
 //! `cairn collection ...`
 
+use cairn::graph::{self, EdgeOptions, OnVertexDelete};
 use cairn::Database;
 
-use crate::cli::CollectionAction;
+use crate::cli::{CollectionAction, OnDelete};
 
 pub fn run(db: &Database, action: &CollectionAction) -> anyhow::Result<()> {
     match action {
-        CollectionAction::Create { name } => {
+        CollectionAction::Create {
+            name, edges: false, ..
+        } => {
             db.create_collection(name)?;
             println!("created collection `{name}`");
+        }
+        CollectionAction::Create {
+            name,
+            edges: true,
+            on_delete,
+            vertices,
+        } => {
+            let on_vertex_delete = match on_delete {
+                OnDelete::Restrict => OnVertexDelete::Restrict,
+                OnDelete::Cascade => OnVertexDelete::Cascade,
+                OnDelete::None => OnVertexDelete::None,
+            };
+            let options = EdgeOptions {
+                on_vertex_delete,
+                vertex_collections: vertices.clone(),
+            };
+            graph::create_edge_collection(db, name, &options)?;
+            println!(
+                "created edge collection `{name}` (on vertex delete: {})",
+                on_vertex_delete.name()
+            );
+        }
+        CollectionAction::RegisterVertices { edges, vertices } => {
+            graph::register_vertex_collection(db, edges, vertices)?;
+            println!("edges of `{edges}` may name documents of `{vertices}`");
         }
         CollectionAction::Drop { name } => {
             db.drop_collection(name)?;

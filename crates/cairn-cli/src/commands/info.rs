@@ -94,12 +94,16 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     let mut report = cairn::check_database(config)
         .with_context(|| format!("checking the database at {}", config.dir.display()))?;
     // Every index kind verifies itself against the documents (the extensions' own hook), on
-    // the opened database, once the storage itself is known to be sound.
-    let indexes = if report.is_clean() {
-        let db = cairn::open(config.clone())?;
-        cairn::verify_extensions(&db, &mut report)?
+    // the opened database, once the storage itself is known to be sound; then edge
+    // collections check their adjacency and endpoints (each step opens the database alone).
+    let (indexes, graphs) = if report.is_clean() {
+        let indexes = {
+            let db = cairn::open(config.clone())?;
+            cairn::verify_extensions(&db, &mut report)?
+        };
+        (indexes, check_graphs(config, &mut report)?)
     } else {
-        0
+        (0, 0)
     };
     if report.recovered_on_open {
         println!(
@@ -111,12 +115,13 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     }
     if report.is_clean() {
         println!(
-            "ok: storage checksums{} verified; {} collections, {} documents and {} change-log records decode; routing and change log consistent; {} indexes match their documents",
+            "ok: storage checksums{} verified; {} collections, {} documents and {} change-log records decode; routing and change log consistent; {} indexes match their documents; {} edge collections match their adjacency",
             if report.encrypted { " and every encrypted block" } else { "" },
             report.collections,
             report.documents,
             report.changes,
-            indexes
+            indexes,
+            graphs
         );
         Ok(())
     } else {
@@ -126,6 +131,44 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
             report.findings.len()
         )
     }
+}
+
+/// Verifies every edge collection's adjacency against its edges, and looks up every vertex
+/// an edge names: a dangling edge is a finding under restrict/cascade and a note under
+/// `none` (allowed there). Returns the number of edge collections checked.
+fn check_graphs(config: &Config, report: &mut cairn::CheckReport) -> anyhow::Result<usize> {
+    let db = cairn::open(config.clone())?;
+    let mut txn = db.read()?;
+    let collections = cairn::graph::edge_collections(&db)?;
+    for (name, mode) in &collections {
+        let found = cairn::graph::verify_edges(&mut txn, name)?;
+        let dangling_is_finding = *mode != cairn::graph::OnVertexDelete::None;
+        for detail in &found.problems {
+            report.add(cairn::Finding::Extension {
+                collection: name.clone(),
+                extension: cairn::graph::EDGE_EXTENSION.to_string(),
+                detail: detail.clone(),
+            });
+        }
+        for detail in &found.dangling {
+            if dangling_is_finding {
+                report.add(cairn::Finding::Extension {
+                    collection: name.clone(),
+                    extension: cairn::graph::EDGE_EXTENSION.to_string(),
+                    detail: detail.clone(),
+                });
+            } else {
+                println!("note: `{name}` (on vertex delete: none): {detail}");
+            }
+        }
+        if !dangling_is_finding && found.dangling_count > found.dangling.len() as u64 {
+            println!(
+                "note: `{name}`: {} dangling edge endpoints in all",
+                found.dangling_count
+            );
+        }
+    }
+    Ok(collections.len())
 }
 
 /// Compacts a closed database and says how much space it gave back.

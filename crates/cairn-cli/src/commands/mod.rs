@@ -5,6 +5,7 @@ mod bulk;
 mod collection;
 mod csv_format;
 mod document;
+pub mod graph;
 mod import_source;
 mod index;
 mod infer;
@@ -168,6 +169,8 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
                 after: after.as_deref(),
             },
         ),
+        Command::Traverse(args) => graph::traverse(db, args),
+        Command::Path(args) => graph::path(db, args),
         Command::Count { collection, filter } => query::count(db, collection, filter),
         Command::Explain {
             collection,

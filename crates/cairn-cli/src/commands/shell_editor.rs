@@ -60,7 +60,7 @@ impl ShellHelper {
                 .list_collections()
                 .map(|metas| metas.into_iter().map(|meta| meta.name).collect())
                 .unwrap_or_default(),
-            ["collection"] => ["create", "list", "rename", "drop"]
+            ["collection"] => ["create", "list", "rename", "drop", "register-vertices"]
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),

@@ -12,6 +12,7 @@ pub mod bulk;
 pub mod changes;
 pub mod collections;
 pub mod documents;
+pub mod graph;
 pub mod indexes;
 pub mod inference;
 pub mod invariants;
@@ -147,6 +148,9 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(inference::inferred))
         .routes(routes!(invariants::list, invariants::create))
         .routes(routes!(invariants::drop))
+        .routes(routes!(graph::create_edge_collection))
+        .routes(routes!(graph::traverse))
+        .routes(routes!(graph::path))
 }
 
 #[cfg(test)]
@@ -172,7 +176,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 42);
+        assert_eq!(ids.len(), 45);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 }
