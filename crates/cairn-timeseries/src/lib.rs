@@ -11,9 +11,25 @@
 
 pub mod chunk;
 pub mod codec;
+mod collection;
+mod downsample;
 mod error;
+mod layout;
 pub mod limits;
+mod read;
 mod sample;
+mod verify;
+mod write;
 
+pub use collection::{
+    create, options, SeriesOptions, TimeSeriesExtensionKind, EXTENSION_NAME, KIND,
+};
+pub use downsample::{
+    aggregate, bucket_start, downsample, downsample_all, downsample_points, Aggregate, Bucket,
+    Downsample, Fill,
+};
 pub use error::{Result, TsError};
+pub use read::{interpolate, latest, latest_of, read_range, trajectory, ReadStats};
 pub use sample::{Point, Sample};
+pub use verify::{verify, VerifyReport, MAX_REPORTED_PROBLEMS};
+pub use write::{append, delete_range, expire, insert_documents};
