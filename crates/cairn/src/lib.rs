@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary and spatial indexes, schemas, invariants) that a database using them needs.
+//! kinds (secondary and spatial indexes, schemas, invariants, time series) that a database using
+//! them needs.
 //! Queries, indexes and aggregation live in [`query`] and [`index`]; the most used items are
 //! re-exported here.
 //!
@@ -88,6 +89,8 @@ pub use cairn_query as query;
 /// Schemas: typed fields, constraints, references, rules, versions and migrations
 /// (`cairn-schema`).
 pub use cairn_schema as schema;
+/// Time-series collections (`cairn_timeseries`).
+pub use cairn_timeseries as timeseries;
 
 pub use cairn_index::{create_index, drop_index, list_indexes, IndexInfo, IndexKind, IndexSpec};
 pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindResult, Query};
@@ -96,7 +99,7 @@ pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 use std::sync::Arc;
 
 /// The extension kinds every Cairn process provides (secondary and spatial indexes, schemas,
-/// the referenced side of schema references, invariants).
+/// the referenced side of schema references, invariants, time-series collections).
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     vec![
         Arc::new(cairn_index::IndexExtensionKind),
@@ -104,6 +107,7 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
         Arc::new(cairn_schema::SchemaExtensionKind),
         Arc::new(cairn_schema::ReferrersExtensionKind),
         Arc::new(cairn_invariant::InvariantExtensionKind),
+        Arc::new(cairn_timeseries::TimeSeriesExtensionKind),
     ]
 }
 
