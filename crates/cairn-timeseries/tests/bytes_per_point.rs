@@ -192,3 +192,37 @@ fn bytes_per_point_of_a_gauge_and_a_counter() {
         assert!(f.chunk_bytes > 0);
     }
 }
+
+/// Trajectories: 100 entities (scaled down from the 1,000 to keep the debug test
+/// short) × 720 points × 51 components (17 joints × 3), each component a seeded random walk
+/// in millimetres stored as metres with 3 decimals. Encoded as chunks directly (one per
+/// entity); printed per vector point and per component.
+#[test]
+fn bytes_per_point_of_trajectories() {
+    const ENTITIES: usize = 100;
+    const DIM: usize = 51;
+    let mut rng = Rng(0x5eed_0000_0000_0002);
+    let mut total = 0u64;
+    for _ in 0..ENTITIES {
+        let mut mm: Vec<i64> = (0..DIM).map(|_| rng.below(2000) - 1000).collect();
+        let points: Vec<Point> = (0..POINTS as i64)
+            .map(|i| {
+                for c in mm.iter_mut() {
+                    *c += rng.below(21) - 10;
+                }
+                let v = mm.iter().map(|c| *c as f64 / 1000.0).collect();
+                Point::single(BASE_MS + i * INTERVAL_MS, "pos", Sample::Vector(v))
+            })
+            .collect();
+        let bytes = cairn_timeseries::chunk::encode(&points);
+        let (_, back) = cairn_timeseries::chunk::decode(&bytes).unwrap();
+        assert_eq!(back, points);
+        total += bytes.len() as u64;
+    }
+    let points = (ENTITIES * POINTS) as f64;
+    println!(
+        "trajectory: {ENTITIES} x {POINTS} x {DIM}: {:.2} bytes per vector point, {:.3} per component",
+        total as f64 / points,
+        total as f64 / points / DIM as f64
+    );
+}

@@ -240,3 +240,45 @@ fn a_damaged_chunk_is_reported_by_verify_and_reads() {
         Err(TsError::Corrupt { .. })
     ));
 }
+
+#[test]
+fn concurrent_appends_to_one_series_conflict_instead_of_losing_points() {
+    let db = support::open(None);
+    create_readings(&db, 1000);
+    let mut a = db.begin().unwrap();
+    let mut b = db.begin().unwrap();
+    append(
+        &mut a,
+        "readings",
+        &Value::Int(1),
+        vec![Point::single(1, "v", Sample::Int(1))],
+    )
+    .unwrap();
+    append(
+        &mut b,
+        "readings",
+        &Value::Int(1),
+        vec![Point::single(2, "v", Sample::Int(2))],
+    )
+    .unwrap();
+    a.commit().unwrap();
+    let err = b.commit().unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    // Retried through `Database::transaction`, both points are kept.
+    db.transaction(|txn| {
+        append(
+            txn,
+            "readings",
+            &Value::Int(1),
+            vec![Point::single(2, "v", Sample::Int(2))],
+        )
+        .map_err(Into::into)
+    })
+    .unwrap();
+    let mut txn = db.read().unwrap();
+    let (points, _) = read_range(&mut txn, "readings", &Value::Int(1), 0, 10).unwrap();
+    assert_eq!(
+        points.iter().map(|p| p.time).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+}
