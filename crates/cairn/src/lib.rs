@@ -14,8 +14,8 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary and spatial indexes, schemas, invariants, edge collections) that a database
-//! using them needs.
+//! kinds (secondary and spatial indexes, schemas, invariants, edge collections, time series)
+//! that a database using them needs.
 //! Queries, indexes and aggregation live in [`query`] and [`index`]; the most used items are
 //! re-exported here.
 //!
@@ -91,6 +91,8 @@ pub use cairn_query as query;
 /// Schemas: typed fields, constraints, references, rules, versions and migrations
 /// (`cairn-schema`).
 pub use cairn_schema as schema;
+/// Time-series collections (`cairn_timeseries`).
+pub use cairn_timeseries as timeseries;
 
 pub use cairn_index::{create_index, drop_index, list_indexes, IndexInfo, IndexKind, IndexSpec};
 pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindResult, Query};
@@ -108,8 +110,8 @@ pub fn register_query_models() {
 
 /// The extension kinds every Cairn process provides (secondary and spatial indexes, schemas,
 /// the referenced side of schema references, invariants, edge collections and their vertex
-/// side). Also registers the query models ([`register_query_models`]): whatever keeps these
-/// indexes also queries them.
+/// side, time-series collections). Also registers the query models
+/// ([`register_query_models`]): whatever keeps these indexes also queries them.
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     register_query_models();
     vec![
@@ -120,6 +122,7 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
         Arc::new(cairn_invariant::InvariantExtensionKind),
         Arc::new(cairn_graph::EdgeExtensionKind),
         Arc::new(cairn_graph::VertexExtensionKind),
+        Arc::new(cairn_timeseries::TimeSeriesExtensionKind),
     ]
 }
 
