@@ -56,11 +56,7 @@ pub(crate) trait RawStore {
     /// Deletes a key.
     fn delete(&mut self, table: &str, key: &[u8]) -> Result<()>;
     /// Visits every entry of a table in key order until `visit` returns false.
-    fn scan(
-        &mut self,
-        table: &str,
-        visit: &mut EntryVisitor<'_>,
-    ) -> Result<()>;
+    fn scan(&mut self, table: &str, visit: &mut EntryVisitor<'_>) -> Result<()>;
 }
 
 impl RawStore for ExtensionTxn<'_> {
@@ -76,11 +72,7 @@ impl RawStore for ExtensionTxn<'_> {
         Ok(ExtensionTxn::delete(self, table, key)?)
     }
 
-    fn scan(
-        &mut self,
-        table: &str,
-        visit: &mut EntryVisitor<'_>,
-    ) -> Result<()> {
+    fn scan(&mut self, table: &str, visit: &mut EntryVisitor<'_>) -> Result<()> {
         scan_with(visit, |inner| {
             ExtensionTxn::scan(self, table, Bound::Unbounded, Bound::Unbounded, inner)
         })
@@ -113,11 +105,7 @@ impl RawStore for TxnStore<'_> {
             .extension_delete(self.collection, self.index, table, key)?)
     }
 
-    fn scan(
-        &mut self,
-        table: &str,
-        visit: &mut EntryVisitor<'_>,
-    ) -> Result<()> {
+    fn scan(&mut self, table: &str, visit: &mut EntryVisitor<'_>) -> Result<()> {
         let (collection, index) = (self.collection, self.index);
         scan_with(visit, |inner| {
             self.txn.extension_range(

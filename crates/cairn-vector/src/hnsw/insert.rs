@@ -19,8 +19,8 @@ pub(crate) fn insert(
         crate::hnsw::delete::delete(nodes, params, key)?;
     }
     let level = level_for(key, params.m);
-    nodes.put_vector(key, vector)?;
     let Some(entry) = nodes.entry()? else {
+        nodes.put_vector(key, vector)?;
         nodes.put_links(key, Links::empty(level))?;
         return nodes.set_entry(Some(&Entry {
             key: key.to_vec(),
@@ -44,11 +44,18 @@ pub(crate) fn insert(
     let mut links = Links::empty(level);
     let top = level.min(entry.level) as usize;
     for layer in (0..=top).rev() {
-        let found = search_layer(nodes, vector, &nearest, params.ef_construction, layer, None)?;
+        let mut found = search_layer(nodes, vector, &nearest, params.ef_construction, layer, None)?;
+        // Cannot hold the node itself: its vector is stored only after the walk, so a
+        // dangling link to its key (`hnsw/mod.rs`) is skipped like any other.
+        debug_assert!(found.nearest.iter().all(|s| s.key != key));
+        found.nearest.retain(|s| s.key != key);
         links.layers[layer] = select_neighbours(nodes, found.nearest.clone(), params.m)?;
         nearest = found.nearest;
     }
-    // Stored before the neighbours link back, so their pruning can measure the new node.
+    // Stored before the neighbours link back, so their pruning can measure the new node;
+    // not before the walk, which must not meet the node itself (a node deleted and inserted
+    // again can still be the target of dangling links).
+    nodes.put_vector(key, vector)?;
     nodes.put_links(key, links.clone())?;
     for (layer, neighbours) in links.layers.iter().enumerate() {
         for neighbour in neighbours {

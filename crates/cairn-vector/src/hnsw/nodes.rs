@@ -146,10 +146,7 @@ impl<'s> Nodes<'s> {
     }
 
     /// Visits every node's key and vector in key order until `visit` returns false.
-    pub(crate) fn scan_vectors(
-        &mut self,
-        visit: &mut VectorVisitor<'_>,
-    ) -> Result<()> {
+    pub(crate) fn scan_vectors(&mut self, visit: &mut VectorVisitor<'_>) -> Result<()> {
         let (index, dims) = (self.index, self.dims);
         self.store.scan(VECTORS_TABLE, &mut |key, value| {
             let vector = decode_vector(index, dims, value)?;

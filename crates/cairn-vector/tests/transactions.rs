@@ -1,0 +1,255 @@
+//! The vector index is part of the transaction: a refused vector stores nothing, a commit
+//! makes a document findable, an abort leaves no trace, a transaction sees its own writes,
+//! old vectors never come back, and a reopened database answers without any rebuild.
+
+mod support;
+
+use cairn_doc::{DocId, Object, Patch, Value, Vector};
+use cairn_vector::{
+    create_vector_index, drop_vector_index, list_vector_indexes, search, search_exact, verify,
+    Metric, VectorSpec,
+};
+use support::{dataset, doc, open, open_memory, SMALL};
+
+fn with_index(metric: Metric, dims: usize) -> cairn_engine::Database {
+    let db = open_memory();
+    db.create_collection("c").unwrap();
+    let spec = VectorSpec::with_params("by_emb", "emb", dims, metric, SMALL).unwrap();
+    create_vector_index(&db, "c", &spec, &mut |_| {}).unwrap();
+    db
+}
+
+fn ids(outcome: &cairn_vector::SearchOutcome) -> Vec<DocId> {
+    outcome.hits.iter().map(|h| h.id.clone()).collect()
+}
+
+fn assert_clean(db: &cairn_engine::Database) {
+    let report = verify(&mut db.read().unwrap(), "c", "by_emb").unwrap();
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+}
+
+#[test]
+fn invalid_vectors_are_refused_naming_the_field_and_the_reason_and_nothing_is_stored() {
+    let cases: [(Metric, Value, &str); 5] = [
+        (
+            Metric::L2,
+            Value::Vector(Vector::from(vec![1.0, 2.0])),
+            "`emb` has 2 dimensions; the index expects 3",
+        ),
+        (
+            Metric::L2,
+            Value::Vector(Vector::from(vec![1.0, f32::NAN, 0.0])),
+            "`emb` component 1 is NaN",
+        ),
+        (
+            Metric::Dot,
+            Value::Vector(Vector::from(vec![f32::INFINITY, 0.0, 0.0])),
+            "`emb` component 0 is inf",
+        ),
+        (
+            Metric::Cosine,
+            Value::Vector(Vector::from(vec![0.0; 3])),
+            "`emb` is a zero vector",
+        ),
+        (
+            Metric::Poincare,
+            Value::Vector(Vector::from(vec![0.6, 0.8, 0.1])),
+            "strictly inside the unit ball",
+        ),
+    ];
+    for (metric, value, expected) in cases {
+        let db = with_index(metric, 3);
+        let mut o = Object::new();
+        o.insert("_id", Value::Int(1));
+        o.insert("emb", value);
+        let err = db.insert("c", Value::Object(o)).unwrap_err().to_string();
+        assert!(err.contains(expected), "{metric:?}: {err}");
+        assert_eq!(db.get("c", &DocId::Int(1)).unwrap(), None);
+        let report = verify(&mut db.read().unwrap(), "c", "by_emb").unwrap();
+        assert_eq!((report.nodes, report.documents_with_vectors), (0, 0));
+    }
+    // Not a vector at all; and an update to a bad vector keeps the stored document.
+    let db = with_index(Metric::L2, 3);
+    let mut o = Object::new();
+    o.insert("_id", Value::Int(1));
+    o.insert("emb", Value::String("soon".into()));
+    let err = db.insert("c", Value::Object(o)).unwrap_err().to_string();
+    assert!(err.contains("`emb` holds a string"), "{err}");
+    db.insert("c", doc(2, &[1.0, 2.0, 3.0])).unwrap();
+    let patch = Patch::from_json_str(r#"{"$set": {"emb": {"$vector": [1, 2]}}}"#).unwrap();
+    let err = db
+        .update("c", &DocId::Int(2), &patch)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`emb` has 2 dimensions"), "{err}");
+    let mut txn = db.read().unwrap();
+    let found = search(&mut txn, "c", "by_emb", &[1.0, 2.0, 3.0], 1, None, None).unwrap();
+    assert_eq!(found.hits[0].distance, 0.0);
+    assert_clean(&db);
+}
+
+#[test]
+fn a_committed_document_is_found_and_an_aborted_one_leaves_no_trace() {
+    let db = with_index(Metric::L2, 2);
+    db.insert("c", doc(1, &[0.0, 0.0])).unwrap();
+    let mut txn = db.begin().unwrap();
+    txn.insert("c", doc(2, &[1.0, 1.0])).unwrap();
+    txn.delete("c", &DocId::Int(1)).unwrap();
+    txn.rollback();
+    let mut txn = db.read().unwrap();
+    let found = search(&mut txn, "c", "by_emb", &[1.0, 1.0], 5, None, None).unwrap();
+    assert_eq!(ids(&found), vec![DocId::Int(1)]);
+    assert_clean(&db);
+}
+
+#[test]
+fn a_search_inside_a_transaction_sees_its_own_writes() {
+    let db = with_index(Metric::L2, 2);
+    db.insert("c", doc(1, &[0.0, 0.0])).unwrap();
+    let mut txn = db.begin().unwrap();
+    txn.insert("c", doc(2, &[5.0, 5.0])).unwrap();
+    txn.delete("c", &DocId::Int(1)).unwrap();
+    let found = search(&mut txn, "c", "by_emb", &[0.0, 0.0], 5, None, None).unwrap();
+    assert_eq!(ids(&found), vec![DocId::Int(2)]);
+    // Another reader still sees the committed state.
+    let mut other = db.read().unwrap();
+    let found = search(&mut other, "c", "by_emb", &[0.0, 0.0], 5, None, None).unwrap();
+    assert_eq!(ids(&found), vec![DocId::Int(1)]);
+    txn.commit().unwrap();
+    assert_clean(&db);
+}
+
+#[test]
+fn an_updated_or_deleted_document_never_comes_back_with_its_old_vector() {
+    let db = with_index(Metric::L2, 2);
+    for i in 0..40 {
+        db.insert("c", doc(i, &[i as f32, 0.0])).unwrap();
+    }
+    let patch = Patch::from_json_str(r#"{"$set": {"emb": {"$vector": [100, 100]}}}"#).unwrap();
+    db.update("c", &DocId::Int(5), &patch).unwrap();
+    db.delete("c", &DocId::Int(6)).unwrap();
+    let mut txn = db.read().unwrap();
+    let found = search(&mut txn, "c", "by_emb", &[5.5, 0.0], 4, None, None).unwrap();
+    assert_eq!(ids(&found).len(), 4);
+    assert!(!ids(&found).contains(&DocId::Int(5)) && !ids(&found).contains(&DocId::Int(6)));
+    let found = search(&mut txn, "c", "by_emb", &[100.0, 100.0], 1, None, None).unwrap();
+    assert_eq!(
+        (ids(&found), found.hits[0].distance),
+        (vec![DocId::Int(5)], 0.0)
+    );
+    // An update of another field leaves the node alone; removing the field removes it.
+    let patch = Patch::from_json_str(r#"{"$set": {"tag": 99}}"#).unwrap();
+    db.update("c", &DocId::Int(7), &patch).unwrap();
+    let patch = Patch::from_json_str(r#"{"$unset": {"emb": ""}}"#).unwrap();
+    db.update("c", &DocId::Int(8), &patch).unwrap();
+    let mut txn = db.read().unwrap();
+    let all = search_exact(&mut txn, "c", "by_emb", &[0.0, 0.0], 100, None, None).unwrap();
+    assert_eq!(all.hits.len(), 38);
+    assert!(!ids(&all).contains(&DocId::Int(8)));
+    assert_clean(&db);
+}
+
+#[test]
+fn filtered_search_returns_k_results_at_one_percent_selectivity() {
+    let db = with_index(Metric::L2, 8);
+    let data = dataset(7, 1_000, 8, Metric::L2);
+    let mut txn = db.begin().unwrap();
+    for (i, v) in data.iter().enumerate() {
+        txn.insert("c", doc(i as i64, v)).unwrap();
+    }
+    txn.commit().unwrap();
+    let one_percent =
+        |key: &[u8]| matches!(DocId::decode_key(key), Ok(DocId::Int(i)) if i % 100 == 0);
+    let mut txn = db.read().unwrap();
+    for k in [5, 10, 20] {
+        let graph = search(
+            &mut txn,
+            "c",
+            "by_emb",
+            &data[3],
+            k,
+            None,
+            Some(&one_percent),
+        )
+        .unwrap();
+        let exact = search_exact(
+            &mut txn,
+            "c",
+            "by_emb",
+            &data[3],
+            k,
+            None,
+            Some(&one_percent),
+        )
+        .unwrap();
+        assert_eq!(graph.hits.len(), k.min(10), "k = {k}: {:?}", graph.stats);
+        assert_eq!(exact.hits.len(), k.min(10));
+        assert!(graph.hits.iter().all(|h| one_percent(&h.key)));
+        // Over a candidate set (what a B-tree would hand the exact mode).
+        let keys: Vec<Vec<u8>> = (0..10)
+            .map(|i| DocId::Int(i * 100).to_key().unwrap())
+            .collect();
+        let over = search_exact(&mut txn, "c", "by_emb", &data[3], k, Some(&keys), None).unwrap();
+        assert_eq!(ids(&over), ids(&exact));
+    }
+}
+
+#[test]
+fn an_online_build_indexes_existing_documents_and_refuses_invalid_ones() {
+    let db = open_memory();
+    db.create_collection("c").unwrap();
+    let data = dataset(3, 1_200, 4, Metric::Cosine);
+    for chunk in data.chunks(300).enumerate() {
+        let mut txn = db.begin().unwrap();
+        for (i, v) in chunk.1.iter().enumerate() {
+            txn.insert("c", doc((chunk.0 * 300 + i) as i64, v)).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let spec = VectorSpec::with_params("by_emb", "emb", 4, Metric::Cosine, SMALL).unwrap();
+    let mut seen = Vec::new();
+    let indexed = create_vector_index(&db, "c", &spec, &mut |n| seen.push(n)).unwrap();
+    assert_eq!(indexed, 1_200);
+    assert_eq!(seen.last(), Some(&1_200));
+    assert_clean(&db);
+    let listed = list_vector_indexes(&db, "c").unwrap();
+    assert!(listed[0].ready && listed[0].vectors == 1_200, "{listed:?}");
+    drop_vector_index(&db, "c", "by_emb").unwrap();
+    // A document whose vector does not fit the definition stops the build; no index is left.
+    let wrong = VectorSpec::with_params("by_emb", "emb", 5, Metric::Cosine, SMALL).unwrap();
+    let err = create_vector_index(&db, "c", &wrong, &mut |_| {}).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`emb` has 4 dimensions; the index expects 5"),
+        "{err}"
+    );
+    assert!(list_vector_indexes(&db, "c").unwrap().is_empty());
+}
+
+#[test]
+fn an_index_survives_reopen_and_answers_without_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(11, 600, 16, Metric::Poincare);
+    {
+        let db = open(dir.path());
+        db.create_collection("c").unwrap();
+        let spec = VectorSpec::with_params("by_emb", "emb", 16, Metric::Poincare, SMALL).unwrap();
+        create_vector_index(&db, "c", &spec, &mut |_| {}).unwrap();
+        let mut txn = db.begin().unwrap();
+        for (i, v) in data.iter().enumerate() {
+            txn.insert("c", doc(i as i64, v)).unwrap();
+        }
+        txn.commit().unwrap();
+        db.delete("c", &DocId::Int(0)).unwrap();
+    }
+    let db = open(dir.path());
+    let mut txn = db.read().unwrap();
+    let found = search(&mut txn, "c", "by_emb", &data[1], 3, None, None).unwrap();
+    assert_eq!(found.hits[0].id, DocId::Int(1));
+    // The graph is read as stored: a search reads a fraction of the nodes, nothing rebuilt
+    // it (opening reads no index data at all).
+    assert!(found.stats.nodes_visited < 300, "{:?}", found.stats);
+    let report = verify(&mut txn, "c", "by_emb").unwrap();
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.nodes, 599);
+}
