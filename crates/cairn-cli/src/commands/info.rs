@@ -154,8 +154,35 @@ fn check_indexes(config: &Config, report: &mut cairn::CheckReport) -> anyhow::Re
                 });
             }
         }
+        checked += check_vector_indexes(&mut txn, &meta.name, report)?;
     }
     Ok(checked)
+}
+
+/// Verifies every vector index of a collection against its documents (`cairn_vector::verify`);
+/// adds a finding per disagreement. Returns the number of indexes checked.
+fn check_vector_indexes(
+    txn: &mut cairn::Transaction,
+    collection: &str,
+    report: &mut cairn::CheckReport,
+) -> anyhow::Result<usize> {
+    let names: Vec<String> = txn
+        .collection_meta(collection)?
+        .extensions
+        .iter()
+        .filter(|e| e.kind == cairn::vector::VECTOR_KIND)
+        .map(|e| e.name.clone())
+        .collect();
+    for name in &names {
+        for finding in cairn::vector::verify(txn, collection, name)?.findings {
+            report.add(cairn::Finding::Extension {
+                collection: collection.to_string(),
+                extension: name.clone(),
+                detail: format!("{}: {}", finding.subject, finding.problem),
+            });
+        }
+    }
+    Ok(names.len())
 }
 
 /// Compacts a closed database and says how much space it gave back.
