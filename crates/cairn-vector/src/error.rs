@@ -106,6 +106,22 @@ pub enum VectorError {
     Doc(#[from] cairn_doc::DocError),
 }
 
+impl VectorError {
+    /// Whether this is a vector refused by validation (wrong dimension, non-finite component,
+    /// zero vector under cosine, outside the ball under poincare, not a vector): the
+    /// writer's to fix, not a failure of the index.
+    pub fn is_invalid_vector(&self) -> bool {
+        matches!(
+            self,
+            VectorError::WrongDimension { .. }
+                | VectorError::NonFinite { .. }
+                | VectorError::ZeroVector { .. }
+                | VectorError::OutsideBall { .. }
+                | VectorError::NotAVector { .. }
+        )
+    }
+}
+
 impl From<VectorError> for EngineError {
     fn from(err: VectorError) -> EngineError {
         match err {

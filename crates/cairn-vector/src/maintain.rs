@@ -48,16 +48,33 @@ pub fn document_vector<'d>(spec: &VectorSpec, doc: &'d Value) -> Result<Option<&
     }
 }
 
+/// A refused vector as the engine reports it: `ExtensionRejected` (the writer's mistake,
+/// HTTP 422 `extension_rejected`) naming the collection and index, with this crate's message
+/// naming the field and the reason. Other errors pass through.
+fn refusal(txn: &ExtensionTxn<'_>, err: VectorError) -> EngineError {
+    if err.is_invalid_vector() {
+        EngineError::ExtensionRejected {
+            collection: txn.collection().to_string(),
+            extension: txn.extension().to_string(),
+            message: err.to_string(),
+        }
+    } else {
+        err.into()
+    }
+}
+
 impl Extension for VectorExtension {
     fn prepare_write(
         &self,
-        _txn: &mut ExtensionTxn<'_>,
+        txn: &mut ExtensionTxn<'_>,
         _id: &DocId,
         _old: Option<&Value>,
         new: &mut Value,
     ) -> EngineResult<()> {
-        document_vector(&self.spec, new)?;
-        Ok(())
+        match document_vector(&self.spec, new) {
+            Ok(_) => Ok(()),
+            Err(err) => Err(refusal(txn, err)),
+        }
     }
 
     fn on_write(&self, txn: &mut ExtensionTxn<'_>, change: &DocChange<'_>) -> EngineResult<()> {
@@ -68,7 +85,7 @@ impl Extension for VectorExtension {
             None => None,
         };
         let new = match change.new {
-            Some(doc) => document_vector(&self.spec, doc)?,
+            Some(doc) => document_vector(&self.spec, doc).map_err(|err| refusal(txn, err))?,
             None => None,
         };
         if old.is_some() && old == new {

@@ -62,7 +62,12 @@ fn invalid_vectors_are_refused_naming_the_field_and_the_reason_and_nothing_is_st
         let mut o = Object::new();
         o.insert("_id", Value::Int(1));
         o.insert("emb", value);
-        let err = db.insert("c", Value::Object(o)).unwrap_err().to_string();
+        let err = db.insert("c", Value::Object(o)).unwrap_err();
+        assert!(
+            matches!(&err, cairn_engine::EngineError::ExtensionRejected { extension, .. } if extension == "by_emb"),
+            "{err:?}"
+        );
+        let err = err.to_string();
         assert!(err.contains(expected), "{metric:?}: {err}");
         assert_eq!(db.get("c", &DocId::Int(1)).unwrap(), None);
         let report = verify(&mut db.read().unwrap(), "c", "by_emb").unwrap();
