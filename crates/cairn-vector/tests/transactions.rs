@@ -258,3 +258,74 @@ fn an_index_survives_reopen_and_answers_without_rebuild() {
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert_eq!(report.nodes, 599);
 }
+
+#[test]
+fn verify_reports_an_index_out_of_step_with_its_documents_and_search_refuses_it() {
+    let db = with_index(Metric::L2, 2);
+    for i in 0..20 {
+        db.insert("c", doc(i, &[i as f32, 1.0])).unwrap();
+    }
+    assert_clean(&db);
+    // Tamper with the index behind the hook's back: another vector for document 3, a
+    // vector for a document that does not exist.
+    let mut txn = db.begin().unwrap();
+    let key3 = DocId::Int(3).to_key().unwrap();
+    let bytes: Vec<u8> = [50.0f32, 50.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    txn.extension_put("c", "by_emb", "vectors", &key3, &bytes)
+        .unwrap();
+    let key99 = DocId::Int(99).to_key().unwrap();
+    txn.extension_put("c", "by_emb", "vectors", &key99, &bytes)
+        .unwrap();
+    txn.commit().unwrap();
+    let mut txn = db.read().unwrap();
+    let report = verify(&mut txn, "c", "by_emb").unwrap();
+    let problems: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| (f.subject.as_str(), f.problem))
+        .collect();
+    assert!(
+        problems.contains(&("Int(3)", "the index holds another vector than the document")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(&("Int(99)", "the index holds a vector for no document")),
+        "{problems:?}"
+    );
+    // The recheck against the snapshot's document catches the stale copy.
+    let err = search(&mut txn, "c", "by_emb", &[50.0, 50.0], 1, None, None).unwrap_err();
+    assert!(
+        matches!(err, cairn_vector::VectorError::OutOfStep { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn concurrent_writers_each_commit_and_the_graph_stays_whole() {
+    let db = std::sync::Arc::new(with_index(Metric::Cosine, 8));
+    let data = std::sync::Arc::new(dataset(5, 200, 8, Metric::Cosine));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (db, data) = (db.clone(), data.clone());
+            std::thread::spawn(move || {
+                for i in (w..200).step_by(2) {
+                    // `transaction` retries a commit that conflicts on shared neighbour lists.
+                    db.transaction(|txn| txn.insert("c", doc(i as i64, &data[i])).map(|_| ()))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let mut txn = db.read().unwrap();
+    let report = verify(&mut txn, "c", "by_emb").unwrap();
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.nodes, 200);
+    let found = search(&mut txn, "c", "by_emb", &data[17], 1, None, None).unwrap();
+    assert_eq!(found.hits[0].id, DocId::Int(17));
+}
