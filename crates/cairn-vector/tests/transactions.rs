@@ -329,3 +329,46 @@ fn concurrent_writers_each_commit_and_the_graph_stays_whole() {
     let found = search(&mut txn, "c", "by_emb", &data[17], 1, None, None).unwrap();
     assert_eq!(found.hits[0].id, DocId::Int(17));
 }
+
+#[test]
+fn writes_during_an_online_build_are_indexed_exactly_once_as_they_end_up() {
+    let db = std::sync::Arc::new(open_memory());
+    db.create_collection("c").unwrap();
+    let data = dataset(9, 1_500, 4, Metric::L2);
+    for (n, chunk) in data[..1_000].chunks(250).enumerate() {
+        let mut txn = db.begin().unwrap();
+        for (i, v) in chunk.iter().enumerate() {
+            txn.insert("c", doc((n * 250 + i) as i64, v)).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let writer = {
+        let (db, data) = (db.clone(), data.clone());
+        std::thread::spawn(move || {
+            for i in 0..300usize {
+                let id = (i * 7 % 1_000) as i64;
+                match i % 3 {
+                    0 => {
+                        let v = &data[1_000 + i];
+                        let patch = Patch::from_json_str(&format!(
+                            r#"{{"$set": {{"emb": {{"$vector": {v:?}}}}}}}"#
+                        ))
+                        .unwrap();
+                        let _ = db.update("c", &DocId::Int(id), &patch);
+                    }
+                    1 => {
+                        let _ = db.delete("c", &DocId::Int(id));
+                    }
+                    _ => {
+                        db.insert("c", doc(10_000 + i as i64, &data[1_000 + i]))
+                            .unwrap();
+                    }
+                }
+            }
+        })
+    };
+    let spec = VectorSpec::with_params("by_emb", "emb", 4, Metric::L2, SMALL).unwrap();
+    create_vector_index(&db, "c", &spec, &mut |_| {}).unwrap();
+    writer.join().unwrap();
+    assert_clean(&db);
+}
