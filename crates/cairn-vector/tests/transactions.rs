@@ -372,3 +372,48 @@ fn writes_during_an_online_build_are_indexed_exactly_once_as_they_end_up() {
     writer.join().unwrap();
     assert_clean(&db);
 }
+
+#[test]
+fn two_vector_fields_of_one_collection_have_independent_indexes() {
+    let db = open_memory();
+    db.create_collection("c").unwrap();
+    let a = VectorSpec::with_params("by_a", "a", 2, Metric::L2, SMALL).unwrap();
+    let b = VectorSpec::with_params("by_b", "b", 3, Metric::Poincare, SMALL).unwrap();
+    create_vector_index(&db, "c", &a, &mut |_| {}).unwrap();
+    create_vector_index(&db, "c", &b, &mut |_| {}).unwrap();
+    for i in 0..30i64 {
+        let doc = Value::from_json_str(&format!(
+            r#"{{"_id": {i}, "a": {{"$vector": [{i}, 0]}}, "b": {{"$vector": [0, 0, {}]}}}}"#,
+            (30 - i) as f32 / 40.0
+        ))
+        .unwrap();
+        db.insert("c", doc).unwrap();
+    }
+    // Only `b` is refused: the error names that field.
+    let err = db
+        .insert(
+            "c",
+            Value::from_json_str(
+                r#"{"_id": 99, "a": {"$vector": [1, 1]}, "b": {"$vector": [0, 0, 1]}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`b` has norm 1"), "{err}");
+    let mut txn = db.read().unwrap();
+    let by_a = search(&mut txn, "c", "by_a", &[0.0, 0.0], 1, None, None).unwrap();
+    let by_b = search(&mut txn, "c", "by_b", &[0.0, 0.0, 0.0], 1, None, None).unwrap();
+    assert_eq!(
+        (ids(&by_a), ids(&by_b)),
+        (vec![DocId::Int(0)], vec![DocId::Int(29)])
+    );
+    assert_eq!(list_vector_indexes(&db, "c").unwrap().len(), 2);
+    for name in ["by_a", "by_b"] {
+        let report = verify(&mut txn, "c", name).unwrap();
+        assert!(
+            report.findings.is_empty() && report.nodes == 30,
+            "{name}: {report:?}"
+        );
+    }
+}
