@@ -28,6 +28,7 @@
 //! sees that transaction's writes.
 
 use std::ops::Bound;
+use std::rc::Rc;
 
 use cairn_engine::{ExtensionTxn, Transaction};
 
@@ -234,6 +235,21 @@ pub(crate) fn encode_vector(vector: &[f32]) -> Vec<u8> {
 
 /// Reads a record of [`VECTORS_TABLE`] back, checking its dimension.
 pub(crate) fn decode_vector(index: &str, dims: usize, bytes: &[u8]) -> Result<Vec<f32>> {
+    if bytes.len() != dims * 4 {
+        return Err(VectorError::Corrupt {
+            index: index.to_string(),
+            reason: "vector record does not have the index's dimension",
+        });
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// [`decode_vector`] straight into a shared slice: one allocation (the exact-size iterator
+/// lets `Rc` allocate once), which matters because a search decodes hundreds of vectors.
+pub(crate) fn decode_vector_rc(index: &str, dims: usize, bytes: &[u8]) -> Result<Rc<[f32]>> {
     if bytes.len() != dims * 4 {
         return Err(VectorError::Corrupt {
             index: index.to_string(),

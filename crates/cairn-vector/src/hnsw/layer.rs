@@ -2,11 +2,11 @@
 //! node's neighbours among candidates.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use crate::error::Result;
-use crate::hnsw::nodes::Nodes;
+use crate::hnsw::nodes::{KeySet, Nodes};
 
 /// A node with its distance to whatever it is being compared with; ordered by distance, then
 /// key (so ties break the same way every time).
@@ -57,7 +57,7 @@ pub(crate) fn search_layer(
     accept: Accept<'_>,
 ) -> Result<LayerResult> {
     let accepts = |key: &[u8]| accept.is_none_or(|f| f(key));
-    let mut visited: HashSet<Vec<u8>> = entries.iter().map(|e| e.key.clone()).collect();
+    let mut visited: KeySet = entries.iter().map(|e| e.key.clone()).collect();
     let mut candidates: BinaryHeap<Reverse<Scored>> =
         entries.iter().cloned().map(Reverse).collect();
     let mut results: BinaryHeap<Scored> = entries

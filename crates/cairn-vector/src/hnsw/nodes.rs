@@ -2,16 +2,23 @@
 //! the transaction once per node and are decoded once; writes go through to the transaction
 //! and into the cache, so the operation reads its own writes without asking again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::error::Result;
 use crate::metric::Metric;
 use crate::search::SearchStats;
 use crate::store::{
-    decode_vector, encode_vector, Entry, Links, RawStore, ENTRY_KEY, LINKS_TABLE, META_TABLE,
-    VECTORS_TABLE,
+    decode_vector, decode_vector_rc, encode_vector, Entry, Links, RawStore, ENTRY_KEY, LINKS_TABLE,
+    META_TABLE, VECTORS_TABLE,
 };
+
+/// Maps and sets keyed by document key, with foldhash (a search hashes every key it meets;
+/// SipHash cost several percent of a search). Seeded per process, so chosen keys cannot
+/// flood one bucket.
+pub(crate) type KeyMap<V> = HashMap<Vec<u8>, V, foldhash::fast::RandomState>;
+/// See [`KeyMap`].
+pub(crate) type KeySet = HashSet<Vec<u8>, foldhash::fast::RandomState>;
 
 /// A visitor of nodes (key, vector); returning false stops the scan.
 pub(crate) type VectorVisitor<'v> = dyn FnMut(&[u8], &[f32]) -> Result<bool> + 'v;
@@ -22,8 +29,8 @@ pub(crate) struct Nodes<'s> {
     index: &'s str,
     dims: usize,
     metric: Metric,
-    vectors: HashMap<Vec<u8>, Option<Rc<[f32]>>>,
-    links: HashMap<Vec<u8>, Option<Rc<Links>>>,
+    vectors: KeyMap<Option<Rc<[f32]>>>,
+    links: KeyMap<Option<Rc<Links>>>,
     /// Work done, reported by searches (`explain`).
     pub(crate) stats: SearchStats,
 }
@@ -40,8 +47,8 @@ impl<'s> Nodes<'s> {
             index,
             dims,
             metric,
-            vectors: HashMap::new(),
-            links: HashMap::new(),
+            vectors: KeyMap::default(),
+            links: KeyMap::default(),
             stats: SearchStats::default(),
         }
     }
@@ -62,7 +69,7 @@ impl<'s> Nodes<'s> {
             return Ok(cached.clone());
         }
         let vector = match self.store.get(VECTORS_TABLE, key)? {
-            Some(bytes) => Some(Rc::from(decode_vector(self.index, self.dims, &bytes)?)),
+            Some(bytes) => Some(decode_vector_rc(self.index, self.dims, &bytes)?),
             None => None,
         };
         self.vectors.insert(key.to_vec(), vector.clone());
