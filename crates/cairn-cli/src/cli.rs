@@ -434,14 +434,17 @@ pub enum IndexAction {
         /// Fields, comma-separated, in key order (nested paths allowed: `a,b.c`).
         #[arg(long, value_delimiter = ',', required = true)]
         fields: Vec<String>,
-        /// `btree` (equality, ranges, sort), `hash` (equality on all fields) or `spatial`
-        /// (one geometry field: `$withinDistance`, `$near`, `$intersects`, `$within`).
+        /// `btree` (equality, ranges, sort), `hash` (equality on all fields), `spatial`
+        /// (one geometry field: `$withinDistance`, `$near`, `$intersects`, `$within`) or
+        /// `vector` (one vector field: nearest neighbours; needs --dims and --metric).
         #[arg(long, default_value = "btree")]
         kind: String,
         /// Refuse two documents with the same key (documents with a null or missing field
         /// are exempt).
         #[arg(long)]
         unique: bool,
+        #[command(flatten)]
+        vector: VectorIndexArgs,
     },
     /// Drop an index.
     Drop {
@@ -455,6 +458,27 @@ pub enum IndexAction {
         /// Collection.
         collection: String,
     },
+}
+
+/// The definition of a vector index (`cairn index create … --kind vector`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct VectorIndexArgs {
+    /// Vector index: the dimension every vector must have (e.g. 768).
+    #[arg(long)]
+    pub dims: Option<usize>,
+    /// Vector index: `cosine`, `dot`, `l2` or `poincare` (hyperbolic, vectors inside the unit
+    /// ball).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Vector index: HNSW neighbours per node (default 16).
+    #[arg(long)]
+    pub m: Option<usize>,
+    /// Vector index: HNSW candidate list while inserting (default 128).
+    #[arg(long)]
+    pub ef_construction: Option<usize>,
+    /// Vector index: default HNSW candidate list while searching (default 64).
+    #[arg(long)]
+    pub ef_search: Option<usize>,
 }
 
 /// Invariant operations.

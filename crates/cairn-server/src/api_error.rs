@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use cairn::geo::GeoError;
 use cairn::index::IndexError;
 use cairn::query::QueryError;
+use cairn::vector::VectorError;
 use cairn::{DocError, EngineError, StorageError};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
@@ -508,6 +509,37 @@ impl From<GeoError> for ApiError {
             GeoError::Build(index) => ApiError::from(*index),
             GeoError::Engine(engine) => ApiError::from(engine),
             GeoError::Doc(doc) => ApiError::from(doc),
+        }
+    }
+}
+
+impl From<VectorError> for ApiError {
+    fn from(err: VectorError) -> ApiError {
+        let message = err.to_string();
+        if err.is_invalid_vector() {
+            // A vector the caller sent (a query vector, or a document's during a build).
+            return ApiError::bad_request("invalid_vector", message);
+        }
+        match err {
+            VectorError::InvalidDefinition { name, reason } => {
+                ApiError::bad_request("invalid_index", message)
+                    .with_details(json!({ "index": name, "reason": reason }))
+            }
+            VectorError::UnknownIndex { collection, name } => {
+                ApiError::new(StatusCode::NOT_FOUND, "index_not_found", message)
+                    .with_details(json!({ "collection": collection, "index": name }))
+            }
+            VectorError::NotReady { collection, name } => {
+                ApiError::new(StatusCode::CONFLICT, "index_not_ready", message)
+                    .with_details(json!({ "collection": collection, "index": name }))
+            }
+            VectorError::InvalidArgument { reason } => {
+                ApiError::bad_request("invalid_query", message)
+                    .with_details(json!({ "reason": reason }))
+            }
+            VectorError::Engine(engine) => ApiError::from(engine),
+            VectorError::Doc(doc) => ApiError::from(doc),
+            _ => ApiError::internal(message),
         }
     }
 }

@@ -14,8 +14,8 @@
 //! ```
 //!
 //! Open databases with [`open`] (or [`open_in_memory`]): it registers the built-in extension
-//! kinds (secondary and spatial indexes, schemas, invariants, edge collections, time series)
-//! that a database using them needs.
+//! kinds (secondary, spatial and vector indexes, schemas, invariants, edge collections, time
+//! series) that a database using them needs.
 //! Queries, indexes and aggregation live in [`query`] and [`index`]; the most used items are
 //! re-exported here.
 //!
@@ -87,6 +87,9 @@ pub use cairn_infer as infer;
 pub use cairn_invariant as invariant;
 /// The query language, planner, executor and aggregation pipeline (`cairn-query`).
 pub use cairn_query as query;
+/// Vectors: distance kernels (cosine, dot, L2, Poincaré) and the transactional HNSW index
+/// (`cairn-vector`).
+pub use cairn_vector as vector;
 
 /// Schemas: typed fields, constraints, references, rules, versions and migrations
 /// (`cairn-schema`).
@@ -108,15 +111,16 @@ pub fn register_query_models() {
     cairn_geo::query::register();
 }
 
-/// The extension kinds every Cairn process provides (secondary and spatial indexes, schemas,
-/// the referenced side of schema references, invariants, edge collections and their vertex
-/// side, time-series collections). Also registers the query models
+/// The extension kinds every Cairn process provides (secondary, spatial and vector indexes,
+/// schemas, the referenced side of schema references, invariants, edge collections and their
+/// vertex side, time-series collections). Also registers the query models
 /// ([`register_query_models`]): whatever keeps these indexes also queries them.
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     register_query_models();
     vec![
         Arc::new(cairn_index::IndexExtensionKind),
         Arc::new(cairn_geo::index::SpatialExtensionKind),
+        Arc::new(cairn_vector::VectorExtensionKind),
         Arc::new(cairn_schema::SchemaExtensionKind),
         Arc::new(cairn_schema::ReferrersExtensionKind),
         Arc::new(cairn_invariant::InvariantExtensionKind),

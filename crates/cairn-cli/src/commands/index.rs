@@ -7,7 +7,12 @@ use cairn::geo::index::{
     create_spatial_index, drop_spatial_index, list_spatial_indexes, SpatialSpec,
 };
 use cairn::index::BuildProgress;
+use cairn::vector::{
+    create_vector_index, drop_vector_index, list_vector_indexes, HnswParams, Metric, VectorSpec,
+};
 use cairn::{Database, IndexKind, IndexSpec};
+
+use crate::cli::VectorIndexArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Creates and builds an index, with a progress bar on a terminal.
@@ -18,12 +23,33 @@ pub fn create(
     fields: &[String],
     kind: &str,
     unique: bool,
+    vector: &VectorIndexArgs,
 ) -> anyhow::Result<()> {
+    if kind == "vector" {
+        return create_vector(db, collection, name, fields, unique, vector);
+    }
+    let VectorIndexArgs {
+        dims,
+        metric,
+        m,
+        ef_construction,
+        ef_search,
+    } = vector;
+    if dims.is_some()
+        || metric.is_some()
+        || m.is_some()
+        || ef_construction.is_some()
+        || ef_search.is_some()
+    {
+        bail!(
+            "--dims, --metric, --m, --ef-construction and --ef-search apply to --kind vector only"
+        );
+    }
     if kind == "spatial" {
         return create_spatial(db, collection, name, fields, unique);
     }
     let Some(kind) = IndexKind::parse(kind) else {
-        bail!("--kind must be `btree`, `hash` or `spatial`, not `{kind}`");
+        bail!("--kind must be `btree`, `hash`, `spatial` or `vector`, not `{kind}`");
     };
     let fields: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
     let spec = IndexSpec::new(name, &fields, kind, unique)?;
@@ -78,12 +104,76 @@ fn create_spatial(
     Ok(())
 }
 
-/// Drops an index (secondary or spatial).
+/// Creates and builds a vector index (one vector field; online, with a progress count on a
+/// terminal).
+fn create_vector(
+    db: &Database,
+    collection: &str,
+    name: &str,
+    fields: &[String],
+    unique: bool,
+    args: &VectorIndexArgs,
+) -> anyhow::Result<()> {
+    if unique {
+        bail!("a vector index cannot be --unique");
+    }
+    let [field] = fields else {
+        bail!(
+            "a vector index takes exactly one field, got {}",
+            fields.len()
+        );
+    };
+    let Some(dims) = args.dims else {
+        bail!("a vector index needs --dims (the dimension of its vectors)");
+    };
+    let Some(metric_name) = args.metric.as_deref() else {
+        bail!("a vector index needs --metric (cosine, dot, l2 or poincare)");
+    };
+    let Some(metric) = Metric::parse(metric_name) else {
+        bail!("--metric must be `cosine`, `dot`, `l2` or `poincare`, not `{metric_name}`");
+    };
+    let defaults = HnswParams::default();
+    let params = HnswParams {
+        m: args.m.unwrap_or(defaults.m),
+        ef_construction: args.ef_construction.unwrap_or(defaults.ef_construction),
+        ef_search: args.ef_search.unwrap_or(defaults.ef_search),
+    };
+    let spec = VectorSpec::with_params(name, field.trim(), dims, metric, params)?;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("building {msg}: {pos} vectors")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(name.to_string());
+    let started = std::time::Instant::now();
+    let vectors = create_vector_index(db, collection, &spec, &mut |n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    println!(
+        "created vector index `{name}` on `{collection}` ({vectors} vectors, {dims} dims, \
+         {metric_name}) in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Drops an index (secondary, spatial or vector).
 pub fn drop(db: &Database, collection: &str, name: &str) -> anyhow::Result<()> {
     let spatial = list_spatial_indexes(db, collection)?;
     if spatial.iter().any(|s| s.spec.name == name) {
         drop_spatial_index(db, collection, name)?;
         println!("dropped spatial index `{name}` on `{collection}`");
+        return Ok(());
+    }
+    if list_vector_indexes(db, collection)?
+        .iter()
+        .any(|v| v.spec.name == name)
+    {
+        drop_vector_index(db, collection, name)?;
+        println!("dropped vector index `{name}` on `{collection}`");
         return Ok(());
     }
     cairn::drop_index(db, collection, name)?;
@@ -95,7 +185,8 @@ pub fn drop(db: &Database, collection: &str, name: &str) -> anyhow::Result<()> {
 pub fn list(db: &Database, collection: &str) -> anyhow::Result<()> {
     let indexes = cairn::list_indexes(db, collection)?;
     let spatial = list_spatial_indexes(db, collection)?;
-    if indexes.is_empty() && spatial.is_empty() {
+    let vectors = list_vector_indexes(db, collection)?;
+    if indexes.is_empty() && spatial.is_empty() && vectors.is_empty() {
         println!("no indexes on `{collection}`");
         return Ok(());
     }
@@ -123,6 +214,24 @@ pub fn list(db: &Database, collection: &str) -> anyhow::Result<()> {
         println!(
             "{:<24} {:<6} {:<7} {:<24} {:>10} {:>12}  {state}",
             info.spec.name, "spatial", false, info.spec.field, info.entries, info.bytes
+        );
+    }
+    for info in vectors {
+        let state = if info.ready { "ready" } else { "building" };
+        let spec = &info.spec;
+        println!(
+            "{:<24} {:<6} {:<7} {:<24} {:>10} {:>12}  {state}, {} dims, {}, m {}, ef_construction {}, ef_search {}",
+            spec.name,
+            "vector",
+            false,
+            spec.field,
+            info.vectors,
+            info.bytes,
+            spec.dims,
+            spec.metric.name(),
+            spec.params.m,
+            spec.params.ef_construction,
+            spec.params.ef_search
         );
     }
     Ok(())

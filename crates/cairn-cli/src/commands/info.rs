@@ -101,7 +101,8 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
             let db = cairn::open(config.clone())?;
             cairn::verify_extensions(&db, &mut report)?
         };
-        (indexes, check_graphs(config, &mut report)?)
+        let vectors = check_vectors(config, &mut report)?;
+        (indexes + vectors as u64, check_graphs(config, &mut report)?)
     } else {
         (0, 0)
     };
@@ -203,6 +204,43 @@ fn check_timeseries(config: &Config, report: &mut cairn::CheckReport) -> anyhow:
         }
     }
     Ok(chunks)
+}
+
+/// Verifies the vector indexes of every collection; the number checked.
+fn check_vectors(config: &Config, report: &mut cairn::CheckReport) -> anyhow::Result<usize> {
+    let db = cairn::open(config.clone())?;
+    let mut txn = db.read()?;
+    let mut checked = 0;
+    for meta in db.list_collections()? {
+        checked += check_vector_indexes(&mut txn, &meta.name, report)?;
+    }
+    Ok(checked)
+}
+
+/// Verifies every vector index of a collection against its documents (`cairn_vector::verify`);
+/// adds a finding per disagreement. Returns the number of indexes checked.
+fn check_vector_indexes(
+    txn: &mut cairn::Transaction,
+    collection: &str,
+    report: &mut cairn::CheckReport,
+) -> anyhow::Result<usize> {
+    let names: Vec<String> = txn
+        .collection_meta(collection)?
+        .extensions
+        .iter()
+        .filter(|e| e.kind == cairn::vector::VECTOR_KIND)
+        .map(|e| e.name.clone())
+        .collect();
+    for name in &names {
+        for finding in cairn::vector::verify(txn, collection, name)?.findings {
+            report.add(cairn::Finding::Extension {
+                collection: collection.to_string(),
+                extension: name.clone(),
+                detail: format!("{}: {}", finding.subject, finding.problem),
+            });
+        }
+    }
+    Ok(names.len())
 }
 
 /// Compacts a closed database and says how much space it gave back.

@@ -1,6 +1,6 @@
 //! `/v1/collections/{collection}/indexes`: list, create (built online from the documents
-//! already there) and drop secondary and spatial indexes — `cairn index list | create | drop`
-//! over HTTP. Both kinds share one name space per collection (they are extensions of it).
+//! already there) and drop secondary, spatial and vector indexes — `cairn index list | create
+//! | drop` over HTTP. All kinds share one name space per collection (they are extensions of it).
 //! Listing needs read access to the collection; creating and dropping change how it is
 //! stored, which is collection DDL and needs write access, as creating or dropping the
 //! collection itself does.
@@ -10,6 +10,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use cairn::geo::index::{
     create_spatial_index, drop_spatial_index, list_spatial_indexes, SpatialInfo, SpatialSpec,
+};
+use cairn::vector::{
+    create_vector_index, drop_vector_index, list_vector_indexes, HnswParams, Metric, VectorInfo,
+    VectorSpec,
 };
 use cairn::{Database, IndexInfo, IndexKind, IndexSpec};
 use serde::{Deserialize, Serialize};
@@ -37,6 +41,60 @@ pub enum IndexKindName {
     /// Spatial: one geometry field; serves `$withinDistance`, `$near`, `$intersects` and
     /// `$within` by exact distance to the stored triangles.
     Spatial,
+    /// Vector: one vector field of a fixed dimension (`dims`) under a `metric`; an HNSW graph
+    /// for nearest-neighbour search.
+    Vector,
+}
+
+/// The distance of a vector index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricName {
+    /// `1 − cos θ`; zero vectors are refused.
+    Cosine,
+    /// The negated inner product.
+    Dot,
+    /// Euclidean distance.
+    L2,
+    /// Hyperbolic distance in the Poincaré ball; vectors must have norm < 1.
+    Poincare,
+}
+
+impl From<MetricName> for Metric {
+    fn from(name: MetricName) -> Metric {
+        match name {
+            MetricName::Cosine => Metric::Cosine,
+            MetricName::Dot => Metric::Dot,
+            MetricName::L2 => Metric::L2,
+            MetricName::Poincare => Metric::Poincare,
+        }
+    }
+}
+
+impl From<Metric> for MetricName {
+    fn from(metric: Metric) -> MetricName {
+        match metric {
+            Metric::Cosine => MetricName::Cosine,
+            Metric::Dot => MetricName::Dot,
+            Metric::L2 => MetricName::L2,
+            Metric::Poincare => MetricName::Poincare,
+        }
+    }
+}
+
+/// The definition of a vector index, as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VectorDescription {
+    /// The dimension of every vector.
+    pub dims: usize,
+    /// The distance.
+    pub metric: MetricName,
+    /// HNSW neighbours per node.
+    pub m: usize,
+    /// HNSW candidate list while inserting.
+    pub ef_construction: usize,
+    /// Default HNSW candidate list while searching.
+    pub ef_search: usize,
 }
 
 impl From<IndexKind> for IndexKindName {
@@ -58,12 +116,32 @@ pub struct CreateIndex {
     /// The indexed field paths, in key order (1 to 8, no repeats; nested paths allowed).
     #[schema(value_type = Vec<FieldPathSchema>, min_items = 1, max_items = 8)]
     pub fields: Vec<String>,
-    /// `btree` (default), `hash`, or `spatial` (exactly one geometry field, not unique).
+    /// `btree` (default), `hash`, `spatial` (exactly one geometry field, not unique) or
+    /// `vector` (exactly one vector field, not unique; needs `dims` and `metric`).
     #[serde(default)]
     pub kind: IndexKindName,
     /// Refuse two documents with the same key (keys with a null or missing field are exempt).
     #[serde(default)]
     pub unique: bool,
+    /// Vector indexes: the dimension every vector must have.
+    #[schema(minimum = 1, maximum = 65536)]
+    #[serde(default)]
+    pub dims: Option<usize>,
+    /// Vector indexes: the distance.
+    #[serde(default)]
+    pub metric: Option<MetricName>,
+    /// Vector indexes: HNSW neighbours per node (default 16).
+    #[schema(minimum = 2, maximum = 128)]
+    #[serde(default)]
+    pub m: Option<usize>,
+    /// Vector indexes: HNSW candidate list while inserting (default 128).
+    #[schema(minimum = 1, maximum = 10000)]
+    #[serde(default)]
+    pub ef_construction: Option<usize>,
+    /// Vector indexes: default HNSW candidate list while searching (default 64).
+    #[schema(minimum = 1, maximum = 10000)]
+    #[serde(default)]
+    pub ef_search: Option<usize>,
 }
 
 /// An index as listed.
@@ -73,7 +151,7 @@ pub struct IndexDescription {
     pub name: String,
     /// The indexed field paths, in key order.
     pub fields: Vec<String>,
-    /// `btree`, `hash` or `spatial`.
+    /// `btree`, `hash`, `spatial` or `vector`.
     pub kind: IndexKindName,
     /// Whether keys are unique.
     pub unique: bool,
@@ -85,6 +163,9 @@ pub struct IndexDescription {
     pub entries: u64,
     /// Bytes the entries occupy on disk.
     pub bytes: u64,
+    /// A vector index's definition (absent for other kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<VectorDescription>,
 }
 
 impl From<IndexInfo> for IndexDescription {
@@ -98,6 +179,7 @@ impl From<IndexInfo> for IndexDescription {
             multikey: info.multikey,
             entries: info.entries,
             bytes: info.bytes,
+            vector: None,
         }
     }
 }
@@ -113,6 +195,30 @@ impl From<SpatialInfo> for IndexDescription {
             multikey: false,
             entries: info.entries,
             bytes: info.bytes,
+            vector: None,
+        }
+    }
+}
+
+impl From<VectorInfo> for IndexDescription {
+    fn from(info: VectorInfo) -> IndexDescription {
+        let spec = info.spec;
+        IndexDescription {
+            fields: vec![spec.field_name()],
+            name: spec.name,
+            kind: IndexKindName::Vector,
+            unique: false,
+            ready: info.ready,
+            multikey: false,
+            entries: info.vectors,
+            bytes: info.bytes,
+            vector: Some(VectorDescription {
+                dims: spec.dims,
+                metric: spec.metric.into(),
+                m: spec.params.m,
+                ef_construction: spec.params.ef_construction,
+                ef_search: spec.params.ef_search,
+            }),
         }
     }
 }
@@ -128,6 +234,11 @@ fn all_indexes(db: &Database, collection: &str) -> Result<Vec<IndexDescription>,
             .into_iter()
             .map(IndexDescription::from),
     );
+    out.extend(
+        list_vector_indexes(db, collection)?
+            .into_iter()
+            .map(IndexDescription::from),
+    );
     Ok(out)
 }
 
@@ -137,6 +248,8 @@ enum Planned {
     Secondary(IndexSpec),
     /// A spatial index.
     Spatial(SpatialSpec),
+    /// A vector index.
+    Vector(VectorSpec),
 }
 
 impl Planned {
@@ -144,6 +257,7 @@ impl Planned {
         match self {
             Planned::Secondary(spec) => &spec.name,
             Planned::Spatial(spec) => &spec.name,
+            Planned::Vector(spec) => &spec.name,
         }
     }
 }
@@ -151,7 +265,7 @@ impl Planned {
 /// A collection's indexes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IndexList {
-    /// Secondary indexes, then spatial ones, each in creation order.
+    /// Secondary indexes, then spatial ones, then vector ones, each in creation order.
     pub indexes: Vec<IndexDescription>,
 }
 
@@ -216,6 +330,9 @@ pub async fn create(
                 Planned::Spatial(spec) => {
                     create_spatial_index(db, &collection, spec)?;
                 }
+                Planned::Vector(spec) => {
+                    create_vector_index(db, &collection, spec, &mut |_| {})?;
+                }
             }
             all_indexes(db, &collection)?
                 .into_iter()
@@ -249,8 +366,13 @@ pub async fn drop(
             let spatial = list_spatial_indexes(db, &path.collection)?
                 .iter()
                 .any(|info| info.spec.name == path.name);
+            let vector = list_vector_indexes(db, &path.collection)?
+                .iter()
+                .any(|info| info.spec.name == path.name);
             if spatial {
                 Ok(drop_spatial_index(db, &path.collection, &path.name)?)
+            } else if vector {
+                Ok(drop_vector_index(db, &path.collection, &path.name)?)
             } else {
                 Ok(cairn::drop_index(db, &path.collection, &path.name)?)
             }
@@ -281,7 +403,18 @@ fn index_spec(request: &CreateIndex) -> Result<Planned, ApiError> {
             reason: reason.to_string(),
         })
     };
+    let vector_options = request.dims.is_some()
+        || request.metric.is_some()
+        || request.m.is_some()
+        || request.ef_construction.is_some()
+        || request.ef_search.is_some();
+    if vector_options && request.kind != IndexKindName::Vector {
+        return Err(invalid(
+            "dims, metric, m, ef_construction and ef_search apply to kind `vector` only",
+        ));
+    }
     let kind = match request.kind {
+        IndexKindName::Vector => return vector_spec(request).map(Planned::Vector),
         IndexKindName::Btree => IndexKind::BTree,
         IndexKindName::Hash => IndexKind::Hash,
         IndexKindName::Spatial => {
@@ -301,4 +434,41 @@ fn index_spec(request: &CreateIndex) -> Result<Planned, ApiError> {
         kind,
         request.unique,
     )?))
+}
+
+/// A vector index definition from a create request.
+fn vector_spec(request: &CreateIndex) -> Result<VectorSpec, ApiError> {
+    let invalid = |reason: &str| {
+        ApiError::from(cairn::index::IndexError::InvalidDefinition {
+            name: request.name.clone(),
+            reason: reason.to_string(),
+        })
+    };
+    if request.unique {
+        return Err(invalid("a vector index cannot be unique"));
+    }
+    let [field] = request.fields.as_slice() else {
+        return Err(invalid("a vector index takes exactly one field"));
+    };
+    let Some(dims) = request.dims else {
+        return Err(invalid("a vector index needs `dims`"));
+    };
+    let Some(metric) = request.metric else {
+        return Err(invalid(
+            "a vector index needs `metric` (cosine, dot, l2 or poincare)",
+        ));
+    };
+    let defaults = HnswParams::default();
+    let params = HnswParams {
+        m: request.m.unwrap_or(defaults.m),
+        ef_construction: request.ef_construction.unwrap_or(defaults.ef_construction),
+        ef_search: request.ef_search.unwrap_or(defaults.ef_search),
+    };
+    Ok(VectorSpec::with_params(
+        &request.name,
+        field,
+        dims,
+        metric.into(),
+        params,
+    )?)
 }

@@ -1,0 +1,37 @@
+//! Cairn's vector model: distance kernels and a transactional HNSW index.
+//!
+//! Owns: the four metrics (`metric.rs`) and their SIMD kernels (`kernels.rs`); validation of
+//! vectors written to an indexed field; the HNSW graph (`hnsw/`) stored in the extension's
+//! own tables (`store.rs`, read first) and changed in the writing transaction
+//! (`maintain.rs`); online builds (`admin.rs`); searches, graph and exact (`search.rs`);
+//! and the check of an index against its documents (`verify.rs`).
+//!
+//! Knows nothing about: the query language, the planner or the server. The query layer
+//! reaches an index through [`search`] / [`search_exact`] with a key filter it evaluates
+//! itself; the engine reaches it through the `vector` [`VectorExtensionKind`].
+//!
+//! Invariants: in every snapshot the graph holds exactly one node per document whose
+//! indexed field holds a vector, with that vector (same transaction); no vector that fails
+//! its metric's validation is ever stored; a filtered search returns `min(k, matches)`.
+
+mod admin;
+pub mod error;
+mod hnsw;
+pub mod kernels;
+pub mod limits;
+mod maintain;
+pub mod metric;
+mod search;
+pub mod spec;
+mod store;
+mod verify;
+
+pub use admin::{create_vector_index, drop_vector_index, list_vector_indexes, VectorInfo};
+pub use error::{Result, VectorError};
+pub use maintain::{document_vector, VectorExtension, VectorExtensionKind, VECTOR_KIND};
+pub use metric::Metric;
+pub use search::{
+    search, search_exact, vector_index, DocKey, Hit, KeyFilter, SearchOutcome, SearchStats,
+};
+pub use spec::{HnswParams, VectorSpec};
+pub use verify::{verify, VerifyFinding, VerifyReport};

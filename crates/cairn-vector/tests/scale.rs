@@ -1,0 +1,105 @@
+//! A larger run for figures, not a pass/fail bound on time (ignored by default; run it in
+//! release: `cargo test --release -p cairn-vector --test scale -- --ignored --nocapture`).
+//!
+//! Workload: `CAIRN_VECTOR_SCALE_N` (default 50,000) vectors of 128 dimensions from the seeded
+//! mixture of Gaussians in `support` (16 centres, spread 1.0), L2, default HNSW parameters,
+//! inserted 1,000 documents per transaction into a persistent database; 200 queries from the
+//! same distribution, k = 10. Prints build time, graph and exact queries per second,
+//! recall@10, the time to reopen the database and answer one query, and the filtered recall
+//! at 1% selectivity. Only recall is asserted (≥ 0.9), as in `recall.rs`.
+
+mod support;
+
+use std::time::Instant;
+
+use cairn_doc::DocId;
+use cairn_vector::{create_vector_index, search, search_exact, Metric, VectorSpec};
+use support::{dataset, doc, open};
+
+#[test]
+#[ignore = "a figure-producing run; use --release"]
+fn figures_at_scale() {
+    let n: usize = std::env::var("CAIRN_VECTOR_SCALE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let (dims, queries, k) = (128, 200, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(1, n + queries, dims, Metric::L2);
+    let started = Instant::now();
+    {
+        let db = open(dir.path());
+        db.create_collection("c").unwrap();
+        let spec = VectorSpec::new("v", "emb", dims, Metric::L2).unwrap();
+        create_vector_index(&db, "c", &spec, &mut |_| {}).unwrap();
+        for (c, chunk) in data[..n].chunks(1_000).enumerate() {
+            let mut txn = db.begin().unwrap();
+            for (i, v) in chunk.iter().enumerate() {
+                txn.insert("c", doc((c * 1_000 + i) as i64, v)).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+    }
+    let build_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let db = open(dir.path());
+    let mut txn = db.read().unwrap();
+    search(&mut txn, "c", "v", &data[n], k, None, None).unwrap();
+    let cold_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let graph: Vec<_> = data[n..]
+        .iter()
+        .map(|q| search(&mut txn, "c", "v", q, k, None, None).unwrap())
+        .collect();
+    let graph_qps = queries as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let exact: Vec<_> = data[n..]
+        .iter()
+        .map(|q| search_exact(&mut txn, "c", "v", q, k, None, None).unwrap())
+        .collect();
+    let exact_qps = queries as f64 / started.elapsed().as_secs_f64();
+    let recall = |graph: &[cairn_vector::SearchOutcome], exact: &[cairn_vector::SearchOutcome]| {
+        let found: usize = graph
+            .iter()
+            .zip(exact)
+            .map(|(g, e)| {
+                g.hits
+                    .iter()
+                    .filter(|h| e.hits.iter().any(|x| x.key == h.key))
+                    .count()
+            })
+            .sum();
+        found as f64 / exact.iter().map(|e| e.hits.len()).sum::<usize>() as f64
+    };
+    let graph_recall = recall(&graph, &exact);
+    let one_percent =
+        |key: &[u8]| matches!(DocId::decode_key(key), Ok(DocId::Int(i)) if i % 100 == 0);
+    let filtered: Vec<_> = data[n..n + 50]
+        .iter()
+        .map(|q| search(&mut txn, "c", "v", q, k, None, Some(&one_percent)).unwrap())
+        .collect();
+    let filtered_exact: Vec<_> = data[n..n + 50]
+        .iter()
+        .map(|q| search_exact(&mut txn, "c", "v", q, k, None, Some(&one_percent)).unwrap())
+        .collect();
+    let filtered_recall = recall(&filtered, &filtered_exact);
+    let returned = filtered.iter().map(|f| f.hits.len()).min().unwrap_or(0);
+    let visited = graph
+        .iter()
+        .map(|g| g.stats.distances_computed)
+        .sum::<u64>()
+        / queries as u64;
+    println!("| figure | value |\n|---|---|");
+    println!("| vectors × dims | {n} × {dims} |");
+    println!(
+        "| build (1,000 docs/txn, durable) | {build_s:.1} s ({:.0} docs/s) |",
+        n as f64 / build_s
+    );
+    println!("| reopen + first query | {cold_ms:.1} ms |");
+    println!("| graph search, ef 64 | {graph_qps:.0} q/s, recall@10 {graph_recall:.3}, {visited} distances/query |");
+    println!("| exact search | {exact_qps:.1} q/s |");
+    println!(
+        "| filtered 1% (graph) | recall@10 {filtered_recall:.3}, min results {returned} of {k} |"
+    );
+    assert!(graph_recall >= 0.9 && filtered_recall >= 0.9 && returned == k);
+}
