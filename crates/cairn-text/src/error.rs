@@ -29,6 +29,18 @@ pub enum TextError {
         /// What is wrong.
         reason: String,
     },
+    /// A prefix or fuzzy clause matches more dictionary terms than a search may expand.
+    #[error(
+        "`{clause}` matches more than {limit} terms in field `{field}`; make it more specific"
+    )]
+    TooManyExpansions {
+        /// The clause as written.
+        clause: String,
+        /// The field searched.
+        field: String,
+        /// The limit ([`crate::limits::MAX_EXPANSIONS`]).
+        limit: usize,
+    },
     /// A stored entry could not be decoded: the index is damaged (`verify` tells more).
     #[error("corrupt text index entry in table `{table}`")]
     Corrupt {

@@ -36,3 +36,17 @@ pub mod spec;
 pub use analyzer::{Analyzer, Language, Token};
 pub use error::{Result, TextError};
 pub use spec::{TextField, TextSpec};
+pub mod build;
+pub mod layout;
+pub mod maintain;
+
+pub use build::{
+    create_text_index, drop_text_index, resume_text_builds, verify_text_index, BuildProgress,
+    TextVerification,
+};
+pub use maintain::{text_index, TextExtension, TextExtensionKind, TEXT_KIND};
+pub mod query;
+pub mod search;
+mod topk;
+
+pub use search::{search, Explain, Hit, SearchResult, B, K1};
