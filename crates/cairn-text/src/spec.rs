@@ -1,12 +1,13 @@
 //! Text index definitions and how they are stored in the catalog (as the extension config):
 //!
 //! ```json
-//! {"fields": ["title", "body.paragraphs"], "boosts": {"title": 2.0},
-//!  "language": "english", "edge_ngrams": {"min": 2, "max": 10}}
+//! {"fields": ["title", {"path": "body.paragraphs", "boost": 0.5}],
+//!  "boosts": {"title": 2.0}, "language": "english", "edge_ngrams": {"min": 2, "max": 10}}
 //! ```
 //!
-//! `boosts` and `edge_ngrams` are optional (boost 1, no n-grams); `language` defaults to
-//! `english`. A field may be a nested path; what it reaches may be a string or an array of
+//! A field is a path, or `{"path", "boost"}`; `boosts` is a shorthand for top-level fields
+//! (document field names cannot hold the `.` of a nested path). Boosts default to 1,
+//! `edge_ngrams` to off, `language` to `english`. A field may be a nested path; what it reaches may be a string or an array of
 //! strings (nested through arrays of objects, as secondary indexes read paths).
 
 use cairn_doc::{FieldPath, Object, Value};
@@ -109,15 +110,15 @@ impl TextSpec {
             Value::Array(
                 self.fields
                     .iter()
-                    .map(|f| Value::String(f.path.to_string()))
+                    .map(|f| {
+                        let mut field = Object::new();
+                        field.insert("path", Value::String(f.path.to_string()));
+                        field.insert("boost", Value::Float(f.boost));
+                        Value::Object(field)
+                    })
                     .collect(),
             ),
         );
-        let mut boosts = Object::new();
-        for field in &self.fields {
-            boosts.insert(field.path.to_string(), Value::Float(field.boost));
-        }
-        object.insert("boosts", Value::Object(boosts));
         object.insert("language", Value::String(self.language.name().to_string()));
         if let Some((min, max)) = self.edge_ngrams {
             let mut grams = Object::new();
@@ -146,18 +147,30 @@ impl TextSpec {
             Some(Value::Object(boosts)) => Some(boosts),
             Some(_) => return Err(invalid("`boosts` must be an object".into())),
         };
-        let mut pairs = Vec::with_capacity(fields.len());
+        let mut pairs: Vec<(&str, f64)> = Vec::with_capacity(fields.len());
         for field in fields {
-            let field = field
-                .as_str()
-                .ok_or_else(|| invalid("fields must be strings".into()))?;
-            let boost = match boosts.and_then(|b| b.get(field)) {
+            let (path, boost) = match field {
+                Value::String(path) => (path.as_str(), None),
+                Value::Object(entry) => (
+                    entry
+                        .get("path")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| invalid("a field object needs a `path` string".into()))?,
+                    entry.get("boost"),
+                ),
+                _ => {
+                    return Err(invalid(
+                        "fields must be paths or {path, boost} objects".into(),
+                    ))
+                }
+            };
+            let boost = match boost.or_else(|| boosts.and_then(|b| b.get(path))) {
                 None => 1.0,
                 Some(value) => value
                     .as_f64()
-                    .ok_or_else(|| invalid(format!("boost of `{field}` must be a number")))?,
+                    .ok_or_else(|| invalid(format!("boost of `{path}` must be a number")))?,
             };
-            pairs.push((field, boost));
+            pairs.push((path, boost));
         }
         if let Some(boosts) = boosts {
             for (key, _) in boosts.iter() {
