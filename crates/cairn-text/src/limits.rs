@@ -46,6 +46,10 @@ pub const MAX_TOP_K: usize = 10_000;
 /// past it one B-tree descent.
 pub const CURSOR_BLOCK: usize = 64;
 
+/// Postings a cursor reads when it seeks past its block: a seek usually comes from a
+/// candidate a non-essential term is probed for, where the next postings are seldom needed.
+pub const CURSOR_SEEK_BLOCK: usize = 4;
+
 /// Documents an online build indexes per transaction.
 pub const BUILD_CHUNK_DOCUMENTS: usize = 1_000;
 

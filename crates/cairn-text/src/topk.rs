@@ -9,7 +9,7 @@
 //! in document-key order; each is completed by seeking the non-essential cursors to it, in
 //! decreasing bound order, and dropped as soon as its score plus the remaining bounds falls
 //! below the threshold. Non-essential postings are thus read only around candidates (a seek
-//! is one range read of [`CURSOR_BLOCK`] postings) and their other documents never scored.
+//! is one range read of [`CURSOR_SEEK_BLOCK`] postings) and their other documents never scored.
 //!
 //! Candidates arrive in ascending key order, so a later document that only ties the
 //! threshold has a larger `_id` and loses the tie: "enter" means "score above the threshold",
@@ -21,7 +21,7 @@ use std::ops::Bound;
 
 use crate::error::Result;
 use crate::layout::{term_prefix, Posting, POSTINGS_TABLE};
-use crate::limits::CURSOR_BLOCK;
+use crate::limits::{CURSOR_BLOCK, CURSOR_SEEK_BLOCK};
 use crate::search::{prefix_end, Plan, Resolver, Unit};
 
 /// A flat disjunction of units (with negated clauses), the shape MaxScore handles.
@@ -75,7 +75,7 @@ impl Cursor {
     }
 
     /// Reads the block starting at `from` (a doc key bound).
-    fn load(&mut self, ctx: &mut Resolver<'_, '_>, from: Bound<&[u8]>) -> Result<()> {
+    fn load(&mut self, ctx: &mut Resolver<'_, '_>, from: Bound<&[u8]>, size: usize) -> Result<()> {
         let start: Vec<u8> = match from {
             Bound::Included(doc) | Bound::Excluded(doc) => {
                 let mut key = self.prefix.clone();
@@ -104,7 +104,7 @@ impl Cursor {
             |key, value| match Posting::decode_head(value) {
                 Ok((tf, len)) => {
                     block.push((key[prefix_len..].to_vec(), tf, len));
-                    Ok(block.len() < CURSOR_BLOCK)
+                    Ok(block.len() < size)
                 }
                 Err(err) => {
                     failure = Some(err);
@@ -113,7 +113,7 @@ impl Cursor {
             },
         )?;
         ctx.explain.postings_read += self.block.len() as u64;
-        self.last_block = self.block.len() < CURSOR_BLOCK;
+        self.last_block = self.block.len() < size;
         failure.map_or(Ok(()), Err)
     }
 
@@ -121,7 +121,7 @@ impl Cursor {
         self.at += 1;
         if self.at >= self.block.len() && !self.last_block {
             if let Some((last, _, _)) = self.block.last().cloned() {
-                self.load(ctx, Bound::Excluded(&last))?;
+                self.load(ctx, Bound::Excluded(&last), CURSOR_BLOCK)?;
             }
         }
         Ok(())
@@ -144,7 +144,7 @@ impl Cursor {
             self.at += rest.partition_point(|(key, _, _)| key.as_slice() < doc);
             return Ok(());
         }
-        self.load(ctx, Bound::Included(doc))
+        self.load(ctx, Bound::Included(doc), CURSOR_SEEK_BLOCK)
     }
 }
 
@@ -200,7 +200,7 @@ pub(crate) fn max_score(
     let mut parts: Vec<(usize, f64)> = Vec::with_capacity(units.len());
     let mut cursors: Vec<Cursor> = units.iter().map(Cursor::new).collect();
     for cursor in &mut cursors {
-        cursor.load(ctx, Bound::Unbounded)?;
+        cursor.load(ctx, Bound::Unbounded, CURSOR_BLOCK)?;
     }
     let mut heap: BinaryHeap<Held> = BinaryHeap::with_capacity(k + 1);
     let mut essential = 0;
