@@ -250,10 +250,10 @@ impl Naive {
 fn levenshtein(a: &str, b: &str) -> usize {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 0..a.len() {
+    for (i, ca) in a.iter().enumerate() {
         let mut row = vec![i + 1; b.len() + 1];
-        for j in 0..b.len() {
-            row[j + 1] = (prev[j] + usize::from(a[i] != b[j]))
+        for (j, cb) in b.iter().enumerate() {
+            row[j + 1] = (prev[j] + usize::from(ca != cb))
                 .min(prev[j + 1] + 1)
                 .min(row[j] + 1);
         }

@@ -84,6 +84,8 @@ pub use cairn_infer as infer;
 pub use cairn_invariant as invariant;
 /// The query language, planner, executor and aggregation pipeline (`cairn-query`).
 pub use cairn_query as query;
+/// Full-text indexes: analyzers, transactional posting lists, BM25 search (`cairn-text`).
+pub use cairn_text as text;
 
 /// Schemas: typed fields, constraints, references, rules, versions and migrations
 /// (`cairn-schema`).
@@ -95,8 +97,8 @@ pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;
 
-/// The extension kinds every Cairn process provides (secondary and spatial indexes, schemas,
-/// the referenced side of schema references, invariants).
+/// The extension kinds every Cairn process provides (secondary, spatial and full-text
+/// indexes, schemas, the referenced side of schema references, invariants).
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     vec![
         Arc::new(cairn_index::IndexExtensionKind),
@@ -104,6 +106,7 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
         Arc::new(cairn_schema::SchemaExtensionKind),
         Arc::new(cairn_schema::ReferrersExtensionKind),
         Arc::new(cairn_invariant::InvariantExtensionKind),
+        Arc::new(cairn_text::TextExtensionKind),
     ]
 }
 
@@ -111,8 +114,8 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
 /// `config`). Prefer this to `Database::open`, which registers only what `config` lists.
 ///
 /// Index builds a crash interrupted are finished here, before the database is returned
-/// ([`cairn_index::resume_builds`]; one that fails now is dropped), so an index never stays
-/// half-built. Opening therefore takes as long as those builds.
+/// ([`cairn_index::resume_builds`]; one that fails now is dropped; text indexes through
+/// [`cairn_text::resume_text_builds`]), so an index never stays half-built. Opening therefore takes as long as those builds.
 pub fn open(mut config: Config) -> Result<Database> {
     for kind in builtin_extension_kinds() {
         if !config
@@ -125,6 +128,7 @@ pub fn open(mut config: Config) -> Result<Database> {
     }
     let db = Database::open(config)?;
     cairn_index::resume_builds(&db).map_err(EngineError::from)?;
+    cairn_text::resume_text_builds(&db).map_err(EngineError::from)?;
     Ok(db)
 }
 
