@@ -50,3 +50,4 @@ pub mod search;
 mod topk;
 
 pub use search::{search, Explain, Hit, SearchResult, B, K1};
+pub mod snippet;
