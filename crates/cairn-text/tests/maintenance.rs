@@ -196,3 +196,32 @@ proptest! {
         }
     }
 }
+
+/// Two writers that began from the same snapshot and whose documents fall in different
+/// statistics and dictionary stripes both commit: the collection statistics are not one hot
+/// key. (Pins the striping in `layout`.)
+#[test]
+fn concurrent_writers_in_different_stripes_do_not_conflict() {
+    use cairn_text::layout::{stats_stripe, term_stripe};
+    let db = setup();
+    db.insert("c", doc(1000, "seed shared", "words")).unwrap();
+    let key = |id: i64| DocId::Int(id).to_key().unwrap();
+    let first = 1;
+    let second = (2..200)
+        .find(|&i| {
+            stats_stripe(&key(i)) != stats_stripe(&key(first))
+                && term_stripe(&key(i)) != term_stripe(&key(first))
+        })
+        .expect("ids in other stripes");
+    let mut a = db.begin().unwrap();
+    let mut b = db.begin().unwrap();
+    a.insert("c", doc(first, "shared alpha", "common text"))
+        .unwrap();
+    b.insert("c", doc(second, "shared beta", "common text"))
+        .unwrap();
+    a.commit().unwrap();
+    b.commit()
+        .expect("no conflict on statistics or the shared terms");
+    assert_eq!(ids(&db, "shared"), [first, second, 1000]);
+    assert_clean(&db);
+}
