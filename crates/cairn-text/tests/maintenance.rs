@@ -225,3 +225,33 @@ fn concurrent_writers_in_different_stripes_do_not_conflict() {
     assert_eq!(ids(&db, "shared"), [first, second, 1000]);
     assert_clean(&db);
 }
+
+/// A build interrupted after the attach (the process died) while writes went on: the write
+/// hook indexed what was written, `resume_text_builds` (run by `cairn::open`) indexes the
+/// rest without counting anything twice.
+#[test]
+fn interrupted_build_with_concurrent_writes_is_resumed_exactly() {
+    let db = open_memory();
+    db.create_collection("c").unwrap();
+    for i in 0..50 {
+        db.insert("c", doc(i, "before attach", "hydrogen")).unwrap();
+    }
+    db.attach_extension_unfilled("c", cairn_text::TEXT_KIND, "t", spec().to_config())
+        .unwrap();
+    db.replace("c", &DocId::Int(3), doc(3, "rewritten fox", "x"))
+        .unwrap();
+    db.delete("c", &DocId::Int(4)).unwrap();
+    db.insert("c", doc(60, "after attach", "hydrogen")).unwrap();
+    {
+        let mut txn = db.read().unwrap();
+        assert!(matches!(
+            search(&mut txn, "c", "t", "fox", None),
+            Err(cairn_text::TextError::NotReady { .. })
+        ));
+    }
+    let resumed = cairn_text::resume_text_builds(&db).unwrap();
+    assert_eq!(resumed, [("c".to_string(), "t".to_string())]);
+    assert_clean(&db);
+    assert_eq!(ids(&db, "fox"), [3]);
+    assert_eq!(ids(&db, "hydrogen").len(), 48 + 1);
+}
