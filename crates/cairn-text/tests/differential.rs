@@ -412,6 +412,7 @@ fn top_k_skips_documents_only_a_common_term_holds() {
     let mut txn = db.read().unwrap();
     let all = search(&mut txn, "c", "t", "title:rare title:common", None).unwrap();
     let top = search(&mut txn, "c", "t", "title:rare title:common", Some(1)).unwrap();
+    eprintln!("top-1: {:?}\nall:   {:?}", top.explain, all.explain);
     assert_eq!(all.hits.len(), 300);
     assert_eq!(top.hits, all.hits[..1].to_vec());
     assert!(top.explain.pruned);
