@@ -87,6 +87,8 @@ pub use cairn_infer as infer;
 pub use cairn_invariant as invariant;
 /// The query language, planner, executor and aggregation pipeline (`cairn-query`).
 pub use cairn_query as query;
+/// Full-text indexes: analyzers, transactional posting lists, BM25 search (`cairn-text`).
+pub use cairn_text as text;
 /// Vectors: distance kernels (cosine, dot, L2, Poincaré) and the transactional HNSW index
 /// (`cairn-vector`).
 pub use cairn_vector as vector;
@@ -111,9 +113,9 @@ pub fn register_query_models() {
     cairn_geo::query::register();
 }
 
-/// The extension kinds every Cairn process provides (secondary, spatial and vector indexes,
-/// schemas, the referenced side of schema references, invariants, edge collections and their
-/// vertex side, time-series collections). Also registers the query models
+/// The extension kinds every Cairn process provides (secondary, spatial, vector and full-text
+/// indexes, schemas, the referenced side of schema references, invariants, edge collections
+/// and their vertex side, time-series collections). Also registers the query models
 /// ([`register_query_models`]): whatever keeps these indexes also queries them.
 pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
     register_query_models();
@@ -127,6 +129,7 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
         Arc::new(cairn_graph::EdgeExtensionKind),
         Arc::new(cairn_graph::VertexExtensionKind),
         Arc::new(cairn_timeseries::TimeSeriesExtensionKind),
+        Arc::new(cairn_text::TextExtensionKind),
     ]
 }
 
@@ -134,8 +137,8 @@ pub fn builtin_extension_kinds() -> Vec<Arc<dyn ExtensionKind>> {
 /// `config`). Prefer this to `Database::open`, which registers only what `config` lists.
 ///
 /// Index builds a crash interrupted are finished here, before the database is returned
-/// ([`cairn_index::resume_builds`]; one that fails now is dropped), so an index never stays
-/// half-built. Opening therefore takes as long as those builds.
+/// ([`cairn_index::resume_builds`]; one that fails now is dropped; text indexes through
+/// [`cairn_text::resume_text_builds`]), so an index never stays half-built. Opening therefore takes as long as those builds.
 pub fn open(mut config: Config) -> Result<Database> {
     for kind in builtin_extension_kinds() {
         if !config
@@ -148,6 +151,7 @@ pub fn open(mut config: Config) -> Result<Database> {
     }
     let db = Database::open(config)?;
     cairn_index::resume_builds(&db).map_err(EngineError::from)?;
+    cairn_text::resume_text_builds(&db).map_err(EngineError::from)?;
     Ok(db)
 }
 
