@@ -286,6 +286,13 @@ fn path_view(path: &Path) -> PathView {
 
 /// Read access to every edge collection named (each name checked first).
 fn read_edges(edges: &[String]) -> Result<Need, ApiError> {
+    if edges.is_empty() || edges.len() > 64 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`edges` names {} collections; give 1 to 64", edges.len()),
+        )
+        .with_details(serde_json::json!({ "at": "edges" })));
+    }
     for name in edges {
         collection_name::check(name)?;
     }
@@ -346,6 +353,17 @@ pub async fn traverse(
     credentials: Credentials,
     JsonBody(request): JsonBody<TraverseRequest>,
 ) -> Result<Json<TraverseResponse>, ApiError> {
+    // The document's bounds, enforced (serde accepts any length).
+    if request.start.is_empty() || request.start.len() > 10_000 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "`start` names {} vertices; give 1 to 10,000",
+                request.start.len()
+            ),
+        )
+        .with_details(serde_json::json!({ "at": "start" })));
+    }
     let need = read_edges(&request.edges)?;
     let starts = request
         .start
