@@ -15,8 +15,6 @@
 //! - the geometric operators of the query language and the spatial index as an access method
 //!   ([`query`]), which the `cairn` facade registers with `cairn-query`.
 
-#![warn(missing_docs)]
-
 mod construct;
 pub mod distance;
 mod error;

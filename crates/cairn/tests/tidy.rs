@@ -13,6 +13,8 @@
 //! - every `const MAX_*` defined under `crates/*/src` lives in a file named `limits.rs`, so a
 //!   crate's bounds can be read in one place. Integration tests (`crates/*/tests`) and benches
 //!   are exempt: their bounds size fixtures, not the product.
+//! - every crate inherits the workspace lints (`[lints] workspace = true`), so `missing_docs`
+//!   and whatever the workspace adds later hold everywhere.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -336,6 +338,28 @@ fn every_max_constant_lives_in_a_limits_file() {
         }
     }
     report("every MAX_* in a limits.rs", violations);
+}
+
+#[test]
+fn every_crate_inherits_the_workspace_lints() {
+    let mut violations = Vec::new();
+    for krate in crates() {
+        let inherits = krate
+            .manifest
+            .get("lints")
+            .and_then(|l| l.get("workspace"))
+            .and_then(|w| w.as_bool())
+            == Some(true);
+        if !inherits {
+            violations.push(format!(
+                "{}:1: `{}` does not inherit the workspace lints. Add `[lints]` with \
+                 `workspace = true` after its [package] table (and no lint tables of its own).",
+                rel(&krate.manifest_path),
+                krate.name
+            ));
+        }
+    }
+    report("every crate inherits [workspace.lints]", violations);
 }
 
 #[test]
