@@ -8,6 +8,8 @@ use cairn::geo::index::{
 };
 use cairn::index::BuildProgress;
 use cairn::{Database, IndexKind, IndexSpec};
+
+use crate::cli::IndexKindArg;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Creates and builds an index, with a progress bar on a terminal.
@@ -16,14 +18,13 @@ pub fn create(
     collection: &str,
     name: &str,
     fields: &[String],
-    kind: &str,
+    kind: IndexKindArg,
     unique: bool,
 ) -> anyhow::Result<()> {
-    if kind == "spatial" {
-        return create_spatial(db, collection, name, fields, unique);
-    }
-    let Some(kind) = IndexKind::parse(kind) else {
-        bail!("--kind must be `btree`, `hash` or `spatial`, not `{kind}`");
+    let kind = match kind {
+        IndexKindArg::Spatial => return create_spatial(db, collection, name, fields, unique),
+        IndexKindArg::Btree => IndexKind::BTree,
+        IndexKindArg::Hash => IndexKind::Hash,
     };
     let fields: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
     let spec = IndexSpec::new(name, &fields, kind, unique)?;

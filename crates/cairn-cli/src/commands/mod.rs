@@ -210,7 +210,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
                 fields,
                 kind,
                 unique,
-            } => index::create(db, collection, name, fields, kind, *unique),
+            } => index::create(db, collection, name, fields, *kind, *unique),
             IndexAction::Drop { collection, name } => index::drop(db, collection, name),
             IndexAction::List { collection } => index::list(db, collection),
         },
