@@ -68,7 +68,7 @@ use self::subject::{round_robin, Subject};
 use self::workload::{uniform_picks, Workload};
 use crate::bench::limits::{MAX_CORE_DOCS, MAX_CORE_THREADS};
 
-/// Default number of batch-loaded documents: the one million.
+/// Default number of batch-loaded documents: one million, the scale README's published figures use.
 const DEFAULT_DOCS: usize = 1_000_000;
 
 /// Default durable single inserts per phase: each costs an fsync (milliseconds), so a fixed

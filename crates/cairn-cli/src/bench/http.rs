@@ -57,7 +57,7 @@ const BENCH_PASSWORD: &str = "bench-password";
 /// Documents per batch while loading.
 const LOAD_BATCH_DOCS: usize = 1_000;
 
-/// The goal for Cairn's GET-by-id throughput as a fraction of the ceiling.
+/// The goal Cairn's GET-by-id throughput is held to, as a fraction of the ceiling.
 const GET_TARGET_RATIO: f64 = 0.70;
 
 /// Rounds by default: three, so the median ignores one disturbed round.
