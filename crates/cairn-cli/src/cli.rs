@@ -13,8 +13,8 @@ pub struct Cli {
     pub data: Option<PathBuf>,
     /// Storage mode: persistent, memory-first, hybrid or memory-only. Defaults to the mode the
     /// database was last opened with, or persistent for a new one.
-    #[arg(long, global = true, env = "CAIRN_MODE")]
-    pub mode: Option<String>,
+    #[arg(long, global = true, env = "CAIRN_MODE", value_enum)]
+    pub mode: Option<ModeArg>,
     /// memory-first: milliseconds between background flushes (the loss window) [default: 1000].
     #[arg(long, global = true)]
     pub flush_interval_ms: Option<u64>,
@@ -28,8 +28,8 @@ pub struct Cli {
     pub profile: Option<Profile>,
     /// Document compression: `off`, or a zstd level (1-22) used with trained dictionaries.
     /// Default: 3 (or the profile's).
-    #[arg(long, global = true)]
-    pub compression: Option<String>,
+    #[arg(long, global = true, value_parser = CompressionArg::parse)]
+    pub compression: Option<CompressionArg>,
     /// Key file of an encrypted database: 32 raw bytes, or 64 hex digits. Without it, the
     /// passphrase in the environment variable CAIRN_PASSPHRASE is used if set. A new database
     /// opened with a key is created encrypted.
@@ -299,6 +299,68 @@ pub enum Command {
     },
 }
 
+/// `--mode`: where the database keeps its data (clap refuses any other value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// On disk; every commit durable before it returns.
+    Persistent,
+    /// In memory, flushed in the background (`--flush-interval-ms` is the loss window).
+    MemoryFirst,
+    /// On disk behind a page cache of `--memory-budget-mb`.
+    Hybrid,
+    /// In memory only; nothing is written to disk.
+    MemoryOnly,
+}
+
+impl ModeArg {
+    /// The mode's name, as the engine and the server's configuration file spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModeArg::Persistent => "persistent",
+            ModeArg::MemoryFirst => "memory-first",
+            ModeArg::Hybrid => "hybrid",
+            ModeArg::MemoryOnly => "memory-only",
+        }
+    }
+}
+
+/// `--compression`: `off` or a zstd level, checked when the flags are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompressionArg {
+    /// Documents stored raw.
+    Off,
+    /// zstd at this level (1 to the engine's maximum), with trained dictionaries.
+    Zstd(i32),
+}
+
+impl CompressionArg {
+    /// Parses `off` or a level; the message names what is accepted.
+    pub fn parse(text: &str) -> Result<CompressionArg, String> {
+        let max = cairn::limits::MAX_ZSTD_LEVEL;
+        if text == "off" {
+            return Ok(CompressionArg::Off);
+        }
+        text.parse()
+            .ok()
+            .filter(|level| (1..=max).contains(level))
+            .map(CompressionArg::Zstd)
+            .ok_or_else(|| format!("use `off` or a zstd level 1-{max}"))
+    }
+}
+
+/// `cairn index create --kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IndexKindArg {
+    /// Ordered: equality, ranges, sort.
+    Btree,
+    /// Hashed: equality on all fields.
+    Hash,
+    /// One geometry field: `$withinDistance`, `$near`, `$intersects`, `$within`.
+    Spatial,
+    /// One vector field: nearest neighbours (needs --dims and --metric).
+    Vector,
+}
+
 /// Presets that tune a database for one goal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {
@@ -437,8 +499,8 @@ pub enum IndexAction {
         /// `btree` (equality, ranges, sort), `hash` (equality on all fields), `spatial`
         /// (one geometry field: `$withinDistance`, `$near`, `$intersects`, `$within`) or
         /// `vector` (one vector field: nearest neighbours; needs --dims and --metric).
-        #[arg(long, default_value = "btree")]
-        kind: String,
+        #[arg(long, value_enum, default_value = "btree")]
+        kind: IndexKindArg,
         /// Refuse two documents with the same key (documents with a null or missing field
         /// are exempt).
         #[arg(long)]
@@ -583,4 +645,66 @@ pub enum BenchCommand {
     /// Insert throughput without a schema and with a 10-field schema (constraints and
     /// rules); see `bench/schema.rs`.
     Schema(crate::bench::schema::SchemaArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse_error(args: &[&str]) -> String {
+        let args = std::iter::once("cairn").chain(args.iter().copied());
+        Cli::try_parse_from(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn mode_compression_and_kind_are_refused_when_parsed_naming_what_is_accepted() {
+        let err = parse_error(&["--mode", "fast", "stats"]);
+        assert!(
+            err.contains("memory-first") && err.contains("memory-only"),
+            "{err}"
+        );
+        let err = parse_error(&["--compression", "23", "stats"]);
+        assert!(err.contains("use `off` or a zstd level 1-22"), "{err}");
+        let err = parse_error(&[
+            "index", "create", "c", "i", "--fields", "a", "--kind", "rtree",
+        ]);
+        assert!(err.contains("btree") && err.contains("spatial"), "{err}");
+    }
+
+    #[test]
+    fn mode_compression_and_kind_parse_to_their_values() {
+        let cli = Cli::try_parse_from([
+            "cairn",
+            "--mode",
+            "memory-first",
+            "--compression",
+            "off",
+            "stats",
+        ])
+        .unwrap();
+        assert_eq!(cli.mode, Some(ModeArg::MemoryFirst));
+        assert_eq!(cli.compression, Some(CompressionArg::Off));
+        let cli = Cli::try_parse_from([
+            "cairn",
+            "--compression",
+            "9",
+            "index",
+            "create",
+            "c",
+            "i",
+            "--fields",
+            "a",
+        ])
+        .unwrap();
+        assert_eq!(cli.compression, Some(CompressionArg::Zstd(9)));
+        let Command::Index {
+            action: IndexAction::Create { kind, .. },
+        } = cli.command
+        else {
+            panic!("not index create");
+        };
+        assert_eq!(kind, IndexKindArg::Btree);
+    }
 }

@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod commands;
 mod holder;
+mod limits;
 mod open;
 
 use std::process::ExitCode;

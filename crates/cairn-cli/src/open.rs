@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use cairn::{Compression, Config, Database, KeySource, StorageMode, KEY_BYTES};
 
-use crate::cli::{Cli, Profile, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MEMORY_BUDGET_MB};
+use crate::cli::{
+    Cli, CompressionArg, Profile, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MEMORY_BUDGET_MB,
+};
 
 /// Environment variable holding the passphrase of an encrypted database.
 pub const PASSPHRASE_ENV: &str = "CAIRN_PASSPHRASE";
@@ -25,7 +27,7 @@ pub fn storage_mode(cli: &Cli) -> anyhow::Result<StorageMode> {
         _ => None,
     };
     let name = match (&cli.mode, profile_mode) {
-        (Some(name), _) => name.clone(),
+        (Some(mode), _) => mode.name().to_string(),
         (None, Some(name)) => name.to_string(),
         (None, None) => cairn::stored_mode_name_with_key(cli.data_dir(), key_source(cli)?.as_ref())
             .map_err(|err| open_error(&cli.data_dir(), err))?
@@ -98,16 +100,10 @@ fn parse_key(bytes: &[u8]) -> Option<[u8; KEY_BYTES]> {
 
 /// Compression from `--compression`, else the profile's, else the default.
 fn compression(cli: &Cli) -> anyhow::Result<Compression> {
-    if let Some(text) = &cli.compression {
-        if text == "off" {
-            return Ok(Compression::OFF);
-        }
-        let level: i32 = text
-            .parse()
-            .ok()
-            .filter(|level| (1..=22).contains(level))
-            .with_context(|| format!("--compression `{text}`: use `off` or a level 1-22"))?;
-        return Ok(Compression::zstd_with_dictionaries(level));
+    match cli.compression {
+        Some(CompressionArg::Off) => return Ok(Compression::OFF),
+        Some(CompressionArg::Zstd(level)) => return Ok(Compression::zstd_with_dictionaries(level)),
+        None => {}
     }
     Ok(match cli.profile {
         Some(Profile::Speed) => Compression::OFF,

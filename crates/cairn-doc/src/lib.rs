@@ -38,8 +38,6 @@
 //! # Ok::<(), cairn_doc::DocError>(())
 //! ```
 
-#![warn(missing_docs)]
-
 mod datetime;
 mod decode;
 mod encode;

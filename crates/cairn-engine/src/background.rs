@@ -9,17 +9,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::database::{Database, DbInner};
+use crate::limits::MAX_BACKGROUND_CLOSE_WAIT;
 use crate::txn::Transaction;
-
-/// Longest the last [`Database`] handle waits, when dropped, for background readers to stop.
-/// They check [`BackgroundRead::should_stop`] between small steps, so this is only reached by
-/// a reader stuck in I/O; past it the database closes when that reader ends.
-pub const MAX_BACKGROUND_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// The background readers of one database.
 #[derive(Default)]

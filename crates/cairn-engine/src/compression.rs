@@ -27,6 +27,7 @@ use zstd::dict::{DecoderDictionary, EncoderDictionary};
 use zstd::zstd_safe::{CCtx, DCtx};
 
 use crate::error::{EngineError, Result};
+use crate::limits::MAX_ZSTD_LEVEL;
 
 /// Bodies shorter than this are stored raw: 64 bytes. A zstd frame costs about a dozen bytes
 /// of its own, which eats most of what so little input could save.
@@ -34,8 +35,6 @@ pub const MIN_COMPRESS_BYTES: usize = 64;
 /// A compressed body is kept only if it saves at least 1/`MIN_SAVING_DIVISOR` of the raw size
 /// (1/16, about 6%); below that the decompression cost on every read is not worth it.
 pub const MIN_SAVING_DIVISOR: usize = 16;
-/// Highest zstd level accepted; higher requests are clamped (zstd's own maximum).
-pub const MAX_ZSTD_LEVEL: i32 = 22;
 /// The level used unless configured: 3, zstd's default, which compresses JSON-like records
 /// several-fold at a few hundred MB/s.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;

@@ -27,6 +27,7 @@ use crate::committer::Shared;
 use crate::compression::{Codecs, Dictionary};
 use crate::error::{EngineError, Result};
 use crate::layout::{docs_table, CATALOG_TABLE, DICTIONARY_TABLE};
+use crate::limits::MAX_DICTIONARIES_PER_COLLECTION;
 use crate::record::record_body;
 
 /// Documents a collection needs before its first dictionary: 1,000. Fewer samples give a
@@ -44,8 +45,6 @@ pub const TRAIN_SAMPLE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Size of a trained dictionary: at most 64 KiB. Every reader keeps the decoders of a collection
 /// in memory, and beyond this size the gain for small documents flattens.
 pub const DICTIONARY_BYTES_MAX: usize = 64 * 1024;
-/// Dictionaries one collection may accumulate: 8 (with 10× growth, a billion documents).
-pub const MAX_DICTIONARIES_PER_COLLECTION: usize = 8;
 /// How often the background trainer looks for collections due a dictionary: every second,
 /// and only when something was committed since it last looked.
 pub const TRAIN_CHECK_INTERVAL: Duration = Duration::from_secs(1);

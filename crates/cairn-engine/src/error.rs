@@ -216,7 +216,6 @@ pub enum EngineError {
         /// Why.
         detail: String,
     },
-    /// The database was shut down while the operation was in flight.
     /// A write would give two documents the same value in a unique index. Nothing of the
     /// write (or of its transaction) is stored.
     #[error(
@@ -296,6 +295,7 @@ pub enum EngineError {
     #[error("a read-only transaction cannot write")]
     /// A write was attempted through a read-only transaction ([`crate::Database::read`]).
     ReadOnlyTransaction,
+    /// The database was shut down while the operation was in flight.
     #[error("the database is closed")]
     Closed,
     /// The storage layer failed (I/O error, corruption, file locked by another process).

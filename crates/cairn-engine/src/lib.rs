@@ -33,7 +33,7 @@ mod verify;
 mod view_state;
 mod writeset;
 
-pub use background::{BackgroundRead, BackgroundStop, MAX_BACKGROUND_CLOSE_WAIT};
+pub use background::{BackgroundRead, BackgroundStop};
 pub use catalog::{
     is_system_collection, validate_name, CollectionMeta, ExtensionSpec, SYSTEM_COLLECTION_PREFIX,
 };
@@ -48,9 +48,10 @@ pub use error::{EngineError, Result};
 pub use extension::{
     DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn, ScanStep,
 };
+pub use limits::{MAX_BACKGROUND_CLOSE_WAIT, MAX_REPORTED_FINDINGS};
 pub use maintenance::{compact, CompactReport, CompressionStats};
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
-pub use verify::{check_database, verify_extensions, CheckReport, Finding, MAX_REPORTED_FINDINGS};
+pub use verify::{check_database, verify_extensions, CheckReport, Finding};
 
 pub use cairn_storage::{
     allocated_bytes, is_encrypted, rekey, KeySource, RotationReport, StorageError, StorageMode,

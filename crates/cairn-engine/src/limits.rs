@@ -80,3 +80,23 @@ pub const DEFAULT_CHANGELOG_RETENTION_CHANGES: u64 = 100_000;
 /// cycle in the data model; the bound keeps one delete from recursing without end. (How *many*
 /// documents one cascade touches is bounded by [`MAX_TXN_OPS`].)
 pub const MAX_CASCADE_DEPTH: usize = 16;
+
+/// Highest zstd level accepted; higher requests are clamped (zstd's own maximum).
+pub const MAX_ZSTD_LEVEL: i32 = 22;
+
+/// Findings kept in a report: 10,000. A badly damaged file could produce one per record; past
+/// this the report counts them without listing them.
+pub const MAX_REPORTED_FINDINGS: usize = 10_000;
+
+/// Longest the last [`Database`](crate::Database) handle waits, when dropped, for background readers to stop.
+/// They check [`BackgroundRead::should_stop`](crate::BackgroundRead::should_stop) between small steps, so this is only reached by
+/// a reader stuck in I/O; past it the database closes when that reader ends.
+pub const MAX_BACKGROUND_CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Dictionaries one collection may accumulate: 8 (with 10× growth, a billion documents).
+pub const MAX_DICTIONARIES_PER_COLLECTION: usize = 8;
+
+/// Largest frame a reader accepts: 64 MiB (a chunk can exceed `CHUNK_BYTES` by one entry,
+/// at most one 16 MiB document with its old version in a change record). Bounds what a
+/// damaged length field can make the reader allocate.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;

@@ -28,11 +28,8 @@ use crate::layout::{
     docs_table, parse_changelog_key, routing_key, CATALOG_TABLE, CHANGELOG_TABLE, DICTIONARY_TABLE,
     RECLAIM_TABLE, ROUTING_TABLE,
 };
+use crate::limits::MAX_REPORTED_FINDINGS;
 use crate::record::{decode_record, RecordAt};
-
-/// Findings kept in a report: 10,000. A badly damaged file could produce one per record; past
-/// this the report counts them without listing them.
-pub const MAX_REPORTED_FINDINGS: usize = 10_000;
 
 /// One problem found by [`check_database`].
 #[derive(Debug, Clone, PartialEq, Eq)]

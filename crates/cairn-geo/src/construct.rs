@@ -5,11 +5,8 @@ use std::collections::HashMap;
 use cairn_doc::{Geometry, Mesh, Point3};
 
 use crate::error::{GeoError, Result};
+use crate::limits::MAX_GEODESIC_LEVEL;
 use crate::vec3::{add, norm, scale};
-
-/// Deepest subdivision [`geodesic_sphere`] accepts: level 7 has 20·4⁷ = 327,680 triangles,
-/// within `cairn_doc::limits::MAX_MESH_TRIANGLES`; level 8 would not be.
-pub const MAX_GEODESIC_LEVEL: u32 = 7;
 
 /// The unit icosahedron's 12 vertices (before normalisation) and 20 outward (counter-clockwise)
 /// faces.

@@ -15,12 +15,11 @@
 //! - the geometric operators of the query language and the spatial index as an access method
 //!   ([`query`]), which the `cairn` facade registers with `cairn-query`.
 
-#![warn(missing_docs)]
-
 mod construct;
 pub mod distance;
 mod error;
 pub mod index;
+mod limits;
 mod measure;
 pub mod primitive;
 pub mod query;
@@ -28,9 +27,10 @@ mod solid;
 mod vec3;
 pub mod wkt;
 
-pub use construct::{geodesic_sphere, icosahedron, MAX_GEODESIC_LEVEL};
+pub use construct::{geodesic_sphere, icosahedron};
 pub use distance::{closest_point, distance, intersects};
 pub use error::{GeoError, Result};
+pub use limits::MAX_GEODESIC_LEVEL;
 pub use measure::{area, bbox, centroid, volume};
 pub use primitive::{Aabb, Primitive};
 pub use solid::{is_closed, point_in_mesh, within};

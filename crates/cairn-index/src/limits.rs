@@ -33,3 +33,6 @@ pub const HISTOGRAM_BUCKETS: usize = 64;
 
 /// Share of an index's entries that may change before its statistics are recomputed.
 pub const STATS_STALE_FRACTION: f64 = 0.2;
+
+/// Findings reported per index, at most; the count of the rest is still given.
+pub const MAX_INDEX_FINDINGS: usize = 100;

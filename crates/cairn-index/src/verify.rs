@@ -8,10 +8,8 @@ use cairn_engine::Transaction;
 
 use crate::build::expected_keys;
 use crate::error::{IndexError, Result};
+pub use crate::limits::MAX_INDEX_FINDINGS;
 use crate::read::IndexHandle;
-
-/// Findings reported per index, at most; the count of the rest is still given.
-pub const MAX_INDEX_FINDINGS: usize = 100;
 
 /// What verifying one index found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

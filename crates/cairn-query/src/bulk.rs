@@ -17,20 +17,14 @@ use std::time::Duration;
 
 use cairn_doc::limits::MAX_DOCUMENT_BYTES;
 use cairn_doc::{encode_document, DocId, Patch, Value};
-use cairn_engine::limits::{MAX_RETRY_BACKOFF, MAX_TXN_OPS, MAX_TXN_RETRIES};
+use cairn_engine::limits::{MAX_RETRY_BACKOFF, MAX_TXN_RETRIES};
 use cairn_engine::{Database, EngineError, Transaction};
 
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::find::for_each_match;
 use crate::limits::DEFAULT_TIME_BUDGET;
-
-/// Documents one bulk call may match (and so touch): 100,000, the engine's limit on
-/// operations in one transaction ([`MAX_TXN_OPS`]), since each touched document is one
-/// operation of the call's single transaction. Memory is bounded with it: only the matching
-/// documents' keys are held between finding and writing. A call matching more fails with
-/// [`QueryError::TooLarge`] before writing anything; split the work by `_id` ranges.
-pub const MAX_BULK_DOCUMENTS: usize = MAX_TXN_OPS;
+pub use crate::limits::MAX_BULK_DOCUMENTS;
 
 /// How a bulk call runs.
 #[derive(Debug, Clone, PartialEq)]

@@ -39,3 +39,13 @@ pub const MAX_GROUP_BYTES: usize = 256 * 1024 * 1024;
 /// Nesting depth of a computed expression (objects and arrays of field references inside a
 /// `$project`, `$addFields` or `$group` `_id`), so hostile specs cannot recurse without bound.
 pub const MAX_EXPRESSION_DEPTH: usize = 32;
+
+/// Documents one bulk call may match (and so touch): 100,000, the engine's limit on
+/// operations in one transaction ([`MAX_TXN_OPS`]), since each touched document is one
+/// operation of the call's single transaction. Memory is bounded with it: only the matching
+/// documents' keys are held between finding and writing. A call matching more fails with
+/// [`QueryError::TooLarge`] before writing anything; split the work by `_id` ranges.
+///
+/// [`MAX_TXN_OPS`]: cairn_engine::limits::MAX_TXN_OPS
+/// [`QueryError::TooLarge`]: crate::QueryError::TooLarge
+pub const MAX_BULK_DOCUMENTS: usize = cairn_engine::limits::MAX_TXN_OPS;

@@ -13,8 +13,6 @@
 //! Every database call runs off the async runtime: writes on Tokio's blocking pool
 //! ([`state::AppState::run`]), short reads on a few reader threads ([`state::AppState::read`]).
 
-#![warn(missing_docs)]
-
 pub mod api_error;
 pub mod auth;
 pub mod body;

@@ -1,6 +1,6 @@
 //! The server's limits and defaults. Each bounds something a client could otherwise grow
 //! without bound (memory, threads, file descriptors, time); every one can be changed in the
-//! configuration file's `[limits]` table, except where noted.
+//! configuration file's `[limits]` table, except where noted and the internal bounds at the end.
 
 use std::time::Duration;
 
@@ -184,3 +184,35 @@ pub const VERIFIED_PASSWORD_TTL: Duration = Duration::from_secs(15 * 60);
 /// traversal has no cursor; a wider neighbourhood is narrowed with depth, filters or `limit`,
 /// and the response stays a few megabytes at most. Not configurable.
 pub const MAX_GRAPH_RESULTS: usize = 10_000;
+
+// Internal bounds: none of the following is configurable.
+
+/// Tokens remembered at most: 10,000. Past it the cache starts over (it is only a cache);
+/// each entry is a few hundred bytes.
+pub(crate) const MAX_CACHED_TOKENS: usize = 10_000;
+
+/// Longest user name: 64 bytes, the same character set as collection names.
+pub const MAX_USER_NAME_BYTES: usize = 64;
+
+/// Most attempts at a conflicting transaction: the engine's own bound.
+pub(crate) const MAX_TXN_ATTEMPTS: u32 = cairn::limits::MAX_TXN_RETRIES + 1;
+
+/// Longest back-off between attempts: the engine's own bound.
+pub(crate) const MAX_TXN_BACKOFF: Duration = cairn::limits::MAX_RETRY_BACKOFF;
+
+/// Reads queued per lane at most: 4,096. Beyond it requests are refused with 503 rather than
+/// queued without bound (the request limit normally stops them long before).
+pub(crate) const MAX_QUEUED_READS: usize = 4_096;
+
+/// Most distinct label values interned: routes, methods and statuses are few (tens), so this
+/// only guards against a bug turning raw paths into labels.
+pub(crate) const MAX_INTERNED_LABELS: usize = 1_024;
+
+/// Most (method, route, status) series whose handles are kept: 4,096, far above the routes ×
+/// methods × statuses a server answers; past it a request registers its series anew each
+/// time (correct, only slower).
+pub(crate) const MAX_CACHED_SERIES: usize = 4_096;
+
+/// Longest `dest` of a backup request, in bytes: 1,024. Deeper trees under the backup root serve no
+/// purpose.
+pub(crate) const MAX_BACKUP_DEST_BYTES: usize = 1_024;

@@ -16,6 +16,7 @@ use metrics_exporter_prometheus::{
 use parking_lot::RwLock;
 
 use crate::error::ServerError;
+use crate::limits::{MAX_CACHED_SERIES, MAX_INTERNED_LABELS};
 
 /// Name of the request counter.
 const REQUESTS_TOTAL: &str = "cairn_http_requests_total";
@@ -27,15 +28,6 @@ const LATENCY_BUCKETS_SECONDS: [f64; 15] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     10.0,
 ];
-
-/// Most distinct label values interned: routes, methods and statuses are few (tens), so this
-/// only guards against a bug turning raw paths into labels.
-const MAX_INTERNED_LABELS: usize = 1_024;
-
-/// Most (method, route, status) series whose handles are kept: 4,096, far above the routes ×
-/// methods × statuses a server answers; past it a request registers its series anew each
-/// time (correct, only slower).
-const MAX_CACHED_SERIES: usize = 4_096;
 
 /// A series' key: interned method, route template and status.
 type SeriesKey = (&'static str, &'static str, &'static str);

@@ -31,10 +31,7 @@ use tokio::sync::oneshot;
 
 use crate::api_error::ApiError;
 use crate::error::ServerError;
-
-/// Reads queued per lane at most: 4,096. Beyond it requests are refused with 503 rather than
-/// queued without bound (the request limit normally stops them long before).
-const MAX_QUEUED_READS: usize = 4_096;
+use crate::limits::MAX_QUEUED_READS;
 
 /// Reader threads per lane when not configured: the core count, at least 2, so one slow disk
 /// read never stalls all reads of its lane.

@@ -11,12 +11,7 @@ use cairn::{Database, EngineError, Transaction, Value};
 
 use crate::api_error::ApiError;
 use crate::body::check_document;
-
-/// Most attempts at a conflicting transaction: the engine's own bound.
-const MAX_ATTEMPTS: u32 = cairn::limits::MAX_TXN_RETRIES + 1;
-
-/// Longest back-off between attempts: the engine's own bound.
-const MAX_BACKOFF: Duration = cairn::limits::MAX_RETRY_BACKOFF;
+use crate::limits::{MAX_TXN_ATTEMPTS, MAX_TXN_BACKOFF};
 
 /// Why a transaction body stopped.
 #[derive(Debug)]
@@ -58,7 +53,7 @@ pub fn run<T>(
         };
         match outcome {
             Ok(done) => return Ok(done),
-            Err(TxnError::Engine(err)) if err.is_retryable() && attempt < MAX_ATTEMPTS => {
+            Err(TxnError::Engine(err)) if err.is_retryable() && attempt < MAX_TXN_ATTEMPTS => {
                 backoff(attempt);
             }
             Err(TxnError::Engine(err)) => return Err(err.into()),
@@ -75,7 +70,7 @@ pub fn guard_size(doc: &Value, limit_bytes: usize) -> Result<(), TxnError> {
 
 /// Sleeps a random time growing with the attempt, so racing retries spread out.
 fn backoff(attempt: u32) {
-    let ceiling_us = (50u64 << attempt.min(10)).min(MAX_BACKOFF.as_micros() as u64);
+    let ceiling_us = (50u64 << attempt.min(10)).min(MAX_TXN_BACKOFF.as_micros() as u64);
     let jitter = getrandom::u64().unwrap_or(ceiling_us / 2) % ceiling_us.max(1);
     std::thread::sleep(Duration::from_micros(jitter));
 }

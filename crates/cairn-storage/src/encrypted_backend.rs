@@ -57,10 +57,29 @@ const LOCK_STRIPES: usize = 64;
 /// Whole blocks sealed into one buffer and handed to the file in one call: 16 (64 KiB of
 /// data). Fewer than `LOCK_STRIPES`, so the blocks of one run never share a stripe.
 const RUN_BLOCKS_MAX: usize = 16;
+// A run holds every stripe of its blocks at once; two of its blocks on one stripe would
+// deadlock on the second lock.
+const _: () = assert!(
+    RUN_BLOCKS_MAX <= LOCK_STRIPES,
+    "a run's blocks must not share a stripe"
+);
 const AAD_DOMAIN: &[u8; 11] = b"cairn-block";
 /// Bits of the slot head that count block-0 generations; the rest name the data key.
 const GENERATION_BITS: u32 = 48;
 const GENERATION_MASK: u64 = (1 << GENERATION_BITS) - 1;
+
+/// The part of one logical block a read or write covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BlockSpan {
+    /// The logical block index.
+    block: u64,
+    /// Where the span starts inside the block's plaintext.
+    in_block: usize,
+    /// Where the span starts inside the caller's buffer.
+    in_data: usize,
+    /// Bytes covered (at most `BLOCK_BYTES`).
+    len: usize,
+}
 
 /// A block failed authentication: it was changed on disk, or belongs elsewhere.
 #[derive(Debug)]
@@ -357,7 +376,7 @@ impl EncryptedBackend {
 
     /// Applies `op` to each block overlapping `[offset, offset + len)`, with the block's
     /// plaintext range. Block 0's mutex serialises it; other blocks take their stripe.
-    fn blocks(offset: u64, len: usize) -> impl Iterator<Item = (u64, usize, usize, usize)> {
+    fn blocks(offset: u64, len: usize) -> impl Iterator<Item = BlockSpan> {
         let end = offset + len as u64;
         let first = offset / BLOCK_BYTES as u64;
         let last = end.div_ceil(BLOCK_BYTES as u64);
@@ -365,9 +384,12 @@ impl EncryptedBackend {
             let block_start = block * BLOCK_BYTES as u64;
             let from = offset.max(block_start);
             let to = end.min(block_start + BLOCK_BYTES as u64);
-            let in_block = (from - block_start) as usize;
-            let in_data = (from - offset) as usize;
-            (block, in_block, in_data, (to - from) as usize)
+            BlockSpan {
+                block,
+                in_block: (from - block_start) as usize,
+                in_data: (from - offset) as usize,
+                len: (to - from) as usize,
+            }
         })
     }
 
@@ -377,13 +399,22 @@ impl EncryptedBackend {
     fn write_run(
         &self,
         keys: &BlockKeys,
-        run: &[(u64, usize, usize, usize)],
+        run: &[BlockSpan],
         data: &[u8],
         buf: &mut Vec<u8>,
     ) -> io::Result<()> {
         let _guards = self.lock_run(run);
         buf.resize(run.len() * SLOT_BYTES, 0);
-        for (i, &(block, in_block, in_data, n)) in run.iter().enumerate() {
+        for (
+            i,
+            &BlockSpan {
+                block,
+                in_block,
+                in_data,
+                len: n,
+            },
+        ) in run.iter().enumerate()
+        {
             let slot_buf = &mut buf[i * SLOT_BYTES..(i + 1) * SLOT_BYTES];
             if n < BLOCK_BYTES {
                 self.read_block(keys, block, slot_buf)?;
@@ -392,27 +423,29 @@ impl EncryptedBackend {
                 .copy_from_slice(&data[in_data..in_data + n]);
             Self::seal_slot(keys, block, 0, slot_buf)?;
         }
-        self.inner.write((run[0].0 + 1) * SLOT_BYTES as u64, buf)
+        self.inner
+            .write((run[0].block + 1) * SLOT_BYTES as u64, buf)
     }
 
     /// Reads the blocks of one run into `out`, with one call to the file.
     fn read_run(
         &self,
         keys: &BlockKeys,
-        run: &[(u64, usize, usize, usize)],
+        run: &[BlockSpan],
         out: &mut [u8],
         buf: &mut Vec<u8>,
     ) -> io::Result<()> {
         let _guards = self.lock_run_shared(run);
         let logical_end = self.len.load(Ordering::Acquire);
         buf.resize(run.len() * SLOT_BYTES, 0);
-        if (run[run.len() - 1].0 + 1) * BLOCK_BYTES as u64 <= logical_end {
-            self.inner.read((run[0].0 + 1) * SLOT_BYTES as u64, buf)?;
-            for (i, &(block, _, _, _)) in run.iter().enumerate() {
+        if (run[run.len() - 1].block + 1) * BLOCK_BYTES as u64 <= logical_end {
+            self.inner
+                .read((run[0].block + 1) * SLOT_BYTES as u64, buf)?;
+            for (i, &BlockSpan { block, .. }) in run.iter().enumerate() {
                 open_slot(keys, block, &mut buf[i * SLOT_BYTES..(i + 1) * SLOT_BYTES])?;
             }
         } else {
-            for (i, &(block, _, _, _)) in run.iter().enumerate() {
+            for (i, &BlockSpan { block, .. }) in run.iter().enumerate() {
                 self.read_slot(
                     keys,
                     block,
@@ -421,7 +454,16 @@ impl EncryptedBackend {
                 )?;
             }
         }
-        for (i, &(_, in_block, in_data, n)) in run.iter().enumerate() {
+        for (
+            i,
+            &BlockSpan {
+                in_block,
+                in_data,
+                len: n,
+                ..
+            },
+        ) in run.iter().enumerate()
+        {
             let at = i * SLOT_BYTES + BODY_AT + in_block;
             out[in_data..in_data + n].copy_from_slice(&buf[at..at + n]);
         }
@@ -430,23 +472,20 @@ impl EncryptedBackend {
 
     /// Stripe write locks of a run's blocks, taken in stripe order (so two runs never wait
     /// on each other in a cycle).
-    fn lock_run(
-        &self,
-        run: &[(u64, usize, usize, usize)],
-    ) -> Vec<parking_lot::RwLockWriteGuard<'_, ()>> {
+    fn lock_run(&self, run: &[BlockSpan]) -> Vec<parking_lot::RwLockWriteGuard<'_, ()>> {
         let mut stripes: Vec<usize> = run
             .iter()
-            .map(|&(block, ..)| (block % LOCK_STRIPES as u64) as usize)
+            .map(|span| (span.block % LOCK_STRIPES as u64) as usize)
             .collect();
         stripes.sort_unstable();
         stripes.iter().map(|&s| self.stripes[s].write()).collect()
     }
 
     /// Stripe read locks of a run's blocks, in stripe order.
-    fn lock_run_shared(&self, run: &[(u64, usize, usize, usize)]) -> Vec<RwLockReadGuard<'_, ()>> {
+    fn lock_run_shared(&self, run: &[BlockSpan]) -> Vec<RwLockReadGuard<'_, ()>> {
         let mut stripes: Vec<usize> = run
             .iter()
-            .map(|&(block, ..)| (block % LOCK_STRIPES as u64) as usize)
+            .map(|span| (span.block % LOCK_STRIPES as u64) as usize)
             .collect();
         stripes.sort_unstable();
         stripes.iter().map(|&s| self.stripes[s].read()).collect()
@@ -511,11 +550,16 @@ impl StorageBackend for EncryptedBackend {
             let mut buf = scratch.borrow_mut();
             let mut run = Vec::with_capacity(RUN_BLOCKS_MAX);
             for piece in Self::blocks(offset, out.len()) {
-                if piece.0 == 0 {
+                if piece.block == 0 {
                     let _guard = self.stripe(0).read();
                     buf.resize(SLOT_BYTES, 0);
                     self.read_block(&keys, 0, &mut buf)?;
-                    let (_, in_block, in_data, n) = piece;
+                    let BlockSpan {
+                        in_block,
+                        in_data,
+                        len: n,
+                        ..
+                    } = piece;
                     out[in_data..in_data + n]
                         .copy_from_slice(&buf[BODY_AT + in_block..BODY_AT + in_block + n]);
                     continue;
@@ -577,7 +621,12 @@ impl StorageBackend for EncryptedBackend {
             let mut buf = scratch.borrow_mut();
             let mut run = Vec::with_capacity(RUN_BLOCKS_MAX);
             for piece in Self::blocks(offset, data.len()) {
-                let (block, in_block, in_data, n) = piece;
+                let BlockSpan {
+                    block,
+                    in_block,
+                    in_data,
+                    len: n,
+                } = piece;
                 if block == 0 {
                     let _guard = self.stripe(0).write();
                     buf.resize(SLOT_BYTES, 0);

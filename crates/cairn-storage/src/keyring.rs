@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 use crate::cipher::{
     random_bytes, Cipher, KeySource, KEY_BYTES, NONCE_BYTES, SEAL_OVERHEAD_BYTES, TAG_BYTES,
 };
+use crate::limits::{MAX_DATA_KEYS, MAX_DATA_KEY_ID};
 use crate::{Result, StorageError};
 
 /// Name of the keyring file inside an encrypted database (or backup) folder.
@@ -43,12 +44,6 @@ const HEADER_V1_BYTES: usize = 42;
 const HEADER_BYTES: usize = 43;
 const FILE_V1_BYTES: usize = HEADER_V1_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES;
 const ENTRY_BYTES: usize = 4 + KEY_BYTES;
-/// Data keys a keyring holds at most: the active one and, during a rotation, the one being
-/// retired.
-pub const MAX_DATA_KEYS: usize = 2;
-/// Highest data-key id: block slots carry the id in 16 bits, so a database can be rotated to a
-/// new data key 65,535 times.
-pub const MAX_DATA_KEY_ID: u32 = u16::MAX as u32;
 
 /// argon2id memory cost: 64 MiB. Makes each passphrase guess cost real memory (the
 /// RFC 9106 "second recommended" setting) while opening stays well under a second.

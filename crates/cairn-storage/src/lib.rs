@@ -21,6 +21,7 @@ mod contain;
 mod encrypted_backend;
 mod error;
 mod keyring;
+mod limits;
 mod mode;
 mod reopen;
 mod rotation;
@@ -35,14 +36,12 @@ pub use encrypted_backend::{slot_key_ids, BLOCK_BYTES, SLOT_BYTES};
 pub use error::StorageError;
 pub use keyring::{
     is_encrypted, keyring_path, rekey, unlock, unlock_keys, DataKeys, KEYRING_FILE_NAME,
-    MAX_DATA_KEY_ID,
 };
+pub use limits::{MAX_DATA_KEY_ID, MAX_OPEN_TABLES_PER_SNAPSHOT};
 pub use mode::{StorageMode, DEFAULT_FLUSH_INTERVAL, DEFAULT_HYBRID_MEMORY_BUDGET_BYTES};
 pub use reopen::SPACE_PROBE_BYTES;
 pub use rotation::{RotationReport, ROTATION_CHUNK_BLOCKS};
-pub use snapshot::{
-    Entry, RangeIter, Snapshot, TableReader, TableStats, MAX_OPEN_TABLES_PER_SNAPSHOT,
-};
+pub use snapshot::{Entry, RangeIter, Snapshot, TableReader, TableStats};
 pub use store::{
     allocated_bytes, Store, StoreConfig, StoreStats, DATA_FILE_NAME, ROTATION_JOURNAL_FILE_NAME,
 };

@@ -9,14 +9,9 @@ use parking_lot::RwLock;
 use redb::ReadableTableMetadata;
 
 use crate::contain::contained;
+use crate::limits::MAX_OPEN_TABLES_PER_SNAPSHOT;
 use crate::table_read;
 use crate::{Result, StorageError};
-
-/// Tables one shared snapshot keeps open for its later users: 64. A query touches a handful
-/// (change log, catalog, a collection's documents, its index tables); the bound only stops a
-/// snapshot that walks every table (a backup, a verify) from holding them all. Tables past the
-/// bound are opened per call, as without the cache.
-pub const MAX_OPEN_TABLES_PER_SNAPSHOT: usize = 64;
 
 /// The redb type of one opened table.
 type RawReadOnly = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;

@@ -27,17 +27,12 @@ use crate::codec::bits::{put_varint, unzigzag, zigzag, ByteReader};
 use crate::codec::{bools, floats, ints, strings, timestamps};
 use crate::error::{Result, TsError};
 use crate::limits::{
-    MAX_FIELDS_PER_POINT, MAX_FIELD_NAME_BYTES, MAX_POINTS_PER_CHUNK, MAX_VECTOR_DIM,
+    MAX_COLUMNS, MAX_COLUMN_BYTES, MAX_FIELD_NAME_BYTES, MAX_POINTS_PER_CHUNK, MAX_VECTOR_DIM,
 };
 use crate::sample::{Point, Sample};
 
 /// Version byte of the chunk format.
 const FORMAT_VERSION: u8 = 1;
-/// Columns one chunk may hold: each field may appear under every type.
-const MAX_COLUMNS: usize = MAX_FIELDS_PER_POINT * 5;
-/// Bytes one column's data may take: far above what `MAX_POINTS_PER_CHUNK` values encode to,
-/// so a larger stored length means damage.
-const MAX_COLUMN_BYTES: usize = 1 << 30;
 
 /// The type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -29,7 +29,8 @@ pub use downsample::{
     Downsample, Fill,
 };
 pub use error::{Result, TsError};
+pub use limits::MAX_REPORTED_PROBLEMS;
 pub use read::{interpolate, latest, latest_of, read_range, trajectory, ReadStats};
 pub use sample::{Point, Sample};
-pub use verify::{verify, VerifyReport, MAX_REPORTED_PROBLEMS};
+pub use verify::{verify, VerifyReport};
 pub use write::{append, delete_range, expire, insert_documents};

@@ -37,3 +37,20 @@ pub const MAX_DOWNSAMPLE_BUCKETS: u64 = 1_000_000;
 
 /// Points one range read returns at most.
 pub const MAX_POINTS_PER_READ: usize = 10_000_000;
+
+/// Columns one chunk may hold: each field may appear under every type.
+pub const MAX_COLUMNS: usize = MAX_FIELDS_PER_POINT * 5;
+
+/// Bytes one column's data may take: far above what `MAX_POINTS_PER_CHUNK` values encode to,
+/// so a larger stored length means damage.
+pub const MAX_COLUMN_BYTES: usize = 1 << 30;
+
+/// Decimal digits the float codec's decimal path tries at most: beyond 10, `m` nears 2^53 for
+/// ordinary magnitudes and Gorilla does as well.
+pub const MAX_DECIMALS: u8 = 10;
+
+/// Largest `|m|` the decimal path accepts: every integer up to 2^53 is an exact `f64`.
+pub const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// Problems one verification report lists at most (the count of all is kept).
+pub const MAX_REPORTED_PROBLEMS: usize = 100;

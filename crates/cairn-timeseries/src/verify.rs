@@ -17,12 +17,9 @@ use crate::chunk;
 use crate::collection::{options, EXTENSION_NAME};
 use crate::error::Result;
 use crate::layout::{parse_chunk_key, span_of, CHUNKS_TABLE};
-use crate::limits::MAX_POINTS_PER_CHUNK;
+use crate::limits::{MAX_POINTS_PER_CHUNK, MAX_REPORTED_PROBLEMS};
 use crate::sample::Point;
 use crate::write::{read_last, series_ids};
-
-/// Problems one report lists at most (the count of all is kept).
-pub const MAX_REPORTED_PROBLEMS: usize = 100;
 
 /// What `verify` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -66,8 +66,9 @@ use self::report::{Figures, Outcome};
 use self::sqlite_subject::SqliteSubject;
 use self::subject::{round_robin, Subject};
 use self::workload::{uniform_picks, Workload};
+use crate::bench::limits::{MAX_CORE_DOCS, MAX_CORE_THREADS};
 
-/// Default number of batch-loaded documents: the one million.
+/// Default number of batch-loaded documents: one million, the scale README's published figures use.
 const DEFAULT_DOCS: usize = 1_000_000;
 
 /// Default durable single inserts per phase: each costs an fsync (milliseconds), so a fixed
@@ -82,13 +83,6 @@ const DEFAULT_THREADS: usize = 16;
 
 /// Documents per transaction in the batched-insert phase.
 const BATCH_DOCS: usize = 1_000;
-
-/// Most batch-loaded documents: every id is held in memory (32 bytes each), 640 MB at this
-/// bound.
-const MAX_DOCS: usize = 20_000_000;
-
-/// Most concurrent writers: one OS thread (and for SQLite one connection) each.
-const MAX_THREADS: usize = 1_024;
 
 /// Cairn's folder under `--dir`.
 const CAIRN_DIR: &str = "cairn";
@@ -155,8 +149,8 @@ pub(crate) fn bench_folder(
 /// Checks the arguments against the benchmark's limits.
 fn validate(args: &CoreArgs) -> anyhow::Result<()> {
     ensure!(
-        (1..=MAX_DOCS).contains(&args.docs),
-        "--docs must be between 1 and {MAX_DOCS}"
+        (1..=MAX_CORE_DOCS).contains(&args.docs),
+        "--docs must be between 1 and {MAX_CORE_DOCS}"
     );
     ensure!(
         args.single_inserts >= 1,
@@ -164,8 +158,8 @@ fn validate(args: &CoreArgs) -> anyhow::Result<()> {
     );
     ensure!(args.gets >= 1, "--gets must be at least 1");
     ensure!(
-        (1..=MAX_THREADS).contains(&args.threads),
-        "--threads must be between 1 and {MAX_THREADS}"
+        (1..=MAX_CORE_THREADS).contains(&args.threads),
+        "--threads must be between 1 and {MAX_CORE_THREADS}"
     );
     Ok(())
 }

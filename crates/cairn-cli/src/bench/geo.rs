@@ -66,6 +66,7 @@ use self::postgis_side::PostgisSide;
 use self::rstar_side::RstarSide;
 use self::workload::{BruteForce, GeoQuery};
 use crate::bench::core::bench_folder;
+use crate::bench::limits::{MAX_GEO_REPEAT, MAX_GEO_RESIDENT_WAIT, MAX_GEO_SCALE};
 
 /// Shapes at scale 1.
 const SHAPES: usize = 50_000;
@@ -73,10 +74,6 @@ const SHAPES: usize = 50_000;
 const QUERIES: usize = 1_000;
 /// Fewest queries per row at any scale.
 const MIN_QUERIES: usize = 20;
-/// Largest `--scale`: every shape is held in memory several times (brute force, rstar).
-const MAX_SCALE: f64 = 20.0;
-/// Largest `--repeat`.
-const MAX_REPEAT: usize = 1_000;
 /// Seed of the timed queries.
 const QUERY_SEED: u64 = 0x9E0_0001;
 /// Row labels, in workload order.
@@ -129,9 +126,6 @@ fn repeated(row: &[GeoQuery], repeat: usize) -> impl Iterator<Item = (usize, &Ge
     (0..repeat).flat_map(move |_| row.iter().enumerate())
 }
 
-/// Longest the benchmark waits for the index to become resident after the first pass.
-const MAX_RESIDENT_WAIT: Duration = Duration::from_secs(60);
-
 /// Times every query of every row (`repeat` times over) through `run(row, index, query)`.
 fn time_rows(
     rows: &[Vec<GeoQuery>],
@@ -154,7 +148,7 @@ fn time_rows(
 /// Waits until the first pass's background load has made the index resident; describes the
 /// wait (or that it did not happen) for the table.
 /// After a cold open at `opened`, runs the rows' queries in turn until the index is resident
-/// (at most [`MAX_RESIDENT_WAIT`]); says how long after the open that was, and after how
+/// (at most [`MAX_GEO_RESIDENT_WAIT`]); says how long after the open that was, and after how
 /// many queries.
 fn until_resident(
     opened: Instant,
@@ -169,24 +163,24 @@ fn until_resident(
                 opened.elapsed().as_secs_f64() * 1e3
             ));
         }
-        if opened.elapsed() > MAX_RESIDENT_WAIT {
+        if opened.elapsed() > MAX_GEO_RESIDENT_WAIT {
             break;
         }
         query(q)?;
     }
     Ok(format!(
         "not resident {} s after the open",
-        MAX_RESIDENT_WAIT.as_secs()
+        MAX_GEO_RESIDENT_WAIT.as_secs()
     ))
 }
 
 fn wait_until_resident() -> String {
     let started = Instant::now();
     while cairn::geo::index::resident_bytes() == 0 {
-        if started.elapsed() > MAX_RESIDENT_WAIT {
+        if started.elapsed() > MAX_GEO_RESIDENT_WAIT {
             return format!(
                 "not resident {} s after the first pass ended (the resident figures are from the pages)",
-                MAX_RESIDENT_WAIT.as_secs()
+                MAX_GEO_RESIDENT_WAIT.as_secs()
             );
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -201,12 +195,12 @@ fn wait_until_resident() -> String {
 /// the brute force.
 pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
     ensure!(
-        args.scale > 0.0 && args.scale <= MAX_SCALE,
-        "--scale must be above 0 and at most {MAX_SCALE}"
+        args.scale > 0.0 && args.scale <= MAX_GEO_SCALE,
+        "--scale must be above 0 and at most {MAX_GEO_SCALE}"
     );
     ensure!(
-        (1..=MAX_REPEAT).contains(&args.repeat),
-        "--repeat must be between 1 and {MAX_REPEAT}"
+        (1..=MAX_GEO_REPEAT).contains(&args.repeat),
+        "--repeat must be between 1 and {MAX_GEO_REPEAT}"
     );
     let repeat = args.repeat;
     let (_temp_dir, dir) = bench_folder(args.dir.as_deref())?;

@@ -46,6 +46,7 @@ use axum::Router;
 use cairn_server::ServerConfig;
 
 use self::load::{get as get_request, post as post_request, request_once, run_phase, PhaseResult};
+use crate::bench::limits::{MAX_HTTP_CONNECTIONS, MAX_HTTP_DOCS, MAX_HTTP_ROUNDS};
 
 /// The benchmark collection.
 const COLLECTION: &str = "bench";
@@ -56,20 +57,11 @@ const BENCH_PASSWORD: &str = "bench-password";
 /// Documents per batch while loading.
 const LOAD_BATCH_DOCS: usize = 1_000;
 
-/// The goal for Cairn's GET-by-id throughput as a fraction of the ceiling.
+/// The goal Cairn's GET-by-id throughput is held to, as a fraction of the ceiling.
 const GET_TARGET_RATIO: f64 = 0.70;
 
 /// Rounds by default: three, so the median ignores one disturbed round.
 const DEFAULT_ROUNDS: usize = 3;
-
-/// Most rounds.
-const MAX_ROUNDS: usize = 100;
-
-/// Most connections: one task and socket each; far above the 64.
-const MAX_CONNECTIONS: usize = 1_024;
-
-/// Most documents loaded before timing.
-const MAX_DOCS: usize = 10_000_000;
 
 /// Arguments of `cairn bench http`.
 #[derive(Debug, Clone, clap::Args)]
@@ -107,20 +99,20 @@ struct Row {
 /// Runs the benchmark and prints the table.
 pub fn run(args: &HttpArgs) -> anyhow::Result<()> {
     ensure!(
-        (1..=MAX_CONNECTIONS).contains(&args.connections),
-        "--connections must be between 1 and {MAX_CONNECTIONS}"
+        (1..=MAX_HTTP_CONNECTIONS).contains(&args.connections),
+        "--connections must be between 1 and {MAX_HTTP_CONNECTIONS}"
     );
     ensure!(
-        (1..=MAX_DOCS).contains(&args.docs),
-        "--docs must be between 1 and {MAX_DOCS}"
+        (1..=MAX_HTTP_DOCS).contains(&args.docs),
+        "--docs must be between 1 and {MAX_HTTP_DOCS}"
     );
     ensure!(
         args.gets >= 1 && args.inserts >= 1,
         "--gets and --inserts must be at least 1"
     );
     ensure!(
-        (1..=MAX_ROUNDS).contains(&args.rounds),
-        "--rounds must be between 1 and {MAX_ROUNDS}"
+        (1..=MAX_HTTP_ROUNDS).contains(&args.rounds),
+        "--rounds must be between 1 and {MAX_HTTP_ROUNDS}"
     );
     let temp_dir;
     let dir = match &args.dir {

@@ -293,7 +293,7 @@ fn render(results: &[Measured], args: &InvariantArgs) -> String {
     }
     out.push_str(
         "\nrules: conserve = `conserve sum(energy)`, bound = `energy >= 0`, group = \
-         `sum(amount) by account >= 0` (100 accounts); the issue's target is overhead ≤ 20% \
+         `sum(amount) by account >= 0` (100 accounts); the design target is overhead ≤ 20% \
          (ratio ≥ 0.80).\n",
     );
     out

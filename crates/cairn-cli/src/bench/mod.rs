@@ -6,6 +6,7 @@ pub mod core;
 pub mod geo;
 pub mod http;
 pub mod invariant;
+pub mod limits;
 pub mod query;
 pub mod schema;
 pub mod storage;

@@ -59,6 +59,7 @@ use self::sqlite_side::SqliteSide;
 use self::subject::{Probe, QuerySubject, INDEXED_FIELDS};
 use self::workload::{account_probes, range_probes, QueryDocs, TIMED_SEED, WARMUP_SEED};
 use crate::bench::core::bench_folder;
+use crate::bench::limits::{MAX_QUERY_DOCS, MAX_QUERY_SECONDS, MAX_QUERY_WARMUP};
 
 /// Default number of documents.
 const DEFAULT_DOCS: usize = 1_000_000;
@@ -66,20 +67,11 @@ const DEFAULT_DOCS: usize = 1_000_000;
 /// Default timed seconds per query row and system.
 const DEFAULT_SECONDS: f64 = 5.0;
 
-/// Most documents: every id is held in memory (32 bytes each).
-const MAX_DOCS: usize = 20_000_000;
-
-/// Longest timed pass accepted.
-const MAX_SECONDS: f64 = 3_600.0;
-
 /// Documents per load transaction.
 pub(crate) const LOAD_BATCH_DOCS: usize = 10_000;
 
 /// Fewest queries in a timed pass, however slow they are.
 pub(crate) const MIN_TIMED_OPS: u64 = 3;
-
-/// Longest warm-up.
-const MAX_WARMUP: Duration = Duration::from_secs(1);
 
 /// Parameters generated per parameterised row; the timed pass cycles through them.
 const PROBES_PER_ROW: usize = 100_000;
@@ -132,19 +124,19 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
 /// Checks the arguments against the benchmark's limits.
 fn validate(args: &QueryArgs) -> anyhow::Result<()> {
     ensure!(
-        (1..=MAX_DOCS).contains(&args.docs),
-        "--docs must be between 1 and {MAX_DOCS}"
+        (1..=MAX_QUERY_DOCS).contains(&args.docs),
+        "--docs must be between 1 and {MAX_QUERY_DOCS}"
     );
     ensure!(
-        args.seconds > 0.0 && args.seconds <= MAX_SECONDS,
-        "--seconds must be above 0 and at most {MAX_SECONDS}"
+        args.seconds > 0.0 && args.seconds <= MAX_QUERY_SECONDS,
+        "--seconds must be above 0 and at most {MAX_QUERY_SECONDS}"
     );
     Ok(())
 }
 
 /// The warm-up before each timed pass.
 pub(crate) fn warmup(seconds: f64) -> Duration {
-    Duration::from_secs_f64(seconds / 5.0).min(MAX_WARMUP)
+    Duration::from_secs_f64(seconds / 5.0).min(MAX_QUERY_WARMUP)
 }
 
 /// One query row before it runs.

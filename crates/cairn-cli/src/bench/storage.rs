@@ -45,7 +45,7 @@ use std::time::Instant;
 use anyhow::Context;
 use cairn::{Compression, Config, Database, DocId, KeySource, StorageMode, Value};
 
-/// Default documents: the one million.
+/// Default documents: one million, the scale README's published figures use.
 const DEFAULT_DOCS: usize = 1_000_000;
 /// Default random point gets per subject.
 const DEFAULT_GETS: usize = 100_000;

@@ -20,10 +20,7 @@ use base64::Engine as _;
 use cairn::{Database, Object, Value};
 
 use super::import_source::ImportRecord;
-
-/// Columns an export or import handles at most: 4,096. A wider table is almost certainly
-/// nested data flattened by accident; refusing it beats writing an unreadable file.
-pub const MAX_CSV_COLUMNS: usize = 4_096;
+use crate::limits::MAX_CSV_COLUMNS;
 
 /// How to read cells.
 #[derive(Debug, Clone, Copy)]

@@ -7,12 +7,8 @@
 
 use std::io::BufRead;
 
+use crate::limits::MAX_IMPORT_ELEMENT_BYTES;
 use anyhow::{bail, Context};
-
-/// Longest document text accepted from an import file: 64 MiB. JSON text of a document at the
-/// document limit (16 MiB encoded) can be a few times longer; anything beyond this is refused
-/// instead of buffered.
-pub const MAX_IMPORT_ELEMENT_BYTES: usize = 64 << 20;
 
 /// One record of an import file in any format, ready to commit or reject.
 pub struct ImportRecord {

@@ -12,7 +12,7 @@ use cairn::vector::{
 };
 use cairn::{Database, IndexKind, IndexSpec};
 
-use crate::cli::VectorIndexArgs;
+use crate::cli::{IndexKindArg, VectorIndexArgs};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Creates and builds an index, with a progress bar on a terminal.
@@ -21,11 +21,11 @@ pub fn create(
     collection: &str,
     name: &str,
     fields: &[String],
-    kind: &str,
+    kind: IndexKindArg,
     unique: bool,
     vector: &VectorIndexArgs,
 ) -> anyhow::Result<()> {
-    if kind == "vector" {
+    if kind == IndexKindArg::Vector {
         return create_vector(db, collection, name, fields, unique, vector);
     }
     let VectorIndexArgs {
@@ -45,11 +45,11 @@ pub fn create(
             "--dims, --metric, --m, --ef-construction and --ef-search apply to --kind vector only"
         );
     }
-    if kind == "spatial" {
-        return create_spatial(db, collection, name, fields, unique);
-    }
-    let Some(kind) = IndexKind::parse(kind) else {
-        bail!("--kind must be `btree`, `hash`, `spatial` or `vector`, not `{kind}`");
+    let kind = match kind {
+        IndexKindArg::Spatial => return create_spatial(db, collection, name, fields, unique),
+        IndexKindArg::Btree => IndexKind::BTree,
+        IndexKindArg::Hash => IndexKind::Hash,
+        IndexKindArg::Vector => return create_vector(db, collection, name, fields, unique, vector),
     };
     let fields: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
     let spec = IndexSpec::new(name, &fields, kind, unique)?;

@@ -214,7 +214,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
                 kind,
                 unique,
                 vector,
-            } => index::create(db, collection, name, fields, kind, *unique, vector),
+            } => index::create(db, collection, name, fields, *kind, *unique, vector),
             IndexAction::Drop { collection, name } => index::drop(db, collection, name),
             IndexAction::List { collection } => index::list(db, collection),
         },

@@ -100,7 +100,7 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         config.data_dir = data.clone();
     }
     let storage = &mut config.storage;
-    override_with(&mut storage.mode, cli.mode.clone());
+    override_with(&mut storage.mode, cli.mode.map(|m| m.name().to_string()));
     override_with(&mut storage.flush_interval_ms, cli.flush_interval_ms);
     override_with(&mut storage.memory_budget_mb, cli.memory_budget_mb);
     override_with(&mut storage.changelog_retention, args.changelog_retention);

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::limits::MAX_HISTORY_LINES;
 use cairn::Database;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -11,9 +12,6 @@ use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
-
-/// Lines of history kept: 1,000 (`rustyline`'s own default), enough for a working session.
-const MAX_HISTORY_LINES: usize = 1_000;
 
 /// Commands whose first argument is a collection name (completed from the database).
 const TAKES_COLLECTION: &[&str] = &[

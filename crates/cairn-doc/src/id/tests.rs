@@ -1,3 +1,5 @@
+//! Unit tests of document ids: encoding order, text round trips and generation.
+
 use super::*;
 use proptest::prelude::*;
 

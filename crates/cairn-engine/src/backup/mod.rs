@@ -14,7 +14,8 @@ mod piece;
 mod restore;
 mod take;
 
+pub use crate::limits::MAX_FRAME_BYTES;
 pub use manifest::{Manifest, PieceInfo, MANIFEST_FILE_NAME};
-pub use piece::{PieceKind, CHUNK_BYTES, MAX_FRAME_BYTES};
+pub use piece::{PieceKind, CHUNK_BYTES};
 pub use restore::{restore, verify_backup, RestoreReport, RestoreTarget};
 pub use take::Progress;

@@ -24,14 +24,11 @@ use cairn_storage::{Cipher, StorageError};
 use sha2::{Digest, Sha256};
 
 use crate::error::{EngineError, Result};
+use crate::limits::MAX_FRAME_BYTES;
 
 /// Plaintext bytes per chunk: 4 MiB. Big enough for zstd to find long-range repetition, small
 /// enough that a reader holds little in memory and a damaged chunk loses little.
 pub const CHUNK_BYTES: usize = 4 * 1024 * 1024;
-/// Largest frame a reader accepts: 64 MiB (a chunk can exceed `CHUNK_BYTES` by one entry,
-/// at most one 16 MiB document with its old version in a change record). Bounds what a
-/// damaged length field can make the reader allocate.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
 /// zstd level for backups: 3, fast enough not to slow an online backup down.
 const BACKUP_ZSTD_LEVEL: i32 = 3;
 

@@ -12,6 +12,7 @@
 //! at a level of nanometre cells) into millions of empty buckets, dense ones into long scans.
 
 use crate::index::grid::{morton, CellBox, CELL_BITS};
+pub use crate::index::limits::{MAX_BUCKET_SHIFT, MIN_BUCKET_SHIFT};
 
 /// Entries a bucket should hold: enough that the per-bucket cost (a lookup) is small against
 /// scanning its entries, few enough that a small query decodes and scans little beyond its
@@ -22,12 +23,6 @@ pub const TARGET_BUCKET_ENTRIES: f64 = 16.0;
 /// Entries of a level read to estimate its density (one bounded read per level, once per
 /// index content).
 pub const SHIFT_SAMPLE_ENTRIES: u32 = 64;
-
-/// Finest bucket: 2 cells per axis.
-pub const MIN_BUCKET_SHIFT: u32 = 1;
-
-/// Coarsest bucket: the whole level.
-pub const MAX_BUCKET_SHIFT: u32 = CELL_BITS;
 
 /// How a level is cut into buckets for one index content.
 #[derive(Debug, Clone, Copy, PartialEq)]

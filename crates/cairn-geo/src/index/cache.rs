@@ -26,24 +26,8 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::RwLock;
 
 use crate::index::bucket::LevelLayout;
+pub use crate::index::limits::{MAX_BUCKET_BYTES, MAX_CACHED_STAMPS, MAX_CACHE_BYTES, SHARDS};
 use crate::primitive::{Aabb, Primitive};
-
-/// Most bytes the decoded buckets of all indexes may occupy together. The benchmark's whole
-/// index (1,000,000 triangles) takes about 110 MiB decoded; twice that leaves room for a
-/// second index or for stale stamps awaiting eviction.
-pub const MAX_CACHE_BYTES: usize = 256 << 20;
-
-/// Shards of the cache (independent locks and byte budgets).
-pub const SHARDS: usize = 16;
-
-/// Largest bucket kept: one shard's share of the budget. A larger one (a dense overflow
-/// level, say) is read from the snapshot by each query instead. Also keeps every offset
-/// into a bucket's key buffer far inside a `u32`.
-pub const MAX_BUCKET_BYTES: usize = MAX_CACHE_BYTES / SHARDS;
-
-/// Most stamps whose level lists are kept (a list is a few bytes; the map is cleared when
-/// full and refilled by the next queries).
-pub const MAX_CACHED_STAMPS: usize = 1024;
 
 /// Bytes charged per bucket besides its vectors (the map slot, the `Arc`, the vectors'
 /// headers).

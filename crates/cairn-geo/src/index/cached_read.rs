@@ -28,15 +28,11 @@ use crate::index::cache::{self, Bucket, BucketKey, MAX_BUCKET_BYTES};
 use crate::index::entries::{decode_primitive, doc_key_of};
 use crate::index::entries_table;
 use crate::index::grid::{block_region, cell_edge, unmorton, CellBox, CELL_BITS, OVERFLOW_LEVEL};
+use crate::index::limits::MAX_BUCKETS_PER_LEVEL;
 use crate::index::read::{
     cell_of_key, level_key, Search, SearchStats, SpatialHandle, STEPS_BEFORE_SEEK,
 };
 use crate::primitive::Aabb;
-
-/// Most buckets one query reads from the cache at one level; past it that level is read with
-/// the guided scan. 512 buckets of the benchmark's density are about 15,000 entries, already
-/// more than the guided scan reads for such a box.
-pub const MAX_BUCKETS_PER_LEVEL: u128 = 512;
 
 /// A loaded bucket with more entries than this makes its level's buckets finer (see
 /// [`refit_shift`]): eight times the target.

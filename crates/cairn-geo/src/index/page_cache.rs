@@ -23,14 +23,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+pub use crate::index::limits::{MAX_PAGE_CACHE_BYTES, MAX_PAGE_CACHE_STAMPS};
 use parking_lot::RwLock;
-
-/// Most bytes cached pages may occupy together. The benchmark's whole index (1,000,000
-/// triangles) is about 110 MiB of pages.
-pub const MAX_PAGE_CACHE_BYTES: usize = 256 << 20;
-
-/// Most index contents (stamps) whose pages are kept at once.
-pub const MAX_PAGE_CACHE_STAMPS: usize = 8;
 
 /// Bytes charged per page besides its bytes and keys (map node, `Arc`, headers).
 const PAGE_OVERHEAD_BYTES: usize = 96;

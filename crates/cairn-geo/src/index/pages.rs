@@ -30,6 +30,7 @@
 //! page-locking database; entries far apart never do.
 
 use crate::error::{GeoError, Result};
+pub use crate::index::limits::{MAX_ENTRY_KEY_BYTES, MAX_ENTRY_VALUE_BYTES, MAX_PAGE_BYTES};
 
 /// The table of entry pages.
 pub const PAGES_TABLE: &str = "pages";
@@ -38,22 +39,9 @@ pub const PAGES_TABLE: &str = "pages";
 /// 255, followed by a cell code whose first byte is 0 on the overflow level).
 pub const SENTINEL: &[u8] = &[0xFF, 0xFF];
 
-/// A page grown past this many bytes is split. Large enough that most of a query's jumps
-/// stay inside the page it is in (~75 of the benchmark's triangle entries), small enough that
-/// a write's read-modify-write is a memcpy of a few KiB. Measured at full scale against 2 KiB:
-/// fewer descents per query, and the index 158 MiB instead of 197 (redb stores large values
-/// with less slack).
-pub const MAX_PAGE_BYTES: usize = 8192;
-
 /// Most bytes of each piece a split page is cut into: half full, so the pieces take inserts
 /// before they split again.
 pub const SPLIT_PAGE_BYTES: usize = MAX_PAGE_BYTES / 2;
-
-/// Longest entry key a page holds (a document key is far shorter; see `cairn_doc` limits).
-pub const MAX_ENTRY_KEY_BYTES: usize = u16::MAX as usize;
-
-/// Longest entry value (an encoded part is at most 73 bytes).
-pub const MAX_ENTRY_VALUE_BYTES: usize = u8::MAX as usize;
 
 /// Bytes of a record's header (key length, value length).
 const RECORD_HEADER_BYTES: usize = 3;

@@ -7,6 +7,7 @@ use cairn_engine::{ScanStep, Transaction};
 use crate::error::{GeoError, Result};
 use crate::index::entries::{decode_primitive, doc_key_of};
 use crate::index::grid::{block_beyond, code_in_box, next_in_box, CellBox, OVERFLOW_LEVEL};
+pub use crate::index::limits::MAX_SKIPPED_BLOCK_SHIFT;
 use crate::index::maintain::{META_TABLE, READY_KEY, SPATIAL_KIND};
 use crate::index::spec::SpatialSpec;
 use crate::index::{cached_read, entries_table, residency, stamp};
@@ -24,10 +25,6 @@ pub struct SpatialHandle {
 /// Entries a search steps over outside its box before it jumps (one B-tree descent, which
 /// costs about as much as this many steps) to where the Morton curve re-enters the box.
 pub const STEPS_BEFORE_SEEK: u32 = 4;
-
-/// Widest aligned block (`2^N` cells per axis) a distance search jumps over at once when the
-/// block lies wholly outside its ball; wider blocks are rare and cost more tests to find.
-pub const MAX_SKIPPED_BLOCK_SHIFT: u32 = 12;
 
 /// What a nearest-first walk looks for (see [`SpatialHandle::resident_nearest`]).
 #[derive(Debug, Clone, Copy)]

@@ -29,23 +29,13 @@ use parking_lot::RwLock;
 use crate::error::Result;
 use crate::index::entries::{decode_primitive, doc_key_of};
 use crate::index::entries_table;
+pub use crate::index::limits::{MAX_COUNTED_STAMPS, MAX_RESIDENT_BYTES, MAX_RESIDENT_IMAGES};
 use crate::index::resident::{ResidentBuilder, ResidentIndex};
 
 /// Read-only searches a content serves before it is loaded: enough that a content queried a
 /// handful of times between writes never pays a load, few enough that a query workload
 /// reaches resident speed within its first moments.
 pub const RESIDENT_AFTER_SEARCHES: u32 = 32;
-
-/// Most bytes resident images occupy together. The benchmark's million triangles take about
-/// 115 MiB.
-pub const MAX_RESIDENT_BYTES: usize = 512 << 20;
-
-/// Most resident images kept at once.
-pub const MAX_RESIDENT_IMAGES: usize = 4;
-
-/// Most contents whose searches are being counted towards a load (the oldest count is
-/// forgotten past it).
-pub const MAX_COUNTED_STAMPS: usize = 64;
 
 /// Entries a load reads between checks that its database is still open.
 const ENTRIES_PER_CHECK: u32 = 1024;

@@ -27,6 +27,7 @@ use cairn_query::Result;
 use super::access::count_search;
 use crate::distance::primitive_to_geometry;
 use crate::index::{NearestQuery, SearchStats, SpatialHandle, Visit};
+use crate::limits::MAX_NEAR_ROUNDS;
 
 /// The first search radius when nothing better is known; each round multiplies it by
 /// [`RADIUS_GROWTH`], so data at scale `s` needs about `log4(s)` rounds.
@@ -97,6 +98,10 @@ fn indexed(
     let mut rounds = 0;
     loop {
         rounds += 1;
+        assert!(
+            rounds <= MAX_NEAR_ROUNDS + 1,
+            "a $near search ran past its round bound"
+        );
         // Each document's smallest distance over the parts found. Every part within `radius`
         // is found, so distances up to `radius` are exact; larger ones are upper bounds.
         let mut nearest: HashMap<Vec<u8>, f64> = HashMap::new();
@@ -148,7 +153,10 @@ fn indexed(
         radius = match kth {
             // k matching documents are known to lie within `d`: one more round at `d` is exact.
             Some(d) => d,
-            None if radius * RADIUS_GROWTH > RADIUS_UNBOUNDED => f64::INFINITY,
+            // The bound on rounds: past it the next round searches everything and is the last.
+            None if radius * RADIUS_GROWTH > RADIUS_UNBOUNDED || rounds >= MAX_NEAR_ROUNDS => {
+                f64::INFINITY
+            }
             // None yet: grow by the full factor. Some: grow by the cube root of the shortfall
             // (matches scale with volume), a little more to land past the k-th.
             None if within == 0 => radius * RADIUS_GROWTH,

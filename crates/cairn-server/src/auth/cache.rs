@@ -26,11 +26,8 @@ use tokio::sync::watch;
 
 use super::Principal;
 use crate::api_error::ApiError;
+use crate::limits::MAX_CACHED_TOKENS;
 use crate::limits::VERIFIED_PASSWORD_TTL;
-
-/// Tokens remembered at most: 10,000. Past it the cache starts over (it is only a cache);
-/// each entry is a few hundred bytes.
-const MAX_CACHED_TOKENS: usize = 10_000;
 
 /// A principal resolved from a token, and when the token expires (µs since the epoch).
 #[derive(Debug, Clone)]

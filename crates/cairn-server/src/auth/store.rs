@@ -27,6 +27,7 @@ use super::{password, token, Access, Principal, Role, UserStamp};
 use crate::api_error::ApiError;
 use crate::error::ServerError;
 use crate::limits::MAX_GRANTS_PER_USER;
+pub use crate::limits::MAX_USER_NAME_BYTES;
 
 /// The reserved collection holding users.
 pub const USERS: &str = "_sys_users";
@@ -34,8 +35,6 @@ pub const USERS: &str = "_sys_users";
 pub const TOKENS: &str = "_sys_tokens";
 /// The user created on first start.
 pub const ROOT_USER: &str = "root";
-/// Longest user name: 64 bytes, the same character set as collection names.
-pub const MAX_USER_NAME_BYTES: usize = 64;
 
 /// A stored user.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -24,12 +24,9 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::Need;
 use crate::body::JsonBody;
+use crate::limits::MAX_BACKUP_DEST_BYTES;
 use crate::openapi::ErrorResponses;
 use crate::state::SharedState;
-
-/// Longest `dest` accepted, in bytes: 1,024. Deeper trees under the backup root serve no
-/// purpose.
-const MAX_DEST_BYTES: usize = 1_024;
 
 /// Body of `POST /v1/admin/backup`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -130,10 +127,10 @@ fn invalid_dest(dest: &str, reason: &str) -> ApiError {
 /// letters, digits, `_`, `.` and `-`, each starting with a letter, digit or `_` (so no `.`,
 /// `..` or hidden names), separated by single `/`, nothing absolute.
 fn check_dest(dest: &str) -> Result<PathBuf, ApiError> {
-    if dest.is_empty() || dest.len() > MAX_DEST_BYTES {
+    if dest.is_empty() || dest.len() > MAX_BACKUP_DEST_BYTES {
         return Err(invalid_dest(
             dest,
-            &format!("must be 1 to {MAX_DEST_BYTES} bytes"),
+            &format!("must be 1 to {MAX_BACKUP_DEST_BYTES} bytes"),
         ));
     }
     let plain = |part: &str| {

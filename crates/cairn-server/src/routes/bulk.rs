@@ -18,8 +18,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::Need;
 use crate::body::JsonBody;
-use crate::collection_name;
-use crate::extract::ApiPath;
+use crate::collection_name::CollectionName;
 use crate::idempotency::{self, Answer, IdempotencyKey, Idempotent};
 use crate::openapi::{ErrorResponses, FilterSchema, PatchSchema};
 use crate::routes::queries::parse_filter;
@@ -93,17 +92,16 @@ impl From<BulkReport> for BulkResult {
 /// change or none does (a unique violation or a patch that does not fit one document fails
 /// the whole call).
 #[utoipa::path(post, operation_id = "update_many", path = "/v1/collections/{collection}/update-many", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = UpdateManyRequest,
     responses((status = 200, description = "Applied (or, with dry_run, what would be)", body = BulkResult), ErrorResponses))]
 pub async fn update_many(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     Idempotent(JsonBody(request), key): Idempotent<JsonBody<UpdateManyRequest>>,
 ) -> Result<Response, ApiError> {
-    collection_name::check(&collection)?;
     let filter = parse_filter(Some(request.filter))?;
     let patch = Patch::from_value(&request.patch.0)?;
     let options = options(&state, request.dry_run, request.max_documents)?;
@@ -130,17 +128,16 @@ pub async fn update_many(
 
 /// Deletes every document matching the filter, atomically.
 #[utoipa::path(post, operation_id = "delete_many", path = "/v1/collections/{collection}/delete-many", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = DeleteManyRequest,
     responses((status = 200, description = "Deleted (or, with dry_run, what would be)", body = BulkResult), ErrorResponses))]
 pub async fn delete_many(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     Idempotent(JsonBody(request), key): Idempotent<JsonBody<DeleteManyRequest>>,
 ) -> Result<Response, ApiError> {
-    collection_name::check(&collection)?;
     let filter = parse_filter(Some(request.filter))?;
     let options = options(&state, request.dry_run, request.max_documents)?;
     let need = Need::write(&collection);

@@ -31,8 +31,8 @@ use utoipa::IntoParams;
 use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::{store, Need, Principal};
-use crate::collection_name;
-use crate::extract::{ApiPath, ApiQuery};
+use crate::collection_name::CollectionName;
+use crate::extract::ApiQuery;
 use crate::limits::{CHANGES_PER_STREAM_READ, CHANGE_STREAM_KEEPALIVE};
 use crate::openapi::ErrorResponses;
 use crate::read_pool::Lane;
@@ -104,7 +104,7 @@ impl Position {
 
 /// Streams the collection's changes as Server-Sent Events.
 #[utoipa::path(get, operation_id = "change_stream", path = "/v1/collections/{collection}/changes", tag = "changes",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"), ChangesQuery,
+    params(CollectionName, ChangesQuery,
            ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (`SEQ.INDEX`)", pattern = r"^[0-9]{1,19}(\.[0-9]{1,10})?$")),
     responses((status = 200, description = "An event stream: `event: change`, `id: SEQ.INDEX`, data = the change as JSON",
                content_type = "text/event-stream", body = SseEvent), ErrorResponses))]
@@ -112,10 +112,9 @@ pub async fn stream(
     State(state): State<SharedState>,
     credentials: Credentials,
     headers: HeaderMap,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     ApiQuery(query): ApiQuery<ChangesQuery>,
 ) -> Result<Response, ApiError> {
-    collection_name::check(&collection)?;
     let since = query
         .since
         .map(|since| {

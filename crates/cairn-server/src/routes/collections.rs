@@ -10,8 +10,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::JsonBody;
-use crate::collection_name;
-use crate::extract::ApiPath;
+use crate::collection_name::{self, CollectionName};
 use crate::openapi::ErrorResponses;
 use crate::state::SharedState;
 
@@ -90,14 +89,13 @@ pub async fn create(
 
 /// Drops a collection and every document in it (needs write access to it).
 #[utoipa::path(delete, operation_id = "drop_collection", path = "/v1/collections/{collection}", tag = "collections",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     responses((status = 204, description = "Dropped"), ErrorResponses))]
 pub async fn drop(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
 ) -> Result<StatusCode, ApiError> {
-    collection_name::check(&collection)?;
     let need = Need::write(&collection);
     state
         .run(credentials, need, move |db, _| {

@@ -16,7 +16,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::Need;
 use crate::body::{check_document, DocumentBody, JsonBody};
-use crate::collection_name;
+use crate::collection_name::{self, CollectionName};
 use crate::extract::{parse_doc_id, ApiPath};
 use crate::idempotency::{self, Answer, Idempotent};
 use crate::openapi::{
@@ -104,17 +104,16 @@ impl DocPath {
 
 /// Inserts a document; generates a UUIDv7 `_id` when it has none.
 #[utoipa::path(post, operation_id = "insert_document", path = "/v1/collections/{collection}/documents", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = Document,
     responses((status = 201, description = "Inserted", body = Written), ErrorResponses))]
 pub async fn insert(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     Idempotent(DocumentBody(doc), key): Idempotent<DocumentBody>,
 ) -> Result<Response, ApiError> {
-    collection_name::check(&collection)?;
     let need = Need::write(&collection);
     if let Some(key) = key {
         let retention = state.limits.idempotency_retention();
@@ -142,7 +141,7 @@ pub async fn insert(
 
 /// Reads a document.
 #[utoipa::path(get, operation_id = "get_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("id" = String, Path, description = "Document id: a UUID, an integer, or a string (quote numeric strings: \"123\")", min_length = 1, max_length = 1024)),
     responses((status = 200, description = "The document", body = Document), ErrorResponses))]
 pub async fn get(
@@ -170,7 +169,7 @@ pub async fn get(
 /// Stores the document under this id: inserts it (201) or replaces the existing one (200).
 /// A `_id` in the body must match the path.
 #[utoipa::path(put, operation_id = "put_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
     request_body = AddressedDocument,
     responses((status = 200, description = "Replaced", body = Written),
@@ -199,7 +198,7 @@ pub async fn put(
 
 /// Applies update operators (`$set $unset $inc $push $pull $addToSet $rename $mul $min $max $currentDate`); returns the new document.
 #[utoipa::path(patch, operation_id = "patch_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
     request_body = PatchSchema,
     responses((status = 200, description = "Updated", body = Updated), ErrorResponses))]
@@ -227,7 +226,7 @@ pub async fn patch(
 
 /// Deletes a document.
 #[utoipa::path(delete, operation_id = "delete_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024)),
     responses((status = 204, description = "Deleted"), ErrorResponses))]
 pub async fn delete(
@@ -254,7 +253,7 @@ pub async fn delete(
 /// `cas_mismatch` naming the first field that differs otherwise. Of several clients racing
 /// with the same expectation, exactly one succeeds.
 #[utoipa::path(post, operation_id = "compare_and_swap", path = "/v1/collections/{collection}/documents/{id}/cas", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("id" = String, Path, description = "Document id", min_length = 1, max_length = 1024),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = CasRequest,
@@ -296,17 +295,16 @@ pub async fn compare_and_swap(
 
 /// Inserts (or upserts) many documents in one atomic commit.
 #[utoipa::path(post, operation_id = "batch_write", path = "/v1/collections/{collection}/batch", tag = "documents",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the first attempt's answer is kept (24 h by default) and a retry with the same key and body gets it back without writing; the same key with another body is 422 `idempotency_key_reused`", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),),
     request_body = BatchRequest,
     responses((status = 200, description = "All written", body = BatchWritten), ErrorResponses))]
 pub async fn batch(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     Idempotent(JsonBody(request), key): Idempotent<JsonBody<BatchRequest>>,
 ) -> Result<Response, ApiError> {
-    collection_name::check(&collection)?;
     for doc in &request.documents {
         check_document(doc, state.limits.max_document_bytes)?;
     }

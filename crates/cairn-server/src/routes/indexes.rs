@@ -24,7 +24,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::Need;
 use crate::body::JsonBody;
-use crate::collection_name;
+use crate::collection_name::CollectionName;
 use crate::extract::ApiPath;
 use crate::openapi::{ErrorResponses, FieldPathSchema};
 use crate::state::SharedState;
@@ -272,20 +272,18 @@ pub struct IndexList {
 /// Path of one index.
 #[derive(Debug, Deserialize)]
 pub struct IndexPath {
-    collection: String,
     name: String,
 }
 
 /// Lists a collection's indexes with their sizes.
 #[utoipa::path(get, operation_id = "list_indexes", path = "/v1/collections/{collection}/indexes", tag = "indexes",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     responses((status = 200, description = "The indexes", body = IndexList), ErrorResponses))]
 pub async fn list(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
 ) -> Result<Json<IndexList>, ApiError> {
-    collection_name::check(&collection)?;
     let need = Need::read(&collection);
     let indexes = state
         .read(credentials, need, move |db, _| all_indexes(db, &collection))
@@ -297,16 +295,15 @@ pub async fn list(
 /// stays readable and writable); answers when it is ready. A unique index over duplicate
 /// values fails with 409 `unique_violation` and leaves no index behind.
 #[utoipa::path(post, operation_id = "create_index", path = "/v1/collections/{collection}/indexes", tag = "indexes",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body = CreateIndex,
     responses((status = 201, description = "Built and ready", body = IndexDescription), ErrorResponses))]
 pub async fn create(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     JsonBody(request): JsonBody<CreateIndex>,
 ) -> Result<(StatusCode, Json<IndexDescription>), ApiError> {
-    collection_name::check(&collection)?;
     let planned = index_spec(&request)?;
     let need = Need::write(&collection);
     let info = state
@@ -351,30 +348,30 @@ pub async fn create(
 
 /// Drops an index and its entries.
 #[utoipa::path(delete, operation_id = "drop_index", path = "/v1/collections/{collection}/indexes/{name}", tag = "indexes",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("name" = String, Path, description = "Index name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
     responses((status = 204, description = "Dropped"), ErrorResponses))]
 pub async fn drop(
     State(state): State<SharedState>,
     credentials: Credentials,
+    CollectionName(collection): CollectionName,
     ApiPath(path): ApiPath<IndexPath>,
 ) -> Result<StatusCode, ApiError> {
-    collection_name::check(&path.collection)?;
-    let need = Need::write(&path.collection);
+    let need = Need::write(&collection);
     state
         .run(credentials, need, move |db, _| {
-            let spatial = list_spatial_indexes(db, &path.collection)?
+            let spatial = list_spatial_indexes(db, &collection)?
                 .iter()
                 .any(|info| info.spec.name == path.name);
-            let vector = list_vector_indexes(db, &path.collection)?
+            let vector = list_vector_indexes(db, &collection)?
                 .iter()
                 .any(|info| info.spec.name == path.name);
             if spatial {
-                Ok(drop_spatial_index(db, &path.collection, &path.name)?)
+                Ok(drop_spatial_index(db, &collection, &path.name)?)
             } else if vector {
-                Ok(drop_vector_index(db, &path.collection, &path.name)?)
+                Ok(drop_vector_index(db, &collection, &path.name)?)
             } else {
-                Ok(cairn::drop_index(db, &path.collection, &path.name)?)
+                Ok(cairn::drop_index(db, &collection, &path.name)?)
             }
         })
         .await?;

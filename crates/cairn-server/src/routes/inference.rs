@@ -16,8 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::Need;
-use crate::collection_name;
-use crate::extract::{ApiPath, ApiQuery};
+use crate::collection_name::CollectionName;
+use crate::extract::ApiQuery;
 use crate::openapi::ErrorResponses;
 use crate::routes::schemas::to_json;
 use crate::state::SharedState;
@@ -76,15 +76,14 @@ pub struct InferredSchemaView {
 /// The fields a collection's documents hold, with their types and counts (needs read access).
 /// The first call on a collection scans it once; later calls only apply the changes since.
 #[utoipa::path(get, operation_id = "infer_schema", path = "/v1/collections/{collection}/schema/inferred", tag = "schemas",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"), InferQuery),
+    params(CollectionName, InferQuery),
     responses((status = 200, description = "The inferred schema", body = InferredSchemaView), ErrorResponses))]
 pub async fn inferred(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     ApiQuery(query): ApiQuery<InferQuery>,
 ) -> Result<Json<InferredSchemaView>, ApiError> {
-    collection_name::check(&collection)?;
     let need = Need::read(&collection);
     let view = state
         .run(credentials, need, move |db, _| {

@@ -17,7 +17,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::Need;
 use crate::body::JsonBody;
-use crate::collection_name;
+use crate::collection_name::CollectionName;
 use crate::extract::ApiPath;
 use crate::limits::MAX_INVARIANT_RULE_CHARS;
 use crate::openapi::{AnyValueSchema, ErrorResponses};
@@ -96,20 +96,18 @@ pub struct InvariantList {
 /// Path of one invariant.
 #[derive(Debug, Deserialize)]
 pub struct InvariantPath {
-    collection: String,
     name: String,
 }
 
 /// Lists a collection's invariants with the figures each keeps (needs read access).
 #[utoipa::path(get, operation_id = "list_invariants", path = "/v1/collections/{collection}/invariants", tag = "invariants",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     responses((status = 200, description = "The invariants", body = InvariantList), ErrorResponses))]
 pub async fn list(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
 ) -> Result<Json<InvariantList>, ApiError> {
-    collection_name::check(&collection)?;
     let need = Need::read(&collection);
     let invariants = state
         .read(credentials, need, move |db, _| {
@@ -123,16 +121,15 @@ pub async fn list(
 /// when they break it (nothing is added then), 409 `invariant_exists` when the name is taken.
 /// Needs write access.
 #[utoipa::path(post, operation_id = "create_invariant", path = "/v1/collections/{collection}/invariants", tag = "invariants",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body = CreateInvariant,
     responses((status = 201, description = "Added", body = InvariantView), ErrorResponses))]
 pub async fn create(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     JsonBody(request): JsonBody<CreateInvariant>,
 ) -> Result<(StatusCode, Json<InvariantView>), ApiError> {
-    collection_name::check(&collection)?;
     if let Some(name) = &request.name {
         cairn::validate_collection_name(name).map_err(|err| {
             ApiError::bad_request(
@@ -185,19 +182,19 @@ pub async fn create(
 
 /// Drops an invariant and its figures (needs write access).
 #[utoipa::path(delete, operation_id = "drop_invariant", path = "/v1/collections/{collection}/invariants/{name}", tag = "invariants",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"),
+    params(CollectionName,
            ("name" = String, Path, description = "Invariant name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
     responses((status = 204, description = "Dropped"), ErrorResponses))]
 pub async fn drop(
     State(state): State<SharedState>,
     credentials: Credentials,
+    CollectionName(collection): CollectionName,
     ApiPath(path): ApiPath<InvariantPath>,
 ) -> Result<StatusCode, ApiError> {
-    collection_name::check(&path.collection)?;
-    let need = Need::write(&path.collection);
+    let need = Need::write(&collection);
     state
         .run(credentials, need, move |db, _| {
-            Ok(drop_invariant(db, &path.collection, &path.name)?)
+            Ok(drop_invariant(db, &collection, &path.name)?)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -23,8 +23,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::JsonBody;
-use crate::collection_name;
-use crate::extract::ApiPath;
+use crate::collection_name::CollectionName;
 use crate::limits::{
     MAX_MIGRATION_CHUNK_DOCUMENTS, MAX_QUERY_TIME_MS, MIGRATION_TIME_SHARE_PERCENT,
 };
@@ -116,16 +115,15 @@ pub enum MigrationResponse {
 /// them. A run refused by existing documents (409 `existing_documents_invalid`) changes
 /// nothing; one cut off by its time budget (408 `migration_timeout`) is resumable.
 #[utoipa::path(post, operation_id = "migrate_schema", path = "/v1/collections/{collection}/schema/migrations", tag = "schemas",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body = MigrationRequest,
     responses((status = 200, description = "The dry run's findings, or the finished migration", body = MigrationResponse), ErrorResponses))]
 pub async fn migrate(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     JsonBody(request): JsonBody<MigrationRequest>,
 ) -> Result<Json<MigrationResponse>, ApiError> {
-    collection_name::check(&collection)?;
     let migration = match &request.migration {
         Some(JsonExpression(value)) => Some(Migration::from_value(value)?),
         None => None,

@@ -179,4 +179,37 @@ mod tests {
         assert_eq!(ids.len(), 45);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
+
+    #[test]
+    fn every_collection_segment_is_declared_once_with_its_pattern() {
+        let spec: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+        let mut routes = 0;
+        for (path, operations) in spec["paths"].as_object().unwrap() {
+            if !path.contains("{collection}") {
+                continue;
+            }
+            for (method, operation) in operations.as_object().unwrap() {
+                let declared: Vec<_> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["name"] == "collection")
+                    .collect();
+                assert_eq!(declared.len(), 1, "{method} {path}");
+                let param = declared[0];
+                assert_eq!(param["in"], "path", "{method} {path}");
+                assert_eq!(param["required"], true, "{method} {path}");
+                assert_eq!(
+                    param["schema"]["pattern"],
+                    crate::openapi::COLLECTION_NAME_PATTERN,
+                    "{method} {path}"
+                );
+                routes += 1;
+            }
+        }
+        assert!(
+            routes >= 25,
+            "only {routes} operations with a collection segment"
+        );
+    }
 }

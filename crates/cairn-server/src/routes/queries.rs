@@ -18,8 +18,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::{JsonBody, OptionalJsonBody};
-use crate::collection_name;
-use crate::extract::ApiPath;
+use crate::collection_name::{self, CollectionName};
 use crate::limits::{DEFAULT_QUERY_PAGE, MAX_QUERY_PAGE, MAX_QUERY_SKIP, MAX_QUERY_TIME_MS};
 use crate::openapi::{
     AnyValueSchema, ErrorResponses, FilterSchema, PipelineSchema, ProjectionSchema, SortSchema,
@@ -170,16 +169,15 @@ pub struct ExplainResponse {
 
 /// Finds documents: filter, sort, skip, limit, projection, and a cursor for the next page.
 #[utoipa::path(post, operation_id = "query_documents", path = "/v1/collections/{collection}/query", tag = "queries",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body = Option<QueryRequest>,
     responses((status = 200, description = "One page of results", body = QueryResponse), ErrorResponses))]
 pub async fn query(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<JsonBytes, ApiError> {
-    collection_name::check(&collection)?;
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
     let max_bytes = state.limits.max_response_bytes;
@@ -201,16 +199,15 @@ pub async fn query(
 
 /// Counts the documents matching a filter.
 #[utoipa::path(post, operation_id = "count_documents", path = "/v1/collections/{collection}/count", tag = "queries",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body = Option<CountRequest>,
     responses((status = 200, description = "The count", body = CountResponse), ErrorResponses))]
 pub async fn count(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     OptionalJsonBody(request): OptionalJsonBody<CountRequest>,
 ) -> Result<Json<CountResponse>, ApiError> {
-    collection_name::check(&collection)?;
     let filter = parse_filter(request.filter)?;
     let need = Need::read(&collection);
     let count = state
@@ -223,16 +220,15 @@ pub async fn count(
 
 /// The distinct values of a field among the documents matching a filter.
 #[utoipa::path(post, operation_id = "distinct_values", path = "/v1/collections/{collection}/distinct", tag = "queries",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body = DistinctRequest,
     responses((status = 200, description = "The values", body = DistinctResponse), ErrorResponses))]
 pub async fn distinct(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     JsonBody(request): JsonBody<DistinctRequest>,
 ) -> Result<JsonBytes, ApiError> {
-    collection_name::check(&collection)?;
     let filter = parse_filter(request.filter)?;
     let field = request.field;
     let need = Need::read(&collection);
@@ -248,16 +244,15 @@ pub async fn distinct(
 /// Shows how a query runs: the chosen plan, the alternatives with their estimated costs, and
 /// what running it examined (the query is executed; its documents are not returned).
 #[utoipa::path(post, operation_id = "explain_query", path = "/v1/collections/{collection}/explain", tag = "queries",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body = Option<QueryRequest>,
     responses((status = 200, description = "The plan", body = ExplainResponse), ErrorResponses))]
 pub async fn explain(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
-    collection_name::check(&collection)?;
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let mut query = build_query(request)?;
     let need = Need::read(&collection);
@@ -287,16 +282,15 @@ pub async fn explain(
 /// Runs an aggregation pipeline. `$lookup` stages read their `from` collections too, so the
 /// caller needs read access to each of them.
 #[utoipa::path(post, operation_id = "aggregate", path = "/v1/collections/{collection}/aggregate", tag = "queries",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body = AggregateRequest,
     responses((status = 200, description = "The pipeline's output", body = AggregateResponse), ErrorResponses))]
 pub async fn aggregate(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     JsonBody(request): JsonBody<AggregateRequest>,
 ) -> Result<JsonBytes, ApiError> {
-    collection_name::check(&collection)?;
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
     let pipeline = Pipeline::parse(&stages)?;

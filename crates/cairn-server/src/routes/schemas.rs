@@ -10,8 +10,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::JsonBody;
-use crate::collection_name;
-use crate::extract::ApiPath;
+use crate::collection_name::{self, CollectionName};
 use crate::openapi::ErrorResponses;
 use crate::state::SharedState;
 
@@ -72,14 +71,13 @@ pub(crate) fn to_json(value: &cairn::Value) -> serde_json::Value {
 /// The collection's current schema (needs read access). A schemaless collection answers
 /// version 0 with a `null` schema; an unknown one 404 `collection_not_found`.
 #[utoipa::path(get, operation_id = "get_schema", path = "/v1/collections/{collection}/schema", tag = "schemas",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     responses((status = 200, description = "The schema", body = SchemaView), ErrorResponses))]
 pub async fn get(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
 ) -> Result<Json<SchemaView>, ApiError> {
-    collection_name::check(&collection)?;
     let need = Need::read(&collection);
     let view = state
         .read(credentials, need, move |db, _| {
@@ -113,16 +111,15 @@ pub async fn get(
 /// documents (409 `migration_required` otherwise). Needs write access to the collection and to
 /// every collection it references.
 #[utoipa::path(put, operation_id = "set_schema", path = "/v1/collections/{collection}/schema", tag = "schemas",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     request_body(content = Object, description = "The schema document (fields, additional_fields, rules)"),
     responses((status = 200, description = "The new version", body = SchemaView), ErrorResponses))]
 pub async fn put(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Json<SchemaView>, ApiError> {
-    collection_name::check(&collection)?;
     let source = cairn::Value::from_json_str(&body.to_string())?;
     let schema = cairn::schema::Schema::from_value(&source)?;
     let referenced = referenced_collections(&schema)?;
@@ -151,14 +148,13 @@ pub async fn put(
 
 /// The schema's version history (needs read access).
 #[utoipa::path(get, operation_id = "get_schema_history", path = "/v1/collections/{collection}/schema/history", tag = "schemas",
-    params(("collection" = String, Path, description = "Collection name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    params(CollectionName),
     responses((status = 200, description = "Every version, oldest first", body = SchemaHistory), ErrorResponses))]
 pub async fn history(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(collection): ApiPath<String>,
+    CollectionName(collection): CollectionName,
 ) -> Result<Json<SchemaHistory>, ApiError> {
-    collection_name::check(&collection)?;
     let need = Need::read(&collection);
     let versions = state
         .read(credentials, need, move |db, _| {

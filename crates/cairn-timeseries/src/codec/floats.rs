@@ -12,16 +12,12 @@
 use super::bits::{BitReader, BitWriter, ByteReader};
 use super::ints;
 use crate::error::{Result, TsError};
+use crate::limits::{MAX_DECIMALS, MAX_EXACT};
 
 /// Tag of a Gorilla XOR column.
 pub const TAG_GORILLA: u8 = 0;
 /// Tag of a scaled-decimal column.
 pub const TAG_DECIMAL: u8 = 1;
-/// Decimal digits the decimal path tries at most: beyond 10, `m` nears 2^53 for ordinary
-/// magnitudes and Gorilla does as well.
-const MAX_DECIMALS: u8 = 10;
-/// Largest `|m|` the decimal path accepts: every integer up to 2^53 is an exact `f64`.
-const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
 
 /// Encodes `values`, choosing the smaller of the two representations.
 pub fn encode(values: &[f64], out: &mut Vec<u8>) {

@@ -1,4 +1,4 @@
-//! The printed result: the configuration, the side-by-side Markdown table with the issue's
+//! The printed result: the configuration, the side-by-side Markdown table with the design
 //! targets, and notes on internals. Targets are reported, never asserted.
 
 use super::{CoreArgs, BATCH_DOCS, MIB};
@@ -35,7 +35,7 @@ pub struct Outcome {
     pub sqlite: Figures,
 }
 
-/// A goal from the issue for the Cairn/SQLite ratio of one row.
+/// The goal the Cairn/SQLite ratio of one row is held to.
 #[derive(Debug, Clone, Copy)]
 enum Target {
     /// The ratio should be at least this (throughput).

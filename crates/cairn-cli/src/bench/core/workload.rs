@@ -2,6 +2,7 @@
 //! on demand from its index in both systems' native forms (a Cairn [`Value`] and JSON text), so
 //! both systems store exactly the same documents without holding a million of them in memory.
 
+use crate::bench::limits::MAX_CORE_TAGS;
 use cairn::{DocId, Object, Value};
 
 /// Seed of the document contents: fixed, so every run stores the same documents.
@@ -36,15 +37,12 @@ const LAST_NAMES: [&str; 16] = [
     "Liskov", "Lovelace", "McCarthy", "Perlman", "Shannon", "Turing", "Wirth",
 ];
 
-/// Tag vocabulary: 12 words; each document takes 1 to [`MAX_TAGS`] consecutive ones.
+/// Tag vocabulary: 12 words; each document takes 1 to [`MAX_CORE_TAGS`] consecutive ones.
 #[rustfmt::skip]
 const TAGS: [&str; 12] = [
     "alpha", "beta", "gamma", "delta", "red", "green", "blue", "new", "vip", "trial", "beta-user",
     "archived",
 ];
-
-/// Most tags on one document.
-const MAX_TAGS: u64 = 4;
 
 /// Documents sampled to report the average JSON size.
 const SIZE_SAMPLE_DOCS: usize = 1_000;
@@ -178,7 +176,7 @@ pub(crate) fn fields(index: usize) -> Fields {
         rng.below(10_000)
     );
     let tag_start = rng.below(TAGS.len() as u64) as usize;
-    let tag_count = 1 + rng.below(MAX_TAGS) as usize;
+    let tag_count = 1 + rng.below(MAX_CORE_TAGS) as usize;
     Fields {
         name: format!("{first} {last}"),
         email,

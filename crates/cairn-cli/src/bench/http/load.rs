@@ -11,12 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::cpu::server_cpu_time;
-
-/// Largest response head the client accepts: 16 KiB, far above what either server sends.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
-
-/// Largest response body the client accepts: 1 MiB.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+use crate::bench::limits::{MAX_HTTP_BODY_BYTES, MAX_HTTP_HEAD_BYTES};
 
 /// What one phase measured.
 #[derive(Debug, Clone)]
@@ -136,7 +131,10 @@ async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> anyhow::
         if let Some(end) = find(buffer, b"\r\n\r\n") {
             break end + 4;
         }
-        ensure!(buffer.len() <= MAX_HEAD_BYTES, "response head too long");
+        ensure!(
+            buffer.len() <= MAX_HTTP_HEAD_BYTES,
+            "response head too long"
+        );
         read_more(stream, buffer).await?;
     };
     let head = std::str::from_utf8(&buffer[..head_end]).context("response head is not UTF-8")?;
@@ -154,7 +152,7 @@ async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> anyhow::
                 .flatten()
         })
         .context("response without Content-Length")?;
-    ensure!(length <= MAX_BODY_BYTES, "response body too long");
+    ensure!(length <= MAX_HTTP_BODY_BYTES, "response body too long");
     while buffer.len() < head_end + length {
         read_more(stream, buffer).await?;
     }

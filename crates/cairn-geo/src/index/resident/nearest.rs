@@ -7,6 +7,7 @@ use std::hash::BuildHasher;
 
 use super::{farthest, widen, ResidentIndex, BOUND_SLACK, LEAF_ENTRIES};
 use crate::error::Result;
+use crate::index::limits::MAX_BOUNDED_WANT;
 use crate::index::read::SearchStats;
 use crate::primitive::{Aabb, Primitive};
 
@@ -215,10 +216,6 @@ struct WithinBound {
     largest: f64,
     hasher: foldhash::fast::FixedState,
 }
-
-/// Largest `want` [`WithinBound`] tracks (its updates scan its documents); a larger one
-/// walks unbounded.
-const MAX_BOUNDED_WANT: usize = 256;
 
 impl WithinBound {
     fn new(want: usize) -> WithinBound {

@@ -1,4 +1,4 @@
-//! Shared helpers for the invariant tests.
+//! Shared helpers for the invariant tests (a module of each test crate, not a test target of its own).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
