@@ -206,69 +206,38 @@ fn check_timeseries(config: &Config, report: &mut cairn::CheckReport) -> anyhow:
     Ok(chunks)
 }
 
-/// Verifies the vector and full-text indexes of every collection; the number checked.
+/// Verifies the vector and full-text indexes of every collection against their documents
+/// (`cairn_vector::verify`; `cairn_text::verify_text_index`: postings, frequencies,
+/// statistics, bounds), a finding per disagreement; the number of indexes checked.
 fn check_vectors(config: &Config, report: &mut cairn::CheckReport) -> anyhow::Result<usize> {
     let db = cairn::open(config.clone())?;
     let mut txn = db.read()?;
     let mut checked = 0;
     for meta in db.list_collections()? {
-        checked += check_vector_indexes(&mut txn, &meta.name, report)?;
-        checked += check_text_indexes(&mut txn, &meta.name, report)?;
+        let collection = meta.name.as_str();
+        for ext in &meta.extensions {
+            let details: Vec<String> = if ext.kind == cairn::vector::VECTOR_KIND {
+                cairn::vector::verify(&mut txn, collection, &ext.name)?
+                    .findings
+                    .into_iter()
+                    .map(|finding| format!("{}: {}", finding.subject, finding.problem))
+                    .collect()
+            } else if ext.kind == cairn::text::TEXT_KIND {
+                cairn::text::verify_text_index(&mut txn, collection, &ext.name)?.findings
+            } else {
+                continue;
+            };
+            checked += 1;
+            for detail in details {
+                report.add(cairn::Finding::Extension {
+                    collection: collection.to_string(),
+                    extension: ext.name.clone(),
+                    detail,
+                });
+            }
+        }
     }
     Ok(checked)
-}
-
-/// Verifies every full-text index of a collection against its documents
-/// (`cairn_text::verify_text_index`: postings, frequencies, statistics, bounds); adds a finding
-/// per mismatch. Returns the number of indexes checked.
-fn check_text_indexes(
-    txn: &mut cairn::Transaction,
-    collection: &str,
-    report: &mut cairn::CheckReport,
-) -> anyhow::Result<usize> {
-    let names: Vec<String> = txn
-        .collection_meta(collection)?
-        .extensions
-        .iter()
-        .filter(|e| e.kind == cairn::text::TEXT_KIND)
-        .map(|e| e.name.clone())
-        .collect();
-    for name in &names {
-        for detail in cairn::text::verify_text_index(txn, collection, name)?.findings {
-            report.add(cairn::Finding::Extension {
-                collection: collection.to_string(),
-                extension: name.clone(),
-                detail,
-            });
-        }
-    }
-    Ok(names.len())
-}
-
-/// Verifies every vector index of a collection against its documents (`cairn_vector::verify`);
-/// adds a finding per disagreement. Returns the number of indexes checked.
-fn check_vector_indexes(
-    txn: &mut cairn::Transaction,
-    collection: &str,
-    report: &mut cairn::CheckReport,
-) -> anyhow::Result<usize> {
-    let names: Vec<String> = txn
-        .collection_meta(collection)?
-        .extensions
-        .iter()
-        .filter(|e| e.kind == cairn::vector::VECTOR_KIND)
-        .map(|e| e.name.clone())
-        .collect();
-    for name in &names {
-        for finding in cairn::vector::verify(txn, collection, name)?.findings {
-            report.add(cairn::Finding::Extension {
-                collection: collection.to_string(),
-                extension: name.clone(),
-                detail: format!("{}: {}", finding.subject, finding.problem),
-            });
-        }
-    }
-    Ok(names.len())
 }
 
 /// Compacts a closed database and says how much space it gave back.
