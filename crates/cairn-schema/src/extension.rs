@@ -34,7 +34,7 @@ pub const REFERRERS_KIND: &str = "schema_referrers";
 /// The reserved top-level field holding the schema version a document was written under.
 /// Chosen over a record-header slot so that it travels with the document everywhere a
 /// document goes (change log, backups, exports, replication) and queries can find documents
-/// still on an old version; see ARCHITECTURE.md.
+/// still on an old version; see `docs/design/schema.md`.
 pub const SCHEMA_VERSION_FIELD: &str = "_schema_version";
 
 /// A schema as stored in the catalog: the version, its definition, and the transformation of
