@@ -19,6 +19,7 @@ pub mod decode;
 pub mod entries;
 mod error;
 pub mod keys;
+pub mod layout;
 pub mod limits;
 pub mod maintain;
 pub mod path_values;

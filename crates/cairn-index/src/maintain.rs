@@ -1,6 +1,10 @@
 //! Keeping an index in step with its collection: the extension the engine calls on every
 //! write, and the entry writes (with uniqueness checks) shared with online builds.
 
+pub use crate::layout::ENTRIES_TABLE;
+pub use crate::layout::META_TABLE;
+pub use crate::layout::MULTIKEY_KEY;
+pub use crate::layout::READY_KEY;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -19,14 +23,6 @@ use crate::stats::StatsCell;
 
 /// The extension kind name of secondary indexes in the catalog.
 pub const INDEX_KIND: &str = "index";
-/// Table of index entries.
-pub const ENTRIES_TABLE: &str = "entries";
-/// Table of index facts: build state and the multikey flag.
-pub const META_TABLE: &str = "meta";
-/// Key in [`META_TABLE`] present once the index is complete (online build finished).
-pub const READY_KEY: &[u8] = b"ready";
-/// Key in [`META_TABLE`] present once any document held an array in an indexed field.
-pub const MULTIKEY_KEY: &[u8] = b"multikey";
 
 /// A callback over `(key, value)` entries; returns whether to continue.
 pub(crate) type EntryVisitor<'v> = dyn FnMut(&[u8], &[u8]) -> EngineResult<bool> + 'v;

@@ -14,6 +14,8 @@
 //!   other), the delta applied, the bound checked, and the new aggregate written. Groups whose
 //!   count and sum the transaction leaves unchanged are not read at all.
 
+pub(crate) use crate::layout::META_TABLE;
+pub(crate) use crate::layout::TOTAL_KEY;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -30,12 +32,6 @@ use crate::spec::{BoundOp, InvariantSpec, Rule};
 
 /// The extension kind name of invariants in the catalog.
 pub const INVARIANT_KIND: &str = "invariant";
-/// Table of facts fixed when the invariant was added (the conserved total).
-pub(crate) const META_TABLE: &str = "meta";
-/// Key in [`META_TABLE`]: the conserved total of a `conserve` invariant, as an
-/// [`ExactSum`] encoding. Written once when the invariant is added and never again (every
-/// later commit keeps the total), so reading it costs no conflicts.
-pub(crate) const TOTAL_KEY: &[u8] = b"total";
 
 /// A live invariant on one collection.
 pub struct InvariantExtension {

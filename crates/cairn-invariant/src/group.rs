@@ -8,13 +8,11 @@
 //! `null`), after turning a float holding an integer into that integer, so `1` and `1.0` — equal
 //! values to every Cairn comparison — are one group.
 
+pub(crate) use crate::layout::GROUPS_TABLE;
 use cairn_doc::{FieldPath, Object, Value};
 
 use crate::exact_sum::ExactSum;
 use crate::limits::MAX_GROUP_KEY_BYTES;
-
-/// Table of group aggregates.
-pub(crate) const GROUPS_TABLE: &str = "groups";
 
 /// A group's stored aggregate.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -25,6 +25,7 @@ mod check;
 mod error;
 mod exact_sum;
 mod group;
+mod layout;
 pub mod limits;
 mod spec;
 

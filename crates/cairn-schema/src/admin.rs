@@ -8,6 +8,7 @@
 //! that transaction (and dropped again if it fails); indexes no longer needed are dropped
 //! after it.
 
+pub use crate::layout::HISTORY_TABLE;
 use std::ops::Bound;
 
 use cairn_doc::{DateTime, Object, Value};
@@ -25,9 +26,6 @@ use crate::limits::MAX_SCHEMA_FILE_BYTES;
 use crate::migrate::{write_progress, MigrationProgress, Transform};
 use crate::validate::Probe;
 
-/// The history table of the schema extension: key = version (u64 BE) ‖ event (0 set or
-/// migration started, 1 migration finished).
-pub const HISTORY_TABLE: &str = "history";
 /// Prefix of the names of indexes a schema creates and owns.
 pub const SCHEMA_INDEX_PREFIX: &str = "schema_";
 

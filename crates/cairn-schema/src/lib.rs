@@ -21,6 +21,7 @@ pub mod definition;
 mod error;
 pub mod expr;
 pub mod extension;
+pub mod layout;
 pub mod limits;
 pub mod migrate;
 pub mod validate;

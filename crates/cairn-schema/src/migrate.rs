@@ -18,6 +18,8 @@
 //! again) continues after the cursor. A final transaction drops the transformation.
 //! Transformation steps address top-level fields.
 
+pub use crate::layout::MIGRATION_TABLE;
+use crate::layout::PROGRESS_KEY;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -33,10 +35,6 @@ use crate::limits::{
     MAX_DRY_RUN_REASONS, MAX_DRY_RUN_SAMPLES, MAX_DRY_RUN_UNIQUE_VALUES, MAX_MIGRATION_STEPS,
 };
 use crate::validate::Probe;
-
-/// The migration state table of the schema extension, and its one key.
-pub const MIGRATION_TABLE: &str = "migration";
-const PROGRESS_KEY: &[u8] = b"progress";
 
 /// One transformation step.
 #[derive(Debug, Clone)]

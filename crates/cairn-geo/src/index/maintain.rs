@@ -1,6 +1,8 @@
 //! Keeping a spatial index in step with its collection: the extension the engine calls on
 //! every write, inside the writing transaction.
 
+pub use crate::index::layout::META_TABLE;
+pub use crate::index::layout::READY_KEY;
 use std::sync::Arc;
 
 use cairn_doc::Value;
@@ -17,10 +19,6 @@ use crate::index::stamp;
 
 /// The extension kind name of spatial indexes in the catalog.
 pub const SPATIAL_KIND: &str = "spatial";
-/// Table of facts about the index: build state, content stamp (`stamp.rs`).
-pub const META_TABLE: &str = "meta";
-/// Key in [`META_TABLE`] present once the index is complete (online build finished).
-pub const READY_KEY: &[u8] = b"ready";
 
 /// A live spatial index.
 pub struct SpatialExtension {

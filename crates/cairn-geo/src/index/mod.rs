@@ -20,6 +20,7 @@ mod cached_read;
 pub mod entries;
 mod entries_table;
 pub mod grid;
+pub mod layout;
 pub mod limits;
 pub mod maintain;
 pub mod page_cache;

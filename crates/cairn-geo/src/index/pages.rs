@@ -30,10 +30,8 @@
 //! page-locking database; entries far apart never do.
 
 use crate::error::{GeoError, Result};
+pub use crate::index::layout::PAGES_TABLE;
 pub use crate::index::limits::{MAX_ENTRY_KEY_BYTES, MAX_ENTRY_VALUE_BYTES, MAX_PAGE_BYTES};
-
-/// The table of entry pages.
-pub const PAGES_TABLE: &str = "pages";
 
 /// The last page's key: above every entry key (an entry key starts with its level, at most
 /// 255, followed by a cell code whose first byte is 0 on the overflow level).

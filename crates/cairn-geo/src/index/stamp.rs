@@ -13,6 +13,7 @@
 //! Copies of a whole snapshot (full backups) carry the stamp with the entries, so the pair
 //! stays consistent; replays (incremental restore) run the write hook and stamp afresh.
 
+pub use crate::index::layout::STAMP_KEY;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -21,9 +22,6 @@ use cairn_engine::{ExtensionTxn, Result as EngineResult, Transaction};
 
 use crate::error::{GeoError, Result};
 use crate::index::maintain::META_TABLE;
-
-/// Key in [`META_TABLE`] of the stamp.
-pub const STAMP_KEY: &[u8] = b"stamp";
 
 /// Bytes of a stored stamp.
 pub const STAMP_BYTES: usize = 16;
