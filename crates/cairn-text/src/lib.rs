@@ -46,6 +46,7 @@ pub use build::{
 };
 pub use maintain::{text_index, TextExtension, TextExtensionKind, TEXT_KIND};
 pub mod query;
+pub mod query_model;
 pub mod search;
 mod topk;
 

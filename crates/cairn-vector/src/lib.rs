@@ -21,6 +21,7 @@ pub mod kernels;
 pub mod limits;
 mod maintain;
 pub mod metric;
+pub mod query;
 mod search;
 pub mod spec;
 mod store;

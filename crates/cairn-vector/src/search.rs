@@ -82,7 +82,7 @@ pub fn vector_index(txn: &mut Transaction, collection: &str, name: &str) -> Resu
 }
 
 /// Resolves a ready index and checks the query against it.
-fn prepare(
+pub(crate) fn prepare(
     txn: &mut Transaction,
     collection: &str,
     name: &str,
@@ -138,12 +138,27 @@ pub fn search(
         index: name,
     };
     let mut nodes = Nodes::new(&mut store, name, spec.dims, spec.metric);
+    let (hits, stats) = graph_search(&mut nodes, query, k, ef, filter)?;
+    drop(nodes);
+    let hits = recheck(txn, collection, &spec, query, hits)?;
+    Ok(SearchOutcome { hits, stats })
+}
+
+/// The graph walk of [`search`] over any view of the nodes (`ef` already at least `k`): up
+/// to `k` accepted nodes, nearest first, not yet rechecked against their documents.
+pub(crate) fn graph_search(
+    nodes: &mut Nodes<'_>,
+    query: &[f32],
+    k: usize,
+    ef: usize,
+    filter: Option<KeyFilter<'_>>,
+) -> Result<(Vec<Scored>, SearchStats)> {
     let Some(entry) = nodes.entry()? else {
-        return Ok(SearchOutcome::default());
+        return Ok((Vec::new(), SearchStats::default()));
     };
     let Some(distance) = nodes.distance(query, &entry.key)? else {
         return Err(VectorError::Corrupt {
-            index: name.to_string(),
+            index: nodes.index().to_string(),
             reason: "the entry point has no vector",
         });
     };
@@ -152,9 +167,9 @@ pub fn search(
         key: entry.key,
     }];
     for layer in (1..=entry.level as usize).rev() {
-        nearest = search_layer(&mut nodes, query, &nearest, 1, layer, None)?.nearest;
+        nearest = search_layer(nodes, query, &nearest, 1, layer, None)?.nearest;
     }
-    let found = search_layer(&mut nodes, query, &nearest, ef, 0, filter)?;
+    let found = search_layer(nodes, query, &nearest, ef, 0, filter)?;
     let mut stats = nodes.stats;
     stats.ef = ef;
     let mut hits = found.nearest;
@@ -162,13 +177,11 @@ pub fn search(
         // Fewer accepted nodes are reachable than asked for: the graph alone cannot tell
         // whether more match, an exact scan can.
         stats.exhaustive_fallback = true;
-        hits = exact_top_k(&mut nodes, query, k, None, filter)?;
+        hits = exact_top_k(nodes, query, k, None, filter)?;
         stats.distances_computed = nodes.stats.distances_computed;
     }
     hits.truncate(k);
-    drop(nodes);
-    let hits = recheck(txn, collection, &spec, query, hits)?;
-    Ok(SearchOutcome { hits, stats })
+    Ok((hits, stats))
 }
 
 /// The `k` nearest documents to `query` by computing every distance: over `candidates`
@@ -199,7 +212,7 @@ pub fn search_exact(
 }
 
 /// The `k` nearest accepted nodes among `candidates` (or all), nearest first.
-fn exact_top_k(
+pub(crate) fn exact_top_k(
     nodes: &mut Nodes<'_>,
     query: &[f32],
     k: usize,
@@ -247,7 +260,7 @@ fn exact_top_k(
 }
 
 /// Rechecks hits against their documents in the snapshot (see the module doc).
-fn recheck(
+pub(crate) fn recheck(
     txn: &mut Transaction,
     collection: &str,
     spec: &VectorSpec,
