@@ -54,6 +54,8 @@ pub struct SearchStats {
     pub nodes_visited: u64,
     /// Distances computed.
     pub distances_computed: u64,
+    /// Whether the walk read a resident image (`resident/`) rather than the tables.
+    pub resident: bool,
     /// Whether the graph walk ran out of reachable nodes with fewer than `k` accepted and
     /// the search finished with an exact scan, so it still returned `min(k, matches)`.
     pub exhaustive_fallback: bool,
@@ -132,14 +134,18 @@ pub fn search(
         });
     }
     let ef = ef.max(k);
-    let mut store = TxnStore {
-        txn,
-        collection,
-        index: name,
+    let (hits, stats) = match crate::resident::image_for(txn, collection, &spec)? {
+        Some(image) => crate::resident::search_image(&image, query, k, ef, filter),
+        None => {
+            let mut store = TxnStore {
+                txn,
+                collection,
+                index: name,
+            };
+            let mut nodes = Nodes::new(&mut store, name, spec.dims, spec.metric);
+            graph_search(&mut nodes, query, k, ef, filter)?
+        }
     };
-    let mut nodes = Nodes::new(&mut store, name, spec.dims, spec.metric);
-    let (hits, stats) = graph_search(&mut nodes, query, k, ef, filter)?;
-    drop(nodes);
     let hits = recheck(txn, collection, &spec, query, hits)?;
     Ok(SearchOutcome { hits, stats })
 }

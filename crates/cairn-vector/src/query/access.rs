@@ -29,6 +29,7 @@ use super::ops::NearVector;
 use crate::hnsw::layer::Scored;
 use crate::hnsw::nodes::Nodes;
 use crate::limits::MAX_EF;
+use crate::resident::{image_for, search_image};
 use crate::search::{graph_search, recheck, KeyFilter, SearchStats};
 use crate::spec::VectorSpec;
 use crate::store::{EntryVisitor, RawStore};
@@ -104,6 +105,11 @@ impl AccessMethod for VectorAccess {
             (false, false) => format!("graph, ef={ef}"),
             (false, true) => format!("graph, ef={ef}, filter during traversal"),
         };
+        let mode = if stats.resident {
+            format!("{mode}, resident image")
+        } else {
+            mode
+        };
         Ok(Ranked {
             rows,
             description: format!(
@@ -158,13 +164,22 @@ fn graph(
             }
         }
     };
+    let image = {
+        let mut fetch = cell.borrow_mut();
+        let cx = fetch.scan();
+        image_for(cx.txn, cx.collection, spec)?
+    };
     let mut store = FetchStore {
         fetch: &cell,
         index: &spec.name,
     };
     let mut nodes = Nodes::new(&mut store, &spec.name, spec.dims, spec.metric);
+    let mut walk = |filter: Option<KeyFilter<'_>>| match &image {
+        Some(image) => Ok(search_image(image, query, k, ef, filter)),
+        None => graph_search(&mut nodes, query, k, ef, filter),
+    };
     let filter: Option<KeyFilter<'_>> = filtered.then_some(&accept);
-    let (mut hits, mut stats) = graph_search(&mut nodes, query, k, ef, filter)?;
+    let (mut hits, mut stats) = walk(filter)?;
     if let Some(err) = failure.borrow_mut().take() {
         return Err(err);
     }
@@ -172,7 +187,7 @@ fn graph(
         // A node the filter rejects although the filter is only the `$nearVector` (a value
         // of another dimension cannot be indexed, so this should not happen): search again,
         // testing during the walk.
-        (hits, stats) = graph_search(&mut nodes, query, k, ef, Some(&accept))?;
+        (hits, stats) = walk(Some(&accept))?;
     }
     if let Some(err) = failure.borrow_mut().take() {
         return Err(err);
