@@ -359,6 +359,8 @@ pub enum IndexKindArg {
     Spatial,
     /// One vector field: nearest neighbours (needs --dims and --metric).
     Vector,
+    /// String fields: full text, `$text` ranked by BM25.
+    Text,
 }
 
 /// Presets that tune a database for one goal.
@@ -498,7 +500,8 @@ pub enum IndexAction {
         fields: Vec<String>,
         /// `btree` (equality, ranges, sort), `hash` (equality on all fields), `spatial`
         /// (one geometry field: `$withinDistance`, `$near`, `$intersects`, `$within`) or
-        /// `vector` (one vector field: nearest neighbours; needs --dims and --metric).
+        /// `vector` (one vector field: nearest neighbours; needs --dims and --metric) or
+        /// `text` (string fields: `$text` with BM25; --language, --boosts, --edge-ngrams).
         #[arg(long, value_enum, default_value = "btree")]
         kind: IndexKindArg,
         /// Refuse two documents with the same key (documents with a null or missing field
@@ -507,6 +510,8 @@ pub enum IndexAction {
         unique: bool,
         #[command(flatten)]
         vector: VectorIndexArgs,
+        #[command(flatten)]
+        text: TextIndexArgs,
     },
     /// Drop an index.
     Drop {
@@ -541,6 +546,21 @@ pub struct VectorIndexArgs {
     /// Vector index: default HNSW candidate list while searching (default 64).
     #[arg(long)]
     pub ef_search: Option<usize>,
+}
+
+/// The definition of a text index (`cairn index create … --kind text`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TextIndexArgs {
+    /// Text index: the analyzer's language — stop words and stemming (default `english`;
+    /// french, german, spanish, italian, portuguese, dutch, russian, swedish, or `none`).
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Text index: one boost per field, comma-separated, in the order of --fields (default 1).
+    #[arg(long, value_delimiter = ',')]
+    pub boosts: Option<Vec<f64>>,
+    /// Text index: also index edge n-grams `MIN,MAX` long (search-as-you-type).
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    pub edge_ngrams: Option<Vec<usize>>,
 }
 
 /// Invariant operations.

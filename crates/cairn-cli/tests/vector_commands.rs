@@ -62,3 +62,88 @@ fn vector_index_create_list_refuse_check_and_drop() {
     let listed = run_ok(cairn(&data).args(["index", "list", "e"]));
     assert!(listed.contains("no indexes"), "{listed}");
 }
+
+/// `cairn index create … --kind text`, `cairn query` with `$text` and `$nearVector`, `cairn
+/// explain` naming the access path and its counters, and `cairn check` covering both indexes.
+#[test]
+fn text_index_and_ranking_queries_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("db");
+    run_ok(cairn(&data).args(["collection", "create", "e"]));
+    let words = [
+        "hydrogen fuel",
+        "helium balloon",
+        "heavy water",
+        "fuel cell",
+    ];
+    let docs: String = (0..20)
+        .map(|i| {
+            format!(
+                "{{\"_id\": {i}, \"emb\": {{\"$vector\": [{i}, 1, 0.5]}}, \"body\": \"{}\"}}\n",
+                words[i % 4]
+            )
+        })
+        .collect();
+    let file = dir.path().join("e.jsonl");
+    std::fs::write(&file, docs).unwrap();
+    run_ok(cairn(&data).args(["import", "e"]).arg(&file));
+    let (_, err) = run_err(cairn(&data).args([
+        "index",
+        "create",
+        "e",
+        "t",
+        "--fields",
+        "body",
+        "--language",
+        "english",
+    ]));
+    assert!(err.contains("apply to --kind text only"), "{err}");
+    let out = run_ok(cairn(&data).args([
+        "index",
+        "create",
+        "e",
+        "t",
+        "--fields",
+        "body",
+        "--kind",
+        "text",
+        "--language",
+        "english",
+        "--boosts",
+        "2",
+    ]));
+    assert!(
+        out.contains("created text index `t` on `e` (english)"),
+        "{out}"
+    );
+    run_ok(cairn(&data).args([
+        "index", "create", "e", "v", "--fields", "emb", "--kind", "vector", "--dims", "3",
+        "--metric", "l2",
+    ]));
+    let listed = run_ok(cairn(&data).args(["index", "list", "e"]));
+    assert!(
+        listed.contains("body^2") && listed.contains("english"),
+        "{listed}"
+    );
+    let found =
+        run_ok(cairn(&data).args(["query", "e", r#"{"$text": {"query": "helium", "k": 2}}"#]));
+    assert!(
+        found.contains("_score") && found.contains("helium balloon"),
+        "{found}"
+    );
+    let found = run_ok(cairn(&data).args([
+        "query",
+        "e",
+        r#"{"emb": {"$nearVector": {"vector": [7.1, 1, 0.5], "k": 1}}}"#,
+    ]));
+    assert!(
+        found.contains("\"_id\":7") || found.contains("\"_id\": 7"),
+        "{found}"
+    );
+    let explained = run_ok(cairn(&data).args(["explain", "e", r#"{"$text": {"query": "fuel"}}"#]));
+    assert!(
+        explained.contains("text index `t`") && explained.contains("text_postings_read"),
+        "{explained}"
+    );
+    assert_check_passes(&data);
+}

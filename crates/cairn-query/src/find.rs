@@ -573,7 +573,11 @@ fn run_ranked_query(
                 Some(p) => p.apply(row.doc),
                 None => row.doc,
             };
-            with_rank(doc, &ranked.ranking.output_field, row.rank)
+            with_rank(
+                doc,
+                &ranked.ranking.output_field,
+                ranked.op.shown_rank(row.rank),
+            )
         })
         .collect();
     Ok((

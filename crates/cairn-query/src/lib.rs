@@ -38,7 +38,7 @@ pub mod ranked;
 pub use aggregate::{aggregate, Pipeline};
 pub use bulk::{delete_many, update_many, BulkOptions, BulkReport};
 pub use error::{QueryError, Result};
-pub use filter::{Filter, Op};
+pub use filter::{Filter, Op, DOCUMENT_LEVEL_PATH};
 pub use find::{count, distinct, explain, find, find_in, for_each_match, Explain, FindResult};
 pub use projection::Projection;
 pub use query::{parse_sort, Query, SortKey};

@@ -118,10 +118,12 @@ pub fn run_ranked(
     match method {
         Some(method) => {
             // Keeping only `_id` of a filter that is this condition alone: rows come from keys.
-            let from_keys = executor.ids_only && is_only(executor.filter, condition);
+            let only_ranking = is_only(executor.filter, condition);
+            let from_keys = executor.ids_only && only_ranking;
             let mut fetch = Fetcher {
                 executor,
                 from_keys,
+                only_ranking,
                 fetched: std::collections::HashMap::new(),
             };
             method.rank(&mut fetch, &condition.path, condition.op.as_ref(), k)

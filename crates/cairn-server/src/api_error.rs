@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use cairn::geo::GeoError;
 use cairn::index::IndexError;
 use cairn::query::QueryError;
+use cairn::text::TextError;
 use cairn::vector::VectorError;
 use cairn::{DocError, EngineError, StorageError};
 use serde::Serialize;
@@ -475,7 +476,13 @@ impl From<QueryError> for ApiError {
             QueryError::Index(index) => ApiError::from(index),
             QueryError::Model(err) => match err.downcast::<GeoError>() {
                 Ok(geo) => ApiError::from(*geo),
-                Err(other) => ApiError::internal(other.to_string()),
+                Err(other) => match other.downcast::<VectorError>() {
+                    Ok(vector) => ApiError::from(*vector),
+                    Err(other) => match other.downcast::<TextError>() {
+                        Ok(text) => ApiError::from(*text),
+                        Err(other) => ApiError::internal(other.to_string()),
+                    },
+                },
             },
             QueryError::Engine(engine) => ApiError::from(engine),
         }
@@ -540,6 +547,38 @@ impl From<VectorError> for ApiError {
             VectorError::Engine(engine) => ApiError::from(engine),
             VectorError::Doc(doc) => ApiError::from(doc),
             _ => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<TextError> for ApiError {
+    fn from(err: TextError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            TextError::InvalidDefinition { name, reason } => {
+                ApiError::bad_request("invalid_index", message)
+                    .with_details(json!({ "index": name, "reason": reason }))
+            }
+            TextError::UnknownIndex { collection, name } => {
+                ApiError::new(StatusCode::NOT_FOUND, "index_not_found", message)
+                    .with_details(json!({ "collection": collection, "index": name }))
+            }
+            TextError::InvalidQuery { at, reason } => {
+                ApiError::bad_request("invalid_query", message)
+                    .with_details(json!({ "at": at, "reason": reason }))
+            }
+            TextError::TooManyExpansions {
+                clause,
+                field,
+                limit,
+            } => ApiError::bad_request("invalid_query", message)
+                .with_details(json!({ "clause": clause, "field": field, "limit": limit })),
+            TextError::NotReady { name } => {
+                ApiError::new(StatusCode::CONFLICT, "index_not_ready", message)
+                    .with_details(json!({ "index": name }))
+            }
+            TextError::Engine(engine) => ApiError::from(engine),
+            TextError::Corrupt { .. } => ApiError::internal(message),
         }
     }
 }

@@ -308,3 +308,46 @@ fn compare_table(
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A text index as listed.
+#[derive(Debug, Clone)]
+pub struct TextInfo {
+    /// The definition.
+    pub spec: TextSpec,
+    /// Whether the build finished and queries may use it.
+    pub ready: bool,
+    /// Documents whose postings are stored.
+    pub documents: u64,
+    /// Bytes its tables occupy on disk.
+    pub bytes: u64,
+}
+
+/// Lists a collection's text indexes with their sizes.
+pub fn list_text_indexes(db: &Database, collection: &str) -> Result<Vec<TextInfo>> {
+    let mut txn = db.read()?;
+    let names: Vec<String> = txn
+        .collection_meta(collection)?
+        .extensions
+        .iter()
+        .filter(|e| e.kind == TEXT_KIND)
+        .map(|e| e.name.clone())
+        .collect();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let (spec, ready) = text_index(&mut txn, collection, &name)?;
+        let mut bytes = 0;
+        for table in [POSTINGS_TABLE, TERMS_TABLE, STATS_TABLE, DOCS_TABLE] {
+            bytes += txn.extension_table_stats(collection, &name, table)?.bytes;
+        }
+        let documents = txn
+            .extension_table_stats(collection, &name, DOCS_TABLE)?
+            .entries;
+        out.push(TextInfo {
+            spec,
+            ready,
+            documents,
+            bytes,
+        });
+    }
+    Ok(out)
+}

@@ -41,11 +41,12 @@ pub mod layout;
 pub mod maintain;
 
 pub use build::{
-    create_text_index, drop_text_index, resume_text_builds, verify_text_index, BuildProgress,
-    TextVerification,
+    create_text_index, drop_text_index, list_text_indexes, resume_text_builds, verify_text_index,
+    BuildProgress, TextInfo, TextVerification,
 };
 pub use maintain::{text_index, TextExtension, TextExtensionKind, TEXT_KIND};
 pub mod query;
+pub mod query_model;
 pub mod search;
 mod topk;
 

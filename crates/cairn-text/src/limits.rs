@@ -55,3 +55,10 @@ pub const BUILD_CHUNK_DOCUMENTS: usize = 1_000;
 
 /// Findings `verify` reports, at most; the count of the rest is still given.
 pub const MAX_VERIFY_FINDINGS: usize = 100;
+
+/// `k` of a `$text` that gives none: 100 best documents, a few pages of a search box, small
+/// enough for MaxScore to skip most postings of common terms.
+pub const DEFAULT_TEXT_K: usize = 100;
+
+/// Words in a `$text` snippet: 20, about one line of context around the first match.
+pub const SNIPPET_WORDS: usize = 20;

@@ -21,8 +21,11 @@ pub mod kernels;
 pub mod limits;
 mod maintain;
 pub mod metric;
+pub mod query;
+mod resident;
 mod search;
 pub mod spec;
+mod stamp;
 mod store;
 mod verify;
 
@@ -30,6 +33,7 @@ pub use admin::{create_vector_index, drop_vector_index, list_vector_indexes, Vec
 pub use error::{Result, VectorError};
 pub use maintain::{document_vector, VectorExtension, VectorExtensionKind, VECTOR_KIND};
 pub use metric::Metric;
+pub use resident::make_resident;
 pub use search::{
     search, search_exact, vector_index, DocKey, Hit, KeyFilter, SearchOutcome, SearchStats,
 };

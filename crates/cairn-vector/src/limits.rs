@@ -45,3 +45,16 @@ pub const BUILD_CHUNK_DOCS: usize = 500;
 
 const _: () = assert!(MIN_M <= DEFAULT_M && DEFAULT_M <= MAX_M);
 const _: () = assert!(DEFAULT_EF_SEARCH <= MAX_EF && DEFAULT_EF_CONSTRUCTION <= MAX_EF);
+
+/// Read-only searches of one index content (stamp) served from the tables before it is
+/// loaded into memory (`resident/`): 8. A content written and read once is never loaded; one
+/// that keeps being searched is loaded after a handful of queries.
+pub const RESIDENT_AFTER_SEARCHES: u32 = 8;
+
+/// Most resident images kept at once (oldest dropped): 4, a few indexes (or a few contents
+/// of one while writes come in).
+pub const MAX_RESIDENT_IMAGES: usize = 4;
+
+/// Largest resident image: 2 GiB. 1M vectors of 128 dimensions take about 0.65 GiB with
+/// their links; a larger index stays on the tables.
+pub const MAX_RESIDENT_BYTES: usize = 2 << 30;

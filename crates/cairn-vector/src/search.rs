@@ -54,6 +54,8 @@ pub struct SearchStats {
     pub nodes_visited: u64,
     /// Distances computed.
     pub distances_computed: u64,
+    /// Whether the walk read a resident image (`resident/`) rather than the tables.
+    pub resident: bool,
     /// Whether the graph walk ran out of reachable nodes with fewer than `k` accepted and
     /// the search finished with an exact scan, so it still returned `min(k, matches)`.
     pub exhaustive_fallback: bool,
@@ -82,7 +84,7 @@ pub fn vector_index(txn: &mut Transaction, collection: &str, name: &str) -> Resu
 }
 
 /// Resolves a ready index and checks the query against it.
-fn prepare(
+pub(crate) fn prepare(
     txn: &mut Transaction,
     collection: &str,
     name: &str,
@@ -132,18 +134,37 @@ pub fn search(
         });
     }
     let ef = ef.max(k);
-    let mut store = TxnStore {
-        txn,
-        collection,
-        index: name,
+    let (hits, stats) = match crate::resident::image_for(txn, collection, &spec)? {
+        Some(image) => crate::resident::search_image(&image, query, k, ef, filter),
+        None => {
+            let mut store = TxnStore {
+                txn,
+                collection,
+                index: name,
+            };
+            let mut nodes = Nodes::new(&mut store, name, spec.dims, spec.metric);
+            graph_search(&mut nodes, query, k, ef, filter)?
+        }
     };
-    let mut nodes = Nodes::new(&mut store, name, spec.dims, spec.metric);
+    let hits = recheck(txn, collection, &spec, query, hits)?;
+    Ok(SearchOutcome { hits, stats })
+}
+
+/// The graph walk of [`search`] over any view of the nodes (`ef` already at least `k`): up
+/// to `k` accepted nodes, nearest first, not yet rechecked against their documents.
+pub(crate) fn graph_search(
+    nodes: &mut Nodes<'_>,
+    query: &[f32],
+    k: usize,
+    ef: usize,
+    filter: Option<KeyFilter<'_>>,
+) -> Result<(Vec<Scored>, SearchStats)> {
     let Some(entry) = nodes.entry()? else {
-        return Ok(SearchOutcome::default());
+        return Ok((Vec::new(), SearchStats::default()));
     };
     let Some(distance) = nodes.distance(query, &entry.key)? else {
         return Err(VectorError::Corrupt {
-            index: name.to_string(),
+            index: nodes.index().to_string(),
             reason: "the entry point has no vector",
         });
     };
@@ -152,9 +173,9 @@ pub fn search(
         key: entry.key,
     }];
     for layer in (1..=entry.level as usize).rev() {
-        nearest = search_layer(&mut nodes, query, &nearest, 1, layer, None)?.nearest;
+        nearest = search_layer(nodes, query, &nearest, 1, layer, None)?.nearest;
     }
-    let found = search_layer(&mut nodes, query, &nearest, ef, 0, filter)?;
+    let found = search_layer(nodes, query, &nearest, ef, 0, filter)?;
     let mut stats = nodes.stats;
     stats.ef = ef;
     let mut hits = found.nearest;
@@ -162,13 +183,11 @@ pub fn search(
         // Fewer accepted nodes are reachable than asked for: the graph alone cannot tell
         // whether more match, an exact scan can.
         stats.exhaustive_fallback = true;
-        hits = exact_top_k(&mut nodes, query, k, None, filter)?;
+        hits = exact_top_k(nodes, query, k, None, filter)?;
         stats.distances_computed = nodes.stats.distances_computed;
     }
     hits.truncate(k);
-    drop(nodes);
-    let hits = recheck(txn, collection, &spec, query, hits)?;
-    Ok(SearchOutcome { hits, stats })
+    Ok((hits, stats))
 }
 
 /// The `k` nearest documents to `query` by computing every distance: over `candidates`
@@ -199,7 +218,7 @@ pub fn search_exact(
 }
 
 /// The `k` nearest accepted nodes among `candidates` (or all), nearest first.
-fn exact_top_k(
+pub(crate) fn exact_top_k(
     nodes: &mut Nodes<'_>,
     query: &[f32],
     k: usize,
@@ -247,7 +266,7 @@ fn exact_top_k(
 }
 
 /// Rechecks hits against their documents in the snapshot (see the module doc).
-fn recheck(
+pub(crate) fn recheck(
     txn: &mut Transaction,
     collection: &str,
     spec: &VectorSpec,

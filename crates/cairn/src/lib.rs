@@ -111,6 +111,8 @@ use std::sync::Arc;
 /// before opening any database. Idempotent and cheap.
 pub fn register_query_models() {
     cairn_geo::query::register();
+    cairn_vector::query::register();
+    cairn_text::query_model::register();
 }
 
 /// The extension kinds every Cairn process provides (secondary, spatial, vector and full-text

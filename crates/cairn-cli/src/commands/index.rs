@@ -7,15 +7,17 @@ use cairn::geo::index::{
     create_spatial_index, drop_spatial_index, list_spatial_indexes, SpatialSpec,
 };
 use cairn::index::BuildProgress;
+use cairn::text::{create_text_index, drop_text_index, list_text_indexes, Language, TextSpec};
 use cairn::vector::{
     create_vector_index, drop_vector_index, list_vector_indexes, HnswParams, Metric, VectorSpec,
 };
 use cairn::{Database, IndexKind, IndexSpec};
 
-use crate::cli::{IndexKindArg, VectorIndexArgs};
+use crate::cli::{IndexKindArg, TextIndexArgs, VectorIndexArgs};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Creates and builds an index, with a progress bar on a terminal.
+#[allow(clippy::too_many_arguments)] // One per flag group of `cairn index create`.
 pub fn create(
     db: &Database,
     collection: &str,
@@ -24,7 +26,16 @@ pub fn create(
     kind: IndexKindArg,
     unique: bool,
     vector: &VectorIndexArgs,
+    text: &TextIndexArgs,
 ) -> anyhow::Result<()> {
+    let text_options =
+        text.language.is_some() || text.boosts.is_some() || text.edge_ngrams.is_some();
+    if kind == IndexKindArg::Text {
+        return create_text(db, collection, name, fields, unique, text);
+    }
+    if text_options {
+        bail!("--language, --boosts and --edge-ngrams apply to --kind text only");
+    }
     if kind == IndexKindArg::Vector {
         return create_vector(db, collection, name, fields, unique, vector);
     }
@@ -50,6 +61,7 @@ pub fn create(
         IndexKindArg::Btree => IndexKind::BTree,
         IndexKindArg::Hash => IndexKind::Hash,
         IndexKindArg::Vector => return create_vector(db, collection, name, fields, unique, vector),
+        IndexKindArg::Text => return create_text(db, collection, name, fields, unique, text),
     };
     let fields: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
     let spec = IndexSpec::new(name, &fields, kind, unique)?;
@@ -160,7 +172,69 @@ fn create_vector(
     Ok(())
 }
 
-/// Drops an index (secondary, spatial or vector).
+/// Creates and builds a text index (online, with a progress bar on a terminal).
+fn create_text(
+    db: &Database,
+    collection: &str,
+    name: &str,
+    fields: &[String],
+    unique: bool,
+    args: &TextIndexArgs,
+) -> anyhow::Result<()> {
+    if unique {
+        bail!("a text index cannot be --unique");
+    }
+    let boosts = match &args.boosts {
+        None => vec![1.0; fields.len()],
+        Some(boosts) if boosts.len() == fields.len() => boosts.clone(),
+        Some(boosts) => bail!(
+            "--boosts has {} values for {} fields; give one per field",
+            boosts.len(),
+            fields.len()
+        ),
+    };
+    let language = match args.language.as_deref() {
+        None => Language::English,
+        Some(text) => match Language::parse(text) {
+            Some(language) => language,
+            None => {
+                let known: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
+                bail!("unknown --language `{text}` (known: {})", known.join(", "))
+            }
+        },
+    };
+    let ngrams = match args.edge_ngrams.as_deref() {
+        None => None,
+        Some([min, max]) => Some((*min, *max)),
+        Some(_) => bail!("--edge-ngrams takes MIN,MAX"),
+    };
+    let pairs: Vec<(&str, f64)> = fields.iter().map(|f| f.trim()).zip(boosts).collect();
+    let spec = TextSpec::new(name, &pairs, language, ngrams)?;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("building {msg} [{bar:30}] {pos}/{len} documents")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(name.to_string());
+    let started = std::time::Instant::now();
+    create_text_index(db, collection, &spec, &mut |p| {
+        bar.set_length(p.total);
+        bar.set_position(p.scanned);
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "created text index `{name}` on `{collection}` ({}) in {:.2} s",
+        language.name(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Drops an index (secondary, spatial, vector or text).
 pub fn drop(db: &Database, collection: &str, name: &str) -> anyhow::Result<()> {
     let spatial = list_spatial_indexes(db, collection)?;
     if spatial.iter().any(|s| s.spec.name == name) {
@@ -176,6 +250,14 @@ pub fn drop(db: &Database, collection: &str, name: &str) -> anyhow::Result<()> {
         println!("dropped vector index `{name}` on `{collection}`");
         return Ok(());
     }
+    if list_text_indexes(db, collection)?
+        .iter()
+        .any(|t| t.spec.name == name)
+    {
+        drop_text_index(db, collection, name)?;
+        println!("dropped text index `{name}` on `{collection}`");
+        return Ok(());
+    }
     cairn::drop_index(db, collection, name)?;
     println!("dropped index `{name}` on `{collection}`");
     Ok(())
@@ -186,7 +268,8 @@ pub fn list(db: &Database, collection: &str) -> anyhow::Result<()> {
     let indexes = cairn::list_indexes(db, collection)?;
     let spatial = list_spatial_indexes(db, collection)?;
     let vectors = list_vector_indexes(db, collection)?;
-    if indexes.is_empty() && spatial.is_empty() && vectors.is_empty() {
+    let texts = list_text_indexes(db, collection)?;
+    if indexes.is_empty() && spatial.is_empty() && vectors.is_empty() && texts.is_empty() {
         println!("no indexes on `{collection}`");
         return Ok(());
     }
@@ -232,6 +315,27 @@ pub fn list(db: &Database, collection: &str) -> anyhow::Result<()> {
             spec.params.m,
             spec.params.ef_construction,
             spec.params.ef_search
+        );
+    }
+    for info in texts {
+        let state = if info.ready { "ready" } else { "building" };
+        let spec = &info.spec;
+        let fields: Vec<String> = spec
+            .fields
+            .iter()
+            .map(|f| format!("{}^{}", f.path, f.boost))
+            .collect();
+        println!(
+            "{:<24} {:<6} {:<7} {:<24} {:>10} {:>12}  {state}, {}{}",
+            spec.name,
+            "text",
+            false,
+            fields.join(","),
+            info.documents,
+            info.bytes,
+            spec.language.name(),
+            spec.edge_ngrams
+                .map_or(String::new(), |(a, b)| format!(", edge n-grams {a}-{b}"))
         );
     }
     Ok(())

@@ -75,6 +75,11 @@ pub trait FieldOperator: fmt::Debug + Send + Sync + 'static {
         let _ = value;
         None
     }
+    /// What a result shows in the ranking's output field for `rank`: the rank itself by
+    /// default (a distance); an operator ranking by a negated score shows the score.
+    fn shown_rank(&self, rank: f64) -> f64 {
+        rank
+    }
     /// The operator as `Any`, so the model's own access methods can read its operands.
     fn as_any(&self) -> &dyn Any;
 }
@@ -341,6 +346,7 @@ pub struct Ranked {
 pub struct Fetcher<'e, 'a> {
     pub(crate) executor: &'e mut Executor<'a>,
     pub(crate) from_keys: bool,
+    pub(crate) only_ranking: bool,
     pub(crate) fetched: std::collections::HashMap<Vec<u8>, Option<Value>>,
 }
 
@@ -352,6 +358,13 @@ impl<'a> Fetcher<'_, 'a> {
             collection: self.executor.collection,
             stats: &mut self.executor.stats,
         }
+    }
+
+    /// Whether the filter has conditions besides the ranking one: when it has none, every
+    /// document the index holds passes, so a ranking need not test candidates while it
+    /// searches (a test fetches the document).
+    pub fn filters_beyond_ranking(&self) -> bool {
+        !self.only_ranking
     }
 
     /// The document of `key` if it passes the filter (fetched once per ranking, remembered);

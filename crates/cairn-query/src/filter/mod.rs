@@ -17,7 +17,7 @@ use regex::Regex;
 
 use crate::access::FieldOperator;
 
-pub use parse::parse_filter;
+pub use parse::{parse_filter, DOCUMENT_LEVEL_PATH};
 
 /// A predicate over documents.
 #[derive(Debug, Clone)]

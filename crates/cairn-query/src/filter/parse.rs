@@ -15,6 +15,12 @@ pub const TYPE_NAMES: &[TypeName] = &[
     "uuid", "vector", "geometry",
 ];
 
+/// The path a top-level registered operator (`{"$text": ...}`) is held on: `_id`, which
+/// every document has. Such an operator decides on the document as a whole through its access
+/// method (a text index's postings); its [`crate::access::FieldOperator::holds`] sees the
+/// `_id` and must not reject what the access method found.
+pub const DOCUMENT_LEVEL_PATH: &str = "_id";
+
 /// Parses a filter document such as `{"age": {"$gte": 18}, "$or": [{"a": 1}, {"b": 2}]}`.
 /// Errors name the position of the problem.
 pub fn parse_filter(json: &Value) -> Result<Filter> {
@@ -65,7 +71,16 @@ fn parse_document(json: &Value, place: &str, depth: usize) -> Result<Filter> {
                 }
             }
             other if other.starts_with('$') => {
-                return Err(QueryError::invalid(&here, "unknown top-level operator"));
+                match crate::access::parse_operator(other, value, &here) {
+                    // A model's document-level operator (`$text`): held on `_id`, the one path
+                    // every document has, so the evaluator offers it exactly once per document.
+                    Some(op) => Filter::Field(
+                        FieldPath::parse(DOCUMENT_LEVEL_PATH)
+                            .map_err(|err| QueryError::invalid(&here, err.to_string()))?,
+                        vec![Op::Registered(op?)],
+                    ),
+                    None => return Err(QueryError::invalid(&here, "unknown top-level operator")),
+                }
             }
             path => {
                 let field = FieldPath::parse(path)

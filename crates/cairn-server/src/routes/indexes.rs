@@ -1,5 +1,5 @@
 //! `/v1/collections/{collection}/indexes`: list, create (built online from the documents
-//! already there) and drop secondary, spatial and vector indexes — `cairn index list | create
+//! already there) and drop secondary, spatial, vector and text indexes — `cairn index list | create
 //! | drop` over HTTP. All kinds share one name space per collection (they are extensions of it).
 //! Listing needs read access to the collection; creating and dropping change how it is
 //! stored, which is collection DDL and needs write access, as creating or dropping the
@@ -10,6 +10,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use cairn::geo::index::{
     create_spatial_index, drop_spatial_index, list_spatial_indexes, SpatialInfo, SpatialSpec,
+};
+use cairn::text::{
+    create_text_index, drop_text_index, list_text_indexes, Language, TextInfo, TextSpec,
 };
 use cairn::vector::{
     create_vector_index, drop_vector_index, list_vector_indexes, HnswParams, Metric, VectorInfo,
@@ -44,6 +47,9 @@ pub enum IndexKindName {
     /// Vector: one vector field of a fixed dimension (`dims`) under a `metric`; an HNSW graph
     /// for nearest-neighbour search.
     Vector,
+    /// Full text: string fields (nested paths, arrays of strings) analyzed in a `language`,
+    /// per-field `boosts`; serves `$text` (BM25).
+    Text,
 }
 
 /// The distance of a vector index.
@@ -82,6 +88,18 @@ impl From<Metric> for MetricName {
     }
 }
 
+/// The definition of a text index, as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TextDescription {
+    /// The analyzer's language (stop words and stemming).
+    pub language: String,
+    /// Each field's boost, in the order of `fields`.
+    pub boosts: Vec<f64>,
+    /// Edge n-gram lengths `[min, max]` for search-as-you-type, when on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_ngrams: Option<[usize; 2]>,
+}
+
 /// The definition of a vector index, as listed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VectorDescription {
@@ -117,7 +135,8 @@ pub struct CreateIndex {
     #[schema(value_type = Vec<FieldPathSchema>, min_items = 1, max_items = 8)]
     pub fields: Vec<String>,
     /// `btree` (default), `hash`, `spatial` (exactly one geometry field, not unique) or
-    /// `vector` (exactly one vector field, not unique; needs `dims` and `metric`).
+    /// `vector` (exactly one vector field, not unique; needs `dims` and `metric`) or `text`
+    /// (string fields, not unique; `language`, `boosts`, `edge_ngrams`).
     #[serde(default)]
     pub kind: IndexKindName,
     /// Refuse two documents with the same key (keys with a null or missing field are exempt).
@@ -142,6 +161,17 @@ pub struct CreateIndex {
     #[schema(minimum = 1, maximum = 10000)]
     #[serde(default)]
     pub ef_search: Option<usize>,
+    /// Text indexes: the analyzer's language (default `english`; also french, german,
+    /// spanish, italian, portuguese, dutch, russian, swedish, or `none`).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Text indexes: one boost per field, in the order of `fields` (default 1 each).
+    #[serde(default)]
+    pub boosts: Option<Vec<f64>>,
+    /// Text indexes: also index edge n-grams of these lengths `[min, max]`
+    /// (search-as-you-type).
+    #[serde(default)]
+    pub edge_ngrams: Option<[usize; 2]>,
 }
 
 /// An index as listed.
@@ -166,6 +196,9 @@ pub struct IndexDescription {
     /// A vector index's definition (absent for other kinds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector: Option<VectorDescription>,
+    /// A text index's definition (absent for other kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextDescription>,
 }
 
 impl From<IndexInfo> for IndexDescription {
@@ -180,6 +213,7 @@ impl From<IndexInfo> for IndexDescription {
             entries: info.entries,
             bytes: info.bytes,
             vector: None,
+            text: None,
         }
     }
 }
@@ -196,6 +230,7 @@ impl From<SpatialInfo> for IndexDescription {
             entries: info.entries,
             bytes: info.bytes,
             vector: None,
+            text: None,
         }
     }
 }
@@ -219,6 +254,29 @@ impl From<VectorInfo> for IndexDescription {
                 ef_construction: spec.params.ef_construction,
                 ef_search: spec.params.ef_search,
             }),
+            text: None,
+        }
+    }
+}
+
+impl From<TextInfo> for IndexDescription {
+    fn from(info: TextInfo) -> IndexDescription {
+        let spec = info.spec;
+        IndexDescription {
+            fields: spec.fields.iter().map(|f| f.path.to_string()).collect(),
+            name: spec.name,
+            kind: IndexKindName::Text,
+            unique: false,
+            ready: info.ready,
+            multikey: false,
+            entries: info.documents,
+            bytes: info.bytes,
+            vector: None,
+            text: Some(TextDescription {
+                language: spec.language.name().to_string(),
+                boosts: spec.fields.iter().map(|f| f.boost).collect(),
+                edge_ngrams: spec.edge_ngrams.map(|(min, max)| [min, max]),
+            }),
         }
     }
 }
@@ -239,6 +297,11 @@ fn all_indexes(db: &Database, collection: &str) -> Result<Vec<IndexDescription>,
             .into_iter()
             .map(IndexDescription::from),
     );
+    out.extend(
+        list_text_indexes(db, collection)?
+            .into_iter()
+            .map(IndexDescription::from),
+    );
     Ok(out)
 }
 
@@ -250,6 +313,8 @@ enum Planned {
     Spatial(SpatialSpec),
     /// A vector index.
     Vector(VectorSpec),
+    /// A text index.
+    Text(TextSpec),
 }
 
 impl Planned {
@@ -258,6 +323,7 @@ impl Planned {
             Planned::Secondary(spec) => &spec.name,
             Planned::Spatial(spec) => &spec.name,
             Planned::Vector(spec) => &spec.name,
+            Planned::Text(spec) => &spec.name,
         }
     }
 }
@@ -265,7 +331,7 @@ impl Planned {
 /// A collection's indexes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IndexList {
-    /// Secondary indexes, then spatial ones, then vector ones, each in creation order.
+    /// Secondary indexes, then spatial, vector and text ones, each in creation order.
     pub indexes: Vec<IndexDescription>,
 }
 
@@ -330,6 +396,9 @@ pub async fn create(
                 Planned::Vector(spec) => {
                     create_vector_index(db, &collection, spec, &mut |_| {})?;
                 }
+                Planned::Text(spec) => {
+                    create_text_index(db, &collection, spec, &mut |_| {})?;
+                }
             }
             all_indexes(db, &collection)?
                 .into_iter()
@@ -366,10 +435,15 @@ pub async fn drop(
             let vector = list_vector_indexes(db, &collection)?
                 .iter()
                 .any(|info| info.spec.name == path.name);
+            let text = list_text_indexes(db, &collection)?
+                .iter()
+                .any(|info| info.spec.name == path.name);
             if spatial {
                 Ok(drop_spatial_index(db, &collection, &path.name)?)
             } else if vector {
                 Ok(drop_vector_index(db, &collection, &path.name)?)
+            } else if text {
+                Ok(drop_text_index(db, &collection, &path.name)?)
             } else {
                 Ok(cairn::drop_index(db, &collection, &path.name)?)
             }
@@ -410,8 +484,16 @@ fn index_spec(request: &CreateIndex) -> Result<Planned, ApiError> {
             "dims, metric, m, ef_construction and ef_search apply to kind `vector` only",
         ));
     }
+    let text_options =
+        request.language.is_some() || request.boosts.is_some() || request.edge_ngrams.is_some();
+    if text_options && request.kind != IndexKindName::Text {
+        return Err(invalid(
+            "language, boosts and edge_ngrams apply to kind `text` only",
+        ));
+    }
     let kind = match request.kind {
         IndexKindName::Vector => return vector_spec(request).map(Planned::Vector),
+        IndexKindName::Text => return text_spec(request).map(Planned::Text),
         IndexKindName::Btree => IndexKind::BTree,
         IndexKindName::Hash => IndexKind::Hash,
         IndexKindName::Spatial => {
@@ -468,4 +550,46 @@ fn vector_spec(request: &CreateIndex) -> Result<VectorSpec, ApiError> {
         metric.into(),
         params,
     )?)
+}
+
+/// A text index definition from a create request.
+fn text_spec(request: &CreateIndex) -> Result<TextSpec, ApiError> {
+    let invalid = |reason: String| {
+        ApiError::from(cairn::index::IndexError::InvalidDefinition {
+            name: request.name.clone(),
+            reason,
+        })
+    };
+    if request.unique {
+        return Err(invalid("a text index cannot be unique".to_string()));
+    }
+    let boosts = match &request.boosts {
+        None => vec![1.0; request.fields.len()],
+        Some(boosts) if boosts.len() == request.fields.len() => boosts.clone(),
+        Some(boosts) => {
+            return Err(invalid(format!(
+                "{} boosts for {} fields; give one per field",
+                boosts.len(),
+                request.fields.len()
+            )))
+        }
+    };
+    let language = match request.language.as_deref() {
+        None => Language::English,
+        Some(name) => Language::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
+            invalid(format!(
+                "unknown language `{name}` (known: {})",
+                known.join(", ")
+            ))
+        })?,
+    };
+    let fields: Vec<(&str, f64)> = request
+        .fields
+        .iter()
+        .map(String::as_str)
+        .zip(boosts)
+        .collect();
+    let ngrams = request.edge_ngrams.map(|[min, max]| (min, max));
+    Ok(TextSpec::new(&request.name, &fields, language, ngrams)?)
 }

@@ -154,6 +154,10 @@ pub struct Executed {
     pub returned: u64,
     /// Wall time, microseconds.
     pub elapsed_us: u64,
+    /// The access method's own counters (`vector_nodes_visited`, `vector_distances`,
+    /// `text_postings_read`, `text_documents_scored`, `spatial_candidates`, ...).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub counters: std::collections::BTreeMap<String, u64>,
 }
 
 /// How a query runs: the plan chosen, every plan considered, and what the chosen one did.
@@ -275,6 +279,12 @@ pub async fn explain(
             docs_examined: explained.executed.docs_examined,
             returned: explained.returned,
             elapsed_us: explained.elapsed_us,
+            counters: explained
+                .executed
+                .counters
+                .iter()
+                .map(|(name, count)| (name.to_string(), *count))
+                .collect(),
         },
     }))
 }

@@ -31,6 +31,8 @@ pub(crate) struct Nodes<'s> {
     metric: Metric,
     vectors: KeyMap<Option<Rc<[f32]>>>,
     links: KeyMap<Option<Rc<Links>>>,
+    /// Whether this operation has written a fresh content stamp (`stamp.rs`) yet.
+    stamped: bool,
     /// Work done, reported by searches (`explain`).
     pub(crate) stats: SearchStats,
 }
@@ -49,6 +51,7 @@ impl<'s> Nodes<'s> {
             metric,
             vectors: KeyMap::default(),
             links: KeyMap::default(),
+            stamped: false,
             stats: SearchStats::default(),
         }
     }
@@ -98,8 +101,20 @@ impl<'s> Nodes<'s> {
         }))
     }
 
+    /// Writes a fresh content stamp with the first change of this operation: whatever
+    /// changes the graph goes through here, so a snapshot's stamp names its graph.
+    fn stamp(&mut self) -> Result<()> {
+        if !self.stamped {
+            self.store
+                .put(META_TABLE, crate::stamp::STAMP_KEY, &crate::stamp::fresh())?;
+            self.stamped = true;
+        }
+        Ok(())
+    }
+
     /// Stores a node's vector.
     pub(crate) fn put_vector(&mut self, key: &[u8], vector: &[f32]) -> Result<()> {
+        self.stamp()?;
         self.store.put(VECTORS_TABLE, key, &encode_vector(vector))?;
         self.vectors.insert(key.to_vec(), Some(Rc::from(vector)));
         Ok(())
@@ -107,6 +122,7 @@ impl<'s> Nodes<'s> {
 
     /// Stores a node's neighbour lists.
     pub(crate) fn put_links(&mut self, key: &[u8], links: Links) -> Result<()> {
+        self.stamp()?;
         self.store.put(LINKS_TABLE, key, &links.encode())?;
         self.links.insert(key.to_vec(), Some(Rc::new(links)));
         Ok(())
@@ -114,6 +130,7 @@ impl<'s> Nodes<'s> {
 
     /// Removes a node's records.
     pub(crate) fn delete_node(&mut self, key: &[u8]) -> Result<()> {
+        self.stamp()?;
         self.store.delete(VECTORS_TABLE, key)?;
         self.store.delete(LINKS_TABLE, key)?;
         self.vectors.insert(key.to_vec(), None);
@@ -131,6 +148,7 @@ impl<'s> Nodes<'s> {
 
     /// Replaces (or with `None` removes) the entry point.
     pub(crate) fn set_entry(&mut self, entry: Option<&Entry>) -> Result<()> {
+        self.stamp()?;
         match entry {
             Some(entry) => self.store.put(META_TABLE, ENTRY_KEY, &entry.encode()),
             None => self.store.delete(META_TABLE, ENTRY_KEY),
