@@ -36,6 +36,7 @@ use crate::api_error::ErrorBody;
         (name = "queries", description = "Find, count, distinct, explain and aggregate."),
         (name = "indexes", description = "Secondary indexes: list, create (online), drop."),
         (name = "graph", description = "Edge collections, traversals and shortest paths."),
+        (name = "series", description = "Time-series collections: append points, range reads, downsampling, latest points, trajectories, retention."),
         (name = "transactions", description = "Several operations, atomically."),
         (name = "changes", description = "The change stream (Server-Sent Events)."),
         (name = "auth", description = "Tokens and the current user."),
