@@ -430,7 +430,7 @@ impl PartialSchema for PipelineSchema {
         let stage = typed(Type::Object)
             .description(Some(
                 "One stage: {\"$match\": filter}, $project, $addFields/$set, $group, $sort, \
-                 $skip, $limit, $unwind, $count or $lookup.",
+                 $skip, $limit, $unwind, $count, $lookup or $graphLookup.",
             ))
             .min_properties(Some(1))
             .max_properties(Some(1))
