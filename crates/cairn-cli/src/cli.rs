@@ -210,6 +210,13 @@ pub enum Command {
     /// The shortest path between two vertices (fewest edges, or least total of a numeric edge
     /// field with --weight); prints {"vertices", "edges", "weight"}.
     Path(crate::commands::graph::PathArgs),
+    /// Time-series collections: append points, read ranges, downsample, latest points,
+    /// trajectories, deletes and retention (create one with `collection create --timeseries`).
+    Series {
+        /// The time-series operation.
+        #[command(subcommand)]
+        action: crate::commands::series::SeriesAction,
+    },
     /// Count documents matching a filter.
     Count {
         /// Collection.
@@ -425,6 +432,23 @@ pub enum CollectionAction {
         /// (comma-separated; more later with `cairn collection register-vertices`).
         #[arg(long, value_delimiter = ',', requires = "edges")]
         vertices: Vec<String>,
+        /// Make it a time-series collection (points stored as compressed column chunks per
+        /// series; write and read them with `cairn series`).
+        #[arg(long, conflicts_with = "edges", requires_all = ["time_field", "meta_field"])]
+        timeseries: bool,
+        /// With `--timeseries`: the field holding each point's time (an integer, or a $date
+        /// taken in microseconds).
+        #[arg(long, requires = "timeseries")]
+        time_field: Option<String>,
+        /// With `--timeseries`: the field whose value names the series.
+        #[arg(long, requires = "timeseries")]
+        meta_field: Option<String>,
+        /// With `--timeseries`: time one chunk covers at most, in the time field's unit.
+        #[arg(long, requires = "timeseries", default_value_t = cairn::timeseries::DEFAULT_CHUNK_SPAN)]
+        chunk_span: i64,
+        /// With `--timeseries`: retention; `cairn series expire` drops chunks older than this.
+        #[arg(long, requires = "timeseries")]
+        expire_after: Option<i64>,
     },
     /// Let an edge collection's edges name documents of another collection (restrict/cascade).
     RegisterVertices {

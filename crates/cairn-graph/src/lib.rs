@@ -49,7 +49,7 @@ pub use edges::{
 };
 pub use error::{GraphError, Result};
 pub use paths::{khop_count, shortest_path};
-pub use read::{neighbours, Direction, DocFilter, EdgeRef, Neighbour};
+pub use read::{edge_keys, neighbours, Direction, DocFilter, EdgeRef, Neighbour};
 pub use traverse::{traverse, vertex_document, Path, Returns, Traversal, Uniqueness, Visit, Walk};
 pub use verify::{verify_edges, EdgeVerification};
 pub use vertex::VertexRef;

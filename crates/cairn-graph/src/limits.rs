@@ -43,3 +43,8 @@ pub const MAX_VERIFY_FINDINGS: usize = 100;
 /// Estimated fixed bytes per remembered vertex or path node (hash-set slot, vector header,
 /// parent link) added to its key bytes when charging the memory limit.
 pub const NODE_OVERHEAD_BYTES: usize = 64;
+
+/// Vertices one adjacency path of the query planner looks up at most (`{_from: {$in: [...]}}`
+/// longer than this is left to other paths): the planner probes every vertex while planning,
+/// so the list bounds that work. The query language's own `$in` limit is the same.
+pub const MAX_ADJACENCY_PROBE_VERTICES: usize = 10_000;

@@ -204,3 +204,19 @@ pub fn neighbours(
         })
         .collect()
 }
+
+/// The document keys of the edges of `vertex` in edge collection `edges` in `direction`
+/// (outgoing then incoming for [`Direction::Any`], a self-loop once), straight from the
+/// adjacency index: one prefix scan per table, no edge document read. What the query
+/// planner's adjacency access method returns for `{_from: v}` / `{_to: v}`.
+pub fn edge_keys(
+    txn: &mut Transaction,
+    edges: &str,
+    vertex: &VertexRef,
+    direction: Direction,
+) -> Result<Vec<Vec<u8>>> {
+    let key = vertex.key()?;
+    let mut steps = Vec::new();
+    adjacent(txn, (0, edges), &key, direction, &mut steps)?;
+    Ok(steps.into_iter().map(|step| step.edge_key).collect())
+}

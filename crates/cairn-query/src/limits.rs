@@ -49,3 +49,8 @@ pub const MAX_EXPRESSION_DEPTH: usize = 32;
 /// [`MAX_TXN_OPS`]: cairn_engine::limits::MAX_TXN_OPS
 /// [`QueryError::TooLarge`]: crate::QueryError::TooLarge
 pub const MAX_BULK_DOCUMENTS: usize = cairn_engine::limits::MAX_TXN_OPS;
+
+/// Bytes one `$graphLookup` search (for one input document) may hold: the documents found and
+/// the values searched. MongoDB's limit is 100 MiB; past it the search fails naming the stage
+/// rather than growing without bound (set `maxDepth` or `restrictSearchWithMatch`).
+pub const MAX_GRAPH_LOOKUP_BYTES: usize = 100 * 1024 * 1024;

@@ -185,6 +185,12 @@ pub const VERIFIED_PASSWORD_TTL: Duration = Duration::from_secs(15 * 60);
 /// and the response stays a few megabytes at most. Not configurable.
 pub const MAX_GRAPH_RESULTS: usize = 10_000;
 
+/// Most points one range or trajectory read returns and most buckets one downsample returns
+/// over HTTP (`/v1/series/...`): 100,000. Reads have no cursor; a longer range is read in
+/// pieces (the response says `truncated`), and a downsample with more buckets is refused
+/// before any chunk is read. Not configurable.
+pub const MAX_SERIES_RESULTS: usize = 100_000;
+
 // Internal bounds: none of the following is configurable.
 
 /// Tokens remembered at most: 10,000. Past it the cache starts over (it is only a cache);

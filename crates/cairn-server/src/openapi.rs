@@ -36,6 +36,7 @@ use crate::api_error::ErrorBody;
         (name = "queries", description = "Find, count, distinct, explain and aggregate."),
         (name = "indexes", description = "Secondary indexes: list, create (online), drop."),
         (name = "graph", description = "Edge collections, traversals and shortest paths."),
+        (name = "series", description = "Time-series collections: append points, range reads, downsampling, latest points, trajectories, retention."),
         (name = "transactions", description = "Several operations, atomically."),
         (name = "changes", description = "The change stream (Server-Sent Events)."),
         (name = "auth", description = "Tokens and the current user."),
@@ -429,7 +430,7 @@ impl PartialSchema for PipelineSchema {
         let stage = typed(Type::Object)
             .description(Some(
                 "One stage: {\"$match\": filter}, $project, $addFields/$set, $group, $sort, \
-                 $skip, $limit, $unwind, $count or $lookup.",
+                 $skip, $limit, $unwind, $count, $lookup or $graphLookup.",
             ))
             .min_properties(Some(1))
             .max_properties(Some(1))

@@ -20,6 +20,11 @@ pub const KIND: &str = "timeseries";
 /// The name the time-series extension is attached under on its collection.
 pub const EXTENSION_NAME: &str = "timeseries";
 
+/// The chunk span used when a caller names none: one day in microseconds (the unit of a
+/// `DateTime` time field). Chunks also stop at `MAX_POINTS_PER_CHUNK` points, so a span far
+/// wider than the data's unit only makes retention coarser, never chunks larger.
+pub const DEFAULT_CHUNK_SPAN: i64 = 86_400_000_000;
+
 /// How a time-series collection is laid out. Times and durations share one unit: an `Int`
 /// time field is taken as is; a `DateTime` time field is taken in microseconds since the Unix
 /// epoch (its own resolution), so durations are then microseconds too.

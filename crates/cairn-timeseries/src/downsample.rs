@@ -40,6 +40,30 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
+    /// Every aggregate, in the order the documentation lists them.
+    pub const ALL: [Aggregate; 7] = [
+        Aggregate::Avg,
+        Aggregate::Min,
+        Aggregate::Max,
+        Aggregate::Sum,
+        Aggregate::Count,
+        Aggregate::First,
+        Aggregate::Last,
+    ];
+
+    /// The aggregate named `name` (as [`Aggregate::name`] spells it), or
+    /// [`TsError::InvalidQuery`] listing the names.
+    pub fn parse(name: &str) -> Result<Aggregate> {
+        Aggregate::ALL
+            .into_iter()
+            .find(|agg| agg.name() == name)
+            .ok_or_else(|| TsError::InvalidQuery {
+                reason: format!(
+                    "unknown aggregate `{name}`; use avg, min, max, sum, count, first or last"
+                ),
+            })
+    }
+
     /// The aggregate's name as the query language spells it.
     pub fn name(self) -> &'static str {
         match self {
@@ -63,6 +87,21 @@ pub enum Fill {
     Null,
     /// Empty buckets repeat the previous bucket's results (`None` before the first).
     Previous,
+}
+
+impl Fill {
+    /// The gap filling named `name` (`none`, `null` or `previous`), or
+    /// [`TsError::InvalidQuery`].
+    pub fn parse(name: &str) -> Result<Fill> {
+        match name {
+            "none" => Ok(Fill::None),
+            "null" => Ok(Fill::Null),
+            "previous" => Ok(Fill::Previous),
+            _ => Err(TsError::InvalidQuery {
+                reason: format!("unknown fill `{name}`; use none, null or previous"),
+            }),
+        }
+    }
 }
 
 /// A downsampling request over one field.

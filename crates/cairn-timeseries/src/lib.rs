@@ -22,7 +22,8 @@ mod verify;
 mod write;
 
 pub use collection::{
-    create, options, SeriesOptions, TimeSeriesExtensionKind, EXTENSION_NAME, KIND,
+    create, options, SeriesOptions, TimeSeriesExtensionKind, DEFAULT_CHUNK_SPAN, EXTENSION_NAME,
+    KIND,
 };
 pub use downsample::{
     aggregate, bucket_start, downsample, downsample_all, downsample_points, Aggregate, Bucket,
@@ -30,7 +31,9 @@ pub use downsample::{
 };
 pub use error::{Result, TsError};
 pub use limits::MAX_REPORTED_PROBLEMS;
-pub use read::{interpolate, latest, latest_of, read_range, trajectory, ReadStats};
+pub use read::{
+    interpolate, interpolate_path, latest, latest_of, read_range, trajectory, ReadStats,
+};
 pub use sample::{Point, Sample};
 pub use verify::{verify, VerifyReport};
 pub use write::{append, delete_range, expire, insert_documents};

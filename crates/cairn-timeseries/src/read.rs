@@ -144,6 +144,17 @@ pub fn interpolate(
     let from = at.saturating_sub(window);
     let to = at.saturating_add(window).saturating_add(1);
     let path = trajectory(txn, collection, series, field, from, to)?;
+    interpolate_path(&path, field, at)
+}
+
+/// The vector at time `at` of a trajectory already read (in time order): the stored vector at
+/// exactly `at`, else the linear interpolation between its neighbours either side; `None`
+/// when `at` is not between two points of `path`.
+pub fn interpolate_path(
+    path: &[(i64, Vec<f64>)],
+    field: &str,
+    at: i64,
+) -> Result<Option<Vec<f64>>> {
     let after = path.partition_point(|(t, _)| *t < at);
     if let Some((t, v)) = path.get(after) {
         if *t == at {

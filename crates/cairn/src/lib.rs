@@ -79,6 +79,8 @@ pub use cairn_doc::limits as document_limits;
 pub use cairn_geo as geo;
 /// Graphs and the entity API (`cairn-graph`, plus filters of the query language).
 pub mod graph;
+/// The adjacency index as an access method of the query planner.
+pub mod graph_access;
 /// Secondary indexes: definitions, online builds, listing (`cairn-index`).
 pub use cairn_index as index;
 /// Schema inference for schemaless collections (`cairn-infer`).
@@ -113,6 +115,7 @@ pub fn register_query_models() {
     cairn_geo::query::register();
     cairn_vector::query::register();
     cairn_text::query_model::register();
+    cairn_query::access::register(std::sync::Arc::new(graph_access::GraphQueryModel));
 }
 
 /// The extension kinds every Cairn process provides (secondary, spatial, vector and full-text

@@ -8,6 +8,22 @@ use crate::cli::{CollectionAction, OnDelete};
 pub fn run(db: &Database, action: &CollectionAction) -> anyhow::Result<()> {
     match action {
         CollectionAction::Create {
+            name,
+            timeseries: true,
+            time_field,
+            meta_field,
+            chunk_span,
+            expire_after,
+            ..
+        } => super::series::create(
+            db,
+            name,
+            time_field.as_deref().unwrap_or_default(),
+            meta_field.as_deref().unwrap_or_default(),
+            *chunk_span,
+            *expire_after,
+        )?,
+        CollectionAction::Create {
             name, edges: false, ..
         } => {
             db.create_collection(name)?;
@@ -18,6 +34,7 @@ pub fn run(db: &Database, action: &CollectionAction) -> anyhow::Result<()> {
             edges: true,
             on_delete,
             vertices,
+            ..
         } => {
             let on_vertex_delete = match on_delete {
                 OnDelete::Restrict => OnVertexDelete::Restrict,

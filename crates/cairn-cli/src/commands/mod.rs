@@ -15,6 +15,7 @@ mod parquet_format;
 mod query;
 mod rekey;
 mod schema;
+pub mod series;
 pub mod serve;
 mod shell;
 mod shell_editor;
@@ -169,6 +170,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
                 after: after.as_deref(),
             },
         ),
+        Command::Series { action } => series::run(db, action),
         Command::Traverse(args) => graph::traverse(db, args),
         Command::Path(args) => graph::path(db, args),
         Command::Count { collection, filter } => query::count(db, collection, filter),

@@ -38,6 +38,7 @@
 //! `$lookup` whose local field is an empty array matches nothing.
 
 mod expr;
+mod graph_lookup;
 mod group;
 mod lookup;
 mod memory;
@@ -60,6 +61,7 @@ use crate::limits::{DEFAULT_TIME_BUDGET, MAX_PIPELINE_STAGES};
 use crate::query::SortKey;
 
 pub use expr::Expr;
+pub use graph_lookup::GraphLookup;
 pub use group::{Accumulator, AccumulatorOp, Group};
 pub use lookup::Lookup;
 pub use project::{AddFields, Project};

@@ -3,6 +3,7 @@
 
 use cairn_doc::Value;
 
+use super::graph_lookup::GraphLookup;
 use super::group::Group;
 use super::lookup::Lookup;
 use super::project::{AddFields, Project};
@@ -14,7 +15,7 @@ use crate::query::parse_sort;
 
 /// The stage names the parser knows, for error messages.
 const STAGE_NAMES: &str =
-    "$match, $project, $addFields, $set, $group, $sort, $skip, $limit, $unwind, $count, $lookup";
+    "$match, $project, $addFields, $set, $group, $sort, $skip, $limit, $unwind, $count, $lookup, $graphLookup";
 
 /// Parses a pipeline: a JSON array of stage objects.
 pub(super) fn parse_pipeline(json: &Value) -> Result<Vec<Stage>> {
@@ -61,6 +62,7 @@ pub(super) fn parse_stage(json: &Value, at: &str) -> Result<Stage> {
         "$unwind" => Stage::Unwind(Unwind::parse(spec, &here)?),
         "$count" => Stage::Count(parse_count_name(spec, &here)?),
         "$lookup" => Stage::Lookup(Lookup::parse(spec, &here)?),
+        "$graphLookup" => Stage::GraphLookup(GraphLookup::parse(spec, &here)?),
         _ => {
             return Err(QueryError::invalid(
                 here,

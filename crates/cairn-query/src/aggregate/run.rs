@@ -13,7 +13,6 @@ use cairn_doc::{Object, Value};
 use cairn_engine::{Database, Transaction};
 
 use super::group::GroupTable;
-use super::lookup::Lookup;
 use super::memory::{value_bytes, Memory};
 use super::sort::SortBuffer;
 use super::stage::{Stage, Unwound};
@@ -101,7 +100,9 @@ impl<'p> Run<'p> {
                 Stage::Sort(_) => State::Sort(SortBuffer::new(top_k(&stages[i + 1..]))),
                 Stage::Group(_) => State::Group(GroupTable::new()),
                 Stage::Count(_) => State::Count(0),
-                Stage::Lookup(_) => State::Lookup(Vec::new(), lookup_buffer_memory()),
+                Stage::Lookup(_) | Stage::GraphLookup(_) => {
+                    State::Lookup(Vec::new(), lookup_buffer_memory())
+                }
                 _ => State::Stateless,
             })
             .collect();
@@ -181,10 +182,13 @@ impl<'p> Run<'p> {
                 *n += 1;
                 Step::Done(true)
             }
-            (Stage::Lookup(lookup), state) => match (txn, state) {
-                (Some(txn), _) => {
-                    Step::Pass(lookup.join(txn, doc, remaining(clock.0, clock.1, clock.2)?)?)
-                }
+            (Stage::Lookup(_) | Stage::GraphLookup(_), state) => match (txn, state) {
+                (Some(txn), _) => Step::Pass(join(
+                    stage,
+                    txn,
+                    doc,
+                    remaining(clock.0, clock.1, clock.2)?,
+                )?),
                 (None, State::Lookup(pending, memory)) => {
                     memory.grow(value_bytes(&doc))?;
                     pending.push(doc);
@@ -231,8 +235,8 @@ impl<'p> Run<'p> {
                     );
                     Box::new(std::iter::once(Value::Object(out)))
                 }
-                (Stage::Lookup(lookup), State::Lookup(pending, _)) => {
-                    self.release_lookup(index, lookup, pending, txn)?;
+                (Stage::Lookup(_) | Stage::GraphLookup(_), State::Lookup(pending, _)) => {
+                    self.release_lookup(index, stage, pending, txn)?;
                     continue;
                 }
                 (_, state) => {
@@ -253,18 +257,27 @@ impl<'p> Run<'p> {
     fn release_lookup(
         &mut self,
         index: usize,
-        lookup: &Lookup,
+        stage: &Stage,
         pending: Vec<Value>,
         txn: &mut Transaction,
     ) -> Result<()> {
         for doc in pending {
             let budget = remaining(self.started, self.budget, self.examined)?;
-            let joined = lookup.join(txn, doc, budget)?;
+            let joined = join(stage, txn, doc, budget)?;
             if !self.feed(index + 1, joined, Some(txn))? {
                 break;
             }
         }
         Ok(())
+    }
+}
+
+/// Applies a stage that reads other collections (`$lookup`, `$graphLookup`) to `doc`.
+fn join(stage: &Stage, txn: &mut Transaction, doc: Value, budget: Duration) -> Result<Value> {
+    match stage {
+        Stage::Lookup(lookup) => lookup.join(txn, doc, budget),
+        Stage::GraphLookup(search) => search.join(txn, doc, budget),
+        other => Err(stateless(other)),
     }
 }
 

@@ -3,6 +3,7 @@
 use cairn_doc::{FieldPath, Object, Value};
 
 use super::expr::set_path;
+use super::graph_lookup::GraphLookup;
 use super::group::Group;
 use super::lookup::Lookup;
 use super::project::{AddFields, Project};
@@ -34,9 +35,20 @@ pub enum Stage {
     Count(String),
     /// `$lookup`: an equality join with another collection.
     Lookup(Lookup),
+    /// `$graphLookup`: a recursive search of another collection.
+    GraphLookup(GraphLookup),
 }
 
 impl Stage {
+    /// The other collection this stage reads (`$lookup`, `$graphLookup`), for access checks.
+    pub fn reads_collection(&self) -> Option<&str> {
+        match self {
+            Stage::Lookup(lookup) => Some(lookup.from()),
+            Stage::GraphLookup(search) => Some(search.from()),
+            _ => None,
+        }
+    }
+
     /// The stage's name in the pipeline language (`$match`...).
     pub fn name(&self) -> &'static str {
         match self {
@@ -50,6 +62,7 @@ impl Stage {
             Stage::Unwind(_) => "$unwind",
             Stage::Count(_) => "$count",
             Stage::Lookup(_) => "$lookup",
+            Stage::GraphLookup(_) => "$graphLookup",
         }
     }
 }

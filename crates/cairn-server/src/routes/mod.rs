@@ -19,6 +19,7 @@ pub mod invariants;
 pub mod migrations;
 pub mod queries;
 pub mod schemas;
+pub mod series;
 pub mod system;
 pub mod transactions;
 pub mod users;
@@ -151,6 +152,14 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(graph::create_edge_collection))
         .routes(routes!(graph::traverse))
         .routes(routes!(graph::path))
+        .routes(routes!(series::create))
+        .routes(routes!(series::append))
+        .routes(routes!(series::range))
+        .routes(routes!(series::downsample))
+        .routes(routes!(series::latest))
+        .routes(routes!(series::trajectory))
+        .routes(routes!(series::delete))
+        .routes(routes!(series::expire))
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::Json;
-use cairn::query::aggregate::Stage;
 use cairn::query::{parse_sort, Pipeline, Projection};
 use cairn::{Filter, JsonExpression, Query, Value};
 use serde::{Deserialize, Serialize};
@@ -306,9 +305,9 @@ pub async fn aggregate(
     let pipeline = Pipeline::parse(&stages)?;
     let mut reads = vec![(collection.clone(), Access::ReadOnly)];
     for stage in pipeline.stages() {
-        if let Stage::Lookup(lookup) = stage {
-            collection_name::check(lookup.from())?;
-            reads.push((lookup.from().to_string(), Access::ReadOnly));
+        if let Some(from) = stage.reads_collection() {
+            collection_name::check(from)?;
+            reads.push((from.to_string(), Access::ReadOnly));
         }
     }
     let max_bytes = state.limits.max_response_bytes;
