@@ -2,10 +2,14 @@
 
 use cairn_doc::{FieldPath, Object, Value};
 
+use super::bucket::Bucket;
 use super::expr::set_path;
+use super::facet::Facet;
 use super::group::Group;
 use super::lookup::Lookup;
 use super::project::{AddFields, Project};
+use super::replace_root::ReplaceRoot;
+use super::sort_by_count::SortByCount;
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::query::SortKey;
@@ -34,6 +38,14 @@ pub enum Stage {
     Count(String),
     /// `$lookup`: an equality join with another collection.
     Lookup(Lookup),
+    /// `$replaceRoot` / `$replaceWith`: each document replaced by a computed object.
+    ReplaceRoot(ReplaceRoot),
+    /// `$bucket`: documents grouped into ranges of a value.
+    Bucket(Bucket),
+    /// `$sortByCount`: a count per value, most frequent first.
+    SortByCount(SortByCount),
+    /// `$facet`: sub-pipelines over the same input, gathered into one document.
+    Facet(Facet),
 }
 
 impl Stage {
@@ -50,6 +62,24 @@ impl Stage {
             Stage::Unwind(_) => "$unwind",
             Stage::Count(_) => "$count",
             Stage::Lookup(_) => "$lookup",
+            Stage::ReplaceRoot(_) => "$replaceRoot",
+            Stage::Bucket(_) => "$bucket",
+            Stage::SortByCount(_) => "$sortByCount",
+            Stage::Facet(_) => "$facet",
+        }
+    }
+
+    /// The `$lookup` stages this stage is or contains (inside `$facet` sub-pipelines): the
+    /// collections besides the source that a pipeline reads, which a caller checks access to.
+    pub fn lookups(&self) -> Vec<&Lookup> {
+        match self {
+            Stage::Lookup(lookup) => vec![lookup],
+            Stage::Facet(facet) => facet
+                .pipelines()
+                .iter()
+                .flat_map(|(_, stages)| stages.iter().flat_map(Stage::lookups))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }
