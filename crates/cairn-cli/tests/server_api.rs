@@ -299,3 +299,55 @@ fn probes_metrics_and_the_openapi_document() {
     }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[test]
+fn auto_create_collections_is_off_by_default_and_creates_on_first_write_when_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = server.root();
+    http.post("/v1/collections/typo/documents", r#"{"a": 1}"#)
+        .assert_error(404, "collection_not_found");
+    assert_eq!(http.get("/v1/collections").json()["collections"], json!([]));
+    drop(server);
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--auto-create-collections"]);
+    let http = server.root();
+    assert_eq!(
+        http.post("/v1/collections/events/documents", r#"{"_id": 1}"#)
+            .status,
+        201
+    );
+    assert_eq!(
+        http.put("/v1/collections/people/documents/1", r#"{"n": 1}"#)
+            .status,
+        201
+    );
+    assert_eq!(
+        http.post(
+            "/v1/collections/bulk/batch",
+            r#"{"documents": [{"_id": 1}, {"_id": 2}]}"#
+        )
+        .status,
+        200
+    );
+    let txn = http.post(
+        "/v1/transactions",
+        r#"{"operations": [{"op": "insert", "collection": "t1", "document": {"_id": 1}},
+                           {"op": "upsert", "collection": "t2", "document": {"_id": 1}}]}"#,
+    );
+    assert_eq!(txn.status, 200, "{}", txn.text);
+    // Reads and updates never create: a misspelt name still says so.
+    http.get("/v1/collections/ghost/documents/1")
+        .assert_error(404, "collection_not_found");
+    http.patch("/v1/collections/ghost/documents/1", r#"{"$set": {"a": 1}}"#)
+        .assert_error(404, "collection_not_found");
+    let names: Vec<String> = http.get("/v1/collections").json()["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["bulk", "events", "people", "t1", "t2"]);
+    assert_eq!(http.get("/v1/collections/bulk/documents/2").status, 200);
+}

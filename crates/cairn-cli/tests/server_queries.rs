@@ -171,6 +171,11 @@ fn query_errors_are_4xx_in_the_common_format() {
         r#"{"pipeline": [{"$lookup": {"from": "_sys_users", "localField": "a", "foreignField": "_id", "as": "u"}}]}"#,
     )
     .assert_error(403, "reserved_collection");
+    http.post(
+        "/v1/collections/people/aggregate",
+        r#"{"pipeline": [{"$facet": {"u": [{"$lookup": {"from": "_sys_users", "localField": "a", "foreignField": "_id", "as": "u"}}]}}]}"#,
+    )
+    .assert_error(403, "reserved_collection");
 
     // A query stops itself at its time budget (checked every 256 documents): 408.
     let slow = http.post(
@@ -402,6 +407,13 @@ fn query_and_index_routes_follow_roles_and_grants() {
         .post(
             "/v1/collections/people/aggregate",
             r#"{"pipeline": [{"$lookup": {"from": "secret", "localField": "a", "foreignField": "_id", "as": "s"}}]}"#,
+        )
+        .assert_error(403, "forbidden");
+    // ... also from inside a `$facet` sub-pipeline.
+    reader
+        .post(
+            "/v1/collections/people/aggregate",
+            r#"{"pipeline": [{"$facet": {"x": [{"$lookup": {"from": "secret", "localField": "a", "foreignField": "_id", "as": "s"}}]}}]}"#,
         )
         .assert_error(403, "forbidden");
     reader

@@ -36,6 +36,13 @@ pub const MAX_PIPELINE_STAGES: usize = 100;
 /// the first `$lookup` while the source scan holds the snapshot). Larger fails with a clear
 /// error rather than spilling to disk: narrow the input with `$match` first.
 pub const MAX_GROUP_BYTES: usize = 256 * 1024 * 1024;
+/// Boundaries of one `$bucket` stage. Each document is placed by a binary search over them, so
+/// the cost is their logarithm; the bound keeps a hostile spec from holding megabytes of them.
+pub const MAX_BUCKET_BOUNDARIES: usize = 10_000;
+/// Bytes of the one document a `$facet` stage outputs (its sub-pipelines' results together):
+/// MongoDB's document limit, and Cairn's ([`cairn_doc::limits::MAX_DOCUMENT_BYTES`]), so the
+/// result can be stored. Larger fails naming the stage: add `$limit` inside the sub-pipelines.
+pub const MAX_FACET_OUTPUT_BYTES: usize = cairn_doc::limits::MAX_DOCUMENT_BYTES;
 /// Nesting depth of a computed expression (objects and arrays of field references inside a
 /// `$project`, `$addFields` or `$group` `_id`), so hostile specs cannot recurse without bound.
 pub const MAX_EXPRESSION_DEPTH: usize = 32;

@@ -35,6 +35,11 @@ pub struct ServerConfig {
     pub limits: LimitsConfig,
     /// Online backups through the server.
     pub backup: BackupConfig,
+    /// Create a missing collection on the first write that stores a document in it (insert,
+    /// put, batch, a transaction's insert or upsert), as MongoDB does. Off by default: a
+    /// misspelt collection name then fails with 404 `collection_not_found` instead of
+    /// silently starting a new collection.
+    pub auto_create_collections: bool,
     /// Password for the `root` user created on first start; read from the environment
     /// (`CAIRN_ROOT_PASSWORD`) by the command line, never from the file. A random one is
     /// generated (and reported once) when absent.
@@ -187,6 +192,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             backup: BackupConfig::default(),
+            auto_create_collections: false,
             root_password: None,
             database: DatabaseOptions::default(),
         }

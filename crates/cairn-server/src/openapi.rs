@@ -140,8 +140,9 @@ fn names(pattern: &str) -> ObjectBuilder {
 }
 
 /// Any value a document field may hold, recursively: nested objects follow the field-name
-/// rules too. (Cairn's typed values — `{"$date"}`, `{"$uuid"}`, `{"$bytes"}`, `{"$vector"}` —
-/// are accepted as well; they are left out here to keep generated examples plain.)
+/// rules too, and Cairn's typed values (`{"$date"}`, `{"$uuid"}`, `{"$bytes"}`, `{"$vector"}`,
+/// `{"$geometry"}` and MongoDB's Extended JSON wrappers, [`TypedValueSchema`]) are the one
+/// place a `$` key appears — the server reads all of them, so the schema must admit them.
 pub struct DocumentValue;
 
 impl PartialSchema for DocumentValue {
@@ -158,6 +159,7 @@ impl PartialSchema for DocumentValue {
                 .item(typed(Type::String))
                 .item(array)
                 .item(object)
+                .item(reference("TypedValue"))
                 .build(),
         )
         .into()
@@ -167,6 +169,218 @@ impl PartialSchema for DocumentValue {
 impl ToSchema for DocumentValue {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("DocumentValue")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        push_document_value(schemas);
+    }
+}
+
+/// Registers `DocumentValue` and the schemas it refers to (for the types that use it).
+fn push_document_value(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+    schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+    schemas.push(("TypedValue".to_string(), TypedValueSchema::schema()));
+    schemas.push(("Geometry".to_string(), GeometrySchema::schema()));
+}
+
+/// An object with the one key `key` holding `value`: the shape of every typed-value wrapper.
+fn wrapper(key: &str, value: impl Into<RefOr<Schema>>, description: &str) -> ObjectBuilder {
+    typed(Type::Object)
+        .description(Some(description))
+        .property(key, value)
+        .required(key)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
+/// A typed value: one of Cairn's wrappers, or a MongoDB Extended JSON v2 wrapper read on input
+/// (README "Typed values"; `cairn_doc::json` and `json/extended.rs` hold the mapping).
+pub struct TypedValueSchema;
+
+impl PartialSchema for TypedValueSchema {
+    fn schema() -> RefOr<Schema> {
+        let text = || typed(Type::String);
+        let anything = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+        let date = AnyOfBuilder::new()
+            .item(text().format(Some(SchemaFormat::Custom("date-time".to_string()))))
+            .item(typed(Type::Number))
+            .item(typed(Type::Object));
+        let vector = ArrayBuilder::new()
+            .items(typed(Type::Number))
+            .max_items(Some(cairn::document_limits::MAX_VECTOR_DIM));
+        let mongo = |key: &str, what: &str| {
+            wrapper(key, anything(), &format!("MongoDB Extended JSON: {what}"))
+        };
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .description(Some(
+                    "A typed value: an object with exactly one `$` key. Written back as Cairn's \
+                     own wrappers ($date, $uuid, $bytes, $vector, $geometry).",
+                ))
+                .item(wrapper(
+                    "$date",
+                    Schema::AnyOf(date.build()),
+                    "A date-time: RFC 3339 text (years 0000-9999, at most microseconds), integer \
+                     milliseconds since 1970, or {\"$numberLong\": \"ms\"}.",
+                ))
+                .item(wrapper(
+                    "$uuid",
+                    text().format(Some(SchemaFormat::Custom("uuid".to_string()))),
+                    "A UUID (hyphenated, simple, braced or URN text).",
+                ))
+                .item(wrapper(
+                    "$bytes",
+                    text().format(Some(SchemaFormat::Custom("byte".to_string()))),
+                    "Bytes, standard base64 with padding.",
+                ))
+                .item(wrapper(
+                    "$vector",
+                    vector,
+                    "A vector of finite numbers (stored as 32-bit floats).",
+                ))
+                .item(wrapper(
+                    "$geometry",
+                    reference("Geometry"),
+                    "A 3D geometry (see Geometry).",
+                ))
+                .item(mongo("$numberLong", "a 64-bit integer as decimal text"))
+                .item(mongo("$numberInt", "a 32-bit integer as decimal text"))
+                .item(mongo(
+                    "$numberDouble",
+                    "a double as text (finite only: Infinity and NaN are refused)",
+                ))
+                .item(mongo(
+                    "$numberDecimal",
+                    "a decimal as text, stored as a double when at most 15 significant digits",
+                ))
+                .item(mongo(
+                    "$oid",
+                    "an ObjectId, 24 hex digits, stored as that string",
+                ))
+                .item(mongo(
+                    "$binary",
+                    "{\"base64\", \"subType\"}: subtype 04 of 16 bytes is a UUID, others bytes",
+                ))
+                .item(mongo(
+                    "$timestamp",
+                    "{\"t\", \"i\"}, stored as the integer t << 32 | i",
+                ))
+                .item(mongo(
+                    "$regularExpression",
+                    "{\"pattern\", \"options\"}, stored as the string /pattern/options",
+                ))
+                .item(mongo("$symbol", "stored as a string"))
+                .item(mongo("$code", "stored as a string"))
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for TypedValueSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("TypedValue")
+    }
+}
+
+/// A 3D geometry's JSON form, the value of `{"$geometry": ...}` (`cairn_doc::Geometry`):
+/// points are `[x, y, z]`; a mesh lists its vertices and its triangles as index triples.
+pub struct GeometrySchema;
+
+impl PartialSchema for GeometrySchema {
+    fn schema() -> RefOr<Schema> {
+        let point = || {
+            ArrayBuilder::new()
+                .items(typed(Type::Number))
+                .min_items(Some(3))
+                .max_items(Some(3))
+        };
+        let points = |n: usize| {
+            ArrayBuilder::new()
+                .items(point())
+                .min_items(Some(n))
+                .max_items(Some(n))
+        };
+        let kind = |name: &str| typed(Type::String).enum_values(Some([name]));
+        let shape = |name: &str, description: &str| {
+            typed(Type::Object)
+                .description(Some(description))
+                .property("type", kind(name))
+                .required("type")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let index = typed(Type::Integer).minimum(Some(0.0));
+        let triangle = ArrayBuilder::new()
+            .items(index)
+            .min_items(Some(3))
+            .max_items(Some(3));
+        let limits = cairn::document_limits::MAX_MESH_VERTICES;
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .description(Some(
+                    "A 3D geometry; coordinates are finite numbers [x, y, z]. A mesh is \
+                     {\"type\": \"mesh\", \"vertices\": [[x, y, z], ...], \"triangles\": [[i, j, k], ...]} \
+                     with each triangle three indices into vertices (closed meshes bound a solid \
+                     for $within).",
+                ))
+                .item(
+                    shape("point", "A point.")
+                        .property("coordinates", point())
+                        .required("coordinates"),
+                )
+                .item(
+                    shape("segment", "A segment between two points.")
+                        .property("coordinates", points(2))
+                        .required("coordinates"),
+                )
+                .item(
+                    shape("triangle", "A triangle of three points.")
+                        .property("coordinates", points(3))
+                        .required("coordinates"),
+                )
+                .item(
+                    shape(
+                        "mesh",
+                        &format!(
+                            "A triangle mesh: at most {limits} vertices and twice as many \
+                             triangles; each triangle [i, j, k] indexes vertices."
+                        ),
+                    )
+                    .property(
+                        "vertices",
+                        ArrayBuilder::new().items(point()).max_items(Some(limits)),
+                    )
+                    .property(
+                        "triangles",
+                        ArrayBuilder::new()
+                            .items(triangle)
+                            .max_items(Some(cairn::document_limits::MAX_MESH_TRIANGLES)),
+                    )
+                    .required("vertices")
+                    .required("triangles"),
+                )
+                .item(
+                    shape("box", "An axis-aligned box from its min to its max corner.")
+                        .property("min", point())
+                        .property("max", point())
+                        .required("min")
+                        .required("max"),
+                )
+                .item(
+                    shape("sphere", "A sphere.")
+                        .property("center", point())
+                        .property("radius", typed(Type::Number).minimum(Some(0.0)))
+                        .required("center")
+                        .required("radius"),
+                )
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for GeometrySchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Geometry")
     }
 }
 
@@ -233,7 +447,7 @@ impl ToSchema for Document {
     }
 
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+        push_document_value(schemas);
         schemas.push(("DocId".to_string(), DocIdSchema::schema()));
     }
 }
@@ -258,7 +472,7 @@ impl ToSchema for AddressedDocument {
     }
 
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+        push_document_value(schemas);
     }
 }
 
@@ -299,7 +513,7 @@ impl ToSchema for PatchSchema {
     }
 
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+        push_document_value(schemas);
     }
 }
 
@@ -324,7 +538,7 @@ impl ToSchema for ExpectedSchema {
     }
 
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push(("DocumentValue".to_string(), DocumentValue::schema()));
+        push_document_value(schemas);
     }
 }
 
@@ -360,7 +574,14 @@ impl PartialSchema for FilterSchema {
             .description(Some(
                 "A filter: field path → value (equality) or operators ($eq $ne $gt $gte $lt $lte \
                  $in $nin $exists $type $regex $size $all $elemMatch $not), combined with $and, \
-                 $or and $nor. {} matches every document.",
+                 $or and $nor. {} matches every document. Geometric operators, on a field \
+                 holding geometries; G is {\"$geometry\": Geometry} or WKT text: \
+                 {\"$withinDistance\": {\"shape\": G, \"distance\": r}} (exact distance ≤ r), \
+                 {\"$intersects\": G}, {\"$within\": G} (inside a box, sphere or closed mesh), \
+                 {\"$near\": {\"shape\": G, \"k\": 10, \"maxDistance\": r, \"distanceField\": \"d\"}} \
+                 (the k nearest, nearest first, each distance written to distanceField, default \
+                 _distance; top level, at most one per query). A spatial index on the field \
+                 answers them; without one they scan.",
             ))
             .additional_properties(Some(AdditionalProperties::FreeForm(true)))
             .into()
@@ -430,7 +651,8 @@ impl PartialSchema for PipelineSchema {
         let stage = typed(Type::Object)
             .description(Some(
                 "One stage: {\"$match\": filter}, $project, $addFields/$set, $group, $sort, \
-                 $skip, $limit, $unwind, $count, $lookup or $graphLookup.",
+                 $skip, $limit, $unwind, $count, $lookup, $graphLookup, $replaceRoot/$replaceWith, $bucket, \
+                 $sortByCount or $facet.",
             ))
             .min_properties(Some(1))
             .max_properties(Some(1))

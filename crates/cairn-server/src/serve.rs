@@ -122,6 +122,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         tokens: Arc::new(TokenCache::new().map_err(|err| ServerError::AuthStore(err.message))?),
         logins: Arc::default(),
         backup_root: config.backup.root.clone(),
+        auto_create_collections: config.auto_create_collections,
         backups: Arc::new(Semaphore::new(1)),
         metrics: Metrics::new()?,
         commits: commits_rx,

@@ -48,6 +48,9 @@ pub struct AppState {
     pub backups: Arc<Semaphore>,
     /// Bounds and throttles password verification.
     pub logins: Arc<LoginGuard>,
+    /// Writes that store documents create a missing collection first (the
+    /// `auto_create_collections` setting; off by default).
+    pub auto_create_collections: bool,
 }
 
 /// The state as handlers receive it.

@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// under; without it (or `[backup] root`) the server takes no backups.
     #[arg(long)]
     pub backup_root: Option<PathBuf>,
+    /// Create a missing collection on the first write that stores a document in it
+    /// (`auto_create_collections` in the file), as MongoDB does. Off by default.
+    #[arg(long)]
+    pub auto_create_collections: bool,
     /// Log filter, e.g. `info` or `cairn_server=debug,info`.
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
@@ -118,6 +122,9 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     if args.insecure_no_auth {
         config.auth.enabled = false;
+    }
+    if args.auto_create_collections {
+        config.auto_create_collections = true;
     }
     override_with(&mut config.backup.root, args.backup_root.clone());
     let limits = &mut config.limits;

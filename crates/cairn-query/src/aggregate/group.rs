@@ -131,6 +131,32 @@ impl Accumulator {
 }
 
 impl Group {
+    /// Parses the accumulators of an object such as `$bucket`'s `output` (every field is an
+    /// accumulator; no `_id`); the key expression is the caller's.
+    pub(super) fn parse_accumulators(json: &Value, at: &str) -> Result<Group> {
+        let object = json.as_object().ok_or_else(|| {
+            QueryError::invalid(
+                at,
+                "expects an object of accumulators such as {\"n\": {\"$count\": {}}}",
+            )
+        })?;
+        let mut group = Group::by(Expr::Literal(Value::Null));
+        for (name, spec) in object.iter() {
+            let here = format!("{at}.{name}");
+            check_output_name(name, &here)?;
+            if name == "_id" {
+                return Err(QueryError::invalid(
+                    here,
+                    "`_id` is the bucket's key; name the output otherwise",
+                ));
+            }
+            group
+                .fields
+                .push((name.to_owned(), Accumulator::parse(spec, &here)?));
+        }
+        Ok(group)
+    }
+
     /// Groups by `id` (`Expr::literal(Value::Null)` puts every document in one group).
     pub fn by(id: Expr) -> Group {
         Group {
@@ -208,6 +234,12 @@ impl GroupTable {
     /// Folds one document into its group.
     pub(super) fn add(&mut self, group: &Group, doc: &Value) -> Result<()> {
         let id = group.id.eval(doc).unwrap_or(Value::Null);
+        self.add_keyed(group, id, doc)
+    }
+
+    /// Folds one document into the group `id` (computed by the caller: `$bucket` keys are
+    /// boundaries, not the group's own expression).
+    pub(super) fn add_keyed(&mut self, group: &Group, id: Value, doc: &Value) -> Result<()> {
         let bucket = match self.groups.entry(keys::encode_to_vec(&id)) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {

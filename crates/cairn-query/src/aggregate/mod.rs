@@ -8,7 +8,8 @@
 //!
 //! Stages: `$match`, `$project`, `$addFields`/`$set`, `$group` (`$sum`, `$avg`, `$min`,
 //! `$max`, `$count`, `$first`, `$last`, `$push`, `$addToSet`), `$sort`, `$skip`, `$limit`,
-//! `$unwind`, `$count` and `$lookup` (equality form). Build a [`Pipeline`] from JSON with
+//! `$unwind`, `$count`, `$lookup` (equality form), `$replaceRoot`/`$replaceWith`, `$bucket`,
+//! `$sortByCount` and `$facet` (one file each). Build a [`Pipeline`] from JSON with
 //! [`Pipeline::parse`] or in Rust with its builder methods, then run it with
 //! [`Pipeline::run`]; [`aggregate`] does both.
 //!
@@ -20,7 +21,8 @@
 //!   ([`crate::find::for_each_match`]), so the planner answers them with indexes; a `$lookup`
 //!   probes the foreign collection the same way, one filter per input document.
 //! * **Streaming.** Other stages process one document at a time; `$group`, `$sort` and
-//!   `$count` hold their input until the source is exhausted. `$sort` followed by `$limit`
+//!   `$count`, `$bucket`, `$sortByCount` hold their input until the source is exhausted;
+//!   `$facet` streams each document into every sub-pipeline. `$sort` followed by `$limit`
 //!   keeps only the top documents.
 //! * **Memory is bounded, not spilled.** `$sort` accounts approximate bytes against
 //!   [`crate::limits::MAX_SORT_BYTES`]; `$group` (keys, accumulator state, `$push` and
@@ -37,15 +39,19 @@
 //! array (`"$tags.0"`), as everywhere in Cairn; `$group` outputs groups in key order; a
 //! `$lookup` whose local field is an empty array matches nothing.
 
+mod bucket;
 mod expr;
+mod facet;
 mod graph_lookup;
 mod group;
 mod lookup;
 mod memory;
 mod parse;
 mod project;
+mod replace_root;
 mod run;
 mod sort;
+mod sort_by_count;
 mod stage;
 #[cfg(test)]
 mod tests;
@@ -60,11 +66,15 @@ use crate::filter::Filter;
 use crate::limits::{DEFAULT_TIME_BUDGET, MAX_PIPELINE_STAGES};
 use crate::query::SortKey;
 
+pub use bucket::Bucket;
 pub use expr::Expr;
+pub use facet::Facet;
 pub use graph_lookup::GraphLookup;
 pub use group::{Accumulator, AccumulatorOp, Group};
 pub use lookup::Lookup;
 pub use project::{AddFields, Project};
+pub use replace_root::ReplaceRoot;
+pub use sort_by_count::SortByCount;
 pub use stage::{Stage, Unwind};
 
 /// A parsed pipeline: stages and a time budget.
@@ -101,6 +111,15 @@ impl Pipeline {
     /// The stages, in order.
     pub fn stages(&self) -> &[Stage] {
         &self.stages
+    }
+
+    /// The collections other than the source that the pipeline reads (`$lookup`'s and
+    /// `$graphLookup`'s `from`, inside `$facet` sub-pipelines too), for access checks.
+    pub fn foreign_collections(&self) -> Vec<&str> {
+        self.stages
+            .iter()
+            .flat_map(Stage::foreign_collections)
+            .collect()
     }
 
     /// Builder: appends a stage.

@@ -3,10 +3,14 @@
 
 use cairn_doc::Value;
 
+use super::bucket::Bucket;
+use super::facet::Facet;
 use super::graph_lookup::GraphLookup;
 use super::group::Group;
 use super::lookup::Lookup;
 use super::project::{AddFields, Project};
+use super::replace_root::ReplaceRoot;
+use super::sort_by_count::SortByCount;
 use super::stage::{check_output_name, Stage, Unwind};
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
@@ -14,8 +18,9 @@ use crate::limits::MAX_PIPELINE_STAGES;
 use crate::query::parse_sort;
 
 /// The stage names the parser knows, for error messages.
-const STAGE_NAMES: &str =
-    "$match, $project, $addFields, $set, $group, $sort, $skip, $limit, $unwind, $count, $lookup, $graphLookup";
+const STAGE_NAMES: &str = "$match, $project, $addFields, $set, $group, $sort, $skip, $limit, \
+     $unwind, $count, $lookup, $graphLookup, $replaceRoot, $replaceWith, $bucket, $sortByCount, \
+     $facet";
 
 /// Parses a pipeline: a JSON array of stage objects.
 pub(super) fn parse_pipeline(json: &Value) -> Result<Vec<Stage>> {
@@ -63,6 +68,11 @@ pub(super) fn parse_stage(json: &Value, at: &str) -> Result<Stage> {
         "$count" => Stage::Count(parse_count_name(spec, &here)?),
         "$lookup" => Stage::Lookup(Lookup::parse(spec, &here)?),
         "$graphLookup" => Stage::GraphLookup(GraphLookup::parse(spec, &here)?),
+        "$replaceRoot" => Stage::ReplaceRoot(ReplaceRoot::parse(spec, &here)?),
+        "$replaceWith" => Stage::ReplaceRoot(ReplaceRoot::parse_with(spec, &here)?),
+        "$bucket" => Stage::Bucket(Bucket::parse(spec, &here)?),
+        "$sortByCount" => Stage::SortByCount(SortByCount::parse(spec, &here)?),
+        "$facet" => Stage::Facet(Facet::parse(spec, &here)?),
         _ => {
             return Err(QueryError::invalid(
                 here,

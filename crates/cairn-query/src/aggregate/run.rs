@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use cairn_doc::{Object, Value};
 use cairn_engine::{Database, Transaction};
 
+use super::bucket::BucketTables;
 use super::group::GroupTable;
 use super::memory::{value_bytes, Memory};
 use super::sort::SortBuffer;
@@ -19,10 +20,10 @@ use super::stage::{Stage, Unwound};
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::find::for_each_match;
-use crate::limits::{MAX_GROUP_BYTES, MAX_RESULT_DOCUMENTS};
+use crate::limits::{MAX_FACET_OUTPUT_BYTES, MAX_GROUP_BYTES, MAX_RESULT_DOCUMENTS};
 
 /// The running state of one stage.
-enum State {
+enum State<'p> {
     Stateless,
     Skip(usize),
     Limit(usize),
@@ -30,7 +31,20 @@ enum State {
     Group(GroupTable),
     Count(u64),
     Lookup(Vec<Value>, Memory),
+    Bucket(BucketTables),
+    SortByCount(GroupTable),
+    Facet(FacetRuns<'p>),
     Finished,
+}
+
+/// The sub-pipelines of a running `$facet`, each its own [`Run`] fed every input document.
+struct FacetRuns<'p> {
+    runs: Vec<Run<'p>>,
+    /// Whether each sub-pipeline still wants input (a satisfied `$limit` ends it).
+    open: Vec<bool>,
+    /// Output documents of each sub-pipeline already counted against `memory`.
+    counted: Vec<usize>,
+    memory: Memory,
 }
 
 /// What one stage did with a document.
@@ -48,7 +62,7 @@ enum Step {
 /// One execution of a pipeline.
 struct Run<'p> {
     stages: &'p [Stage],
-    states: Vec<State>,
+    states: Vec<State<'p>>,
     output: Vec<Value>,
     started: Instant,
     budget: Duration,
@@ -80,7 +94,7 @@ pub(super) fn run(
         1 => filters.into_iter().next().unwrap_or(Filter::All),
         _ => Filter::and(filters),
     };
-    let mut run = Run::new(&stages[leading..], budget);
+    let mut run = Run::new(&stages[leading..], Instant::now(), budget);
     for_each_match(&mut txn, collection, &source, budget, &mut |_, doc| {
         run.examined += 1;
         run.feed(0, doc, None)
@@ -90,7 +104,9 @@ pub(super) fn run(
 }
 
 impl<'p> Run<'p> {
-    fn new(stages: &'p [Stage], budget: Duration) -> Run<'p> {
+    /// A run of `stages` whose time budget started at `started` (a `$facet`'s sub-pipelines
+    /// share the whole pipeline's).
+    fn new(stages: &'p [Stage], started: Instant, budget: Duration) -> Run<'p> {
         let states = stages
             .iter()
             .enumerate()
@@ -103,6 +119,22 @@ impl<'p> Run<'p> {
                 Stage::Lookup(_) | Stage::GraphLookup(_) => {
                     State::Lookup(Vec::new(), lookup_buffer_memory())
                 }
+                Stage::Bucket(bucket) => State::Bucket(bucket.tables()),
+                Stage::SortByCount(_) => State::SortByCount(GroupTable::new()),
+                Stage::Facet(facet) => State::Facet(FacetRuns {
+                    runs: facet
+                        .pipelines()
+                        .iter()
+                        .map(|(_, stages)| Run::new(stages, started, budget))
+                        .collect(),
+                    open: vec![true; facet.pipelines().len()],
+                    counted: vec![0; facet.pipelines().len()],
+                    memory: Memory::new(
+                        "$facet output",
+                        MAX_FACET_OUTPUT_BYTES,
+                        "add $limit (or $group/$count) inside the $facet's sub-pipelines",
+                    ),
+                }),
                 _ => State::Stateless,
             })
             .collect();
@@ -110,7 +142,7 @@ impl<'p> Run<'p> {
             stages,
             states,
             output: Vec::new(),
-            started: Instant::now(),
+            started,
             budget,
             examined: 0,
         }
@@ -178,6 +210,14 @@ impl<'p> Run<'p> {
             (Stage::Group(group), State::Group(table)) => {
                 table.add(group, &doc).map(|()| Step::Done(true))?
             }
+            (Stage::ReplaceRoot(replace), _) => Step::Pass(replace.apply(doc)?),
+            (Stage::Bucket(bucket), State::Bucket(tables)) => {
+                bucket.add(tables, &doc).map(|()| Step::Done(true))?
+            }
+            (Stage::SortByCount(by), State::SortByCount(table)) => {
+                table.add(by.group(), &doc).map(|()| Step::Done(true))?
+            }
+            (Stage::Facet(_), State::Facet(facet)) => Step::Done(facet.feed(&doc, txn)?),
             (Stage::Count(_), State::Count(n)) => {
                 *n += 1;
                 Step::Done(true)
@@ -227,6 +267,14 @@ impl<'p> Run<'p> {
             let released: Box<dyn Iterator<Item = Value> + 'p> = match (stage, state) {
                 (Stage::Sort(_), State::Sort(buffer)) => Box::new(buffer.into_sorted()),
                 (Stage::Group(group), State::Group(table)) => Box::new(table.into_docs(group)),
+                (Stage::Bucket(bucket), State::Bucket(tables)) => Box::new(bucket.release(tables)),
+                (Stage::SortByCount(by), State::SortByCount(table)) => {
+                    Box::new(by.release(table).into_iter())
+                }
+                (Stage::Facet(facet), State::Facet(mut runs)) => {
+                    let names = facet.pipelines().iter().map(|(name, _)| name.as_str());
+                    Box::new(std::iter::once(runs.finish(names, txn)?))
+                }
                 (Stage::Count(name), State::Count(n)) if n > 0 => {
                     let mut out = Object::new();
                     out.insert(
@@ -278,6 +326,45 @@ fn join(stage: &Stage, txn: &mut Transaction, doc: Value, budget: Duration) -> R
         Stage::Lookup(lookup) => lookup.join(txn, doc, budget),
         Stage::GraphLookup(search) => search.join(txn, doc, budget),
         other => Err(stateless(other)),
+    }
+}
+
+impl<'p> FacetRuns<'p> {
+    /// Feeds one document to every sub-pipeline still open; whether any still wants more.
+    fn feed(&mut self, doc: &Value, mut txn: Option<&mut Transaction>) -> Result<bool> {
+        for i in 0..self.runs.len() {
+            if self.open[i] {
+                self.open[i] = self.runs[i].feed(0, doc.clone(), txn.as_deref_mut())?;
+                self.account(i)?;
+            }
+        }
+        Ok(self.open.iter().any(|open| *open))
+    }
+
+    /// Counts the new output documents of sub-pipeline `i` against the output limit.
+    fn account(&mut self, i: usize) -> Result<()> {
+        let run = &self.runs[i];
+        for doc in &run.output[self.counted[i]..] {
+            self.memory.grow(value_bytes(doc))?;
+        }
+        self.counted[i] = run.output.len();
+        Ok(())
+    }
+
+    /// Finishes every sub-pipeline; the one output document, a field per sub-pipeline.
+    fn finish<'n>(
+        &mut self,
+        names: impl Iterator<Item = &'n str>,
+        txn: &mut Transaction,
+    ) -> Result<Value> {
+        let mut out = Object::new();
+        for (i, name) in names.enumerate() {
+            self.runs[i].finish(txn)?;
+            self.account(i)?;
+            let docs = std::mem::take(&mut self.runs[i].output);
+            out.insert(name.to_owned(), Value::Array(docs));
+        }
+        Ok(Value::Object(out))
     }
 }
 

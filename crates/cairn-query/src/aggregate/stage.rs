@@ -2,11 +2,15 @@
 
 use cairn_doc::{FieldPath, Object, Value};
 
+use super::bucket::Bucket;
 use super::expr::set_path;
+use super::facet::Facet;
 use super::graph_lookup::GraphLookup;
 use super::group::Group;
 use super::lookup::Lookup;
 use super::project::{AddFields, Project};
+use super::replace_root::ReplaceRoot;
+use super::sort_by_count::SortByCount;
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::query::SortKey;
@@ -37,18 +41,17 @@ pub enum Stage {
     Lookup(Lookup),
     /// `$graphLookup`: a recursive search of another collection.
     GraphLookup(GraphLookup),
+    /// `$replaceRoot` / `$replaceWith`: each document replaced by a computed object.
+    ReplaceRoot(ReplaceRoot),
+    /// `$bucket`: documents grouped into ranges of a value.
+    Bucket(Bucket),
+    /// `$sortByCount`: a count per value, most frequent first.
+    SortByCount(SortByCount),
+    /// `$facet`: sub-pipelines over the same input, gathered into one document.
+    Facet(Facet),
 }
 
 impl Stage {
-    /// The other collection this stage reads (`$lookup`, `$graphLookup`), for access checks.
-    pub fn reads_collection(&self) -> Option<&str> {
-        match self {
-            Stage::Lookup(lookup) => Some(lookup.from()),
-            Stage::GraphLookup(search) => Some(search.from()),
-            _ => None,
-        }
-    }
-
     /// The stage's name in the pipeline language (`$match`...).
     pub fn name(&self) -> &'static str {
         match self {
@@ -63,6 +66,26 @@ impl Stage {
             Stage::Count(_) => "$count",
             Stage::Lookup(_) => "$lookup",
             Stage::GraphLookup(_) => "$graphLookup",
+            Stage::ReplaceRoot(_) => "$replaceRoot",
+            Stage::Bucket(_) => "$bucket",
+            Stage::SortByCount(_) => "$sortByCount",
+            Stage::Facet(_) => "$facet",
+        }
+    }
+
+    /// The collections other than the source this stage reads (`$lookup`'s and
+    /// `$graphLookup`'s `from`, inside `$facet` sub-pipelines too), which a caller checks
+    /// access to: one place, so a new joining stage cannot slip past the check.
+    pub fn foreign_collections(&self) -> Vec<&str> {
+        match self {
+            Stage::Lookup(lookup) => vec![lookup.from()],
+            Stage::GraphLookup(search) => vec![search.from()],
+            Stage::Facet(facet) => facet
+                .pipelines()
+                .iter()
+                .flat_map(|(_, stages)| stages.iter().flat_map(Stage::foreign_collections))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }

@@ -104,3 +104,20 @@ pub async fn drop(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Creates collection `name` unless it exists: what writes that store documents (insert, put,
+/// batch, a transaction's insert and upsert operations) do first when the server's
+/// `auto_create_collections` setting is on, as MongoDB users expect. The creation is its own
+/// commit, so it stays even if the write then fails (as in MongoDB). Creating needs the same
+/// access as writing to the name, which the write already required.
+pub fn create_if_missing(db: &cairn::Database, name: &str) -> Result<(), ApiError> {
+    match db.read()?.collection_meta(name) {
+        Ok(_) => Ok(()),
+        Err(cairn::EngineError::UnknownCollection { .. }) => match db.create_collection(name) {
+            // A concurrent request created it first: just as good.
+            Ok(_) | Err(cairn::EngineError::CollectionExists { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        },
+        Err(err) => Err(err.into()),
+    }
+}

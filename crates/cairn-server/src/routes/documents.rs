@@ -22,6 +22,7 @@ use crate::idempotency::{self, Answer, Idempotent};
 use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
 };
+use crate::routes::collections::create_if_missing;
 use crate::state::SharedState;
 use crate::transact::{self, guard_size, TxnError};
 
@@ -115,10 +116,14 @@ pub async fn insert(
     Idempotent(DocumentBody(doc), key): Idempotent<DocumentBody>,
 ) -> Result<Response, ApiError> {
     let need = Need::write(&collection);
+    let auto_create = state.auto_create_collections;
     if let Some(key) = key {
         let retention = state.limits.idempotency_retention();
         return state
             .run(credentials, need, move |db, principal| {
+                if auto_create {
+                    create_if_missing(db, &collection)?;
+                }
                 idempotency::run(db, principal, Some(&key), retention, |txn| {
                     let id = txn.insert(&collection, doc.clone())?;
                     Ok(Answer::new(
@@ -132,6 +137,9 @@ pub async fn insert(
     }
     let (id, seq) = state
         .run(credentials, need, move |db, _| {
+            if auto_create {
+                create_if_missing(db, &collection)?;
+            }
             transact::run(db, |txn| Ok(txn.insert(&collection, doc.clone())?))
         })
         .await?;
@@ -183,8 +191,12 @@ pub async fn put(
     let (collection, id) = path.resolve()?;
     let doc = with_path_id(doc, &id)?;
     let need = Need::write(&collection);
+    let auto_create = state.auto_create_collections;
     let (upserted, seq) = state
         .run(credentials, need, move |db, _| {
+            if auto_create {
+                create_if_missing(db, &collection)?;
+            }
             transact::run(db, |txn| Ok(txn.upsert(&collection, doc.clone())?))
         })
         .await?;
@@ -310,6 +322,7 @@ pub async fn batch(
     }
     let need = Need::write(&collection);
     let retention = state.limits.idempotency_retention();
+    let auto_create = state.auto_create_collections.then(|| collection.clone());
     let write = move |txn: &mut Transaction| -> Result<Vec<Value>, TxnError> {
         // An empty batch still names a collection that must exist.
         txn.collection_meta(&collection)?;
@@ -327,6 +340,9 @@ pub async fn batch(
     if let Some(key) = key {
         return state
             .run(credentials, need, move |db, principal| {
+                if let Some(collection) = &auto_create {
+                    create_if_missing(db, collection)?;
+                }
                 idempotency::run(db, principal, Some(&key), retention, |txn| {
                     let ids = write(txn)?;
                     Ok(Answer::new(StatusCode::OK, json!({ "ids": ids })))
@@ -336,7 +352,12 @@ pub async fn batch(
             .map(IntoResponse::into_response);
     }
     let (ids, seq) = state
-        .run(credentials, need, move |db, _| transact::run(db, write))
+        .run(credentials, need, move |db, _| {
+            if let Some(collection) = &auto_create {
+                create_if_missing(db, collection)?;
+            }
+            transact::run(db, write)
+        })
         .await?;
     Ok(Json(BatchWritten { ids, seq }).into_response())
 }

@@ -282,7 +282,7 @@ impl From<TextInfo> for IndexDescription {
 }
 
 /// Every index of a collection, secondary ones first, each kind in creation order.
-fn all_indexes(db: &Database, collection: &str) -> Result<Vec<IndexDescription>, ApiError> {
+pub fn all_indexes(db: &Database, collection: &str) -> Result<Vec<IndexDescription>, ApiError> {
     let mut out: Vec<IndexDescription> = cairn::list_indexes(db, collection)?
         .into_iter()
         .map(IndexDescription::from)
@@ -374,42 +374,7 @@ pub async fn create(
     let need = Need::write(&collection);
     let info = state
         .run(credentials, need, move |db, _| {
-            let name = planned.name().to_string();
-            if all_indexes(db, &collection)?
-                .iter()
-                .any(|info| info.name == name)
-            {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "index_exists",
-                    format!("`{collection}` already has an index `{name}`"),
-                )
-                .with_details(json!({ "collection": collection, "index": name })));
-            }
-            match &planned {
-                Planned::Secondary(spec) => {
-                    cairn::create_index(db, &collection, spec, &mut |_| {})?;
-                }
-                Planned::Spatial(spec) => {
-                    create_spatial_index(db, &collection, spec)?;
-                }
-                Planned::Vector(spec) => {
-                    create_vector_index(db, &collection, spec, &mut |_| {})?;
-                }
-                Planned::Text(spec) => {
-                    create_text_index(db, &collection, spec, &mut |_| {})?;
-                }
-            }
-            all_indexes(db, &collection)?
-                .into_iter()
-                .find(|info| info.name == name)
-                // Dropped by a concurrent request between the build and this listing.
-                .ok_or_else(|| {
-                    ApiError::from(cairn::index::IndexError::UnknownIndex {
-                        collection: collection.clone(),
-                        name,
-                    })
-                })
+            create_planned(db, &collection, &planned)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(info)))
@@ -429,24 +394,7 @@ pub async fn drop(
     let need = Need::write(&collection);
     state
         .run(credentials, need, move |db, _| {
-            let spatial = list_spatial_indexes(db, &collection)?
-                .iter()
-                .any(|info| info.spec.name == path.name);
-            let vector = list_vector_indexes(db, &collection)?
-                .iter()
-                .any(|info| info.spec.name == path.name);
-            let text = list_text_indexes(db, &collection)?
-                .iter()
-                .any(|info| info.spec.name == path.name);
-            if spatial {
-                Ok(drop_spatial_index(db, &collection, &path.name)?)
-            } else if vector {
-                Ok(drop_vector_index(db, &collection, &path.name)?)
-            } else if text {
-                Ok(drop_text_index(db, &collection, &path.name)?)
-            } else {
-                Ok(cairn::drop_index(db, &collection, &path.name)?)
-            }
+            drop_named(db, &collection, &path.name)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -592,4 +540,83 @@ fn text_spec(request: &CreateIndex) -> Result<TextSpec, ApiError> {
         .collect();
     let ngrams = request.edge_ngrams.map(|[min, max]| (min, max));
     Ok(TextSpec::new(&request.name, &fields, language, ngrams)?)
+}
+
+/// Creates the index a `POST .../indexes` body describes and builds it from the documents
+/// already there; what the route runs, and what in-process clients (the Python package's
+/// embedded mode) call so both answer alike. 409 `index_exists` if the name is taken.
+pub fn create_index_in(
+    db: &Database,
+    collection: &str,
+    request: &CreateIndex,
+) -> Result<IndexDescription, ApiError> {
+    create_planned(db, collection, &index_spec(request)?)
+}
+
+/// Builds a parsed index definition (see [`create_index_in`]).
+fn create_planned(
+    db: &Database,
+    collection: &str,
+    planned: &Planned,
+) -> Result<IndexDescription, ApiError> {
+    let collection = collection.to_string();
+    let name = planned.name().to_string();
+    if all_indexes(db, &collection)?
+        .iter()
+        .any(|info| info.name == name)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "index_exists",
+            format!("`{collection}` already has an index `{name}`"),
+        )
+        .with_details(json!({ "collection": collection, "index": name })));
+    }
+    match planned {
+        Planned::Secondary(spec) => {
+            cairn::create_index(db, &collection, spec, &mut |_| {})?;
+        }
+        Planned::Spatial(spec) => {
+            create_spatial_index(db, &collection, spec)?;
+        }
+        Planned::Vector(spec) => {
+            create_vector_index(db, &collection, spec, &mut |_| {})?;
+        }
+        Planned::Text(spec) => {
+            create_text_index(db, &collection, spec, &mut |_| {})?;
+        }
+    }
+    all_indexes(db, &collection)?
+        .into_iter()
+        .find(|info| info.name == name)
+        // Dropped by a concurrent request between the build and this listing.
+        .ok_or_else(|| {
+            ApiError::from(cairn::index::IndexError::UnknownIndex {
+                collection: collection.clone(),
+                name,
+            })
+        })
+}
+
+/// Drops the index `name` of `collection`, whatever its kind; what `DELETE .../indexes/{name}`
+/// runs and in-process clients call.
+pub fn drop_named(db: &Database, collection: &str, name: &str) -> Result<(), ApiError> {
+    let spatial = list_spatial_indexes(db, collection)?
+        .iter()
+        .any(|info| info.spec.name == name);
+    let vector = list_vector_indexes(db, collection)?
+        .iter()
+        .any(|info| info.spec.name == name);
+    let text = list_text_indexes(db, collection)?
+        .iter()
+        .any(|info| info.spec.name == name);
+    if spatial {
+        Ok(drop_spatial_index(db, collection, name)?)
+    } else if vector {
+        Ok(drop_vector_index(db, collection, name)?)
+    } else if text {
+        Ok(drop_text_index(db, collection, name)?)
+    } else {
+        Ok(cairn::drop_index(db, collection, name)?)
+    }
 }

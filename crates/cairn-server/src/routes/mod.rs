@@ -189,6 +189,64 @@ mod tests {
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 
+    /// The document must admit every value the server accepts (schemathesis fails on a
+    /// request the schema forbids yet the server takes): each typed-value wrapper the JSON
+    /// reader knows, the mesh form, and the geometric filter operators are declared.
+    #[test]
+    fn document_values_admit_every_typed_value_and_filters_name_geometric_operators() {
+        let spec: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+        let schemas = &spec["components"]["schemas"];
+        let document_value = schemas["DocumentValue"]["anyOf"].as_array().unwrap();
+        assert!(document_value
+            .iter()
+            .any(|branch| branch["$ref"] == "#/components/schemas/TypedValue"));
+        let wrappers: BTreeSet<&str> = schemas["TypedValue"]["anyOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|branch| branch["required"].as_array().unwrap())
+            .map(|key| key.as_str().unwrap())
+            .collect();
+        for key in [
+            "$date",
+            "$uuid",
+            "$bytes",
+            "$vector",
+            "$geometry",
+            "$numberLong",
+            "$numberInt",
+            "$numberDouble",
+            "$numberDecimal",
+            "$oid",
+            "$binary",
+            "$timestamp",
+            "$regularExpression",
+            "$symbol",
+            "$code",
+        ] {
+            assert!(wrappers.contains(key), "TypedValue lacks {key}");
+        }
+        let mesh = schemas["Geometry"]["anyOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|branch| branch["properties"]["type"]["enum"][0] == "mesh")
+            .expect("a mesh branch");
+        assert!(mesh["properties"]["vertices"].is_object());
+        assert!(mesh["properties"]["triangles"].is_object());
+        let filter = schemas["Filter"]["description"].as_str().unwrap();
+        for op in ["$withinDistance", "$intersects", "$within", "$near"] {
+            assert!(filter.contains(op), "Filter description lacks {op}");
+        }
+        let pipeline = spec.to_string();
+        for stage in ["$facet", "$bucket", "$replaceRoot", "$sortByCount"] {
+            assert!(
+                pipeline.contains(stage),
+                "the Pipeline description lacks {stage}"
+            );
+        }
+    }
+
     #[test]
     fn every_collection_segment_is_declared_once_with_its_pattern() {
         let spec: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();

@@ -304,11 +304,10 @@ pub async fn aggregate(
     let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
     let pipeline = Pipeline::parse(&stages)?;
     let mut reads = vec![(collection.clone(), Access::ReadOnly)];
-    for stage in pipeline.stages() {
-        if let Some(from) = stage.reads_collection() {
-            collection_name::check(from)?;
-            reads.push((from.to_string(), Access::ReadOnly));
-        }
+    // `$lookup`s and `$graphLookup`s read other collections, inside `$facet` sub-pipelines too.
+    for from in pipeline.foreign_collections() {
+        collection_name::check(from)?;
+        reads.push((from.to_string(), Access::ReadOnly));
     }
     let max_bytes = state.limits.max_response_bytes;
     state
@@ -347,8 +346,9 @@ fn time_left(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
-/// Checks a request's paging numbers and builds the query.
-fn build_query(request: QueryRequest) -> Result<Query, ApiError> {
+/// The query a request body describes, with the route's defaults and bounds (page size,
+/// skip); shared with in-process clients so they page exactly like the route.
+pub fn build_query(request: QueryRequest) -> Result<Query, ApiError> {
     let limit = request.limit.unwrap_or(DEFAULT_QUERY_PAGE);
     check_at_most("limit", limit, MAX_QUERY_PAGE)?;
     let skip = request.skip.unwrap_or(0);

@@ -22,6 +22,7 @@ use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
 };
 use crate::response::{capped_json, ResponseBudget};
+use crate::routes::collections::create_if_missing;
 use crate::routes::documents::{cas_result, parse_expected};
 use crate::state::SharedState;
 use crate::transact::{self, guard_size, TxnError};
@@ -162,6 +163,23 @@ pub async fn execute(
         prepared.push((collection, op));
     }
     let retention = state.limits.idempotency_retention();
+    // Collections an insert or upsert stores into, created first when the server says so.
+    let mut auto_create: Vec<String> = Vec::new();
+    if state.auto_create_collections {
+        for (collection, op) in &prepared {
+            if matches!(op, Prepared::Insert(_) | Prepared::Upsert(_))
+                && !auto_create.contains(collection)
+            {
+                auto_create.push(collection.clone());
+            }
+        }
+    }
+    let create_missing = move |db: &cairn::Database| -> Result<(), ApiError> {
+        for collection in &auto_create {
+            create_if_missing(db, collection)?;
+        }
+        Ok(())
+    };
     let mut budget = ResponseBudget::new(max_bytes);
     let mut execute = move |txn: &mut Transaction| -> Result<Vec<JsonValue>, TxnError> {
         budget.reset();
@@ -177,6 +195,7 @@ pub async fn execute(
     if let Some(key) = key {
         return state
             .run(credentials, need, move |db, principal| {
+                create_missing(db)?;
                 idempotency::run(db, principal, Some(&key), retention, |txn| {
                     let results = execute(txn)?;
                     Ok(Answer::new(StatusCode::OK, json!({ "results": results })))
@@ -187,6 +206,7 @@ pub async fn execute(
     }
     state
         .run(credentials, need, move |db, _| {
+            create_missing(db)?;
             let (results, seq) = transact::run(db, &mut execute)?;
             capped_json(&TransactionResult { results, seq }, max_bytes)
         })

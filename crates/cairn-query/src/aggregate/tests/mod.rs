@@ -3,6 +3,7 @@
 mod errors;
 mod group;
 mod lookup;
+mod reshape;
 mod stages;
 
 use std::path::PathBuf;
