@@ -181,6 +181,13 @@ pub enum Command {
     },
     /// An interactive shell: type any command above without `cairn` and the global flags.
     Shell,
+    /// SQL on the database: an interactive shell (statements end with `;`), or one-shot with
+    /// `-c`. Collections are tables; see the README's SQL section.
+    Sql {
+        /// Run these statements, print their results and exit.
+        #[arg(short = 'c', long = "command")]
+        command: Option<String>,
+    },
     /// Find documents matching a filter; prints JSON lines (and, when more pages exist, the
     /// cursor for the next page on standard error).
     Query {

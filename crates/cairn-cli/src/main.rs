@@ -16,7 +16,10 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if !matches!(
         cli.command,
-        cli::Command::Serve(_) | cli::Command::Shell | cli::Command::Bench { .. }
+        cli::Command::Serve(_)
+            | cli::Command::Shell
+            | cli::Command::Sql { command: None }
+            | cli::Command::Bench { .. }
     ) {
         end_quietly_on_closed_pipe();
     }

@@ -23,6 +23,10 @@ pub struct ServerConfig {
     /// (on the main listener `/metrics` needs an admin). Loopback addresses only: the figures
     /// name every collection.
     pub metrics_listen: Option<SocketAddr>,
+    /// Also serve SQL over the PostgreSQL wire protocol on this address (psql, drivers; the
+    /// same users and grants, SCRAM-SHA-256 logins). The server itself is `cairn-sql`'s; the
+    /// command line starts it beside this one.
+    pub pg_listen: Option<SocketAddr>,
     /// The database folder (unused in memory-only mode).
     pub data_dir: PathBuf,
     /// Storage mode and its parameters.
@@ -186,6 +190,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: default_listen(),
             metrics_listen: None,
+            pg_listen: None,
             data_dir: PathBuf::from(limits::DEFAULT_DATA_DIR),
             storage: StorageConfig::default(),
             tls: None,

@@ -222,3 +222,7 @@ pub(crate) const MAX_CACHED_SERIES: usize = 4_096;
 /// Longest `dest` of a backup request, in bytes: 1,024. Deeper trees under the backup root serve no
 /// purpose.
 pub(crate) const MAX_BACKUP_DEST_BYTES: usize = 1_024;
+
+/// PBKDF2 iterations of the SCRAM-SHA-256 verifier stored with each password (PostgreSQL's
+/// default; clients spend this per login, so it also bounds what a login costs them).
+pub const SCRAM_ITERATIONS: u32 = 4096;

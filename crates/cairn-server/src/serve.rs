@@ -174,6 +174,11 @@ impl RunningServer {
         &self.info
     }
 
+    /// The open database (for servers started beside this one, such as the SQL server).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), ServerError> {
         signal.await;

@@ -17,8 +17,10 @@ mod rekey;
 mod schema;
 pub mod series;
 pub mod serve;
+mod serve_pg;
 mod shell;
 mod shell_editor;
+mod sql;
 pub mod transfer;
 pub mod user;
 
@@ -79,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Geo(args) => crate::bench::geo::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
+        Command::Sql { command } => sql::run(&open(&cli, Create::Allowed)?, command.as_deref()),
         command => {
             let creates = matches!(
                 command,
@@ -267,6 +270,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
         | Command::Rekey { .. }
         | Command::Restore { .. }
         | Command::Shell
+        | Command::Sql { .. }
         | Command::Serve(_)
         | Command::Bench { .. } => {
             anyhow::bail!("this command cannot run inside the shell; run it as `cairn ...`")

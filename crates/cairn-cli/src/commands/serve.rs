@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Prometheus); on the main address `/metrics` needs an admin.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Also serve SQL over the PostgreSQL wire protocol on this address (psql, drivers);
+    /// same users and grants as HTTP, SCRAM-SHA-256 logins. Needs authentication on.
+    #[arg(long)]
+    pub pg_listen: Option<SocketAddr>,
     /// TLS certificate chain (PEM); serves HTTPS together with --tls-key.
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -79,16 +83,51 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let pg_listen = config.pg_listen;
+    if pg_listen.is_some() && !config.auth.enabled {
+        anyhow::bail!(
+            "--pg-listen needs authentication: SQL logins are checked against the users' \
+             passwords (drop --insecure-no-auth)"
+        );
+    }
+    let pg_timeout = std::time::Duration::from_millis(config.limits.request_timeout_ms);
     runtime.block_on(async {
         let server = cairn_server::start(config).await?;
         announce(server.info());
+        let (stop_pg, pg_stopped) = tokio::sync::watch::channel(false);
+        if let Some(address) = pg_listen {
+            let db = server.database().clone();
+            let users = std::sync::Arc::new(super::serve_pg::ServerUsers::new(db.clone()));
+            let config = cairn_sql::pg::PgConfig {
+                statement_timeout: pg_timeout,
+                ..cairn_sql::pg::PgConfig::default()
+            };
+            let pg = cairn_sql::pg::PgServer::bind(address, db, users, config)
+                .await
+                .with_context(|| format!("listening for SQL on {address}"))?;
+            println!(
+                "sql:          psql -h {} -p {} -U USER cairn   (PostgreSQL wire protocol)",
+                pg.local_addr()?.ip(),
+                pg.local_addr()?.port()
+            );
+            let mut stopped = pg_stopped;
+            tokio::spawn(pg.run(async move {
+                let _ = stopped.wait_for(|&stop| stop).await;
+            }));
+        }
         // Tells other `cairn` commands which server holds the folder (removed on a clean stop).
         let _note = server
             .info()
             .mode
             .has_files()
             .then(|| crate::holder::announce(&server.info().data_dir, &server.info().url()));
-        server.run_until(cairn_server::shutdown_signal()).await
+        server
+            .run_until(async move {
+                cairn_server::shutdown_signal().await;
+                let _ = stop_pg.send(true);
+            })
+            .await?;
+        anyhow::Ok(())
     })?;
     println!("cairn serve: stopped cleanly");
     Ok(())
@@ -113,6 +152,9 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     if let Some(address) = args.metrics_listen {
         config.metrics_listen = Some(address);
+    }
+    if let Some(address) = args.pg_listen {
+        config.pg_listen = Some(address);
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config.tls = Some(TlsConfig {

@@ -31,6 +31,10 @@ const NOT_IN_SHELL: &[(&str, &str)] = &[
     ),
     ("shell", "you are in the shell already"),
     ("bench", "run `cairn bench` from your terminal"),
+    (
+        "sql",
+        "run `cairn sql` from your terminal (it has its own prompt)",
+    ),
 ];
 
 /// The clap command the shell parses lines with: the command line's, less [`NOT_IN_SHELL`].

@@ -30,6 +30,15 @@ const TAKES_COLLECTION: &[&str] = &[
     "index",
     "schema",
     "invariant",
+    // `cairn sql`: a table name follows these keywords.
+    "from",
+    "FROM",
+    "into",
+    "INTO",
+    "join",
+    "JOIN",
+    "table",
+    "TABLE",
 ];
 
 /// Completes the first word from the shell's commands and a collection name after the
@@ -119,14 +128,18 @@ pub struct LineEditor {
 impl LineEditor {
     /// An editor completing with `helper`, its history read from `~/.cairn_history`.
     pub fn new(helper: ShellHelper) -> anyhow::Result<LineEditor> {
+        LineEditor::with_history(helper, ".cairn_history")
+    }
+
+    /// An editor completing with `helper`, its history in `~/<file>`.
+    pub fn with_history(helper: ShellHelper, file: &str) -> anyhow::Result<LineEditor> {
         let config = rustyline::Config::builder()
             .max_history_size(MAX_HISTORY_LINES)?
             .auto_add_history(true)
             .build();
         let mut editor = Editor::with_config(config)?;
         editor.set_helper(Some(helper));
-        let history =
-            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cairn_history"));
+        let history = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(file));
         if let Some(path) = &history {
             // A first session has no history file yet.
             let _ = editor.load_history(path);

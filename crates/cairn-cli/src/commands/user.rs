@@ -50,13 +50,10 @@ fn list(db: &Database) -> anyhow::Result<()> {
 fn add(db: &Database, name: &str, role: RoleArg) -> anyhow::Result<()> {
     store::check_user_name(name).map_err(api)?;
     let password = new_password(name)?;
-    let record = UserRecord::new(
-        name.to_string(),
-        password::hash(&password).map_err(api)?,
-        role.into(),
-        BTreeMap::new(),
-    )
-    .map_err(api)?;
+    let hash = password::hash(&password).map_err(api)?;
+    let mut record = UserRecord::new(name.to_string(), hash.clone(), role.into(), BTreeMap::new())
+        .map_err(api)?;
+    record.set_password(hash, &password).map_err(api)?;
     store::create_user(db, &record).map_err(api)?;
     println!("created user `{name}` ({})", record.role.name());
     Ok(())
@@ -67,7 +64,8 @@ fn passwd(db: &Database, name: &str) -> anyhow::Result<()> {
         .map_err(api)?
         .with_context(|| format!("user `{name}` does not exist (`cairn user list` shows them)"))?;
     let password = new_password(name)?;
-    record.password = password::hash(&password).map_err(api)?;
+    let hash = password::hash(&password).map_err(api)?;
+    record.set_password(hash, &password).map_err(api)?;
     // Its tokens carry the old epoch: they stop working.
     record.epoch += 1;
     store::store_user(db, &record).map_err(api)?;

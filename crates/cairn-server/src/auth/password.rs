@@ -14,7 +14,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
 use crate::api_error::ApiError;
-use crate::limits::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::limits::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, SCRAM_ITERATIONS};
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$...`) in fresh memory: for the rare
 /// hashes made outside a verification slot (the first `root`, the timing dummy).
@@ -45,6 +45,41 @@ pub fn hash_in(password: &str, memory: &mut Vec<Block>) -> Result<String, ApiErr
         hash: Some(Output::new(&out).map_err(ApiError::internal)?),
     };
     Ok(phc.to_string())
+}
+
+/// The SCRAM-SHA-256 verifier of `password`, in PostgreSQL's form
+/// (`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, base64): what the SQL
+/// (PostgreSQL wire) server checks a login against. It is stored beside the Argon2 hash
+/// whenever a password is set, because an Argon2 hash cannot answer a SCRAM exchange; like
+/// PostgreSQL's, it holds no password-equivalent (only `H(ClientKey)` and `ServerKey`).
+/// The password is used as given (no SASLprep): passwords outside ASCII must be typed the same
+/// way (same Unicode normalisation) in every client.
+pub fn scram_verifier(password: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    use ring::{digest, hmac, pbkdf2};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(ApiError::internal)?;
+    let mut salted = [0u8; 32];
+    let iterations = std::num::NonZeroU32::new(SCRAM_ITERATIONS)
+        .ok_or_else(|| ApiError::internal("SCRAM_ITERATIONS is zero"))?;
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        &salt,
+        password.as_bytes(),
+        &mut salted,
+    );
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &salted);
+    let client_key = hmac::sign(&key, b"Client Key");
+    let stored_key = digest::digest(&digest::SHA256, client_key.as_ref());
+    let server_key = hmac::sign(&key, b"Server Key");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ok(format!(
+        "SCRAM-SHA-256${SCRAM_ITERATIONS}:{}${}:{}",
+        b64.encode(salt),
+        b64.encode(stored_key.as_ref()),
+        b64.encode(server_key.as_ref())
+    ))
 }
 
 /// Whether `password` matches the stored PHC string, computing Argon2 in `memory` (grown to

@@ -55,6 +55,11 @@ pub struct UserRecord {
     /// never match it. Empty in records written before it existed.
     #[serde(default)]
     pub incarnation: String,
+    /// The password's SCRAM-SHA-256 verifier (PostgreSQL's form), for logins over the SQL
+    /// wire protocol. Absent in records whose password was set before verifiers existed:
+    /// those users log in over SQL once their password is set again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scram: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -94,7 +99,16 @@ impl UserRecord {
             grants,
             epoch: 0,
             incarnation: token::generate_incarnation()?,
+            scram: None,
         })
+    }
+
+    /// Sets the password: its Argon2 hash (computed by the caller, who owns the hashing
+    /// memory) and its SCRAM verifier, which must always change together.
+    pub fn set_password(&mut self, hash: String, password: &str) -> Result<(), ApiError> {
+        self.password = hash;
+        self.scram = Some(password::scram_verifier(password)?);
+        Ok(())
     }
 
     /// The principal this user authenticates as (with a password: no expiry).
@@ -152,13 +166,15 @@ pub fn bootstrap(db: &Database, root_password: Option<&str>) -> Result<RootBoots
         setting: "CAIRN_ROOT_PASSWORD",
         reason: err.message,
     })?;
-    let record = UserRecord::new(
+    let hash = password::hash(&password).map_err(store_error)?;
+    let mut record = UserRecord::new(
         ROOT_USER.to_string(),
-        password::hash(&password).map_err(store_error)?,
+        hash.clone(),
         Role::Admin,
         BTreeMap::new(),
     )
     .map_err(store_error)?;
+    record.set_password(hash, &password).map_err(store_error)?;
     db.insert(USERS, to_value(&record).map_err(store_error)?)?;
     durable(db).map_err(store_error)?;
     Ok(outcome)

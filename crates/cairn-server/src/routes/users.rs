@@ -106,12 +106,10 @@ pub async fn create(
     let logins = state.logins.clone();
     let record = state
         .run(credentials, Need::Admin, move |db, _| {
-            let record = UserRecord::new(
-                request.name,
-                logins.hash_new_password(&request.password)?,
-                request.role,
-                request.grants,
-            )?;
+            let hash = logins.hash_new_password(&request.password)?;
+            let mut record =
+                UserRecord::new(request.name, hash.clone(), request.role, request.grants)?;
+            record.set_password(hash, &request.password)?;
             store::create_user(db, &record)?;
             Ok(record)
         })
@@ -160,7 +158,8 @@ pub async fn update(
             let mut record =
                 store::load_user(db, &name)?.ok_or_else(|| store::user_not_found(&name))?;
             if let Some(new_password) = &request.password {
-                record.password = logins.hash_new_password(new_password)?;
+                let hash = logins.hash_new_password(new_password)?;
+                record.set_password(hash, new_password)?;
                 record.epoch += 1;
             }
             if let Some(role) = request.role {

@@ -1,0 +1,31 @@
+//! Cairn's SQL surface: every collection a table of Apache DataFusion's catalog, scans pushed
+//! into Cairn's planner, writes and transaction blocks through Cairn transactions.
+//!
+//! * [`types`]: how a collection looks as a table (columns from its declared or inferred
+//!   schema); [`convert`]: documents to Arrow batches and back.
+//! * [`pushdown`]: which SQL filters Cairn answers, exactly or as a narrowing.
+//! * [`provider`], [`scan`], [`sink`]: the table provider, its streaming scan and its writes.
+//! * [`catalog`]: the database as a DataFusion catalog; [`ddl`]: `CREATE TABLE/INDEX`, `DROP`.
+//! * [`txn`]: the one Cairn transaction each statement runs in; [`session`]: statements in,
+//!   results out, `BEGIN … COMMIT` as real Cairn transactions.
+//!
+//! DataFusion is a dependency of this crate only: the query layer never sees it, and the
+//! interfaces (the CLI's `cairn sql`, the PostgreSQL wire server) use it through this crate.
+
+pub mod catalog;
+pub mod convert;
+pub mod ddl;
+mod error;
+pub mod limits;
+pub mod pg;
+pub mod provider;
+pub mod pushdown;
+pub mod scan;
+pub mod session;
+pub mod sink;
+pub mod text;
+pub mod txn;
+pub mod types;
+
+pub use error::{engine_sqlstate, Result, SqlError};
+pub use session::{Kind, Output, SqlSession};

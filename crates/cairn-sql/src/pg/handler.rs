@@ -1,0 +1,431 @@
+//! One PostgreSQL connection: its SQL session, the simple and the extended query protocol.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::Statement as DfStatement;
+use futures::{stream, Sink, StreamExt};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use tokio::sync::Mutex;
+
+use super::auth::PgUsers;
+use super::encode::{encode_batch, fields, pg_type};
+use super::meta;
+use crate::error::SqlError;
+use crate::limits::DEFAULT_STATEMENT_TIMEOUT;
+use crate::session::{kind_of, Kind, Output, SqlSession};
+
+/// A connection's state, shared by its handlers and its query parser.
+pub struct Connection {
+    db: cairn::Database,
+    users: Arc<dyn PgUsers>,
+    session: Mutex<Option<SqlSession>>,
+    timeout: Duration,
+}
+
+impl Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connection")
+    }
+}
+
+/// A statement prepared with the extended protocol.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    sql: String,
+    statement: Option<DfStatement>,
+    plan: Option<LogicalPlan>,
+    kind: Kind,
+    param_types: Vec<DataType>,
+}
+
+impl Connection {
+    /// A connection to `db` whose user is checked against `users`.
+    pub fn new(
+        db: cairn::Database,
+        users: Arc<dyn PgUsers>,
+        timeout: Option<Duration>,
+    ) -> Arc<Connection> {
+        Arc::new(Connection {
+            db,
+            users,
+            session: Mutex::new(None),
+            timeout: timeout.unwrap_or(DEFAULT_STATEMENT_TIMEOUT),
+        })
+    }
+
+    /// The session, created at the first statement (the user is known by then).
+    async fn session<C: ClientInfo>(
+        &self,
+        client: &C,
+    ) -> PgWireResult<tokio::sync::MutexGuard<'_, Option<SqlSession>>> {
+        let mut guard = self.session.lock().await;
+        if guard.is_none() {
+            let user = client.metadata().get("user").cloned().unwrap_or_default();
+            let users = self.users.clone();
+            let authorizer = tokio::task::spawn_blocking(move || users.authorizer(&user))
+                .await
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?
+                .map_err(|e| user_error("28000", e))?;
+            let mut session = SqlSession::with_authorizer(self.db.clone(), Some(authorizer));
+            session.set_timeout(self.timeout);
+            *guard = Some(session);
+        }
+        Ok(guard)
+    }
+}
+
+fn user_error(code: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".into(),
+        code.into(),
+        message,
+    )))
+}
+
+/// The PostgreSQL error of a failed statement.
+pub fn error_info(err: &SqlError) -> ErrorInfo {
+    ErrorInfo::new("ERROR".into(), err.sqlstate().into(), err.to_string())
+}
+
+/// The response of a command tag (`BEGIN` and `COMMIT` also move the transaction status).
+fn command_response(tag: String) -> Response {
+    match tag.as_str() {
+        "BEGIN" => Response::TransactionStart(Tag::new(&tag)),
+        "COMMIT" | "ROLLBACK" => Response::TransactionEnd(Tag::new(&tag)),
+        _ => Response::Execution(Tag::new(&tag)),
+    }
+}
+
+/// Streams a result's rows, failing the statement when `timeout` passes first.
+fn rows_response(
+    stream: datafusion::execution::SendableRecordBatchStream,
+    format: &Format,
+    timeout: Duration,
+) -> Response {
+    let fields = Arc::new(fields(stream.schema().as_ref(), format));
+    let row_fields = fields.clone();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let batches = stream::unfold(Some(stream), move |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(batch))) => Some((Ok(batch), Some(stream))),
+            Ok(Some(Err(e))) => Some((Err(SqlError::from_datafusion(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(SqlError::Timeout), None)),
+        }
+    });
+    let rows = batches.flat_map(move |batch| {
+        let rows: Vec<PgWireResult<_>> = match batch {
+            Ok(batch) => match encode_batch(&batch, &row_fields) {
+                Ok(rows) => rows.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            },
+            Err(e) => vec![Err(PgWireError::UserError(Box::new(error_info(&e))))],
+        };
+        stream::iter(rows)
+    });
+    Response::Query(QueryResponse::new(fields, rows))
+}
+
+/// Session settings handled here rather than by DataFusion (`SET statement_timeout`,
+/// `SET` of PostgreSQL client variables drivers send on connect, `SHOW` of a few).
+fn setting(session: &mut SqlSession, sql: &str) -> Option<Response> {
+    let trimmed = sql.trim().trim_end_matches(';').trim();
+    let lower = trimmed.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("set ") {
+        let rest = rest.trim_start_matches("session ").trim();
+        if rest.starts_with("datafusion.") {
+            return None;
+        }
+        let (name, value) = rest.split_once(['=', ' '])?;
+        let value = value
+            .trim()
+            .trim_start_matches("to ")
+            .trim()
+            .trim_matches('\'');
+        if name.trim() == "statement_timeout" {
+            let ms: u64 = value.trim_end_matches("ms").trim().parse().ok()?;
+            let timeout = if ms == 0 {
+                Duration::from_secs(u64::from(u32::MAX))
+            } else {
+                Duration::from_millis(ms)
+            };
+            session.set_timeout(timeout);
+        }
+        return Some(Response::Execution(Tag::new("SET")));
+    }
+    None
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Handler {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut guard = self.connection.session(client).await?;
+        let Some(session) = guard.as_mut() else {
+            return Ok(Vec::new());
+        };
+        if let Some(answer) = meta::answer(session, query).await {
+            return Ok(vec![answer]);
+        }
+        if let Some(answer) = setting(session, query) {
+            return Ok(vec![answer]);
+        }
+        let statements = match SqlSession::parse(query) {
+            Ok(s) => s,
+            Err(e) => return Ok(vec![Response::Error(Box::new(error_info(&e)))]),
+        };
+        let mut out = Vec::with_capacity(statements.len());
+        for statement in statements {
+            match session.execute_statement(statement).await {
+                Ok(Output::Rows(stream)) => out.push(rows_response(
+                    stream,
+                    &Format::UnifiedText,
+                    self.connection.timeout,
+                )),
+                Ok(Output::Command(tag)) => out.push(command_response(tag)),
+                Err(e) => {
+                    out.push(Response::Error(Box::new(error_info(&e))));
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Plans prepared statements on the connection's session.
+#[derive(Debug)]
+pub struct Parser {
+    connection: Arc<Connection>,
+}
+
+impl Parser {
+    /// The parser of `connection`.
+    pub fn new(connection: Arc<Connection>) -> Parser {
+        Parser { connection }
+    }
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        _types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let mut guard = self.connection.session(client).await?;
+        let Some(session) = guard.as_mut() else {
+            return Ok(None);
+        };
+        let mut statements =
+            SqlSession::parse(sql).map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
+        if statements.len() > 1 {
+            return Err(user_error(
+                "42601",
+                "cannot insert multiple commands into a prepared statement".into(),
+            ));
+        }
+        let Some(statement) = statements.pop() else {
+            return Ok(None);
+        };
+        let kind = kind_of(&statement);
+        let plannable = meta::is_plannable(&statement)
+            && meta::answer_is_none(sql)
+            && !sql.trim_start().to_ascii_lowercase().starts_with("set ");
+        let plan = if plannable {
+            Some(
+                session
+                    .context()
+                    .state()
+                    .statement_to_plan(statement.clone())
+                    .await
+                    .map_err(|e| {
+                        PgWireError::UserError(Box::new(error_info(&SqlError::from_datafusion(e))))
+                    })?,
+            )
+        } else {
+            None
+        };
+        let param_types = match &plan {
+            Some(plan) => parameter_types(plan),
+            None => Vec::new(),
+        };
+        Ok(Some(Prepared {
+            sql: sql.to_string(),
+            statement: Some(statement),
+            plan,
+            kind,
+            param_types,
+        }))
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.param_types.iter().map(pg_type).collect())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Prepared,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        let Some(plan) = &stmt.plan else {
+            return Ok(Vec::new());
+        };
+        if matches!(stmt.kind, Kind::Write(_)) {
+            return Ok(Vec::new());
+        }
+        let schema = plan.schema().as_arrow().clone();
+        Ok(fields(&schema, format.unwrap_or(&Format::UnifiedText)))
+    }
+}
+
+/// The types of `$1`, `$2`... in order (text where DataFusion could not infer one).
+fn parameter_types(plan: &LogicalPlan) -> Vec<DataType> {
+    let Ok(types) = plan.get_parameter_types() else {
+        return Vec::new();
+    };
+    let mut numbered: Vec<(usize, DataType)> = types
+        .into_iter()
+        .filter_map(|(name, ty)| {
+            let n = name.trim_start_matches('$').parse::<usize>().ok()?;
+            Some((n, ty.unwrap_or(DataType::Utf8)))
+        })
+        .collect();
+    numbered.sort_by_key(|(n, _)| *n);
+    numbered.into_iter().map(|(_, ty)| ty).collect()
+}
+
+/// The value of parameter `i` of `portal`, as DataFusion's `ty`.
+fn parameter(portal: &Portal<Prepared>, i: usize, ty: &DataType) -> PgWireResult<ScalarValue> {
+    let client_type = portal
+        .statement
+        .parameter_types
+        .get(i)
+        .cloned()
+        .flatten()
+        .filter(|t| *t != Type::UNKNOWN)
+        .unwrap_or_else(|| pg_type(ty));
+    let value = match client_type {
+        Type::INT2 => ScalarValue::Int16(portal.parameter::<i16>(i, &client_type)?),
+        Type::INT4 => ScalarValue::Int32(portal.parameter::<i32>(i, &client_type)?),
+        Type::INT8 => ScalarValue::Int64(portal.parameter::<i64>(i, &client_type)?),
+        Type::FLOAT4 => ScalarValue::Float32(portal.parameter::<f32>(i, &client_type)?),
+        Type::FLOAT8 => ScalarValue::Float64(portal.parameter::<f64>(i, &client_type)?),
+        Type::BOOL => ScalarValue::Boolean(portal.parameter::<bool>(i, &client_type)?),
+        _ => ScalarValue::Utf8(portal.parameter::<String>(i, &Type::TEXT)?),
+    };
+    if value.data_type() == *ty {
+        return Ok(value);
+    }
+    value
+        .cast_to(ty)
+        .map_err(|e| user_error("22P02", format!("parameter ${}: {e}", i + 1)))
+}
+
+/// The query handlers of one connection.
+#[derive(Debug)]
+pub struct Handler {
+    connection: Arc<Connection>,
+    parser: Arc<Parser>,
+}
+
+impl Handler {
+    /// The handlers of `connection`.
+    pub fn new(connection: Arc<Connection>) -> Handler {
+        Handler {
+            parser: Arc::new(Parser::new(connection.clone())),
+            connection,
+        }
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Handler {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &portal.statement.statement;
+        let mut guard = self.connection.session(client).await?;
+        let Some(session) = guard.as_mut() else {
+            return Ok(Response::EmptyQuery);
+        };
+        let outcome = match &prepared.plan {
+            Some(plan) => {
+                let mut values = Vec::with_capacity(prepared.param_types.len());
+                for (i, ty) in prepared.param_types.iter().enumerate() {
+                    values.push(parameter(portal, i, ty)?);
+                }
+                let plan = if values.is_empty() {
+                    plan.clone()
+                } else {
+                    plan.clone().with_param_values(values).map_err(|e| {
+                        PgWireError::UserError(Box::new(error_info(&SqlError::from_datafusion(e))))
+                    })?
+                };
+                session.execute_plan(plan, prepared.kind).await
+            }
+            None => {
+                if let Some(answer) = meta::answer(session, &prepared.sql).await {
+                    return Ok(answer);
+                }
+                if let Some(answer) = setting(session, &prepared.sql) {
+                    return Ok(answer);
+                }
+                match prepared.statement.clone() {
+                    Some(statement) => session.execute_statement(statement).await,
+                    None => return Ok(Response::EmptyQuery),
+                }
+            }
+        };
+        match outcome {
+            Ok(Output::Rows(stream)) => Ok(rows_response(
+                stream,
+                &portal.result_column_format,
+                self.connection.timeout,
+            )),
+            Ok(Output::Command(tag)) => Ok(command_response(tag)),
+            Err(e) => Err(PgWireError::UserError(Box::new(error_info(&e)))),
+        }
+    }
+}
