@@ -5,9 +5,9 @@
 import json, sys, time
 import numpy as np
 
-folder, n, dims, nq, k, m, efc = sys.argv[1], *map(int, sys.argv[2:7])
-efs = [int(x) for x in sys.argv[7].split(",")]
-mods = [int(x) for x in sys.argv[8].split(",")]
+folder, n, dims, nq, k, m, efc = sys.argv[1], *map(int, sys.argv[2:8])
+efs = [int(x) for x in sys.argv[8].split(",")]
+mods = [int(x) for x in sys.argv[9].split(",")]
 base = np.fromfile(f"{folder}/base.f32", dtype="<f4").reshape(n, dims)
 queries = np.fromfile(f"{folder}/queries.f32", dtype="<f4").reshape(nq, dims)
 out = {}
