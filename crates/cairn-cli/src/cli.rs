@@ -687,6 +687,9 @@ pub enum BenchCommand {
     /// Spatial index and exact geometric queries against an in-memory R*-tree and PostGIS
     /// (see the workload in `bench/geo.rs`).
     Geo(crate::bench::geo::GeoArgs),
+    /// The vector index through `find` against hnswlib, FAISS and usearch (see the workload in
+    /// `bench/vector.rs`).
+    Vector(crate::bench::vector::VectorArgs),
     /// The HTTP server against a minimal axum handler, the HTTP stack's ceiling (see
     /// `bench/http.rs`).
     Http(crate::bench::http::HttpArgs),

@@ -79,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Invariant(args) => crate::bench::invariant::run(args),
             BenchCommand::Schema(args) => crate::bench::schema::run(args),
             BenchCommand::Geo(args) => crate::bench::geo::run(args),
+            BenchCommand::Vector(args) => crate::bench::vector::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         Command::Sql { command } => sql::run(&open(&cli, Create::Allowed)?, command.as_deref()),

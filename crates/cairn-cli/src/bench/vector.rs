@@ -1,0 +1,507 @@
+//! `cairn bench vector`: Cairn's vector index through its query path side by side with
+//! hnswlib, FAISS (`IndexHNSWFlat`) and usearch (PyPI packages, driven by `vector/side.py`) on
+//! the same vectors, in one run.
+//!
+//! # Workload
+//!
+//! Data: `--n` vectors (default 100,000) of `--dims` dimensions (default 128) from a seeded
+//! mixture of 16 Gaussians: centres uniform in [-1, 1]^dims, each vector a centre (chosen by
+//! the generator) plus independent N(0, 1) noise per component (splitmix64 + Box–Muller, seed
+//! 1; the queries — `--queries`, default 1,000 — come from the same mixture, seed 2). L2
+//! distance, k = 10, one thread, one query at a time. The issue's second size is
+//! `--dims 768 --n 50000`.
+//!
+//! Systems, at matched M = 16 and ef_construction = 128 (Cairn's defaults):
+//! - **Cairn**, persistent mode on the local disk: documents `{"_id": i, "emb": <vector>,
+//!   "m10": i % 10, "m100": i % 100}` loaded 1,000 per transaction, then the vector index built
+//!   online (its build time is the "build" figure). Queries through `cairn::find` with
+//!   `{"emb": {"$nearVector": {"vector": [...], "k": 10, "ef": EF}}}` projected to `_id`, on
+//!   read-only snapshots with the index content resident (`make_resident`, timed as "load");
+//!   one row at ef 64 reads the tables instead (a transaction that records reads).
+//! - **hnswlib** (`space="l2"`, `set_num_threads(1)`), **FAISS** `IndexHNSWFlat` (one OpenMP
+//!   thread) and **usearch** (`metric="l2sq"`, `threads=1`), each skipped with a message when
+//!   its package does not import.
+//!
+//! Rows: per `--efs` value (default 16, 32, 64, 128, 256) the recall@10 against exact
+//! brute force (computed here) and the mean and p99 latency; filtered search at 10% and 1%
+//! selectivity (`{"m10": 0}`, `{"m100": 0}` for Cairn, hnswlib's filter callback on the same
+//! labels) at ef 64 with recall and the fewest results returned; build time; bytes on disk
+//! (Cairn's database folder); the time to reopen the database and answer one query. Ratios:
+//! Cairn's q/s over hnswlib's at each ef, and build time over hnswlib's.
+//!
+//! Reproduce with `cargo run --release -p cairn-cli -- bench vector` (`--n 20000` for a
+//! quicker run).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cairn::query::{Filter, Query};
+use cairn::vector::{create_vector_index, make_resident, Metric, VectorSpec};
+use cairn::{Config, Database, Object, StorageMode, Value, Vector};
+
+use super::core::bench_folder;
+
+/// `cairn bench vector`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VectorArgs {
+    /// Vectors in the index.
+    #[arg(long, default_value_t = 100_000)]
+    pub n: usize,
+    /// Dimensions.
+    #[arg(long, default_value_t = 128)]
+    pub dims: usize,
+    /// Queries per row.
+    #[arg(long, default_value_t = 1_000)]
+    pub queries: usize,
+    /// The ef values swept.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256")]
+    pub efs: Vec<usize>,
+    /// The Python interpreter that runs the reference systems.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Skip the reference systems.
+    #[arg(long)]
+    pub no_reference: bool,
+    /// Where to create the database (kept afterwards); default: a temporary folder under the
+    /// current one, removed afterwards.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+const K: usize = 10;
+const M: usize = 16;
+const EF_CONSTRUCTION: usize = 128;
+/// Filtered rows: keep labels divisible by these (10% and 1%).
+const FILTER_MODS: [usize; 2] = [10, 100];
+
+/// splitmix64, as the vector tests' data sets.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let u = self.unit().max(f64::MIN_POSITIVE);
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * self.unit()).cos()
+    }
+}
+
+/// `n` vectors from the mixture (the centres from seed 1, the draws from `seed`).
+fn mixture(seed: u64, n: usize, dims: usize) -> Vec<Vec<f32>> {
+    let mut centres_rng = Rng(1);
+    let centres: Vec<Vec<f64>> = (0..16)
+        .map(|_| (0..dims).map(|_| centres_rng.unit() * 2.0 - 1.0).collect())
+        .collect();
+    let mut rng = Rng(seed.wrapping_mul(0x5851_F42D_4C95_7F2D));
+    (0..n)
+        .map(|_| {
+            let centre = &centres[(rng.next_u64() % 16) as usize];
+            centre.iter().map(|c| (c + rng.normal()) as f32).collect()
+        })
+        .collect()
+}
+
+/// The exact `K` nearest labels (ties by label) among those `keep` accepts.
+fn truth(base: &[Vec<f32>], q: &[f32], keep: &dyn Fn(usize) -> bool) -> Vec<u64> {
+    let mut all: Vec<(f32, usize)> = base
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .map(|(i, v)| (Metric::L2.distance(q, v), i))
+        .collect();
+    let k = K.min(all.len());
+    if k > 0 {
+        all.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    }
+    all.truncate(k);
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    all.into_iter().map(|(_, i)| i as u64).collect()
+}
+
+/// One measured row of one system.
+#[derive(Clone)]
+struct Row {
+    ids: Vec<Vec<u64>>,
+    latencies: Vec<Duration>,
+}
+
+impl Row {
+    fn qps(&self) -> f64 {
+        self.latencies.len() as f64 / self.latencies.iter().sum::<Duration>().as_secs_f64()
+    }
+    fn p99_us(&self) -> f64 {
+        let mut l = self.latencies.clone();
+        l.sort();
+        l.get((l.len() * 99 / 100).min(l.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    }
+    fn recall(&self, truth: &[Vec<u64>]) -> f64 {
+        let found: usize = self
+            .ids
+            .iter()
+            .zip(truth)
+            .map(|(got, want)| got.iter().filter(|g| want.contains(g)).count())
+            .sum();
+        found as f64 / truth.iter().map(Vec::len).sum::<usize>().max(1) as f64
+    }
+    fn fewest(&self) -> usize {
+        self.ids.iter().map(Vec::len).min().unwrap_or(0)
+    }
+}
+
+/// One system's build time and rows (by name: `ef64`, `filter10`, `tables64`...).
+struct System {
+    build_s: f64,
+    rows: HashMap<String, Row>,
+}
+
+/// Runs the benchmark and prints its table.
+pub fn run(args: &VectorArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.n >= 100 && args.dims >= 1 && args.queries >= 1,
+        "too small"
+    );
+    let (_temp, dir) = bench_folder(args.dir.as_deref())?;
+    eprintln!("generating {} × {} vectors…", args.n, args.dims);
+    let base = mixture(2, args.n, args.dims);
+    let queries = mixture(3, args.queries, args.dims);
+    eprintln!("exact answers…");
+    let exact: Vec<Vec<u64>> = queries.iter().map(|q| truth(&base, q, &|_| true)).collect();
+    let exact_filtered: Vec<Vec<Vec<u64>>> = FILTER_MODS
+        .iter()
+        .map(|&m| {
+            queries
+                .iter()
+                .map(|q| truth(&base, q, &|i| i % m == 0))
+                .collect()
+        })
+        .collect();
+    let (cairn, disk, reopen_ms, load_ms) = cairn_side(&dir, args, &base, &queries)?;
+    let others = if args.no_reference {
+        Vec::new()
+    } else {
+        reference_side(&dir, args, &base, &queries)?
+    };
+    print_table(args, &cairn, &others, &exact, &exact_filtered);
+    println!();
+    println!("| Cairn | value |\n|---|---|");
+    println!(
+        "| database folder on disk | {:.1} MiB |",
+        disk as f64 / 1048576.0
+    );
+    println!("| make_resident (load the image) | {load_ms:.0} ms |");
+    println!("| reopen + first query (tables) | {reopen_ms:.1} ms |");
+    Ok(())
+}
+
+fn cairn_query(vector: &[f32], ef: usize, filter: &str) -> anyhow::Result<Query> {
+    let parts: Vec<String> = vector.iter().map(|x| format!("{x}")).collect();
+    let json = format!(
+        r#"{{"emb": {{"$nearVector": {{"vector": [{}], "k": {K}, "ef": {ef}}}}}{filter}}}"#,
+        parts.join(",")
+    );
+    let mut query = Query::new(Filter::parse(&Value::from_json_expression(&json)?)?);
+    query.projection = Some(cairn::query::Projection::parse(&Value::from_json_str(
+        r#"{"_id": 1}"#,
+    )?)?);
+    Ok(query)
+}
+
+fn labels(found: &[Value]) -> Vec<u64> {
+    found
+        .iter()
+        .filter_map(|d| d.as_object()?.get("_id")?.as_i64())
+        .map(|i| i as u64)
+        .collect()
+}
+
+/// Cairn: load, build, query; returns its rows, bytes on disk, reopen + first query and the
+/// resident load time (ms).
+fn cairn_side(
+    dir: &Path,
+    args: &VectorArgs,
+    base: &[Vec<f32>],
+    queries: &[Vec<f32>],
+) -> anyhow::Result<(System, u64, f64, f64)> {
+    let path = dir.join("cairn");
+    let db = cairn::open(Config::new(&path, StorageMode::Persistent))?;
+    db.create_collection("v")?;
+    eprintln!("cairn: loading documents…");
+    for (c, chunk) in base.chunks(1_000).enumerate() {
+        let mut txn = db.begin()?;
+        for (j, v) in chunk.iter().enumerate() {
+            let i = (c * 1_000 + j) as i64;
+            let mut o = Object::new();
+            o.insert("_id", Value::Int(i));
+            o.insert("emb", Value::Vector(Vector::from(v.as_slice())));
+            o.insert("m10", Value::Int(i % 10));
+            o.insert("m100", Value::Int(i % 100));
+            txn.insert("v", Value::Object(o))?;
+        }
+        txn.commit()?;
+    }
+    eprintln!("cairn: building the index…");
+    let spec = VectorSpec::new("by_emb", "emb", args.dims, Metric::L2)?;
+    let started = Instant::now();
+    create_vector_index(&db, "v", &spec, &mut |_| {})?;
+    let build_s = started.elapsed().as_secs_f64();
+    let mut rows = HashMap::new();
+    let measure = |db: &Database, ef: usize, filter: &str, txn: Option<&mut cairn::Transaction>| {
+        let mut row = Row {
+            ids: Vec::new(),
+            latencies: Vec::new(),
+        };
+        let mut txn = txn;
+        for q in queries {
+            let query = cairn_query(q, ef, filter)?;
+            let started = Instant::now();
+            let found = match txn.as_deref_mut() {
+                Some(t) => cairn::query::find_in(t, "v", &query)?,
+                None => cairn::find(db, "v", &query)?,
+            };
+            row.latencies.push(started.elapsed());
+            row.ids.push(labels(&found.documents));
+        }
+        anyhow::Ok(row)
+    };
+    eprintln!("cairn: queries on the tables…");
+    let mut tables_txn = db.begin()?;
+    rows.insert(
+        "tables64".to_string(),
+        measure(&db, 64, "", Some(&mut tables_txn))?,
+    );
+    drop(tables_txn);
+    let started = Instant::now();
+    anyhow::ensure!(make_resident(&db, "v", "by_emb")?, "the index did not load");
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    eprintln!("cairn: queries on the resident image…");
+    for &ef in &args.efs {
+        rows.insert(format!("ef{ef}"), measure(&db, ef, "", None)?);
+    }
+    for m in FILTER_MODS {
+        let filter = format!(r#", "m{m}": 0"#);
+        rows.insert(format!("filter{m}"), measure(&db, 64, &filter, None)?);
+    }
+    drop(db);
+    let disk = folder_bytes(&path);
+    // A new process would have no resident image; this reopen reads the tables (the image of
+    // the same content is still in this process, so the first query asks a transaction that
+    // records reads).
+    let started = Instant::now();
+    let db = cairn::open(Config::new(&path, StorageMode::Persistent))?;
+    let mut txn = db.begin()?;
+    cairn::query::find_in(&mut txn, "v", &cairn_query(&queries[0], 64, "")?)?;
+    let reopen_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok((System { build_s, rows }, disk, reopen_ms, load_ms))
+}
+
+fn folder_bytes(path: &Path) -> u64 {
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => folder_bytes(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
+/// The reference systems through `vector/side.py`.
+fn reference_side(
+    dir: &Path,
+    args: &VectorArgs,
+    base: &[Vec<f32>],
+    queries: &[Vec<f32>],
+) -> anyhow::Result<Vec<(String, Option<System>, String)>> {
+    let write = |name: &str, rows: &[Vec<f32>]| -> anyhow::Result<()> {
+        let bytes: Vec<u8> = rows
+            .iter()
+            .flatten()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        std::fs::write(dir.join(name), bytes).with_context(|| format!("writing {name}"))
+    };
+    write("base.f32", base)?;
+    write("queries.f32", queries)?;
+    let script = dir.join("side.py");
+    std::fs::write(&script, include_str!("vector/side.py"))?;
+    let efs: Vec<String> = args.efs.iter().map(usize::to_string).collect();
+    let mods: Vec<String> = FILTER_MODS.iter().map(usize::to_string).collect();
+    eprintln!("reference systems (python)…");
+    let output = std::process::Command::new(&args.python)
+        .arg(&script)
+        .arg(dir)
+        .args([
+            args.n.to_string(),
+            args.dims.to_string(),
+            args.queries.to_string(),
+            K.to_string(),
+            M.to_string(),
+            EF_CONSTRUCTION.to_string(),
+            efs.join(","),
+            mods.join(","),
+        ])
+        .output()
+        .with_context(|| format!("running {}", args.python))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the reference script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let mut out = Vec::new();
+    for name in ["hnswlib", "faiss", "usearch"] {
+        let entry = &json[name];
+        if let Some(err) = entry["error"].as_str() {
+            out.push((name.to_string(), None, err.to_string()));
+            continue;
+        }
+        let mut rows = HashMap::new();
+        if let Some(object) = entry["rows"].as_object() {
+            for (row, value) in object {
+                if value.get("error").is_some() {
+                    continue;
+                }
+                let ids = value["ids"]
+                    .as_array()
+                    .map(|qs| {
+                        qs.iter()
+                            .map(|q| {
+                                q.as_array()
+                                    .map(|l| l.iter().filter_map(|x| x.as_u64()).collect())
+                                    .unwrap_or_default()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let latencies = value["latencies_s"]
+                    .as_array()
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(|x| x.as_f64())
+                            .map(Duration::from_secs_f64)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                rows.insert(row.clone(), Row { ids, latencies });
+            }
+        }
+        let build_s = entry["build_s"].as_f64().unwrap_or(f64::NAN);
+        out.push((
+            name.to_string(),
+            Some(System { build_s, rows }),
+            String::new(),
+        ));
+    }
+    Ok(out)
+}
+
+fn print_table(
+    args: &VectorArgs,
+    cairn: &System,
+    others: &[(String, Option<System>, String)],
+    exact: &[Vec<u64>],
+    exact_filtered: &[Vec<Vec<u64>>],
+) {
+    println!(
+        "`cairn bench vector`: {} × {} (L2), {} queries, k = {K}, M = {M}, ef_construction = \
+         {EF_CONSTRUCTION}, one thread\n",
+        args.n, args.dims, args.queries
+    );
+    let hnsw = others
+        .iter()
+        .find(|(n, _, _)| n == "hnswlib")
+        .and_then(|(_, s, _)| s.as_ref());
+    let mut header = "| row | Cairn q/s | p99 µs | recall@10 |".to_string();
+    let mut rule = "|---|---|---|---|".to_string();
+    for (name, _, _) in others {
+        header.push_str(&format!(" {name} q/s | p99 µs | recall@10 |"));
+        rule.push_str("---|---|---|");
+    }
+    header.push_str(" Cairn / hnswlib q/s |");
+    rule.push_str("---|");
+    println!("{header}\n{rule}");
+    let mut names: Vec<(String, String, Vec<Vec<u64>>)> = args
+        .efs
+        .iter()
+        .map(|ef| (format!("ef{ef}"), format!("ef {ef}"), exact.to_vec()))
+        .collect();
+    names.insert(
+        0,
+        (
+            "tables64".into(),
+            "ef 64, Cairn on the tables".into(),
+            exact.to_vec(),
+        ),
+    );
+    for (i, m) in FILTER_MODS.iter().enumerate() {
+        names.push((
+            format!("filter{m}"),
+            format!("ef 64, {}% pass the filter", 100 / m),
+            exact_filtered[i].clone(),
+        ));
+    }
+    for (key, label, truth) in names {
+        let cell = |row: Option<&Row>| match row {
+            Some(r) => format!(
+                " {:.0} | {:.0} | {:.3}{} |",
+                r.qps(),
+                r.p99_us(),
+                r.recall(&truth),
+                if key.starts_with("filter") {
+                    format!(" (min {} results)", r.fewest())
+                } else {
+                    String::new()
+                }
+            ),
+            None => " – | – | – |".to_string(),
+        };
+        let mine = cairn.rows.get(&key);
+        let mut line = format!("| {label} |{}", cell(mine));
+        for (_, system, _) in others {
+            let row = system.as_ref().and_then(|s| s.rows.get(&key));
+            line.push_str(&cell(row));
+        }
+        let theirs = hnsw.and_then(|h| h.rows.get(&key)).or_else(|| {
+            key.strip_prefix("tables")
+                .and_then(|ef| hnsw.and_then(|h| h.rows.get(&format!("ef{ef}"))))
+        });
+        let ratio = match (mine, theirs) {
+            (Some(a), Some(b)) => format!(" {:.2}× |", a.qps() / b.qps()),
+            _ => " – |".to_string(),
+        };
+        line.push_str(&ratio);
+        println!("{line}");
+    }
+    let mut build = format!("| build (s) | {:.1} | | |", cairn.build_s);
+    for (_, system, _) in others {
+        match system {
+            Some(s) => build.push_str(&format!(" {:.1} | | |", s.build_s)),
+            None => build.push_str(" – | | |"),
+        }
+    }
+    if let Some(h) = hnsw {
+        build.push_str(&format!(
+            " build {:.1}× hnswlib's |",
+            cairn.build_s / h.build_s
+        ));
+    }
+    println!("{build}");
+    for (name, system, err) in others {
+        if system.is_none() {
+            println!("\n{name} skipped: {err}");
+        }
+    }
+}
