@@ -49,3 +49,13 @@ pub const MAX_EXPRESSION_DEPTH: usize = 32;
 /// [`MAX_TXN_OPS`]: cairn_engine::limits::MAX_TXN_OPS
 /// [`QueryError::TooLarge`]: crate::QueryError::TooLarge
 pub const MAX_BULK_DOCUMENTS: usize = cairn_engine::limits::MAX_TXN_OPS;
+
+/// Query shapes the statistics keep (`statistics::QueryStats`): 1,000, about 1 MiB with their
+/// time histograms. A new shape beyond it evicts the least-run one (the count of evictions is
+/// reported), as `pg_stat_statements.max` does.
+pub const MAX_QUERY_SHAPES: usize = 1_000;
+/// Entries of the slow-query log: the newest 100.
+pub const MAX_SLOW_QUERIES: usize = 100;
+/// Bytes of a shape's filter, sort or plan text kept by the statistics: longer ones are cut
+/// (marked with `…`), so a huge filter cannot make one shape large.
+pub const MAX_SHAPE_TEXT_BYTES: usize = 2_048;

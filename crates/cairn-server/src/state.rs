@@ -3,6 +3,7 @@
 //! [`AppState::scan`] (queries), on the two lanes of reader threads of [`crate::read_pool`]. Each authenticates, authorizes and does the work
 //! in a single trip off the async runtime: the engine's API blocks; the runtime never waits.
 
+use cairn::query::statistics::QueryStats;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ pub struct AppState {
     pub backups: Arc<Semaphore>,
     /// Bounds and throttles password verification.
     pub logins: Arc<LoginGuard>,
+    /// Query statistics per shape and the slow-query log, fed by the query routes.
+    pub query_stats: QueryStats,
 }
 
 /// The state as handlers receive it.
