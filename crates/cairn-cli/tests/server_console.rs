@@ -2,8 +2,9 @@
 //! Playwright (`tests/browser/console.py`), against the real binary. It logs in with the
 //! keyboard, creates a collection, inserts shapes (a syntax error and a server validation error
 //! on the way), queries, opens explain, draws the shapes in 3D and checks the canvas is not
-//! blank, opens the metrics and query-statistics pages and logs out, saving a screenshot of
-//! each view under `<target>/tmp/console-screenshots/`.
+//! blank, opens the metrics and query-statistics pages, tails the change stream, expands a
+//! graph neighbourhood and logs out; then a read-only user is offered no writes and no admin
+//! pages. A screenshot of each view lands under `<target>/tmp/console-screenshots/`.
 //!
 //! Needs `chromium` and the `playwright` Python package (`.ci/run` installs both). Without
 //! them the test says so and passes, unless `CAIRN_BROWSER_TESTS=1` (set by CI) demands it.
@@ -18,16 +19,24 @@ use server_support::{Server, ROOT_PASSWORD};
 /// The system Chromium (Playwright cannot download its own browsers here).
 const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// The Python with Playwright: `CAIRN_PYTHON` (CI's venv), else `python3`.
+fn python() -> String {
+    std::env::var("CAIRN_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
 fn browser_available() -> Result<(), String> {
     if !std::path::Path::new(CHROMIUM).exists() {
         return Err(format!("{CHROMIUM} is missing (apt-get install chromium)"));
     }
-    let probe = Command::new("python3")
+    let probe = Command::new(python())
         .args(["-c", "import playwright"])
         .status();
     match probe {
         Ok(status) if status.success() => Ok(()),
-        _ => Err("python3 with playwright is missing (pip install playwright)".to_string()),
+        _ => Err(format!(
+            "{} without playwright (pip install playwright)",
+            python()
+        )),
     }
 }
 
@@ -44,16 +53,20 @@ fn console_works_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    // Screenshots of an earlier run must not stand in for this one's.
+    if shots.exists() {
+        std::fs::remove_dir_all(&shots).unwrap();
+    }
     std::fs::create_dir_all(&shots).unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/console.py");
-    let output = Command::new("python3")
+    let output = Command::new(python())
         .arg(&script)
         .arg(&server.url)
         .arg(ROOT_PASSWORD)
         .arg(&shots)
         .env("CAIRN_CHROMIUM", CHROMIUM)
         .output()
-        .expect("running python3");
+        .expect("running python");
     let (status, _) = server.terminate();
     assert!(
         output.status.success(),
@@ -68,7 +81,10 @@ fn console_works_in_a_real_browser() {
         "05-query",
         "06-explain",
         "07-geometry",
-        "10-logged-out",
+        "10-changes",
+        "11-graph",
+        "12-logged-out",
+        "13-read-only",
     ] {
         assert!(
             shots.join(format!("{view}.png")).exists(),

@@ -124,6 +124,8 @@ async function logout() {
   setUser(null);
   if (stopView) stopView();
   stopView = null;
+  // The next user starts from the collections, not from the last user's page.
+  history.replaceState(null, "", "#/");
   toast("Logged out");
   showLogin();
 }

@@ -53,6 +53,9 @@ export async function render(main) {
     } catch (error) {
       replace(detail, h("h2", {}, vertex), errorBox(error));
     }
+    // The document panel takes width from the canvas: let cytoscape see its new size.
+    cy.resize();
+    cy.fit(undefined, 30);
   };
   const form = h("form.inline", {
     onsubmit: async (event) => {
