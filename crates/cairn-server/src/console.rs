@@ -62,6 +62,7 @@ static ASSETS: &[Asset] = assets![
     "js/views/query.js" => JS,
     "js/views/explain.js" => JS,
     "js/views/indexes.js" => JS,
+    "js/views/schema.js" => JS,
     "js/views/geometry.js" => JS,
     "js/views/graph.js" => JS,
     "js/views/changes.js" => JS,

@@ -159,6 +159,11 @@ def steps(page):
     expect(page.locator("#explain-plan")).to_contain_text("documents examined")
     shot(page, "06-explain")
 
+    page.get_by_role("link", name="Schema", exact=True).click()
+    expect(page.get_by_label("Schema")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("No invariants.")
+    shot(page, "06b-schema")
+
     # The 3D view draws every shape; the canvas must not be blank.
     page.get_by_role("link", name="3D", exact=True).click()
     page.get_by_label("Filter").fill("{}")

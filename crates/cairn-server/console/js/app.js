@@ -9,6 +9,7 @@ import * as collections from "./views/collections.js";
 import * as documents from "./views/documents.js";
 import * as query from "./views/query.js";
 import * as indexes from "./views/indexes.js";
+import * as schema from "./views/schema.js";
 import * as geometry from "./views/geometry.js";
 import * as graph from "./views/graph.js";
 import * as changes from "./views/changes.js";
@@ -24,6 +25,7 @@ const COLLECTION_TABS = [
   ["", "Documents", documents],
   ["query", "Query", query],
   ["indexes", "Indexes", indexes],
+  ["schema", "Schema", schema],
   ["geometry", "3D", geometry],
   ["changes", "Changes", changes],
 ];
