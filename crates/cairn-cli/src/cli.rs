@@ -126,8 +126,9 @@ pub enum Command {
         #[arg(long, value_parser = crate::commands::transfer::parse_delimiter, default_value = ",")]
         delimiter: u8,
     },
-    /// Per-collection documents and bytes, and the storage mode.
-    Stats,
+    /// Per-collection documents and bytes, and the storage mode; with `--queries --server
+    /// URL`, the query statistics of a running `cairn serve` instead.
+    Stats(StatsArgs),
     /// Print change-log entries after a sequence number, as JSON lines.
     Changes {
         /// Print changes committed after this sequence number.
@@ -408,6 +409,23 @@ pub struct BackupArgs {
     pub server: Option<String>,
     /// User for `--server` with HTTP Basic (password from CAIRN_PASSWORD).
     #[arg(long, env = "CAIRN_USER", default_value = "root", requires = "server")]
+    pub user: String,
+}
+
+/// Arguments of `cairn stats`.
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// Print the query statistics per shape (count, total/mean/p99 time, documents examined
+    /// against returned, last plan, missing-index hints) and the slow-query log of the
+    /// `cairn serve` at `--server`: they live in the server's memory. Credentials as for
+    /// `backup --server` (CAIRN_TOKEN, or --user with CAIRN_PASSWORD); admins only.
+    #[arg(long, requires = "server")]
+    pub queries: bool,
+    /// The running server (with `--queries`).
+    #[arg(long, value_name = "URL", requires = "queries")]
+    pub server: Option<String>,
+    /// User for `--server` with HTTP Basic (password from CAIRN_PASSWORD).
+    #[arg(long, env = "CAIRN_USER", default_value = "root")]
     pub user: String,
 }
 

@@ -26,6 +26,8 @@ pub struct FindResult {
     pub cursor: Option<String>,
     /// What the execution did.
     pub stats: ExecStats,
+    /// The plan that ran, as `explain` describes it (`full scan`, `index by_age [18, +inf)`).
+    pub plan: String,
 }
 
 /// A query plan as `explain` shows it.
@@ -403,6 +405,7 @@ fn run(
         documents,
         cursor,
         stats,
+        plan: chosen.access.describe(),
     })
 }
 
@@ -585,6 +588,7 @@ fn run_ranked_query(
             documents,
             cursor: None,
             stats: executor.stats,
+            plan: found.description.clone(),
         },
         found.description,
     ))

@@ -13,6 +13,7 @@
 //!   early when its caller has left.
 //! * [`find`]: `find`, `count`, `distinct`, `explain`.
 //! * [`bulk`]: `update_many` and `delete_many`, atomic, with dry runs.
+//! * [`statistics`]: per-shape query statistics and the slow-query log, fed by the caller.
 //! * [`aggregate`](mod@aggregate): the pipeline (`$match`, `$project`, `$group`, `$sort`,
 //!   `$unwind`, `$lookup`...) over one snapshot, leading `$match` stages answered by indexes,
 //!   memory and time bounded; [`aggregate()`] parses and runs one, [`Pipeline`] is the parsed
@@ -34,6 +35,7 @@ pub mod primary_key;
 pub mod projection;
 pub mod query;
 pub mod ranked;
+pub mod statistics;
 
 pub use aggregate::{aggregate, Pipeline};
 pub use bulk::{delete_many, update_many, BulkOptions, BulkReport};

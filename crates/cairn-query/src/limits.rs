@@ -61,3 +61,12 @@ pub const MAX_BULK_DOCUMENTS: usize = cairn_engine::limits::MAX_TXN_OPS;
 /// the values searched. MongoDB's limit is 100 MiB; past it the search fails naming the stage
 /// rather than growing without bound (set `maxDepth` or `restrictSearchWithMatch`).
 pub const MAX_GRAPH_LOOKUP_BYTES: usize = 100 * 1024 * 1024;
+/// Query shapes the statistics keep (`statistics::QueryStats`): 1,000, about 1 MiB with their
+/// time histograms. A new shape beyond it evicts the least-run one (the count of evictions is
+/// reported), as `pg_stat_statements.max` does.
+pub const MAX_QUERY_SHAPES: usize = 1_000;
+/// Entries of the slow-query log: the newest 100.
+pub const MAX_SLOW_QUERIES: usize = 100;
+/// Bytes of a shape's filter, sort or plan text kept by the statistics: longer ones are cut
+/// (marked with `…`), so a huge filter cannot make one shape large.
+pub const MAX_SHAPE_TEXT_BYTES: usize = 2_048;

@@ -149,6 +149,9 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Milliseconds a graceful shutdown waits for requests in flight.
     pub shutdown_deadline_ms: u64,
+    /// Queries taking at least this many milliseconds enter the slow-query log (and the
+    /// server log, as warnings).
+    pub slow_query_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -164,6 +167,7 @@ impl Default for LimitsConfig {
             max_change_streams: limits::DEFAULT_MAX_CHANGE_STREAMS,
             max_connections: limits::DEFAULT_MAX_CONNECTIONS,
             shutdown_deadline_ms: millis(limits::DEFAULT_SHUTDOWN_DEADLINE),
+            slow_query_ms: millis(limits::DEFAULT_SLOW_QUERY),
         }
     }
 }
@@ -177,6 +181,11 @@ impl LimitsConfig {
     /// The idempotency retention as a duration.
     pub fn idempotency_retention(&self) -> Duration {
         Duration::from_secs(self.idempotency_retention_s)
+    }
+
+    /// The slow-query threshold as a duration.
+    pub fn slow_query(&self) -> Duration {
+        Duration::from_millis(self.slow_query_ms)
     }
 
     /// The shutdown deadline as a duration.

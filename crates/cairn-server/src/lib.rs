@@ -8,6 +8,7 @@
 //! - [`auth`]: users, roles, per-collection grants, passwords (Argon2id) and bearer tokens,
 //!   stored in reserved collections of the database itself.
 //! - [`api_error`]: the one error format every route answers with.
+//! - [`console`]: the web console at `/console`, files compiled into the binary.
 //!
 //! The server depends on the `cairn` facade only: it never sees storage or engine internals.
 //! Every database call runs off the async runtime: writes on Tokio's blocking pool
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod body;
 pub mod collection_name;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

@@ -4,6 +4,11 @@
 
 use std::time::Duration;
 
+/// Queries taking at least 100 ms enter the slow-query log (`GET /v1/stats/queries`) and the
+/// server log: long enough that an indexed lookup never does, short enough that a scan of a
+/// large collection always does.
+pub const DEFAULT_SLOW_QUERY: Duration = Duration::from_millis(100);
+
 /// Address `cairn serve` listens on without configuration: loopback only, so a fresh install
 /// is not reachable from the network until someone decides it should be.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";

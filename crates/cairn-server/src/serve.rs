@@ -3,6 +3,7 @@
 //! within the deadline, and flush the database so everything acknowledged is durable in every
 //! storage mode.
 
+use cairn::query::statistics::QueryStats;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -128,6 +129,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         commits: commits_rx,
         shutdown: shutdown_rx.clone(),
         limits: limits.clone(),
+        query_stats: QueryStats::new(limits.slow_query()),
     });
     if let Some(listener) = metrics_listener {
         let metrics_app = routes::system::metrics_router(state.clone());

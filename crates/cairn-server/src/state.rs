@@ -3,6 +3,7 @@
 //! [`AppState::scan`] (queries), on the two lanes of reader threads of [`crate::read_pool`]. Each authenticates, authorizes and does the work
 //! in a single trip off the async runtime: the engine's API blocks; the runtime never waits.
 
+use cairn::query::statistics::QueryStats;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     /// Writes that store documents create a missing collection first (the
     /// `auto_create_collections` setting; off by default).
     pub auto_create_collections: bool,
+    /// Query statistics per shape and the slow-query log, fed by the query routes.
+    pub query_stats: QueryStats,
 }
 
 /// The state as handlers receive it.

@@ -106,7 +106,7 @@ pub fn backup_through_server(
 /// `Authorization` for the server: the bearer token in [`TOKEN_ENV`], else HTTP Basic with
 /// `user` and the password in [`PASSWORD_ENV`]. Secrets come from the environment only, so
 /// they never show in the process list.
-fn server_authorization(user: &str) -> anyhow::Result<String> {
+pub fn server_authorization(user: &str) -> anyhow::Result<String> {
     use base64::Engine;
     if let Ok(token) = std::env::var(TOKEN_ENV) {
         return Ok(format!("Bearer {token}"));
@@ -118,6 +118,38 @@ fn server_authorization(user: &str) -> anyhow::Result<String> {
     })?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     Ok(format!("Basic {encoded}"))
+}
+
+/// GETs `path` from the server at `url` with [`server_authorization`] and returns its JSON;
+/// a refusal is an error naming the server's code and message.
+pub fn server_get(url: &str, user: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+    let authorization = server_authorization(user)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let endpoint = format!("{}{path}", url.trim_end_matches('/'));
+    let mut response = agent
+        .get(&endpoint)
+        .header("Authorization", &authorization)
+        .call()
+        .with_context(|| format!("calling {endpoint}"))?;
+    let status = response.status();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("reading the answer of {endpoint}"))?;
+    let reply: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{endpoint} answered {status} with a body that is not JSON"))?;
+    if !status.is_success() {
+        let error = &reply["error"];
+        anyhow::bail!(
+            "the server refused ({status}, {}): {}",
+            error["code"].as_str().unwrap_or("unknown"),
+            error["message"].as_str().unwrap_or(&text)
+        );
+    }
+    Ok(reply)
 }
 
 /// Verifies a backup folder.

@@ -1,4 +1,4 @@
-//! `cairn stats | changes | locate | check | compact`
+//! `cairn stats [--queries --server URL] | changes | locate | check | compact`
 
 use anyhow::{bail, Context};
 use cairn::{Config, Database, DocId, Object, Value};
@@ -43,6 +43,80 @@ pub fn stats(db: &Database) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Prints the query statistics of the server at `url` (`GET /v1/stats/queries`): one line
+/// per shape, most total time first, shapes that miss an index marked `!`, then the slow-query
+/// log.
+pub fn query_stats_through_server(url: &str, user: &str) -> anyhow::Result<()> {
+    let stats = super::backup::server_get(url, user, "/v1/stats/queries")?;
+    let empty = Vec::new();
+    let shapes = stats["shapes"].as_array().unwrap_or(&empty);
+    println!(
+        "{} query shapes (at most {}, {} evicted); slow-query threshold {} ms",
+        shapes.len(),
+        stats["max_shapes"],
+        stats["evicted"],
+        stats["slow_threshold_ms"]
+    );
+    println!(
+        "{:>1} {:>8} {:>11} {:>9} {:>9} {:>11} {:>9}  shape / last plan",
+        "", "count", "total ms", "mean ms", "p99 ms", "examined", "returned"
+    );
+    for shape in shapes {
+        println!(
+            "{:>1} {:>8} {:>11.1} {:>9.2} {:>9.2} {:>11} {:>9}  {}  /  {}",
+            if shape["missing_index"] == true {
+                "!"
+            } else {
+                ""
+            },
+            shape["count"].as_u64().unwrap_or(0),
+            shape["total_ms"].as_f64().unwrap_or(0.0),
+            shape["mean_ms"].as_f64().unwrap_or(0.0),
+            shape["p99_ms"].as_f64().unwrap_or(0.0),
+            shape["docs_examined"].as_u64().unwrap_or(0),
+            shape["returned"].as_u64().unwrap_or(0),
+            shape_text(shape),
+            shape["last_plan"].as_str().unwrap_or("")
+        );
+    }
+    if shapes.iter().any(|s| s["missing_index"] == true) {
+        println!("! reads far more documents than it returns with a full scan: index the filtered fields");
+    }
+    let slow = stats["slow"].as_array().unwrap_or(&empty);
+    println!();
+    println!("slow queries: {}", slow.len());
+    for query in slow {
+        println!(
+            "{} {:>9.1} ms  examined {} returned {}  {}  /  {}",
+            query["at"].as_str().unwrap_or(""),
+            query["ms"].as_f64().unwrap_or(0.0),
+            query["docs_examined"].as_u64().unwrap_or(0),
+            query["returned"].as_u64().unwrap_or(0),
+            shape_text(query),
+            query["plan"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// `collection operation filter [sort] [stages]` of a shape or slow query.
+fn shape_text(shape: &serde_json::Value) -> String {
+    let mut text = format!(
+        "{} {} {}",
+        shape["collection"].as_str().unwrap_or(""),
+        shape["operation"].as_str().unwrap_or(""),
+        shape["filter"].as_str().unwrap_or("")
+    );
+    if let Some(sort) = shape["sort"].as_str().filter(|s| *s != "{}") {
+        text.push_str(&format!(" sort {sort}"));
+    }
+    if let Some(stages) = shape["stages"].as_array().filter(|s| !s.is_empty()) {
+        let names: Vec<&str> = stages.iter().filter_map(|s| s.as_str()).collect();
+        text.push_str(&format!(" [{}]", names.join(", ")));
+    }
+    text
 }
 
 /// Prints change-log entries as JSON lines.

@@ -29,7 +29,7 @@ use cairn::{Database, DocId};
 
 use crate::cli::{
     BackupAction, BackupArgs, BenchCommand, Cli, CollectionAction, Command, IndexAction,
-    InvariantAction, SchemaAction, UserAction,
+    InvariantAction, SchemaAction, StatsArgs, UserAction,
 };
 use crate::open::{config, key_from, key_source, open, Create, NEW_PASSPHRASE_ENV};
 
@@ -68,6 +68,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             server: Some(url),
             user,
         }) => backup::backup_through_server(url, user, dest, *incremental),
+        Command::Stats(StatsArgs {
+            queries: true,
+            server: Some(url),
+            user,
+        }) => info::query_stats_through_server(url, user),
         Command::Restore { src, to, at } => {
             backup::restore(src, to, at.as_deref(), key_source(&cli)?.as_ref())
         }
@@ -151,7 +156,10 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             format,
             delimiter,
         } => transfer::export(db, collection, file.as_deref(), *format, *delimiter),
-        Command::Stats => info::stats(db),
+        Command::Stats(StatsArgs { queries: false, .. }) => info::stats(db),
+        Command::Stats(_) => {
+            anyhow::bail!("`stats --queries` asks a running server; run it as `cairn stats --queries --server URL`")
+        }
         Command::Changes { after, limit } => info::changes(db, *after, *limit),
         Command::Locate { id } => info::locate(db, &parse_id(id)),
         Command::Query {

@@ -4,13 +4,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::JsonBody;
 use crate::collection_name::{self, CollectionName};
+use crate::extract::ApiQuery;
 use crate::openapi::ErrorResponses;
 use crate::state::SharedState;
 
@@ -21,6 +22,23 @@ pub struct CollectionInfo {
     pub name: String,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
+    /// Number of documents (listed with `?stats=true` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents: Option<u64>,
+    /// Bytes of pages its tables use (listed with `?stats=true` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+/// Query of `GET /v1/collections`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Also count each collection's documents and bytes. It walks every table's pages, so it
+    /// costs time in proportion to the database's size: ask for it when showing them.
+    #[serde(default)]
+    pub stats: Option<bool>,
 }
 
 /// The collections the caller may read.
@@ -44,28 +62,50 @@ impl From<cairn::CollectionMeta> for CollectionInfo {
         CollectionInfo {
             name: meta.name,
             created_at: meta.created_at.to_string(),
+            documents: None,
+            bytes: None,
         }
     }
 }
 
-/// Lists the collections the caller may read.
+/// Lists the collections the caller may read; with `?stats=true` also their documents and
+/// bytes.
 #[utoipa::path(get, operation_id = "list_collections", path = "/v1/collections", tag = "collections",
+    params(ListQuery),
     responses((status = 200, description = "The collections", body = CollectionList), ErrorResponses))]
 pub async fn list(
     State(state): State<SharedState>,
     credentials: Credentials,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<CollectionList>, ApiError> {
-    let collections = state
-        .read(credentials, Need::Authenticated, |db, principal| {
-            Ok(db
-                .list_collections()?
-                .into_iter()
-                .filter(|meta| !cairn::is_system_collection(&meta.name))
-                .filter(|meta| principal.access(&meta.name) >= Access::ReadOnly)
-                .map(CollectionInfo::from)
-                .collect())
-        })
-        .await?;
+    let with_stats = query.stats.unwrap_or(false);
+    let work = move |db: &cairn::Database,
+                     principal: &crate::auth::Principal|
+          -> Result<Vec<CollectionInfo>, ApiError> {
+        let mut collections: Vec<CollectionInfo> = db
+            .list_collections()?
+            .into_iter()
+            .filter(|meta| !cairn::is_system_collection(&meta.name))
+            .filter(|meta| principal.access(&meta.name) >= Access::ReadOnly)
+            .map(CollectionInfo::from)
+            .collect();
+        if with_stats {
+            let stats = db.stats()?;
+            for info in &mut collections {
+                if let Some(found) = stats.collections.iter().find(|c| c.name == info.name) {
+                    info.documents = Some(found.documents);
+                    info.bytes = Some(found.bytes);
+                }
+            }
+        }
+        Ok(collections)
+    };
+    // Counting walks every table: the scan lane, so point reads are not held up behind it.
+    let collections = if with_stats {
+        state.scan(credentials, Need::Authenticated, work).await?
+    } else {
+        state.read(credentials, Need::Authenticated, work).await?
+    };
     Ok(Json(CollectionList { collections }))
 }
 

@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod queries;
 pub mod schemas;
 pub mod series;
+pub mod stats;
 pub mod system;
 pub mod transactions;
 pub mod users;
@@ -83,6 +84,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(api)
         .merge(parts.streams)
         .merge(parts.probes)
+        .merge(crate::console::router())
         .route(
             "/openapi.json",
             get(move || {
@@ -143,6 +145,7 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(system::metrics))
+        .routes(routes!(stats::queries, stats::reset))
         .routes(routes!(schemas::get, schemas::put))
         .routes(routes!(schemas::history))
         .routes(routes!(migrations::migrate))
@@ -185,7 +188,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 45);
+        assert_eq!(ids.len(), 47);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::Json;
+use cairn::query::aggregate::Stage;
 use cairn::query::{parse_sort, Pipeline, Projection};
 use cairn::{Filter, JsonExpression, Query, Value};
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,9 @@ use crate::openapi::{
     AnyValueSchema, ErrorResponses, FilterSchema, PipelineSchema, ProjectionSchema, SortSchema,
 };
 use crate::response::{capped_json, JsonBytes};
+use crate::routes::stats;
 use crate::state::SharedState;
+use cairn::query::statistics::Observation;
 
 /// Body of a query (and of `explain`); every field is optional.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -182,15 +185,33 @@ pub async fn query(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<JsonBytes, ApiError> {
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
+    let shape = ShapeParts::of(&request);
     let mut query = build_query(request)?;
     let max_bytes = state.limits.max_response_bytes;
     // Half the limit in encoded bytes: the JSON of a page is usually larger.
     query.max_page_bytes = Some(max_bytes / 2);
     let need = Need::read(&collection);
+    let recorder = state.clone();
     state
         .scan(credentials, need, move |db, _| {
             query.time_budget = time_left(deadline);
+            let started = Instant::now();
             let page = cairn::find(db, &collection, &query)?;
+            stats::note(
+                &recorder,
+                &Observation {
+                    collection: &collection,
+                    operation: "find",
+                    filter: shape.filter.as_ref(),
+                    sort: shape.sort.as_ref(),
+                    stages: &[],
+                    elapsed: started.elapsed(),
+                    keys_examined: page.stats.keys_examined,
+                    docs_examined: page.stats.docs_examined,
+                    returned: page.documents.len() as u64,
+                    plan: Some(&page.plan),
+                },
+            );
             let response = QueryResponse {
                 documents: page.documents,
                 cursor: page.cursor,
@@ -198,6 +219,22 @@ pub async fn query(
             capped_json(&response, max_bytes)
         })
         .await
+}
+
+/// The parts of a request that make its shape in the query statistics, kept before the
+/// request is turned into a query.
+struct ShapeParts {
+    filter: Option<Value>,
+    sort: Option<Value>,
+}
+
+impl ShapeParts {
+    fn of(request: &QueryRequest) -> ShapeParts {
+        ShapeParts {
+            filter: request.filter.as_ref().map(|f| f.0.clone()),
+            sort: request.sort.as_ref().map(|s| s.0.clone()),
+        }
+    }
 }
 
 /// Counts the documents matching a filter.
@@ -257,12 +294,30 @@ pub async fn explain(
     OptionalJsonBody(request): OptionalJsonBody<QueryRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
+    let shape = ShapeParts::of(&request);
     let mut query = build_query(request)?;
     let need = Need::read(&collection);
+    let recorder = state.clone();
     let explained = state
         .scan(credentials, need, move |db, _| {
             query.time_budget = time_left(deadline);
-            Ok(cairn::explain(db, &collection, &query)?)
+            let explained = cairn::explain(db, &collection, &query)?;
+            stats::note(
+                &recorder,
+                &Observation {
+                    collection: &collection,
+                    operation: "explain",
+                    filter: shape.filter.as_ref(),
+                    sort: shape.sort.as_ref(),
+                    stages: &[],
+                    elapsed: Duration::from_micros(explained.elapsed_us),
+                    keys_examined: explained.executed.keys_examined,
+                    docs_examined: explained.executed.docs_examined,
+                    returned: explained.returned,
+                    plan: Some(&explained.chosen.description),
+                },
+            );
+            Ok(explained)
         })
         .await?;
     let line = |line: &cairn::query::find::PlanLine| PlanLine {
@@ -301,8 +356,8 @@ pub async fn aggregate(
     JsonBody(request): JsonBody<AggregateRequest>,
 ) -> Result<JsonBytes, ApiError> {
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
-    let stages = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
-    let pipeline = Pipeline::parse(&stages)?;
+    let stages_value = Value::Array(request.pipeline.into_iter().map(|s| s.0).collect());
+    let pipeline = Pipeline::parse(&stages_value)?;
     let mut reads = vec![(collection.clone(), Access::ReadOnly)];
     // `$lookup`s and `$graphLookup`s read other collections, inside `$facet` sub-pipelines too.
     for from in pipeline.foreign_collections() {
@@ -310,11 +365,40 @@ pub async fn aggregate(
         reads.push((from.to_string(), Access::ReadOnly));
     }
     let max_bytes = state.limits.max_response_bytes;
+    let stages: Vec<&'static str> = pipeline.stages().iter().map(Stage::name).collect();
+    let first_match = match pipeline.stages().first() {
+        Some(Stage::Match(_)) => match &stages_value {
+            Value::Array(stages) => stages.first().and_then(|s| match s {
+                Value::Object(o) => o.get("$match").cloned(),
+                _ => None,
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let recorder = state.clone();
     state
         .scan(credentials, Need::Collections(reads), move |db, _| {
+            let started = Instant::now();
             let documents = pipeline
                 .time_budget(time_left(deadline))
                 .run(db, &collection)?;
+            // The pipeline reports no examined counts: its shape records time and output.
+            stats::note(
+                &recorder,
+                &Observation {
+                    collection: &collection,
+                    operation: "aggregate",
+                    filter: first_match.as_ref(),
+                    sort: None,
+                    stages: &stages,
+                    elapsed: started.elapsed(),
+                    keys_examined: 0,
+                    docs_examined: 0,
+                    returned: documents.len() as u64,
+                    plan: None,
+                },
+            );
             capped_json(&AggregateResponse { documents }, max_bytes)
         })
         .await

@@ -1,0 +1,228 @@
+"""Drives the web console in headless Chromium against a running `cairn serve`.
+
+Run by `crates/cairn-cli/tests/server_console.rs`, which starts the server and passes:
+    console.py BASE_URL ROOT_PASSWORD SCREENSHOT_DIR
+Uses Playwright with the system Chromium (Playwright cannot download browsers here). Each
+step saves a screenshot of the view it reached; any failed expectation raises, and any
+Content-Security-Policy violation or page error fails the run.
+"""
+
+import base64
+import json
+import os
+import sys
+
+from playwright.sync_api import expect, sync_playwright
+
+BASE, PASSWORD, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
+CHROMIUM = os.environ.get("CAIRN_CHROMIUM", "/usr/bin/chromium")
+# Generous: a debug build on a shared, busy machine. Bounds a hang; not a timing assertion.
+TIMEOUT_MS = 60_000
+
+BOX = '{"_id": 1, "kind": "box", "shape": {"$geometry": {"type": "box", "min": [0,0,0], "max": [2,1,1]}}}'
+SPHERE = '{"_id": 2, "kind": "sphere", "shape": {"$geometry": {"type": "sphere", "center": [4,1,0], "radius": 1}}}'
+MESH = ('{"_id": 3, "kind": "mesh", "shape": {"$geometry": {"type": "mesh", '
+        '"vertices": [[0,0,3],[2,0,3],[1,2,3],[1,1,5]], "triangles": [[0,1,2],[0,1,3],[1,2,3],[2,0,3]]}}}')
+
+
+def api(page, method, path, body):
+    """Calls the API directly as root (for data the flow needs but does not test)."""
+    secret = base64.b64encode(f"root:{PASSWORD}".encode()).decode()
+    reply = page.request.fetch(BASE + path, method=method, data=json.dumps(body),
+                               headers={"Authorization": f"Basic {secret}",
+                                        "Content-Type": "application/json"})
+    assert reply.ok, f"{method} {path}: {reply.status} {reply.text()}"
+
+
+def log_in(page, user, password):
+    """Logs in with the keyboard only: the user field has focus, Tab moves, Enter submits."""
+    expect(page.locator("#login-user")).to_be_focused()
+    page.keyboard.type(user)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    expect(page.locator("#logout")).to_be_visible()
+
+
+def shot(page, name):
+    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
+
+
+def canvas_lit_fraction(page):
+    """The fraction of the WebGL canvas's pixels bright enough to be a lit shape: neither the
+    clear colour (#1d232a) nor the grid (#44505c at its brightest) comes near."""
+    return page.evaluate(
+        """() => {
+            const source = document.getElementById('geometry-canvas');
+            const copy = document.createElement('canvas');
+            copy.width = source.width; copy.height = source.height;
+            const context = copy.getContext('2d');
+            context.drawImage(source, 0, 0);
+            const pixels = context.getImageData(0, 0, copy.width, copy.height).data;
+            let lit = 0;
+            for (let i = 0; i < pixels.length; i += 4) {
+                if (Math.max(pixels[i], pixels[i + 1], pixels[i + 2]) > 0x70) lit += 1;
+            }
+            return lit / (pixels.length / 4);
+        }"""
+    )
+
+
+def insert(page, text):
+    page.click("#insert-document")
+    page.fill("textarea.code", text)
+    page.get_by_role("button", name="Insert", exact=True).click()
+    # The editor closes once the server accepted the document.
+    expect(page.locator("textarea.code")).to_have_count(0)
+
+
+def main():
+    problems = []
+    try:
+        run(problems)
+    finally:
+        if problems:
+            print("page messages:", *problems, sep="\n  ")
+
+    refused = [p for p in problems if "Content Security Policy" in p or "Refused" in p]
+    assert not refused, f"CSP violations: {refused}"
+    # The server's 4xx answers the flow provokes (a refused insert) are logged as resources
+    # that failed to load; anything else is a script error.
+    errors = [p for p in problems if not p.startswith("Failed to load resource")]
+    assert not errors, f"page errors: {errors}"
+    print(f"console browser test passed; screenshots in {SHOTS}")
+
+
+def run(problems):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        expect.set_options(timeout=TIMEOUT_MS)
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        try:
+            steps(page)
+        except Exception:
+            shot(page, "failure")
+            raise
+        browser.close()
+
+
+def steps(page):
+    """The flow: log in, create, insert, query, explain, 3D, metrics, statistics, log out."""
+    # Log in with the keyboard only: the user field has focus, Tab moves, Enter submits.
+    page.goto(BASE + "/")
+    assert page.url.endswith("/console"), page.url
+    shot(page, "01-login")
+    log_in(page, "root", PASSWORD)
+
+    # Create a collection from the keyboard (type the name, Enter).
+    page.focus("#new-collection")
+    page.keyboard.type("shapes")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="shapes")).to_be_visible()
+    shot(page, "02-collections")
+
+    # Insert three shapes; a syntax error is pointed out before anything is sent, and a
+    # server validation error is shown.
+    page.get_by_role("link", name="shapes").click()
+    page.click("#insert-document")
+    page.fill("textarea.code", '{"_id": 9, "kind": }')
+    expect(page.locator(".syntax")).to_contain_text("line 1")
+    page.get_by_role("button", name="Insert", exact=True).click()
+    page.fill("textarea.code", '{"_id": 9, "shape": {"$geometry": {"type": "box", "min": [1,1,1], "max": [0,0,0]}}}')
+    page.get_by_role("button", name="Insert", exact=True).click()
+    expect(page.locator(".error")).to_be_visible()
+    shot(page, "03-validation-error")
+    page.get_by_role("button", name="Cancel").click()
+    for document in (BOX, SPHERE, MESH):
+        insert(page, document)
+    expect(page.locator("table.grid tbody tr")).to_have_count(3)
+    page.get_by_role("button", name="Open document 1").click()
+    expect(page.locator(".detail .tree").first).to_be_visible()
+    shot(page, "04-documents")
+
+    # Query from the keyboard: type the filter, Ctrl+Enter runs it.
+    page.get_by_role("link", name="Query", exact=True).click()
+    expect(page.get_by_label("Filter")).to_be_focused()
+    page.keyboard.type('{"kind": {"$in": ["box", "mesh"]}}')
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#result-table tbody tr")).to_have_count(2)
+    expect(page.locator("#result-count")).to_have_text("2 documents")
+    shot(page, "05-query")
+
+    page.click("#explain-query")
+    expect(page.locator("#explain-plan")).to_contain_text("documents examined")
+    shot(page, "06-explain")
+
+    page.get_by_role("link", name="Schema", exact=True).click()
+    expect(page.get_by_label("Schema")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("No invariants.")
+    shot(page, "06b-schema")
+
+    # The 3D view draws every shape; the canvas must not be blank.
+    page.get_by_role("link", name="3D", exact=True).click()
+    page.get_by_label("Filter").fill("{}")
+    page.click("#draw-geometry")
+    expect(page.locator("#geometry-info")).to_contain_text("3 documents with geometry")
+    page.wait_for_timeout(500)
+    lit = canvas_lit_fraction(page)
+    assert lit > 0.005, f"the 3D canvas shows no shape ({lit:.4f} of its pixels lit)"
+    page.get_by_role("button", name="3", exact=True).click()
+    expect(page.locator("#picked")).to_contain_text("mesh")
+    shot(page, "07-geometry")
+
+    page.get_by_role("link", name="Metrics").click()
+    expect(page.locator("#metric-tiles")).to_contain_text("requests/s")
+    shot(page, "08-metrics")
+
+    page.get_by_role("link", name="Query stats").click()
+    expect(page.locator("#query-stats")).to_contain_text("shapes")
+    shot(page, "09-query-stats")
+
+    # The change stream tails a write made elsewhere.
+    page.goto(BASE + "/console#/c/shapes/changes")
+    expect(page.locator("main")).to_contain_text("Waiting for changes")
+    api(page, "POST", "/v1/collections/shapes/documents", {"_id": 4, "kind": "late"})
+    expect(page.locator("#change-list")).to_contain_text("insert")
+    shot(page, "10-changes")
+
+    # A graph neighbourhood: a vertex's in and out edges, each vertex listed for the keyboard.
+    api(page, "POST", "/v1/graph/edge-collections",
+        {"name": "touches", "on_vertex_delete": "none", "vertex_collections": ["shapes"]})
+    api(page, "POST", "/v1/collections/touches/documents", {"_from": "shapes/1", "_to": "shapes/2"})
+    api(page, "POST", "/v1/collections/touches/documents", {"_from": "shapes/3", "_to": "shapes/1"})
+    page.get_by_role("link", name="Graph").click()
+    page.fill("#graph-start", "shapes/1")
+    page.fill("#graph-edges", "touches")
+    page.keyboard.press("Enter")
+    for vertex in ("shapes/1", "shapes/2", "shapes/3"):
+        expect(page.get_by_role("button", name=vertex, exact=True)).to_be_visible()
+    expect(page.locator(".detail")).to_contain_text("box")
+    shot(page, "11-graph")
+
+    page.click("#logout")
+    expect(page.locator("#login-user")).to_be_visible()
+    shot(page, "12-logged-out")
+
+    # A read-only user is offered no writes and no admin pages.
+    api(page, "POST", "/v1/users", {"name": "reader", "password": "reader-password", "role": "read-only"})
+    log_in(page, "reader", "reader-password")
+    expect(page.get_by_role("link", name="shapes")).to_be_visible()
+    expect(page.locator("#new-collection")).to_have_count(0)
+    expect(page.get_by_role("button", name="Drop shapes")).to_have_count(0)
+    expect(page.get_by_role("link", name="Metrics")).to_have_count(0)
+    page.get_by_role("link", name="shapes").click()
+    expect(page.locator("table.grid tbody tr")).to_have_count(4)
+    expect(page.locator("#insert-document")).to_have_count(0)
+    shot(page, "13-read-only")
+    page.click("#logout")
+    expect(page.locator("#login-user")).to_be_visible()
+
+
+if __name__ == "__main__":
+    main()
