@@ -141,6 +141,11 @@ fn plan_sqlstate(err: &DataFusionError) -> &'static str {
         DataFusionError::Plan(message) if message.contains("not found") => "42P01",
         DataFusionError::Plan(_) => "42804",
         DataFusionError::NotImplemented(_) => "0A000",
+        DataFusionError::ArrowError(err, _)
+            if matches!(**err, datafusion::arrow::error::ArrowError::DivideByZero) =>
+        {
+            "22012"
+        }
         DataFusionError::ArrowError(..) => "22000",
         DataFusionError::ResourcesExhausted(_) => "53200",
         DataFusionError::Execution(message) if message.contains("Division by zero") => "22012",

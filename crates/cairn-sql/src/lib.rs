@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod convert;
 pub mod ddl;
 mod error;
+pub mod json;
 pub mod limits;
 pub mod pg;
 pub mod provider;

@@ -18,6 +18,8 @@ use cairn::{Database, Transaction};
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{SchemaRef, UInt64Type};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
@@ -28,6 +30,7 @@ use futures::TryStreamExt;
 use crate::catalog::{CairnCatalog, CATALOG, SCHEMA};
 use crate::ddl;
 use crate::error::{Result, SqlError};
+use crate::json::JsonArrows;
 use crate::limits::{DEFAULT_STATEMENT_TIMEOUT, MAX_STATEMENT_BYTES};
 use crate::txn::{Authorizer, SharedTxn, TxnSlot};
 
@@ -90,7 +93,19 @@ impl SqlSession {
             .with_information_schema(true);
         config = config.with_extension(slot.clone());
         config.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
-        let ctx = SessionContext::new_with_config(config);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
+        // `->`/`->>` on JSON text first: DataFusion has no planner of its own for them.
+        let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![Arc::new(JsonArrows)];
+        planners.extend(state.expr_planners().iter().cloned());
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_expr_planners(planners)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_udf(crate::json::json_get());
+        ctx.register_udf(crate::json::json_get_text());
         let pushdown = Arc::new(AtomicBool::new(true));
         ctx.register_catalog(
             CATALOG,

@@ -296,3 +296,58 @@ async fn results_stream_in_batches() {
     );
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_over_its_timeout_fails_with_57014() {
+    let db = cairn::open_in_memory().expect("open");
+    let mut session = SqlSession::new(db);
+    session.set_timeout(std::time::Duration::from_millis(1));
+    let err = rows(
+        &mut session,
+        "SELECT count(*) FROM generate_series(1, 1000000000) a JOIN generate_series(1, 10) b ON a.value = b.value",
+    )
+    .await
+    .expect_err("a billion rows do not fit in a millisecond");
+    assert_eq!(err.0, "57014", "{}", err.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_are_refused_with_53300() {
+    use tokio::io::AsyncReadExt;
+    let db = cairn::open_in_memory().expect("open");
+    let config = cairn_sql::pg::PgConfig {
+        max_connections: 1,
+        ..cairn_sql::pg::PgConfig::default()
+    };
+    let server = cairn_sql::pg::PgServer::bind(
+        "127.0.0.1:0".parse().expect("addr"),
+        db,
+        std::sync::Arc::new(cairn_sql::pg::NoUsers),
+        config,
+    )
+    .await
+    .expect("bind");
+    let address = server.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    let _first = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("first");
+    // Give the server time to accept the first connection (it holds the only permit).
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut second = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("second");
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        second.read_to_end(&mut reply),
+    )
+    .await;
+    assert_eq!(reply.first(), Some(&b'E'), "an ErrorResponse: {reply:?}");
+    assert!(String::from_utf8_lossy(&reply).contains("53300"));
+    let _ = stop.send(());
+    serving.await.expect("server task");
+}

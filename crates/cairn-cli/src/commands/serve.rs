@@ -93,22 +93,19 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     let pg_timeout = std::time::Duration::from_millis(config.limits.request_timeout_ms);
     runtime.block_on(async {
         let server = cairn_server::start(config).await?;
-        announce(server.info());
         let (stop_pg, pg_stopped) = tokio::sync::watch::channel(false);
-        if let Some(address) = pg_listen {
-            let db = server.database().clone();
-            let users = std::sync::Arc::new(super::serve_pg::ServerUsers::new(db.clone()));
-            let config = cairn_sql::pg::PgConfig {
-                statement_timeout: pg_timeout,
-                ..cairn_sql::pg::PgConfig::default()
-            };
-            let pg = cairn_sql::pg::PgServer::bind(address, db, users, config)
-                .await
-                .with_context(|| format!("listening for SQL on {address}"))?;
+        let pg = match pg_listen {
+            Some(address) => Some(start_pg(&server, address, pg_timeout).await?),
+            None => None,
+        };
+        // The banner, SQL line included, is printed in one go (tests read it).
+        announce(server.info());
+        if let Some(pg) = pg {
+            let address = pg.local_addr()?;
             println!(
                 "sql:          psql -h {} -p {} -U USER cairn   (PostgreSQL wire protocol)",
-                pg.local_addr()?.ip(),
-                pg.local_addr()?.port()
+                address.ip(),
+                address.port()
             );
             let mut stopped = pg_stopped;
             tokio::spawn(pg.run(async move {
@@ -131,6 +128,24 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     })?;
     println!("cairn serve: stopped cleanly");
     Ok(())
+}
+
+/// Binds the SQL (PostgreSQL wire protocol) server beside the HTTP one, on its database and
+/// users.
+async fn start_pg(
+    server: &cairn_server::RunningServer,
+    address: SocketAddr,
+    statement_timeout: std::time::Duration,
+) -> anyhow::Result<cairn_sql::pg::PgServer> {
+    let db = server.database().clone();
+    let users = std::sync::Arc::new(super::serve_pg::ServerUsers::new(db.clone()));
+    let config = cairn_sql::pg::PgConfig {
+        statement_timeout,
+        ..cairn_sql::pg::PgConfig::default()
+    };
+    cairn_sql::pg::PgServer::bind(address, db, users, config)
+        .await
+        .with_context(|| format!("listening for SQL on {address}"))
 }
 
 /// The configuration file's settings with the flags applied over them.

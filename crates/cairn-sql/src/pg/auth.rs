@@ -95,3 +95,51 @@ impl AuthSource for ScramSource {
         Ok((secret, None))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct OneUser(Option<String>);
+
+    impl PgUsers for OneUser {
+        fn scram_verifier(&self, _user: &str) -> Result<Option<String>, String> {
+            Ok(self.0.clone())
+        }
+
+        fn authorizer(&self, _user: &str) -> Result<Arc<dyn crate::txn::Authorizer>, String> {
+            Err("unused".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_without_a_verifier_cannot_log_in() {
+        let source = ScramSource::new(Arc::new(OneUser(None)));
+        let login = LoginInfo::new(Some("old"), Some("cairn"), "127.0.0.1".into());
+        let err = source
+            .get_scram_secret(&login)
+            .await
+            .expect_err("no verifier, no login");
+        assert!(err.to_string().contains("set it again"), "{err}");
+        // Nor with a password in the clear.
+        assert!(source.get_password(&login).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_stored_verifier_is_parsed() {
+        // PostgreSQL's own verifier of the password "pencil" with this salt.
+        let text = "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:kqIgQTPQVtn4ibwZOdHKLJNCjTiejDnXdHWVUWJhJRs=";
+        let source = ScramSource::new(Arc::new(OneUser(Some(text.into()))));
+        let login = LoginInfo::new(Some("u"), Some("cairn"), "127.0.0.1".into());
+        let (secret, _) = source.get_scram_secret(&login).await.expect("parsed");
+        assert!(matches!(
+            secret,
+            ScramSecret::Verifier {
+                iterations: 4096,
+                ..
+            }
+        ));
+        assert!(parse_verifier("SCRAM-SHA-256$x").is_none());
+    }
+}

@@ -150,14 +150,22 @@ fn setting(session: &mut SqlSession, sql: &str) -> Option<Response> {
         if rest.starts_with("datafusion.") {
             return None;
         }
-        let (name, value) = rest.split_once(['=', ' '])?;
+        let name_end = rest.find(['=', ' ']).unwrap_or(rest.len());
+        let (name, value) = rest.split_at(name_end);
+        let value = value.trim().trim_start_matches('=').trim();
         let value = value
-            .trim()
-            .trim_start_matches("to ")
+            .strip_prefix("to ")
+            .unwrap_or(value)
             .trim()
             .trim_matches('\'');
-        if name.trim() == "statement_timeout" {
-            let ms: u64 = value.trim_end_matches("ms").trim().parse().ok()?;
+        if name == "statement_timeout" {
+            let Ok(ms) = value.trim_end_matches("ms").trim().parse::<u64>() else {
+                return Some(Response::Error(Box::new(ErrorInfo::new(
+                    "ERROR".into(),
+                    "22023".into(),
+                    format!("invalid value for parameter \"statement_timeout\": \"{value}\""),
+                ))));
+            };
             let timeout = if ms == 0 {
                 Duration::from_secs(u64::from(u32::MAX))
             } else {

@@ -99,7 +99,7 @@ fn catalog_rows(db: &cairn::Database, sql: &str) -> (Vec<&'static str>, Rows) {
             vec![row],
         );
     }
-    if sql.contains("c.relkind IN") && sql.contains("'i'") {
+    if sql.contains("c.relkind IN ('i'") {
         // \di: indexes.
         let mut rows = Vec::new();
         for table in tables.iter().filter(|t| matches(t)) {
@@ -115,7 +115,7 @@ fn catalog_rows(db: &cairn::Database, sql: &str) -> (Vec<&'static str>, Rows) {
         }
         return (vec!["Schema", "Name", "Type", "Owner", "Table"], rows);
     }
-    if sql.contains("c.relkind IN") {
+    if sql.contains("c.relkind IN ('r'") {
         // \dt: tables.
         let rows = tables
             .iter()

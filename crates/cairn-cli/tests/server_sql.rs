@@ -1,0 +1,226 @@
+//! `cairn serve --pg-listen`: real `psql` (meta-commands, scripts, wrong passwords) and a
+//! PostgreSQL driver (`postgres`: SCRAM-SHA-256, the extended protocol with parameters,
+//! transactions, SQLSTATEs, grants) against the real binary.
+
+mod server_support;
+
+use std::process::Command;
+
+use serde_json::json;
+use server_support::{Server, ROOT_PASSWORD};
+
+/// The psql binary (CI installs `postgresql-client`).
+const PSQL: &str = "psql";
+
+/// The SQL port from the server's banner.
+fn pg_port(server: &Server) -> u16 {
+    server
+        .banner
+        .iter()
+        .find_map(|line| {
+            let rest = line.strip_prefix("sql:")?;
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "-p")?;
+            words.get(at + 1)?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no sql line in the banner: {:?}", server.banner))
+}
+
+/// Runs psql with `args` as `user`; returns (success, stdout, stderr).
+fn psql(port: u16, user: &str, password: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(PSQL)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            user,
+            "-X",
+            "cairn",
+        ])
+        .args(["-v", "ON_ERROR_STOP=1"])
+        .args(args)
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "30")
+        .output()
+        .expect("psql runs (install postgresql-client)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn client(port: u16, user: &str, password: &str) -> Result<postgres::Client, postgres::Error> {
+    postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user(user)
+        .password(password)
+        .dbname("cairn")
+        .connect(postgres::NoTls)
+}
+
+#[test]
+fn psql_runs_statements_and_meta_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--pg-listen", "127.0.0.1:0"]);
+    let port = pg_port(&server);
+    let (ok, out, err) = psql(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[
+            "-c",
+            "CREATE TABLE people (name TEXT NOT NULL, age INT)",
+            "-c",
+            "CREATE INDEX people_age ON people (age)",
+            "-c",
+            "INSERT INTO people (_id, name, age) VALUES (1, 'Ada', 36), (2, 'Bob', NULL)",
+            "-c",
+            "SELECT name, age FROM people ORDER BY name",
+            "-c",
+            "\\dt",
+            "-c",
+            "\\d people",
+            "-c",
+            "\\di",
+            "-c",
+            "\\l",
+        ],
+    );
+    assert!(ok, "psql failed: {err}\n{out}");
+    for expected in [
+        "CREATE TABLE",
+        "INSERT 0 2",
+        " Ada  |  36",
+        " public | people | table | root",
+        "Table \"public.people\"",
+        " name   | text |           | not null |",
+        " age    | int8 |",
+        "people_age",
+        " cairn | root",
+    ] {
+        assert!(
+            out.contains(expected),
+            "psql output lacks {expected:?}:\n{out}"
+        );
+    }
+    // A script with a transaction block, and an error with its SQLSTATE.
+    let (ok, out, err) = psql(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[
+            "-c",
+            "BEGIN; INSERT INTO people (_id, name) VALUES (3, 'Cy'); ROLLBACK;",
+            "-c",
+            "SELECT count(*) FROM people",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("     2"),
+        "the rolled-back insert is gone:\n{out}"
+    );
+    let (ok, _out, err) = psql(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[
+            "-c",
+            "\\set VERBOSITY verbose",
+            "-c",
+            "INSERT INTO people (_id, name) VALUES (1, 'dup')",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("23505"), "{err}");
+    server.terminate();
+}
+
+#[test]
+fn logins_need_the_right_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--pg-listen", "127.0.0.1:0"]);
+    let port = pg_port(&server);
+    let (ok, _, err) = psql(port, "root", "wrong-password", &["-c", "SELECT 1"]);
+    assert!(!ok);
+    assert!(
+        err.to_lowercase()
+            .contains("password authentication failed"),
+        "{err}"
+    );
+    let (ok, _, err) = psql(port, "nobody", ROOT_PASSWORD, &["-c", "SELECT 1"]);
+    assert!(!ok);
+    assert!(
+        err.to_lowercase()
+            .contains("password authentication failed"),
+        "{err}"
+    );
+    assert!(client(port, "root", "wrong-password").is_err());
+    server.terminate();
+}
+
+#[test]
+fn a_driver_prepares_binds_and_sees_sqlstates_and_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--pg-listen", "127.0.0.1:0"]);
+    let port = pg_port(&server);
+    let mut root = client(port, "root", ROOT_PASSWORD).expect("root connects with SCRAM");
+    root.batch_execute("CREATE TABLE acct (owner TEXT NOT NULL, balance INT)")
+        .unwrap();
+    let insert = root
+        .prepare("INSERT INTO acct (_id, owner, balance) VALUES ($1, $2, $3)")
+        .unwrap();
+    for (id, owner, balance) in [("1", "ann", 10i64), ("2", "ben", 20), ("3", "cy", 30)] {
+        assert_eq!(root.execute(&insert, &[&id, &owner, &balance]).unwrap(), 1);
+    }
+    let rows = root
+        .query(
+            "SELECT owner, balance FROM acct WHERE balance >= $1 ORDER BY owner",
+            &[&20i64],
+        )
+        .unwrap();
+    let got: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(got, vec![("ben".to_string(), 20), ("cy".to_string(), 30)]);
+
+    // A transaction through the driver: rolled back, then committed.
+    let mut txn = root.transaction().unwrap();
+    txn.execute("UPDATE acct SET balance = 0 WHERE owner = 'ann'", &[])
+        .unwrap();
+    txn.rollback().unwrap();
+    let mut txn = root.transaction().unwrap();
+    txn.execute("DELETE FROM acct WHERE owner = 'cy'", &[])
+        .unwrap();
+    txn.commit().unwrap();
+    let count: i64 = root
+        .query_one("SELECT count(*) FROM acct", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
+
+    // A duplicate id is a unique violation.
+    let err = root.execute(&insert, &[&"1", &"again", &1i64]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23505"), "{err}");
+
+    // A read-only user made over HTTP reads but cannot write.
+    let reply = server.root().post(
+        "/v1/users",
+        &json!({"name": "reader", "password": "reader-password-1", "role": "read-only"})
+            .to_string(),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let mut reader = client(port, "reader", "reader-password-1").expect("reader connects");
+    let count: i64 = reader
+        .query_one("SELECT count(*) FROM acct", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
+    let err = reader
+        .batch_execute("INSERT INTO acct (owner) VALUES ('x')")
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+    server.terminate();
+}
