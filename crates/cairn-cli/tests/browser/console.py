@@ -172,6 +172,8 @@ def steps(page):
     page.wait_for_timeout(500)
     lit = canvas_lit_fraction(page)
     assert lit > 0.005, f"the 3D canvas shows no shape ({lit:.4f} of its pixels lit)"
+    page.focus("#geometry-canvas")
+    page.keyboard.press("Shift+ArrowLeft")
     page.get_by_role("button", name="3", exact=True).click()
     expect(page.locator("#picked")).to_contain_text("mesh")
     shot(page, "07-geometry")

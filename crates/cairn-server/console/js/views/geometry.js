@@ -145,7 +145,9 @@ function makeScene(box, shapes, onPick) {
   renderer.setSize(width, height);
   renderer.setClearColor(0x1d232a);
   renderer.domElement.id = "geometry-canvas";
-  renderer.domElement.setAttribute("aria-label", "3D view; drag to turn, wheel to zoom");
+  renderer.domElement.setAttribute("aria-label",
+    "3D view; drag or Shift+arrow keys to turn, arrow keys to pan, wheel to zoom");
+  renderer.domElement.tabIndex = 0;
   replace(box, renderer.domElement);
   const scene = new Scene();
   scene.add(new AmbientLight(0xffffff, 0.6));
@@ -192,6 +194,8 @@ function makeScene(box, shapes, onPick) {
   camera.position.copy(center).add(new Vector3(size * 0.8, size * 0.6, size * 0.9));
   const controls = new OrbitControls(camera, renderer.domElement);
   controls.target.copy(center);
+  // Keyboard use: with the canvas focused, arrows pan and Shift+arrows turn.
+  controls.listenToKeyEvents(renderer.domElement);
   controls.update();
 
   let frame = 0;
