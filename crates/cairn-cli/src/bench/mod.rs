@@ -10,3 +10,4 @@ pub mod limits;
 pub mod query;
 pub mod schema;
 pub mod storage;
+pub mod timeseries;

@@ -77,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Invariant(args) => crate::bench::invariant::run(args),
             BenchCommand::Schema(args) => crate::bench::schema::run(args),
             BenchCommand::Geo(args) => crate::bench::geo::run(args),
+            BenchCommand::Timeseries(args) => crate::bench::timeseries::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
