@@ -4,6 +4,7 @@
 
 pub mod core;
 pub mod geo;
+pub mod graph;
 pub mod http;
 pub mod invariant;
 pub mod limits;

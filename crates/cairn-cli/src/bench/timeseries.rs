@@ -31,7 +31,7 @@
 //! quick run).
 
 mod external;
-mod workload;
+pub(crate) mod workload;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

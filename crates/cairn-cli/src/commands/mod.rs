@@ -78,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Schema(args) => crate::bench::schema::run(args),
             BenchCommand::Geo(args) => crate::bench::geo::run(args),
             BenchCommand::Timeseries(args) => crate::bench::timeseries::run(args),
+            BenchCommand::Graph(args) => crate::bench::graph::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         command => {
