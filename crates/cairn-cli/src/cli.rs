@@ -717,6 +717,12 @@ pub enum BenchCommand {
     /// Insert throughput without a schema and with a 10-field schema (constraints and
     /// rules); see `bench/schema.rs`.
     Schema(crate::bench::schema::SchemaArgs),
+    /// Time-series ingest, bytes per point, range reads, downsampling and latest points
+    /// against SQLite, DuckDB and VictoriaMetrics (see the workload in `bench/timeseries.rs`).
+    Timeseries(crate::bench::timeseries::TimeseriesArgs),
+    /// Edge loads, k-hop counts and weighted shortest paths against SQLite recursive CTEs and
+    /// Kuzu (see the workload in `bench/graph.rs`).
+    Graph(crate::bench::graph::GraphArgs),
 }
 
 #[cfg(test)]

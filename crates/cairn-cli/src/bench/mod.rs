@@ -4,10 +4,12 @@
 
 pub mod core;
 pub mod geo;
+pub mod graph;
 pub mod http;
 pub mod invariant;
 pub mod limits;
 pub mod query;
 pub mod schema;
 pub mod storage;
+pub mod timeseries;
 pub mod vector;

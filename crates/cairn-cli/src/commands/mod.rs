@@ -85,6 +85,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Schema(args) => crate::bench::schema::run(args),
             BenchCommand::Geo(args) => crate::bench::geo::run(args),
             BenchCommand::Vector(args) => crate::bench::vector::run(args),
+            BenchCommand::Timeseries(args) => crate::bench::timeseries::run(args),
+            BenchCommand::Graph(args) => crate::bench::graph::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         Command::Sql { command } => sql::run(&open(&cli, Create::Allowed)?, command.as_deref()),
