@@ -67,6 +67,20 @@ fn backup_verify_restore_and_check_on_an_encrypted_database() {
     );
     let out = run_ok(cairn(&restored).args(key).args(["export", "people"]));
     assert_eq!(out.lines().count(), 7, "{out}");
+    // A point past the backup's end restores everything and says where it stopped.
+    let out = run_ok(
+        cairn(&data)
+            .args(key)
+            .args(["restore"])
+            .arg(&backups)
+            .arg("--to")
+            .arg(work.path().join("restored-past-end"))
+            .args(["--at", "999999999"]),
+    );
+    assert!(
+        out.contains("past the backup's last commit; stopped at commit"),
+        "{out}"
+    );
     let out = run_ok(cairn(&restored).args(key).arg("check"));
     assert!(out.starts_with("ok"), "{out}");
     assert!(out.contains("every encrypted block"), "{out}");
