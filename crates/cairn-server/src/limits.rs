@@ -216,3 +216,7 @@ pub(crate) const MAX_CACHED_SERIES: usize = 4_096;
 /// Longest `dest` of a backup request, in bytes: 1,024. Deeper trees under the backup root serve no
 /// purpose.
 pub(crate) const MAX_BACKUP_DEST_BYTES: usize = 1_024;
+
+/// Shortest cluster secret accepted: 16 bytes, so it cannot be guessed by trying (the
+/// node-to-node listener compares it in constant time).
+pub const MIN_CLUSTER_SECRET_BYTES: usize = 16;

@@ -48,6 +48,8 @@ pub struct AppState {
     pub backups: Arc<Semaphore>,
     /// Bounds and throttles password verification.
     pub logins: Arc<LoginGuard>,
+    /// The replication layer on a cluster; `None` on a single node.
+    pub cluster: Option<Arc<dyn crate::replication::Replication>>,
 }
 
 /// The state as handlers receive it.

@@ -106,7 +106,7 @@ pub fn backup_through_server(
 /// `Authorization` for the server: the bearer token in [`TOKEN_ENV`], else HTTP Basic with
 /// `user` and the password in [`PASSWORD_ENV`]. Secrets come from the environment only, so
 /// they never show in the process list.
-fn server_authorization(user: &str) -> anyhow::Result<String> {
+pub fn server_authorization(user: &str) -> anyhow::Result<String> {
     use base64::Engine;
     if let Ok(token) = std::env::var(TOKEN_ENV) {
         return Ok(format!("Bearer {token}"));

@@ -22,6 +22,8 @@ use crate::idempotency::{self, Answer, Idempotent};
 use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
 };
+use crate::replication::gate::WriteLevel;
+use crate::replication::{self, WriteCommand};
 use crate::state::SharedState;
 use crate::transact::{self, guard_size, TxnError};
 
@@ -112,9 +114,17 @@ pub async fn insert(
     State(state): State<SharedState>,
     credentials: Credentials,
     CollectionName(collection): CollectionName,
+    WriteLevel(level): WriteLevel,
     Idempotent(DocumentBody(doc), key): Idempotent<DocumentBody>,
 ) -> Result<Response, ApiError> {
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        let keyed = key.is_some();
+        return replication::propose(&state, cluster, credentials, need, level, keyed, || {
+            WriteCommand::insert(collection, doc)
+        })
+        .await;
+    }
     if let Some(key) = key {
         let retention = state.limits.idempotency_retention();
         return state
@@ -178,11 +188,21 @@ pub async fn put(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
+    WriteLevel(level): WriteLevel,
     DocumentBody(doc): DocumentBody,
-) -> Result<(StatusCode, Json<Written>), ApiError> {
+) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
     let doc = with_path_id(doc, &id)?;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::Put {
+                collection,
+                doc: doc.to_json_string(),
+            })
+        })
+        .await;
+    }
     let (upserted, seq) = state
         .run(credentials, need, move |db, _| {
             transact::run(db, |txn| Ok(txn.upsert(&collection, doc.clone())?))
@@ -193,7 +213,7 @@ pub async fn put(
         Upserted::Replaced => StatusCode::OK,
     };
     let id = id.to_value();
-    Ok((status, Json(Written { id, seq })))
+    Ok((status, Json(Written { id, seq })).into_response())
 }
 
 /// Applies update operators (`$set $unset $inc $push $pull $addToSet $rename $mul $min $max $currentDate`); returns the new document.
@@ -206,12 +226,24 @@ pub async fn patch(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
-    JsonBody(JsonExpression(patch)): JsonBody<JsonExpression>,
-) -> Result<Json<Updated>, ApiError> {
+    WriteLevel(level): WriteLevel,
+    JsonBody(JsonExpression(patch_value)): JsonBody<JsonExpression>,
+) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
-    let patch = Patch::from_value(&patch)?;
+    let patch = Patch::from_value(&patch_value)?;
     let limit = state.limits.max_document_bytes;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::Patch {
+                collection,
+                id: WriteCommand::id_text(&id),
+                patch: WriteCommand::fixed_patch(&patch_value)?,
+                limit,
+            })
+        })
+        .await;
+    }
     let (document, seq) = state
         .run(credentials, need, move |db, _| {
             transact::run(db, |txn| {
@@ -221,7 +253,7 @@ pub async fn patch(
             })
         })
         .await?;
-    Ok(Json(Updated { document, seq }))
+    Ok(Json(Updated { document, seq }).into_response())
 }
 
 /// Deletes a document.
@@ -233,9 +265,19 @@ pub async fn delete(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
-) -> Result<StatusCode, ApiError> {
+    WriteLevel(level): WriteLevel,
+) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::Delete {
+                collection,
+                id: WriteCommand::id_text(&id),
+            })
+        })
+        .await;
+    }
     state
         .run(credentials, need, move |db, _| {
             let (deleted, _) = transact::run(db, |txn| Ok(txn.delete(&collection, &id)?))?;
@@ -246,7 +288,7 @@ pub async fn delete(
             }
         })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Compare-and-swap: applies the patch only if every expected field holds its value; 409
@@ -262,6 +304,7 @@ pub async fn compare_and_swap(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
+    WriteLevel(level): WriteLevel,
     Idempotent(JsonBody(request), key): Idempotent<JsonBody<CasRequest>>,
 ) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
@@ -269,6 +312,19 @@ pub async fn compare_and_swap(
     let patch = Patch::from_value(&request.patch.0)?;
     let limit = state.limits.max_document_bytes;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        let keyed = key.is_some();
+        return replication::propose(&state, cluster, credentials, need, level, keyed, || {
+            Ok(WriteCommand::Cas {
+                collection,
+                id: WriteCommand::id_text(&id),
+                expected: request.expected.0.to_json_string(),
+                patch: WriteCommand::fixed_patch(&request.patch.0)?,
+                limit,
+            })
+        })
+        .await;
+    }
     let retention = state.limits.idempotency_retention();
     let cas = move |txn: &mut Transaction| -> Result<Value, TxnError> {
         let outcome = txn.compare_and_swap(&collection, &id, &expected, &patch)?;
@@ -303,12 +359,20 @@ pub async fn batch(
     State(state): State<SharedState>,
     credentials: Credentials,
     CollectionName(collection): CollectionName,
+    WriteLevel(level): WriteLevel,
     Idempotent(JsonBody(request), key): Idempotent<JsonBody<BatchRequest>>,
 ) -> Result<Response, ApiError> {
     for doc in &request.documents {
         check_document(doc, state.limits.max_document_bytes)?;
     }
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        let keyed = key.is_some();
+        return replication::propose(&state, cluster, credentials, need, level, keyed, || {
+            WriteCommand::batch(collection, request.documents, request.upsert)
+        })
+        .await;
+    }
     let retention = state.limits.idempotency_retention();
     let write = move |txn: &mut Transaction| -> Result<Vec<Value>, TxnError> {
         // An empty batch still names a collection that must exist.
