@@ -159,7 +159,7 @@ fn a_cluster_replicates_redirects_fails_over_and_catches_up() {
         Some(&json!({"v": "paused"})),
     ) {
         Outcome::Answer(status, body) => (status, body),
-        Outcome::Unknown => (0, Json::Null),
+        Outcome::Unknown | Outcome::NotSent => (0, Json::Null),
     };
     assert!(
         status == 503 || status == 0,
@@ -305,7 +305,13 @@ fn job_race(jobs: u64, executors: u64, kills: u64) {
                         open.lock().unwrap().remove(&id);
                         (Output::Cas(false), now())
                     }
-                    // A redirect loop, no leader, a timeout: the CAS may have been applied.
+                    // Never sent: nothing to record; try again.
+                    Outcome::NotSent => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    // No leader, a timeout, a leader that lost its leadership while the
+                    // entry was in flight: the CAS may have been applied.
                     _ => {
                         std::thread::sleep(Duration::from_millis(20));
                         (Output::Unknown, u64::MAX)
@@ -378,6 +384,48 @@ fn job_race(jobs: u64, executors: u64, kills: u64) {
         records.len()
     );
     assert_eq!(verdict, Verdict::Linearizable);
+}
+
+#[test]
+fn a_single_node_answers_the_cluster_routes_and_consistency_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_support::Server::start(dir.path(), &[]);
+    let root = server.root();
+    let status = root.get("/v1/cluster");
+    assert_eq!(
+        (status.status, status.json()["mode"].clone()),
+        (200, json!("single"))
+    );
+    let body = r#"{"node_id": 2, "cluster_addr": "127.0.0.1:1", "api_url": "http://127.0.0.1:2"}"#;
+    root.post("/v1/cluster/learners", body)
+        .assert_error(409, "not_clustered");
+    root.post("/v1/cluster/members/2/promote", "")
+        .assert_error(409, "not_clustered");
+    root.delete("/v1/cluster/members/2")
+        .assert_error(409, "not_clustered");
+    assert_eq!(root.post("/v1/collections", r#"{"name": "c"}"#).status, 201);
+    assert_eq!(
+        root.put(
+            "/v1/collections/c/documents/1?consistency=strong",
+            r#"{"v": 1}"#
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        root.get("/v1/collections/c/documents/1?consistency=local")
+            .status,
+        200
+    );
+    root.get("/v1/collections/c/documents/1?consistency=sometimes")
+        .assert_error(400, "invalid_consistency");
+    let reply = root.send_with(
+        "GET",
+        "/v1/collections/c/documents/1",
+        None,
+        &[("Cairn-Consistency", "bogus")],
+    );
+    reply.assert_error(400, "invalid_consistency");
 }
 
 #[test]

@@ -46,7 +46,8 @@ impl Node {
     /// Starts (or restarts) the process.
     pub fn start(&mut self) {
         let config = self.config.to_string_lossy().to_string();
-        let args = ["--config", &config, "--insecure-no-auth", "--log", "warn"];
+        // openraft logs every failed heartbeat to a killed peer as a warning.
+        let args = ["--config", &config, "--insecure-no-auth", "--log", "error,openraft=off"];
         self.server = Some(Server::start_raw(&self.dir, &args, None));
     }
 
@@ -175,6 +176,8 @@ pub enum Outcome {
     /// No answer: the node died, paused or timed out; the request may or may not have
     /// taken effect.
     Unknown,
+    /// The connection was refused: the request never left this process.
+    NotSent,
 }
 
 /// A client that follows the leader: redirects are followed; after a failure it tries the
@@ -191,8 +194,11 @@ impl Client {
         let mut url = format!("{}{path}", self.urls[self.current]);
         for _ in 0..4 {
             match call(method, &url, body) {
-                Err(_) => {
+                Err(err) => {
                     self.current = (self.current + 1) % self.urls.len();
+                    if err.contains("Connection refused") {
+                        return Outcome::NotSent;
+                    }
                     return Outcome::Unknown;
                 }
                 Ok((307, _, Some(location))) => {
