@@ -136,7 +136,7 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         encryption: database.encryption,
         compression: Some(database.compression),
     };
-    wire_cluster(&mut config);
+    wire_cluster(&mut config)?;
     config.root_password = std::env::var(ROOT_PASSWORD_ENV)
         .ok()
         .filter(|password| !password.is_empty());
@@ -148,9 +148,15 @@ pub const CLUSTER_SECRET_ENV: &str = "CAIRN_CLUSTER_SECRET";
 
 /// With a `[cluster]` section, hands the server the replication layer to start over its
 /// database (the server itself never depends on `cairn-cluster`).
-fn wire_cluster(config: &mut ServerConfig) {
+fn wire_cluster(config: &mut ServerConfig) -> anyhow::Result<()> {
+    if config.cluster.is_some() && config.database.encryption.is_some() {
+        // The Raft log holds every replicated document in the clear.
+        anyhow::bail!(
+            "an encrypted database cannot be part of a cluster yet (the Raft log is not encrypted)"
+        );
+    }
     let Some(cluster) = config.cluster.as_mut() else {
-        return;
+        return Ok(());
     };
     if let Some(secret) = std::env::var(CLUSTER_SECRET_ENV)
         .ok()
@@ -172,6 +178,7 @@ fn wire_cluster(config: &mut ServerConfig) {
             Ok(node as std::sync::Arc<dyn cairn_server::replication::Replication>)
         })
     })));
+    Ok(())
 }
 
 fn override_with<T>(slot: &mut Option<T>, flag: Option<T>) {

@@ -47,7 +47,13 @@ impl Node {
     pub fn start(&mut self) {
         let config = self.config.to_string_lossy().to_string();
         // openraft logs every failed heartbeat to a killed peer as a warning.
-        let args = ["--config", &config, "--insecure-no-auth", "--log", "error,openraft=off"];
+        let args = [
+            "--config",
+            &config,
+            "--insecure-no-auth",
+            "--log",
+            "error,openraft=off",
+        ];
         self.server = Some(Server::start_raw(&self.dir, &args, None));
     }
 

@@ -2,8 +2,8 @@
 //! server never depends on it. On a cluster, `cairn serve` hands the server a
 //! [`Replication`]; every replicated write becomes a deterministic [`WriteCommand`] proposed
 //! through it, and every read first passes [`Replication::read_barrier`] for its
-//! [`Consistency`] level (see [`gate`]). Without one (a single node) writes run in place, by
-//! the same [`WriteCommand::apply`], so one code path decides what a write does.
+//! [`Consistency`] level (see [`gate`]). Without one (a single node) the handlers write in
+//! place as before; the gate only checks and echoes the requested level.
 
 pub mod command;
 pub mod gate;
