@@ -230,6 +230,113 @@ fn a_cluster_replicates_redirects_fails_over_and_catches_up() {
     assert_eq!((status, &body["v"]), (200, &json!("a")));
 }
 
+#[test]
+fn a_learner_catches_up_serves_local_reads_is_promoted_and_removed() {
+    let mut cluster = Cluster::start(3);
+    let mut client = cluster.client(cluster.leader());
+    client.send_until_answered("POST", "/v1/collections", Some(&json!({"name": "c"})));
+    let (status, _) = client.send_until_answered(
+        "PUT",
+        "/v1/collections/c/documents/1",
+        Some(&json!({"v": "before"})),
+    );
+    assert_eq!(status, 201);
+    let learner = cluster.start_blank_node();
+    let member = json!({
+        "node_id": cluster.nodes[learner].id,
+        "cluster_addr": cluster.nodes[learner].cluster_addr,
+        "api_url": cluster.nodes[learner].url,
+    });
+    let (status, body) = client.send_until_answered("POST", "/v1/cluster/learners", Some(&member));
+    assert_eq!(status, 200, "{body}");
+    let roles: Vec<_> = body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].clone())
+        .collect();
+    assert_eq!(
+        roles.iter().filter(|r| **r == "learner").count(),
+        1,
+        "{body}"
+    );
+    let lurl = cluster.nodes[learner].url.clone();
+    eventually(
+        &format!("{lurl}/v1/collections/c/documents/1?consistency=local"),
+        "the learner caught up",
+        |s, b| s == 200 && b["v"] == "before",
+    );
+    // A learner redirects strong reads to the leader and says how far behind it is.
+    let (status, _, location) =
+        call("GET", &format!("{lurl}/v1/collections/c/documents/1"), None).unwrap();
+    assert_eq!((status, location.is_some()), (307, true));
+    let (_, status_body, _) = call("GET", &format!("{lurl}/v1/cluster"), None).unwrap();
+    assert_eq!(status_body["state"], "learner", "{status_body}");
+    let id = cluster.nodes[learner].id;
+    let (status, body) =
+        client.send_until_answered("POST", &format!("/v1/cluster/members/{id}/promote"), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "voter")
+            .count(),
+        4,
+        "{body}"
+    );
+    let (status, body) =
+        client.send_until_answered("DELETE", &format!("/v1/cluster/members/{id}"), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["members"].as_array().map(Vec::len), Some(3), "{body}");
+    let (status, body) = client.send_until_answered("DELETE", "/v1/cluster/members/99", None);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("cluster_refused")),
+        "{body}"
+    );
+}
+
+#[test]
+fn five_nodes_elect_a_new_leader_after_a_sigkill() {
+    let mut cluster = Cluster::start(5);
+    let leader = cluster.leader();
+    let mut client = cluster.client((leader + 1) % 5);
+    client.send_until_answered("POST", "/v1/collections", Some(&json!({"name": "c"})));
+    cluster.nodes[leader].crash();
+    let started = Instant::now();
+    let deadline = Instant::now() + LEADER_WAIT;
+    loop {
+        if let Outcome::Answer(200 | 201, _) = client.send(
+            "PUT",
+            "/v1/collections/c/documents/1",
+            Some(&json!({"v": 1})),
+        ) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no new leader served a write");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "five nodes: a new leader served a strong write {} ms after SIGKILL of the leader",
+        started.elapsed().as_millis()
+    );
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        if i == leader {
+            continue;
+        }
+        eventually(
+            &format!(
+                "{}/v1/collections/c/documents/1?consistency=local",
+                node.url
+            ),
+            "replicated to every live node",
+            |s, b| s == 200 && b["v"] == 1,
+        );
+    }
+}
+
 /// The register a job's document stands for: `state:by`.
 fn register(doc: &Json) -> Option<String> {
     Some(format!(

@@ -113,6 +113,32 @@ impl Cluster {
         Cluster { nodes, _root: root }
     }
 
+    /// Adds a node that knows no peers and does not bootstrap (it waits to be added as a
+    /// learner), and starts it.
+    pub fn start_blank_node(&mut self) -> usize {
+        let id = self.nodes.len() as u64 + 1;
+        let (api, raft) = (free_port(), free_port());
+        let text = format!(
+            "listen = \"127.0.0.1:{api}\"\n[cluster]\nnode_id = {id}\nlisten = \"127.0.0.1:{raft}\"\n\
+             api_url = \"http://127.0.0.1:{api}\"\nsecret = \"{SECRET}\"\n"
+        );
+        let dir = self._root.path().join(format!("node{id}"));
+        std::fs::create_dir_all(&dir).expect("node folder");
+        let config = self._root.path().join(format!("node{id}.toml"));
+        std::fs::write(&config, text).expect("node configuration");
+        let mut node = Node {
+            id,
+            url: format!("http://127.0.0.1:{api}"),
+            cluster_addr: format!("127.0.0.1:{raft}"),
+            dir,
+            config,
+            server: None,
+        };
+        node.start();
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
     /// The node that says it is the leader (among running ones), waiting for one.
     pub fn leader(&self) -> usize {
         let deadline = Instant::now() + LEADER_WAIT;

@@ -25,6 +25,18 @@ async fn admin(
     Ok(state.cluster.clone())
 }
 
+/// A node id from the path, parsed after authentication (so a stranger learns nothing from a
+/// malformed path but 401).
+fn parse_node_id(text: &str) -> Result<u64, ApiError> {
+    match text.parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(ApiError::bad_request(
+            "invalid_path",
+            format!("node id {text:?} is not a positive integer"),
+        )),
+    }
+}
+
 fn not_clustered() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
@@ -76,12 +88,12 @@ pub async fn add_learner(
 pub async fn promote(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(node_id): ApiPath<u64>,
+    ApiPath(node_id): ApiPath<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let cluster = admin(&state, credentials)
         .await?
         .ok_or_else(not_clustered)?;
-    Ok(Json(cluster.promote(node_id).await?))
+    Ok(Json(cluster.promote(parse_node_id(&node_id)?).await?))
 }
 
 /// Removes a node (voter or learner) from the cluster.
@@ -91,10 +103,10 @@ pub async fn promote(
 pub async fn remove(
     State(state): State<SharedState>,
     credentials: Credentials,
-    ApiPath(node_id): ApiPath<u64>,
+    ApiPath(node_id): ApiPath<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let cluster = admin(&state, credentials)
         .await?
         .ok_or_else(not_clustered)?;
-    Ok(Json(cluster.remove(node_id).await?))
+    Ok(Json(cluster.remove(parse_node_id(&node_id)?).await?))
 }
