@@ -306,6 +306,8 @@ pub enum Command {
     },
     /// Run the HTTP/JSON server (every setting: cairn.example.toml at the repository root).
     Serve(crate::commands::serve::ServeArgs),
+    /// Show or change the membership of a running cluster (README "Clusters").
+    Cluster(ClusterArgs),
     /// Benchmarks, side by side with a reference system.
     Bench {
         /// Which benchmark.
@@ -427,6 +429,51 @@ pub struct StatsArgs {
     /// User for `--server` with HTTP Basic (password from CAIRN_PASSWORD).
     #[arg(long, env = "CAIRN_USER", default_value = "root")]
     pub user: String,
+}
+
+/// `cairn cluster --server URL ACTION`.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// The HTTP API URL of any node (changes are redirected to the leader).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CAIRN_SERVER",
+        default_value = "http://127.0.0.1:7878"
+    )]
+    pub server: String,
+    /// User for HTTP Basic (password from CAIRN_PASSWORD; or a token in CAIRN_TOKEN).
+    #[arg(long, env = "CAIRN_USER", default_value = "root")]
+    pub user: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ClusterAction,
+}
+
+/// Cluster operations.
+#[derive(Debug, Subcommand)]
+pub enum ClusterAction {
+    /// This node's role, the leader, term, log and applied indexes, members, follower lag.
+    Status,
+    /// Add a learner (a non-voting replica); returns once it has caught up.
+    AddLearner {
+        /// Its node id.
+        node_id: u64,
+        /// Its node-to-node address (host:port).
+        cluster_addr: String,
+        /// Its HTTP API base URL.
+        api_url: String,
+    },
+    /// Make a learner a voter.
+    Promote {
+        /// Its node id.
+        node_id: u64,
+    },
+    /// Remove a node from the cluster.
+    Remove {
+        /// Its node id.
+        node_id: u64,
+    },
 }
 
 /// Backup sub-operations.

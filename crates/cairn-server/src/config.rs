@@ -44,6 +44,12 @@ pub struct ServerConfig {
     /// misspelt collection name then fails with 404 `collection_not_found` instead of
     /// silently starting a new collection.
     pub auto_create_collections: bool,
+    /// `[cluster]`: replicate through a Raft group (README "Clusters"); absent: a single node.
+    pub cluster: Option<ClusterConfig>,
+    /// Starts the replication layer over the opened database; set by `cairn serve` when
+    /// `cluster` is present (the server never depends on the cluster crate).
+    #[serde(skip)]
+    pub replication: Option<ReplicationStarter>,
     /// Password for the `root` user created on first start; read from the environment
     /// (`CAIRN_ROOT_PASSWORD`) by the command line, never from the file. A random one is
     /// generated (and reported once) when absent.
@@ -97,6 +103,59 @@ pub struct BackupConfig {
     /// the backup route answers 409 `backup_not_configured`, so no HTTP client can make the
     /// server write anywhere the operator did not choose.
     pub root: Option<PathBuf>,
+}
+
+/// `[cluster]`: this node's place in a Raft group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's id: a positive integer, unique in the cluster, never reused.
+    pub node_id: u64,
+    /// Address the node-to-node listener binds (`host:port`), also what peers dial.
+    pub listen: SocketAddr,
+    /// This node's HTTP API base URL, for redirects and forwarding (default:
+    /// `http://` + the main listen address).
+    pub api_url: Option<String>,
+    /// The shared secret every node presents to every other (at least
+    /// [`limits::MIN_CLUSTER_SECRET_BYTES`] bytes); `CAIRN_CLUSTER_SECRET` overrides it.
+    pub secret: String,
+    /// Initialise a new cluster whose voters are this node and `peers` on first start (set on
+    /// one node only; ignored once the node has state).
+    #[serde(default)]
+    pub bootstrap: bool,
+    /// The other members known at start.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+}
+
+/// A peer in `[[cluster.peers]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Its node id.
+    pub node_id: u64,
+    /// Its node-to-node address.
+    pub cluster_addr: String,
+    /// Its HTTP API base URL.
+    pub api_url: String,
+}
+
+/// What starting a replication layer resolves to.
+pub type StartedReplication = crate::replication::BoxFuture<
+    'static,
+    Result<std::sync::Arc<dyn crate::replication::Replication>, String>,
+>;
+
+/// Starts the replication layer over the opened database (see [`ServerConfig::replication`]).
+#[derive(Clone)]
+pub struct ReplicationStarter(
+    pub std::sync::Arc<dyn Fn(cairn::Database) -> StartedReplication + Send + Sync>,
+);
+
+impl std::fmt::Debug for ReplicationStarter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplicationStarter")
+    }
 }
 
 /// `[tls]`: PEM files.
@@ -207,6 +266,8 @@ impl Default for ServerConfig {
             limits: LimitsConfig::default(),
             backup: BackupConfig::default(),
             auto_create_collections: false,
+            cluster: None,
+            replication: None,
             root_password: None,
             database: DatabaseOptions::default(),
         }
@@ -280,6 +341,20 @@ impl ServerConfig {
                 return invalid(
                     "metrics_listen",
                     "must be a loopback address (127.0.0.1 or ::1): it answers without credentials",
+                );
+            }
+        }
+        if let Some(cluster) = &self.cluster {
+            if cluster.node_id == 0 {
+                return invalid("cluster.node_id", "must be at least 1");
+            }
+            if cluster.secret.len() < limits::MIN_CLUSTER_SECRET_BYTES {
+                return invalid(
+                    "cluster.secret",
+                    &format!(
+                        "must be at least {} bytes",
+                        limits::MIN_CLUSTER_SECRET_BYTES
+                    ),
                 );
             }
         }

@@ -50,4 +50,7 @@ pub enum ServerError {
     /// A background task of the server failed to run to completion.
     #[error("server task failed: {0}")]
     Task(String),
+    /// The replication layer (`[cluster]`) could not start.
+    #[error("cluster: {0}")]
+    Cluster(String),
 }

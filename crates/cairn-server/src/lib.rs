@@ -29,6 +29,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod parse_errors;
 pub mod read_pool;
+pub mod replication;
 pub mod response;
 pub mod routes;
 pub mod serve;

@@ -231,3 +231,6 @@ pub(crate) const MAX_BACKUP_DEST_BYTES: usize = 1_024;
 /// PBKDF2 iterations of the SCRAM-SHA-256 verifier stored with each password (PostgreSQL's
 /// default; clients spend this per login, so it also bounds what a login costs them).
 pub const SCRAM_ITERATIONS: u32 = 4096;
+/// Shortest cluster secret accepted: 16 bytes, so it cannot be guessed by trying (the
+/// node-to-node listener compares it in constant time).
+pub const MIN_CLUSTER_SECRET_BYTES: usize = 16;

@@ -108,6 +108,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let notifier_shutdown = shutdown_rx.clone();
     // Ends within one poll interval of shutdown; it only reads, so it is not awaited.
     tokio::task::spawn_blocking(move || notify_commits(&notifier_db, &commits, &notifier_shutdown));
+    let cluster = match &config.replication {
+        Some(starter) => Some(
+            (starter.0)(db.clone())
+                .await
+                .map_err(ServerError::Cluster)?,
+        ),
+        None => None,
+    };
     let limits = config.limits.clone();
     tokio::spawn(prune_idempotency(
         db.clone(),
@@ -130,6 +138,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         shutdown: shutdown_rx.clone(),
         limits: limits.clone(),
         query_stats: QueryStats::new(limits.slow_query()),
+        cluster,
     });
     if let Some(listener) = metrics_listener {
         let metrics_app = routes::system::metrics_router(state.clone());

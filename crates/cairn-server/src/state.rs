@@ -54,6 +54,8 @@ pub struct AppState {
     pub auto_create_collections: bool,
     /// Query statistics per shape and the slow-query log, fed by the query routes.
     pub query_stats: QueryStats,
+    /// The replication layer on a cluster; `None` on a single node.
+    pub cluster: Option<Arc<dyn crate::replication::Replication>>,
 }
 
 /// The state as handlers receive it.

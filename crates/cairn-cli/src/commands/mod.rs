@@ -2,6 +2,7 @@
 
 mod backup;
 mod bulk;
+mod cluster;
 mod collection;
 mod csv_format;
 mod document;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Check => info::check(&config(&cli)?),
         Command::Serve(args) => serve::run(&cli, args),
+        Command::Cluster(args) => cluster::run(args),
         Command::Compact => info::compact(&config(&cli)?),
         Command::Rekey {
             new_key_file,
@@ -283,6 +285,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
         | Command::Shell
         | Command::Sql { .. }
         | Command::Serve(_)
+        | Command::Cluster(_)
         | Command::Bench { .. } => {
             anyhow::bail!("this command cannot run inside the shell; run it as `cairn ...`")
         }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use cairn_server::auth::store::RootBootstrap;
-use cairn_server::config::TlsConfig;
+use cairn_server::config::{ReplicationStarter, TlsConfig};
 use cairn_server::{ServerConfig, StartupInfo};
 
 use crate::cli::Cli;
@@ -200,10 +200,49 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         encryption: database.encryption,
         compression: Some(database.compression),
     };
+    wire_cluster(&mut config)?;
     config.root_password = std::env::var(ROOT_PASSWORD_ENV)
         .ok()
         .filter(|password| !password.is_empty());
     Ok(config)
+}
+
+/// Environment variable overriding `[cluster] secret` (keeps it out of the file).
+pub const CLUSTER_SECRET_ENV: &str = "CAIRN_CLUSTER_SECRET";
+
+/// With a `[cluster]` section, hands the server the replication layer to start over its
+/// database (the server itself never depends on `cairn-cluster`).
+fn wire_cluster(config: &mut ServerConfig) -> anyhow::Result<()> {
+    if config.cluster.is_some() && config.database.encryption.is_some() {
+        // The Raft log holds every replicated document in the clear.
+        anyhow::bail!(
+            "an encrypted database cannot be part of a cluster yet (the Raft log is not encrypted)"
+        );
+    }
+    let Some(cluster) = config.cluster.as_mut() else {
+        return Ok(());
+    };
+    if let Some(secret) = std::env::var(CLUSTER_SECRET_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        cluster.secret = secret;
+    }
+    let cluster = cluster.clone();
+    let data_dir = config.data_dir.clone();
+    let default_api_url = format!("http://{}", config.listen);
+    config.replication = Some(ReplicationStarter(std::sync::Arc::new(move |db| {
+        let cluster = cluster.clone();
+        let data_dir = data_dir.clone();
+        let default_api_url = default_api_url.clone();
+        Box::pin(async move {
+            let node = cairn_cluster::start(db, &data_dir, &cluster, default_api_url)
+                .await
+                .map_err(|err| err.to_string())?;
+            Ok(node as std::sync::Arc<dyn cairn_server::replication::Replication>)
+        })
+    })));
+    Ok(())
 }
 
 fn override_with<T>(slot: &mut Option<T>, flag: Option<T>) {

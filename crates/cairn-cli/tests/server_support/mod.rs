@@ -45,12 +45,20 @@ impl Server {
 
     /// Starts `cairn serve` on `dir`; `root_password` goes to `CAIRN_ROOT_PASSWORD` when given.
     pub fn start_with(dir: &Path, extra: &[&str], root_password: Option<&str>) -> Server {
+        let mut args = vec!["--listen", "127.0.0.1:0", "--log", "warn"];
+        args.extend_from_slice(extra);
+        Server::start_raw(dir, &args, root_password)
+    }
+
+    /// Starts `cairn --data DIR serve ARGS` (no default flags: the caller chooses the listen
+    /// address, e.g. a cluster node whose address its peers must know).
+    pub fn start_raw(dir: &Path, args: &[&str], root_password: Option<&str>) -> Server {
         let mut command = Command::new(CAIRN);
         command
             .arg("--data")
             .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
-            .args(extra)
+            .arg("serve")
+            .args(args)
             .env_remove("CAIRN_DATA")
             .env_remove("CAIRN_MODE")
             .stdout(Stdio::piped())
@@ -126,6 +134,25 @@ impl Server {
         let exit = child.wait().expect("waiting for cairn serve");
         let rest = self.stdout.try_iter().collect();
         (exit, rest)
+    }
+}
+
+impl Server {
+    /// Sends a signal (`KILL`, `STOP`, `CONT`, ...) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// SIGKILL, then reaps the process (a crash: nothing is flushed or said goodbye to).
+    pub fn crash(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +14,8 @@ use crate::body::JsonBody;
 use crate::collection_name::{self, CollectionName};
 use crate::extract::ApiQuery;
 use crate::openapi::ErrorResponses;
+use crate::replication::gate::WriteLevel;
+use crate::replication::{self, WriteCommand};
 use crate::state::SharedState;
 
 /// A collection.
@@ -115,16 +118,23 @@ pub async fn list(
 pub async fn create(
     State(state): State<SharedState>,
     credentials: Credentials,
+    WriteLevel(level): WriteLevel,
     JsonBody(request): JsonBody<CreateCollection>,
-) -> Result<(StatusCode, Json<CollectionInfo>), ApiError> {
+) -> Result<Response, ApiError> {
     collection_name::check(&request.name)?;
     let need = Need::write(&request.name);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::CreateCollection { name: request.name })
+        })
+        .await;
+    }
     let meta = state
         .run(credentials, need, move |db, _| {
             Ok(db.create_collection(&request.name)?)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(meta.into())))
+    Ok((StatusCode::CREATED, Json(CollectionInfo::from(meta))).into_response())
 }
 
 /// Drops a collection and every document in it (needs write access to it).
@@ -135,14 +145,21 @@ pub async fn drop(
     State(state): State<SharedState>,
     credentials: Credentials,
     CollectionName(collection): CollectionName,
-) -> Result<StatusCode, ApiError> {
+    WriteLevel(level): WriteLevel,
+) -> Result<Response, ApiError> {
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::DropCollection { name: collection })
+        })
+        .await;
+    }
     state
         .run(credentials, need, move |db, _| {
             Ok(db.drop_collection(&collection)?)
         })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Creates collection `name` unless it exists: what writes that store documents (insert, put,

@@ -22,6 +22,8 @@ use crate::idempotency::{self, Answer, Idempotent};
 use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
 };
+use crate::replication::gate::WriteLevel;
+use crate::replication::{self, WriteCommand};
 use crate::routes::collections::create_if_missing;
 use crate::state::SharedState;
 use crate::transact::{self, guard_size, TxnError};
@@ -113,10 +115,18 @@ pub async fn insert(
     State(state): State<SharedState>,
     credentials: Credentials,
     CollectionName(collection): CollectionName,
+    WriteLevel(level): WriteLevel,
     Idempotent(DocumentBody(doc), key): Idempotent<DocumentBody>,
 ) -> Result<Response, ApiError> {
     let need = Need::write(&collection);
     let auto_create = state.auto_create_collections;
+    if let Some(cluster) = state.cluster.clone() {
+        let keyed = key.is_some();
+        return replication::propose(&state, cluster, credentials, need, level, keyed, || {
+            WriteCommand::insert(collection, doc)
+        })
+        .await;
+    }
     if let Some(key) = key {
         let retention = state.limits.idempotency_retention();
         return state
@@ -186,12 +196,22 @@ pub async fn put(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
+    WriteLevel(level): WriteLevel,
     DocumentBody(doc): DocumentBody,
-) -> Result<(StatusCode, Json<Written>), ApiError> {
+) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
     let doc = with_path_id(doc, &id)?;
     let need = Need::write(&collection);
     let auto_create = state.auto_create_collections;
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::Put {
+                collection,
+                doc: doc.to_json_string(),
+            })
+        })
+        .await;
+    }
     let (upserted, seq) = state
         .run(credentials, need, move |db, _| {
             if auto_create {
@@ -205,7 +225,7 @@ pub async fn put(
         Upserted::Replaced => StatusCode::OK,
     };
     let id = id.to_value();
-    Ok((status, Json(Written { id, seq })))
+    Ok((status, Json(Written { id, seq })).into_response())
 }
 
 /// Applies update operators (`$set $unset $inc $push $pull $addToSet $rename $mul $min $max $currentDate`); returns the new document.
@@ -218,12 +238,24 @@ pub async fn patch(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
-    JsonBody(JsonExpression(patch)): JsonBody<JsonExpression>,
-) -> Result<Json<Updated>, ApiError> {
+    WriteLevel(level): WriteLevel,
+    JsonBody(JsonExpression(patch_value)): JsonBody<JsonExpression>,
+) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
-    let patch = Patch::from_value(&patch)?;
+    let patch = Patch::from_value(&patch_value)?;
     let limit = state.limits.max_document_bytes;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::Patch {
+                collection,
+                id: WriteCommand::id_text(&id),
+                patch: WriteCommand::fixed_patch(&patch_value)?,
+                limit,
+            })
+        })
+        .await;
+    }
     let (document, seq) = state
         .run(credentials, need, move |db, _| {
             transact::run(db, |txn| {
@@ -233,7 +265,7 @@ pub async fn patch(
             })
         })
         .await?;
-    Ok(Json(Updated { document, seq }))
+    Ok(Json(Updated { document, seq }).into_response())
 }
 
 /// Deletes a document.
@@ -245,9 +277,19 @@ pub async fn delete(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
-) -> Result<StatusCode, ApiError> {
+    WriteLevel(level): WriteLevel,
+) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::Delete {
+                collection,
+                id: WriteCommand::id_text(&id),
+            })
+        })
+        .await;
+    }
     state
         .run(credentials, need, move |db, _| {
             let (deleted, _) = transact::run(db, |txn| Ok(txn.delete(&collection, &id)?))?;
@@ -258,7 +300,7 @@ pub async fn delete(
             }
         })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Compare-and-swap: applies the patch only if every expected field holds its value; 409
@@ -274,6 +316,7 @@ pub async fn compare_and_swap(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
+    WriteLevel(level): WriteLevel,
     Idempotent(JsonBody(request), key): Idempotent<JsonBody<CasRequest>>,
 ) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
@@ -281,6 +324,19 @@ pub async fn compare_and_swap(
     let patch = Patch::from_value(&request.patch.0)?;
     let limit = state.limits.max_document_bytes;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        let keyed = key.is_some();
+        return replication::propose(&state, cluster, credentials, need, level, keyed, || {
+            Ok(WriteCommand::Cas {
+                collection,
+                id: WriteCommand::id_text(&id),
+                expected: request.expected.0.to_json_string(),
+                patch: WriteCommand::fixed_patch(&request.patch.0)?,
+                limit,
+            })
+        })
+        .await;
+    }
     let retention = state.limits.idempotency_retention();
     let cas = move |txn: &mut Transaction| -> Result<Value, TxnError> {
         let outcome = txn.compare_and_swap(&collection, &id, &expected, &patch)?;
@@ -315,12 +371,20 @@ pub async fn batch(
     State(state): State<SharedState>,
     credentials: Credentials,
     CollectionName(collection): CollectionName,
+    WriteLevel(level): WriteLevel,
     Idempotent(JsonBody(request), key): Idempotent<JsonBody<BatchRequest>>,
 ) -> Result<Response, ApiError> {
     for doc in &request.documents {
         check_document(doc, state.limits.max_document_bytes)?;
     }
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        let keyed = key.is_some();
+        return replication::propose(&state, cluster, credentials, need, level, keyed, || {
+            WriteCommand::batch(collection, request.documents, request.upsert)
+        })
+        .await;
+    }
     let retention = state.limits.idempotency_retention();
     let auto_create = state.auto_create_collections.then(|| collection.clone());
     let write = move |txn: &mut Transaction| -> Result<Vec<Value>, TxnError> {

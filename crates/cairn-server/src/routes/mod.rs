@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backup;
 pub mod bulk;
 pub mod changes;
+pub mod cluster;
 pub mod collections;
 pub mod documents;
 pub mod graph;
@@ -79,6 +80,10 @@ pub fn router(state: SharedState) -> Router {
     let spec = Arc::new(parts.openapi.to_json().unwrap_or_else(|_| "{}".to_string()));
     let api = parts
         .api
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::replication::gate::gate,
+        ))
         .route_layer(middleware::LimitLayer::new(state.clone()));
     Router::new()
         .merge(api)
@@ -163,6 +168,10 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(series::trajectory))
         .routes(routes!(series::delete))
         .routes(routes!(series::expire))
+        .routes(routes!(cluster::status))
+        .routes(routes!(cluster::add_learner))
+        .routes(routes!(cluster::promote))
+        .routes(routes!(cluster::remove))
 }
 
 #[cfg(test)]
@@ -188,7 +197,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 47);
+        assert_eq!(ids.len(), 51);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 

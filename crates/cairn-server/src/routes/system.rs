@@ -96,7 +96,10 @@ async fn unauthenticated_metrics(State(state): State<SharedState>) -> Result<Res
 }
 
 fn prometheus_text(state: &SharedState, stats: &cairn::DatabaseStats) -> Response {
-    let text = state.metrics.render(stats);
+    let mut text = state.metrics.render(stats);
+    if let Some(cluster) = &state.cluster {
+        text.push_str(&cluster.metrics_text());
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -1,0 +1,26 @@
+//! Cairn's replication layer: a Raft group (openraft) whose replicated state machine is the
+//! database. It is the top layer: it depends on the server's narrow
+//! [`cairn_server::replication::Replication`] seam and the `cairn` facade, and nothing below
+//! depends on it (`cairn serve` wires it in when the configuration has a `[cluster]` section).
+//!
+//! - [`log_store`]: the Raft log and vote in their own fsynced files under `<data>/raft/`.
+//! - [`state_machine`]: applies each entry's deterministic write command through the engine
+//!   API, recording the applied position in the same transaction.
+//! - [`network`]: Raft RPCs as JSON over HTTP between nodes, authenticated by the cluster
+//!   secret.
+//! - [`node`]: starts a node and serves writes, read barriers per consistency level, status,
+//!   membership changes and metrics.
+//! - [`linearizability`]: a Wing–Gong/Lowe checker (Porcupine's algorithm) for histories of
+//!   register operations, used by the fault tests.
+
+pub mod error;
+pub mod limits;
+pub mod linearizability;
+pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod state_machine;
+pub mod types;
+
+pub use error::ClusterError;
+pub use node::{start, ClusterNode};

@@ -1,0 +1,30 @@
+//! Every limit and timing of the replication layer, with its reason.
+
+use std::time::Duration;
+
+/// Leader heartbeat period. Followers start an election after
+/// [`ELECTION_TIMEOUT_MIN_MS`]..[`ELECTION_TIMEOUT_MAX_MS`] without one, so a crashed leader
+/// is replaced within about one second (issue 22 asks for under 2 s).
+pub const HEARTBEAT_MS: u64 = 100;
+/// Shortest election timeout: several heartbeats, so one late heartbeat on a busy machine does
+/// not depose a healthy leader.
+pub const ELECTION_TIMEOUT_MIN_MS: u64 = 500;
+/// Longest election timeout (randomised between the two so candidates rarely collide).
+pub const ELECTION_TIMEOUT_MAX_MS: u64 = 900;
+/// A leader that has not heard from a majority for this long refuses `quorum` reads and writes
+/// with `no_quorum` (it is probably on the minority side of a partition).
+pub const QUORUM_ACK_STALE_MS: u64 = ELECTION_TIMEOUT_MAX_MS;
+/// How long a `quorum`/`strong` write or a `strong` read waits for the cluster before answering
+/// `no_quorum` (the write may still commit later: its outcome is unknown to the client).
+pub const CLUSTER_WAIT: Duration = Duration::from_secs(5);
+/// Time limit of one node-to-node request without a deadline of its own from Raft.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest node-to-node request body accepted (a batch of entries): 64 MiB.
+pub const MAX_RPC_BODY_BYTES: usize = 64 << 20;
+/// Entries per append request (bounds the request body with the documents' size limit).
+pub const MAX_PAYLOAD_ENTRIES: u64 = 256;
+/// Largest log record read back at start (a command holding a batch of documents); a larger
+/// length prefix can only be a torn or corrupt record.
+pub const MAX_LOG_RECORD_BYTES: u32 = 256 << 20;
+/// How long `add-learner` waits for the new node to catch up before answering.
+pub const LEARNER_CATCH_UP_WAIT: Duration = Duration::from_secs(60);

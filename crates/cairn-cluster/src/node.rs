@@ -1,0 +1,429 @@
+//! One cluster node: starts Raft over the log store, the database state machine and the
+//! network, and serves the server's [`Replication`] seam (writes, read barriers per
+//! consistency level, status, membership, metrics).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cairn::Database;
+use cairn_server::config::ClusterConfig;
+use cairn_server::replication::{
+    BoxFuture, CommandOutcome, Consistency, NewMember, ReadStamp, Replication, ReplicationError,
+    WriteCommand,
+};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, ServerState, SnapshotPolicy};
+use serde_json::{json, Value as Json};
+use tokio::sync::watch;
+
+use crate::error::ClusterError;
+use crate::limits::{
+    CLUSTER_WAIT, ELECTION_TIMEOUT_MAX_MS, ELECTION_TIMEOUT_MIN_MS, HEARTBEAT_MS,
+    LEARNER_CATCH_UP_WAIT, MAX_PAYLOAD_ENTRIES, QUORUM_ACK_STALE_MS,
+};
+use crate::log_store::LogStore;
+use crate::network::{listen, Network};
+use crate::state_machine::StateMachine;
+use crate::types::{Member, NodeId, Raft};
+
+/// A running cluster node.
+pub struct ClusterNode {
+    id: NodeId,
+    raft: Raft,
+    state_machine: StateMachine,
+    elections: Arc<AtomicU64>,
+    _stop: watch::Sender<bool>,
+}
+
+/// Starts the node: opens `<data_dir>/raft`, starts Raft and the node-to-node listener, and
+/// initialises a new cluster when `config.bootstrap` is set and this node has no state.
+pub async fn start(
+    db: Database,
+    data_dir: &Path,
+    config: &ClusterConfig,
+    default_api_url: String,
+) -> Result<Arc<ClusterNode>, ClusterError> {
+    let raft_config = openraft::Config {
+        cluster_name: "cairn".into(),
+        heartbeat_interval: HEARTBEAT_MS,
+        election_timeout_min: ELECTION_TIMEOUT_MIN_MS,
+        election_timeout_max: ELECTION_TIMEOUT_MAX_MS,
+        max_payload_entries: MAX_PAYLOAD_ENTRIES,
+        // Snapshots (backup + install) are not implemented yet: never build one, so the log is
+        // never purged and every node can catch up from it.
+        snapshot_policy: SnapshotPolicy::Never,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|err| ClusterError::Raft(err.to_string()))?;
+    let log = LogStore::open(&data_dir.join("raft"))?;
+    let state_machine = StateMachine::open(db)?;
+    let network = Network::new(&config.secret);
+    let raft = Raft::new(
+        config.node_id,
+        Arc::new(raft_config),
+        network,
+        log,
+        state_machine.clone(),
+    )
+    .await
+    .map_err(|err| ClusterError::Raft(err.to_string()))?;
+    let (stop, stop_rx) = watch::channel(false);
+    let bound = listen(config.listen, raft.clone(), &config.secret, stop_rx).await?;
+    tracing::info!(node_id = config.node_id, cluster_addr = %bound, "cluster listener up");
+    let me = Member {
+        cluster_addr: config.listen.to_string(),
+        api_url: config.api_url.clone().unwrap_or(default_api_url),
+    };
+    let initialized = raft
+        .is_initialized()
+        .await
+        .map_err(|err| ClusterError::Raft(err.to_string()))?;
+    if config.bootstrap && !initialized {
+        let mut members = BTreeMap::new();
+        members.insert(config.node_id, me);
+        for peer in &config.peers {
+            members.insert(
+                peer.node_id,
+                Member {
+                    cluster_addr: peer.cluster_addr.clone(),
+                    api_url: peer.api_url.clone(),
+                },
+            );
+        }
+        raft.initialize(members)
+            .await
+            .map_err(|err| ClusterError::Raft(err.to_string()))?;
+        tracing::info!("initialised a new cluster");
+    }
+    let elections = Arc::new(AtomicU64::new(0));
+    tokio::spawn(count_elections(raft.clone(), elections.clone()));
+    Ok(Arc::new(ClusterNode {
+        id: config.node_id,
+        raft,
+        state_machine,
+        elections,
+        _stop: stop,
+    }))
+}
+
+/// Counts the terms this node has seen begin (an election each).
+async fn count_elections(raft: Raft, elections: Arc<AtomicU64>) {
+    let mut metrics = raft.metrics();
+    let mut term = metrics.borrow().current_term;
+    while metrics.changed().await.is_ok() {
+        let now = metrics.borrow().current_term;
+        if now > term {
+            elections.fetch_add(now - term, Ordering::Relaxed);
+            term = now;
+        }
+    }
+}
+
+type Metrics = openraft::RaftMetrics<NodeId, Member>;
+
+impl ClusterNode {
+    fn metrics(&self) -> Metrics {
+        self.raft.metrics().borrow().clone()
+    }
+
+    fn api_url_of(metrics: &Metrics, id: NodeId) -> Option<String> {
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|member| member.api_url.clone())
+    }
+
+    /// A leader that has not heard from a majority lately is probably cut off.
+    fn leader_has_quorum(metrics: &Metrics) -> bool {
+        metrics
+            .millis_since_quorum_ack
+            .is_some_and(|ms| ms <= QUORUM_ACK_STALE_MS)
+    }
+
+    fn stamp(&self, possibly_stale: bool) -> ReadStamp {
+        ReadStamp {
+            applied_index: self.state_machine.applied_index(),
+            possibly_stale,
+        }
+    }
+
+    async fn do_write(
+        &self,
+        command: WriteCommand,
+        level: Consistency,
+    ) -> Result<CommandOutcome, ReplicationError> {
+        let metrics = self.metrics();
+        if metrics.state != ServerState::Leader {
+            return Err(ReplicationError::NotLeader {
+                leader_url: metrics
+                    .current_leader
+                    .and_then(|id| Self::api_url_of(&metrics, id)),
+            });
+        }
+        if !Self::leader_has_quorum(&metrics) {
+            return Err(ReplicationError::NoQuorum(
+                "the leader has not heard from a majority recently".into(),
+            ));
+        }
+        if level == Consistency::Eventual {
+            self.raft
+                .client_write_ff(command)
+                .await
+                .map_err(|err| ReplicationError::Internal(err.to_string()))?;
+            return Ok(CommandOutcome {
+                status: 202,
+                body: json!({ "accepted": true, "consistency": "eventual" }),
+            });
+        }
+        let write = tokio::time::timeout(CLUSTER_WAIT, self.raft.client_write(command)).await;
+        match write {
+            Err(_) => Err(ReplicationError::NoQuorum(format!(
+                "not committed within {} s; the outcome is unknown",
+                CLUSTER_WAIT.as_secs()
+            ))),
+            Ok(Ok(response)) => response
+                .data
+                .0
+                .ok_or_else(|| ReplicationError::Internal("the entry had no outcome".into())),
+            Ok(Err(err)) => Err(self.write_error(err)),
+        }
+    }
+
+    fn write_error(
+        &self,
+        err: RaftError<NodeId, ClientWriteError<NodeId, Member>>,
+    ) -> ReplicationError {
+        match err {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+                ReplicationError::NotLeader {
+                    leader_url: forward.leader_node.map(|node| node.api_url),
+                }
+            }
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(err)) => {
+                ReplicationError::Refused(err.to_string())
+            }
+            RaftError::Fatal(fatal) => ReplicationError::Internal(fatal.to_string()),
+        }
+    }
+
+    async fn barrier(&self, level: Consistency) -> Result<ReadStamp, ReplicationError> {
+        let metrics = self.metrics();
+        let leader_url = || {
+            metrics
+                .current_leader
+                .and_then(|id| Self::api_url_of(&metrics, id))
+        };
+        match level {
+            Consistency::Local => Ok(self.stamp(true)),
+            Consistency::Eventual => match metrics.current_leader {
+                Some(_) => Ok(self.stamp(true)),
+                None => Err(ReplicationError::NoQuorum(
+                    "this node follows no leader; only `local` reads are served".into(),
+                )),
+            },
+            Consistency::Quorum | Consistency::Strong if metrics.state != ServerState::Leader => {
+                Err(ReplicationError::NotLeader {
+                    leader_url: leader_url(),
+                })
+            }
+            Consistency::Quorum => {
+                if Self::leader_has_quorum(&metrics) {
+                    Ok(self.stamp(false))
+                } else {
+                    Err(ReplicationError::NoQuorum(
+                        "the leader has not heard from a majority recently".into(),
+                    ))
+                }
+            }
+            Consistency::Strong => {
+                match tokio::time::timeout(CLUSTER_WAIT, self.raft.ensure_linearizable()).await {
+                    Err(_) => Err(ReplicationError::NoQuorum(
+                        "leadership was not confirmed in time".into(),
+                    )),
+                    Ok(Ok(_)) => Ok(self.stamp(false)),
+                    Ok(Err(RaftError::APIError(
+                        openraft::error::CheckIsLeaderError::ForwardToLeader(forward),
+                    ))) => Err(ReplicationError::NotLeader {
+                        leader_url: forward.leader_node.map(|node| node.api_url),
+                    }),
+                    Ok(Err(err)) => Err(ReplicationError::NoQuorum(err.to_string())),
+                }
+            }
+        }
+    }
+
+    fn status_json(&self) -> Json {
+        let m = self.metrics();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let members: Vec<Json> = membership
+            .nodes()
+            .map(|(id, node)| {
+                json!({
+                    "node_id": id,
+                    "cluster_addr": node.cluster_addr,
+                    "api_url": node.api_url,
+                    "role": if voters.contains(id) { "voter" } else { "learner" },
+                })
+            })
+            .collect();
+        let last_log = m.last_log_index.unwrap_or(0);
+        let lag: Json = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .map(|(id, matched)| {
+                        let at = matched.map_or(0, |l| l.index);
+                        (id.to_string(), json!(last_log.saturating_sub(at)))
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            })
+            .unwrap_or(Json::Null);
+        json!({
+            "mode": "cluster",
+            "node_id": self.id,
+            "state": format!("{:?}", m.state).to_lowercase(),
+            "term": m.current_term,
+            "leader": m.current_leader,
+            "leader_api_url": m.current_leader.and_then(|id| Self::api_url_of(&m, id)),
+            "last_log_index": last_log,
+            "applied_index": self.state_machine.applied_index(),
+            "millis_since_quorum_ack": m.millis_since_quorum_ack,
+            "elections": self.elections.load(Ordering::Relaxed),
+            "members": members,
+            "replication_lag": lag,
+        })
+    }
+
+    async fn membership(
+        &self,
+        change: ChangeMembers<NodeId, Member>,
+    ) -> Result<Json, ReplicationError> {
+        match tokio::time::timeout(CLUSTER_WAIT, self.raft.change_membership(change, false)).await {
+            Err(_) => Err(ReplicationError::NoQuorum(
+                "membership change timed out".into(),
+            )),
+            Ok(Ok(_)) => Ok(self.status_json()),
+            Ok(Err(err)) => Err(self.write_error(err)),
+        }
+    }
+}
+
+impl Replication for ClusterNode {
+    fn write(
+        &self,
+        command: WriteCommand,
+        level: Consistency,
+    ) -> BoxFuture<'_, Result<CommandOutcome, ReplicationError>> {
+        Box::pin(self.do_write(command, level))
+    }
+
+    fn read_barrier(
+        &self,
+        level: Consistency,
+    ) -> BoxFuture<'_, Result<ReadStamp, ReplicationError>> {
+        Box::pin(self.barrier(level))
+    }
+
+    fn is_leader(&self) -> bool {
+        self.metrics().state == ServerState::Leader
+    }
+
+    fn leader_url(&self) -> Option<String> {
+        let m = self.metrics();
+        m.current_leader.and_then(|id| Self::api_url_of(&m, id))
+    }
+
+    fn status(&self) -> BoxFuture<'_, Json> {
+        Box::pin(async move { self.status_json() })
+    }
+
+    fn add_learner(&self, member: NewMember) -> BoxFuture<'_, Result<Json, ReplicationError>> {
+        Box::pin(async move {
+            let node = Member {
+                cluster_addr: member.cluster_addr,
+                api_url: member.api_url,
+            };
+            let added = tokio::time::timeout(
+                LEARNER_CATCH_UP_WAIT,
+                self.raft.add_learner(member.node_id, node, true),
+            )
+            .await;
+            match added {
+                Err(_) => Err(ReplicationError::NoQuorum(
+                    "the learner did not catch up in time (it stays a learner)".into(),
+                )),
+                Ok(Ok(_)) => Ok(self.status_json()),
+                Ok(Err(err)) => Err(self.write_error(err)),
+            }
+        })
+    }
+
+    fn promote(&self, node_id: NodeId) -> BoxFuture<'_, Result<Json, ReplicationError>> {
+        Box::pin(async move {
+            let m = self.metrics();
+            if m.membership_config
+                .membership()
+                .get_node(&node_id)
+                .is_none()
+            {
+                return Err(ReplicationError::Refused(format!(
+                    "node {node_id} is not a member; add it as a learner first"
+                )));
+            }
+            self.membership(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])))
+                .await
+        })
+    }
+
+    fn remove(&self, node_id: NodeId) -> BoxFuture<'_, Result<Json, ReplicationError>> {
+        Box::pin(async move {
+            let m = self.metrics();
+            let membership = m.membership_config.membership();
+            if membership.get_node(&node_id).is_none() {
+                return Err(ReplicationError::Refused(format!(
+                    "node {node_id} is not a member"
+                )));
+            }
+            let is_voter = membership.voter_ids().any(|id| id == node_id);
+            if is_voter {
+                self.membership(ChangeMembers::RemoveVoters(BTreeSet::from([node_id])))
+                    .await?;
+            }
+            self.membership(ChangeMembers::RemoveNodes(BTreeSet::from([node_id])))
+                .await
+        })
+    }
+
+    fn metrics_text(&self) -> String {
+        let m = self.metrics();
+        let mut out = String::new();
+        let leader = u64::from(m.state == ServerState::Leader);
+        let _ = writeln!(out, "# HELP cairn_raft_term Current Raft term.\n# TYPE cairn_raft_term gauge\ncairn_raft_term {}", m.current_term);
+        let _ = writeln!(out, "# HELP cairn_raft_is_leader 1 on the leader.\n# TYPE cairn_raft_is_leader gauge\ncairn_raft_is_leader {leader}");
+        let _ = writeln!(out, "# HELP cairn_raft_leader_id The leader's node id (0: none known).\n# TYPE cairn_raft_leader_id gauge\ncairn_raft_leader_id {}", m.current_leader.unwrap_or(0));
+        let _ = writeln!(out, "# HELP cairn_raft_last_log_index Last index in this node's log.\n# TYPE cairn_raft_last_log_index gauge\ncairn_raft_last_log_index {}", m.last_log_index.unwrap_or(0));
+        let _ = writeln!(out, "# HELP cairn_raft_applied_index Last index applied to the database.\n# TYPE cairn_raft_applied_index gauge\ncairn_raft_applied_index {}", self.state_machine.applied_index());
+        let _ = writeln!(out, "# HELP cairn_raft_elections_total Terms begun since start.\n# TYPE cairn_raft_elections_total counter\ncairn_raft_elections_total {}", self.elections.load(Ordering::Relaxed));
+        if let Some(replication) = &m.replication {
+            let _ = writeln!(out, "# HELP cairn_raft_follower_lag Entries a follower is behind the leader's log.\n# TYPE cairn_raft_follower_lag gauge");
+            let last = m.last_log_index.unwrap_or(0);
+            for (id, matched) in replication {
+                let at = matched.map_or(0, |l| l.index);
+                let _ = writeln!(
+                    out,
+                    "cairn_raft_follower_lag{{node=\"{id}\"}} {}",
+                    last.saturating_sub(at)
+                );
+            }
+        }
+        out
+    }
+}
