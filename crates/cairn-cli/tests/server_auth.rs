@@ -4,7 +4,7 @@
 mod server_support;
 
 use serde_json::json;
-use server_support::{agent, basic, bearer, Server, ROOT_PASSWORD};
+use server_support::{agent, basic, bearer, Server, CAIRN, ROOT_PASSWORD};
 
 #[test]
 fn requests_without_valid_credentials_are_401() {
@@ -213,6 +213,54 @@ fn first_start_prints_a_generated_root_password_once() {
             .get("/v1/auth/me")
             .status,
         200
+    );
+}
+
+#[test]
+fn a_root_password_given_to_a_folder_that_has_users_is_reported_as_ignored() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (status, _) = Server::start(dir.path(), &[]).terminate();
+    assert!(status.success());
+    // Second start with another password: it must not be taken silently.
+    let mut child = Command::new(CAIRN)
+        .arg("--data")
+        .arg(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
+        .env("CAIRN_ROOT_PASSWORD", "another-password")
+        .env_remove("CAIRN_DATA")
+        .env_remove("CAIRN_MODE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) {
+        let warned = line.contains("CAIRN_ROOT_PASSWORD is ignored")
+            && line.contains("cairn user passwd root");
+        seen.push(line);
+        if warned {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.iter()
+            .any(|line| line.contains("CAIRN_ROOT_PASSWORD is ignored")),
+        "no warning in {seen:?}"
     );
 }
 

@@ -197,7 +197,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 51);
+        assert_eq!(ids.len(), 59);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 
