@@ -159,6 +159,8 @@ pub(crate) fn scan(bytes: &[u8], path: &Path, last: bool) -> Result<Scan> {
                     &format!("record has LSN {} where {expected} belongs", frame.lsn),
                 ));
             }
+            // Zeros: the preallocated end of the newest segment (no record was cut).
+            None if last && bytes[at..].iter().all(|b| *b == 0) => return Ok(scan),
             None if last && is_torn_tail(bytes, at) => {
                 scan.torn = true;
                 return Ok(scan);
@@ -196,16 +198,16 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<Frame> {
 }
 
 /// Whether a bad record at `at` can be the torn end of the last append: it does not fit the
-/// file, or it ends exactly at the end of the file, or only zeros follow its start (a file
-/// system that extended the file before the data reached it). Damage inside the log is
-/// followed by more records and is none of these.
+/// file, or nothing but zeros (the preallocated rest of the segment, or a file system that
+/// extended the file before the data reached it) follows where it claims to end. Damage
+/// inside the log is followed by more records and is neither.
 fn is_torn_tail(bytes: &[u8], at: usize) -> bool {
     let Some(header) = bytes.get(at..at + FRAME_HEADER_BYTES) else {
         return true;
     };
     let body_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let end = at + FRAME_HEADER_BYTES + body_len + FRAME_TRAILER_BYTES;
-    end >= bytes.len() || bytes[at..].iter().all(|b| *b == 0)
+    end >= bytes.len() || bytes[end..].iter().all(|b| *b == 0)
 }
 
 /// The payload of a frame: its body, opened with the key that sealed it when sealed.
@@ -280,10 +282,17 @@ mod tests {
             assert!(scan.torn);
             assert_eq!(scan.valid_len, whole_two);
         }
-        // Zeros after the last whole record (a file extended before its data landed).
+        // Zeros after the last whole record (preallocated) end the log; nothing was cut.
         let mut zeroed = bytes[..whole_two].to_vec();
         zeroed.extend_from_slice(&[0u8; 100]);
-        assert_eq!(scan(&zeroed, Path::new("s"), true)?.frames.len(), 2);
+        let zero_end = scan(&zeroed, Path::new("s"), true)?;
+        assert_eq!(zero_end.frames.len(), 2);
+        assert!(!zero_end.torn);
+        // A partial record followed by zeros is a torn tail.
+        let mut partial = bytes[..whole_two + 20].to_vec();
+        partial.extend_from_slice(&[0u8; 4096]);
+        let torn = scan(&partial, Path::new("s"), true)?;
+        assert_eq!((torn.frames.len(), torn.torn), (2, true));
         // A last record whose checksum fails is cut too.
         let mut flipped = bytes.clone();
         let last = flipped.len() - 3;
