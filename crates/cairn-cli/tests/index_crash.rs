@@ -34,12 +34,17 @@ fn stored_index(dir: &Path) -> Option<(bool, u64)> {
         .map(|index| (index.ready, index.entries))
 }
 
+/// Copies a database folder, the write-ahead log's folder inside it included.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("copy folder");
     for entry in std::fs::read_dir(from).expect("source folder") {
         let path = entry.expect("entry").path();
         let name = path.file_name().expect("file name");
-        std::fs::copy(&path, to.join(name)).expect("copy file");
+        if path.is_dir() {
+            copy_dir(&path, &to.join(name));
+        } else {
+            std::fs::copy(&path, to.join(name)).expect("copy file");
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cairn_doc::{DocId, FieldPath, Patch, Value};
 use cairn_storage::{
-    KeySource, StorageError, StorageMode, Store, StoreConfig, StoreStats, TableStats,
+    KeySource, StorageError, StorageMode, Store, StoreConfig, StoreStats, TableStats, WalSettings,
 };
 use parking_lot::{Condvar, Mutex};
 
@@ -52,6 +52,10 @@ pub struct Config {
     pub compression: Compression,
     /// Per-collection compression settings (by collection name), overriding `compression`.
     pub collection_compression: HashMap<String, Compression>,
+    /// When the write-ahead log checkpoints: after
+    /// [`DEFAULT_CHECKPOINT_BYTES`](cairn_storage::DEFAULT_CHECKPOINT_BYTES) of log or
+    /// [`DEFAULT_CHECKPOINT_INTERVAL`](cairn_storage::DEFAULT_CHECKPOINT_INTERVAL) unless set.
+    pub wal: WalSettings,
 }
 
 impl Config {
@@ -66,6 +70,7 @@ impl Config {
             encryption: None,
             compression: Compression::default(),
             collection_compression: HashMap::new(),
+            wal: WalSettings::default(),
         }
     }
 
@@ -73,6 +78,7 @@ impl Config {
     pub(crate) fn store_config(&self) -> StoreConfig {
         StoreConfig {
             encryption: self.encryption.clone(),
+            wal: self.wal,
             ..StoreConfig::new(&self.dir, self.mode)
         }
     }

@@ -55,5 +55,6 @@ pub use verify::{check_database, verify_extensions, CheckReport, Finding};
 
 pub use cairn_storage::{
     allocated_bytes, is_encrypted, rekey, KeySource, RotationReport, StorageError, StorageMode,
-    DATA_FILE_NAME, KEY_BYTES, ROTATION_CHUNK_BLOCKS,
+    WalSettings, DATA_FILE_NAME, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_INTERVAL, KEY_BYTES,
+    ROTATION_CHUNK_BLOCKS, WAL_DIR_NAME,
 };

@@ -85,6 +85,45 @@ fn dictionaries_shrink_documents_and_old_records_stay_readable() -> TestResult {
     Ok(())
 }
 
+/// Every file under `folders` (recursively: the write-ahead log has its own folder).
+fn files_under(folders: &[&Path]) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending: Vec<std::path::PathBuf> = folders.iter().map(|f| f.to_path_buf()).collect();
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    Ok(files)
+}
+
+fn assert_no_plaintext(folders: &[&Path]) -> TestResult {
+    for path in files_under(folders)? {
+        let bytes = std::fs::read(&path)?;
+        for needle in [
+            &b"ZANZIBAR"[..],
+            b"secretcollection",
+            b"987654321",
+            b"patient",
+            b"north",
+        ] {
+            let found = bytes.windows(needle.len()).any(|w| w == needle);
+            assert!(
+                !found,
+                "{:?} readable in {}",
+                String::from_utf8_lossy(needle),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn nothing_written_by_an_encrypted_database_is_readable_on_disk() -> TestResult {
     let dir = tempfile::tempdir()?;
@@ -100,28 +139,10 @@ fn nothing_written_by_an_encrypted_database_is_readable_on_disk() -> TestResult 
         db.backup(&backups, false, &mut no_progress())?;
         db.insert("secretcollection", doc(5, "ZANZIBAR")?)?;
         db.backup(&backups, true, &mut no_progress())?;
+        // While open, the latest commits are in the write-ahead log too (sealed).
+        assert_no_plaintext(&[&data, &backups])?;
     }
-    for folder in [&data, &backups] {
-        for entry in std::fs::read_dir(folder)? {
-            let path = entry?.path();
-            let bytes = std::fs::read(&path)?;
-            for needle in [
-                &b"ZANZIBAR"[..],
-                b"secretcollection",
-                b"987654321",
-                b"patient",
-                b"north",
-            ] {
-                let found = bytes.windows(needle.len()).any(|w| w == needle);
-                assert!(
-                    !found,
-                    "{:?} readable in {}",
-                    String::from_utf8_lossy(needle),
-                    path.display()
-                );
-            }
-        }
-    }
+    assert_no_plaintext(&[&data, &backups])?;
     let wrong = Database::open(config(&data, Some(KeySource::passphrase("wrong"))));
     assert!(matches!(
         wrong,

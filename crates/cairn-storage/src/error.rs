@@ -101,6 +101,20 @@ pub enum StorageError {
         /// The logical block index.
         block: u64,
     },
+    /// The write-ahead log is damaged where a torn tail cannot be (inside the log, not at the
+    /// end of its newest segment), a record is missing, or a record does not decode or
+    /// authenticate: the database does not open, since the commits after that point cannot
+    /// be recovered in order. Restore a backup, or move the segment away to give up those
+    /// commits knowingly.
+    #[error("write-ahead log segment {segment} is damaged at byte {offset}: {detail}")]
+    WalCorrupt {
+        /// The segment file.
+        segment: PathBuf,
+        /// Byte offset of the damaged record in it.
+        offset: u64,
+        /// What was wrong.
+        detail: String,
+    },
     /// The cryptographic machinery failed (no randomness, bad parameters).
     #[error("encryption failure: {detail}")]
     Crypto {

@@ -15,6 +15,8 @@
 //!   seals every 4 KiB block with AES-256-GCM; `keyring.rs` keeps the wrapped data key beside
 //!   the data file; [`Cipher`] is shared with backups so they are sealed with the same key;
 //!   `rotation.rs` re-encrypts the data file under a new data key while it stays open.
+//! * Durability comes from the write-ahead log (`wal/`): every commit's table writes are
+//!   appended as one record and synced; the data file is synced only at checkpoints.
 
 mod cipher;
 mod contain;
@@ -29,6 +31,7 @@ mod snapshot;
 mod snapshot_cache;
 mod store;
 mod table_read;
+mod wal;
 mod write;
 
 pub use cipher::{Cipher, KeySource, KEY_BYTES};
@@ -37,13 +40,16 @@ pub use error::StorageError;
 pub use keyring::{
     is_encrypted, keyring_path, rekey, unlock, unlock_keys, DataKeys, KEYRING_FILE_NAME,
 };
-pub use limits::{MAX_DATA_KEY_ID, MAX_OPEN_TABLES_PER_SNAPSHOT};
+pub use limits::{MAX_DATA_KEY_ID, MAX_OPEN_TABLES_PER_SNAPSHOT, MAX_WAL_RECORD_BYTES};
 pub use mode::{StorageMode, DEFAULT_FLUSH_INTERVAL, DEFAULT_HYBRID_MEMORY_BUDGET_BYTES};
 pub use reopen::SPACE_PROBE_BYTES;
 pub use rotation::{RotationReport, ROTATION_CHUNK_BLOCKS};
 pub use snapshot::{Entry, RangeIter, Snapshot, TableReader, TableStats};
 pub use store::{
     allocated_bytes, Store, StoreConfig, StoreStats, DATA_FILE_NAME, ROTATION_JOURNAL_FILE_NAME,
+};
+pub use wal::{
+    WalReport, WalSettings, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_INTERVAL, WAL_DIR_NAME,
 };
 pub use write::{TableWriter, WriteTxn};
 

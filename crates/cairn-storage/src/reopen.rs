@@ -132,8 +132,10 @@ impl Store {
         // The shared view holds a read transaction of the old database.
         self.shared.snapshots.clear();
         // Closes the old database (and its file) unless a caller still holds it for a moment;
-        // then the open below finds the file locked and the next write tries again.
+        // then the open below finds the file locked and the next write tries again. The log
+        // goes with it: the reopened file is replayed from its own checkpoint.
         drop(slot.take());
+        *self.shared.wal.write() = None;
         let mut builder = redb::Builder::new();
         builder.set_cache_size(self.shared.mode.cache_bytes());
         let opened = contained("reopening the data file", || {
@@ -151,6 +153,12 @@ impl Store {
             }
             Err(err) => return self.shared.observe(Err(err)),
         };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let wal = match crate::store::start_wal(&db, dir, self.wal_settings, None) {
+            Ok((wal, _)) => wal,
+            Err(err) => return self.shared.observe(Err(err)),
+        };
+        *self.shared.wal.write() = Some(Arc::new(wal));
         *slot = Some(Arc::new(db));
         *self.shared.failure.lock() = None;
         // Snapshots taken before count as stale: a new one must come from the new file.

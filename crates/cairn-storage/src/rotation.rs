@@ -89,6 +89,9 @@ impl Store {
             }
             next = step.next;
         }
+        // Log records sealed under the retiring key must be in the data file before the
+        // keyring forgets that key: a checkpoint leaves only records sealed under the new one.
+        self.checkpoint()?;
         let keys = keyring::finish_rotation(&dir, new)?;
         backend
             .finish_rotation()

@@ -115,6 +115,7 @@ impl Snapshot {
                 .list_tables()
                 .map_err(StorageError::from)?
                 .map(|handle| handle.name().to_string())
+                .filter(|name| !crate::wal::is_private_table(name))
                 .collect();
             Ok(names)
         })

@@ -16,6 +16,9 @@ use crate::mode::StorageMode;
 use crate::reopen::Failure;
 use crate::snapshot::Snapshot;
 use crate::snapshot_cache::SnapshotCache;
+use crate::wal::log::Wal;
+use crate::wal::recover::recover;
+use crate::wal::{WalSettings, WAL_DIR_NAME};
 use crate::write::WriteTxn;
 use crate::{Result, StorageError};
 
@@ -36,6 +39,8 @@ pub struct StoreConfig {
     /// folder holds no database yet. `None` opens (or creates) an unencrypted database.
     /// Ignored in memory-only mode, which writes nothing to disk.
     pub encryption: Option<KeySource>,
+    /// When the write-ahead log checkpoints (ignored in memory-only mode).
+    pub wal: WalSettings,
 }
 
 impl StoreConfig {
@@ -45,6 +50,7 @@ impl StoreConfig {
             dir: dir.into(),
             mode,
             encryption: None,
+            wal: WalSettings::default(),
         }
     }
 }
@@ -52,7 +58,8 @@ impl StoreConfig {
 /// State shared between the store, its write transactions and the flusher thread.
 pub(crate) struct Shared {
     pub(crate) mode: StorageMode,
-    /// Set after a non-durable commit, cleared by a durable one: whether a flush has work to do.
+    /// Set after a commit whose log record was not synced (memory-first), cleared by the sync:
+    /// whether a flush has work to do.
     pub(crate) dirty: AtomicBool,
     /// Commits so far; bumped by every commit once it is visible, before it returns. Also the
     /// key under which the shared read view is reused (see `snapshot_cache.rs`).
@@ -63,11 +70,27 @@ pub(crate) struct Shared {
     /// The open redb database; `None` after `reopen.rs` closed one an I/O error disabled and
     /// before it opened the file again.
     pub(crate) db: parking_lot::RwLock<Option<Arc<redb::Database>>>,
+    /// The write-ahead log (`None` in memory-only mode, and while `reopen.rs` recovers).
+    pub(crate) wal: parking_lot::RwLock<Option<Arc<Wal>>>,
+    /// The encrypting backend, whose active key seals log records.
+    pub(crate) sealing: Option<Arc<EncryptedBackend>>,
     /// Why the store is disabled: set by the operation that failed, cleared by a reopen.
     pub(crate) failure: parking_lot::Mutex<Option<Failure>>,
 }
 
 impl Shared {
+    /// The data key that seals a log record now (the active one), when encrypted.
+    pub(crate) fn sealing_key(&self) -> Option<(u32, Cipher)> {
+        self.sealing.as_ref().map(|backend| backend.active_key())
+    }
+
+    /// The cipher that opens a log record sealed under data key `id`.
+    pub(crate) fn opener(&self, id: u32) -> Option<Cipher> {
+        self.sealing
+            .as_ref()
+            .and_then(|backend| backend.opener_for(id))
+    }
+
     /// Counts a commit that is now visible, before it is acknowledged: from here on a new
     /// snapshot no longer reuses a view taken before it (see `snapshot_cache.rs`).
     pub(crate) fn count_commit(&self) {
@@ -81,6 +104,10 @@ pub struct Store {
     pub(crate) shared: Arc<Shared>,
     path: Option<PathBuf>,
     flusher: Option<Flusher>,
+    /// When the log checkpoints (kept to restart the background thread).
+    pub(crate) wal_settings: WalSettings,
+    /// Log records replayed when this store opened.
+    replayed_on_open: u64,
     recovered_on_open: bool,
     /// The encrypting backend of an encrypted store.
     pub(crate) encryption: Option<Arc<EncryptedBackend>>,
@@ -128,25 +155,32 @@ impl Store {
                 .map_err(|err| open_error(err, Path::new("<memory>")))?;
             (db, None)
         };
+        let db = Arc::new(db);
+        let (wal, replayed) = match &path {
+            Some(_) => {
+                let (wal, replayed) = start_wal(&db, &config.dir, config.wal, encryption.as_ref())?;
+                (Some(Arc::new(wal)), replayed)
+            }
+            None => (None, 0),
+        };
         let shared = Arc::new(Shared {
             mode,
             dirty: AtomicBool::new(false),
             commits: AtomicU64::new(0),
             snapshots: SnapshotCache::default(),
             fsyncs: AtomicU64::new(0),
-            db: parking_lot::RwLock::new(Some(Arc::new(db))),
+            db: parking_lot::RwLock::new(Some(db)),
+            wal: parking_lot::RwLock::new(wal),
+            sealing: encryption.clone(),
             failure: parking_lot::Mutex::new(None),
         });
-        let flusher = match mode {
-            StorageMode::MemoryFirst { flush_interval } => {
-                Some(Flusher::start(shared.clone(), flush_interval)?)
-            }
-            _ => None,
-        };
+        let flusher = Flusher::start_for(&shared, config.wal)?;
         Ok(Store {
             shared,
             path,
             flusher,
+            wal_settings: config.wal,
+            replayed_on_open: replayed,
             recovered_on_open: repaired.load(Ordering::Relaxed),
             encryption,
             rotation: parking_lot::Mutex::new(()),
@@ -206,6 +240,12 @@ impl Store {
         }
     }
 
+    /// How many write-ahead log records opening replayed (commits after the last checkpoint;
+    /// 0 after a clean close).
+    pub fn log_records_replayed(&self) -> u64 {
+        self.replayed_on_open
+    }
+
     /// Whether opening found the file not cleanly closed (a crash) and repaired it.
     pub fn recovered_on_open(&self) -> bool {
         self.recovered_on_open
@@ -254,6 +294,28 @@ impl Store {
         flush_now(&self.shared)
     }
 
+    /// Makes a checkpoint: commits the data file durably with the log position it holds, so
+    /// the log's segments can go and a reopen replays nothing. A no-op without a log or with
+    /// nothing logged since the last checkpoint.
+    pub fn checkpoint(&self) -> Result<()> {
+        checkpoint_now(&self.shared)
+    }
+
+    /// Verifies the write-ahead log: every record's checksum, order and payload (and
+    /// authentication, when encrypted); `None` in memory-only mode. Damage is
+    /// [`StorageError::WalCorrupt`] naming the segment and offset.
+    pub fn verify_wal(&self) -> Result<Option<crate::WalReport>> {
+        let Some(wal) = self.shared.wal.read().clone() else {
+            return Ok(None);
+        };
+        let db = self.shared.db()?;
+        let checkpoint = contained("reading the log checkpoint", || {
+            crate::wal::read_checkpoint(&db.begin_read()?)
+        })?;
+        let shared = &self.shared;
+        wal.verify(checkpoint, &|id| shared.opener(id)).map(Some)
+    }
+
     /// Why the store cannot write right now (a full disk, an I/O error), or `None` when it
     /// can. For readiness checks: the next write retries, reopening the data file.
     pub fn write_failure(&self) -> Option<StorageError> {
@@ -296,6 +358,8 @@ impl Store {
     /// Rewrites the file to release free space; returns the data file's allocated bytes
     /// (before, after). Needs exclusive access: no snapshot or transaction may be live.
     pub fn compact(&mut self) -> Result<(u64, u64)> {
+        // Measured after the checkpoint compaction starts with, which grows the file itself.
+        self.checkpoint()?;
         let before = self.stats().disk_bytes;
         self.exclusively("compaction", |db| {
             // redb compacts in rounds; each returns whether it moved anything.
@@ -318,6 +382,9 @@ impl Store {
         if let Some(flusher) = self.flusher.take() {
             flusher.stop();
         }
+        // Compaction and the integrity check work on the data file alone: bring it up to the
+        // log first.
+        self.checkpoint()?;
         // The shared view is a live read transaction, which these operations refuse.
         self.shared.snapshots.clear();
         let mut slot = self.shared.db.write();
@@ -329,9 +396,7 @@ impl Store {
             }),
         };
         drop(slot);
-        if let StorageMode::MemoryFirst { flush_interval } = self.shared.mode {
-            self.flusher = Some(Flusher::start(self.shared.clone(), flush_interval)?);
-        }
+        self.flusher = Flusher::start_for(&self.shared, self.wal_settings)?;
         result
     }
 }
@@ -342,9 +407,11 @@ impl Drop for Store {
             flusher.stop();
         }
         self.shared.snapshots.clear();
-        // A clean close makes memory-first commits durable; a failure here cannot be reported
-        // from drop, and the promise for a crash (which this then is) still holds.
+        // A clean close makes memory-first commits durable and checkpoints, so the next open
+        // replays nothing; a failure here cannot be reported from drop, and the promise for a
+        // crash (which this then is) still holds.
         let _ = self.flush();
+        let _ = self.checkpoint();
     }
 }
 
@@ -384,23 +451,89 @@ pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
     meta.len()
 }
 
+/// Syncs the log if records were appended without a sync (memory-first).
 fn flush_now(shared: &Arc<Shared>) -> Result<()> {
-    if !shared.mode.has_files() || !shared.dirty.load(Ordering::Acquire) {
+    if !shared.dirty.load(Ordering::Acquire) {
         return Ok(());
     }
-    // An empty durable commit persists every earlier non-durable commit with it.
-    let db = shared.db()?;
-    let txn = shared.observe(db.begin_write().map_err(StorageError::from))?;
-    WriteTxn::new(txn, shared.clone())?.commit_durable()
+    let Some(wal) = shared.wal.read().clone() else {
+        return Ok(());
+    };
+    // Cleared first: a commit appending during the sync sets it again.
+    shared.dirty.store(false, Ordering::Release);
+    match shared.observe(wal.sync()) {
+        Ok(synced) => {
+            if synced {
+                shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+        Err(err) => {
+            shared.dirty.store(true, Ordering::Release);
+            Err(err)
+        }
+    }
 }
 
-/// The `memory-first` background thread: every interval, makes pending commits durable.
+/// Makes a checkpoint through an empty write transaction (see [`Store::checkpoint`]).
+pub(crate) fn checkpoint_now(shared: &Arc<Shared>) -> Result<()> {
+    let has_log_work = shared
+        .wal
+        .read()
+        .as_ref()
+        .is_some_and(|wal| wal.has_uncheckpointed());
+    if !has_log_work {
+        return Ok(());
+    }
+    let db = shared.db()?;
+    let txn = shared.observe(contained("starting a write", || Ok(db.begin_write()?)))?;
+    WriteTxn::new(txn, shared.clone())?.commit_checkpoint()
+}
+
+/// Recovers the log in `dir` into `db` (`wal/recover.rs`) and starts it again; returns it
+/// and how many records were replayed.
+pub(crate) fn start_wal(
+    db: &redb::Database,
+    dir: &Path,
+    settings: WalSettings,
+    encryption: Option<&Arc<EncryptedBackend>>,
+) -> Result<(Wal, u64)> {
+    let wal_dir = dir.join(WAL_DIR_NAME);
+    let opener = |id: u32| encryption.and_then(|backend| backend.opener_for(id));
+    let recovered = contained("replaying the write-ahead log", || {
+        recover(db, &wal_dir, &opener)
+    })?;
+    let wal = Wal::start(
+        &wal_dir,
+        settings,
+        recovered.next_lsn,
+        recovered.checkpoint_lsn,
+    )?;
+    Ok((wal, recovered.replayed))
+}
+
+/// The background thread of a store with files: every tick, syncs the log if memory-first
+/// commits are waiting for it, and makes a checkpoint once the checkpoint interval has passed
+/// with something logged (so an idle database's log does not wait for the next write).
 struct Flusher {
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
 }
 
 impl Flusher {
+    /// The thread for `shared`'s mode: none in memory-only mode; ticks at the flush interval
+    /// in memory-first, at the checkpoint interval otherwise.
+    fn start_for(shared: &Arc<Shared>, settings: WalSettings) -> Result<Option<Flusher>> {
+        let tick = match shared.mode {
+            StorageMode::MemoryOnly => return Ok(None),
+            StorageMode::MemoryFirst { flush_interval } => {
+                flush_interval.min(settings.checkpoint_interval)
+            }
+            _ => settings.checkpoint_interval,
+        };
+        Flusher::start(shared.clone(), tick).map(Some)
+    }
+
     fn start(shared: Arc<Shared>, interval: std::time::Duration) -> Result<Flusher> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -411,6 +544,14 @@ impl Flusher {
                         // A failed flush is retried at the next tick; the data stays in memory
                         // and the loss window grows only while the disk refuses writes.
                         let _ = flush_now(&shared);
+                        let due = shared
+                            .wal
+                            .read()
+                            .as_ref()
+                            .is_some_and(|wal| wal.checkpoint_due(0));
+                        if due {
+                            let _ = checkpoint_now(&shared);
+                        }
                     }
                     _ => return,
                 }

@@ -4,34 +4,58 @@ use std::ops::Bound;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use redb::ReadableTable;
 
 use crate::contain::contained;
 use crate::snapshot::{prefix_end, RawTable};
 use crate::store::Shared;
 use crate::table_read;
+use crate::wal::frame::FRAME_HEADER_BYTES;
+use crate::wal::log::Wal;
+use crate::wal::redo::Redo;
+use crate::wal::{is_private_table, write_checkpoint};
 use crate::{Result, StorageError};
 
 /// The store's single write transaction: changes to any number of tables that become visible
 /// and durable (per the storage mode) together, or not at all.
 ///
 /// Only one exists at a time; [`crate::Store::begin_write`] waits for the previous one to end.
-/// Dropping it without [`WriteTxn::commit`] discards every change.
+/// Dropping it without [`WriteTxn::commit`] discards every change. In a store with files,
+/// every change is also recorded for the write-ahead log (`wal/`), which makes the commit
+/// durable.
 pub struct WriteTxn {
     txn: redb::WriteTransaction,
     shared: Arc<Shared>,
+    /// The log and this transaction's redo record (absent in memory-only mode).
+    log: Option<(Arc<Wal>, Mutex<Redo>)>,
+}
+
+/// How a commit ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// As the mode says: logged and synced in durable modes, logged in memory-first.
+    Mode,
+    /// Logged and synced (with every earlier record) whatever the mode.
+    Synced,
+    /// A checkpoint: the data file committed durably with the log position it holds.
+    Checkpoint,
 }
 
 impl WriteTxn {
     pub(crate) fn new(mut txn: redb::WriteTransaction, shared: Arc<Shared>) -> Result<Self> {
-        let durability = if shared.mode.durable_commits() {
+        let log = shared.wal.read().clone();
+        // With a log, the data file is synced only at checkpoints; without one (memory-only)
+        // there is nothing to sync.
+        let durability = if log.is_none() && shared.mode.durable_commits() {
             redb::Durability::Immediate
         } else {
             redb::Durability::None
         };
         txn.set_durability(durability)
             .map_err(|err| StorageError::engine("set durability", err))?;
-        Ok(WriteTxn { txn, shared })
+        let log = log.map(|wal| (wal, Mutex::new(Redo::new(FRAME_HEADER_BYTES))));
+        Ok(WriteTxn { txn, shared, log })
     }
 
     /// Opens (creating if needed) one table for reading and writing. Several different tables
@@ -44,12 +68,17 @@ impl WriteTxn {
             table: self.shared.observe(table)?,
             name: name.to_string(),
             shared: &self.shared,
+            redo: self.log.as_ref().map(|(_, redo)| redo),
         })
     }
 
     /// Deletes a table and all its entries; returns whether it existed.
     pub fn delete_table(&self, name: &str) -> Result<bool> {
-        Ok(self.txn.delete_table(RawTable::new(name))?)
+        let existed = self.txn.delete_table(RawTable::new(name))?;
+        if let Some((_, redo)) = &self.log {
+            redo.lock().drop_table(name);
+        }
+        Ok(existed)
     }
 
     /// Names of all tables, including ones created in this transaction.
@@ -59,43 +88,87 @@ impl WriteTxn {
             .txn
             .list_tables()?
             .map(|handle| handle.name().to_string())
+            .filter(|name| !is_private_table(name))
             .collect())
     }
 
     /// Makes every change visible to new snapshots, and durable if the mode says so.
     pub fn commit(self) -> Result<()> {
-        let durable = self.shared.mode.durable_commits();
-        let txn = self.txn;
-        self.shared
-            .observe(contained("a commit", || Ok(txn.commit()?)))?;
-        if durable {
-            self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.shared.dirty.store(true, Ordering::Release);
-        }
-        self.shared.count_commit();
-        Ok(())
+        self.finish(Ending::Mode)
     }
 
     /// Commits and makes this and every earlier commit durable regardless of the mode.
-    pub fn commit_durable(mut self) -> Result<()> {
-        if self.shared.mode.has_files() {
-            self.txn
-                .set_durability(redb::Durability::Immediate)
-                .map_err(|err| StorageError::engine("set durability", err))?;
-        }
-        let txn = self.txn;
-        self.shared
-            .observe(contained("a commit", || Ok(txn.commit()?)))?;
-        self.shared.dirty.store(false, Ordering::Release);
-        self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
-        self.shared.count_commit();
-        Ok(())
+    pub fn commit_durable(self) -> Result<()> {
+        self.finish(Ending::Synced)
+    }
+
+    /// Commits as a checkpoint: the data file durably, with the log position it now holds,
+    /// after which the log's older segments go.
+    pub(crate) fn commit_checkpoint(self) -> Result<()> {
+        self.finish(Ending::Checkpoint)
     }
 
     /// Discards every change.
     pub fn abort(self) -> Result<()> {
         Ok(self.txn.abort()?)
+    }
+
+    fn finish(self, ending: Ending) -> Result<()> {
+        let WriteTxn {
+            mut txn,
+            shared,
+            log,
+        } = self;
+        let Some((wal, redo)) = log else {
+            // Memory-only: nothing reaches a disk.
+            shared.observe(contained("a commit", || Ok(txn.commit()?)))?;
+            shared.count_commit();
+            return Ok(());
+        };
+        let redo = redo.into_inner();
+        let checkpoint = ending == Ending::Checkpoint
+            && (!redo.is_empty() || wal.has_uncheckpointed())
+            || (!redo.is_empty() && wal.checkpoint_due(redo.payload_len()));
+        // A checkpoint's own record needs no sync: the durable data-file commit holds it.
+        let sync = !checkpoint && (ending == Ending::Synced || shared.mode.durable_commits());
+        let appended = if redo.is_empty() {
+            None
+        } else {
+            let key = shared.sealing_key();
+            Some(shared.observe(wal.append(redo.into_buf(), key, sync))?)
+        };
+        if appended.is_none() && sync && ending == Ending::Synced {
+            // Nothing new, but earlier unsynced records (memory-first) must be durable now.
+            if shared.observe(wal.sync())? {
+                shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let checkpoint_lsn = wal.last_lsn();
+        if checkpoint {
+            write_checkpoint(&txn, checkpoint_lsn)?;
+            txn.set_durability(redb::Durability::Immediate)
+                .map_err(|err| StorageError::engine("set durability", err))?;
+        }
+        if let Err(err) = contained("a commit", || Ok(txn.commit()?)) {
+            // Never acknowledged: the record must not be replayed ahead of later ones.
+            if let Some(appended) = appended {
+                wal.undo(appended);
+            }
+            return shared.observe(Err(err));
+        }
+        if checkpoint {
+            wal.checkpointed(checkpoint_lsn);
+            shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+            shared.dirty.store(false, Ordering::Release);
+        } else if appended.is_some() {
+            if sync {
+                shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+            } else {
+                shared.dirty.store(true, Ordering::Release);
+            }
+        }
+        shared.count_commit();
+        Ok(())
     }
 }
 
@@ -105,6 +178,8 @@ pub struct TableWriter<'txn> {
     name: String,
     /// Where a write that disables the data file (a full disk) is recorded.
     shared: &'txn Shared,
+    /// The transaction's redo record, when it has a log.
+    redo: Option<&'txn Mutex<Redo>>,
 }
 
 impl TableWriter<'_> {
@@ -115,14 +190,23 @@ impl TableWriter<'_> {
         self.shared.observe(contained("a write", || {
             let result = table.insert(key, value).map(|_| ());
             result.map_err(|err| entry_error(name, err, key.len() + value.len()))
-        }))
+        }))?;
+        if let Some(redo) = self.redo {
+            redo.lock().put(name, key, value);
+        }
+        Ok(())
     }
 
     /// Removes `key`; returns whether it was present.
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         let table = &mut self.table;
-        self.shared
-            .observe(contained("a delete", || Ok(table.remove(key)?.is_some())))
+        let existed = self
+            .shared
+            .observe(contained("a delete", || Ok(table.remove(key)?.is_some())))?;
+        if let (true, Some(redo)) = (existed, self.redo) {
+            redo.lock().delete(&self.name, key);
+        }
+        Ok(existed)
     }
 
     /// Looks up `key`, passing the stored value to `read`.
@@ -144,7 +228,7 @@ impl TableWriter<'_> {
         limit: usize,
     ) -> Result<usize> {
         let table = &mut self.table;
-        contained("a range delete", || {
+        let keys = contained("a range delete", || {
             let mut keys = Vec::new();
             for item in table.range::<&[u8]>((start, end))?.take(limit) {
                 let (key, _) = item?;
@@ -153,8 +237,16 @@ impl TableWriter<'_> {
             for key in &keys {
                 table.remove(key.as_slice())?;
             }
-            Ok(keys.len())
-        })
+            Ok(keys)
+        })?;
+        if let Some(redo) = self.redo {
+            // Logged key by key: replay must remove exactly these, whatever the range holds.
+            let mut redo = redo.lock();
+            for key in &keys {
+                redo.delete(&self.name, key);
+            }
+        }
+        Ok(keys.len())
     }
 
     /// Visits the entries with keys starting with `prefix`, in order, until `visit` returns false.

@@ -15,6 +15,8 @@ use cairn_storage::{StorageError, StorageMode, Store, StoreConfig};
 const FILESYSTEM_BYTES: u64 = 8 << 20;
 const FILLER_BYTES: usize = 3 << 20;
 const VALUE_BYTES: usize = 16 << 10;
+/// Log bytes between checkpoints: 512 KiB, a sixteenth of the scratch filesystem.
+const CHECKPOINT_BYTES: u64 = 512 << 10;
 
 /// A tmpfs mounted for the test's lifetime.
 struct Mount(PathBuf);
@@ -54,7 +56,12 @@ fn writes_resume_after_a_full_disk_gets_space_back() {
     let filler = mount.0.join("filler");
     std::fs::write(&filler, vec![1u8; FILLER_BYTES]).expect("filler");
     let dir = mount.0.join("db");
-    let store = Store::open(&StoreConfig::new(&dir, StorageMode::Persistent)).expect("open");
+    // The write-ahead log holds commits until a checkpoint copies them into the data file,
+    // and a reopen replays it into that file before the segments go: on a disk this small,
+    // checkpoints must come often enough that log and replay fit beside each other.
+    let mut config = StoreConfig::new(&dir, StorageMode::Persistent);
+    config.wal.checkpoint_bytes = CHECKPOINT_BYTES;
+    let store = Store::open(&config).expect("open");
     let mut acknowledged = Vec::new();
     let mut full = None;
     for key in 0..10_000u32 {

@@ -25,9 +25,17 @@ fn write_marker(store: &Store, count: u32) -> TestResult {
     Ok(())
 }
 
+/// Whether any file under `dir` (the write-ahead log's folder included) holds `needle`.
 fn files_contain(dir: &std::path::Path, needle: &[u8]) -> std::io::Result<bool> {
     for entry in std::fs::read_dir(dir)? {
-        let bytes = std::fs::read(entry?.path())?;
+        let path = entry?.path();
+        if path.is_dir() {
+            if files_contain(&path, needle)? {
+                return Ok(true);
+            }
+            continue;
+        }
+        let bytes = std::fs::read(path)?;
         if bytes.windows(needle.len()).any(|w| w == needle) {
             return Ok(true);
         }
@@ -42,6 +50,21 @@ fn an_encrypted_store_writes_no_plaintext_and_needs_its_key() -> TestResult {
     {
         let store = Store::open(&config(dir.path(), Some(key.clone())))?;
         write_marker(&store, 2_000)?;
+        // While open, the commit lives in the write-ahead log (sealed) and in the data file.
+        let wal = dir.path().join(cairn_storage::WAL_DIR_NAME);
+        let logged: u64 = std::fs::read_dir(&wal)?
+            .map(|entry| Ok(entry?.metadata()?.len()))
+            .sum::<std::io::Result<u64>>()?;
+        assert!(
+            logged > 2_000 * 20,
+            "the commit is in the log ({logged} bytes)"
+        );
+        for needle in [&b"ZEBRA"[..], b"QUOKKA", b"secret-table-name"] {
+            assert!(
+                !files_contain(dir.path(), needle)?,
+                "plaintext {needle:?} on disk while open"
+            );
+        }
     }
     for needle in [&b"ZEBRA"[..], b"QUOKKA", b"secret-table-name"] {
         assert!(

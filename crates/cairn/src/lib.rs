@@ -34,8 +34,9 @@ pub use cairn_engine::{
     Compression, CompressionStats, Config, Database, DatabaseStats, DocChange, EngineError,
     Extension, ExtensionKind, ExtensionSpec, ExtensionTxn, Finding, IntegrityReport, KeySource,
     PendingCommit, Result, RotationReport, StorageError, StorageMode, Transaction, Upserted,
-    DATA_FILE_NAME, DEFAULT_ZSTD_LEVEL, KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS,
-    SYSTEM_COLLECTION_PREFIX, TRAIN_MIN_DOCS,
+    WalSettings, DATA_FILE_NAME, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_INTERVAL,
+    DEFAULT_ZSTD_LEVEL, KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX,
+    TRAIN_MIN_DOCS, WAL_DIR_NAME,
 };
 
 /// Backups: take (`Database::backup`), verify, restore (to a point in time).

@@ -190,6 +190,12 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
             "note: the database was not closed cleanly (crash or power loss); recovered on open"
         );
     }
+    if report.log_records_replayed > 0 {
+        println!(
+            "note: {} write-ahead log records (commits after the last checkpoint) verified and replayed on open",
+            report.log_records_replayed
+        );
+    }
     for finding in &report.findings {
         println!("finding: {finding}");
     }

@@ -28,9 +28,14 @@ pub const SIGKILL: i32 = 9;
 /// Changes requested per `cairn changes` call; the engine's `MAX_CHANGES_PER_READ`.
 const CHANGES_PAGE: usize = 10_000;
 
+/// Environment variable naming another copy of the binary to drive (for long runs outside
+/// the build, e.g. the write-ahead log torture, whose binaries are copied out first).
+pub const CAIRN_BIN_ENV: &str = "CAIRN_TEST_BIN";
+
 /// A `cairn --data DIR` command, isolated from the caller's `CAIRN_*` environment.
 pub fn cairn(dir: &Path) -> Command {
-    let mut cmd = Command::new(CAIRN);
+    let binary = std::env::var(CAIRN_BIN_ENV).unwrap_or_else(|_| CAIRN.to_string());
+    let mut cmd = Command::new(binary);
     cmd.env_remove("CAIRN_DATA")
         .env_remove("CAIRN_MODE")
         .env_remove("CAIRN_PASSPHRASE")
@@ -73,9 +78,7 @@ pub fn run_err(cmd: &mut Command) -> (String, String) {
 /// that the file was recovered on open, which is expected and not damage.
 pub fn assert_check_passes(dir: &Path) {
     let out = run_ok(cairn(dir).arg("check"));
-    let verdict = out
-        .lines()
-        .find(|line| !line.starts_with("note: the database was not closed cleanly"));
+    let verdict = out.lines().find(|line| !line.starts_with("note: "));
     assert!(
         verdict.is_some_and(|line| line.starts_with("ok")),
         "unexpected `check` output: {out}"

@@ -44,6 +44,13 @@ impl EncryptedBackend {
         Ok(())
     }
 
+    /// The cipher of data key `id`, if the backend holds it (the active key, or the retiring
+    /// one during a rotation): what opens a write-ahead log record sealed under it.
+    pub(crate) fn opener_for(&self, id: u32) -> Option<Cipher> {
+        let id = u16::try_from(id).ok()?;
+        self.keys.read().opener(id).cloned()
+    }
+
     /// The active data key: its id and cipher.
     pub(crate) fn active_key(&self) -> (u32, Cipher) {
         let keys = self.keys.read();
