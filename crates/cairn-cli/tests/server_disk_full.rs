@@ -62,7 +62,10 @@ fn a_full_disk_answers_507_and_writes_resume_once_space_is_freed() {
     };
     let filler = mount.0.join("filler");
     std::fs::write(&filler, vec![1u8; FILLER_BYTES]).expect("filler");
-    let server = Server::start(&mount.0.join("db"), &[]);
+    // The write-ahead log holds commits until a checkpoint copies them into the data file,
+    // and the reopen after the full disk replays it there first: on a 24 MiB disk,
+    // checkpoints must come often enough for log and replay to fit beside each other.
+    let server = Server::start(&mount.0.join("db"), &["--wal-checkpoint-mb", "1"]);
     let http = server.root();
     assert_eq!(http.post("/v1/collections", r#"{"name": "c"}"#).status, 201);
     let mut refused = None;

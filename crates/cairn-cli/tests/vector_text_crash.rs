@@ -32,7 +32,12 @@ fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("source folder") {
         let path = entry.expect("entry").path();
         let name = path.file_name().expect("file name");
-        std::fs::copy(&path, to.join(name)).expect("copy file");
+        if path.is_dir() {
+            // The write-ahead log's `wal/` folder.
+            copy_dir(&path, &to.join(name));
+        } else {
+            std::fs::copy(&path, to.join(name)).expect("copy file");
+        }
     }
 }
 

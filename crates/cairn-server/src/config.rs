@@ -93,6 +93,9 @@ pub struct StorageConfig {
     pub memory_budget_mb: Option<usize>,
     /// Change-log entries to keep (change streams can resume within them).
     pub changelog_retention: Option<u64>,
+    /// MiB of write-ahead log between checkpoints (default 64). Recovery replays at most this
+    /// much into the data file, so it is also the free space a restart after a full disk needs.
+    pub wal_checkpoint_mb: Option<u64>,
 }
 
 /// `[backup]`: where `POST /v1/admin/backup` may write.
@@ -360,6 +363,9 @@ impl ServerConfig {
         }
         if self.storage.changelog_retention == Some(0) {
             return invalid("storage.changelog_retention", "must be at least 1");
+        }
+        if self.storage.wal_checkpoint_mb == Some(0) {
+            return invalid("storage.wal_checkpoint_mb", "must be at least 1");
         }
         Ok(())
     }

@@ -251,6 +251,9 @@ async fn open_database(
     if let Some(retention) = config.storage.changelog_retention {
         db_config.changelog_retention = retention;
     }
+    if let Some(mb) = config.storage.wal_checkpoint_mb {
+        db_config.wal.checkpoint_bytes = mb.saturating_mul(1024 * 1024);
+    }
     let auth = config.auth.enabled;
     let root_password = config.root_password.clone();
     tokio::task::spawn_blocking(move || {

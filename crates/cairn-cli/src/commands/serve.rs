@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Change-log entries to keep (change streams resume within them).
     #[arg(long)]
     pub changelog_retention: Option<u64>,
+    /// MiB of write-ahead log between checkpoints (`[storage] wal_checkpoint_mb`; default 64):
+    /// also the free space a restart after a full disk needs to replay it.
+    #[arg(long)]
+    pub wal_checkpoint_mb: Option<u64>,
     /// Folder online backups (`POST /v1/admin/backup`, `cairn backup --server`) are written
     /// under; without it (or `[backup] root`) the server takes no backups.
     #[arg(long)]
@@ -162,6 +166,7 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     override_with(&mut storage.flush_interval_ms, cli.flush_interval_ms);
     override_with(&mut storage.memory_budget_mb, cli.memory_budget_mb);
     override_with(&mut storage.changelog_retention, args.changelog_retention);
+    override_with(&mut storage.wal_checkpoint_mb, args.wal_checkpoint_mb);
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
