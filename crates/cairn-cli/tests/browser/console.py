@@ -291,6 +291,27 @@ def steps(page):
     expect(page.locator("table.grid tbody tr")).to_have_count(4)
     expect(page.locator("#insert-document")).to_have_count(0)
     shot(page, "13-read-only")
+    # Reading is enough for the plot and the nearest search.
+    page.goto(BASE + "/console#/c/readings/series")
+    expect(page.locator("#series-info")).to_contain_text("buckets")
+    page.goto(BASE + "/console#/c/embeddings/nearest")
+    expect(page.locator("#nearest-run")).to_be_visible()
+    page.click("#logout")
+    expect(page.locator("#login-user")).to_be_visible()
+
+    # A user who may read only `shapes` is not offered the plot or the search elsewhere.
+    api(page, "POST", "/v1/users", {"name": "shapes-only", "password": "shapes-password",
+                                    "role": "none", "grants": {"shapes": "read-only"}})
+    log_in(page, "shapes-only", "shapes-password")
+    expect(page.get_by_role("link", name="shapes")).to_be_visible()
+    expect(page.get_by_role("link", name="readings")).to_have_count(0)
+    page.goto(BASE + "/console#/c/readings/series")
+    expect(page.locator("main .error")).to_be_visible()
+    expect(page.get_by_role("link", name="Plot", exact=True)).to_have_count(0)
+    expect(page.locator("#series-plot")).to_have_count(0)
+    page.goto(BASE + "/console#/c/shapes")
+    expect(page.get_by_role("link", name="Plot", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Nearest", exact=True)).to_be_visible()
     page.click("#logout")
     expect(page.locator("#login-user")).to_be_visible()
 
