@@ -3,8 +3,9 @@
 //! keyboard, creates a collection, inserts shapes (a syntax error and a server validation error
 //! on the way), queries, opens explain, draws the shapes in 3D and checks the canvas is not
 //! blank, opens the metrics and query-statistics pages, tails the change stream, expands a
-//! graph neighbourhood and logs out; then a read-only user is offered no writes and no admin
-//! pages. A screenshot of each view lands under `<target>/tmp/console-screenshots/`.
+//! graph neighbourhood, plots a time series and zooms it, finds a document's nearest
+//! neighbours through a vector index, and logs out; then a read-only user is offered no writes
+//! and no admin pages. A screenshot of each view lands under `<target>/tmp/console-screenshots/`.
 //!
 //! Needs `chromium` and the `playwright` Python package (`.ci/run` installs both). Without
 //! them the test says so and passes, unless `CAIRN_BROWSER_TESTS=1` (set by CI) demands it.
@@ -83,6 +84,8 @@ fn console_works_in_a_real_browser() {
         "07-geometry",
         "10-changes",
         "11-graph",
+        "14-series",
+        "15-nearest",
         "12-logged-out",
         "13-read-only",
     ] {

@@ -7,7 +7,7 @@
 //! the page from loading or sending anything outside this server, so a document that smuggles
 //! markup into a view cannot run a script or exfiltrate what the page shows.
 //!
-//! Third-party libraries (three.js, cytoscape) are vendored, minified, under `console/vendor/`
+//! Third-party libraries (three.js, cytoscape, uPlot) are vendored, minified, under `console/vendor/`
 //! at the versions `THIRD_PARTY.md` names, with their licences.
 
 use axum::extract::Path;
@@ -68,8 +68,12 @@ static ASSETS: &[Asset] = assets![
     "js/views/changes.js" => JS,
     "js/views/metrics.js" => JS,
     "js/views/stats.js" => JS,
+    "js/views/series.js" => JS,
+    "js/views/nearest.js" => JS,
     "vendor/three.min.js" => JS,
     "vendor/cytoscape.min.js" => JS,
+    "vendor/uplot.min.js" => JS,
+    "vendor/uplot.min.css" => "text/css; charset=utf-8",
 ];
 
 /// The console's routes: `/` redirects to `/console`, which serves the page; its files live

@@ -9,6 +9,7 @@ Content-Security-Policy violation or page error fails the run.
 
 import base64
 import json
+import math
 import os
 import sys
 
@@ -66,6 +67,71 @@ def canvas_lit_fraction(page):
             return lit / (pixels.length / 4);
         }"""
     )
+
+
+def plot_stroke_pixels(page):
+    """Pixels of the uPlot canvas in the avg line's colour (#f28e2b): axes, grid and labels
+    are drawn in other colours, so a blank plot has none."""
+    return page.evaluate(
+        """() => {
+            const canvas = document.querySelector('#series-plot canvas');
+            const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let lit = 0;
+            for (let i = 0; i < pixels.length; i += 4) {
+                const [r, g, b, a] = [pixels[i], pixels[i + 1], pixels[i + 2], pixels[i + 3]];
+                if (a > 200 && r > 200 && g > 110 && g < 175 && b < 90) lit += 1;
+            }
+            return lit;
+        }"""
+    )
+
+
+def series_plot(page):
+    """A time-series collection: plot a series, then drag-select a window, which is queried
+    again with buckets sized to the plot."""
+    api(page, "POST", "/v1/series", {"name": "readings", "time_field": "t", "meta_field": "sensor"})
+    points = [{"t": t, "sensor": "s1", "temp": 20 + 5 * math.sin(t / 50)} for t in range(0, 5000, 2)]
+    points += [{"t": t, "sensor": "s2", "temp": 10.0} for t in range(0, 100, 10)]
+    api(page, "POST", "/v1/series/readings/points", {"points": points})
+    page.goto(BASE + "/console#/c/readings/series")
+    expect(page.locator("#series-info")).to_contain_text("over [0, 4999)")
+    page.wait_for_timeout(300)
+    lit = plot_stroke_pixels(page)
+    assert lit > 100, f"the plot shows no line ({lit} pixels of its colour)"
+    before = page.locator("#series-info").inner_text()
+    box = page.locator("#series-plot .u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    expect(page.locator("#series-info")).not_to_have_text(before)
+    zoomed = page.locator("#series-info").inner_text()
+    assert "buckets of 1 over" in zoomed or "buckets of 2 over" in zoomed, zoomed
+    assert plot_stroke_pixels(page) > 100, "the zoomed plot shows no line"
+    shot(page, "14-series")
+
+
+def nearest_search(page):
+    """The k nearest documents of a document through a vector index, with their distances."""
+    api(page, "POST", "/v1/collections", {"name": "embeddings"})
+    for doc in ({"_id": 1, "kind": "fruit", "emb": {"$vector": [0.9, 0.1, 0.0]}},
+                {"_id": 2, "kind": "fruit", "emb": {"$vector": [0.8, 0.3, 0.1]}},
+                {"_id": 3, "kind": "tool", "emb": {"$vector": [0.1, 0.9, 0.2]}}):
+        api(page, "POST", "/v1/collections/embeddings/documents", doc)
+    api(page, "POST", "/v1/collections/embeddings/indexes",
+        {"name": "by_emb", "fields": ["emb"], "kind": "vector", "dims": 3, "metric": "cosine"})
+    page.goto(BASE + "/console#/c/embeddings/nearest")
+    page.select_option("#nearest-document", label="1")
+    page.fill("#nearest-k", "2")
+    page.click("#nearest-run")
+    rows = page.locator("#result-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#result-table thead")).to_contain_text("_distance")
+    expect(rows.nth(0)).to_contain_text("1")
+    expect(rows.nth(1)).to_contain_text("fruit")
+    expect(page.locator("#result-table")).not_to_contain_text("tool")
+    shot(page, "15-nearest")
 
 
 def insert(page, text):
@@ -207,6 +273,9 @@ def steps(page):
     expect(page.locator(".detail")).to_contain_text("box")
     shot(page, "11-graph")
 
+    series_plot(page)
+    nearest_search(page)
+
     page.click("#logout")
     expect(page.locator("#login-user")).to_be_visible()
     shot(page, "12-logged-out")
@@ -222,6 +291,27 @@ def steps(page):
     expect(page.locator("table.grid tbody tr")).to_have_count(4)
     expect(page.locator("#insert-document")).to_have_count(0)
     shot(page, "13-read-only")
+    # Reading is enough for the plot and the nearest search.
+    page.goto(BASE + "/console#/c/readings/series")
+    expect(page.locator("#series-info")).to_contain_text("buckets")
+    page.goto(BASE + "/console#/c/embeddings/nearest")
+    expect(page.locator("#nearest-run")).to_be_visible()
+    page.click("#logout")
+    expect(page.locator("#login-user")).to_be_visible()
+
+    # A user who may read only `shapes` is not offered the plot or the search elsewhere.
+    api(page, "POST", "/v1/users", {"name": "shapes-only", "password": "shapes-password",
+                                    "role": "none", "grants": {"shapes": "read-only"}})
+    log_in(page, "shapes-only", "shapes-password")
+    expect(page.get_by_role("link", name="shapes")).to_be_visible()
+    expect(page.get_by_role("link", name="readings")).to_have_count(0)
+    page.goto(BASE + "/console#/c/readings/series")
+    expect(page.locator("main .error")).to_be_visible()
+    expect(page.get_by_role("link", name="Plot", exact=True)).to_have_count(0)
+    expect(page.locator("#series-plot")).to_have_count(0)
+    page.goto(BASE + "/console#/c/shapes")
+    expect(page.get_by_role("link", name="Plot", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Nearest", exact=True)).to_be_visible()
     page.click("#logout")
     expect(page.locator("#login-user")).to_be_visible()
 

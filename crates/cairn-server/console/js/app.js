@@ -4,7 +4,7 @@
 
 import { call, login, setToken, hasToken, whenUnauthorized, ApiFailure } from "./api.js";
 import { h, replace, toast, errorBox } from "./dom.js";
-import { setUser, currentUser, isAdmin } from "./session.js";
+import { setUser, currentUser, isAdmin, canRead } from "./session.js";
 import * as collections from "./views/collections.js";
 import * as documents from "./views/documents.js";
 import * as query from "./views/query.js";
@@ -13,6 +13,8 @@ import * as schema from "./views/schema.js";
 import * as geometry from "./views/geometry.js";
 import * as graph from "./views/graph.js";
 import * as changes from "./views/changes.js";
+import * as series from "./views/series.js";
+import * as nearest from "./views/nearest.js";
 import * as metrics from "./views/metrics.js";
 import * as stats from "./views/stats.js";
 
@@ -28,12 +30,20 @@ const COLLECTION_TABS = [
   ["schema", "Schema", schema],
   ["geometry", "3D", geometry],
   ["changes", "Changes", changes],
+  ["series", "Plot", series],
+  ["nearest", "Nearest", nearest],
 ];
+/** Tabs offered only to users who may read the collection (plots and searches read data). */
+const READ_TABS = new Set(["series", "nearest"]);
+
+function offered(collection) {
+  return COLLECTION_TABS.filter(([path]) => !READ_TABS.has(path) || canRead(collection));
+}
 
 function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   if (parts[0] === "c" && parts[1]) {
-    const tab = COLLECTION_TABS.find(([path]) => path === (parts[2] ?? "")) ?? COLLECTION_TABS[0];
+    const tab = offered(parts[1]).find(([path]) => path === (parts[2] ?? "")) ?? COLLECTION_TABS[0];
     return { view: tab[2], params: { collection: parts[1], tab: tab[0] } };
   }
   if (parts[0] === "graph") return { view: graph, params: {} };
@@ -53,7 +63,7 @@ function navigation(active) {
 function collectionTabs(collection, tab) {
   return h("nav.tabs", { "aria-label": `Collection ${collection}` },
     h("span.crumb", {}, collection),
-    COLLECTION_TABS.map(([path, label]) => {
+    offered(collection).map(([path, label]) => {
       const hash = `#/c/${encodeURIComponent(collection)}${path ? `/${path}` : ""}`;
       return h("a", { href: hash, "aria-current": tab === path ? "page" : null }, label);
     }));
