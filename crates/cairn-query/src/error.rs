@@ -40,6 +40,16 @@ pub enum QueryError {
     /// A pagination cursor is malformed or belongs to a different query.
     #[error("invalid cursor: {0}")]
     InvalidCursor(String),
+    /// An "as of" read asked for a point that cannot be answered exactly: after the latest
+    /// commit, or before the collection was created, dropped and recreated, or renamed.
+    /// (A point before change-log retention is [`EngineError::ChangeLogTrimmed`].)
+    #[error("cannot read as of sequence {seq}: {reason}")]
+    AsOfUnavailable {
+        /// The sequence number the read asked for (or its time resolved to).
+        seq: u64,
+        /// Why that point cannot be answered.
+        reason: String,
+    },
     /// An index error.
     #[error(transparent)]
     Index(#[from] IndexError),

@@ -12,6 +12,7 @@
 //! * [`exec`]: running a plan over one snapshot, under a time budget; [`cancel`]: stopping it
 //!   early when its caller has left.
 //! * [`find`]: `find`, `count`, `distinct`, `explain`.
+//! * [`as_of`](mod@as_of): time travel, reads as of an earlier commit from the change log.
 //! * [`bulk`]: `update_many` and `delete_many`, atomic, with dry runs.
 //! * [`statistics`]: per-shape query statistics and the slow-query log, fed by the caller.
 //! * [`aggregate`](mod@aggregate): the pipeline (`$match`, `$project`, `$group`, `$sort`,
@@ -21,6 +22,7 @@
 
 pub mod access;
 pub mod aggregate;
+pub mod as_of;
 pub mod bulk;
 pub mod cancel;
 mod error;
@@ -38,6 +40,7 @@ pub mod ranked;
 pub mod statistics;
 
 pub use aggregate::{aggregate, Pipeline};
+pub use as_of::{count_as_of, find_as_of, get_as_of, resolve_as_of, AsOf};
 pub use bulk::{delete_many, update_many, BulkOptions, BulkReport};
 pub use error::{QueryError, Result};
 pub use filter::{Filter, Op, DOCUMENT_LEVEL_PATH};

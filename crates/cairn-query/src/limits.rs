@@ -17,6 +17,10 @@ pub const MAX_RESULT_DOCUMENTS: usize = 100_000;
 /// Memory a sort (or `$sort` stage) may buffer. A larger sort fails with a clear error
 /// (add an index on the sort field, or a limit); it does not spill.
 pub const MAX_SORT_BYTES: usize = 256 * 1024 * 1024;
+/// Distinct documents of one collection changed since an "as of" point that one as-of read
+/// holds (their versions at that point are kept in memory over the present snapshot); an
+/// older point fails with a clear error instead of growing without bound.
+pub const MAX_AS_OF_CHANGED_DOCUMENTS: usize = 1_000_000;
 /// Default time budget of one query.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(30);
 /// Entries the planner counts in an index range to estimate it exactly; past this it uses

@@ -473,6 +473,14 @@ impl From<QueryError> for ApiError {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "limit_exceeded", message)
                     .with_details(json!({ "what": what, "limit": limit, "hint": hint }))
             }
+            // The point exists in no answerable form (after the latest commit, before the
+            // collection's create, drop or rename): a request the client must change.
+            QueryError::AsOfUnavailable { seq, reason } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "as_of_unavailable",
+                message,
+            )
+            .with_details(json!({ "seq": seq, "reason": reason })),
             QueryError::Index(index) => ApiError::from(index),
             QueryError::Model(err) => match err.downcast::<GeoError>() {
                 Ok(geo) => ApiError::from(*geo),

@@ -104,6 +104,7 @@ pub use cairn_timeseries as timeseries;
 
 pub use cairn_index::{create_index, drop_index, list_indexes, IndexInfo, IndexKind, IndexSpec};
 pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindResult, Query};
+pub use cairn_query::{count_as_of, find_as_of, get_as_of, resolve_as_of, AsOf};
 pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;

@@ -17,7 +17,7 @@ use crate::auth::credentials::Credentials;
 use crate::auth::Need;
 use crate::body::{check_document, DocumentBody, JsonBody};
 use crate::collection_name::{self, CollectionName};
-use crate::extract::{parse_doc_id, ApiPath};
+use crate::extract::{parse_doc_id, ApiPath, ApiQuery};
 use crate::idempotency::{self, Answer, Idempotent};
 use crate::openapi::{
     AddressedDocument, DocIdSchema, Document, ErrorResponses, ExpectedSchema, PatchSchema,
@@ -90,6 +90,18 @@ pub struct BatchWritten {
     pub seq: u64,
 }
 
+/// Query parameters of a document read.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetQuery {
+    /// Read the document as it was at this point: a commit sequence number (`1234`) or an
+    /// RFC 3339 time, within change-log retention (410 `change_log_trimmed` before it, 422
+    /// `as_of_unavailable` after the latest commit or before the collection's creation, drop
+    /// or rename); 404 if the document did not exist then.
+    #[param(max_length = 64)]
+    as_of: Option<String>,
+}
+
 /// Path of a document route.
 #[derive(Debug, Deserialize)]
 pub struct DocPath {
@@ -160,27 +172,41 @@ pub async fn insert(
 /// Reads a document.
 #[utoipa::path(get, operation_id = "get_document", path = "/v1/collections/{collection}/documents/{id}", tag = "documents",
     params(CollectionName,
-           ("id" = String, Path, description = "Document id: a UUID, an integer, or a string (quote numeric strings: \"123\")", min_length = 1, max_length = 1024)),
+           ("id" = String, Path, description = "Document id: a UUID, an integer, or a string (quote numeric strings: \"123\")", min_length = 1, max_length = 1024),
+           GetQuery),
     responses((status = 200, description = "The document", body = Document), ErrorResponses))]
 pub async fn get(
     State(state): State<SharedState>,
     credentials: Credentials,
     ApiPath(path): ApiPath<DocPath>,
+    ApiQuery(query): ApiQuery<GetQuery>,
 ) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
+    let as_of = query
+        .as_of
+        .as_deref()
+        .map(crate::routes::queries::parse_as_of)
+        .transpose()?;
     let need = Need::read(&collection);
-    let text = state
-        .read(credentials, need, move |db, _| {
-            match db.get(&collection, &id)? {
-                Some(doc) => {
-                    let mut text = String::with_capacity(JSON_RESPONSE_CAPACITY_BYTES);
-                    doc.write_json(&mut text);
-                    Ok(text)
-                }
-                None => Err(not_found(&collection, &id)),
+    let read = move |db: &cairn::Database, _: &_| {
+        let doc = match as_of {
+            Some(as_of) => cairn::get_as_of(db, &collection, &id, as_of)?,
+            None => db.get(&collection, &id)?,
+        };
+        match doc {
+            Some(doc) => {
+                let mut text = String::with_capacity(JSON_RESPONSE_CAPACITY_BYTES);
+                doc.write_json(&mut text);
+                Ok(text)
             }
-        })
-        .await?;
+            None => Err(not_found(&collection, &id)),
+        }
+    };
+    // An as-of read walks the change log: the scan lane, so point reads never wait on it.
+    let text = match as_of {
+        Some(_) => state.scan(credentials, need, read).await?,
+        None => state.read(credentials, need, read).await?,
+    };
     Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::Json;
 use cairn::query::aggregate::Stage;
 use cairn::query::{parse_sort, Pipeline, Projection};
-use cairn::{Filter, JsonExpression, Query, Value};
+use cairn::{AsOf, DateTime, Filter, JsonExpression, Query, Value};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -61,6 +61,13 @@ pub struct QueryRequest {
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 86_400_000)]
     #[serde(default)]
     pub max_time_ms: Option<u64>,
+    /// Read the collection as it was at this point: a commit sequence number (`"1234"`) or
+    /// an RFC 3339 time, within change-log retention (410 `change_log_trimmed` before it,
+    /// 422 `as_of_unavailable` after the latest commit or before the collection's creation,
+    /// drop or rename). Runs as a scan (indexes describe the present); no cursor.
+    #[schema(value_type = Option<String>, max_length = 64)]
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 /// One page of query results.
@@ -82,6 +89,11 @@ pub struct CountRequest {
     #[schema(value_type = Option<FilterSchema>)]
     #[serde(default)]
     pub filter: Option<JsonExpression>,
+    /// Count as of this point: a commit sequence number (`"1234"`) or an RFC 3339 time, as
+    /// in `query`.
+    #[schema(value_type = Option<String>, max_length = 64)]
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 /// The number of matching documents.
@@ -186,6 +198,7 @@ pub async fn query(
 ) -> Result<JsonBytes, ApiError> {
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let shape = ShapeParts::of(&request);
+    let as_of = request.as_of.as_deref().map(parse_as_of).transpose()?;
     let mut query = build_query(request)?;
     let max_bytes = state.limits.max_response_bytes;
     // Half the limit in encoded bytes: the JSON of a page is usually larger.
@@ -196,7 +209,10 @@ pub async fn query(
         .scan(credentials, need, move |db, _| {
             query.time_budget = time_left(deadline);
             let started = Instant::now();
-            let page = cairn::find(db, &collection, &query)?;
+            let page = match as_of {
+                Some(as_of) => cairn::find_as_of(db, &collection, &query, as_of)?,
+                None => cairn::find(db, &collection, &query)?,
+            };
             stats::note(
                 &recorder,
                 &Observation {
@@ -249,10 +265,12 @@ pub async fn count(
     OptionalJsonBody(request): OptionalJsonBody<CountRequest>,
 ) -> Result<Json<CountResponse>, ApiError> {
     let filter = parse_filter(request.filter)?;
+    let as_of = request.as_of.as_deref().map(parse_as_of).transpose()?;
     let need = Need::read(&collection);
     let count = state
-        .scan(credentials, need, move |db, _| {
-            Ok(cairn::count(db, &collection, &filter)?)
+        .scan(credentials, need, move |db, _| match as_of {
+            Some(as_of) => Ok(cairn::count_as_of(db, &collection, &filter, as_of)?),
+            None => Ok(cairn::count(db, &collection, &filter)?),
         })
         .await?;
     Ok(Json(CountResponse { count }))
@@ -295,6 +313,13 @@ pub async fn explain(
 ) -> Result<Json<ExplainResponse>, ApiError> {
     let deadline = Instant::now() + time_budget(&state, request.max_time_ms)?;
     let shape = ShapeParts::of(&request);
+    if request.as_of.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "`as_of` is not supported by explain: as-of queries always scan",
+        )
+        .with_details(serde_json::json!({ "field": "as_of" })));
+    }
     let mut query = build_query(request)?;
     let need = Need::read(&collection);
     let recorder = state.clone();
@@ -448,6 +473,27 @@ pub fn build_query(request: QueryRequest) -> Result<Query, ApiError> {
     query.skip = skip;
     query.after = request.cursor;
     Ok(query)
+}
+
+/// Parses an `as_of` point: digits are a commit sequence number, anything else an RFC 3339
+/// time; 400 `invalid_as_of` otherwise.
+pub fn parse_as_of(text: &str) -> Result<AsOf, ApiError> {
+    let invalid = |reason: String| {
+        ApiError::bad_request(
+            "invalid_as_of",
+            format!("`as_of` must be a sequence number or an RFC 3339 time: {reason}"),
+        )
+        .with_details(serde_json::json!({ "field": "as_of" }))
+    };
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(AsOf::Seq)
+            .map_err(|_| invalid("the sequence number is too large".to_string()));
+    }
+    DateTime::parse_rfc3339(text)
+        .map(AsOf::Time)
+        .map_err(|err| invalid(err.to_string()))
 }
 
 /// 400 `invalid_request` when a number in the request is over its limit.

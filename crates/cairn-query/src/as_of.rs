@@ -1,0 +1,312 @@
+//! Time travel: `get`, `find` and `count` "as of" an earlier commit, within change-log
+//! retention.
+//!
+//! How: take one current read snapshot (at sequence `S`), then read the change log from the
+//! requested point `n` up to `S` through the engine's public reader
+//! ([`Database::changes_after`]). For every document of the collection changed after `n`, the
+//! *first* such change's old document is the document as of `n` (none for an insert) — the
+//! same as undoing every newer change newest first, without holding them all. The answer is
+//! the snapshot with those documents overlaid. Cost: O(changes in the whole database since
+//! `n`) to read the log, memory O(distinct documents of the collection changed since `n`),
+//! plus, for `find`/`count`, a full scan of the collection: secondary indexes describe the
+//! present, so as-of reads never use them.
+//!
+//! Points that cannot be answered exactly are typed errors, never a guess: before retention
+//! ([`cairn_engine::EngineError::ChangeLogTrimmed`]), after the latest commit, or a collection
+//! created, dropped or renamed after the point ([`QueryError::AsOfUnavailable`]).
+
+use std::collections::BTreeMap;
+
+use cairn_doc::{DateTime, DocId, Value};
+use cairn_engine::limits::MAX_CHANGES_PER_READ;
+use cairn_engine::{ChangeOp, Database, EngineError, Transaction};
+
+use crate::error::{QueryError, Result};
+use crate::filter::Filter;
+use crate::limits::{MAX_AS_OF_CHANGED_DOCUMENTS, MAX_RESULT_DOCUMENTS, MAX_SORT_BYTES};
+use crate::query::{sort_key, Query};
+use crate::ranked::ranked_of;
+
+/// The point a read travels back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// Right after the commit with this sequence number (0: before the first commit).
+    Seq(u64),
+    /// Right before the first commit stamped later than this time: the state a read at that
+    /// time would have seen (commit times come from the writer's clock).
+    Time(DateTime),
+}
+
+/// One collection as of a point: the present snapshot plus the older versions of the
+/// documents changed since.
+struct Reconstruction {
+    txn: Transaction,
+    collection: String,
+    /// Documents changed after the point: their version at the point (`None`: absent).
+    overlay: BTreeMap<DocId, Option<Value>>,
+}
+
+/// Resolves `as_of` to a sequence number the change log can still answer from: the
+/// requested one, or for a time the last commit before the first one stamped after it.
+pub fn resolve_as_of(db: &Database, as_of: AsOf) -> Result<u64> {
+    let latest = db.last_seq();
+    let seq = match as_of {
+        AsOf::Seq(seq) => seq,
+        AsOf::Time(at) => seq_at_time(db, at)?,
+    };
+    if seq > latest {
+        return Err(unavailable(
+            seq,
+            format!("the latest commit is sequence {latest}"),
+        ));
+    }
+    Ok(seq)
+}
+
+/// The document `id` of `collection` as it was at `as_of`; `None` if it did not exist then.
+pub fn get_as_of(
+    db: &Database,
+    collection: &str,
+    id: &DocId,
+    as_of: AsOf,
+) -> Result<Option<Value>> {
+    let mut state = reconstruct(db, collection, as_of)?;
+    match state.overlay.remove(id) {
+        Some(then) => Ok(then),
+        None => Ok(state.txn.get(&state.collection, id)?),
+    }
+}
+
+/// Runs `query` over the collection as it was at `as_of`: filter, sort, skip, limit and
+/// projection as [`crate::find`]; by scan (indexes describe the present). Cursors (`after`)
+/// and ranking conditions (`$near`...) are refused: both need indexes of that moment.
+pub fn find_as_of(
+    db: &Database,
+    collection: &str,
+    query: &Query,
+    as_of: AsOf,
+) -> Result<crate::FindResult> {
+    if query.after.is_some() {
+        return Err(QueryError::invalid(
+            "after",
+            "cursors are not supported with as_of; use skip and limit",
+        ));
+    }
+    if ranked_of(&query.filter)?.is_some() {
+        return Err(QueryError::invalid(
+            "filter",
+            "ranking conditions need an index and indexes describe the present; not supported with as_of",
+        ));
+    }
+    let state = reconstruct(db, collection, as_of)?;
+    let mut matched: Vec<(Vec<u8>, Value)> = Vec::new();
+    let mut sort_bytes = 0usize;
+    let mut examined = 0u64;
+    let mut overflow = None;
+    state.each_document(|id, doc| {
+        examined += 1;
+        if !query.filter.matches(doc) {
+            return Ok(true);
+        }
+        let mut doc_key = Vec::new();
+        id.encode_key(&mut doc_key).map_err(EngineError::from)?;
+        let mut key = Vec::new();
+        sort_key(&query.sort, doc, &doc_key, &mut key);
+        sort_bytes =
+            sort_bytes.saturating_add(key.len() + cairn_doc::encoded_len(doc).unwrap_or(0));
+        if sort_bytes > MAX_SORT_BYTES {
+            overflow = Some(QueryError::TooLarge {
+                what: "as-of query memory",
+                limit: MAX_SORT_BYTES as u64,
+                hint: "narrow the filter",
+            });
+            return Ok(false);
+        }
+        matched.push((key, doc.clone()));
+        Ok(true)
+    })?;
+    if let Some(err) = overflow {
+        return Err(err);
+    }
+    matched.sort_by(|a, b| a.0.cmp(&b.0));
+    let take = query.limit.unwrap_or(MAX_RESULT_DOCUMENTS);
+    let remaining = matched.len().saturating_sub(query.skip);
+    if take > MAX_RESULT_DOCUMENTS && remaining > MAX_RESULT_DOCUMENTS {
+        return Err(QueryError::TooLarge {
+            what: "as-of result documents",
+            limit: MAX_RESULT_DOCUMENTS as u64,
+            hint: "add a limit (as-of reads have no cursor)",
+        });
+    }
+    let documents = matched
+        .into_iter()
+        .skip(query.skip)
+        .take(take)
+        .map(|(_, doc)| match &query.projection {
+            Some(projection) => projection.apply(doc),
+            None => doc,
+        })
+        .collect();
+    let stats = crate::exec::ExecStats {
+        docs_examined: examined,
+        ..Default::default()
+    };
+    Ok(crate::FindResult {
+        documents,
+        cursor: None,
+        stats,
+        plan: "as-of scan (the current snapshot with newer changes undone from the change log)"
+            .to_string(),
+    })
+}
+
+/// Counts the documents of the collection matching `filter` as it was at `as_of` (by scan).
+pub fn count_as_of(db: &Database, collection: &str, filter: &Filter, as_of: AsOf) -> Result<u64> {
+    if ranked_of(filter)?.is_some() {
+        return Err(QueryError::invalid(
+            "filter",
+            "ranking conditions are not supported with as_of",
+        ));
+    }
+    let state = reconstruct(db, collection, as_of)?;
+    let mut n = 0u64;
+    state.each_document(|_, doc| {
+        n += u64::from(filter.matches(doc));
+        Ok(true)
+    })?;
+    Ok(n)
+}
+
+impl Reconstruction {
+    /// Visits every document of the collection as of the point, in no particular order,
+    /// until `visit` returns false.
+    fn each_document(
+        mut self,
+        mut visit: impl FnMut(&DocId, &Value) -> Result<bool>,
+    ) -> Result<()> {
+        let mut failure = None;
+        let mut stopped = false;
+        let overlay = &self.overlay;
+        self.txn.for_each(&self.collection, |id, doc| {
+            if overlay.contains_key(id) {
+                return true;
+            }
+            match visit(id, doc) {
+                Ok(go_on) => {
+                    stopped = !go_on;
+                    go_on
+                }
+                Err(err) => {
+                    failure = Some(err);
+                    false
+                }
+            }
+        })?;
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        if stopped {
+            return Ok(());
+        }
+        for (id, then) in &self.overlay {
+            if let Some(doc) = then {
+                if !visit(id, doc)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The present snapshot of `collection` and the versions at `as_of` of every document
+/// changed since.
+fn reconstruct(db: &Database, collection: &str, as_of: AsOf) -> Result<Reconstruction> {
+    let seq = resolve_as_of(db, as_of)?;
+    let mut txn = db.read()?;
+    let present = txn.snapshot_seq();
+    let meta = txn.collection_meta(collection)?;
+    let mut overlay: BTreeMap<DocId, Option<Value>> = BTreeMap::new();
+    let mut after = seq;
+    while after < present {
+        let changes = db.changes_after(after, MAX_CHANGES_PER_READ)?;
+        let Some(last) = changes.last() else { break };
+        after = last.seq;
+        for change in changes.into_iter().filter(|c| c.seq <= present) {
+            if change.collection_id != meta.id {
+                continue;
+            }
+            match change.op {
+                ChangeOp::Insert | ChangeOp::Update | ChangeOp::Delete => {}
+                ChangeOp::CreateCollection
+                | ChangeOp::DropCollection
+                | ChangeOp::RenameCollection { .. } => {
+                    return Err(unavailable(
+                        seq,
+                        format!(
+                            "collection `{collection}` had `{}` at sequence {}, after the point: \
+                             reads by its present name cannot be answered exactly before that",
+                            change.op.name(),
+                            change.seq
+                        ),
+                    ));
+                }
+                _ => continue,
+            }
+            let Some(id) = change.id else { continue };
+            if overlay.contains_key(&id) {
+                continue;
+            }
+            if overlay.len() >= MAX_AS_OF_CHANGED_DOCUMENTS {
+                return Err(QueryError::TooLarge {
+                    what: "documents changed since the as-of point",
+                    limit: MAX_AS_OF_CHANGED_DOCUMENTS as u64,
+                    hint: "choose a later point",
+                });
+            }
+            overlay.insert(id, change.old);
+        }
+    }
+    Ok(Reconstruction {
+        txn,
+        collection: collection.to_string(),
+        overlay,
+    })
+}
+
+/// The sequence number as of time `at`: the commit before the first one stamped after `at`.
+fn seq_at_time(db: &Database, at: DateTime) -> Result<u64> {
+    let mut after = match db.changes_after(0, 1) {
+        Ok(_) => 0,
+        Err(EngineError::ChangeLogTrimmed {
+            oldest_available, ..
+        }) => oldest_available.saturating_sub(1),
+        Err(err) => return Err(err.into()),
+    };
+    let trimmed_through = after;
+    loop {
+        let changes = db.changes_after(after, MAX_CHANGES_PER_READ)?;
+        if changes.is_empty() {
+            return Ok(after);
+        }
+        for change in &changes {
+            if change.at > at {
+                let before = change.seq.saturating_sub(1);
+                if before == trimmed_through && trimmed_through > 0 {
+                    // The last commit at or before `at` may be among the trimmed ones.
+                    return Err(EngineError::ChangeLogTrimmed {
+                        requested: before,
+                        oldest_available: trimmed_through + 1,
+                    }
+                    .into());
+                }
+                return Ok(before);
+            }
+            after = change.seq;
+        }
+    }
+}
+
+fn unavailable(seq: u64, reason: String) -> QueryError {
+    QueryError::AsOfUnavailable { seq, reason }
+}
