@@ -62,32 +62,13 @@ pub fn backup_through_server(
     let dest = dest
         .to_str()
         .context("the backup folder must be valid UTF-8 to send it to the server")?;
-    let authorization = server_authorization(user)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let endpoint = format!("{}/v1/admin/backup", url.trim_end_matches('/'));
-    let mut response = agent
-        .post(&endpoint)
-        .header("Authorization", &authorization)
-        .send_json(serde_json::json!({ "dest": dest, "incremental": incremental }))
-        .with_context(|| format!("calling {endpoint}"))?;
-    let status = response.status();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("reading the answer of {endpoint}"))?;
-    let reply: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{endpoint} answered {status} with a body that is not JSON"))?;
-    if !status.is_success() {
-        let error = &reply["error"];
-        anyhow::bail!(
-            "the server refused the backup ({status}, {}): {}",
-            error["code"].as_str().unwrap_or("unknown"),
-            error["message"].as_str().unwrap_or(&text)
-        );
-    }
+    let reply = server_request(
+        url,
+        user,
+        "/v1/admin/backup",
+        Some(serde_json::json!({ "dest": dest, "incremental": incremental })),
+    )
+    .context("backup through the server")?;
     let field = |name: &str| reply[name].to_string().trim_matches('"').to_string();
     println!(
         "{} backup {} (server folder {}): commits {}..={}, {} entries, {} bytes, sha256 {}",
@@ -123,17 +104,35 @@ pub fn server_authorization(user: &str) -> anyhow::Result<String> {
 /// GETs `path` from the server at `url` with [`server_authorization`] and returns its JSON;
 /// a refusal is an error naming the server's code and message.
 pub fn server_get(url: &str, user: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+    server_request(url, user, path, None)
+}
+
+/// Sends `body` to `path` of the server at `url` (POST; GET without a body) with
+/// [`server_authorization`] and returns the JSON answer; a refusal is an error naming the
+/// server's code and message.
+fn server_request(
+    url: &str,
+    user: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
     let authorization = server_authorization(user)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
     let endpoint = format!("{}{path}", url.trim_end_matches('/'));
-    let mut response = agent
-        .get(&endpoint)
-        .header("Authorization", &authorization)
-        .call()
-        .with_context(|| format!("calling {endpoint}"))?;
+    let sent = match body {
+        Some(body) => agent
+            .post(&endpoint)
+            .header("Authorization", &authorization)
+            .send_json(body),
+        None => agent
+            .get(&endpoint)
+            .header("Authorization", &authorization)
+            .call(),
+    };
+    let mut response = sent.with_context(|| format!("calling {endpoint}"))?;
     let status = response.status();
     let text = response
         .body_mut()
