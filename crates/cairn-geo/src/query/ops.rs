@@ -21,7 +21,7 @@
 use std::any::Any;
 
 use cairn_doc::{Geometry, Value};
-use cairn_query::access::{FieldOperator, Ranking};
+use cairn_query::access::{operand_options, FieldOperator, Ranking};
 use cairn_query::limits::MAX_NEAR_K;
 use cairn_query::{QueryError, Result};
 
@@ -164,28 +164,12 @@ fn number(operand: Option<&Value>, place: &str, name: &str) -> Result<f64> {
     Ok(value)
 }
 
-fn options<'v>(operand: &'v Value, place: &str, allowed: &[&str]) -> Result<&'v cairn_doc::Object> {
-    let object = operand.as_object().ok_or_else(|| {
-        QueryError::invalid(
-            place,
-            format!("expects an object with {}", allowed.join(", ")),
-        )
-    })?;
-    if let Some(extra) = object.keys().find(|k| !allowed.contains(k)) {
-        return Err(QueryError::invalid(
-            place,
-            format!("unknown option `{extra}` (known: {})", allowed.join(", ")),
-        ));
-    }
-    Ok(object)
-}
-
 /// Parses the operand of a geometric operator `key` (`$withinDistance`, `$intersects`,
 /// `$within`, `$near`); `None` when `key` is not one.
 pub fn parse(key: &str, operand: &Value, place: &str) -> Option<Result<GeoOp>> {
     let parsed = match key {
         "$withinDistance" => (|| {
-            let o = options(operand, place, &["shape", "distance"])?;
+            let o = operand_options(operand, key, &["shape", "distance"], place)?;
             let shape = o
                 .get("shape")
                 .ok_or_else(|| QueryError::invalid(place, "missing `shape`"))?;
@@ -218,10 +202,11 @@ pub fn parse(key: &str, operand: &Value, place: &str) -> Option<Result<GeoOp>> {
             Ok(GeoOp::Within { region })
         }),
         "$near" => (|| {
-            let o = options(
+            let o = operand_options(
                 operand,
-                place,
+                key,
                 &["shape", "k", "maxDistance", "distanceField"],
+                place,
             )?;
             let shape = o
                 .get("shape")

@@ -268,6 +268,31 @@ pub fn sort_matches(fields: &[FieldPath], sort: &[SortKey]) -> bool {
             .all(|(key, field)| !key.descending && &key.path == field)
 }
 
+/// The options object of a registered operator's operand (`{"$near": {...}}`): an operand
+/// that is not an object, or that names an option not in `allowed`, is refused naming the
+/// operator and the options it knows — one wording for every model's operators.
+pub fn operand_options<'v>(
+    operand: &'v Value,
+    operator: &str,
+    allowed: &[&str],
+    place: &str,
+) -> Result<&'v cairn_doc::Object> {
+    let known = || allowed.join(", ");
+    let object = operand.as_object().ok_or_else(|| {
+        crate::QueryError::invalid(
+            place,
+            format!("`{operator}` expects an object with {}", known()),
+        )
+    })?;
+    if let Some(extra) = object.keys().find(|k| !allowed.contains(k)) {
+        return Err(crate::QueryError::invalid(
+            place,
+            format!("unknown option `{extra}` (known: {})", known()),
+        ));
+    }
+    Ok(object)
+}
+
 /// Whether a condition of `filter` (at the top level or in a branch of `$and`, `$or`,
 /// `$nor`) uses a registered operator for which `wanted` holds.
 pub fn mentions(filter: &Filter, wanted: &dyn Fn(&dyn FieldOperator) -> bool) -> bool {

@@ -19,7 +19,7 @@
 use std::any::Any;
 
 use cairn_doc::Value;
-use cairn_query::access::{FieldOperator, Ranking};
+use cairn_query::access::{operand_options, FieldOperator, Ranking};
 use cairn_query::{QueryError, Result};
 
 use crate::analyzer::Language;
@@ -79,18 +79,7 @@ const OPTIONS: &[&str] = &["query", "k", "index", "language", "scoreField", "sni
 
 fn parse_text(operand: &Value, place: &str) -> Result<TextOp> {
     let invalid = |reason: String| QueryError::invalid(place, reason);
-    let o = operand.as_object().ok_or_else(|| {
-        invalid(format!(
-            "`$text` expects an object with {}",
-            OPTIONS.join(", ")
-        ))
-    })?;
-    if let Some(extra) = o.keys().find(|k| !OPTIONS.contains(k)) {
-        return Err(invalid(format!(
-            "unknown option `{extra}` (known: {})",
-            OPTIONS.join(", ")
-        )));
-    }
+    let o = operand_options(operand, "$text", OPTIONS, place)?;
     let query = match o.get("query") {
         Some(Value::String(text)) => text.clone(),
         _ => return Err(invalid("`query` must be a string".to_string())),

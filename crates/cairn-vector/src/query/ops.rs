@@ -19,7 +19,7 @@
 use std::any::Any;
 
 use cairn_doc::Value;
-use cairn_query::access::{FieldOperator, Ranking};
+use cairn_query::access::{operand_options, FieldOperator, Ranking};
 use cairn_query::limits::MAX_NEAR_K;
 use cairn_query::{QueryError, Result};
 
@@ -86,18 +86,7 @@ const OPTIONS: &[&str] = &["vector", "k", "ef", "exact", "metric", "distanceFiel
 
 fn parse_near_vector(operand: &Value, place: &str) -> Result<NearVector> {
     let invalid = |reason: String| QueryError::invalid(place, reason);
-    let o = operand.as_object().ok_or_else(|| {
-        invalid(format!(
-            "`$nearVector` expects an object with {}",
-            OPTIONS.join(", ")
-        ))
-    })?;
-    if let Some(extra) = o.keys().find(|k| !OPTIONS.contains(k)) {
-        return Err(invalid(format!(
-            "unknown option `{extra}` (known: {})",
-            OPTIONS.join(", ")
-        )));
-    }
+    let o = operand_options(operand, "$nearVector", OPTIONS, place)?;
     let vector = query_vector(o.get("vector"), place)?;
     let k = match o.get("k") {
         Some(Value::Int(k)) if *k >= 1 && (*k as u64) <= MAX_NEAR_K as u64 => *k as usize,
