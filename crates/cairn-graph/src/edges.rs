@@ -32,6 +32,7 @@ use cairn_engine::{
 };
 
 use crate::error::GraphError;
+use crate::layout::{AdjacencyEntries, IN_TABLE, META_TABLE, MODE_KEY, OUT_TABLE};
 use crate::vertex::VertexRef;
 
 /// Extension kind of an edge collection's adjacency index.
@@ -42,15 +43,6 @@ pub const EDGE_EXTENSION: &str = "graph";
 pub const VERTEX_KIND: &str = "graph_vertex";
 /// Prefix of the vertex-side extension's name; the edge collection's name follows.
 pub const VERTEX_EXTENSION_PREFIX: &str = "graph_v_";
-/// Outgoing adjacency: `from ‖ edge key → to`.
-pub const OUT_TABLE: &str = "out";
-/// Incoming adjacency: `to ‖ edge key → from`.
-pub const IN_TABLE: &str = "in";
-/// The edge collection's settings as written at creation (`on_vertex_delete`), readable by
-/// the vertex side through the engine.
-pub const META_TABLE: &str = "meta";
-/// Key of the referential mode in [`META_TABLE`].
-pub const MODE_KEY: &[u8] = b"on_vertex_delete";
 /// The field naming an edge's source vertex.
 pub const FROM_FIELD: &str = "_from";
 /// The field naming an edge's target vertex.
@@ -208,18 +200,13 @@ impl EdgeExtension {
         (from, to): (&VertexRef, &VertexRef),
         put: bool,
     ) -> EngineResult<()> {
-        let from_key = from.key()?;
-        let to_key = to.key()?;
-        let mut out_key = from_key.clone();
-        out_key.extend_from_slice(edge_key);
-        let mut in_key = to_key.clone();
-        in_key.extend_from_slice(edge_key);
+        let entries = AdjacencyEntries::of(edge_key, from, to)?;
         if put {
-            txn.put(OUT_TABLE, &out_key, &to_key)?;
-            txn.put(IN_TABLE, &in_key, &from_key)
+            txn.put(OUT_TABLE, &entries.out_key, &entries.to_key)?;
+            txn.put(IN_TABLE, &entries.in_key, &entries.from_key)
         } else {
-            txn.delete(OUT_TABLE, &out_key)?;
-            txn.delete(IN_TABLE, &in_key)
+            txn.delete(OUT_TABLE, &entries.out_key)?;
+            txn.delete(IN_TABLE, &entries.in_key)
         }
     }
 }

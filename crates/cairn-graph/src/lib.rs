@@ -31,6 +31,7 @@ mod budget;
 pub mod edges;
 pub mod entity;
 mod error;
+pub mod layout;
 pub mod limits;
 mod paths;
 mod read;
@@ -45,9 +46,10 @@ pub use admin::{
 pub use budget::Budget;
 pub use edges::{
     EdgeExtension, EdgeExtensionKind, OnVertexDelete, VertexExtension, VertexExtensionKind,
-    EDGE_EXTENSION, EDGE_KIND, IN_TABLE, OUT_TABLE, VERTEX_EXTENSION_PREFIX, VERTEX_KIND,
+    EDGE_EXTENSION, EDGE_KIND, VERTEX_EXTENSION_PREFIX, VERTEX_KIND,
 };
 pub use error::{GraphError, Result};
+pub use layout::{IN_TABLE, OUT_TABLE};
 pub use paths::{khop_count, shortest_path};
 pub use read::{edge_keys, neighbours, Direction, DocFilter, EdgeRef, Neighbour};
 pub use traverse::{traverse, vertex_document, Path, Returns, Traversal, Uniqueness, Visit, Walk};

@@ -7,8 +7,9 @@ use cairn_doc::{DocId, Value};
 use cairn_engine::{EngineError, Transaction};
 
 use crate::error::{GraphError, Result};
+use crate::layout::{IN_TABLE, OUT_TABLE};
 use crate::vertex::VertexRef;
-use crate::{EDGE_EXTENSION, IN_TABLE, OUT_TABLE};
+use crate::EDGE_EXTENSION;
 
 /// Which edges of a vertex a query follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

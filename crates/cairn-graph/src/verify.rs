@@ -10,9 +10,10 @@ use foldhash::{HashMap, HashMapExt};
 
 use crate::edges::{endpoints, OnVertexDelete, FROM_FIELD, TO_FIELD};
 use crate::error::{GraphError, Result};
+use crate::layout::{AdjacencyEntries, IN_TABLE, OUT_TABLE};
 use crate::limits::MAX_VERIFY_FINDINGS;
 use crate::vertex::VertexRef;
-use crate::{EDGE_EXTENSION, IN_TABLE, OUT_TABLE};
+use crate::EDGE_EXTENSION;
 
 /// What verifying one edge collection found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,13 +64,9 @@ pub fn verify_edges(txn: &mut Transaction, edges: &str) -> Result<EdgeVerificati
             bad.push(key.to_vec());
             return Ok::<_, GraphError>(true);
         };
-        let (from_key, to_key) = (from.key()?, to.key()?);
-        let mut out_key = from_key.clone();
-        out_key.extend_from_slice(key);
-        let mut in_key = to_key.clone();
-        in_key.extend_from_slice(key);
-        expected[0].insert(out_key, to_key);
-        expected[1].insert(in_key, from_key);
+        let entries = AdjacencyEntries::of(key, &from, &to)?;
+        expected[0].insert(entries.out_key, entries.to_key);
+        expected[1].insert(entries.in_key, entries.from_key);
         let id = DocId::decode_key(key).map_err(|err| EngineError::ExtensionFailed {
             message: format!("`{edges}` holds a bad document key: {err}"),
         })?;

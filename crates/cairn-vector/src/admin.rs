@@ -15,11 +15,12 @@ use cairn_engine::Database;
 
 use crate::error::{Result, VectorError};
 use crate::hnsw::{insert::insert, nodes::Nodes};
+use crate::layout::{LINKS_TABLE, META_TABLE, READY_KEY, VECTORS_TABLE};
 use crate::limits::{BUILD_CHUNK_DOCS, MAX_VECTOR_INDEXES_PER_COLLECTION};
 use crate::maintain::{document_vector, VECTOR_KIND};
 use crate::search::vector_index;
 use crate::spec::VectorSpec;
-use crate::store::{TxnStore, LINKS_TABLE, META_TABLE, READY_KEY, VECTORS_TABLE};
+use crate::store::TxnStore;
 
 /// A vector index as listed.
 #[derive(Debug, Clone)]

@@ -18,6 +18,7 @@ mod admin;
 pub mod error;
 mod hnsw;
 pub mod kernels;
+pub(crate) mod layout;
 pub mod limits;
 mod maintain;
 pub mod metric;

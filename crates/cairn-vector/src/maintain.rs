@@ -12,8 +12,8 @@ use cairn_engine::{
 
 use crate::error::{Result, VectorError};
 use crate::hnsw::{delete::delete, insert::insert, nodes::Nodes};
+use crate::layout::{META_TABLE, READY_KEY};
 use crate::spec::VectorSpec;
-use crate::store::{META_TABLE, READY_KEY};
 
 /// The extension kind name of vector indexes in the catalog.
 pub const VECTOR_KIND: &str = "vector";

@@ -23,10 +23,11 @@ use cairn_engine::Transaction;
 use crate::error::{Result, VectorError};
 use crate::hnsw::layer::{search_layer, Scored};
 use crate::hnsw::nodes::Nodes;
+use crate::layout::{META_TABLE, READY_KEY, VECTORS_TABLE};
 use crate::limits::MAX_EF;
 use crate::maintain::{document_vector, VectorExtension};
 use crate::spec::VectorSpec;
-use crate::store::{TxnStore, META_TABLE, READY_KEY, VECTORS_TABLE};
+use crate::store::TxnStore;
 
 /// A document key as stored (`DocId::to_key`): what filters are asked about.
 pub type DocKey = [u8];
@@ -288,7 +289,7 @@ pub(crate) fn recheck(
             .ok_or_else(|| out_of_step("the document holds no vector"))?;
         let stored = txn
             .extension_get(collection, &spec.name, VECTORS_TABLE, &hit.key)?
-            .map(|bytes| crate::store::decode_vector(&spec.name, spec.dims, &bytes))
+            .map(|bytes| crate::layout::decode_vector(&spec.name, spec.dims, &bytes))
             .transpose()?;
         if stored.as_deref() != Some(vector) {
             return Err(out_of_step(

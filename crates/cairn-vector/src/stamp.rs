@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use cairn_engine::Transaction;
 
 use crate::error::{Result, VectorError};
-use crate::store::META_TABLE;
+use crate::layout::META_TABLE;
 
 /// Key in [`META_TABLE`] of the stamp.
 pub(crate) const STAMP_KEY: &[u8] = b"stamp";

@@ -11,12 +11,12 @@ use cairn_engine::Transaction;
 
 use crate::error::Result;
 use crate::hnsw::level::level_for;
+use crate::layout::{
+    decode_vector, Entry, Links, ENTRY_KEY, LINKS_TABLE, META_TABLE, VECTORS_TABLE,
+};
 use crate::maintain::document_vector;
 use crate::search::vector_index;
 use crate::spec::VectorSpec;
-use crate::store::{
-    decode_vector, Entry, Links, ENTRY_KEY, LINKS_TABLE, META_TABLE, VECTORS_TABLE,
-};
 
 /// One disagreement between the index and the documents.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -57,8 +57,10 @@ pub const MAX_BUCKET_BYTES: usize = MAX_CACHE_BYTES / SHARDS;
 /// full and refilled by the next queries).
 pub const MAX_CACHED_STAMPS: usize = 1024;
 
-/// Most bytes resident images occupy together. The benchmark's million triangles take about
-/// 115 MiB.
+/// Most bytes resident images occupy together. An image costs 128 bytes per part (the entry
+/// of `resident/entry.rs`: box, inline key and part in two cache lines) plus 24 per inner box
+/// (one per eight children), so the benchmark's million triangles take about 125 MiB and four
+/// such images fit.
 pub const MAX_RESIDENT_BYTES: usize = 512 << 20;
 
 /// Most resident images kept at once.

@@ -3,8 +3,8 @@
 use crate::error::Result;
 use crate::hnsw::insert::reselect;
 use crate::hnsw::nodes::Nodes;
+use crate::layout::Entry;
 use crate::spec::HnswParams;
-use crate::store::Entry;
 
 /// Deletes the node `key` if it exists.
 pub(crate) fn delete(nodes: &mut Nodes<'_>, params: &HnswParams, key: &[u8]) -> Result<()> {

@@ -4,8 +4,8 @@ use crate::error::{Result, VectorError};
 use crate::hnsw::layer::{search_layer, select_neighbours, Scored};
 use crate::hnsw::level::level_for;
 use crate::hnsw::nodes::Nodes;
+use crate::layout::{Entry, Links};
 use crate::spec::HnswParams;
-use crate::store::{Entry, Links};
 
 /// Inserts the node `key` with `vector` (validated by the caller). A node already stored
 /// under `key` is deleted first, so inserting is also how a changed vector is written.

@@ -6,12 +6,13 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::error::Result;
-use crate::metric::Metric;
-use crate::search::SearchStats;
-use crate::store::{
-    decode_vector, decode_vector_rc, encode_vector, Entry, Links, RawStore, ENTRY_KEY, LINKS_TABLE,
+use crate::layout::{
+    decode_vector, decode_vector_rc, encode_vector, Entry, Links, ENTRY_KEY, LINKS_TABLE,
     META_TABLE, VECTORS_TABLE,
 };
+use crate::metric::Metric;
+use crate::search::SearchStats;
+use crate::store::RawStore;
 
 /// Maps and sets keyed by document key, with foldhash (a search hashes every key it meets;
 /// SipHash cost several percent of a search). Seeded per process, so chosen keys cannot

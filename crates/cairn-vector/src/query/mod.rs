@@ -17,9 +17,9 @@ use cairn_query::{Filter, Op, QueryError, Result};
 pub use ops::{NearVector, DEFAULT_DISTANCE_FIELD};
 
 use crate::error::VectorError;
+use crate::layout::{META_TABLE, READY_KEY};
 use crate::maintain::{VectorExtension, VECTOR_KIND};
 use crate::spec::VectorSpec;
-use crate::store::{META_TABLE, READY_KEY};
 
 /// The vector model as the query layer sees it.
 pub struct VectorModel;

@@ -6,11 +6,11 @@ use cairn_engine::{BackgroundStop, Transaction};
 use super::Image;
 use crate::error::{Result, VectorError};
 use crate::hnsw::nodes::KeyMap;
-use crate::limits::MAX_RESIDENT_BYTES;
-use crate::spec::VectorSpec;
-use crate::store::{
+use crate::layout::{
     decode_vector, Entry, Links, ENTRY_KEY, LINKS_TABLE, META_TABLE, VECTORS_TABLE,
 };
+use crate::limits::MAX_RESIDENT_BYTES;
+use crate::spec::VectorSpec;
 
 /// Entries read between two checks whether the database is closing.
 const STOP_CHECK_EVERY: usize = 1024;

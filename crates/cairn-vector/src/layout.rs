@@ -1,0 +1,212 @@
+//! Where the graph lives: the tables of the vector index and every key and record format, in
+//! one place — the on-disk map of this crate, read first (as `cairn-engine/src/layout.rs` is
+//! for the engine).
+//!
+//! | table     | key              | value                                                     |
+//! |-----------|------------------|-----------------------------------------------------------|
+//! | `vectors` | document key     | the vector, `dims` little-endian `f32`                    |
+//! | `links`   | document key     | `level: u8`, then per layer `0..=level`: `count: u16 LE`, |
+//! |           |                  | then `count` × (`len: u16 LE`, neighbour document key)    |
+//! | `meta`    | `ready`          | empty: the online build finished                          |
+//! | `meta`    | `entry`          | `level: u8`, the entry point's document key               |
+//!
+//! Nodes are keyed by the document key (`DocId::to_key`), so no id map has to be kept in step
+//! and a search result is a document key at once.
+//!
+//! **The index keeps its own copy of each vector** (`vectors`) rather than reading it from the
+//! document: a search computes a distance for every node it visits (hundreds per query), and
+//! reading a few hundred contiguous bytes is far cheaper than fetching and decoding whole
+//! documents that may hold much else. The vector and the neighbour lists are separate records
+//! because an insert rewrites the neighbour lists of dozens of nodes; rewriting their vectors
+//! too (3 KiB each at 768 dimensions) would multiply the write volume. The copy is written in
+//! the same transaction as its document, so both are always the same in any snapshot; search
+//! results are still rechecked against the documents (`search.rs`), and `verify.rs` compares
+//! them all.
+
+use std::rc::Rc;
+
+use crate::error::{Result, VectorError};
+
+/// Table of vectors, by document key.
+pub const VECTORS_TABLE: &str = "vectors";
+/// Table of neighbour lists, by document key.
+pub const LINKS_TABLE: &str = "links";
+/// Table of facts about the index (build state, entry point).
+pub const META_TABLE: &str = "meta";
+/// Key in [`META_TABLE`] present once the index is complete.
+pub const READY_KEY: &[u8] = b"ready";
+/// Key in [`META_TABLE`] holding the entry point.
+pub const ENTRY_KEY: &[u8] = b"entry";
+
+/// A node's neighbour lists, layer 0 first; `layers.len() - 1` is the node's level.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Links {
+    pub(crate) layers: Vec<Vec<Vec<u8>>>,
+}
+
+impl Links {
+    /// Empty lists on layers `0..=level`.
+    pub(crate) fn empty(level: u8) -> Links {
+        Links {
+            layers: vec![Vec::new(); level as usize + 1],
+        }
+    }
+
+    /// The node's top layer.
+    pub(crate) fn level(&self) -> u8 {
+        // At most MAX_LEVEL + 1 layers (checked when decoding and when building).
+        self.layers.len().saturating_sub(1) as u8
+    }
+
+    /// The record stored in [`LINKS_TABLE`].
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = vec![self.level()];
+        for layer in &self.layers {
+            out.extend_from_slice(&(layer.len() as u16).to_le_bytes());
+            for key in layer {
+                out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+                out.extend_from_slice(key);
+            }
+        }
+        out
+    }
+
+    /// Reads a record of [`LINKS_TABLE`] back; `index` names the index in errors.
+    pub(crate) fn decode(index: &str, bytes: &[u8]) -> Result<Links> {
+        let corrupt = |reason| VectorError::Corrupt {
+            index: index.to_string(),
+            reason,
+        };
+        let mut reader = Reader { bytes };
+        let level = reader.u8().ok_or(corrupt("links record is empty"))?;
+        if level > crate::limits::MAX_LEVEL {
+            return Err(corrupt("links record has a level above MAX_LEVEL"));
+        }
+        let mut layers = Vec::with_capacity(level as usize + 1);
+        for _ in 0..=level {
+            let count = reader.u16().ok_or(corrupt("links record is truncated"))?;
+            let mut layer = Vec::with_capacity(count as usize);
+            for _ in 0..count {
+                let len = reader.u16().ok_or(corrupt("links record is truncated"))?;
+                let key = reader
+                    .take(len as usize)
+                    .ok_or(corrupt("links record is truncated"))?;
+                layer.push(key.to_vec());
+            }
+            layers.push(layer);
+        }
+        if !reader.bytes.is_empty() {
+            return Err(corrupt("links record has trailing bytes"));
+        }
+        Ok(Links { layers })
+    }
+}
+
+/// A cursor over a record.
+struct Reader<'b> {
+    bytes: &'b [u8],
+}
+
+impl<'b> Reader<'b> {
+    fn take(&mut self, n: usize) -> Option<&'b [u8]> {
+        if self.bytes.len() < n {
+            return None;
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+}
+
+/// The record stored in [`VECTORS_TABLE`].
+pub(crate) fn encode_vector(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Reads a record of [`VECTORS_TABLE`] back, checking its dimension.
+pub(crate) fn decode_vector(index: &str, dims: usize, bytes: &[u8]) -> Result<Vec<f32>> {
+    if bytes.len() != dims * 4 {
+        return Err(VectorError::Corrupt {
+            index: index.to_string(),
+            reason: "vector record does not have the index's dimension",
+        });
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// [`decode_vector`] straight into a shared slice: one allocation (the exact-size iterator
+/// lets `Rc` allocate once), which matters because a search decodes hundreds of vectors.
+pub(crate) fn decode_vector_rc(index: &str, dims: usize, bytes: &[u8]) -> Result<Rc<[f32]>> {
+    if bytes.len() != dims * 4 {
+        return Err(VectorError::Corrupt {
+            index: index.to_string(),
+            reason: "vector record does not have the index's dimension",
+        });
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// The entry point: the node searches start from, on the graph's top layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) key: Vec<u8>,
+    pub(crate) level: u8,
+}
+
+impl Entry {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = vec![self.level];
+        out.extend_from_slice(&self.key);
+        out
+    }
+
+    pub(crate) fn decode(index: &str, bytes: &[u8]) -> Result<Entry> {
+        match bytes.split_first() {
+            Some((&level, key)) if !key.is_empty() && level <= crate::limits::MAX_LEVEL => {
+                Ok(Entry {
+                    key: key.to_vec(),
+                    level,
+                })
+            }
+            _ => Err(VectorError::Corrupt {
+                index: index.to_string(),
+                reason: "entry point record is malformed",
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_records_round_trip_and_truncation_is_an_error() {
+        let links = Links {
+            layers: vec![
+                vec![b"a".to_vec(), b"bcd".to_vec()],
+                vec![],
+                vec![b"e".to_vec()],
+            ],
+        };
+        let bytes = links.encode();
+        assert_eq!(Links::decode("i", &bytes).expect("decodes"), links);
+        for cut in 0..bytes.len() {
+            assert!(Links::decode("i", &bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
