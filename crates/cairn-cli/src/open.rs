@@ -16,7 +16,7 @@ pub const PASSPHRASE_ENV: &str = "CAIRN_PASSPHRASE";
 pub const NEW_PASSPHRASE_ENV: &str = "CAIRN_NEW_PASSPHRASE";
 /// zstd level of the `space` profile: 9, where dictionary compression of small documents has
 /// reached nearly all of its gain while writes stay tens of MB/s per core.
-const SPACE_PROFILE_ZSTD_LEVEL: i32 = 9;
+pub(crate) const SPACE_PROFILE_ZSTD_LEVEL: i32 = 9;
 
 /// Resolves the storage mode from the flags: an explicit `--mode`, else the profile's, else the
 /// mode the database was last opened with, else persistent.

@@ -30,6 +30,7 @@ use cairn_doc::{DocId, Patch, Value};
 
 use crate::error::{EngineError, Result};
 use crate::limits::MAX_CASCADE_DEPTH;
+use crate::merge_scan::Direction;
 use crate::txn::Transaction;
 use crate::writeset::Pending;
 
@@ -297,8 +298,30 @@ impl Transaction {
         end: Bound<&[u8]>,
         visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
     ) -> Result<(), E> {
+        self.extension_range_toward(
+            Direction::Forward,
+            collection,
+            extension,
+            table,
+            (start, end),
+            visit,
+        )
+    }
+
+    /// [`Transaction::extension_range`] in either direction: backwards, entries come in
+    /// descending key order (an index read backwards serves a descending sort). Recorded as a
+    /// read of the same range either way.
+    pub fn extension_range_toward<E: From<EngineError>>(
+        &mut self,
+        direction: Direction,
+        collection: &str,
+        extension: &str,
+        table: &str,
+        (start, end): (Bound<&[u8]>, Bound<&[u8]>),
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let table = self.attached_table(collection, extension, table)?;
-        self.scan(&table, start, end, visit)
+        self.scan_toward(direction, &table, start, end, visit)
     }
 
     /// Scans one extension table forward from `start`, steered by `visit`: after each entry

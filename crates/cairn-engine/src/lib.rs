@@ -50,6 +50,7 @@ pub use extension::{
 };
 pub use limits::{MAX_BACKGROUND_CLOSE_WAIT, MAX_REPORTED_FINDINGS};
 pub use maintenance::{compact, CompactReport, CompressionStats};
+pub use merge_scan::Direction;
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};
 pub use verify::{check_database, verify_extensions, CheckReport, Finding};
 

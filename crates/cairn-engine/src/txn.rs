@@ -28,7 +28,7 @@ use crate::extension::ScanStep;
 use crate::extension::{DocChange, Extension, ExtensionTxn};
 use crate::layout::parse_changelog_key;
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
-use crate::merge_scan::merge_scan;
+use crate::merge_scan::{merge_scan, merge_scan_toward, Direction};
 use crate::record::{decode_record, RecordAt};
 use crate::view_state::ViewState;
 use crate::writeset::{Pending, ReadSet, WriteSet};
@@ -743,10 +743,22 @@ impl Transaction {
         end: Bound<&[u8]>,
         visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
     ) -> Result<(), E> {
+        self.scan_toward(Direction::Forward, table, start, end, visit)
+    }
+
+    /// [`Transaction::scan`] in either direction (backwards: descending key order).
+    pub(crate) fn scan_toward<E: From<EngineError>>(
+        &mut self,
+        direction: Direction,
+        table: &Arc<str>,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
+    ) -> Result<(), E> {
         self.reads.range(table, start, end);
         self.open_for_scan(table)?;
         let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
-        merge_scan(stored, pending, (start, end), visit)
+        merge_scan_toward(direction, stored, pending, (start, end), visit)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use cairn_engine::Transaction;
+use cairn_engine::{Direction, Transaction};
 
 use crate::entries::{hash_tuple, split};
 use crate::error::{IndexError, Result};
@@ -141,6 +141,20 @@ impl IndexHandle {
         txn: &mut Transaction,
         collection: &str,
         scan: &IndexScan,
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        self.scan_toward(Direction::Forward, txn, collection, scan, visit)
+    }
+
+    /// [`IndexHandle::scan`] in either direction: backwards, entries come in descending
+    /// `tuple ‖ document key` order (what serves a descending sort; entries with equal tuples
+    /// then come in descending key order, which the reader regroups if it needs ties by key).
+    pub fn scan_toward(
+        &self,
+        direction: Direction,
+        txn: &mut Transaction,
+        collection: &str,
+        scan: &IndexScan,
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         if matches!(scan, IndexScan::HashEqual { .. }) != (self.spec.kind == IndexKind::Hash) {
@@ -154,10 +168,11 @@ impl IndexHandle {
             IndexScan::HashEqual { tuple } => Some(tuple.as_slice()),
             IndexScan::Range { .. } => None,
         };
-        visit_entries(
-            txn,
+        txn.extension_range_toward(
+            direction,
             collection,
             &self.spec.name,
+            ENTRIES_TABLE,
             (bound_ref(&lower), bound_ref(&upper)),
             |key, value| {
                 let (tuple, doc_key) = split(&self.spec, key, value)?;

@@ -153,6 +153,20 @@ impl Executor<'_> {
         }
     }
 
+    /// How many documents `access` finds, counted from its keys without reading a document,
+    /// when it is an index path that decides the filter by itself (`count` from the index);
+    /// `None` when the documents must be read and tested.
+    pub(crate) fn count_from_keys(&mut self, access: &Access) -> Result<Option<u64>> {
+        match access {
+            Access::Index(path) if path.decides(self.filter) => {
+                let found = self.doc_keys(access)?.len() as u64;
+                self.stats.matched += found;
+                Ok(Some(found))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// What an index read may use: the snapshot and the counters.
     pub(crate) fn scan_context(&mut self) -> ScanContext<'_> {
         ScanContext {

@@ -150,7 +150,7 @@ pub fn plan(
 }
 
 /// The top-level conjuncts of a filter.
-fn conjuncts(filter: &Filter) -> Vec<&Filter> {
+pub(crate) fn conjuncts(filter: &Filter) -> Vec<&Filter> {
     match filter {
         Filter::And(parts) => parts.iter().flat_map(conjuncts).collect(),
         Filter::All => Vec::new(),

@@ -8,6 +8,7 @@ pub mod graph;
 pub mod http;
 pub mod invariant;
 pub mod limits;
+pub mod pg_cluster;
 pub mod query;
 pub mod schema;
 pub mod storage;

@@ -37,7 +37,13 @@
 //! medians: on a shared machine one load's throughput swings by more than the cost of
 //! encryption, so compare encryption with several rounds.
 //!
+//! `--workload geometry` (or `all`, the default) adds the geometry row: bytes on disk after
+//! loading `--docs` records of the geometry team's workload into Cairn, SQLite and PostgreSQL
+//! 15 (see [`geometry`]).
+//!
 //! Reproduce with `cargo run --release -p cairn-cli -- bench storage`.
+
+mod geometry;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -74,6 +80,21 @@ pub struct StorageArgs {
     /// current one, removed afterwards.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Which data sets to load: the clinical documents (compression, encryption and gets),
+    /// the geometry records (bytes against SQLite and PostgreSQL), or both.
+    #[arg(long, value_enum, default_value_t = StorageWorkload::All)]
+    pub workload: StorageWorkload,
+}
+
+/// The data sets of `cairn bench storage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageWorkload {
+    /// Both tables.
+    All,
+    /// Clinical observations: compression variants, encryption, gets, against SQLite.
+    Clinical,
+    /// Geometry records: bytes on disk against SQLite and PostgreSQL 15.
+    Geometry,
 }
 
 /// One subject's results.
@@ -98,6 +119,12 @@ pub fn run(args: &StorageArgs) -> anyhow::Result<()> {
             temp_dir.path().to_path_buf()
         }
     };
+    if args.workload != StorageWorkload::Clinical {
+        print!("{}", geometry::run(args.docs, &dir)?);
+    }
+    if args.workload == StorageWorkload::Geometry {
+        return Ok(());
+    }
     let docs: Vec<String> = (0..args.docs).map(json_doc).collect();
     let average = docs.iter().map(String::len).sum::<usize>() / docs.len();
     let picks = picks(args.gets, args.docs);

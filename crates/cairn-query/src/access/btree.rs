@@ -11,12 +11,12 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use cairn_doc::{FieldPath, Value};
-use cairn_engine::Transaction;
+use cairn_engine::{Direction, Transaction};
 use cairn_index::keys::{self, TAG_FALSE, TAG_TRUE};
 use cairn_index::{indexes, IndexHandle, IndexKind, IndexScan};
 
 use super::{
-    residual_selectivity, sort_matches, AccessMethod, IndexPath, OrderedBatch, Path, PlanContext,
+    residual_selectivity, sort_direction, AccessMethod, IndexPath, OrderedBatch, Path, PlanContext,
     QueryModel, ScanContext, COST_FETCH_DOC, COST_INDEX_ENTRY,
 };
 use crate::error::Result;
@@ -115,10 +115,11 @@ impl Secondary {
                 .collect(),
         };
         let rows = self.estimate(cx, &scans, equal_fields)?;
-        let ordered = index.spec.kind == IndexKind::BTree
-            && !index.multikey
-            && scans.len() == 1
-            && sort_matches(&index.spec.fields[equal_fields..], cx.sort);
+        let direction =
+            (index.spec.kind == IndexKind::BTree && !index.multikey && scans.len() == 1)
+                .then(|| sort_direction(&index.spec.fields[equal_fields..], cx.sort))
+                .flatten();
+        let ordered = direction.is_some();
         let mut cost = rows * (COST_INDEX_ENTRY + COST_FETCH_DOC);
         if ordered {
             if let Some(needed) = cx.needed {
@@ -137,6 +138,8 @@ impl Secondary {
                 index: index.clone(),
                 scans,
                 ordered,
+                backward: direction == Some(Direction::Backward),
+                exact_fields: if range.is_none() { equal_fields } else { 0 },
             }),
             estimated_rows: rows,
             cost,
@@ -148,13 +151,10 @@ impl Secondary {
     /// A whole B-tree index read in order, when it provides the requested sort.
     fn ordered_full(&self, cx: &PlanContext<'_>, conjuncts: &[&Filter]) -> Option<Path> {
         let index = &self.index;
-        if cx.sort.is_empty()
-            || index.spec.kind != IndexKind::BTree
-            || index.multikey
-            || !sort_matches(&index.spec.fields, cx.sort)
-        {
+        if index.spec.kind != IndexKind::BTree || index.multikey {
             return None;
         }
+        let direction = sort_direction(&index.spec.fields, cx.sort)?;
         let selectivity = residual_selectivity(conjuncts, &[]);
         let rows = match cx.needed {
             Some(needed) => cx.total.min(needed as f64 / selectivity),
@@ -168,6 +168,8 @@ impl Secondary {
                     upper: Bound::Unbounded,
                 }],
                 ordered: true,
+                backward: direction == Direction::Backward,
+                exact_fields: 0,
             }),
             estimated_rows: rows,
             cost: rows * (COST_INDEX_ENTRY + COST_FETCH_DOC),
@@ -215,6 +217,11 @@ struct SecondaryScan {
     /// Each in index order; together in index order when `ordered` (one scan).
     scans: Vec<IndexScan>,
     ordered: bool,
+    /// Ordered backwards (a descending sort): scans are read last to first, each from its end.
+    backward: bool,
+    /// The leading index fields whose `$eq`/`$in` values the scans look up exactly, when the
+    /// path has no range (0 otherwise): what [`IndexPath::decides`] checks a filter against.
+    exact_fields: usize,
 }
 
 impl IndexPath for SecondaryScan {
@@ -227,7 +234,11 @@ impl IndexPath for SecondaryScan {
         } else {
             "index range"
         };
-        let order = if self.ordered { ", provides sort" } else { "" };
+        let order = match (self.ordered, self.backward) {
+            (true, true) => ", provides sort, backward",
+            (true, false) => ", provides sort",
+            _ => "",
+        };
         format!(
             "{what} on `{}` ({} scan(s){order})",
             self.index.spec.name,
@@ -248,7 +259,9 @@ impl IndexPath for SecondaryScan {
         Ok(keys)
     }
 
-    /// The position is the scan's number (4 bytes) and the last entry read (tuple ‖ key).
+    /// The position is the scan's number (4 bytes, counted in reading order) and where to go
+    /// on: forwards the last entry read (tuple ‖ key), backwards the tuple of the last run of
+    /// equal tuples handed out (a batch ends only between runs, see [`Self::backward_run`]).
     fn ordered_batch(
         &self,
         cx: &mut ScanContext<'_>,
@@ -267,43 +280,141 @@ impl IndexPath for SecondaryScan {
             }
             _ => (0, None),
         };
-        while let Some(scan) = self.scans.get(number) {
-            let mut scan_now = scan.clone();
-            if let (Some(last), IndexScan::Range { lower, .. }) = (&resume, &mut scan_now) {
-                *lower = Bound::Excluded(last.clone());
-            }
-            let mut keys = Vec::new();
-            let mut last_entry = None;
-            let stats = &mut *cx.stats;
-            self.index
-                .scan(cx.txn, cx.collection, &scan_now, |tuple, doc_key| {
-                    stats.keys_examined += 1;
-                    keys.push(doc_key.to_vec());
-                    last_entry = Some([tuple, doc_key].concat());
-                    Ok(keys.len() < max)
-                })?;
-            if keys.len() >= max {
-                let position = last_entry
-                    .map(|entry| [(number as u32).to_be_bytes().as_slice(), &entry].concat());
+        let count = self.scans.len();
+        while number < count {
+            let (keys, stopped_at) = if self.backward {
+                let scan = &self.scans[count - 1 - number];
+                self.backward_run(cx, scan, resume.take(), max)?
+            } else {
+                self.forward_run(cx, &self.scans[number], resume.take(), max)?
+            };
+            if let Some(at) = stopped_at {
+                let position = [(number as u32).to_be_bytes().as_slice(), &at].concat();
                 return Ok(OrderedBatch {
                     keys,
-                    next: position,
+                    next: Some(position),
                 });
             }
             number += 1;
-            resume = None;
             if !keys.is_empty() {
-                let next =
-                    (number < self.scans.len()).then(|| (number as u32).to_be_bytes().to_vec());
+                let next = (number < count).then(|| (number as u32).to_be_bytes().to_vec());
                 return Ok(OrderedBatch { keys, next });
             }
         }
         Ok(OrderedBatch::default())
     }
 
+    /// Exact when the filter is nothing but one `$eq`/`$in` of [`decidable`] values per field
+    /// looked up (each field once) and the index holds no arrays: then a document has one
+    /// entry, whose tuple is the values its fields reach, so every key found matches and none
+    /// is missed. Ranges are left to the re-check (NaN, type brackets), as are multikey indexes
+    /// (an array matches by element *or* as a whole).
+    fn decides(&self, filter: &Filter) -> bool {
+        let fields = &self.index.spec.fields;
+        if self.index.multikey || self.exact_fields == 0 || self.exact_fields > fields.len() {
+            return false;
+        }
+        let conjuncts = crate::plan::conjuncts(filter);
+        let mut seen = vec![false; self.exact_fields];
+        conjuncts.len() == self.exact_fields
+            && conjuncts.iter().all(|conjunct| {
+                let Filter::Field(path, ops) = conjunct else {
+                    return false;
+                };
+                let Some(at) = fields[..self.exact_fields].iter().position(|f| f == path) else {
+                    return false;
+                };
+                let exact = match ops.as_slice() {
+                    [Op::Eq(v)] => decidable(v),
+                    [Op::In(vs)] => vs.iter().all(decidable),
+                    _ => false,
+                };
+                exact && !std::mem::replace(&mut seen[at], true)
+            })
+    }
+
     fn may_repeat(&self) -> bool {
         // Prefixes are deduplicated, so only an array's several entries repeat a document.
         self.index.multikey
+    }
+}
+
+/// Document keys read by one run of an ordered scan, and where the run stopped when it
+/// filled its batch (`None`: the scan is exhausted).
+type KeyRun = (Vec<Vec<u8>>, Option<Vec<u8>>);
+
+impl SecondaryScan {
+    /// Up to `max` keys of `scan` in order after entry `after`; with the last entry read when
+    /// the batch filled up (more may follow).
+    fn forward_run(
+        &self,
+        cx: &mut ScanContext<'_>,
+        scan: &IndexScan,
+        after: Option<Vec<u8>>,
+        max: usize,
+    ) -> Result<KeyRun> {
+        let mut scan_now = scan.clone();
+        if let (Some(last), IndexScan::Range { lower, .. }) = (after, &mut scan_now) {
+            *lower = Bound::Excluded(last);
+        }
+        let mut keys = Vec::new();
+        let mut last_entry = None;
+        let stats = &mut *cx.stats;
+        self.index
+            .scan(cx.txn, cx.collection, &scan_now, |tuple, doc_key| {
+                stats.keys_examined += 1;
+                keys.push(doc_key.to_vec());
+                last_entry = Some([tuple, doc_key].concat());
+                Ok(keys.len() < max)
+            })?;
+        let full = keys.len() >= max;
+        Ok((keys, last_entry.filter(|_| full)))
+    }
+
+    /// Keys of `scan` read backwards, below tuple `before`: descending by tuple, each run of
+    /// equal tuples in ascending key order (the order a descending sort gives ties). Stops
+    /// between runs once at least `max` keys are in hand, returning the last run's tuple.
+    fn backward_run(
+        &self,
+        cx: &mut ScanContext<'_>,
+        scan: &IndexScan,
+        before: Option<Vec<u8>>,
+        max: usize,
+    ) -> Result<KeyRun> {
+        let mut scan_now = scan.clone();
+        if let (Some(before), IndexScan::Range { upper, .. }) = (before, &mut scan_now) {
+            *upper = Bound::Excluded(before);
+        }
+        let mut keys = Vec::new();
+        let mut run: Vec<Vec<u8>> = Vec::new();
+        let mut run_tuple: Vec<u8> = Vec::new();
+        let mut full = false;
+        let stats = &mut *cx.stats;
+        self.index.scan_toward(
+            Direction::Backward,
+            cx.txn,
+            cx.collection,
+            &scan_now,
+            |tuple, doc_key| {
+                stats.keys_examined += 1;
+                if tuple != run_tuple.as_slice() {
+                    keys.extend(run.drain(..).rev());
+                    if keys.len() >= max {
+                        full = true;
+                        return Ok(false);
+                    }
+                    run_tuple.clear();
+                    run_tuple.extend_from_slice(tuple);
+                }
+                run.push(doc_key.to_vec());
+                Ok(true)
+            },
+        )?;
+        if full {
+            return Ok((keys, Some(run_tuple)));
+        }
+        keys.extend(run.drain(..).rev());
+        Ok((keys, None))
     }
 }
 
@@ -356,6 +467,13 @@ fn is_nan(v: &Value) -> bool {
 /// are left to a scan.
 fn indexable(v: &Value) -> bool {
     !matches!(v, Value::Array(_))
+}
+
+/// Equality operands whose index entries match exactly what the filter matches: not arrays
+/// (see [`indexable`]), not null (a path that reaches nothing, say through an empty array,
+/// has a null entry), not NaN (equal keys, but not an equal number).
+fn decidable(v: &Value) -> bool {
+    indexable(v) && !v.is_null() && !is_nan(v)
 }
 
 /// The bounds of a value's type bracket, as tuple prefixes.

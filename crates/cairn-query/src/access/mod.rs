@@ -35,7 +35,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use cairn_doc::{FieldPath, Value};
-use cairn_engine::Transaction;
+use cairn_engine::{Direction, Transaction};
 
 use crate::error::Result;
 use crate::exec::{ExecStats, Executor};
@@ -252,6 +252,24 @@ pub fn residual_selectivity(conjuncts: &[&Filter], covered: &[FieldPath]) -> f64
         .map(|c| filter_selectivity(c))
         .product::<f64>()
         .max(1e-6)
+}
+
+/// Which way reading an index on `fields` yields the order `sort` asks for: forward when the
+/// sort names every field ascending ([`sort_matches`]), backward when it names every field
+/// descending (a backward read gives ties on the sort in descending key order, so the reader
+/// regroups each run of equal tuples: sorts order ties by `_id` ascending); `None` otherwise
+/// (mixed directions, other fields).
+pub fn sort_direction(fields: &[FieldPath], sort: &[SortKey]) -> Option<Direction> {
+    if sort_matches(fields, sort) {
+        return Some(Direction::Forward);
+    }
+    let backward = !sort.is_empty()
+        && sort.len() == fields.len()
+        && sort
+            .iter()
+            .zip(fields)
+            .all(|(key, field)| key.descending && &key.path == field);
+    backward.then_some(Direction::Backward)
 }
 
 /// Whether reading `fields` in ascending order yields the order `sort` asks for.
