@@ -317,10 +317,7 @@ impl Transaction {
         // Then the snapshot states the writes did not remember (already recorded as read by
         // the write that buffered each key).
         for (at, key) in unknown_old {
-            let record = match self.reader(&coll.docs)? {
-                Some(reader) => reader.get(&key)?,
-                None => None,
-            };
+            let record = self.stored_get(&coll.docs, &key)?;
             net[at].old = record
                 .map(|bytes| decode_record(codecs, coll.record_at(&key), &bytes))
                 .transpose()?;

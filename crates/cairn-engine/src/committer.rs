@@ -23,12 +23,14 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use crate::changelog::PendingChange;
+use crate::compression::Codecs;
 use crate::conflict::ConflictWindow;
 use crate::error::{EngineError, Result};
-use crate::layout::{changelog_key, parse_changelog_key, CHANGELOG_TABLE};
+use crate::layout::{changelog_key, is_docs_table, parse_changelog_key, CHANGELOG_TABLE};
 use crate::limits::{
     MAX_COMMIT_QUEUE, MAX_GROUP_COMMIT_BYTES, MAX_GROUP_COMMIT_TXNS, MAX_TRIM_PER_COMMIT,
 };
+use crate::packed::RunOwner;
 use crate::record::stamp_seq;
 use crate::writeset::{Pending, ReadSet, WriteSet};
 
@@ -335,12 +337,12 @@ impl Writer {
         let mut run_start = 0;
         for i in 0..accepted.len() {
             if !accepted[i].1.writes.dropped_prefixes.is_empty() {
-                apply_run(&txn, &mut accepted[run_start..i])?;
+                apply_run(&txn, &self.shared.codecs, &mut accepted[run_start..i])?;
                 drop_tables(&txn, &accepted[i].1.writes.dropped_prefixes)?;
                 run_start = i;
             }
         }
-        apply_run(&txn, &mut accepted[run_start..])?;
+        apply_run(&txn, &self.shared.codecs, &mut accepted[run_start..])?;
         self.append_changes(&txn, accepted)?;
         debug_assert!(accepted.last().is_some_and(|(seq, _)| *seq == last_seq));
         // No counters are rewritten per commit: the change log's last key is the last sequence
@@ -404,13 +406,17 @@ pub(crate) fn log_bounds(first: Option<(u64, u32)>, last: Option<(u64, u32)>) ->
 }
 
 /// Applies the write sets of consecutive requests, one table at a time, in request order.
-fn apply_run(txn: &WriteTxn, run: &mut [(u64, CommitRequest)]) -> Result<()> {
+fn apply_run(txn: &WriteTxn, codecs: &Codecs, run: &mut [(u64, CommitRequest)]) -> Result<()> {
     let tables: BTreeSet<_> = run
         .iter()
         .flat_map(|(_, request)| request.writes.tables.keys().cloned())
         .collect();
     for table in tables {
         let mut writer = txn.table(&table)?;
+        if codecs.packed() && is_docs_table(&table) {
+            apply_packed(&mut writer, codecs, &table, run)?;
+            continue;
+        }
         for (seq, request) in run.iter_mut() {
             let Some(entries) = request.writes.tables.get_mut(&table) else {
                 continue;
@@ -434,6 +440,52 @@ fn apply_run(txn: &WriteTxn, run: &mut [(u64, CommitRequest)]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Applies the document writes of consecutive requests to a packed documents table: the
+/// final state of each key (later requests win), stamped with its commit's sequence number,
+/// goes into its run in one pass (`packed::apply`).
+fn apply_packed(
+    writer: &mut cairn_storage::TableWriter<'_>,
+    codecs: &Codecs,
+    table: &Arc<str>,
+    run: &mut [(u64, CommitRequest)],
+) -> Result<()> {
+    let mut changes = BTreeMap::new();
+    let mut owner: Option<Arc<str>> = None;
+    for (seq, request) in run.iter_mut() {
+        if let Some(name) = request.writes.packed_owners.get(table) {
+            owner = Some(name.clone());
+        }
+        let Some(entries) = request.writes.tables.get_mut(table) else {
+            continue;
+        };
+        for (key, pending) in std::mem::take(entries) {
+            let change = match pending {
+                Pending::Put {
+                    mut value,
+                    stamp_seq: stamp,
+                } => {
+                    if stamp {
+                        stamp_seq(&mut value, *seq);
+                    }
+                    Some(value)
+                }
+                Pending::Delete => None,
+            };
+            changes.insert(key, change);
+        }
+    }
+    let id = table
+        .strip_prefix('c')
+        .and_then(|rest| rest.strip_suffix(".docs"))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0);
+    let owner = RunOwner {
+        id,
+        name: owner.as_deref().unwrap_or(""),
+    };
+    crate::packed::apply(writer, codecs, table, owner, changes)
 }
 
 fn drop_tables(txn: &WriteTxn, prefixes: &[String]) -> Result<()> {

@@ -126,6 +126,10 @@ pub(crate) struct Codecs {
     dictionaries: RwLock<HashMap<u32, Arc<Dictionary>>>,
     /// Newest dictionary id per collection id: what new records use.
     current: RwLock<HashMap<u32, u32>>,
+    /// Whether documents are stored in packed runs (`packed.rs`): then each record's body is
+    /// stored plain and the run is compressed as a whole. A property of the data file (its
+    /// layout version), set once at open.
+    packed: std::sync::atomic::AtomicBool,
 }
 
 thread_local! {
@@ -142,7 +146,19 @@ impl Codecs {
             overrides,
             dictionaries: RwLock::new(HashMap::new()),
             current: RwLock::new(HashMap::new()),
+            packed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Records whether the data file stores documents in packed runs (read from its layout).
+    pub(crate) fn set_packed(&self, packed: bool) {
+        self.packed
+            .store(packed, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether documents are stored in packed runs: record bodies plain, runs compressed.
+    pub(crate) fn packed(&self) -> bool {
+        self.packed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The settings for a collection.
@@ -244,7 +260,7 @@ impl Codecs {
         // Taken out of the cell (and put back after) so a nested call cannot alias it.
         let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
         let outcome = self
-            .decompress(table, tag, body, &mut scratch)
+            .decompress(table, tag, body, MAX_DOCUMENT_BYTES, &mut scratch)
             .and_then(|()| read(&scratch));
         SCRATCH.with(|cell| *cell.borrow_mut() = scratch);
         outcome
@@ -255,13 +271,39 @@ impl Codecs {
         self.with_plain(table, body, |plain| Ok(plain.to_vec()))
     }
 
-    fn decompress(&self, table: &str, tag: u8, body: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    /// The plain bytes inside `body` (raw or compressed, as [`Codecs::encode_body`] wrote it)
+    /// into `out`, refusing a body that claims more than `limit` plain bytes: a packed run's
+    /// payload (`packed.rs`), whose limit is larger than one document's.
+    pub(crate) fn plain_into(
+        &self,
+        table: &str,
+        body: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        match body.first() {
+            None => Err(EngineError::corrupt(table, "empty body")),
+            Some(&tag) if tag < FIRST_TAG => {
+                out.clear();
+                out.extend_from_slice(body);
+                Ok(())
+            }
+            Some(&tag) => self.decompress(table, tag, body, limit, out),
+        }
+    }
+
+    fn decompress(
+        &self,
+        table: &str,
+        tag: u8,
+        body: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let corrupt = |detail: &str| EngineError::corrupt(table, detail);
         let plain_len = plain_len(body).ok_or_else(|| corrupt("truncated compression header"))?;
-        if plain_len > MAX_DOCUMENT_BYTES {
-            return Err(corrupt(
-                "compressed record claims more than the document size limit",
-            ));
+        if plain_len > limit {
+            return Err(corrupt("compressed body claims more than its size limit"));
         }
         let (dict, frame) = match tag {
             TAG_ZSTD => (None, &body[ZSTD_HEADER_BYTES..]),

@@ -23,7 +23,7 @@ use crate::extension::{Extension, ExtensionKind};
 use crate::layout::SystemTables;
 use crate::layout::{
     collection_table_prefix, parse_changelog_key, read_u32, MetaKey, CHANGELOG_TABLE,
-    LAYOUT_VERSION, META_TABLE,
+    LAYOUT_VERSION, LAYOUT_VERSION_PER_RECORD, META_TABLE,
 };
 use crate::limits::{
     DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CACHED_COLLECTION_HANDLES, MAX_CHANGES_PER_READ,
@@ -31,6 +31,9 @@ use crate::limits::{
 };
 use crate::read_view::ViewCache;
 use crate::txn::{CasOutcome, CollectionHandle, Transaction, Upserted};
+
+/// The environment variable that makes `Config::new` ask for packed runs (`1`).
+pub const PACKED_RUNS_ENV: &str = "CAIRN_PACKED_RUNS";
 
 /// How to open a database.
 #[derive(Clone)]
@@ -56,6 +59,12 @@ pub struct Config {
     /// [`DEFAULT_CHECKPOINT_BYTES`](cairn_storage::DEFAULT_CHECKPOINT_BYTES) of log or
     /// [`DEFAULT_CHECKPOINT_INTERVAL`](cairn_storage::DEFAULT_CHECKPOINT_INTERVAL) unless set.
     pub wal: WalSettings,
+    /// Whether a *new* database stores documents in packed runs (layout version 2,
+    /// `packed.rs`): neighbouring records compressed together, one value per run. An existing
+    /// database keeps the layout it was created with, whatever this says. Default: off, unless
+    /// the environment variable `CAIRN_PACKED_RUNS` is `1` (how the test suites and `cairn
+    /// bench core` run in the packed layout without a flag of their own).
+    pub packed_runs: bool,
 }
 
 impl Config {
@@ -71,6 +80,7 @@ impl Config {
             compression: Compression::default(),
             collection_compression: HashMap::new(),
             wal: WalSettings::default(),
+            packed_runs: std::env::var_os(PACKED_RUNS_ENV).is_some_and(|v| v == "1"),
         }
     }
 
@@ -335,8 +345,9 @@ impl Database {
     /// Opens (creating if needed) the database described by `config`.
     pub fn open(config: Config) -> Result<Database> {
         let store = Store::open(&config.store_config())?;
-        let state = initialize(&store, config.changelog_retention)?;
+        let (state, packed) = initialize(&store, config.changelog_retention, config.packed_runs)?;
         let codecs = Codecs::new(config.compression, config.collection_compression.clone());
+        codecs.set_packed(packed);
         crate::dictionary::load(&store, &codecs)?;
         let shared = Arc::new(Shared {
             store,
@@ -629,7 +640,7 @@ impl Database {
                 if let Some(table) = snapshot.table(name)? {
                     let stats = table.stats()?;
                     if *name == crate::layout::docs_table(meta.id) {
-                        documents = stats.entries;
+                        documents = crate::packed::documents_in(&table, &self.inner.shared.codecs)?;
                     }
                     total += stats;
                 }
@@ -747,9 +758,14 @@ fn backoff(attempt: u32) {
 
 /// Writes the layout version on first open, checks it afterwards, and loads the writer's
 /// counters.
-fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
+fn initialize(
+    store: &Store,
+    changelog_retention: u64,
+    packed_runs: bool,
+) -> Result<(WriterState, bool)> {
     let txn = store.begin_write()?;
     let mut changed = false;
+    let mut packed = false;
     let state = {
         let mut meta = txn.table(META_TABLE)?;
         match meta
@@ -758,14 +774,23 @@ fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
             .and_then(read_u32)
         {
             None => {
-                meta.put(MetaKey::LAYOUT_VERSION, &LAYOUT_VERSION.to_le_bytes())?;
+                let version = match packed_runs {
+                    true => LAYOUT_VERSION,
+                    false => LAYOUT_VERSION_PER_RECORD,
+                };
+                meta.put(MetaKey::LAYOUT_VERSION, &version.to_le_bytes())?;
+                packed = packed_runs;
                 changed = true;
             }
-            Some(LAYOUT_VERSION) => {}
+            Some(LAYOUT_VERSION_PER_RECORD) => {}
+            Some(LAYOUT_VERSION) => packed = true,
             Some(other) => {
                 return Err(EngineError::corrupt(
                     META_TABLE,
-                    format!("layout version {other}; this build reads version {LAYOUT_VERSION}"),
+                    format!(
+                        "layout version {other}; this build reads versions \
+                         {LAYOUT_VERSION_PER_RECORD} and {LAYOUT_VERSION}"
+                    ),
                 ))
             }
         }
@@ -794,5 +819,5 @@ fn initialize(store: &Store, changelog_retention: u64) -> Result<WriterState> {
     } else {
         txn.abort()?;
     }
-    Ok(state)
+    Ok((state, packed))
 }

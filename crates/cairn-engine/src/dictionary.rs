@@ -101,7 +101,7 @@ pub(crate) fn train_due(shared: &Shared) -> Result<Vec<String>> {
         let Some(docs) = snapshot.table(&docs_table(meta.id))? else {
             continue;
         };
-        let count = docs.len()?;
+        let count = crate::packed::documents_in(&docs, &shared.codecs)?;
         let last = shared.codecs.newest(meta.id).map(|d| d.trained_at_docs);
         let attempted = attempts.get(&meta.id).copied();
         if !is_due(count, last, attempted, shared.codecs.count_for(meta.id)) {
@@ -147,20 +147,25 @@ fn sample(
     let stride = (count / TRAIN_SAMPLE_DOCS).max(1);
     let mut samples = Vec::new();
     let mut bytes = 0usize;
-    for (i, entry) in docs.range(Bound::Unbounded, Bound::Unbounded)?.enumerate() {
-        if !(i as u64).is_multiple_of(stride) {
-            continue;
-        }
-        let entry = entry?;
-        let plain = shared
-            .codecs
-            .plain_body(table, record_body(table, entry.value())?)?;
-        bytes += plain.len();
-        samples.push(plain);
-        if bytes >= TRAIN_SAMPLE_BYTES_MAX {
-            break;
-        }
-    }
+    let mut i = 0u64;
+    let stored = crate::merge_scan::Stored::of(docs, &shared.codecs, table);
+    crate::merge_scan::merge_scan::<EngineError>(
+        Some(stored),
+        None,
+        (Bound::Unbounded, Bound::Unbounded),
+        |_, record| {
+            i += 1;
+            if !(i - 1).is_multiple_of(stride) {
+                return Ok(true);
+            }
+            let plain = shared
+                .codecs
+                .plain_body(table, record_body(table, record)?)?;
+            bytes += plain.len();
+            samples.push(plain);
+            Ok(bytes < TRAIN_SAMPLE_BYTES_MAX)
+        },
+    )?;
     Ok(samples)
 }
 

@@ -87,16 +87,20 @@ impl Transaction {
         let (op, old_body) = match &old {
             Some(StoredDoc {
                 record: old_record, ..
-            }) => (ChangeOp::Update, Some(record_body(&coll.docs, old_record)?)),
+            }) => (
+                ChangeOp::Update,
+                Some(self.logged_body(coll, record_body(&coll.docs, old_record)?)?),
+            ),
             None => (ChangeOp::Insert, None),
         };
+        let new_body = self.logged_body(coll, record_body(&coll.docs, &record)?)?;
         let change = PendingChange::encode(
             &op,
             coll.meta.id,
             &coll.meta.name,
             Some(&key),
-            Some(record_body(&coll.docs, &record)?),
-            old_body,
+            Some(&*new_body),
+            old_body.as_deref(),
         );
         self.changes.push(change);
         if old.is_none() {
@@ -113,6 +117,7 @@ impl Transaction {
         let remember = coll
             .checks_at_commit()
             .then(|| ToRemember::new(&key, Some(&record)));
+        self.note_packed_owner(coll);
         let first_write = self.buffer_write(
             &coll.docs,
             key,
@@ -141,18 +146,20 @@ impl Transaction {
         key: Vec<u8>,
         old: StoredDoc,
     ) -> Result<()> {
+        let old_body = self.logged_body(coll, record_body(&coll.docs, &old.record)?)?;
         let change = PendingChange::encode(
             &ChangeOp::Delete,
             coll.meta.id,
             &coll.meta.name,
             Some(&key),
             None,
-            Some(record_body(&coll.docs, &old.record)?),
+            Some(&*old_body),
         );
         self.changes.push(change);
         let routing = self.db.tables.routing.clone();
         self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
         let remember = coll.checks_at_commit().then(|| ToRemember::new(&key, None));
+        self.note_packed_owner(coll);
         let first_write = self.buffer_write(&coll.docs, key, Pending::Delete)?;
         let remember = remember.map(|write| write.buffered(first_write));
         let change = DocChange {
@@ -165,5 +172,26 @@ impl Transaction {
             self.remember_for_commit(coll, write, Some(Cow::Owned(old.value)), None);
         }
         Ok(())
+    }
+
+    /// The body a change-log record carries for a record body: the body itself, or — in
+    /// packed runs, where record bodies are plain and only runs are compressed — the body
+    /// compressed with the collection's settings, so the log stays as small as before.
+    fn logged_body<'b>(&self, coll: &CollectionHandle, body: &'b [u8]) -> Result<Cow<'b, [u8]>> {
+        let codecs = &self.db.shared.codecs;
+        if !codecs.packed() {
+            return Ok(Cow::Borrowed(body));
+        }
+        let mut out = Vec::with_capacity(body.len());
+        codecs.encode_body(coll.meta.id, &coll.meta.name, body, &mut out)?;
+        Ok(Cow::Owned(out))
+    }
+
+    /// Remembers which collection a packed documents table belongs to, for the writer.
+    fn note_packed_owner(&mut self, coll: &CollectionHandle) {
+        if self.db.shared.codecs.packed() && !self.writes.packed_owners.contains_key(&coll.docs) {
+            let name: std::sync::Arc<str> = coll.meta.name.as_str().into();
+            self.writes.packed_owners.insert(coll.docs.clone(), name);
+        }
     }
 }

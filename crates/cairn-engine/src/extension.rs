@@ -545,8 +545,9 @@ impl Transaction {
     pub fn document_count(&mut self, collection: &str) -> Result<u64> {
         let coll = self.collection(collection)?;
         let docs = coll.docs.clone();
+        let db = self.db.clone();
         match self.reader(&docs)? {
-            Some(reader) => Ok(reader.len()?),
+            Some(reader) => crate::packed::documents_in(reader, &db.shared.codecs),
             None => Ok(0),
         }
     }

@@ -8,7 +8,8 @@
 //! | `sys.changelog` | sequence (u64 BE) ‖ index in commit (u32 BE) | [`crate::changelog`] record |
 //! | `sys.dicts` | dictionary id (u32 BE) | collection id ‖ documents at training ‖ zstd dictionary (`dictionary.rs`) |
 //! | `sys.reclaim` | dropped collection id (u32 BE) | its name (UTF-8) (`reclaim.rs`) |
-//! | `c{id}.docs` | document key ([`cairn_doc::DocId::encode_key`]) | [`crate::record`] |
+//! | `c{id}.docs` | document key ([`cairn_doc::DocId::encode_key`]) | [`crate::record`] (layout 1) |
+//! | `c{id}.docs` | first document key of a run; empty: the count | packed run (`packed.rs`, layout 2) |
 //! | `c{id}.x.{ext}` | extension-defined | extension-defined |
 //!
 //! Nothing is rewritten on every commit besides the data and its change-log records: the last
@@ -67,8 +68,22 @@ impl SystemTables {
 }
 
 /// Version of the table layout described above. Bumped on any incompatible change; a database
-/// with another version is refused at open rather than misread.
-pub const LAYOUT_VERSION: u32 = 1;
+/// with a version this build does not know is refused at open rather than misread.
+/// Version 2 stores `c{id}.docs` as packed runs (`packed.rs`: key = a run's first document key,
+/// plus the document count under the empty key); version 1, one record per document, stays
+/// readable and writable: a database keeps the layout it was created with
+/// (`Config::packed_runs` decides for a new one).
+pub const LAYOUT_VERSION: u32 = 2;
+
+/// The layout before packed runs: one record per document key.
+pub const LAYOUT_VERSION_PER_RECORD: u32 = 1;
+
+/// Whether `name` is a collection's documents table (`c{id}.docs`).
+pub fn is_docs_table(name: &str) -> bool {
+    name.strip_prefix('c')
+        .and_then(|rest| rest.strip_suffix(".docs"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// Name of a collection's document table.
 pub fn docs_table(collection_id: u32) -> String {
@@ -132,5 +147,13 @@ mod tests {
         assert!(a < b && b < c);
         assert_eq!(parse_changelog_key(&c), Some((2, 1)));
         assert_eq!(parse_changelog_key(&c[..11]), None);
+    }
+
+    #[test]
+    fn docs_tables_are_told_from_extension_tables() {
+        assert!(is_docs_table(&docs_table(17)));
+        assert!(!is_docs_table(&extension_table(17, "idx", "docs")));
+        assert!(!is_docs_table("c.docs"));
+        assert!(!is_docs_table("sys.routing"));
     }
 }

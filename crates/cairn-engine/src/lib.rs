@@ -25,6 +25,7 @@ pub mod layout;
 pub mod limits;
 mod maintenance;
 mod merge_scan;
+mod packed;
 mod read_view;
 mod reclaim;
 mod record;
@@ -41,7 +42,7 @@ pub use changelog::{Change, ChangeOp};
 pub use compression::{Compression, DEFAULT_ZSTD_LEVEL};
 pub use database::{
     check_integrity, stored_mode_name, stored_mode_name_with_key, BatchOp, BatchResult,
-    CollectionStats, Config, Database, DatabaseStats, IntegrityReport,
+    CollectionStats, Config, Database, DatabaseStats, IntegrityReport, PACKED_RUNS_ENV,
 };
 pub use dictionary::{RETRAIN_GROWTH, TRAIN_MIN_DOCS};
 pub use error::{EngineError, Result};

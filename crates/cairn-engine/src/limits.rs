@@ -100,3 +100,22 @@ pub const MAX_DICTIONARIES_PER_COLLECTION: usize = 8;
 /// at most one 16 MiB document with its old version in a change record). Bounds what a
 /// damaged length field can make the reader allocate.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+
+/// Plain bytes of records (keys included) a packed run holds before a new run starts: 8 KiB
+/// (`packed.rs`). A point get decompresses one run, so this is the per-get decompression
+/// cost; it is also what compression sees at once. Chosen by measurement (`cairn bench
+/// storage`, `cairn bench core`; see docs/design/engine.md). A record larger than this is
+/// stored alone in its run.
+pub const MAX_RUN_BYTES: usize = 8 * 1024;
+
+/// Records per packed run: 128, so a run of tiny documents still bounds a get's binary
+/// search and a rewrite's size.
+pub const MAX_RUN_RECORDS: usize = 128;
+
+/// A rewritten run smaller than this (a quarter of [`MAX_RUN_BYTES`]) absorbs its right-hand
+/// neighbour, so deletes do not leave a trail of tiny runs.
+pub const MIN_RUN_BYTES: usize = MAX_RUN_BYTES / 4;
+
+/// Plain bytes a stored run may claim when decompressed: one document at the document size
+/// limit plus a full run's worth. A damaged header claiming more is refused before allocating.
+pub const MAX_RUN_PLAIN_BYTES: usize = cairn_doc::limits::MAX_DOCUMENT_BYTES + 2 * MAX_RUN_BYTES;

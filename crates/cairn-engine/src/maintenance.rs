@@ -84,12 +84,16 @@ impl Database {
                 dictionaries: shared.codecs.count_for(meta.id) as u64,
             };
             if let Some(docs) = snapshot.table(&table)? {
-                for entry in docs.range(Bound::Unbounded, Bound::Unbounded)? {
-                    let entry = entry?;
-                    let body = record_body(&table, entry.value())?;
-                    stats.documents += 1;
-                    stats.logical_bytes += plain_len(body).unwrap_or(body.len()) as u64;
-                    stats.stored_bytes += body.len() as u64;
+                if shared.codecs.packed() {
+                    packed_stats(&shared.codecs, &table, &docs, &mut stats)?;
+                } else {
+                    for entry in docs.range(Bound::Unbounded, Bound::Unbounded)? {
+                        let entry = entry?;
+                        let body = record_body(&table, entry.value())?;
+                        stats.documents += 1;
+                        stats.logical_bytes += plain_len(body).unwrap_or(body.len()) as u64;
+                        stats.stored_bytes += body.len() as u64;
+                    }
                 }
             }
             out.push(stats);
@@ -133,4 +137,25 @@ impl Database {
     pub fn data_key_id(&self) -> Option<u32> {
         self.inner.shared.store.data_key_id()
     }
+}
+
+/// [`Database::compression_stats`] for a table of packed runs: logical bytes are the records'
+/// plain bodies, stored bytes the runs as stored (compressed together).
+fn packed_stats(
+    codecs: &crate::compression::Codecs,
+    table: &str,
+    docs: &cairn_storage::TableReader,
+    stats: &mut CompressionStats,
+) -> Result<()> {
+    for entry in docs.range(Bound::Excluded(crate::packed::COUNT_KEY), Bound::Unbounded)? {
+        let entry = entry?;
+        stats.stored_bytes += entry.value().len() as u64;
+        let run = crate::packed::Run::decode(codecs, table, entry.value())?;
+        for i in 0..run.len() {
+            let body = record_body(table, run.record(i))?;
+            stats.documents += 1;
+            stats.logical_bytes += plain_len(body).unwrap_or(body.len()) as u64;
+        }
+    }
+    Ok(())
 }

@@ -27,6 +27,8 @@ use crate::record::{decode_record, RecordAt};
 /// One collection as seen by a view: its document table, opened once.
 struct ViewCollection {
     docs: Option<TableReader>,
+    /// The documents table's name (how its entries are stored follows from it).
+    table: String,
 }
 
 /// A snapshot shared by concurrent readers, with lazily opened collections.
@@ -83,8 +85,9 @@ impl ReadView {
             });
         };
         let meta = CollectionMeta::decode(&bytes)?;
-        let docs = self.snapshot.table(&crate::layout::docs_table(meta.id))?;
-        let found = Arc::new(ViewCollection { docs });
+        let table = crate::layout::docs_table(meta.id);
+        let docs = self.snapshot.table(&table)?;
+        let found = Arc::new(ViewCollection { docs, table });
         self.collections
             .write()
             .insert(name.to_string(), found.clone());
@@ -108,7 +111,9 @@ impl ReadView {
             collection,
             key: &key,
         };
-        docs.get_with(&key, |record| decode_record(codecs, at, record))?
-            .transpose()
+        crate::packed::get_any(docs, codecs, &coll.table, &key, |record| {
+            decode_record(codecs, at, record)
+        })?
+        .transpose()
     }
 }

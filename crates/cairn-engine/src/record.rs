@@ -71,7 +71,8 @@ pub(crate) fn encode_record(
     out.extend_from_slice(&[0u8; RECORD_HEADER_BYTES]);
     out.push(TAG_CHECKED);
     out.extend_from_slice(&[0u8; 4]);
-    if codecs.settings(collection).level.is_none() {
+    // In packed runs the run is compressed as a whole, so each record's body stays plain.
+    if codecs.settings(collection).level.is_none() || codecs.packed() {
         cairn_doc::encode_document(doc, out)?;
     } else {
         let mut plain = Vec::new();

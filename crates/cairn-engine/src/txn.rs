@@ -28,7 +28,7 @@ use crate::extension::ScanStep;
 use crate::extension::{DocChange, Extension, ExtensionTxn};
 use crate::layout::parse_changelog_key;
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
-use crate::merge_scan::{merge_scan, merge_scan_toward, Direction};
+use crate::merge_scan::{merge_scan, merge_scan_toward, Direction, Stored};
 use crate::record::{decode_record, RecordAt};
 use crate::view_state::ViewState;
 use crate::writeset::{Pending, ReadSet, WriteSet};
@@ -327,9 +327,10 @@ impl Transaction {
         let Some(reader) = self.reader(&docs)? else {
             return Ok(None);
         };
-        reader
-            .get_with(&key, |record| decode_record(codecs, at, record))?
-            .transpose()
+        crate::packed::get_any(reader, codecs, &docs, &key, |record| {
+            decode_record(codecs, at, record)
+        })?
+        .transpose()
     }
 
     /// Inserts a document, generating a time-ordered UUIDv7 `_id` when it has none. Fails with
@@ -673,8 +674,17 @@ impl Transaction {
         if self.writes.is_dropped(table) {
             return Ok(None);
         }
+        self.stored_get(table, key)
+    }
+
+    /// Reads a key from the snapshot alone (through its run when `table` holds packed
+    /// documents), copying the value out.
+    pub(crate) fn stored_get(&mut self, table: &Arc<str>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let db = self.db.clone();
         match self.reader(table)? {
-            Some(reader) => Ok(reader.get(key)?),
+            Some(reader) => {
+                crate::packed::get_any(reader, &db.shared.codecs, table, key, <[u8]>::to_vec)
+            }
             None => Ok(None),
         }
     }
@@ -757,7 +767,8 @@ impl Transaction {
     ) -> Result<(), E> {
         self.reads.range(table, start, end);
         self.open_for_scan(table)?;
-        let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
+        let (stored, pending) =
+            scan_sources(&self.readers, &self.writes, &self.db.shared.codecs, table);
         merge_scan_toward(direction, stored, pending, (start, end), visit)
     }
 }
@@ -779,9 +790,10 @@ impl Transaction {
 fn scan_sources<'t>(
     readers: &'t HashMap<Arc<str>, Option<TableReader>, FastHash>,
     writes: &'t WriteSet,
-    table: &Arc<str>,
+    codecs: &'t crate::compression::Codecs,
+    table: &'t Arc<str>,
 ) -> (
-    Option<&'t TableReader>,
+    Option<Stored<'t>>,
     Option<&'t std::collections::BTreeMap<Vec<u8>, Pending>>,
 ) {
     let stored = if writes.is_dropped(table) {
@@ -789,6 +801,7 @@ fn scan_sources<'t>(
     } else {
         readers.get(table).and_then(Option::as_ref)
     };
+    let stored = stored.map(|reader| Stored::of(reader, codecs, table));
     (stored, writes.tables.get(table))
 }
 
@@ -803,7 +816,8 @@ impl Transaction {
         key: &[u8],
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         self.open_for_scan(table)?;
-        let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
+        let (stored, pending) =
+            scan_sources(&self.readers, &self.writes, &self.db.shared.codecs, table);
         let mut found = None;
         merge_scan(
             stored,
@@ -836,7 +850,8 @@ impl Transaction {
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<ScanStep, E>,
     ) -> Result<(), E> {
         self.open_for_scan(table)?;
-        let (stored, pending) = scan_sources(&self.readers, &self.writes, table);
+        let (stored, pending) =
+            scan_sources(&self.readers, &self.writes, &self.db.shared.codecs, table);
         let tracked = !self.reads.untracked;
         let mut from = start.to_vec();
         loop {

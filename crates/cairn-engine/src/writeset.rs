@@ -33,6 +33,9 @@ pub(crate) struct WriteSet {
     pub(crate) dropped_prefixes: Vec<String>,
     /// Bytes of keys and values buffered, for the transaction size limit.
     pub(crate) size_bytes: u64,
+    /// The collection name of each packed documents table written (`packed.rs`): the writer
+    /// compresses its runs with that collection's settings.
+    pub(crate) packed_owners: BTreeMap<Arc<str>, Arc<str>>,
 }
 
 impl WriteSet {

@@ -155,6 +155,21 @@ impl TableReader {
         }
     }
 
+    /// The last entry whose key is at most `key`, passed to `read` without copying (one
+    /// descent): how a packed table finds the value holding a key.
+    pub fn floor_with<R>(
+        &self,
+        key: &[u8],
+        read: impl FnOnce(&[u8], &[u8]) -> R,
+    ) -> Result<Option<R>> {
+        table_read::floor_with(&*self.table, key, read)
+    }
+
+    /// The first entry whose key is above `key`, copied out.
+    pub fn after(&self, key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        table_read::after(&*self.table, key)
+    }
+
     /// The last entry of the table, if any.
     pub fn last(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         table_read::last(&*self.table)

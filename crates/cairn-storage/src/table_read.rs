@@ -3,6 +3,8 @@
 //! bytes, so the logic lives here once. Every redb call runs inside [`contained`], so a damaged
 //! page is an error, not a panic.
 
+use std::ops::Bound;
+
 use redb::{ReadableTable, ReadableTableMetadata};
 
 use crate::contain::contained;
@@ -49,4 +51,33 @@ pub(crate) fn last(table: &impl RawReadable) -> Result<Option<OwnedEntry>> {
 /// Number of entries (redb keeps the count; this does not scan).
 pub(crate) fn len(table: &impl ReadableTableMetadata) -> Result<u64> {
     contained("a table count", || Ok(table.len()?))
+}
+
+/// The last entry whose key is at most `key` (one descent), passed to `read` without copying.
+/// Packed tables (a key names the first of several entries stored in one value) find the value
+/// holding a key this way.
+pub(crate) fn floor_with<R>(
+    table: &impl RawReadable,
+    key: &[u8],
+    read: impl FnOnce(&[u8], &[u8]) -> R,
+) -> Result<Option<R>> {
+    let found = contained("a read", || {
+        let mut range = table.range::<&[u8]>((Bound::Unbounded, Bound::Included(key)))?;
+        Ok(range.next_back().transpose()?)
+    })?;
+    let Some((k, v)) = found else {
+        return Ok(None);
+    };
+    // The bounds come from the page and can be out of range on a damaged one.
+    let (k, v) = contained("a read", || Ok((k.value(), v.value())))?;
+    Ok(Some(read(k, v)))
+}
+
+/// The first entry whose key is above `key`, copied out.
+pub(crate) fn after(table: &impl RawReadable, key: &[u8]) -> Result<Option<OwnedEntry>> {
+    contained("a read", || {
+        let mut range = table.range::<&[u8]>((Bound::Excluded(key), Bound::Unbounded))?;
+        let next = range.next().transpose()?;
+        Ok(next.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+    })
 }

@@ -25,6 +25,8 @@
 //!   first 1,000 documents (and retrained in the background at 10× growth).
 //! - Cairn **zstd+dict+enc**: as zstd+dict, on an encrypted database (AES-256-GCM per 4 KiB
 //!   block); its throughput against zstd+dict is the cost of encryption.
+//! - Cairn **zstd packed** / **zstd+dict packed**: as zstd / zstd+dict, with records stored in
+//!   packed runs (`Config::packed_runs`, layout 2): neighbouring records compressed together.
 //! - **SQLite**: `docs(id INTEGER PRIMARY KEY, doc TEXT)` with the JSON text.
 //!
 //! Figures: bytes on disk after closing (allocated blocks of every file, as `du` counts; SQLite
@@ -134,17 +136,26 @@ pub fn run(args: &StorageArgs) -> anyhow::Result<()> {
         args.gets,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    let variants: [(&str, Compression, bool); 4] = [
-        ("cairn none", Compression::OFF, false),
-        ("cairn zstd", Compression::zstd(3), false),
+    let variants: [(&str, Compression, bool, bool); 6] = [
+        ("cairn none", Compression::OFF, false, false),
+        ("cairn zstd", Compression::zstd(3), false, false),
         (
             "cairn zstd+dict",
             Compression::zstd_with_dictionaries(3),
+            false,
             false,
         ),
         (
             "cairn zstd+dict+enc",
             Compression::zstd_with_dictionaries(3),
+            true,
+            false,
+        ),
+        ("cairn zstd packed", Compression::zstd(3), false, true),
+        (
+            "cairn zstd+dict packed",
+            Compression::zstd_with_dictionaries(3),
+            false,
             true,
         ),
     ];
@@ -158,13 +169,16 @@ pub fn run(args: &StorageArgs) -> anyhow::Result<()> {
             (0..variants.len()).rev().collect()
         };
         for index in order {
-            let (name, compression, encrypted) = variants[index];
+            let (name, compression, encrypted, packed) = variants[index];
             let folder = dir.join(format!("{}-{round}", name.replace([' ', '+'], "-")));
             rounds[index].push(cairn_subject(
                 name,
                 &folder,
-                compression,
-                encrypted,
+                Layout {
+                    compression,
+                    encrypted,
+                    packed,
+                },
                 &docs,
                 &picks,
             )?);
@@ -193,16 +207,30 @@ fn median(mut runs: Vec<Measured>) -> Option<Measured> {
     Some(first)
 }
 
+/// How a Cairn subject stores its documents.
+#[derive(Clone, Copy)]
+struct Layout {
+    compression: Compression,
+    encrypted: bool,
+    /// Packed runs of records (layout 2) instead of one record per key.
+    packed: bool,
+}
+
 fn cairn_subject(
     name: &'static str,
     dir: &Path,
-    compression: Compression,
-    encrypted: bool,
+    layout: Layout,
     docs: &[String],
     picks: &[usize],
 ) -> anyhow::Result<Measured> {
+    let Layout {
+        compression,
+        encrypted,
+        packed,
+    } = layout;
     let mut config = Config::new(dir, StorageMode::Persistent);
     config.compression = compression;
+    config.packed_runs = packed;
     // A fixed raw key: the key derivation runs once per open and is not what is measured.
     config.encryption = encrypted.then(|| KeySource::raw([0x5a; cairn::KEY_BYTES]));
     let values: Vec<Value> = docs
@@ -235,6 +263,16 @@ fn cairn_subject(
         }
         gets_per_s = gets_per_s.max(picks.len() as f64 / start.elapsed().as_secs_f64().max(1e-9));
     }
+    // Where the bytes go: the documents table (records, or runs), the change log, and the
+    // rest of the file (routing index, catalog, free pages).
+    let stats = db.stats()?;
+    let documents: u64 = stats.collections.iter().map(|c| c.bytes).sum();
+    eprintln!(
+        "  {name}: documents table {:.1} MiB, change log {:.1} MiB ({} entries)",
+        documents as f64 / MIB,
+        stats.changelog_bytes as f64 / MIB,
+        stats.changelog_entries,
+    );
     drop(db);
     Ok(Measured {
         name,
