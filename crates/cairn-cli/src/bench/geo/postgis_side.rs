@@ -1,21 +1,20 @@
 //! PostGIS in the geo benchmark: a private PostgreSQL cluster started in the benchmark folder
-//! (initdb + pg_ctl, listening on a Unix socket only), the shapes as `TIN Z` in a table with
+//! (`bench::pg_cluster`), the shapes as `TIN Z` in a table with
 //! a GiST `gist_geometry_ops_nd` index, queries with `ST_3DDWithin` / `ST_3DDistance` /
 //! `ST_3DIntersects`. Skipped with a message when PostgreSQL or PostGIS is not installed.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use cairn::geo::{to_wkt, Aabb};
 use cairn::Geometry;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
+
+use crate::bench::pg_cluster::{self, PgCluster};
 
 use super::workload::{GeoQuery, K};
 
-/// Where Debian installs PostgreSQL 15's server programs.
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 /// Rows per load transaction.
 const LOAD_BATCH_ROWS: usize = 1_000;
 /// First radius of the exact k-NN search (doubled until `K` rows are found).
@@ -24,19 +23,15 @@ const KNN_FIRST_RADIUS: f64 = 16.0;
 const KNN_MAX_RADIUS: f64 = 4_000.0;
 
 pub struct PostgisSide {
-    data: PathBuf,
-    socket: PathBuf,
-    as_postgres_user: bool,
     client: Option<Client>,
+    cluster: PgCluster,
     statements: Vec<Statement>,
 }
 
 /// Why PostGIS cannot run here, if it cannot.
 pub fn unavailable() -> Option<String> {
-    if !Path::new(PG_BIN).join("initdb").exists() {
-        return Some(format!(
-            "PostgreSQL 15 is not installed ({PG_BIN}/initdb not found)"
-        ));
+    if let Some(why) = pg_cluster::unavailable() {
+        return Some(why);
     }
     let control = Path::new("/usr/share/postgresql/15/extension/postgis.control");
     if !control.exists() {
@@ -47,99 +42,18 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 impl PostgisSide {
-    /// Creates and starts a cluster under `dir`; PostgreSQL refuses to run as root, so then it
-    /// runs as the `postgres` user.
+    /// Creates and starts a private cluster under `dir`.
     pub fn create(dir: &Path) -> anyhow::Result<PostgisSide> {
-        std::fs::create_dir_all(dir)?;
-        let dir = dir.canonicalize()?;
-        let as_postgres_user = is_root();
-        let side = PostgisSide {
-            data: dir.join("data"),
-            socket: dir.clone(),
-            as_postgres_user,
+        Ok(PostgisSide {
             client: None,
+            cluster: PgCluster::create(dir)?,
             statements: Vec::new(),
-        };
-        if as_postgres_user {
-            let status = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&dir)
-                .status()?;
-            if !status.success() {
-                bail!("chown of {} to postgres failed", dir.display());
-            }
-        }
-        side.pg(
-            "initdb",
-            &["-A", "trust", "-U", "postgres", "-E", "UTF8", "-D"],
-            Some(&side.data),
-        )?;
-        side.start()?;
-        Ok(side)
-    }
-
-    fn pg(&self, program: &str, args: &[&str], path: Option<&Path>) -> anyhow::Result<()> {
-        let binary = Path::new(PG_BIN).join(program);
-        let mut command = if self.as_postgres_user {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&binary);
-            c
-        } else {
-            Command::new(&binary)
-        };
-        command.args(args);
-        if let Some(path) = path {
-            command.arg(path);
-        }
-        let output = command
-            .output()
-            .with_context(|| format!("running {program}"))?;
-        if !output.status.success() {
-            bail!(
-                "{program} failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(())
-    }
-
-    fn start(&self) -> anyhow::Result<()> {
-        let options = format!(
-            "-c listen_addresses='' -k {} -c shared_buffers=1GB -c fsync=on -c synchronous_commit=on",
-            self.socket.display()
-        );
-        let log = self.socket.join("postgres.log");
-        let log = log.to_string_lossy().to_string();
-        self.pg(
-            "pg_ctl",
-            &["-w", "-l", &log, "-o", &options, "start", "-D"],
-            Some(&self.data),
-        )
-    }
-
-    fn stop(&self) -> anyhow::Result<()> {
-        self.pg(
-            "pg_ctl",
-            &["-w", "-m", "fast", "stop", "-D"],
-            Some(&self.data),
-        )
+        })
     }
 
     fn connect(&mut self) -> anyhow::Result<()> {
-        let conninfo = format!(
-            "host={} user=postgres dbname=postgres",
-            self.socket.display()
-        );
-        let mut client = Client::connect(&conninfo, NoTls).context("connecting to PostgreSQL")?;
+        let mut client = self.cluster.connect()?;
         client.batch_execute("CREATE EXTENSION IF NOT EXISTS postgis")?;
         self.statements = vec![
             client.prepare(
@@ -168,11 +82,7 @@ impl PostgisSide {
 
     pub fn load(&mut self, shapes: &[Geometry]) -> anyhow::Result<()> {
         if self.client.is_none() {
-            let conninfo = format!(
-                "host={} user=postgres dbname=postgres",
-                self.socket.display()
-            );
-            let mut client = Client::connect(&conninfo, NoTls)?;
+            let mut client = self.cluster.connect()?;
             client.batch_execute(
                 "CREATE EXTENSION IF NOT EXISTS postgis; \
                  CREATE TABLE shapes (id bigint PRIMARY KEY, geom geometry(TINZ) NOT NULL)",
@@ -241,9 +151,9 @@ impl PostgisSide {
     /// Stops the server, then times starting it, connecting and answering `first`.
     pub fn restart_and_query(&mut self, first: &GeoQuery) -> anyhow::Result<Duration> {
         self.client = None;
-        self.stop()?;
+        self.cluster.stop()?;
         let started = Instant::now();
-        self.start()?;
+        self.cluster.start()?;
         self.connect()?;
         self.query(first)?;
         Ok(started.elapsed())
@@ -252,8 +162,7 @@ impl PostgisSide {
 
 impl Drop for PostgisSide {
     fn drop(&mut self) {
+        // Close the connection before the cluster (dropped next) stops the server.
         self.client = None;
-        // Best effort: a leftover server would hold the benchmark folder.
-        let _ = self.stop();
     }
 }
