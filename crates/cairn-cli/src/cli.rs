@@ -770,6 +770,9 @@ pub enum BenchCommand {
     /// Edge loads, k-hop counts and weighted shortest paths against SQLite recursive CTEs and
     /// Kuzu (see the workload in `bench/graph.rs`).
     Graph(crate::bench::graph::GraphArgs),
+    /// Full-text indexing and top-10 term, AND, OR, phrase, prefix and fuzzy queries against
+    /// tantivy, SQLite FTS5 and PostgreSQL (see the workload in `bench/text.rs`).
+    Text(crate::bench::text::TextArgs),
 }
 
 #[cfg(test)]

@@ -559,7 +559,14 @@ fn run_ranked_query(
     if !query.sort.is_empty() {
         let mut keyed: Vec<(Vec<u8>, crate::access::RankedRow)> = rows
             .into_iter()
-            .map(|row| {
+            .map(|mut row| {
+                // The rank (a `$text` score, a distance) is a sort key like any field, so it
+                // is in the document before the sort reads it (ties by `_id`, as every sort).
+                row.doc = with_rank(
+                    row.doc,
+                    &ranked.ranking.output_field,
+                    ranked.op.shown_rank(row.rank),
+                );
                 let mut key = Vec::new();
                 sort_key(&query.sort, &row.doc, &row.key, &mut key);
                 (key, row)

@@ -65,6 +65,16 @@ pub fn snippet(
     if start > 0 {
         out.push('…');
     }
+    // Punctuation touching the window's first and last words belongs to them: an opening
+    // quote or parenthesis before, a full stop or comma after (up to the nearest space).
+    let before_from = if start > 0 {
+        let (offset, word) = words[start - 1];
+        offset + word.len()
+    } else {
+        0
+    };
+    let before = &text[before_from..words[start].0];
+    out.push_str(before.rsplit(char::is_whitespace).next().unwrap_or(""));
     let mut at = words[start].0;
     for (i, &(offset, word)) in words.iter().enumerate().take(end).skip(start) {
         out.push_str(&text[at..offset]);
@@ -77,6 +87,9 @@ pub fn snippet(
         }
         at = offset + word.len();
     }
+    let after_to = words.get(end).map_or(text.len(), |&(offset, _)| offset);
+    let after = &text[at..after_to];
+    out.push_str(after.split(char::is_whitespace).next().unwrap_or(""));
     if end < words.len() {
         out.push('…');
     }
@@ -128,16 +141,31 @@ mod tests {
         assert_eq!(
             got.as_deref(),
             Some(
-                "The runners were <b>running</b> past <b>hydrants</b>, not the <b>colour</b> of foxes"
+                "The runners were <b>running</b> past <b>hydrants</b>, not the <b>colour</b> of foxes."
             )
         );
         let window = snippet(&analyzer, "foxes", "body", text, 3)
             .unwrap()
             .unwrap();
-        assert_eq!(window, "…of <b>foxes</b>");
+        assert_eq!(window, "…of <b>foxes</b>.");
         assert_eq!(
             snippet(&analyzer, "title:run", "body", text, 5).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn punctuation_touching_the_window_edges_is_kept() {
+        let analyzer = Analyzer::new(Language::English, None);
+        let text = "He said: \"(Hydrogen) burns, oxygen helps!\" Then silence.";
+        let whole = snippet(&analyzer, "hydrogen", "body", text, 50).unwrap();
+        assert_eq!(
+            whole.as_deref(),
+            Some("He said: \"(<b>Hydrogen</b>) burns, oxygen helps!\" Then silence.")
+        );
+        let inner = snippet(&analyzer, "hydrogen", "body", text, 2).unwrap();
+        assert_eq!(inner.as_deref(), Some("…\"(<b>Hydrogen</b>) burns,…"));
+        let middle = snippet(&analyzer, "helps", "body", text, 1).unwrap();
+        assert_eq!(middle.as_deref(), Some("…<b>helps</b>!\"…"));
     }
 }

@@ -45,3 +45,10 @@ pub(crate) const MAX_QUERY_SECONDS: f64 = 3_600.0;
 
 /// `cairn bench query`: longest warm-up before a timed pass.
 pub(crate) const MAX_QUERY_WARMUP: Duration = Duration::from_secs(1);
+
+/// `cairn bench text`: most `--docs`; every paragraph is held in memory (and written once more
+/// as JSON for tantivy), about 0.4 GB at this bound.
+pub(crate) const MAX_TEXT_DOCS: usize = 2_000_000;
+
+/// `cairn bench text`: most `--queries` per class.
+pub(crate) const MAX_TEXT_QUERIES: usize = 100_000;

@@ -89,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Vector(args) => crate::bench::vector::run(args),
             BenchCommand::Timeseries(args) => crate::bench::timeseries::run(args),
             BenchCommand::Graph(args) => crate::bench::graph::run(args),
+            BenchCommand::Text(args) => crate::bench::text::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         Command::Sql { command } => sql::run(&open(&cli, Create::Allowed)?, command.as_deref()),
