@@ -15,8 +15,9 @@
 //! [10..14) collection id
 //! u16 len + collection name (UTF-8)
 //! u16 len + document key (0 = none)
-//! u32 len + new payload (u32::MAX = none)   document encoding, or a name for DDL
-//! u32 len + old payload (u32::MAX = none)
+//! u32 len + new payload (u32::MAX = none)   document encoding, or a name for DDL, or an
+//!                                           extension write's target (see `write_target`)
+//! u32 len + old payload (u32::MAX = none)   document encoding, or an extension write's value
 //! u32 checksum: XXH3-64 of everything before it, seeded with XXH3-64 of the record's key
 //!     `(seq, index)`, folded to 32 bits (stamped by the writer with the commit time)
 //! ```
@@ -79,6 +80,22 @@ pub enum ChangeOp {
         /// The extension's instance name.
         name: String,
     },
+    /// A key of an extension table that holds **primary data** (see
+    /// [`crate::Extension::primary_tables`]: data no document describes, such as time-series
+    /// chunks) was written: the table's net write of the commit, one record per key. Replaying
+    /// these records (an incremental restore, a replica) reproduces the table exactly;
+    /// derived tables (indexes) are never logged this way, since replaying their documents
+    /// rebuilds them.
+    ExtensionWrite {
+        /// The extension's instance name.
+        name: String,
+        /// The extension's table (its own name for it, as given to `extension_put`).
+        table: String,
+        /// The key written.
+        key: Vec<u8>,
+        /// The value stored; `None` when the key was deleted.
+        value: Option<Vec<u8>>,
+    },
     /// Part of a dropped collection's storage was reclaimed (its documents' records and
     /// routing entries, a chunk at a time after the drop; see `reclaim.rs`). Nothing visible
     /// changed; the record exists because every commit has one.
@@ -98,6 +115,7 @@ impl ChangeOp {
             ChangeOp::DetachExtension { .. } => 14,
             ChangeOp::ExtensionData { .. } => 15,
             ChangeOp::ReclaimDropped => 16,
+            ChangeOp::ExtensionWrite { .. } => 17,
         }
     }
 
@@ -114,6 +132,7 @@ impl ChangeOp {
             ChangeOp::DetachExtension { .. } => "detach_extension",
             ChangeOp::ExtensionData { .. } => "extension_data",
             ChangeOp::ReclaimDropped => "reclaim_dropped",
+            ChangeOp::ExtensionWrite { .. } => "extension_write",
         }
     }
 }
@@ -160,12 +179,23 @@ impl PendingChange {
         new: Option<&[u8]>,
         old: Option<&[u8]>,
     ) -> PendingChange {
-        let name_payload = match op {
-            ChangeOp::RenameCollection { to } => Some(to.as_bytes()),
+        let target;
+        let (name_payload, old) = match op {
+            ChangeOp::RenameCollection { to } => (Some(to.as_bytes()), old),
             ChangeOp::AttachExtension { name }
             | ChangeOp::DetachExtension { name }
-            | ChangeOp::ExtensionData { name } => Some(name.as_bytes()),
-            _ => None,
+            | ChangeOp::ExtensionData { name } => (Some(name.as_bytes()), old),
+            // The write's target rides in `new`, the value (raw bytes) in `old`.
+            ChangeOp::ExtensionWrite {
+                name,
+                table,
+                key,
+                value,
+            } => {
+                target = write_target(name, table, key);
+                (Some(&target[..]), value.as_deref())
+            }
+            _ => (None, old),
         };
         let new = name_payload.or(new);
         let id_key = id_key.unwrap_or_default();
@@ -217,6 +247,33 @@ impl PendingChange {
     }
 }
 
+/// The `new` payload of an [`ChangeOp::ExtensionWrite`] record: `u16` length + extension
+/// name, `u16` length + table name, then the key (the rest). Names are at most a few hundred
+/// bytes (collection and extension name limits), far below `u16::MAX`.
+fn write_target(name: &str, table: &str, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + name.len() + table.len() + key.len());
+    for part in [name, table] {
+        debug_assert!(part.len() <= usize::from(u16::MAX));
+        out.extend_from_slice(&(part.len() as u16).to_le_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.extend_from_slice(key);
+    out
+}
+
+/// Inverse of [`write_target`]: (extension name, table name, key).
+fn parse_write_target(bytes: &[u8]) -> Result<(String, String, Vec<u8>)> {
+    let mut r = Reader { bytes, pos: 0 };
+    let mut text = || -> Result<String> {
+        std::str::from_utf8(r.short()?)
+            .map(str::to_string)
+            .map_err(|_| EngineError::corrupt(CHANGELOG_TABLE, "extension name is not UTF-8"))
+    };
+    let name = text()?;
+    let table = text()?;
+    Ok((name, table, bytes[r.pos..].to_vec()))
+}
+
 /// Encodes a change as a log record whose document payloads are plain (uncompressed)
 /// encodings, readable without this database's dictionaries: what incremental backups hold.
 pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
@@ -240,6 +297,8 @@ pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
     let (new, old) = match change.op {
         // An attach record's spec (its `new`) is stored in the `old` slot; see `decode`.
         ChangeOp::AttachExtension { .. } => (None, encode(&change.new)?),
+        // Raw bytes, carried by the op itself (see `PendingChange::encode`).
+        ChangeOp::ExtensionWrite { .. } => (None, None),
         _ => (encode(&change.new)?, encode(&change.old)?),
     };
     let mut pending = PendingChange::encode(
@@ -409,6 +468,18 @@ pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Res
         14 => (ChangeOp::DetachExtension { name: text(new)? }, None, None),
         15 => (ChangeOp::ExtensionData { name: text(new)? }, None, None),
         16 => (ChangeOp::ReclaimDropped, None, None),
+        17 => {
+            let target = new.ok_or_else(|| corrupt("extension write without its target"))?;
+            let (name, table, key) = parse_write_target(target)?;
+            let value = old.map(<[u8]>::to_vec);
+            let op = ChangeOp::ExtensionWrite {
+                name,
+                table,
+                key,
+                value,
+            };
+            (op, None, None)
+        }
         _ => return Err(corrupt("unknown operation code")),
     };
     Ok(Change {

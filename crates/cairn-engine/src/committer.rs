@@ -361,7 +361,8 @@ impl Writer {
         let mut appended = 0u64;
         for (seq, request) in accepted.iter_mut() {
             for (index, change) in request.changes.iter_mut().enumerate() {
-                // A transaction holds at most MAX_TXN_OPS changes, far below u32::MAX.
+                // A transaction holds at most MAX_TXN_OPS changes plus one per key it wrote in a
+                // primary extension table (bounded by MAX_TXN_WRITE_BYTES), far below u32::MAX.
                 change.seal(now, *seq, index as u32);
                 log.put(&changelog_key(*seq, index as u32), &change.body)?;
                 appended += 1;

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use cairn_doc::{DocId, Patch, Value};
 
+use crate::changelog::{ChangeOp, PendingChange};
 use crate::error::{EngineError, Result};
 use crate::limits::MAX_CASCADE_DEPTH;
 use crate::merge_scan::Direction;
@@ -106,6 +107,17 @@ pub trait Extension: Send + Sync {
     fn before_commit(&self, txn: &mut ExtensionTxn<'_>, changes: &[DocChange<'_>]) -> Result<()> {
         let _ = (txn, changes);
         Ok(())
+    }
+
+    /// The tables of this extension that hold **primary data**: data no document describes,
+    /// written through [`Transaction::extension_put`] / [`Transaction::extension_delete`]
+    /// (time-series chunks). Every commit's net writes to these tables are carried by the
+    /// change log ([`crate::ChangeOp::ExtensionWrite`], one record per key), so incremental
+    /// backups, point-in-time restores and change-log readers see them. Tables derived from
+    /// documents (indexes) must not be listed: replaying the documents rebuilds them, and
+    /// logging them would store every entry twice. Default: none.
+    fn primary_tables(&self) -> &[&'static str] {
+        &[]
     }
 
     /// Whether [`Extension::verify`] checks anything (indexes: yes; schemas and invariants,
@@ -343,6 +355,20 @@ impl Transaction {
     }
 }
 
+/// A primary table (see [`Extension::primary_tables`]) this transaction wrote, noted for
+/// [`Transaction::log_primary_writes`].
+#[derive(Debug)]
+pub(crate) struct PrimaryWrites {
+    /// The storage table.
+    table: Arc<str>,
+    /// The collection's id and its name when the table was first written.
+    collection_id: u32,
+    collection: String,
+    /// The extension's instance name and its own name for the table.
+    extension: String,
+    extension_table: String,
+}
+
 /// What a guided scan ([`Transaction::extension_guided_scan`]) does after visiting an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanStep {
@@ -385,6 +411,93 @@ impl Transaction {
         Ok(self.db.extension_table(coll.meta.id, extension, table))
     }
 
+    /// [`Transaction::attached_table`] for a write: also notes the table when the extension
+    /// declares it primary, so the commit logs its net writes (see
+    /// [`Transaction::log_primary_writes`]).
+    fn table_for_write(
+        &mut self,
+        collection: &str,
+        extension: &str,
+        table: &str,
+    ) -> Result<Arc<str>> {
+        let name = self.attached_table(collection, extension, table)?;
+        let coll = self.collection(collection)?;
+        let primary = coll
+            .extensions
+            .iter()
+            .find(|(name, _)| name == extension)
+            .is_some_and(|(_, ext)| ext.primary_tables().contains(&table));
+        if primary && !self.primary_writes.iter().any(|w| w.table == name) {
+            self.primary_writes.push(PrimaryWrites {
+                table: name.clone(),
+                collection_id: coll.meta.id,
+                collection: coll.meta.name.clone(),
+                extension: extension.to_string(),
+                extension_table: table.to_string(),
+            });
+        }
+        Ok(name)
+    }
+
+    /// Appends one [`ChangeOp::ExtensionWrite`] record per key this transaction wrote in a
+    /// primary table (its net write: the last value, or the delete), after every other change
+    /// of the commit. Run once, when the transaction commits: logging the net writes rather
+    /// than every put keeps a chunk rewritten by many appends in one transaction to one record.
+    /// Replay applies them after the commit's other changes, which is exact because every
+    /// other change either leaves these tables alone or (a drop, a detach) removes the
+    /// writes made before it from the write set.
+    pub(crate) fn log_primary_writes(&mut self) -> Result<()> {
+        for noted in std::mem::take(&mut self.primary_writes) {
+            let Some(writes) = self.writes.tables.get(&noted.table) else {
+                continue;
+            };
+            if writes.is_empty() {
+                continue;
+            }
+            let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = writes
+                .iter()
+                .map(|(key, pending)| {
+                    let value = match pending {
+                        Pending::Put { value, .. } => Some(value.clone()),
+                        Pending::Delete => None,
+                    };
+                    (key.clone(), value)
+                })
+                .collect();
+            // The collection's name as the commit leaves it (a rename after the writes).
+            let Some(collection) = self.name_of(noted.collection_id, &noted.collection)? else {
+                continue;
+            };
+            for (key, value) in writes {
+                let op = ChangeOp::ExtensionWrite {
+                    name: noted.extension.clone(),
+                    table: noted.extension_table.clone(),
+                    key,
+                    value,
+                };
+                let change =
+                    PendingChange::encode(&op, noted.collection_id, &collection, None, None, None);
+                self.changes.push(change);
+            }
+        }
+        Ok(())
+    }
+
+    /// The name collection `id` has in this transaction (`hint`, its name when last seen,
+    /// unless renamed since); `None` when it no longer exists.
+    fn name_of(&mut self, id: u32, hint: &str) -> Result<Option<String>> {
+        match self.collection(hint) {
+            Ok(coll) if coll.meta.id == id => return Ok(Some(hint.to_string())),
+            Ok(_) | Err(EngineError::UnknownCollection { .. }) => {}
+            Err(err) => return Err(err),
+        }
+        Ok(self
+            .list_collections()?
+            .into_iter()
+            .find(|meta| meta.id == id)
+            .map(|meta| meta.name))
+    }
+
     /// The live instance of an attached extension, or `None` when none is attached under
     /// that name.
     pub fn extension_instance(
@@ -409,7 +522,7 @@ impl Transaction {
         key: &[u8],
         value: &[u8],
     ) -> Result<()> {
-        let table = self.attached_table(collection, extension, table)?;
+        let table = self.table_for_write(collection, extension, table)?;
         self.note_extension_data(collection, extension)?;
         self.write_raw(
             &table,
@@ -444,7 +557,7 @@ impl Transaction {
         table: &str,
         key: &[u8],
     ) -> Result<()> {
-        let table = self.attached_table(collection, extension, table)?;
+        let table = self.table_for_write(collection, extension, table)?;
         self.note_extension_data(collection, extension)?;
         self.write_raw(&table, key.to_vec(), Pending::Delete)
     }
@@ -455,7 +568,7 @@ impl Transaction {
         if self.changes.is_empty() {
             let meta = self.collection(collection)?.meta.clone();
             self.log_ddl(
-                &crate::changelog::ChangeOp::ExtensionData {
+                &ChangeOp::ExtensionData {
                     name: extension.to_string(),
                 },
                 &meta,

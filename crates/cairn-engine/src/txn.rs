@@ -150,6 +150,8 @@ pub struct Transaction {
     pub(crate) writes: WriteSet,
     reads: ReadSet,
     pub(crate) changes: Vec<PendingChange>,
+    /// Primary extension tables written, whose net writes the commit logs (`extension.rs`).
+    pub(crate) primary_writes: Vec<crate::extension::PrimaryWrites>,
     undo: Vec<Undo>,
     ops: usize,
     /// Collections this transaction wrote documents in, by (id, name), for the commit-time
@@ -247,6 +249,7 @@ impl Transaction {
             writes: WriteSet::default(),
             reads: ReadSet::default(),
             changes: Vec::new(),
+            primary_writes: Vec::new(),
             undo: Vec::new(),
             ops: 0,
             written_collections: Vec::new(),
@@ -281,6 +284,7 @@ impl Transaction {
         }
         // Commit-time invariants see the final state; a refusal drops the whole transaction.
         self.run_commit_checks()?;
+        self.log_primary_writes()?;
         let Transaction {
             db,
             snapshot_seq,

@@ -14,6 +14,7 @@ use cairn_doc::{Object, Value};
 use cairn_engine::{DocChange, EngineError, Extension, ExtensionKind, ExtensionTxn, Transaction};
 
 use crate::error::{Result, TsError};
+use crate::layout::{CHUNKS_TABLE, LAST_TABLE, SERIES_TABLE};
 
 /// The extension kind's registered name.
 pub const KIND: &str = "timeseries";
@@ -160,6 +161,13 @@ impl ExtensionKind for TimeSeriesExtensionKind {
 struct TimeSeriesExtension;
 
 impl Extension for TimeSeriesExtension {
+    /// Every table: points (and the series ids and latest points kept with them) are written
+    /// only through the time-series API, never derived from documents, so the change log must
+    /// carry them for incremental backups, point-in-time restores and change streams.
+    fn primary_tables(&self) -> &[&'static str] {
+        &[SERIES_TABLE, CHUNKS_TABLE, LAST_TABLE]
+    }
+
     fn on_write(
         &self,
         txn: &mut ExtensionTxn<'_>,

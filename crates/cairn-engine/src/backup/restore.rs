@@ -469,6 +469,21 @@ fn replay_change(txn: &mut Transaction, change: Change) -> Result<()> {
                 txn.log_reclaim(change.collection_id, coll);
             }
         }
+        // Primary extension data (time-series chunks): the exact bytes the source stored.
+        // The replayed transaction logs them again (the extension declares the same tables
+        // primary), so the restored change log matches the source's.
+        (
+            ChangeOp::ExtensionWrite {
+                name,
+                table,
+                key,
+                value,
+            },
+            _,
+        ) => match value {
+            Some(value) => txn.extension_put(coll, name, table, key, value)?,
+            None => txn.extension_delete(coll, name, table, key)?,
+        },
         (ChangeOp::ExtensionData { .. }, _) => {
             if txn.changes.is_empty() {
                 let meta = txn.collection_meta(coll)?;
