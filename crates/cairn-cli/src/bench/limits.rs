@@ -45,3 +45,6 @@ pub(crate) const MAX_QUERY_SECONDS: f64 = 3_600.0;
 
 /// `cairn bench query`: longest warm-up before a timed pass.
 pub(crate) const MAX_QUERY_WARMUP: Duration = Duration::from_secs(1);
+
+/// `cairn bench federation`: most `--docs`; both stores and the DuckDB copy hold them all.
+pub(crate) const MAX_FEDERATION_DOCS: usize = 20_000_000;
