@@ -292,6 +292,13 @@ pub enum Command {
         #[command(subcommand)]
         action: IndexAction,
     },
+    /// Define, list or remove external sources (PostgreSQL, SQLite, CSV, Parquet, JSON),
+    /// queried in SQL as `source.schema.table`.
+    Source {
+        /// The source operation.
+        #[command(subcommand)]
+        action: SourceAction,
+    },
     /// Add, drop or list commit-time invariants (conserved sums, bounds, group bounds).
     Invariant {
         /// The invariant operation.
@@ -581,6 +588,31 @@ pub enum OnDelete {
     None,
 }
 
+/// Source operations.
+#[derive(Debug, Subcommand)]
+pub enum SourceAction {
+    /// Define a source (stored in the database: encrypted with it when it is). Its tables
+    /// are `NAME.SCHEMA.TABLE` in SQL (`NAME.main.T` for SQLite, `NAME.public.FILE` for files).
+    Add {
+        /// Lower-case letters, digits and `_`, starting with a letter.
+        name: String,
+        /// `postgres`, `sqlite`, `csv`, `parquet` or `json` (newline-delimited).
+        #[arg(long)]
+        kind: String,
+        /// `postgres://user:password@host:port/db`, or an absolute path of a file or folder
+        /// (a folder is one table). Shown only with its password replaced by `***`.
+        #[arg(long)]
+        url: String,
+    },
+    /// List sources with their health (checked now: up/down, latency, tables).
+    List,
+    /// Remove a source (its data stays where it is).
+    Remove {
+        /// The source.
+        name: String,
+    },
+}
+
 /// Index operations.
 #[derive(Debug, Subcommand)]
 pub enum IndexAction {
@@ -773,6 +805,9 @@ pub enum BenchCommand {
     /// Full-text indexing and top-10 term, AND, OR, phrase, prefix and fuzzy queries against
     /// tantivy, SQLite FTS5 and PostgreSQL (see the workload in `bench/text.rs`).
     Text(crate::bench::text::TextArgs),
+    /// A Cairn collection joined with a PostgreSQL table filtered to 0.1 % through a
+    /// `postgres` source, against PostgreSQL alone and DuckDB (see `bench/federation.rs`).
+    Federation(crate::bench::federation::FederationArgs),
 }
 
 #[cfg(test)]

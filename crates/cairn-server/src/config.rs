@@ -50,6 +50,10 @@ pub struct ServerConfig {
     /// `cluster` is present (the server never depends on the cluster crate).
     #[serde(skip)]
     pub replication: Option<ReplicationStarter>,
+    /// Starts the source layer (`/v1/sources`, health checks) over the opened database; set
+    /// by `cairn serve` (the server never links the SQL layer).
+    #[serde(skip)]
+    pub sources: Option<SourcesStarter>,
     /// Password for the `root` user created on first start; read from the environment
     /// (`CAIRN_ROOT_PASSWORD`) by the command line, never from the file. A random one is
     /// generated (and reported once) when absent.
@@ -158,6 +162,27 @@ pub struct ReplicationStarter(
 impl std::fmt::Debug for ReplicationStarter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ReplicationStarter")
+    }
+}
+
+/// Starts the source layer over the opened database; it ends its background work (health
+/// checks) when the receiver turns `true` (shutdown). Called inside the server's runtime.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct SourcesStarter(
+    pub  std::sync::Arc<
+        dyn Fn(
+                cairn::Database,
+                tokio::sync::watch::Receiver<bool>,
+            ) -> Result<std::sync::Arc<dyn crate::routes::sources::Sources>, String>
+            + Send
+            + Sync,
+    >,
+);
+
+impl std::fmt::Debug for SourcesStarter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourcesStarter")
     }
 }
 
@@ -271,6 +296,7 @@ impl Default for ServerConfig {
             auto_create_collections: false,
             cluster: None,
             replication: None,
+            sources: None,
             root_password: None,
             database: DatabaseOptions::default(),
         }

@@ -53,4 +53,7 @@ pub enum ServerError {
     /// The replication layer (`[cluster]`) could not start.
     #[error("cluster: {0}")]
     Cluster(String),
+    /// The source layer (`/v1/sources`) could not start (its definitions unreadable).
+    #[error("sources: {0}")]
+    Sources(String),
 }

@@ -41,6 +41,7 @@ use crate::api_error::ErrorBody;
         (name = "changes", description = "The change stream (Server-Sent Events)."),
         (name = "auth", description = "Tokens and the current user."),
         (name = "users", description = "User management (admins)."),
+        (name = "sources", description = "External sources (PostgreSQL, SQLite, files) for SQL: list with health, add, remove (admins)."),
         (name = "system", description = "Health, readiness and metrics."),
     )
 )]

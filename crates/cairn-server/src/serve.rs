@@ -116,6 +116,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         ),
         None => None,
     };
+    let sources = match &config.sources {
+        Some(starter) => {
+            Some((starter.0)(db.clone(), shutdown_rx.clone()).map_err(ServerError::Sources)?)
+        }
+        None => None,
+    };
     let limits = config.limits.clone();
     tokio::spawn(prune_idempotency(
         db.clone(),
@@ -139,6 +145,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         limits: limits.clone(),
         query_stats: QueryStats::new(limits.slow_query()),
         cluster,
+        sources,
     });
     if let Some(listener) = metrics_listener {
         let metrics_app = routes::system::metrics_router(state.clone());

@@ -56,6 +56,9 @@ pub struct AppState {
     pub query_stats: QueryStats,
     /// The replication layer on a cluster; `None` on a single node.
     pub cluster: Option<Arc<dyn crate::replication::Replication>>,
+    /// External sources (`/v1/sources`), from the SQL layer through `cairn serve`; `None`
+    /// when the server runs without it.
+    pub sources: Option<Arc<dyn crate::routes::sources::Sources>>,
 }
 
 /// The state as handlers receive it.

@@ -59,6 +59,10 @@ pub enum SqlError {
     /// The statement ran longer than the session's `statement_timeout`.
     #[error("canceling statement due to statement timeout")]
     Timeout,
+    /// An external source is unknown, unreachable or sent something unreadable (message
+    /// redacted: never a password).
+    #[error("{0}")]
+    Source(#[from] crate::source::SourceError),
     /// The statement is larger than [`crate::limits::MAX_STATEMENT_BYTES`].
     #[error("statement is {bytes} bytes; the limit is {limit}")]
     TooLarge {
@@ -94,6 +98,7 @@ impl SqlError {
             SqlError::Timeout => "57014",
             SqlError::PermissionDenied { .. } => "42501",
             SqlError::TooLarge { .. } => "54000",
+            SqlError::Source(err) => err.sqlstate(),
         }
     }
 

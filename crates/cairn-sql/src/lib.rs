@@ -8,6 +8,7 @@
 //! * [`catalog`]: the database as a DataFusion catalog; [`ddl`]: `CREATE TABLE/INDEX`, `DROP`.
 //! * [`txn`]: the one Cairn transaction each statement runs in; [`session`]: statements in,
 //!   results out, `BEGIN … COMMIT` as real Cairn transactions.
+//! * [`source`]: external sources (PostgreSQL, SQLite, files) as catalogs `source.schema.table`.
 //!
 //! DataFusion is a dependency of this crate only: the query layer never sees it, and the
 //! interfaces (the CLI's `cairn sql`, the PostgreSQL wire server) use it through this crate.
@@ -24,6 +25,7 @@ pub mod pushdown;
 pub mod scan;
 pub mod session;
 pub mod sink;
+pub mod source;
 pub mod text;
 pub mod txn;
 pub mod types;

@@ -19,3 +19,24 @@ pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
 
 /// Concurrent PostgreSQL-protocol connections a server accepts by default.
 pub const DEFAULT_MAX_PG_CONNECTIONS: usize = 64;
+
+/// Sources one database may define (each is a catalog every session registers).
+pub const MAX_SOURCES: usize = 256;
+
+/// Bytes of a source's name (PostgreSQL's identifier limit).
+pub const MAX_SOURCE_NAME_BYTES: usize = 63;
+
+/// Bytes of a source's URL.
+pub const MAX_SOURCE_URL_BYTES: usize = 4096;
+
+/// How often the health of every source is checked (`cairn serve`).
+pub const SOURCE_HEALTH_INTERVAL: Duration = Duration::from_secs(15);
+
+/// How long one health check (connect and `SELECT 1`) may take before the source is down.
+pub const SOURCE_HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long connecting to a source for a statement may take.
+pub const SOURCE_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Rows per Arrow record batch a remote scan produces.
+pub const SOURCE_BATCH_ROWS: usize = 4096;

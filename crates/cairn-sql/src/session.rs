@@ -32,6 +32,7 @@ use crate::ddl;
 use crate::error::{Result, SqlError};
 use crate::json::JsonArrows;
 use crate::limits::{DEFAULT_STATEMENT_TIMEOUT, MAX_STATEMENT_BYTES};
+use crate::source::SourceRegistry;
 use crate::txn::{Authorizer, SharedTxn, TxnSlot};
 
 /// What a statement returned.
@@ -76,6 +77,7 @@ pub struct SqlSession {
     timeout: Duration,
     authorizer: Option<Arc<dyn Authorizer>>,
     pushdown: Arc<AtomicBool>,
+    sources: Option<Arc<SourceRegistry>>,
 }
 
 impl SqlSession {
@@ -123,7 +125,40 @@ impl SqlSession {
             timeout: DEFAULT_STATEMENT_TIMEOUT,
             authorizer,
             pushdown,
+            sources: None,
         }
+    }
+
+    /// Makes the sources of `registry` catalogs of this session (`source.schema.table`);
+    /// sources defined later join at the next statement. Without a call, the session reads
+    /// the database's definitions into a registry of its own at its first statement.
+    pub fn set_sources(&mut self, registry: Arc<SourceRegistry>) {
+        self.sources = Some(registry);
+    }
+
+    /// The session's source registry (opened on first use).
+    pub fn sources(&mut self) -> Result<Arc<SourceRegistry>> {
+        if let Some(registry) = &self.sources {
+            return Ok(registry.clone());
+        }
+        let registry = SourceRegistry::open(self.db.clone())?;
+        self.sources = Some(registry.clone());
+        Ok(registry)
+    }
+
+    /// Registers catalogs for sources defined since the last statement (every statement
+    /// does this before it is planned; the extended protocol calls it before planning a
+    /// prepared statement).
+    pub fn sync_sources(&mut self) -> Result<()> {
+        let registry = self.sources()?;
+        registry.refresh()?;
+        crate::source::catalog::register_all(
+            &self.ctx,
+            &registry,
+            self.authorizer.as_ref(),
+            &self.pushdown,
+        );
+        Ok(())
     }
 
     /// The database.
@@ -235,6 +270,7 @@ impl SqlSession {
         } else if self.transaction_failed() {
             return Err(SqlError::TransactionAborted);
         }
+        self.sync_sources()?;
         let kind = kind_of(&statement);
         let plan = self
             .ctx

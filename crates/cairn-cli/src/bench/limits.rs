@@ -52,3 +52,6 @@ pub(crate) const MAX_TEXT_DOCS: usize = 2_000_000;
 
 /// `cairn bench text`: most `--queries` per class.
 pub(crate) const MAX_TEXT_QUERIES: usize = 100_000;
+
+/// `cairn bench federation`: most `--docs`; both stores and the DuckDB copy hold them all.
+pub(crate) const MAX_FEDERATION_DOCS: usize = 20_000_000;

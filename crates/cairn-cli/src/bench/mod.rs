@@ -3,6 +3,7 @@
 //! its module.
 
 pub mod core;
+pub mod federation;
 pub mod geo;
 pub mod graph;
 pub mod http;

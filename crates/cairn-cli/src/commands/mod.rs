@@ -21,6 +21,7 @@ pub mod serve;
 mod serve_pg;
 mod shell;
 mod shell_editor;
+mod source;
 mod sql;
 pub mod transfer;
 pub mod user;
@@ -90,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Timeseries(args) => crate::bench::timeseries::run(args),
             BenchCommand::Graph(args) => crate::bench::graph::run(args),
             BenchCommand::Text(args) => crate::bench::text::run(args),
+            BenchCommand::Federation(args) => crate::bench::federation::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         Command::Sql { command } => sql::run(&open(&cli, Create::Allowed)?, command.as_deref()),
@@ -103,6 +105,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     | Command::User {
                         action: UserAction::Add { .. }
+                    }
+                    | Command::Source {
+                        action: crate::cli::SourceAction::Add { .. }
                     }
             );
             let create = if creates {
@@ -238,6 +243,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             IndexAction::Drop { collection, name } => index::drop(db, collection, name),
             IndexAction::List { collection } => index::list(db, collection),
         },
+        Command::Source { action } => source::run(db, action),
         Command::Invariant { action } => match action {
             InvariantAction::Add {
                 collection,

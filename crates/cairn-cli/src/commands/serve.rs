@@ -185,6 +185,7 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     if args.insecure_no_auth {
         config.auth.enabled = false;
     }
+    config.sources = Some(super::source::server_starter());
     if args.auto_create_collections {
         config.auto_create_collections = true;
     }

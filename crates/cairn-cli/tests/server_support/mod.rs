@@ -250,6 +250,15 @@ impl Reply {
 }
 
 impl Http {
+    /// A client of the server at `base` (for tests that start `cairn serve` themselves).
+    pub fn new(base: &str, authorization: Option<String>) -> Http {
+        Http {
+            agent: agent(None),
+            base: base.to_string(),
+            authorization,
+        }
+    }
+
     /// The same server with another identity.
     pub fn with_auth(&self, authorization: Option<String>) -> Http {
         Http {

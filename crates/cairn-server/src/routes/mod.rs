@@ -21,6 +21,7 @@ pub mod migrations;
 pub mod queries;
 pub mod schemas;
 pub mod series;
+pub mod sources;
 pub mod stats;
 pub mod system;
 pub mod transactions;
@@ -168,6 +169,8 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(series::trajectory))
         .routes(routes!(series::delete))
         .routes(routes!(series::expire))
+        .routes(routes!(sources::list, sources::create))
+        .routes(routes!(sources::delete))
         .routes(routes!(cluster::status))
         .routes(routes!(cluster::add_learner))
         .routes(routes!(cluster::promote))
@@ -197,7 +200,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 59);
+        assert_eq!(ids.len(), 62);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 

@@ -100,6 +100,9 @@ fn prometheus_text(state: &SharedState, stats: &cairn::DatabaseStats) -> Respons
     if let Some(cluster) = &state.cluster {
         text.push_str(&cluster.metrics_text());
     }
+    if let Some(sources) = &state.sources {
+        text.push_str(&sources.metrics_text());
+    }
     (
         [(
             header::CONTENT_TYPE,

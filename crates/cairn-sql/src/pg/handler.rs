@@ -262,6 +262,10 @@ impl QueryParser for Parser {
             return Ok(None);
         };
         let kind = kind_of(&statement);
+        // Sources defined since the last statement become catalogs before planning.
+        session
+            .sync_sources()
+            .map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
         let plannable = meta::is_plannable(&statement)
             && meta::answer_is_none(sql)
             && !sql.trim_start().to_ascii_lowercase().starts_with("set ");
