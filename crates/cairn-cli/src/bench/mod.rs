@@ -13,5 +13,6 @@ pub mod pg_cluster;
 pub mod query;
 pub mod schema;
 pub mod storage;
+pub mod text;
 pub mod timeseries;
 pub mod vector;
