@@ -100,3 +100,13 @@ pub const MAX_DICTIONARIES_PER_COLLECTION: usize = 8;
 /// at most one 16 MiB document with its old version in a change record). Bounds what a
 /// damaged length field can make the reader allocate.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+
+/// Tags on one collection (`cairn::catalog`): 64. The catalog reads every tag record on each
+/// listing; researchers stamp a handful of model parameters, not hundreds.
+pub const MAX_TAGS_PER_COLLECTION: usize = 64;
+
+/// Longest tag key: 128 bytes, like a collection name.
+pub const MAX_TAG_KEY_BYTES: usize = 128;
+
+/// Longest tag value: 1 KiB (a parameter value or a short note, not a document).
+pub const MAX_TAG_VALUE_BYTES: usize = 1024;
