@@ -94,6 +94,10 @@ pub enum Command {
         collection: String,
         /// Document id (UUID, integer, or string; quote a numeric string as "\"123\"").
         id: String,
+        /// Read the document as it was right after this commit sequence number, or at this
+        /// RFC 3339 time (within change-log retention).
+        #[arg(long = "as-of")]
+        as_of: Option<String>,
     },
     /// Apply update operators ($set, $unset, $inc, $push, $pull, $addToSet, $rename, $mul, $min, $max, $currentDate) to a document.
     Update {
@@ -162,6 +166,21 @@ pub enum Command {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Rebuild the database, or one collection, from its change log into a new database
+    /// folder, up to a point in time. Needs the whole log (retention must not have trimmed
+    /// it; restore a backup otherwise). An encrypted database replays encrypted, under the
+    /// same key.
+    Replay {
+        /// The new database folder (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+        /// Stop at this commit: a sequence number, or an RFC 3339 time. Default: the latest.
+        #[arg(long)]
+        at: Option<String>,
+        /// Replay only this collection's changes.
+        #[arg(long)]
+        collection: Option<String>,
+    },
     /// Rewrite the data file to give free space back to the file system (database closed).
     Compact,
     /// Change the key of an encrypted database: the current key comes from the usual flags,
@@ -211,6 +230,10 @@ pub enum Command {
         /// Continue after this cursor (printed by a previous page).
         #[arg(long)]
         after: Option<String>,
+        /// Query the collection as it was right after this commit sequence number, or at
+        /// this RFC 3339 time (by scan; no cursor: use --skip and --limit).
+        #[arg(long = "as-of")]
+        as_of: Option<String>,
     },
     /// Walk edge collections breadth first from start vertices; prints JSON lines
     /// {"vertex", "depth", "edge"?, "path"?}.
@@ -231,6 +254,9 @@ pub enum Command {
         collection: String,
         /// The filter ('{}' for all).
         filter: String,
+        /// Count as of this commit sequence number or RFC 3339 time.
+        #[arg(long = "as-of")]
+        as_of: Option<String>,
     },
     /// Show how a query would run: the chosen plan, the alternatives with their estimated
     /// costs, and what running it examined.
@@ -315,6 +341,32 @@ pub enum Command {
     Serve(crate::commands::serve::ServeArgs),
     /// Show or change the membership of a running cluster (README "Clusters").
     Cluster(ClusterArgs),
+    /// List every collection with its columns and types, schema version, documents, bytes,
+    /// extensions and tags, as JSON lines; --tag keeps those carrying every given tag.
+    Catalog {
+        /// Only collections with this tag (KEY=VALUE; repeatable: all must match).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Where a collection's data came from (imported files with size and SHA-256, derivations
+    /// with their inputs and statement) and what it fed, as JSON lines; `--openlineage`: the
+    /// upstream records as OpenLineage run events.
+    Lineage {
+        /// The collection.
+        collection: String,
+        /// Print OpenLineage `RunEvent`s instead.
+        #[arg(long)]
+        openlineage: bool,
+    },
+    /// Key/value tags on a collection, shown and searchable in `cairn catalog`.
+    Tag {
+        /// What to do.
+        #[command(subcommand)]
+        action: TagAction,
+    },
+    /// Pull the event log of a running server through a named consumer whose position the
+    /// server keeps (README "Event log").
+    Consumer(ConsumerArgs),
     /// Benchmarks, side by side with a reference system.
     Bench {
         /// Which benchmark.
@@ -455,6 +507,82 @@ pub struct ClusterArgs {
     /// What to do.
     #[command(subcommand)]
     pub action: ClusterAction,
+}
+
+/// `cairn consumer --server URL ACTION`.
+#[derive(Debug, clap::Args)]
+pub struct ConsumerArgs {
+    /// The server's HTTP API URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CAIRN_SERVER",
+        default_value = "http://127.0.0.1:7878"
+    )]
+    pub server: String,
+    /// User for HTTP Basic (password from CAIRN_PASSWORD; or a token in CAIRN_TOKEN).
+    #[arg(long, env = "CAIRN_USER", default_value = "root")]
+    pub user: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ConsumerAction,
+}
+
+/// Tag operations.
+#[derive(Debug, Subcommand)]
+pub enum TagAction {
+    /// Add or replace tags.
+    Set {
+        /// The collection.
+        collection: String,
+        /// KEY=VALUE pairs.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Remove tags by key.
+    Remove {
+        /// The collection.
+        collection: String,
+        /// Keys.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Print a collection's tags as a JSON object.
+    List {
+        /// The collection.
+        collection: String,
+    },
+}
+
+/// Consumer operations.
+#[derive(Debug, Subcommand)]
+pub enum ConsumerAction {
+    /// Create a consumer: it delivers the events committed after --from-seq (default: from
+    /// now on), of one collection or (admins) of all.
+    Create {
+        /// Its name (letters, digits, `_`, `.`, `-`).
+        name: String,
+        /// The collection to follow (default: every user collection).
+        #[arg(long)]
+        collection: Option<String>,
+        /// Start after this commit (0: everything still in the log).
+        #[arg(long)]
+        from_seq: Option<u64>,
+    },
+    /// Print the events after the consumer's position as JSON lines; with --ack, then
+    /// acknowledge them, so the next pull continues after them (also after restarts).
+    Pull {
+        /// The consumer.
+        name: String,
+        /// Most events (1 to 1,000).
+        #[arg(long, default_value_t = 100)]
+        max: u32,
+        /// Acknowledge the printed events once they are written out.
+        #[arg(long)]
+        ack: bool,
+    },
+    /// Every consumer with its position and how many commits it is behind.
+    List,
 }
 
 /// Cluster operations.

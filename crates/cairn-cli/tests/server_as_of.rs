@@ -1,4 +1,4 @@
-//! `cairn serve`: `as_of` on GET document, query and count answers the state after that
+//! `cairn serve`: `as_of` on GET document, query, count and distinct answers the state after that
 //! commit; invalid, future and trimmed points are typed 4xx errors.
 
 mod server_support;
@@ -39,6 +39,12 @@ fn as_of_reads_over_http() {
     let count = http.post("/v1/collections/t/count", &body);
     assert_eq!(count.status, 200, "{}", count.text);
     assert_eq!(count.json()["count"], json!(1));
+    let body = format!(r#"{{"field": "v", "as_of": "{seq1}"}}"#);
+    let distinct = http.post("/v1/collections/t/distinct", &body);
+    assert_eq!(distinct.status, 200, "{}", distinct.text);
+    assert_eq!(distinct.json()["values"], json!([1]));
+    let distinct_now = http.post("/v1/collections/t/distinct", r#"{"field": "v"}"#);
+    assert_eq!(distinct_now.json()["values"], json!([2, 5]));
     // As of now (an RFC 3339 time far ahead would be "now" too): both documents.
     let now = http.post(
         "/v1/collections/t/count",

@@ -119,3 +119,13 @@ pub const MIN_RUN_BYTES: usize = MAX_RUN_BYTES / 4;
 /// Plain bytes a stored run may claim when decompressed: one document at the document size
 /// limit plus a full run's worth. A damaged header claiming more is refused before allocating.
 pub const MAX_RUN_PLAIN_BYTES: usize = cairn_doc::limits::MAX_DOCUMENT_BYTES + 2 * MAX_RUN_BYTES;
+
+/// Tags on one collection (`cairn::catalog`): 64. The catalog reads every tag record on each
+/// listing; researchers stamp a handful of model parameters, not hundreds.
+pub const MAX_TAGS_PER_COLLECTION: usize = 64;
+
+/// Longest tag key: 128 bytes, like a collection name.
+pub const MAX_TAG_KEY_BYTES: usize = 128;
+
+/// Longest tag value: 1 KiB (a parameter value or a short note, not a document).
+pub const MAX_TAG_VALUE_BYTES: usize = 1024;

@@ -1,4 +1,4 @@
-//! Time travel: `get`, `find` and `count` "as of" an earlier commit, within change-log
+//! Time travel: `get`, `find`, `count` and `distinct` "as of" an earlier commit, within change-log
 //! retention.
 //!
 //! How: take one current read snapshot (at sequence `S`), then read the change log from the
@@ -17,12 +17,13 @@
 
 use std::collections::BTreeMap;
 
-use cairn_doc::{DateTime, DocId, Value};
+use cairn_doc::{DateTime, DocId, FieldPath, Value};
 use cairn_engine::limits::MAX_CHANGES_PER_READ;
 use cairn_engine::{ChangeOp, Database, EngineError, Transaction};
 
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
+use crate::find::DistinctValues;
 use crate::limits::{MAX_AS_OF_CHANGED_DOCUMENTS, MAX_RESULT_DOCUMENTS, MAX_SORT_BYTES};
 use crate::query::{sort_key, Query};
 use crate::ranked::ranked_of;
@@ -35,6 +36,28 @@ pub enum AsOf {
     /// Right before the first commit stamped later than this time: the state a read at that
     /// time would have seen (commit times come from the writer's clock).
     Time(DateTime),
+}
+
+impl AsOf {
+    /// Parses a point as the command line and HTTP write it: digits are a commit sequence
+    /// number, anything else an RFC 3339 time (`2026-12-01T10:00:00Z`).
+    pub fn parse(text: &str) -> Result<AsOf> {
+        let invalid = |reason: String| {
+            QueryError::invalid(
+                "as_of",
+                format!("must be a sequence number or an RFC 3339 time: {reason}"),
+            )
+        };
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text
+                .parse()
+                .map(AsOf::Seq)
+                .map_err(|_| invalid("the sequence number is too large".to_string()));
+        }
+        DateTime::parse_rfc3339(text)
+            .map(AsOf::Time)
+            .map_err(|err| invalid(err.to_string()))
+    }
 }
 
 /// One collection as of a point: the present snapshot plus the older versions of the
@@ -175,6 +198,34 @@ pub fn count_as_of(db: &Database, collection: &str, filter: &Filter, as_of: AsOf
         Ok(true)
     })?;
     Ok(n)
+}
+
+/// The distinct values of `field` among the documents matching `filter` as the collection
+/// was at `as_of` (by scan), in the value order, as [`crate::distinct`] answers.
+pub fn distinct_as_of(
+    db: &Database,
+    collection: &str,
+    field: &str,
+    filter: &Filter,
+    as_of: AsOf,
+) -> Result<Vec<Value>> {
+    if ranked_of(filter)?.is_some() {
+        return Err(QueryError::invalid(
+            "filter",
+            "ranking conditions are not supported with as_of",
+        ));
+    }
+    let path =
+        FieldPath::parse(field).map_err(|err| QueryError::invalid(field, err.to_string()))?;
+    let state = reconstruct(db, collection, as_of)?;
+    let mut values = DistinctValues::default();
+    state.each_document(|_, doc| {
+        if filter.matches(doc) {
+            values.add(&path, doc)?;
+        }
+        Ok(true)
+    })?;
+    Ok(values.into_values())
 }
 
 impl Reconstruction {

@@ -195,11 +195,28 @@ fn distinct_with(
     chosen: &Candidate,
     path: &FieldPath,
 ) -> Result<Vec<Value>> {
-    let mut seen = std::collections::BTreeMap::new();
-    let mut bytes = 0usize;
+    let mut values = DistinctValues::default();
     each_match(txn, collection, indexes, query, chosen, &mut |_, doc| {
+        values.add(path, &doc)?;
+        Ok(true)
+    })?;
+    Ok(values.into_values())
+}
+
+/// The distinct values of one field, gathered document by document (an array contributes
+/// its elements), in the value order, bounded by [`MAX_SORT_BYTES`]. Shared by `distinct`
+/// and its "as of" form so both answer alike.
+#[derive(Default)]
+pub(crate) struct DistinctValues {
+    seen: std::collections::BTreeMap<Vec<u8>, Value>,
+    bytes: usize,
+}
+
+impl DistinctValues {
+    /// Adds the values `path` reaches in `doc`.
+    pub(crate) fn add(&mut self, path: &FieldPath, doc: &Value) -> Result<()> {
         let mut reached = Vec::new();
-        path_values::collect(path, &doc, &mut reached);
+        path_values::collect(path, doc, &mut reached);
         for value in &reached {
             let items: Vec<&Value> = match value {
                 Value::Array(items) => items.iter().collect(),
@@ -207,20 +224,24 @@ fn distinct_with(
             };
             for item in items {
                 let key = keys::encode_to_vec(item);
-                bytes += key.len();
-                seen.entry(key).or_insert_with(|| item.clone());
+                self.bytes += key.len();
+                self.seen.entry(key).or_insert_with(|| item.clone());
             }
         }
-        if bytes > MAX_SORT_BYTES {
+        if self.bytes > MAX_SORT_BYTES {
             return Err(QueryError::TooLarge {
                 what: "distinct values",
                 limit: MAX_SORT_BYTES as u64,
                 hint: "narrow the filter",
             });
         }
-        Ok(true)
-    })?;
-    Ok(seen.into_values().collect())
+        Ok(())
+    }
+
+    /// The values, in order.
+    pub(crate) fn into_values(self) -> Vec<Value> {
+        self.seen.into_values().collect()
+    }
 }
 
 /// Hands every document matching `query`'s filter to `emit` (in no particular order) until

@@ -40,7 +40,7 @@ pub mod ranked;
 pub mod statistics;
 
 pub use aggregate::{aggregate, Pipeline};
-pub use as_of::{count_as_of, find_as_of, get_as_of, resolve_as_of, AsOf};
+pub use as_of::{count_as_of, distinct_as_of, find_as_of, get_as_of, resolve_as_of, AsOf};
 pub use bulk::{delete_many, update_many, BulkOptions, BulkReport};
 pub use error::{QueryError, Result};
 pub use filter::{Filter, Op, DOCUMENT_LEVEL_PATH};

@@ -1,4 +1,4 @@
-//! Time travel: every "as of" get, find and count equals the state recorded right after that
+//! Time travel: every "as of" get, find, count and distinct equals the state recorded right after that
 //! commit (a `BTreeMap` model), for random inserts, replaces and deletes across commits, with
 //! writes to another collection interleaved; with a small change-log retention the trimmed
 //! points are `ChangeLogTrimmed` errors and every retained one is still exact.
@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use cairn_doc::{DateTime, DocId, Value};
 use cairn_engine::{Config, Database, EngineError, StorageMode};
-use cairn_query::{count_as_of, find_as_of, get_as_of, AsOf, Filter, Query, QueryError};
+use cairn_query::{
+    count_as_of, distinct_as_of, find_as_of, get_as_of, AsOf, Filter, Query, QueryError,
+};
 use proptest::prelude::*;
 
 type Model = BTreeMap<i64, i64>;
@@ -102,6 +104,11 @@ fn check_point(db: &Database, seq: u64, model: &Model, as_of: AsOf) {
             expected_find(model, min).len(),
             "count as of {seq}"
         );
+        let values = distinct_as_of(db, "t", "v", &filter, as_of).expect("distinct as of");
+        let want: std::collections::BTreeSet<i64> =
+            model.values().copied().filter(|v| *v >= min).collect();
+        let want: Vec<Value> = want.into_iter().map(Value::Int).collect();
+        assert_eq!(values, want, "distinct as of {seq}");
     }
 }
 

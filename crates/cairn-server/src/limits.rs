@@ -95,6 +95,25 @@ pub const CHANGE_STREAM_KEEPALIVE: Duration = Duration::from_secs(15);
 /// subscriber pins; a slow client simply takes more steps.
 pub const CHANGES_PER_STREAM_READ: usize = 1_000;
 
+/// Consumers of the event log (`/v1/consumers`): 1,000. Each is one small record, read on
+/// every pull; not configurable.
+pub const MAX_CONSUMERS: usize = 1_000;
+
+/// Longest consumer name: 128 bytes, like a collection name. Not configurable.
+pub const MAX_CONSUMER_NAME_BYTES: usize = 128;
+
+/// Events one pull returns when the request names no `max`: 100.
+pub const DEFAULT_EVENTS_PER_PULL: usize = 100;
+
+/// Largest `max` of one pull: 1,000 events, like one step of a change stream: each event can
+/// carry two documents, so this bounds an answer's memory. Not configurable.
+pub const MAX_EVENTS_PER_PULL: usize = 1_000;
+
+/// Changes of the log one pull examines at most: 10,000. A consumer of a quiet collection in a
+/// busy database gets an empty page it can acknowledge rather than a request that reads the
+/// whole log. Not configurable.
+pub const MAX_CHANGES_SCANNED_PER_PULL: usize = 10_000;
+
 /// How long the commit notifier waits for a commit before checking for shutdown: 1 second.
 pub const COMMIT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 

@@ -276,6 +276,7 @@ async fn open_database(
             None
         };
         crate::idempotency::create_collection(&db)?;
+        crate::consumers::create_collection(&db)?;
         Ok((db, root))
     })
     .await

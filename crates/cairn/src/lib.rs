@@ -43,7 +43,7 @@ pub use cairn_engine::{
 pub mod backup {
     use std::path::Path;
 
-    // Everything the engine's module offers; `restore` below shadows the engine's.
+    // Everything the engine's module offers; `restore` and `replay` below shadow the engine's.
     pub use cairn_engine::backup::*;
     use cairn_engine::{KeySource, Result};
 
@@ -66,6 +66,26 @@ pub mod backup {
             progress,
         )
     }
+
+    /// Rebuilds `src` — or only its collection `collection` — from its change log into the
+    /// new folder `to`, up to `target`, with the built-in extension kinds registered (see
+    /// `cairn_engine::backup::replay`).
+    pub fn replay(
+        src: &cairn_engine::Database,
+        to: &Path,
+        target: RestoreTarget,
+        collection: Option<&str>,
+        key: Option<&KeySource>,
+    ) -> Result<ReplayReport> {
+        cairn_engine::backup::replay(
+            src,
+            to,
+            target,
+            collection,
+            key,
+            &super::builtin_extension_kinds(),
+        )
+    }
 }
 /// Checks a collection name against the naming rules (what `create_collection` enforces).
 pub use cairn_engine::validate_name as validate_collection_name;
@@ -79,9 +99,17 @@ pub use cairn_doc::limits as document_limits;
 /// 3D geometry: distances, measures, WKT, constructors and the spatial index (`cairn-geo`).
 pub use cairn_geo as geo;
 /// Graphs and the entity API (`cairn-graph`, plus filters of the query language).
+/// The catalog: every collection with its columns, schema version, size, extensions and
+/// tags; external sources plug in through `catalog::CatalogSource`.
+pub mod catalog;
+
 pub mod graph;
 /// The adjacency index as an access method of the query planner.
 pub mod graph_access;
+
+/// Lineage: what filled a collection (imported files, derivations) and what it fed;
+/// OpenLineage export.
+pub mod lineage;
 /// Secondary indexes: definitions, online builds, listing (`cairn-index`).
 pub use cairn_index as index;
 /// Schema inference for schemaless collections (`cairn-infer`).
@@ -104,7 +132,7 @@ pub use cairn_timeseries as timeseries;
 
 pub use cairn_index::{create_index, drop_index, list_indexes, IndexInfo, IndexKind, IndexSpec};
 pub use cairn_query::{aggregate, count, distinct, explain, find, Filter, FindResult, Query};
-pub use cairn_query::{count_as_of, find_as_of, get_as_of, resolve_as_of, AsOf};
+pub use cairn_query::{count_as_of, distinct_as_of, find_as_of, get_as_of, resolve_as_of, AsOf};
 pub use cairn_query::{delete_many, update_many, BulkOptions, BulkReport};
 
 use std::sync::Arc;

@@ -107,6 +107,17 @@ pub fn server_get(url: &str, user: &str, path: &str) -> anyhow::Result<serde_jso
     server_request(url, user, path, None)
 }
 
+/// POSTs `body` to `path` of the server at `url` with [`server_authorization`] and returns
+/// its JSON; a refusal is an error naming the server's code and message.
+pub fn server_post(
+    url: &str,
+    user: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    server_request(url, user, path, Some(body))
+}
+
 /// Sends `body` to `path` of the server at `url` (POST; GET without a body) with
 /// [`server_authorization`] and returns the JSON answer; a refusal is an error naming the
 /// server's code and message.
@@ -172,14 +183,9 @@ pub fn verify(src: &Path, key: Option<&KeySource>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Restores a backup into a new folder.
-pub fn restore(
-    src: &Path,
-    to: &Path,
-    at: Option<&str>,
-    key: Option<&KeySource>,
-) -> anyhow::Result<()> {
-    let target = match at {
+/// The point `--at` names: a sequence number or an RFC 3339 time; the latest without it.
+fn target(at: Option<&str>) -> anyhow::Result<RestoreTarget> {
+    Ok(match at {
         None => RestoreTarget::Latest,
         Some(text) => match text.parse::<u64>() {
             Ok(seq) => RestoreTarget::Seq(seq),
@@ -187,7 +193,37 @@ pub fn restore(
                 format!("--at `{text}`: give a sequence number or an RFC 3339 time")
             })?),
         },
-    };
+    })
+}
+
+/// Rebuilds the database, or one collection, from its change log into a new folder.
+pub fn replay(
+    db: &Database,
+    to: &Path,
+    at: Option<&str>,
+    collection: Option<&str>,
+    key: Option<&KeySource>,
+) -> anyhow::Result<()> {
+    let report = cairn::backup::replay(db, to, target(at)?, collection, key)
+        .with_context(|| format!("replaying the change log into {}", to.display()))?;
+    println!(
+        "replayed {} commits into {}: source commit {}, new database at commit {}",
+        report.commits,
+        to.display(),
+        report.source_seq,
+        report.seq
+    );
+    Ok(())
+}
+
+/// Restores a backup into a new folder.
+pub fn restore(
+    src: &Path,
+    to: &Path,
+    at: Option<&str>,
+    key: Option<&KeySource>,
+) -> anyhow::Result<()> {
+    let target = target(at)?;
     let bar = progress_bar("restoring");
     let report = restore_backup(src, to, target, key, &mut |done, total| {
         bar.set_length(total);

@@ -85,13 +85,20 @@ fn commit_and_print(
 }
 
 /// Prints a document as JSON.
-pub fn get(db: &Database, collection: &str, id: &DocId) -> anyhow::Result<()> {
-    match db.get(collection, id)? {
-        Some(doc) => {
+pub fn get(db: &Database, collection: &str, id: &DocId, as_of: Option<&str>) -> anyhow::Result<()> {
+    let found = match as_of {
+        Some(point) => cairn::get_as_of(db, collection, id, cairn::AsOf::parse(point)?)?,
+        None => db.get(collection, id)?,
+    };
+    match (found, as_of) {
+        (Some(doc), _) => {
             println!("{}", doc.to_json_string());
             Ok(())
         }
-        None => bail!("document `{id}` not found in `{collection}`"),
+        (None, Some(point)) => {
+            bail!("document `{id}` did not exist in `{collection}` as of {point}")
+        }
+        (None, None) => bail!("document `{id}` not found in `{collection}`"),
     }
 }
 

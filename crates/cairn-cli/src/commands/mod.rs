@@ -2,8 +2,10 @@
 
 mod backup;
 mod bulk;
+mod catalog;
 mod cluster;
 mod collection;
+mod consumer;
 mod csv_format;
 mod document;
 pub mod graph;
@@ -41,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => info::check(&config(&cli)?),
         Command::Serve(args) => serve::run(&cli, args),
         Command::Cluster(args) => cluster::run(args),
+        Command::Consumer(args) => consumer::run(args),
         Command::Compact => info::compact(&config(&cli)?),
         Command::Rekey {
             new_key_file,
@@ -79,6 +82,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { src, to, at } => {
             backup::restore(src, to, at.as_deref(), key_source(&cli)?.as_ref())
         }
+        Command::Replay { to, at, collection } => backup::replay(
+            &open(&cli, Create::Refused)?,
+            to,
+            at.as_deref(),
+            collection.as_deref(),
+            key_source(&cli)?.as_ref(),
+        ),
         Command::Bench { which } => match which {
             BenchCommand::Core(args) => crate::bench::core::run(args),
             BenchCommand::Query(args) => crate::bench::query::run(args),
@@ -152,7 +162,11 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
                 }
             })
         }
-        Command::Get { collection, id } => document::get(db, collection, &parse_id(id)),
+        Command::Get {
+            collection,
+            id,
+            as_of,
+        } => document::get(db, collection, &parse_id(id), as_of.as_deref()),
         Command::Update {
             collection,
             id,
@@ -172,6 +186,12 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
         }
         Command::Changes { after, limit } => info::changes(db, *after, *limit),
         Command::Locate { id } => info::locate(db, &parse_id(id)),
+        Command::Catalog { tags } => catalog::list(db, tags),
+        Command::Tag { action } => catalog::tag(db, action),
+        Command::Lineage {
+            collection,
+            openlineage,
+        } => catalog::lineage(db, collection, *openlineage),
         Command::Query {
             collection,
             filter,
@@ -180,6 +200,7 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
             skip,
             project,
             after,
+            as_of,
         } => query::find(
             db,
             collection,
@@ -190,12 +211,17 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
                 skip: *skip,
                 project: project.as_deref(),
                 after: after.as_deref(),
+                as_of: as_of.as_deref(),
             },
         ),
         Command::Series { action } => series::run(db, action),
         Command::Traverse(args) => graph::traverse(db, args),
         Command::Path(args) => graph::path(db, args),
-        Command::Count { collection, filter } => query::count(db, collection, filter),
+        Command::Count {
+            collection,
+            filter,
+            as_of,
+        } => query::count(db, collection, filter, as_of.as_deref()),
         Command::Explain {
             collection,
             filter,
@@ -289,10 +315,12 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
         | Command::Compact
         | Command::Rekey { .. }
         | Command::Restore { .. }
+        | Command::Replay { .. }
         | Command::Shell
         | Command::Sql { .. }
         | Command::Serve(_)
         | Command::Cluster(_)
+        | Command::Consumer(_)
         | Command::Bench { .. } => {
             anyhow::bail!("this command cannot run inside the shell; run it as `cairn ...`")
         }

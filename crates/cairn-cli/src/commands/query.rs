@@ -20,6 +20,8 @@ pub struct QueryArgs<'a> {
     pub project: Option<&'a str>,
     /// Cursor to continue after.
     pub after: Option<&'a str>,
+    /// Time travel: a commit sequence number or an RFC 3339 time.
+    pub as_of: Option<&'a str>,
 }
 
 /// Parses JSON that may use query operators (`$gt`...), naming the argument on failure.
@@ -50,6 +52,14 @@ pub fn find(db: &Database, collection: &str, args: &QueryArgs<'_>) -> anyhow::Re
     let mut query = build_query(args)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    if let Some(point) = args.as_of {
+        // One answer, no cursor: the reconstruction is a scan of that moment.
+        let page = cairn::find_as_of(db, collection, &query, cairn::AsOf::parse(point)?)?;
+        for doc in &page.documents {
+            writeln!(out, "{}", doc.to_json_string())?;
+        }
+        return Ok(());
+    }
     loop {
         let page = cairn::find(db, collection, &query)?;
         for doc in &page.documents {
@@ -72,8 +82,18 @@ pub fn find(db: &Database, collection: &str, args: &QueryArgs<'_>) -> anyhow::Re
 }
 
 /// Prints the number of matching documents.
-pub fn count(db: &Database, collection: &str, filter: &str) -> anyhow::Result<()> {
-    println!("{}", cairn::count(db, collection, &parse_filter(filter)?)?);
+pub fn count(
+    db: &Database,
+    collection: &str,
+    filter: &str,
+    as_of: Option<&str>,
+) -> anyhow::Result<()> {
+    let filter = parse_filter(filter)?;
+    let n = match as_of {
+        Some(point) => cairn::count_as_of(db, collection, &filter, cairn::AsOf::parse(point)?)?,
+        None => cairn::count(db, collection, &filter)?,
+    };
+    println!("{n}");
     Ok(())
 }
 
@@ -92,6 +112,7 @@ pub fn explain(
         skip: 0,
         project: None,
         after: None,
+        as_of: None,
     })?;
     let explained = cairn::explain(db, collection, &query)?;
     println!("{}", explained.to_value().to_json_string());

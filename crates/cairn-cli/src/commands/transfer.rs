@@ -229,6 +229,42 @@ pub fn import(db: &Database, args: &ImportArgs) -> anyhow::Result<()> {
         state.imported,
         state.imported as f64 / seconds
     );
+    record_lineage(db, collection, file, state.imported)
+}
+
+/// Records where the imported documents came from (`cairn lineage COLLECTION`): the file's
+/// name, size and SHA-256. The file is read once more to hash it (formats read it through
+/// different readers; a hash is cheap next to parsing).
+fn record_lineage(
+    db: &Database,
+    collection: &str,
+    file: &Path,
+    documents: u64,
+) -> anyhow::Result<()> {
+    use sha2::{Digest, Sha256};
+    let mut input = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut hasher = Sha256::new();
+    let size_bytes = std::io::copy(&mut input, &mut hasher)
+        .with_context(|| format!("reading {} to hash it", file.display()))?;
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let record = cairn::lineage::LineageRecord {
+        id: None,
+        output: collection.to_string(),
+        operation: "import".to_string(),
+        inputs: vec![cairn::lineage::LineageInput::File {
+            name: file.display().to_string(),
+            size_bytes,
+            sha256,
+        }],
+        statement: None,
+        at: cairn::DateTime::now(),
+        documents: Some(documents),
+    };
+    cairn::lineage::record(db, &record).context("recording the import's lineage")?;
     Ok(())
 }
 

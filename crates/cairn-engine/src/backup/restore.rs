@@ -201,7 +201,7 @@ impl Plan<'_> {
     }
 }
 
-fn staging_dir(to: &Path) -> PathBuf {
+pub(crate) fn staging_dir(to: &Path) -> PathBuf {
     let mut name = to.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".restoring");
     to.with_file_name(name)
@@ -377,7 +377,7 @@ fn replay_piece(
 
 /// Applies one source commit as one transaction unless it lies past the target; returns
 /// whether the target has been reached.
-fn apply_commit(
+pub(crate) fn apply_commit(
     db: &Database,
     changes: Vec<Change>,
     target: RestoreTarget,
@@ -495,7 +495,7 @@ fn replay_change(txn: &mut Transaction, change: Change) -> Result<()> {
     Ok(())
 }
 
-fn io(path: &Path, source: std::io::Error) -> EngineError {
+pub(crate) fn io(path: &Path, source: std::io::Error) -> EngineError {
     EngineError::Storage(StorageError::Io {
         path: path.to_path_buf(),
         source,

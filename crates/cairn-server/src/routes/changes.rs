@@ -23,7 +23,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use cairn::{Change, DateTime};
 use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::IntoParams;
@@ -32,6 +31,7 @@ use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::{store, Need, Principal};
 use crate::collection_name::CollectionName;
+use crate::event_log::{is_public, ChangeEvent, Position};
 use crate::extract::ApiQuery;
 use crate::limits::{CHANGES_PER_STREAM_READ, CHANGE_STREAM_KEEPALIVE};
 use crate::openapi::ErrorResponses;
@@ -50,7 +50,7 @@ pub struct SseEvent {
     event: String,
     /// `SEQ.INDEX`, for `Last-Event-ID`.
     id: Option<String>,
-    /// The change as JSON: `seq`, `index`, `at`, `collection`, `op`, `_id`, `new`, `old`.
+    /// The change as JSON in the event log's format ([`ChangeEvent`], versioned by `format`).
     data: String,
 }
 
@@ -62,44 +62,6 @@ pub struct ChangesQuery {
     /// Stream the changes committed after this sequence number (default: from now on).
     #[param(minimum = 0)]
     pub since: Option<i64>,
-}
-
-/// A position in the change log: everything up to and including `(seq, index)` was
-/// delivered; `index == u32::MAX` means the whole commit `seq`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Position {
-    seq: u64,
-    index: u32,
-}
-
-impl Position {
-    fn after_commit(seq: u64) -> Position {
-        Position {
-            seq,
-            index: u32::MAX,
-        }
-    }
-
-    /// Parses a `Last-Event-ID`: `SEQ.INDEX` as sent, or a bare `SEQ`.
-    fn parse_event_id(text: &str) -> Option<Position> {
-        match text.trim().split_once('.') {
-            Some((seq, index)) => Some(Position {
-                seq: seq.parse().ok()?,
-                index: index.parse().ok()?,
-            }),
-            None => text.trim().parse().ok().map(Position::after_commit),
-        }
-    }
-
-    /// The sequence number to read the log after so that nothing past this position is
-    /// skipped.
-    fn read_after(self) -> u64 {
-        if self.index == u32::MAX {
-            self.seq
-        } else {
-            self.seq.saturating_sub(1)
-        }
-    }
 }
 
 /// Streams the collection's changes as Server-Sent Events.
@@ -317,21 +279,12 @@ async fn tail(
 /// Sends the batch's changes of `collection` past `position`; false when the client is gone.
 async fn deliver(batch: &[Change], collection: &str, position: Position, sender: &Sender) -> bool {
     for change in batch {
-        let at = Position {
-            seq: change.seq,
-            index: change.index,
-        };
+        let at = Position::of(change);
         if at <= position {
             continue;
         }
-        // Index-build steps change no document; subscribers only see document and DDL
-        // changes.
-        let internal = matches!(
-            change.op,
-            cairn::ChangeOp::ExtensionData { .. } | cairn::ChangeOp::ReclaimDropped
-        );
         if change.collection == collection
-            && !internal
+            && is_public(change)
             && sender.send(Ok(change_event(change))).await.is_err()
         {
             return false;
@@ -340,41 +293,11 @@ async fn deliver(batch: &[Change], collection: &str, position: Position, sender:
     true
 }
 
-/// One change as an SSE event.
+/// One change as an SSE event: the event log's format ([`ChangeEvent`]).
 fn change_event(change: &Change) -> Event {
-    let value = |doc: &Option<cairn::Value>| {
-        doc.as_ref().map_or(serde_json::Value::Null, |v| {
-            serde_json::to_value(v).unwrap_or_default()
-        })
-    };
-    let data = json!({
-        "seq": change.seq,
-        "index": change.index,
-        "at": change.at.to_string(),
-        "collection": change.collection,
-        "op": change.op.name(),
-        "_id": change.id.as_ref().map(|id| value(&Some(id.to_value()))),
-        "new": value(&change.new),
-        "old": value(&change.old),
-    });
+    let data = serde_json::to_string(&ChangeEvent::of(change)).unwrap_or_default();
     Event::default()
         .event("change")
         .id(format!("{}.{}", change.seq, change.index))
-        .data(data.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_ids_parse_and_order_within_a_commit() {
-        let mid = Position::parse_event_id("7.2").unwrap();
-        assert_eq!(mid.read_after(), 6);
-        let whole = Position::parse_event_id("7").unwrap();
-        assert_eq!(whole.read_after(), 7);
-        assert!(mid < whole);
-        assert!(Position::parse_event_id("x").is_none());
-        assert!(Position::parse_event_id("1.x").is_none());
-    }
+        .data(data)
 }

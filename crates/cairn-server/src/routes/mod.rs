@@ -9,9 +9,11 @@
 pub mod auth;
 pub mod backup;
 pub mod bulk;
+pub mod catalog;
 pub mod changes;
 pub mod cluster;
 pub mod collections;
+pub mod consumers;
 pub mod documents;
 pub mod graph;
 pub mod indexes;
@@ -171,6 +173,13 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(series::expire))
         .routes(routes!(sources::list, sources::create))
         .routes(routes!(sources::delete))
+        .routes(routes!(catalog::list))
+        .routes(routes!(catalog::get, catalog::update))
+        .routes(routes!(catalog::lineage))
+        .routes(routes!(consumers::list, consumers::create))
+        .routes(routes!(consumers::get, consumers::delete))
+        .routes(routes!(consumers::events))
+        .routes(routes!(consumers::ack))
         .routes(routes!(cluster::status))
         .routes(routes!(cluster::add_learner))
         .routes(routes!(cluster::promote))
@@ -200,7 +209,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 62);
+        assert_eq!(ids.len(), 72);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 

@@ -114,6 +114,11 @@ pub struct DistinctRequest {
     #[schema(value_type = Option<FilterSchema>)]
     #[serde(default)]
     pub filter: Option<JsonExpression>,
+    /// Time travel: the values as of this commit sequence number or RFC 3339 time (by scan;
+    /// errors as for `query`).
+    #[schema(value_type = Option<String>, max_length = 64)]
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 /// The distinct values of a field.
@@ -288,12 +293,16 @@ pub async fn distinct(
     JsonBody(request): JsonBody<DistinctRequest>,
 ) -> Result<JsonBytes, ApiError> {
     let filter = parse_filter(request.filter)?;
+    let as_of = request.as_of.as_deref().map(parse_as_of).transpose()?;
     let field = request.field;
     let need = Need::read(&collection);
     let max_bytes = state.limits.max_response_bytes;
     state
         .scan(credentials, need, move |db, _| {
-            let values = cairn::distinct(db, &collection, &field, &filter)?;
+            let values = match as_of {
+                Some(as_of) => cairn::distinct_as_of(db, &collection, &field, &filter, as_of)?,
+                None => cairn::distinct(db, &collection, &field, &filter)?,
+            };
             capped_json(&DistinctResponse { values }, max_bytes)
         })
         .await
