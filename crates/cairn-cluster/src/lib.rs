@@ -6,6 +6,7 @@
 //! - [`log_store`]: the Raft log and vote in their own fsynced files under `<data>/raft/`.
 //! - [`state_machine`]: applies each entry's deterministic write command through the engine
 //!   API, recording the applied position in the same transaction.
+//! - [`snapshot`]: snapshots as Cairn backups, installed atomically through a restart.
 //! - [`network`]: Raft RPCs as JSON over HTTP between nodes, authenticated by the cluster
 //!   secret.
 //! - [`node`]: starts a node and serves writes, read barriers per consistency level, status,
@@ -19,6 +20,7 @@ pub mod linearizability;
 pub mod log_store;
 pub mod network;
 pub mod node;
+pub mod snapshot;
 pub mod state_machine;
 pub mod types;
 

@@ -28,3 +28,16 @@ pub const MAX_PAYLOAD_ENTRIES: u64 = 256;
 pub const MAX_LOG_RECORD_BYTES: u32 = 256 << 20;
 /// How long `add-learner` waits for the new node to catch up before answering.
 pub const LEARNER_CATCH_UP_WAIT: Duration = Duration::from_secs(60);
+/// Default of `[cluster] snapshot_every`: entries applied since the last snapshot after which
+/// a node builds a new one (a full backup of its database). Snapshots let the log be purged
+/// behind them and bring a new or far-behind node up to date at once; each costs one backup,
+/// during which applying waits.
+pub const SNAPSHOT_EVERY_ENTRIES: u64 = 10_000;
+/// Default of `[cluster] log_kept_after_snapshot`: entries kept in the log behind the latest
+/// snapshot, so a follower only a little behind (a restart) catches up from the log rather
+/// than from a whole snapshot. The log is purged up to `snapshot - this`.
+pub const LOG_KEPT_AFTER_SNAPSHOT: u64 = 1_000;
+/// Time limit for sending one snapshot chunk (a chunk is at most 3 MiB, JSON-encoded).
+pub const SNAPSHOT_CHUNK_TIMEOUT_MS: u64 = 10_000;
+/// Longest file name accepted in a received snapshot (a backup folder's names are short).
+pub const MAX_SNAPSHOT_FILE_NAME_BYTES: usize = 255;

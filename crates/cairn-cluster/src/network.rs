@@ -7,6 +7,7 @@
 //! blocking pool (already in the tree for the CLI); the listener is axum like the API.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -41,6 +42,8 @@ pub const SECRET_HEADER: &str = "cairn-cluster-secret";
 pub struct Network {
     agent: ureq::Agent,
     secret: Arc<str>,
+    /// Snapshots sent whole to a follower (the last chunk acknowledged).
+    snapshots_sent: Arc<AtomicU64>,
 }
 
 impl Network {
@@ -53,7 +56,13 @@ impl Network {
         Network {
             agent: ureq::Agent::new_with_config(config),
             secret: secret.into(),
+            snapshots_sent: Arc::default(),
         }
+    }
+
+    /// Snapshots this node sent whole to followers since it started.
+    pub fn snapshots_sent(&self) -> u64 {
+        self.snapshots_sent.load(Ordering::Relaxed)
     }
 }
 
@@ -177,7 +186,12 @@ impl RaftNetwork<TypeConfig> for Peer {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, Member, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        self.rpc("/raft/snapshot", &rpc, &option).await
+        let last = rpc.done;
+        let answer = self.rpc("/raft/snapshot", &rpc, &option).await;
+        if last && answer.is_ok() {
+            self.network.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        answer
     }
 
     async fn vote(

@@ -22,18 +22,26 @@ use tokio::sync::watch;
 use crate::error::ClusterError;
 use crate::limits::{
     CLUSTER_WAIT, ELECTION_TIMEOUT_MAX_MS, ELECTION_TIMEOUT_MIN_MS, HEARTBEAT_MS,
-    LEARNER_CATCH_UP_WAIT, MAX_PAYLOAD_ENTRIES, QUORUM_ACK_STALE_MS,
+    LEARNER_CATCH_UP_WAIT, LOG_KEPT_AFTER_SNAPSHOT, MAX_PAYLOAD_ENTRIES, QUORUM_ACK_STALE_MS,
+    SNAPSHOT_CHUNK_TIMEOUT_MS, SNAPSHOT_EVERY_ENTRIES,
 };
 use crate::log_store::LogStore;
 use crate::network::{listen, Network};
 use crate::state_machine::StateMachine;
 use crate::types::{Member, NodeId, Raft};
 
+/// Folder of the Raft log, vote and snapshot work inside the database folder.
+pub const RAFT_DIR: &str = "raft";
+
 /// A running cluster node.
 pub struct ClusterNode {
     id: NodeId,
     raft: Raft,
     state_machine: StateMachine,
+    network: Network,
+    /// Snapshots installed by this node (over its lifetime: the count survives the restart an
+    /// install needs).
+    installs: u64,
     elections: Arc<AtomicU64>,
     _stop: watch::Sender<bool>,
 }
@@ -52,20 +60,28 @@ pub async fn start(
         election_timeout_min: ELECTION_TIMEOUT_MIN_MS,
         election_timeout_max: ELECTION_TIMEOUT_MAX_MS,
         max_payload_entries: MAX_PAYLOAD_ENTRIES,
-        // Snapshots (backup + install) are not implemented yet: never build one, so the log is
-        // never purged and every node can catch up from it.
-        snapshot_policy: SnapshotPolicy::Never,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(
+            config
+                .snapshot_every
+                .unwrap_or(SNAPSHOT_EVERY_ENTRIES)
+                .max(1),
+        ),
+        max_in_snapshot_log_to_keep: config
+            .log_kept_after_snapshot
+            .unwrap_or(LOG_KEPT_AFTER_SNAPSHOT),
+        install_snapshot_timeout: SNAPSHOT_CHUNK_TIMEOUT_MS,
         ..Default::default()
     }
     .validate()
     .map_err(|err| ClusterError::Raft(err.to_string()))?;
-    let log = LogStore::open(&data_dir.join("raft"))?;
-    let state_machine = StateMachine::open(db)?;
+    let raft_dir = data_dir.join(RAFT_DIR);
+    let log = LogStore::open(&raft_dir)?;
+    let state_machine = StateMachine::open(db, &raft_dir)?;
     let network = Network::new(&config.secret);
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config),
-        network,
+        network.clone(),
         log,
         state_machine.clone(),
     )
@@ -105,6 +121,8 @@ pub async fn start(
         id: config.node_id,
         raft,
         state_machine,
+        network,
+        installs: crate::snapshot::installs(&raft_dir),
         elections,
         _stop: stop,
     }))
@@ -257,6 +275,30 @@ impl ClusterNode {
         }
     }
 
+    /// On the leader, the highest log index a majority of voters holds (the commit index);
+    /// `None` elsewhere (followers do not report it in openraft 0.9).
+    fn commit_index(metrics: &Metrics) -> Option<u64> {
+        let replication = metrics.replication.as_ref()?;
+        let mut held: Vec<u64> = metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .map(|id| {
+                if id == metrics.id {
+                    metrics.last_log_index.unwrap_or(0)
+                } else {
+                    replication
+                        .get(&id)
+                        .and_then(|matched| matched.map(|l| l.index))
+                        .unwrap_or(0)
+                }
+            })
+            .collect();
+        // Highest first: the value at position ⌊n/2⌋ is held by ⌊n/2⌋ + 1 voters, a majority.
+        held.sort_unstable_by(|a, b| b.cmp(a));
+        held.get(held.len() / 2).copied()
+    }
+
     fn status_json(&self) -> Json {
         let m = self.metrics();
         let membership = m.membership_config.membership();
@@ -295,6 +337,14 @@ impl ClusterNode {
             "leader_api_url": m.current_leader.and_then(|id| Self::api_url_of(&m, id)),
             "last_log_index": last_log,
             "applied_index": self.state_machine.applied_index(),
+            "commit_index": Self::commit_index(&m),
+            "snapshot_index": m.snapshot.map(|l| l.index),
+            "purged_index": m.purged.map(|l| l.index),
+            "snapshots": {
+                "built": self.state_machine.snapshots_built(),
+                "sent": self.network.snapshots_sent(),
+                "installed": self.installs,
+            },
             "millis_since_quorum_ack": m.millis_since_quorum_ack,
             "elections": self.elections.load(Ordering::Relaxed),
             "members": members,
@@ -412,6 +462,14 @@ impl Replication for ClusterNode {
         let _ = writeln!(out, "# HELP cairn_raft_last_log_index Last index in this node's log.\n# TYPE cairn_raft_last_log_index gauge\ncairn_raft_last_log_index {}", m.last_log_index.unwrap_or(0));
         let _ = writeln!(out, "# HELP cairn_raft_applied_index Last index applied to the database.\n# TYPE cairn_raft_applied_index gauge\ncairn_raft_applied_index {}", self.state_machine.applied_index());
         let _ = writeln!(out, "# HELP cairn_raft_elections_total Terms begun since start.\n# TYPE cairn_raft_elections_total counter\ncairn_raft_elections_total {}", self.elections.load(Ordering::Relaxed));
+        if let Some(commit) = Self::commit_index(&m) {
+            let _ = writeln!(out, "# HELP cairn_raft_commit_index Highest index a majority holds (leader only).\n# TYPE cairn_raft_commit_index gauge\ncairn_raft_commit_index {commit}");
+        }
+        let _ = writeln!(out, "# HELP cairn_raft_snapshot_index Last index in this node's latest snapshot (0: none).\n# TYPE cairn_raft_snapshot_index gauge\ncairn_raft_snapshot_index {}", m.snapshot.map_or(0, |l| l.index));
+        let _ = writeln!(out, "# HELP cairn_raft_purged_index Last index purged from this node's log (0: none).\n# TYPE cairn_raft_purged_index gauge\ncairn_raft_purged_index {}", m.purged.map_or(0, |l| l.index));
+        let _ = writeln!(out, "# HELP cairn_raft_snapshots_built_total Snapshots built since start.\n# TYPE cairn_raft_snapshots_built_total counter\ncairn_raft_snapshots_built_total {}", self.state_machine.snapshots_built());
+        let _ = writeln!(out, "# HELP cairn_raft_snapshots_sent_total Snapshots sent whole to followers since start.\n# TYPE cairn_raft_snapshots_sent_total counter\ncairn_raft_snapshots_sent_total {}", self.network.snapshots_sent());
+        let _ = writeln!(out, "# HELP cairn_raft_snapshots_installed_total Snapshots this node installed from a leader.\n# TYPE cairn_raft_snapshots_installed_total counter\ncairn_raft_snapshots_installed_total {}", self.installs);
         if let Some(replication) = &m.replication {
             let _ = writeln!(out, "# HELP cairn_raft_follower_lag Entries a follower is behind the leader's log.\n# TYPE cairn_raft_follower_lag gauge");
             let last = m.last_log_index.unwrap_or(0);

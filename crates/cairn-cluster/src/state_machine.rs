@@ -4,10 +4,12 @@
 //! position is exactly as durable as the data it describes, and a restart resumes after it
 //! without applying anything twice.
 //!
-//! Snapshots (a Cairn backup streamed to a lagging node and installed atomically) are not
-//! implemented yet: the log is never compacted ([`crate::node`] turns snapshots off), so a
-//! lagging or new node catches up from the log.
+//! Snapshots are Cairn backups ([`crate::snapshot`]): built while applying is held back for
+//! the moment of the backup (so it holds exactly the position its metadata names), streamed to
+//! a lagging or new node, and installed there atomically through a restart.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cairn::{Database, DocId, EngineError, Object, Transaction, Value};
@@ -33,16 +35,31 @@ struct Position {
     membership: StoredMembership,
 }
 
+/// The latest snapshot this node built or installed, kept for sending to followers (openraft
+/// rebuilds one at start when the log was purged, so it need not survive a restart).
+#[derive(Clone)]
+struct Current {
+    meta: SnapshotMeta<NodeId, Member>,
+    packed: Arc<Vec<u8>>,
+}
+
 /// The database as a Raft state machine (clones share the position).
 #[derive(Clone)]
 pub struct StateMachine {
     db: Database,
     position: Arc<Mutex<Position>>,
+    /// Held while entries are applied and while a snapshot's backup is taken, so a snapshot
+    /// holds exactly the applied position its metadata names.
+    apply_gate: Arc<Mutex<()>>,
+    raft_dir: PathBuf,
+    current: Arc<Mutex<Option<Current>>>,
+    built: Arc<AtomicU64>,
 }
 
 impl StateMachine {
-    /// Opens the state machine over `db`, reading the applied position stored in it.
-    pub fn open(db: Database) -> Result<StateMachine, crate::error::ClusterError> {
+    /// Opens the state machine over `db`, reading the applied position stored in it;
+    /// snapshots are built and staged under `raft_dir`.
+    pub fn open(db: Database, raft_dir: &Path) -> Result<StateMachine, crate::error::ClusterError> {
         match db.create_collection(APPLIED_COLLECTION) {
             Ok(_) | Err(EngineError::CollectionExists { .. }) => {}
             Err(err) => return Err(err.into()),
@@ -61,7 +78,44 @@ impl StateMachine {
         Ok(StateMachine {
             db,
             position: Arc::new(Mutex::new(position)),
+            apply_gate: Arc::default(),
+            raft_dir: raft_dir.to_path_buf(),
+            current: Arc::default(),
+            built: Arc::default(),
         })
+    }
+
+    /// Snapshots built by this node since it started.
+    pub fn snapshots_built(&self) -> u64 {
+        self.built.load(Ordering::Relaxed)
+    }
+
+    /// Builds a snapshot on the calling (blocking) thread.
+    fn build_blocking(&self) -> Result<Snapshot<TypeConfig>, crate::error::ClusterError> {
+        let (pos, packed) = {
+            let _gate = self.apply_gate.lock();
+            let pos = self.position.lock().clone();
+            let packed = crate::snapshot::build(&self.db, &self.raft_dir)?;
+            (pos, packed)
+        };
+        let number = self.built.fetch_add(1, Ordering::Relaxed) + 1;
+        let meta = SnapshotMeta {
+            last_log_id: pos.last_applied,
+            last_membership: pos.membership,
+            snapshot_id: format!(
+                "{}-{}-{number}",
+                pos.last_applied.map_or(0, |id| id.leader_id.term),
+                pos.last_applied.map_or(0, |id| id.index),
+            ),
+        };
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = packed.len(), "built a snapshot");
+        let current = Current {
+            meta: meta.clone(),
+            packed: Arc::new(packed),
+        };
+        let snapshot = to_snapshot(&current);
+        *self.current.lock() = Some(current);
+        Ok(snapshot)
     }
 
     /// The last applied log index (0 before any).
@@ -90,8 +144,27 @@ fn mark(
     Ok(())
 }
 
+/// A snapshot error as openraft wants it.
+fn snapshot_error(err: &crate::error::ClusterError) -> StorageError {
+    openraft::StorageIOError::write_snapshot(None, openraft::AnyError::error(err.to_string()))
+        .into()
+}
+
+fn to_snapshot(current: &Current) -> Snapshot<TypeConfig> {
+    Snapshot {
+        meta: current.meta.clone(),
+        snapshot: Box::new(std::io::Cursor::new(current.packed.to_vec())),
+    }
+}
+
 /// Applies entries in order on the calling (blocking) thread.
-fn apply_all(db: &Database, position: &Mutex<Position>, entries: Vec<Entry>) -> Vec<Applied> {
+fn apply_all(
+    db: &Database,
+    position: &Mutex<Position>,
+    gate: &Mutex<()>,
+    entries: Vec<Entry>,
+) -> Vec<Applied> {
+    let _gate = gate.lock();
     let mut answers = Vec::with_capacity(entries.len());
     for entry in entries {
         let log_id = entry.log_id;
@@ -125,9 +198,11 @@ fn apply_all(db: &Database, position: &Mutex<Position>, entries: Vec<Entry>) -> 
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        Err(state_machine_error(
-            "snapshots are not implemented yet (the log is kept whole instead)",
-        ))
+        let sm = self.clone();
+        tokio::task::spawn_blocking(move || sm.build_blocking())
+            .await
+            .map_err(state_machine_error)?
+            .map_err(|err| snapshot_error(&err))
     }
 }
 
@@ -147,7 +222,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let db = self.db.clone();
         let position = self.position.clone();
-        tokio::task::spawn_blocking(move || apply_all(&db, &position, entries))
+        let gate = self.apply_gate.clone();
+        tokio::task::spawn_blocking(move || apply_all(&db, &position, &gate, entries))
             .await
             .map_err(state_machine_error)
     }
@@ -164,15 +240,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn install_snapshot(
         &mut self,
-        _meta: &SnapshotMeta<NodeId, Member>,
-        _snapshot: Box<std::io::Cursor<Vec<u8>>>,
+        meta: &SnapshotMeta<NodeId, Member>,
+        snapshot: Box<std::io::Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        Err(state_machine_error(
-            "installing snapshots is not implemented yet",
-        ))
+        let packed = snapshot.into_inner();
+        let raft_dir = self.raft_dir.clone();
+        let expected = meta.last_log_id;
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = packed.len(), "installing a snapshot");
+        tokio::task::spawn_blocking(move || crate::snapshot::stage(&packed, &raft_dir, expected))
+            .await
+            .map_err(state_machine_error)?
+            .map_err(|err| snapshot_error(&err))?;
+        // Only a fresh start swaps the database every part of the server holds; `restart`
+        // returns only when it could not re-execute (the next start finishes the install).
+        let err = crate::snapshot::restart(&self.db);
+        Err(snapshot_error(&err))
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(None)
+        Ok(self.current.lock().as_ref().map(to_snapshot))
     }
 }

@@ -133,6 +133,14 @@ pub struct ClusterConfig {
     /// The other members known at start.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
+    /// Build a snapshot (a full backup) after this many applied entries, so the log can be
+    /// purged behind it (default `cairn_cluster::limits::SNAPSHOT_EVERY_ENTRIES`, 10,000).
+    #[serde(default)]
+    pub snapshot_every: Option<u64>,
+    /// Entries kept in the log behind the latest snapshot (default
+    /// `cairn_cluster::limits::LOG_KEPT_AFTER_SNAPSHOT`, 1,000; 0 purges up to the snapshot).
+    #[serde(default)]
+    pub log_kept_after_snapshot: Option<u64>,
 }
 
 /// A peer in `[[cluster.peers]]`.
@@ -376,6 +384,9 @@ impl ServerConfig {
         if let Some(cluster) = &self.cluster {
             if cluster.node_id == 0 {
                 return invalid("cluster.node_id", "must be at least 1");
+            }
+            if cluster.snapshot_every == Some(0) {
+                return invalid("cluster.snapshot_every", "must be at least 1");
             }
             if cluster.secret.len() < limits::MIN_CLUSTER_SECRET_BYTES {
                 return invalid(

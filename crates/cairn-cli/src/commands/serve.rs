@@ -83,6 +83,12 @@ pub struct ServeArgs {
 pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     let config = build_config(cli, args)?;
     cairn_server::init_logging(&args.log);
+    if config.cluster.is_some() {
+        // A snapshot staged before a restart (or a crash) replaces the database before
+        // anything opens it.
+        cairn_cluster::snapshot::finish_pending_install(&config.data_dir)
+            .context("finishing the install of a snapshot from the leader")?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -12,6 +12,10 @@ use serde_json::{json, Value as Json};
 
 use crate::server_support::Server;
 
+/// A TOML comment that, in [`Cluster::start_with`]'s `extra`, leaves the nodes unstarted (the
+/// caller adjusts them, then calls [`Node::start`] on each).
+pub const DEFERRED_START: &str = "# deferred start\n";
+
 /// The cluster secret the tests configure.
 pub const SECRET: &str = "test-cluster-secret-0123456789";
 
@@ -40,6 +44,8 @@ pub struct Node {
     config: PathBuf,
     /// The process, when running.
     pub server: Option<Server>,
+    /// The user id the process runs as (`None`: this process's).
+    pub uid: Option<u32>,
 }
 
 impl Node {
@@ -54,7 +60,12 @@ impl Node {
             "--log",
             "error,openraft=off",
         ];
-        self.server = Some(Server::start_raw(&self.dir, &args, None));
+        self.server = Some(Server::start_raw_as(&self.dir, &args, None, self.uid));
+    }
+
+    /// Its folder.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// SIGKILL.
@@ -69,12 +80,20 @@ impl Node {
 pub struct Cluster {
     /// Its nodes, index = id - 1.
     pub nodes: Vec<Node>,
+    /// Lines added to every node's `[cluster]` section.
+    extra: String,
     _root: tempfile::TempDir,
 }
 
 impl Cluster {
     /// Starts `size` nodes; node 1 initialises the cluster with all of them as voters.
     pub fn start(size: u64) -> Cluster {
+        Cluster::start_with(size, "")
+    }
+
+    /// Like [`Cluster::start`], with `extra` lines in every node's `[cluster]` section (nodes
+    /// added later get them too).
+    pub fn start_with(size: u64, extra: &str) -> Cluster {
         let root = tempfile::Builder::new()
             .prefix("raft-cluster-")
             .tempdir()
@@ -85,7 +104,7 @@ impl Cluster {
             let (api, raft) = ports[(id - 1) as usize];
             let mut text = format!(
                 "listen = \"127.0.0.1:{api}\"\n[cluster]\nnode_id = {id}\nlisten = \"127.0.0.1:{raft}\"\n\
-                 api_url = \"http://127.0.0.1:{api}\"\nsecret = \"{SECRET}\"\nbootstrap = {}\n",
+                 api_url = \"http://127.0.0.1:{api}\"\nsecret = \"{SECRET}\"\nbootstrap = {}\n{extra}",
                 id == 1
             );
             for peer in (1..=size).filter(|&p| p != id) {
@@ -105,12 +124,19 @@ impl Cluster {
                 dir,
                 config,
                 server: None,
+                uid: None,
             });
         }
-        for node in &mut nodes {
-            node.start();
+        if !extra.contains(DEFERRED_START) {
+            for node in &mut nodes {
+                node.start();
+            }
         }
-        Cluster { nodes, _root: root }
+        Cluster {
+            nodes,
+            extra: extra.to_string(),
+            _root: root,
+        }
     }
 
     /// Adds a node that knows no peers and does not bootstrap (it waits to be added as a
@@ -120,7 +146,8 @@ impl Cluster {
         let (api, raft) = (free_port(), free_port());
         let text = format!(
             "listen = \"127.0.0.1:{api}\"\n[cluster]\nnode_id = {id}\nlisten = \"127.0.0.1:{raft}\"\n\
-             api_url = \"http://127.0.0.1:{api}\"\nsecret = \"{SECRET}\"\n"
+             api_url = \"http://127.0.0.1:{api}\"\nsecret = \"{SECRET}\"\n{}",
+            self.extra
         );
         let dir = self._root.path().join(format!("node{id}"));
         std::fs::create_dir_all(&dir).expect("node folder");
@@ -133,6 +160,7 @@ impl Cluster {
             dir,
             config,
             server: None,
+            uid: None,
         };
         node.start();
         self.nodes.push(node);

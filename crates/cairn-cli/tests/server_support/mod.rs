@@ -53,7 +53,22 @@ impl Server {
     /// Starts `cairn --data DIR serve ARGS` (no default flags: the caller chooses the listen
     /// address, e.g. a cluster node whose address its peers must know).
     pub fn start_raw(dir: &Path, args: &[&str], root_password: Option<&str>) -> Server {
+        Server::start_raw_as(dir, args, root_password, None)
+    }
+
+    /// Like [`Server::start_raw`], as the user id `uid` when given (the partition test tells
+    /// nodes' packets apart by their owner; needs root).
+    pub fn start_raw_as(
+        dir: &Path,
+        args: &[&str],
+        root_password: Option<&str>,
+        uid: Option<u32>,
+    ) -> Server {
         let mut command = Command::new(CAIRN);
+        if let Some(uid) = uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
         command
             .arg("--data")
             .arg(dir)

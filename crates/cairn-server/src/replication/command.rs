@@ -1,5 +1,5 @@
 //! Replicated writes as deterministic commands: one [`WriteCommand`] is one Cairn transaction's
-//! operations (or one collection DDL), with every input that could differ between nodes —
+//! operations (or one DDL: a collection, an index, a schema), with every input that could differ between nodes —
 //! generated `_id`s, `$currentDate` — fixed before it is proposed ([`WriteCommand::fixed`]).
 //! Every node applies the same commands in log order through the ordinary engine API
 //! ([`WriteCommand::apply`]) and so reaches the same state; the outcome (the answer the client
@@ -16,6 +16,8 @@ use serde_json::{json, Value as Json};
 
 use crate::api_error::ApiError;
 use crate::routes::documents::{cas_result, not_found, parse_expected};
+use crate::routes::indexes::{create_index_in, drop_named, CreateIndex};
+use crate::routes::schemas::{self, SchemaView};
 use crate::transact::{self, TxnError};
 
 /// One replicated write.
@@ -76,6 +78,34 @@ pub enum WriteCommand {
         patch: String,
         /// Largest document the server accepts (bytes).
         limit: usize,
+    },
+    /// Create an index and build it from the documents there (any kind).
+    CreateIndex {
+        /// The collection.
+        collection: String,
+        /// The `POST .../indexes` body, checked by the leader before proposing.
+        request: Json,
+    },
+    /// Drop an index (any kind).
+    DropIndex {
+        /// The collection.
+        collection: String,
+        /// The index name.
+        name: String,
+    },
+    /// Set a collection's schema (a new version).
+    SetSchema {
+        /// The collection.
+        collection: String,
+        /// The schema document, extended JSON.
+        schema: String,
+        /// Who set it (recorded in the schema's history).
+        author: String,
+        /// The version this creates (the leader's current one + 1 when proposed): applying
+        /// it over another version is a `schema_changed` conflict, and finding exactly this
+        /// version with this definition means a crash interrupted the entry after the schema
+        /// committed (it is not set twice).
+        version: u64,
     },
     /// Insert (or upsert) many documents atomically (each `_id` fixed).
     Batch {
@@ -168,9 +198,11 @@ impl WriteCommand {
 
     /// Applies the command to `db`; `mark` runs inside the same transaction (the replication
     /// layer records the applied log position there, so a restart never applies an entry
-    /// twice). DDL commits on its own first, then `mark` in a transaction of its own: DDL is
-    /// idempotent on replay (creating an existing collection or dropping a missing one is a
-    /// no-op here).
+    /// twice). DDL (collections, indexes, schemas) commits on its own first, then `mark` in a
+    /// transaction of its own: a crash between the two replays the DDL, which then fails
+    /// (`collection_exists`, `index_exists`, or a schema version equal to the current one) and
+    /// leaves the state as it was — only that replayed entry's answer differs, and nobody
+    /// waits for it any more.
     pub fn apply(
         &self,
         db: &Database,
@@ -207,6 +239,56 @@ impl WriteCommand {
                 transact::run(db, |txn| Ok(mark(txn)?))?;
                 dropped?;
                 Ok(CommandOutcome::ok(StatusCode::NO_CONTENT, Json::Null))
+            }
+            WriteCommand::CreateIndex {
+                collection,
+                request,
+            } => {
+                let request: CreateIndex = serde_json::from_value(request.clone())
+                    .map_err(|err| ApiError::bad_request("invalid_index", err.to_string()))?;
+                let info = create_index_in(db, collection, &request)?;
+                transact::run(db, |txn| Ok(mark(txn)?))?;
+                let body = serde_json::to_value(info).unwrap_or(Json::Null);
+                Ok(CommandOutcome::ok(StatusCode::CREATED, body))
+            }
+            WriteCommand::DropIndex { collection, name } => {
+                drop_named(db, collection, name)?;
+                transact::run(db, |txn| Ok(mark(txn)?))?;
+                Ok(CommandOutcome::ok(StatusCode::NO_CONTENT, Json::Null))
+            }
+            WriteCommand::SetSchema {
+                collection,
+                schema,
+                author,
+                version,
+            } => {
+                let source = parse(schema)?;
+                let current = cairn::schema::schema_of(db, collection)?;
+                let replayed = current
+                    .as_ref()
+                    .is_some_and(|info| info.version == *version && info.source == source);
+                if !replayed {
+                    let at = current.as_ref().map_or(0, |info| info.version);
+                    if at + 1 != *version {
+                        return Err(ApiError::new(
+                            StatusCode::CONFLICT,
+                            "schema_changed",
+                            format!("the schema of `{collection}` changed while this change was proposed (now version {at}); read it and retry"),
+                        )
+                        .with_details(json!({ "collection": collection, "version": at })));
+                    }
+                    cairn::schema::set_schema(db, collection, &source, author)?;
+                }
+                transact::run(db, |txn| Ok(mark(txn)?))?;
+                let version = *version;
+                let view = SchemaView {
+                    version,
+                    schema: Some(schemas::to_json(&source)),
+                    migrating: false,
+                    progress: None,
+                };
+                let body = serde_json::to_value(view).unwrap_or(Json::Null);
+                Ok(CommandOutcome::ok(StatusCode::OK, body))
             }
             WriteCommand::Insert { collection, doc } => {
                 let doc = parse(doc)?;
@@ -435,6 +517,68 @@ mod tests {
         };
         assert_eq!(doc(&dbs[0]), doc(&dbs[1]));
         assert!(doc(&dbs[0]).contains("$date"), "{}", doc(&dbs[0]));
+    }
+
+    fn schema(version: u64, fields: &str) -> WriteCommand {
+        WriteCommand::SetSchema {
+            collection: "c".into(),
+            schema: format!(r#"{{"fields": {fields}}}"#),
+            author: "root".into(),
+            version,
+        }
+    }
+
+    #[test]
+    fn index_and_schema_commands_leave_every_node_alike_and_a_replayed_schema_is_set_once() {
+        let index = WriteCommand::CreateIndex {
+            collection: "c".into(),
+            request: json!({"name": "by_n", "fields": ["n"], "unique": true}),
+        };
+        let commands = [
+            WriteCommand::CreateCollection { name: "c".into() },
+            WriteCommand::insert(
+                "c".into(),
+                Value::from_json_str(r#"{"_id": 1, "n": 1}"#).unwrap(),
+            )
+            .unwrap(),
+            index.clone(),
+            schema(1, r#"{"n": {"type": "int"}}"#),
+            // Proposed by a leader that had not applied version 1 yet: a conflict everywhere.
+            schema(1, r#"{"n": {"type": "int"}, "m": {"type": "string"}}"#),
+            WriteCommand::DropIndex {
+                collection: "c".into(),
+                name: "by_n".into(),
+            },
+        ];
+        // The facade registers the index and schema extension kinds, as `cairn serve` does.
+        let dbs = [
+            cairn::open_in_memory().unwrap(),
+            cairn::open_in_memory().unwrap(),
+        ];
+        let mut outcomes: Vec<Vec<u16>> = Vec::new();
+        for db in &dbs {
+            outcomes.push(
+                commands
+                    .iter()
+                    .map(|c| c.apply(db, &no_mark).status)
+                    .collect(),
+            );
+        }
+        assert_eq!(outcomes[0], outcomes[1]);
+        assert_eq!(outcomes[0][2..].to_vec(), vec![201u16, 200, 409, 204]);
+        // A crash after the schema committed but before the applied position: the replayed
+        // entry answers as the first time and creates no version 2.
+        let replayed = schema(1, r#"{"n": {"type": "int"}}"#).apply(&dbs[0], &no_mark);
+        assert_eq!(replayed.status, 200);
+        assert_eq!(replayed.body["version"], 1);
+        let info = cairn::schema::schema_of(&dbs[0], "c").unwrap().unwrap();
+        assert_eq!(info.version, 1);
+        // The index command refuses what the route refuses, the same on every node.
+        let duplicate = WriteCommand::CreateIndex {
+            collection: "c".into(),
+            request: json!({"name": "bad", "fields": ["n"], "kind": "vector"}),
+        };
+        assert_eq!(duplicate.apply(&dbs[1], &no_mark).status, 400);
     }
 
     #[test]

@@ -89,6 +89,9 @@ fn classify(method: &Method, path: &str) -> Kind {
         ("DELETE", "/v1/collections/{collection}/documents/{id}"),
         ("POST", "/v1/collections/{collection}/documents/{id}/cas"),
         ("POST", "/v1/collections/{collection}/batch"),
+        ("POST", "/v1/collections/{collection}/indexes"),
+        ("DELETE", "/v1/collections/{collection}/indexes/{name}"),
+        ("PUT", "/v1/collections/{collection}/schema"),
     ];
     const POST_READS: &[&str] = &["query", "count", "distinct", "explain", "aggregate"];
     if WRITES
@@ -138,7 +141,7 @@ pub async fn gate(State(state): State<SharedState>, mut request: Request, next: 
         Kind::Unreplicated => ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             "not_replicated",
-            "this write is not replicated by the cluster yet; only collection create/drop and document writes are (README \"Clusters\")",
+            "this write is not replicated by the cluster yet; collection, index and schema changes and document writes are (README \"Clusters\")",
         )
         .into_response(),
         Kind::Write => {
@@ -222,6 +225,24 @@ mod tests {
         );
         assert_eq!(
             classify(&Method::POST, "/v1/collections/{collection}/update-many"),
+            Kind::Unreplicated
+        );
+        assert_eq!(
+            classify(
+                &Method::DELETE,
+                "/v1/collections/{collection}/indexes/{name}"
+            ),
+            Kind::Write
+        );
+        assert_eq!(
+            classify(&Method::PUT, "/v1/collections/{collection}/schema"),
+            Kind::Write
+        );
+        assert_eq!(
+            classify(
+                &Method::POST,
+                "/v1/collections/{collection}/schema/migrations"
+            ),
             Kind::Unreplicated
         );
         assert_eq!(classify(&Method::POST, "/v1/auth/tokens"), Kind::Local);

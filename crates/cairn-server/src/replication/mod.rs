@@ -182,7 +182,6 @@ pub async fn propose(
     idempotency_key: bool,
     build: impl FnOnce() -> Result<WriteCommand, ApiError>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     if idempotency_key {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -192,6 +191,37 @@ pub async fn propose(
     }
     state.run(credentials, need, |_, _| Ok(())).await?;
     let command = build()?;
+    answer(cluster, command, level).await
+}
+
+/// Like [`propose`] for writes whose command depends on who asks (a schema records its
+/// author) or that need more than `need` (a schema's references need write access to the
+/// referenced collections) or on the state it changes (a schema's next version number):
+/// `build` runs after authentication with this node's database and the principal, and may
+/// refuse.
+pub async fn propose_as(
+    state: &crate::state::SharedState,
+    cluster: std::sync::Arc<dyn Replication>,
+    credentials: crate::auth::credentials::Credentials,
+    need: crate::auth::Need,
+    level: Consistency,
+    build: impl FnOnce(&cairn::Database, &crate::auth::Principal) -> Result<WriteCommand, ApiError>
+        + Send
+        + 'static,
+) -> Result<axum::response::Response, ApiError> {
+    let command = state
+        .run(credentials, need, move |db, principal| build(db, principal))
+        .await?;
+    answer(cluster, command, level).await
+}
+
+/// Proposes `command` and turns its outcome into the answer.
+async fn answer(
+    cluster: std::sync::Arc<dyn Replication>,
+    command: WriteCommand,
+    level: Consistency,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let outcome = cluster.write(command, level).await?;
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status == StatusCode::NO_CONTENT {

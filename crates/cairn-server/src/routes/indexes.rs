@@ -7,6 +7,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn::geo::index::{
     create_spatial_index, drop_spatial_index, list_spatial_indexes, SpatialInfo, SpatialSpec,
@@ -30,6 +31,8 @@ use crate::body::JsonBody;
 use crate::collection_name::CollectionName;
 use crate::extract::ApiPath;
 use crate::openapi::{ErrorResponses, FieldPathSchema};
+use crate::replication::gate::WriteLevel;
+use crate::replication::{self, WriteCommand};
 use crate::state::SharedState;
 
 /// How an index organises its entries.
@@ -124,8 +127,8 @@ impl From<IndexKind> for IndexKindName {
     }
 }
 
-/// Body of `POST /v1/collections/{collection}/indexes`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Body of `POST /v1/collections/{collection}/indexes` (also what a cluster replicates).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIndex {
     /// The index name, unique within the collection (the rules of collection names).
@@ -368,16 +371,29 @@ pub async fn create(
     State(state): State<SharedState>,
     credentials: Credentials,
     CollectionName(collection): CollectionName,
+    WriteLevel(level): WriteLevel,
     JsonBody(request): JsonBody<CreateIndex>,
-) -> Result<(StatusCode, Json<IndexDescription>), ApiError> {
+) -> Result<Response, ApiError> {
     let planned = index_spec(&request)?;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        // Checked above; every node builds the index from the same documents.
+        let request = serde_json::to_value(&request)
+            .map_err(|err| ApiError::internal(format!("encoding the index request: {err}")))?;
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::CreateIndex {
+                collection,
+                request,
+            })
+        })
+        .await;
+    }
     let info = state
         .run(credentials, need, move |db, _| {
             create_planned(db, &collection, &planned)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(info)))
+    Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
 /// Drops an index and its entries.
@@ -390,14 +406,24 @@ pub async fn drop(
     credentials: Credentials,
     CollectionName(collection): CollectionName,
     ApiPath(path): ApiPath<IndexPath>,
-) -> Result<StatusCode, ApiError> {
+    WriteLevel(level): WriteLevel,
+) -> Result<Response, ApiError> {
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::DropIndex {
+                collection,
+                name: path.name,
+            })
+        })
+        .await;
+    }
     state
         .run(credentials, need, move |db, _| {
             drop_named(db, &collection, &path.name)
         })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The definition a request asks for; 400 `invalid_index` naming what is wrong.

@@ -2,16 +2,19 @@
 //! Migrations live in [`super::migrations`], inference in [`super::inference`].
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
-use crate::auth::{Access, Need};
+use crate::auth::{Access, Need, Principal};
 use crate::body::JsonBody;
 use crate::collection_name::{self, CollectionName};
 use crate::openapi::ErrorResponses;
+use crate::replication::gate::WriteLevel;
+use crate::replication::{self, WriteCommand};
 use crate::state::SharedState;
 
 /// A collection's current schema.
@@ -118,22 +121,36 @@ pub async fn put(
     State(state): State<SharedState>,
     credentials: Credentials,
     CollectionName(collection): CollectionName,
+    WriteLevel(level): WriteLevel,
     JsonBody(body): JsonBody<serde_json::Value>,
-) -> Result<Json<SchemaView>, ApiError> {
+) -> Result<Response, ApiError> {
     let source = cairn::Value::from_json_str(&body.to_string())?;
     let schema = cairn::schema::Schema::from_value(&source)?;
     let referenced = referenced_collections(&schema)?;
     let need = Need::write(&collection);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose_as(
+            &state,
+            cluster,
+            credentials,
+            need,
+            level,
+            move |db, principal| {
+                may_reference(principal, &referenced)?;
+                let current = cairn::schema::schema_of(db, &collection)?;
+                Ok(WriteCommand::SetSchema {
+                    version: current.map_or(0, |info| info.version) + 1,
+                    collection,
+                    schema: source.to_json_string(),
+                    author: principal.name.clone(),
+                })
+            },
+        )
+        .await;
+    }
     let view = state
         .run(credentials, need, move |db, principal| {
-            if let Some(other) = referenced
-                .iter()
-                .find(|c| principal.access(c) < Access::ReadWrite)
-            {
-                return Err(ApiError::forbidden(format!(
-                    "referencing `{other}` needs write access to it"
-                )));
-            }
+            may_reference(principal, &referenced)?;
             let version = cairn::schema::set_schema(db, &collection, &source, &principal.name)?;
             Ok(SchemaView {
                 version,
@@ -143,7 +160,20 @@ pub async fn put(
             })
         })
         .await?;
-    Ok(Json(view))
+    Ok(Json(view).into_response())
+}
+
+/// Refuses a schema whose references name a collection `principal` may not write.
+fn may_reference(principal: &Principal, referenced: &[String]) -> Result<(), ApiError> {
+    match referenced
+        .iter()
+        .find(|c| principal.access(c) < Access::ReadWrite)
+    {
+        Some(other) => Err(ApiError::forbidden(format!(
+            "referencing `{other}` needs write access to it"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The schema's version history (needs read access).
