@@ -88,10 +88,16 @@ pub(crate) fn merge_scan_toward<E: From<EngineError>>(
                 // Only documents tables are packed and nothing reads them backwards today;
                 // should something, the forward merge reversed is the same view.
                 let mut entries = Vec::new();
-                merge_scan_toward(Direction::Forward, stored, pending, range, |k, v| {
+                let collect = |k: &[u8], v: &[u8]| {
                     entries.push((k.to_vec(), v.to_vec()));
                     Ok::<_, EngineError>(true)
-                })?;
+                };
+                if pending.is_none_or(BTreeMap::is_empty) {
+                    packed::visit_range(reader, codecs, table, range, collect)?;
+                } else {
+                    let stored = PackedEntries::new(reader, codecs, table, range)?;
+                    merge_owned(stored, pending, range, collect)?;
+                }
                 for (key, value) in entries.iter().rev() {
                     if !visit(key, value)? {
                         break;
