@@ -49,7 +49,9 @@ pub struct PositionView {
     pub seq: u64,
     /// The change within the commit (below 4,294,967,295); absent: the whole commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0)]
+    // Declared as a 64-bit integer with its real bounds: `u32` alone is declared `int32`,
+    // whose range stops at 2^31 - 1 and would make the document disagree with the server.
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 4_294_967_294_u64)]
     pub index: Option<u32>,
 }
 
