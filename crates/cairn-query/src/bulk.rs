@@ -117,6 +117,16 @@ pub fn update_many_in(
     patch: &Patch,
     options: &BulkOptions,
 ) -> Result<(u64, u64)> {
+    if let Some(source) = crate::access::source(txn, collection)? {
+        return Err(QueryError::invalid(
+            "collection",
+            format!(
+                "`{collection}` keeps its documents as {}, which a bulk update does not \
+                 rewrite; delete and write them again through the model's own API",
+                source.describe()
+            ),
+        ));
+    }
     let keys = matching_keys(txn, collection, filter, options)?;
     let mut changed = 0u64;
     let mut old_bytes = Vec::new();
@@ -153,7 +163,12 @@ pub fn delete_many_in(
     filter: &Filter,
     options: &BulkOptions,
 ) -> Result<(u64, u64)> {
+    let source = crate::access::source(txn, collection)?;
     let keys = matching_keys(txn, collection, filter, options)?;
+    if let Some(source) = source {
+        let deleted = source.delete(txn, &keys)?;
+        return Ok((keys.len() as u64, deleted));
+    }
     let mut deleted = 0u64;
     for key in &keys {
         let id = DocId::decode_key(key).map_err(EngineError::from)?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use cairn_doc::Value;
 use cairn_engine::Transaction;
 
-use crate::access::{OrderedBatch, ScanContext};
+use crate::access::{DocumentSource, OrderedBatch, ScanContext};
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
 use crate::index_only;
@@ -59,6 +59,9 @@ pub struct Executor<'a> {
     /// The query keeps only `_id` (and needs no other field to sort): an access that decides
     /// the filter by itself emits `{"_id"}` documents from keys (see `index_only.rs`).
     pub(crate) ids_only: bool,
+    /// Where the collection's documents come from when a model keeps them (time series);
+    /// `None`: its stored documents.
+    pub(crate) source: Option<std::sync::Arc<dyn DocumentSource>>,
 }
 
 impl Executor<'_> {
@@ -76,6 +79,9 @@ impl Executor<'_> {
         emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
     ) -> Result<()> {
         match access {
+            Access::FullScan if self.source.is_some() => self.scan_source(start_after, emit),
+            // A model's source has no stored documents: nothing to fetch by key.
+            _ if self.source.is_some() => Ok(()),
             Access::FullScan => {
                 let start = start_after.map_or(Bound::Unbounded, Bound::Excluded);
                 self.scan_range(start, Bound::Unbounded, false, emit)
@@ -202,6 +208,37 @@ impl Executor<'_> {
             stats.matched += 1;
             emit(key, doc)
         })
+    }
+
+    /// Reads the documents of the model's source (past `start_after`), testing each.
+    fn scan_source(
+        &mut self,
+        start_after: Option<&[u8]>,
+        emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+    ) -> Result<()> {
+        let Some(source) = self.source.clone() else {
+            return Ok(());
+        };
+        let filter = self.filter;
+        let (started, budget) = (self.started, self.budget);
+        let mut examined = self.stats.docs_examined;
+        let mut matched = 0;
+        let mut visit = |key: &[u8], doc: Value| -> Result<bool> {
+            if start_after.is_some_and(|after| key <= after) {
+                return Ok(true);
+            }
+            examined += 1;
+            check_budget(started, budget, examined)?;
+            if !filter.matches(&doc) {
+                return Ok(true);
+            }
+            matched += 1;
+            emit(key, doc)
+        };
+        let outcome = source.scan(&mut self.scan_context(), filter, &mut visit);
+        self.stats.docs_examined = examined;
+        self.stats.matched += matched;
+        outcome
     }
 
     /// The document keys an index access finds, sorted and deduplicated.

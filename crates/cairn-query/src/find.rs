@@ -120,6 +120,9 @@ pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain
         cost: c.cost,
     };
     let mut chosen_line = line(&chosen);
+    if let Some(source) = crate::access::source(&mut txn, collection)? {
+        chosen_line.description = source.describe();
+    }
     let result = match ranked_of(&query.filter)? {
         Some(ranked) => {
             let (result, description) =
@@ -141,7 +144,8 @@ pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain
 /// Counts the documents matching `filter`.
 pub fn count(db: &Database, collection: &str, filter: &Filter) -> Result<u64> {
     let mut txn = db.read()?;
-    if matches!(filter, Filter::All) {
+    // A model's source (time series) has no stored documents to count.
+    if matches!(filter, Filter::All) && crate::access::source(&mut txn, collection)?.is_none() {
         return Ok(txn.document_count(collection)?);
     }
     let indexes = access_methods(&mut txn, collection, filter)?;
@@ -158,7 +162,7 @@ fn count_with(
     chosen: &Candidate,
 ) -> Result<u64> {
     if ranked_of(&query.filter)?.is_none() {
-        if let Some(found) = executor(txn, collection, query).count_from_keys(&chosen.access)? {
+        if let Some(found) = executor(txn, collection, query)?.count_from_keys(&chosen.access)? {
             return Ok(found);
         }
     }
@@ -256,7 +260,7 @@ fn each_match(
     chosen: &Candidate,
     emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
 ) -> Result<ExecStats> {
-    let mut executor = executor(txn, collection, query);
+    let mut executor = executor(txn, collection, query)?;
     if let Some(ranked) = ranked_of(&query.filter)? {
         let found = run_ranked(&mut executor, indexes, &ranked)?;
         // Documents go on unchanged (no rank field): callers such as bulk updates write
@@ -302,8 +306,14 @@ fn choose(
         .ok_or_else(|| QueryError::invalid("plan", "no plan"))
 }
 
-fn executor<'a>(txn: &'a mut Transaction, collection: &'a str, query: &'a Query) -> Executor<'a> {
-    Executor {
+fn executor<'a>(
+    txn: &'a mut Transaction,
+    collection: &'a str,
+    query: &'a Query,
+) -> Result<Executor<'a>> {
+    let source = crate::access::source(txn, collection)?;
+    Ok(Executor {
+        source,
         txn,
         collection,
         filter: &query.filter,
@@ -312,7 +322,7 @@ fn executor<'a>(txn: &'a mut Transaction, collection: &'a str, query: &'a Query)
         stats: ExecStats::default(),
         ids_only: query.sort.is_empty()
             && query.projection.as_ref().is_some_and(|p| p.keeps_only_id()),
-    }
+    })
 }
 
 /// Cursor bytes: a format byte, a fingerprint of the sort, then the last sort key returned.
@@ -374,7 +384,7 @@ fn run(
     let mut rows: Vec<(Vec<u8>, Value)> = Vec::new();
     let mut bytes = 0usize;
     let mut key = Vec::new();
-    let mut executor = executor(txn, collection, query);
+    let mut executor = executor(txn, collection, query)?;
     {
         let mut emit = |doc_key: &[u8], doc: Value| -> Result<bool> {
             key.clear();
@@ -415,6 +425,10 @@ fn run(
             executor.run(&chosen.access, start_after, &mut emit)?;
         }
     }
+    let plan = match &executor.source {
+        Some(source) => source.describe(),
+        None => chosen.access.describe(),
+    };
     let stats = executor.stats;
     if !chosen.ordered {
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -431,7 +445,7 @@ fn run(
         documents,
         cursor,
         stats,
-        plan: chosen.access.describe(),
+        plan,
     })
 }
 
@@ -574,7 +588,7 @@ fn run_ranked_query(
             ranked.op.name()
         )));
     }
-    let mut executor = executor(txn, collection, query);
+    let mut executor = executor(txn, collection, query)?;
     let found = run_ranked(&mut executor, indexes, ranked)?;
     let mut rows = found.rows;
     if !query.sort.is_empty() {

@@ -653,7 +653,7 @@ impl PartialSchema for PipelineSchema {
             .description(Some(
                 "One stage: {\"$match\": filter}, $project, $addFields/$set, $group, $sort, \
                  $skip, $limit, $unwind, $count, $lookup, $graphLookup, $replaceRoot/$replaceWith, $bucket, \
-                 $sortByCount or $facet.",
+                 $bucketByTime (downsampling: time, every, by, output), $sortByCount or $facet.",
             ))
             .min_properties(Some(1))
             .max_properties(Some(1))

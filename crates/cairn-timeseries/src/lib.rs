@@ -9,6 +9,7 @@
 //! Start at [`create`] and [`append`]; read with [`read_range`], [`downsample`], [`latest`]
 //! and [`trajectory`].
 
+mod change;
 pub mod chunk;
 pub mod codec;
 mod collection;
@@ -21,6 +22,7 @@ mod sample;
 mod verify;
 mod write;
 
+pub use change::describe_write;
 pub use collection::{
     create, options, SeriesOptions, TimeSeriesExtensionKind, DEFAULT_CHUNK_SPAN, EXTENSION_NAME,
     KIND,
@@ -32,8 +34,9 @@ pub use downsample::{
 pub use error::{Result, TsError};
 pub use limits::MAX_REPORTED_PROBLEMS;
 pub use read::{
-    interpolate, interpolate_path, latest, latest_of, read_range, trajectory, ReadStats,
+    interpolate, interpolate_path, latest, latest_of, read_range, scan_points, trajectory,
+    PointVisitor, ReadStats, ScanStats,
 };
 pub use sample::{Point, Sample};
 pub use verify::{verify, VerifyReport};
-pub use write::{append, delete_range, expire, insert_documents};
+pub use write::{append, delete_points, delete_range, expire, insert_documents};

@@ -179,3 +179,78 @@ pub fn interpolate_path(
         v0.iter().zip(v1).map(|(a, b)| a + (b - a) * w).collect(),
     ))
 }
+
+/// What a [`scan_points`] did, for `explain`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Series whose points were read.
+    pub series_read: u64,
+    /// Series left out by the series test (none of their chunks visited).
+    pub series_skipped: u64,
+    /// Chunks whose header showed no point in the time range (not decoded).
+    pub chunks_skipped: u64,
+    /// Chunks decoded.
+    pub chunks_decoded: u64,
+}
+
+/// What [`scan_points`] hands each point to: its key, its series key and the point; returns
+/// whether to go on.
+pub type PointVisitor<'v, E> = &'v mut dyn FnMut(&[u8], &Value, Point) -> Result<bool, E>;
+
+/// Visits the points of every series whose key passes `keep_series`, with times in
+/// `[from, to)` (`to` may be one past `i64::MAX`), series by series in id order and in time
+/// order within a series, until `visit` returns false. Each point comes with a key unique in
+/// the collection that sorts in visiting order (series id, then time: 12 bytes) and its
+/// series key. Only the chunks of the spans the range overlaps are visited, and of those only
+/// the ones whose header overlaps the range are decoded. This is what queries over a
+/// time-series collection read (the `cairn` facade's source for the query planner).
+pub fn scan_points<E: From<TsError>>(
+    txn: &mut Transaction,
+    collection: &str,
+    (from, to): (i64, i128),
+    keep_series: &mut dyn FnMut(&Value) -> bool,
+    visit: PointVisitor<'_, E>,
+) -> Result<ScanStats, E> {
+    let span = options(txn, collection)?.chunk_span;
+    let mut stats = ScanStats::default();
+    if i128::from(from) >= to {
+        return Ok(stats);
+    }
+    for id in crate::write::series_ids(txn, collection)? {
+        let series = series_key_of(txn, collection, id)?;
+        if !keep_series(&series) {
+            stats.series_skipped += 1;
+            continue;
+        }
+        stats.series_read += 1;
+        for (_, bytes) in series_chunks(txn, collection, id, span_of(from, span).0, to)? {
+            let header = chunk::header(&bytes)?;
+            if header.max_time < from || i128::from(header.min_time) >= to {
+                stats.chunks_skipped += 1;
+                continue;
+            }
+            stats.chunks_decoded += 1;
+            let (_, points) = chunk::decode(&bytes)?;
+            for point in points {
+                if point.time < from || i128::from(point.time) >= to {
+                    continue;
+                }
+                let key = crate::layout::chunk_key(id, point.time);
+                if !visit(&key, &series, point)? {
+                    return Ok(stats);
+                }
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// The series key of series `id`.
+fn series_key_of(txn: &mut Transaction, collection: &str, id: u32) -> Result<Value> {
+    let mut by_id = b"i".to_vec();
+    by_id.extend_from_slice(&id.to_be_bytes());
+    let encoded = txn
+        .extension_get(collection, EXTENSION_NAME, SERIES_TABLE, &by_id)?
+        .ok_or_else(|| TsError::corrupt(format!("series {id} has no key")))?;
+    decode_series_key(&encoded)
+}

@@ -346,6 +346,55 @@ pub fn delete_range(
     Ok(deleted)
 }
 
+/// Deletes the points named by `keys` — the keys [`crate::scan_points`] gave them (series id
+/// and time) — and returns how many existed. Each series' chunks between its first and last
+/// named time are decoded once and rewritten without the named points, as [`delete_range`]
+/// does. This is how a query's "delete what matches" reaches points.
+pub fn delete_points(txn: &mut Transaction, collection: &str, keys: &[Vec<u8>]) -> Result<u64> {
+    let span = options(txn, collection)?.chunk_span;
+    let mut by_series: BTreeMap<u32, std::collections::BTreeSet<i64>> = BTreeMap::new();
+    for key in keys {
+        let (id, time) =
+            crate::layout::parse_chunk_key(key).map_err(|_| TsError::InvalidQuery {
+                reason: "a point key is not 12 bytes of series id and time".to_string(),
+            })?;
+        by_series.entry(id).or_default().insert(time);
+    }
+    let mut deleted = 0u64;
+    for (id, times) in by_series {
+        let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+            continue;
+        };
+        let lo = chunk_key(id, span_of(first, span).0);
+        let hi = time_range(id, first, i128::from(last) + 1).1;
+        let mut removed_here = 0u64;
+        for (key, bytes) in scan_chunks(txn, collection, &lo, &hi)? {
+            let header = chunk::header(&bytes)?;
+            if header.max_time < first {
+                continue;
+            }
+            let (_, points) = chunk::decode(&bytes)?;
+            let kept: Vec<Point> = points
+                .into_iter()
+                .filter(|p| !times.contains(&p.time))
+                .collect();
+            if kept.len() == header.count {
+                continue;
+            }
+            removed_here += (header.count - kept.len()) as u64;
+            txn.extension_delete(collection, EXTENSION_NAME, CHUNKS_TABLE, &key)?;
+            put_split(txn, collection, id, &kept)?;
+        }
+        if removed_here > 0
+            && read_last(txn, collection, id)?.is_some_and(|p| times.contains(&p.time))
+        {
+            refresh_last(txn, collection, id)?;
+        }
+        deleted += removed_here;
+    }
+    Ok(deleted)
+}
+
 /// Retention: drops every chunk whose newest point is older than `now - expire_after`, whole
 /// (a chunk straddling the cutoff is kept, never rewritten). Returns the chunks dropped;
 /// nothing when the collection has no `expire_after`.

@@ -110,6 +110,8 @@ pub mod graph_access;
 /// Lineage: what filled a collection (imported files, derivations) and what it fed;
 /// OpenLineage export.
 pub mod lineage;
+/// Time-series collections' points as documents of the query language.
+pub mod timeseries_access;
 /// Secondary indexes: definitions, online builds, listing (`cairn-index`).
 pub use cairn_index as index;
 /// Schema inference for schemaless collections (`cairn-infer`).
@@ -146,6 +148,7 @@ pub fn register_query_models() {
     cairn_vector::query::register();
     cairn_text::query_model::register();
     cairn_query::access::register(std::sync::Arc::new(graph_access::GraphQueryModel));
+    cairn_query::access::register(std::sync::Arc::new(timeseries_access::TimeSeriesQueryModel));
 }
 
 /// The extension kinds every Cairn process provides (secondary, spatial, vector and full-text

@@ -43,7 +43,7 @@ use crate::filter::Filter;
 use crate::index_only;
 use crate::query::SortKey;
 
-pub use registry::{access_methods, parse_operator, register};
+pub use registry::{access_methods, parse_operator, register, source};
 
 /// Cost of reading one document in a sequential scan (decode and filter included): the unit
 /// of every cost.
@@ -118,6 +118,45 @@ pub trait QueryModel: Send + Sync {
         collection: &str,
         filter: &Filter,
     ) -> Result<Vec<Arc<dyn AccessMethod>>>;
+    /// Where `collection`'s documents come from when the model keeps them itself rather than
+    /// as stored documents (a time-series collection's points live in compressed chunks):
+    /// then every query of the collection reads them through the source, and no index or
+    /// primary-key plan applies. Default: none (the collection's stored documents).
+    fn source(
+        &self,
+        txn: &mut Transaction,
+        collection: &str,
+    ) -> Result<Option<Arc<dyn DocumentSource>>> {
+        let _ = (txn, collection);
+        Ok(None)
+    }
+}
+
+/// A collection's documents as a model produces them (see [`QueryModel::source`]).
+pub trait DocumentSource: Send + Sync {
+    /// What the source reads, for `explain` (`timeseries chunks`).
+    fn describe(&self) -> String;
+    /// Hands `visit` every document that may match `filter`, each with a key unique in the
+    /// collection, in key order, until `visit` returns false. The source may leave out
+    /// whatever `filter` cannot match (chunks outside a time range) and count what it read
+    /// with [`ScanContext::count`]; the executor re-checks `filter` on every document, so a
+    /// source never needs to decide it exactly.
+    fn scan(
+        &self,
+        cx: &mut ScanContext<'_>,
+        filter: &Filter,
+        visit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+    ) -> Result<()>;
+    /// Deletes the documents with these keys (as [`DocumentSource::scan`] gave them) in
+    /// `txn`; returns how many existed. What `delete_many` does on such a collection. The
+    /// default refuses: a source need not be writable.
+    fn delete(&self, txn: &mut Transaction, keys: &[Vec<u8>]) -> Result<u64> {
+        let _ = (txn, keys);
+        Err(crate::QueryError::invalid(
+            "collection",
+            format!("{} cannot be deleted from by a filter", self.describe()),
+        ))
+    }
 }
 
 /// One index as the planner and executor see it.

@@ -11,7 +11,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use cairn_doc::Value;
 use cairn_engine::Transaction;
 
-use super::{btree::SecondaryIndexes, AccessMethod, FieldOperator, QueryModel};
+use super::{btree::SecondaryIndexes, AccessMethod, DocumentSource, FieldOperator, QueryModel};
 use crate::error::Result;
 use crate::filter::Filter;
 
@@ -62,15 +62,31 @@ pub fn parse_operator(
         .find_map(|model| model.parse_operator(name, operand, at))
 }
 
-/// Every registered model's usable indexes on `collection` for a query with `filter`.
+/// Every registered model's usable indexes on `collection` for a query with `filter`; none
+/// for a collection whose documents come from a model's [`source`] (an index there would
+/// describe stored documents the collection does not have).
 pub fn access_methods(
     txn: &mut Transaction,
     collection: &str,
     filter: &Filter,
 ) -> Result<Vec<Arc<dyn AccessMethod>>> {
+    if source(txn, collection)?.is_some() {
+        return Ok(Vec::new());
+    }
     let mut methods = Vec::new();
     for model in models().iter() {
         methods.extend(model.access_methods(txn, collection, filter)?);
     }
     Ok(methods)
+}
+
+/// The first registered model's [`DocumentSource`] for `collection`, if one keeps its
+/// documents (see [`QueryModel::source`]).
+pub fn source(txn: &mut Transaction, collection: &str) -> Result<Option<Arc<dyn DocumentSource>>> {
+    for model in models().iter() {
+        if let Some(source) = model.source(txn, collection)? {
+            return Ok(Some(source));
+        }
+    }
+    Ok(None)
 }

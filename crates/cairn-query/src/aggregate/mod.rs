@@ -9,7 +9,7 @@
 //! Stages: `$match`, `$project`, `$addFields`/`$set`, `$group` (`$sum`, `$avg`, `$min`,
 //! `$max`, `$count`, `$first`, `$last`, `$push`, `$addToSet`), `$sort`, `$skip`, `$limit`,
 //! `$unwind`, `$count`, `$lookup` (equality form), `$replaceRoot`/`$replaceWith`, `$bucket`,
-//! `$sortByCount` and `$facet` (one file each). Build a [`Pipeline`] from JSON with
+//! `$sortByCount`, `$facet` and `$bucketByTime` (downsampling into time buckets) (one file each). Build a [`Pipeline`] from JSON with
 //! [`Pipeline::parse`] or in Rust with its builder methods, then run it with
 //! [`Pipeline::run`]; [`aggregate`] does both.
 //!
@@ -40,6 +40,7 @@
 //! `$lookup` whose local field is an empty array matches nothing.
 
 mod bucket;
+mod bucket_by_time;
 mod expr;
 mod facet;
 mod graph_lookup;

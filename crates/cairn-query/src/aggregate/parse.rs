@@ -4,6 +4,7 @@
 use cairn_doc::Value;
 
 use super::bucket::Bucket;
+use super::bucket_by_time::BucketByTime;
 use super::facet::Facet;
 use super::graph_lookup::GraphLookup;
 use super::group::Group;
@@ -19,7 +20,7 @@ use crate::query::parse_sort;
 
 /// The stage names the parser knows, for error messages.
 const STAGE_NAMES: &str = "$match, $project, $addFields, $set, $group, $sort, $skip, $limit, \
-     $unwind, $count, $lookup, $graphLookup, $replaceRoot, $replaceWith, $bucket, $sortByCount, \
+     $unwind, $count, $lookup, $graphLookup, $replaceRoot, $replaceWith, $bucket, $bucketByTime, $sortByCount, \
      $facet";
 
 /// Parses a pipeline: a JSON array of stage objects.
@@ -71,6 +72,7 @@ pub(super) fn parse_stage(json: &Value, at: &str) -> Result<Stage> {
         "$replaceRoot" => Stage::ReplaceRoot(ReplaceRoot::parse(spec, &here)?),
         "$replaceWith" => Stage::ReplaceRoot(ReplaceRoot::parse_with(spec, &here)?),
         "$bucket" => Stage::Bucket(Bucket::parse(spec, &here)?),
+        "$bucketByTime" => Stage::BucketByTime(BucketByTime::parse(spec, &here)?),
         "$sortByCount" => Stage::SortByCount(SortByCount::parse(spec, &here)?),
         "$facet" => Stage::Facet(Facet::parse(spec, &here)?),
         _ => {

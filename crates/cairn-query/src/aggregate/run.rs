@@ -120,6 +120,7 @@ impl<'p> Run<'p> {
                     State::Lookup(Vec::new(), lookup_buffer_memory())
                 }
                 Stage::Bucket(bucket) => State::Bucket(bucket.tables()),
+                Stage::BucketByTime(_) => State::Group(GroupTable::new()),
                 Stage::SortByCount(_) => State::SortByCount(GroupTable::new()),
                 Stage::Facet(facet) => State::Facet(FacetRuns {
                     runs: facet
@@ -214,6 +215,9 @@ impl<'p> Run<'p> {
             (Stage::Bucket(bucket), State::Bucket(tables)) => {
                 bucket.add(tables, &doc).map(|()| Step::Done(true))?
             }
+            (Stage::BucketByTime(buckets), State::Group(table)) => {
+                buckets.add(table, &doc).map(|()| Step::Done(true))?
+            }
             (Stage::SortByCount(by), State::SortByCount(table)) => {
                 table.add(by.group(), &doc).map(|()| Step::Done(true))?
             }
@@ -268,6 +272,9 @@ impl<'p> Run<'p> {
                 (Stage::Sort(_), State::Sort(buffer)) => Box::new(buffer.into_sorted()),
                 (Stage::Group(group), State::Group(table)) => Box::new(table.into_docs(group)),
                 (Stage::Bucket(bucket), State::Bucket(tables)) => Box::new(bucket.release(tables)),
+                (Stage::BucketByTime(buckets), State::Group(table)) => {
+                    Box::new(buckets.release(table))
+                }
                 (Stage::SortByCount(by), State::SortByCount(table)) => {
                     Box::new(by.release(table).into_iter())
                 }

@@ -3,6 +3,7 @@
 use cairn_doc::{FieldPath, Object, Value};
 
 use super::bucket::Bucket;
+use super::bucket_by_time::BucketByTime;
 use super::expr::set_path;
 use super::facet::Facet;
 use super::graph_lookup::GraphLookup;
@@ -45,6 +46,8 @@ pub enum Stage {
     ReplaceRoot(ReplaceRoot),
     /// `$bucket`: documents grouped into ranges of a value.
     Bucket(Bucket),
+    /// `$bucketByTime`: documents grouped into fixed time buckets (downsampling).
+    BucketByTime(BucketByTime),
     /// `$sortByCount`: a count per value, most frequent first.
     SortByCount(SortByCount),
     /// `$facet`: sub-pipelines over the same input, gathered into one document.
@@ -68,6 +71,7 @@ impl Stage {
             Stage::GraphLookup(_) => "$graphLookup",
             Stage::ReplaceRoot(_) => "$replaceRoot",
             Stage::Bucket(_) => "$bucket",
+            Stage::BucketByTime(_) => "$bucketByTime",
             Stage::SortByCount(_) => "$sortByCount",
             Stage::Facet(_) => "$facet",
         }

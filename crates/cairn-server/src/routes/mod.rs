@@ -263,7 +263,13 @@ mod tests {
             assert!(filter.contains(op), "Filter description lacks {op}");
         }
         let pipeline = spec.to_string();
-        for stage in ["$facet", "$bucket", "$replaceRoot", "$sortByCount"] {
+        for stage in [
+            "$facet",
+            "$bucket",
+            "$bucketByTime",
+            "$replaceRoot",
+            "$sortByCount",
+        ] {
             assert!(
                 pipeline.contains(stage),
                 "the Pipeline description lacks {stage}"
