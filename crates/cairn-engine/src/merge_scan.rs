@@ -96,7 +96,8 @@ pub(crate) fn merge_scan_toward<E: From<EngineError>>(
                     packed::visit_range(reader, codecs, table, range, collect)?;
                 } else {
                     let stored = PackedEntries::new(reader, codecs, table, range)?;
-                    merge_owned(stored, pending, range, collect)?;
+                    let pending = pending.into_iter().flat_map(|p| p.range::<[u8], _>(range));
+                    merge(Some(stored), pending, false, collect)?;
                 }
                 for (key, value) in entries.iter().rev() {
                     if !visit(key, value)? {
@@ -109,7 +110,8 @@ pub(crate) fn merge_scan_toward<E: From<EngineError>>(
                 return packed::visit_range(reader, codecs, table, range, visit);
             }
             let entries = PackedEntries::new(reader, codecs, table, range)?;
-            return merge_owned(entries, pending, range, visit);
+            let pending = pending.into_iter().flat_map(|p| p.range::<[u8], _>(range));
+            return merge(Some(entries), pending, false, visit);
         }
     };
     let stored = match reader {
@@ -141,16 +143,45 @@ fn is_empty_range((start, end): (Bound<&[u8]>, Bound<&[u8]>)) -> bool {
     }
 }
 
+/// An entry of the stored side of a merge: borrowed from a page (a plain table) or copied
+/// out of a decompressed run (packed runs), so one merge serves both.
+trait StoredEntry {
+    /// The entry's key.
+    fn entry_key(&self) -> &[u8];
+    /// The entry's value.
+    fn entry_value(&self) -> &[u8];
+}
+
+impl StoredEntry for Entry<'_> {
+    fn entry_key(&self) -> &[u8] {
+        self.key()
+    }
+    fn entry_value(&self) -> &[u8] {
+        self.value()
+    }
+}
+
+impl StoredEntry for (Vec<u8>, Vec<u8>) {
+    fn entry_key(&self) -> &[u8] {
+        &self.0
+    }
+    fn entry_value(&self) -> &[u8] {
+        &self.1
+    }
+}
+
 /// Merges stored entries with pending writes, both already in the scan's order; `backward`
 /// says which order that is (it decides which side comes first).
-fn merge<'s, 'p, S, P, E>(
+fn merge<'p, S, T, X, P, E>(
     stored: Option<S>,
     pending: P,
     backward: bool,
     mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
 ) -> Result<(), E>
 where
-    S: Iterator<Item = cairn_storage::Result<Entry<'s>>>,
+    S: Iterator<Item = std::result::Result<T, X>>,
+    T: StoredEntry,
+    EngineError: From<X>,
     P: Iterator<Item = (&'p Vec<u8>, &'p Pending)>,
     E: From<EngineError>,
 {
@@ -160,7 +191,7 @@ where
         // copying each key for the merge, which showed up in query profiles.
         for entry in stored.into_iter().flatten() {
             let entry = entry.map_err(EngineError::from)?;
-            if !visit(entry.key(), entry.value())? {
+            if !visit(entry.entry_key(), entry.entry_value())? {
                 break;
             }
         }
@@ -191,54 +222,7 @@ where
             }
         } else if let Some(Some(entry)) = stored.as_mut().map(Iterator::next) {
             let entry = entry.map_err(EngineError::from)?;
-            if !visit(entry.key(), entry.value())? {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// [`merge_scan`]'s merge over stored entries already copied out (the records of packed runs).
-fn merge_owned<E: From<EngineError>>(
-    stored: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>,
-    pending: Option<&BTreeMap<Vec<u8>, Pending>>,
-    range: (Bound<&[u8]>, Bound<&[u8]>),
-    mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, E>,
-) -> Result<(), E> {
-    let mut stored = stored.peekable();
-    let empty = BTreeMap::new();
-    let mut pending = pending.unwrap_or(&empty).range::<[u8], _>(range).peekable();
-    loop {
-        if let Some(Err(_)) = stored.peek() {
-            if let Some(Err(err)) = stored.next() {
-                return Err(err.into());
-            }
-        }
-        let next_stored = match stored.peek() {
-            Some(Ok((key, _))) => Some(key.as_slice()),
-            _ => None,
-        };
-        let (take_pending, shadows) = match (next_stored, pending.peek()) {
-            (None, None) => return Ok(()),
-            (Some(_), None) => (false, false),
-            (None, Some(_)) => (true, false),
-            (Some(s), Some((p, _))) => (p.as_slice() <= s, p.as_slice() == s),
-        };
-        if take_pending {
-            let Some((key, write)) = pending.next() else {
-                return Ok(());
-            };
-            if shadows {
-                // The pending write shadows the stored entry with the same key.
-                stored.next();
-            }
-            if let Pending::Put { value, .. } = write {
-                if !visit(key, value)? {
-                    return Ok(());
-                }
-            }
-        } else if let Some(Ok((key, value))) = stored.next() {
-            if !visit(&key, &value)? {
+            if !visit(entry.entry_key(), entry.entry_value())? {
                 return Ok(());
             }
         }
@@ -246,15 +230,17 @@ fn merge_owned<E: From<EngineError>>(
 }
 
 /// The key of the next stored entry, surfacing a storage error instead of skipping it.
-fn peek_key<'s, S>(stored: &mut Option<Peekable<S>>) -> Result<Option<Vec<u8>>>
+fn peek_key<S, T, X>(stored: &mut Option<Peekable<S>>) -> Result<Option<Vec<u8>>>
 where
-    S: Iterator<Item = cairn_storage::Result<Entry<'s>>>,
+    S: Iterator<Item = std::result::Result<T, X>>,
+    T: StoredEntry,
+    EngineError: From<X>,
 {
     let Some(iter) = stored.as_mut() else {
         return Ok(None);
     };
     match iter.peek() {
-        Some(Ok(entry)) => Ok(Some(entry.key().to_vec())),
+        Some(Ok(entry)) => Ok(Some(entry.entry_key().to_vec())),
         Some(Err(_)) => match iter.next() {
             Some(Err(err)) => Err(err.into()),
             _ => Ok(None),
