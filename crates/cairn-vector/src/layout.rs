@@ -133,21 +133,22 @@ pub(crate) fn encode_vector(vector: &[f32]) -> Vec<u8> {
 
 /// Reads a record of [`VECTORS_TABLE`] back, checking its dimension.
 pub(crate) fn decode_vector(index: &str, dims: usize, bytes: &[u8]) -> Result<Vec<f32>> {
-    if bytes.len() != dims * 4 {
-        return Err(VectorError::Corrupt {
-            index: index.to_string(),
-            reason: "vector record does not have the index's dimension",
-        });
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(components(index, dims, bytes)?.collect())
 }
 
 /// [`decode_vector`] straight into a shared slice: one allocation (the exact-size iterator
 /// lets `Rc` allocate once), which matters because a search decodes hundreds of vectors.
 pub(crate) fn decode_vector_rc(index: &str, dims: usize, bytes: &[u8]) -> Result<Rc<[f32]>> {
+    Ok(components(index, dims, bytes)?.collect())
+}
+
+/// The components of a [`VECTORS_TABLE`] record, once its length is checked against the
+/// index's dimension; exact-size, so either collection above allocates once.
+fn components<'b>(
+    index: &str,
+    dims: usize,
+    bytes: &'b [u8],
+) -> Result<impl ExactSizeIterator<Item = f32> + 'b> {
     if bytes.len() != dims * 4 {
         return Err(VectorError::Corrupt {
             index: index.to_string(),
@@ -156,8 +157,7 @@ pub(crate) fn decode_vector_rc(index: &str, dims: usize, bytes: &[u8]) -> Result
     }
     Ok(bytes
         .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
 }
 
 /// The entry point: the node searches start from, on the graph's top layer.
