@@ -207,6 +207,14 @@ pub enum Command {
         /// Run these statements, print their results and exit.
         #[arg(short = 'c', long = "command")]
         command: Option<String>,
+        /// Run them on the SQL port of a running `cairn serve` instead (its `--pg-listen`
+        /// address, `HOST:PORT` or `postgres://HOST:PORT`), logged in as `--user` with the
+        /// password in CAIRN_PASSWORD (SCRAM-SHA-256; asked for at a terminal if unset).
+        #[arg(long, value_name = "ADDRESS")]
+        server: Option<String>,
+        /// User for `--server`.
+        #[arg(long, env = "CAIRN_USER", default_value = "root", requires = "server")]
+        user: String,
     },
     /// Find documents matching a filter; prints JSON lines (and, when more pages exist, the
     /// cursor for the next page on standard error).
@@ -936,6 +944,9 @@ pub enum BenchCommand {
     /// A Cairn collection joined with a PostgreSQL table filtered to 0.1 % through a
     /// `postgres` source, against PostgreSQL alone and DuckDB (see `bench/federation.rs`).
     Federation(crate::bench::federation::FederationArgs),
+    /// SQL over the PostgreSQL wire protocol against PostgreSQL 15 and SQLite: point
+    /// selects, indexed equality, range + group by, a join, a top-k (see `bench/sql.rs`).
+    Sql(crate::bench::sql::SqlArgs),
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         cli.command,
         cli::Command::Serve(_)
             | cli::Command::Shell
-            | cli::Command::Sql { command: None }
+            | cli::Command::Sql { command: None, .. }
             | cli::Command::Bench { .. }
     ) {
         end_quietly_on_closed_pipe();

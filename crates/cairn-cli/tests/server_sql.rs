@@ -28,6 +28,17 @@ fn pg_port(server: &Server) -> u16 {
 
 /// Runs psql with `args` as `user`; returns (success, stdout, stderr).
 fn psql(port: u16, user: &str, password: &str, args: &[&str]) -> (bool, String, String) {
+    psql_with(port, user, password, &[], args)
+}
+
+/// [`psql`] with extra environment (`PGSSLMODE`...).
+fn psql_with(
+    port: u16,
+    user: &str,
+    password: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (bool, String, String) {
     let output = Command::new(PSQL)
         .args([
             "-h",
@@ -43,6 +54,7 @@ fn psql(port: u16, user: &str, password: &str, args: &[&str]) -> (bool, String, 
         .args(args)
         .env("PGPASSWORD", password)
         .env("PGCONNECT_TIMEOUT", "30")
+        .envs(env.iter().copied())
         .output()
         .expect("psql runs (install postgresql-client)");
     (
@@ -223,4 +235,96 @@ fn a_driver_prepares_binds_and_sees_sqlstates_and_grants() {
         .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
     server.terminate();
+}
+
+#[test]
+fn with_tls_configured_the_sql_port_takes_tls_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let cert = format!("{fixtures}/tls-cert.pem");
+    let key = format!("{fixtures}/tls-key.pem");
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--pg-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+    );
+    let port = pg_port(&server);
+    // sslmode=require: encrypted, and SQL runs.
+    let (ok, out, err) = psql_with(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[("PGSSLMODE", "require")],
+        &["-c", "\\conninfo", "-c", "SELECT 40 + 2 AS answer"],
+    );
+    assert!(ok, "psql over TLS failed: {err}\n{out}");
+    assert!(out.contains("SSL connection"), "{out}");
+    assert!(out.contains("42"), "{out}");
+    // verify-full: the server presents the configured certificate (its name is 127.0.0.1).
+    let (ok, out, err) = psql_with(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &cert)],
+        &["-c", "SELECT 1"],
+    );
+    assert!(ok, "psql verify-full failed: {err}\n{out}");
+    // Plain text is refused before any password is sent.
+    let (ok, out, err) = psql_with(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[("PGSSLMODE", "disable")],
+        &["-c", "SELECT 1"],
+    );
+    assert!(!ok, "a plain-text login must be refused: {out}");
+    assert!(err.contains("accepts only TLS connections"), "{err}");
+}
+
+#[test]
+fn cairn_sql_with_server_runs_on_the_servers_sql_port_as_a_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--pg-listen", "127.0.0.1:0"]);
+    let address = format!("127.0.0.1:{}", pg_port(&server));
+    let sql = |password: &str, statements: &str| {
+        Command::new(server_support::CAIRN)
+            .current_dir(dir.path())
+            .args([
+                "sql", "--server", &address, "--user", "root", "-c", statements,
+            ])
+            .env("CAIRN_PASSWORD", password)
+            .output()
+            .expect("cairn sql runs")
+    };
+    let out = sql(
+        ROOT_PASSWORD,
+        "CREATE TABLE remote_t (name TEXT NOT NULL, n INT); \
+         INSERT INTO remote_t (_id, name, n) VALUES (1, 'one', 1), (2, 'two', 2); \
+         SELECT name, n FROM remote_t WHERE n = 2",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" two  | 2"), "{stdout}");
+    assert!(stdout.contains("(1 row)"), "{stdout}");
+    // The server's rows, seen over HTTP too: the shell wrote into the running server.
+    let reply = server.root().get("/v1/collections/remote_t/documents/1");
+    assert_eq!(reply.json()["name"], json!("one"));
+    // A wrong password is refused with the server's SQLSTATE.
+    let out = sql("wrong-password", "SELECT 1");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("28P01"),
+        "{:?}",
+        out
+    );
 }

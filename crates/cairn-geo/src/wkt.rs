@@ -22,7 +22,7 @@ use crate::primitive::Aabb;
 
 /// The WKT text of a geometry.
 pub fn to_wkt(g: &Geometry) -> Result<String> {
-    let point = |p: &Point3| format!("{:?} {:?} {:?}", p[0], p[1], p[2]);
+    let point = |p: &Point3| format!("{} {} {}", p[0], p[1], p[2]);
     let ring = |ps: &[Point3]| {
         let mut items: Vec<String> = ps.iter().map(point).collect();
         items.push(point(&ps[0]));

@@ -55,7 +55,7 @@ fn postgis_style_text_and_ewkt_are_accepted() {
     );
     assert_eq!(
         to_ewkt(&Geometry::Point([1.0, 2.0, 3.0]), Some(4326)).unwrap(),
-        "SRID=4326;POINT Z (1.0 2.0 3.0)"
+        "SRID=4326;POINT Z (1 2 3)"
     );
     let tin =
         from_wkt("tin z (((0 0 0, 1 0 0, 0 1 0, 0 0 0)), ((1 0 0, 1 1 0, 0 1 0, 1 0 0)))").unwrap();

@@ -14,6 +14,15 @@ use crate::error::ServerError;
 
 /// Builds the acceptor from the configured PEM files; errors name the file and the problem.
 pub fn acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
+    let mut server = server_config(config)?;
+    // The server speaks HTTP/1.1 only.
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(server)))
+}
+
+/// The rustls configuration of the configured certificate and key, without ALPN protocols
+/// (HTTPS sets `http/1.1`; the SQL port, `cairn_sql::pg::tls`, sets `postgresql`).
+pub fn server_config(config: &TlsConfig) -> Result<ServerConfig, ServerError> {
     let certs = load_certs(&config.cert)?;
     let key = PrivateKeyDer::from_pem_file(&config.key).map_err(|err| {
         ServerError::Tls(format!(
@@ -21,15 +30,12 @@ pub fn acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
             config.key.display()
         ))
     })?;
-    let mut server = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|err| ServerError::Tls(err.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|err| ServerError::Tls(format!("certificate and key do not fit: {err}")))?;
-    // The server speaks HTTP/1.1 only.
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(server)))
+        .map_err(|err| ServerError::Tls(format!("certificate and key do not fit: {err}")))
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerError> {

@@ -311,6 +311,8 @@ fn vector_of(column: &str, n: usize, scalar: &ScalarValue) -> Result<Value> {
         .iter()
         .map(|v| match v {
             Value::Float(f) => Ok(*f as f32),
+            // pgvector's text form `'[1, 2, 3]'` reads its integers as JSON integers.
+            Value::Int(i) => Ok(*i as f32),
             _ => Err(invalid(column, "a vector holds numbers only")),
         })
         .collect::<Result<Vec<f32>>>()?;

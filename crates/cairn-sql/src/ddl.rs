@@ -1,5 +1,6 @@
 //! DDL that DataFusion does not own: `CREATE TABLE` (a collection, with a schema from its
-//! columns), `CREATE [UNIQUE] INDEX … [USING btree|hash]` (a Cairn index, built online),
+//! columns), `CREATE [UNIQUE] INDEX … [USING btree|hash]` (a Cairn index, built online;
+//! `USING hnsw|gist|gin` build the models' indexes: `crate::functions::index`),
 //! `DROP TABLE` and `DROP INDEX`.
 //!
 //! Each commits on its own (Cairn's collection and index DDL are their own transactions), so
@@ -48,34 +49,39 @@ pub async fn run(
         }
         Statement::CreateIndex(create) => {
             let table = last_ident(&create.table_name.to_string());
-            let fields: Vec<String> = create
-                .columns
-                .iter()
-                .map(|c| first_token(&c.to_string()))
-                .collect();
+            let clauses: Vec<String> = create.columns.iter().map(|c| c.to_string()).collect();
+            let fields: Vec<String> = clauses.iter().map(|c| first_token(c)).collect();
             let name = create
                 .name
                 .as_ref()
                 .map(|n| last_ident(&n.to_string()))
                 .unwrap_or_else(|| format!("{table}_{}_idx", fields.join("_")));
-            let kind = match create
+            let using = create
                 .using
                 .as_ref()
-                .map(|u| u.to_string().to_ascii_lowercase())
-            {
-                Some(u) if u == "hash" => IndexKind::Hash,
-                _ => IndexKind::BTree,
-            };
-            let unique = create.unique;
-            authorize(authorizer, &table, true)?;
-            (
-                "CREATE INDEX",
-                Box::new(move |db| {
-                    let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-                    let spec = IndexSpec::new(&name, &refs, kind, unique)?;
-                    Ok(cairn::create_index(db, &table, &spec, &mut |_| {})?)
-                }),
-            )
+                .map(|u| u.to_string().to_ascii_lowercase());
+            if let Some(model) = using.as_deref().and_then(|method| {
+                let columns = clauses.iter().map(|c| column_and_class(c)).collect();
+                crate::functions::index::model_index(method, &table, &name, columns)
+            }) {
+                authorize(authorizer, &table, true)?;
+                ("CREATE INDEX", model?)
+            } else {
+                let kind = match using {
+                    Some(u) if u == "hash" => IndexKind::Hash,
+                    _ => IndexKind::BTree,
+                };
+                let unique = create.unique;
+                authorize(authorizer, &table, true)?;
+                (
+                    "CREATE INDEX",
+                    Box::new(move |db| {
+                        let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+                        let spec = IndexSpec::new(&name, &refs, kind, unique)?;
+                        Ok(cairn::create_index(db, &table, &spec, &mut |_| {})?)
+                    }),
+                )
+            }
         }
         Statement::Drop {
             object_type: ObjectType::Table,
@@ -223,6 +229,17 @@ fn type_name(sql: &str) -> Result<String> {
 fn last_ident(name: &str) -> String {
     let last = name.rsplit('.').next().unwrap_or(name);
     last.trim_matches('"').to_string()
+}
+
+/// The column and operator class of an index column clause (`emb vector_l2_ops`).
+fn column_and_class(clause: &str) -> (String, Option<String>) {
+    let mut words = clause.split_whitespace();
+    let column = words.next().unwrap_or("").trim_matches('"').to_string();
+    let class = words
+        .next()
+        .filter(|w| !matches!(w.to_ascii_uppercase().as_str(), "ASC" | "DESC" | "NULLS"))
+        .map(|w| w.to_ascii_lowercase());
+    (column, class)
 }
 
 /// The column of an index column clause (`amount DESC` → `amount`), unquoted.

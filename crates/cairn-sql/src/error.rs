@@ -26,6 +26,15 @@ pub enum SqlError {
     /// An index definition is invalid or its build failed.
     #[error("{0}")]
     Index(#[from] cairn::index::IndexError),
+    /// A vector index definition is invalid or its build failed.
+    #[error("{0}")]
+    Vector(#[from] cairn::vector::VectorError),
+    /// A spatial index definition is invalid or its build failed.
+    #[error("{0}")]
+    Geo(#[from] cairn::geo::GeoError),
+    /// A text index definition is invalid or its build failed.
+    #[error("{0}")]
+    Text(#[from] cairn::text::TextError),
     /// A schema given by `CREATE TABLE` is invalid, or existing documents break it.
     #[error("{0}")]
     Schema(#[from] cairn::schema::SchemaError),
@@ -37,6 +46,15 @@ pub enum SqlError {
     InvalidValue {
         /// The column.
         column: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A function was called with an argument it cannot take (a text that is not a vector or
+    /// not WKT, vectors of different dimensions, a bad `k`).
+    #[error("{function}: {reason}")]
+    InvalidArgument {
+        /// The function.
+        function: String,
         /// What is wrong.
         reason: String,
     },
@@ -84,6 +102,13 @@ impl SqlError {
             SqlError::Index(cairn::index::IndexError::InvalidDefinition { .. }) => "42P17",
             SqlError::Index(cairn::index::IndexError::UnknownIndex { .. }) => "42704",
             SqlError::Index(_) => "XX000",
+            SqlError::Vector(cairn::vector::VectorError::Engine(err))
+            | SqlError::Geo(cairn::geo::GeoError::Engine(err))
+            | SqlError::Text(cairn::text::TextError::Engine(err)) => engine_sqlstate(err),
+            SqlError::Vector(cairn::vector::VectorError::InvalidDefinition { .. })
+            | SqlError::Geo(cairn::geo::GeoError::InvalidDefinition { .. })
+            | SqlError::Text(cairn::text::TextError::InvalidDefinition { .. }) => "42P17",
+            SqlError::Vector(_) | SqlError::Geo(_) | SqlError::Text(_) => "XX000",
             SqlError::Schema(cairn::schema::SchemaError::Engine(err)) => engine_sqlstate(err),
             SqlError::Schema(cairn::schema::SchemaError::ExistingDocumentsInvalid { .. }) => {
                 "23514"
@@ -92,6 +117,7 @@ impl SqlError {
             SqlError::Infer(cairn::infer::InferError::Engine(err)) => engine_sqlstate(err),
             SqlError::Infer(_) => "XX000",
             SqlError::InvalidValue { .. } => "22P02",
+            SqlError::InvalidArgument { .. } => "22023",
             SqlError::Unsupported(_) => "0A000",
             SqlError::TransactionAborted => "25P02",
             SqlError::DdlInTransaction(_) => "25001",

@@ -5,6 +5,8 @@
 //!   schema); [`convert`]: documents to Arrow batches and back.
 //! * [`pushdown`]: which SQL filters Cairn answers, exactly or as a narrowing.
 //! * [`provider`], [`scan`], [`sink`]: the table provider, its streaming scan and its writes.
+//! * [`functions`]: Cairn's models in SQL (pgvector's operators, geometry functions,
+//!   full-text search), pushed into the access methods that serve them.
 //! * [`catalog`]: the database as a DataFusion catalog; [`ddl`]: `CREATE TABLE/INDEX`, `DROP`.
 //! * [`txn`]: the one Cairn transaction each statement runs in; [`session`]: statements in,
 //!   results out, `BEGIN … COMMIT` as real Cairn transactions.
@@ -17,6 +19,7 @@ pub mod catalog;
 pub mod convert;
 pub mod ddl;
 mod error;
+pub mod functions;
 pub mod json;
 pub mod limits;
 pub mod pg;

@@ -105,6 +105,8 @@ impl CairnTable {
             pushed: filters.iter().map(ToString::to_string).collect(),
             limit,
             access,
+            ranked: None,
+            order: Vec::new(),
         })
     }
 }

@@ -82,6 +82,7 @@ fn translate(shape: &TableShape, expr: &Expr) -> Option<(Filter, bool)> {
                     .map(|f| (f.ne(Value::Null), exact_for(shape, &ty)))
             })?
         }
+        Expr::ScalarFunction(_) => crate::functions::pushdown::translate(shape, expr),
         _ => None,
     }
 }

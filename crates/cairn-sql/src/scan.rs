@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use cairn::query::{Filter, Projection, Query};
+use cairn::query::{Filter, Projection, Query, SortKey};
 use cairn::{DocId, Value};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -46,6 +46,12 @@ pub struct ScanSpec {
     pub limit: Option<usize>,
     /// Cairn's chosen access path, for `EXPLAIN`.
     pub access: String,
+    /// A ranking condition in `filter` (`$nearVector`, `$near`) asks for this many best
+    /// documents, read in one page, best first (`crate::functions::rank`).
+    pub ranked: Option<usize>,
+    /// The order Cairn reads in (for `ranked` without a ranking condition: `ORDER BY column
+    /// LIMIT k` as an ordered index read); empty: any.
+    pub order: Vec<SortKey>,
 }
 
 /// The physical operator of a Cairn table scan.
@@ -72,6 +78,23 @@ impl CairnScanExec {
             txn,
             properties: Arc::new(properties),
         }
+    }
+}
+
+impl CairnScanExec {
+    /// What the scan reads.
+    pub fn spec(&self) -> &ScanSpec {
+        &self.spec
+    }
+
+    /// The statement's transaction the scan reads in.
+    pub fn txn(&self) -> &SharedTxn {
+        &self.txn
+    }
+
+    /// The same scan reading `spec` instead (same columns, same transaction).
+    pub fn with_spec(&self, spec: ScanSpec) -> CairnScanExec {
+        CairnScanExec::new(spec, self.schema.clone(), self.txn.clone())
     }
 }
 
@@ -159,6 +182,19 @@ fn produce(
         .collect();
     let mut query = Query::new(spec.filter.clone());
     query.projection = projection_of(&columns)?;
+    if let Some(k) = spec.ranked {
+        // A ranking has no cursor: its `k` documents come in one page.
+        query.limit = Some(k);
+        query.sort = spec.order.clone();
+        let result = txn.with(|t| Ok(cairn::query::find_in(t, &spec.collection, &query)?))?;
+        let rows = rows_of(result.documents);
+        for chunk in rows.chunks(SCAN_BATCH_ROWS) {
+            if !emit(rows_to_batch(schema, &columns, chunk)?) {
+                return Ok(());
+            }
+        }
+        return Ok(());
+    }
     let mut remaining = spec.limit;
     loop {
         let page = remaining.map_or(SCAN_BATCH_ROWS, |r| r.min(SCAN_BATCH_ROWS));
@@ -167,18 +203,7 @@ fn produce(
         }
         query.limit = Some(page);
         let result = txn.with(|t| Ok(cairn::query::find_in(t, &spec.collection, &query)?))?;
-        let rows: Vec<Row> = result
-            .documents
-            .into_iter()
-            .map(|doc| {
-                let id = doc
-                    .as_object()
-                    .and_then(|o| o.get(ID_COLUMN))
-                    .and_then(|v| DocId::from_value(v).ok())
-                    .unwrap_or(DocId::Int(0));
-                (id, doc)
-            })
-            .collect();
+        let rows = rows_of(result.documents);
         if let Some(r) = remaining.as_mut() {
             *r -= rows.len().min(*r);
         }
@@ -190,6 +215,21 @@ fn produce(
             _ => return Ok(()),
         }
     }
+}
+
+/// Documents as rows keyed by their ids.
+fn rows_of(documents: Vec<Value>) -> Vec<Row> {
+    documents
+        .into_iter()
+        .map(|doc| {
+            let id = doc
+                .as_object()
+                .and_then(|o| o.get(ID_COLUMN))
+                .and_then(|v| DocId::from_value(v).ok())
+                .unwrap_or(DocId::Int(0));
+            (id, doc)
+        })
+        .collect()
 }
 
 /// The Cairn projection keeping the produced columns (and `_id`, which every row needs).

@@ -21,6 +21,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -89,6 +90,7 @@ impl SqlSession {
     /// A session on `db` whose user may touch what `authorizer` allows (a server session).
     pub fn with_authorizer(db: Database, authorizer: Option<Arc<dyn Authorizer>>) -> SqlSession {
         let slot = Arc::new(TxnSlot::default());
+        let pushdown = Arc::new(AtomicBool::new(true));
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
             .with_create_default_catalog_and_schema(false)
@@ -99,16 +101,33 @@ impl SqlSession {
             .with_config(config)
             .with_default_features()
             .build();
-        // `->`/`->>` on JSON text first: DataFusion has no planner of its own for them.
-        let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![Arc::new(JsonArrows)];
+        // `->`/`->>` on JSON text and pgvector's operators first: DataFusion has no planner
+        // of its own for them.
+        let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![
+            Arc::new(JsonArrows),
+            Arc::new(crate::functions::ModelOperators::default()),
+        ];
         planners.extend(state.expr_planners().iter().cloned());
+        // The rank pushdown before DataFusion's rules, which see the scan already ranked.
+        let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> = vec![Arc::new(
+            crate::functions::rank::RankPushdown::new(pushdown.clone()),
+        )];
+        rules.extend(state.physical_optimizers().iter().cloned());
         let state = SessionStateBuilder::new_from_existing(state)
             .with_expr_planners(planners)
+            .with_physical_optimizer_rules(rules)
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_udf(crate::json::json_get());
         ctx.register_udf(crate::json::json_get_text());
-        let pushdown = Arc::new(AtomicBool::new(true));
+        crate::functions::register(&ctx);
+        ctx.register_udtf(
+            crate::functions::text::TEXT_SEARCH,
+            Arc::new(crate::functions::text::TextSearch::new(
+                db.clone(),
+                authorizer.clone(),
+            )),
+        );
         ctx.register_catalog(
             CATALOG,
             Arc::new(CairnCatalog::new(

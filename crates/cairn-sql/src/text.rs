@@ -43,8 +43,14 @@ pub fn table(names: &[String], batches: &[RecordBatch]) -> Result<String> {
             );
         }
     }
+    Ok(aligned(names, &rows))
+}
+
+/// The aligned table of text `rows` under column `names`, and the row count (also for rows
+/// that came over the wire: `cairn sql --server`).
+pub fn aligned(names: &[String], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
-    for row in &rows {
+    for row in rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
@@ -71,13 +77,13 @@ pub fn table(names: &[String], batches: &[RecordBatch]) -> Result<String> {
             .join("+"),
     );
     text.push('\n');
-    for row in &rows {
+    for row in rows {
         text.push_str(&line(row));
         text.push('\n');
     }
     let n = rows.len();
     text.push_str(&format!("({n} row{})", if n == 1 { "" } else { "s" }));
-    Ok(text)
+    text
 }
 
 /// The rows of `batches` in sqllogictest's form: values separated by single spaces, NULL as

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 
 use cairn_sql::{Output, SqlSession};
 
+mod sql_models;
+
 /// One record of an `.slt` file.
 #[derive(Debug)]
 enum Record {

@@ -55,3 +55,6 @@ pub(crate) const MAX_TEXT_QUERIES: usize = 100_000;
 
 /// `cairn bench federation`: most `--docs`; both stores and the DuckDB copy hold them all.
 pub(crate) const MAX_FEDERATION_DOCS: usize = 20_000_000;
+/// `cairn bench sql`: most `--docs`; every generated row is held in memory (~80 bytes each)
+/// until the three systems are loaded.
+pub(crate) const MAX_SQL_DOCS: usize = 10_000_000;

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod pg_cluster;
 pub mod query;
 pub mod schema;
+pub mod sql;
 pub mod storage;
 pub mod text;
 pub mod timeseries;

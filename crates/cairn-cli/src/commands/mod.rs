@@ -102,9 +102,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Graph(args) => crate::bench::graph::run(args),
             BenchCommand::Text(args) => crate::bench::text::run(args),
             BenchCommand::Federation(args) => crate::bench::federation::run(args),
+            BenchCommand::Sql(args) => crate::bench::sql::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
-        Command::Sql { command } => sql::run(&open(&cli, Create::Allowed)?, command.as_deref()),
+        Command::Sql {
+            command,
+            server: Some(server),
+            user,
+        } => sql::run_remote(server, user, command.as_deref()),
+        Command::Sql { command, .. } => sql::run(&open(&cli, Create::Allowed)?, command.as_deref()),
         command => {
             let creates = matches!(
                 command,

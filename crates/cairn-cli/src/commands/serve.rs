@@ -101,11 +101,12 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         );
     }
     let pg_timeout = std::time::Duration::from_millis(config.limits.request_timeout_ms);
+    let pg_tls = config.tls.clone();
     runtime.block_on(async {
         let server = cairn_server::start(config).await?;
         let (stop_pg, pg_stopped) = tokio::sync::watch::channel(false);
         let pg = match pg_listen {
-            Some(address) => Some(start_pg(&server, address, pg_timeout).await?),
+            Some(address) => Some(start_pg(&server, address, pg_timeout, pg_tls.as_ref()).await?),
             None => None,
         };
         // The banner, SQL line included, is printed in one go (tests read it).
@@ -146,11 +147,20 @@ async fn start_pg(
     server: &cairn_server::RunningServer,
     address: SocketAddr,
     statement_timeout: std::time::Duration,
+    tls: Option<&cairn_server::config::TlsConfig>,
 ) -> anyhow::Result<cairn_sql::pg::PgServer> {
     let db = server.database().clone();
     let users = std::sync::Arc::new(super::serve_pg::ServerUsers::new(db.clone()));
+    // With `[tls]`, the SQL port uses the same certificate and takes TLS connections only.
+    let tls = match tls {
+        Some(tls) => Some(cairn_sql::pg::tls::PgTls::required(
+            cairn_server::tls::server_config(tls)?,
+        )),
+        None => None,
+    };
     let config = cairn_sql::pg::PgConfig {
         statement_timeout,
+        tls,
         ..cairn_sql::pg::PgConfig::default()
     };
     cairn_sql::pg::PgServer::bind(address, db, users, config)

@@ -8,11 +8,13 @@
 //! * Limits: at most `max_connections` at once (a connection over it is refused with
 //!   `53300 too_many_connections`), a statement timeout per session (`SET statement_timeout`
 //!   changes it), cancel requests (psql's Ctrl-C) through pgwire's connection manager.
+//! * [`tls`]: with a certificate, TLS on `SSLRequest`, and plain text refused (`28000`).
 
 pub mod auth;
 pub mod encode;
 pub mod handler;
 pub mod meta;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct PgConfig {
     pub max_connections: usize,
     /// Default statement timeout.
     pub statement_timeout: Duration,
+    /// TLS, when the server has a certificate ([`tls::PgTls`]).
+    pub tls: Option<tls::PgTls>,
 }
 
 impl Default for PgConfig {
@@ -43,6 +47,7 @@ impl Default for PgConfig {
         PgConfig {
             max_connections: crate::limits::DEFAULT_MAX_PG_CONNECTIONS,
             statement_timeout: crate::limits::DEFAULT_STATEMENT_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -50,7 +55,7 @@ impl Default for PgConfig {
 /// The handlers pgwire asks for, per connection.
 struct Handlers {
     handler: Arc<Handler>,
-    startup: Arc<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
+    startup: Arc<tls::TlsGate<SASLAuthStartupHandler<DefaultServerParameterProvider>>>,
     cancel: Arc<DefaultCancelHandler>,
 }
 
@@ -106,6 +111,8 @@ impl PgServer {
         let permits = Arc::new(Semaphore::new(self.config.max_connections));
         let manager = Arc::new(ConnectionManager::new());
         let parameters = Arc::new(server_parameters());
+        let acceptor = self.config.tls.as_ref().map(|t| t.acceptor.clone());
+        let tls_required = self.config.tls.as_ref().is_some_and(|t| t.required);
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -130,12 +137,13 @@ impl PgServer {
                 .with_connection_manager(manager.clone());
             let handlers = Handlers {
                 handler: Arc::new(Handler::new(connection)),
-                startup: Arc::new(startup),
+                startup: Arc::new(tls::TlsGate::new(Arc::new(startup), tls_required)),
                 cancel: Arc::new(DefaultCancelHandler::new(manager.clone())),
             };
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let _permit = permit;
-                if let Err(err) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                if let Err(err) = pgwire::tokio::process_socket(socket, acceptor, handlers).await {
                     tracing::debug!(%err, "pg connection ended with an error");
                 }
             });
