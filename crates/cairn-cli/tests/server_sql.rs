@@ -328,3 +328,150 @@ fn cairn_sql_with_server_runs_on_the_servers_sql_port_as_a_user() {
         out
     );
 }
+
+#[test]
+fn copy_loads_and_unloads_csv_and_text_through_psql() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--pg-listen", "127.0.0.1:0"]);
+    let port = pg_port(&server);
+    let (ok, out, err) = psql(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[
+            "-c",
+            "CREATE TABLE items (name TEXT NOT NULL, qty BIGINT, emb vector(2))",
+        ],
+    );
+    assert!(ok, "{err}\n{out}");
+
+    // CSV with a header, a quoted delimiter, a quoted empty text, NULLs and a vector.
+    let csv = dir.path().join("items.csv");
+    std::fs::write(
+        &csv,
+        "_id,name,qty,emb\n1,\"a, b\",3,\"[1, 0]\"\n2,\"\",,\n3,\"say \"\"hi\"\"\",7,\"[0.5, 0.5]\"\n",
+    )
+    .unwrap();
+    let load = format!(
+        "\\copy items FROM '{}' WITH (FORMAT csv, HEADER true)",
+        csv.display()
+    );
+    let (ok, out, err) = psql(port, "root", ROOT_PASSWORD, &["-c", &load]);
+    assert!(ok, "{err}\n{out}");
+    assert!(out.contains("COPY 3"), "{out}");
+
+    // The text format, into named columns.
+    let text = dir.path().join("items.txt");
+    std::fs::write(&text, "4\ttab\\there\t\\N\n5\tplain\t9\n").unwrap();
+    let load = format!("\\copy items (_id, name, qty) FROM '{}'", text.display());
+    let (ok, out, err) = psql(port, "root", ROOT_PASSWORD, &["-c", &load]);
+    assert!(ok, "{err}\n{out}");
+    assert!(out.contains("COPY 2"), "{out}");
+
+    // Out again as CSV: NULL is an empty field, an empty text is quoted.
+    let (ok, out, err) = psql(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[
+            "-c",
+            "COPY (SELECT _id, name, qty, emb FROM items ORDER BY _id) TO STDOUT WITH (FORMAT csv, HEADER)",
+        ],
+    );
+    assert!(ok, "{err}\n{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "_id,name,qty,emb",
+            "1,\"a, b\",3,\"[1.0,0.0]\"",
+            "2,\"\",,",
+            "3,\"say \"\"hi\"\"\",7,\"[0.5,0.5]\"",
+            "4,tab\there,,",
+            "5,plain,9,",
+        ],
+        "{out}"
+    );
+
+    // A bad value or a malformed line stores nothing of its COPY, with the line named.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "6,fine,1,\n7,broken,not-a-number,\n").unwrap();
+    let load = format!("\\copy items FROM '{}' WITH (FORMAT csv)", bad.display());
+    let (ok, _, err) = psql(port, "root", ROOT_PASSWORD, &["-c", &load]);
+    assert!(!ok, "a bad number must fail the COPY");
+    assert!(err.contains("not-a-number"), "{err}");
+    std::fs::write(&bad, "6,fine,1,\n7,\"open,1,\n").unwrap();
+    let (ok, _, err) = psql(port, "root", ROOT_PASSWORD, &["-c", &load]);
+    assert!(!ok);
+    assert!(
+        err.contains("line 2: a quoted field is not closed"),
+        "{err}"
+    );
+    let (ok, out, err) = psql(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &["-A", "-t", "-c", "SELECT count(*) FROM items"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "5");
+
+    // Files on the server are not COPY's business.
+    let (ok, _, err) = psql(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &["-c", "COPY items FROM '/etc/passwd'"],
+    );
+    assert!(!ok && err.contains("STDIN"), "{err}");
+    server.terminate();
+}
+
+#[test]
+fn concurrent_sessions_increment_one_row_without_losing_an_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--pg-listen", "127.0.0.1:0"]);
+    let port = pg_port(&server);
+    let mut root = client(port, "root", ROOT_PASSWORD).expect("root connects");
+    root.batch_execute(
+        "CREATE TABLE counter (n BIGINT NOT NULL); INSERT INTO counter (_id, n) VALUES ('1', 0)",
+    )
+    .unwrap();
+    const SESSIONS: usize = 4;
+    const INCREMENTS: usize = 15;
+    let retries: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..SESSIONS)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut session = client(port, "root", ROOT_PASSWORD).expect("connects");
+                    let mut retries = 0;
+                    for _ in 0..INCREMENTS {
+                        // Serializable: a conflicting commit is refused with 40001 and retried,
+                        // as an application would.
+                        loop {
+                            let attempt = session.batch_execute(
+                                "BEGIN; UPDATE counter SET n = n + 1 WHERE _id = '1'; COMMIT",
+                            );
+                            match attempt {
+                                Ok(()) => break,
+                                Err(e) if e.code().map(|c| c.code()) == Some("40001") => {
+                                    retries += 1;
+                                    let _ = session.batch_execute("ROLLBACK");
+                                }
+                                Err(e) => panic!("unexpected error: {e}"),
+                            }
+                        }
+                    }
+                    retries
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let n: i64 = root
+        .query_one("SELECT n FROM counter WHERE _id = '1'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, (SESSIONS * INCREMENTS) as i64, "after {retries} retries");
+    server.terminate();
+}

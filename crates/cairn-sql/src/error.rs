@@ -81,6 +81,14 @@ pub enum SqlError {
     /// redacted: never a password).
     #[error("{0}")]
     Source(#[from] crate::source::SourceError),
+    /// `COPY … FROM STDIN` data that does not parse (line counted from 1, header included).
+    #[error("COPY data, line {line}: {reason}")]
+    CopyData {
+        /// The line of the data.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// The statement is larger than [`crate::limits::MAX_STATEMENT_BYTES`].
     #[error("statement is {bytes} bytes; the limit is {limit}")]
     TooLarge {
@@ -124,6 +132,7 @@ impl SqlError {
             SqlError::Timeout => "57014",
             SqlError::PermissionDenied { .. } => "42501",
             SqlError::TooLarge { .. } => "54000",
+            SqlError::CopyData { .. } => "22P04",
             SqlError::Source(err) => err.sqlstate(),
         }
     }

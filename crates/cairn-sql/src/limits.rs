@@ -40,3 +40,12 @@ pub const SOURCE_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Rows per Arrow record batch a remote scan produces.
 pub const SOURCE_BATCH_ROWS: usize = 4096;
+
+/// Most bytes of `COPY … FROM STDIN` data one statement takes: the data is held until the
+/// client's CopyDone, then written in one transaction. Larger loads go in several COPYs (or
+/// `cairn import`, which streams).
+pub const MAX_COPY_IN_BYTES: usize = 256 << 20;
+
+/// Rows per `INSERT` a `COPY … FROM STDIN` is written in (each also stays under
+/// [`MAX_STATEMENT_BYTES`]); all of them commit together.
+pub const COPY_INSERT_ROWS: usize = 1000;

@@ -75,22 +75,7 @@ pub fn encode_batch(
     batch: &RecordBatch,
     fields: &Arc<Vec<FieldInfo>>,
 ) -> PgWireResult<Vec<DataRow>> {
-    // Normalise timestamps to microseconds once per column.
-    let columns: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .map(|c| match c.data_type() {
-            DataType::Timestamp(_, tz) => datafusion::arrow::compute::cast(
-                c,
-                &DataType::Timestamp(
-                    datafusion::arrow::datatypes::TimeUnit::Microsecond,
-                    tz.clone(),
-                ),
-            )
-            .map_err(err),
-            _ => Ok(c.clone()),
-        })
-        .collect::<PgWireResult<_>>()?;
+    let columns = normalised_columns(batch)?;
     let options = FormatOptions::default();
     let formatters = columns
         .iter()
@@ -106,6 +91,66 @@ pub fn encode_batch(
         rows.push(encoder.take_row());
     }
     Ok(rows)
+}
+
+/// Every cell of `batch` in PostgreSQL's text form, row by row (`None`: NULL) — what
+/// `COPY … TO STDOUT` writes. The same forms as the text encoding of a result row.
+pub fn text_rows(batch: &RecordBatch) -> PgWireResult<Vec<Vec<Option<String>>>> {
+    let columns = normalised_columns(batch)?;
+    let options = FormatOptions::default();
+    let formatters = columns
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).map_err(err))
+        .collect::<PgWireResult<Vec<_>>>()?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            columns
+                .iter()
+                .zip(&formatters)
+                .map(|(column, formatter)| cell_text(column, formatter, row))
+                .collect()
+        })
+        .collect())
+}
+
+fn cell_text(column: &ArrayRef, formatter: &ArrayFormatter<'_>, row: usize) -> Option<String> {
+    if column.is_null(row) {
+        return None;
+    }
+    Some(match column.data_type() {
+        DataType::Boolean => if column.as_boolean().value(row) {
+            "t"
+        } else {
+            "f"
+        }
+        .to_string(),
+        DataType::Timestamp(_, _) => {
+            timestamp_text(column.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        DataType::List(_) | DataType::FixedSizeList(_, _) | DataType::Struct(_) => {
+            json_text(column, row)
+        }
+        _ => formatter.value(row).to_string(),
+    })
+}
+
+/// The batch's columns with timestamps normalised to microseconds (once per column).
+fn normalised_columns(batch: &RecordBatch) -> PgWireResult<Vec<ArrayRef>> {
+    batch
+        .columns()
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Timestamp(_, tz) => datafusion::arrow::compute::cast(
+                c,
+                &DataType::Timestamp(
+                    datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                    tz.clone(),
+                ),
+            )
+            .map_err(err),
+            _ => Ok(c.clone()),
+        })
+        .collect()
 }
 
 fn encode_value(

@@ -5,22 +5,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::Statement as DfStatement;
 use futures::{stream, Sink, StreamExt};
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::PgWireBackendMessage;
 use tokio::sync::Mutex;
 
 use super::auth::PgUsers;
+use super::copy::{self, Copy, CopyIn};
 use super::encode::{encode_batch, fields, pg_type};
 use super::meta;
 use crate::error::SqlError;
@@ -33,6 +37,8 @@ pub struct Connection {
     users: Arc<dyn PgUsers>,
     session: Mutex<Option<SqlSession>>,
     timeout: Duration,
+    /// A `COPY … FROM STDIN` waiting for its data (CopyData messages until CopyDone).
+    copy_in: std::sync::Mutex<Option<CopyIn>>,
 }
 
 impl Debug for Connection {
@@ -63,6 +69,7 @@ impl Connection {
             users,
             session: Mutex::new(None),
             timeout: timeout.unwrap_or(DEFAULT_STATEMENT_TIMEOUT),
+            copy_in: std::sync::Mutex::new(None),
         })
     }
 
@@ -96,7 +103,7 @@ fn user_error(code: &str, message: String) -> PgWireError {
 }
 
 /// The PostgreSQL error of a failed statement.
-pub fn error_info(err: &SqlError) -> ErrorInfo {
+pub(crate) fn error_info(err: &SqlError) -> ErrorInfo {
     ErrorInfo::new("ERROR".into(), err.sqlstate().into(), err.to_string())
 }
 
@@ -109,6 +116,23 @@ fn command_response(tag: String) -> Response {
     }
 }
 
+/// A statement's batches, failing with [`SqlError::Timeout`] when `timeout` passes first.
+pub(crate) fn timed(
+    stream: datafusion::execution::SendableRecordBatchStream,
+    timeout: Duration,
+) -> impl futures::Stream<Item = std::result::Result<RecordBatch, SqlError>> + Send + 'static {
+    let deadline = tokio::time::Instant::now() + timeout;
+    stream::unfold(Some(stream), move |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(batch))) => Some((Ok(batch), Some(stream))),
+            Ok(Some(Err(e))) => Some((Err(SqlError::from_datafusion(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(SqlError::Timeout), None)),
+        }
+    })
+}
+
 /// Streams a result's rows, failing the statement when `timeout` passes first.
 fn rows_response(
     stream: datafusion::execution::SendableRecordBatchStream,
@@ -117,16 +141,7 @@ fn rows_response(
 ) -> Response {
     let fields = Arc::new(fields(stream.schema().as_ref(), format));
     let row_fields = fields.clone();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let batches = stream::unfold(Some(stream), move |state| async move {
-        let mut stream = state?;
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(batch))) => Some((Ok(batch), Some(stream))),
-            Ok(Some(Err(e))) => Some((Err(SqlError::from_datafusion(e)), None)),
-            Ok(None) => None,
-            Err(_) => Some((Err(SqlError::Timeout), None)),
-        }
-    });
+    let batches = timed(stream, timeout);
     let rows = batches.flat_map(move |batch| {
         let rows: Vec<PgWireResult<_>> = match batch {
             Ok(batch) => match encode_batch(&batch, &row_fields) {
@@ -191,6 +206,9 @@ impl SimpleQueryHandler for Handler {
         let Some(session) = guard.as_mut() else {
             return Ok(Vec::new());
         };
+        if let Some(copy) = copy::parse(query) {
+            return Ok(vec![self.start_copy(session, copy).await]);
+        }
         if let Some(answer) = meta::answer(session, query).await {
             return Ok(vec![answer]);
         }
@@ -439,5 +457,90 @@ impl ExtendedQueryHandler for Handler {
             Ok(Output::Command(tag)) => Ok(command_response(tag)),
             Err(e) => Err(PgWireError::UserError(Box::new(error_info(&e)))),
         }
+    }
+}
+
+impl Handler {
+    /// Answers a `COPY` statement: rows for `TO STDOUT`; for `FROM STDIN`, the columns the
+    /// data must carry (the data comes through [`CopyHandler`]).
+    async fn start_copy(&self, session: &mut SqlSession, copy: crate::Result<Copy>) -> Response {
+        let started = match copy {
+            Ok(Copy::Out { query, format }) => {
+                copy::copy_out(session, &query, format, self.connection.timeout)
+                    .await
+                    .map(Response::CopyOut)
+            }
+            Ok(Copy::In(pending)) => copy::prepare_in(session, pending).await.map(|pending| {
+                let columns = pending.column_count();
+                if let Ok(mut slot) = self.connection.copy_in.lock() {
+                    *slot = Some(pending);
+                }
+                Response::CopyIn(CopyResponse::new(0, columns, stream::empty()))
+            }),
+            Err(e) => Err(e),
+        };
+        started.unwrap_or_else(|e| Response::Error(Box::new(error_info(&e))))
+    }
+
+    fn take_copy_in(&self) -> Option<CopyIn> {
+        self.connection.copy_in.lock().ok()?.take()
+    }
+}
+
+#[async_trait]
+impl CopyHandler for Handler {
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Ok(mut slot) = self.connection.copy_in.lock() {
+            if let Some(pending) = slot.as_mut() {
+                pending.push(&copy_data.data);
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Some(pending) = self.take_copy_in() else {
+            return Err(user_error(
+                "08P01",
+                "CopyDone without a COPY FROM STDIN".into(),
+            ));
+        };
+        let stored = {
+            let mut guard = self.connection.session(client).await?;
+            let Some(session) = guard.as_mut() else {
+                return Err(user_error("08P01", "no session".into()));
+            };
+            copy::finish_in(session, pending).await
+        };
+        match stored {
+            Ok(rows) => {
+                let tag = Tag::new("COPY").with_rows(rows);
+                futures::SinkExt::send(client, PgWireBackendMessage::CommandComplete(tag.into()))
+                    .await?;
+                Ok(())
+            }
+            Err(e) => Err(PgWireError::UserError(Box::new(error_info(&e)))),
+        }
+    }
+
+    async fn on_copy_fail<C>(&self, _client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // Nothing was written: the data is only ever stored at CopyDone.
+        drop(self.take_copy_in());
+        user_error("57014", format!("COPY from stdin failed: {}", fail.message))
     }
 }

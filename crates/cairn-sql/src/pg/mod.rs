@@ -11,6 +11,7 @@
 //! * [`tls`]: with a certificate, TLS on `SSLRequest`, and plain text refused (`28000`).
 
 pub mod auth;
+pub mod copy;
 pub mod encode;
 pub mod handler;
 pub mod meta;
@@ -70,6 +71,10 @@ impl PgWireServerHandlers for Handlers {
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         self.startup.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
+        self.handler.clone()
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
