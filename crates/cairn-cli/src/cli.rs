@@ -286,6 +286,10 @@ pub enum Command {
         collection: String,
         /// The pipeline, e.g. '[{"$group": {"_id": "$city", "n": {"$count": {}}}}]'.
         pipeline: String,
+        /// Print how it ran instead of the results: the source query's plan and, per
+        /// $lookup/$graphLookup stage, the plans its queries used and their counters.
+        #[arg(long)]
+        explain: bool,
     },
     /// Apply update operators to every document matching a filter, atomically (all change or
     /// none); prints {"matched", "changed", "dry_run", "seq"} as JSON.
@@ -647,6 +651,11 @@ pub enum CollectionAction {
         /// (comma-separated; more later with `cairn collection register-vertices`).
         #[arg(long, value_delimiter = ',', requires = "edges")]
         vertices: Vec<String>,
+        /// With `--edges`: edge properties to store in the adjacency index (comma-separated top-level
+        /// fields, at most 8), so traversals filtering on them and `cairn path --weight` on them
+        /// read no edge document.
+        #[arg(long, value_delimiter = ',', requires = "edges")]
+        store_properties: Vec<String>,
         /// Make it a time-series collection (points stored as compressed column chunks per
         /// series; write and read them with `cairn series`).
         #[arg(long, conflicts_with = "edges", requires_all = ["time_field", "meta_field"])]

@@ -135,4 +135,72 @@ fn traverse_and_path_walk_edges_from_the_command_line() {
     assert!(err.contains("limit is 64"), "{err}");
     let (_, err) = run_err(cairn(dir).args(["traverse", "p/1", "--edges", "p"]));
     assert!(err.contains("not an edge collection"), "{err}");
+
+    // `--explain`: the plan and counters; an edge collection storing `w` and `active` answers
+    // the edge filter and the weight without reading edge documents.
+    let out = run_ok(cairn(dir).args([
+        "traverse",
+        "p/1",
+        "--edges",
+        "e",
+        "--max-depth",
+        "3",
+        "--edge-filter",
+        r#"{"active": true}"#,
+        "--explain",
+    ]));
+    assert!(out.contains("edge filter reads edge documents"), "{out}");
+    assert!(out.contains(r#""returned":3"#), "{out}");
+    run_ok(cairn(dir).args([
+        "collection",
+        "create",
+        "s",
+        "--edges",
+        "--vertices",
+        "p",
+        "--store-properties",
+        "w,active",
+    ]));
+    for (from, to, w, active) in [(1, 2, 5, true), (2, 3, 1, true), (1, 3, 9, false)] {
+        run_ok(cairn(dir).args([
+            "insert",
+            "s",
+            &format!(r#"{{"_from": "p/{from}", "_to": "p/{to}", "w": {w}, "active": {active}}}"#),
+        ]));
+    }
+    let out = run_ok(cairn(dir).args([
+        "path",
+        "p/1",
+        "p/3",
+        "--edges",
+        "s",
+        "--weight",
+        "w",
+        "--explain",
+    ]));
+    assert!(out.contains("weight `w` stored in the adjacency"), "{out}");
+    assert!(out.contains(r#""edge_documents_read":0"#), "{out}");
+    let out = run_ok(cairn(dir).args([
+        "traverse",
+        "p/1",
+        "--edges",
+        "s",
+        "--edge-filter",
+        r#"{"active": true}"#,
+        "--explain",
+    ]));
+    assert!(out.contains("edge filter on stored properties"), "{out}");
+    assert!(out.contains(r#""edge_documents_read":0"#), "{out}");
+    let out = run_ok(cairn(dir).args([
+        "aggregate",
+        "p",
+        r#"[{"$match": {"_id": 1}}, {"$graphLookup": {"from": "s", "startWith": "p/1", "connectFromField": "_to", "connectToField": "_from", "as": "r"}}]"#,
+        "--explain",
+    ]));
+    assert!(out.contains("adjacency out (_from)"), "{out}");
+    let out = run_ok(cairn(dir).args(["check"]));
+    assert!(
+        out.contains("2 edge collections match their adjacency"),
+        "{out}"
+    );
 }

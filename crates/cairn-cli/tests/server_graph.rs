@@ -28,7 +28,7 @@ fn edge_collections_traversals_and_paths_over_http() {
     }
     let created = http.post(
         "/v1/graph/edge-collections",
-        r#"{"name": "knows", "on_vertex_delete": "restrict", "vertex_collections": ["people", "secret"]}"#,
+        r#"{"name": "knows", "on_vertex_delete": "restrict", "vertex_collections": ["people", "secret"], "store_properties": ["w"]}"#,
     );
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(
@@ -94,6 +94,44 @@ fn edge_collections_traversals_and_paths_over_http() {
         json!(["people/1", "secret/1", "people/3"])
     );
     assert_eq!(reply.json()["path"]["weight"], json!(2.0));
+    // explain: the weight comes from the adjacency (stored), no edge document is read.
+    let reply = http.post(
+        "/v1/graph/path",
+        r#"{"from": "people/1", "to": "people/3", "edges": ["knows"], "weight": "w", "explain": true}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let explain = reply.json()["explain"].clone();
+    assert!(
+        explain["plan"]
+            .as_str()
+            .unwrap()
+            .contains("weight `w` stored in the adjacency"),
+        "{explain}"
+    );
+    assert_eq!(
+        explain["executed"]["edge_documents_read"],
+        json!(0),
+        "{explain}"
+    );
+    assert!(
+        explain["executed"]["stored_property_reads"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let reply = http.post(
+        "/v1/graph/traverse",
+        r#"{"start": ["people/1"], "edges": ["knows"], "max_depth": 2, "edge_filter": {"w": {"$lt": 3}}, "explain": true}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let explain = reply.json()["explain"].clone();
+    assert_eq!(
+        explain["executed"]["edge_documents_read"],
+        json!(0),
+        "{explain}"
+    );
+    assert_eq!(explain["executed"]["returned"], json!(2), "{explain}");
+    assert!(explain["executed"]["adjacency_edges"].as_u64().unwrap() >= 2);
     let reply = http.post(
         "/v1/graph/path",
         r#"{"from": "people/3", "to": "people/1", "edges": ["knows"]}"#,

@@ -1,9 +1,12 @@
 //! Creating edge collections and registering the vertex collections they point into.
 
+use std::ops::Bound;
+
 use cairn_engine::{Database, EngineError, Transaction};
 
-use crate::edges::{vertex_config, vertex_extension_name, OnVertexDelete};
+use crate::edges::{vertex_config, vertex_extension_name, EdgeExtension, OnVertexDelete};
 use crate::error::{GraphError, Result};
+use crate::layout::{IN_TABLE, OUT_TABLE};
 use crate::limits::MAX_EDGE_COLLECTION_NAME_BYTES;
 use crate::{EDGE_EXTENSION, EDGE_KIND, VERTEX_KIND};
 
@@ -15,6 +18,10 @@ pub struct EdgeOptions {
     /// Vertex collections to register at once (see [`register_vertex_collection`]); more
     /// can be registered later.
     pub vertex_collections: Vec<String>,
+    /// Top-level edge properties to store in the adjacency index (at most
+    /// [`crate::limits::MAX_STORED_PROPERTIES`]), so traversals filtering on them and
+    /// shortest paths weighing by them read no edge document (see [`crate::stored`]).
+    pub properties: Vec<String>,
 }
 
 /// Creates `name` as an edge collection: documents must carry `_from` and `_to`, and the
@@ -28,7 +35,8 @@ pub fn create_edge_collection(db: &Database, name: &str, options: &EdgeOptions) 
             limit: MAX_EDGE_COLLECTION_NAME_BYTES,
         });
     }
-    let config = options.on_vertex_delete.to_config();
+    crate::stored::check_names(&options.properties)?;
+    let config = options.on_vertex_delete.to_config(&options.properties);
     db.transaction(|txn| {
         txn.create_collection(name)?;
         txn.attach_extension(name, EDGE_KIND, EDGE_EXTENSION, config.clone())
@@ -37,6 +45,68 @@ pub fn create_edge_collection(db: &Database, name: &str, options: &EdgeOptions) 
         register_vertex_collection(db, name, vertices)?;
     }
     Ok(())
+}
+
+/// Changes the edge properties edge collection `edges` stores in its adjacency index to
+/// `properties` (an empty list stores none) and rewrites every adjacency value to match, in
+/// one transaction: queries never see a mix. Cost: one pass over the edge documents.
+///
+/// A restore or follower replaying this change applies the new list to the edges written
+/// after it; edges written before keep values without stored properties, which queries
+/// answer by reading the edge document and `cairn check` accepts (see [`crate::stored`]).
+pub fn declare_edge_properties(db: &Database, edges: &str, properties: &[String]) -> Result<()> {
+    crate::stored::check_names(properties)?;
+    let not_edges = || GraphError::NotEdgeCollection {
+        collection: edges.to_string(),
+    };
+    // The mode is fixed at creation; only this function changes the rest of the configuration.
+    let mode = edge_mode(&mut db.read()?, edges)?.ok_or_else(not_edges)?;
+    db.transaction(|txn| {
+        txn.set_extension_config(edges, EDGE_EXTENSION, mode.to_config(properties))?;
+        let extension = txn.extension_instance(edges, EDGE_EXTENSION)?;
+        let Some(extension) = extension
+            .as_ref()
+            .and_then(|ext| ext.as_any().downcast_ref::<EdgeExtension>())
+        else {
+            return Err(not_edges().into());
+        };
+        let mut rewritten = Vec::new();
+        txn.scan_documents(edges, Bound::Unbounded, Bound::Unbounded, |key, doc| {
+            if let Some(entries) = extension.entries_of(key, &doc)? {
+                rewritten.push(entries);
+            }
+            Ok::<_, EngineError>(true)
+        })?;
+        for entries in rewritten {
+            txn.extension_put(
+                edges,
+                EDGE_EXTENSION,
+                OUT_TABLE,
+                &entries.out_key,
+                &entries.out_value,
+            )?;
+            txn.extension_put(
+                edges,
+                EDGE_EXTENSION,
+                IN_TABLE,
+                &entries.in_key,
+                &entries.in_value,
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The edge properties edge collection `collection` stores in its adjacency index (empty
+/// when none), or `None` when it is not an edge collection.
+pub fn stored_properties(txn: &mut Transaction, collection: &str) -> Result<Option<Vec<String>>> {
+    let meta = txn.collection_meta(collection)?;
+    Ok(meta
+        .extensions
+        .iter()
+        .find(|ext| ext.name == EDGE_EXTENSION && ext.kind == EDGE_KIND)
+        .map(|ext| crate::stored::from_config(&ext.config)))
 }
 
 /// The referential mode of edge collection `collection`, or `None` when it is not one.

@@ -27,13 +27,31 @@ impl Default for Budget {
     }
 }
 
-/// A running query's use of its [`Budget`].
+/// A running query's use of its [`Budget`], and what it did (for `explain`).
 #[derive(Debug)]
 pub(crate) struct Meter {
     budget: Budget,
     started: Instant,
     steps: u64,
     used_bytes: usize,
+    pub(crate) counts: Counts,
+}
+
+/// What a graph query read: the counters `explain` shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Vertices whose adjacency was read (one prefix scan per edge collection and direction).
+    pub vertices_expanded: u64,
+    /// Adjacency entries read.
+    pub adjacency_entries: u64,
+    /// Edges whose filter or weight was answered from properties stored in the adjacency.
+    pub stored_property_reads: u64,
+    /// Edge documents read (an edge filter or weight not answered from stored properties).
+    pub edge_documents_read: u64,
+    /// Vertex documents read (the vertex filter).
+    pub vertex_documents_read: u64,
+    /// Bytes charged against the memory limit at the end (an estimate).
+    pub memory_bytes: u64,
 }
 
 impl Meter {
@@ -43,6 +61,7 @@ impl Meter {
             started: Instant::now(),
             steps: 0,
             used_bytes: 0,
+            counts: Counts::default(),
         }
     }
 
@@ -58,6 +77,19 @@ impl Meter {
         }
         self.steps += 1;
         Ok(())
+    }
+
+    /// The counters, with the memory charged so far.
+    pub(crate) fn finish(&self) -> Counts {
+        Counts {
+            memory_bytes: self.used_bytes as u64,
+            ..self.counts
+        }
+    }
+
+    /// When the query started.
+    pub(crate) fn started(&self) -> Instant {
+        self.started
     }
 
     /// Charges a remembered item of `key_bytes` bytes (plus its fixed overhead).

@@ -6,7 +6,9 @@
 //!   and — under `restrict`/`cascade` — reads each (changed) endpoint vertex, a
 //!   conflict-checked read, so a concurrent delete of the vertex cannot also commit. Its
 //!   `on_write` keeps the adjacency tables `out` (`from ‖ edge → to`) and `in`
-//!   (`to ‖ edge → from`) in the writing transaction. A property-only update touches neither.
+//!   (`to ‖ edge → from`) in the writing transaction, each value carrying the edge's stored
+//!   properties ([`crate::stored`]). An update of properties the index does not store touches
+//!   neither.
 //! * [`VertexExtension`] (kind [`VERTEX_KIND`], attached to a *vertex* collection as
 //!   [`VERTEX_EXTENSION_PREFIX`]`{edge collection}`) is how a delete in another collection
 //!   becomes visible: the engine calls an extension only for writes to its own collection,
@@ -86,10 +88,15 @@ impl OnVertexDelete {
         }
     }
 
-    /// The edge extension's catalog configuration.
-    pub(crate) fn to_config(self) -> Value {
+    /// The edge extension's catalog configuration: the mode, and the stored properties
+    /// (omitted when none, so such a configuration is the one earlier versions wrote).
+    pub(crate) fn to_config(self, properties: &[String]) -> Value {
         let mut obj = Object::new();
         obj.insert("on_vertex_delete", Value::String(self.name().to_string()));
+        if !properties.is_empty() {
+            let names = properties.iter().cloned().map(Value::String).collect();
+            obj.insert("properties", Value::Array(names));
+        }
         Value::Object(obj)
     }
 
@@ -116,12 +123,33 @@ pub(crate) fn endpoints(doc: &Value) -> Option<(VertexRef, VertexRef)> {
 /// An edge collection's write hooks: validation and the adjacency index.
 pub struct EdgeExtension {
     mode: OnVertexDelete,
+    /// The edge properties copied into the adjacency values (see [`crate::stored`]).
+    properties: Vec<String>,
 }
 
 impl EdgeExtension {
     /// The collection's referential mode.
     pub fn mode(&self) -> OnVertexDelete {
         self.mode
+    }
+
+    /// The edge properties the adjacency index stores.
+    pub fn stored_properties(&self) -> &[String] {
+        &self.properties
+    }
+
+    /// The adjacency entries of the edge document `doc` stored under `edge_key`, or `None`
+    /// when it has no valid `_from`/`_to` (a damaged stored edge).
+    pub(crate) fn entries_of(
+        &self,
+        edge_key: &[u8],
+        doc: &Value,
+    ) -> EngineResult<Option<AdjacencyEntries>> {
+        let Some((from, to)) = endpoints(doc) else {
+            return Ok(None);
+        };
+        let tail = crate::stored::tail(doc, &self.properties);
+        Ok(Some(AdjacencyEntries::of(edge_key, &from, &to, &tail)?))
     }
 
     /// Reads and checks one endpoint field of a document being written.
@@ -192,23 +220,6 @@ impl EdgeExtension {
         }
         Ok(())
     }
-
-    /// Deletes (`put = false`) or writes the adjacency entries of one edge.
-    fn entries(
-        txn: &mut ExtensionTxn<'_>,
-        edge_key: &[u8],
-        (from, to): (&VertexRef, &VertexRef),
-        put: bool,
-    ) -> EngineResult<()> {
-        let entries = AdjacencyEntries::of(edge_key, from, to)?;
-        if put {
-            txn.put(OUT_TABLE, &entries.out_key, &entries.to_key)?;
-            txn.put(IN_TABLE, &entries.in_key, &entries.from_key)
-        } else {
-            txn.delete(OUT_TABLE, &entries.out_key)?;
-            txn.delete(IN_TABLE, &entries.in_key)
-        }
-    }
 }
 
 impl Extension for EdgeExtension {
@@ -255,23 +266,38 @@ impl Extension for EdgeExtension {
                 txn.collection()
             ),
         };
+        let edge_key = change.id.to_key()?;
         let old = match change.old {
-            Some(doc) => Some(endpoints(doc).ok_or_else(|| corrupt("stored"))?),
+            Some(doc) => Some(
+                self.entries_of(&edge_key, doc)?
+                    .ok_or_else(|| corrupt("stored"))?,
+            ),
             None => None,
         };
         let new = match change.new {
-            Some(doc) => Some(endpoints(doc).ok_or_else(|| corrupt("new"))?),
+            Some(doc) => Some(
+                self.entries_of(&edge_key, doc)?
+                    .ok_or_else(|| corrupt("new"))?,
+            ),
             None => None,
         };
+        // An update of properties the index does not store changes no entry.
         if old == new {
             return Ok(());
         }
-        let edge_key = change.id.to_key()?;
-        if let Some((from, to)) = &old {
-            Self::entries(txn, &edge_key, (from, to), false)?;
+        if let Some(old) = &old {
+            let moved = new.as_ref().is_none_or(|new| new.out_key != old.out_key);
+            if moved {
+                txn.delete(OUT_TABLE, &old.out_key)?;
+            }
+            let moved = new.as_ref().is_none_or(|new| new.in_key != old.in_key);
+            if moved {
+                txn.delete(IN_TABLE, &old.in_key)?;
+            }
         }
-        if let Some((from, to)) = &new {
-            Self::entries(txn, &edge_key, (from, to), true)?;
+        if let Some(new) = &new {
+            txn.put(OUT_TABLE, &new.out_key, &new.out_value)?;
+            txn.put(IN_TABLE, &new.in_key, &new.in_value)?;
         }
         Ok(())
     }
@@ -307,7 +333,10 @@ impl ExtensionKind for EdgeExtensionKind {
                 message: format!("edge collection `{collection}`: stored configuration has no valid `on_vertex_delete`"),
             }
         })?;
-        Ok(Arc::new(EdgeExtension { mode }))
+        Ok(Arc::new(EdgeExtension {
+            mode,
+            properties: crate::stored::from_config(config),
+        }))
     }
 }
 

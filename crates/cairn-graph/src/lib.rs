@@ -17,9 +17,13 @@
 //!   vertex collection an edge collection points into carries a small vertex-side
 //!   extension ([`register_vertex_collection`]); see [`edges`] for why this is sound under
 //!   concurrency.
+//! * **Stored properties** ([`stored`]): an edge collection may declare a few edge
+//!   properties (a weight, an `active` flag) copied into its adjacency values, so traversals
+//!   filtering on them and Dijkstra weighing by them read no edge document.
 //! * **Queries** run in a [`cairn_engine::Transaction`] — one snapshot, or a writing
 //!   transaction seeing its own writes — under a [`Budget`] (time and memory):
-//!   [`neighbours`], [`traverse`], [`shortest_path`] (BFS or Dijkstra), [`khop_count`].
+//!   [`neighbours`], [`traverse`], [`shortest_path`] (BFS or Dijkstra), [`khop_count`]; each
+//!   has an `_explained` form returning a [`GraphExplain`] (plan and counters).
 //! * [`entity`]: create/get entity, set/get one property, add/remove edge, neighbours.
 //!
 //! Layering: depends on `cairn-doc` and `cairn-engine` only. The query layer may use it (a
@@ -31,28 +35,34 @@ mod budget;
 pub mod edges;
 pub mod entity;
 mod error;
+mod explain;
 pub mod layout;
 pub mod limits;
 mod paths;
 mod read;
+pub mod stored;
 mod traverse;
 mod verify;
 pub mod vertex;
 
 pub use admin::{
-    create_edge_collection, edge_collections, edge_mode, is_registered, register_vertex_collection,
-    EdgeOptions,
+    create_edge_collection, declare_edge_properties, edge_collections, edge_mode, is_registered,
+    register_vertex_collection, stored_properties, EdgeOptions,
 };
-pub use budget::Budget;
+pub use budget::{Budget, Counts};
 pub use edges::{
     EdgeExtension, EdgeExtensionKind, OnVertexDelete, VertexExtension, VertexExtensionKind,
     EDGE_EXTENSION, EDGE_KIND, VERTEX_EXTENSION_PREFIX, VERTEX_KIND,
 };
 pub use error::{GraphError, Result};
+pub use explain::GraphExplain;
 pub use layout::{IN_TABLE, OUT_TABLE};
-pub use paths::{khop_count, shortest_path};
-pub use read::{edge_keys, neighbours, Direction, DocFilter, EdgeRef, Neighbour};
-pub use traverse::{traverse, vertex_document, Path, Returns, Traversal, Uniqueness, Visit, Walk};
+pub use paths::{khop_count, khop_count_explained, shortest_path, shortest_path_explained};
+pub use read::{edge_keys, neighbours, neighbours_walk, Direction, DocFilter, EdgeRef, Neighbour};
+pub use traverse::{
+    traverse, traverse_explained, vertex_document, Path, Returns, Traversal, Uniqueness, Visit,
+    Walk,
+};
 pub use verify::{verify_edges, EdgeVerification};
 pub use vertex::VertexRef;
 

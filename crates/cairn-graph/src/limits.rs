@@ -48,3 +48,14 @@ pub const NODE_OVERHEAD_BYTES: usize = 64;
 /// longer than this is left to other paths): the planner probes every vertex while planning,
 /// so the list bounds that work. The query language's own `$in` limit is the same.
 pub const MAX_ADJACENCY_PROBE_VERTICES: usize = 10_000;
+
+/// Edge properties one edge collection may store in its adjacency index
+/// ([`crate::EdgeOptions::properties`]). Each is copied into both entries of every edge, so
+/// the index grows with them; a handful (a weight, a flag, a type) is what traversals narrow
+/// and weigh by.
+pub const MAX_STORED_PROPERTIES: usize = 8;
+
+/// Bytes the stored properties of one edge may take (encoded). An edge whose declared values
+/// are larger (a long text, an array) stores none, and queries read its document instead, so
+/// adjacency entries stay small enough to keep a vertex's edges on few pages.
+pub const MAX_STORED_PROPERTY_BYTES: usize = 256;

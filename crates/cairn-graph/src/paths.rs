@@ -10,8 +10,9 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use crate::budget::Meter;
 use crate::error::{GraphError, Result};
-use crate::read::{edge_ref, vertex_ref, Step};
-use crate::traverse::{check_collections, check_depth, expand, Path, Walk};
+use crate::explain::GraphExplain;
+use crate::read::{edge_ref, expand, vertex_ref, Prepared, Step};
+use crate::traverse::{check_depth, Path, Walk};
 use crate::vertex::VertexRef;
 
 /// How a path was reached: previous vertex key, edge collection index, edge key.
@@ -33,14 +34,53 @@ pub fn shortest_path(
     walk: &Walk<'_>,
     weight: Option<&str>,
 ) -> Result<Option<Path>> {
-    check_collections(walk.edge_collections)?;
+    shortest_path_explained(txn, from, to, walk, weight).map(|(path, _)| path)
+}
+
+/// [`shortest_path`], also returning what it did (`explain`). When the weight field is a
+/// property the edge collections store in their adjacency, no edge document is read.
+pub fn shortest_path_explained(
+    txn: &mut Transaction,
+    from: &VertexRef,
+    to: &VertexRef,
+    walk: &Walk<'_>,
+    weight: Option<&str>,
+) -> Result<(Option<Path>, GraphExplain)> {
+    let prepared = Prepared::new(txn, walk, weight)?;
     let source = from.key()?;
     let target = to.key()?;
     let mut meter = Meter::new(walk.budget);
-    let parents = match weight {
-        None => bfs(txn, walk, &source, &target, &mut meter)?,
-        Some(field) => dijkstra(txn, walk, &source, &target, field, &mut meter)?,
+    let search = Search {
+        walk,
+        prepared: &prepared,
     };
+    let parents = match weight {
+        None => bfs(txn, &search, &source, &target, &mut meter)?,
+        Some(field) => dijkstra(txn, &search, (&source, &target), field, &mut meter)?,
+    };
+    let algorithm = match weight {
+        None => "breadth-first (fewest edges)".to_string(),
+        Some(field) => format!("Dijkstra on `{field}`"),
+    };
+    let plan = format!("{algorithm}; {}", prepared.describe(walk, weight));
+    let path = assemble(walk, parents, (source, target), weight.is_some())?;
+    let returned = path.as_ref().map_or(0, |p| p.edges.len() as u64);
+    Ok((path, GraphExplain::of(plan, &meter, returned)))
+}
+
+/// What every search step needs: the walk and what its edge collections store.
+struct Search<'s, 'a> {
+    walk: &'s Walk<'a>,
+    prepared: &'s Prepared,
+}
+
+/// The path to `target` from the parent links a search left.
+fn assemble(
+    walk: &Walk<'_>,
+    parents: Found,
+    (source, target): (Vec<u8>, Vec<u8>),
+    weighted: bool,
+) -> Result<Option<Path>> {
     let Some((parents, total)) = parents else {
         return Ok(None);
     };
@@ -58,7 +98,7 @@ pub fn shortest_path(
     vertices.reverse();
     edges.reverse();
     Ok(Some(Path {
-        weight: weight.map_or(edges.len() as f64, |_| total),
+        weight: if weighted { total } else { edges.len() as f64 },
         vertices,
         edges,
     }))
@@ -67,7 +107,7 @@ pub fn shortest_path(
 /// Breadth-first search until `target` is reached: the parent links and the hop count.
 fn bfs(
     txn: &mut Transaction,
-    walk: &Walk<'_>,
+    search: &Search<'_, '_>,
     source: &[u8],
     target: &[u8],
     meter: &mut Meter,
@@ -86,7 +126,13 @@ fn bfs(
         let mut next = Vec::new();
         for vertex in &frontier {
             meter.step()?;
-            expand(txn, walk, vertex, &mut steps)?;
+            expand(
+                txn,
+                (search.walk, search.prepared),
+                vertex,
+                &mut steps,
+                meter,
+            )?;
             for step in steps.drain(..) {
                 if !seen.insert(step.other.clone()) {
                     continue;
@@ -129,9 +175,8 @@ impl Ord for Distance {
 /// Dijkstra's algorithm until `target` is settled: the parent links and the distance.
 fn dijkstra(
     txn: &mut Transaction,
-    walk: &Walk<'_>,
-    source: &[u8],
-    target: &[u8],
+    search: &Search<'_, '_>,
+    (source, target): (&[u8], &[u8]),
     field: &str,
     meter: &mut Meter,
 ) -> Result<Found> {
@@ -150,12 +195,18 @@ fn dijkstra(
             return Ok(Some((parents, distance)));
         }
         meter.step()?;
-        expand(txn, walk, &vertex, &mut steps)?;
+        expand(
+            txn,
+            (search.walk, search.prepared),
+            &vertex,
+            &mut steps,
+            meter,
+        )?;
         for step in steps.drain(..) {
             if settled.contains(&step.other) {
                 continue;
             }
-            let candidate = distance + edge_weight(txn, walk, &step, field)?;
+            let candidate = distance + edge_weight(txn, search, &step, field, meter)?;
             if best
                 .get(&step.other)
                 .is_some_and(|&known| known <= candidate)
@@ -174,17 +225,36 @@ fn dijkstra(
     Ok(None)
 }
 
-/// The weight of the edge of `step`: its field `field`, a finite number `>= 0`.
-fn edge_weight(txn: &mut Transaction, walk: &Walk<'_>, step: &Step, field: &str) -> Result<f64> {
-    let collection = &walk.edge_collections[step.collection];
-    let doc = txn.get_by_key(collection, &step.edge_key)?;
+/// The weight of the edge of `step`: its field `field`, a finite number `>= 0`; from the
+/// stored properties when the adjacency entry carries the field's top-level property, else
+/// from the edge document.
+fn edge_weight(
+    txn: &mut Transaction,
+    search: &Search<'_, '_>,
+    step: &Step,
+    field: &str,
+    meter: &mut Meter,
+) -> Result<f64> {
+    let collection = &search.walk.edge_collections[step.collection];
+    let read;
+    let doc = match &step.stored {
+        Some(stored) if search.prepared.weight_stored[step.collection] => {
+            meter.counts.stored_property_reads += 1;
+            Some(stored)
+        }
+        _ => {
+            meter.counts.edge_documents_read += 1;
+            read = txn.get_by_key(collection, &step.edge_key)?;
+            read.as_ref()
+        }
+    };
     let invalid = |reason: String| GraphError::InvalidWeight {
         collection: collection.clone(),
         edge: DocId::decode_key(&step.edge_key).unwrap_or(DocId::Int(0)),
         field: field.to_string(),
         reason,
     };
-    let value = doc.as_ref().and_then(|doc| {
+    let value = doc.and_then(|doc| {
         field
             .split('.')
             .try_fold(doc, |value, name| value.as_object()?.get(name))
@@ -206,8 +276,18 @@ pub fn khop_count(
     walk: &Walk<'_>,
     k: u32,
 ) -> Result<u64> {
-    check_collections(walk.edge_collections)?;
+    khop_count_explained(txn, start, walk, k).map(|(count, _)| count)
+}
+
+/// [`khop_count`], also returning what it did (`explain`).
+pub fn khop_count_explained(
+    txn: &mut Transaction,
+    start: &VertexRef,
+    walk: &Walk<'_>,
+    k: u32,
+) -> Result<(u64, GraphExplain)> {
     check_depth("k", k)?;
+    let prepared = Prepared::new(txn, walk, None)?;
     let mut meter = Meter::new(walk.budget);
     let source = start.key()?;
     let mut seen = HashSet::new();
@@ -218,7 +298,7 @@ pub fn khop_count(
         let mut next = Vec::new();
         for vertex in &frontier {
             meter.step()?;
-            expand(txn, walk, vertex, &mut steps)?;
+            expand(txn, (walk, &prepared), vertex, &mut steps, &mut meter)?;
             for step in steps.drain(..) {
                 if seen.contains(&step.other) {
                     continue;
@@ -232,5 +312,10 @@ pub fn khop_count(
         }
         frontier = next;
     }
-    Ok(seen.len() as u64 - 1)
+    let count = seen.len() as u64 - 1;
+    let plan = format!(
+        "breadth-first {k}-hop distinct count; {}",
+        prepared.describe(walk, None)
+    );
+    Ok((count, GraphExplain::of(plan, &meter, count)))
 }

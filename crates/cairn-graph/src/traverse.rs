@@ -20,8 +20,9 @@ use foldhash::{HashSet, HashSetExt};
 
 use crate::budget::{Budget, Meter};
 use crate::error::{GraphError, Result};
+use crate::explain::GraphExplain;
 use crate::limits::{MAX_EDGE_COLLECTIONS_PER_QUERY, MAX_START_VERTICES, MAX_TRAVERSAL_DEPTH};
-use crate::read::{adjacent, edge_ref, filter_edges, vertex_ref, Direction, DocFilter, EdgeRef};
+use crate::read::{edge_ref, expand, vertex_ref, Direction, DocFilter, EdgeRef, Prepared};
 use crate::vertex::{key_collection, key_id, VertexRef};
 
 /// What every graph query walks: which edge collections, which way, which edges.
@@ -33,6 +34,11 @@ pub struct Walk<'a> {
     pub direction: Direction,
     /// Edges whose document fails this are not followed.
     pub edge_filter: Option<DocFilter<'a>>,
+    /// The top-level fields `edge_filter` reads, when the caller knows them (the facade
+    /// derives them from a filter of the query language). When an edge collection stores
+    /// every one in its adjacency ([`crate::EdgeOptions::properties`]), the filter runs on
+    /// the stored values and no edge document is read. `None`: unknown, read the documents.
+    pub edge_filter_fields: Option<&'a [String]>,
     /// Time budget and memory limit.
     pub budget: Budget,
 }
@@ -44,6 +50,7 @@ impl<'a> Walk<'a> {
             edge_collections,
             direction,
             edge_filter: None,
+            edge_filter_fields: None,
             budget: Budget::default(),
         }
     }
@@ -164,13 +171,15 @@ pub(crate) fn check_depth(what: &str, depth: u32) -> Result<()> {
     Ok(())
 }
 
-/// Whether the vertex with adjacency key `key` exists and passes `filter`.
-pub(crate) fn vertex_passes(
+/// Whether the vertex with adjacency key `key` exists and passes `spec`'s vertex filter
+/// (reading only collections `spec.readable` allows).
+fn vertex_passes(
     txn: &mut Transaction,
     key: &[u8],
-    filter: Option<DocFilter<'_>>,
-    readable: Option<&dyn Fn(&str) -> bool>,
+    spec: &Traversal<'_>,
+    meter: &mut Meter,
 ) -> Result<bool> {
+    let (filter, readable) = (spec.vertex_filter, spec.readable);
     let Some(filter) = filter else {
         return Ok(true);
     };
@@ -180,25 +189,12 @@ pub(crate) fn vertex_passes(
     if readable.is_some_and(|readable| !readable(collection)) {
         return Ok(false);
     }
+    meter.counts.vertex_documents_read += 1;
     match txn.get_by_key(collection, id) {
         Ok(Some(doc)) => Ok(filter(&doc)),
         Ok(None) | Err(EngineError::UnknownCollection { .. }) => Ok(false),
         Err(other) => Err(other.into()),
     }
-}
-
-/// Expands one vertex: its adjacency in every edge collection of `walk`, edge-filtered.
-pub(crate) fn expand(
-    txn: &mut Transaction,
-    walk: &Walk<'_>,
-    key: &[u8],
-    steps: &mut Vec<crate::read::Step>,
-) -> Result<()> {
-    steps.clear();
-    for (index, edges) in walk.edge_collections.iter().enumerate() {
-        adjacent(txn, (index, edges), key, walk.direction, steps)?;
-    }
-    filter_edges(txn, walk.edge_collections, steps, walk.edge_filter)
 }
 
 /// Runs a traversal from `starts` in `txn` (its snapshot and its own writes).
@@ -207,6 +203,15 @@ pub fn traverse(
     starts: &[VertexRef],
     spec: &Traversal<'_>,
 ) -> Result<Vec<Visit>> {
+    traverse_explained(txn, starts, spec).map(|(visits, _)| visits)
+}
+
+/// [`traverse`], also returning what it did (`explain`).
+pub fn traverse_explained(
+    txn: &mut Transaction,
+    starts: &[VertexRef],
+    spec: &Traversal<'_>,
+) -> Result<(Vec<Visit>, GraphExplain)> {
     check_collections(spec.walk.edge_collections)?;
     check_depth("max_depth", spec.max_depth)?;
     if spec.min_depth > spec.max_depth {
@@ -225,20 +230,41 @@ pub fn traverse(
             ),
         });
     }
+    let prepared = Prepared::new(txn, &spec.walk, None)?;
     let mut run = Run {
         spec,
+        prepared: &prepared,
         meter: Meter::new(spec.walk.budget),
         arena: Vec::new(),
         visited: HashSet::new(),
         results: Vec::new(),
     };
     run.go(txn, starts)?;
-    Ok(run.results)
+    let uniqueness = match spec.uniqueness {
+        Uniqueness::Global => "global",
+        Uniqueness::Path => "path",
+    };
+    let mut plan = format!(
+        "breadth-first from {} start vertices, depth {}..{}, {uniqueness} uniqueness; {}",
+        starts.len(),
+        spec.min_depth,
+        spec.max_depth,
+        prepared.describe(&spec.walk, None)
+    );
+    if spec.vertex_filter.is_some() {
+        plan.push_str("; vertex filter reads vertex documents");
+    }
+    if let Some(limit) = spec.limit {
+        plan.push_str(&format!("; limit {limit}"));
+    }
+    let explain = GraphExplain::of(plan, &run.meter, run.results.len() as u64);
+    Ok((run.results, explain))
 }
 
 /// The state of one traversal.
 struct Run<'s, 'a> {
     spec: &'s Traversal<'a>,
+    prepared: &'s Prepared,
     meter: Meter,
     arena: Vec<Node>,
     visited: HashSet<Vec<u8>>,
@@ -262,12 +288,7 @@ impl Run<'_, '_> {
             });
             let index = self.arena.len() - 1;
             let emit = self.spec.min_depth == 0
-                && vertex_passes(
-                    txn,
-                    &self.arena[index].key,
-                    self.spec.vertex_filter,
-                    self.spec.readable,
-                )?;
+                && vertex_passes(txn, &self.arena[index].key, self.spec, &mut self.meter)?;
             if emit && self.emit(index)? {
                 return Ok(());
             }
@@ -279,19 +300,20 @@ impl Run<'_, '_> {
             for &parent in &frontier {
                 self.meter.step()?;
                 let key = std::mem::take(&mut self.arena[parent].key);
-                let expanded = expand(txn, &self.spec.walk, &key, &mut steps);
+                let expanded = expand(
+                    txn,
+                    (&self.spec.walk, self.prepared),
+                    &key,
+                    &mut steps,
+                    &mut self.meter,
+                );
                 self.arena[parent].key = key;
                 expanded?;
                 for step in steps.drain(..) {
                     if !self.admit(parent, &step.other) {
                         continue;
                     }
-                    if !vertex_passes(
-                        txn,
-                        &step.other,
-                        self.spec.vertex_filter,
-                        self.spec.readable,
-                    )? {
+                    if !vertex_passes(txn, &step.other, self.spec, &mut self.meter)? {
                         continue;
                     }
                     self.meter

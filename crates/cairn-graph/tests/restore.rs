@@ -38,6 +38,7 @@ fn an_incremental_restore_rebuilds_edges_registrations_and_modes() {
     let options = EdgeOptions {
         on_vertex_delete: OnVertexDelete::Cascade,
         vertex_collections: vec!["p".into()],
+        properties: vec![],
     };
     create_edge_collection(&db, "e", &options).unwrap();
     for id in 2..=4 {

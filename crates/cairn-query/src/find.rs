@@ -495,11 +495,28 @@ pub fn for_each_match(
     budget: std::time::Duration,
     emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
 ) -> Result<ExecStats> {
+    for_each_match_planned(txn, collection, filter, budget, emit).map(|(stats, _)| stats)
+}
+
+/// [`for_each_match`], also returning the chosen plan as `explain` describes it (a pipeline's
+/// explain reports the plans of its source and of each `$lookup`/`$graphLookup` query).
+pub(crate) fn for_each_match_planned(
+    txn: &mut Transaction,
+    collection: &str,
+    filter: &Filter,
+    budget: std::time::Duration,
+    emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+) -> Result<(ExecStats, String)> {
     let indexes = access_methods(txn, collection, filter)?;
     let mut query = Query::new(filter.clone());
     query.time_budget = budget;
     let chosen = choose(txn, collection, &indexes, &query)?;
-    each_match(txn, collection, &indexes, &query, &chosen, emit)
+    let mut plan = chosen.access.describe();
+    if let Some(source) = crate::access::source(txn, collection)? {
+        plan = source.describe();
+    }
+    let stats = each_match(txn, collection, &indexes, &query, &chosen, emit)?;
+    Ok((stats, plan))
 }
 
 /// Runs a query once under every plan the planner considers, returning each plan's

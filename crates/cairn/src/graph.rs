@@ -12,6 +12,7 @@
 //! graph::create_edge_collection(&db, "admitted", &EdgeOptions {
 //!     on_vertex_delete: OnVertexDelete::Cascade,
 //!     vertex_collections: vec!["patients".into(), "admissions".into()],
+//!     properties: vec!["weight".into(), "active".into()],
 //! })?;
 //!
 //! // Entities, one property at a time.
@@ -42,7 +43,7 @@
 
 pub use cairn_graph::*;
 
-use cairn_query::Filter;
+use cairn_query::{Filter, Op};
 
 /// A [`DocFilter`] from a filter of the query language (`Filter::matches`), for the edge and
 /// vertex filters of [`Walk`] and [`Traversal`]: `walk.edge_filter = Some(&matcher(&f))`.
@@ -50,7 +51,46 @@ pub fn matcher(filter: &Filter) -> impl Fn(&cairn_doc::Value) -> bool + '_ {
     move |doc| filter.matches(doc)
 }
 
-/// [`neighbours`] narrowed by a filter of the query language applied to the edge documents.
+/// The top-level fields `filter` reads, for [`Walk::edge_filter_fields`]: with them, an edge
+/// filter on properties an edge collection stores in its adjacency
+/// ([`EdgeOptions::properties`]) runs on the stored values, reading no edge document. `None`
+/// when the filter holds an operator of a registered model (it may read more than its field).
+pub fn filter_fields(filter: &Filter) -> Option<Vec<String>> {
+    fn collect(filter: &Filter, out: &mut Vec<String>) -> bool {
+        match filter {
+            Filter::All => true,
+            Filter::And(parts) | Filter::Or(parts) | Filter::Nor(parts) => {
+                parts.iter().all(|part| collect(part, out))
+            }
+            Filter::Field(path, ops) => {
+                if !ops.iter().all(plain) {
+                    return false;
+                }
+                let top = path
+                    .segments()
+                    .first()
+                    .map(|segment| segment.as_str().to_string())
+                    .unwrap_or_default();
+                if !out.contains(&top) {
+                    out.push(top);
+                }
+                true
+            }
+        }
+    }
+    fn plain(op: &Op) -> bool {
+        match op {
+            Op::Registered(_) => false,
+            Op::Not(inner) => inner.iter().all(plain),
+            _ => true,
+        }
+    }
+    let mut out = Vec::new();
+    collect(filter, &mut out).then_some(out)
+}
+
+/// [`neighbours`] narrowed by a filter of the query language applied to the edge documents
+/// (or to their stored properties, when the edge collections store every field it reads).
 pub fn neighbours_matching(
     txn: &mut cairn_engine::Transaction,
     vertex: &VertexRef,
@@ -59,5 +99,9 @@ pub fn neighbours_matching(
     edge_filter: &Filter,
 ) -> Result<Vec<Neighbour>> {
     let matches = matcher(edge_filter);
-    cairn_graph::neighbours(txn, vertex, direction, edge_collections, Some(&matches))
+    let fields = filter_fields(edge_filter);
+    let mut walk = Walk::new(edge_collections, direction);
+    walk.edge_filter = Some(&matches);
+    walk.edge_filter_fields = fields.as_deref();
+    cairn_graph::neighbours_walk(txn, vertex, &walk)
 }

@@ -1,15 +1,16 @@
 //! `$graphLookup` against a naive breadth-first search over an in-memory edge list, on random
 //! graphs: over an edge collection (answered by the adjacency index, which `explain` shows)
-//! and over an ordinary collection with the same links as integer fields (a scan per depth),
-//! with and without `maxDepth` and `restrictSearchWithMatch`. Also its option errors and
-//! memory/time limits.
+//! and over an ordinary collection with the same links as integer fields (a scan per depth,
+//! and the same again with a secondary index on `connectToField`), with and without
+//! `maxDepth` and `restrictSearchWithMatch`. The pipeline's `explain` shows which: the
+//! adjacency index, the secondary index. Also its option errors and memory/time limits.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cairn::graph::{self, EdgeOptions, OnVertexDelete};
 use cairn::query::{Pipeline, Query};
-use cairn::{Database, Filter, Value};
+use cairn::{create_index, Database, Filter, IndexSpec, Value};
 
 /// SplitMix64, seeded, so a failure names its graph.
 struct Rng(u64);
@@ -64,12 +65,16 @@ fn setup(rng: &mut Rng) -> (Database, Vec<Edge>, i64) {
     let vertices = 2 + rng.next(20) as i64;
     db.create_collection("v").expect("v");
     db.create_collection("links").expect("links");
+    db.create_collection("indexed").expect("indexed");
+    let spec = IndexSpec::btree("by_a", &["a"]).expect("spec");
+    create_index(&db, "indexed", &spec, &mut |_| {}).expect("index");
     graph::create_edge_collection(
         &db,
         "e",
         &EdgeOptions {
             on_vertex_delete: OnVertexDelete::None,
             vertex_collections: vec![],
+            properties: vec![],
         },
     )
     .expect("edges");
@@ -95,13 +100,15 @@ fn setup(rng: &mut Rng) -> (Database, Vec<Edge>, i64) {
             )),
         )
         .expect("edge");
-        db.insert(
-            "links",
-            json(&format!(
-                r#"{{"_id": {id}, "a": {from}, "b": {to}, "w": {w}}}"#
-            )),
-        )
-        .expect("link");
+        for links in ["links", "indexed"] {
+            db.insert(
+                links,
+                json(&format!(
+                    r#"{{"_id": {id}, "a": {from}, "b": {to}, "w": {w}}}"#
+                )),
+            )
+            .expect("link");
+        }
     }
     (db, edges, vertices)
 }
@@ -168,6 +175,95 @@ fn graph_lookup_matches_a_naive_search_on_random_graphs() {
             on_links, expected,
             "seed {seed} round {round}: plain collection"
         );
+        let on_indexed = run(
+            &db,
+            start,
+            &format!(
+                r#"{{"from": "indexed", "startWith": "$n", "connectFromField": "b", "connectToField": "a", "as": "reach", "depthField": "d"{depth}{restrict}}}"#
+            ),
+        );
+        assert_eq!(
+            on_indexed, expected,
+            "seed {seed} round {round}: collection with an index on connectToField"
+        );
+    }
+}
+
+#[test]
+fn pipeline_explain_shows_the_adjacency_or_the_secondary_index_of_graph_lookup() {
+    let db = cairn::open_in_memory().expect("open");
+    db.create_collection("v").expect("v");
+    db.create_collection("links").expect("links");
+    let spec = IndexSpec::btree("by_a", &["a"]).expect("spec");
+    create_index(&db, "links", &spec, &mut |_| {}).expect("index");
+    let options = EdgeOptions {
+        on_vertex_delete: OnVertexDelete::None,
+        vertex_collections: vec![],
+        properties: vec![],
+    };
+    graph::create_edge_collection(&db, "e", &options).expect("edges");
+    let n = 400;
+    for id in 0..n {
+        db.insert(
+            "v",
+            json(&format!(r#"{{"_id": {id}, "key": "v/{id}", "n": {id}}}"#)),
+        )
+        .expect("vertex");
+        for (k, to) in [(0, (id + 1) % n), (1, (id + 7) % n)] {
+            let edge = 2 * id + k;
+            db.insert(
+                "e",
+                json(&format!(
+                    r#"{{"_id": {edge}, "_from": "v/{id}", "_to": "v/{to}"}}"#
+                )),
+            )
+            .expect("edge");
+            db.insert(
+                "links",
+                json(&format!(r#"{{"_id": {edge}, "a": {id}, "b": {to}}}"#)),
+            )
+            .expect("link");
+        }
+    }
+    for (from, start, from_field, to_field, plan) in [
+        ("e", "$key", "_to", "_from", "adjacency out (_from)"),
+        ("links", "$n", "b", "a", "index equality on `by_a`"),
+    ] {
+        let pipeline = Pipeline::parse(&json(&format!(
+            r#"[{{"$match": {{"_id": 5}}}}, {{"$graphLookup": {{"from": "{from}", "startWith": "{start}", "connectFromField": "{from_field}", "connectToField": "{to_field}", "as": "reach", "maxDepth": 2}}}}]"#
+        )))
+        .expect("pipeline");
+        let explain = pipeline.explain(&db, "v").expect("explain");
+        assert_eq!(explain.returned, 1);
+        assert!(
+            explain.source.plans[0].0.starts_with("primary key"),
+            "{:?}",
+            explain.source
+        );
+        let [stage] = explain.stages.as_slice() else {
+            panic!("{explain:?}");
+        };
+        assert_eq!(
+            (stage.stage, stage.index, stage.from.as_str()),
+            ("$graphLookup", 1, from)
+        );
+        assert_eq!(stage.queries.queries, 3, "one query per depth: {stage:?}");
+        assert!(
+            stage.queries.plans.iter().all(|(p, _)| p.starts_with(plan)),
+            "{from}: {:?}",
+            stage.queries.plans
+        );
+        // Depths 0, 1, 2 search {5}, {6, 12}, {7, 13, 19}: 2 + 4 + 6 edges of the 800.
+        assert_eq!(stage.queries.executed.docs_examined, 12, "{stage:?}");
+        if from == "e" {
+            assert_eq!(
+                stage.queries.executed.counter("adjacency_edges"),
+                12,
+                "{stage:?}"
+            );
+        }
+        let text = explain.to_value().to_json_string();
+        assert!(text.contains("\"stages\""), "{text}");
     }
 }
 

@@ -12,14 +12,21 @@
 //! Systems:
 //! - **Cairn**, persistent mode: vertices `{"_id": i}` in `v`, edges
 //!   `{"_from": "v/i", "_to": "v/j", "weight": w}` in edge collection `e` (`on_vertex_delete:
-//!   none`), 10,000 edges per transaction; queries `graph::khop_count` and
-//!   `graph::shortest_path` (Dijkstra on `weight`), each on a read snapshot.
+//!   none`, `weight` stored in the adjacency index unless `--stored-weight false`), 10,000
+//!   edges per transaction; queries `graph::khop_count` and `graph::shortest_path` (Dijkstra
+//!   on `weight`: from the adjacency when stored, else from each edge document), each on a
+//!   read snapshot.
 //! - **SQLite** (bundled, WAL): `e(src, dst, weight)` with an index on `(src, dst, weight)`;
 //!   k-hop as `WITH RECURSIVE` over `(vertex, depth)` pairs, `count(DISTINCT)`; no weighted
 //!   shortest path (a recursive CTE enumerates paths; shown as —).
 //! - **Kuzu** (PyPI `kuzu`, skipped with a note if it does not import): node table `V`, rel
 //!   table `E(weight)`, loaded with `COPY` from CSV; k-hop as `MATCH (a)-[:E*1..k]->(b) RETURN
 //!   count(DISTINCT b)`, weighted shortest path with `WSHORTEST(weight)`.
+//! - **Cozo** (PyPI `pycozo` + `cozo-embedded` 0.7, RocksDB storage, skipped with a note if it
+//!   does not import): relation `e{src, dst => weight}` imported in batches of 100,000; k-hop
+//!   as Datalog rules (set semantics, so distinct), weighted shortest path with the fixed rule
+//!   `ShortestPathDijkstra` over the stored relation, capped at 60 s (the pairs done are
+//!   reported). See `graph/python_sides.rs`.
 //!
 //! Rows: bulk load time; 1-, 2- and 3-hop distinct-neighbourhood counts (start excluded) from
 //! 1,000 random start vertices (mean and p99); weighted shortest path between 200 random pairs
@@ -27,11 +34,9 @@
 //! with Cairn's; a difference is reported.
 //!
 //! Reproduce with `cargo run --release -p cairn-cli -- bench graph` (`--scale 0.1` for a quick
-//! run).
+//! run; `--stored-weight false` for Dijkstra reading edge documents; `--only-cairn`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -40,6 +45,8 @@ use cairn::{Config, DocId, StorageMode, Value};
 use rusqlite::params;
 
 use super::timeseries::{dir_bytes, workload::Rng};
+
+mod python_sides;
 
 /// Start vertices per k-hop row.
 const STARTS: usize = 1_000;
@@ -57,10 +64,17 @@ pub struct GraphArgs {
     /// Where to create the stores (kept afterwards); default: a temporary folder, removed.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Store the edge property `weight` in Cairn's adjacency index (`false`: Dijkstra reads
+    /// each edge document for its weight, as before stored properties existed).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub stored_weight: bool,
+    /// Measure Cairn only (no SQLite, Kuzu or Cozo): for comparing Cairn's own variants.
+    #[arg(long)]
+    pub only_cairn: bool,
 }
 
 /// The graph and the queries.
-struct Workload {
+pub(super) struct Workload {
     vertices: u64,
     edges: Vec<(u64, u64, f64)>,
     starts: Vec<u64>,
@@ -95,7 +109,7 @@ impl Workload {
 
 /// One system's figures.
 #[derive(Debug, Default)]
-struct Figures {
+pub(super) struct Figures {
     load_s: Option<f64>,
     /// (mean, p99) milliseconds per k = 1, 2, 3.
     hops: [Option<(f64, f64)>; 3],
@@ -106,7 +120,7 @@ struct Figures {
     open_first_ms: Option<f64>,
 }
 
-fn stats(mut samples: Vec<f64>) -> (f64, f64) {
+pub(super) fn stats(mut samples: Vec<f64>) -> (f64, f64) {
     samples.sort_by(f64::total_cmp);
     let mean = samples.iter().sum::<f64>() / samples.len().max(1) as f64;
     let p99 = samples
@@ -135,20 +149,26 @@ pub fn run(args: &GraphArgs) -> anyhow::Result<()> {
         work.vertices,
         work.edges.len()
     );
-    let cairn = cairn_side(&root.join("cairn"), &work)?;
+    let cairn = cairn_side(&root.join("cairn"), &work, args.stored_weight)?;
+    if args.only_cairn {
+        print!("{}", render(args, &work, &[("Cairn", &cairn)]));
+        return Ok(());
+    }
     let sqlite = sqlite_side(&root.join("sqlite.db"), &work)?;
-    let kuzu = kuzu_side(&root.join("kuzu"), &work).unwrap_or_else(|err| {
-        eprintln!("Kuzu skipped: {err:#}");
-        Figures::default()
+    let [kuzu, cozo] = ["Kuzu", "Cozo"].map(|name| {
+        let dir = root.join(name.to_lowercase());
+        python_sides::run(name, &dir, &work).unwrap_or_else(|err| {
+            eprintln!("{name} skipped: {err:#}");
+            Figures::default()
+        })
     });
-    print!(
-        "{}",
-        render(
-            args,
-            &work,
-            &[("Cairn", &cairn), ("SQLite", &sqlite), ("Kuzu", &kuzu)]
-        )
-    );
+    let systems = [
+        ("Cairn", &cairn),
+        ("SQLite", &sqlite),
+        ("Kuzu", &kuzu),
+        ("Cozo", &cozo),
+    ];
+    print!("{}", render(args, &work, &systems));
     Ok(())
 }
 
@@ -156,7 +176,7 @@ fn vertex(i: u64) -> VertexRef {
     VertexRef::new("v", DocId::Int(i as i64))
 }
 
-fn cairn_side(dir: &Path, work: &Workload) -> anyhow::Result<Figures> {
+fn cairn_side(dir: &Path, work: &Workload, stored_weight: bool) -> anyhow::Result<Figures> {
     let mut figures = Figures::default();
     let db = cairn::open(Config::new(dir, StorageMode::Persistent))?;
     let started = Instant::now();
@@ -173,6 +193,11 @@ fn cairn_side(dir: &Path, work: &Workload) -> anyhow::Result<Figures> {
     let options = EdgeOptions {
         on_vertex_delete: OnVertexDelete::None,
         vertex_collections: vec![],
+        properties: if stored_weight {
+            vec!["weight".into()]
+        } else {
+            vec![]
+        },
     };
     graph::create_edge_collection(&db, "e", &options)?;
     for chunk in work.edges.chunks(EDGES_PER_TXN) {
@@ -272,121 +297,19 @@ fn sqlite_side(path: &Path, work: &Workload) -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
-/// The Kuzu side, run by `python3`: prints one JSON line of figures.
-const KUZU_SCRIPT: &str = r#"
-import json, os, sys, time
-import kuzu
-root = sys.argv[1]
-out = {}
-db_path = os.path.join(root, "db")
-started = time.perf_counter()
-db = kuzu.Database(db_path)
-con = kuzu.Connection(db)
-con.execute("CREATE NODE TABLE V(id INT64, PRIMARY KEY (id))")
-con.execute("CREATE REL TABLE E(FROM V TO V, weight DOUBLE)")
-con.execute("COPY V FROM '%s' (header=false)" % os.path.join(root, "v.csv"))
-con.execute("COPY E FROM '%s' (header=false)" % os.path.join(root, "e.csv"))
-out["load_s"] = time.perf_counter() - started
-starts = [int(x) for x in open(os.path.join(root, "starts.txt")).read().split()]
-pairs = [tuple(map(int, l.split())) for l in open(os.path.join(root, "pairs.txt"))]
-for k in (1, 2, 3):
-    times, counts = [], []
-    for s in starts:
-        t = time.perf_counter()
-        r = con.execute("MATCH (a:V {id: $s})-[:E*1..%d]->(b:V) WHERE b.id <> $s RETURN count(DISTINCT b.id)" % k, {"s": s})
-        counts.append(r.get_next()[0])
-        times.append((time.perf_counter() - t) * 1e3)
-    out["hop%d" % k] = times
-    out["count%d" % k] = counts
-try:
-    t = time.perf_counter()
-    for a, b in pairs:
-        r = con.execute("MATCH p = (a:V {id: $a})-[e:E* WSHORTEST(weight)]->(b:V {id: $b}) RETURN cost(e)", {"a": a, "b": b})
-        while r.has_next():
-            r.get_next()
-    out["path_ms"] = (time.perf_counter() - t) * 1e3 / len(pairs)
-except Exception as e:
-    out["path_error"] = str(e)
-del con, db
-size = 0
-for d, _, files in os.walk(root):
-    if d.startswith(db_path):
-        size += sum(os.path.getsize(os.path.join(d, f)) for f in files)
-if os.path.isfile(db_path):
-    size += os.path.getsize(db_path)
-out["bytes"] = size
-t = time.perf_counter()
-db = kuzu.Database(db_path)
-con = kuzu.Connection(db)
-con.execute("MATCH (a:V {id: $s})-[:E*1..1]->(b:V) RETURN count(DISTINCT b.id)", {"s": starts[0]}).get_next()
-out["open_first_ms"] = (time.perf_counter() - t) * 1e3
-print(json.dumps(out))
-"#;
-
-fn kuzu_side(root: &Path, work: &Workload) -> anyhow::Result<Figures> {
-    std::fs::create_dir_all(root)?;
-    let write = |name: &str, text: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(root.join(name))?);
-        text(&mut file)?;
-        file.flush()
-    };
-    write("v.csv", &mut |f| {
-        (0..work.vertices).try_for_each(|i| writeln!(f, "{i}"))
-    })?;
-    write("e.csv", &mut |f| {
-        work.edges
-            .iter()
-            .try_for_each(|(a, b, w)| writeln!(f, "{a},{b},{w}"))
-    })?;
-    write("starts.txt", &mut |f| {
-        work.starts.iter().try_for_each(|s| writeln!(f, "{s}"))
-    })?;
-    write("pairs.txt", &mut |f| {
-        work.pairs
-            .iter()
-            .try_for_each(|(a, b)| writeln!(f, "{a} {b}"))
-    })?;
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(KUZU_SCRIPT)
-        .arg(root)
-        .output()
-        .context("running python3")?;
-    if !output.status.success() {
-        anyhow::bail!("{}", String::from_utf8_lossy(&output.stderr).trim());
-    }
-    let out: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    if let Some(err) = out["path_error"].as_str() {
-        eprintln!("Kuzu weighted shortest path failed: {err}");
-    }
-    let mut figures = Figures {
-        load_s: out["load_s"].as_f64(),
-        path_ms: out["path_ms"].as_f64(),
-        bytes: out["bytes"].as_u64(),
-        open_first_ms: out["open_first_ms"].as_f64(),
-        ..Figures::default()
-    };
-    for k in 0..3 {
-        let samples = out[format!("hop{}", k + 1)]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_f64()).collect::<Vec<_>>());
-        figures.hops[k] = samples.map(stats);
-        figures.counts[k] = out[format!("count{}", k + 1)]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
-            .unwrap_or_default();
-    }
-    Ok(figures)
-}
-
 fn cell(value: Option<f64>, decimals: usize) -> String {
     value.map_or("—".to_string(), |v| format!("{v:.decimals$}"))
 }
 
 fn render(args: &GraphArgs, work: &Workload, systems: &[(&str, &Figures)]) -> String {
     let mut out = format!(
-        "cairn bench graph (scale {}): {} vertices, {} edges, {STARTS} starts, {PAIRS} pairs\n\n",
+        "cairn bench graph (scale {}, weight {}): {} vertices, {} edges, {STARTS} starts, {PAIRS} pairs\n\n",
         args.scale,
+        if args.stored_weight {
+            "stored in the adjacency"
+        } else {
+            "read from edge documents"
+        },
         work.vertices,
         work.edges.len()
     );

@@ -34,6 +34,7 @@ pub fn run(db: &Database, action: &CollectionAction) -> anyhow::Result<()> {
             edges: true,
             on_delete,
             vertices,
+            store_properties,
             ..
         } => {
             let on_vertex_delete = match on_delete {
@@ -44,6 +45,7 @@ pub fn run(db: &Database, action: &CollectionAction) -> anyhow::Result<()> {
             let options = EdgeOptions {
                 on_vertex_delete,
                 vertex_collections: vertices.clone(),
+                properties: store_properties.clone(),
             };
             graph::create_edge_collection(db, name, &options)?;
             println!(

@@ -63,6 +63,10 @@ pub struct TraverseArgs {
     /// Return and expand only vertices matching this filter.
     #[arg(long)]
     pub vertex_filter: Option<String>,
+    /// Print how the traversal ran (plan and counters: vertices expanded, adjacency edges,
+    /// edge/vertex documents read) as one JSON object instead of the results.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// `--uniqueness`.
@@ -105,6 +109,9 @@ pub struct PathArgs {
     /// Follow only edges matching this filter.
     #[arg(long)]
     pub edge_filter: Option<String>,
+    /// Print how the search ran (plan and counters) as one JSON object instead of the path.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 fn filter(what: &str, text: Option<&str>) -> anyhow::Result<Option<Filter>> {
@@ -142,9 +149,11 @@ pub fn traverse(db: &Database, args: &TraverseArgs) -> anyhow::Result<()> {
     let edge_filter = filter("--edge-filter", args.edge_filter.as_deref())?;
     let vertex_filter = filter("--vertex-filter", args.vertex_filter.as_deref())?;
     let edge_matcher = edge_filter.as_ref().map(graph::matcher);
+    let edge_fields = edge_filter.as_ref().and_then(graph::filter_fields);
     let vertex_matcher = vertex_filter.as_ref().map(graph::matcher);
     let mut walk = Walk::new(&args.edges, args.direction.into());
     walk.edge_filter = edge_matcher.as_ref().map(|m| m as graph::DocFilter<'_>);
+    walk.edge_filter_fields = edge_fields.as_deref();
     let mut spec = Traversal::new(walk, args.max_depth);
     spec.min_depth = args.min_depth;
     spec.uniqueness = match args.uniqueness {
@@ -158,7 +167,11 @@ pub fn traverse(db: &Database, args: &TraverseArgs) -> anyhow::Result<()> {
     };
     spec.limit = args.limit;
     spec.vertex_filter = vertex_matcher.as_ref().map(|m| m as graph::DocFilter<'_>);
-    let visits = graph::traverse(&mut db.read()?, &starts, &spec)?;
+    let (visits, explain) = graph::traverse_explained(&mut db.read()?, &starts, &spec)?;
+    if args.explain {
+        println!("{}", explain.to_value().to_json_string());
+        return Ok(());
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for visit in visits {
@@ -180,9 +193,18 @@ pub fn path(db: &Database, args: &PathArgs) -> anyhow::Result<()> {
     let to = vertex("to", &args.to)?;
     let edge_filter = filter("--edge-filter", args.edge_filter.as_deref())?;
     let edge_matcher = edge_filter.as_ref().map(graph::matcher);
+    let edge_fields = edge_filter.as_ref().and_then(graph::filter_fields);
     let mut walk = Walk::new(&args.edges, args.direction.into());
     walk.edge_filter = edge_matcher.as_ref().map(|m| m as graph::DocFilter<'_>);
-    match graph::shortest_path(&mut db.read()?, &from, &to, &walk, args.weight.as_deref())? {
+    walk.edge_filter_fields = edge_fields.as_deref();
+    let weight = args.weight.as_deref();
+    let (found, explain) =
+        graph::shortest_path_explained(&mut db.read()?, &from, &to, &walk, weight)?;
+    if args.explain {
+        println!("{}", explain.to_value().to_json_string());
+        return Ok(());
+    }
+    match found {
         Some(path) => {
             println!("{}", path_json(&path));
             Ok(())

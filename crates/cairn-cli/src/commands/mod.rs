@@ -237,7 +237,8 @@ pub fn execute(db: &Database, command: &Command) -> anyhow::Result<()> {
         Command::Aggregate {
             collection,
             pipeline,
-        } => query::aggregate(db, collection, pipeline),
+            explain,
+        } => query::aggregate(db, collection, pipeline, *explain),
         Command::UpdateMany {
             collection,
             filter,

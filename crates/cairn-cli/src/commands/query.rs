@@ -120,8 +120,18 @@ pub fn explain(
 }
 
 /// Runs a pipeline and prints its output documents as JSON lines.
-pub fn aggregate(db: &Database, collection: &str, pipeline: &str) -> anyhow::Result<()> {
+pub fn aggregate(
+    db: &Database,
+    collection: &str,
+    pipeline: &str,
+    explain: bool,
+) -> anyhow::Result<()> {
     let pipeline = parse_expression("the pipeline", pipeline)?;
+    if explain {
+        let explained = cairn::query::Pipeline::parse(&pipeline)?.explain(db, collection)?;
+        println!("{}", explained.to_value().to_json_string());
+        return Ok(());
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for doc in cairn::aggregate(db, collection, &pipeline)? {

@@ -34,6 +34,7 @@ pub fn setup(db: &Database, mode: OnVertexDelete, n: i64) {
         &EdgeOptions {
             on_vertex_delete: mode,
             vertex_collections: vec!["patients".into(), "admissions".into()],
+            properties: vec![],
         },
     )
     .unwrap();

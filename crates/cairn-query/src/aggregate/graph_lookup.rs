@@ -24,11 +24,12 @@ use cairn_doc::{FieldPath, Value};
 use cairn_engine::Transaction;
 use cairn_index::path_values;
 
+use super::explain::QueriesExplain;
 use super::expr::{set_path, Expr};
 use super::memory::{value_bytes, Memory};
 use crate::error::{QueryError, Result};
 use crate::filter::{Filter, Op};
-use crate::find::for_each_match;
+use crate::find::for_each_match_planned;
 use crate::limits::{MAX_GRAPH_LOOKUP_BYTES, MAX_IN_LIST};
 
 /// A `$graphLookup` stage.
@@ -133,6 +134,7 @@ impl GraphLookup {
         txn: &mut Transaction,
         mut doc: Value,
         budget: Duration,
+        explain: &mut QueriesExplain,
     ) -> Result<Value> {
         let started = Instant::now();
         let mut memory = Memory::new(
@@ -159,7 +161,7 @@ impl GraphLookup {
                     examined: found.len() as u64,
                 })?;
                 let mut level: Vec<(Vec<u8>, Value)> = Vec::new();
-                for_each_match(
+                let (stats, plan) = for_each_match_planned(
                     txn,
                     &self.from,
                     &self.filter(chunk),
@@ -172,6 +174,7 @@ impl GraphLookup {
                         Ok(true)
                     },
                 )?;
+                explain.record(plan, &stats);
                 level.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                 for (_, mut hit) in level {
                     let mut reached = Vec::new();

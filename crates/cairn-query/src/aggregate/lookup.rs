@@ -11,11 +11,12 @@ use cairn_doc::{FieldPath, Value};
 use cairn_engine::Transaction;
 use cairn_index::path_values;
 
+use super::explain::QueriesExplain;
 use super::expr::set_path;
 use super::memory::{value_bytes, Memory};
 use crate::error::{QueryError, Result};
 use crate::filter::{Filter, Op};
-use crate::find::for_each_match;
+use crate::find::for_each_match_planned;
 use crate::limits::{MAX_GROUP_BYTES, MAX_IN_LIST};
 
 /// A `$lookup` stage: `{"from": .., "localField": .., "foreignField": .., "as": ..}`.
@@ -136,6 +137,7 @@ impl Lookup {
         txn: &mut Transaction,
         mut doc: Value,
         budget: Duration,
+        explain: &mut QueriesExplain,
     ) -> Result<Value> {
         let mut joined: Vec<(Vec<u8>, Value)> = Vec::new();
         if let Some(filter) = self.filter_for(&doc)? {
@@ -144,11 +146,13 @@ impl Lookup {
                 MAX_GROUP_BYTES,
                 "join on a more selective field",
             );
-            for_each_match(txn, &self.from, &filter, budget, &mut |key, foreign| {
-                memory.grow(key.len() + value_bytes(&foreign))?;
-                joined.push((key.to_vec(), foreign));
-                Ok(true)
-            })?;
+            let (stats, plan) =
+                for_each_match_planned(txn, &self.from, &filter, budget, &mut |key, foreign| {
+                    memory.grow(key.len() + value_bytes(&foreign))?;
+                    joined.push((key.to_vec(), foreign));
+                    Ok(true)
+                })?;
+            explain.record(plan, &stats);
         }
         joined.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if let Some(object) = doc.as_object_mut() {

@@ -41,6 +41,7 @@
 
 mod bucket;
 mod bucket_by_time;
+mod explain;
 mod expr;
 mod facet;
 mod graph_lookup;
@@ -68,6 +69,7 @@ use crate::limits::{DEFAULT_TIME_BUDGET, MAX_PIPELINE_STAGES};
 use crate::query::SortKey;
 
 pub use bucket::Bucket;
+pub use explain::{PipelineExplain, QueriesExplain, StageExplain};
 pub use expr::Expr;
 pub use facet::Facet;
 pub use graph_lookup::GraphLookup;
@@ -184,6 +186,20 @@ impl Pipeline {
 
     /// Runs the pipeline over `collection` in one snapshot of `db`.
     pub fn run(&self, db: &Database, collection: &str) -> Result<Vec<Value>> {
+        self.check_length()?;
+        run::run(db, collection, &self.stages, self.time_budget)
+    }
+
+    /// Runs the pipeline like [`Pipeline::run`] and reports how: the source query's plan and
+    /// counters, and each `$lookup`/`$graphLookup` stage's plans (the adjacency index, a
+    /// secondary index or a scan) with their summed counters.
+    pub fn explain(&self, db: &Database, collection: &str) -> Result<PipelineExplain> {
+        self.check_length()?;
+        run::run_explained(db, collection, &self.stages, self.time_budget)
+            .map(|(_, explain)| explain)
+    }
+
+    fn check_length(&self) -> Result<()> {
         if self.stages.len() > MAX_PIPELINE_STAGES {
             return Err(QueryError::invalid(
                 "pipeline",
@@ -193,7 +209,7 @@ impl Pipeline {
                 ),
             ));
         }
-        run::run(db, collection, &self.stages, self.time_budget)
+        Ok(())
     }
 }
 

@@ -13,13 +13,14 @@ use cairn_doc::{Object, Value};
 use cairn_engine::{Database, Transaction};
 
 use super::bucket::BucketTables;
+use super::explain::{PipelineExplain, QueriesExplain, StageExplain};
 use super::group::GroupTable;
 use super::memory::{value_bytes, Memory};
 use super::sort::SortBuffer;
 use super::stage::{Stage, Unwound};
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
-use crate::find::for_each_match;
+use crate::find::for_each_match_planned;
 use crate::limits::{MAX_FACET_OUTPUT_BYTES, MAX_GROUP_BYTES, MAX_RESULT_DOCUMENTS};
 
 /// The running state of one stage.
@@ -63,6 +64,8 @@ enum Step {
 struct Run<'p> {
     stages: &'p [Stage],
     states: Vec<State<'p>>,
+    /// Per stage: what the queries of a `$lookup`/`$graphLookup` did (for `explain`).
+    joins: Vec<QueriesExplain>,
     output: Vec<Value>,
     started: Instant,
     budget: Duration,
@@ -76,6 +79,17 @@ pub(super) fn run(
     stages: &[Stage],
     budget: Duration,
 ) -> Result<Vec<Value>> {
+    run_explained(db, collection, stages, budget).map(|(output, _)| output)
+}
+
+/// [`run`], also returning what the source query and each `$lookup`/`$graphLookup` did.
+pub(super) fn run_explained(
+    db: &Database,
+    collection: &str,
+    stages: &[Stage],
+    budget: Duration,
+) -> Result<(Vec<Value>, PipelineExplain)> {
+    let started = Instant::now();
     let mut txn = db.read()?;
     // Leading `$match` stages become the source filter, answered with indexes.
     let leading = stages
@@ -94,13 +108,34 @@ pub(super) fn run(
         1 => filters.into_iter().next().unwrap_or(Filter::All),
         _ => Filter::and(filters),
     };
-    let mut run = Run::new(&stages[leading..], Instant::now(), budget);
-    for_each_match(&mut txn, collection, &source, budget, &mut |_, doc| {
-        run.examined += 1;
-        run.feed(0, doc, None)
-    })?;
+    let mut run = Run::new(&stages[leading..], started, budget);
+    let (stats, plan) =
+        for_each_match_planned(&mut txn, collection, &source, budget, &mut |_, doc| {
+            run.examined += 1;
+            run.feed(0, doc, None)
+        })?;
     run.finish(&mut txn)?;
-    Ok(run.output)
+    let mut explain = PipelineExplain {
+        source: QueriesExplain::default(),
+        stages: Vec::new(),
+        returned: run.output.len() as u64,
+        elapsed_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    };
+    explain.source.record(plan, &stats);
+    for (i, (stage, queries)) in run.stages.iter().zip(run.joins).enumerate() {
+        let from = match stage {
+            Stage::Lookup(lookup) => lookup.from(),
+            Stage::GraphLookup(search) => search.from(),
+            _ => continue,
+        };
+        explain.stages.push(StageExplain {
+            index: leading + i,
+            stage: stage.name(),
+            from: from.to_string(),
+            queries,
+        });
+    }
+    Ok((run.output, explain))
 }
 
 impl<'p> Run<'p> {
@@ -142,6 +177,7 @@ impl<'p> Run<'p> {
         Run {
             stages,
             states,
+            joins: vec![QueriesExplain::default(); stages.len()],
             output: Vec::new(),
             started,
             budget,
@@ -232,6 +268,7 @@ impl<'p> Run<'p> {
                     txn,
                     doc,
                     remaining(clock.0, clock.1, clock.2)?,
+                    &mut self.joins[index],
                 )?),
                 (None, State::Lookup(pending, memory)) => {
                     memory.grow(value_bytes(&doc))?;
@@ -318,7 +355,7 @@ impl<'p> Run<'p> {
     ) -> Result<()> {
         for doc in pending {
             let budget = remaining(self.started, self.budget, self.examined)?;
-            let joined = join(stage, txn, doc, budget)?;
+            let joined = join(stage, txn, doc, budget, &mut self.joins[index])?;
             if !self.feed(index + 1, joined, Some(txn))? {
                 break;
             }
@@ -328,10 +365,16 @@ impl<'p> Run<'p> {
 }
 
 /// Applies a stage that reads other collections (`$lookup`, `$graphLookup`) to `doc`.
-fn join(stage: &Stage, txn: &mut Transaction, doc: Value, budget: Duration) -> Result<Value> {
+fn join(
+    stage: &Stage,
+    txn: &mut Transaction,
+    doc: Value,
+    budget: Duration,
+    explain: &mut QueriesExplain,
+) -> Result<Value> {
     match stage {
-        Stage::Lookup(lookup) => lookup.join(txn, doc, budget),
-        Stage::GraphLookup(search) => search.join(txn, doc, budget),
+        Stage::Lookup(lookup) => lookup.join(txn, doc, budget, explain),
+        Stage::GraphLookup(search) => search.join(txn, doc, budget, explain),
         other => Err(stateless(other)),
     }
 }

@@ -111,6 +111,11 @@ pub struct CreateEdgeCollection {
     #[schema(max_items = 64)]
     #[serde(default)]
     pub vertex_collections: Vec<String>,
+    /// Top-level edge properties to store in the adjacency index (at most 8), so traversals
+    /// filtering on them and weighted shortest paths on them read no edge document.
+    #[schema(max_items = 8)]
+    #[serde(default)]
+    pub store_properties: Vec<String>,
 }
 
 /// An edge collection.
@@ -184,6 +189,9 @@ pub struct TraverseRequest {
     #[schema(value_type = Option<FilterSchema>)]
     #[serde(default)]
     pub vertex_filter: Option<JsonExpression>,
+    /// Also return how the traversal ran (`explain`: plan and counters).
+    #[serde(default)]
+    pub explain: bool,
 }
 
 /// Traversal uniqueness.
@@ -239,6 +247,43 @@ pub struct VisitView {
 pub struct TraverseResponse {
     /// In breadth-first order.
     pub results: Vec<VisitView>,
+    /// With `explain: true`: the plan and what it read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<GraphExplainView>,
+}
+
+/// How a graph query ran.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GraphExplainView {
+    /// The algorithm and how edges were read (adjacency sides, stored properties or edge
+    /// documents for the edge filter and weight).
+    pub plan: String,
+    /// Counters: `vertices_expanded`, `adjacency_edges`, `stored_property_reads`,
+    /// `edge_documents_read`, `vertex_documents_read`, `memory_bytes`, `returned`, `elapsed_us`.
+    pub executed: std::collections::BTreeMap<String, u64>,
+}
+
+impl From<&graph::GraphExplain> for GraphExplainView {
+    fn from(explain: &graph::GraphExplain) -> GraphExplainView {
+        let c = &explain.counts;
+        let executed = [
+            ("vertices_expanded", c.vertices_expanded),
+            ("adjacency_edges", c.adjacency_entries),
+            ("stored_property_reads", c.stored_property_reads),
+            ("edge_documents_read", c.edge_documents_read),
+            ("vertex_documents_read", c.vertex_documents_read),
+            ("memory_bytes", c.memory_bytes),
+            ("returned", explain.returned),
+            ("elapsed_us", explain.elapsed_us),
+        ]
+        .into_iter()
+        .map(|(name, n)| (name.to_string(), n))
+        .collect();
+        GraphExplainView {
+            plan: explain.plan.clone(),
+            executed,
+        }
+    }
 }
 
 /// Body of `POST /v1/graph/path`.
@@ -263,6 +308,9 @@ pub struct PathRequest {
     #[schema(value_type = Option<FilterSchema>)]
     #[serde(default)]
     pub edge_filter: Option<JsonExpression>,
+    /// Also return how the search ran (`explain`: plan and counters).
+    #[serde(default)]
+    pub explain: bool,
 }
 
 /// A shortest path, or `null` when the target cannot be reached.
@@ -270,6 +318,9 @@ pub struct PathRequest {
 pub struct PathResponse {
     /// The path.
     pub path: Option<PathView>,
+    /// With `explain: true`: the plan and what it read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<GraphExplainView>,
 }
 
 fn edge_text(edge: &EdgeRef) -> String {
@@ -330,6 +381,7 @@ pub async fn create_edge_collection(
             let options = EdgeOptions {
                 on_vertex_delete: mode.into(),
                 vertex_collections: request.vertex_collections.clone(),
+                properties: request.store_properties.clone(),
             };
             graph::create_edge_collection(db, &request.name, &options)?;
             Ok((
@@ -371,13 +423,15 @@ pub async fn traverse(
         .map(|text| VertexRef::parse("start", text))
         .collect::<Result<Vec<_>, _>>()?;
     let edge_filter = optional_filter(request.edge_filter)?;
+    let edge_fields = edge_filter.as_ref().and_then(graph::filter_fields);
     let vertex_filter = optional_filter(request.vertex_filter)?;
+    let explain = request.explain;
     let limit = request
         .limit
         .unwrap_or(MAX_GRAPH_RESULTS)
         .min(MAX_GRAPH_RESULTS);
     let timeout = state.limits.request_timeout();
-    let results = state
+    let (results, explained) = state
         .read(credentials, need, move |db, principal| {
             let edge_match = edge_filter.as_ref().map(graph::matcher);
             let vertex_match = vertex_filter.as_ref().map(graph::matcher);
@@ -386,6 +440,7 @@ pub async fn traverse(
             };
             let mut walk = Walk::new(&request.edges, request.direction.into());
             walk.edge_filter = edge_match.as_ref().map(|m| m as graph::DocFilter<'_>);
+            walk.edge_filter_fields = edge_fields.as_deref();
             walk.budget.time = walk.budget.time.min(timeout);
             let mut spec = Traversal::new(walk, request.max_depth.unwrap_or(1));
             spec.min_depth = request.min_depth.unwrap_or(1);
@@ -401,8 +456,8 @@ pub async fn traverse(
             spec.limit = Some(limit);
             spec.vertex_filter = vertex_match.as_ref().map(|m| m as graph::DocFilter<'_>);
             spec.readable = Some(&readable);
-            let visits = graph::traverse(&mut db.read()?, &starts, &spec)?;
-            Ok(visits
+            let (visits, explained) = graph::traverse_explained(&mut db.read()?, &starts, &spec)?;
+            let views = visits
                 .into_iter()
                 .map(|visit| VisitView {
                     vertex: visit.vertex.to_text(),
@@ -410,10 +465,14 @@ pub async fn traverse(
                     edge: visit.edge.as_ref().map(edge_text),
                     path: visit.path.as_ref().map(path_view),
                 })
-                .collect())
+                .collect();
+            Ok((views, explain.then(|| GraphExplainView::from(&explained))))
         })
         .await?;
-    Ok(Json(TraverseResponse { results }))
+    Ok(Json(TraverseResponse {
+        results,
+        explain: explained,
+    }))
 }
 
 /// The shortest path between two vertices (needs read access to the edge collections).
@@ -429,22 +488,31 @@ pub async fn path(
     let from = VertexRef::parse("from", &request.from)?;
     let to = VertexRef::parse("to", &request.to)?;
     let edge_filter = optional_filter(request.edge_filter)?;
+    let edge_fields = edge_filter.as_ref().and_then(graph::filter_fields);
+    let explain = request.explain;
     let timeout = state.limits.request_timeout();
-    let path = state
+    let (path, explained) = state
         .read(credentials, need, move |db, _| {
             let edge_match = edge_filter.as_ref().map(graph::matcher);
             let mut walk = Walk::new(&request.edges, request.direction.into());
             walk.edge_filter = edge_match.as_ref().map(|m| m as graph::DocFilter<'_>);
+            walk.edge_filter_fields = edge_fields.as_deref();
             walk.budget.time = walk.budget.time.min(timeout);
-            let found = graph::shortest_path(
+            let (found, explained) = graph::shortest_path_explained(
                 &mut db.read()?,
                 &from,
                 &to,
                 &walk,
                 request.weight.as_deref(),
             )?;
-            Ok(found.as_ref().map(path_view))
+            Ok((
+                found.as_ref().map(path_view),
+                explain.then(|| GraphExplainView::from(&explained)),
+            ))
         })
         .await?;
-    Ok(Json(PathResponse { path }))
+    Ok(Json(PathResponse {
+        path,
+        explain: explained,
+    }))
 }
