@@ -107,6 +107,7 @@ impl CairnTable {
             access,
             ranked: None,
             order: Vec::new(),
+            as_of: None,
         })
     }
 }

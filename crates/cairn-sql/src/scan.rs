@@ -52,6 +52,25 @@ pub struct ScanSpec {
     /// The order Cairn reads in (for `ranked` without a ranking condition: `ORDER BY column
     /// LIMIT k` as an ordered index read); empty: any.
     pub order: Vec<SortKey>,
+    /// Read the collection as it was at a past commit instead of in the statement's snapshot
+    /// (`crate::functions::as_of`).
+    pub as_of: Option<AsOfRead>,
+}
+
+/// A read of a collection's past: its state right after commit `seq`, rebuilt from `db`'s
+/// change log (`cairn::find_as_of`).
+#[derive(Clone)]
+pub struct AsOfRead {
+    /// The database whose change log rebuilds the state.
+    pub db: cairn::Database,
+    /// The commit the state is read right after.
+    pub seq: u64,
+}
+
+impl std::fmt::Debug for AsOfRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AsOfRead({})", self.seq)
+    }
 }
 
 /// The physical operator of a Cairn table scan.
@@ -182,6 +201,23 @@ fn produce(
         .collect();
     let mut query = Query::new(spec.filter.clone());
     query.projection = projection_of(&columns)?;
+    if let Some(read) = &spec.as_of {
+        // The past has no cursor: one read, bounded by the query layer's result limit.
+        query.limit = spec.limit;
+        let result = cairn::find_as_of(
+            &read.db,
+            &spec.collection,
+            &query,
+            cairn::AsOf::Seq(read.seq),
+        )?;
+        let rows = rows_of(result.documents);
+        for chunk in rows.chunks(SCAN_BATCH_ROWS) {
+            if !emit(rows_to_batch(schema, &columns, chunk)?) {
+                return Ok(());
+            }
+        }
+        return Ok(());
+    }
     if let Some(k) = spec.ranked {
         // A ranking has no cursor: its `k` documents come in one page.
         query.limit = Some(k);

@@ -128,6 +128,13 @@ impl SqlSession {
                 authorizer.clone(),
             )),
         );
+        ctx.register_udtf(
+            crate::functions::as_of::AS_OF,
+            Arc::new(crate::functions::as_of::AsOfFunction::new(
+                db.clone(),
+                authorizer.clone(),
+            )),
+        );
         ctx.register_catalog(
             CATALOG,
             Arc::new(CairnCatalog::new(

@@ -353,3 +353,81 @@ async fn connections_over_the_limit_are_refused_with_53300() {
     let _ = stop.send(());
     serving.await.expect("server task");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_reads_a_table_as_it_was_after_a_commit() {
+    let db = cairn::open_in_memory().expect("open");
+    let mut session = SqlSession::new(db.clone());
+    rows(
+        &mut session,
+        "CREATE TABLE acct (owner TEXT NOT NULL, balance BIGINT); \
+         INSERT INTO acct (_id, owner, balance) VALUES (1, 'ann', 10), (2, 'ben', 20)",
+    )
+    .await
+    .expect("load");
+    let before = db.last_seq();
+    rows(
+        &mut session,
+        "UPDATE acct SET balance = 0 WHERE owner = 'ann'; DELETE FROM acct WHERE owner = 'ben'; \
+         INSERT INTO acct (_id, owner, balance) VALUES (3, 'cy', 30)",
+    )
+    .await
+    .expect("change");
+    let now = rows(
+        &mut session,
+        "SELECT owner, balance FROM acct ORDER BY owner",
+    )
+    .await;
+    assert_eq!(now, Ok(vec!["ann 0".to_string(), "cy 30".to_string()]));
+    // The past, by sequence number (integer or digits), filtered and joined with the present.
+    for point in [before.to_string(), format!("'{before}'")] {
+        let past = rows(
+            &mut session,
+            &format!("SELECT owner, balance FROM as_of('acct', {point}) WHERE balance > 5 ORDER BY owner"),
+        )
+        .await;
+        assert_eq!(
+            past,
+            Ok(vec!["ann 10".to_string(), "ben 20".to_string()]),
+            "{point}"
+        );
+    }
+    let joined = rows(
+        &mut session,
+        &format!(
+            "SELECT p.owner, p.balance - c.balance FROM as_of('acct', {before}) p \
+             JOIN acct c ON p._id = c._id"
+        ),
+    )
+    .await;
+    assert_eq!(joined, Ok(vec!["ann 10".to_string()]));
+    // A time reads the state a read at that time saw (today's, for a later time); a sequence
+    // number after the last commit, or a point that is neither, fails.
+    let latest = rows(
+        &mut session,
+        "SELECT count(*) FROM as_of('acct', '2999-01-01T00:00:00Z')",
+    )
+    .await;
+    assert_eq!(
+        latest,
+        Ok(vec!["2".to_string()]),
+        "a later time reads the latest commit"
+    );
+    let future = rows(
+        &mut session,
+        &format!("SELECT * FROM as_of('acct', {})", db.last_seq() + 10),
+    )
+    .await;
+    assert!(future.is_err(), "{future:?}");
+    let bad = rows(&mut session, "SELECT * FROM as_of('acct', 'yesterday')").await;
+    assert!(bad.is_err(), "{bad:?}");
+    let explain = explain(
+        &mut session,
+        &format!("SELECT owner FROM as_of('acct', {before})"),
+    )
+    .await;
+    assert!(
+        explain.contains(&format!("as of commit {before}")),
+        "{explain}"
+    );
+}

@@ -6,6 +6,8 @@
 //! * [`geo`]: `st_geomfromtext`, `st_astext`, `st_3ddistance`, `st_3ddwithin`.
 //! * [`text`]: the table function `text_search(table, query[, k])`: the collection's rows
 //!   that match a full-text query, best BM25 score first, with the score.
+//! * [`as_of`]: the table function `as_of(table, point)`: a table's rows as they were right
+//!   after a commit or at a time, rebuilt from the change log.
 //! * [`index`]: `CREATE INDEX … USING hnsw | gist | gin` as Cairn's vector, spatial and
 //!   text indexes.
 //! * [`rank`]: `ORDER BY <distance> LIMIT k` as Cairn's `$nearVector` / `$near` (an HNSW or
@@ -15,6 +17,7 @@
 //! Every function computes its value in SQL from the row itself (the answer never depends on
 //! an index); what is pushed into Cairn only chooses which rows are read.
 
+pub mod as_of;
 pub mod geo;
 pub mod index;
 pub mod pushdown;

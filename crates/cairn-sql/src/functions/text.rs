@@ -184,6 +184,7 @@ impl TableProvider for TextTable {
             access,
             ranked: Some(self.k),
             order: Vec::new(),
+            as_of: None,
         };
         Ok(Arc::new(CairnScanExec::new(spec, schema, txn)))
     }
