@@ -105,7 +105,7 @@ pub fn run(args: &FederationArgs) -> anyhow::Result<()> {
     pg.sql(&format!(
         "CREATE TABLE readings (id int8 PRIMARY KEY, station int8, value int8, payload text);
          INSERT INTO readings SELECT i, (i * 7919) % {n}, i % 1000, md5(i::text) || '-padding'
-           FROM generate_series(0, {last}) AS i;
+           FROM generate_series(0::int8, {last}) AS i;
          CREATE INDEX readings_value ON readings (value);
          ANALYZE readings;",
         last = n - 1
