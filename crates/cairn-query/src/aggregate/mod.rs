@@ -184,6 +184,16 @@ impl Pipeline {
 
     /// Runs the pipeline over `collection` in one snapshot of `db`.
     pub fn run(&self, db: &Database, collection: &str) -> Result<Vec<Value>> {
+        self.run_observed(db, collection).map(|(output, _)| output)
+    }
+
+    /// [`Pipeline::run`], also saying what reading the source collection did and under which
+    /// plan (leading `$match` stages are answered with indexes): for the query statistics.
+    pub fn run_observed(
+        &self,
+        db: &Database,
+        collection: &str,
+    ) -> Result<(Vec<Value>, crate::find::Observed)> {
         if self.stages.len() > MAX_PIPELINE_STAGES {
             return Err(QueryError::invalid(
                 "pipeline",

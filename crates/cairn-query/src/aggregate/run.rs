@@ -19,7 +19,7 @@ use super::sort::SortBuffer;
 use super::stage::{Stage, Unwound};
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
-use crate::find::for_each_match;
+use crate::find::{for_each_match_observed, Observed};
 use crate::limits::{MAX_FACET_OUTPUT_BYTES, MAX_GROUP_BYTES, MAX_RESULT_DOCUMENTS};
 
 /// The running state of one stage.
@@ -69,13 +69,14 @@ struct Run<'p> {
     examined: u64,
 }
 
-/// Runs `stages` over `collection` in one snapshot of `db` within `budget`.
+/// Runs `stages` over `collection` in one snapshot of `db` within `budget`; also says what
+/// the source read did (the documents `$lookup`s read in other collections are not counted).
 pub(super) fn run(
     db: &Database,
     collection: &str,
     stages: &[Stage],
     budget: Duration,
-) -> Result<Vec<Value>> {
+) -> Result<(Vec<Value>, Observed)> {
     let mut txn = db.read()?;
     // Leading `$match` stages become the source filter, answered with indexes.
     let leading = stages
@@ -95,12 +96,13 @@ pub(super) fn run(
         _ => Filter::and(filters),
     };
     let mut run = Run::new(&stages[leading..], Instant::now(), budget);
-    for_each_match(&mut txn, collection, &source, budget, &mut |_, doc| {
-        run.examined += 1;
-        run.feed(0, doc, None)
-    })?;
+    let observed =
+        for_each_match_observed(&mut txn, collection, &source, budget, &mut |_, doc| {
+            run.examined += 1;
+            run.feed(0, doc, None)
+        })?;
     run.finish(&mut txn)?;
-    Ok(run.output)
+    Ok((run.output, observed))
 }
 
 impl<'p> Run<'p> {
