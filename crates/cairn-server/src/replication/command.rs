@@ -34,6 +34,13 @@ pub enum WriteCommand {
         /// Its name.
         name: String,
     },
+    /// Rename a collection.
+    RenameCollection {
+        /// Its name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
     /// Insert one document (its `_id` fixed).
     Insert {
         /// The collection.
@@ -239,6 +246,12 @@ impl WriteCommand {
                 transact::run(db, |txn| Ok(mark(txn)?))?;
                 dropped?;
                 Ok(CommandOutcome::ok(StatusCode::NO_CONTENT, Json::Null))
+            }
+            WriteCommand::RenameCollection { from, to } => {
+                let meta = crate::routes::collections::rename_in(db, from, to, mark)?;
+                let info = crate::routes::collections::CollectionInfo::from(meta);
+                let body = serde_json::to_value(info).unwrap_or(Json::Null);
+                Ok(CommandOutcome::ok(StatusCode::OK, body))
             }
             WriteCommand::CreateIndex {
                 collection,
