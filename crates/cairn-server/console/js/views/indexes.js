@@ -61,7 +61,7 @@ function follow(base, status, line, polls) {
 function createForm(base, problem, reload, polls) {
   const name = h("input#index-name", { required: true, placeholder: "by_age" });
   const fields = h("input#index-fields", { required: true, placeholder: "age, name" });
-  const kind = h("select#index-kind", {}, ["btree", "hash", "spatial", "vector"].map((k) => h("option", { value: k }, k)));
+  const kind = h("select#index-kind", {}, ["btree", "hash", "spatial", "vector", "text"].map((k) => h("option", { value: k }, k)));
   const unique = h("input", { type: "checkbox" });
   const dims = h("input", { type: "number", min: 1, placeholder: "dims" });
   const metric = h("select", {}, ["cosine", "dot", "l2", "poincare"].map((m) => h("option", { value: m }, m)));
