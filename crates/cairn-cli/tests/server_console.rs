@@ -3,9 +3,14 @@
 //! keyboard, creates a collection, inserts shapes (a syntax error and a server validation error
 //! on the way), queries, opens explain, draws the shapes in 3D and checks the canvas is not
 //! blank, opens the metrics and query-statistics pages, tails the change stream, expands a
-//! graph neighbourhood, plots a time series and zooms it, finds a document's nearest
-//! neighbours through a vector index, and logs out; then a read-only user is offered no writes
-//! and no admin pages. A screenshot of each view lands under `<target>/tmp/console-screenshots/`.
+//! graph neighbourhood, plots a time series and zooms it (and one whose times are dates),
+//! finds a document's nearest neighbours through a vector index, renames a collection, follows
+//! an index build's progress bar, migrates a schema (refused save, dry run, confirmed run),
+//! finds its query history again after a reload, and logs out; then a read-only user is
+//! offered no writes, no migrations, no admin pages and not root's history. A second run
+//! against `cairn serve --insecure-no-auth` uses the console without logging in. A screenshot
+//! of each view lands under `<target>/tmp/console-screenshots/` (`...-no-auth/` for the
+//! second).
 //!
 //! Needs `chromium` and the `playwright` Python package (`.ci/run` installs both). Without
 //! them the test says so and passes, unless `CAIRN_BROWSER_TESTS=1` (set by CI) demands it.
@@ -41,19 +46,28 @@ fn browser_available() -> Result<(), String> {
     }
 }
 
-#[test]
-fn console_works_in_a_real_browser() {
-    if let Err(missing) = browser_available() {
-        assert!(
-            std::env::var("CAIRN_BROWSER_TESTS").as_deref() != Ok("1"),
-            "CAIRN_BROWSER_TESTS=1 but {missing}"
-        );
-        eprintln!("skipping the browser test: {missing}");
-        return;
+/// Whether the browser test can run; without a browser it is skipped, unless CI demands it.
+fn browser_or_skip() -> bool {
+    match browser_available() {
+        Ok(()) => true,
+        Err(missing) => {
+            assert!(
+                std::env::var("CAIRN_BROWSER_TESTS").as_deref() != Ok("1"),
+                "CAIRN_BROWSER_TESTS=1 but {missing}"
+            );
+            eprintln!("skipping the browser test: {missing}");
+            false
+        }
     }
+}
+
+/// Runs `console.py` against a server started with `server_args`, its screenshots in a
+/// fresh `<target>/tmp/<shots>`; `mode` is the script's optional fourth argument. Returns the
+/// screenshot folder.
+fn run_console(server_args: &[&str], shots: &str, mode: Option<&str>) -> PathBuf {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    let server = Server::start(dir.path(), server_args);
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(shots);
     // Screenshots of an earlier run must not stand in for this one's.
     if shots.exists() {
         std::fs::remove_dir_all(&shots).unwrap();
@@ -65,18 +79,30 @@ fn console_works_in_a_real_browser() {
         .arg(&server.url)
         .arg(ROOT_PASSWORD)
         .arg(&shots)
+        .args(mode)
         .env("CAIRN_CHROMIUM", CHROMIUM)
         .output()
         .expect("running python");
     let (status, _) = server.terminate();
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "browser test failed (screenshots in {}):\n{}\n{}",
+        "browser test failed (screenshots in {}):\n{stdout}\n{}",
         shots.display(),
-        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    // What the script reports (the index build's readings) goes to the test's output.
+    print!("{stdout}");
     assert!(status.success(), "server exit: {status:?}");
+    shots
+}
+
+#[test]
+fn console_works_in_a_real_browser() {
+    if !browser_or_skip() {
+        return;
+    }
+    let shots = run_console(&[], "console-screenshots", None);
     for view in [
         "01-login",
         "05-query",
@@ -85,7 +111,14 @@ fn console_works_in_a_real_browser() {
         "10-changes",
         "11-graph",
         "14-series",
+        "14b-series-dates",
         "15-nearest",
+        "16-rename",
+        "17-index-building",
+        "18-index-built",
+        "19-migration-dry-run",
+        "20-migration",
+        "21-history-after-reload",
         "12-logged-out",
         "13-read-only",
     ] {
@@ -94,4 +127,21 @@ fn console_works_in_a_real_browser() {
             "no screenshot {view}"
         );
     }
+}
+
+/// With authentication off, the console opens without a login and offers everything.
+#[test]
+fn console_works_without_authentication() {
+    if !browser_or_skip() {
+        return;
+    }
+    let shots = run_console(
+        &["--insecure-no-auth"],
+        "console-screenshots-no-auth",
+        Some("no-auth"),
+    );
+    assert!(
+        shots.join("01-no-auth.png").exists(),
+        "no screenshot 01-no-auth"
+    );
 }

@@ -1,8 +1,9 @@
 //! `cairn serve`'s query statistics against the real binary: queries that differ only in
 //! their constants share one shape with its counts and plan, a shape that scans far more than
 //! it returns is flagged until an index serves it, every query at or over the configured
-//! threshold enters the slow-query log, only admins may read or reset the statistics, and
-//! `cairn stats --queries --server` prints them.
+//! threshold enters the slow-query log, counts, distincts and pipelines report what they
+//! examined, only admins may read or reset the statistics, and `cairn stats --queries
+//! --server` prints them.
 
 mod server_support;
 
@@ -76,6 +77,50 @@ fn query_shapes_are_counted_flagged_and_logged() {
             .any(|l| l.starts_with('!') && l.contains(r#"items find {"n": {"$gte": ?}}"#)),
         "{text}"
     );
+
+    // Counts, distincts and pipelines are shapes too, with what their reads examined; the
+    // missing-index flag weighs examined against matched, so a $group over every document
+    // is not flagged while a selective count by full scan is.
+    let count = http.post(
+        "/v1/collections/items/count",
+        r#"{"filter": {"n": {"$gte": 290}}}"#,
+    );
+    assert_eq!(count.json()["count"], 10, "{}", count.text);
+    assert_eq!(http.post("/v1/collections/items/count", "{}").status, 200);
+    let distinct = http.post(
+        "/v1/collections/items/distinct",
+        r#"{"field": "n", "filter": {"n": {"$lt": 5}}}"#,
+    );
+    assert_eq!(distinct.status, 200, "{}", distinct.text);
+    let everything = r#"{"pipeline": [{"$group": {"_id": null, "c": {"$count": {}}}}]}"#;
+    assert_eq!(
+        http.post("/v1/collections/items/aggregate", everything)
+            .status,
+        200
+    );
+    let stats = http.get("/v1/stats/queries").json();
+    let counted = shape(&stats, "count", r#"{"n": {"$gte": ?}}"#);
+    assert_eq!(counted["docs_examined"], 300, "{counted}");
+    assert_eq!(counted["returned"], 10, "{counted}");
+    assert_eq!(counted["last_plan"], "full scan", "{counted}");
+    assert_eq!(counted["missing_index"], true, "{counted}");
+    let all = shape(&stats, "count", "{}");
+    assert_eq!(all["docs_examined"], 0, "{all}");
+    assert_eq!(all["returned"], 300, "{all}");
+    assert_eq!(all["last_plan"], "collection document count", "{all}");
+    let values = shape(&stats, "distinct", r#"{"n": {"$lt": ?}}"#);
+    assert_eq!(values["docs_examined"], 300, "{values}");
+    assert_eq!(values["matched"], 5, "{values}");
+    assert_eq!(values["returned"], 5, "{values}");
+    let grouped = shape(&stats, "aggregate", r#"{"n": {"$lt": ?}}"#);
+    assert_eq!(grouped["docs_examined"], 300, "{grouped}");
+    assert_eq!(grouped["matched"], 10, "{grouped}");
+    assert_eq!(grouped["returned"], 1, "{grouped}");
+    assert_eq!(grouped["missing_index"], true, "{grouped}");
+    let whole = shape(&stats, "aggregate", "{}");
+    assert_eq!(whole["docs_examined"], 300, "{whole}");
+    assert_eq!(whole["matched"], 300, "{whole}");
+    assert_eq!(whole["missing_index"], false, "{whole}");
 
     // An index on the filtered field serves the same shape: no longer flagged.
     let index = r#"{"name": "by_n", "fields": ["n"]}"#;

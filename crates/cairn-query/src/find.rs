@@ -141,12 +141,37 @@ pub fn explain(db: &Database, collection: &str, query: &Query) -> Result<Explain
     })
 }
 
+/// What a `count`, `distinct` or pipeline read did, for the query statistics (`find` and
+/// `explain` carry the same figures in their own results).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// What the execution read and matched.
+    pub stats: ExecStats,
+    /// The plan that ran, as `explain` describes it.
+    pub plan: String,
+}
+
+/// The plan description of a count answered from the collection's document count, which
+/// reads no document.
+pub const COUNT_FROM_METADATA: &str = "collection document count";
+
 /// Counts the documents matching `filter`.
 pub fn count(db: &Database, collection: &str, filter: &Filter) -> Result<u64> {
+    count_observed(db, collection, filter).map(|(n, _)| n)
+}
+
+/// [`count`], also saying what it read and under which plan (for the query statistics).
+pub fn count_observed(db: &Database, collection: &str, filter: &Filter) -> Result<(u64, Observed)> {
     let mut txn = db.read()?;
     // A model's source (time series) has no stored documents to count.
     if matches!(filter, Filter::All) && crate::access::source(&mut txn, collection)?.is_none() {
-        return Ok(txn.document_count(collection)?);
+        let n = txn.document_count(collection)?;
+        let stats = ExecStats {
+            matched: n,
+            ..ExecStats::default()
+        };
+        let plan = COUNT_FROM_METADATA.to_string();
+        return Ok((n, Observed { stats, plan }));
     }
     let indexes = access_methods(&mut txn, collection, filter)?;
     let query = Query::new(filter.clone());
@@ -160,18 +185,26 @@ fn count_with(
     indexes: &[Arc<dyn AccessMethod>],
     query: &Query,
     chosen: &Candidate,
-) -> Result<u64> {
+) -> Result<(u64, Observed)> {
     if ranked_of(&query.filter)?.is_none() {
-        if let Some(found) = executor(txn, collection, query)?.count_from_keys(&chosen.access)? {
-            return Ok(found);
+        let mut executor = executor(txn, collection, query)?;
+        if let Some(found) = executor.count_from_keys(&chosen.access)? {
+            let plan = describe(&executor, chosen);
+            return Ok((
+                found,
+                Observed {
+                    stats: executor.stats,
+                    plan,
+                },
+            ));
         }
     }
     let mut n = 0u64;
-    each_match(txn, collection, indexes, query, chosen, &mut |_, _| {
+    let observed = each_match(txn, collection, indexes, query, chosen, &mut |_, _| {
         n += 1;
         Ok(true)
     })?;
-    Ok(n)
+    Ok((n, observed))
 }
 
 /// The distinct values of `field` among documents matching `filter` (array elements count
@@ -182,6 +215,16 @@ pub fn distinct(
     field: &str,
     filter: &Filter,
 ) -> Result<Vec<Value>> {
+    distinct_observed(db, collection, field, filter).map(|(values, _)| values)
+}
+
+/// [`distinct`], also saying what it read and under which plan (for the query statistics).
+pub fn distinct_observed(
+    db: &Database,
+    collection: &str,
+    field: &str,
+    filter: &Filter,
+) -> Result<(Vec<Value>, Observed)> {
     let path =
         FieldPath::parse(field).map_err(|err| QueryError::invalid(field, err.to_string()))?;
     let mut txn = db.read()?;
@@ -198,13 +241,13 @@ fn distinct_with(
     query: &Query,
     chosen: &Candidate,
     path: &FieldPath,
-) -> Result<Vec<Value>> {
+) -> Result<(Vec<Value>, Observed)> {
     let mut values = DistinctValues::default();
-    each_match(txn, collection, indexes, query, chosen, &mut |_, doc| {
+    let observed = each_match(txn, collection, indexes, query, chosen, &mut |_, doc| {
         values.add(path, &doc)?;
         Ok(true)
     })?;
-    Ok(values.into_values())
+    Ok((values.into_values(), observed))
 }
 
 /// The distinct values of one field, gathered document by document (an array contributes
@@ -259,7 +302,7 @@ fn each_match(
     query: &Query,
     chosen: &Candidate,
     emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
-) -> Result<ExecStats> {
+) -> Result<Observed> {
     let mut executor = executor(txn, collection, query)?;
     if let Some(ranked) = ranked_of(&query.filter)? {
         let found = run_ranked(&mut executor, indexes, &ranked)?;
@@ -273,7 +316,20 @@ fn each_match(
     } else {
         executor.run(&chosen.access, None, emit)?;
     }
-    Ok(executor.stats)
+    let plan = describe(&executor, chosen);
+    Ok(Observed {
+        stats: executor.stats,
+        plan,
+    })
+}
+
+/// The plan as `explain` names it: the model's source when it keeps the documents (time
+/// series), else the chosen access.
+fn describe(executor: &Executor<'_>, chosen: &Candidate) -> String {
+    match &executor.source {
+        Some(source) => source.describe(),
+        None => chosen.access.describe(),
+    }
 }
 
 fn needed(query: &Query) -> Option<usize> {
@@ -425,10 +481,7 @@ fn run(
             executor.run(&chosen.access, start_after, &mut emit)?;
         }
     }
-    let plan = match &executor.source {
-        Some(source) => source.describe(),
-        None => chosen.access.describe(),
-    };
+    let plan = describe(&executor, chosen);
     let stats = executor.stats;
     if !chosen.ordered {
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -511,12 +564,21 @@ pub(crate) fn for_each_match_planned(
     let mut query = Query::new(filter.clone());
     query.time_budget = budget;
     let chosen = choose(txn, collection, &indexes, &query)?;
-    let mut plan = chosen.access.describe();
-    if let Some(source) = crate::access::source(txn, collection)? {
-        plan = source.describe();
-    }
-    let stats = each_match(txn, collection, &indexes, &query, &chosen, emit)?;
-    Ok((stats, plan))
+    let observed = each_match(txn, collection, &indexes, &query, &chosen, emit)?;
+    Ok((observed.stats, observed.plan))
+}
+
+/// [`for_each_match`], also naming the plan that ran (what a pipeline's source read reports
+/// to the query statistics).
+pub fn for_each_match_observed(
+    txn: &mut Transaction,
+    collection: &str,
+    filter: &Filter,
+    budget: std::time::Duration,
+    emit: &mut dyn FnMut(&[u8], Value) -> Result<bool>,
+) -> Result<Observed> {
+    for_each_match_planned(txn, collection, filter, budget, emit)
+        .map(|(stats, plan)| Observed { stats, plan })
 }
 
 /// Runs a query once under every plan the planner considers, returning each plan's
@@ -581,8 +643,8 @@ pub fn answers_under_every_plan(
         out.push(PlanAnswers {
             plan: candidate.access.describe(),
             found: run(&mut txn, collection, &indexes, query, &candidate)?,
-            count: count_with(&mut txn, collection, &indexes, &whole, &candidate)?,
-            distinct: distinct_with(&mut txn, collection, &indexes, &whole, &candidate, &path)?,
+            count: count_with(&mut txn, collection, &indexes, &whole, &candidate)?.0,
+            distinct: distinct_with(&mut txn, collection, &indexes, &whole, &candidate, &path)?.0,
         });
     }
     Ok(out)

@@ -1,6 +1,6 @@
 //! Query statistics per query shape (the anchors are PostgreSQL's `pg_stat_statements` and
 //! MongoDB's profiler): how often each shape ran, its total, mean and p99 time, documents
-//! examined against returned, and its last plan; plus a log of the slowest recent queries.
+//! examined against returned and matched, and its last plan; plus a log of the slowest recent queries.
 //!
 //! A *shape* is what stays when a query's constants are removed: the collection, the
 //! operation, the filter with every constant replaced by `?` (keys sorted, so `{a, b}` and
@@ -29,7 +29,7 @@ use crate::limits::{MAX_QUERY_SHAPES, MAX_SHAPE_TEXT_BYTES, MAX_SLOW_QUERIES};
 pub const TIME_BUCKETS: usize = 160;
 
 /// A shape "misses an index" when its runs examine at least this many times the documents
-/// they return...
+/// their filter matches...
 pub const MISSING_INDEX_RATIO: u64 = 10;
 /// ...and at least this many documents per run on average (tiny collections are fine
 /// scanned), with a last plan that scanned the whole collection.
@@ -54,8 +54,13 @@ pub struct Observation<'a> {
     pub keys_examined: u64,
     /// Documents read and tested (0 when the operation does not count them).
     pub docs_examined: u64,
-    /// Documents returned.
+    /// Documents returned (`count`: the documents counted; `distinct`: the values; a
+    /// pipeline: the documents its last stage produced).
     pub returned: u64,
+    /// Documents the filter matched, when the operation returns something else (`distinct`
+    /// returns values, a pipeline may group what matched); `None` when it is `returned`. Whether an index would help is judged on examined
+    /// against matched: a `$group` over every document examines as many as it matches.
+    pub matched: Option<u64>,
     /// The plan that ran (`full scan`, `index by_age [18, +inf)`...), when known.
     pub plan: Option<&'a str>,
 }
@@ -79,6 +84,7 @@ struct ShapeEntry {
     keys_examined: u64,
     docs_examined: u64,
     returned: u64,
+    matched: u64,
     last_plan: String,
 }
 
@@ -109,6 +115,9 @@ pub struct ShapeSummary {
     pub docs_examined: u64,
     /// Documents returned, over all runs.
     pub returned: u64,
+    /// Documents the filter matched, over all runs (what is returned, for `find` and
+    /// `explain`).
+    pub matched: u64,
     /// The plan of the last run (empty when the operation reports none).
     pub last_plan: String,
     /// Its runs read far more documents than they return with a full scan: an index on the
@@ -234,6 +243,7 @@ impl QueryStats {
             keys_examined: 0,
             docs_examined: 0,
             returned: 0,
+            matched: 0,
             last_plan: String::new(),
         });
         entry.count += 1;
@@ -247,6 +257,9 @@ impl QueryStats {
             .docs_examined
             .saturating_add(observation.docs_examined);
         entry.returned = entry.returned.saturating_add(observation.returned);
+        entry.matched = entry
+            .matched
+            .saturating_add(observation.matched.unwrap_or(observation.returned));
         if !plan.is_empty() {
             entry.last_plan = plan;
         }
@@ -293,7 +306,7 @@ fn summary(key: &ShapeKey, entry: &ShapeEntry) -> ShapeSummary {
     let count = entry.count.max(1);
     let missing_index = entry.last_plan == "full scan"
         && entry.docs_examined / count >= MISSING_INDEX_MIN_EXAMINED
-        && entry.docs_examined >= MISSING_INDEX_RATIO.saturating_mul(entry.returned.max(1));
+        && entry.docs_examined >= MISSING_INDEX_RATIO.saturating_mul(entry.matched.max(1));
     ShapeSummary {
         collection: key.collection.clone(),
         operation: key.operation,
@@ -307,6 +320,7 @@ fn summary(key: &ShapeKey, entry: &ShapeEntry) -> ShapeSummary {
         keys_examined: entry.keys_examined,
         docs_examined: entry.docs_examined,
         returned: entry.returned,
+        matched: entry.matched,
         last_plan: entry.last_plan.clone(),
         missing_index,
     }
@@ -428,6 +442,7 @@ mod tests {
             keys_examined: 0,
             docs_examined: examined,
             returned,
+            matched: None,
             plan: Some("full scan"),
         })
     }
@@ -500,6 +515,47 @@ mod tests {
             .any(|s| s.filter == r#"{"popular": ?}"#));
         stats.reset();
         assert!(stats.snapshot().shapes.is_empty());
+    }
+
+    /// A pipeline that groups everything it reads returns few documents, yet an index could
+    /// not help it: the missing-index judgement compares examined with matched.
+    #[test]
+    fn missing_index_is_judged_on_what_the_filter_matched() {
+        let stats = QueryStats::new(Duration::from_secs(1));
+        let all = json("{}");
+        let selective = json(r#"{"kind": "rare"}"#);
+        for (operation, filter, matched) in
+            [("aggregate", &all, 5_000), ("distinct", &selective, 3)]
+        {
+            stats.record(&Observation {
+                collection: "people",
+                operation,
+                filter: Some(filter),
+                sort: None,
+                stages: &["$group"],
+                elapsed: Duration::from_micros(100),
+                keys_examined: 0,
+                docs_examined: 5_000,
+                returned: 1,
+                matched: Some(matched),
+                plan: Some("full scan"),
+            });
+        }
+        let snapshot = stats.snapshot();
+        let of = |operation: &str| {
+            snapshot
+                .shapes
+                .iter()
+                .find(|s| s.operation == operation)
+                .unwrap()
+        };
+        assert_eq!(of("aggregate").matched, 5_000);
+        assert!(!of("aggregate").missing_index, "a whole-collection $group");
+        assert_eq!(of("distinct").returned, 1);
+        assert!(
+            of("distinct").missing_index,
+            "a selective distinct by full scan"
+        );
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub struct ErrorBody {
 }
 
 /// What went wrong.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorObject {
     /// Stable code such as `unique_violation`, `collection_not_found`, `invalid_json`.
     pub code: String,

@@ -25,6 +25,7 @@ pub mod error;
 pub mod event_log;
 pub mod extract;
 pub mod idempotency;
+pub mod index_builds;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;

@@ -243,6 +243,11 @@ pub(crate) const MAX_INTERNED_LABELS: usize = 1_024;
 /// time (correct, only slower).
 pub(crate) const MAX_CACHED_SERIES: usize = 4_096;
 
+/// Finished index builds whose record (state, counts, error) is kept for
+/// `GET .../indexes/{name}/build`: 256, the oldest forgotten first. Builds in progress are
+/// always kept (at most one per index). Not configurable.
+pub(crate) const MAX_FINISHED_INDEX_BUILDS: usize = 256;
+
 /// Longest `dest` of a backup request, in bytes: 1,024. Deeper trees under the backup root serve no
 /// purpose.
 pub(crate) const MAX_BACKUP_DEST_BYTES: usize = 1_024;

@@ -144,6 +144,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         shutdown: shutdown_rx.clone(),
         limits: limits.clone(),
         query_stats: QueryStats::new(limits.slow_query()),
+        index_builds: Default::default(),
         cluster,
         sources,
     });

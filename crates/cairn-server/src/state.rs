@@ -54,6 +54,8 @@ pub struct AppState {
     pub auto_create_collections: bool,
     /// Query statistics per shape and the slow-query log, fed by the query routes.
     pub query_stats: QueryStats,
+    /// Index builds run by this server and how far each got (`.../indexes/{name}/build`).
+    pub index_builds: crate::index_builds::IndexBuilds,
     /// The replication layer on a cluster; `None` on a single node.
     pub cluster: Option<Arc<dyn crate::replication::Replication>>,
     /// External sources (`/v1/sources`), from the SQL layer through `cairn serve`; `None`

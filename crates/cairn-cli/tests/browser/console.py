@@ -1,7 +1,9 @@
 """Drives the web console in headless Chromium against a running `cairn serve`.
 
 Run by `crates/cairn-cli/tests/server_console.rs`, which starts the server and passes:
-    console.py BASE_URL ROOT_PASSWORD SCREENSHOT_DIR
+    console.py BASE_URL ROOT_PASSWORD SCREENSHOT_DIR [no-auth]
+With `no-auth` the server runs with `--insecure-no-auth` and the flow checks the console works
+without logging in.
 Uses Playwright with the system Chromium (Playwright cannot download browsers here). Each
 step saves a screenshot of the view it reached; any failed expectation raises, and any
 Content-Security-Policy violation or page error fails the run.
@@ -11,11 +13,13 @@ import base64
 import json
 import math
 import os
+import re
 import sys
 
 from playwright.sync_api import expect, sync_playwright
 
 BASE, PASSWORD, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
+NO_AUTH = sys.argv[4:5] == ["no-auth"]
 CHROMIUM = os.environ.get("CAIRN_CHROMIUM", "/usr/bin/chromium")
 # Generous: a debug build on a shared, busy machine. Bounds a hang; not a timing assertion.
 TIMEOUT_MS = 60_000
@@ -45,8 +49,8 @@ def log_in(page, user, password):
     expect(page.locator("#logout")).to_be_visible()
 
 
-def shot(page, name):
-    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
+def shot(page, name, full_page=False):
+    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=full_page)
 
 
 def canvas_lit_fraction(page):
@@ -112,6 +116,26 @@ def series_plot(page):
     shot(page, "14-series")
 
 
+def dated_series_plot(page):
+    """Times written as `$date` are kept in microseconds since the epoch: the plot reads the
+    collection's fields from `GET /v1/series/{c}` and shows the times as dates."""
+    api(page, "POST", "/v1/series", {"name": "dated", "time_field": "at", "meta_field": "probe"})
+    points = [{"at": {"$date": f"2026-12-01T{h:02d}:{m:02d}:00Z"}, "probe": {"site": "north"},
+               "level": h * 60 + m} for h in range(0, 24) for m in range(0, 60, 10)]
+    api(page, "POST", "/v1/series/dated/points", {"points": points})
+    page.goto(BASE + "/console#/c/dated/series")
+    expect(page.locator("#series-time-unit")).to_have_value("us")
+    expect(page.locator("#series-info")).to_contain_text(
+        "over [2026-12-01T00:00:00Z, 2026-12-01T23:50:00Z) of at")
+    expect(page.locator("main")).to_contain_text("Series (probe)")
+    page.wait_for_timeout(300)
+    assert plot_stroke_pixels(page) > 100, "the dated plot shows no line"
+    shot(page, "14b-series-dates")
+    # Read as plain numbers on request.
+    page.select_option("#series-time-unit", "number")
+    expect(page.locator("#series-info")).to_contain_text("over [1796083200000000,")
+
+
 def nearest_search(page):
     """The k nearest documents of a document through a vector index, with their distances."""
     api(page, "POST", "/v1/collections", {"name": "embeddings"})
@@ -132,6 +156,100 @@ def nearest_search(page):
     expect(rows.nth(1)).to_contain_text("fruit")
     expect(page.locator("#result-table")).not_to_contain_text("tool")
     shot(page, "15-nearest")
+
+
+def rename_collection(page):
+    """Rename from the list: the new name is asked in a dialog (the confirmation); Enter
+    confirms. The documents move with it."""
+    api(page, "POST", "/v1/collections", {"name": "scratch"})
+    api(page, "POST", "/v1/collections/scratch/documents", {"_id": 1, "note": "kept"})
+    page.goto(BASE + "/console#/")
+    page.get_by_role("button", name="Rename scratch").click()
+    expect(page.locator("#prompt-input")).to_be_focused()
+    page.keyboard.type("scratch_renamed")
+    shot(page, "16-rename")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="scratch_renamed")).to_be_visible()
+    expect(page.get_by_role("link", name="scratch", exact=True)).to_have_count(0)
+    # Cancelling changes nothing.
+    page.get_by_role("button", name="Rename scratch_renamed").click()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("link", name="scratch_renamed")).to_be_visible()
+    page.get_by_role("link", name="scratch_renamed").click()
+    expect(page.locator("table.grid tbody tr")).to_have_count(1)
+    expect(page.locator("table.grid")).to_contain_text("kept")
+
+
+def index_progress(page):
+    """An index built in the background: the bar appears at once with the collection's size
+    (from the server's 202 answer) and follows the build to its end."""
+    total = 25_000
+    api(page, "POST", "/v1/collections", {"name": "many"})
+    for start in range(0, total, 5_000):
+        documents = [{"_id": i, "n": i % 1000} for i in range(start, start + 5_000)]
+        api(page, "POST", "/v1/collections/many/batch", {"documents": documents})
+    page.goto(BASE + "/console#/c/many/indexes")
+    page.fill("#index-name", "by_n")
+    page.fill("#index-fields", "n")
+    page.get_by_role("button", name="Create index").click()
+    expect(page.locator("#index-progress")).to_be_visible()
+    expect(page.locator("#index-progress-bar")).to_have_attribute("max", str(total))
+    shot(page, "17-index-building")
+    expect(page.locator("#index-progress-text")).to_have_text(
+        f"Built by_n: {total} of {total} documents, {total} entries")
+    expect(page.locator("#index-progress-bar")).to_have_attribute("value", str(total))
+    expect(page.locator("table.grid tbody tr")).to_contain_text("ready")
+    print("index build readings drawn:", page.locator("#index-progress").get_attribute("data-seen"))
+    shot(page, "18-index-built")
+
+
+def migration(page):
+    """A schema change the documents do not meet: saving it is refused with
+    `migration_required`, the console offers it as a migration, a dry run counts the
+    failures, steps fix them, and the confirmed run rewrites the documents."""
+    api(page, "POST", "/v1/collections", {"name": "people"})
+    for i in range(3):
+        api(page, "POST", "/v1/collections/people/documents", {"_id": i, "name": f"p{i}"})
+    api(page, "PUT", "/v1/collections/people/schema", {"fields": {"name": {"type": "string"}}})
+    page.goto(BASE + "/console#/c/people/schema")
+    expect(page.locator("main")).to_contain_text("version 1")
+    stricter = {"fields": {"name": {"type": "string"}, "level": {"type": "int", "required": True}}}
+    page.get_by_label("Schema", exact=True).fill(json.dumps(stricter))
+    page.get_by_role("button", name="Save schema").click()
+    expect(page.locator("main .error").first).to_contain_text("migration_required")
+    expect(page.locator("#migration")).to_have_value(re.compile('"level"'))
+    page.click("#migration-dry-run")
+    expect(page.locator("#dry-run-summary")).to_have_text("3 of 3 documents would fail.")
+    expect(page.locator("#migration-report")).to_contain_text("level")
+    shot(page, "19-migration-dry-run", full_page=True)
+    fixed = {"schema": stricter, "transform": [{"set": {"field": "level", "to": "1"}}]}
+    page.fill("#migration", json.dumps(fixed, indent=2))
+    page.click("#migration-dry-run")
+    expect(page.locator("#dry-run-summary")).to_have_text("0 of 3 documents would fail.")
+    page.click("#migration-run")
+    expect(page.locator("#confirm-text")).to_contain_text("version 2")
+    page.click("#confirm-ok")
+    expect(page.locator("#migration-done")).to_have_text("Schema version 2 is current.")
+    expect(page.locator("#migration-progress-text")).to_contain_text("3 documents rewritten")
+    expect(page.locator("main")).to_contain_text("version 2,")
+    expect(page.locator("main .error")).to_have_count(0)
+    shot(page, "20-migration", full_page=True)
+
+
+def history_after_reload(page):
+    """The query history survives a reload (the token does not: log in again), and belongs
+    to the user; nothing but the history is kept in the browser's storage."""
+    page.goto(BASE + "/console#/c/shapes/query")
+    expect(page.locator("#query-history")).to_contain_text('"$in"')
+    page.reload()
+    expect(page.locator("#login-user")).to_be_visible()
+    log_in(page, "root", PASSWORD)
+    expect(page.locator("#query-history")).to_contain_text('"$in"')
+    page.locator("#query-history button").first.click()
+    expect(page.get_by_label("Filter")).to_have_value(re.compile('"mesh"'))
+    kept = page.evaluate("() => [Object.keys(localStorage), Object.keys(sessionStorage)]")
+    assert kept == [["cairn.console.history.root"], []], f"browser storage holds {kept}"
+    shot(page, "21-history-after-reload")
 
 
 def insert(page, text):
@@ -171,7 +289,7 @@ def run(problems):
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         try:
-            steps(page)
+            no_auth_steps(page) if NO_AUTH else steps(page)
         except Exception:
             shot(page, "failure")
             raise
@@ -274,7 +392,12 @@ def steps(page):
     shot(page, "11-graph")
 
     series_plot(page)
+    dated_series_plot(page)
     nearest_search(page)
+    rename_collection(page)
+    index_progress(page)
+    migration(page)
+    history_after_reload(page)
 
     page.click("#logout")
     expect(page.locator("#login-user")).to_be_visible()
@@ -291,6 +414,13 @@ def steps(page):
     expect(page.locator("table.grid tbody tr")).to_have_count(4)
     expect(page.locator("#insert-document")).to_have_count(0)
     shot(page, "13-read-only")
+    # The history is the user's own: root's queries are not offered to the reader.
+    page.goto(BASE + "/console#/c/shapes/query")
+    expect(page.locator("main")).to_contain_text("Nothing run yet.")
+    # Readers follow schemas but are offered no migration.
+    page.goto(BASE + "/console#/c/people/schema")
+    expect(page.locator("main")).to_contain_text("version 2")
+    expect(page.locator("#migration-run")).to_have_count(0)
     # Reading is enough for the plot and the nearest search.
     page.goto(BASE + "/console#/c/readings/series")
     expect(page.locator("#series-info")).to_contain_text("buckets")
@@ -314,6 +444,34 @@ def steps(page):
     expect(page.get_by_role("link", name="Nearest", exact=True)).to_be_visible()
     page.click("#logout")
     expect(page.locator("#login-user")).to_be_visible()
+
+
+def no_auth_steps(page):
+    """`cairn serve --insecure-no-auth`: the console opens without a login, offers everything
+    (the anonymous caller is an admin) and no logout."""
+    page.goto(BASE + "/")
+    expect(page.locator("#who")).to_contain_text("anonymous (admin)")
+    expect(page.locator("#login-user")).to_have_count(0)
+    expect(page.locator("#logout")).to_have_count(0)
+    page.focus("#new-collection")
+    page.keyboard.type("open")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="open")).to_be_visible()
+    page.get_by_role("link", name="open").click()
+    insert(page, '{"_id": 1, "kind": "box"}')
+    insert(page, '{"_id": 2, "kind": "sphere"}')
+    page.get_by_role("link", name="Query", exact=True).click()
+    page.get_by_label("Filter").fill('{"kind": "box"}')
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#result-table tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="Metrics").click()
+    expect(page.locator("#metric-tiles")).to_contain_text("requests/s")
+    # A reload needs no login either, and the history (the anonymous user's) is still there.
+    page.goto(BASE + "/console#/c/open/query")
+    page.reload()
+    expect(page.locator("#query-history")).to_contain_text('"box"')
+    expect(page.locator("#login-user")).to_have_count(0)
+    shot(page, "01-no-auth")
 
 
 if __name__ == "__main__":

@@ -186,6 +186,16 @@ impl Pipeline {
 
     /// Runs the pipeline over `collection` in one snapshot of `db`.
     pub fn run(&self, db: &Database, collection: &str) -> Result<Vec<Value>> {
+        self.run_observed(db, collection).map(|(output, _)| output)
+    }
+
+    /// [`Pipeline::run`], also saying what reading the source collection did and under which
+    /// plan (leading `$match` stages are answered with indexes): for the query statistics.
+    pub fn run_observed(
+        &self,
+        db: &Database,
+        collection: &str,
+    ) -> Result<(Vec<Value>, crate::find::Observed)> {
         self.check_length()?;
         run::run(db, collection, &self.stages, self.time_budget)
     }
@@ -196,7 +206,7 @@ impl Pipeline {
     pub fn explain(&self, db: &Database, collection: &str) -> Result<PipelineExplain> {
         self.check_length()?;
         run::run_explained(db, collection, &self.stages, self.time_budget)
-            .map(|(_, explain)| explain)
+            .map(|(_, explain, _)| explain)
     }
 
     fn check_length(&self) -> Result<()> {

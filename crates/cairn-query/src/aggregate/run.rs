@@ -20,7 +20,7 @@ use super::sort::SortBuffer;
 use super::stage::{Stage, Unwound};
 use crate::error::{QueryError, Result};
 use crate::filter::Filter;
-use crate::find::for_each_match_planned;
+use crate::find::{for_each_match_planned, Observed};
 use crate::limits::{MAX_FACET_OUTPUT_BYTES, MAX_GROUP_BYTES, MAX_RESULT_DOCUMENTS};
 
 /// The running state of one stage.
@@ -72,14 +72,15 @@ struct Run<'p> {
     examined: u64,
 }
 
-/// Runs `stages` over `collection` in one snapshot of `db` within `budget`.
+/// Runs `stages` over `collection` in one snapshot of `db` within `budget`; also says what
+/// the source read did (the documents `$lookup`s read in other collections are not counted).
 pub(super) fn run(
     db: &Database,
     collection: &str,
     stages: &[Stage],
     budget: Duration,
-) -> Result<Vec<Value>> {
-    run_explained(db, collection, stages, budget).map(|(output, _)| output)
+) -> Result<(Vec<Value>, Observed)> {
+    run_explained(db, collection, stages, budget).map(|(output, _, observed)| (output, observed))
 }
 
 /// [`run`], also returning what the source query and each `$lookup`/`$graphLookup` did.
@@ -88,7 +89,7 @@ pub(super) fn run_explained(
     collection: &str,
     stages: &[Stage],
     budget: Duration,
-) -> Result<(Vec<Value>, PipelineExplain)> {
+) -> Result<(Vec<Value>, PipelineExplain, Observed)> {
     let started = Instant::now();
     let mut txn = db.read()?;
     // Leading `$match` stages become the source filter, answered with indexes.
@@ -121,7 +122,7 @@ pub(super) fn run_explained(
         returned: run.output.len() as u64,
         elapsed_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     };
-    explain.source.record(plan, &stats);
+    explain.source.record(plan.clone(), &stats);
     for (i, (stage, queries)) in run.stages.iter().zip(run.joins).enumerate() {
         let from = match stage {
             Stage::Lookup(lookup) => lookup.from(),
@@ -135,7 +136,7 @@ pub(super) fn run_explained(
             queries,
         });
     }
-    Ok((run.output, explain))
+    Ok((run.output, explain, Observed { stats, plan }))
 }
 
 impl<'p> Run<'p> {

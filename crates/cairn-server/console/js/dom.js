@@ -58,6 +58,46 @@ export function confirmAction(text, okLabel = "Confirm") {
   });
 }
 
+/**
+ * Asks for a value in a modal dialog (`pattern` checked by the browser); resolves to the text
+ * on "OK", or null when cancelled.
+ */
+export function promptAction(text, okLabel, { value = "", pattern = null } = {}) {
+  const dialog = document.getElementById("prompt");
+  const input = document.getElementById("prompt-input");
+  document.getElementById("prompt-text").textContent = text;
+  document.getElementById("prompt-ok").textContent = okLabel;
+  input.value = value;
+  if (pattern) input.setAttribute("pattern", pattern);
+  else input.removeAttribute("pattern");
+  // Enter confirms (the form's first button is Cancel, which implicit submission would press).
+  input.onkeydown = (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      if (input.reportValidity()) dialog.close("ok");
+    }
+  };
+  dialog.returnValue = "";
+  dialog.showModal();
+  input.select();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? input.value : null), { once: true });
+  });
+}
+
+/** A progress bar with a line of text: `set(value, max, text)` updates both. */
+export function progressLine(id) {
+  const bar = h("progress", { id: `${id}-bar`, max: 1, value: 0 });
+  const text = h("span.meta", { id: `${id}-text` });
+  const line = h("div.progress", { id, role: "status", "aria-live": "polite" }, bar, " ", text);
+  line.set = (value, max, label) => {
+    bar.max = Math.max(1, max);
+    bar.value = Math.min(value, bar.max);
+    text.textContent = label;
+  };
+  return line;
+}
+
 /** An error box for a failed request: code, message and the details the server sent. */
 export function errorBox(error) {
   if (!error) return null;

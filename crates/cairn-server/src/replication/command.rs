@@ -34,6 +34,13 @@ pub enum WriteCommand {
         /// Its name.
         name: String,
     },
+    /// Rename a collection.
+    RenameCollection {
+        /// Its name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
     /// Insert one document (its `_id` fixed).
     Insert {
         /// The collection.
@@ -239,6 +246,12 @@ impl WriteCommand {
                 transact::run(db, |txn| Ok(mark(txn)?))?;
                 dropped?;
                 Ok(CommandOutcome::ok(StatusCode::NO_CONTENT, Json::Null))
+            }
+            WriteCommand::RenameCollection { from, to } => {
+                let meta = crate::routes::collections::rename_in(db, from, to, mark)?;
+                let info = crate::routes::collections::CollectionInfo::from(meta);
+                let body = serde_json::to_value(info).unwrap_or(Json::Null);
+                Ok(CommandOutcome::ok(StatusCode::OK, body))
             }
             WriteCommand::CreateIndex {
                 collection,
@@ -517,6 +530,41 @@ mod tests {
         };
         assert_eq!(doc(&dbs[0]), doc(&dbs[1]));
         assert!(doc(&dbs[0]).contains("$date"), "{}", doc(&dbs[0]));
+    }
+
+    /// A replicated rename moves the documents on every node, records the applied position in
+    /// its own transaction, and a replay (after a crash between apply and mark) is refused
+    /// without changing anything.
+    #[test]
+    fn a_replicated_rename_moves_the_collection_on_every_node() {
+        let rename = WriteCommand::RenameCollection {
+            from: "c".into(),
+            to: "d".into(),
+        };
+        let commands = [
+            WriteCommand::CreateCollection { name: "c".into() },
+            WriteCommand::insert("c".into(), Value::from_json_str(r#"{"_id": 1}"#).unwrap())
+                .unwrap(),
+            rename.clone(),
+        ];
+        for db in [
+            Database::open_in_memory().unwrap(),
+            Database::open_in_memory().unwrap(),
+        ] {
+            let marked = std::sync::atomic::AtomicU32::new(0);
+            let mark = |_: &mut Transaction| {
+                marked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            };
+            let outcomes: Vec<_> = commands.iter().map(|c| c.apply(&db, &mark)).collect();
+            assert_eq!(outcomes[2].status, 200, "{:?}", outcomes[2]);
+            assert_eq!(outcomes[2].body["name"], "d");
+            assert!(db.get("d", &DocId::Int(1)).unwrap().is_some());
+            let replayed = rename.apply(&db, &mark);
+            assert_eq!(replayed.status, 404, "{replayed:?}");
+            assert_eq!(marked.load(std::sync::atomic::Ordering::SeqCst), 4);
+            assert!(db.get("d", &DocId::Int(1)).unwrap().is_some());
+        }
     }
 
     fn schema(version: u64, fields: &str) -> WriteCommand {

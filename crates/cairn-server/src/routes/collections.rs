@@ -1,4 +1,4 @@
-//! `/v1/collections`: list, create, drop.
+//! `/v1/collections`: list, create, rename, drop.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -58,6 +58,15 @@ pub struct CreateCollection {
     /// 1 to 128 ASCII letters, digits, `_` and `-`, starting with a letter or `_`.
     #[schema(pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")]
     pub name: String,
+}
+
+/// Body of `POST /v1/collections/{collection}/rename`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameCollection {
+    /// The new name (the rules of `POST /v1/collections`); no collection may have it.
+    #[schema(pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")]
+    pub to: String,
 }
 
 impl From<cairn::CollectionMeta> for CollectionInfo {
@@ -135,6 +144,60 @@ pub async fn create(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(CollectionInfo::from(meta))).into_response())
+}
+
+/// Renames a collection, as `cairn collection rename` does: its documents, indexes and schema
+/// stay (they are stored under its id), and the change stream records the rename. Needs write
+/// access to both names. Names stored inside documents are not rewritten: edges' `_from` and
+/// `_to`, an edge collection's vertex collections and `$lookup`s keep the old name. 409
+/// `collection_exists` when the new name is taken.
+#[utoipa::path(post, operation_id = "rename_collection", path = "/v1/collections/{collection}/rename", tag = "collections",
+    params(CollectionName),
+    request_body = RenameCollection,
+    responses((status = 200, description = "Renamed", body = CollectionInfo), ErrorResponses))]
+pub async fn rename(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    CollectionName(collection): CollectionName,
+    WriteLevel(level): WriteLevel,
+    JsonBody(request): JsonBody<RenameCollection>,
+) -> Result<Response, ApiError> {
+    collection_name::check(&request.to)?;
+    let need = Need::Collections(vec![
+        (collection.clone(), Access::ReadWrite),
+        (request.to.clone(), Access::ReadWrite),
+    ]);
+    if let Some(cluster) = state.cluster.clone() {
+        return replication::propose(&state, cluster, credentials, need, level, false, || {
+            Ok(WriteCommand::RenameCollection {
+                from: collection,
+                to: request.to,
+            })
+        })
+        .await;
+    }
+    let meta = state
+        .run(credentials, need, move |db, _| {
+            rename_in(db, &collection, &request.to, &|_| Ok(()))
+        })
+        .await?;
+    Ok((StatusCode::OK, Json(CollectionInfo::from(meta))).into_response())
+}
+
+/// Renames `from` to `to` in one transaction that also runs `mark` (a cluster records the
+/// applied log position there); what the route and a replicated rename both run.
+pub fn rename_in(
+    db: &cairn::Database,
+    from: &str,
+    to: &str,
+    mark: &dyn Fn(&mut cairn::Transaction) -> Result<(), cairn::EngineError>,
+) -> Result<cairn::CollectionMeta, ApiError> {
+    let (meta, _) = crate::transact::run(db, |txn| {
+        txn.rename_collection(from, to)?;
+        mark(txn)?;
+        Ok(txn.collection_meta(to)?.as_ref().clone())
+    })?;
+    Ok(meta)
 }
 
 /// Drops a collection and every document in it (needs write access to it).

@@ -3,10 +3,11 @@
 //! | drop` over HTTP. All kinds share one name space per collection (they are extensions of it).
 //! Listing needs read access to the collection; creating and dropping change how it is
 //! stored, which is collection DDL and needs write access, as creating or dropping the
-//! collection itself does.
+//! collection itself does. Builds report their progress to [`crate::index_builds`], which
+//! `GET .../indexes/{name}/build` reads (a build can also run in the background).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn::geo::index::{
@@ -22,18 +23,19 @@ use cairn::vector::{
 use cairn::{Database, IndexInfo, IndexKind, IndexSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api_error::ApiError;
 use crate::auth::credentials::Credentials;
 use crate::auth::Need;
 use crate::body::JsonBody;
 use crate::collection_name::CollectionName;
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::index_builds::{BuildStatus, Progress};
 use crate::openapi::{ErrorResponses, FieldPathSchema};
 use crate::replication::gate::WriteLevel;
 use crate::replication::{self, WriteCommand};
-use crate::state::SharedState;
+use crate::state::{blocking, AppState, SharedState};
 
 /// How an index organises its entries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -360,18 +362,37 @@ pub async fn list(
     Ok(Json(IndexList { indexes }))
 }
 
+/// Query of `POST .../indexes`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIndexQuery {
+    /// Answer at once (202, with the build's status and a `Location` to poll) and build in the
+    /// background, instead of answering when the index is ready. On a cluster the answer
+    /// always waits for the build.
+    #[serde(default)]
+    pub background: Option<bool>,
+}
+
 /// Creates an index and builds it from the documents already there, online (the collection
-/// stays readable and writable); answers when it is ready. A unique index over duplicate
-/// values fails with 409 `unique_violation` and leaves no index behind.
+/// stays readable and writable); answers when it is ready, or at once with
+/// `?background=true`. Either way `GET .../indexes/{name}/build` reports how far the build
+/// got. A unique index over duplicate values fails with 409 `unique_violation` (in the
+/// background: the build's `error`) and leaves no index behind.
 #[utoipa::path(post, operation_id = "create_index", path = "/v1/collections/{collection}/indexes", tag = "indexes",
-    params(CollectionName),
+    params(CollectionName, CreateIndexQuery),
     request_body = CreateIndex,
-    responses((status = 201, description = "Built and ready", body = IndexDescription), ErrorResponses))]
+    responses((status = 201, description = "Built and ready", body = IndexDescription),
+              (status = 202, description = "Building in the background; poll the `Location`",
+               body = BuildStatus,
+               headers(("Location" = String, description = "The build's status route"))),
+              ErrorResponses))]
 pub async fn create(
     State(state): State<SharedState>,
     credentials: Credentials,
     CollectionName(collection): CollectionName,
     WriteLevel(level): WriteLevel,
+    ApiQuery(query): ApiQuery<CreateIndexQuery>,
     JsonBody(request): JsonBody<CreateIndex>,
 ) -> Result<Response, ApiError> {
     let planned = index_spec(&request)?;
@@ -388,12 +409,90 @@ pub async fn create(
         })
         .await;
     }
-    let info = state
+    let name = planned.name().to_string();
+    // The caller's access, the name and the registration first (a taken name answers 409
+    // now, even in the background); the build runs after.
+    let registry = state.clone();
+    let (target, index) = (collection.clone(), name.clone());
+    let started = state
         .run(credentials, need, move |db, _| {
-            create_planned(db, &collection, &planned)
+            ensure_absent(db, &target, &index)?;
+            let total = db.read()?.document_count(&target)?;
+            registry.index_builds.start(&target, &index, total)
         })
         .await?;
+    let builder = state.clone();
+    let build = move || build_tracked(&builder, &collection, &planned);
+    if query.background.unwrap_or(false) {
+        // Detached: the build outlives this request; its record says how it ends.
+        std::mem::drop(tokio::task::spawn_blocking(build));
+        let location = format!(
+            "/v1/collections/{}/indexes/{}/build",
+            started.collection, started.index
+        );
+        return Ok((
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, location)],
+            Json(started),
+        )
+            .into_response());
+    }
+    let info = blocking(build).await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+/// How far the build of an index got: while building (documents scanned of the total,
+/// entries written), and after it ended (ready, or failed with the error). Builds this server
+/// ran since it started; the last 256 finished ones are kept. Needs read access.
+#[utoipa::path(get, operation_id = "index_build_status", path = "/v1/collections/{collection}/indexes/{name}/build", tag = "indexes",
+    params(CollectionName,
+           ("name" = String, Path, description = "Index name", pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")),
+    responses((status = 200, description = "The build's status", body = BuildStatus), ErrorResponses))]
+pub async fn build_status(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    CollectionName(collection): CollectionName,
+    ApiPath(path): ApiPath<IndexPath>,
+) -> Result<Json<BuildStatus>, ApiError> {
+    let registry = state.clone();
+    let status = state
+        .read(credentials, Need::read(&collection), move |_, _| {
+            registry
+                .index_builds
+                .status(&collection, &path.name)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "build_not_found",
+                        format!(
+                            "this server has no record of a build of index `{}` of `{collection}` \
+                             (it keeps builds since it started, the last 256 finished ones)",
+                            path.name
+                        ),
+                    )
+                    .with_details(json!({ "collection": collection, "index": path.name }))
+                })
+        })
+        .await?;
+    Ok(Json(status))
+}
+
+/// Builds a registered index, reporting progress to the registry and recording how it ended.
+fn build_tracked(
+    state: &AppState,
+    collection: &str,
+    planned: &Planned,
+) -> Result<IndexDescription, ApiError> {
+    let name = planned.name();
+    state.index_builds.track(
+        collection,
+        name,
+        |info: &IndexDescription| info.entries,
+        |progress| {
+            build_planned(&state.db, collection, planned, progress)
+                .and_then(|()| describe(&state.db, collection, name))
+        },
+    )
 }
 
 /// Drops an index and its entries.
@@ -569,25 +668,23 @@ fn text_spec(request: &CreateIndex) -> Result<TextSpec, ApiError> {
 }
 
 /// Creates the index a `POST .../indexes` body describes and builds it from the documents
-/// already there; what the route runs, and what in-process clients (the Python package's
-/// embedded mode) call so both answer alike. 409 `index_exists` if the name is taken.
+/// already there; what a replicated create runs, and what in-process clients (the Python
+/// package's embedded mode) call so both answer alike. 409 `index_exists` if the name is
+/// taken.
 pub fn create_index_in(
     db: &Database,
     collection: &str,
     request: &CreateIndex,
 ) -> Result<IndexDescription, ApiError> {
-    create_planned(db, collection, &index_spec(request)?)
+    let planned = index_spec(request)?;
+    ensure_absent(db, collection, planned.name())?;
+    build_planned(db, collection, &planned, &mut |_| {})?;
+    describe(db, collection, planned.name())
 }
 
-/// Builds a parsed index definition (see [`create_index_in`]).
-fn create_planned(
-    db: &Database,
-    collection: &str,
-    planned: &Planned,
-) -> Result<IndexDescription, ApiError> {
-    let collection = collection.to_string();
-    let name = planned.name().to_string();
-    if all_indexes(db, &collection)?
+/// 409 `index_exists` when `collection` has an index `name` of any kind.
+fn ensure_absent(db: &Database, collection: &str, name: &str) -> Result<(), ApiError> {
+    if all_indexes(db, collection)?
         .iter()
         .any(|info| info.name == name)
     {
@@ -598,28 +695,62 @@ fn create_planned(
         )
         .with_details(json!({ "collection": collection, "index": name })));
     }
+    Ok(())
+}
+
+/// Builds a parsed index definition, passing each builder's progress reports on.
+fn build_planned(
+    db: &Database,
+    collection: &str,
+    planned: &Planned,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), ApiError> {
     match planned {
         Planned::Secondary(spec) => {
-            cairn::create_index(db, &collection, spec, &mut |_| {})?;
+            cairn::create_index(db, collection, spec, &mut |p| {
+                progress(Progress {
+                    scanned: p.scanned,
+                    total: Some(p.total),
+                    written: p.written,
+                })
+            })?;
         }
         Planned::Spatial(spec) => {
-            create_spatial_index(db, &collection, spec)?;
+            // The spatial builder reports no progress: the record jumps to the end.
+            create_spatial_index(db, collection, spec)?;
         }
         Planned::Vector(spec) => {
-            create_vector_index(db, &collection, spec, &mut |_| {})?;
+            create_vector_index(db, collection, spec, &mut |vectors| {
+                progress(Progress {
+                    scanned: vectors,
+                    total: None,
+                    written: vectors,
+                })
+            })?;
         }
         Planned::Text(spec) => {
-            create_text_index(db, &collection, spec, &mut |_| {})?;
+            create_text_index(db, collection, spec, &mut |p| {
+                progress(Progress {
+                    scanned: p.scanned,
+                    total: Some(p.total),
+                    written: 0,
+                })
+            })?;
         }
     }
-    all_indexes(db, &collection)?
+    Ok(())
+}
+
+/// The listing of index `name` just built.
+fn describe(db: &Database, collection: &str, name: &str) -> Result<IndexDescription, ApiError> {
+    all_indexes(db, collection)?
         .into_iter()
         .find(|info| info.name == name)
         // Dropped by a concurrent request between the build and this listing.
         .ok_or_else(|| {
             ApiError::from(cairn::index::IndexError::UnknownIndex {
-                collection: collection.clone(),
-                name,
+                collection: collection.to_string(),
+                name: name.to_string(),
             })
         })
 }

@@ -128,6 +128,7 @@ fn api_routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(collections::list, collections::create))
         .routes(routes!(collections::drop))
+        .routes(routes!(collections::rename))
         .routes(routes!(documents::insert))
         .routes(routes!(
             documents::get,
@@ -146,6 +147,7 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(queries::aggregate))
         .routes(routes!(indexes::list, indexes::create))
         .routes(routes!(indexes::drop))
+        .routes(routes!(indexes::build_status))
         .routes(routes!(transactions::execute))
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::revoke_current))
@@ -164,6 +166,7 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(graph::traverse))
         .routes(routes!(graph::path))
         .routes(routes!(series::create))
+        .routes(routes!(series::describe))
         .routes(routes!(series::append))
         .routes(routes!(series::range))
         .routes(routes!(series::downsample))
@@ -209,7 +212,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 72);
+        assert_eq!(ids.len(), 75);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 

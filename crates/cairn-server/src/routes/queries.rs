@@ -26,6 +26,7 @@ use crate::openapi::{
 use crate::response::{capped_json, JsonBytes};
 use crate::routes::stats;
 use crate::state::SharedState;
+use cairn::query::find::{count_observed, distinct_observed, Observed};
 use cairn::query::statistics::Observation;
 
 /// Body of a query (and of `explain`); every field is optional.
@@ -230,6 +231,7 @@ pub async fn query(
                     keys_examined: page.stats.keys_examined,
                     docs_examined: page.stats.docs_examined,
                     returned: page.documents.len() as u64,
+                    matched: None,
                     plan: Some(&page.plan),
                 },
             );
@@ -269,16 +271,58 @@ pub async fn count(
     CollectionName(collection): CollectionName,
     OptionalJsonBody(request): OptionalJsonBody<CountRequest>,
 ) -> Result<Json<CountResponse>, ApiError> {
+    let shape = request.filter.as_ref().map(|f| f.0.clone());
     let filter = parse_filter(request.filter)?;
     let as_of = request.as_of.as_deref().map(parse_as_of).transpose()?;
     let need = Need::read(&collection);
+    let recorder = state.clone();
     let count = state
-        .scan(credentials, need, move |db, _| match as_of {
-            Some(as_of) => Ok(cairn::count_as_of(db, &collection, &filter, as_of)?),
-            None => Ok(cairn::count(db, &collection, &filter)?),
+        .scan(credentials, need, move |db, _| {
+            let started = Instant::now();
+            let (count, observed) = match as_of {
+                Some(as_of) => (cairn::count_as_of(db, &collection, &filter, as_of)?, None),
+                None => {
+                    let (count, observed) = count_observed(db, &collection, &filter)?;
+                    (count, Some(observed))
+                }
+            };
+            let observation = observe(&collection, "count", shape.as_ref(), observed.as_ref());
+            stats::note(
+                &recorder,
+                &Observation {
+                    elapsed: started.elapsed(),
+                    returned: count,
+                    ..observation
+                },
+            );
+            Ok(count)
         })
         .await?;
     Ok(Json(CountResponse { count }))
+}
+
+/// What the statistics learn of a `count`, `distinct` or pipeline run: the shape, and what
+/// its read examined and under which plan (`None`: an as-of read, which reports neither).
+/// The caller fills in the time and what was returned.
+fn observe<'a>(
+    collection: &'a str,
+    operation: &'static str,
+    filter: Option<&'a Value>,
+    observed: Option<&'a Observed>,
+) -> Observation<'a> {
+    Observation {
+        collection,
+        operation,
+        filter,
+        sort: None,
+        stages: &[],
+        elapsed: Duration::ZERO,
+        keys_examined: observed.map_or(0, |o| o.stats.keys_examined),
+        docs_examined: observed.map_or(0, |o| o.stats.docs_examined),
+        returned: 0,
+        matched: observed.map(|o| o.stats.matched),
+        plan: observed.map(|o| o.plan.as_str()),
+    }
 }
 
 /// The distinct values of a field among the documents matching a filter.
@@ -292,17 +336,35 @@ pub async fn distinct(
     CollectionName(collection): CollectionName,
     JsonBody(request): JsonBody<DistinctRequest>,
 ) -> Result<JsonBytes, ApiError> {
+    let shape = request.filter.as_ref().map(|f| f.0.clone());
     let filter = parse_filter(request.filter)?;
     let as_of = request.as_of.as_deref().map(parse_as_of).transpose()?;
     let field = request.field;
     let need = Need::read(&collection);
     let max_bytes = state.limits.max_response_bytes;
+    let recorder = state.clone();
     state
         .scan(credentials, need, move |db, _| {
-            let values = match as_of {
-                Some(as_of) => cairn::distinct_as_of(db, &collection, &field, &filter, as_of)?,
-                None => cairn::distinct(db, &collection, &field, &filter)?,
+            let started = Instant::now();
+            let (values, observed) = match as_of {
+                Some(as_of) => (
+                    cairn::distinct_as_of(db, &collection, &field, &filter, as_of)?,
+                    None,
+                ),
+                None => {
+                    let (values, observed) = distinct_observed(db, &collection, &field, &filter)?;
+                    (values, Some(observed))
+                }
             };
+            let observation = observe(&collection, "distinct", shape.as_ref(), observed.as_ref());
+            stats::note(
+                &recorder,
+                &Observation {
+                    elapsed: started.elapsed(),
+                    returned: values.len() as u64,
+                    ..observation
+                },
+            );
             capped_json(&DistinctResponse { values }, max_bytes)
         })
         .await
@@ -348,6 +410,7 @@ pub async fn explain(
                     keys_examined: explained.executed.keys_examined,
                     docs_examined: explained.executed.docs_examined,
                     returned: explained.returned,
+                    matched: None,
                     plan: Some(&explained.chosen.description),
                 },
             );
@@ -414,23 +477,24 @@ pub async fn aggregate(
     state
         .scan(credentials, Need::Collections(reads), move |db, _| {
             let started = Instant::now();
-            let documents = pipeline
+            let (documents, observed) = pipeline
                 .time_budget(time_left(deadline))
-                .run(db, &collection)?;
-            // The pipeline reports no examined counts: its shape records time and output.
+                .run_observed(db, &collection)?;
+            // Examined and matched count the source collection's read (leading `$match`es
+            // answered with indexes), not what `$lookup`s read elsewhere.
+            let observation = observe(
+                &collection,
+                "aggregate",
+                first_match.as_ref(),
+                Some(&observed),
+            );
             stats::note(
                 &recorder,
                 &Observation {
-                    collection: &collection,
-                    operation: "aggregate",
-                    filter: first_match.as_ref(),
-                    sort: None,
                     stages: &stages,
                     elapsed: started.elapsed(),
-                    keys_examined: 0,
-                    docs_examined: 0,
                     returned: documents.len() as u64,
-                    plan: None,
+                    ..observation
                 },
             );
             capped_json(&AggregateResponse { documents }, max_bytes)

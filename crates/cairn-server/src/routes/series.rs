@@ -367,6 +367,27 @@ pub async fn create(
         .await
 }
 
+/// A time-series collection's options: its time and meta fields, chunk span and retention
+/// (needs read access; 400 `not_timeseries_collection` for a collection of documents). Times
+/// are integers in the collection's unit: a time field written as `$date` is kept in
+/// microseconds since the Unix epoch.
+#[utoipa::path(get, operation_id = "get_series_collection", path = "/v1/series/{collection}", tag = "series",
+    params(CollectionName),
+    responses((status = 200, description = "The options", body = SeriesCollectionInfo), ErrorResponses))]
+pub async fn describe(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    CollectionName(collection): CollectionName,
+) -> Result<Json<SeriesCollectionInfo>, ApiError> {
+    let described = state
+        .read(credentials, Need::read(&collection), move |db, _| {
+            let options = timeseries::options(&mut db.read()?, &collection)?;
+            Ok(info(collection, &options))
+        })
+        .await?;
+    Ok(Json(described))
+}
+
 /// Appends points (any order; a point at a time its series holds replaces it), atomically.
 #[utoipa::path(post, operation_id = "append_points", path = "/v1/series/{collection}/points", tag = "series",
     params(CollectionName), request_body = AppendRequest,

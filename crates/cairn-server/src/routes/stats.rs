@@ -41,7 +41,7 @@ pub fn note(state: &AppState, observation: &Observation<'_>) {
 pub struct ShapeView {
     /// The collection.
     pub collection: String,
-    /// `find`, `explain` or `aggregate`.
+    /// `find`, `explain`, `count`, `distinct` or `aggregate`.
     pub operation: String,
     /// The filter with its constants replaced by `?` (for `aggregate`, its leading `$match`).
     pub filter: String,
@@ -59,13 +59,18 @@ pub struct ShapeView {
     pub p99_ms: f64,
     /// Index entries and primary keys read, all runs.
     pub keys_examined: u64,
-    /// Documents examined, all runs (0 for `aggregate`, which does not count them).
+    /// Documents examined, all runs (for `aggregate`, in the source collection; 0 for
+    /// `as_of` counts and distincts, which do not count them).
     pub docs_examined: u64,
-    /// Documents returned, all runs.
+    /// Documents returned, all runs (`count`: documents counted; `distinct`: values;
+    /// `aggregate`: the last stage's output).
     pub returned: u64,
+    /// Documents the filter matched, all runs (what `missing_index` weighs against
+    /// `docs_examined`; equal to `returned` for `find` and `explain`).
+    pub matched: u64,
     /// The last run's plan.
     pub last_plan: String,
-    /// Runs read at least ten times the documents they return, at least 100 per run, with a
+    /// Runs read at least ten times the documents they match, at least 100 per run, with a
     /// full scan: an index on the filtered fields would likely help.
     pub missing_index: bool,
 }
@@ -128,6 +133,7 @@ fn shape_view(shape: ShapeSummary) -> ShapeView {
         keys_examined: shape.keys_examined,
         docs_examined: shape.docs_examined,
         returned: shape.returned,
+        matched: shape.matched,
         last_plan: shape.last_plan,
         missing_index: shape.missing_index,
     }

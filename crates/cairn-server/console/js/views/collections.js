@@ -1,8 +1,12 @@
-// The collections the user may read, with documents and bytes; create and drop (confirmed).
+// The collections the user may read, with documents and bytes; create, rename (the new name
+// asked in a dialog, which is the confirmation) and drop (confirmed).
 
 import { call, seg } from "../api.js";
-import { h, replace, toast, confirmAction, errorBox, bytes } from "../dom.js";
+import { h, replace, toast, confirmAction, promptAction, errorBox, bytes } from "../dom.js";
 import { canWrite, canCreateCollections } from "../session.js";
+
+/** The rule of collection names, as the server checks it. */
+const NAME_PATTERN = "[A-Za-z_][A-Za-z0-9_\\-]{0,127}";
 
 /** Renders the list into `main`. */
 export async function render(main) {
@@ -15,7 +19,7 @@ export async function render(main) {
 function createForm(problem, reload) {
   if (!canCreateCollections()) return null;
   const name = h("input#new-collection", {
-    name: "name", required: true, pattern: "[A-Za-z_][A-Za-z0-9_\\-]{0,127}",
+    name: "name", required: true, pattern: NAME_PATTERN,
     placeholder: "name", "aria-label": "New collection name",
   });
   return h("form.inline", {
@@ -60,12 +64,30 @@ async function load(list, problem) {
         },
       }, "Drop")
       : null;
+    const rename = canWrite(c.name)
+      ? h("button", {
+        "aria-label": `Rename ${c.name}`,
+        onclick: async () => {
+          const to = await promptAction(`Rename collection “${c.name}” to`, "Rename",
+            { value: c.name, pattern: NAME_PATTERN });
+          if (to === null || to === c.name) return;
+          try {
+            await call("POST", `/v1/collections/${seg(c.name)}/rename`, { to });
+            toast(`Renamed ${c.name} to ${to}`);
+            replace(problem);
+            await load(list, problem);
+          } catch (error) {
+            replace(problem, errorBox(error));
+          }
+        },
+      }, "Rename")
+      : null;
     return h("tr", {},
       h("td", {}, h("a", { href }, c.name)),
       h("td.num", {}, c.documents ?? "–"),
       h("td.num", {}, bytes(c.bytes)),
       h("td", {}, c.created_at),
-      h("td", {}, drop));
+      h("td.actions", {}, rename, " ", drop));
   });
   replace(list, h("table.grid", {},
     h("thead", {}, h("tr", {}, ["Name", "Documents", "Size", "Created", ""].map((t) => h("th", {}, t)))),

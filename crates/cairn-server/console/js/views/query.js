@@ -1,16 +1,40 @@
 // The query editor: filter, sort, projection and limit as JSON (syntax errors marked before
 // anything is sent), or an aggregation pipeline; results as a table or JSON; explain drawn as
-// a plan; a history of what ran in this session (kept in memory, like the token).
+// a plan; a history of what ran, kept in the browser's local storage per user so it survives a
+// reload (the queries only: the token stays in memory and a reload asks to log in again).
 
 import { call, seg } from "../api.js";
 import { h, replace, errorBox } from "../dom.js";
+import { currentUser } from "../session.js";
 import { jsonEditor, jsonTree, columnsOf, cellText, pretty } from "../json.js";
 import { drawExplain } from "./explain.js";
 
-/** Queries remembered per session (newest first). */
+/** Queries remembered per user (newest first), across collections. */
 const HISTORY_SIZE = 50;
-const history = [];
 const lastFilter = new Map();
+
+/** The local-storage key of the user's history: one list per user name on this server. */
+function historyKey() {
+  return `cairn.console.history.${currentUser()?.name ?? "anonymous"}`;
+}
+
+/** The user's history; an unreadable or absent one is empty (storage may be off). */
+function loadHistory() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(historyKey()) ?? "[]");
+    return Array.isArray(saved) ? saved.filter((e) => e && typeof e.text === "string" && e.body && typeof e.body === "object") : [];
+  } catch {
+    return [];
+  }
+}
+
+function saveHistory(history) {
+  try {
+    localStorage.setItem(historyKey(), JSON.stringify(history));
+  } catch {
+    // Storage full or disabled: the history stays for this page only.
+  }
+}
 
 /** The filter last run on `collection` in this session (the 3D view starts from it). */
 export function currentFilter(collection) {
@@ -98,17 +122,27 @@ function findBody(filter, sort, projection, limit) {
 
 function remember(collection, kind, body, recent, load) {
   const text = JSON.stringify(body);
+  const history = loadHistory();
   const same = history.findIndex((e) => e.collection === collection && e.kind === kind && e.text === text);
   if (same >= 0) history.splice(same, 1);
   history.unshift({ collection, kind, body, text });
   history.length = Math.min(history.length, HISTORY_SIZE);
+  saveHistory(history);
   showHistory(collection, recent, load);
 }
 
 function showHistory(collection, recent, load) {
-  const mine = history.filter((e) => e.collection === collection);
-  replace(recent, mine.length ? h("ol", {}, mine.map((entry) => h("li", {},
-    h("button.link", { onclick: () => load(entry) }, `${entry.kind} ${entry.text}`)))) : h("p.empty", {}, "Nothing run yet."));
+  const mine = loadHistory().filter((e) => e.collection === collection);
+  const clear = h("button#clear-history", {
+    onclick: () => {
+      saveHistory(loadHistory().filter((e) => e.collection !== collection));
+      showHistory(collection, recent, load);
+    },
+  }, "Clear history");
+  replace(recent, mine.length
+    ? [h("ol#query-history", {}, mine.map((entry) => h("li", {},
+      h("button.link", { onclick: () => load(entry) }, `${entry.kind} ${entry.text}`)))), clear]
+    : h("p.empty", {}, "Nothing run yet."));
 }
 
 /** Results as a table (columns = fields found) or as JSON. */
