@@ -179,3 +179,67 @@ fn edge_collections_traversals_and_paths_over_http() {
         .post("/v1/graph/edge-collections", r#"{"name": "more"}"#)
         .assert_error(403, "forbidden");
 }
+
+#[test]
+fn entity_properties_are_read_and_set_by_entity_and_name() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let server = Server::start(dir.path(), &[]);
+    let http = server.root();
+    assert_eq!(
+        http.post("/v1/collections", r#"{"name": "patients"}"#)
+            .status,
+        201
+    );
+    let reply = http.post(
+        "/v1/collections/patients/documents",
+        &json!({"_id": 7, "name": "Ada", "vitals": {"pulse": 60}}).to_string(),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let base = "/v1/collections/patients/documents/7/properties";
+
+    let read = http.get(&format!("{base}/name"));
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(read.json(), json!({"name": "name", "value": "Ada"}));
+    let nested = http.get(&format!("{base}/vitals.pulse"));
+    assert_eq!(nested.json(), json!({"name": "vitals.pulse", "value": 60}));
+
+    // A write sets that field only and answers the entity as stored.
+    let set = http.put(&format!("{base}/vitals.pulse"), r#"{"value": 72}"#);
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(
+        set.json()["document"],
+        json!({"_id": 7, "name": "Ada", "vitals": {"pulse": 72}})
+    );
+    let added = http.put(&format!("{base}/ward"), r#"{"value": "North"}"#);
+    assert_eq!(added.status, 200, "{}", added.text);
+    assert_eq!(
+        http.get(&format!("{base}/ward")).json()["value"],
+        json!("North")
+    );
+
+    // Missing entity, missing property, the key, and a malformed body each say what.
+    assert_eq!(
+        http.get("/v1/collections/patients/documents/8/properties/name")
+            .error_code(),
+        "document_not_found"
+    );
+    assert_eq!(
+        http.get(&format!("{base}/height")).error_code(),
+        "property_not_found"
+    );
+    assert_eq!(
+        http.put(&format!("{base}/_id"), r#"{"value": 9}"#)
+            .error_code(),
+        "invalid_property"
+    );
+    let bad = http.put(&format!("{base}/ward"), r#"{"val": 1}"#);
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(
+        http.put(
+            "/v1/collections/patients/documents/8/properties/name",
+            r#"{"value": 1}"#
+        )
+        .error_code(),
+        "document_not_found"
+    );
+}

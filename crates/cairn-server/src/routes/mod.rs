@@ -20,6 +20,7 @@ pub mod indexes;
 pub mod inference;
 pub mod invariants;
 pub mod migrations;
+pub mod properties;
 pub mod queries;
 pub mod schemas;
 pub mod series;
@@ -137,6 +138,7 @@ fn api_routes() -> OpenApiRouter<SharedState> {
             documents::delete
         ))
         .routes(routes!(documents::compare_and_swap))
+        .routes(routes!(properties::get, properties::put))
         .routes(routes!(documents::batch))
         .routes(routes!(bulk::update_many))
         .routes(routes!(bulk::delete_many))
@@ -212,7 +214,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 75);
+        assert_eq!(ids.len(), 77);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 
