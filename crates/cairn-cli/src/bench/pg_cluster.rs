@@ -1,6 +1,7 @@
 //! A throwaway PostgreSQL 15 cluster for benchmarks that compare with PostgreSQL: created with
 //! `initdb` in a folder of the benchmark, started with `pg_ctl`, listening on a Unix socket in
-//! that folder only (no TCP port), stopped when dropped. PostgreSQL refuses to run as root, so
+//! that folder only (or, for benchmarks that compare wire protocols, also on a free loopback TCP
+//! port), stopped when dropped. PostgreSQL refuses to run as root, so
 //! under root the programs run as the `postgres` user (`runuser`).
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ fn is_root() -> bool {
 pub struct PgCluster {
     data: PathBuf,
     socket: PathBuf,
+    /// The loopback TCP port, when the cluster listens on one.
+    port: Option<u16>,
     as_postgres_user: bool,
 }
 
@@ -41,12 +44,27 @@ impl PgCluster {
     /// Creates a cluster in `dir/data` (default settings but for `shared_buffers` and the
     /// socket) and starts it.
     pub fn create(dir: &Path) -> anyhow::Result<PgCluster> {
+        PgCluster::create_with(dir, None)
+    }
+
+    /// [`PgCluster::create`], also listening on a free loopback TCP port: clients then connect
+    /// over TCP, as they do to Cairn's SQL port.
+    pub fn create_on_tcp(dir: &Path) -> anyhow::Result<PgCluster> {
+        // Bound and released: PostgreSQL binds it right after.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        PgCluster::create_with(dir, Some(port))
+    }
+
+    fn create_with(dir: &Path, port: Option<u16>) -> anyhow::Result<PgCluster> {
         std::fs::create_dir_all(dir)?;
         let dir = dir.canonicalize()?;
         let as_postgres_user = is_root();
         let cluster = PgCluster {
             data: dir.join("data"),
             socket: dir.clone(),
+            port,
             as_postgres_user,
         };
         if as_postgres_user {
@@ -69,10 +87,13 @@ impl PgCluster {
 
     /// A new connection as the superuser to database `postgres`.
     pub fn connect(&self) -> anyhow::Result<Client> {
-        let conninfo = format!(
-            "host={} user=postgres dbname=postgres",
-            self.socket.display()
-        );
+        let conninfo = match self.port {
+            Some(port) => format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
+            None => format!(
+                "host={} user=postgres dbname=postgres",
+                self.socket.display()
+            ),
+        };
         Client::connect(&conninfo, NoTls).context("connecting to PostgreSQL")
     }
 
@@ -103,8 +124,12 @@ impl PgCluster {
 
     /// Starts the server (waiting until it accepts connections).
     pub fn start(&self) -> anyhow::Result<()> {
+        let listen = match self.port {
+            Some(port) => format!("-c listen_addresses=127.0.0.1 -p {port}"),
+            None => "-c listen_addresses=''".to_string(),
+        };
         let options = format!(
-            "-c listen_addresses='' -k {} -c shared_buffers=1GB -c fsync=on -c synchronous_commit=on",
+            "{listen} -k {} -c shared_buffers=1GB -c fsync=on -c synchronous_commit=on",
             self.socket.display()
         );
         let log = self.socket.join("postgres.log");

@@ -260,7 +260,7 @@ pub fn run(args: &SqlArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     systems.push(Box::new(CairnSide::create(&dir.join("cairn"), &data)?));
     load("Cairn", started);
-    match postgres_side::unavailable() {
+    match crate::bench::pg_cluster::unavailable() {
         Some(why) => println!("PostgreSQL skipped: {why}"),
         None => {
             let started = Instant::now();

@@ -268,11 +268,25 @@ pub async fn patch(
     JsonBody(JsonExpression(patch_value)): JsonBody<JsonExpression>,
 ) -> Result<Response, ApiError> {
     let (collection, id) = path.resolve()?;
+    patch_document(&state, credentials, collection, id, level, patch_value).await
+}
+
+/// Applies `patch_value` (update operators) to one document and answers the document as
+/// stored: on a cluster through the replicated `Patch` command, else in one transaction. The
+/// one write path of `PATCH` and of a property write (`routes::properties`).
+pub async fn patch_document(
+    state: &SharedState,
+    credentials: Credentials,
+    collection: String,
+    id: DocId,
+    level: crate::replication::Consistency,
+    patch_value: Value,
+) -> Result<Response, ApiError> {
     let patch = Patch::from_value(&patch_value)?;
     let limit = state.limits.max_document_bytes;
     let need = Need::write(&collection);
     if let Some(cluster) = state.cluster.clone() {
-        return replication::propose(&state, cluster, credentials, need, level, false, || {
+        return replication::propose(state, cluster, credentials, need, level, false, || {
             Ok(WriteCommand::Patch {
                 collection,
                 id: WriteCommand::id_text(&id),

@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cairn::{FieldPath, Object, Patch, Value};
+use cairn::{FieldPath, Object, Value};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -19,10 +19,8 @@ use crate::collection_name::{self, CollectionName};
 use crate::extract::{parse_doc_id, ApiPath};
 use crate::openapi::ErrorResponses;
 use crate::replication::gate::WriteLevel;
-use crate::replication::{self, WriteCommand};
-use crate::routes::documents::{not_found, Updated};
+use crate::routes::documents::{not_found, patch_document, Updated};
 use crate::state::SharedState;
-use crate::transact::{self, guard_size};
 
 /// Path of a property route.
 #[derive(Debug, Deserialize)]
@@ -121,28 +119,5 @@ pub async fn put(
     let mut patch_value = Object::new();
     patch_value.insert("$set", Value::Object(set));
     let patch_value = Value::Object(patch_value);
-    let patch = Patch::from_value(&patch_value)?;
-    let limit = state.limits.max_document_bytes;
-    let need = Need::write(&collection);
-    if let Some(cluster) = state.cluster.clone() {
-        return replication::propose(&state, cluster, credentials, need, level, false, || {
-            Ok(WriteCommand::Patch {
-                collection,
-                id: WriteCommand::id_text(&id),
-                patch: WriteCommand::fixed_patch(&patch_value)?,
-                limit,
-            })
-        })
-        .await;
-    }
-    let (document, seq) = state
-        .run(credentials, need, move |db, _| {
-            transact::run(db, |txn| {
-                let doc = txn.update(&collection, &id, &patch)?;
-                guard_size(&doc, limit)?;
-                Ok(doc)
-            })
-        })
-        .await?;
-    Ok(Json(Updated { document, seq }).into_response())
+    patch_document(&state, credentials, collection, id, level, patch_value).await
 }
