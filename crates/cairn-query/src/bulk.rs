@@ -118,14 +118,7 @@ pub fn update_many_in(
     options: &BulkOptions,
 ) -> Result<(u64, u64)> {
     if let Some(source) = crate::access::source(txn, collection)? {
-        return Err(QueryError::invalid(
-            "collection",
-            format!(
-                "`{collection}` keeps its documents as {}, which a bulk update does not \
-                 rewrite; delete and write them again through the model's own API",
-                source.describe()
-            ),
-        ));
+        return update_source(txn, collection, source.as_ref(), filter, patch, options);
     }
     let keys = matching_keys(txn, collection, filter, options)?;
     let mut changed = 0u64;
@@ -153,6 +146,54 @@ pub fn update_many_in(
         changed += 1;
     }
     Ok((keys.len() as u64, changed))
+}
+
+/// [`update_many_in`] on a collection whose documents a model keeps (time-series points): the
+/// matches are read with their keys, patched, and handed back to the source to replace.
+fn update_source(
+    txn: &mut Transaction,
+    collection: &str,
+    source: &dyn crate::access::DocumentSource,
+    filter: &Filter,
+    patch: &Patch,
+    options: &BulkOptions,
+) -> Result<(u64, u64)> {
+    txn.collection_meta(collection)?;
+    let max = options.max_documents.min(MAX_BULK_DOCUMENTS);
+    let mut matched: Vec<(Vec<u8>, Value)> = Vec::new();
+    for_each_match(
+        txn,
+        collection,
+        filter,
+        options.time_budget,
+        &mut |key, doc| {
+            if matched.len() >= max {
+                return Err(QueryError::TooLarge {
+                    what: "documents matched by one bulk update or delete",
+                    limit: max as u64,
+                    hint: "narrow the filter, or split the work into several calls by time range",
+                });
+            }
+            matched.push((key.to_vec(), doc));
+            Ok(true)
+        },
+    )?;
+    let (mut keys, mut documents) = (Vec::new(), Vec::new());
+    let mut old_bytes = Vec::new();
+    let mut new_bytes = Vec::new();
+    for (key, old) in &matched {
+        let mut new = old.clone();
+        patch.apply(&mut new).map_err(EngineError::from)?;
+        if same_encoding(old, &new, &mut old_bytes, &mut new_bytes)? {
+            continue;
+        }
+        keys.push(key.clone());
+        documents.push(new);
+    }
+    if !keys.is_empty() {
+        source.rewrite(txn, &keys, &documents)?;
+    }
+    Ok((matched.len() as u64, keys.len() as u64))
 }
 
 /// The work of [`delete_many`] inside a caller's transaction; returns `(matched, deleted)`.

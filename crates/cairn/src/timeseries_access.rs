@@ -1,7 +1,9 @@
 //! Time-series collections for the query language: a time-series collection's points, each
 //! as the document `{time_field: t, meta_field: series, ...values}`, are the collection's
-//! documents for `find`, `count`, `distinct`, `explain`, pipelines and `delete_many` (which
-//! deletes the matching points; `update_many` is refused: rewrite points by appending).
+//! documents for `find`, `count`, `distinct`, `explain`, pipelines, `delete_many` (which
+//! deletes the matching points) and `update_many` (which deletes each matching point and
+//! appends its patched form: a patch may change values, the time — the point moves — or the
+//! series; like any append, a point written at a time its series already holds replaces it).
 //! The source reads them from the chunks, leaving out whole series and chunks the filter's
 //! top-level conditions exclude:
 //! * conditions on the meta field (or a path inside it) are tested on each series' key once,
@@ -135,6 +137,12 @@ impl DocumentSource for PointSource {
 
     fn delete(&self, txn: &mut Transaction, keys: &[Vec<u8>]) -> Result<u64> {
         cairn_timeseries::delete_points(txn, &self.collection, keys).map_err(query_error)
+    }
+
+    fn rewrite(&self, txn: &mut Transaction, keys: &[Vec<u8>], documents: &[Value]) -> Result<()> {
+        // All deletes first: a patched point may land on the time of another matched point.
+        cairn_timeseries::delete_points(txn, &self.collection, keys).map_err(query_error)?;
+        cairn_timeseries::insert_documents(txn, &self.collection, documents).map_err(query_error)
     }
 }
 

@@ -157,6 +157,16 @@ pub trait DocumentSource: Send + Sync {
             format!("{} cannot be deleted from by a filter", self.describe()),
         ))
     }
+    /// Replaces the documents with these keys (as [`DocumentSource::scan`] gave them) by
+    /// `documents` in `txn`: what `update_many` does on such a collection (each document is its
+    /// patched form). The default refuses: a source need not be writable.
+    fn rewrite(&self, txn: &mut Transaction, keys: &[Vec<u8>], documents: &[Value]) -> Result<()> {
+        let _ = (txn, keys, documents);
+        Err(crate::QueryError::invalid(
+            "collection",
+            format!("{} cannot be updated by a filter", self.describe()),
+        ))
+    }
 }
 
 /// One index as the planner and executor see it.
