@@ -297,6 +297,12 @@ impl SqlSession {
             return Err(SqlError::TransactionAborted);
         }
         self.sync_sources()?;
+        let mut statement = statement;
+        if let DfStatement::Statement(inner) = &mut statement {
+            if let Statement::Insert(insert) = inner.as_mut() {
+                crate::functions::vector_literal::rewrite(&self.ctx, insert).await?;
+            }
+        }
         let kind = kind_of(&statement);
         let plan = self
             .ctx

@@ -8,6 +8,7 @@
 //!   that match a full-text query, best BM25 score first, with the score.
 //! * [`as_of`]: the table function `as_of(table, point)`: a table's rows as they were right
 //!   after a commit or at a time, rebuilt from the change log.
+//! * [`vector_literal`]: pgvector's text form `'[1, 2, 3]'` inserted into a vector column.
 //! * [`index`]: `CREATE INDEX … USING hnsw | gist | gin` as Cairn's vector, spatial and
 //!   text indexes.
 //! * [`rank`]: `ORDER BY <distance> LIMIT k` as Cairn's `$nearVector` / `$near` (an HNSW or
@@ -24,6 +25,7 @@ pub mod pushdown;
 pub mod rank;
 pub mod text;
 pub mod vector;
+pub mod vector_literal;
 
 use std::sync::Arc;
 
