@@ -419,6 +419,16 @@ impl Transaction {
         collection: &str,
         mut visit: impl FnMut(&DocId, &Value) -> bool,
     ) -> Result<()> {
+        self.try_for_each(collection, |id, doc| Ok::<_, EngineError>(visit(id, doc)))
+    }
+
+    /// [`Transaction::for_each`] with a visitor that may fail with the caller's own error type
+    /// `E`: the first error stops the scan and is returned as it is.
+    pub fn try_for_each<E: From<EngineError>>(
+        &mut self,
+        collection: &str,
+        mut visit: impl FnMut(&DocId, &Value) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let coll = self.collection(collection)?;
         let docs = coll.docs.clone();
         let db = self.db.clone();
@@ -426,7 +436,7 @@ impl Transaction {
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
             let at = RecordAt { collection, key };
             let doc = decode_record(&db.shared.codecs, at, record)?;
-            Ok(visit(&id, &doc))
+            visit(&id, &doc)
         })
     }
 

@@ -235,27 +235,16 @@ impl Reconstruction {
         mut self,
         mut visit: impl FnMut(&DocId, &Value) -> Result<bool>,
     ) -> Result<()> {
-        let mut failure = None;
         let mut stopped = false;
         let overlay = &self.overlay;
-        self.txn.for_each(&self.collection, |id, doc| {
+        self.txn.try_for_each::<QueryError>(&self.collection, |id, doc| {
             if overlay.contains_key(id) {
-                return true;
+                return Ok(true);
             }
-            match visit(id, doc) {
-                Ok(go_on) => {
-                    stopped = !go_on;
-                    go_on
-                }
-                Err(err) => {
-                    failure = Some(err);
-                    false
-                }
-            }
+            let go_on = visit(id, doc)?;
+            stopped = !go_on;
+            Ok(go_on)
         })?;
-        if let Some(err) = failure {
-            return Err(err);
-        }
         if stopped {
             return Ok(());
         }
