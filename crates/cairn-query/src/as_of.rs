@@ -237,14 +237,15 @@ impl Reconstruction {
     ) -> Result<()> {
         let mut stopped = false;
         let overlay = &self.overlay;
-        self.txn.try_for_each::<QueryError>(&self.collection, |id, doc| {
-            if overlay.contains_key(id) {
-                return Ok(true);
-            }
-            let go_on = visit(id, doc)?;
-            stopped = !go_on;
-            Ok(go_on)
-        })?;
+        self.txn
+            .try_for_each::<QueryError>(&self.collection, |id, doc| {
+                if overlay.contains_key(id) {
+                    return Ok(true);
+                }
+                let go_on = visit(id, doc)?;
+                stopped = !go_on;
+                Ok(go_on)
+            })?;
         if stopped {
             return Ok(());
         }
