@@ -7,29 +7,14 @@
 //! `Database` handle, when only background readers remain, raises the closing flag and waits
 //! (at most [`MAX_BACKGROUND_CLOSE_WAIT`]) until they have let go.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
-
-use crate::database::{Database, DbInner};
+use crate::database::Database;
+use crate::db_inner::{BackgroundReads, DbInner};
 use crate::limits::MAX_BACKGROUND_CLOSE_WAIT;
 use crate::txn::Transaction;
-
-/// The background readers of one database.
-#[derive(Default)]
-pub(crate) struct BackgroundReads {
-    running: Mutex<usize>,
-    stopped: Condvar,
-    closing: AtomicBool,
-}
-
-impl BackgroundReads {
-    fn running(&self) -> usize {
-        *self.running.lock()
-    }
-}
 
 /// A read-only transaction on another transaction's snapshot, for a background thread (see
 /// [`Transaction::fork_background`]).

@@ -20,14 +20,14 @@
 use std::borrow::{Borrow, Cow};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 use cairn_doc::{DocId, Object, Value};
 
+use crate::collection::{CollectionHandle, CommitNeeds};
 use crate::error::{EngineError, Result};
-use crate::extension::{DocChange, Extension, ExtensionTxn};
+use crate::extension::{DocChange, ExtensionTxn};
 use crate::record::decode_record;
-use crate::txn::{CollectionHandle, Transaction};
+use crate::txn::Transaction;
 use crate::writeset::Pending;
 
 /// One document's net change within a transaction, owned.
@@ -111,36 +111,7 @@ pub(crate) struct Remembered {
     last: Option<(Option<Vec<u8>>, Option<Value>)>,
 }
 
-/// What a collection's commit-time checks need of each document its transactions write.
-pub(crate) enum CommitNeeds {
-    /// No extension checks at commit: nothing is remembered.
-    Nothing,
-    /// Some extension reads whole documents.
-    Whole,
-    /// Every checking extension named the top-level fields it reads: these (sorted, unique).
-    Fields(Vec<String>),
-}
-
 impl CommitNeeds {
-    /// What the extensions that check at commit need, together.
-    pub(crate) fn of(extensions: &[(String, Arc<dyn Extension>)]) -> CommitNeeds {
-        let mut fields = Vec::new();
-        let mut any = false;
-        for (_, ext) in extensions.iter().filter(|(_, e)| e.checks_at_commit()) {
-            any = true;
-            match ext.commit_fields() {
-                Some(names) => fields.extend(names),
-                None => return CommitNeeds::Whole,
-            }
-        }
-        if !any {
-            return CommitNeeds::Nothing;
-        }
-        fields.sort();
-        fields.dedup();
-        CommitNeeds::Fields(fields)
-    }
-
     /// What to remember of `doc`: the named top-level fields (whole values) in a new object,
     /// or the document itself (moved when owned).
     ///

@@ -17,20 +17,19 @@ use crate::catalog::CollectionMeta;
 use crate::changelog::{read_after, Change};
 use crate::committer::{log_bounds, Committer, Counters, Shared, WriterState};
 use crate::compression::{Codecs, Compression};
+use crate::db_inner::DbInner;
 use crate::dictionary::Trainer;
 use crate::error::{EngineError, Result};
-use crate::extension::{Extension, ExtensionKind};
-use crate::layout::SystemTables;
+use crate::extension::ExtensionKind;
 use crate::layout::{
     collection_table_prefix, parse_changelog_key, read_u32, MetaKey, CHANGELOG_TABLE,
     LAYOUT_VERSION, LAYOUT_VERSION_PER_RECORD, META_TABLE,
 };
 use crate::limits::{
-    DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CACHED_COLLECTION_HANDLES, MAX_CHANGES_PER_READ,
-    MAX_RETRY_BACKOFF, MAX_TXN_RETRIES,
+    DEFAULT_CHANGELOG_RETENTION_CHANGES, MAX_CHANGES_PER_READ, MAX_RETRY_BACKOFF, MAX_TXN_RETRIES,
 };
 use crate::read_view::ViewCache;
-use crate::txn::{CasOutcome, CollectionHandle, Transaction, Upserted};
+use crate::txn::{CasOutcome, Transaction, Upserted};
 
 /// The environment variable that makes `Config::new` ask for packed runs (`1`).
 pub const PACKED_RUNS_ENV: &str = "CAIRN_PACKED_RUNS";
@@ -91,153 +90,6 @@ impl Config {
             wal: self.wal,
             ..StoreConfig::new(&self.dir, self.mode)
         }
-    }
-}
-
-/// Instantiated extensions by (collection id, name, incarnation), with the config each was
-/// built from. The incarnation keeps a re-created extension from inheriting the state of the
-/// dropped one's instance.
-type ExtensionCache = HashMap<(u32, String, u64), (Value, Arc<dyn Extension>)>;
-
-/// Resolved collections by name, with the catalog entry bytes each was resolved from.
-///
-/// Invariant: a handle is a pure function of its catalog bytes and the extension instances,
-/// so a transaction whose snapshot holds the same bytes may share it, whatever its snapshot.
-#[derive(Default)]
-pub(crate) struct CollectionHandles {
-    by_name: parking_lot::RwLock<HashMap<String, ResolvedCollection>>,
-}
-
-/// A collection's catalog entry bytes and the handle resolved from them.
-type ResolvedCollection = (Vec<u8>, Arc<CollectionHandle>);
-
-impl CollectionHandles {
-    /// The handle resolved from exactly `catalog_bytes`, if cached.
-    pub(crate) fn get(&self, name: &str, catalog_bytes: &[u8]) -> Option<Arc<CollectionHandle>> {
-        self.by_name
-            .read()
-            .get(name)
-            .filter(|(bytes, _)| bytes.as_slice() == catalog_bytes)
-            .map(|(_, handle)| handle.clone())
-    }
-
-    /// Remembers the handle resolved from `catalog_bytes`.
-    pub(crate) fn put(&self, name: &str, catalog_bytes: Vec<u8>, handle: Arc<CollectionHandle>) {
-        let mut by_name = self.by_name.write();
-        if by_name.len() >= MAX_CACHED_COLLECTION_HANDLES && !by_name.contains_key(name) {
-            by_name.clear();
-        }
-        by_name.insert(name.to_string(), (catalog_bytes, handle));
-    }
-}
-
-/// Internals shared by the handle and its transactions.
-pub(crate) struct DbInner {
-    pub(crate) shared: Arc<Shared>,
-    /// Stopped (and joined) before the committer, so it never trains on a closing store.
-    _trainer: Option<Trainer>,
-    pub(crate) committer: Committer,
-    pub(crate) tables: SystemTables,
-    kinds: HashMap<String, Arc<dyn ExtensionKind>>,
-    instances: Mutex<ExtensionCache>,
-    extension_tables: ExtensionTableNames,
-    /// Collections resolved by earlier transactions (see [`CollectionHandles`]).
-    pub(crate) handles: CollectionHandles,
-    /// Read-only transactions running on other threads (see `background.rs`).
-    pub(crate) background: Arc<crate::background::BackgroundReads>,
-}
-
-/// Interned extension table names by (collection id, extension, table). Extensions write
-/// their tables on every document write; building the name each time would allocate per
-/// write. The names are a pure function of the key, so entries never go stale; there are at
-/// most (collections x extensions x tables) of them.
-#[derive(Default)]
-pub(crate) struct ExtensionTableNames {
-    names: parking_lot::RwLock<HashMap<u32, NamesByExtension, FastHash>>,
-}
-
-/// One collection's interned names: extension, then table. Looked up on every extension read,
-/// so hashed with foldhash (random per-process seed) rather than SipHash.
-type NamesByExtension = HashMap<String, HashMap<String, Arc<str>, FastHash>, FastHash>;
-
-type FastHash = foldhash::fast::RandomState;
-
-impl ExtensionTableNames {
-    /// The table name, built on first use and shared afterwards.
-    pub(crate) fn get(&self, collection_id: u32, extension: &str, table: &str) -> Arc<str> {
-        let cached = self
-            .names
-            .read()
-            .get(&collection_id)
-            .and_then(|by_ext| by_ext.get(extension))
-            .and_then(|by_table| by_table.get(table))
-            .cloned();
-        if let Some(name) = cached {
-            return name;
-        }
-        let name: Arc<str> = Arc::from(crate::layout::extension_table(
-            collection_id,
-            extension,
-            table,
-        ));
-        self.names
-            .write()
-            .entry(collection_id)
-            .or_default()
-            .entry(extension.to_string())
-            .or_default()
-            .insert(table.to_string(), name.clone());
-        name
-    }
-}
-
-impl DbInner {
-    /// The interned name of an extension table (see [`ExtensionTableNames`]).
-    pub(crate) fn extension_table(
-        &self,
-        collection_id: u32,
-        extension: &str,
-        table: &str,
-    ) -> Arc<str> {
-        self.extension_tables.get(collection_id, extension, table)
-    }
-
-    /// Builds the handle for a collection, instantiating its extensions (cached).
-    pub(crate) fn collection_handle(&self, meta: CollectionMeta) -> Result<CollectionHandle> {
-        let mut extensions = Vec::with_capacity(meta.extensions.len());
-        let mut instances = self.instances.lock();
-        for spec in &meta.extensions {
-            let cache_key = (meta.id, spec.name.clone(), spec.incarnation);
-            let cached = instances
-                .get(&cache_key)
-                .filter(|(config, _)| *config == spec.config)
-                .map(|(_, ext)| ext.clone());
-            let ext = match cached {
-                Some(ext) => ext,
-                None => {
-                    let kind = self.kinds.get(&spec.kind).ok_or_else(|| {
-                        EngineError::UnknownExtensionKind {
-                            collection: meta.name.clone(),
-                            kind: spec.kind.clone(),
-                        }
-                    })?;
-                    let ext = kind.instantiate(&meta.name, &spec.name, &spec.config)?;
-                    // Older incarnations are gone from the catalog; a snapshot still
-                    // holding one re-instantiates it, so dropping them here only bounds the map.
-                    instances.retain(|(id, name, _), _| !(*id == meta.id && *name == spec.name));
-                    instances.insert(cache_key, (spec.config.clone(), ext.clone()));
-                    ext
-                }
-            };
-            extensions.push((spec.name.clone(), ext));
-        }
-        Ok(CollectionHandle {
-            name: Arc::from(meta.name.as_str()),
-            docs: Arc::from(crate::layout::docs_table(meta.id)),
-            meta: Arc::new(meta),
-            commit_needs: crate::commit_check::CommitNeeds::of(&extensions),
-            extensions,
-        })
     }
 }
 
@@ -375,17 +227,7 @@ impl Database {
             .map(|kind| (kind.kind().to_string(), kind.clone()))
             .collect();
         let db = Database {
-            inner: Arc::new(DbInner {
-                shared,
-                _trainer: trainer,
-                committer,
-                tables: SystemTables::new(),
-                kinds,
-                instances: Mutex::new(HashMap::new()),
-                extension_tables: ExtensionTableNames::default(),
-                handles: CollectionHandles::default(),
-                background: Default::default(),
-            }),
+            inner: Arc::new(DbInner::new(shared, trainer, committer, kinds)),
         };
         // A drop interrupted by a crash (or replayed by a restore) finishes now.
         db.reclaim_dropped()?;

@@ -11,12 +11,13 @@ use std::borrow::Cow;
 use cairn_doc::{DocId, Value};
 
 use crate::changelog::{ChangeOp, PendingChange};
+use crate::collection::CollectionHandle;
 use crate::commit_check::ToRemember;
 use crate::error::Result;
 use crate::extension::DocChange;
 use crate::layout::routing_key;
 use crate::record::{encode_record, record_body};
-use crate::txn::{with_id, CollectionHandle, StoredDoc, Transaction};
+use crate::txn::{with_id, StoredDoc, Transaction};
 use crate::writeset::Pending;
 
 /// What a staged write hands to the commit-time checks: the write, and the version it

@@ -6,16 +6,26 @@
 //!
 //! Start at [`Database`]; write through [`Transaction`]; maintain derived data through
 //! [`Extension`].
+//!
+//! Inside, the files stack catalog -> collection -> database -> transaction, each naming only
+//! what is below it: `catalog.rs` (collection metadata as stored), `collection.rs` (a resolved
+//! collection and the cache of them), `db_inner.rs` (the internals one open database shares),
+//! `txn.rs` and the files that extend [`Transaction`] (`doc_write.rs`, `ddl.rs`,
+//! `commit_check.rs`), then the public handle `database.rs` and what runs on top of it
+//! (`background.rs`, `reclaim.rs`, `maintenance.rs`, `verify.rs`, `backup/`). The one knot left is
+//! the [`Extension`] interface, whose callbacks take the transaction they write in.
 
 mod background;
 pub mod backup;
 mod catalog;
 mod changelog;
+mod collection;
 mod commit_check;
 mod committer;
 mod compression;
 mod conflict;
 mod database;
+mod db_inner;
 mod ddl;
 mod dictionary;
 mod doc_write;

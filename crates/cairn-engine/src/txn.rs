@@ -20,12 +20,12 @@ use cairn_storage::{Snapshot, TableReader};
 
 use crate::catalog::CollectionMeta;
 use crate::changelog::PendingChange;
-use crate::commit_check::CommitNeeds;
+use crate::collection::CollectionHandle;
 use crate::committer::SnapshotRegistration;
-use crate::database::DbInner;
+use crate::db_inner::DbInner;
 use crate::error::{EngineError, Result};
 use crate::extension::ScanStep;
-use crate::extension::{DocChange, Extension, ExtensionTxn};
+use crate::extension::{DocChange, ExtensionTxn};
 use crate::layout::parse_changelog_key;
 use crate::limits::{MAX_TXN_OPS, MAX_TXN_WRITE_BYTES};
 use crate::merge_scan::{merge_scan, merge_scan_toward, Direction, Stored};
@@ -40,32 +40,6 @@ type FastHash = foldhash::fast::RandomState;
 /// query reads the documents table and a few index tables, and growing the map from its
 /// default size re-hashes it on the way.
 const READERS_CAPACITY: usize = 8;
-
-/// A collection as resolved inside a transaction.
-pub(crate) struct CollectionHandle {
-    /// The collection's name, shared (a transaction keys its resolved collections by it).
-    pub(crate) name: Arc<str>,
-    pub(crate) meta: Arc<CollectionMeta>,
-    pub(crate) docs: Arc<str>,
-    pub(crate) extensions: Vec<(String, Arc<dyn Extension>)>,
-    /// What the commit-time checks need of each written document (from `extensions`).
-    pub(crate) commit_needs: CommitNeeds,
-}
-
-impl CollectionHandle {
-    /// Where the document stored under `key` lives, for verifying and naming its record.
-    pub(crate) fn record_at<'a>(&'a self, key: &'a [u8]) -> RecordAt<'a> {
-        RecordAt {
-            collection: &self.meta.name,
-            key,
-        }
-    }
-
-    /// Whether some extension of the collection checks transactions at commit.
-    pub(crate) fn checks_at_commit(&self) -> bool {
-        !matches!(self.commit_needs, CommitNeeds::Nothing)
-    }
-}
 
 /// A document as read for a write: its stored record (for the change log's old value) and its
 /// decoded value (for patches and extensions).
@@ -445,6 +419,16 @@ impl Transaction {
         collection: &str,
         mut visit: impl FnMut(&DocId, &Value) -> bool,
     ) -> Result<()> {
+        self.try_for_each(collection, |id, doc| Ok::<_, EngineError>(visit(id, doc)))
+    }
+
+    /// [`Transaction::for_each`] with a visitor that may fail with the caller's own error type
+    /// `E`: the first error stops the scan and is returned as it is.
+    pub fn try_for_each<E: From<EngineError>>(
+        &mut self,
+        collection: &str,
+        mut visit: impl FnMut(&DocId, &Value) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let coll = self.collection(collection)?;
         let docs = coll.docs.clone();
         let db = self.db.clone();
@@ -452,7 +436,7 @@ impl Transaction {
             let id = DocId::decode_key(key).map_err(|err| EngineError::corrupt(&docs, err))?;
             let at = RecordAt { collection, key };
             let doc = decode_record(&db.shared.codecs, at, record)?;
-            Ok(visit(&id, &doc))
+            visit(&id, &doc)
         })
     }
 

@@ -12,8 +12,8 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
+use crate::collection::CollectionHandle;
 use crate::limits::MAX_VIEW_COLLECTIONS;
-use crate::txn::CollectionHandle;
 
 /// Derived state of one storage view.
 #[derive(Default)]

@@ -480,6 +480,18 @@ fn visitors_return_the_callers_own_error() {
         matches!(guided, Err(CallerError::Stopped { after: 1 })),
         "{guided:?}"
     );
+    let mut visited = 0;
+    let each = txn.try_for_each("c", |_, _| {
+        visited += 1;
+        if visited == 2 {
+            return Err(CallerError::Stopped { after: visited });
+        }
+        Ok(true)
+    });
+    assert!(
+        matches!(each, Err(CallerError::Stopped { after: 2 })),
+        "{each:?}"
+    );
     // Engine errors still arrive, converted.
     let missing = txn.scan_documents("nope", Bound::Unbounded, Bound::Unbounded, |_, _| {
         Ok::<_, CallerError>(true)

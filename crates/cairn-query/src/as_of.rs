@@ -235,27 +235,17 @@ impl Reconstruction {
         mut self,
         mut visit: impl FnMut(&DocId, &Value) -> Result<bool>,
     ) -> Result<()> {
-        let mut failure = None;
         let mut stopped = false;
         let overlay = &self.overlay;
-        self.txn.for_each(&self.collection, |id, doc| {
-            if overlay.contains_key(id) {
-                return true;
-            }
-            match visit(id, doc) {
-                Ok(go_on) => {
-                    stopped = !go_on;
-                    go_on
+        self.txn
+            .try_for_each::<QueryError>(&self.collection, |id, doc| {
+                if overlay.contains_key(id) {
+                    return Ok(true);
                 }
-                Err(err) => {
-                    failure = Some(err);
-                    false
-                }
-            }
-        })?;
-        if let Some(err) = failure {
-            return Err(err);
-        }
+                let go_on = visit(id, doc)?;
+                stopped = !go_on;
+                Ok(go_on)
+            })?;
         if stopped {
             return Ok(());
         }

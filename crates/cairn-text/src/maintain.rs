@@ -269,7 +269,7 @@ pub(crate) fn scan_all(
     collection: &str,
     name: &str,
     table: &str,
-    visit: impl FnMut(&[u8], &[u8]) -> EngineResult<bool>,
+    visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
 ) -> Result<()> {
     txn.extension_range(
         collection,
@@ -278,6 +278,5 @@ pub(crate) fn scan_all(
         Bound::Unbounded,
         Bound::Unbounded,
         visit,
-    )?;
-    Ok(())
+    )
 }

@@ -221,18 +221,11 @@ pub fn collection_stats(
     fields: usize,
 ) -> Result<CollectionStats> {
     let mut total = CollectionStats::empty(fields);
-    let mut failure = None;
     scan_all(txn, collection, index, STATS_TABLE, |_, value| {
-        match CollectionStats::decode(value, fields) {
-            Ok(stripe) => total.add(&stripe),
-            Err(err) => {
-                failure = Some(err);
-                return Ok(false);
-            }
-        }
+        total.add(&CollectionStats::decode(value, fields)?);
         Ok(true)
     })?;
-    failure.map_or(Ok(total), Err)
+    Ok(total)
 }
 
 /// The end of the key range of everything starting with `prefix`.
@@ -414,27 +407,17 @@ impl Resolver<'_, '_> {
         let prefix = term_prefix(field, term);
         let mut stripe = TermStripe::default();
         let end = prefix_end(&prefix);
-        let mut failure = None;
         self.txn.extension_range(
             self.collection,
             self.index,
             TERMS_TABLE,
             Bound::Included(prefix.as_slice()),
             end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-            |_, value| match TermStripe::decode(value) {
-                Ok(entry) => {
-                    stripe = stripe.merge(entry);
-                    Ok::<_, cairn_engine::EngineError>(true)
-                }
-                Err(err) => {
-                    failure = Some(err);
-                    Ok(false)
-                }
+            |_, value| {
+                stripe = stripe.merge(TermStripe::decode(value)?);
+                Ok::<_, TextError>(true)
             },
         )?;
-        if let Some(err) = failure {
-            return Err(err);
-        }
         Ok((stripe.df > 0).then(|| self.make_unit(field, term.to_string(), stripe)))
     }
 
@@ -459,7 +442,6 @@ impl Resolver<'_, '_> {
     ) -> Result<Vec<(String, TermStripe)>> {
         let end = prefix_end(start);
         let mut out: Vec<(String, TermStripe)> = Vec::new();
-        let mut failure = None;
         self.txn.extension_range(
             self.collection,
             self.index,
@@ -467,26 +449,18 @@ impl Resolver<'_, '_> {
             Bound::Included(start),
             end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
             |key, value| {
-                let parsed = split_key(key, TERMS_TABLE)
-                    .and_then(|(_, term, _)| Ok((term, TermStripe::decode(value)?)));
-                match parsed {
-                    Ok((term, entry)) => {
-                        match out.last_mut() {
-                            Some((last, stripe)) if last == term => *stripe = stripe.merge(entry),
-                            _ if keep(term) => out.push((term.to_string(), entry)),
-                            _ => {}
-                        }
-                        // One past the limit is enough to refuse the clause.
-                        Ok::<_, cairn_engine::EngineError>(out.len() <= MAX_EXPANSIONS)
-                    }
-                    Err(err) => {
-                        failure = Some(err);
-                        Ok(false)
-                    }
+                let (_, term, _) = split_key(key, TERMS_TABLE)?;
+                let entry = TermStripe::decode(value)?;
+                match out.last_mut() {
+                    Some((last, stripe)) if last == term => *stripe = stripe.merge(entry),
+                    _ if keep(term) => out.push((term.to_string(), entry)),
+                    _ => {}
                 }
+                // One past the limit is enough to refuse the clause.
+                Ok::<_, TextError>(out.len() <= MAX_EXPANSIONS)
             },
         )?;
-        failure.map_or(Ok(out), Err)
+        Ok(out)
     }
 
     /// Every posting of a unit: `(doc key, value)`.

@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::ops::Bound;
 
-use crate::error::Result;
+use crate::error::{Result, TextError};
 use crate::layout::{term_prefix, Posting, POSTINGS_TABLE};
 use crate::limits::{CURSOR_BLOCK, CURSOR_SEEK_BLOCK};
 use crate::search::{prefix_end, Plan, Resolver, Unit};
@@ -90,7 +90,6 @@ impl Cursor {
         };
         self.block.clear();
         self.at = 0;
-        let mut failure = None;
         let prefix_len = self.prefix.len();
         let block = &mut self.block;
         ctx.txn.extension_range(
@@ -101,20 +100,15 @@ impl Cursor {
             self.end
                 .as_deref()
                 .map_or(Bound::Unbounded, Bound::Excluded),
-            |key, value| match Posting::decode_head(value) {
-                Ok((tf, len)) => {
-                    block.push((key[prefix_len..].to_vec(), tf, len));
-                    Ok::<_, cairn_engine::EngineError>(block.len() < size)
-                }
-                Err(err) => {
-                    failure = Some(err);
-                    Ok(false)
-                }
+            |key, value| {
+                let (tf, len) = Posting::decode_head(value)?;
+                block.push((key[prefix_len..].to_vec(), tf, len));
+                Ok::<_, TextError>(block.len() < size)
             },
         )?;
         ctx.explain.postings_read += self.block.len() as u64;
         self.last_block = self.block.len() < size;
-        failure.map_or(Ok(()), Err)
+        Ok(())
     }
 
     fn advance(&mut self, ctx: &mut Resolver<'_, '_>) -> Result<()> {

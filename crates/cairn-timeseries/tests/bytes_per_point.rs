@@ -1,6 +1,6 @@
 //! Bytes per point of a gauge and a counter, and our float codec against pcodec.
 //!
-//! Workload (the benchmark shape): 2,000 series × 720 points at a 10 s interval
+//! Workload (the reference benchmark shape): 2,000 series × 720 points at a 10 s interval
 //! (times in milliseconds), one chunk per series (the chunk span is a day).
 //! * gauge: a seeded random walk with 2 decimal digits (steps of -0.50..+0.50);
 //! * counter: a seeded counter (increments 0..=100, stored as floats like a Prometheus
@@ -193,7 +193,7 @@ fn bytes_per_point_of_a_gauge_and_a_counter() {
     }
 }
 
-/// Trajectories: 100 entities (scaled down from the 1,000 to keep the debug test
+/// Trajectories: 100 entities (scaled down from the reference 1,000 to keep the debug test
 /// short) × 720 points × 51 components (17 joints × 3), each component a seeded random walk
 /// in millimetres stored as metres with 3 decimals. Encoded as chunks directly (one per
 /// entity); printed per vector point and per component.

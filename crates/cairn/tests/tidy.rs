@@ -15,6 +15,9 @@
 //!   are exempt: their bounds size fixtures, not the product.
 //! - every crate inherits the workspace lints (`[lints] workspace = true`), so `missing_docs`
 //!   and whatever the workspace adds later hold everywhere.
+//! - the engine's files stack catalog -> collection -> database -> transaction: `catalog.rs`,
+//!   `collection.rs` and `db_inner.rs` name nothing of the layers above them (their modules or
+//!   their types), so a lower file never reaches up for a name.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -370,4 +373,97 @@ fn max_constant_detection_sees_every_visibility() {
     assert!(!defines_max_const("const MIN_A: usize = 1;"));
     assert!(!defines_max_const("let x = MAX_A;"));
     assert!(!defines_max_const(code_of("// const MAX_A: usize = 1;")));
+}
+
+/// One layer of the engine's stack (bottom first): a file and what sits above it.
+struct EngineLayer {
+    file: &'static str,
+    /// Modules above this layer (`crate::NAME` must not appear in its code).
+    modules_above: &'static [&'static str],
+    /// Types defined above this layer, also reachable through the crate root's re-exports.
+    types_above: &'static [&'static str],
+}
+
+/// catalog -> collection -> database (internals) -> transaction -> the public handle.
+const ENGINE_STACK: [EngineLayer; 3] = [
+    EngineLayer {
+        file: "catalog.rs",
+        modules_above: &["collection", "db_inner", "txn", "database"],
+        types_above: &[
+            "CollectionHandle",
+            "CollectionHandles",
+            "DbInner",
+            "Transaction",
+            "Database",
+        ],
+    },
+    EngineLayer {
+        file: "collection.rs",
+        modules_above: &["db_inner", "txn", "database"],
+        types_above: &["DbInner", "Transaction", "Database"],
+    },
+    EngineLayer {
+        file: "db_inner.rs",
+        modules_above: &["txn", "database"],
+        types_above: &["Transaction", "Database"],
+    },
+];
+
+/// The identifiers of a line of code, in order.
+fn identifiers(code: &str) -> impl Iterator<Item = &str> {
+    code.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+}
+
+/// Violations of the engine's stack in one file's text.
+fn engine_layer_violations(layer: &EngineLayer, file: &str, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = code_of(line);
+        let modules = layer
+            .modules_above
+            .iter()
+            .filter(|m| {
+                code.contains(&format!("crate::{m}")) || code.contains(&format!("super::{m}"))
+            })
+            .map(|m| format!("module `{m}`"));
+        let types = identifiers(code)
+            .filter(|w| layer.types_above.contains(w))
+            .map(|w| format!("type `{w}`"));
+        for name in modules.chain(types) {
+            out.push(format!(
+                "{file}:{}: names {name}, which sits above `{}` in the engine's stack (catalog -> \
+                 collection -> database -> transaction). Move what the lower file needs down to \
+                 it, or the code that needs the upper name up.",
+                i + 1,
+                layer.file
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn engine_files_never_reach_up_the_stack() {
+    let src = workspace_root().join("crates/cairn-engine/src");
+    let mut violations = Vec::new();
+    for layer in &ENGINE_STACK {
+        let path = src.join(layer.file);
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (the engine's stack names this file)", rel(&path)));
+        violations.extend(engine_layer_violations(layer, &rel(&path), &text));
+    }
+    report("the engine's files never reach up the stack", violations);
+}
+
+#[test]
+fn engine_stack_detection_sees_paths_and_types_but_not_comments() {
+    let layer = &ENGINE_STACK[1];
+    let found = |text: &str| engine_layer_violations(layer, "collection.rs", text).len();
+    assert_eq!(found("use crate::txn::Transaction;"), 2);
+    assert_eq!(found("use crate::Database;"), 1);
+    assert_eq!(found("fn f(db: &DbInner) {}"), 1);
+    assert_eq!(found("// a Transaction holds handles"), 0);
+    assert_eq!(found("let transactions = 1; struct TransactionLog;"), 0);
+    assert_eq!(found("use crate::catalog::CollectionMeta;"), 0);
 }

@@ -24,7 +24,7 @@
 //!
 //! Each timed query runs once to warm up and then `REPEAT` times; the median is reported with
 //! the rows transferred from PostgreSQL, and every answer is compared with PostgreSQL's.
-//! Default N = 100,000 (about a minute); `--docs 1000000` is the scale.
+//! Default N = 100,000 (about a minute); `--docs 1000000` is the reference scale.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,7 +5,7 @@
 //! # Workload
 //!
 //! Corpus: the paragraphs of the machine's English man pages, `--docs` of them (default
-//! 20,000; the size is `--docs 200000`). Preparation (`text/corpus.rs`): the files
+//! 20,000; the reference size is `--docs 200000`). Preparation (`text/corpus.rs`): the files
 //! `/usr/share/man/man1/*.gz` … `man8/*.gz`, sections in order and paths sorted within one,
 //! each decompressed by `gzip -dc`; a page that is only a `.so` link is skipped. Lines starting
 //! with `.` or `'` are requests: paragraph macros (`.PP .P .LP .TP .IP .HP .SH .SS .sp .nf .fi
@@ -57,7 +57,7 @@
 //! Queries a system refuses or cannot express are counted, not timed.
 //!
 //! Reproduce with `cargo run --release -p cairn-cli -- bench text` (`--docs 200000` for the
-//! issue's size).
+//! reference size).
 
 mod cairn_side;
 mod corpus;
@@ -76,7 +76,7 @@ use super::limits::{MAX_TEXT_DOCS, MAX_TEXT_QUERIES};
 /// `cairn bench text`'s options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TextArgs {
-    /// Paragraphs indexed (the size: 200000).
+    /// Paragraphs indexed (the reference size: 200000).
     #[arg(long, default_value_t = 20_000)]
     pub docs: usize,
     /// Queries per class (term, and, or, phrase, prefix, fuzzy).

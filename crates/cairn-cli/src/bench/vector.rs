@@ -8,7 +8,7 @@
 //! mixture of 16 Gaussians: centres uniform in [-1, 1]^dims, each vector a centre (chosen by
 //! the generator) plus independent N(0, 1) noise per component (splitmix64 + Box–Muller, seed
 //! 1; the queries — `--queries`, default 1,000 — come from the same mixture, seed 2). L2
-//! distance, k = 10, one thread, one query at a time. The second size is
+//! distance, k = 10, one thread, one query at a time. The second reference size is
 //! `--dims 768 --n 50000`.
 //!
 //! Systems, at matched M = 16 and ef_construction = 128 (Cairn's defaults):
