@@ -242,7 +242,7 @@ impl Executor<'_> {
     }
 
     /// The document keys an index access finds, sorted and deduplicated.
-    fn doc_keys(&mut self, access: &Access) -> Result<Vec<Vec<u8>>> {
+    pub(crate) fn doc_keys(&mut self, access: &Access) -> Result<Vec<Vec<u8>>> {
         let mut keys = match access {
             Access::FullScan => {
                 return Err(QueryError::invalid("plan", "a full scan has no key list"));

@@ -125,6 +125,7 @@ pub fn run_ranked(
                 from_keys,
                 only_ranking,
                 fetched: std::collections::HashMap::new(),
+                methods: methods.to_vec(),
             };
             method.rank(&mut fetch, &condition.path, condition.op.as_ref(), k)
         }

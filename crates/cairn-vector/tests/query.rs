@@ -1,6 +1,7 @@
 //! `$nearVector` through the query layer: parsed from JSON, ranked by the vector index (graph
 //! or exact) with the rest of the filter applied during the walk, and every answer checked
-//! against brute force over the documents; `explain` shows the path and its counters.
+//! against brute force over the documents; `explain` shows the path and its counters, and the
+//! planner's choice between a filtered walk and an exact ranking of what a B-tree finds.
 
 mod support;
 
@@ -245,4 +246,85 @@ fn bad_query_vectors_are_named_errors() {
             .expect_err(json);
         assert!(err.contains(says), "{json}: {err}");
     }
+}
+
+/// `filled` plus a B-tree index on `tag`, which narrows `tag` conditions for the planner.
+fn filled_with_tag_index(metric: Metric) -> (Database, Vec<Vec<f32>>) {
+    cairn_vector::query::register();
+    let mut config = cairn_engine::Config::new(
+        std::path::PathBuf::new(),
+        cairn_engine::StorageMode::MemoryOnly,
+    );
+    config
+        .extension_kinds
+        .push(std::sync::Arc::new(cairn_vector::VectorExtensionKind));
+    config
+        .extension_kinds
+        .push(std::sync::Arc::new(cairn_index::IndexExtensionKind));
+    let db = Database::open(config).unwrap();
+    db.create_collection("c").unwrap();
+    let vectors = dataset(7, N, DIMS, metric);
+    for (i, v) in vectors.iter().enumerate() {
+        db.insert("c", doc(i as i64, v)).unwrap();
+    }
+    let spec = VectorSpec::with_params("by_emb", "emb", DIMS, metric, SMALL).unwrap();
+    create_vector_index(&db, "c", &spec, &mut |_| {}).unwrap();
+    let tag = cairn_index::IndexSpec::new("by_tag", &["tag"], cairn_index::IndexKind::BTree, false)
+        .unwrap();
+    cairn_index::create_index(&db, "c", &tag, &mut |_| {}).unwrap();
+    (db, vectors)
+}
+
+#[test]
+fn a_selective_filter_a_btree_serves_is_ranked_exactly_and_explain_names_the_choice() {
+    let metric = Metric::L2;
+    let (db, vectors) = filled_with_tag_index(metric);
+    for q in dataset(98, 5, DIMS, metric) {
+        let v = json_vector(&q);
+        for exact in ["", r#", "exact": true"#] {
+            let q_json = format!(
+                r#"{{"emb": {{"$nearVector": {{"vector": {v}, "k": 10, "ef": 40{exact}}}}}, "tag": 3}}"#
+            );
+            // 40 of 400 documents have tag 3: ranking them beats a walk testing ~400.
+            let found = find(&db, "c", &query(&q_json)).unwrap();
+            assert_eq!(
+                ids_and_distances(&found.documents),
+                brute(&vectors, metric, &q, 10, Some(&[3])),
+                "the exact answer"
+            );
+            let e = explain(&db, "c", &query(&q_json)).unwrap();
+            let description = &e.chosen.description;
+            assert!(
+                description.contains("exact over the filtered set")
+                    && description.contains("index equality"),
+                "{description}"
+            );
+            let narrowed = e
+                .executed
+                .counters
+                .iter()
+                .find(|(n, _)| *n == "vector_narrowed_candidates");
+            assert_eq!(narrowed, Some(&("vector_narrowed_candidates", 40)));
+        }
+    }
+    // A condition the index finds true of every document: the walk is cheaper, and explain
+    // names the narrowing it turned down.
+    let v = json_vector(&[0.5; DIMS]);
+    let e = explain(
+        &db,
+        "c",
+        &query(&format!(
+            r#"{{"emb": {{"$nearVector": {{"vector": {v}, "k": 10, "ef": 40}}}}, "tag": {{"$gte": 0}}}}"#
+        )),
+    )
+    .unwrap();
+    assert!(
+        e.chosen.description.contains("filter during traversal")
+            && e.chosen
+                .description
+                .contains("cheaper than ranking [index range"),
+        "{}",
+        e.chosen.description
+    );
+    assert_eq!(e.returned, 10);
 }

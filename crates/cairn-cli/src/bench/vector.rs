@@ -24,10 +24,19 @@
 //!
 //! Rows: per `--efs` value (default 16, 32, 64, 128, 256) the recall@10 against exact
 //! brute force (computed here) and the mean and p99 latency; filtered search at 10% and 1%
-//! selectivity (`{"m10": 0}`, `{"m100": 0}` for Cairn, hnswlib's filter callback on the same
-//! labels) at ef 64 with recall and the fewest results returned; build time; bytes on disk
-//! (Cairn's database folder); the time to reopen the database and answer one query. Ratios:
-//! Cairn's q/s over hnswlib's at each ef, and build time over hnswlib's.
+//! selectivity (`{"m10": 0}`, `{"m100": 0}` for Cairn, which has B-tree indexes on `m10` and
+//! `m100` so its planner may rank the filtered set exactly — the chosen path is printed;
+//! hnswlib's filter callback on the same labels) at ef 64 with recall and the fewest results
+//! returned; build time; memory (growth of the process's resident set across build and, for
+//! Cairn, loading the resident image); bytes on disk (Cairn's database folder; each
+//! reference's saved index); open + first query (Cairn: reopen the database and answer one
+//! query from the tables; the references: load the saved index and answer one query).
+//! Ratios: Cairn's q/s over hnswlib's at each ef, and build time over hnswlib's.
+//!
+//! Poincaré (Cairn only; no reference system has the metric): the first `--poincare-n`
+//! vectors (default 10,000) and the queries, each scaled by one factor so that the largest
+//! norm is 0.9, in a second collection with a `poincare` index; recall@10 at ef 64 against
+//! brute force under the Poincaré distance.
 //!
 //! Reproduce with `cargo run --release -p cairn-cli -- bench vector` (`--n 20000` for a
 //! quicker run).
@@ -64,6 +73,9 @@ pub struct VectorArgs {
     /// Skip the reference systems.
     #[arg(long)]
     pub no_reference: bool,
+    /// Vectors in the Poincaré recall row (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    pub poincare_n: usize,
     /// Where to create the database (kept afterwards); default: a temporary folder under the
     /// current one, removed afterwards.
     #[arg(long)]
@@ -163,6 +175,20 @@ impl Row {
 struct System {
     build_s: f64,
     rows: HashMap<String, Row>,
+    /// Growth of the resident set across the build (and Cairn's image load), bytes.
+    memory: f64,
+    /// Bytes on disk.
+    disk: f64,
+    /// Open + first query, ms.
+    open_ms: f64,
+}
+
+/// The resident set of this process, bytes (0 where `/proc` is missing).
+fn resident_bytes() -> f64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |pages| pages * 4096.0)
 }
 
 /// Runs the benchmark and prints its table.
@@ -186,7 +212,12 @@ pub fn run(args: &VectorArgs) -> anyhow::Result<()> {
                 .collect()
         })
         .collect();
-    let (cairn, disk, reopen_ms, load_ms) = cairn_side(&dir, args, &base, &queries)?;
+    let CairnSide {
+        system: cairn,
+        load_ms,
+        plans,
+    } = cairn_side(&dir, args, &base, &queries)?;
+    let poincare = poincare_recall(&dir, args, &base, &queries)?;
     let others = if args.no_reference {
         Vec::new()
     } else {
@@ -194,14 +225,99 @@ pub fn run(args: &VectorArgs) -> anyhow::Result<()> {
     };
     print_table(args, &cairn, &others, &exact, &exact_filtered);
     println!();
+    print_resources(&cairn, &others);
+    println!();
     println!("| Cairn | value |\n|---|---|");
-    println!(
-        "| database folder on disk | {:.1} MiB |",
-        disk as f64 / 1048576.0
-    );
     println!("| make_resident (load the image) | {load_ms:.0} ms |");
-    println!("| reopen + first query (tables) | {reopen_ms:.1} ms |");
+    for (label, plan) in plans {
+        println!("| plan, {label} | {plan} |");
+    }
+    if let Some((n, recall)) = poincare {
+        println!("| Poincaré recall@10 at ef 64 ({n} vectors, brute force under Poincaré) | {recall:.3} |");
+    }
     Ok(())
+}
+
+/// Memory, bytes on disk and open + first query of every system.
+fn print_resources(cairn: &System, others: &[(String, Option<System>, String)]) {
+    let mut systems = vec![("Cairn", cairn)];
+    systems.extend(
+        others
+            .iter()
+            .filter_map(|(n, s, _)| s.as_ref().map(|s| (n.as_str(), s))),
+    );
+    let names: Vec<&str> = systems.iter().map(|(n, _)| *n).collect();
+    println!("| | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(names.len()));
+    let line = |label: &str, value: &dyn Fn(&System) -> String| {
+        let cells: Vec<String> = systems.iter().map(|(_, s)| value(s)).collect();
+        println!("| {label} | {} |", cells.join(" | "));
+    };
+    line("memory (RSS growth, MiB)", &|s| {
+        format!("{:.1}", s.memory / 1048576.0)
+    });
+    line("bytes on disk (MiB)", &|s| {
+        format!("{:.1}", s.disk / 1048576.0)
+    });
+    line("open + first query (ms)", &|s| format!("{:.1}", s.open_ms));
+}
+
+/// The Poincaré row: `(vectors, recall@10)`, or `None` when skipped.
+fn poincare_recall(
+    dir: &Path,
+    args: &VectorArgs,
+    base: &[Vec<f32>],
+    queries: &[Vec<f32>],
+) -> anyhow::Result<Option<(usize, f64)>> {
+    let n = args.poincare_n.min(base.len());
+    if n == 0 {
+        return Ok(None);
+    }
+    eprintln!("cairn: Poincaré recall over {n} vectors…");
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let largest = base[..n]
+        .iter()
+        .chain(queries)
+        .map(|v| norm(v))
+        .fold(f64::MIN_POSITIVE, f64::max);
+    let scale = |v: &Vec<f32>| -> Vec<f32> {
+        v.iter()
+            .map(|x| (f64::from(*x) * 0.9 / largest) as f32)
+            .collect()
+    };
+    let ball: Vec<Vec<f32>> = base[..n].iter().map(scale).collect();
+    let ball_queries: Vec<Vec<f32>> = queries.iter().map(scale).collect();
+    let db = cairn::open(Config::new(dir.join("poincare"), StorageMode::Persistent))?;
+    db.create_collection("v")?;
+    for (c, chunk) in ball.chunks(1_000).enumerate() {
+        let mut txn = db.begin()?;
+        for (j, v) in chunk.iter().enumerate() {
+            let mut o = Object::new();
+            o.insert("_id", Value::Int((c * 1_000 + j) as i64));
+            o.insert("emb", Value::Vector(Vector::from(v.as_slice())));
+            txn.insert("v", Value::Object(o))?;
+        }
+        txn.commit()?;
+    }
+    let spec = VectorSpec::new("by_emb", "emb", args.dims, Metric::Poincare)?;
+    create_vector_index(&db, "v", &spec, &mut |_| {})?;
+    let (mut found, mut wanted) = (0usize, 0usize);
+    for q in &ball_queries {
+        let mut truth: Vec<(f32, usize)> = ball
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Metric::Poincare.distance(q, v), i))
+            .collect();
+        truth.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        truth.truncate(K);
+        let got = labels(&cairn::find(&db, "v", &cairn_query(q, 64, "")?)?.documents);
+        found += got
+            .iter()
+            .filter(|g| truth.iter().any(|t| t.1 as u64 == **g))
+            .count();
+        wanted += truth.len();
+    }
+    Ok(Some((n, found as f64 / wanted.max(1) as f64)))
 }
 
 fn cairn_query(vector: &[f32], ef: usize, filter: &str) -> anyhow::Result<Query> {
@@ -225,14 +341,22 @@ fn labels(found: &[Value]) -> Vec<u64> {
         .collect()
 }
 
-/// Cairn: load, build, query; returns its rows, bytes on disk, reopen + first query and the
-/// resident load time (ms).
+/// What Cairn's side measured beyond the common figures.
+struct CairnSide {
+    system: System,
+    /// `make_resident`, ms.
+    load_ms: f64,
+    /// Per filtered row, the plan `explain` shows.
+    plans: Vec<(String, String)>,
+}
+
+/// Cairn: load, build, query.
 fn cairn_side(
     dir: &Path,
     args: &VectorArgs,
     base: &[Vec<f32>],
     queries: &[Vec<f32>],
-) -> anyhow::Result<(System, u64, f64, f64)> {
+) -> anyhow::Result<CairnSide> {
     let path = dir.join("cairn");
     let db = cairn::open(Config::new(&path, StorageMode::Persistent))?;
     db.create_collection("v")?;
@@ -250,8 +374,14 @@ fn cairn_side(
         }
         txn.commit()?;
     }
+    for m in FILTER_MODS {
+        let field = format!("m{m}");
+        let spec = cairn::IndexSpec::new(&field, &[&field], cairn::IndexKind::BTree, false)?;
+        cairn::create_index(&db, "v", &spec, &mut |_| {})?;
+    }
     eprintln!("cairn: building the index…");
     let spec = VectorSpec::new("by_emb", "emb", args.dims, Metric::L2)?;
+    let rss_before = resident_bytes();
     let started = Instant::now();
     create_vector_index(&db, "v", &spec, &mut |_| {})?;
     let build_s = started.elapsed().as_secs_f64();
@@ -284,16 +414,23 @@ fn cairn_side(
     let started = Instant::now();
     anyhow::ensure!(make_resident(&db, "v", "by_emb")?, "the index did not load");
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    let memory = resident_bytes() - rss_before;
     eprintln!("cairn: queries on the resident image…");
     for &ef in &args.efs {
         rows.insert(format!("ef{ef}"), measure(&db, ef, "", None)?);
     }
+    let mut plans = Vec::new();
     for m in FILTER_MODS {
         let filter = format!(r#", "m{m}": 0"#);
         rows.insert(format!("filter{m}"), measure(&db, 64, &filter, None)?);
+        let explained = cairn::explain(&db, "v", &cairn_query(&queries[0], 64, &filter)?)?;
+        plans.push((
+            format!("{}% pass the filter", 100 / m),
+            explained.chosen.description,
+        ));
     }
     drop(db);
-    let disk = folder_bytes(&path);
+    let disk = folder_bytes(&path) as f64;
     // A new process would have no resident image; this reopen reads the tables (the image of
     // the same content is still in this process, so the first query asks a transaction that
     // records reads).
@@ -301,8 +438,19 @@ fn cairn_side(
     let db = cairn::open(Config::new(&path, StorageMode::Persistent))?;
     let mut txn = db.begin()?;
     cairn::query::find_in(&mut txn, "v", &cairn_query(&queries[0], 64, "")?)?;
-    let reopen_ms = started.elapsed().as_secs_f64() * 1e3;
-    Ok((System { build_s, rows }, disk, reopen_ms, load_ms))
+    let open_ms = started.elapsed().as_secs_f64() * 1e3;
+    let system = System {
+        build_s,
+        rows,
+        memory,
+        disk,
+        open_ms,
+    };
+    Ok(CairnSide {
+        system,
+        load_ms,
+        plans,
+    })
 }
 
 fn folder_bytes(path: &Path) -> u64 {
@@ -398,12 +546,15 @@ fn reference_side(
                 rows.insert(row.clone(), Row { ids, latencies });
             }
         }
-        let build_s = entry["build_s"].as_f64().unwrap_or(f64::NAN);
-        out.push((
-            name.to_string(),
-            Some(System { build_s, rows }),
-            String::new(),
-        ));
+        let figure = |key: &str| entry[key].as_f64().unwrap_or(f64::NAN);
+        let system = System {
+            build_s: figure("build_s"),
+            rows,
+            memory: figure("memory_bytes"),
+            disk: figure("disk_bytes"),
+            open_ms: figure("open_ms"),
+        };
+        out.push((name.to_string(), Some(system), String::new()));
     }
     Ok(out)
 }

@@ -10,7 +10,10 @@
 //! filtered search returns `min(k, matches)` documents at any selectivity (pgvector's HNSW
 //! returns fewer). The cost is one document fetch per node tested: at low selectivity the
 //! walk widens until it has found `ef` matches. Without other conditions nothing is fetched
-//! during the walk.
+//! during the walk. So when another index (a B-tree on the filter's field) narrows the rest
+//! of the filter to few enough documents, those are ranked exactly instead (`choice.rs`:
+//! by estimated cost, named by `explain`); `exact: true` ranks that set too when it is
+//! cheaper than reading every vector.
 //!
 //! **Consistency.** The graph is read through the query's own snapshot, and every result is
 //! rechecked against its document in that snapshot (`search::recheck`): the document's vector
@@ -25,6 +28,7 @@ use cairn_query::access::{
 };
 use cairn_query::{Filter, QueryError, Result};
 
+use super::choice::{self, Choice};
 use super::ops::NearVector;
 use crate::hnsw::layer::Scored;
 use crate::hnsw::nodes::Nodes;
@@ -82,10 +86,21 @@ impl AccessMethod for VectorAccess {
             })?;
         let ef = near.ef.unwrap_or(spec.params.ef_search).max(k).min(MAX_EF);
         let filtered = fetch.filters_beyond_ranking();
-        let (order, stats) = if near.exact {
-            exact(fetch, spec, &near.vector, k, filtered)?
-        } else {
-            graph(fetch, spec, &near.vector, k, ef, filtered)?
+        let narrowing = if filtered { fetch.narrowing()? } else { None };
+        let choice = match near.exact {
+            true => choice::for_exact(narrowing, k),
+            false => choice::for_walk(narrowing, k, ef),
+        };
+        let (order, stats) = match &choice {
+            Choice::Walk(_) => graph(fetch, spec, &near.vector, k, ef, filtered)?,
+            Choice::ExactAll => exact(fetch, spec, &near.vector, k, filtered, None)?,
+            Choice::Narrowed(narrowing) => {
+                let keys = fetch.narrowed_keys(narrowing)?;
+                fetch
+                    .scan()
+                    .count("vector_narrowed_candidates", keys.len() as u64);
+                exact(fetch, spec, &near.vector, k, true, Some(keys))?
+            }
         };
         let mut cx = fetch.scan();
         count(&mut cx, &stats);
@@ -100,10 +115,25 @@ impl AccessMethod for VectorAccess {
                 });
             }
         }
-        let mode = match (near.exact, filtered) {
-            (true, _) => "exact: every distance".to_string(),
-            (false, false) => format!("graph, ef={ef}"),
-            (false, true) => format!("graph, ef={ef}, filter during traversal"),
+        let mode = match (&choice, filtered) {
+            (Choice::ExactAll, _) => "exact: every distance".to_string(),
+            (Choice::Narrowed(n), _) => format!(
+                "exact over the filtered set {}{}",
+                choice::describe(n),
+                if near.exact {
+                    String::new()
+                } else {
+                    format!(", cheaper than a filtered walk at ef={ef}")
+                }
+            ),
+            (Choice::Walk(_), false) => format!("graph, ef={ef}"),
+            (Choice::Walk(rejected), true) => format!(
+                "graph, ef={ef}, filter during traversal{}",
+                match rejected {
+                    Some(n) => format!(" (cheaper than ranking {})", choice::describe(n)),
+                    None => " (no index narrows the rest of the filter)".to_string(),
+                }
+            ),
         };
         let mode = if stats.resident {
             format!("{mode}, resident image")
@@ -195,17 +225,29 @@ fn graph(
     Ok((hits, stats))
 }
 
-/// Brute force: every node's distance, then nodes nearest first until `k` pass the filter.
+/// Brute force: the distance of every node (or of every node among `candidates`, document
+/// keys another index found), then nodes nearest first until `k` pass the filter.
 fn exact(
     fetch: &mut Fetcher<'_, '_>,
     spec: &VectorSpec,
     query: &[f32],
     k: usize,
     filtered: bool,
+    candidates: Option<Vec<Vec<u8>>>,
 ) -> Result<(Vec<Scored>, SearchStats)> {
+    let image = match candidates {
+        Some(_) => {
+            let cx = fetch.scan();
+            image_for(cx.txn, cx.collection, spec)?
+        }
+        None => None,
+    };
     let cell = RefCell::new(fetch);
     let mut all: Vec<Scored> = Vec::new();
-    let mut stats = SearchStats::default();
+    let mut stats = SearchStats {
+        resident: image.is_some(),
+        ..SearchStats::default()
+    };
     {
         let mut store = FetchStore {
             fetch: &cell,
@@ -213,13 +255,31 @@ fn exact(
         };
         let mut nodes = Nodes::new(&mut store, &spec.name, spec.dims, spec.metric);
         let metric = spec.metric;
-        nodes.scan_vectors(&mut |key, vector| {
-            all.push(Scored {
-                distance: metric.distance(query, vector),
-                key: key.to_vec(),
-            });
-            Ok(true)
-        })?;
+        match (candidates, &image) {
+            (Some(keys), Some(image)) => {
+                for key in keys {
+                    if let Some(id) = image.find(&key) {
+                        let distance = metric.distance(query, image.vector(id));
+                        all.push(Scored { distance, key });
+                    }
+                }
+            }
+            (Some(keys), None) => {
+                for key in keys {
+                    // A key without a node is a document without a vector in the field.
+                    if let Some(distance) = nodes.distance(query, &key)? {
+                        all.push(Scored { distance, key });
+                    }
+                }
+            }
+            (None, _) => nodes.scan_vectors(&mut |key, vector| {
+                all.push(Scored {
+                    distance: metric.distance(query, vector),
+                    key: key.to_vec(),
+                });
+                Ok(true)
+            })?,
+        }
     }
     stats.distances_computed = all.len() as u64;
     all.sort_unstable();

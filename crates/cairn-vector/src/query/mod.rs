@@ -5,6 +5,7 @@
 //! database, so an embedding application or the server never has to.
 
 mod access;
+mod choice;
 mod ops;
 
 use std::sync::Arc;

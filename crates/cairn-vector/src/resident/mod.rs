@@ -62,6 +62,15 @@ impl Image {
         self.keys.len()
     }
 
+    /// The number of the node of document key `key`, if the image has one (numbers follow
+    /// key order).
+    pub(crate) fn find(&self, key: &[u8]) -> Option<u32> {
+        self.keys
+            .binary_search_by(|k| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| i as u32)
+    }
+
     /// Node `i`'s vector.
     pub(crate) fn vector(&self, i: u32) -> &[f32] {
         let at = i as usize * self.dims;
