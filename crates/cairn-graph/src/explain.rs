@@ -30,12 +30,11 @@ impl GraphExplain {
         }
     }
 
-    /// As a document: `{"plan", "executed": {counter: n, ...}}`, the shape of the query
-    /// layer's explain.
-    pub fn to_value(&self) -> Value {
+    /// The counters by the names `explain` shows them under (every consumer of an explain
+    /// uses these names, so they are listed once).
+    pub fn counters(&self) -> [(&'static str, u64); 8] {
         let c = &self.counts;
-        let mut executed = Object::new();
-        for (name, count) in [
+        [
             ("vertices_expanded", c.vertices_expanded),
             ("adjacency_edges", c.adjacency_entries),
             ("stored_property_reads", c.stored_property_reads),
@@ -44,7 +43,14 @@ impl GraphExplain {
             ("memory_bytes", c.memory_bytes),
             ("returned", self.returned),
             ("elapsed_us", self.elapsed_us),
-        ] {
+        ]
+    }
+
+    /// As a document: `{"plan", "executed": {counter: n, ...}}`, the shape of the query
+    /// layer's explain.
+    pub fn to_value(&self) -> Value {
+        let mut executed = Object::new();
+        for (name, count) in self.counters() {
             executed.insert(name, Value::Int(i64::try_from(count).unwrap_or(i64::MAX)));
         }
         let mut out = Object::new();

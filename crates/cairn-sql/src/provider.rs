@@ -143,10 +143,7 @@ impl TableProvider for CairnTable {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let txn = TxnSlot::of(state)?;
-        let projection = projection
-            .cloned()
-            .unwrap_or_else(|| (0..self.shape.columns.len()).collect());
-        let schema = Arc::new(self.schema.project(&projection)?);
+        let (projection, schema) = crate::scan::projected(&self.schema, projection)?;
         let spec = self.spec(&txn, projection, filters, limit)?;
         Ok(Arc::new(CairnScanExec::new(spec, schema, txn)))
     }

@@ -57,6 +57,19 @@ pub struct ScanSpec {
     pub as_of: Option<AsOfRead>,
 }
 
+/// DataFusion's projection of a table's columns (all of them when `None`) and the schema the
+/// scan then produces: what every Cairn scan (tables and table functions) starts from.
+pub fn projected(
+    schema: &SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> DfResult<(Vec<usize>, SchemaRef)> {
+    let projection = projection
+        .cloned()
+        .unwrap_or_else(|| (0..schema.fields().len()).collect());
+    let produced = Arc::new(schema.project(&projection)?);
+    Ok((projection, produced))
+}
+
 /// A read of a collection's past: its state right after commit `seq`, rebuilt from `db`'s
 /// change log (`cairn::find_as_of`).
 #[derive(Clone)]

@@ -265,20 +265,11 @@ pub struct GraphExplainView {
 
 impl From<&graph::GraphExplain> for GraphExplainView {
     fn from(explain: &graph::GraphExplain) -> GraphExplainView {
-        let c = &explain.counts;
-        let executed = [
-            ("vertices_expanded", c.vertices_expanded),
-            ("adjacency_edges", c.adjacency_entries),
-            ("stored_property_reads", c.stored_property_reads),
-            ("edge_documents_read", c.edge_documents_read),
-            ("vertex_documents_read", c.vertex_documents_read),
-            ("memory_bytes", c.memory_bytes),
-            ("returned", explain.returned),
-            ("elapsed_us", explain.elapsed_us),
-        ]
-        .into_iter()
-        .map(|(name, n)| (name.to_string(), n))
-        .collect();
+        let executed = explain
+            .counters()
+            .into_iter()
+            .map(|(name, n)| (name.to_string(), n))
+            .collect();
         GraphExplainView {
             plan: explain.plan.clone(),
             executed,

@@ -21,8 +21,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cairn::query::filter::parse_filter;
-use cairn::{AsOf, Database, Object, Value};
+use cairn::{AsOf, Database};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableFunctionImpl};
 use datafusion::common::ScalarValue;
@@ -145,17 +144,12 @@ impl TableProvider for AsOfTable {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let txn = TxnSlot::of(state)?;
-        let projection = projection
-            .cloned()
-            .unwrap_or_else(|| (0..self.shape.columns.len()).collect());
-        let schema = Arc::new(self.schema.project(&projection)?);
-        let all = parse_filter(&Value::Object(Object::new()))
-            .map_err(|err| SqlError::Query(err).into_datafusion())?;
+        let (projection, schema) = crate::scan::projected(&self.schema, projection)?;
         let spec = ScanSpec {
             collection: self.collection.clone(),
             shape: self.shape.clone(),
             projection,
-            filter: all,
+            filter: cairn::query::Filter::All,
             pushed: Vec::new(),
             limit,
             access: format!(

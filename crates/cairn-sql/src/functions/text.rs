@@ -160,10 +160,7 @@ impl TableProvider for TextTable {
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let txn = TxnSlot::of(state)?;
-        let projection = projection
-            .cloned()
-            .unwrap_or_else(|| (0..self.shape.columns.len()).collect());
-        let schema = Arc::new(self.schema.project(&projection)?);
+        let (projection, schema) = crate::scan::projected(&self.schema, projection)?;
         let access = txn
             .with(|t| {
                 let methods =
