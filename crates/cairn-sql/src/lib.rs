@@ -25,6 +25,7 @@ pub mod limits;
 pub mod pg;
 pub mod provider;
 pub mod pushdown;
+mod runtime_filter;
 pub mod scan;
 pub mod session;
 pub mod sink;

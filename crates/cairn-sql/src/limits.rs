@@ -7,6 +7,13 @@ use std::time::Duration;
 /// enough that a result is streamed rather than materialised.
 pub const SCAN_BATCH_ROWS: usize = 1024;
 
+/// Most join keys a hash join's build side may hand a Cairn scan as an `IN` list (DataFusion's
+/// `hash_join_inlist_pushdown_max_distinct_values`, raised from its 150 for Cairn sessions):
+/// up to this many keys the probe side reads by key (`_id $in`, point reads) instead of
+/// scanning; above it the join probes a full scan. Below the query layer's `$in` limit
+/// (10,000), and small enough that the list costs little to build and send.
+pub const MAX_RUNTIME_FILTER_KEYS: usize = 4096;
+
 /// Record batches a scan may have produced ahead of its consumer (a bounded channel gives
 /// back-pressure: a slow client holds at most this many batches per scan in memory).
 pub const SCAN_CHANNEL_BATCHES: usize = 2;

@@ -108,6 +108,7 @@ impl CairnTable {
             ranked: None,
             order: Vec::new(),
             as_of: None,
+            runtime_filters: self.pushdown,
         })
     }
 }

@@ -41,6 +41,11 @@ pub fn to_filter(shape: &TableShape, exprs: &[Expr]) -> Filter {
     )
 }
 
+/// The Cairn filter for `expr` alone, if it translates (exact or a superset).
+pub(crate) fn translate_one(shape: &TableShape, expr: &Expr) -> Option<Filter> {
+    translate(shape, expr).map(|(filter, _)| filter)
+}
+
 /// The Cairn filter for `expr` and whether it is exact, if it translates.
 fn translate(shape: &TableShape, expr: &Expr) -> Option<(Filter, bool)> {
     match expr {

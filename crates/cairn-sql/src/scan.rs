@@ -11,17 +11,26 @@ use std::sync::Arc;
 
 use cairn::query::{Filter, Projection, Query, SortKey};
 use cairn::{DocId, Value};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
+};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::stream::{
+    RecordBatchReceiverStreamBuilder, RecordBatchStreamAdapter,
+};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
     ReplaceChildrenOptions,
 };
+use futures::StreamExt;
 
 use crate::convert::{rows_to_batch, Row};
 use crate::error::{Result, SqlError};
@@ -55,6 +64,10 @@ pub struct ScanSpec {
     /// Read the collection as it was at a past commit instead of in the statement's snapshot
     /// (`crate::functions::as_of`).
     pub as_of: Option<AsOfRead>,
+    /// Accept filters DataFusion learns while running (a hash join's build-side keys,
+    /// `crate::runtime_filter`): a table scan with pushdown on. Off for ranked reads (a
+    /// filter would change which `k` are best) and reads of the past.
+    pub runtime_filters: bool,
 }
 
 /// DataFusion's projection of a table's columns (all of them when `None`) and the schema the
@@ -93,6 +106,10 @@ pub struct CairnScanExec {
     schema: SchemaRef,
     txn: Arc<SharedTxn>,
     properties: Arc<PlanProperties>,
+    /// Filters DataFusion fills in while running, read when the scan starts producing.
+    runtime: Vec<Arc<dyn PhysicalExpr>>,
+    /// Rows produced, for `EXPLAIN ANALYZE`.
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl CairnScanExec {
@@ -109,6 +126,8 @@ impl CairnScanExec {
             schema,
             txn,
             properties: Arc::new(properties),
+            runtime: Vec::new(),
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 }
@@ -142,6 +161,10 @@ impl DisplayAs for CairnScanExec {
         if let Some(limit) = self.spec.limit {
             write!(f, ", limit={limit}")?;
         }
+        if !self.runtime.is_empty() {
+            let runtime: Vec<String> = self.runtime.iter().map(ToString::to_string).collect();
+            write!(f, ", runtime=[{}]", runtime.join(", "))?;
+        }
         Ok(())
     }
 }
@@ -161,8 +184,15 @@ impl ExecutionPlan for CairnScanExec {
 
     fn apply_expressions(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
     ) -> DfResult<TreeNodeRecursion> {
+        // The runtime filters are this node's expressions: a hash join fills its filter in
+        // only when it finds the filter in its probe subtree this way.
+        for expr in &self.runtime {
+            if f(expr)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
         Ok(TreeNodeRecursion::Continue)
     }
 
@@ -181,23 +211,101 @@ impl ExecutionPlan for CairnScanExec {
         Ok(self)
     }
 
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> DfResult<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let filters: Vec<_> = child_pushdown_result
+            .parent_filters
+            .into_iter()
+            .map(|f| f.filter)
+            .collect();
+        // Every filter stays with the operator that offered it too: Cairn's use of one only
+        // narrows what is read (`runtime_filter`'s invariant), it never answers it.
+        let answer = FilterPushdownPropagation::with_parent_pushdown_result(vec![
+            PushedDown::No;
+            filters.len()
+        ]);
+        let runtime: Vec<_> = filters
+            .into_iter()
+            .filter(crate::runtime_filter::is_runtime)
+            .collect();
+        if phase != FilterPushdownPhase::Post
+            || runtime.is_empty()
+            || !self.spec.runtime_filters
+            || self.spec.ranked.is_some()
+        {
+            return Ok(answer);
+        }
+        let mut node = self.with_spec(self.spec.clone());
+        node.runtime = self.runtime.iter().cloned().chain(runtime).collect();
+        Ok(answer.with_updated_node(Arc::new(node)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn execute(
         &self,
-        _partition: usize,
+        partition: usize,
         _context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let mut builder =
-            RecordBatchReceiverStreamBuilder::new(self.schema.clone(), SCAN_CHANNEL_BATCHES);
-        let tx = builder.tx();
-        let spec = self.spec.clone();
+        let mut spec = self.spec.clone();
         let schema = self.schema.clone();
         let txn = self.txn.clone();
-        builder.spawn_blocking(move || {
-            let mut emit = |batch| tx.blocking_send(Ok(batch)).is_ok();
-            produce(&spec, &schema, &txn, &mut emit).map_err(SqlError::into_datafusion)
-        });
-        Ok(builder.build())
+        let runtime = self.runtime.clone();
+        let rows = MetricBuilder::new(&self.metrics).output_rows(partition);
+        // Nothing is read until the first poll: a hash join polls its probe side only once
+        // its build side is in and its runtime filter final (`crate::runtime_filter`).
+        let start = async move {
+            let narrowing = match spec.ranked {
+                None => crate::runtime_filter::to_filter(&spec.shape, &runtime),
+                Some(_) => None,
+            };
+            let mut builder =
+                RecordBatchReceiverStreamBuilder::new(schema.clone(), SCAN_CHANNEL_BATCHES);
+            let tx = builder.tx();
+            builder.spawn_blocking(move || {
+                if let Some(narrowing) = narrowing {
+                    narrow(&mut spec, &txn, narrowing).map_err(SqlError::into_datafusion)?;
+                }
+                let mut emit = |batch: RecordBatch| {
+                    rows.add(batch.num_rows());
+                    tx.blocking_send(Ok(batch)).is_ok()
+                };
+                produce(&spec, &schema, &txn, &mut emit).map_err(SqlError::into_datafusion)
+            });
+            builder.build()
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::once(start).flatten(),
+        )))
     }
+}
+
+/// Adds a runtime filter to what `spec` reads, unless it assumes what the snapshot
+/// contradicts (`Narrowing::assumes_no_string_ids`), then it reads as if there were none.
+fn narrow(
+    spec: &mut ScanSpec,
+    txn: &SharedTxn,
+    narrowing: crate::runtime_filter::Narrowing,
+) -> Result<()> {
+    if narrowing.assumes_no_string_ids {
+        // String ids sort together (ids compare within their type): one key-range read of
+        // at most one document says whether there is any.
+        let mut probe = Query::new(Filter::field(ID_COLUMN)?.gte(Value::String(String::new())));
+        probe.limit = Some(1);
+        let found = txn.with(|t| Ok(cairn::query::find_in(t, &spec.collection, &probe)?))?;
+        if !found.documents.is_empty() {
+            return Ok(());
+        }
+    }
+    spec.filter = Filter::and([spec.filter.clone(), narrowing.filter]);
+    Ok(())
 }
 
 /// Reads the scan page by page, handing each batch to `emit` until it returns false.
@@ -205,7 +313,7 @@ fn produce(
     spec: &ScanSpec,
     schema: &SchemaRef,
     txn: &SharedTxn,
-    emit: &mut dyn FnMut(datafusion::arrow::array::RecordBatch) -> bool,
+    emit: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> Result<()> {
     let columns: Vec<&Column> = spec
         .projection

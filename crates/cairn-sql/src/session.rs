@@ -97,6 +97,11 @@ impl SqlSession {
             .with_information_schema(true);
         config = config.with_extension(slot.clone());
         config.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+        // Join keys reach a Cairn probe scan as an `IN` list up to this many (`runtime_filter`).
+        config
+            .options_mut()
+            .optimizer
+            .hash_join_inlist_pushdown_max_distinct_values = crate::limits::MAX_RUNTIME_FILTER_KEYS;
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()

@@ -159,6 +159,7 @@ impl TableProvider for AsOfTable {
             ranked: None,
             order: Vec::new(),
             as_of: Some(self.read.clone()),
+            runtime_filters: false,
         };
         Ok(Arc::new(CairnScanExec::new(spec, schema, txn)))
     }

@@ -182,6 +182,7 @@ impl TableProvider for TextTable {
             ranked: Some(self.k),
             order: Vec::new(),
             as_of: None,
+            runtime_filters: false,
         };
         Ok(Arc::new(CairnScanExec::new(spec, schema, txn)))
     }
