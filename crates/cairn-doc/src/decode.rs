@@ -22,13 +22,19 @@ use crate::{DateTime, DocError, Object, RecordBuf, Value, Vector};
 /// before the decoder notices the elements are missing, while honest large arrays simply grow.
 const PREALLOCATED_ITEMS_MAX: usize = 1024;
 
-/// Decodes a document from `bytes`, copying them into a new [`RecordBuf`] that decoded vectors
-/// share.
+/// Decodes a document from `bytes`. A document holding vectors copies `bytes` once into a new
+/// [`RecordBuf`] that its vectors share; any other document is decoded straight from `bytes`
+/// (no copy of the encoding: a read decodes a record where it lies).
 pub fn decode_document(bytes: &[u8]) -> Result<Value, DocError> {
     if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(too_large(bytes.len()));
     }
-    decode_record(&RecordBuf::copy_from(bytes))
+    let mut reader = Reader {
+        backing: Backing::Lazy(None),
+        bytes,
+        pos: 0,
+    };
+    reader.document()
 }
 
 /// Decodes the document that starts at byte 0 of `buf` and fills it exactly.
@@ -40,19 +46,54 @@ pub fn decode_record(buf: &RecordBuf) -> Result<Value, DocError> {
         return Err(too_large(buf.len()));
     }
     let mut reader = Reader {
-        buf,
+        backing: Backing::Shared(buf),
         bytes: buf.as_bytes(),
         pos: 0,
     };
-    let version = reader.byte()?;
-    if version != ENCODING_VERSION {
-        return Err(DocError::UnsupportedVersion { found: version });
+    reader.document()
+}
+
+/// Decodes only the top-level fields of the document in `bytes` named in `fields` (an object
+/// of those present, in stored order); every other field is stepped over without allocating.
+/// What a reader that needs a few fields uses instead of [`decode_document`] (an index build
+/// needs its indexed fields, not the whole document). Bounds, lengths and nesting are checked
+/// as in a full decode, so damaged input is still an error and never a panic; the contents of
+/// skipped fields are not validated (a full decode of the same bytes does that).
+pub fn decode_fields(bytes: &[u8], fields: &[&str]) -> Result<Value, DocError> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(too_large(bytes.len()));
     }
-    let root = reader.object_body(1)?;
+    let mut reader = Reader {
+        backing: Backing::Lazy(None),
+        bytes,
+        pos: 0,
+    };
+    reader.version()?;
+    let count = reader.count(3)?;
+    let mut object = Object::with_capacity(count.min(fields.len()));
+    for _ in 0..count {
+        let key_offset = reader.pos;
+        let key = reader.str()?;
+        if fields.contains(&key) {
+            if check_field_name(key).is_err() {
+                return Err(DocError::Corrupt {
+                    offset: key_offset,
+                    reason: "invalid field name",
+                });
+            }
+            let value = reader.value(1)?;
+            object.push_unchecked(key.to_owned(), value);
+        } else {
+            reader.skip_value(1)?;
+        }
+    }
     if reader.pos != reader.bytes.len() {
         return Err(reader.corrupt("trailing bytes after the document"));
     }
-    Ok(Value::Object(root))
+    if object.first_duplicate_key().is_some() {
+        return Err(reader.corrupt("duplicate key in object"));
+    }
+    Ok(Value::Object(object))
 }
 
 fn too_large(size_bytes: usize) -> DocError {
@@ -62,13 +103,47 @@ fn too_large(size_bytes: usize) -> DocError {
     }
 }
 
+/// Where decoded vectors find their components.
+enum Backing<'a> {
+    /// The caller's aligned buffer holding the encoding, shared by every vector.
+    Shared(&'a RecordBuf),
+    /// A copy of the encoding, made when the first vector is met (most documents hold none).
+    Lazy(Option<RecordBuf>),
+}
+
 struct Reader<'a> {
-    buf: &'a RecordBuf,
+    backing: Backing<'a>,
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    /// Reads the version byte, the root object and checks nothing trails it.
+    fn document(&mut self) -> Result<Value, DocError> {
+        self.version()?;
+        let root = self.object_body(1)?;
+        if self.pos != self.bytes.len() {
+            return Err(self.corrupt("trailing bytes after the document"));
+        }
+        Ok(Value::Object(root))
+    }
+
+    fn version(&mut self) -> Result<(), DocError> {
+        let version = self.byte()?;
+        if version != ENCODING_VERSION {
+            return Err(DocError::UnsupportedVersion { found: version });
+        }
+        Ok(())
+    }
+
+    /// The aligned buffer holding the encoding (the same bytes, so the same offsets).
+    fn record_buf(&mut self) -> &RecordBuf {
+        match &mut self.backing {
+            Backing::Shared(buf) => buf,
+            Backing::Lazy(slot) => slot.get_or_insert_with(|| RecordBuf::copy_from(self.bytes)),
+        }
+    }
+
     fn corrupt(&self, reason: &'static str) -> DocError {
         DocError::Corrupt {
             offset: self.pos,
@@ -122,16 +197,83 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Result<String, DocError> {
+        self.str().map(str::to_owned)
+    }
+
+    /// A string, borrowed from the input.
+    fn str(&mut self) -> Result<&'a str, DocError> {
         let len = self.count(1)?;
         let start = self.pos;
         let bytes = self.take(len)?;
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Ok(text.to_owned()),
-            Err(_) => Err(DocError::Corrupt {
-                offset: start,
-                reason: "string is not valid UTF-8",
-            }),
+        std::str::from_utf8(bytes).map_err(|_| DocError::Corrupt {
+            offset: start,
+            reason: "string is not valid UTF-8",
+        })
+    }
+
+    /// Steps over one tagged value inside a container at depth `parent_depth`, checking
+    /// lengths, counts and nesting as [`Reader::value`] does but allocating nothing (except
+    /// for a geometry, which is decoded to be checked: rare, and its layout is variable).
+    fn skip_value(&mut self, parent_depth: usize) -> Result<(), DocError> {
+        let tag_offset = self.pos;
+        match self.byte()? {
+            TAG_NULL | TAG_FALSE | TAG_TRUE => {}
+            TAG_INT | TAG_DATETIME => {
+                self.varint()?;
+            }
+            TAG_FLOAT64 => {
+                self.take(8)?;
+            }
+            TAG_FLOAT32 => {
+                self.take(4)?;
+            }
+            TAG_STRING | TAG_BYTES => {
+                let len = self.count(1)?;
+                self.take(len)?;
+            }
+            TAG_UUID => {
+                self.take(16)?;
+            }
+            TAG_ARRAY => {
+                let depth = parent_depth + 1;
+                if depth > MAX_NESTING_DEPTH {
+                    return Err(self.corrupt("nesting deeper than MAX_NESTING_DEPTH"));
+                }
+                for _ in 0..self.count(1)? {
+                    self.skip_value(depth)?;
+                }
+            }
+            TAG_OBJECT => {
+                let depth = parent_depth + 1;
+                if depth > MAX_NESTING_DEPTH {
+                    return Err(self.corrupt("nesting deeper than MAX_NESTING_DEPTH"));
+                }
+                for _ in 0..self.count(3)? {
+                    let len = self.count(1)?;
+                    self.take(len)?;
+                    self.skip_value(depth)?;
+                }
+            }
+            TAG_VECTOR => {
+                let dim = self.varint()?;
+                if dim > MAX_VECTOR_DIM as u64 {
+                    return Err(self.corrupt("vector has more than MAX_VECTOR_DIM dimensions"));
+                }
+                self.take(vector_padding(self.pos))?;
+                // Bounded by MAX_VECTOR_DIM just above.
+                self.take(dim as usize * 4)?;
+            }
+            TAG_GEOMETRY => {
+                self.geometry()?;
+            }
+            _ => {
+                return Err(DocError::Corrupt {
+                    offset: tag_offset,
+                    reason: "unknown value tag",
+                })
+            }
         }
+        Ok(())
     }
 
     /// Reads an object's count and entries; `depth` is the object's own depth.
@@ -312,10 +454,11 @@ impl<'a> Reader<'a> {
         }
         let offset = self.pos;
         self.take(dim * 4)?;
-        let vector = Vector::from_record(self.buf, offset, dim).ok_or(DocError::Corrupt {
-            offset,
-            reason: "vector components are out of bounds or misaligned",
-        })?;
+        let vector =
+            Vector::from_record(self.record_buf(), offset, dim).ok_or(DocError::Corrupt {
+                offset,
+                reason: "vector components are out of bounds or misaligned",
+            })?;
         if vector.as_slice().iter().any(|c| !c.is_finite()) {
             return Err(DocError::Corrupt {
                 offset,

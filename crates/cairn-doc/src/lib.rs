@@ -58,7 +58,7 @@ mod varint;
 mod vector;
 
 pub use datetime::DateTime;
-pub use decode::{decode_document, decode_record};
+pub use decode::{decode_document, decode_fields, decode_record};
 pub use encode::{check_document, encode_document, encoded_len};
 pub use equality::values_equal;
 pub use error::DocError;

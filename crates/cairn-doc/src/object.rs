@@ -139,17 +139,31 @@ impl Object {
         // Small objects: a quadratic scan allocates nothing and wins.
         const LINEAR_SCAN_MAX_FIELDS: usize = 16;
         if self.entries.len() <= LINEAR_SCAN_MAX_FIELDS {
-            return self
-                .entries
-                .iter()
-                .enumerate()
-                .find(|(i, (k, _))| self.entries[..*i].iter().any(|(other, _)| other == k))
-                .map(|(_, (k, _))| k.as_str());
+            // Every decoded object is checked, so the usual answer (no duplicate) is made
+            // cheap: a key is compared with the earlier ones only when its fingerprint was
+            // seen before.
+            let mut seen = 0u64;
+            for (i, (key, _)) in self.entries.iter().enumerate() {
+                let bit = 1u64 << key_fingerprint(key);
+                if seen & bit != 0 && self.entries[..i].iter().any(|(other, _)| other == key) {
+                    return Some(key);
+                }
+                seen |= bit;
+            }
+            return None;
         }
         let mut keys: Vec<&str> = self.keys().collect();
         keys.sort_unstable();
         keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
     }
+}
+
+/// A number in `0..64` that equal keys share (from the length and the first and last bytes).
+fn key_fingerprint(key: &str) -> u32 {
+    let bytes = key.as_bytes();
+    let first = u32::from(bytes.first().copied().unwrap_or(0));
+    let last = u32::from(bytes.last().copied().unwrap_or(0));
+    ((bytes.len() as u32).wrapping_mul(31) ^ first.wrapping_mul(7) ^ last.wrapping_mul(13)) & 63
 }
 
 impl FromIterator<(String, Value)> for Object {

@@ -621,14 +621,12 @@ impl Transaction {
     /// Reads a document by its stored key bytes (as found in an index entry).
     pub fn get_by_key(&mut self, collection: &str, key: &[u8]) -> Result<Option<Value>> {
         let coll = self.collection(collection)?;
-        let docs = coll.docs.clone();
-        match self.read_raw(&docs, key, true)? {
-            Some(record) => {
-                let at = crate::record::RecordAt { collection, key };
-                crate::record::decode_record(&self.db.shared.codecs, at, &record).map(Some)
-            }
-            None => Ok(None),
-        }
+        let db = self.db.clone();
+        let at = crate::record::RecordAt { collection, key };
+        // Decoded where the record lies: no copy of it out of the page.
+        self.read_with(&coll.docs, key, true, |record| {
+            crate::record::decode_record(&db.shared.codecs, at, record)
+        })
     }
 
     /// Visits the documents whose keys lie within `(start, end)` in key (`_id`) order, with
@@ -649,6 +647,28 @@ impl Transaction {
             visit(
                 key,
                 crate::record::decode_record(&db.shared.codecs, at, record)?,
+            )
+        })
+    }
+
+    /// [`Transaction::scan_documents`] decoding only the top-level `fields` of each document
+    /// (an object of those it has; see [`cairn_doc::decode_fields`]): for a reader that needs
+    /// a few fields of every document, such as an index build, the rest is never allocated.
+    pub fn scan_document_fields<E: From<EngineError>>(
+        &mut self,
+        collection: &str,
+        (start, end): (Bound<&[u8]>, Bound<&[u8]>),
+        fields: &[&str],
+        mut visit: impl FnMut(&[u8], Value) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let coll = self.collection(collection)?;
+        let docs = coll.docs.clone();
+        let db = self.db.clone();
+        self.scan(&docs, start, end, |key, record| {
+            let at = crate::record::RecordAt { collection, key };
+            visit(
+                key,
+                crate::record::decode_record_fields(&db.shared.codecs, at, record, fields)?,
             )
         })
     }

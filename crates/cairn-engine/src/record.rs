@@ -18,7 +18,7 @@
 //! collection and id, never a silently different document. Records without the envelope (older
 //! files) are still read, unverified beyond what their encoding checks.
 
-use cairn_doc::{DocId, RecordBuf, Value};
+use cairn_doc::{DocId, Value};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::compression::Codecs;
@@ -148,14 +148,36 @@ pub(crate) fn verified_body<'a>(at: RecordAt<'_>, record: &'a [u8]) -> Result<&'
     Ok(inner)
 }
 
-/// Decodes a stored record after verifying its checksum. The (decompressed) body is copied once
-/// into an aligned buffer that vectors in the document share, so a vector field reads as
-/// `&[f32]` without a further copy.
+/// Decodes a stored record after verifying its checksum, straight from the (decompressed)
+/// body: a document holding vectors copies its body once into an aligned buffer that its
+/// vectors share (a vector field reads as `&[f32]` without a further copy); any other is
+/// decoded without copying its encoding.
 pub(crate) fn decode_record(codecs: &Codecs, at: RecordAt<'_>, record: &[u8]) -> Result<Value> {
+    decode_record_with(codecs, at, record, cairn_doc::decode_document)
+}
+
+/// [`decode_record`] of only the top-level `fields` (see [`cairn_doc::decode_fields`]).
+pub(crate) fn decode_record_fields(
+    codecs: &Codecs,
+    at: RecordAt<'_>,
+    record: &[u8],
+    fields: &[&str],
+) -> Result<Value> {
+    decode_record_with(codecs, at, record, |plain| {
+        cairn_doc::decode_fields(plain, fields)
+    })
+}
+
+/// Verifies a record's checksum and decodes its plain body with `decode`.
+fn decode_record_with(
+    codecs: &Codecs,
+    at: RecordAt<'_>,
+    record: &[u8],
+    decode: impl FnOnce(&[u8]) -> std::result::Result<Value, cairn_doc::DocError>,
+) -> Result<Value> {
     let body = verified_body(at, record)?;
     let decoded = codecs.with_plain(at.collection, body, |plain| {
-        let buf = RecordBuf::copy_from(plain);
-        cairn_doc::decode_record(&buf).map_err(|err| at.corruption(err))
+        decode(plain).map_err(|err| at.corruption(err))
     });
     decoded.map_err(|err| match err {
         EngineError::Corrupt { detail, .. } => at.corruption(detail),

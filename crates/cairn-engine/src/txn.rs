@@ -650,28 +650,50 @@ impl Transaction {
         key: &[u8],
         track: bool,
     ) -> Result<Option<Vec<u8>>> {
+        self.read_with(table, key, track, |value| Ok(value.to_vec()))
+    }
+
+    /// [`Transaction::read_raw`] handing the value to `read` where it lies (a pending write,
+    /// or the snapshot's page) instead of copying it out: a document read decodes in place.
+    pub(crate) fn read_with<R>(
+        &mut self,
+        table: &Arc<str>,
+        key: &[u8],
+        track: bool,
+        read: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<Option<R>> {
         if track {
             self.reads.point(table, key);
         }
         if let Some(pending) = self.writes.get(table, key) {
-            return Ok(match pending {
-                Pending::Put { value, .. } => Some(value.clone()),
-                Pending::Delete => None,
-            });
+            return match pending {
+                Pending::Put { value, .. } => read(value).map(Some),
+                Pending::Delete => Ok(None),
+            };
         }
         if self.writes.is_dropped(table) {
             return Ok(None);
         }
-        self.stored_get(table, key)
+        self.stored_get_with(table, key, read)
     }
 
     /// Reads a key from the snapshot alone (through its run when `table` holds packed
     /// documents), copying the value out.
     pub(crate) fn stored_get(&mut self, table: &Arc<str>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.stored_get_with(table, key, |value| Ok(value.to_vec()))
+    }
+
+    /// [`Transaction::stored_get`] handing the value to `read` in place.
+    fn stored_get_with<R>(
+        &mut self,
+        table: &Arc<str>,
+        key: &[u8],
+        read: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<Option<R>> {
         let db = self.db.clone();
         match self.reader(table)? {
             Some(reader) => {
-                crate::packed::get_any(reader, &db.shared.codecs, table, key, <[u8]>::to_vec)
+                crate::packed::get_any(reader, &db.shared.codecs, table, key, read)?.transpose()
             }
             None => Ok(None),
         }

@@ -501,3 +501,48 @@ fn visitors_return_the_callers_own_error() {
         other => panic!("expected the engine's error, got {other:?}"),
     }
 }
+
+/// A scan of some fields hands each document narrowed to them, stored and pending alike, in
+/// key order, as the whole documents narrowed by hand.
+#[test]
+fn scanning_some_fields_narrows_each_document_to_them() {
+    let db = Database::open(Config::new(
+        std::path::PathBuf::new(),
+        StorageMode::MemoryOnly,
+    ))
+    .expect("open");
+    db.create_collection("c").expect("create");
+    for i in 0..40 {
+        let text = "some words that compress ".repeat(i % 7);
+        let doc = format!(r#"{{"_id": {i}, "a": {i}, "b": {{"c": [{i}, "x"]}}, "t": "{text}"}}"#);
+        db.insert("c", Value::from_json_str(&doc).expect("doc"))
+            .expect("insert");
+    }
+    let mut txn = db.begin().expect("begin");
+    txn.insert("c", json(r#"{"_id": 100, "b": 7, "t": "pending"}"#))
+        .expect("pending insert");
+    let mut whole = Vec::new();
+    txn.scan_documents("c", Bound::Unbounded, Bound::Unbounded, |key, doc| {
+        whole.push((key.to_vec(), doc));
+        Ok::<_, EngineError>(true)
+    })
+    .expect("scan");
+    let mut narrowed = Vec::new();
+    let all = (Bound::Unbounded, Bound::Unbounded);
+    txn.scan_document_fields("c", all, &["b", "_id", "absent"], |key, doc| {
+        narrowed.push((key.to_vec(), doc));
+        Ok::<_, EngineError>(true)
+    })
+    .expect("scan fields");
+    assert_eq!(narrowed.len(), 41);
+    for ((key, doc), (narrow_key, narrow)) in whole.iter().zip(&narrowed) {
+        assert_eq!(key, narrow_key);
+        let mut expected = cairn_doc::Object::new();
+        for (name, value) in doc.as_object().expect("object").iter() {
+            if name == "b" || name == "_id" {
+                expected.insert(name, value.clone());
+            }
+        }
+        assert_eq!(narrow, &Value::Object(expected));
+    }
+}

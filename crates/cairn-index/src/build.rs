@@ -19,7 +19,9 @@ use crate::chunks::ChunkWriter;
 use crate::entries::{doc_entries, layout, Entry};
 use crate::error::Result;
 use crate::limits::{BUILD_CHUNK_ENTRIES, BUILD_RUN_BYTES};
-use crate::maintain::{add_entry, BuilderTables, META_TABLE, MULTIKEY_KEY, READY_KEY};
+use crate::maintain::{
+    add_entry, BuilderTables, ENTRIES_TABLE, META_TABLE, MULTIKEY_KEY, READY_KEY,
+};
 use crate::spec::IndexSpec;
 
 /// Documents scanned between progress reports.
@@ -63,18 +65,25 @@ pub(crate) fn fill(
     };
     let mut run: Vec<Pending> = Vec::new();
     let mut run_bytes = 0usize;
-    snapshot.scan_documents(
+    // Entries need only the indexed fields: the rest of each document is never decoded.
+    let fields = top_level_fields(spec);
+    snapshot.scan_document_fields(
         collection,
-        std::ops::Bound::Unbounded,
-        std::ops::Bound::Unbounded,
+        (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded),
+        &fields,
         |doc_key, doc| {
             let result = (|| -> Result<()> {
                 let entries = doc_entries(spec, &doc)?;
                 builder.multikey |= entries.multikey;
                 for entry in entries.entries {
-                    let (key, _) = layout(spec, &entry, doc_key);
-                    run_bytes += key.len() + entry.tuple.len() + doc_key.len() + 96;
-                    run.push((key, entry, doc_key.to_vec()));
+                    let (key, value) = layout(spec, &entry, doc_key);
+                    run_bytes += key.len() + value.len() + entry.tuple.len() + doc_key.len() + 96;
+                    run.push(Pending {
+                        key,
+                        value,
+                        entry,
+                        doc_key: doc_key.to_vec(),
+                    });
                 }
                 builder.progress.scanned += 1;
                 if run_bytes >= BUILD_RUN_BYTES {
@@ -106,8 +115,24 @@ pub(crate) fn fill(
     Ok(())
 }
 
-/// One entry to write: its stored key, the entry, and the document it came from.
-type Pending = (Vec<u8>, Entry, Vec<u8>);
+/// The top-level fields an index's paths start with, each once: what a build decodes.
+fn top_level_fields(spec: &IndexSpec) -> Vec<&str> {
+    let mut fields: Vec<&str> = Vec::with_capacity(spec.fields.len());
+    for path in &spec.fields {
+        if !fields.contains(&path.first()) {
+            fields.push(path.first());
+        }
+    }
+    fields
+}
+
+/// One entry to write: its stored key and value, the entry, and the document it came from.
+struct Pending {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    entry: Entry,
+    doc_key: Vec<u8>,
+}
 
 struct Builder<'a> {
     writer: ChunkWriter<'a>,
@@ -120,21 +145,26 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// Sorts a run by stored key and writes it in chunks, emptying it.
     fn write_run(&mut self, run: &mut Vec<Pending>) -> Result<()> {
-        run.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        run.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         let (collection, spec) = (self.collection, self.spec);
         self.writer
-            .write(run, |(_, _, doc_key)| doc_key, &mut |txn,
-                                                         (
-                _,
-                entry,
-                doc_key,
-            )| {
+            .write(run, |pending| &pending.doc_key, &mut |txn, pending| {
+                if !spec.unique {
+                    // No duplicate to look for: the entry laid out while scanning is stored.
+                    return txn.extension_put(
+                        collection,
+                        &spec.name,
+                        ENTRIES_TABLE,
+                        &pending.key,
+                        &pending.value,
+                    );
+                }
                 let mut tables = BuilderTables {
                     txn,
                     collection,
                     index: &spec.name,
                 };
-                add_entry(&mut tables, spec, entry, doc_key)
+                add_entry(&mut tables, spec, &pending.entry, &pending.doc_key)
             })?;
         self.progress.written += run.len() as u64;
         run.clear();

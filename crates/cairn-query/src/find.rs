@@ -437,7 +437,13 @@ fn run(
         .min(MAX_RESULT_DOCUMENTS);
     // Collect one more than the page to know whether another page exists.
     let want = query.skip.saturating_add(page).saturating_add(1);
-    let mut rows: Vec<(Vec<u8>, Value)> = Vec::new();
+    // Sized from the plan's estimate, so the buffer is not regrown (and its old copies freed)
+    // as rows arrive; capped, as an estimate may be far off.
+    let expected = (chosen.estimated_rows.max(0.0) as usize)
+        .saturating_add(1)
+        .min(want)
+        .min(RESERVED_ROWS_MAX);
+    let mut rows: Vec<(Vec<u8>, Value)> = Vec::with_capacity(expected);
     let mut bytes = 0usize;
     let mut key = Vec::new();
     let mut executor = executor(txn, collection, query)?;
@@ -501,6 +507,9 @@ fn run(
         plan,
     })
 }
+
+/// Most result rows reserved up front from a plan's estimate.
+const RESERVED_ROWS_MAX: usize = 4096;
 
 /// Projects a page's documents, ending the page early (with a cursor after its last
 /// document) where [`Query::max_page_bytes`] would be passed.

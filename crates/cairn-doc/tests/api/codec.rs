@@ -1,12 +1,12 @@
 //! The binary encoding: round trips, canonical form, compactness, zero-copy vectors.
 
 use cairn_doc::{
-    decode_document, decode_record, encode_document, encoded_len, DocError, Object, RecordBuf,
-    Value, Vector, ENCODING_VERSION,
+    decode_document, decode_fields, decode_record, encode_document, encoded_len, DocError, Object,
+    RecordBuf, Value, Vector, ENCODING_VERSION,
 };
 use proptest::prelude::*;
 
-use crate::strategies::document;
+use crate::strategies::{document, field_name};
 
 fn encode(doc: &Value) -> Vec<u8> {
     let mut out = Vec::new();
@@ -37,6 +37,51 @@ proptest! {
         encode_document(&doc, &mut out).unwrap();
         prop_assert_eq!(decode_document(&out[prefix_len..]).unwrap(), doc);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn decoding_some_fields_is_the_whole_decode_narrowed_to_them(
+        doc in document(),
+        pick in prop::collection::vec(any::<bool>(), 6),
+        absent in field_name(),
+    ) {
+        let bytes = encode(&doc);
+        let object = doc.as_object().unwrap();
+        let mut names: Vec<&str> = object
+            .keys()
+            .zip(pick.iter())
+            .filter(|(_, picked)| **picked)
+            .map(|(name, _)| name)
+            .collect();
+        names.push(&absent);
+        let narrowed: Object = object
+            .iter()
+            .filter(|(name, _)| names.contains(name))
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect();
+        prop_assert_eq!(decode_fields(&bytes, &names).unwrap(), Value::Object(narrowed));
+        // Skipped fields are stepped over with their lengths checked: a cut anywhere fails.
+        for cut in 0..bytes.len() {
+            prop_assert!(decode_fields(&bytes[..cut], &names).is_err());
+        }
+    }
+}
+
+#[test]
+fn vectors_decoded_from_plain_bytes_share_one_copy_of_the_record() {
+    let mut object = Object::new();
+    object.insert("a", Vector::from_vec(vec![1.0, 2.0]));
+    object.insert("b", Vector::from_vec(vec![3.0]));
+    let decoded = decode_document(&encode(&Value::Object(object.clone()))).unwrap();
+    assert_eq!(decoded, Value::Object(object));
+    let record = |name: &str| {
+        let vector = decoded.as_object().unwrap().get(name).unwrap().as_vector();
+        vector.unwrap().record().cloned().unwrap()
+    };
+    assert!(record("a").ptr_eq(&record("b")));
 }
 
 fn doc_with_vector(components: Vec<f32>) -> Value {

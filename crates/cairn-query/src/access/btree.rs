@@ -8,7 +8,7 @@
 //! re-checked against the filter, so a path only has to find a superset of the matches.
 
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cairn_doc::{FieldPath, Value};
 use cairn_engine::{Direction, Transaction};
@@ -114,7 +114,7 @@ impl Secondary {
                 })
                 .collect(),
         };
-        let rows = self.estimate(cx, &scans, equal_fields)?;
+        let (rows, probed) = self.estimate(cx, &scans, equal_fields)?;
         let direction =
             (index.spec.kind == IndexKind::BTree && !index.multikey && scans.len() == 1)
                 .then(|| sort_direction(&index.spec.fields[equal_fields..], cx.sort))
@@ -140,6 +140,8 @@ impl Secondary {
                 ordered,
                 backward: direction == Some(Direction::Backward),
                 exact_fields: if range.is_none() { equal_fields } else { 0 },
+                expected_keys: rows as usize,
+                probed: Mutex::new(probed),
             }),
             estimated_rows: rows,
             cost,
@@ -170,6 +172,8 @@ impl Secondary {
                 ordered: true,
                 backward: direction == Direction::Backward,
                 exact_fields: 0,
+                expected_keys: rows as usize,
+                probed: Mutex::new(None),
             }),
             estimated_rows: rows,
             cost: rows * (COST_INDEX_ENTRY + COST_FETCH_DOC),
@@ -178,21 +182,37 @@ impl Secondary {
         })
     }
 
+    /// The rows `scans` find: counted by reading up to [`PROBE_CAP`] entries of each, past
+    /// that from the statistics. When every scan was read to its end, also the document keys
+    /// they found (in scan order), which the execution then need not read again.
     fn estimate(
         &self,
         cx: &mut PlanContext<'_>,
         scans: &[IndexScan],
         equal_fields: usize,
-    ) -> Result<f64> {
+    ) -> Result<(f64, Option<Vec<Vec<u8>>>)> {
         let index = &self.index;
         let mut rows = 0.0;
         let mut stats = None;
+        let mut probed = Some(Vec::new());
         for scan in scans {
-            let counted = index.count_up_to(cx.txn, cx.collection, scan, PROBE_CAP)?;
+            let mut found = Vec::new();
+            let mut counted = 0;
+            index.scan(cx.txn, cx.collection, scan, |_, doc_key| {
+                counted += 1;
+                if counted < PROBE_CAP {
+                    found.push(doc_key.to_vec());
+                }
+                Ok(counted < PROBE_CAP)
+            })?;
             if counted < PROBE_CAP {
                 rows += counted as f64;
+                if let Some(keys) = &mut probed {
+                    keys.append(&mut found);
+                }
                 continue;
             }
+            probed = None;
             if stats.is_none() {
                 stats = Some(index.stats(cx.txn, cx.collection)?);
             }
@@ -206,9 +226,12 @@ impl Secondary {
             };
             rows += estimate.max(PROBE_CAP as f64);
         }
-        Ok(rows)
+        Ok((rows, probed))
     }
 }
+
+/// Most document keys an index read reserves up front from the planner's estimate.
+const RESERVED_KEYS_MAX: usize = 4096;
 
 /// Scans of one secondary index.
 #[derive(Debug)]
@@ -222,6 +245,13 @@ struct SecondaryScan {
     /// The leading index fields whose `$eq`/`$in` values the scans look up exactly, when the
     /// path has no range (0 otherwise): what [`IndexPath::decides`] checks a filter against.
     exact_fields: usize,
+    /// The planner's estimate of the keys the scans find (what [`IndexPath::keys`] reserves).
+    expected_keys: usize,
+    /// The document keys the planner's probe read, when it read every scan to its end (see
+    /// `Secondary::estimate`): the first [`IndexPath::keys`] takes them instead of reading
+    /// the same entries again. The plan runs in the transaction that planned it, before it
+    /// writes anything, so they are the keys a new read would find.
+    probed: Mutex<Option<Vec<Vec<u8>>>>,
 }
 
 impl IndexPath for SecondaryScan {
@@ -247,7 +277,12 @@ impl IndexPath for SecondaryScan {
     }
 
     fn keys(&self, cx: &mut ScanContext<'_>) -> Result<Vec<Vec<u8>>> {
-        let mut keys = Vec::new();
+        let probed = self.probed.lock().ok().and_then(|mut probed| probed.take());
+        if let Some(keys) = probed {
+            cx.stats.keys_examined += keys.len() as u64;
+            return Ok(keys);
+        }
+        let mut keys = Vec::with_capacity(self.expected_keys.min(RESERVED_KEYS_MAX));
         for scan in &self.scans {
             let stats = &mut *cx.stats;
             self.index.scan(cx.txn, cx.collection, scan, |_, doc_key| {
