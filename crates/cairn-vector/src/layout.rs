@@ -9,6 +9,8 @@
 //! |           |                  | then `count` × (`len: u16 LE`, neighbour document key)    |
 //! | `meta`    | `ready`          | empty: the online build finished                          |
 //! | `meta`    | `entry`          | `level: u8`, the entry point's document key               |
+//! | `meta`    | `building`       | empty: a bulk build is running; writes go to `pending`    |
+//! | `pending` | document key     | empty: written during a bulk build, to apply (`bulk/`)    |
 //!
 //! Nodes are keyed by the document key (`DocId::to_key`), so no id map has to be kept in step
 //! and a search result is a document key at once.
@@ -37,6 +39,12 @@ pub const META_TABLE: &str = "meta";
 pub const READY_KEY: &[u8] = b"ready";
 /// Key in [`META_TABLE`] holding the entry point.
 pub const ENTRY_KEY: &[u8] = b"entry";
+/// Key in [`META_TABLE`] present while a bulk build runs (`bulk/`): the write hook records
+/// written documents in [`PENDING_TABLE`] instead of changing the graph.
+pub const BUILDING_KEY: &[u8] = b"building";
+/// Table of documents written during a bulk build, by document key, applied to the graph
+/// before the index is marked ready.
+pub const PENDING_TABLE: &str = "pending";
 
 /// A node's neighbour lists, layer 0 first; `layers.len() - 1` is the node's level.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
