@@ -164,7 +164,10 @@ fn records(keys: &[Vec<u8>], graph: &Graph, id: usize) -> (Vec<u8>, Vec<u8>) {
             .map(|layer| layer.iter().map(|&n| keys[n as usize].clone()).collect())
             .collect(),
     };
-    (encode_vector(graph.vector(id as u32)), links.encode())
+    (
+        encode_vector(graph.vector(id as u32)),
+        links.encode(&keys[id]),
+    )
 }
 
 /// Step 3: the nodes in key order, a batch of at most [`BULK_WRITE_BATCH_BYTES`] of records
