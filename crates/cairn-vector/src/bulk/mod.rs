@@ -130,8 +130,11 @@ fn collect(
     collection: &str,
     spec: &VectorSpec,
 ) -> Result<(Vec<Vec<u8>>, Vec<f32>)> {
-    let mut keys = Vec::new();
-    let mut vectors = Vec::new();
+    // Sized once from the document count (an upper bound on the vectors): growing by
+    // doubling would hold the old and the new array at once, half again the vectors' bytes.
+    let documents = usize::try_from(snapshot.document_count(collection)?).unwrap_or(0);
+    let mut keys = Vec::with_capacity(documents);
+    let mut vectors = Vec::with_capacity(documents.saturating_mul(spec.dims));
     let mut failure = None;
     snapshot.scan_documents::<EngineError>(
         collection,
