@@ -1,6 +1,8 @@
 //! Creating (with an online build), dropping and listing vector indexes.
 //!
-//! The build: attach the index unfilled (from then on the write hook maintains every write),
+//! The build: when the collection's vectors fit in [`BULK_BUILD_MAX_BYTES`], the graph is
+//! built in memory and written once (`bulk/`, online too). Otherwise (and as the reference
+//! the bulk build is tested against): attach the index unfilled (from then on the write hook maintains every write),
 //! walk a snapshot's document keys, and insert them into the graph in chunk transactions of
 //! [`BUILD_CHUNK_DOCS`]. Each chunk re-reads every document in its own transaction
 //! (conflict-checked) and skips documents whose node is already there (the hook put it, for
@@ -16,7 +18,7 @@ use cairn_engine::Database;
 use crate::error::{Result, VectorError};
 use crate::hnsw::{insert::insert, nodes::Nodes};
 use crate::layout::{LINKS_TABLE, META_TABLE, READY_KEY, VECTORS_TABLE};
-use crate::limits::{BUILD_CHUNK_DOCS, MAX_VECTOR_INDEXES_PER_COLLECTION};
+use crate::limits::{BUILD_CHUNK_DOCS, BULK_BUILD_MAX_BYTES, MAX_VECTOR_INDEXES_PER_COLLECTION};
 use crate::maintain::{document_vector, VECTOR_KIND};
 use crate::search::vector_index;
 use crate::spec::VectorSpec;
@@ -45,26 +47,69 @@ pub fn create_vector_index(
     spec: &VectorSpec,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64> {
-    {
-        let mut txn = db.read()?;
-        let meta = txn.collection_meta(collection)?;
-        let count = meta
-            .extensions
-            .iter()
-            .filter(|e| e.kind == VECTOR_KIND)
-            .count();
-        if count >= MAX_VECTOR_INDEXES_PER_COLLECTION {
-            return Err(VectorError::InvalidDefinition {
-                name: spec.name.clone(),
-                reason: format!(
-                    "`{collection}` already has {count} vector indexes; the limit is \
+    let documents = room_for(db, collection, spec)?;
+    let in_memory = documents.saturating_mul(crate::bulk::bytes_per_vector(spec));
+    create_with(
+        db,
+        collection,
+        spec,
+        in_memory <= BULK_BUILD_MAX_BYTES,
+        progress,
+    )
+}
+
+/// [`create_vector_index`] by inserting [`BUILD_CHUNK_DOCS`] documents per transaction,
+/// whatever the collection's size: memory stays bounded, but it is many times slower than
+/// the in-memory build (every insert rewrites dozens of stored neighbour lists). What
+/// [`create_vector_index`] falls back to above [`BULK_BUILD_MAX_BYTES`]; public so that
+/// benchmarks can compare the two. Both store the same graph.
+pub fn create_vector_index_chunked(
+    db: &Database,
+    collection: &str,
+    spec: &VectorSpec,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    room_for(db, collection, spec)?;
+    create_with(db, collection, spec, false, progress)
+}
+
+/// Checks that `collection` may take one more vector index; returns its document count.
+fn room_for(db: &Database, collection: &str, spec: &VectorSpec) -> Result<u64> {
+    let mut txn = db.read()?;
+    let meta = txn.collection_meta(collection)?;
+    let count = meta
+        .extensions
+        .iter()
+        .filter(|e| e.kind == VECTOR_KIND)
+        .count();
+    if count >= MAX_VECTOR_INDEXES_PER_COLLECTION {
+        return Err(VectorError::InvalidDefinition {
+            name: spec.name.clone(),
+            reason: format!(
+                "`{collection}` already has {count} vector indexes; the limit is \
                      {MAX_VECTOR_INDEXES_PER_COLLECTION}"
-                ),
-            });
-        }
+            ),
+        });
     }
+    Ok(txn.document_count(collection)?)
+}
+
+/// Attaches the index and fills it, in memory (`bulk`) or by chunks of inserts; drops it
+/// again on failure.
+pub(crate) fn create_with(
+    db: &Database,
+    collection: &str,
+    spec: &VectorSpec,
+    bulk: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
     db.attach_extension_unfilled(collection, VECTOR_KIND, &spec.name, spec.to_config())?;
-    match fill(db, collection, spec, progress) {
+    let filled = if bulk {
+        crate::bulk::bulk_fill(db, collection, spec, progress)
+    } else {
+        fill(db, collection, spec, progress)
+    };
+    match filled {
         Ok(indexed) => Ok(indexed),
         Err(err) => {
             // Best effort: the build's own error is the one worth reporting.

@@ -3,7 +3,7 @@
 //! Owns: the four metrics (`metric.rs`) and their SIMD kernels (`kernels.rs`); validation of
 //! vectors written to an indexed field; the HNSW graph (`hnsw/`) stored in the extension's
 //! own tables (`store.rs`, read first) and changed in the writing transaction
-//! (`maintain.rs`); online builds (`admin.rs`); searches, graph and exact (`search.rs`);
+//! (`maintain.rs`); online builds (`admin.rs`, in memory and written once by `bulk/`); searches, graph and exact (`search.rs`);
 //! and the check of an index against its documents (`verify.rs`).
 //!
 //! Knows nothing about: the query language, the planner or the server. The query layer
@@ -15,6 +15,7 @@
 //! its metric's validation is ever stored; a filtered search returns `min(k, matches)`.
 
 mod admin;
+mod bulk;
 pub mod error;
 mod hnsw;
 pub mod kernels;
@@ -30,7 +31,10 @@ mod stamp;
 mod store;
 mod verify;
 
-pub use admin::{create_vector_index, drop_vector_index, list_vector_indexes, VectorInfo};
+pub use admin::{
+    create_vector_index, create_vector_index_chunked, drop_vector_index, list_vector_indexes,
+    VectorInfo,
+};
 pub use error::{Result, VectorError};
 pub use maintain::{document_vector, VectorExtension, VectorExtensionKind, VECTOR_KIND};
 pub use metric::Metric;

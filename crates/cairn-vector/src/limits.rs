@@ -43,6 +43,22 @@ pub const MAX_VECTOR_INDEXES_PER_COLLECTION: usize = 8;
 /// `MAX_TXN_WRITE_BYTES`, and each build commit stays short.
 pub const BUILD_CHUNK_DOCS: usize = 500;
 
+/// Largest index a build makes in memory (`bulk/`), estimated as documents × bytes per
+/// vector (the vector, a full layer-0 list, the key): 4 GiB, 1M vectors of 768 dimensions
+/// with room to spare on a machine sized for such a collection. A larger collection is built
+/// by inserting [`BUILD_CHUNK_DOCS`] documents per transaction instead, much more slowly.
+pub const BULK_BUILD_MAX_BYTES: u64 = 4 << 30;
+
+/// Bytes of node records (vectors and neighbour lists) a bulk build writes per transaction:
+/// 16 MiB, about 25,000 nodes at 128 dimensions. Far inside the engine's
+/// `MAX_TXN_WRITE_BYTES`, and a commit stays short, so the writes that go on meanwhile wait
+/// little for the commit path.
+pub const BULK_WRITE_BATCH_BYTES: usize = 16 << 20;
+
+/// Documents written during a bulk build applied per catch-up transaction: 500, as
+/// [`BUILD_CHUNK_DOCS`] (each is an ordinary transactional insert or delete).
+pub const CATCH_UP_CHUNK_KEYS: usize = 500;
+
 const _: () = assert!(MIN_M <= DEFAULT_M && DEFAULT_M <= MAX_M);
 const _: () = assert!(DEFAULT_EF_SEARCH <= MAX_EF && DEFAULT_EF_CONSTRUCTION <= MAX_EF);
 

@@ -2,6 +2,8 @@
 //! every write, inside the writing transaction. Validation happens in `prepare_write`, before
 //! the document is staged, so a refused vector leaves nothing behind; `on_write` changes the
 //! graph in the same transaction, so commit and abort cover document and graph together.
+//! While a bulk build runs (`bulk/`) it records the written document's key instead, for the
+//! build to apply.
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use cairn_engine::{
 
 use crate::error::{Result, VectorError};
 use crate::hnsw::{delete::delete, insert::insert, nodes::Nodes};
-use crate::layout::{META_TABLE, READY_KEY};
+use crate::layout::{BUILDING_KEY, META_TABLE, PENDING_TABLE, READY_KEY};
 use crate::spec::VectorSpec;
 
 /// The extension kind name of vector indexes in the catalog.
@@ -92,6 +94,10 @@ impl Extension for VectorExtension {
             return Ok(()); // Another field changed: the node stays as it is.
         }
         let key = change.id.to_key().map_err(EngineError::from)?;
+        if txn.get(META_TABLE, BUILDING_KEY)?.is_some() {
+            // A bulk build is running (`bulk/`): it applies this document as it ends up.
+            return txn.put(PENDING_TABLE, &key, &[]);
+        }
         let name = self.spec.name.clone();
         let mut nodes = Nodes::new(txn, &name, self.spec.dims, self.spec.metric);
         match new {

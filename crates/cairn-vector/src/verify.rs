@@ -140,7 +140,7 @@ fn check_nodes(
         if !doc_keys.contains(key) {
             finding(report, key, "the index holds a node for no document");
         }
-        let Ok(decoded) = Links::decode(name, value) else {
+        let Ok(decoded) = Links::decode(name, key, value) else {
             finding(report, key, "the node's neighbour lists are corrupt");
             continue;
         };

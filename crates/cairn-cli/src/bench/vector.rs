@@ -38,6 +38,10 @@
 //! norm is 0.9, in a second collection with a `poincare` index; recall@10 at ef 64 against
 //! brute force under the Poincaré distance.
 //!
+//! Also for Cairn: the build path (`--chunked-build` takes the chunk-transaction path instead
+//! of the in-memory build), the memory the build alone grew by, the index's records in bytes
+//! per vector, and the database folder right before and after the build (largest parts named).
+//!
 //! Reproduce with `cargo run --release -p cairn-cli -- bench vector` (`--n 20000` for a
 //! quicker run).
 
@@ -47,7 +51,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use cairn::query::{Filter, Query};
-use cairn::vector::{create_vector_index, make_resident, Metric, VectorSpec};
+use cairn::vector::{
+    create_vector_index, create_vector_index_chunked, list_vector_indexes, make_resident, Metric,
+    VectorSpec,
+};
 use cairn::{Config, Database, Object, StorageMode, Value, Vector};
 
 use super::core::bench_folder;
@@ -76,6 +83,10 @@ pub struct VectorArgs {
     /// Vectors in the Poincaré recall row (0 skips it).
     #[arg(long, default_value_t = 10_000)]
     pub poincare_n: usize,
+    /// Build Cairn's index by inserting documents in chunk transactions (the path
+    /// collections too large for memory take) instead of in memory, to compare the two.
+    #[arg(long)]
+    pub chunked_build: bool,
     /// Where to create the database (kept afterwards); default: a temporary folder under the
     /// current one, removed afterwards.
     #[arg(long)]
@@ -191,6 +202,18 @@ fn resident_bytes() -> f64 {
         .map_or(0.0, |pages| pages * 4096.0)
 }
 
+/// The peak resident set of this process so far (`VmHWM`), bytes (0 where `/proc` is
+/// missing).
+fn peak_resident_bytes() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib * 1024.0)
+}
+
 /// Runs the benchmark and prints its table.
 pub fn run(args: &VectorArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -216,6 +239,10 @@ pub fn run(args: &VectorArgs) -> anyhow::Result<()> {
         system: cairn,
         load_ms,
         plans,
+        build_memory,
+        index_bytes,
+        folder_before_build,
+        folder_after_build,
     } = cairn_side(&dir, args, &base, &queries)?;
     let poincare = poincare_recall(&dir, args, &base, &queries)?;
     let others = if args.no_reference {
@@ -228,6 +255,39 @@ pub fn run(args: &VectorArgs) -> anyhow::Result<()> {
     print_resources(&cairn, &others);
     println!();
     println!("| Cairn | value |\n|---|---|");
+    println!(
+        "| build path | {} |",
+        if args.chunked_build {
+            "chunk transactions of inserts"
+        } else {
+            "in memory, written once"
+        }
+    );
+    println!(
+        "| memory (peak RSS during the build over RSS before it) | {:.1} MiB |",
+        build_memory / 1048576.0
+    );
+    println!(
+        "| index records (vectors + neighbour lists) | {:.1} MiB, {:.0} B per vector |",
+        index_bytes as f64 / 1048576.0,
+        index_bytes as f64 / args.n as f64
+    );
+    println!(
+        "| database folder before the build (documents, B-trees) | {:.1} MiB |",
+        folder_before_build as f64 / 1048576.0
+    );
+    let folder: u64 = folder_after_build.iter().map(|(_, b)| b).sum();
+    let parts: Vec<String> = folder_after_build
+        .iter()
+        .take(4)
+        .map(|(name, b)| format!("{name} {:.1}", *b as f64 / 1048576.0))
+        .collect();
+    println!(
+        "| database folder after the build | {:.1} MiB, {:.0} B per vector ({}) |",
+        folder as f64 / 1048576.0,
+        folder as f64 / args.n as f64,
+        parts.join(", ")
+    );
     println!("| make_resident (load the image) | {load_ms:.0} ms |");
     for (label, plan) in plans {
         println!("| plan, {label} | {plan} |");
@@ -348,6 +408,14 @@ struct CairnSide {
     load_ms: f64,
     /// Per filtered row, the plan `explain` shows.
     plans: Vec<(String, String)>,
+    /// Peak resident set during the build over the resident set before it, bytes.
+    build_memory: f64,
+    /// The index's records (vectors and neighbour lists) as the engine counts them, bytes.
+    index_bytes: u64,
+    /// The database folder's size right before the build (documents and B-trees), bytes.
+    folder_before_build: u64,
+    /// The database folder's entries and their sizes right after the build.
+    folder_after_build: Vec<(String, u64)>,
 }
 
 /// Cairn: load, build, query.
@@ -381,10 +449,20 @@ fn cairn_side(
     }
     eprintln!("cairn: building the index…");
     let spec = VectorSpec::new("by_emb", "emb", args.dims, Metric::L2)?;
+    let folder_before_build: u64 = folder_parts(&path).iter().map(|(_, b)| b).sum();
     let rss_before = resident_bytes();
     let started = Instant::now();
-    create_vector_index(&db, "v", &spec, &mut |_| {})?;
+    if args.chunked_build {
+        create_vector_index_chunked(&db, "v", &spec, &mut |_| {})?;
+    } else {
+        create_vector_index(&db, "v", &spec, &mut |_| {})?;
+    }
     let build_s = started.elapsed().as_secs_f64();
+    let build_memory = peak_resident_bytes() - rss_before;
+    let index_bytes = list_vector_indexes(&db, "v")?
+        .first()
+        .map_or(0, |info| info.bytes);
+    let folder_after_build = folder_parts(&path);
     let mut rows = HashMap::new();
     let measure = |db: &Database, ef: usize, filter: &str, txn: Option<&mut cairn::Transaction>| {
         let mut row = Row {
@@ -450,7 +528,32 @@ fn cairn_side(
         system,
         load_ms,
         plans,
+        build_memory,
+        index_bytes,
+        folder_before_build,
+        folder_after_build,
     })
+}
+
+/// The size of each entry of a folder (sub-folders summed), largest first.
+fn folder_parts(path: &Path) -> Vec<(String, u64)> {
+    let mut parts: Vec<(String, u64)> = std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| {
+                    let size = match e.metadata() {
+                        Ok(m) if m.is_dir() => folder_bytes(&e.path()),
+                        Ok(m) => m.len(),
+                        Err(_) => 0,
+                    };
+                    (e.file_name().to_string_lossy().into_owned(), size)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.sort_by_key(|part| std::cmp::Reverse(part.1));
+    parts
 }
 
 fn folder_bytes(path: &Path) -> u64 {

@@ -87,7 +87,7 @@ impl<'s> Nodes<'s> {
         }
         self.stats.nodes_visited += 1;
         let links = match self.store.get(LINKS_TABLE, key)? {
-            Some(bytes) => Some(Rc::new(Links::decode(self.index, &bytes)?)),
+            Some(bytes) => Some(Rc::new(Links::decode(self.index, key, &bytes)?)),
             None => None,
         };
         self.links.insert(key.to_vec(), links.clone());
@@ -124,7 +124,7 @@ impl<'s> Nodes<'s> {
     /// Stores a node's neighbour lists.
     pub(crate) fn put_links(&mut self, key: &[u8], links: Links) -> Result<()> {
         self.stamp()?;
-        self.store.put(LINKS_TABLE, key, &links.encode())?;
+        self.store.put(LINKS_TABLE, key, &links.encode(key))?;
         self.links.insert(key.to_vec(), Some(Rc::new(links)));
         Ok(())
     }
@@ -161,7 +161,7 @@ impl<'s> Nodes<'s> {
         let mut first = None;
         let index = self.index;
         self.store.scan(LINKS_TABLE, &mut |key, value| {
-            let links = Links::decode(index, value)?;
+            let links = Links::decode(index, key, value)?;
             first = Some(Entry {
                 key: key.to_vec(),
                 level: links.level(),

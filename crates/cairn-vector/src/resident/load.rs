@@ -89,7 +89,7 @@ pub(crate) fn load(
                 });
                 return Ok(false);
             }
-            let links = match Links::decode(index, value) {
+            let links = match Links::decode(index, key, value) {
                 Ok(links) => links,
                 Err(err) => {
                     failure = Some(err);
