@@ -8,7 +8,7 @@
 //!   API, recording the applied position in the same transaction.
 //! - [`snapshot`]: snapshots as Cairn backups, installed atomically through a restart.
 //! - [`network`]: Raft RPCs as JSON over HTTP between nodes, authenticated by the cluster
-//!   secret.
+//!   secret, over mutual TLS when the node has a certificate ([`tls`]).
 //! - [`node`]: starts a node and serves writes, read barriers per consistency level, status,
 //!   membership changes and metrics.
 //! - [`linearizability`]: a Wing–Gong/Lowe checker (Porcupine's algorithm) for histories of
@@ -22,6 +22,7 @@ pub mod network;
 pub mod node;
 pub mod snapshot;
 pub mod state_machine;
+pub mod tls;
 pub mod types;
 
 pub use error::ClusterError;

@@ -28,6 +28,7 @@ use crate::limits::{
 use crate::log_store::LogStore;
 use crate::network::{listen, Network};
 use crate::state_machine::StateMachine;
+use crate::tls::LinkTls;
 use crate::types::{Member, NodeId, Raft};
 
 /// Folder of the Raft log, vote and snapshot work inside the database folder.
@@ -46,14 +47,17 @@ pub struct ClusterNode {
     _stop: watch::Sender<bool>,
 }
 
-/// Starts the node: opens `<data_dir>/raft`, starts Raft and the node-to-node listener, and
-/// initialises a new cluster when `config.bootstrap` is set and this node has no state.
+/// Starts the node: opens `<data_dir>/raft`, starts Raft and the node-to-node listener (mutual
+/// TLS with `tls`), and initialises a new cluster when `config.bootstrap` is set and this node
+/// has no state.
 pub async fn start(
     db: Database,
     data_dir: &Path,
     config: &ClusterConfig,
     default_api_url: String,
+    tls: Option<&LinkTls>,
 ) -> Result<Arc<ClusterNode>, ClusterError> {
+    let tls = tls.map(crate::tls::load).transpose()?;
     let raft_config = openraft::Config {
         cluster_name: "cairn".into(),
         heartbeat_interval: HEARTBEAT_MS,
@@ -77,7 +81,7 @@ pub async fn start(
     let raft_dir = data_dir.join(RAFT_DIR);
     let log = LogStore::open(&raft_dir)?;
     let state_machine = StateMachine::open(db, &raft_dir)?;
-    let network = Network::new(&config.secret);
+    let network = Network::new(&config.secret, tls.as_ref().map(|t| t.client.clone()));
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config),
@@ -88,7 +92,14 @@ pub async fn start(
     .await
     .map_err(|err| ClusterError::Raft(err.to_string()))?;
     let (stop, stop_rx) = watch::channel(false);
-    let bound = listen(config.listen, raft.clone(), &config.secret, stop_rx).await?;
+    let bound = listen(
+        config.listen,
+        raft.clone(),
+        &config.secret,
+        tls.map(|t| t.acceptor),
+        stop_rx,
+    )
+    .await?;
     tracing::info!(node_id = config.node_id, cluster_addr = %bound, "cluster listener up");
     let me = Member {
         cluster_addr: config.listen.to_string(),
