@@ -27,6 +27,7 @@ use crate::limits::{
 };
 use crate::log_store::LogStore;
 use crate::network::{listen, Network};
+use crate::read_index::{ReadBarrier, ReadBarrierError};
 use crate::state_machine::StateMachine;
 use crate::tls::LinkTls;
 use crate::types::{Member, NodeId, Raft};
@@ -44,6 +45,8 @@ pub struct ClusterNode {
     /// install needs).
     installs: u64,
     elections: Arc<AtomicU64>,
+    /// `strong` reads' shared leadership checks.
+    reads: ReadBarrier,
     _stop: watch::Sender<bool>,
 }
 
@@ -128,6 +131,7 @@ pub async fn start(
     }
     let elections = Arc::new(AtomicU64::new(0));
     tokio::spawn(count_elections(raft.clone(), elections.clone()));
+    let reads = ReadBarrier::new(raft.clone());
     Ok(Arc::new(ClusterNode {
         id: config.node_id,
         raft,
@@ -135,6 +139,7 @@ pub async fn start(
         network,
         installs: crate::snapshot::installs(&raft_dir),
         elections,
+        reads,
         _stop: stop,
     }))
 }
@@ -270,17 +275,18 @@ impl ClusterNode {
                 }
             }
             Consistency::Strong => {
-                match tokio::time::timeout(CLUSTER_WAIT, self.raft.ensure_linearizable()).await {
+                // One leadership check serves every read that arrived before it started.
+                match tokio::time::timeout(CLUSTER_WAIT, self.reads.confirm()).await {
                     Err(_) => Err(ReplicationError::NoQuorum(
                         "leadership was not confirmed in time".into(),
                     )),
-                    Ok(Ok(_)) => Ok(self.stamp(false)),
-                    Ok(Err(RaftError::APIError(
-                        openraft::error::CheckIsLeaderError::ForwardToLeader(forward),
-                    ))) => Err(ReplicationError::NotLeader {
-                        leader_url: forward.leader_node.map(|node| node.api_url),
-                    }),
-                    Ok(Err(err)) => Err(ReplicationError::NoQuorum(err.to_string())),
+                    Ok(Ok(())) => Ok(self.stamp(false)),
+                    Ok(Err(ReadBarrierError::NotLeader(leader_url))) => {
+                        Err(ReplicationError::NotLeader { leader_url })
+                    }
+                    Ok(Err(ReadBarrierError::NoQuorum(why))) => {
+                        Err(ReplicationError::NoQuorum(why))
+                    }
                 }
             }
         }
