@@ -956,6 +956,10 @@ pub enum BenchCommand {
     /// SQL over the PostgreSQL wire protocol against PostgreSQL 15 and SQLite: point
     /// selects, indexed equality, range + group by, a join, a top-k (see `bench/sql.rs`).
     Sql(crate::bench::sql::SqlArgs),
+    /// A three-node Raft cluster against a three-node etcd: strong writes with 1, 16 and 64
+    /// clients, linearizable and local reads, failover after SIGKILL of the leader (see
+    /// `bench/cluster.rs`).
+    Cluster(crate::bench::cluster::ClusterArgs),
 }
 
 #[cfg(test)]

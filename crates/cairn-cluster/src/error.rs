@@ -34,6 +34,9 @@ pub enum ClusterError {
         /// The error.
         source: std::io::Error,
     },
+    /// The node-to-node TLS files could not be read or do not fit together.
+    #[error("cluster TLS: {0}")]
+    Tls(String),
     /// openraft refused the configuration or failed to start.
     #[error("raft: {0}")]
     Raft(String),

@@ -8,9 +8,11 @@
 //!   API, recording the applied position in the same transaction.
 //! - [`snapshot`]: snapshots as Cairn backups, installed atomically through a restart.
 //! - [`network`]: Raft RPCs as JSON over HTTP between nodes, authenticated by the cluster
-//!   secret.
+//!   secret, over mutual TLS when the node has a certificate ([`tls`]).
 //! - [`node`]: starts a node and serves writes, read barriers per consistency level, status,
 //!   membership changes and metrics.
+//! - [`read_index`]: `strong` reads share leadership checks (one heartbeat round answers every
+//!   read that arrived before it started).
 //! - [`linearizability`]: a Wing–Gong/Lowe checker (Porcupine's algorithm) for histories of
 //!   register operations, used by the fault tests.
 
@@ -20,8 +22,10 @@ pub mod linearizability;
 pub mod log_store;
 pub mod network;
 pub mod node;
+pub mod read_index;
 pub mod snapshot;
 pub mod state_machine;
+pub mod tls;
 pub mod types;
 
 pub use error::ClusterError;

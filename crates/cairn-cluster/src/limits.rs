@@ -41,3 +41,9 @@ pub const LOG_KEPT_AFTER_SNAPSHOT: u64 = 1_000;
 pub const SNAPSHOT_CHUNK_TIMEOUT_MS: u64 = 10_000;
 /// Longest file name accepted in a received snapshot (a backup folder's names are short).
 pub const MAX_SNAPSHOT_FILE_NAME_BYTES: usize = 255;
+/// Longest a caller of the cluster port may take to finish its TLS handshake before it is
+/// dropped (a peer on a working link needs milliseconds).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections whose TLS handshake succeeded and that wait for the HTTP server to take them;
+/// beyond it the accept side waits (peers are few: a handful of connections each).
+pub const MAX_PENDING_TLS_CONNECTIONS: usize = 64;

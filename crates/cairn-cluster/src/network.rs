@@ -1,7 +1,8 @@
 //! Node-to-node traffic: Raft's RPCs as JSON over HTTP on each node's cluster address
 //! (`POST /raft/append`, `/raft/vote`, `/raft/snapshot`), every request carrying the cluster
 //! secret in [`SECRET_HEADER`]. The listener compares it in constant time and answers 401 to
-//! strangers without touching Raft.
+//! strangers without touching Raft. With a node certificate configured ([`crate::tls`]) the
+//! same requests travel over mutual TLS (`https://`).
 //!
 //! Why ours: openraft ships no network layer. The client is blocking `ureq` on Tokio's
 //! blocking pool (already in the tree for the CLI); the listener is axum like the API.
@@ -29,9 +30,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::error::ClusterError;
 use crate::limits::{MAX_RPC_BODY_BYTES, RPC_TIMEOUT};
+use crate::tls::TlsListener;
 use crate::types::{Member, NodeId, Raft, TypeConfig};
 
 /// Header carrying the cluster secret on node-to-node requests.
@@ -42,20 +45,27 @@ pub const SECRET_HEADER: &str = "cairn-cluster-secret";
 pub struct Network {
     agent: ureq::Agent,
     secret: Arc<str>,
+    /// `https` with TLS on the link, else `http`.
+    scheme: &'static str,
     /// Snapshots sent whole to a follower (the last chunk acknowledged).
     snapshots_sent: Arc<AtomicU64>,
 }
 
 impl Network {
-    /// A network presenting `secret` to every peer.
-    pub fn new(secret: &str) -> Network {
-        let config = ureq::Agent::config_builder()
+    /// A network presenting `secret` to every peer, over TLS with `tls` (every node of a
+    /// cluster must agree on it).
+    pub fn new(secret: &str, tls: Option<ureq::tls::TlsConfig>) -> Network {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(RPC_TIMEOUT))
-            .build();
+            .timeout_global(Some(RPC_TIMEOUT));
+        if let Some(tls) = tls {
+            config = config.tls_config(tls);
+        }
         Network {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::new_with_config(config.build()),
             secret: secret.into(),
+            scheme,
             snapshots_sent: Arc::default(),
         }
     }
@@ -80,7 +90,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         Peer {
             network: self.clone(),
             target,
-            url: format!("http://{}", node.cluster_addr),
+            url: format!("{}://{}", self.scheme, node.cluster_addr),
         }
     }
 }
@@ -275,11 +285,13 @@ async fn snapshot(State(l): State<Listener>, headers: HeaderMap, body: Bytes) ->
     .await
 }
 
-/// Binds the node-to-node listener and serves it until `stop` turns true.
+/// Binds the node-to-node listener (TLS only, with `tls`) and serves it until `stop` turns
+/// true.
 pub async fn listen(
     address: SocketAddr,
     raft: Raft,
     secret: &str,
+    tls: Option<TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<SocketAddr, ClusterError> {
     let listener = tokio::net::TcpListener::bind(address)
@@ -297,16 +309,31 @@ pub async fn listen(
             raft,
             secret: secret.into(),
         });
-    tokio::spawn(async move {
-        let stopped = async move {
-            let _ = stop.wait_for(|&s| s).await;
-        };
-        if let Err(err) = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
-            tracing::error!(%err, "the cluster listener stopped");
+    let stopped = async move {
+        let _ = stop.wait_for(|&s| s).await;
+    };
+    match tls {
+        None => {
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::error!(%err, "the cluster listener stopped");
+                }
+            });
         }
-    });
+        Some(acceptor) => {
+            let listener = TlsListener::new(listener, bound, acceptor);
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::error!(%err, "the cluster listener stopped");
+                }
+            });
+        }
+    }
     Ok(bound)
 }

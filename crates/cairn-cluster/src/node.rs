@@ -27,7 +27,9 @@ use crate::limits::{
 };
 use crate::log_store::LogStore;
 use crate::network::{listen, Network};
+use crate::read_index::{ReadBarrier, ReadBarrierError};
 use crate::state_machine::StateMachine;
+use crate::tls::LinkTls;
 use crate::types::{Member, NodeId, Raft};
 
 /// Folder of the Raft log, vote and snapshot work inside the database folder.
@@ -43,17 +45,22 @@ pub struct ClusterNode {
     /// install needs).
     installs: u64,
     elections: Arc<AtomicU64>,
+    /// `strong` reads' shared leadership checks.
+    reads: ReadBarrier,
     _stop: watch::Sender<bool>,
 }
 
-/// Starts the node: opens `<data_dir>/raft`, starts Raft and the node-to-node listener, and
-/// initialises a new cluster when `config.bootstrap` is set and this node has no state.
+/// Starts the node: opens `<data_dir>/raft`, starts Raft and the node-to-node listener (mutual
+/// TLS with `tls`), and initialises a new cluster when `config.bootstrap` is set and this node
+/// has no state.
 pub async fn start(
     db: Database,
     data_dir: &Path,
     config: &ClusterConfig,
     default_api_url: String,
+    tls: Option<&LinkTls>,
 ) -> Result<Arc<ClusterNode>, ClusterError> {
+    let tls = tls.map(crate::tls::load).transpose()?;
     let raft_config = openraft::Config {
         cluster_name: "cairn".into(),
         heartbeat_interval: HEARTBEAT_MS,
@@ -77,7 +84,7 @@ pub async fn start(
     let raft_dir = data_dir.join(RAFT_DIR);
     let log = LogStore::open(&raft_dir)?;
     let state_machine = StateMachine::open(db, &raft_dir)?;
-    let network = Network::new(&config.secret);
+    let network = Network::new(&config.secret, tls.as_ref().map(|t| t.client.clone()));
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config),
@@ -88,7 +95,14 @@ pub async fn start(
     .await
     .map_err(|err| ClusterError::Raft(err.to_string()))?;
     let (stop, stop_rx) = watch::channel(false);
-    let bound = listen(config.listen, raft.clone(), &config.secret, stop_rx).await?;
+    let bound = listen(
+        config.listen,
+        raft.clone(),
+        &config.secret,
+        tls.map(|t| t.acceptor),
+        stop_rx,
+    )
+    .await?;
     tracing::info!(node_id = config.node_id, cluster_addr = %bound, "cluster listener up");
     let me = Member {
         cluster_addr: config.listen.to_string(),
@@ -117,6 +131,7 @@ pub async fn start(
     }
     let elections = Arc::new(AtomicU64::new(0));
     tokio::spawn(count_elections(raft.clone(), elections.clone()));
+    let reads = ReadBarrier::new(raft.clone());
     Ok(Arc::new(ClusterNode {
         id: config.node_id,
         raft,
@@ -124,6 +139,7 @@ pub async fn start(
         network,
         installs: crate::snapshot::installs(&raft_dir),
         elections,
+        reads,
         _stop: stop,
     }))
 }
@@ -259,17 +275,18 @@ impl ClusterNode {
                 }
             }
             Consistency::Strong => {
-                match tokio::time::timeout(CLUSTER_WAIT, self.raft.ensure_linearizable()).await {
+                // One leadership check serves every read that arrived before it started.
+                match tokio::time::timeout(CLUSTER_WAIT, self.reads.confirm()).await {
                     Err(_) => Err(ReplicationError::NoQuorum(
                         "leadership was not confirmed in time".into(),
                     )),
-                    Ok(Ok(_)) => Ok(self.stamp(false)),
-                    Ok(Err(RaftError::APIError(
-                        openraft::error::CheckIsLeaderError::ForwardToLeader(forward),
-                    ))) => Err(ReplicationError::NotLeader {
-                        leader_url: forward.leader_node.map(|node| node.api_url),
-                    }),
-                    Ok(Err(err)) => Err(ReplicationError::NoQuorum(err.to_string())),
+                    Ok(Ok(())) => Ok(self.stamp(false)),
+                    Ok(Err(ReadBarrierError::NotLeader(leader_url))) => {
+                        Err(ReplicationError::NotLeader { leader_url })
+                    }
+                    Ok(Err(ReadBarrierError::NoQuorum(why))) => {
+                        Err(ReplicationError::NoQuorum(why))
+                    }
                 }
             }
         }

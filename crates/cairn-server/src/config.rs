@@ -141,6 +141,22 @@ pub struct ClusterConfig {
     /// `cairn_cluster::limits::LOG_KEPT_AFTER_SNAPSHOT`, 1,000; 0 purges up to the snapshot).
     #[serde(default)]
     pub log_kept_after_snapshot: Option<u64>,
+    /// Node-to-node mutual TLS: `None` turns it on when a node certificate is configured
+    /// (`tls_cert`/`tls_key`, else `[tls]`); `true` requires one; `false` keeps the link in
+    /// plaintext. Every node of a cluster must agree.
+    #[serde(default)]
+    pub tls: Option<bool>,
+    /// This node's certificate chain on the cluster link (default: `[tls] cert`).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (default: `[tls] key`).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// The certificates trusted for peers: the CA that signs every node's certificate
+    /// (default: the node certificate file itself, for a certificate all nodes share or a
+    /// chain file that includes its CA).
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// A peer in `[[cluster.peers]]`.

@@ -32,8 +32,8 @@
 //! figure to compare across runs. Reproduce with
 //! `cargo run --release -p cairn-cli -- bench http`.
 
-mod cpu;
-mod load;
+pub(crate) mod cpu;
+pub(crate) mod load;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

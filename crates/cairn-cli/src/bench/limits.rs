@@ -58,3 +58,21 @@ pub(crate) const MAX_FEDERATION_DOCS: usize = 20_000_000;
 /// `cairn bench sql`: most `--docs`; every generated row is held in memory (~80 bytes each)
 /// until the three systems are loaded.
 pub(crate) const MAX_SQL_DOCS: usize = 10_000_000;
+
+/// `cairn bench cluster`: longest timed phase accepted (`--seconds`); the run has ten.
+pub(crate) const MAX_CLUSTER_SECONDS: f64 = 600.0;
+
+/// `cairn bench cluster`: most `--read-clients`; one task and socket each.
+pub(crate) const MAX_CLUSTER_READ_CLIENTS: usize = 1_024;
+
+/// `cairn bench cluster`: longest wait for a cluster to start and elect a leader, or for a
+/// follower to hold the last written key, before the run gives up.
+pub(crate) const CLUSTER_START_WAIT: Duration = Duration::from_secs(60);
+
+/// `cairn bench cluster`: longest wait for a write to succeed after the leader is killed;
+/// far above the 2 s target, so a slow failover is measured rather than cut short.
+pub(crate) const CLUSTER_FAILOVER_WAIT: Duration = Duration::from_secs(30);
+
+/// `cairn bench cluster`: time limit of one write attempt during failover; a node that
+/// holds a request longer (waiting for a leader) is left for the next one.
+pub(crate) const CLUSTER_FAILOVER_ATTEMPT: Duration = Duration::from_secs(1);

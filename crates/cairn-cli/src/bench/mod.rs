@@ -2,6 +2,7 @@
 //! and print both figures with their ratio. Each benchmark documents its workload at the top of
 //! its module.
 
+pub mod cluster;
 pub mod core;
 pub mod federation;
 pub mod geo;

@@ -103,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Text(args) => crate::bench::text::run(args),
             BenchCommand::Federation(args) => crate::bench::federation::run(args),
             BenchCommand::Sql(args) => crate::bench::sql::run(args),
+            BenchCommand::Cluster(args) => crate::bench::cluster::run(args),
         },
         Command::Shell => shell::run(&open(&cli, Create::Allowed)?),
         Command::Sql {

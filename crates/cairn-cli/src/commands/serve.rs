@@ -251,20 +251,48 @@ fn wire_cluster(config: &mut ServerConfig) -> anyhow::Result<()> {
         cluster.secret = secret;
     }
     let cluster = cluster.clone();
+    let link_tls = link_tls(&cluster, config.tls.as_ref())?;
     let data_dir = config.data_dir.clone();
     let default_api_url = format!("http://{}", config.listen);
     config.replication = Some(ReplicationStarter(std::sync::Arc::new(move |db| {
         let cluster = cluster.clone();
         let data_dir = data_dir.clone();
         let default_api_url = default_api_url.clone();
+        let link_tls = link_tls.clone();
         Box::pin(async move {
-            let node = cairn_cluster::start(db, &data_dir, &cluster, default_api_url)
-                .await
-                .map_err(|err| err.to_string())?;
+            let node =
+                cairn_cluster::start(db, &data_dir, &cluster, default_api_url, link_tls.as_ref())
+                    .await
+                    .map_err(|err| err.to_string())?;
             Ok(node as std::sync::Arc<dyn cairn_server::replication::Replication>)
         })
     })));
     Ok(())
+}
+
+/// The cluster link's TLS identity: `[cluster] tls_cert`/`tls_key`, else the server's `[tls]`
+/// pair; on when one is found unless `[cluster] tls = false`; `tls = true` without one is an
+/// error, as is half a pair.
+fn link_tls(
+    cluster: &cairn_server::config::ClusterConfig,
+    server: Option<&TlsConfig>,
+) -> anyhow::Result<Option<cairn_cluster::tls::LinkTls>> {
+    let pair = match (&cluster.tls_cert, &cluster.tls_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => server.map(|tls| (tls.cert.clone(), tls.key.clone())),
+        _ => anyhow::bail!("[cluster] tls_cert and tls_key go together: set both or neither"),
+    };
+    match (cluster.tls, pair) {
+        (Some(false), _) | (None, None) => Ok(None),
+        (Some(true), None) => anyhow::bail!(
+            "[cluster] tls = true needs a node certificate: set tls_cert and tls_key (or [tls])"
+        ),
+        (_, Some((cert, key))) => Ok(Some(cairn_cluster::tls::LinkTls {
+            ca: cluster.tls_ca.clone().unwrap_or_else(|| cert.clone()),
+            cert,
+            key,
+        })),
+    }
 }
 
 fn override_with<T>(slot: &mut Option<T>, flag: Option<T>) {

@@ -20,6 +20,14 @@ pub fn server_cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 1_000 / TICKS_PER_SECOND))
 }
 
+/// CPU time (user + system) used so far by process `pid` (all its threads); `None` where
+/// `/proc` is not available or the process is gone. `cairn bench cluster` sums it over the
+/// node processes it started.
+pub fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let ticks = cpu_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    Some(Duration::from_millis(ticks * 1_000 / TICKS_PER_SECOND))
+}
+
 /// `utime + stime` from a `stat` line. The command name (field 2) is parenthesised and may
 /// hold spaces, so fields are counted from the last `)`: utime and stime are fields 14 and
 /// 15, the 12th and 13th after it.

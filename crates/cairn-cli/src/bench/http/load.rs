@@ -125,7 +125,10 @@ async fn drive(
 }
 
 /// Reads one response (head and `Content-Length` body) into `buffer`; returns its status.
-async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> anyhow::Result<u16> {
+pub(crate) async fn read_response(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> anyhow::Result<u16> {
     buffer.clear();
     let head_end = loop {
         if let Some(end) = find(buffer, b"\r\n\r\n") {
