@@ -196,7 +196,10 @@ mod tests {
 
     #[test]
     fn an_elided_document_of_another_version_is_a_corruption_never_that_document() -> Result<()> {
-        let db = Database::open_in_memory()?;
+        // One record per key (layout 1), so the test can swap a stored record directly.
+        let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
+        config.packed_runs = false;
+        let db = Database::open(config)?;
         let meta = db.create_collection("c")?;
         db.insert("c", doc(1))?;
         let seq = db.last_seq();
