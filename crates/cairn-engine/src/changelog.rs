@@ -9,20 +9,30 @@
 //!
 //! Record layout (little-endian):
 //! ```text
-//! [0]      record version (2; 1 = the same without the trailing checksum)
+//! [0]      record version (4; 2 = the same without elided payloads; 1 = version 2 without
+//!          the trailing checksum)
 //! [1]      operation code (ChangeOp)
 //! [2..10)  commit time, µs since the epoch (stamped by the writer)
 //! [10..14) collection id
 //! u16 len + collection name (UTF-8)
 //! u16 len + document key (0 = none)
-//! u32 len + new payload (u32::MAX = none)   document encoding, or a name for DDL, or an
-//!                                           extension write's target (see `write_target`)
+//! u32 len + new payload (u32::MAX = none,   document encoding, or a name for DDL, or an
+//!   u32::MAX - 1 = elided, version 4)       extension write's target (see `write_target`)
 //! u32 len + old payload (u32::MAX = none)   document encoding, or an extension write's value
 //! u32 checksum: XXH3-64 of everything before it, seeded with XXH3-64 of the record's key
 //!     `(seq, index)`, folded to 32 bits (stamped by the writer with the commit time)
 //! ```
 //! Every decode verifies the checksum, so a damaged record is an [`EngineError::Corruption`]
 //! (naming `seq:index`), never a change stream, backup or replica fed a different change.
+//!
+//! **Elided payloads** (version 4): an insert's or update's new document is not stored here
+//! while it is the document's current version — the documents table holds it, and its record
+//! names this change (`record.rs`, tag 0xC4). The transaction that supersedes it (an update or
+//! delete of the key, or reclamation after a drop) has read that version anyway and has the
+//! writer fill it into this record in the same commit (`elided.rs`), unless retention already
+//! trimmed the record. Readers resolve an elided payload from the documents table of the same
+//! snapshot and check that the version there is the one this record wrote; a mismatch is a
+//! corruption, never a different document.
 
 use std::ops::Bound;
 
@@ -32,16 +42,34 @@ use cairn_storage::TableReader;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::compression::Codecs;
+use crate::elided::Resolver;
 use crate::error::{EngineError, Result};
 use crate::layout::{changelog_key, parse_changelog_key, CHANGELOG_TABLE};
 
-/// The current record version: with the trailing checksum.
-const RECORD_VERSION: u8 = 2;
+/// The current record version: a new document payload may be elided. (Not 3: one flipped bit
+/// would turn 3 into 1, a version read without a checksum.)
+const RECORD_VERSION: u8 = 4;
+/// Records with every payload present and a trailing checksum: written before elision, and
+/// still written for backups (portable records, readable by older versions of Cairn).
+const RECORD_VERSION_FULL: u8 = 2;
 /// Records written before the checksum; still read.
 const RECORD_VERSION_UNCHECKED: u8 = 1;
 const CHECKSUM_BYTES: usize = 4;
 const AT_OFFSET: usize = 2;
 const NONE_LEN: u32 = u32::MAX;
+/// The new payload's length slot of a record whose document the documents table holds.
+const ELIDED_LEN: u32 = u32::MAX - 1;
+
+/// What a record's new-payload slot holds.
+#[derive(Clone, Copy)]
+pub(crate) enum NewPayload<'a> {
+    /// Nothing (deletes, most DDL).
+    None,
+    /// These bytes.
+    Bytes(&'a [u8]),
+    /// The document's current version, held by the documents table (see the module comment).
+    Elided,
+}
 
 /// What a change did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +207,55 @@ impl PendingChange {
         new: Option<&[u8]>,
         old: Option<&[u8]>,
     ) -> PendingChange {
+        let new = new.map_or(NewPayload::None, NewPayload::Bytes);
+        Self::encode_as(
+            RECORD_VERSION,
+            op,
+            (collection_id, collection),
+            id_key,
+            new,
+            old,
+        )
+    }
+
+    /// Encodes an insert or update whose new document the documents table holds (its record
+    /// names this change: `record::encode_record` with the change's index).
+    pub(crate) fn elided(
+        op: &ChangeOp,
+        (collection_id, collection): (u32, &str),
+        id_key: &[u8],
+        old: Option<&[u8]>,
+    ) -> PendingChange {
+        let target = (collection_id, collection);
+        Self::encode_as(
+            RECORD_VERSION,
+            op,
+            target,
+            Some(id_key),
+            NewPayload::Elided,
+            old,
+        )
+    }
+
+    /// Puts `payload` into this (unsealed) record's elided new-payload slot: a later write of
+    /// the same transaction superseded the document it elided. Records that carry their
+    /// payload are left as they are.
+    pub(crate) fn fill(&mut self, payload: &[u8]) -> Result<()> {
+        debug_assert!(!self.sealed, "filled after sealing");
+        if let Some(filled) = fill_slot(&self.body, payload)? {
+            self.body = filled;
+        }
+        Ok(())
+    }
+
+    fn encode_as(
+        version: u8,
+        op: &ChangeOp,
+        (collection_id, collection): (u32, &str),
+        id_key: Option<&[u8]>,
+        new: NewPayload<'_>,
+        old: Option<&[u8]>,
+    ) -> PendingChange {
         let target;
         let (name_payload, old) = match op {
             ChangeOp::RenameCollection { to } => (Some(to.as_bytes()), old),
@@ -197,15 +274,16 @@ impl PendingChange {
             }
             _ => (None, old),
         };
-        let new = name_payload.or(new);
+        let new = name_payload.map_or(new, NewPayload::Bytes);
         let id_key = id_key.unwrap_or_default();
+        let new_len = match new {
+            NewPayload::Bytes(bytes) => bytes.len(),
+            NewPayload::None | NewPayload::Elided => 0,
+        };
         let mut body = Vec::with_capacity(
-            32 + collection.len()
-                + id_key.len()
-                + new.map_or(0, <[u8]>::len)
-                + old.map_or(0, <[u8]>::len),
+            32 + collection.len() + id_key.len() + new_len + old.map_or(0, <[u8]>::len),
         );
-        body.push(RECORD_VERSION);
+        body.push(version);
         body.push(op.code());
         body.extend_from_slice(&0i64.to_le_bytes());
         body.extend_from_slice(&collection_id.to_le_bytes());
@@ -216,16 +294,12 @@ impl PendingChange {
         body.extend_from_slice(collection.as_bytes());
         body.extend_from_slice(&(id_key.len() as u16).to_le_bytes());
         body.extend_from_slice(id_key);
-        for payload in [new, old] {
-            match payload {
-                Some(bytes) => {
-                    // Documents are bounded by MAX_DOCUMENT_BYTES (16 MiB), far below u32::MAX.
-                    body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-                    body.extend_from_slice(bytes);
-                }
-                None => body.extend_from_slice(&NONE_LEN.to_le_bytes()),
-            }
+        match new {
+            NewPayload::Bytes(bytes) => push_payload(&mut body, Some(bytes)),
+            NewPayload::None => push_payload(&mut body, None),
+            NewPayload::Elided => body.extend_from_slice(&ELIDED_LEN.to_le_bytes()),
         }
+        push_payload(&mut body, old);
         PendingChange {
             body,
             sealed: false,
@@ -245,6 +319,75 @@ impl PendingChange {
         let check = record_checksum(seq, index, &self.body);
         self.body.extend_from_slice(&check.to_le_bytes());
     }
+}
+
+/// Appends a payload slot: length and bytes, or the none marker.
+fn push_payload(body: &mut Vec<u8>, payload: Option<&[u8]>) {
+    match payload {
+        Some(bytes) => {
+            // Documents are bounded by MAX_DOCUMENT_BYTES (16 MiB), far below u32::MAX.
+            body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            body.extend_from_slice(bytes);
+        }
+        None => body.extend_from_slice(&NONE_LEN.to_le_bytes()),
+    }
+}
+
+/// `record` (its bytes before any checksum) with `payload` in its elided new-payload slot;
+/// `None` when the slot is not elided (the record carries its document already).
+fn fill_slot(record: &[u8], payload: &[u8]) -> Result<Option<Vec<u8>>> {
+    let mut r = Reader {
+        bytes: record,
+        pos: 0,
+    };
+    let [version, _code] = r.array()?;
+    if version != RECORD_VERSION {
+        return Ok(None);
+    }
+    r.take(8 + 4)?;
+    r.short()?;
+    r.short()?;
+    let slot = r.pos;
+    if u32::from_le_bytes(r.array()?) != ELIDED_LEN {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(record.len() + payload.len() + CHECKSUM_BYTES);
+    out.extend_from_slice(&record[..slot]);
+    push_payload(&mut out, Some(payload));
+    out.extend_from_slice(&record[r.pos..]);
+    Ok(Some(out))
+}
+
+/// The stored record `(seq, index)` with `payload` filled into its elided new-payload slot and
+/// sealed again under the same key, for the writer of the transaction that superseded its
+/// document. `None` when there is nothing to fill: the record carries its payload, or it is
+/// not the change of document `id_key` of collection `collection_id` (then it never elided
+/// that document, and readers resolve it — or report it — as before).
+pub(crate) fn fill_stored(
+    (seq, index): (u64, u32),
+    stored: &[u8],
+    (collection_id, id_key): (u32, &[u8]),
+    payload: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let record = verified(seq, index, stored)?;
+    let mut r = Reader {
+        bytes: record,
+        pos: 0,
+    };
+    r.take(2 + 8)?;
+    let same_doc = u32::from_le_bytes(r.array()?) == collection_id && {
+        r.short()?;
+        r.short()? == id_key
+    };
+    if !same_doc {
+        return Ok(None);
+    }
+    let Some(mut filled) = fill_slot(record, payload)? else {
+        return Ok(None);
+    };
+    let check = record_checksum(seq, index, &filled);
+    filled.extend_from_slice(&check.to_le_bytes());
+    Ok(Some(filled))
 }
 
 /// The `new` payload of an [`ChangeOp::ExtensionWrite`] record: `u16` length + extension
@@ -301,12 +444,12 @@ pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
         ChangeOp::ExtensionWrite { .. } => (None, None),
         _ => (encode(&change.new)?, encode(&change.old)?),
     };
-    let mut pending = PendingChange::encode(
+    let mut pending = PendingChange::encode_as(
+        RECORD_VERSION_FULL,
         &change.op,
-        change.collection_id,
-        &change.collection,
+        (change.collection_id, &change.collection),
         key.as_deref(),
-        new.as_deref(),
+        new.as_deref().map_or(NewPayload::None, NewPayload::Bytes),
         old.as_deref(),
     );
     pending.seal(change.at, change.seq, change.index);
@@ -318,7 +461,7 @@ pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
 /// can page with the last sequence number it saw; a single commit larger than `limit` (at most
 /// `MAX_TXN_OPS` changes) is returned whole.
 pub(crate) fn read_after(
-    codecs: &Codecs,
+    resolver: &mut Resolver<'_>,
     reader: &TableReader,
     after_seq: u64,
     limit: usize,
@@ -333,7 +476,7 @@ pub(crate) fn read_after(
         if changes.len() >= limit.max(1) && starts_new_commit {
             break;
         }
-        changes.push(decode(codecs, seq, index, entry.value())?);
+        changes.push(resolver.decode(seq, index, entry.value())?);
     }
     Ok(changes)
 }
@@ -393,7 +536,7 @@ fn verified(seq: u64, index: u32, bytes: &[u8]) -> Result<&[u8]> {
         detail: detail.to_string(),
     };
     match bytes.first() {
-        Some(&RECORD_VERSION) => {
+        Some(&(RECORD_VERSION | RECORD_VERSION_FULL)) => {
             let (record, check) = bytes
                 .split_at_checked(bytes.len().saturating_sub(CHECKSUM_BYTES))
                 .filter(|(record, _)| !record.is_empty())
@@ -416,20 +559,49 @@ fn verified(seq: u64, index: u32, bytes: &[u8]) -> Result<&[u8]> {
     }
 }
 
-/// Decodes one change-log record (keyed `(seq, index)`) after verifying its checksum; document
-/// payloads are decompressed.
+/// Decodes one change-log record (keyed `(seq, index)`) of a record that carries all its
+/// payloads — a backup's (portable) record — after verifying its checksum; document payloads
+/// are decompressed. A record with an elided payload is refused: only its own database can
+/// resolve it (through [`Resolver::decode`]).
 pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Result<Change> {
+    let (change, elided) = decode_stored(codecs, seq, index, bytes)?;
+    if elided {
+        return Err(EngineError::Corruption {
+            collection: CHANGELOG_TABLE.to_string(),
+            id: format!("{seq}:{index}"),
+            detail: "a record with an elided document outside its database".to_string(),
+        });
+    }
+    Ok(change)
+}
+
+/// Decodes one stored change-log record like [`decode`]; when its new document is elided, the
+/// change's `new` is `None` and the flag is set (the caller resolves it).
+pub(crate) fn decode_stored(
+    codecs: &Codecs,
+    seq: u64,
+    index: u32,
+    bytes: &[u8],
+) -> Result<(Change, bool)> {
     let corrupt = |detail: &str| EngineError::corrupt(CHANGELOG_TABLE, detail);
     let bytes = verified(seq, index, bytes)?;
     let mut r = Reader { bytes, pos: 0 };
-    let [_version, code] = r.array()?;
+    let [version, code] = r.array()?;
     let at = DateTime::from_micros(i64::from_le_bytes(r.array()?));
     let collection_id = u32::from_le_bytes(r.array()?);
     let collection = std::str::from_utf8(r.short()?)
         .map_err(|_| corrupt("collection name is not UTF-8"))?
         .to_string();
     let id_key = r.short()?;
-    let new = r.payload()?;
+    let elided = version == RECORD_VERSION
+        && r.bytes.get(r.pos..r.pos + 4) == Some(&ELIDED_LEN.to_le_bytes()[..]);
+    if elided {
+        r.take(4)?;
+        if !matches!(code, 1 | 2) || id_key.is_empty() {
+            return Err(corrupt("an elided payload outside a document write"));
+        }
+    }
+    let new = if elided { None } else { r.payload()? };
     let old = r.payload()?;
     let id = if id_key.is_empty() {
         None
@@ -482,7 +654,7 @@ pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Res
         }
         _ => return Err(corrupt("unknown operation code")),
     };
-    Ok(Change {
+    let change = Change {
         seq,
         index,
         at,
@@ -492,7 +664,8 @@ pub(crate) fn decode(codecs: &Codecs, seq: u64, index: u32, bytes: &[u8]) -> Res
         id,
         new,
         old,
-    })
+    };
+    Ok((change, elided))
 }
 
 #[cfg(test)]

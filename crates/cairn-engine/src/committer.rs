@@ -358,6 +358,11 @@ impl Writer {
     ) -> Result<()> {
         let now = DateTime::now();
         let mut log = txn.table(CHANGELOG_TABLE)?;
+        // Superseded versions first: each names a record of an earlier group.
+        let fills = accepted
+            .iter()
+            .flat_map(|(_, request)| &request.writes.fills);
+        crate::elided::apply_fills(&mut log, fills)?;
         let mut appended = 0u64;
         for (seq, request) in accepted.iter_mut() {
             for (index, change) in request.changes.iter_mut().enumerate() {

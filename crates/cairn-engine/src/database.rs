@@ -410,7 +410,7 @@ impl Database {
             });
         }
         read_after(
-            &self.inner.shared.codecs,
+            &mut crate::elided::Resolver::new(&snapshot, &self.inner.shared.codecs),
             &log,
             after_seq,
             limit.min(MAX_CHANGES_PER_READ),

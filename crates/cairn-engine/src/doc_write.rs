@@ -13,10 +13,11 @@ use cairn_doc::{DocId, Value};
 use crate::changelog::{ChangeOp, PendingChange};
 use crate::collection::CollectionHandle;
 use crate::commit_check::ToRemember;
+use crate::elided::{logged_payload, Fill};
 use crate::error::Result;
 use crate::extension::DocChange;
 use crate::layout::routing_key;
-use crate::record::{encode_record, record_body};
+use crate::record::{encode_record, logged_at, record_body};
 use crate::txn::{with_id, StoredDoc, Transaction};
 use crate::writeset::Pending;
 
@@ -77,32 +78,24 @@ impl Transaction {
             self.prepare_extensions(coll, id, old.as_ref().map(|stored| &stored.value), &mut doc)?;
         }
         let mut record = Vec::new();
-        let codecs = &self.db.shared.codecs;
-        encode_record(
-            codecs,
-            (coll.meta.id, &coll.meta.name),
-            &key,
-            &doc,
-            &mut record,
-        )?;
+        let db = self.db.clone();
+        let codecs = &db.shared.codecs;
+        // The change log elides the new document; the record names the change that does. A
+        // transaction holds at most MAX_TXN_OPS document changes, far below u32::MAX.
+        let change_index = self.changes.len() as u32;
+        let target = (coll.meta.id, coll.meta.name.as_str());
+        encode_record(codecs, target, &key, &doc, Some(change_index), &mut record)?;
         let (op, old_body) = match &old {
             Some(StoredDoc {
                 record: old_record, ..
-            }) => (
-                ChangeOp::Update,
-                Some(self.logged_body(coll, record_body(&coll.docs, old_record)?)?),
-            ),
+            }) => {
+                let body = logged_payload(codecs, target, record_body(&coll.docs, old_record)?)?;
+                self.supersede(target.0, &key, old_record, &body)?;
+                (ChangeOp::Update, Some(body))
+            }
             None => (ChangeOp::Insert, None),
         };
-        let new_body = self.logged_body(coll, record_body(&coll.docs, &record)?)?;
-        let change = PendingChange::encode(
-            &op,
-            coll.meta.id,
-            &coll.meta.name,
-            Some(&key),
-            Some(&*new_body),
-            old_body.as_deref(),
-        );
+        let change = PendingChange::elided(&op, target, &key, old_body.as_deref());
         self.changes.push(change);
         if old.is_none() {
             let routing = self.db.tables.routing.clone();
@@ -147,7 +140,14 @@ impl Transaction {
         key: Vec<u8>,
         old: StoredDoc,
     ) -> Result<()> {
-        let old_body = self.logged_body(coll, record_body(&coll.docs, &old.record)?)?;
+        let db = self.db.clone();
+        let target = (coll.meta.id, coll.meta.name.as_str());
+        let old_body = logged_payload(
+            &db.shared.codecs,
+            target,
+            record_body(&coll.docs, &old.record)?,
+        )?;
+        self.supersede(target.0, &key, &old.record, &old_body)?;
         let change = PendingChange::encode(
             &ChangeOp::Delete,
             coll.meta.id,
@@ -175,17 +175,33 @@ impl Transaction {
         Ok(())
     }
 
-    /// The body a change-log record carries for a record body: the body itself, or — in
-    /// packed runs, where record bodies are plain and only runs are compressed — the body
-    /// compressed with the collection's settings, so the log stays as small as before.
-    fn logged_body<'b>(&self, coll: &CollectionHandle, body: &'b [u8]) -> Result<Cow<'b, [u8]>> {
-        let codecs = &self.db.shared.codecs;
-        if !codecs.packed() {
-            return Ok(Cow::Borrowed(body));
+    /// A stored version of document `key` of collection `collection_id` is being replaced or
+    /// removed: if the change log elides it, the record that does gets `payload` (its logged
+    /// form) — in place when that record is this transaction's own pending change, else by
+    /// the writer in this commit (`elided.rs`).
+    pub(crate) fn supersede(
+        &mut self,
+        collection_id: u32,
+        key: &[u8],
+        record: &[u8],
+        payload: &[u8],
+    ) -> Result<()> {
+        match logged_at(record) {
+            None => {}
+            // Still in this transaction's buffer: its change is pending here.
+            Some((0, index)) => {
+                if let Some(change) = self.changes.get_mut(index as usize) {
+                    change.fill(payload)?;
+                }
+            }
+            Some((seq, index)) => self.writes.fills.push(Fill {
+                change: (seq, index),
+                collection_id,
+                id_key: key.to_vec(),
+                payload: payload.to_vec(),
+            }),
         }
-        let mut out = Vec::with_capacity(body.len());
-        codecs.encode_body(coll.meta.id, &coll.meta.name, body, &mut out)?;
-        Ok(Cow::Owned(out))
+        Ok(())
     }
 
     /// Remembers which collection a packed documents table belongs to, for the writer.

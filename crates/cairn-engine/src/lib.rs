@@ -29,6 +29,7 @@ mod db_inner;
 mod ddl;
 mod dictionary;
 mod doc_write;
+mod elided;
 mod error;
 mod extension;
 pub mod layout;

@@ -21,9 +21,11 @@ use std::sync::Arc;
 use crate::catalog::CollectionMeta;
 use crate::changelog::{ChangeOp, PendingChange};
 use crate::database::Database;
+use crate::elided::logged_payload;
 use crate::error::{EngineError, Result};
 use crate::layout::{docs_table, routing_key, RECLAIM_TABLE};
 use crate::limits::RECLAIM_CHUNK_DOCS;
+use crate::record::{logged_at, record_body};
 use crate::txn::Transaction;
 use crate::writeset::Pending;
 
@@ -74,11 +76,23 @@ impl Transaction {
         };
         let docs: Arc<str> = docs_table(collection_id).into();
         let mut keys = Vec::with_capacity(RECLAIM_CHUNK_DOCS.min(1_024));
+        // Documents whose change-log record elides them: that record gets them now.
+        let mut logged = Vec::new();
+        let db = self.db.clone();
+        let codecs = &db.shared.codecs;
         // One past the chunk tells whether this chunk is the last.
-        self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, _| {
+        self.scan(&docs, Bound::Unbounded, Bound::Unbounded, |key, record| {
             keys.push(key.to_vec());
+            if keys.len() <= RECLAIM_CHUNK_DOCS && logged_at(record).is_some() {
+                let body = record_body(&docs, record)?;
+                let payload = logged_payload(codecs, (collection_id, name.as_str()), body)?;
+                logged.push((key.to_vec(), record.to_vec(), payload.into_owned()));
+            }
             Ok::<_, EngineError>(keys.len() <= RECLAIM_CHUNK_DOCS)
         })?;
+        for (key, record, payload) in logged {
+            self.supersede(collection_id, &key, &record, &payload)?;
+        }
         let last_chunk = keys.len() <= RECLAIM_CHUNK_DOCS;
         keys.truncate(RECLAIM_CHUNK_DOCS);
         let routing = self.db.tables.routing.clone();

@@ -8,6 +8,10 @@
 //! [13..)  body: the cairn_doc encoding (version byte first), or its compressed envelope
 //!         (see `compression.rs`)
 //! ```
+//! A record whose change-log record does not carry it (see `changelog.rs`, "elided payloads")
+//! has the tag 0xC4 instead and the index of that change-log record inside its commit after the
+//! checksum: `[8] 0xC4 ‖ [9..13) checksum ‖ [13..17) change index u32 LE ‖ [17..) body`, the
+//! checksum's seed mixing in the index. The change-log record is then `(header seq, index)`.
 //! The header has a fixed size so the writer can stamp the sequence number, which is only known
 //! at commit, into bytes the transaction encoded earlier; the sequence number enters the
 //! checksum by XOR, so stamping it updates the checksum without hashing the body again (the
@@ -31,6 +35,11 @@ pub const RECORD_HEADER_BYTES: usize = 8;
 const TAG_CHECKED: u8 = 0xC3;
 /// The checked envelope: its tag and the 32-bit checksum.
 const CHECKED_ENVELOPE_BYTES: usize = 5;
+/// First byte of a checked body whose change-log record elides it: the change index follows
+/// the checksum.
+const TAG_LOGGED: u8 = 0xC4;
+/// The logged envelope: tag, checksum and change index.
+const LOGGED_ENVELOPE_BYTES: usize = 9;
 
 /// Where a record lives, for verifying it (the key is part of what the checksum covers) and
 /// for naming it in an error.
@@ -59,18 +68,29 @@ impl RecordAt<'_> {
 
 /// Encodes `doc` as a record of collection `collection_id` (named `collection`, whose
 /// compression settings apply) stored under `key`, with a zero sequence number (stamped at
-/// commit).
+/// commit). `change_index` is the index, inside its commit, of the change-log record that
+/// elides this document (`None`: the change log carries it, or no record describes it).
 pub(crate) fn encode_record(
     codecs: &Codecs,
     (collection_id, collection): (u32, &str),
     key: &[u8],
     doc: &Value,
+    change_index: Option<u32>,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     out.clear();
     out.extend_from_slice(&[0u8; RECORD_HEADER_BYTES]);
-    out.push(TAG_CHECKED);
-    out.extend_from_slice(&[0u8; 4]);
+    match change_index {
+        Some(index) => {
+            out.push(TAG_LOGGED);
+            out.extend_from_slice(&[0u8; 4]);
+            out.extend_from_slice(&index.to_le_bytes());
+        }
+        None => {
+            out.push(TAG_CHECKED);
+            out.extend_from_slice(&[0u8; 4]);
+        }
+    }
     // In packed runs the run is compressed as a whole, so each record's body stays plain.
     if codecs.settings(collection).level.is_none() || codecs.packed() {
         cairn_doc::encode_document(doc, out)?;
@@ -79,10 +99,31 @@ pub(crate) fn encode_record(
         cairn_doc::encode_document(doc, &mut plain)?;
         codecs.encode_body(collection_id, collection, &plain, out)?;
     }
-    let body_at = RECORD_HEADER_BYTES + CHECKED_ENVELOPE_BYTES;
-    let check = body_checksum(key, &out[body_at..]) ^ seq_mix(0);
-    out[RECORD_HEADER_BYTES + 1..body_at].copy_from_slice(&check.to_le_bytes());
+    let body_at = RECORD_HEADER_BYTES
+        + match change_index {
+            Some(_) => LOGGED_ENVELOPE_BYTES,
+            None => CHECKED_ENVELOPE_BYTES,
+        };
+    let check = body_checksum(key, change_index, &out[body_at..]) ^ seq_mix(0);
+    let check_at = RECORD_HEADER_BYTES + 1;
+    out[check_at..check_at + 4].copy_from_slice(&check.to_le_bytes());
     Ok(())
+}
+
+/// The change-log record `(seq, index)` that elides this record's document, if any: read from
+/// the header and the envelope, *unverified* (the caller verifies the record when it decodes
+/// it). A record still in its transaction's write buffer has sequence number 0.
+pub(crate) fn logged_at(record: &[u8]) -> Option<(u64, u32)> {
+    let header = record.get(..RECORD_HEADER_BYTES)?;
+    if record.get(RECORD_HEADER_BYTES) != Some(&TAG_LOGGED) {
+        return None;
+    }
+    let at = RECORD_HEADER_BYTES + CHECKED_ENVELOPE_BYTES;
+    let index = record.get(at..at + 4)?;
+    Some((
+        u64::from_le_bytes(header.try_into().ok()?),
+        u32::from_le_bytes(index.try_into().ok()?),
+    ))
 }
 
 /// Writes the committing sequence number into a record's header (and into its checksum).
@@ -93,7 +134,7 @@ pub fn stamp_seq(record: &mut [u8], seq: u64) {
     };
     let old = u64::from_le_bytes(header.try_into().unwrap_or([0; RECORD_HEADER_BYTES]));
     header.copy_from_slice(&seq.to_le_bytes());
-    if body.first() == Some(&TAG_CHECKED) {
+    if matches!(body.first(), Some(&(TAG_CHECKED | TAG_LOGGED))) {
         if let Some(check) = body.get_mut(1..CHECKED_ENVELOPE_BYTES) {
             let stored = u32::from_le_bytes([check[0], check[1], check[2], check[3]]);
             let updated = stored ^ seq_mix(old) ^ seq_mix(seq);
@@ -122,6 +163,10 @@ pub fn record_body<'a>(table: &str, record: &'a [u8]) -> Result<&'a [u8]> {
             .get(CHECKED_ENVELOPE_BYTES..)
             .filter(|inner| !inner.is_empty())
             .ok_or_else(|| EngineError::corrupt(table, "checked record without a body")),
+        Some(&TAG_LOGGED) => body
+            .get(LOGGED_ENVELOPE_BYTES..)
+            .filter(|inner| !inner.is_empty())
+            .ok_or_else(|| EngineError::corrupt(table, "checked record without a body")),
         _ => Ok(body),
     }
 }
@@ -135,14 +180,22 @@ pub(crate) fn verified_body<'a>(at: RecordAt<'_>, record: &'a [u8]) -> Result<&'
     let Some((&tag, rest)) = body.split_first() else {
         return Err(short());
     };
-    if tag != TAG_CHECKED {
+    let (check, rest) = match tag {
+        TAG_CHECKED | TAG_LOGGED => rest.split_at_checked(4).ok_or_else(short)?,
         // Written before records carried checksums.
-        return Ok(body);
-    }
-    let (check, inner) = rest.split_at_checked(4).ok_or_else(short)?;
+        _ => return Ok(body),
+    };
+    let (change_index, inner) = match tag {
+        TAG_LOGGED => {
+            let (index, inner) = rest.split_at_checked(4).ok_or_else(short)?;
+            let index = u32::from_le_bytes(index.try_into().map_err(|_| short())?);
+            (Some(index), inner)
+        }
+        _ => (None, rest),
+    };
     let seq = u64::from_le_bytes(header.try_into().map_err(|_| short())?);
     let stored = u32::from_le_bytes(check.try_into().map_err(|_| short())?);
-    if inner.is_empty() || stored != body_checksum(at.key, inner) ^ seq_mix(seq) {
+    if inner.is_empty() || stored != body_checksum(at.key, change_index, inner) ^ seq_mix(seq) {
         return Err(at.corruption("record checksum mismatch: the data file is damaged"));
     }
     Ok(inner)
@@ -185,9 +238,13 @@ fn decode_record_with(
     })
 }
 
-/// The key-seeded hash of a body, folded to 32 bits.
-fn body_checksum(key: &[u8], body: &[u8]) -> u32 {
-    fold(xxh3_64_with_seed(body, xxh3_64(key)))
+/// The key-seeded hash of a body, folded to 32 bits; a logged record's change index enters the
+/// seed (so a flipped index bit is caught like any other).
+fn body_checksum(key: &[u8], change_index: Option<u32>, body: &[u8]) -> u32 {
+    let index_mix = change_index.map_or(0, |index| {
+        (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    });
+    fold(xxh3_64_with_seed(body, xxh3_64(key) ^ index_mix))
 }
 
 /// The sequence number's part of the checksum: a bijective mix, so any change of the number
@@ -222,11 +279,42 @@ mod tests {
     }
 
     fn sample_record(compression: Compression) -> (Value, Vec<u8>) {
+        logged_record(compression, None)
+    }
+
+    fn logged_record(compression: Compression, change_index: Option<u32>) -> (Value, Vec<u8>) {
         let codecs = Codecs::new(compression, Default::default());
         let doc = Value::from_json_str(r#"{"a": 1, "text": "some text that repeats, some text that repeats, some text that repeats"}"#).unwrap_or(Value::Null);
         let mut record = Vec::new();
-        assert!(encode_record(&codecs, (1, "c"), KEY, &doc, &mut record).is_ok());
+        let encoded = encode_record(&codecs, (1, "c"), KEY, &doc, change_index, &mut record);
+        assert!(encoded.is_ok());
         (doc, record)
+    }
+
+    #[test]
+    fn a_logged_record_names_its_change_and_every_flipped_bit_is_caught() {
+        for compression in [Compression::OFF, Compression::default()] {
+            let codecs = Codecs::new(compression, Default::default());
+            let (doc, mut record) = logged_record(compression, Some(70_000));
+            assert_eq!(logged_at(&record), Some((0, 70_000)));
+            stamp_seq(&mut record, 9);
+            assert_eq!(logged_at(&record), Some((9, 70_000)));
+            assert_eq!(decode_record(&codecs, at(KEY), &record).ok(), Some(doc));
+            assert!(record_body("t", &record).is_ok());
+            for byte in 0..record.len() {
+                for bit in 0..8 {
+                    let mut damaged = record.clone();
+                    damaged[byte] ^= 1 << bit;
+                    let outcome = decode_record(&codecs, at(KEY), &damaged);
+                    assert!(
+                        matches!(outcome, Err(EngineError::Corruption { .. })),
+                        "byte {byte} bit {bit}: {outcome:?}"
+                    );
+                }
+            }
+            let (_, plain) = sample_record(compression);
+            assert_eq!(logged_at(&plain), None);
+        }
     }
 
     #[test]

@@ -614,6 +614,8 @@ fn check_changelog(snapshot: &Snapshot, codecs: &Codecs, report: &mut CheckRepor
         return Ok(());
     };
     let mut previous: Option<(u64, u32)> = None;
+    // Elided documents are resolved (and their versions checked) like every reader does.
+    let mut resolver = crate::elided::Resolver::new(snapshot, codecs);
     for entry in log.range(Bound::Unbounded, Bound::Unbounded)? {
         let entry = entry?;
         report.changes += 1;
@@ -653,7 +655,7 @@ fn check_changelog(snapshot: &Snapshot, codecs: &Codecs, report: &mut CheckRepor
             Some(_) => {}
         }
         previous = Some((seq, index));
-        if let Err(err) = crate::changelog::decode(codecs, seq, index, entry.value()) {
+        if let Err(err) = resolver.decode(seq, index, entry.value()) {
             report.add(Finding::BadChange {
                 seq,
                 index,

@@ -36,6 +36,9 @@ pub(crate) struct WriteSet {
     /// The collection name of each packed documents table written (`packed.rs`): the writer
     /// compresses its runs with that collection's settings.
     pub(crate) packed_owners: BTreeMap<Arc<str>, Arc<str>>,
+    /// Superseded document versions to fill into the change-log records that elided them
+    /// (`elided.rs`). Never undone by a rollback: a filled record is correct either way.
+    pub(crate) fills: Vec<crate::elided::Fill>,
 }
 
 impl WriteSet {

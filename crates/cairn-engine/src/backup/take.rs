@@ -14,7 +14,7 @@ use cairn_storage::{Snapshot, StorageError, KEYRING_FILE_NAME};
 
 use crate::backup::manifest::{Manifest, PieceInfo};
 use crate::backup::piece::{PieceKind, PieceWriter};
-use crate::changelog::{decode, encode_portable};
+use crate::changelog::{decode_stored, encode_portable};
 use crate::committer::trimmed_through;
 use crate::database::Database;
 use crate::error::{EngineError, Result};
@@ -165,7 +165,7 @@ fn last_commit(
     };
     let (seq, index) = parse_changelog_key(&key)
         .ok_or_else(|| EngineError::corrupt(CHANGELOG_TABLE, "malformed key"))?;
-    Ok((seq, decode(codecs, seq, index, &value)?.at))
+    Ok((seq, decode_stored(codecs, seq, index, &value)?.0.at))
 }
 
 fn copy_tables(
@@ -221,13 +221,14 @@ fn copy_changes(
         }
     }
     let total = log.len()?;
+    let mut resolver = crate::elided::Resolver::new(snapshot, codecs);
     let start = changelog_key(base.saturating_add(1), 0);
     let mut done = 0;
     for entry in log.range(Bound::Included(&start), Bound::Unbounded)? {
         let entry = entry?;
         let (seq, index) = parse_changelog_key(entry.key())
             .ok_or_else(|| EngineError::corrupt(CHANGELOG_TABLE, "malformed key"))?;
-        let change = decode(codecs, seq, index, entry.value())?;
+        let change = resolver.decode(seq, index, entry.value())?;
         writer.change(seq, index, &encode_portable(&change)?)?;
         done += 1;
         if done % 4096 == 0 {
