@@ -18,7 +18,8 @@
 
 use std::sync::Arc;
 
-use cairn::query::Filter;
+use cairn::query::{Filter, Op};
+use cairn::{DocId, Value};
 use datafusion::common::{Column as LogicalColumn, ScalarValue};
 use datafusion::logical_expr::{BinaryExpr as LogicalBinary, Expr, Operator};
 use datafusion::physical_expr::expressions::{
@@ -155,7 +156,39 @@ fn any_of<'a>(
     match kept.len() {
         0 => Superset::Nothing,
         1 => Superset::Some(kept.remove(0)),
-        _ => Superset::Some(Filter::or(kept)),
+        _ => Superset::Some(id_union(&kept).unwrap_or_else(|| Filter::or(kept))),
+    }
+}
+
+/// `_id IN (every branch's ids)` when each of `branches` limits `_id` to a list: a superset
+/// of their union that the planner reads by key. (A partitioned join's filter is one branch per
+/// partition; as an `$or` nested in the scan's `$and` it would be a full scan.)
+fn id_union(branches: &[Filter]) -> Option<Filter> {
+    let mut ids = std::collections::BTreeSet::new();
+    for branch in branches {
+        for value in id_points(branch)? {
+            ids.insert(DocId::from_value(&value).ok()?);
+        }
+    }
+    Some(
+        Filter::field(ID_COLUMN)
+            .ok()?
+            .is_in(ids.iter().map(DocId::to_value)),
+    )
+}
+
+/// The ids `filter` limits `_id` to, if one of its conjuncts is `_id` `$eq`/`$in`.
+fn id_points(filter: &Filter) -> Option<Vec<Value>> {
+    match filter {
+        Filter::And(parts) => parts.iter().find_map(id_points),
+        Filter::Field(path, ops) if path.segments() == [ID_COLUMN] => {
+            ops.iter().find_map(|op| match op {
+                Op::In(values) => Some(values.clone()),
+                Op::Eq(value) => Some(vec![value.clone()]),
+                _ => None,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -367,6 +400,29 @@ mod tests {
         assert!(narrowing.assumes_no_string_ids);
         let text = format!("{:?}", narrowing.filter);
         assert!(text.contains("Int(4)") && text.contains("Int(9)"), "{text}");
+    }
+
+    #[test]
+    fn a_partitioned_joins_case_becomes_one_id_list() {
+        let hash: Arc<dyn PhysicalExpr> = col("n", 1);
+        let branch = |ids: &[&str]| and(lit(true), in_list(col("_id", 0), ids));
+        let case: Arc<dyn PhysicalExpr> = Arc::new(
+            CaseExpr::try_new(
+                Some(hash),
+                vec![
+                    (lit(ScalarValue::Int64(Some(0))), branch(&["3", "5"])),
+                    (lit(ScalarValue::Int64(Some(1))), branch(&["4"])),
+                ],
+                Some(lit(false)),
+            )
+            .unwrap(),
+        );
+        let narrowing = to_filter(&shape(), &[case]).expect("a filter");
+        let text = format!("{:?}", narrowing.filter);
+        assert!(!text.contains("Or("), "{text}");
+        for id in ["Int(3)", "Int(4)", "Int(5)"] {
+            assert!(text.contains(id), "{text}");
+        }
     }
 
     #[test]

@@ -22,7 +22,9 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::filter_pushdown::{
     ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
 };
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::{
     RecordBatchReceiverStreamBuilder, RecordBatchStreamAdapter,
 };
@@ -98,6 +100,10 @@ impl std::fmt::Debug for AsOfRead {
         write!(f, "AsOfRead({})", self.seq)
     }
 }
+
+/// The `EXPLAIN ANALYZE` metric counting the documents Cairn read and tested (more than
+/// `output_rows` when a filter is checked on each document rather than answered by a key).
+pub const DOCS_EXAMINED: &str = "docs_examined";
 
 /// The physical operator of a Cairn table scan.
 #[derive(Debug)]
@@ -258,6 +264,7 @@ impl ExecutionPlan for CairnScanExec {
         let txn = self.txn.clone();
         let runtime = self.runtime.clone();
         let rows = MetricBuilder::new(&self.metrics).output_rows(partition);
+        let examined = MetricBuilder::new(&self.metrics).counter(DOCS_EXAMINED, partition);
         // Nothing is read until the first poll: a hash join polls its probe side only once
         // its build side is in and its runtime filter final (`crate::runtime_filter`).
         let start = async move {
@@ -276,7 +283,8 @@ impl ExecutionPlan for CairnScanExec {
                     rows.add(batch.num_rows());
                     tx.blocking_send(Ok(batch)).is_ok()
                 };
-                produce(&spec, &schema, &txn, &mut emit).map_err(SqlError::into_datafusion)
+                produce(&spec, &schema, &txn, &examined, &mut emit)
+                    .map_err(SqlError::into_datafusion)
             });
             builder.build()
         };
@@ -313,6 +321,7 @@ fn produce(
     spec: &ScanSpec,
     schema: &SchemaRef,
     txn: &SharedTxn,
+    examined: &Count,
     emit: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> Result<()> {
     let columns: Vec<&Column> = spec
@@ -344,6 +353,7 @@ fn produce(
         query.limit = Some(k);
         query.sort = spec.order.clone();
         let result = txn.with(|t| Ok(cairn::query::find_in(t, &spec.collection, &query)?))?;
+        examined.add(result.stats.docs_examined as usize);
         let rows = rows_of(result.documents);
         for chunk in rows.chunks(SCAN_BATCH_ROWS) {
             if !emit(rows_to_batch(schema, &columns, chunk)?) {
@@ -360,6 +370,7 @@ fn produce(
         }
         query.limit = Some(page);
         let result = txn.with(|t| Ok(cairn::query::find_in(t, &spec.collection, &query)?))?;
+        examined.add(result.stats.docs_examined as usize);
         let rows = rows_of(result.documents);
         if let Some(r) = remaining.as_mut() {
             *r -= rows.len().min(*r);

@@ -186,7 +186,8 @@ async fn sqlite_tables_push_filters_projection_and_limit() {
     assert!(!health.is_up());
 }
 
-/// Rows the Cairn scan of `collection` produced in `EXPLAIN ANALYZE sql`.
+/// Documents the Cairn scan of `collection` read (its `docs_examined` metric) in
+/// `EXPLAIN ANALYZE sql`.
 async fn scanned(session: &mut SqlSession, sql: &str, collection: &str) -> (usize, String) {
     let plan = rows(session, &format!("EXPLAIN ANALYZE {sql}"))
         .await
@@ -198,10 +199,10 @@ async fn scanned(session: &mut SqlSession, sql: &str, collection: &str) -> (usiz
         .unwrap_or_else(|| panic!("no scan of {collection} in {text}"));
     // DataFusion prints large counts rounded: `3.00 K`.
     let figure = line
-        .split("output_rows=")
+        .split("docs_examined=")
         .nth(1)
         .and_then(|rest| rest.split([',', ']']).next())
-        .unwrap_or_else(|| panic!("no output_rows in {line}"));
+        .unwrap_or_else(|| panic!("no docs_examined in {line}"));
     let (number, scale) = match figure.strip_suffix(" K") {
         Some(n) => (n, 1000.0),
         None => (figure, 1.0),
@@ -244,7 +245,8 @@ async fn a_join_reads_only_the_cairn_documents_whose_keys_the_source_matched() {
         .map(|row| row.rsplit(' ').next().unwrap().parse::<u32>().unwrap())
         .sum();
     assert_eq!(total, 20, "{answer:?}");
-    // 20 readings match, on 20 distinct stations: the probe reads those 20 documents.
+    // 20 readings match, on 20 distinct stations: the probe reads those 20 documents (by key:
+    // the partitioned join's per-partition lists become one `_id` list).
     let (read, line) = scanned(&mut session, sql, "sites").await;
     assert_eq!(read, 20, "{line}");
     assert!(line.contains("runtime=["), "{line}");
