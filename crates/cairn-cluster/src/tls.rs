@@ -104,24 +104,12 @@ pub(crate) fn load(tls: &LinkTls) -> Result<Loaded, ClusterError> {
     })
 }
 
+/// The PEM certificates in `path`, read as the HTTP server reads its own.
 fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClusterError> {
-    let unreadable = |err: &dyn std::fmt::Display| {
-        ClusterError::Tls(format!(
-            "cannot read certificates from {}: {err}",
-            path.display()
-        ))
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|err| unreadable(&err))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| unreadable(&err))?;
-    if certs.is_empty() {
-        return Err(ClusterError::Tls(format!(
-            "{} holds no PEM certificate",
-            path.display()
-        )));
-    }
-    Ok(certs)
+    cairn_server::tls::load_certs(path).map_err(|err| match err {
+        cairn_server::ServerError::Tls(message) => ClusterError::Tls(message),
+        other => ClusterError::Tls(other.to_string()),
+    })
 }
 
 /// A listener that hands axum only connections whose TLS handshake (client certificate

@@ -38,7 +38,9 @@ pub fn server_config(config: &TlsConfig) -> Result<ServerConfig, ServerError> {
         .map_err(|err| ServerError::Tls(format!("certificate and key do not fit: {err}")))
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerError> {
+/// The PEM certificates in `path` (a chain: leaf first); an unreadable file or one holding
+/// none is a [`ServerError::Tls`] naming it. The cluster link loads its certificates here too.
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerError> {
     let unreadable = |err: &dyn std::fmt::Display| {
         ServerError::Tls(format!(
             "cannot read certificates from {}: {err}",
