@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use cairn::query::Pipeline;
 use cairn::{Config, DocId, JsonExpression, Patch, StorageMode, Value};
-use cairn_server::api_error::ApiError;
-use cairn_server::body::{check_document, parse_json};
 use cairn_server::routes::indexes::{all_indexes, create_index_in, drop_named, CreateIndex};
 use cairn_server::routes::queries::{build_query, parse_filter, QueryRequest};
+use cairn_server::ApiError;
+use cairn_server::{check_document, parse_json};
 use pyo3::prelude::*;
 use serde_json::json;
 
@@ -102,7 +102,7 @@ impl Database {
     /// Creates collection `name` (409 `collection_exists` if it is there).
     fn create_collection(&self, py: Python<'_>, name: String) -> PyResult<()> {
         detached(py, || {
-            cairn_server::collection_name::check(&name)?;
+            cairn_server::check_collection_name(&name)?;
             self.db.create_collection(&name)?;
             Ok(())
         })

@@ -2,7 +2,7 @@
 //! error code; the mapping from engine errors to codes is the server's, so an embedded call
 //! raises exactly what the same call over HTTP raises.
 
-use cairn_server::api_error::ApiError;
+use cairn_server::ApiError;
 use pyo3::prelude::*;
 
 /// A failed call: what the Python side raises, as the server would have answered it.

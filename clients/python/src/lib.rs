@@ -4,7 +4,7 @@
 //! The Python side (`python/cairn/`) owns the API users see; this module speaks JSON text
 //! with it, in the server's request and response shapes, so the embedded and the HTTP
 //! backend answer alike: same documents, same error codes (errors go through the server's
-//! [`cairn_server::api_error::ApiError`] mapping and come out as `cairn.errors` classes).
+//! [`cairn_server::ApiError`] mapping and come out as `cairn.errors` classes).
 //!
 //! - [`database`]: `Database`, one open database and its single-call operations.
 //! - [`transaction`]: `Transaction`, an open engine transaction driven one operation at a time.

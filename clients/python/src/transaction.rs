@@ -4,10 +4,10 @@
 //! that route's per-operation results, so the Python side treats both backends alike.
 
 use cairn::{DocId, Patch, Upserted, Value};
-use cairn_server::api_error::ApiError;
-use cairn_server::body::{check_document, parse_json};
 use cairn_server::routes::documents::{cas_result, parse_expected};
 use cairn_server::routes::transactions::Operation;
+use cairn_server::ApiError;
+use cairn_server::{check_document, parse_json};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use serde_json::{json, Value as Json};

@@ -126,11 +126,6 @@ impl LogStore {
         .map_err(log_write_error)?
         .map_err(log_write_error)
     }
-
-    /// The index of the last entry, for status reports.
-    pub fn last_index(&self) -> Option<u64> {
-        self.inner.lock().entries.keys().next_back().copied()
-    }
 }
 
 /// Replays records into `inner`; returns how many bytes held whole records.

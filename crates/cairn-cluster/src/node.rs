@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cairn::Database;
-use cairn_server::config::ClusterConfig;
 use cairn_server::replication::{
     BoxFuture, CommandOutcome, Consistency, NewMember, ReadStamp, Replication, ReplicationError,
     WriteCommand,
 };
+use cairn_server::ClusterConfig;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, ServerState, SnapshotPolicy};
 use serde_json::{json, Value as Json};

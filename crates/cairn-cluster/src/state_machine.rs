@@ -181,7 +181,7 @@ fn apply_all(
         let answer = match command {
             Some(command) => Applied(Some(command.apply(db, &marker))),
             None => {
-                let run = cairn_server::transact::run(db, |txn| Ok(marker(txn)?));
+                let run = cairn_server::run_transaction(db, |txn| Ok(marker(txn)?));
                 if let Err(err) = run {
                     tracing::error!(error = %err.message, "recording the applied position failed");
                 }

@@ -1,9 +1,10 @@
 //! Cairn's document model: what a document *is*, independent of where it is stored.
 //!
 //! This crate owns the [`Value`] tree, its compact binary encoding ([`encode_document`],
-//! [`decode_record`]; format in [`format`](mod@format)), its JSON mapping ([`Value::from_json_str`],
-//! [`Value::to_json_string`]; mapping in [`json`]), document ids and their byte-ordered
-//! storage keys ([`DocId`]), dotted field paths ([`FieldPath`]) and update operators ([`Patch`]).
+//! [`decode_record`]; the format's spec is `format.rs`), its JSON mapping
+//! ([`Value::from_json_str`], [`Value::to_json_string`]; the mapping is in `json.rs`),
+//! document ids and their byte-ordered storage keys ([`DocId`]), dotted field paths
+//! ([`FieldPath`]) and update operators ([`Patch`]).
 //!
 //! It knows nothing about storage, collections or transactions: it turns values into bytes and
 //! back, and checks that a document obeys the rules every layer above relies on:
@@ -15,6 +16,9 @@
 //!
 //! Encoding and JSON parsing enforce these rules, and decoding rejects bytes that break them, so a
 //! `Value` that came out of this crate's parsers is always a valid document (or part of one).
+//!
+//! Surface: the items re-exported below and one public namespace, [`limits`] (the bounds every
+//! layer above relies on, so callers can quote them); every other module is private.
 //!
 //! Vectors decoded from a [`RecordBuf`] read their floats in place (zero copy); see [`Vector`].
 //!
@@ -44,13 +48,13 @@ mod encode;
 mod equality;
 mod error;
 mod field_name;
-pub mod format;
-pub mod geometry;
+mod format;
+mod geometry;
 mod id;
-pub mod json;
+mod json;
 pub mod limits;
 mod object;
-pub mod patch;
+mod patch;
 mod path;
 mod record_buf;
 mod value;

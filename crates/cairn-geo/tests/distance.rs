@@ -4,7 +4,7 @@
 //! feature-based implementation).
 
 use cairn_doc::{Geometry, Point3};
-use cairn_geo::distance::primitive_distance;
+use cairn_geo::primitive_distance;
 use cairn_geo::{distance, Aabb, Primitive};
 use proptest::prelude::*;
 

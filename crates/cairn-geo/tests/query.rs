@@ -12,17 +12,15 @@ use cairn_engine::{Config, Database, StorageMode};
 use cairn_geo::index::{
     create_spatial_index, expected_entries, stored_entries, SpatialExtensionKind, SpatialSpec,
 };
-use cairn_geo::query::GeoOp;
+use cairn_geo::GeoOp;
 use cairn_index::IndexExtensionKind;
-use cairn_query::find::{
-    answers_under_every_plan, find_under_every_plan, find_under_every_plan_in,
-};
+use cairn_query::{answers_under_every_plan, find_under_every_plan, find_under_every_plan_in};
 use cairn_query::{find, find_in, Filter, Op, Query};
 use proptest::prelude::*;
 
 fn open_memory() -> Database {
     // What the `cairn` facade does before it opens a database.
-    cairn_geo::query::register();
+    cairn_geo::register_query_model();
     let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
     config.extension_kinds.push(Arc::new(IndexExtensionKind));
     config.extension_kinds.push(Arc::new(SpatialExtensionKind));
@@ -234,7 +232,7 @@ proptest! {
             // Keeping only `_id` lets a spatial plan that decides the filter answer from keys.
             let mut ids_only = query.clone();
             ids_only.projection = Some(
-                cairn_query::projection::Projection::parse(&Value::from_json_str(r#"{"_id": 1}"#).expect("json"))
+                cairn_query::Projection::parse(&Value::from_json_str(r#"{"_id": 1}"#).expect("json"))
                     .expect("projection"),
             );
             let keys_only = find_under_every_plan(&db, "g", &ids_only).expect("find ids");
@@ -281,7 +279,7 @@ proptest! {
         // the same documents, in the same order, with the same distances.
         let mut ids_only = query.clone();
         ids_only.projection = Some(
-            cairn_query::projection::Projection::parse(&Value::from_json_str(r#"{"_id": 1}"#).expect("json"))
+            cairn_query::Projection::parse(&Value::from_json_str(r#"{"_id": 1}"#).expect("json"))
                 .expect("projection"),
         );
         let keyed = find(&db, "g", &ids_only).expect("near ids");
@@ -451,10 +449,8 @@ fn explain_shows_the_spatial_index_candidates_and_exact_tests() {
     // Keeping only `_id`, the search's exact test decides: no document is read.
     let mut ids_only = Query::new(filter.clone());
     ids_only.projection = Some(
-        cairn_query::projection::Projection::parse(
-            &Value::from_json_str(r#"{"_id": 1}"#).expect("json"),
-        )
-        .expect("projection"),
+        cairn_query::Projection::parse(&Value::from_json_str(r#"{"_id": 1}"#).expect("json"))
+            .expect("projection"),
     );
     let keys = cairn_query::explain(&db, "g", &ids_only).expect("explain");
     assert_eq!(keys.returned, 1);

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use cairn_doc::{DocId, Geometry};
 use cairn_engine::{Database, Transaction};
-use cairn_geo::index::entries::encode_primitive;
+use cairn_geo::index::encode_primitive;
 use cairn_geo::index::{create_spatial_index, spatial_indexes, SpatialSpec, Visit};
-use cairn_geo::primitive::{part, part_count};
 use cairn_geo::Aabb;
+use cairn_geo::{part, part_count};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ fn every_shape_with_a_wkt_form_round_trips() {
         let back = from_wkt(&text).unwrap();
         // A mesh's vertices are renumbered in order of first use; its triangles, in order,
         // are the same to the bit.
-        let parts = |g: &Geometry| cairn_geo::primitive::parts(g).collect::<Vec<_>>();
+        let parts = |g: &Geometry| cairn_geo::parts(g).collect::<Vec<_>>();
         assert_eq!(parts(&back), parts(&shape), "{text}");
         assert_eq!(back.type_name(), shape.type_name());
         assert_eq!(to_wkt(&back).unwrap(), text);

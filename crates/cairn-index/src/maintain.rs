@@ -183,13 +183,6 @@ pub struct IndexExtension {
     ready: ReadyFlag,
 }
 
-impl IndexExtension {
-    /// The definition.
-    pub fn spec(&self) -> &IndexSpec {
-        &self.spec
-    }
-}
-
 impl Extension for IndexExtension {
     fn verifies(&self) -> bool {
         true

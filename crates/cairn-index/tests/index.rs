@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cairn_doc::{DocId, Object, Value};
 use cairn_engine::{Config, Database, EngineError, StorageMode};
-use cairn_index::build::expected_keys;
+use cairn_index::expected_keys;
 use cairn_index::{
     create_index, drop_index, indexes, list_indexes, IndexExtensionKind, IndexKind, IndexSpec,
 };
@@ -363,7 +363,7 @@ fn verification_finds_extra_and_missing_entries() {
     let check = |db: &Database| {
         let mut txn = db.read().unwrap();
         let handle = indexes(&mut txn, "c").unwrap().remove(0);
-        cairn_index::verify::verify_index(&mut txn, "c", &handle).unwrap()
+        cairn_index::verify_index(&mut txn, "c", &handle).unwrap()
     };
     assert!(check(&db).is_clean());
     // Damage the index behind the engine's back: a stray entry.

@@ -390,7 +390,7 @@ fn sort_fingerprint(sort: &[SortKey]) -> [u8; 8] {
         .map(|k| format!("{}:{};", k.path, if k.descending { -1 } else { 1 }))
         .collect();
     // The index layer's stable 64-bit hash; any change of sort gives another fingerprint.
-    cairn_index::entries::hash_tuple(text.as_bytes()).to_be_bytes()
+    cairn_index::hash_tuple(text.as_bytes()).to_be_bytes()
 }
 
 fn encode_cursor(sort: &[SortKey], key: &[u8]) -> String {

@@ -8,7 +8,7 @@ use std::ops::Bound;
 use cairn_doc::{encode_document, DocId, Object, Patch, Value};
 use cairn_engine::{Database, EngineError};
 use cairn_index::{create_index, IndexKind, IndexSpec};
-use cairn_query::find::find_under_every_plan;
+use cairn_query::find_under_every_plan;
 use cairn_query::{delete_many, update_many, BulkOptions, BulkReport, Filter, Query, QueryError};
 use proptest::prelude::*;
 

@@ -3,9 +3,7 @@
 
 use cairn_doc::{Object, Value};
 use cairn_index::{create_index, IndexKind, IndexSpec};
-use cairn_query::find::{
-    answers_under_every_plan, find_under_every_plan, find_under_every_plan_in,
-};
+use cairn_query::{answers_under_every_plan, find_under_every_plan, find_under_every_plan_in};
 use cairn_query::{find, Filter, Query};
 use proptest::prelude::*;
 

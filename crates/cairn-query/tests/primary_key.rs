@@ -8,7 +8,7 @@ use std::ops::Bound;
 use cairn_doc::{DocId, FieldPath, Object, Patch, Value};
 use cairn_engine::Database;
 use cairn_index::{create_index, IndexSpec};
-use cairn_query::find::find_under_every_plan;
+use cairn_query::find_under_every_plan;
 use cairn_query::{delete_many, explain, find, update_many, BulkOptions, Filter, Op, Query};
 use proptest::prelude::*;
 

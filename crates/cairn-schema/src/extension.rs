@@ -95,13 +95,6 @@ pub struct SchemaExtension {
     stored: StoredSchema,
 }
 
-impl SchemaExtension {
-    /// The stored schema.
-    pub fn stored(&self) -> &StoredSchema {
-        &self.stored
-    }
-}
-
 /// The version a document says it was written under.
 pub fn document_version(doc: &Value) -> Option<u64> {
     doc.as_object()?
@@ -343,7 +336,7 @@ impl ReferrersExtension {
             (
                 &referrer.collection,
                 &referrer.index,
-                cairn_index::maintain::ENTRIES_TABLE,
+                cairn_index::ENTRIES_TABLE,
             ),
             Bound::Included(&prefix),
             end,

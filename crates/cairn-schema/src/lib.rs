@@ -7,24 +7,28 @@
 //! constraint, reference or rule, inside the writing transaction — so a refused write leaves
 //! no trace, and checks that read other documents are conflict-checked.
 //!
-//! * [`definition`]: the schema document (JSON or YAML) and its field types.
-//! * [`validate`]: checking a document, filling defaults.
-//! * [`expr`]: the validation-rule expression language (bounded, side-effect free).
-//! * [`compat`]: which changes apply at once and which need a migration.
-//! * [`extension`]: the write hooks (schema, and the referenced side of references).
-//! * [`admin`]: set, show and the version history.
-//! * [`migrate`]: online, resumable migrations with a dry run.
+//! * `definition.rs`: the schema document (JSON or YAML) and its field types ([`Schema`]).
+//! * `validate.rs`: checking a document, filling defaults.
+//! * `expr/`: the validation-rule expression language (bounded, side-effect free).
+//! * `compat.rs`: which changes apply at once and which need a migration
+//!   ([`incompatibilities`]).
+//! * `extension.rs`: the write hooks (schema, and the referenced side of references).
+//! * `admin.rs`: set, show and the version history ([`set_schema`], [`history`]).
+//! * `migrate.rs`: online, resumable migrations with a dry run ([`migrate()`], [`dry_run`]).
+//!
+//! Surface: the items re-exported below and one public namespace, [`limits`] (the named
+//! bounds, so callers can quote them); every other module is private.
 
-pub mod admin;
-pub mod compat;
-pub mod definition;
+mod admin;
+mod compat;
+mod definition;
 mod error;
-pub mod expr;
-pub mod extension;
-pub mod layout;
+mod expr;
+mod extension;
+mod layout;
 pub mod limits;
-pub mod migrate;
-pub mod validate;
+mod migrate;
+mod validate;
 
 pub use admin::{history, parse_schema_file, schema_of, set_schema, HistoryEntry, SchemaInfo};
 pub use compat::{incompatibilities, Incompatibility};
@@ -33,4 +37,6 @@ pub use error::{Result, SchemaError};
 pub use extension::{
     ReferrersExtensionKind, SchemaExtensionKind, REFERRERS_KIND, SCHEMA_KIND, SCHEMA_VERSION_FIELD,
 };
-pub use migrate::{dry_run, migrate, DryRunReport, Migration, MigrationProgress};
+pub use migrate::{
+    dry_run, migrate, DryRunReport, MigrateOptions, Migration, MigrationProgress, Transform,
+};

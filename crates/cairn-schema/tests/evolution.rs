@@ -216,7 +216,7 @@ fn writes_during_a_migration_are_transformed_and_a_resume_finishes_it() {
                          "transform": [{"rename": {"from": "a", "to": "b"}}]}"#,
     );
     // Stop after two chunks, as a crash would (the cursor is stored with each chunk).
-    let options = cairn_schema::migrate::MigrateOptions {
+    let options = cairn_schema::MigrateOptions {
         chunk_documents: 10,
         max_chunks: Some(2),
         ..Default::default()

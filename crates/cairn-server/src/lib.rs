@@ -1,48 +1,65 @@
 //! Cairn's HTTP/JSON server: `cairn serve`.
 //!
-//! - [`config`]: what the server can be told (TOML file and flags), [`limits`]: every limit
-//!   and default with its reason.
-//! - [`serve`]: start ([`start`]), accept plain or TLS connections, shut down gracefully.
+//! - `config.rs`: what the server can be told (TOML file and flags; [`ServerConfig`]),
+//!   [`limits`]: every limit and default with its reason.
+//! - `serve.rs`: start ([`start`]), accept plain or TLS connections, shut down gracefully.
 //! - [`routes`]: the JSON API under `/v1`, change streams (SSE), probes and `/metrics`, with
-//!   the OpenAPI document generated from the same declarations ([`openapi`]).
+//!   the OpenAPI document generated from the same declarations (`openapi.rs`).
 //! - [`auth`]: users, roles, per-collection grants, passwords (Argon2id) and bearer tokens,
 //!   stored in reserved collections of the database itself.
-//! - [`api_error`]: the one error format every route answers with.
-//! - [`console`]: the web console at `/console`, files compiled into the binary.
+//! - `api_error.rs`: the one error format every route answers with ([`ApiError`]).
+//! - `console.rs`: the web console at `/console`, files compiled into the binary.
+//! - [`replication`]: the seam a replication layer (`cairn-cluster`) plugs into.
 //!
 //! The server depends on the `cairn` facade only: it never sees storage or engine internals.
 //! Every database call runs off the async runtime: writes on Tokio's blocking pool
-//! ([`state::AppState::run`]), short reads on a few reader threads ([`state::AppState::read`]).
+//! (`AppState::run` in `state.rs`), short reads on a few reader threads (`AppState::read`).
+//!
+//! # Surface
+//!
+//! The items re-exported below, plus five public namespaces: [`routes`] (each route group's
+//! request types and helpers, shared with the Python client so both of its backends parse and
+//! refuse alike), [`auth`] (the user store, roles and password hashing, shared with the CLI and
+//! the SQL wire server), [`replication`] (the seam `cairn-cluster` implements), [`tls`] (its
+//! `server_config` and `load_certs` read well only qualified) and [`limits`] (the named bounds,
+//! so callers can quote them). Every other module is private.
 
-pub mod api_error;
+mod api_error;
 pub mod auth;
-pub mod body;
-pub mod collection_name;
-pub mod config;
-pub mod console;
-pub mod consumers;
-pub mod error;
-pub mod event_log;
-pub mod extract;
-pub mod idempotency;
-pub mod index_builds;
+mod body;
+mod collection_name;
+mod config;
+mod console;
+mod consumers;
+mod error;
+mod event_log;
+mod extract;
+mod idempotency;
+mod index_builds;
 pub mod limits;
-pub mod metrics;
-pub mod middleware;
-pub mod openapi;
-pub mod parse_errors;
-pub mod read_pool;
+mod metrics;
+mod middleware;
+mod openapi;
+mod parse_errors;
+mod read_pool;
 pub mod replication;
-pub mod response;
+mod response;
 pub mod routes;
-pub mod serve;
-pub mod state;
+mod serve;
+mod state;
 pub mod tls;
-pub mod transact;
+mod transact;
 
-pub use config::ServerConfig;
+pub use api_error::ApiError;
+pub use body::{check_document, parse_json};
+pub use collection_name::check as check_collection_name;
+pub use config::{
+    AuthConfig, BackupConfig, ClusterConfig, DatabaseOptions, LimitsConfig, PeerConfig,
+    ReplicationStarter, ServerConfig, SourcesStarter, StartedReplication, StorageConfig, TlsConfig,
+};
 pub use error::ServerError;
 pub use serve::{shutdown_signal, start, RunningServer, StartupInfo};
+pub use transact::run as run_transaction;
 
 /// Installs a `tracing` subscriber writing structured log lines to standard error, filtered
 /// by `filter` (for example `info` or `cairn_server=debug,info`); invalid filters fall back to

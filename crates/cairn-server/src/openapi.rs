@@ -125,9 +125,6 @@ const FIELD_PATH_PATTERN: &str = r"^[^.$][^.]*(\.[^.$][^.]*)*$";
 /// A collection name, as the engine's `validate_name` checks it.
 pub const COLLECTION_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$";
 
-/// A user name, as `auth::store::check_user_name` checks it.
-pub const USER_NAME_PATTERN: &str = r"^[A-Za-z0-9_.-]{1,64}$";
-
 fn reference(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
 }
@@ -194,7 +191,7 @@ fn wrapper(key: &str, value: impl Into<RefOr<Schema>>, description: &str) -> Obj
 }
 
 /// A typed value: one of Cairn's wrappers, or a MongoDB Extended JSON v2 wrapper read on input
-/// (README "Typed values"; `cairn_doc::json` and `json/extended.rs` hold the mapping).
+/// (README "Typed values"; `cairn-doc/src/json.rs` and `json/extended.rs` hold the mapping).
 pub struct TypedValueSchema;
 
 impl PartialSchema for TypedValueSchema {

@@ -3,7 +3,7 @@
 //! within the deadline, and flush the database so everything acknowledged is durable in every
 //! storage mode.
 
-use cairn::query::statistics::QueryStats;
+use cairn::query::QueryStats;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! [`AppState::scan`] (queries), on the two lanes of reader threads of [`crate::read_pool`]. Each authenticates, authorizes and does the work
 //! in a single trip off the async runtime: the engine's API blocks; the runtime never waits.
 
-use cairn::query::statistics::QueryStats;
+use cairn::query::QueryStats;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -70,7 +70,7 @@ fn values_to_array(ty: &ColumnType, values: &[Option<&Value>]) -> ArrayRef {
             Some(v) => Some(v.to_json_string()),
         }))),
         ColumnType::Geometry => Arc::new(StringArray::from_iter(values.iter().map(|v| match v {
-            Some(Value::Geometry(g)) => cairn::geo::wkt::to_wkt(g).ok(),
+            Some(Value::Geometry(g)) => cairn::geo::to_wkt(g).ok(),
             _ => None,
         }))),
         ColumnType::Int => Arc::new(Int64Array::from_iter(values.iter().map(|v| match v {
@@ -221,7 +221,7 @@ pub fn scalar_value(ty: &ColumnType, column: &str, scalar: &ScalarValue) -> Resu
         }
         (ColumnType::Geometry, _) => {
             let text = text_of(column, scalar)?;
-            let geometry = cairn::geo::wkt::from_wkt(&text)
+            let geometry = cairn::geo::from_wkt(&text)
                 .map_err(|e| invalid(column, format!("not WKT: {e}")))?;
             Value::Geometry(Box::new(geometry))
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn::query::access::access_methods;
-use cairn::query::plan::{plan, PlanInput};
+use cairn::query::{plan, PlanInput};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::DFSchema;
@@ -60,11 +60,6 @@ impl CairnTable {
     fn may_write(&self) -> DfResult<()> {
         authorize(self.authorizer.as_ref(), &self.collection, true)
             .map_err(SqlError::into_datafusion)
-    }
-
-    /// The table's columns.
-    pub fn shape(&self) -> &TableShape {
-        &self.shape
     }
 
     /// A scan of every column (for `UPDATE`/`DELETE`, which re-check their filters in SQL

@@ -202,7 +202,7 @@ proptest! {
 /// key. (Pins the striping in `layout`.)
 #[test]
 fn concurrent_writers_in_different_stripes_do_not_conflict() {
-    use cairn_text::layout::{stats_stripe, term_stripe};
+    use cairn_text::{stats_stripe, term_stripe};
     let db = setup();
     db.insert("c", doc(1000, "seed shared", "words")).unwrap();
     let key = |id: i64| DocId::Int(id).to_key().unwrap();

@@ -10,7 +10,7 @@ use cairn_query::{explain, find, find_in, Filter, Query};
 use cairn_text::{create_text_index, search, Language, TextExtensionKind, TextSpec};
 
 fn open_memory() -> Database {
-    cairn_text::query_model::register();
+    cairn_text::register_query_model();
     let mut config = Config::new(std::path::PathBuf::new(), StorageMode::MemoryOnly);
     config.extension_kinds.push(Arc::new(TextExtensionKind));
     Database::open(config).expect("open")

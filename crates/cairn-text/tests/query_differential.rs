@@ -259,7 +259,7 @@ proptest! {
             1..10,
         ),
     ) {
-        cairn_text::query_model::register();
+        cairn_text::register_query_model();
         let db = open_memory();
         db.create_collection("c").unwrap();
         create_text_index(&db, "c", &spec(), &mut |_| {}).unwrap();
@@ -280,7 +280,7 @@ proptest! {
 /// score after another key breaks that key's ties by score.
 #[test]
 fn sorting_on_the_score_is_a_real_sort_key_with_ties_by_id() {
-    cairn_text::query_model::register();
+    cairn_text::register_query_model();
     let db = open_memory();
     db.create_collection("c").unwrap();
     create_text_index(&db, "c", &spec(), &mut |_| {}).unwrap();

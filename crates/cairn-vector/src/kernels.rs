@@ -30,7 +30,6 @@ struct Kernels {
     l2sq: fn(&[f32], &[f32]) -> f32,
     dot_norms: fn(&[f32], &[f32]) -> Sums,
     l2sq_norms: fn(&[f32], &[f32]) -> Sums,
-    name: &'static str,
 }
 
 const SCALAR: Kernels = Kernels {
@@ -38,7 +37,6 @@ const SCALAR: Kernels = Kernels {
     l2sq: scalar::l2sq,
     dot_norms: scalar::dot_norms,
     l2sq_norms: scalar::l2sq_norms,
-    name: "scalar",
 };
 
 fn kernels() -> &'static Kernels {
@@ -52,11 +50,6 @@ fn kernels() -> &'static Kernels {
         }
         SCALAR
     })
-}
-
-/// The name of the implementation in use (`avx2+fma` or `scalar`), for diagnostics.
-pub fn implementation() -> &'static str {
-    kernels().name
 }
 
 /// `Σ aᵢbᵢ`.
@@ -145,7 +138,6 @@ mod avx2 {
             // SAFETY: as above.
             unsafe { l2sq_norms(a, b) }
         },
-        name: "avx2+fma",
     };
 
     #[target_feature(enable = "avx2,fma")]

@@ -15,7 +15,7 @@ const DIMS: usize = 8;
 const N: usize = 400;
 
 fn filled(metric: Metric) -> (Database, Vec<Vec<f32>>) {
-    cairn_vector::query::register();
+    cairn_vector::register_query_model();
     let db = open_memory();
     db.create_collection("c").unwrap();
     let vectors = dataset(7, N, DIMS, metric);
@@ -250,7 +250,7 @@ fn bad_query_vectors_are_named_errors() {
 
 /// `filled` plus a B-tree index on `tag`, which narrows `tag` conditions for the planner.
 fn filled_with_tag_index(metric: Metric) -> (Database, Vec<Vec<f32>>) {
-    cairn_vector::query::register();
+    cairn_vector::register_query_model();
     let mut config = cairn_engine::Config::new(
         std::path::PathBuf::new(),
         cairn_engine::StorageMode::MemoryOnly,

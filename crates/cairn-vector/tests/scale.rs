@@ -69,7 +69,7 @@ fn figures_at_scale() {
     assert!(graph.iter().all(|g| g.stats.resident));
     assert!(graph.iter().zip(&tables).all(|(g, t)| g.hits == t.hits));
     // Through the query layer (`find` with `$nearVector`, documents fetched and returned).
-    cairn_vector::query::register();
+    cairn_vector::register_query_model();
     let started = Instant::now();
     for q in &data[n..] {
         let v: Vec<String> = q.iter().map(|x| format!("{x}")).collect();

@@ -22,6 +22,12 @@
 //! This crate is a facade: it re-exports the engine's handle and the document model so that
 //! applications depend on one crate with one stable surface. See ARCHITECTURE.md for the
 //! layers underneath.
+//!
+//! Surface: the items re-exported at the root; one namespace per model crate (`geo`, `index`,
+//! `infer`, `invariant`, `query`, `schema`, `text`, `timeseries`, `vector`, each that crate's
+//! own chosen surface); and the facade's own modules `backup`, `catalog`, `graph` and
+//! `lineage`. The query models of the graph and time-series crates (`graph_access.rs`,
+//! `timeseries_access.rs`) are private: [`register_query_models`] plugs them in.
 
 pub use cairn_doc::{
     encoded_len, DateTime, DocError, DocId, FieldPath, Geometry, JsonExpression, Mesh, Object,
@@ -98,20 +104,20 @@ pub use cairn_doc::limits as document_limits;
 
 /// 3D geometry: distances, measures, WKT, constructors and the spatial index (`cairn-geo`).
 pub use cairn_geo as geo;
-/// Graphs and the entity API (`cairn-graph`, plus filters of the query language).
 /// The catalog: every collection with its columns, schema version, size, extensions and
 /// tags; external sources plug in through `catalog::CatalogSource`.
 pub mod catalog;
 
+/// Graphs and the entity API (`cairn-graph`, plus filters of the query language).
 pub mod graph;
 /// The adjacency index as an access method of the query planner.
-pub mod graph_access;
+mod graph_access;
 
 /// Lineage: what filled a collection (imported files, derivations) and what it fed;
 /// OpenLineage export.
 pub mod lineage;
 /// Time-series collections' points as documents of the query language.
-pub mod timeseries_access;
+mod timeseries_access;
 /// Secondary indexes: definitions, online builds, listing (`cairn-index`).
 pub use cairn_index as index;
 /// Schema inference for schemaless collections (`cairn-infer`).
@@ -144,9 +150,9 @@ use std::sync::Arc;
 /// indexes are built into it). [`open`] calls it; call it yourself only to parse filters
 /// before opening any database. Idempotent and cheap.
 pub fn register_query_models() {
-    cairn_geo::query::register();
-    cairn_vector::query::register();
-    cairn_text::query_model::register();
+    cairn_geo::register_query_model();
+    cairn_vector::register_query_model();
+    cairn_text::register_query_model();
     cairn_query::access::register(std::sync::Arc::new(graph_access::GraphQueryModel));
     cairn_query::access::register(std::sync::Arc::new(timeseries_access::TimeSeriesQueryModel));
 }

@@ -249,7 +249,7 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
     };
     let cairn_first = time_rows(&rows, repeat, &mut cairn_query)?;
     let cache_bytes = cairn::geo::index::cache_bytes();
-    let page_cache_bytes = cairn::geo::index::page_cache::global().bytes();
+    let page_cache_bytes = cairn::geo::index::page_cache().bytes();
     eprintln!("cairn: waiting for the index to become resident...");
     let resident_wait = wait_until_resident();
     eprintln!("cairn: querying (resident)...");
@@ -363,7 +363,7 @@ pub fn run(args: &GeoArgs) -> anyhow::Result<()> {
         mib(cache_bytes as u64),
         mib(page_cache_bytes as u64),
         mib(cairn::geo::index::MAX_CACHE_BYTES as u64),
-        mib(cairn::geo::index::page_cache::MAX_PAGE_CACHE_BYTES as u64),
+        mib(cairn::geo::index::MAX_PAGE_CACHE_BYTES as u64),
         mib(resident_bytes as u64),
         mib(cairn::geo::index::MAX_RESIDENT_BYTES as u64),
         mib(rstar.entry_bytes())

@@ -1,7 +1,7 @@
 //! `cairn update-many | delete-many`
 
 use anyhow::{bail, Context};
-use cairn::query::bulk::MAX_BULK_DOCUMENTS;
+use cairn::query::limits::MAX_BULK_DOCUMENTS;
 use cairn::{BulkOptions, BulkReport, Database, Filter, Patch, Value};
 
 /// The options the flags ask for.

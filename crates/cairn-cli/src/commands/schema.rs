@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use cairn::schema::migrate::MigrateOptions;
+use cairn::schema::MigrateOptions;
 use cairn::schema::{Migration, MigrationProgress};
 use cairn::Database;
 

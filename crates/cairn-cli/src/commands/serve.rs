@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use cairn_server::auth::store::RootBootstrap;
-use cairn_server::config::{ReplicationStarter, TlsConfig};
+use cairn_server::{ReplicationStarter, TlsConfig};
 use cairn_server::{ServerConfig, StartupInfo};
 
 use crate::cli::Cli;
@@ -86,7 +86,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     if config.cluster.is_some() {
         // A snapshot staged before a restart (or a crash) replaces the database before
         // anything opens it.
-        cairn_cluster::snapshot::finish_pending_install(&config.data_dir)
+        cairn_cluster::finish_pending_install(&config.data_dir)
             .context("finishing the install of a snapshot from the leader")?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -147,7 +147,7 @@ async fn start_pg(
     server: &cairn_server::RunningServer,
     address: SocketAddr,
     statement_timeout: std::time::Duration,
-    tls: Option<&cairn_server::config::TlsConfig>,
+    tls: Option<&cairn_server::TlsConfig>,
 ) -> anyhow::Result<cairn_sql::pg::PgServer> {
     let db = server.database().clone();
     let users = std::sync::Arc::new(super::serve_pg::ServerUsers::new(db.clone()));
@@ -218,7 +218,7 @@ fn build_config(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     set(&mut limits.shutdown_deadline_ms, args.shutdown_deadline_ms);
     // The same key, compression and profile handling as every other command.
     let database = crate::open::config(cli)?;
-    config.database = cairn_server::config::DatabaseOptions {
+    config.database = cairn_server::DatabaseOptions {
         encryption: database.encryption,
         compression: Some(database.compression),
     };
@@ -274,9 +274,9 @@ fn wire_cluster(config: &mut ServerConfig) -> anyhow::Result<()> {
 /// pair; on when one is found unless `[cluster] tls = false`; `tls = true` without one is an
 /// error, as is half a pair.
 fn link_tls(
-    cluster: &cairn_server::config::ClusterConfig,
+    cluster: &cairn_server::ClusterConfig,
     server: Option<&TlsConfig>,
-) -> anyhow::Result<Option<cairn_cluster::tls::LinkTls>> {
+) -> anyhow::Result<Option<cairn_cluster::LinkTls>> {
     let pair = match (&cluster.tls_cert, &cluster.tls_key) {
         (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
         (None, None) => server.map(|tls| (tls.cert.clone(), tls.key.clone())),
@@ -287,7 +287,7 @@ fn link_tls(
         (Some(true), None) => anyhow::bail!(
             "[cluster] tls = true needs a node certificate: set tls_cert and tls_key (or [tls])"
         ),
-        (_, Some((cert, key))) => Ok(Some(cairn_cluster::tls::LinkTls {
+        (_, Some((cert, key))) => Ok(Some(cairn_cluster::LinkTls {
             ca: cluster.tls_ca.clone().unwrap_or_else(|| cert.clone()),
             cert,
             key,

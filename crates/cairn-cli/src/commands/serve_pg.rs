@@ -9,7 +9,7 @@ use cairn::Database;
 use cairn_server::auth::store;
 use cairn_server::auth::{Access, Principal};
 use cairn_sql::pg::PgUsers;
-use cairn_sql::txn::Authorizer;
+use cairn_sql::Authorizer;
 
 /// The users of a served database.
 #[derive(Clone)]

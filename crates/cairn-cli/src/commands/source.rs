@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cairn::Database;
-use cairn_server::config::SourcesStarter;
 use cairn_server::routes::sources::{SourceInfo, SourceRefusal, Sources};
+use cairn_server::SourcesStarter;
 use cairn_sql::limits::SOURCE_HEALTH_INTERVAL;
 use cairn_sql::source::{health, SourceDef, SourceError, SourceHandle, SourceKind, SourceRegistry};
 

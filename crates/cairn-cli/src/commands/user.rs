@@ -31,7 +31,7 @@ pub fn run(db: &Database, action: &UserAction) -> anyhow::Result<()> {
     }
 }
 
-fn api(err: cairn_server::api_error::ApiError) -> anyhow::Error {
+fn api(err: cairn_server::ApiError) -> anyhow::Error {
     anyhow::anyhow!("{}", err.message)
 }
 

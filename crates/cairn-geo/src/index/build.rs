@@ -1,6 +1,6 @@
 //! Online builds: the collection stays readable and writable while a spatial index fills.
 //!
-//! The same protocol as `cairn_index::build`: attach unfilled at `S_A` (the write hook
+//! The same protocol as `cairn-index/src/build.rs`: attach unfilled at `S_A` (the write hook
 //! maintains every later write), scan a snapshot `S_B >= S_A`, and write the snapshot's
 //! entries through `cairn_index::ChunkWriter` (chunk transactions that skip documents changed
 //! after `S_B` and conflict with documents changing while they are in flight). A last commit

@@ -78,11 +78,6 @@ impl Bucket {
         self.parts.len()
     }
 
-    /// Whether the bucket holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     /// Bytes the bucket occupies (what the cache charges for it).
     pub fn bytes(&self) -> usize {
         BUCKET_OVERHEAD_BYTES

@@ -27,13 +27,6 @@ pub struct SpatialExtension {
     ready: ReadyFlag,
 }
 
-impl SpatialExtension {
-    /// The definition.
-    pub fn spec(&self) -> &SpatialSpec {
-        &self.spec
-    }
-}
-
 impl Extension for SpatialExtension {
     fn verifies(&self) -> bool {
         true

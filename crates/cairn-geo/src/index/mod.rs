@@ -12,31 +12,34 @@
 //! buckets keyed by the stamp (`bucket.rs`, `cache.rs`, `cached_read.rs`); other
 //! transactions with one guided scan (`read.rs`).
 
-pub mod admin;
-pub mod bucket;
+pub(crate) mod admin;
+pub(crate) mod bucket;
 mod build;
-pub mod cache;
+pub(crate) mod cache;
 mod cached_read;
-pub mod entries;
+pub(crate) mod entries;
 mod entries_table;
-pub mod grid;
-pub mod layout;
-pub mod limits;
-pub mod maintain;
-pub mod page_cache;
-pub mod pages;
-pub mod read;
-pub mod residency;
-pub mod resident;
-pub mod spec;
-pub mod stamp;
+pub(crate) mod grid;
+pub(crate) mod layout;
+pub(crate) mod limits;
+pub(crate) mod maintain;
+pub(crate) mod page_cache;
+pub(crate) mod pages;
+pub(crate) mod read;
+pub(crate) mod residency;
+pub(crate) mod resident;
+pub(crate) mod spec;
+pub(crate) mod stamp;
 
 pub use admin::{
     create_spatial_index, drop_spatial_index, expected_entries, list_spatial_indexes,
     make_resident, stored_entries, verify_spatial, SpatialInfo,
 };
 pub use cache::{cache_bytes, clear_cache, MAX_CACHE_BYTES};
+pub use entries::encode_primitive;
+pub use limits::MAX_PAGE_CACHE_BYTES;
 pub use maintain::{SpatialExtensionKind, SPATIAL_KIND};
+pub use page_cache::{global as page_cache, PageCache};
 pub use read::{spatial_indexes, NearestQuery, SearchStats, SpatialHandle, Visit};
 pub use residency::{resident_bytes, MAX_RESIDENT_BYTES, RESIDENT_AFTER_SEARCHES};
 pub use spec::SpatialSpec;

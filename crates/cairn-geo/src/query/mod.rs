@@ -16,7 +16,7 @@ use cairn_engine::Transaction;
 use cairn_query::access::{mentions, AccessMethod, FieldOperator, QueryModel};
 use cairn_query::{Filter, QueryError, Result};
 
-pub use ops::{parse, GeoOp, DEFAULT_DISTANCE_FIELD};
+pub use ops::{GeoOp, DEFAULT_DISTANCE_FIELD};
 
 use crate::error::GeoError;
 use crate::index::spatial_indexes;
@@ -58,7 +58,7 @@ impl QueryModel for GeoModel {
 }
 
 /// Registers the geometric operators and the spatial index with the query layer (idempotent).
-pub fn register() {
+pub fn register_query_model() {
     cairn_query::access::register(Arc::new(GeoModel));
 }
 

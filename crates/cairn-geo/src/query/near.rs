@@ -10,7 +10,7 @@
 //! `r`). Otherwise, if `k` documents passed at all, the k-th one's distance bounds the answer:
 //! one more round at that radius is exact. If fewer passed, `r` grows ×4 (capped by
 //! `maxDistance`). Without an index, the query layer's scan measures every
-//! matching document (`cairn_query::ranked`). Ties are broken by `_id` key, so both ways give
+//! matching document (`cairn-query/src/ranked.rs`). Ties are broken by `_id` key, so both ways give
 //! the same answer.
 //!
 //! When the index content is resident in memory (`cairn_geo::index::residency`), there are no
@@ -20,8 +20,8 @@
 use std::collections::HashMap;
 
 use cairn_doc::Geometry;
+use cairn_query::access::keep_best;
 use cairn_query::access::{Fetcher, Ranked, RankedRow};
-use cairn_query::ranked::keep_best;
 use cairn_query::Result;
 
 use super::access::count_search;

@@ -4,7 +4,7 @@
 //! `$in`), then optionally a range on the next field (a hash index needs equality on every
 //! field), or a whole B-tree index read in order when its fields are the sort. Rows are
 //! estimated by counting the scans up to [`PROBE_CAP`] entries, past that from the index's
-//! histogram and distinct counts (see `cairn_index::stats`). Every found document is
+//! histogram and distinct counts (see `cairn-index/src/stats.rs`). Every found document is
 //! re-checked against the filter, so a path only has to find a superset of the matches.
 
 use std::ops::Bound;

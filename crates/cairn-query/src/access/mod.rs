@@ -43,6 +43,7 @@ use crate::filter::Filter;
 use crate::index_only;
 use crate::query::SortKey;
 
+pub use crate::ranked::keep_best;
 pub use registry::{access_methods, parse_operator, register, source};
 
 /// Cost of reading one document in a sequential scan (decode and filter included): the unit

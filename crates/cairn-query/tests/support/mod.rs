@@ -10,7 +10,7 @@ use cairn_doc::Value;
 use cairn_engine::{Config, Database, StorageMode};
 use cairn_index::IndexExtensionKind;
 use cairn_index::{keys, path_values};
-use cairn_query::query::sort_key;
+use cairn_query::sort_key;
 use cairn_query::{find, Filter, Query, SortKey};
 
 /// A memory-only database with the secondary-index kind registered.

@@ -1,12 +1,12 @@
 //! `/v1/collections/{collection}/update-many | delete-many`: bulk updates by criteria, each one
-//! atomic transaction (see `cairn::query::bulk`), with a dry run and a guard on how many
+//! atomic transaction (see `cairn::update_many`), with a dry run and a guard on how many
 //! documents one call may touch.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cairn::query::bulk::MAX_BULK_DOCUMENTS;
+use cairn::query::limits::MAX_BULK_DOCUMENTS;
 use cairn::query::QueryError;
 use cairn::Transaction;
 use cairn::{BulkOptions, BulkReport, JsonExpression, Patch};
@@ -108,7 +108,7 @@ pub async fn update_many(
     let need = Need::write(&collection);
     if let Some(key) = key.filter(|_| !options.dry_run) {
         return keyed(&state, credentials, need, key, move |txn| {
-            cairn::query::bulk::update_many_in(txn, &collection, &filter, &patch, &options)
+            cairn::query::update_many_in(txn, &collection, &filter, &patch, &options)
         })
         .await;
     }
@@ -143,7 +143,7 @@ pub async fn delete_many(
     let need = Need::write(&collection);
     if let Some(key) = key.filter(|_| !options.dry_run) {
         return keyed(&state, credentials, need, key, move |txn| {
-            cairn::query::bulk::delete_many_in(txn, &collection, &filter, &options)
+            cairn::query::delete_many_in(txn, &collection, &filter, &options)
         })
         .await;
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use cairn::schema::migrate::MigrateOptions;
+use cairn::schema::MigrateOptions;
 use cairn::schema::{DryRunReport, Migration, MigrationProgress};
 use cairn::{Database, JsonExpression};
 use serde::{Deserialize, Serialize};

@@ -26,8 +26,8 @@ use crate::openapi::{
 use crate::response::{capped_json, JsonBytes};
 use crate::routes::stats;
 use crate::state::SharedState;
-use cairn::query::find::{count_observed, distinct_observed, Observed};
-use cairn::query::statistics::Observation;
+use cairn::query::Observation;
+use cairn::query::{count_observed, distinct_observed, Observed};
 
 /// Body of a query (and of `explain`); every field is optional.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -417,7 +417,7 @@ pub async fn explain(
             Ok(explained)
         })
         .await?;
-    let line = |line: &cairn::query::find::PlanLine| PlanLine {
+    let line = |line: &cairn::query::PlanLine| PlanLine {
         plan: line.description.clone(),
         estimated_rows: line.estimated_rows.round(),
         cost: (line.cost * 10.0).round() / 10.0,

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use cairn::query::statistics::{Observation, ShapeSummary, SlowQuery};
+use cairn::query::{Observation, ShapeSummary, SlowQuery};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -29,7 +29,7 @@ pub fn note(state: &AppState, observation: &Observation<'_>) {
             plan = observation.plan.unwrap_or(""),
             filter = %observation.filter.map_or_else(
                 || "{}".to_string(),
-                cairn::query::statistics::shape_of
+                cairn::query::shape_of
             ),
             "slow query"
         );

@@ -7,7 +7,7 @@
 //! is one geometry, i.e. on a declared `geometry` column; on a schemaless collection it is a
 //! narrowing DataFusion re-checks. A NULL or missing geometry matches neither way.
 
-use cairn::query::filter::parse_filter;
+use cairn::query::parse_filter;
 use cairn::query::Filter;
 use cairn::{Object, Value};
 use datafusion::common::ScalarValue;

@@ -28,12 +28,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cairn::query::access::access_methods;
-use cairn::query::filter::parse_filter;
 use cairn::query::limits::MAX_NEAR_K;
-use cairn::query::plan::{plan, PlanInput};
-use cairn::query::ranked::ranked_of;
+use cairn::query::parse_filter;
+use cairn::query::ranked_of;
 use cairn::query::Filter;
 use cairn::query::SortKey;
+use cairn::query::{plan, PlanInput};
 use cairn::FieldPath;
 use cairn::{Object, Value};
 use datafusion::common::config::ConfigOptions;

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cairn::query::filter::parse_filter;
+use cairn::query::parse_filter;
 use cairn::text::limits::{DEFAULT_TEXT_K, MAX_TOP_K};
 use cairn::{Database, Object, Value};
 use datafusion::arrow::datatypes::SchemaRef;

@@ -3,7 +3,7 @@
 //! `$withinDistance`, `text_search` equals `$text` — with and without the models' indexes,
 //! and with the pushdown on and off — and `EXPLAIN` names the access path Cairn takes.
 
-use cairn::query::filter::parse_filter;
+use cairn::query::parse_filter;
 use cairn::{Database, Object, Query, Value};
 use cairn_sql::SqlSession;
 

@@ -112,7 +112,7 @@ fn text_ops(filter: &Filter, out: &mut Vec<(cairn_doc::FieldPath, TextOp)>) {
 }
 
 /// Registers `$text` and the text index with the query layer (idempotent).
-pub fn register() {
+pub fn register_query_model() {
     cairn_query::access::register(Arc::new(TextModel));
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use cairn_doc::{DocId, Value};
 use cairn_engine::{Config, Database, StorageMode};
-use cairn_text::layout::{doc_terms, DocTerms};
 use cairn_text::query::{Leaf, LeafKind, Query};
+use cairn_text::{doc_terms, DocTerms};
 use cairn_text::{Analyzer, Language, TextExtensionKind, TextSpec, B, K1};
 use proptest::prelude::*;
 

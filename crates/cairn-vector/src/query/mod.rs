@@ -115,7 +115,7 @@ fn ready_indexes(txn: &mut Transaction, collection: &str) -> crate::Result<Vec<V
 }
 
 /// Registers `$nearVector` and the vector index with the query layer (idempotent).
-pub fn register() {
+pub fn register_query_model() {
     cairn_query::access::register(Arc::new(VectorModel));
 }
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use cairn::geo::index::{create_spatial_index, list_spatial_indexes, SpatialSpec};
-use cairn::geo::query::GeoOp;
-use cairn::query::projection::Projection;
+use cairn::geo::GeoOp;
+use cairn::query::Projection;
 use cairn::{
     Config, Database, DocId, FieldPath, Filter, Geometry, Object, Query, StorageMode, Value,
 };

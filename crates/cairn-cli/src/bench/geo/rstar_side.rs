@@ -1,8 +1,8 @@
 //! The raw-structure ceiling: an in-memory `rstar` R*-tree over the same triangles, bulk
 //! loaded, with the same exact tests (cairn-geo's primitive distances) on its candidates.
 
-use cairn::geo::distance::primitive_distance;
-use cairn::geo::primitive::parts;
+use cairn::geo::parts;
+use cairn::geo::primitive_distance;
 use cairn::geo::Primitive;
 use cairn::{Geometry, Point3};
 use rstar::{PointDistance, RTree, RTreeObject, AABB};

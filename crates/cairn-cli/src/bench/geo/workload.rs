@@ -1,8 +1,8 @@
 //! The geo benchmark's data and queries, and the brute-force answers every system is checked
 //! against.
 
-use cairn::geo::distance::primitive_distance;
-use cairn::geo::primitive::parts;
+use cairn::geo::parts;
+use cairn::geo::primitive_distance;
 use cairn::geo::{Aabb, Primitive};
 use cairn::{Geometry, Point3};
 

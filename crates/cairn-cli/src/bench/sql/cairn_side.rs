@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use cairn::{Config, Object, StorageMode, Value};
 use cairn_sql::pg::{PgConfig, PgServer, PgUsers};
-use cairn_sql::txn::Authorizer;
+use cairn_sql::Authorizer;
 use cairn_sql::SqlSession;
 use postgres::{Client, NoTls, Statement};
 

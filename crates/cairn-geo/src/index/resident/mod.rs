@@ -66,11 +66,13 @@ pub struct ResidentIndex {
 
 impl ResidentIndex {
     /// Entries held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether the image holds no entry.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
