@@ -129,7 +129,6 @@ fn fill(
     let mut snapshot = db.read()?;
     let mut indexed = 0u64;
     let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(BUILD_CHUNK_DOCS);
-    let mut failure = None;
     let mut run = |chunk: &mut Vec<Vec<u8>>| -> Result<()> {
         indexed += insert_chunk(db, collection, spec, chunk)?;
         chunk.clear();
@@ -142,21 +141,15 @@ fn fill(
         Bound::Unbounded,
         |key, doc| {
             if spec.field.get(&doc).is_none() {
-                return Ok::<_, cairn_engine::EngineError>(true);
+                return Ok::<_, VectorError>(true);
             }
             chunk.push(key.to_vec());
             if chunk.len() >= BUILD_CHUNK_DOCS {
-                if let Err(err) = run(&mut chunk) {
-                    failure = Some(err);
-                    return Ok(false);
-                }
+                run(&mut chunk)?;
             }
             Ok(true)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     drop(snapshot);
     run(&mut chunk)?;
     db.transaction(|txn| txn.extension_put(collection, &spec.name, META_TABLE, READY_KEY, &[]))?;

@@ -40,9 +40,7 @@ impl RawStore for ExtensionTxn<'_> {
     }
 
     fn scan(&mut self, table: &str, visit: &mut EntryVisitor<'_>) -> Result<()> {
-        scan_with(visit, |inner| {
-            ExtensionTxn::scan(self, table, Bound::Unbounded, Bound::Unbounded, inner)
-        })
+        ExtensionTxn::scan(self, table, Bound::Unbounded, Bound::Unbounded, visit)
     }
 }
 
@@ -74,34 +72,13 @@ impl RawStore for TxnStore<'_> {
 
     fn scan(&mut self, table: &str, visit: &mut EntryVisitor<'_>) -> Result<()> {
         let (collection, index) = (self.collection, self.index);
-        scan_with(visit, |inner| {
-            self.txn.extension_range(
-                collection,
-                index,
-                table,
-                Bound::Unbounded,
-                Bound::Unbounded,
-                inner,
-            )
-        })
+        self.txn.extension_range(
+            collection,
+            index,
+            table,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            visit,
+        )
     }
-}
-
-/// Runs an engine scan with a visitor returning this crate's errors: the first error stops
-/// the scan and is returned as it was.
-fn scan_with(
-    visit: &mut EntryVisitor<'_>,
-    run: impl FnOnce(
-        &mut dyn FnMut(&[u8], &[u8]) -> cairn_engine::Result<bool>,
-    ) -> cairn_engine::Result<()>,
-) -> Result<()> {
-    let mut failure = None;
-    run(&mut |key, value| match visit(key, value) {
-        Ok(go_on) => Ok(go_on),
-        Err(err) => {
-            failure = Some(err);
-            Ok(false)
-        }
-    })?;
-    failure.map_or(Ok(()), Err)
 }

@@ -217,25 +217,16 @@ pub fn export(
         .from_writer(out);
     writer.write_record(&columns)?;
     let mut count = 0u64;
-    let mut failure = None;
     let mut row: Vec<String> = Vec::with_capacity(columns.len());
-    txn.for_each(collection, |_, doc| {
+    txn.try_for_each(collection, |_, doc| -> anyhow::Result<bool> {
         row.clear();
         for column in &columns {
             row.push(cell_text(lookup(doc, column)));
         }
         count += 1;
-        match writer.write_record(&row) {
-            Ok(()) => true,
-            Err(err) => {
-                failure = Some(err);
-                false
-            }
-        }
+        writer.write_record(&row).context("writing the export")?;
+        Ok(true)
     })?;
-    if let Some(err) = failure {
-        return Err(err).context("writing the export");
-    }
     writer.flush().context("writing the export")?;
     Ok(count)
 }

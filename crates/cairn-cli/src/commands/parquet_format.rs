@@ -344,7 +344,6 @@ pub fn export(db: &Database, collection: &str, path: &Path) -> anyhow::Result<u6
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
     let mut batch: Vec<Value> = Vec::with_capacity(PARQUET_ROWS_PER_BATCH);
     let mut count = 0u64;
-    let mut failure = None;
     let flush = |batch: &mut Vec<Value>, writer: &mut ArrowWriter<File>| -> anyhow::Result<()> {
         if batch.is_empty() {
             return Ok(());
@@ -361,20 +360,14 @@ pub fn export(db: &Database, collection: &str, path: &Path) -> anyhow::Result<u6
         batch.clear();
         Ok(())
     };
-    txn.for_each(collection, |_, doc| {
+    txn.try_for_each(collection, |_, doc| -> anyhow::Result<bool> {
         batch.push(doc.clone());
         count += 1;
         if batch.len() == PARQUET_ROWS_PER_BATCH {
-            if let Err(err) = flush(&mut batch, &mut writer) {
-                failure = Some(err);
-                return false;
-            }
+            flush(&mut batch, &mut writer)?;
         }
-        true
+        Ok(true)
     })?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     flush(&mut batch, &mut writer)?;
     writer.close()?;
     Ok(count)

@@ -39,7 +39,7 @@ use std::ops::Bound;
 
 use cairn_engine::{Database, EngineError, Transaction};
 
-use crate::error::Result;
+use crate::error::{Result, VectorError};
 use crate::hnsw::{delete::delete, insert::insert, nodes::Nodes};
 use crate::layout::{
     encode_vector, Entry, Links, BUILDING_KEY, ENTRY_KEY, LINKS_TABLE, META_TABLE, PENDING_TABLE,
@@ -135,28 +135,19 @@ fn collect(
     let documents = usize::try_from(snapshot.document_count(collection)?).unwrap_or(0);
     let mut keys = Vec::with_capacity(documents);
     let mut vectors = Vec::with_capacity(documents.saturating_mul(spec.dims));
-    let mut failure = None;
-    snapshot.scan_documents::<EngineError>(
+    snapshot.scan_documents::<VectorError>(
         collection,
         Bound::Unbounded,
         Bound::Unbounded,
-        |key, doc| match document_vector(spec, &doc) {
-            Ok(Some(vector)) => {
+        |key, doc| {
+            if let Some(vector) = document_vector(spec, &doc)? {
                 keys.push(key.to_vec());
                 vectors.extend_from_slice(vector);
-                Ok(true)
             }
-            Ok(None) => Ok(true),
-            Err(err) => {
-                failure = Some(err);
-                Ok(false)
-            }
+            Ok(true)
         },
     )?;
-    match failure {
-        Some(err) => Err(err),
-        None => Ok((keys, vectors)),
-    }
+    Ok((keys, vectors))
 }
 
 /// A node's stored records: its vector and its neighbour lists by document key.

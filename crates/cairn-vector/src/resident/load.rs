@@ -36,30 +36,20 @@ pub(crate) fn load(
     };
     let mut keys: Vec<Box<[u8]>> = Vec::new();
     let mut vectors: Vec<f32> = Vec::new();
-    let mut failure = None;
     let mut stopped = false;
-    txn.extension_range::<cairn_engine::EngineError>(
+    txn.extension_range::<VectorError>(
         collection,
         index,
         VECTORS_TABLE,
         std::ops::Bound::Unbounded,
         std::ops::Bound::Unbounded,
         |key, value| {
-            match decode_vector(index, spec.dims, value) {
-                Ok(v) => vectors.extend_from_slice(&v),
-                Err(err) => {
-                    failure = Some(err);
-                    return Ok(false);
-                }
-            }
+            vectors.extend_from_slice(&decode_vector(index, spec.dims, value)?);
             keys.push(key.into());
             stopped = should_stop(keys.len());
             Ok(!stopped)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     if stopped {
         return Ok(None);
     }
@@ -72,7 +62,7 @@ pub(crate) fn load(
     let mut l0: Vec<u32> = Vec::new();
     let mut upper: Vec<Vec<Vec<u32>>> = Vec::with_capacity(keys.len());
     let mut read = 0usize;
-    txn.extension_range::<cairn_engine::EngineError>(
+    txn.extension_range::<VectorError>(
         collection,
         index,
         LINKS_TABLE,
@@ -83,19 +73,12 @@ pub(crate) fn load(
             // Both tables hold the same keys (one node each); a links record without its
             // vector would be a broken graph, reported rather than guessed around.
             if ids.get(key).copied() != Some(upper.len() as u32) {
-                failure = Some(VectorError::Corrupt {
+                return Err(VectorError::Corrupt {
                     index: index.to_string(),
                     reason: "the links and vectors tables do not hold the same nodes",
                 });
-                return Ok(false);
             }
-            let links = match Links::decode(index, key, value) {
-                Ok(links) => links,
-                Err(err) => {
-                    failure = Some(err);
-                    return Ok(false);
-                }
-            };
+            let links = Links::decode(index, key, value)?;
             let known = |layer: &Vec<Vec<u8>>| -> Vec<u32> {
                 layer
                     .iter()
@@ -111,9 +94,6 @@ pub(crate) fn load(
             Ok(!stopped)
         },
     )?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
     if stopped {
         return Ok(None);
     }
