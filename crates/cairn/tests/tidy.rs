@@ -467,3 +467,87 @@ fn engine_stack_detection_sees_paths_and_types_but_not_comments() {
     assert_eq!(found("let transactions = 1; struct TransactionLog;"), 0);
     assert_eq!(found("use crate::catalog::CollectionMeta;"), 0);
 }
+
+/// The public namespaces (`pub mod`) each library crate's `lib.rs` may declare; everything else
+/// a crate offers is re-exported flat from its `lib.rs`, as cairn-storage does. Each crate's
+/// `//!` doc says why its namespaces are namespaces. A crate missing here fails the rule, so a
+/// new crate chooses its surface too.
+const PUBLIC_MODULES: [(&str, &[&str]); 17] = [
+    ("cairn", &["backup", "catalog", "graph", "lineage"]),
+    ("cairn-cluster", &["limits", "linearizability"]),
+    ("cairn-doc", &["limits"]),
+    ("cairn-engine", &["backup", "layout", "limits"]),
+    ("cairn-geo", &["index"]),
+    ("cairn-graph", &["entity", "limits"]),
+    ("cairn-index", &["keys", "limits", "path_values"]),
+    ("cairn-infer", &["limits", "shape"]),
+    ("cairn-invariant", &["limits"]),
+    ("cairn-query", &["access", "aggregate", "cancel", "limits"]),
+    ("cairn-schema", &["limits"]),
+    (
+        "cairn-server",
+        &["auth", "limits", "replication", "routes", "tls"],
+    ),
+    ("cairn-sql", &["limits", "pg", "source", "text"]),
+    ("cairn-storage", &[]),
+    ("cairn-text", &["limits", "query"]),
+    ("cairn-timeseries", &["chunk", "codec", "limits"]),
+    ("cairn-vector", &["limits"]),
+];
+
+/// The modules a `lib.rs` declares `pub` (`pub mod name;` or `pub mod name {`), with lines.
+fn public_modules(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = code_of(line).trim_start();
+        if let Some(rest) = code.strip_prefix("pub mod ") {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            out.push((i + 1, name));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_crate_exports_a_chosen_surface() {
+    let mut violations = Vec::new();
+    for krate in crates() {
+        let lib = krate.dir.join("src/lib.rs");
+        let Ok(text) = fs::read_to_string(&lib) else {
+            continue; // a binary-only crate (cairn-cli) has no library surface
+        };
+        let Some((_, allowed)) = PUBLIC_MODULES.iter().find(|(name, _)| *name == krate.name) else {
+            violations.push(format!(
+                "{}: `{}` has no entry in tidy.rs's PUBLIC_MODULES. Choose its public namespaces \
+                 (often only `limits`) and re-export the rest from lib.rs.",
+                rel(&lib),
+                krate.name
+            ));
+            continue;
+        };
+        for (line, name) in public_modules(&text) {
+            if !allowed.contains(&name.as_str()) {
+                violations.push(format!(
+                    "{}:{line}: `pub mod {name}` is not among `{}`'s public namespaces ({}). Make \
+                     it private and re-export the items other crates use from lib.rs, or add it \
+                     to PUBLIC_MODULES and say in lib.rs's `//!` doc why it is a namespace.",
+                    rel(&lib),
+                    krate.name,
+                    allowed.join(", ")
+                ));
+            }
+        }
+    }
+    report("every crate exports a chosen surface", violations);
+}
+
+#[test]
+fn public_module_detection_sees_declarations_but_not_comments() {
+    let text = "//! pub mod doc_only;\nmod private;\npub mod open;\n    pub mod nested {\n\
+                pub(crate) mod crate_only;\n// pub mod commented;\npub use a::b;\n";
+    let found: Vec<String> = public_modules(text).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(found, ["open", "nested"]);
+}
