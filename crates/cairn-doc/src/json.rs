@@ -70,7 +70,7 @@ enum JsonRules {
 }
 
 impl Value {
-    /// Parses JSON text into a value under the document rules (see the [module docs](self)).
+    /// Parses JSON text into a value under the document rules (see the module docs of `json.rs`).
     ///
     /// Any JSON value is accepted at the root; a stored document must additionally be an object,
     /// which encoding checks.
@@ -91,7 +91,7 @@ impl Value {
         out
     }
 
-    /// The value as MongoDB relaxed Extended JSON v2 (see the [module docs](self)); what
+    /// The value as MongoDB relaxed Extended JSON v2 (see the module docs of `json.rs`); what
     /// `cairn export --format mongo` writes.
     pub fn to_mongo_json_string(&self) -> String {
         let mut out = String::new();

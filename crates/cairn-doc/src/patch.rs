@@ -166,7 +166,7 @@ impl Patch {
     }
 
     /// Parses a patch value such as `{"$set": {"a.b": 1}, "$inc": {"n": 2}}`; see the
-    /// [module docs](self). Parse its JSON with [`Value::from_json_expression`], or use
+    /// module docs of `patch.rs`. Parse its JSON with [`Value::from_json_expression`], or use
     /// [`Patch::from_json_str`].
     pub fn from_value(value: &Value) -> Result<Patch, DocError> {
         let Value::Object(operators) = value else {

@@ -304,7 +304,7 @@ pub fn primitive_distance(a: &Primitive, b: &Primitive) -> f64 {
 }
 
 /// The exact distance between two geometries: the minimum over the parts of `a` of
-/// [`primitive_to_geometry`]. The spatial index computes each part's distance with that same
+/// `primitive_to_geometry`. The spatial index computes each part's distance with that same
 /// function, so an indexed answer and a full scan agree to the last bit.
 pub fn distance(a: &Geometry, b: &Geometry) -> f64 {
     let mut best = f64::INFINITY;

@@ -20,7 +20,7 @@ pub struct EdgeOptions {
     pub vertex_collections: Vec<String>,
     /// Top-level edge properties to store in the adjacency index (at most
     /// [`crate::limits::MAX_STORED_PROPERTIES`]), so traversals filtering on them and
-    /// shortest paths weighing by them read no edge document (see [`crate::stored`]).
+    /// shortest paths weighing by them read no edge document (see `stored.rs`).
     pub properties: Vec<String>,
 }
 
@@ -53,7 +53,7 @@ pub fn create_edge_collection(db: &Database, name: &str, options: &EdgeOptions) 
 ///
 /// A restore or follower replaying this change applies the new list to the edges written
 /// after it; edges written before keep values without stored properties, which queries
-/// answer by reading the edge document and `cairn check` accepts (see [`crate::stored`]).
+/// answer by reading the edge document and `cairn check` accepts (see `stored.rs`).
 pub fn declare_edge_properties(db: &Database, edges: &str, properties: &[String]) -> Result<()> {
     crate::stored::check_names(properties)?;
     let not_edges = || GraphError::NotEdgeCollection {

@@ -179,7 +179,7 @@ pub fn schema_of(db: &Database, collection: &str) -> Result<Option<SchemaInfo>> 
 }
 
 /// Sets a collection's schema. A first schema is checked against the documents already there
-/// (defaults filled in memory); a change must be compatible (see [`crate::compat`]) or it is
+/// (defaults filled in memory); a change must be compatible (see [`incompatibilities`](crate::incompatibilities)) or it is
 /// refused with [`SchemaError::MigrationRequired`]. Returns the new version.
 pub fn set_schema(db: &Database, collection: &str, source: &Value, by: &str) -> Result<u64> {
     apply(db, collection, source, None, by)

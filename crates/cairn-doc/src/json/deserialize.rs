@@ -19,7 +19,7 @@ use crate::limits::{MAX_NESTING_DEPTH, MAX_VECTOR_DIM};
 use crate::{DateTime, DocError, Object, Value, Vector};
 
 /// A value deserialized under the expression rules: keys may contain `.` or start with `$`, as in
-/// patches and filters (see the [module docs](super)). Use it as a field type in request bodies.
+/// patches and filters (see the module docs of `json.rs`). Use it as a field type in request bodies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonExpression(pub Value);
 

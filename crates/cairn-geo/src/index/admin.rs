@@ -133,7 +133,7 @@ pub fn list_spatial_indexes(db: &Database, collection: &str) -> Result<Vec<Spati
 
 /// Compares a spatial index's stored entries with a rebuild from the documents in `txn`'s
 /// snapshot: one sentence per entry without its document (or with other content) and per
-/// missing entry, at most [`MAX_VERIFY_FINDINGS`] (then one for the rest). An index whose
+/// missing entry, at most `MAX_VERIFY_FINDINGS` (then one for the rest). An index whose
 /// build has not finished is not compared (queries do not use it). Memory: both entry lists.
 pub fn verify_spatial(
     txn: &mut cairn_engine::Transaction,

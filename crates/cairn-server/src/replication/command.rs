@@ -1,6 +1,6 @@
 //! Replicated writes as deterministic commands: one [`WriteCommand`] is one Cairn transaction's
 //! operations (or one DDL: a collection, an index, a schema), with every input that could differ between nodes —
-//! generated `_id`s, `$currentDate` — fixed before it is proposed ([`WriteCommand::fixed`]).
+//! generated `_id`s, `$currentDate` — fixed before it is proposed ([`WriteCommand::fixed_patch`]).
 //! Every node applies the same commands in log order through the ordinary engine API
 //! ([`WriteCommand::apply`]) and so reaches the same state; the outcome (the answer the client
 //! gets, or the error it means, such as `cas_mismatch`) is itself deterministic.

@@ -1,5 +1,5 @@
 //! `/v1/consumers`: the pull API of the event log. A consumer is a named position kept by
-//! the server ([`crate::consumers`]): `GET …/events` returns the events after it without
+//! the server (`consumers.rs`): `GET …/events` returns the events after it without
 //! moving it, `POST …/ack` moves it (durably, before answering), so a client restarted at any
 //! point resumes where it acknowledged. Following one collection needs read access to it;
 //! following every user collection needs an admin.

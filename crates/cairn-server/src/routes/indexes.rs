@@ -3,7 +3,7 @@
 //! | drop` over HTTP. All kinds share one name space per collection (they are extensions of it).
 //! Listing needs read access to the collection; creating and dropping change how it is
 //! stored, which is collection DDL and needs write access, as creating or dropping the
-//! collection itself does. Builds report their progress to [`crate::index_builds`], which
+//! collection itself does. Builds report their progress to `index_builds.rs`, which
 //! `GET .../indexes/{name}/build` reads (a build can also run in the background).
 
 use axum::extract::State;

@@ -3,8 +3,8 @@
 //!
 //! Routes are grouped by what they serve, one module each. New capabilities (schemas, say)
 //! plug in the same way the query, index and bulk routes did: a module here with
-//! `#[utoipa::path]` handlers that go through [`crate::state::AppState::run`] (or `read`), and
-//! one `.routes(routes!(...))` line in [`api_routes`].
+//! `#[utoipa::path]` handlers that go through `AppState::run` (`state.rs`) (or `read`), and
+//! one `.routes(routes!(...))` line in `api_routes`.
 
 pub mod auth;
 pub mod backup;
