@@ -143,7 +143,8 @@ pub enum Command {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
-    /// Which collections hold a document with this id (the routing index).
+    /// Which collections hold a document with this id: the routing index, and a lookup by
+    /// primary key in each collection created with `--no-routing` (named on stderr).
     Locate {
         /// Document id.
         id: String,
@@ -641,6 +642,16 @@ pub enum CollectionAction {
     Create {
         /// Its name.
         name: String,
+        /// Keep no routing entry per document: each insert and delete costs one B-tree write
+        /// less, and `cairn locate` searches the collection by primary key instead. Routing is
+        /// on by default (the entity API finds any id's collection through it); the choice is
+        /// made at creation.
+        #[arg(long, conflicts_with_all = ["edges", "timeseries"])]
+        no_routing: bool,
+        /// Keep a routing entry per document (the default for every name but Cairn's own
+        /// `_sys_*` collections).
+        #[arg(long, conflicts_with = "no_routing")]
+        routing: bool,
         /// Make it an edge collection.
         #[arg(long)]
         edges: bool,

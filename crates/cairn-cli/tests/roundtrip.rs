@@ -94,6 +94,49 @@ fn collection_commands_create_list_rename_and_drop() {
     assert!(err(cairn(&data, &["locate", "1"])).contains("no collection holds"));
 }
 
+#[test]
+fn a_collection_created_without_routing_is_located_by_key_and_checks_clean() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("db");
+    ok(cairn(&data, &["collection", "create", "routed"]));
+    let created = ok(cairn(
+        &data,
+        &["collection", "create", "quick", "--no-routing"],
+    ));
+    assert_eq!(created, "created collection `quick` (no routing index)\n");
+    for collection in ["routed", "quick"] {
+        ok(cairn(&data, &["insert", collection, r#"{"_id": 1}"#]));
+    }
+    ok(cairn(&data, &["insert", "quick", r#"{"_id": 2}"#]));
+    // Both found; stderr says which collections were searched by primary key.
+    let found = cairn(&data, &["locate", "1"]);
+    assert_eq!(ok(found.clone()), "quick\nrouted\n");
+    let note = String::from_utf8_lossy(&found.stderr);
+    assert!(
+        note.contains(
+            "1 collection(s) keep no routing index and were searched by primary key: quick"
+        ),
+        "{note}"
+    );
+    assert_eq!(ok(cairn(&data, &["locate", "2"])), "quick\n");
+    let missing = err(cairn(&data, &["locate", "3"]));
+    assert!(
+        missing.contains("searched by primary key: quick"),
+        "{missing}"
+    );
+    assert!(missing.contains("no collection holds"), "{missing}");
+    ok(cairn(&data, &["check"]));
+    ok(cairn(&data, &["collection", "drop", "quick"]));
+    ok(cairn(&data, &["check"]));
+    assert_eq!(ok(cairn(&data, &["locate", "1"])), "routed\n");
+    // Edge and time-series collections keep routing (their crates create them).
+    let refused = err(cairn(
+        &data,
+        &["collection", "create", "e", "--edges", "--no-routing"],
+    ));
+    assert!(refused.contains("--no-routing"), "{refused}");
+}
+
 fn err(output: Output) -> String {
     assert!(!output.status.success(), "cairn unexpectedly succeeded");
     String::from_utf8_lossy(&output.stderr).into_owned()

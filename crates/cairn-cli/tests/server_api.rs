@@ -11,17 +11,23 @@ fn collections_and_documents_round_trip_over_http() {
     let server = Server::start(dir.path(), &[]);
     let http = server.root();
 
-    assert_eq!(
-        http.post("/v1/collections", r#"{"name": "jobs"}"#).status,
-        201
-    );
+    let created = http.post("/v1/collections", r#"{"name": "jobs"}"#);
+    assert_eq!(created.status, 201);
+    assert_eq!(created.json()["routing"], true);
     http.post("/v1/collections", r#"{"name": "jobs"}"#)
         .assert_error(409, "collection_exists");
+    // Routing entries are a choice made at creation (on by default).
+    let unrouted = http.post("/v1/collections", r#"{"name": "log", "routing": false}"#);
+    assert_eq!(unrouted.status, 201);
+    assert_eq!(unrouted.json()["routing"], false);
+    http.post("/v1/collections", r#"{"name": "bad", "routing": "no"}"#)
+        .assert_error(400, "invalid_request");
     let list = http.get("/v1/collections").json();
     assert_eq!(list["collections"][0]["name"], "jobs");
+    assert_eq!(list["collections"][1]["routing"], false);
     assert_eq!(
         list["collections"].as_array().unwrap().len(),
-        1,
+        2,
         "system collections are hidden"
     );
 

@@ -20,6 +20,61 @@ pub struct CollectionMeta {
     pub created_at: DateTime,
     /// Extensions attached to the collection, in the order they run.
     pub extensions: Vec<ExtensionSpec>,
+    /// Whether each document has a routing entry (`sys.routing`: document key ‖ collection
+    /// id), so [`crate::Database::locate`] finds it by id alone. Chosen at creation
+    /// ([`CollectionOptions::routing`]); stored only when off, so catalog entries written
+    /// before the option existed (none stored) keep routing on.
+    pub routing: bool,
+}
+
+/// What can be chosen when a collection is created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectionOptions {
+    /// Keep a routing entry per document (document key ‖ collection id in `sys.routing`), so
+    /// [`crate::Database::locate`] (and the entity API's "which collection holds this id")
+    /// answers from one range read. Each insert and delete then costs one more B-tree write.
+    /// Off, `locate` searches the collection by primary key instead (one point get), so its
+    /// answer stays complete.
+    ///
+    /// `None` takes the default for the name ([`CollectionOptions::routing_for`]): on for
+    /// user collections — any of them may be an entity type whose ids are looked up without
+    /// their type — and off for Cairn's own `_sys_*` collections (users, tokens, consumer
+    /// positions, idempotency keys), which nobody locates and some of which are written on
+    /// every request.
+    pub routing: Option<bool>,
+}
+
+impl CollectionOptions {
+    /// Options with routing set explicitly.
+    pub fn with_routing(routing: bool) -> CollectionOptions {
+        CollectionOptions {
+            routing: Some(routing),
+        }
+    }
+
+    /// Whether a collection named `name` created with these options keeps routing entries.
+    pub fn routing_for(&self, name: &str) -> bool {
+        self.routing.unwrap_or(!is_system_collection(name))
+    }
+
+    /// The options a collection was created with, as its change-log `create_collection`
+    /// record carries them: `{"routing": false}`, or nothing when routing is on (records
+    /// written before the option existed carry nothing either, and meant routing on).
+    pub(crate) fn logged(routing: bool) -> Option<Value> {
+        (!routing).then(|| {
+            let mut obj = Object::new();
+            obj.insert("routing".to_string(), Value::Bool(false));
+            Value::Object(obj)
+        })
+    }
+
+    /// Reads [`CollectionOptions::logged`]'s form: routing explicit, on when absent.
+    pub(crate) fn from_logged(logged: Option<&Value>) -> CollectionOptions {
+        let routing = logged
+            .and_then(Value::as_object)
+            .and_then(|obj| obj.get("routing"));
+        CollectionOptions::with_routing(!matches!(routing, Some(Value::Bool(false))))
+    }
 }
 
 /// One extension instance attached to a collection.
@@ -51,6 +106,11 @@ impl CollectionMeta {
         obj.insert("name".to_string(), Value::String(self.name.clone()));
         obj.insert("created_at".to_string(), Value::DateTime(self.created_at));
         obj.insert("extensions".to_string(), Value::Array(extensions));
+        if !self.routing {
+            // Absent means on (entries from before the option), so routed entries keep
+            // exactly their old bytes.
+            obj.insert("routing".to_string(), Value::Bool(false));
+        }
         let mut out = Vec::new();
         cairn_doc::encode_document(&Value::Object(obj), &mut out)?;
         Ok(out)
@@ -81,11 +141,17 @@ impl CollectionMeta {
                     .push(ExtensionSpec::from_value(item).ok_or_else(|| corrupt("bad extension"))?);
             }
         }
+        let routing = match obj.get("routing") {
+            None => true,
+            Some(Value::Bool(routing)) => *routing,
+            Some(_) => return Err(corrupt("routing is not a boolean")),
+        };
         Ok(CollectionMeta {
             id,
             name,
             created_at,
             extensions,
+            routing,
         })
     }
 }
@@ -185,10 +251,63 @@ mod tests {
                 config: Value::Int(3),
                 incarnation: u64::MAX - 1,
             }],
+            routing: true,
         };
         let bytes = meta.encode().ok();
         let decoded = bytes.and_then(|b| CollectionMeta::decode(&b).ok());
-        assert_eq!(decoded, Some(meta));
+        assert_eq!(decoded, Some(meta.clone()));
+        let unrouted = CollectionMeta {
+            routing: false,
+            ..meta
+        };
+        let bytes = unrouted.encode().ok();
+        let decoded = bytes.and_then(|b| CollectionMeta::decode(&b).ok());
+        assert_eq!(decoded, Some(unrouted));
+    }
+
+    #[test]
+    fn a_catalog_entry_without_the_routing_flag_is_routed() {
+        // The form every catalog entry had before the option existed.
+        let mut obj = Object::new();
+        obj.insert("id".to_string(), Value::Int(3));
+        obj.insert("name".to_string(), Value::String("old".to_string()));
+        obj.insert(
+            "created_at".to_string(),
+            Value::DateTime(DateTime::from_micros(1)),
+        );
+        obj.insert("extensions".to_string(), Value::Array(Vec::new()));
+        let mut bytes = Vec::new();
+        assert!(cairn_doc::encode_document(&Value::Object(obj), &mut bytes).is_ok());
+        let meta = CollectionMeta::decode(&bytes).ok();
+        assert_eq!(meta.map(|m| m.routing), Some(true));
+        let routed = CollectionMeta {
+            id: 3,
+            name: "old".to_string(),
+            created_at: DateTime::from_micros(1),
+            extensions: Vec::new(),
+            routing: true,
+        };
+        // A routed entry keeps exactly the old bytes.
+        assert_eq!(routed.encode().ok(), Some(bytes));
+    }
+
+    #[test]
+    fn routing_defaults_to_on_for_user_collections_and_off_for_system_ones() {
+        let default = CollectionOptions::default();
+        assert!(default.routing_for("patients"));
+        assert!(!default.routing_for("_sys_users"));
+        assert!(CollectionOptions::with_routing(true).routing_for("_sys_users"));
+        assert!(!CollectionOptions::with_routing(false).routing_for("patients"));
+    }
+
+    #[test]
+    fn logged_options_read_back_and_absent_ones_mean_routing_on() {
+        for routing in [true, false] {
+            let logged = CollectionOptions::logged(routing);
+            let options = CollectionOptions::from_logged(logged.as_ref());
+            assert_eq!(options.routing, Some(routing));
+        }
+        assert_eq!(CollectionOptions::from_logged(None).routing, Some(true));
     }
 
     #[test]

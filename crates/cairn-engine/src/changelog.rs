@@ -80,7 +80,9 @@ pub enum ChangeOp {
     Update,
     /// A document was deleted.
     Delete,
-    /// The collection was created.
+    /// The collection was created. The change's `new` holds its options when any differs
+    /// from what absent options mean (`{"routing": false}`; see
+    /// [`crate::CollectionOptions`]), else nothing.
     CreateCollection,
     /// The collection was dropped with all its documents.
     DropCollection,
@@ -438,8 +440,11 @@ pub(crate) fn encode_portable(change: &Change) -> Result<Vec<u8>> {
         })
         .transpose()?;
     let (new, old) = match change.op {
-        // An attach record's spec (its `new`) is stored in the `old` slot; see `decode`.
-        ChangeOp::AttachExtension { .. } => (None, encode(&change.new)?),
+        // An attach record's spec and a create record's options (their `new`) are stored in
+        // the `old` slot; see `decode`.
+        ChangeOp::AttachExtension { .. } | ChangeOp::CreateCollection => {
+            (None, encode(&change.new)?)
+        }
         // Raw bytes, carried by the op itself (see `PendingChange::encode`).
         ChangeOp::ExtensionWrite { .. } => (None, None),
         _ => (encode(&change.new)?, encode(&change.old)?),
@@ -628,7 +633,8 @@ pub(crate) fn decode_stored(
         1 => (ChangeOp::Insert, doc(new)?, None),
         2 => (ChangeOp::Update, doc(new)?, doc(old)?),
         3 => (ChangeOp::Delete, None, doc(old)?),
-        10 => (ChangeOp::CreateCollection, None, None),
+        // The collection's options ride in the `old` slot, as an attach record's spec.
+        10 => (ChangeOp::CreateCollection, doc(old)?, None),
         11 => (ChangeOp::DropCollection, None, None),
         12 => (ChangeOp::RenameCollection { to: text(new)? }, None, None),
         // The attached extension's spec rides in the `old` slot (the name takes `new`).

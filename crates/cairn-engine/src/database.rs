@@ -13,7 +13,7 @@ use cairn_storage::{
 };
 use parking_lot::{Condvar, Mutex};
 
-use crate::catalog::CollectionMeta;
+use crate::catalog::{CollectionMeta, CollectionOptions};
 use crate::changelog::{read_after, Change};
 use crate::committer::{log_bounds, Committer, Counters, Shared, WriterState};
 use crate::compression::{Codecs, Compression};
@@ -289,9 +289,19 @@ impl Database {
         }
     }
 
-    /// Creates a collection.
+    /// Creates a collection with the default options (routing on for user collections, off
+    /// for `_sys_*` ones; see [`CollectionOptions`]).
     pub fn create_collection(&self, name: &str) -> Result<CollectionMeta> {
         self.transaction(|txn| txn.create_collection(name))
+    }
+
+    /// Creates a collection with `options`.
+    pub fn create_collection_with(
+        &self,
+        name: &str,
+        options: &CollectionOptions,
+    ) -> Result<CollectionMeta> {
+        self.transaction(|txn| txn.create_collection_with(name, options))
     }
 
     /// Drops a collection and everything in it: the drop commits at once, then the
@@ -426,34 +436,6 @@ impl Database {
     /// sequence number. For change-log tailers.
     pub fn wait_for_commit_after(&self, seq: u64, timeout: Duration) -> u64 {
         self.inner.shared.wait_for_commit_after(seq, timeout)
-    }
-
-    /// The routing index: names of the collections holding a document with this id.
-    pub fn locate(&self, id: &DocId) -> Result<Vec<String>> {
-        let mut txn = self.begin()?;
-        let mut key = Vec::new();
-        id.encode_key(&mut key)?;
-        let mut ids = Vec::new();
-        let routing = self.inner.tables.routing.clone();
-        let prefix_end = crate::layout::routing_key(&key, u32::MAX);
-        txn.scan(
-            &routing,
-            std::ops::Bound::Included(&key),
-            std::ops::Bound::Included(&prefix_end),
-            |entry, _| {
-                let id = entry
-                    .get(key.len()..)
-                    .and_then(|b| <[u8; 4]>::try_from(b).ok());
-                ids.extend(id.map(u32::from_be_bytes));
-                Ok::<_, crate::EngineError>(true)
-            },
-        )?;
-        let collections = txn.list_collections()?;
-        Ok(collections
-            .into_iter()
-            .filter(|meta| ids.contains(&meta.id))
-            .map(|meta| meta.name)
-            .collect())
     }
 
     /// Makes every acknowledged commit durable now, whatever the mode.

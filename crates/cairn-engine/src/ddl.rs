@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cairn_doc::{DateTime, DocId, Value};
 
-use crate::catalog::{validate_name, CollectionMeta, ExtensionSpec};
+use crate::catalog::{validate_name, CollectionMeta, CollectionOptions, ExtensionSpec};
 use crate::changelog::{ChangeOp, PendingChange};
 use crate::error::{EngineError, Result};
 use crate::extension::DocChange;
@@ -18,8 +18,18 @@ use crate::txn::Transaction;
 use crate::writeset::Pending;
 
 impl Transaction {
-    /// Creates a collection.
+    /// Creates a collection with the default options ([`CollectionOptions::default`]: routing
+    /// on for user collections, off for `_sys_*` ones).
     pub fn create_collection(&mut self, name: &str) -> Result<CollectionMeta> {
+        self.create_collection_with(name, &CollectionOptions::default())
+    }
+
+    /// Creates a collection with `options`.
+    pub fn create_collection_with(
+        &mut self,
+        name: &str,
+        options: &CollectionOptions,
+    ) -> Result<CollectionMeta> {
         validate_name(name)?;
         self.atomically(|txn| {
             txn.ensure_absent(name)?;
@@ -49,9 +59,17 @@ impl Transaction {
                 name: name.to_string(),
                 created_at: DateTime::now(),
                 extensions: Vec::new(),
+                routing: options.routing_for(name),
             };
             txn.store_meta(&meta)?;
-            txn.log_ddl(&ChangeOp::CreateCollection, &meta);
+            // The options ride in the record, so a replay (incremental restore) creates the
+            // collection as it was.
+            let mut logged = Vec::new();
+            if let Some(options) = CollectionOptions::logged(meta.routing) {
+                cairn_doc::encode_document(&options, &mut logged)?;
+            }
+            let logged = (!logged.is_empty()).then_some(logged.as_slice());
+            txn.log_ddl_with(&ChangeOp::CreateCollection, &meta, logged);
             Ok(meta)
         })
     }

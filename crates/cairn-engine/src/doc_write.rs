@@ -1,6 +1,6 @@
 //! Staging one document write inside a transaction: the record, its change-log entry, the
-//! routing entry of a new document, the collection's extensions, and what the commit-time
-//! checks remember of it (see `commit_check.rs`).
+//! routing entry of a new document (in a collection that keeps them), the collection's
+//! extensions, and what the commit-time checks remember of it (see `commit_check.rs`).
 //!
 //! Every document insert, replace, update and delete of [`Transaction`] ends here, after the
 //! operation has read the document it replaces (recorded as a read, so the write conflicts
@@ -61,10 +61,10 @@ impl Transaction {
         Ok(())
     }
 
-    /// Writes a document (insert when `old` is `None`, else update), its routing entry, its
-    /// change record, and runs the collection's extensions. Returns the stored document and,
-    /// for a collection checked at commit, what to remember for the check (with the replaced
-    /// version).
+    /// Writes a document (insert when `old` is `None`, else update), its routing entry (when
+    /// the collection keeps them), its change record, and runs the collection's extensions.
+    /// Returns the stored document and, for a collection checked at commit, what to remember
+    /// for the check (with the replaced version).
     fn stage_doc(
         &mut self,
         coll: &CollectionHandle,
@@ -97,7 +97,7 @@ impl Transaction {
         };
         let change = PendingChange::elided(&op, target, &key, old_body.as_deref());
         self.changes.push(change);
-        if old.is_none() {
+        if old.is_none() && coll.meta.routing {
             let routing = self.db.tables.routing.clone();
             self.write_raw(
                 &routing,
@@ -157,8 +157,10 @@ impl Transaction {
             Some(&*old_body),
         );
         self.changes.push(change);
-        let routing = self.db.tables.routing.clone();
-        self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
+        if coll.meta.routing {
+            let routing = self.db.tables.routing.clone();
+            self.write_raw(&routing, routing_key(&key, coll.meta.id), Pending::Delete)?;
+        }
         let remember = coll.checks_at_commit().then(|| ToRemember::new(&key, None));
         self.note_packed_owner(coll);
         let first_write = self.buffer_write(&coll.docs, key, Pending::Delete)?;

@@ -12,8 +12,9 @@
 //! collection and the cache of them), `db_inner.rs` (the internals one open database shares),
 //! `txn.rs` and the files that extend [`Transaction`] (`doc_write.rs`, `ddl.rs`,
 //! `commit_check.rs`), then the public handle `database.rs` and what runs on top of it
-//! (`background.rs`, `reclaim.rs`, `maintenance.rs`, `verify.rs`, `backup/`). The one knot left is
-//! the [`Extension`] interface, whose callbacks take the transaction they write in.
+//! (`background.rs`, `locate.rs`, `reclaim.rs`, `maintenance.rs`, `verify.rs`, `backup/`). The
+//! one knot left is the [`Extension`] interface, whose callbacks take the transaction they
+//! write in.
 
 mod background;
 pub mod backup;
@@ -34,6 +35,7 @@ mod error;
 mod extension;
 pub mod layout;
 pub mod limits;
+mod locate;
 mod maintenance;
 mod merge_scan;
 mod packed;
@@ -47,7 +49,8 @@ mod writeset;
 
 pub use background::{BackgroundRead, BackgroundStop};
 pub use catalog::{
-    is_system_collection, validate_name, CollectionMeta, ExtensionSpec, SYSTEM_COLLECTION_PREFIX,
+    is_system_collection, validate_name, CollectionMeta, CollectionOptions, ExtensionSpec,
+    SYSTEM_COLLECTION_PREFIX,
 };
 pub use changelog::{Change, ChangeOp};
 pub use compression::{Compression, DEFAULT_ZSTD_LEVEL};
@@ -61,6 +64,7 @@ pub use extension::{
     DocChange, Extension, ExtensionKind, ExtensionTableStats, ExtensionTxn, ScanStep,
 };
 pub use limits::{MAX_BACKGROUND_CLOSE_WAIT, MAX_REPORTED_FINDINGS};
+pub use locate::Located;
 pub use maintenance::{compact, CompactReport, CompressionStats};
 pub use merge_scan::Direction;
 pub use txn::{CasOutcome, PendingCommit, Transaction, Upserted};

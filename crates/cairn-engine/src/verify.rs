@@ -6,8 +6,8 @@
 //! 2. records: every catalog entry, dictionary, document key and document record decodes
 //!    (decompressing and, through the storage layer, decrypting), and each document's `_id`
 //!    matches its key;
-//! 3. cross-references: every document has its routing entry and every routing entry its
-//!    document;
+//! 3. cross-references: every document of a routed collection has its routing entry, every
+//!    routing entry its document, and no unrouted collection has routing entries;
 //! 4. the change log: sequence numbers are contiguous, each commit's records are numbered
 //!    from 0 without gaps, and every record decodes.
 //!
@@ -111,6 +111,14 @@ pub enum Finding {
         /// The document id.
         id: String,
     },
+    /// A collection created without routing has a routing entry (only routed collections'
+    /// documents have them; see `CollectionOptions::routing`).
+    UnexpectedRouting {
+        /// The collection.
+        collection: String,
+        /// The document id (or the key in hex when it does not decode).
+        id: String,
+    },
     /// A routing entry points to a document (or collection) that does not exist.
     DanglingRouting {
         /// The collection id in the entry.
@@ -208,6 +216,10 @@ impl std::fmt::Display for Finding {
             Finding::MissingRouting { collection, id } => {
                 write!(f, "`{collection}` document {id}: no routing entry")
             }
+            Finding::UnexpectedRouting { collection, id } => write!(
+                f,
+                "routing entry for {id} in `{collection}`, which keeps no routing entries"
+            ),
             Finding::DanglingRouting { collection_id, id } => write!(
                 f,
                 "routing entry for {id} in collection #{collection_id}: no such document"
@@ -538,7 +550,10 @@ fn check_record(
                 detail: err.to_string(),
             }),
         }
+        // Only a routed collection's documents have entries; an unrouted one's stray entries
+        // are reported by `check_routing`.
         let routed = match routing {
+            _ if !meta.routing => true,
             Some(routing) => routing.get(&routing_key(key, meta.id))?.is_some(),
             None => false,
         };
@@ -582,6 +597,13 @@ fn check_routing(
             .map(u32::from_be_bytes)
             .unwrap_or(u32::MAX);
         let id = DocId::decode_key(doc_key).map_or_else(|_| hex(doc_key), |id| id.to_string());
+        if let Some(meta) = metas.get(&collection_id).filter(|meta| !meta.routing) {
+            report.add(Finding::UnexpectedRouting {
+                collection: meta.name.clone(),
+                id,
+            });
+            continue;
+        }
         let docs = match tables.entry(collection_id) {
             std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
             std::collections::hash_map::Entry::Vacant(slot) => {

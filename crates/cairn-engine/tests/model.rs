@@ -1,12 +1,17 @@
 //! Model-based property test: random sequences of inserts, updates, replaces, deletes, upserts,
 //! compare-and-swaps, batches and transactions (some aborted midway, some failing midway) are
 //! applied to Cairn and to a `BTreeMap` model; every read is compared, and the whole state is
-//! compared after each step and after reopening the database from disk.
+//! compared after each step and after reopening the database from disk. Each collection is
+//! created with or without routing entries (chosen per case): `locate` of every id is compared
+//! with the model after each step, and `check_database` must be clean at the end.
 
 use std::collections::BTreeMap;
 
 use cairn_doc::{DocId, FieldPath, Patch, Value};
-use cairn_engine::{BatchOp, CasOutcome, Config, Database, EngineError, StorageMode};
+use cairn_engine::{
+    check_database, BatchOp, CasOutcome, CollectionOptions, Config, Database, EngineError,
+    StorageMode,
+};
 use proptest::prelude::*;
 
 const COLLECTIONS: [&str; 2] = ["a", "b"];
@@ -252,11 +257,33 @@ fn open(dir: &std::path::Path) -> Database {
     Database::open(Config::new(dir, StorageMode::Persistent)).expect("open")
 }
 
-fn run_steps(steps: Vec<Step>) -> Result<(), TestCaseError> {
+/// `locate` of every id the operations use against the model: the collections holding it,
+/// and the unrouted collections named as searched by key.
+fn check_locate(db: &Database, model: &Model, routing: [bool; 2]) -> Result<(), TestCaseError> {
+    let unrouted: Vec<&str> = COLLECTIONS
+        .iter()
+        .zip(routing)
+        .filter(|(_, routed)| !routed)
+        .map(|(name, _)| *name)
+        .collect();
+    for id in 0..12 {
+        let located = db.locate(&DocId::Int(id)).expect("locate");
+        let holding: Vec<&str> = (0..COLLECTIONS.len())
+            .filter(|coll| model.contains_key(&(*coll, id)))
+            .map(|coll| COLLECTIONS[coll])
+            .collect();
+        prop_assert_eq!(&located.collections, &holding, "id {}", id);
+        prop_assert_eq!(&located.searched_by_key, &unrouted);
+    }
+    Ok(())
+}
+
+fn run_steps(steps: Vec<Step>, routing: [bool; 2]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut db = open(dir.path());
-    for name in COLLECTIONS {
-        db.create_collection(name).expect("create");
+    for (name, routed) in COLLECTIONS.iter().zip(routing) {
+        let options = CollectionOptions::with_routing(routed);
+        db.create_collection_with(name, &options).expect("create");
     }
     let mut model = Model::new();
     for step in steps {
@@ -337,7 +364,12 @@ fn run_steps(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(got.as_ref(), model.get(&(coll, id)));
             }
         }
+        check_locate(&db, &model, routing)?;
     }
+    drop(db);
+    // Routing entries exactly for the routed collections' documents (and everything else).
+    let report = check_database(&Config::new(dir.path(), StorageMode::Persistent)).expect("check");
+    prop_assert!(report.is_clean(), "{:?}", report.findings);
     Ok(())
 }
 
@@ -345,7 +377,10 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn cairn_matches_a_btreemap_model(steps in prop::collection::vec(step(), 1..40)) {
-        run_steps(steps)?;
+    fn cairn_matches_a_btreemap_model(
+        steps in prop::collection::vec(step(), 1..40),
+        routing in any::<[bool; 2]>(),
+    ) {
+        run_steps(steps, routing)?;
     }
 }

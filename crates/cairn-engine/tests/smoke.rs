@@ -143,7 +143,10 @@ fn routing_index_finds_the_collection() {
     db.create_collection("a").expect("create");
     db.create_collection("b").expect("create");
     let id = db.insert("b", json("{}")).expect("insert");
-    assert_eq!(db.locate(&id).expect("locate"), vec!["b".to_string()]);
+    assert_eq!(
+        db.locate(&id).expect("locate").collections,
+        vec!["b".to_string()]
+    );
     db.delete("b", &id).expect("delete");
-    assert!(db.locate(&id).expect("locate").is_empty());
+    assert!(db.locate(&id).expect("locate").collections.is_empty());
 }

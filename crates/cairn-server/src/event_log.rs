@@ -38,7 +38,8 @@ pub struct ChangeEvent {
     #[serde(rename = "_id")]
     #[schema(value_type = AnyValueSchema)]
     pub id_value: serde_json::Value,
-    /// The document after the change (inserts and updates; else null).
+    /// The document after the change (inserts and updates); for `create_collection`, the
+    /// options that differ from the defaults (`{"routing": false}`); else null.
     #[schema(value_type = AnyValueSchema)]
     pub new: serde_json::Value,
     /// The document before the change (updates and deletes; else null).

@@ -44,6 +44,8 @@ pub use cairn_engine::{
     DEFAULT_ZSTD_LEVEL, KEY_BYTES, RETRAIN_GROWTH, ROTATION_CHUNK_BLOCKS, SYSTEM_COLLECTION_PREFIX,
     TRAIN_MIN_DOCS, WAL_DIR_NAME,
 };
+/// Collection options chosen at creation, and where `Database::locate` found an id.
+pub use cairn_engine::{CollectionOptions, Located};
 
 /// Backups: take (`Database::backup`), verify, restore (to a point in time).
 pub mod backup {

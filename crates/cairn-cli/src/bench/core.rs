@@ -20,7 +20,8 @@
 //! Systems, both on the local disk under `--dir`:
 //! - **Cairn**: `persistent` mode: every commit is fsynced before it is acknowledged;
 //!   concurrent commits share one fsync through group commit. Default page cache (1 GiB) and
-//!   change-log retention (100,000 changes). One collection.
+//!   change-log retention (100,000 changes). One collection, with a routing entry per document
+//!   (the default) unless `--no-routing` (one B-tree write less per insert).
 //! - **SQLite** (rusqlite, bundled): `journal_mode=WAL`, `synchronous=FULL` (each commit fsyncs
 //!   the WAL, so it is as durable as Cairn's), `cache_size` 1 GiB per connection, default page
 //!   size, automatic checkpoints. Table
@@ -112,6 +113,10 @@ pub struct CoreArgs {
     /// Concurrent durable writers in phase 3.
     #[arg(long, default_value_t = DEFAULT_THREADS)]
     pub threads: usize,
+    /// Create Cairn's collection without routing entries (`cairn collection create
+    /// --no-routing`), to measure what they cost.
+    #[arg(long)]
+    pub no_routing: bool,
 }
 
 /// Runs the benchmark and prints the configuration and the results table.
@@ -169,7 +174,7 @@ fn measure(args: &CoreArgs, dir: &Path) -> anyhow::Result<Outcome> {
     let expected_docs = args.docs + 2 * args.single_inserts;
     eprintln!("generating {expected_docs} ids...");
     let workload = Workload::new(expected_docs);
-    let mut cairn = CairnSubject::create(&dir.join(CAIRN_DIR))?;
+    let mut cairn = CairnSubject::create(&dir.join(CAIRN_DIR), !args.no_routing)?;
     let mut sqlite = SqliteSubject::create(&dir.join(SQLITE_FILE))?;
     let mut subjects: [&mut dyn Subject; 2] = [&mut cairn, &mut sqlite];
     let mut figures = [Figures::default(), Figures::default()];
@@ -290,6 +295,7 @@ mod tests {
             gets: 1_000,
             dir: Some(dir.path().to_path_buf()),
             threads: 16,
+            no_routing: false,
         };
         let outcome = measure(&args, dir.path()).unwrap();
         assert_eq!(outcome.cairn.scanned_docs, 2_100);
@@ -308,6 +314,7 @@ mod tests {
             gets: 1,
             dir: Some(dir.path().to_path_buf()),
             threads: 2,
+            no_routing: true,
         };
         measure(&args, dir.path()).unwrap();
         assert!(measure(&args, dir.path()).is_err());

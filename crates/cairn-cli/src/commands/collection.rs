@@ -1,7 +1,7 @@
 //! `cairn collection ...`
 
 use cairn::graph::{self, EdgeOptions, OnVertexDelete};
-use cairn::Database;
+use cairn::{CollectionOptions, Database};
 
 use crate::cli::{CollectionAction, OnDelete};
 
@@ -24,10 +24,24 @@ pub fn run(db: &Database, action: &CollectionAction) -> anyhow::Result<()> {
             *expire_after,
         )?,
         CollectionAction::Create {
-            name, edges: false, ..
+            name,
+            edges: false,
+            routing,
+            no_routing,
+            ..
         } => {
-            db.create_collection(name)?;
-            println!("created collection `{name}`");
+            let routing = match (*routing, *no_routing) {
+                (_, true) => Some(false),
+                (true, _) => Some(true),
+                _ => None,
+            };
+            let meta = db.create_collection_with(name, &CollectionOptions { routing })?;
+            let note = if meta.routing {
+                ""
+            } else {
+                " (no routing index)"
+            };
+            println!("created collection `{name}`{note}");
         }
         CollectionAction::Create {
             name,

@@ -150,15 +150,33 @@ pub fn changes(db: &Database, after: u64, limit: usize) -> anyhow::Result<()> {
 
 /// Prints the collections holding a document id.
 pub fn locate(db: &Database, id: &DocId) -> anyhow::Result<()> {
-    let collections = db.locate(id)?;
-    if collections.is_empty() {
+    let located = db.locate(id)?;
+    let searched = &located.searched_by_key;
+    if !searched.is_empty() {
+        // Collections created with `--no-routing` are not in the routing index: say how they
+        // were searched, so a slower answer (a point get each) is not a surprise.
+        let shown = searched.len().min(LOCATE_NAMES_SHOWN);
+        let more = match searched.len() - shown {
+            0 => String::new(),
+            rest => format!(" and {rest} more"),
+        };
+        eprintln!(
+            "note: {} collection(s) keep no routing index and were searched by primary key: {}{more}",
+            searched.len(),
+            searched[..shown].join(", "),
+        );
+    }
+    if located.collections.is_empty() {
         bail!("no collection holds a document with id `{id}`");
     }
-    for name in collections {
+    for name in located.collections {
         println!("{name}");
     }
     Ok(())
 }
+
+/// How many unrouted collections `cairn locate` names in its note before "and N more".
+const LOCATE_NAMES_SHOWN: usize = 10;
 
 /// Verifies a (closed) database deeply; fails (non-zero exit) on any finding.
 pub fn check(config: &Config) -> anyhow::Result<()> {

@@ -17,7 +17,7 @@ use crate::backup::keys::BackupKeys;
 use crate::backup::manifest::{Manifest, PieceInfo};
 use crate::backup::piece::{corrupt, sha256_file, Entry, PieceKind, PieceReader};
 use crate::backup::take::Progress;
-use crate::catalog::ExtensionSpec;
+use crate::catalog::{CollectionOptions, ExtensionSpec};
 use crate::changelog::{decode, Change, ChangeOp};
 use crate::compression::Codecs;
 use crate::database::{Config, Database};
@@ -428,7 +428,9 @@ fn replay_change(txn: &mut Transaction, change: Change) -> Result<()> {
             txn.delete(coll, id)?;
         }
         (ChangeOp::CreateCollection, _) => {
-            txn.create_collection(coll)?;
+            // Explicit options: a record without any meant routing on, whatever the name.
+            let options = CollectionOptions::from_logged(change.new.as_ref());
+            txn.create_collection_with(coll, &options)?;
         }
         (ChangeOp::DropCollection, _) => txn.drop_collection(coll)?,
         (ChangeOp::RenameCollection { to }, _) => txn.rename_collection(coll, to)?,

@@ -28,6 +28,10 @@ pub enum WriteCommand {
     CreateCollection {
         /// Its name.
         name: String,
+        /// Whether it keeps routing entries; `None` (and entries logged before the option
+        /// existed) takes the default for the name, the same on every node.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        routing: Option<bool>,
     },
     /// Drop a collection.
     DropCollection {
@@ -234,8 +238,9 @@ impl WriteCommand {
         mark: &dyn Fn(&mut Transaction) -> Result<(), EngineError>,
     ) -> Result<CommandOutcome, ApiError> {
         match self {
-            WriteCommand::CreateCollection { name } => {
-                let created = db.create_collection(name);
+            WriteCommand::CreateCollection { name, routing } => {
+                let options = cairn::CollectionOptions { routing: *routing };
+                let created = db.create_collection_with(name, &options);
                 transact::run(db, |txn| Ok(mark(txn)?))?;
                 let info = crate::routes::collections::CollectionInfo::from(created?);
                 let body = serde_json::to_value(info).unwrap_or(Json::Null);
@@ -483,12 +488,55 @@ mod tests {
     }
 
     #[test]
+    fn a_replicated_create_carries_routing_and_old_entries_take_the_default() {
+        // Raft entries written before the option existed have no `routing`.
+        let old: WriteCommand =
+            serde_json::from_str(r#"{"op": "create_collection", "name": "c"}"#).unwrap();
+        assert_eq!(
+            old,
+            WriteCommand::CreateCollection {
+                name: "c".into(),
+                routing: None
+            }
+        );
+        let unrouted = WriteCommand::CreateCollection {
+            name: "u".into(),
+            routing: Some(false),
+        };
+        let text = serde_json::to_string(&unrouted).unwrap();
+        assert_eq!(
+            serde_json::from_str::<WriteCommand>(&text).unwrap(),
+            unrouted
+        );
+        let db = Database::open_in_memory().unwrap();
+        for command in [&old, &unrouted] {
+            let outcome = command.apply(&db, &no_mark);
+            assert_eq!(outcome.status, 201, "{:?}", outcome.body);
+        }
+        let routing: Vec<(String, bool)> = db
+            .list_collections()
+            .unwrap()
+            .into_iter()
+            .map(|meta| (meta.name, meta.routing))
+            .collect();
+        assert_eq!(routing, [("c".into(), true), ("u".into(), false)]);
+        // The answer says what was created.
+        let body = unrouted
+            .apply(&Database::open_in_memory().unwrap(), &no_mark)
+            .body;
+        assert_eq!(body["routing"], Json::Bool(false));
+    }
+
+    #[test]
     fn two_databases_applying_the_same_commands_hold_the_same_documents() {
         let patch =
             Value::from_json_expression(r#"{"$currentDate": {"at": true}, "$inc": {"n": 1}}"#)
                 .unwrap();
         let commands = [
-            WriteCommand::CreateCollection { name: "c".into() },
+            WriteCommand::CreateCollection {
+                name: "c".into(),
+                routing: None,
+            },
             WriteCommand::insert("c".into(), Value::from_json_str(r#"{"n": 1}"#).unwrap()).unwrap(),
             WriteCommand::insert(
                 "c".into(),
@@ -542,7 +590,10 @@ mod tests {
             to: "d".into(),
         };
         let commands = [
-            WriteCommand::CreateCollection { name: "c".into() },
+            WriteCommand::CreateCollection {
+                name: "c".into(),
+                routing: None,
+            },
             WriteCommand::insert("c".into(), Value::from_json_str(r#"{"_id": 1}"#).unwrap())
                 .unwrap(),
             rename.clone(),
@@ -583,7 +634,10 @@ mod tests {
             request: json!({"name": "by_n", "fields": ["n"], "unique": true}),
         };
         let commands = [
-            WriteCommand::CreateCollection { name: "c".into() },
+            WriteCommand::CreateCollection {
+                name: "c".into(),
+                routing: None,
+            },
             WriteCommand::insert(
                 "c".into(),
                 Value::from_json_str(r#"{"_id": 1, "n": 1}"#).unwrap(),

@@ -25,6 +25,9 @@ pub struct CollectionInfo {
     pub name: String,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
+    /// Whether each document has a routing entry, so `cairn locate` (and the entity API)
+    /// finds its collection from the id alone; chosen at creation.
+    pub routing: bool,
     /// Number of documents (listed with `?stats=true` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub documents: Option<u64>,
@@ -58,6 +61,12 @@ pub struct CreateCollection {
     /// 1 to 128 ASCII letters, digits, `_` and `-`, starting with a letter or `_`.
     #[schema(pattern = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")]
     pub name: String,
+    /// Keep a routing entry per document (default `true`): `cairn locate` and the entity API
+    /// then find the collection of any id from one index read. `false` saves one B-tree
+    /// write per insert and delete; locating then searches the collection by primary key.
+    /// Chosen once, at creation.
+    #[serde(default)]
+    pub routing: Option<bool>,
 }
 
 /// Body of `POST /v1/collections/{collection}/rename`.
@@ -74,6 +83,7 @@ impl From<cairn::CollectionMeta> for CollectionInfo {
         CollectionInfo {
             name: meta.name,
             created_at: meta.created_at.to_string(),
+            routing: meta.routing,
             documents: None,
             bytes: None,
         }
@@ -134,13 +144,19 @@ pub async fn create(
     let need = Need::write(&request.name);
     if let Some(cluster) = state.cluster.clone() {
         return replication::propose(&state, cluster, credentials, need, level, false, || {
-            Ok(WriteCommand::CreateCollection { name: request.name })
+            Ok(WriteCommand::CreateCollection {
+                name: request.name,
+                routing: request.routing,
+            })
         })
         .await;
     }
+    let options = cairn::CollectionOptions {
+        routing: request.routing,
+    };
     let meta = state
         .run(credentials, need, move |db, _| {
-            Ok(db.create_collection(&request.name)?)
+            Ok(db.create_collection_with(&request.name, &options)?)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(CollectionInfo::from(meta))).into_response())

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use cairn::{Config, Database, StorageMode, Value};
+use cairn::{CollectionOptions, Config, Database, StorageMode, Value};
 
 use super::subject::{run_lanes, timed, Subject};
 use super::workload::Workload;
@@ -33,8 +33,8 @@ pub struct CairnSubject {
 
 impl CairnSubject {
     /// Creates a new `persistent` database in `dir` (which must not hold one) with the
-    /// benchmark's collection.
-    pub fn create(dir: &Path) -> anyhow::Result<CairnSubject> {
+    /// benchmark's collection, keeping routing entries when `routing`.
+    pub fn create(dir: &Path, routing: bool) -> anyhow::Result<CairnSubject> {
         let db = cairn::open(Config::new(dir, StorageMode::Persistent))
             .with_context(|| format!("opening a Cairn database in {}", dir.display()))?;
         ensure!(
@@ -42,7 +42,7 @@ impl CairnSubject {
             "{} already holds a Cairn database; pass an empty --dir",
             dir.display()
         );
-        db.create_collection(COLLECTION)?;
+        db.create_collection_with(COLLECTION, &CollectionOptions::with_routing(routing))?;
         Ok(CairnSubject {
             db,
             dir: dir.to_path_buf(),

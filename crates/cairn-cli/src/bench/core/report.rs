@@ -152,7 +152,8 @@ fn header(args: &CoreArgs, outcome: &Outcome) -> Vec<String> {
             grouped(args.gets as f64)
         ),
         format!(
-            "- Cairn: persistent mode (fsync per commit, group commit); SQLite {}: WAL, synchronous=FULL, 1 GiB cache, JSON text in a WITHOUT ROWID table",
+            "- Cairn: persistent mode (fsync per commit, group commit), routing entries {}; SQLite {}: WAL, synchronous=FULL, 1 GiB cache, JSON text in a WITHOUT ROWID table",
+            if args.no_routing { "off" } else { "on" },
             rusqlite::version()
         ),
         format!("- folder: {folder}"),
