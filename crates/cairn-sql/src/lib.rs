@@ -7,7 +7,9 @@
 //! * [`provider`], [`scan`], [`sink`]: the table provider, its streaming scan and its writes.
 //! * [`functions`]: Cairn's models in SQL (pgvector's operators, geometry functions,
 //!   full-text search), pushed into the access methods that serve them.
-//! * [`catalog`]: the database as a DataFusion catalog; [`ddl`]: `CREATE TABLE/INDEX`, `DROP`.
+//! * [`catalog`]: the database as a DataFusion catalog; [`ddl`]: `CREATE TABLE/INDEX`, `DROP`;
+//!   `ctas`: `CREATE TABLE … AS SELECT` in one transaction; [`lineage`]: what SQL
+//!   derivations read, recorded with their rows.
 //! * [`txn`]: the one Cairn transaction each statement runs in; [`session`]: statements in,
 //!   results out, `BEGIN … COMMIT` as real Cairn transactions.
 //! * [`source`]: external sources (PostgreSQL, SQLite, files) as catalogs `source.schema.table`.
@@ -17,11 +19,13 @@
 
 pub mod catalog;
 pub mod convert;
+mod ctas;
 pub mod ddl;
 mod error;
 pub mod functions;
 pub mod json;
 pub mod limits;
+pub mod lineage;
 pub mod pg;
 pub mod provider;
 pub mod pushdown;

@@ -62,6 +62,11 @@ impl CairnTable {
             .map_err(SqlError::into_datafusion)
     }
 
+    /// The collection the table is.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
     /// The table's columns.
     pub fn shape(&self) -> &TableShape {
         &self.shape

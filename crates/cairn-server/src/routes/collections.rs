@@ -139,8 +139,12 @@ pub async fn create(
         .await;
     }
     let meta = state
-        .run(credentials, need, move |db, _| {
-            Ok(db.create_collection(&request.name)?)
+        .run(credentials, need, move |db, principal| {
+            Ok(cairn::catalog::create_collection_owned(
+                db,
+                &request.name,
+                owner_of(principal).as_deref(),
+            )?)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(CollectionInfo::from(meta))).into_response())
@@ -223,6 +227,12 @@ pub async fn drop(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The owner recorded for a collection `principal` creates (the catalog's `owner`): the
+/// authenticated user; none with authentication off.
+pub fn owner_of(principal: &crate::auth::Principal) -> Option<String> {
+    principal.stamp.is_some().then(|| principal.name.clone())
 }
 
 /// Creates collection `name` unless it exists: what writes that store documents (insert, put,
