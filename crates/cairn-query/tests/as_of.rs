@@ -37,14 +37,13 @@ fn run(db: &Database, commits: &[(bool, Vec<Write>)]) -> Vec<(u64, Model)> {
     run_keeping(db, commits, None).0
 }
 
+/// States of `t` by commit, the sequence numbers of `t`'s change-log records, and commit times.
+type Recorded = (Vec<(u64, Model)>, Vec<u64>, Vec<(u64, DateTime)>);
+
 /// [`run`] with `t` keeping `keep` changes of its own (set right after its creation); also
 /// returns the sequence number of every change-log record of `t`, oldest first, and every
 /// commit's time.
-fn run_keeping(
-    db: &Database,
-    commits: &[(bool, Vec<Write>)],
-    keep: Option<u64>,
-) -> (Vec<(u64, Model)>, Vec<u64>, Vec<(u64, DateTime)>) {
+fn run_keeping(db: &Database, commits: &[(bool, Vec<Write>)], keep: Option<u64>) -> Recorded {
     db.create_collection("t").expect("create");
     let mut records = vec![db.last_seq()];
     if keep.is_some() {
