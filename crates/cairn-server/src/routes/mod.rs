@@ -217,7 +217,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 77);
+        assert_eq!(ids.len(), 80);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 
