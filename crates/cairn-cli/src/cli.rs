@@ -361,11 +361,12 @@ pub enum Command {
         #[arg(long = "tag", value_name = "KEY=VALUE")]
         tags: Vec<String>,
     },
-    /// Where a collection's data came from (imported files with size and SHA-256, derivations
-    /// with their inputs and statement) and what it fed, as JSON lines; `--openlineage`: the
-    /// upstream records as OpenLineage run events.
+    /// Where a collection's data came from (imported files with size and SHA-256, SQL
+    /// derivations — CREATE TABLE AS SELECT, INSERT … SELECT — with their input tables and
+    /// statement) and what it fed, as JSON lines; `--openlineage`: the upstream records as
+    /// OpenLineage run events. An external table (`source.schema.table`) shows what it fed.
     Lineage {
-        /// The collection.
+        /// The collection, or an external table `source.schema.table`.
         collection: String,
         /// Print OpenLineage `RunEvent`s instead.
         #[arg(long)]
@@ -705,6 +706,18 @@ pub enum CollectionAction {
         from: String,
         /// New name.
         to: String,
+    },
+    /// Show or set how many of its own changes a collection keeps in its history (for `as_of`
+    /// reads and audits), longer or shorter than the database-wide change-log retention.
+    Retention {
+        /// The collection.
+        name: String,
+        /// Keep this many of its changes.
+        #[arg(long, conflicts_with = "default")]
+        changes: Option<u64>,
+        /// Go back to the database-wide retention (its kept history is dropped).
+        #[arg(long)]
+        default: bool,
     },
 }
 

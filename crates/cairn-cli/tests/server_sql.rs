@@ -475,3 +475,84 @@ fn concurrent_sessions_increment_one_row_without_losing_an_update() {
     assert_eq!(n, (SESSIONS * INCREMENTS) as i64, "after {retries} retries");
     server.terminate();
 }
+
+#[test]
+fn sql_derivations_are_owned_traced_and_listed_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--pg-listen", "127.0.0.1:0"]);
+    let port = pg_port(&server);
+    let http = server.root();
+    // Created over HTTP by root: owned by root.
+    let reply = http.post("/v1/collections", r#"{"name": "runs"}"#);
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    for (id, loss) in [(1, 0.2), (2, 0.9)] {
+        let doc = json!({"_id": id, "loss": loss}).to_string();
+        assert_eq!(
+            http.post("/v1/collections/runs/documents", &doc).status,
+            201
+        );
+    }
+    let (ok, out, err) = psql(
+        port,
+        "root",
+        ROOT_PASSWORD,
+        &[
+            "-c",
+            "CREATE TABLE best AS SELECT _id, loss FROM runs WHERE loss < 0.5",
+            "-c",
+            "INSERT INTO best (loss) SELECT loss FROM runs WHERE loss > 0.5",
+        ],
+    );
+    assert!(ok, "psql failed: {err}\n{out}");
+    assert!(out.contains("SELECT 1"), "{out}");
+
+    // The lineage route shows the derivations with their statements, both ways.
+    let lineage = http.get("/v1/collections/best/lineage?format=openlineage");
+    assert_eq!(lineage.status, 200, "{}", lineage.text);
+    let lineage = lineage.json();
+    assert_eq!(lineage["upstream"][0]["operation"], "create_table_as");
+    assert_eq!(lineage["upstream"][0]["inputs"][0]["name"], "runs");
+    assert_eq!(lineage["upstream"][1]["operation"], "insert_select");
+    assert!(lineage["openlineage"][0]["job"]["facets"]["sql"]["query"]
+        .as_str()
+        .is_some_and(|q| q.starts_with("CREATE TABLE best AS SELECT")));
+    let fed = http.get("/v1/lineage/runs").json();
+    assert_eq!(fed["downstream"].as_array().unwrap().len(), 2, "{fed}");
+    http.get("/v1/lineage/a.b")
+        .assert_error(400, "invalid_path");
+    assert_eq!(
+        http.get("/v1/lineage/pg.public.people").json()["downstream"],
+        json!([])
+    );
+
+    // The catalog: owners (root, over HTTP and SQL), origins, creation time.
+    let entries = http.get("/v1/catalog").json()["entries"].clone();
+    let best = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "best")
+        .unwrap_or_else(|| panic!("{entries}"));
+    assert_eq!(best["owner"], "root");
+    assert_eq!(best["origins"][0]["inputs"], json!(["runs"]));
+    assert!(best["created_at"].as_str().is_some(), "{best}");
+    assert_eq!(entries[1]["name"], "runs");
+    assert_eq!(entries[1]["owner"], "root");
+
+    // A collection's own retention: a setting read and written over HTTP.
+    let unset = http.get("/v1/collections/runs/retention");
+    assert_eq!(unset.json(), json!({"changes": null}));
+    let set = http.put("/v1/collections/runs/retention", r#"{"changes": 5000000}"#);
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(set.json(), json!({"changes": 5000000}));
+    assert_eq!(
+        http.get("/v1/collections/runs/retention").json(),
+        json!({"changes": 5000000})
+    );
+    http.put("/v1/collections/runs/retention", r#"{"changes": 0}"#)
+        .assert_error(413, "limit_exceeded");
+    http.put("/v1/collections/nope/retention", r#"{"changes": 3}"#)
+        .assert_error(404, "collection_not_found");
+    let reset = http.put("/v1/collections/runs/retention", r#"{"changes": null}"#);
+    assert_eq!(reset.json(), json!({"changes": null}));
+}

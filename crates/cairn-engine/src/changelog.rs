@@ -564,6 +564,13 @@ fn verified(seq: u64, index: u32, bytes: &[u8]) -> Result<&[u8]> {
     }
 }
 
+/// The collection id in a stored record's header, read without verifying the record (to
+/// route it; whoever decodes it later verifies it). `None` for a record too short to hold one.
+pub(crate) fn record_collection_id(bytes: &[u8]) -> Option<u32> {
+    let id = bytes.get(10..14)?;
+    Some(u32::from_le_bytes(id.try_into().ok()?))
+}
+
 /// Decodes one change-log record (keyed `(seq, index)`) of a record that carries all its
 /// payloads — a backup's (portable) record — after verifying its checksum; document payloads
 /// are decompressed. A record with an elided payload is refused: only its own database can

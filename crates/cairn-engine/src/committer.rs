@@ -151,6 +151,9 @@ pub(crate) struct WriterState {
     pub(crate) changelog_len: u64,
     pub(crate) changelog_trimmed_through: u64,
     pub(crate) changelog_retention: u64,
+    /// Per-collection retention settings (`retention.rs`), read in the first commit that trims
+    /// and again after a group that wrote them or failed; `None`: read them at the next trim.
+    pub(crate) retention_settings: Option<crate::retention::Settings>,
 }
 
 /// Handle to the writer thread; dropping it drains the queue and stops the thread.
@@ -264,6 +267,13 @@ impl Writer {
             self.state.changelog_len,
             self.state.changelog_trimmed_through,
         );
+        let retention_table: Arc<str> = crate::layout::RETENTION_TABLE.into();
+        if accepted
+            .iter()
+            .any(|(_, request)| request.writes.tables.contains_key(&retention_table))
+        {
+            self.state.retention_settings = None;
+        }
         match self.apply(&mut accepted, seq) {
             Ok(()) => {
                 self.state.last_seq = seq;
@@ -277,6 +287,7 @@ impl Writer {
                     self.state.changelog_len,
                     self.state.changelog_trimmed_through,
                 ) = before;
+                self.state.retention_settings = None;
                 let detail = err.to_string();
                 let disabled = match &err {
                     EngineError::Storage(storage) if storage.disables_store() => {
@@ -362,7 +373,14 @@ impl Writer {
         let fills = accepted
             .iter()
             .flat_map(|(_, request)| &request.writes.fills);
-        crate::elided::apply_fills(&mut log, fills)?;
+        let unfilled = crate::elided::apply_fills(&mut log, fills)?;
+        if !unfilled.is_empty() {
+            // Records retention trimmed: a collection's kept history may hold them.
+            let settings = self.retention_settings(txn)?;
+            for fill in unfilled {
+                crate::retention::fill_kept(txn, settings, fill)?;
+            }
+        }
         let mut appended = 0u64;
         for (seq, request) in accepted.iter_mut() {
             for (index, change) in request.changes.iter_mut().enumerate() {
@@ -378,19 +396,46 @@ impl Writer {
             .state
             .changelog_len
             .saturating_sub(self.state.changelog_retention);
-        if excess > 0 {
-            let quota = excess.min(MAX_TRIM_PER_COMMIT as u64 + appended) as usize;
-            let removed = log.delete_range(Bound::Unbounded, Bound::Unbounded, quota)?;
-            self.state.changelog_len -= removed as u64;
-            let first = log.first()?.and_then(|(key, _)| parse_changelog_key(&key));
-            if let Some((seq, index)) = first {
-                // A commit whose first changes were trimmed counts as trimmed as a whole.
-                let through = if index == 0 { seq - 1 } else { seq };
-                self.state.changelog_trimmed_through =
-                    self.state.changelog_trimmed_through.max(through);
-            }
+        if excess == 0 {
+            return Ok(());
         }
-        Ok(())
+        let settings = self.retention_settings(txn)?.clone();
+        let trimmed_before = self.state.changelog_trimmed_through;
+        let mut kept = crate::retention::Trimmed::new();
+        let quota = excess.min(MAX_TRIM_PER_COMMIT as u64 + appended) as usize;
+        // One pass: the records a collection's own retention still wants are copied to its
+        // kept history as the range delete finds them (`retention.rs`).
+        let removed =
+            log.delete_range_with(Bound::Unbounded, Bound::Unbounded, quota, |key, record| {
+                if !settings.is_empty() {
+                    crate::retention::take(&settings, &mut kept, key, record);
+                }
+            })?;
+        self.state.changelog_len -= removed as u64;
+        let first = log.first()?.and_then(|(key, _)| parse_changelog_key(&key));
+        if let Some((seq, index)) = first {
+            // A commit whose first changes were trimmed counts as trimmed as a whole.
+            let through = if index == 0 { seq - 1 } else { seq };
+            self.state.changelog_trimmed_through =
+                self.state.changelog_trimmed_through.max(through);
+        }
+        drop(log);
+        if kept.is_empty() {
+            return Ok(());
+        }
+        crate::retention::keep(txn, &settings, kept, trimmed_before)
+    }
+
+    /// The per-collection retention settings, read in `txn` (after its group's writes) unless
+    /// cached.
+    fn retention_settings(&mut self, txn: &WriteTxn) -> Result<&crate::retention::Settings> {
+        if self.state.retention_settings.is_none() {
+            self.state.retention_settings = Some(crate::retention::load_settings(txn)?);
+        }
+        Ok(self
+            .state
+            .retention_settings
+            .get_or_insert_with(Default::default))
     }
 }
 

@@ -636,6 +636,7 @@ fn initialize(
             // At least one entry is kept: the newest commit's records carry the last sequence
             // number across restarts.
             changelog_retention: changelog_retention.max(1),
+            retention_settings: None,
         }
     };
     if changed {

@@ -83,6 +83,7 @@ impl Transaction {
             // The documents table stays until its documents' routing entries are gone
             // (`reclaim.rs`); everything else of the collection goes now.
             txn.drop_tables(extension_tables_prefix(coll.meta.id));
+            txn.drop_retention(coll.meta.id)?;
             txn.mark_for_reclaim(&coll.meta)?;
             txn.log_ddl(&ChangeOp::DropCollection, &coll.meta);
             txn.invalidate_collections();

@@ -61,15 +61,18 @@ pub(crate) fn logged_payload<'b>(
 }
 
 /// Applies the fills of a group in the writer: each record still present and still eliding
-/// the document it names gets the payload, sealed again under its key.
+/// the document it names gets the payload, sealed again under its key. Returns the fills
+/// whose record the change log no longer holds (retention trimmed it; a collection's kept
+/// history may hold it: `retention::fill_kept`).
 pub(crate) fn apply_fills<'f>(
     log: &mut TableWriter<'_>,
     fills: impl Iterator<Item = &'f Fill>,
-) -> Result<()> {
+) -> Result<Vec<&'f Fill>> {
+    let mut trimmed = Vec::new();
     for fill in fills {
         let key = changelog_key(fill.change.0, fill.change.1);
-        // Trimmed by retention: nobody can read the record any more.
         let Some(stored) = log.get(&key)? else {
+            trimmed.push(fill);
             continue;
         };
         let target = (fill.collection_id, fill.id_key.as_slice());
@@ -79,7 +82,7 @@ pub(crate) fn apply_fills<'f>(
             log.put(&key, &filled)?;
         }
     }
-    Ok(())
+    Ok(trimmed)
 }
 
 /// Decodes change-log records of one snapshot, resolving elided documents from the documents

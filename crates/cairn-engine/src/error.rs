@@ -87,6 +87,19 @@ pub enum EngineError {
         /// The oldest sequence number still held.
         oldest_available: u64,
     },
+    /// A collection's history does not reach back to the requested point: its own retention
+    /// (or, without one, the database's) no longer holds every change it had after it.
+    #[error("collection `{collection}` keeps its history back to sequence {oldest_available} ({retention}); sequence {requested} is before that")]
+    CollectionHistoryTrimmed {
+        /// The collection.
+        collection: String,
+        /// The point asked for.
+        requested: u64,
+        /// The oldest point that can still be read.
+        oldest_available: u64,
+        /// Which retention decides, in words (`its retention of 500 changes`).
+        retention: String,
+    },
     /// Stored bytes failed to decode: the file is damaged or was written by a newer Cairn.
     #[error("corrupt data in `{table}`: {detail}")]
     Corrupt {

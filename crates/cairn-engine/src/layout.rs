@@ -8,6 +8,8 @@
 //! | `sys.changelog` | sequence (u64 BE) ‖ index in commit (u32 BE) | [`crate::changelog`] record |
 //! | `sys.dicts` | dictionary id (u32 BE) | collection id ‖ documents at training ‖ zstd dictionary (`dictionary.rs`) |
 //! | `sys.reclaim` | dropped collection id (u32 BE) | its name (UTF-8) (`reclaim.rs`) |
+//! | `sys.retention` | collection id (u32 BE) | changes the collection keeps (u64 LE) (`retention.rs`) |
+//! | `c{id}.log` | empty: kept-history state; else `sys.changelog`'s key | a trimmed record of the collection, as it was (`retention.rs`) |
 //! | `c{id}.docs` | document key ([`cairn_doc::DocId::encode_key`]) | [`crate::record`] (layout 1) |
 //! | `c{id}.docs` | first document key of a run; empty: the count | packed run (`packed.rs`, layout 2) |
 //! | `c{id}.x.{ext}` | extension-defined | extension-defined |
@@ -25,6 +27,8 @@ pub const RECLAIM_TABLE: &str = "sys.reclaim";
 
 /// Engine settings and counters.
 pub const META_TABLE: &str = "sys.meta";
+/// Per-collection change-log retention settings (`retention.rs`).
+pub const RETENTION_TABLE: &str = "sys.retention";
 /// Collection name → metadata.
 pub const CATALOG_TABLE: &str = "sys.catalog";
 /// Document id → collections holding it.
@@ -88,6 +92,12 @@ pub fn is_docs_table(name: &str) -> bool {
 /// Name of a collection's document table.
 pub fn docs_table(collection_id: u32) -> String {
     format!("c{collection_id}.docs")
+}
+
+/// Name of a collection's kept history: its change-log records that retention trimmed from
+/// `sys.changelog` while the collection's own retention still wants them (`retention.rs`).
+pub fn kept_table(collection_id: u32) -> String {
+    format!("c{collection_id}.log")
 }
 
 /// Prefix shared by every table of a collection, extensions included.

@@ -42,6 +42,7 @@ mod packed;
 mod read_view;
 mod reclaim;
 mod record;
+mod retention;
 mod txn;
 mod verify;
 mod view_state;

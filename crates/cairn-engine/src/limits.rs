@@ -65,6 +65,11 @@ pub const MAX_RETRY_BACKOFF: Duration = Duration::from_millis(20);
 /// stalling writers after the retention setting is lowered; the log converges over rounds.
 pub const MAX_TRIM_PER_COMMIT: usize = 16_384;
 
+/// Largest per-collection retention, in changes of that collection: 2^40 (about 10^12). A
+/// count, not a duration, like the database-wide retention; the bound only keeps the
+/// arithmetic far from overflow.
+pub const MAX_COLLECTION_RETENTION_CHANGES: u64 = 1 << 40;
+
 /// Changes returned by one change-log read: 10,000. Readers page through with the last
 /// sequence number they saw.
 pub const MAX_CHANGES_PER_READ: usize = 10_000;

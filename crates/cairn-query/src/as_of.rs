@@ -11,9 +11,16 @@
 //! plus, for `find`/`count`, a full scan of the collection: secondary indexes describe the
 //! present, so as-of reads never use them.
 //!
-//! Points that cannot be answered exactly are typed errors, never a guess: before retention
-//! ([`cairn_engine::EngineError::ChangeLogTrimmed`]), after the latest commit, or a collection
-//! created, dropped or renamed after the point ([`QueryError::AsOfUnavailable`]).
+//! The collection's changes come from [`Database::collection_changes_after`]: its kept history
+//! first when it has a retention of its own longer than the database's, so an audit trail
+//! reaches back further than the change log (and a shorter one bounds it), then the log
+//! (other collections' records skipped undecoded).
+//!
+//! Points that cannot be answered exactly are typed errors, never a guess: before the
+//! collection's retention ([`cairn_engine::EngineError::CollectionHistoryTrimmed`], naming it
+//! and its retention; [`cairn_engine::EngineError::ChangeLogTrimmed`] when a time is older
+//! than every record), after the latest commit, or a collection created, dropped or renamed
+//! after the point ([`QueryError::AsOfUnavailable`]).
 
 use std::collections::BTreeMap;
 
@@ -263,56 +270,106 @@ impl Reconstruction {
 /// The present snapshot of `collection` and the versions at `as_of` of every document
 /// changed since.
 fn reconstruct(db: &Database, collection: &str, as_of: AsOf) -> Result<Reconstruction> {
-    let seq = resolve_as_of(db, as_of)?;
     let mut txn = db.read()?;
     let present = txn.snapshot_seq();
     let meta = txn.collection_meta(collection)?;
+    let seq = match as_of {
+        AsOf::Time(at) => resolve_time_in(db, collection, meta.id, at)?,
+        AsOf::Seq(_) => resolve_as_of(db, as_of)?,
+    };
     let mut overlay: BTreeMap<DocId, Option<Value>> = BTreeMap::new();
-    let mut after = seq;
-    while after < present {
-        let changes = db.changes_after(after, MAX_CHANGES_PER_READ)?;
-        let Some(last) = changes.last() else { break };
-        after = last.seq;
-        for change in changes.into_iter().filter(|c| c.seq <= present) {
-            if change.collection_id != meta.id {
-                continue;
-            }
-            match change.op {
-                ChangeOp::Insert | ChangeOp::Update | ChangeOp::Delete => {}
-                ChangeOp::CreateCollection
-                | ChangeOp::DropCollection
-                | ChangeOp::RenameCollection { .. } => {
-                    return Err(unavailable(
-                        seq,
-                        format!(
-                            "collection `{collection}` had `{}` at sequence {}, after the point: \
-                             reads by its present name cannot be answered exactly before that",
-                            change.op.name(),
-                            change.seq
-                        ),
-                    ));
-                }
-                _ => continue,
-            }
-            let Some(id) = change.id else { continue };
-            if overlay.contains_key(&id) {
-                continue;
-            }
-            if overlay.len() >= MAX_AS_OF_CHANGED_DOCUMENTS {
-                return Err(QueryError::TooLarge {
-                    what: "documents changed since the as-of point",
-                    limit: MAX_AS_OF_CHANGED_DOCUMENTS as u64,
-                    hint: "choose a later point",
-                });
-            }
-            overlay.insert(id, change.old);
+    let mut failure = None;
+    // The collection's own history: its kept records (per-collection retention), then the
+    // change log; a point its retention no longer reaches is the engine's typed error.
+    db.collection_changes_after(collection, meta.id, seq, |change| {
+        if change.seq > present {
+            return Ok(false);
         }
+        match change.op {
+            ChangeOp::Insert | ChangeOp::Update | ChangeOp::Delete => {}
+            ChangeOp::CreateCollection
+            | ChangeOp::DropCollection
+            | ChangeOp::RenameCollection { .. } => {
+                failure = Some(unavailable(
+                    seq,
+                    format!(
+                        "collection `{collection}` had `{}` at sequence {}, after the point: \
+                         reads by its present name cannot be answered exactly before that",
+                        change.op.name(),
+                        change.seq
+                    ),
+                ));
+                return Ok(false);
+            }
+            _ => return Ok(true),
+        }
+        let Some(id) = change.id else {
+            return Ok(true);
+        };
+        if overlay.contains_key(&id) {
+            return Ok(true);
+        }
+        if overlay.len() >= MAX_AS_OF_CHANGED_DOCUMENTS {
+            failure = Some(QueryError::TooLarge {
+                what: "documents changed since the as-of point",
+                limit: MAX_AS_OF_CHANGED_DOCUMENTS as u64,
+                hint: "choose a later point",
+            });
+            return Ok(false);
+        }
+        overlay.insert(id, change.old);
+        Ok(true)
+    })?;
+    if let Some(err) = failure {
+        return Err(err);
     }
     Ok(Reconstruction {
         txn,
         collection: collection.to_string(),
         overlay,
     })
+}
+
+/// The sequence number as of time `at` for reads of one collection: as [`resolve_as_of`],
+/// and when the change log no longer reaches back to `at`, from the collection's kept history
+/// (per-collection retention): the commit before its first change stamped after `at`.
+fn resolve_time_in(db: &Database, collection: &str, id: u32, at: DateTime) -> Result<u64> {
+    match resolve_as_of(db, AsOf::Time(at)) {
+        Err(QueryError::Engine(EngineError::ChangeLogTrimmed { .. })) => {}
+        other => return other,
+    }
+    let start = match db.collection_changes_after(collection, id, 0, |_| Ok(false)) {
+        Ok(()) => 0,
+        Err(EngineError::CollectionHistoryTrimmed {
+            oldest_available, ..
+        }) => oldest_available,
+        Err(err) => return Err(err.into()),
+    };
+    let mut first_after = None;
+    let mut last = start;
+    db.collection_changes_after(collection, id, start, |change| {
+        if change.at > at {
+            first_after = Some(change.seq);
+            return Ok(false);
+        }
+        last = change.seq;
+        Ok(true)
+    })?;
+    match first_after {
+        // Its first kept change is already after `at`: what it was at `at` is not kept.
+        Some(seq) if seq.saturating_sub(1) <= start && start > 0 => {
+            Err(EngineError::CollectionHistoryTrimmed {
+                collection: collection.to_string(),
+                requested: start.saturating_sub(1),
+                oldest_available: start,
+                retention: "its retention".to_string(),
+            }
+            .into())
+        }
+        Some(seq) => Ok(seq - 1),
+        // Unchanged since its last kept change, which is at or before `at`.
+        None => Ok(last),
+    }
 }
 
 /// The sequence number as of time `at`: the commit before the first one stamped after `at`.

@@ -1,7 +1,9 @@
 //! Time travel: every "as of" get, find, count and distinct equals the state recorded right after that
 //! commit (a `BTreeMap` model), for random inserts, replaces and deletes across commits, with
 //! writes to another collection interleaved; with a small change-log retention the trimmed
-//! points are `ChangeLogTrimmed` errors and every retained one is still exact.
+//! points are typed errors and every retained one is still exact. With a retention of the
+//! collection's own, longer or shorter than the database's, a point is readable exactly when at
+//! most that many of the collection's changes come after it (the model counts them).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,16 +34,34 @@ fn open(retention: u64) -> Database {
 /// Commits each group of writes as one transaction; returns `(seq, state after it)` per commit
 /// of the collection `t`, starting with its creation (empty).
 fn run(db: &Database, commits: &[(bool, Vec<Write>)]) -> Vec<(u64, Model)> {
+    run_keeping(db, commits, None).0
+}
+
+/// States of `t` by commit, the sequence numbers of `t`'s change-log records, and commit times.
+type Recorded = (Vec<(u64, Model)>, Vec<u64>, Vec<(u64, DateTime)>);
+
+/// [`run`] with `t` keeping `keep` changes of its own (set right after its creation); also
+/// returns the sequence number of every change-log record of `t`, oldest first, and every
+/// commit's time.
+fn run_keeping(db: &Database, commits: &[(bool, Vec<Write>)], keep: Option<u64>) -> Recorded {
     db.create_collection("t").expect("create");
+    let mut records = vec![db.last_seq()];
+    if keep.is_some() {
+        db.set_collection_retention("t", keep).expect("retention");
+        records.push(db.last_seq());
+    }
     db.create_collection("noise").expect("create noise");
-    let mut states = vec![(db.last_seq() - 1, Model::new())];
+    let mut times = Vec::new();
+    let mut states = vec![(records[0], Model::new())];
     let mut models = [Model::new(), Model::new()];
     for (noise, writes) in commits {
         let target = if *noise { "noise" } else { "t" };
         let slot = usize::from(*noise);
         let mut next = Model::new();
+        let mut written = 0;
         db.transaction(|txn| {
             next = models[slot].clone();
+            written = 0;
             for &(id, v) in writes {
                 let key = DocId::Int(id);
                 match (next.contains_key(&id), v < 0) {
@@ -53,20 +73,30 @@ fn run(db: &Database, commits: &[(bool, Vec<Write>)]) -> Vec<(u64, Model)> {
                         txn.replace(target, &key, doc(id, v))?;
                         next.insert(id, v);
                     }
-                    (false, true) => {}
+                    (false, true) => continue,
                     (false, false) => {
                         txn.insert(target, doc(id, v))?;
                         next.insert(id, v);
                     }
                 }
+                written += 1;
             }
             Ok(())
         })
         .expect("commit");
         models[slot] = next;
-        states.push((db.last_seq(), models[0].clone()));
+        let seq = db.last_seq();
+        if !noise {
+            records.extend(std::iter::repeat_n(seq, written));
+        }
+        if written > 0 {
+            // Read before the next commits can trim it.
+            let change = db.changes_after(seq - 1, 1).expect("read log");
+            times.push((seq, change[0].at));
+        }
+        states.push((seq, models[0].clone()));
     }
-    states
+    (states, records, times)
 }
 
 fn expected_find(model: &Model, min: i64) -> Vec<Value> {
@@ -155,7 +185,7 @@ proptest! {
             if *seq < trimmed {
                 let outcome = get_as_of(&db, "t", &DocId::Int(0), AsOf::Seq(*seq));
                 prop_assert!(
-                    matches!(outcome, Err(QueryError::Engine(EngineError::ChangeLogTrimmed { .. }))),
+                    matches!(outcome, Err(QueryError::Engine(EngineError::CollectionHistoryTrimmed { .. }))),
                     "seq {seq} below {trimmed}: {outcome:?}"
                 );
                 continue;
@@ -193,6 +223,94 @@ proptest! {
             }
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn a_collections_own_retention_decides_how_far_back_as_of_reads(
+        commits in commits(),
+        keep in prop::sample::select(vec![2u64, 5, 1000]),
+    ) {
+        // The database keeps 4 changes: `t`'s own retention, shorter or far longer, decides.
+        let db = open(4);
+        let (states, records, times) = run_keeping(&db, &commits, Some(keep));
+        prop_assert_eq!(db.collection_retention("t").expect("setting"), Some(keep));
+        for (seq, model) in &states[1..] {
+            let after = records.iter().filter(|s| **s > *seq).count() as u64;
+            if after <= keep {
+                check_point(&db, *seq, model, AsOf::Seq(*seq));
+                continue;
+            }
+            let outcome = get_as_of(&db, "t", &DocId::Int(0), AsOf::Seq(*seq));
+            match outcome {
+                Err(QueryError::Engine(EngineError::CollectionHistoryTrimmed {
+                    collection, oldest_available, retention, ..
+                })) => {
+                    prop_assert_eq!(collection, "t");
+                    prop_assert!(retention.contains(&keep.to_string()), "{}", retention);
+                    // The oldest readable point has at most `keep` changes after it.
+                    let later = records.iter().filter(|s| **s > oldest_available).count() as u64;
+                    prop_assert!(later <= keep && oldest_available > *seq);
+                }
+                other => prop_assert!(false, "seq {seq}, {after} changes after: {other:?}"),
+            }
+        }
+        // By time, through the kept history when the change log no longer reaches back.
+        if keep == 1000 {
+            let by_seq: BTreeMap<u64, &Model> = states.iter().map(|(s, m)| (*s, m)).collect();
+            for (seq, at) in &times {
+                if times.iter().any(|(other, t)| other != seq && t == at) {
+                    continue; // Two commits in one clock tick: either answer is a guess.
+                }
+                let model = by_seq.range(..=*seq).next_back().map(|(_, m)| *m);
+                if let Some(model) = model {
+                    check_point(&db, *seq, model, AsOf::Time(*at));
+                }
+            }
+        }
+        // Back to the database's retention: the kept history goes with the setting.
+        db.set_collection_retention("t", None).expect("reset");
+        prop_assert_eq!(db.collection_retention("t").expect("setting"), None);
+    }
+}
+
+#[test]
+fn a_retention_setting_is_checked_and_goes_with_its_collection() {
+    let db = open(2);
+    db.create_collection("t").expect("create");
+    assert!(matches!(
+        db.set_collection_retention("t", Some(0)),
+        Err(EngineError::LimitExceeded { .. })
+    ));
+    assert!(matches!(
+        db.set_collection_retention("missing", Some(5)),
+        Err(EngineError::UnknownCollection { .. })
+    ));
+    db.set_collection_retention("t", Some(100)).expect("set");
+    for i in 0..10 {
+        db.insert("t", doc(i, i)).expect("insert");
+    }
+    let early = db.last_seq() - 8;
+    assert!(get_as_of(&db, "t", &DocId::Int(1), AsOf::Seq(early)).is_ok());
+    // Dropped and created again: no setting, no kept history.
+    db.drop_collection("t").expect("drop");
+    db.create_collection("t").expect("recreate");
+    assert_eq!(db.collection_retention("t").expect("setting"), None);
+    for i in 0..4 {
+        db.insert("t", doc(i, i)).expect("insert");
+    }
+    let outcome = get_as_of(&db, "t", &DocId::Int(1), AsOf::Seq(db.last_seq() - 3));
+    assert!(
+        matches!(
+            outcome,
+            Err(QueryError::Engine(
+                EngineError::CollectionHistoryTrimmed { .. }
+            ))
+        ),
+        "{outcome:?}"
+    );
 }
 
 #[test]

@@ -334,6 +334,15 @@ impl From<EngineError> for ApiError {
             } => status(StatusCode::GONE, "change_log_trimmed").with_details(json!({
                 "requested": requested, "oldest_available": oldest_available,
             })),
+            EngineError::CollectionHistoryTrimmed {
+                collection,
+                requested,
+                oldest_available,
+                ..
+            } => status(StatusCode::GONE, "history_trimmed").with_details(json!({
+                "collection": collection, "requested": requested,
+                "oldest_available": oldest_available,
+            })),
             EngineError::ExtensionRejected {
                 collection,
                 extension,

@@ -42,9 +42,12 @@ pub async fn run(
             let schema = schema_of(&create.columns)?;
             let if_not_exists = create.if_not_exists;
             authorize(authorizer, &name, true)?;
+            let owner = authorizer.and_then(|a| a.user());
             (
                 "CREATE TABLE",
-                Box::new(move |db| create_table(db, &name, schema, if_not_exists)),
+                Box::new(move |db| {
+                    create_table(db, &name, schema, if_not_exists, owner.as_deref())
+                }),
             )
         }
         Statement::CreateIndex(create) => {
@@ -118,7 +121,7 @@ pub async fn run(
     Ok(Some(what.to_string()))
 }
 
-fn refuse_system(name: &str) -> Result<()> {
+pub(crate) fn refuse_system(name: &str) -> Result<()> {
     if cairn::is_system_collection(name) {
         return Err(SqlError::Engine(
             cairn::EngineError::InvalidCollectionName {
@@ -135,9 +138,10 @@ fn create_table(
     name: &str,
     schema: Option<Value>,
     if_not_exists: bool,
+    owner: Option<&str>,
 ) -> Result<()> {
     refuse_system(name)?;
-    match db.create_collection(name) {
+    match cairn::catalog::create_collection_owned(db, name, owner) {
         Err(cairn::EngineError::CollectionExists { .. }) if if_not_exists => return Ok(()),
         other => {
             other?;
@@ -226,7 +230,7 @@ fn type_name(sql: &str) -> Result<String> {
 }
 
 /// The last part of a possibly qualified name (`public.t` → `t`), unquoted.
-fn last_ident(name: &str) -> String {
+pub(crate) fn last_ident(name: &str) -> String {
     let last = name.rsplit('.').next().unwrap_or(name);
     last.trim_matches('"').to_string()
 }

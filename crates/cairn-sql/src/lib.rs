@@ -9,7 +9,8 @@
 //! * `functions/`: Cairn's models in SQL (pgvector's operators, geometry functions,
 //!   full-text search), pushed into the access methods that serve them.
 //! * `catalog.rs`: the database as a DataFusion catalog; `ddl.rs`: `CREATE TABLE/INDEX`,
-//!   `DROP`.
+//!   `DROP`; `ctas.rs`: `CREATE TABLE … AS SELECT` in one transaction; `lineage.rs`: what SQL
+//!   derivations read, recorded with their rows.
 //! * `txn.rs`: the one Cairn transaction each statement runs in; `session.rs`: statements in,
 //!   results out, `BEGIN … COMMIT` as real Cairn transactions ([`SqlSession`]).
 //! * [`source`]: external sources (PostgreSQL, SQLite, files) as catalogs `source.schema.table`.
@@ -25,11 +26,13 @@
 
 mod catalog;
 mod convert;
+mod ctas;
 mod ddl;
 mod error;
 mod functions;
 mod json;
 pub mod limits;
+mod lineage;
 pub mod pg;
 mod provider;
 mod pushdown;

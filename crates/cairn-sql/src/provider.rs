@@ -62,6 +62,16 @@ impl CairnTable {
             .map_err(SqlError::into_datafusion)
     }
 
+    /// The collection the table is.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// The table's columns.
+    pub fn shape(&self) -> &TableShape {
+        &self.shape
+    }
+
     /// A scan of every column (for `UPDATE`/`DELETE`, which re-check their filters in SQL
     /// on each row Cairn returns).
     fn full_scan(&self, txn: Arc<SharedTxn>, filters: &[Expr]) -> DfResult<Arc<CairnScanExec>> {

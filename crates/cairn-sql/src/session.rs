@@ -64,21 +64,24 @@ pub enum Kind {
 }
 
 /// The open transaction block of a session.
-struct Block {
+pub(crate) struct Block {
     txn: Arc<SharedTxn>,
     failed: bool,
 }
 
 /// One SQL session on a database (a `cairn sql` shell, one PostgreSQL connection).
 pub struct SqlSession {
-    db: Database,
-    ctx: SessionContext,
-    slot: Arc<TxnSlot>,
-    block: Option<Block>,
-    timeout: Duration,
-    authorizer: Option<Arc<dyn Authorizer>>,
+    pub(crate) db: Database,
+    pub(crate) ctx: SessionContext,
+    pub(crate) slot: Arc<TxnSlot>,
+    pub(crate) block: Option<Block>,
+    pub(crate) timeout: Duration,
+    pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
     pushdown: Arc<AtomicBool>,
-    sources: Option<Arc<SourceRegistry>>,
+    pub(crate) sources: Option<Arc<SourceRegistry>>,
+    /// The text of the statement being run, for the lineage of an `INSERT … SELECT` (the
+    /// extended protocol plans without it: its records carry no statement).
+    statement_text: Option<String>,
 }
 
 impl SqlSession {
@@ -157,6 +160,7 @@ impl SqlSession {
             authorizer,
             pushdown,
             sources: None,
+            statement_text: None,
         }
     }
 
@@ -288,6 +292,11 @@ impl SqlSession {
             if self.transaction_failed() {
                 return Err(SqlError::TransactionAborted);
             }
+            if let Statement::CreateTable(create) = inner.as_ref() {
+                if create.query.is_some() {
+                    return self.create_table_as(create, inner.to_string()).await;
+                }
+            }
             if let Some(tag) = ddl::run(
                 &self.db,
                 inner,
@@ -309,12 +318,14 @@ impl SqlSession {
             }
         }
         let kind = kind_of(&statement);
+        let text = matches!(kind, Kind::Write("INSERT")).then(|| statement.to_string());
         let plan = self
             .ctx
             .state()
             .statement_to_plan(statement)
             .await
             .map_err(SqlError::from_datafusion)?;
+        self.statement_text = text;
         self.execute_plan(plan, kind).await
     }
 
@@ -322,6 +333,17 @@ impl SqlSession {
     pub async fn execute_plan(&mut self, plan: LogicalPlan, kind: Kind) -> Result<Output> {
         if self.transaction_failed() {
             return Err(SqlError::TransactionAborted);
+        }
+        let text = self.statement_text.take();
+        let derivation = match kind {
+            Kind::Write("INSERT") => {
+                crate::lineage::insert_select(&plan, self.sources.as_deref(), text)
+            }
+            _ => None,
+        };
+        if derivation.is_some() && self.block.is_none() {
+            let db = self.db.clone();
+            blocking(move || Ok(cairn::lineage::ensure_collection(&db)?)).await?;
         }
         let (txn, autocommit) = match &self.block {
             Some(block) => (block.txn.clone(), false),
@@ -353,6 +375,12 @@ impl SqlSession {
             .and_then(|b| b.columns().first().cloned())
             .and_then(|c| c.as_primitive_opt::<UInt64Type>().map(|a| a.value(0)))
             .unwrap_or(0);
+        if let Some(mut record) = derivation {
+            // In the statement's transaction: the record commits with the rows, or neither.
+            record.documents = Some(count);
+            let txn = txn.clone();
+            blocking(move || txn.with(|t| Ok(cairn::lineage::record_in(t, &record)?))).await?;
+        }
         if autocommit {
             if let Some(t) = txn.take() {
                 blocking(move || Ok(t.commit()?)).await?;

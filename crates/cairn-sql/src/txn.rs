@@ -94,6 +94,12 @@ impl TxnSlot {
 pub trait Authorizer: Send + Sync + std::fmt::Debug {
     /// Whether the session's user may read (`write == false`) or write `collection`.
     fn allowed(&self, collection: &str, write: bool) -> bool;
+
+    /// The session's user, recorded as the owner of the collections it creates (the
+    /// catalog's `owner`); `None` when there is no user to name.
+    fn user(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Checks `collection` against `authorizer`, if any.

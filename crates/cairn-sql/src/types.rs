@@ -164,6 +164,51 @@ impl ColumnType {
         }
     }
 
+    /// The column type a value of Arrow type `ty` is stored as when a query's rows become
+    /// documents (`CREATE TABLE … AS SELECT`); `None` for types Cairn has no value for.
+    pub fn from_arrow(ty: &DataType) -> Option<ColumnType> {
+        Some(match ty {
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64 => ColumnType::Int,
+            DataType::Float16
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..) => ColumnType::Float,
+            DataType::Boolean => ColumnType::Bool,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ColumnType::Text,
+            DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => ColumnType::DateTime,
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView => ColumnType::Bytes,
+            DataType::FixedSizeList(field, n) if field.data_type() == &DataType::Float32 => {
+                ColumnType::Vector(usize::try_from(*n).ok()?)
+            }
+            DataType::List(field)
+            | DataType::LargeList(field)
+            | DataType::FixedSizeList(field, _) => {
+                ColumnType::List(Box::new(ColumnType::from_arrow(field.data_type())?))
+            }
+            DataType::Struct(fields) => ColumnType::Struct(
+                fields
+                    .iter()
+                    .map(|f| {
+                        Some(Column {
+                            name: f.name().clone(),
+                            ty: ColumnType::from_arrow(f.data_type())?,
+                            required: false,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            _ => return None,
+        })
+    }
+
     /// Whether a value of this column compares in SQL exactly as Cairn's filters compare it
     /// (a scalar whose type bracket is one SQL type), so filters on it can be pushed down.
     pub fn is_comparable_scalar(&self) -> bool {

@@ -421,3 +421,92 @@ async fn csv_files_and_json_folders() {
         ["ana s0", "bo s1", "cy s0"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn materialising_a_source_table_records_its_lineage_and_the_catalog_lists_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lab.db");
+    sqlite_file(&file);
+    let db = cairn::open_in_memory().unwrap();
+    stations(&db);
+    let def = SourceDef::new("lab", SourceKind::Sqlite, &file.display().to_string()).unwrap();
+    cairn_sql::source::add(&db, &def).unwrap();
+    let mut session = SqlSession::new(db.clone());
+
+    // A materialisation: a collection filled from a source table joined with a collection.
+    let statement = "CREATE TABLE hot AS SELECT r.id AS _id, r.value, s.city \
+                     FROM lab.main.readings r JOIN stations s ON r.station = s.name \
+                     WHERE r.value > 95";
+    let expected = rows(
+        &mut session,
+        "SELECT count(*) FROM lab.main.readings WHERE value > 95",
+    )
+    .await
+    .unwrap();
+    let tags = session.execute_all(statement).await.unwrap();
+    assert_eq!(tags[0].2, format!("SELECT {}", expected[0]));
+    assert_eq!(
+        rows(&mut session, "SELECT count(*) FROM hot")
+            .await
+            .unwrap(),
+        expected
+    );
+    let hot = cairn::lineage::lineage(&db, "hot").unwrap();
+    let inputs = &hot.upstream[0].inputs;
+    assert_eq!(inputs.len(), 2, "{inputs:?}");
+    let namespace = format!("sqlite://{}", file.display());
+    assert!(inputs.contains(&cairn::lineage::LineageInput::Source {
+        name: "lab.main.readings".to_string(),
+        kind: "sqlite".to_string(),
+        namespace: namespace.clone(),
+        dataset: "readings".to_string(),
+    }));
+    assert!(inputs.contains(&cairn::lineage::LineageInput::Collection {
+        name: "stations".to_string()
+    }));
+    // Browsable from the source table's side, and exported with its own namespace.
+    let fed = cairn::lineage::lineage(&db, "lab.main.readings").unwrap();
+    assert_eq!(fed.downstream.len(), 1);
+    assert_eq!(fed.downstream[0].output, "hot");
+    let event = cairn::lineage::openlineage_event(&hot.upstream[0]).to_json_string();
+    assert!(
+        event.contains(&format!(r#""namespace":"{namespace}","name":"readings""#)),
+        "{event}"
+    );
+
+    // The catalog lists the source's table with its columns, after the collections; the
+    // collection made from it shows where it came from.
+    let registry = session.sources().unwrap();
+    let external = cairn::catalog::ListedEntries {
+        name: "sources".to_string(),
+        entries: cairn_sql::source::listing::entries(&registry).await,
+    };
+    let entries = cairn::catalog::catalog(&db, &[&external], &[]).unwrap();
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["hot", "stations", "lab.main.readings"]);
+    let readings = &entries[2];
+    assert_eq!(readings.kind, "external_table");
+    assert_eq!(readings.source.as_deref(), Some("lab"));
+    assert_eq!(readings.column_origin, cairn::catalog::ColumnOrigin::Source);
+    let columns: Vec<(&str, &str)> = readings
+        .columns
+        .iter()
+        .map(|c| (c.path.as_str(), c.types[0].as_str()))
+        .collect();
+    assert_eq!(
+        &columns[..3],
+        [
+            ("id", "bigint"),
+            ("station", "text"),
+            ("value", "double precision")
+        ]
+    );
+    assert_eq!(entries[0].origins[0].operation, "create_table_as");
+    assert_eq!(entries[0].origins[0].inputs.len(), 2);
+    assert_eq!(entries[0].owner, None, "embedded: no user to own it");
+
+    // A source that is down lists no tables; the collections are still listed.
+    std::fs::remove_file(&file).unwrap();
+    let down = cairn_sql::source::listing::entries(&registry).await;
+    assert!(down.is_empty(), "{down:?}");
+}

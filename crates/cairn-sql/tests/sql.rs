@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use cairn_sql::{Output, SqlSession};
 
+mod sql_lineage;
 mod sql_models;
 
 /// One record of an `.slt` file.

@@ -227,11 +227,25 @@ impl TableWriter<'_> {
         end: Bound<&[u8]>,
         limit: usize,
     ) -> Result<usize> {
+        self.delete_range_with(start, end, limit, |_, _| {})
+    }
+
+    /// [`TableWriter::delete_range`], showing each removed entry to `removed` (key, value) as
+    /// the same pass finds it: how a caller keeps some of what it trims elsewhere without
+    /// reading the range twice.
+    pub fn delete_range_with(
+        &mut self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+        mut removed: impl FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         let table = &mut self.table;
         let keys = contained("a range delete", || {
             let mut keys = Vec::new();
             for item in table.range::<&[u8]>((start, end))?.take(limit) {
-                let (key, _) = item?;
+                let (key, value) = item?;
+                removed(key.value(), value.value());
                 keys.push(key.value().to_vec());
             }
             for key in &keys {

@@ -1,20 +1,30 @@
 //! One catalog of what a database holds: for every user collection its columns and types
-//! (from the declared schema, else from inference), schema version, documents and bytes,
-//! extensions (indexes of every kind, schemas, invariants) and tags; and, through
-//! [`CatalogSource`], entries that live elsewhere (external tables), so one listing shows all.
+//! (from the declared schema, else from inference), schema version and version history
+//! (`cairn-schema`), documents and bytes, extensions (indexes of every kind, schemas,
+//! invariants), tags, owner, creation time and where its data came from (lineage); and,
+//! through [`CatalogSource`], entries that live elsewhere (external tables with their columns
+//! and source), so one listing shows all.
 //!
 //! Tags are key/value strings on a collection, kept in the reserved collection `_sys_tags`
 //! keyed by the collection's internal id: a rename keeps its tags, a collection dropped and
-//! created again under the same name starts without them.
+//! created again under the same name starts without them. Owners (the user who created a
+//! collection over HTTP or SQL; none for the embedded API and local CLI) are kept the same
+//! way in `_sys_owners`, written in the transaction that creates the collection
+//! ([`create_collection_owned`]).
 
 use std::collections::BTreeMap;
 
-use cairn_doc::{DocId, Value};
+use cairn_doc::{DateTime, DocId, Value};
 use cairn_engine::limits::{MAX_TAGS_PER_COLLECTION, MAX_TAG_KEY_BYTES, MAX_TAG_VALUE_BYTES};
-use cairn_engine::{is_system_collection, Database, EngineError};
+use cairn_engine::{
+    is_system_collection, CollectionMeta, CollectionOptions, Database, EngineError, Transaction,
+};
 
 /// The reserved collection holding tags.
 pub const TAGS: &str = "_sys_tags";
+
+/// The reserved collection holding owners (`{_id: collection id, owner, collection}`).
+pub const OWNERS: &str = "_sys_owners";
 
 /// Why a catalog call failed.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +109,30 @@ pub struct ExtensionEntry {
     pub name: String,
 }
 
+/// One version of a collection's declared schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaVersion {
+    /// The version.
+    pub version: u64,
+    /// When it was set (or its migration finished).
+    pub at: DateTime,
+    /// Who set it.
+    pub by: String,
+    /// What changed, one line per change.
+    pub changes: Vec<String>,
+}
+
+/// Where an entry's data came from: one lineage record writing it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    /// `import`, `create_table_as`, `insert_select`, ...
+    pub operation: String,
+    /// What it read: collections and external tables by name, files by name.
+    pub inputs: Vec<String>,
+    /// When.
+    pub at: DateTime,
+}
+
 /// One entry of the catalog.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogEntry {
@@ -122,6 +156,36 @@ pub struct CatalogEntry {
     pub extensions: Vec<ExtensionEntry>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The declared schema's versions, oldest first (empty without a schema).
+    pub schema_history: Vec<SchemaVersion>,
+    /// Who created it (`None`: created without a user, or before owners were recorded).
+    pub owner: Option<String>,
+    /// When it was created, when known.
+    pub created_at: Option<DateTime>,
+    /// Where its data came from (its upstream lineage), oldest first.
+    pub origins: Vec<Origin>,
+}
+
+impl CatalogEntry {
+    /// An entry for an external table: columns from the source, nothing Cairn keeps.
+    pub fn external(name: String, kind: &str, source: &str, columns: Vec<Column>) -> CatalogEntry {
+        CatalogEntry {
+            name,
+            kind: kind.to_string(),
+            source: Some(source.to_string()),
+            columns,
+            column_origin: ColumnOrigin::Source,
+            schema_version: None,
+            documents: None,
+            bytes: None,
+            extensions: Vec::new(),
+            tags: BTreeMap::new(),
+            schema_history: Vec::new(),
+            owner: None,
+            created_at: None,
+            origins: Vec::new(),
+        }
+    }
 }
 
 /// A place the catalog lists besides the database's own collections (an external source's
@@ -131,6 +195,26 @@ pub trait CatalogSource: Send + Sync {
     fn name(&self) -> &str;
     /// The source's entries.
     fn entries(&self) -> Result<Vec<CatalogEntry>>;
+}
+
+/// Entries gathered beforehand (say, every external source's tables, whose listing is
+/// asynchronous), listed as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ListedEntries {
+    /// The name the entries are listed under.
+    pub name: String,
+    /// The entries.
+    pub entries: Vec<CatalogEntry>,
+}
+
+impl CatalogSource for ListedEntries {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn entries(&self) -> Result<Vec<CatalogEntry>> {
+        Ok(self.entries.clone())
+    }
 }
 
 /// A tag filter: every pair must be on an entry (`alpha=0.55`).
@@ -182,6 +266,8 @@ pub fn catalog(
 ) -> Result<Vec<CatalogEntry>> {
     let stats = db.stats()?;
     let tags = all_tags(db)?;
+    let owners = all_owners(db)?;
+    let mut origins = all_origins(db)?;
     let mut entries = Vec::new();
     let mut metas = db.list_collections()?;
     metas.retain(|meta| !is_system_collection(&meta.name));
@@ -206,7 +292,14 @@ pub fn catalog(
             source: None,
             columns,
             column_origin,
-            schema_version: schema.map(|info| info.version),
+            schema_version: schema.as_ref().map(|info| info.version),
+            schema_history: match schema {
+                Some(_) => schema_history(db, &meta.name)?,
+                None => Vec::new(),
+            },
+            owner: owners.get(&meta.id).cloned(),
+            created_at: Some(meta.created_at),
+            origins: origins.remove(&meta.name).unwrap_or_default(),
             documents: figures.map(|c| c.documents),
             bytes: figures.map(|c| c.bytes),
             extensions: meta
@@ -229,6 +322,122 @@ pub fn catalog(
         );
     }
     Ok(entries)
+}
+
+/// The versions of a collection's declared schema, oldest first.
+fn schema_history(db: &Database, collection: &str) -> Result<Vec<SchemaVersion>> {
+    Ok(cairn_schema::history(db, collection)?
+        .into_iter()
+        .map(|entry| SchemaVersion {
+            version: entry.version,
+            at: entry.at,
+            by: entry.by,
+            changes: entry.changes,
+        })
+        .collect())
+}
+
+/// Every lineage record's output and inputs, by output name (one pass over the records).
+fn all_origins(db: &Database) -> Result<BTreeMap<String, Vec<Origin>>> {
+    let mut out: BTreeMap<String, Vec<Origin>> = BTreeMap::new();
+    for record in crate::lineage::all(db)? {
+        let inputs = record
+            .inputs
+            .iter()
+            .map(|input| match input {
+                crate::lineage::LineageInput::File { name, .. } => name.clone(),
+                other => other.table_name().unwrap_or_default().to_string(),
+            })
+            .collect();
+        out.entry(record.output).or_default().push(Origin {
+            operation: record.operation,
+            inputs,
+            at: record.at,
+        });
+    }
+    Ok(out)
+}
+
+/// Creates the reserved owners collection if it does not exist yet (its own small commit).
+pub fn ensure_owners(db: &Database) -> std::result::Result<(), EngineError> {
+    match db.create_collection(OWNERS) {
+        Ok(_) | Err(EngineError::CollectionExists { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Records `owner` as the owner of the collection `meta` just created in `txn` (nothing for
+/// `None`). [`ensure_owners`] must have run.
+pub fn record_owner(
+    txn: &mut Transaction,
+    meta: &CollectionMeta,
+    owner: Option<&str>,
+) -> std::result::Result<(), EngineError> {
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    let mut record = cairn_doc::Object::new();
+    record.insert("_id".to_string(), Value::Int(i64::from(meta.id)));
+    record.insert("owner".to_string(), Value::String(owner.to_string()));
+    // The name at creation, for someone reading the reserved collection by hand.
+    record.insert("collection".to_string(), Value::String(meta.name.clone()));
+    txn.upsert(OWNERS, Value::Object(record))?;
+    Ok(())
+}
+
+/// Creates a collection owned by `owner` (the authenticated user; `None` for none), the
+/// collection and its owner in one transaction.
+pub fn create_collection_owned(
+    db: &Database,
+    name: &str,
+    owner: Option<&str>,
+) -> std::result::Result<CollectionMeta, EngineError> {
+    create_collection_owned_with(db, name, owner, &CollectionOptions::default())
+}
+
+/// [`create_collection_owned`] with the collection's creation options (routing).
+pub fn create_collection_owned_with(
+    db: &Database,
+    name: &str,
+    owner: Option<&str>,
+    options: &CollectionOptions,
+) -> std::result::Result<CollectionMeta, EngineError> {
+    let Some(owner) = owner else {
+        return db.create_collection_with(name, options);
+    };
+    ensure_owners(db)?;
+    db.transaction(|txn| {
+        let meta = txn.create_collection_with(name, options)?;
+        record_owner(txn, &meta, Some(owner))?;
+        Ok(meta)
+    })
+}
+
+/// The owner of a collection, if one was recorded.
+pub fn owner(db: &Database, collection: &str) -> Result<Option<String>> {
+    let meta = db.begin()?.collection_meta(collection)?;
+    Ok(all_owners(db)?.remove(&meta.id))
+}
+
+/// Owners of every collection, by collection id.
+fn all_owners(db: &Database) -> Result<BTreeMap<u32, String>> {
+    let mut out = BTreeMap::new();
+    let visited = db.for_each(OWNERS, |id, doc| {
+        let owner = doc
+            .as_object()
+            .and_then(|o| o.get("owner"))
+            .and_then(Value::as_str);
+        if let (DocId::Int(id), Some(owner)) = (id, owner) {
+            if let Ok(id) = u32::try_from(*id) {
+                out.insert(id, owner.to_string());
+            }
+        }
+        true
+    });
+    match visited {
+        Ok(()) | Err(EngineError::UnknownCollection { .. }) => Ok(out),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Columns of a declared schema: each field of its `fields` object with the type it names.
@@ -437,6 +646,65 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn entries_carry_owner_schema_history_creation_time_and_origins() {
+        let db = crate::open_in_memory().unwrap();
+        let created = create_collection_owned(&db, "runs", Some("ana")).unwrap();
+        create_collection_owned(&db, "plain", None).unwrap();
+        let v1 = Value::from_json_str(r#"{"fields": {"loss": "float"}}"#).unwrap();
+        let v2 = Value::from_json_str(r#"{"fields": {"loss": "float", "epoch": "int"}}"#).unwrap();
+        cairn_schema::set_schema(&db, "runs", &v1, "ana").unwrap();
+        cairn_schema::set_schema(&db, "runs", &v2, "ben").unwrap();
+        crate::lineage::record(
+            &db,
+            &crate::lineage::LineageRecord {
+                id: None,
+                output: "runs".to_string(),
+                operation: "import".to_string(),
+                inputs: vec![crate::lineage::LineageInput::File {
+                    name: "runs.csv".to_string(),
+                    size_bytes: 3,
+                    sha256: "00".repeat(32),
+                }],
+                statement: None,
+                at: DateTime::from_micros(1),
+                documents: Some(0),
+            },
+        )
+        .unwrap();
+        let entries = catalog(&db, &[], &[]).unwrap();
+        let (plain, runs) = (&entries[0], &entries[1]);
+        assert_eq!(runs.owner.as_deref(), Some("ana"));
+        assert_eq!(owner(&db, "runs").unwrap().as_deref(), Some("ana"));
+        assert_eq!(plain.owner, None, "no user, no owner");
+        assert_eq!(runs.created_at, Some(created.created_at));
+        assert_eq!(runs.schema_version, Some(2));
+        let history: Vec<(u64, &str)> = runs
+            .schema_history
+            .iter()
+            .map(|v| (v.version, v.by.as_str()))
+            .collect();
+        assert_eq!(history, [(1, "ana"), (2, "ben")]);
+        assert!(plain.schema_history.is_empty());
+        assert_eq!(runs.origins.len(), 1);
+        assert_eq!(runs.origins[0].operation, "import");
+        assert_eq!(runs.origins[0].inputs, ["runs.csv"]);
+        assert!(plain.origins.is_empty());
+        // The owner follows the collection's id: a rename keeps it, a new one has none.
+        db.rename_collection("runs", "runs2").unwrap();
+        assert_eq!(owner(&db, "runs2").unwrap().as_deref(), Some("ana"));
+        db.drop_collection("runs2").unwrap();
+        db.create_collection("runs2").unwrap();
+        assert_eq!(owner(&db, "runs2").unwrap(), None);
+        // `_sys_owners` is never listed.
+        let names: Vec<String> = catalog(&db, &[], &[])
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["plain", "runs2"]);
+    }
+
     struct Fake;
 
     impl CatalogSource for Fake {
@@ -445,21 +713,15 @@ mod tests {
         }
 
         fn entries(&self) -> Result<Vec<CatalogEntry>> {
-            Ok(vec![CatalogEntry {
-                name: "pg.public.people".to_string(),
-                kind: "external_table".to_string(),
-                source: Some("pg".to_string()),
-                columns: vec![Column {
+            Ok(vec![CatalogEntry::external(
+                "pg.public.people".to_string(),
+                "external_table",
+                "pg",
+                vec![Column {
                     path: "id".to_string(),
                     types: vec!["int8".to_string()],
                 }],
-                column_origin: ColumnOrigin::Source,
-                schema_version: None,
-                documents: None,
-                bytes: None,
-                extensions: Vec::new(),
-                tags: BTreeMap::new(),
-            }])
+            )])
         }
     }
 

@@ -1,13 +1,18 @@
 //! Lineage: where a collection's data came from. Each operation that fills a collection from
 //! elsewhere leaves a record in the reserved collection `_sys_lineage` — an import names its
-//! file (name, size, SHA-256), a derivation its input collections and its statement — so
-//! `lineage(db, c)` answers upstream (what filled `c`) and downstream (what `c` fed), and
+//! file (name, size, SHA-256), a derivation (SQL's `CREATE TABLE … AS SELECT`, `INSERT …
+//! SELECT`, a materialisation from a source) its input collections and external tables and
+//! its statement — so `lineage(db, name)` answers upstream (what filled a collection) and
+//! downstream (what a collection or an external table `source.schema.table` fed), and
 //! [`openlineage_event`] exports a record as an OpenLineage run event.
+//!
+//! A derivation records its lineage in the transaction that writes its rows
+//! ([`record_in`]): both commit, or neither does.
 //!
 //! Records name collections as they were called at the time; a rename does not rewrite them.
 
 use cairn_doc::{DateTime, DocId, Object, Value};
-use cairn_engine::{Database, EngineError, Result};
+use cairn_engine::{Database, EngineError, Result, Transaction};
 
 /// The reserved collection holding lineage records.
 pub const LINEAGE: &str = "_sys_lineage";
@@ -32,6 +37,29 @@ pub enum LineageInput {
         /// Its name at the time.
         name: String,
     },
+    /// A table of an external source read by a derivation.
+    Source {
+        /// Its name in SQL: `source.schema.table`.
+        name: String,
+        /// The source's kind (`postgres`, `sqlite`, `csv`, ...).
+        kind: String,
+        /// Its OpenLineage dataset namespace (`postgres://host:port`, `file`, ...): never
+        /// credentials.
+        namespace: String,
+        /// Its OpenLineage dataset name (`database.schema.table`, a file's path, ...).
+        dataset: String,
+    },
+}
+
+impl LineageInput {
+    /// The name a lineage query matches this input by: a collection's or an external
+    /// table's (`source.schema.table`); `None` for a file.
+    pub fn table_name(&self) -> Option<&str> {
+        match self {
+            LineageInput::File { .. } => None,
+            LineageInput::Collection { name } | LineageInput::Source { name, .. } => Some(name),
+        }
+    }
 }
 
 /// One operation that filled a collection.
@@ -64,29 +92,60 @@ pub struct Lineage {
 
 /// Stores a record (its `id` is chosen here: a UUIDv7, so records list in time order).
 pub fn record(db: &Database, record: &LineageRecord) -> Result<DocId> {
-    match db.create_collection(LINEAGE) {
-        Ok(_) | Err(EngineError::CollectionExists { .. }) => {}
-        Err(err) => return Err(err),
-    }
+    ensure_collection(db)?;
     db.insert(LINEAGE, to_value(record))
 }
 
-/// The lineage of `collection`: every record writing it or reading it. Reads every record
-/// (one small document per import or derivation).
-pub fn lineage(db: &Database, collection: &str) -> Result<Lineage> {
+/// Stores a record inside `txn`, so it commits with the rows it describes (its `id` is chosen
+/// here). The reserved collection must exist ([`ensure_collection`]): creating it inside a
+/// user's transaction would make concurrent derivations conflict.
+pub fn record_in(txn: &mut Transaction, record: &LineageRecord) -> Result<DocId> {
+    txn.insert(LINEAGE, to_value(record))
+}
+
+/// Creates the reserved collection if it does not exist yet (its own small commit).
+pub fn ensure_collection(db: &Database) -> Result<()> {
+    match db.create_collection(LINEAGE) {
+        Ok(_) | Err(EngineError::CollectionExists { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// The lineage of `name` (a collection, or an external table `source.schema.table`): every
+/// record writing it or reading it. Reads every record (one small document per import or
+/// derivation).
+pub fn lineage(db: &Database, name: &str) -> Result<Lineage> {
+    let collection = name;
     let mut out = Lineage::default();
     let visited = db.for_each(LINEAGE, |id, doc| {
         if let Some(mut record) = from_value(doc) {
             record.id = Some(id.clone());
-            let reads = record.inputs.iter().any(
-                |input| matches!(input, LineageInput::Collection { name } if name == collection),
-            );
+            let reads = record
+                .inputs
+                .iter()
+                .any(|input| input.table_name() == Some(collection));
             if reads {
                 out.downstream.push(record.clone());
             }
             if record.output == collection {
                 out.upstream.push(record);
             }
+        }
+        true
+    });
+    match visited {
+        Ok(()) | Err(EngineError::UnknownCollection { .. }) => Ok(out),
+        Err(err) => Err(err),
+    }
+}
+
+/// Every record, oldest first.
+pub fn all(db: &Database) -> Result<Vec<LineageRecord>> {
+    let mut out = Vec::new();
+    let visited = db.for_each(LINEAGE, |id, doc| {
+        if let Some(mut record) = from_value(doc) {
+            record.id = Some(id.clone());
+            out.push(record);
         }
         true
     });
@@ -128,6 +187,18 @@ fn to_value(record: &LineageRecord) -> Value {
                 LineageInput::Collection { name } => {
                     object.insert("kind", "collection");
                     object.insert("name", name.as_str());
+                }
+                LineageInput::Source {
+                    name,
+                    kind,
+                    namespace,
+                    dataset,
+                } => {
+                    object.insert("kind", "source");
+                    object.insert("name", name.as_str());
+                    object.insert("source_kind", kind.as_str());
+                    object.insert("namespace", namespace.as_str());
+                    object.insert("dataset", dataset.as_str());
                 }
             }
             Value::Object(object)
@@ -172,6 +243,12 @@ fn from_value(doc: &Value) -> Option<LineageRecord> {
                 }),
                 "collection" => Some(LineageInput::Collection {
                     name: field("name")?,
+                }),
+                "source" => Some(LineageInput::Source {
+                    name: field("name")?,
+                    kind: field("source_kind")?,
+                    namespace: field("namespace")?,
+                    dataset: field("dataset")?,
                 }),
                 _ => None,
             }
@@ -224,6 +301,21 @@ pub fn openlineage_event(record: &LineageRecord) -> Value {
                 dataset("file", name, Some(facets))
             }
             LineageInput::Collection { name } => dataset(OPENLINEAGE_NAMESPACE, name, None),
+            LineageInput::Source {
+                name,
+                kind,
+                namespace,
+                dataset: physical,
+            } => {
+                let mut facet = Object::new();
+                facet.insert("_producer", PRODUCER);
+                facet.insert("_schemaURL", CAIRN_SOURCE_FACET_SCHEMA);
+                facet.insert("name", name.as_str());
+                facet.insert("kind", kind.as_str());
+                let mut facets = Object::new();
+                facets.insert("cairn_source", facet);
+                dataset(namespace, physical, Some(facets))
+            }
         })
         .collect();
     let mut run = Object::new();
@@ -267,6 +359,10 @@ pub fn openlineage_event(record: &LineageRecord) -> Value {
     );
     Value::Object(event)
 }
+
+/// The schema URL of the custom source facet (the table's name in Cairn's SQL and its kind).
+const CAIRN_SOURCE_FACET_SCHEMA: &str =
+    "https://github.com/cairn-db/cairn/docs/design/server.md#lineage-sources";
 
 /// The `producer` of exported events.
 const PRODUCER: &str = "https://github.com/cairn-db/cairn";

@@ -1,5 +1,6 @@
 //! `cairn catalog [--tag K=V]...`, `cairn tag set|remove|list` and `cairn lineage`: the catalog
-//! of the database (`cairn::catalog`) as JSON lines, one per collection, the tags it can be
+//! of the database (`cairn::catalog`) as JSON lines, one per collection and per external
+//! table of the sources (`cairn_sql::source::listing`), the tags it can be
 //! searched by, and where a collection's data came from (`cairn::lineage`).
 
 use cairn::catalog::{self, CatalogEntry};
@@ -15,7 +16,12 @@ pub fn list(db: &Database, tags: &[String]) -> anyhow::Result<()> {
         .iter()
         .map(|tag| catalog::parse_tag(tag))
         .collect::<Result<Vec<_>, _>>()?;
-    for entry in catalog::catalog(db, &[], &filter)? {
+    let registry = cairn_sql::source::SourceRegistry::open(db.clone())?;
+    let external = catalog::ListedEntries {
+        name: "sources".to_string(),
+        entries: cairn_sql::source::listing::gather(&registry),
+    };
+    for entry in catalog::catalog(db, &[&external], &filter)? {
         println!("{}", entry_json(&entry));
     }
     Ok(())
@@ -51,13 +57,25 @@ fn entry_json(entry: &CatalogEntry) -> Json {
         "bytes": entry.bytes,
         "extensions": entry.extensions.iter().map(|e| json!({"kind": e.kind, "name": e.name})).collect::<Vec<_>>(),
         "tags": entry.tags,
+        "schema_history": entry.schema_history.iter().map(|v| json!({
+            "version": v.version, "at": v.at.to_string(), "by": v.by, "changes": v.changes,
+        })).collect::<Vec<_>>(),
+        "owner": entry.owner,
+        "created_at": entry.created_at.map(|at| at.to_string()),
+        "origins": entry.origins.iter().map(|o| json!({
+            "operation": o.operation, "inputs": o.inputs, "at": o.at.to_string(),
+        })).collect::<Vec<_>>(),
     })
 }
 
-/// Prints the collection's lineage: `{"direction": "upstream"|"downstream", ...record}` per
-/// line, or with `openlineage` the upstream records as OpenLineage run events.
+/// Prints the lineage of a collection or an external table (`source.schema.table`):
+/// `{"direction": "upstream"|"downstream", ...record}` per line, or with `openlineage` the
+/// upstream records as OpenLineage run events.
 pub fn lineage(db: &Database, collection: &str, openlineage: bool) -> anyhow::Result<()> {
-    db.begin()?.collection_meta(collection)?;
+    if !collection.contains('.') {
+        // A collection must exist; an external table is known only by the records naming it.
+        db.begin()?.collection_meta(collection)?;
+    }
     let found = lineage_log::lineage(db, collection)?;
     if openlineage {
         for record in &found.upstream {
@@ -91,6 +109,18 @@ fn record_json(direction: &str, record: &LineageRecord) -> Json {
                 sha256,
             } => json!({"kind": "file", "name": name, "size_bytes": size_bytes, "sha256": sha256}),
             LineageInput::Collection { name } => json!({"kind": "collection", "name": name}),
+            LineageInput::Source {
+                name,
+                kind,
+                namespace,
+                dataset,
+            } => json!({
+                "kind": "source",
+                "name": name,
+                "source_kind": kind,
+                "namespace": namespace,
+                "dataset": dataset,
+            }),
         })
         .collect();
     json!({

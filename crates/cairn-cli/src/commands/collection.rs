@@ -84,6 +84,21 @@ pub fn run(db: &Database, action: &CollectionAction) -> anyhow::Result<()> {
             db.rename_collection(from, to)?;
             println!("renamed collection `{from}` to `{to}`");
         }
+        CollectionAction::Retention {
+            name,
+            changes,
+            default,
+        } => {
+            if *default {
+                db.set_collection_retention(name, None)?;
+            } else if let Some(n) = changes {
+                db.set_collection_retention(name, Some(*n))?;
+            }
+            match db.collection_retention(name)? {
+                Some(n) => println!("`{name}` keeps its last {n} changes"),
+                None => println!("`{name}` follows the database-wide change-log retention"),
+            }
+        }
     }
     Ok(())
 }

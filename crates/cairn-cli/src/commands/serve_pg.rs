@@ -63,4 +63,8 @@ impl Authorizer for Grants {
         };
         self.0.access(collection) >= needed
     }
+
+    fn user(&self) -> Option<String> {
+        Some(self.0.name.clone())
+    }
 }

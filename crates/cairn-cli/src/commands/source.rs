@@ -162,6 +162,10 @@ impl Sources for ServerSources {
         self.registry.remove(name).map_err(refusal)
     }
 
+    fn catalog_entries(&self) -> Vec<cairn::catalog::CatalogEntry> {
+        cairn_sql::source::listing::gather(&self.registry)
+    }
+
     fn metrics_text(&self) -> String {
         let handles = self.registry.handles();
         let mut up = String::from(

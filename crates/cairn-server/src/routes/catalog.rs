@@ -1,8 +1,9 @@
 //! `/v1/catalog` and `/v1/collections/{collection}/tags`: the catalog of what the database
 //! holds (`cairn::catalog`) — every collection the caller may read with its columns and types,
-//! schema version, documents and bytes, extensions and tags — and the tags themselves. The
-//! listing runs on the blocking pool: a collection without a declared schema gets its columns
-//! from inference, which stores its statistics.
+//! schema version and history, documents and bytes, extensions, tags, owner and origins, and
+//! (from the source layer, when the server has one) every external table with its columns
+//! and source — and the tags themselves. The listing runs on the blocking pool: a collection
+//! without a declared schema gets its columns from inference, which stores its statistics.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,7 @@ use crate::auth::credentials::Credentials;
 use crate::auth::{Access, Need};
 use crate::body::JsonBody;
 use crate::collection_name::CollectionName;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::openapi::ErrorResponses;
 use crate::state::SharedState;
 
@@ -52,6 +53,30 @@ pub struct ExtensionView {
     pub name: String,
 }
 
+/// One version of a declared schema.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaVersionView {
+    /// The version.
+    pub version: u64,
+    /// When it was set (RFC 3339).
+    pub at: String,
+    /// Who set it.
+    pub by: String,
+    /// What changed.
+    pub changes: Vec<String>,
+}
+
+/// One operation that filled an entry (its upstream lineage).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OriginView {
+    /// `import`, `create_table_as`, `insert_select`, ...
+    pub operation: String,
+    /// What it read (collections, `source.schema.table`s, file names).
+    pub inputs: Vec<String>,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
 /// One catalog entry.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogEntryView {
@@ -75,6 +100,14 @@ pub struct CatalogEntryView {
     pub extensions: Vec<ExtensionView>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The declared schema's versions, oldest first.
+    pub schema_history: Vec<SchemaVersionView>,
+    /// The user who created it (null: created without authentication or embedded).
+    pub owner: Option<String>,
+    /// When it was created (RFC 3339), for collections.
+    pub created_at: Option<String>,
+    /// Where its data came from, oldest first.
+    pub origins: Vec<OriginView>,
 }
 
 impl From<CatalogEntry> for CatalogEntryView {
@@ -104,6 +137,27 @@ impl From<CatalogEntry> for CatalogEntryView {
                 })
                 .collect(),
             tags: entry.tags,
+            schema_history: entry
+                .schema_history
+                .into_iter()
+                .map(|v| SchemaVersionView {
+                    version: v.version,
+                    at: v.at.to_string(),
+                    by: v.by,
+                    changes: v.changes,
+                })
+                .collect(),
+            owner: entry.owner,
+            created_at: entry.created_at.map(|at| at.to_string()),
+            origins: entry
+                .origins
+                .into_iter()
+                .map(|o| OriginView {
+                    operation: o.operation,
+                    inputs: o.inputs,
+                    at: o.at.to_string(),
+                })
+                .collect(),
         }
     }
 }
@@ -152,12 +206,19 @@ pub async fn list(
             .map(catalog::parse_tag)
             .collect::<Result<Vec<_>, _>>()?,
     };
+    let layer = state.sources.clone();
     let entries = state
         .run(credentials, Need::Authenticated, move |db, principal| {
-            let entries = catalog::catalog(db, &[], &filter)?;
+            let external = catalog::ListedEntries {
+                name: "sources".to_string(),
+                entries: layer.map(|l| l.catalog_entries()).unwrap_or_default(),
+            };
+            let entries = catalog::catalog(db, &[&external], &filter)?;
+            // An external table is read in SQL under its `source.schema.table` name: the
+            // same grant decides whether it is listed.
             Ok(entries
                 .into_iter()
-                .filter(|e| e.source.is_some() || principal.access(&e.name) >= Access::ReadOnly)
+                .filter(|e| principal.access(&e.name) >= Access::ReadOnly)
                 .map(CatalogEntryView::from)
                 .collect())
         })
@@ -242,40 +303,84 @@ pub async fn lineage(
     CollectionName(collection): CollectionName,
     ApiQuery(query): ApiQuery<LineageQuery>,
 ) -> Result<Json<LineageView>, ApiError> {
-    let openlineage = match query.format.as_deref() {
-        None | Some("records") => false,
-        Some("openlineage") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("`format` is `records` or `openlineage`, not `{other}`"),
-            ))
-        }
-    };
+    let openlineage = openlineage_format(&query)?;
     let need = Need::read(&collection);
     let view = state
         .read(credentials, need, move |db, _| {
             db.begin()?.collection_meta(&collection)?;
-            let found = cairn::lineage::lineage(db, &collection)?;
-            let json = |record: &cairn::lineage::LineageRecord| {
-                crate::routes::schemas::to_json(&lineage_value(record))
-            };
-            Ok(LineageView {
-                upstream: found.upstream.iter().map(json).collect(),
-                downstream: found.downstream.iter().map(json).collect(),
-                openlineage: openlineage.then(|| {
-                    found
-                        .upstream
-                        .iter()
-                        .map(|r| {
-                            crate::routes::schemas::to_json(&cairn::lineage::openlineage_event(r))
-                        })
-                        .collect()
-                }),
-            })
+            lineage_view(db, &collection, openlineage)
         })
         .await?;
     Ok(Json(view))
+}
+
+/// The lineage of a collection or of an external table `source.schema.table` (what it fed:
+/// SQL derivations and materialisations reading it). Needs read access to the name, the
+/// access SQL asks to read it; an external table is known only by the records naming it.
+#[utoipa::path(get, operation_id = "get_table_lineage", path = "/v1/lineage/{name}", tag = "collections",
+    params(("name" = String, Path, description = "A collection, or `source.schema.table`"), LineageQuery),
+    responses((status = 200, description = "The lineage", body = LineageView), ErrorResponses))]
+pub async fn table_lineage(
+    State(state): State<SharedState>,
+    credentials: Credentials,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LineageQuery>,
+) -> Result<Json<LineageView>, ApiError> {
+    let openlineage = openlineage_format(&query)?;
+    if name.contains('.') {
+        if name.split('.').count() != 3 || name.split('.').any(str::is_empty) {
+            return Err(ApiError::bad_request(
+                "invalid_path",
+                format!("`{name}`: an external table is named `source.schema.table`"),
+            ));
+        }
+    } else {
+        crate::collection_name::check(&name)?;
+    }
+    let need = Need::read(&name);
+    let view = state
+        .read(credentials, need, move |db, _| {
+            if !name.contains('.') {
+                db.begin()?.collection_meta(&name)?;
+            }
+            lineage_view(db, &name, openlineage)
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+/// Whether the query asks for OpenLineage events.
+fn openlineage_format(query: &LineageQuery) -> Result<bool, ApiError> {
+    match query.format.as_deref() {
+        None | Some("records") => Ok(false),
+        Some("openlineage") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`format` is `records` or `openlineage`, not `{other}`"),
+        )),
+    }
+}
+
+fn lineage_view(
+    db: &cairn::Database,
+    name: &str,
+    openlineage: bool,
+) -> Result<LineageView, ApiError> {
+    let found = cairn::lineage::lineage(db, name)?;
+    let json = |record: &cairn::lineage::LineageRecord| {
+        crate::routes::schemas::to_json(&lineage_value(record))
+    };
+    Ok(LineageView {
+        upstream: found.upstream.iter().map(json).collect(),
+        downstream: found.downstream.iter().map(json).collect(),
+        openlineage: openlineage.then(|| {
+            found
+                .upstream
+                .iter()
+                .map(|r| crate::routes::schemas::to_json(&cairn::lineage::openlineage_event(r)))
+                .collect()
+        }),
+    })
 }
 
 /// A record as a document: the stored form plus its id.

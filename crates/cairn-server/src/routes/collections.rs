@@ -155,8 +155,13 @@ pub async fn create(
         routing: request.routing,
     };
     let meta = state
-        .run(credentials, need, move |db, _| {
-            Ok(db.create_collection_with(&request.name, &options)?)
+        .run(credentials, need, move |db, principal| {
+            Ok(cairn::catalog::create_collection_owned_with(
+                db,
+                &request.name,
+                owner_of(principal).as_deref(),
+                &options,
+            )?)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(CollectionInfo::from(meta))).into_response())
@@ -239,6 +244,12 @@ pub async fn drop(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The owner recorded for a collection `principal` creates (the catalog's `owner`): the
+/// authenticated user; none with authentication off.
+pub fn owner_of(principal: &crate::auth::Principal) -> Option<String> {
+    principal.stamp.is_some().then(|| principal.name.clone())
 }
 
 /// Creates collection `name` unless it exists: what writes that store documents (insert, put,

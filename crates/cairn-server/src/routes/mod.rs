@@ -22,6 +22,7 @@ pub mod invariants;
 pub mod migrations;
 pub mod properties;
 pub mod queries;
+pub mod retention;
 pub mod schemas;
 pub mod series;
 pub mod sources;
@@ -181,6 +182,8 @@ fn api_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(catalog::list))
         .routes(routes!(catalog::get, catalog::update))
         .routes(routes!(catalog::lineage))
+        .routes(routes!(catalog::table_lineage))
+        .routes(routes!(retention::get, retention::set))
         .routes(routes!(consumers::list, consumers::create))
         .routes(routes!(consumers::get, consumers::delete))
         .routes(routes!(consumers::events))
@@ -214,7 +217,7 @@ mod tests {
                 assert!(open || operation["security"].is_null(), "{method} {path}");
             }
         }
-        assert_eq!(ids.len(), 77);
+        assert_eq!(ids.len(), 80);
         assert!(spec["components"]["schemas"]["DocumentValue"].is_object());
     }
 

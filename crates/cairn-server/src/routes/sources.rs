@@ -101,6 +101,11 @@ pub trait Sources: Send + Sync {
     fn remove(&self, name: &str) -> Result<(), SourceRefusal>;
     /// Health in Prometheus' text format (`cairn_source_up`, latency, rows transferred).
     fn metrics_text(&self) -> String;
+    /// Every source's tables with their columns, for the catalog (`/v1/catalog`); a source
+    /// that is down lists none.
+    fn catalog_entries(&self) -> Vec<cairn::catalog::CatalogEntry> {
+        Vec::new()
+    }
 }
 
 fn sources(state: &SharedState) -> Result<Arc<dyn Sources>, ApiError> {

@@ -10,12 +10,14 @@
 //! * [`catalog`]: each source one DataFusion catalog, its tables `source.schema.table`;
 //!   [`remote`]: the table provider of PostgreSQL and SQLite tables, which renders the filters,
 //!   projection and limit it is given back to SQL (datafusion-sql's `Unparser`) and sends that
-//!   statement, shown in `EXPLAIN`; [`files`]: DataFusion's listing tables for files.
+//!   statement, shown in `EXPLAIN`; [`files`]: DataFusion's listing tables for files;
+//!   [`listing`]: the sources' tables with their columns in Cairn's catalog.
 
 pub mod catalog;
 mod error;
 pub mod files;
 pub mod health;
+pub mod listing;
 pub mod postgres;
 pub mod remote;
 pub mod sqlite;
@@ -189,6 +191,43 @@ impl SourceDef {
             cause = inner.source();
         }
         self.unavailable(reason)
+    }
+
+    /// The OpenLineage identity (namespace, name) of the source's table `schema.table`,
+    /// following OpenLineage's naming: PostgreSQL `postgres://host:port` and
+    /// `database.schema.table`; a SQLite table `sqlite://path` and the table; a file or
+    /// folder `file` and its path. Never a user name or password.
+    pub fn openlineage_dataset(&self, schema: &str, table: &str) -> (String, String) {
+        match self.kind {
+            SourceKind::Postgres => {
+                let config = self.url.parse::<tokio_postgres::Config>().ok();
+                let host = config
+                    .as_ref()
+                    .and_then(|c| c.get_hosts().first().cloned())
+                    .map(|host| match host {
+                        tokio_postgres::config::Host::Tcp(name) => name,
+                        #[cfg(unix)]
+                        tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                    })
+                    .unwrap_or_else(|| "localhost".to_string());
+                let port = config
+                    .as_ref()
+                    .and_then(|c| c.get_ports().first().copied())
+                    .unwrap_or(5432);
+                let database = config
+                    .as_ref()
+                    .and_then(|c| c.get_dbname().map(str::to_string))
+                    .unwrap_or_else(|| "postgres".to_string());
+                (
+                    format!("postgres://{host}:{port}"),
+                    format!("{database}.{schema}.{table}"),
+                )
+            }
+            SourceKind::Sqlite => (format!("sqlite://{}", self.path()), table.to_string()),
+            SourceKind::Csv | SourceKind::Parquet | SourceKind::Json => {
+                ("file".to_string(), self.path().to_string())
+            }
+        }
     }
 
     fn invalid_url(&self, reason: impl Into<String>) -> SourceError {
