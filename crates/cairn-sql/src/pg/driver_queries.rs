@@ -156,8 +156,6 @@ pub enum Cell {
     TextArray(Vec<String>),
     /// `bool[]`.
     BoolArray(Vec<bool>),
-    /// `int2[]` (also for `int2vector` columns: drivers read both as lists).
-    Int2Array(Vec<i16>),
     /// `int8[]`.
     Int8Array(Vec<i64>),
 }
@@ -256,7 +254,7 @@ impl DriverQuery {
                 ("indisunique", Type::BOOL),
                 ("indisvalid", Type::BOOL),
                 ("has_constraint", Type::BOOL),
-                ("indoption", Type::INT2_ARRAY),
+                ("indoption", Type::INT2_VECTOR),
                 ("reloptions", Type::TEXT_ARRAY),
                 ("relam", Type::OID),
                 ("filter_definition", t),
@@ -451,7 +449,8 @@ fn index_rows(catalog: &PgCatalog, sql: &str, params: &[Option<String>]) -> Rows
                 Cell::Bool(index.unique),
                 Cell::Bool(true),
                 Cell::Bool(false),
-                Cell::Int2Array(vec![0; keys]),
+                // `int2vector` text: one flag per key, space-separated (0: ascending).
+                text(vec!["0"; keys].join(" ")),
                 Cell::Null,
                 Cell::Oid(index.access_method),
                 Cell::Null,
@@ -667,7 +666,6 @@ fn encode_cell(encoder: &mut DataRowEncoder, cell: &Cell, ty: &Type) -> PgWireRe
         Cell::Int8(v) => encoder.encode_field(v),
         Cell::TextArray(v) => encoder.encode_field(v),
         Cell::BoolArray(v) => encoder.encode_field(v),
-        Cell::Int2Array(v) => encoder.encode_field(v),
         Cell::Int8Array(v) => encoder.encode_field(v),
     }
 }
