@@ -3,55 +3,18 @@ parameters, transactions, SQLSTATEs, and pgvector's operators, as an application
 them. Skipped when psycopg is not installed (CI installs it into the test venv) or there is no
 server binary."""
 
-import os
-import pathlib
-import signal
-import subprocess
 import uuid
 
 import pytest
 
 psycopg = pytest.importorskip("psycopg")
 
-ROOT_PASSWORD = "root-test-password"
-WORKSPACE = pathlib.Path(__file__).resolve().parents[3]
-
-
-def _server_binary():
-    # As conftest.py finds it; this file needs neither conftest nor the `cairn` package.
-    explicit = os.environ.get("CAIRN_BIN")
-    if explicit:
-        return explicit
-    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", WORKSPACE / "target"))
-    candidate = target / "debug" / "cairn"
-    return str(candidate) if candidate.exists() else None
+from sql_server import ROOT_PASSWORD, serve_sql
 
 
 @pytest.fixture(scope="module")
 def sql_port(tmp_path_factory):
-    binary = _server_binary()
-    if binary is None:
-        pytest.skip("no cairn binary: set CAIRN_BIN or build it with `cargo build -p cairn-cli`")
-    env = {k: v for k, v in os.environ.items() if k not in ("CAIRN_DATA", "CAIRN_MODE")}
-    env["CAIRN_ROOT_PASSWORD"] = ROOT_PASSWORD
-    process = subprocess.Popen(
-        [binary, "--data", str(tmp_path_factory.mktemp("sql-data")), "serve",
-         "--listen", "127.0.0.1:0", "--pg-listen", "127.0.0.1:0", "--log", "warn"],
-        stdout=subprocess.PIPE, env=env, text=True,
-    )
-    port = None
-    # The banner's `sql:` line names the port (`psql -h 127.0.0.1 -p PORT ...`).
-    for line in process.stdout:
-        if line.startswith("sql:"):
-            words = line.split()
-            port = int(words[words.index("-p") + 1])
-            break
-    if port is None:
-        process.kill()
-        pytest.fail("cairn serve printed no sql line")
-    yield port
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    yield from serve_sql(tmp_path_factory.mktemp("sql-data"))
 
 
 @pytest.fixture

@@ -109,8 +109,8 @@ fn psql_runs_statements_and_meta_commands() {
         " Ada  |  36",
         " public | people | table | root",
         "Table \"public.people\"",
-        " name   | text |           | not null |",
-        " age    | int8 |",
+        " name   | text   |           | not null |",
+        " age    | bigint |",
         "people_age",
         " cairn | root",
     ] {
@@ -555,4 +555,92 @@ fn sql_derivations_are_owned_traced_and_listed_over_http() {
         .assert_error(404, "collection_not_found");
     let reset = http.put("/v1/collections/runs/retention", r#"{"changes": null}"#);
     assert_eq!(reset.json(), json!({"changes": null}));
+}
+
+/// The JDBC driver's jar: `$CAIRN_PG_JDBC_JAR`, else Debian's `libpostgresql-jdbc-java`.
+fn jdbc_jar() -> std::path::PathBuf {
+    std::env::var_os("CAIRN_PG_JDBC_JAR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/share/java/postgresql.jar".into())
+}
+
+/// Whether `program --version` runs.
+fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// PostgreSQL's JDBC driver (pgjdbc 42.5 from Debian) on a JVM: a small Java program
+/// (`tests/fixtures/jdbc/CairnJdbc.java`), compiled with javac into a temporary folder, uses
+/// `DatabaseMetaData.getTables/getColumns`, PreparedStatements with parameters, and a
+/// transaction rolled back and one committed. Without a JDK or the jar it is skipped, except
+/// under CI (which installs them: .ci/run), where it fails.
+#[test]
+fn the_jdbc_driver_reads_metadata_binds_parameters_and_rolls_back() {
+    let jar = jdbc_jar();
+    if !runs("javac") || !runs("java") || !jar.exists() {
+        let reason = format!(
+            "needs javac, java and {} (apt-get install default-jdk-headless libpostgresql-jdbc-java)",
+            jar.display()
+        );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{reason} — CI must install them"
+        );
+        eprintln!("skipping: {reason}");
+        return;
+    }
+    let classes = tempfile::tempdir().unwrap();
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jdbc/CairnJdbc.java");
+    let compiled = Command::new("javac")
+        .arg("-d")
+        .arg(classes.path())
+        .arg(&source)
+        .output()
+        .expect("javac runs");
+    assert!(
+        compiled.status.success(),
+        "javac: {}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--pg-listen", "127.0.0.1:0"]);
+    let port = pg_port(&server);
+    let classpath = format!("{}:{}", classes.path().display(), jar.display());
+    let output = Command::new("java")
+        .args(["-cp", &classpath, "CairnJdbc"])
+        .arg(format!("jdbc:postgresql://127.0.0.1:{port}/cairn"))
+        .args(["root", ROOT_PASSWORD])
+        .output()
+        .expect("java runs");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the JDBC program failed:\n{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "product PostgreSQL 15",
+            "table public.jdbc_items TABLE",
+            // java.sql.Types: VARCHAR 12, BIGINT -5, DOUBLE 8.
+            "column 1 _id text 12 nullable=NO",
+            "column 2 name text 12 nullable=NO",
+            "column 3 n int8 -5 nullable=YES",
+            "column 4 x float8 8 nullable=YES",
+            "inserted 1",
+            "inserted 1",
+            "inserted 1",
+            "row k1 name1 10 0.25",
+            "row k2 name2 20 0.5",
+            "row kept committed 50 1.5",
+            "rolled back rows 0",
+        ],
+        "{out}"
+    );
 }

@@ -61,6 +61,12 @@ pub enum SqlError {
     /// The statement is valid SQL that Cairn does not implement (yet).
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A savepoint command outside a transaction block.
+    #[error("{0} can only be used in transaction blocks")]
+    NoTransactionBlock(&'static str),
+    /// `RELEASE` or `ROLLBACK TO` a savepoint the block does not have.
+    #[error("savepoint \"{0}\" does not exist")]
+    UnknownSavepoint(String),
     /// A statement other than ROLLBACK in a transaction block a failed statement aborted.
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     TransactionAborted,
@@ -128,6 +134,8 @@ impl SqlError {
             SqlError::InvalidArgument { .. } => "22023",
             SqlError::Unsupported(_) => "0A000",
             SqlError::TransactionAborted => "25P02",
+            SqlError::NoTransactionBlock(_) => "25P01",
+            SqlError::UnknownSavepoint(_) => "3B001",
             SqlError::DdlInTransaction(_) => "25001",
             SqlError::Timeout => "57014",
             SqlError::PermissionDenied { .. } => "42501",

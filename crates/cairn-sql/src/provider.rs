@@ -87,7 +87,16 @@ impl CairnTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<ScanSpec> {
-        let filter = pushdown::to_filter(&self.shape, filters);
+        let mut filter = pushdown::to_filter(&self.shape, filters);
+        if let Some(lookup) = pushdown::id_cast_lookup(filters) {
+            // `_id = 42`: a point lookup where it means the same (`pushdown`'s notes).
+            let only_integer_ids = txn
+                .with(|t| crate::scan::holds_only_integer_ids(t, &self.collection))
+                .map_err(SqlError::into_datafusion)?;
+            if only_integer_ids {
+                filter = cairn::query::Filter::and([filter, lookup]);
+            }
+        }
         let access = txn
             .with(|t| {
                 let methods = access_methods(t, &self.collection, &filter)?;

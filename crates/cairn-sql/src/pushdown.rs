@@ -14,16 +14,27 @@
 //! `Inexact`: Cairn still narrows with its indexes — every row SQL would keep is among the
 //! documents Cairn returns — and DataFusion re-checks each row. `_id` filters are `Exact`
 //! everywhere: an id's text (`convert::id_text`) names exactly one id.
+//!
+//! `_id = 42` (an integer literal) reaches the provider as `CAST(_id AS BIGINT) = 42`:
+//! DataFusion casts the text column to the literal's type. Its rows are the ids whose text
+//! casts to 42 — the integer id 42, and string ids such as `"042"` — and the cast fails on
+//! any other id's text. So it is answered `Inexact` (DataFusion still evaluates it, errors
+//! included) and pushed as the point lookup of the integer ids only when the statement's
+//! snapshot holds no string or UUID id ([`id_cast_lookup`]; the provider probes for them),
+//! where the two agree; otherwise the scan reads every document, as without pushdown.
 
 use cairn::query::Filter;
 use cairn::{DocId, Value};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 
-use crate::types::{ColumnType, TableShape};
+use crate::types::{ColumnType, TableShape, ID_COLUMN};
 
 /// How far `expr` can be pushed into Cairn for a table of `shape`.
 pub fn support(shape: &TableShape, expr: &Expr) -> TableProviderFilterPushDown {
+    if id_cast_ids(expr).is_some() {
+        return TableProviderFilterPushDown::Inexact;
+    }
     match translate(shape, expr) {
         None => TableProviderFilterPushDown::Unsupported,
         Some((_, true)) => TableProviderFilterPushDown::Exact,
@@ -39,6 +50,61 @@ pub fn to_filter(shape: &TableShape, exprs: &[Expr]) -> Filter {
             .iter()
             .filter_map(|e| translate(shape, e).map(|(filter, _)| filter)),
     )
+}
+
+/// The point lookup of the integer ids that `CAST(_id AS <integer>) = n` (or `IN (n, …)`)
+/// filters among `exprs` name (their conjunction), if any: the rows of those filters when
+/// the table holds integer ids only (see the module's notes; the caller checks that).
+pub fn id_cast_lookup(exprs: &[Expr]) -> Option<Filter> {
+    let lookups: Vec<Filter> = exprs
+        .iter()
+        .filter_map(id_cast_ids)
+        .filter_map(|ids| {
+            let values: Vec<Value> = ids.into_iter().map(Value::Int).collect();
+            Some(Filter::field(ID_COLUMN).ok()?.is_in(values))
+        })
+        .collect();
+    (!lookups.is_empty()).then(|| Filter::and(lookups))
+}
+
+/// The integers of `CAST(_id AS <integer>) = n`, `n = CAST(…)` or `CAST(…) IN (n, …)`.
+fn id_cast_ids(expr: &Expr) -> Option<Vec<i64>> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => {
+            let literal = if is_id_cast(left) {
+                right
+            } else if is_id_cast(right) {
+                left
+            } else {
+                return None;
+            };
+            Some(vec![integer_of(literal_of(literal)?)?])
+        }
+        Expr::InList(list) if !list.negated && is_id_cast(&list.expr) => list
+            .list
+            .iter()
+            .map(|item| integer_of(literal_of(item)?))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Whether `expr` is `CAST(_id AS <integer type>)`.
+fn is_id_cast(expr: &Expr) -> bool {
+    matches!(expr, Expr::Cast(cast)
+        if cast.field.data_type().is_integer()
+            && matches!(cast.expr.as_ref(), Expr::Column(c) if c.name == ID_COLUMN))
+}
+
+fn integer_of(value: &ScalarValue) -> Option<i64> {
+    match number_of(value)? {
+        Value::Int(i) => Some(i),
+        _ => None,
+    }
 }
 
 /// The Cairn filter for `expr` alone, if it translates (exact or a superset).

@@ -44,8 +44,9 @@ pub struct Narrowing {
     /// Documents outside it cannot join.
     pub filter: Filter,
     /// The filter reads `CAST(_id AS integer) IN (…)` as `_id IN (…)`, which keeps every
-    /// row only if the collection holds no string ids (`"042"` also casts to 42): the scan
-    /// checks that in its snapshot before using the filter.
+    /// row only if the collection holds no string ids (`"042"` also casts to 42) and no
+    /// UUID ids (whose text the cast refuses): the scan checks that in its snapshot before
+    /// using the filter (`scan::holds_only_integer_ids`).
     pub assumes_no_string_ids: bool,
 }
 

@@ -302,18 +302,33 @@ fn narrow(
     txn: &SharedTxn,
     narrowing: crate::runtime_filter::Narrowing,
 ) -> Result<()> {
-    if narrowing.assumes_no_string_ids {
-        // String ids sort together (ids compare within their type): one key-range read of
-        // at most one document says whether there is any.
-        let mut probe = Query::new(Filter::field(ID_COLUMN)?.gte(Value::String(String::new())));
-        probe.limit = Some(1);
-        let found = txn.with(|t| Ok(cairn::query::find_in(t, &spec.collection, &probe)?))?;
-        if !found.documents.is_empty() {
-            return Ok(());
-        }
+    if narrowing.assumes_no_string_ids
+        && !txn.with(|t| holds_only_integer_ids(t, &spec.collection))?
+    {
+        return Ok(());
     }
     spec.filter = Filter::and([spec.filter.clone(), narrowing.filter]);
     Ok(())
+}
+
+/// Whether every id in `collection` is an integer (no string or UUID id) in `txn`'s
+/// snapshot. Ids compare within their type and each type's ids sort together, so one
+/// key-range read of at most one document per other type answers it.
+pub(crate) fn holds_only_integer_ids(
+    txn: &mut cairn::Transaction,
+    collection: &str,
+) -> Result<bool> {
+    for lowest in [Value::String(String::new()), Value::Uuid(uuid::Uuid::nil())] {
+        let mut probe = Query::new(Filter::field(ID_COLUMN)?.gte(lowest));
+        probe.limit = Some(1);
+        if !cairn::query::find_in(txn, collection, &probe)?
+            .documents
+            .is_empty()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Reads the scan page by page, handing each batch to `emit` until it returns false.

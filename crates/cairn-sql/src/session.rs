@@ -67,6 +67,10 @@ pub enum Kind {
 pub(crate) struct Block {
     txn: Arc<SharedTxn>,
     failed: bool,
+    /// Write statements that succeeded in the block so far.
+    writes: u64,
+    /// Savepoints, oldest first: name and `writes` when it was set.
+    savepoints: Vec<(String, u64)>,
 }
 
 /// One SQL session on a database (a `cairn sql` shell, one PostgreSQL connection).
@@ -286,16 +290,23 @@ impl SqlSession {
             match inner.as_ref() {
                 Statement::StartTransaction { .. } => return self.begin().await,
                 Statement::Commit { .. } => return self.commit().await,
+                Statement::Rollback {
+                    savepoint: Some(name),
+                    ..
+                } => return self.rollback_to(&name.value),
                 Statement::Rollback { .. } => return Ok(self.rollback()),
                 _ => {}
             }
             if self.transaction_failed() {
                 return Err(SqlError::TransactionAborted);
             }
-            if let Statement::CreateTable(create) = inner.as_ref() {
-                if create.query.is_some() {
+            match inner.as_ref() {
+                Statement::CreateTable(create) if create.query.is_some() => {
                     return self.create_table_as(create, inner.to_string()).await;
                 }
+                Statement::Savepoint { name } => return self.savepoint(&name.value),
+                Statement::ReleaseSavepoint { name } => return self.release(&name.value),
+                _ => {}
             }
             if let Some(tag) = ddl::run(
                 &self.db,
@@ -385,6 +396,8 @@ impl SqlSession {
             if let Some(t) = txn.take() {
                 blocking(move || Ok(t.commit()?)).await?;
             }
+        } else if let Some(block) = self.block.as_mut() {
+            block.writes += 1;
         }
         Ok(Output::Command(match verb {
             "INSERT" => format!("INSERT 0 {count}"),
@@ -399,6 +412,8 @@ impl SqlSession {
             self.block = Some(Block {
                 txn: SharedTxn::new(txn),
                 failed: false,
+                writes: 0,
+                savepoints: Vec::new(),
             });
         }
         Ok(Output::Command("BEGIN".into()))
@@ -417,12 +432,66 @@ impl SqlSession {
         Ok(Output::Command("COMMIT".into()))
     }
 
+    /// `SAVEPOINT name`: marks the block's state.
+    fn savepoint(&mut self, name: &str) -> Result<Output> {
+        let block = self
+            .block
+            .as_mut()
+            .ok_or(SqlError::NoTransactionBlock("SAVEPOINT"))?;
+        block.savepoints.push((name.to_string(), block.writes));
+        Ok(Output::Command("SAVEPOINT".into()))
+    }
+
+    /// `RELEASE [SAVEPOINT] name`: forgets the savepoint and every later one.
+    fn release(&mut self, name: &str) -> Result<Output> {
+        let block = self
+            .block
+            .as_mut()
+            .ok_or(SqlError::NoTransactionBlock("RELEASE SAVEPOINT"))?;
+        let at = savepoint_position(block, name)?;
+        block.savepoints.truncate(at);
+        Ok(Output::Command("RELEASE".into()))
+    }
+
+    /// `ROLLBACK TO [SAVEPOINT] name`: undoes the block back to the savepoint, which stays.
+    /// A Cairn transaction has no partial rollback, so this is exact only when no write
+    /// succeeded since the savepoint (a failed statement leaves nothing: Cairn undoes each
+    /// operation), which is how drivers use savepoints around a catalog lookup or a
+    /// statement that may fail; rolling back over writes is refused (`0A000`) and aborts
+    /// the block, so nothing is half-undone.
+    fn rollback_to(&mut self, name: &str) -> Result<Output> {
+        let block = self
+            .block
+            .as_mut()
+            .ok_or(SqlError::NoTransactionBlock("ROLLBACK TO SAVEPOINT"))?;
+        let at = savepoint_position(block, name)?;
+        if block.savepoints[at].1 != block.writes {
+            block.failed = true;
+            return Err(SqlError::Unsupported(format!(
+                "ROLLBACK TO SAVEPOINT {name} after writes made since the savepoint \
+                 (a Cairn transaction rolls back whole: use ROLLBACK)"
+            )));
+        }
+        block.savepoints.truncate(at + 1);
+        block.failed = false;
+        Ok(Output::Command("ROLLBACK".into()))
+    }
+
     fn rollback(&mut self) -> Output {
         if let Some(block) = self.block.take() {
             drop(block.txn.take());
         }
         Output::Command("ROLLBACK".into())
     }
+}
+
+/// Where the newest savepoint named `name` is in `block`.
+fn savepoint_position(block: &Block, name: &str) -> Result<usize> {
+    block
+        .savepoints
+        .iter()
+        .rposition(|(n, _)| n == name)
+        .ok_or_else(|| SqlError::UnknownSavepoint(name.to_string()))
 }
 
 /// The kind of a parsed statement.

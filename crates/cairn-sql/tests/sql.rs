@@ -268,6 +268,84 @@ async fn explain_shows_cairns_access_path_and_exact_pushdown_drops_the_filter() 
     assert_eq!(got, vec!["10"]);
 }
 
+/// The `docs_examined` figure of the Cairn scan in `EXPLAIN ANALYZE sql`, and the plan.
+async fn examined(session: &mut SqlSession, sql: &str) -> (usize, String) {
+    let plan = rows(session, &format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .join("\n");
+    let line = plan
+        .lines()
+        .find(|l| l.contains("CairnScan: collection="))
+        .unwrap_or_else(|| panic!("no Cairn scan in {plan}"));
+    // DataFusion prints large counts rounded: `1.00 K`.
+    let figure = line
+        .split("docs_examined=")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ']']).next())
+        .unwrap_or_else(|| panic!("no docs_examined in {line}"));
+    let (number, scale) = match figure.strip_suffix(" K") {
+        Some(n) => (n, 1000.0),
+        None => (figure, 1.0),
+    };
+    (
+        (number.parse::<f64>().unwrap() * scale).round() as usize,
+        plan,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integer_id_literal_is_a_point_lookup_while_every_id_is_an_integer() {
+    let db = cairn::open_in_memory().expect("open");
+    let mut session = SqlSession::new(db);
+    for sql in [
+        "CREATE TABLE points (v INT NOT NULL)",
+        "INSERT INTO points (_id, v) SELECT value, value * 2 FROM generate_series(1, 1000)",
+    ] {
+        rows(&mut session, sql).await.expect(sql);
+    }
+    let plan = explain(&mut session, "SELECT v FROM points WHERE _id = 42").await;
+    assert!(plan.contains("_id"), "{plan}");
+    assert!(
+        !plan.contains("full scan"),
+        "a key lookup, not a scan: {plan}"
+    );
+    let (read, plan) = examined(&mut session, "SELECT v FROM points WHERE _id = 42").await;
+    assert_eq!(read, 1, "one document read: {plan}");
+    let (read, _) = examined(
+        &mut session,
+        "SELECT v FROM points WHERE _id IN (3, 4, 5000)",
+    )
+    .await;
+    assert_eq!(read, 2);
+    assert_eq!(
+        rows(&mut session, "SELECT v FROM points WHERE _id = 42")
+            .await
+            .expect("select"),
+        vec!["84"]
+    );
+    // Without the pushdown the same answer comes from reading everything.
+    session.set_pushdown(false);
+    let (read, _) = examined(&mut session, "SELECT v FROM points WHERE _id = 42").await;
+    assert_eq!(read, 1000);
+    session.set_pushdown(true);
+    // A string id makes `CAST(_id AS BIGINT) = 42` mean more than the integer id 42
+    // (`"042"` casts to 42 too): no lookup then, and the answer is SQL's.
+    rows(
+        &mut session,
+        "INSERT INTO points (_id, v) VALUES ('042', 0)",
+    )
+    .await
+    .expect("insert");
+    let (read, _) = examined(&mut session, "SELECT v FROM points WHERE _id = 42").await;
+    assert!(read >= 1000, "every document is read: {read}");
+    let mut got = rows(&mut session, "SELECT v FROM points WHERE _id = 42")
+        .await
+        .expect("select");
+    got.sort();
+    assert_eq!(got, vec!["0", "84"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_stream_in_batches() {
     let db = cairn::open_in_memory().expect("open");

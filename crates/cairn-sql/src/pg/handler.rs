@@ -25,6 +25,7 @@ use tokio::sync::Mutex;
 
 use super::auth::PgUsers;
 use super::copy::{self, Copy, CopyIn};
+use super::driver_queries::{self, DriverQuery};
 use super::encode::{encode_batch, fields, pg_type};
 use super::meta;
 use crate::error::SqlError;
@@ -55,6 +56,8 @@ pub struct Prepared {
     plan: Option<LogicalPlan>,
     kind: Kind,
     param_types: Vec<DataType>,
+    /// A driver's catalog query, answered by [`driver_queries`] rather than planned.
+    catalog: Option<DriverQuery>,
 }
 
 impl Connection {
@@ -209,6 +212,16 @@ impl SimpleQueryHandler for Handler {
         if let Some(copy) = copy::parse(query) {
             return Ok(vec![self.start_copy(session, copy).await]);
         }
+        if let Some(catalog) = driver_queries::recognize(query) {
+            let db = session.database();
+            let format = Format::UnifiedText;
+            return Ok(vec![
+                driver_queries::answer(db, catalog, query, Vec::new(), &format).await,
+            ]);
+        }
+        if let Some(answer) = deallocate(client, query) {
+            return Ok(vec![answer]);
+        }
         if let Some(answer) = meta::answer(session, query).await {
             return Ok(vec![answer]);
         }
@@ -268,6 +281,16 @@ impl QueryParser for Parser {
         let Some(session) = guard.as_mut() else {
             return Ok(None);
         };
+        if let Some(catalog) = driver_queries::recognize(sql) {
+            return Ok(Some(Prepared {
+                sql: sql.to_string(),
+                statement: None,
+                plan: None,
+                kind: Kind::Query,
+                param_types: vec![DataType::Utf8; driver_queries::parameter_count(sql)],
+                catalog: Some(catalog),
+            }));
+        }
         let mut statements =
             SqlSession::parse(sql).map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
         if statements.len() > 1 {
@@ -311,6 +334,7 @@ impl QueryParser for Parser {
             plan,
             kind,
             param_types,
+            catalog: None,
         }))
     }
 
@@ -323,6 +347,10 @@ impl QueryParser for Parser {
         stmt: &Prepared,
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
+        let format = format.unwrap_or(&Format::UnifiedText);
+        if let Some(catalog) = stmt.catalog {
+            return Ok(driver_queries::fields(&catalog.columns(), format));
+        }
         let Some(plan) = &stmt.plan else {
             return Ok(Vec::new());
         };
@@ -330,7 +358,7 @@ impl QueryParser for Parser {
             return Ok(Vec::new());
         }
         let schema = plan.schema().as_arrow().clone();
-        Ok(fields(&schema, format.unwrap_or(&Format::UnifiedText)))
+        Ok(fields(&schema, format))
     }
 }
 
@@ -377,6 +405,43 @@ fn parameter(portal: &Portal<Prepared>, i: usize, ty: &DataType) -> PgWireResult
         .map_err(|e| user_error("22P02", format!("parameter ${}: {e}", i + 1)))
 }
 
+/// Parameter `i` of `portal` as text (NULL as `None`), for a driver's catalog query.
+fn parameter_text(portal: &Portal<Prepared>, i: usize) -> PgWireResult<Option<String>> {
+    Ok(match parameter(portal, i, &DataType::Utf8)? {
+        ScalarValue::Utf8(value) => value,
+        other if other.is_null() => None,
+        other => Some(other.to_string()),
+    })
+}
+
+/// `DEALLOCATE [PREPARE] name | ALL`: a statement prepared with the extended protocol is
+/// removed by name. pgwire's statement store cannot list its names, so `ALL` removes none:
+/// the driver prepares its statements again under their names (replacing them) and the
+/// connection's close frees them.
+fn deallocate<C>(client: &C, sql: &str) -> Option<Response>
+where
+    C: ClientPortalStore,
+    C::PortalStore: PortalStore,
+{
+    let statement = sql.trim().trim_end_matches(';').trim();
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    let name = match words.as_slice() {
+        [verb, name] if verb.eq_ignore_ascii_case("deallocate") => *name,
+        [verb, prepare, name]
+            if verb.eq_ignore_ascii_case("deallocate")
+                && prepare.eq_ignore_ascii_case("prepare") =>
+        {
+            *name
+        }
+        _ => return None,
+    };
+    if name.eq_ignore_ascii_case("all") {
+        return Some(Response::Execution(Tag::new("DEALLOCATE ALL")));
+    }
+    client.portal_store().rm_statement(name.trim_matches('"'));
+    Some(Response::Execution(Tag::new("DEALLOCATE")))
+}
+
 /// The query handlers of one connection.
 #[derive(Debug)]
 pub struct Handler {
@@ -420,6 +485,15 @@ impl ExtendedQueryHandler for Handler {
         let Some(session) = guard.as_mut() else {
             return Ok(Response::EmptyQuery);
         };
+        if let Some(catalog) = prepared.catalog {
+            let mut params = Vec::with_capacity(prepared.param_types.len());
+            for i in 0..portal.parameter_len() {
+                params.push(parameter_text(portal, i)?);
+            }
+            let db = session.database();
+            let format = &portal.result_column_format;
+            return Ok(driver_queries::answer(db, catalog, &prepared.sql, params, format).await);
+        }
         let outcome = match &prepared.plan {
             Some(plan) => {
                 let mut values = Vec::with_capacity(prepared.param_types.len());
@@ -436,6 +510,9 @@ impl ExtendedQueryHandler for Handler {
                 session.execute_plan(plan, prepared.kind).await
             }
             None => {
+                if let Some(answer) = deallocate(client, &prepared.sql) {
+                    return Ok(answer);
+                }
                 if let Some(answer) = meta::answer(session, &prepared.sql).await {
                     return Ok(answer);
                 }

@@ -7,7 +7,8 @@
 //! (they change with psql's major version, rarely), so they are recognised by the tables
 //! they read and answered here; any other query on `pg_catalog` gets an empty result, which
 //! psql treats as "nothing of that kind" (no policies, no publications, no inheritance...).
-//! A table's oid is `FIRST_TABLE_OID` + its position among the tables in name order.
+//! Tables, columns and oids are [`PgCatalog`]'s, the ones drivers' catalog queries see
+//! ([`super::driver_queries`]).
 
 use std::sync::Arc;
 
@@ -17,12 +18,9 @@ use futures::stream;
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response};
 use pgwire::api::Type;
 
-use crate::catalog::{shape_of, table_names, CATALOG, SCHEMA};
+use super::pg_catalog::{pg_type_row, PgCatalog, PgColumn};
+use crate::catalog::{shape_of, CATALOG, SCHEMA};
 use crate::session::{blocking, SqlSession};
-use crate::types::Column;
-
-/// The oid of the first table (PostgreSQL's first user oid).
-const FIRST_TABLE_OID: u32 = 16384;
 
 /// Whether DataFusion plans `statement` (not a transaction command or DDL of ours).
 pub fn is_plannable(statement: &DfStatement) -> bool {
@@ -32,6 +30,8 @@ pub fn is_plannable(statement: &DfStatement) -> bool {
             Statement::StartTransaction { .. }
                 | Statement::Commit { .. }
                 | Statement::Rollback { .. }
+                | Statement::Savepoint { .. }
+                | Statement::ReleaseSavepoint { .. }
                 | Statement::CreateTable(_)
                 | Statement::CreateIndex(_)
                 | Statement::Drop { .. }
@@ -60,23 +60,17 @@ pub async fn answer(session: &SqlSession, sql: &str) -> Option<Response> {
 type Rows = Vec<Vec<Option<String>>>;
 
 fn catalog_rows(db: &cairn::Database, sql: &str) -> (Vec<&'static str>, Rows) {
-    let tables = table_names(db).unwrap_or_default();
+    let catalog = PgCatalog::names(db).unwrap_or_default();
+    let tables: Vec<String> = catalog.tables.iter().map(|t| t.name.clone()).collect();
     let pattern = name_pattern(sql);
     let matches = |name: &str| pattern.as_deref().is_none_or(|p| p == name);
-    let oid_of = |name: &str| {
-        tables
-            .iter()
-            .position(|t| t == name)
-            .map(|i| FIRST_TABLE_OID + i as u32)
-    };
+    let oid_of = |name: &str| catalog.table(name).map(|t| t.oid);
     let table_of_oid = |sql: &str| -> Option<String> {
         let oid: u32 = quoted_after(sql, ".oid = '")
             .or_else(|| quoted_after(sql, "attrelid = '"))?
             .parse()
             .ok()?;
-        tables
-            .get(oid.checked_sub(FIRST_TABLE_OID)? as usize)
-            .cloned()
+        catalog.table_by_oid(oid).map(|t| t.name.clone())
     };
     if sql.contains("pg_catalog.pg_database") {
         let row = vec![
@@ -170,7 +164,14 @@ fn catalog_rows(db: &cairn::Database, sql: &str) -> (Vec<&'static str>, Rows) {
         // \d table, step 3: the columns.
         let rows = table_of_oid(sql)
             .and_then(|t| shape_of(db, &t).ok())
-            .map(|shape| shape.columns.iter().map(column_row).collect())
+            .map(|shape| {
+                shape
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| column_row(&PgColumn::of(i, c)))
+                    .collect()
+            })
             .unwrap_or_default();
         return (
             vec![
@@ -207,14 +208,12 @@ fn catalog_rows(db: &cairn::Database, sql: &str) -> (Vec<&'static str>, Rows) {
     (vec!["?column?"], Vec::new())
 }
 
-/// A column as psql's `\d` shows it.
-fn column_row(column: &Column) -> Vec<Option<String>> {
-    let field = column.arrow_field();
-    let ty = super::encode::pg_type(field.data_type());
-    let not_null = if column.required { "t" } else { "f" };
+/// A column as psql's `\d` shows it (its type as `format_type` names it).
+fn column_row(column: &PgColumn) -> Vec<Option<String>> {
+    let not_null = if column.not_null { "t" } else { "f" };
     vec![
         Some(column.name.clone()),
-        Some(ty.name().to_string()),
+        Some(pg_type_row(&column.ty).sql_name.to_string()),
         None,
         Some(not_null.into()),
         None,

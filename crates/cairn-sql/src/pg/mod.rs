@@ -4,7 +4,8 @@
 //!
 //! * [`auth`]: SCRAM against the verifier stored with each user; [`handler`]: the simple and
 //!   extended query protocols of one connection; [`encode`]: Arrow results as rows;
-//!   [`meta`]: psql's catalog queries.
+//!   [`meta`]: psql's catalog queries; [`driver_queries`] (and [`driver_jdbc`]): those of
+//!   SQLAlchemy and JDBC; [`pg_catalog`]: the tables, columns and indexes both describe.
 //! * Limits: at most `max_connections` at once (a connection over it is refused with
 //!   `53300 too_many_connections`), a statement timeout per session (`SET statement_timeout`
 //!   changes it), cancel requests (psql's Ctrl-C) through pgwire's connection manager.
@@ -12,9 +13,12 @@
 
 pub mod auth;
 pub mod copy;
+pub mod driver_jdbc;
+pub mod driver_queries;
 pub mod encode;
 pub mod handler;
 pub mod meta;
+pub mod pg_catalog;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -156,9 +160,15 @@ impl PgServer {
     }
 }
 
+/// The `server_version` the server reports (drivers read PostgreSQL's major version from it;
+/// `version()` answers `PostgreSQL ` followed by it).
+pub fn server_version() -> String {
+    format!("15.0 (Cairn {})", env!("CARGO_PKG_VERSION"))
+}
+
 fn server_parameters() -> DefaultServerParameterProvider {
     let mut parameters = DefaultServerParameterProvider::default();
-    parameters.server_version = format!("15.0 (Cairn {})", env!("CARGO_PKG_VERSION"));
+    parameters.server_version = server_version();
     parameters
 }
 
