@@ -67,11 +67,6 @@ impl CairnTable {
         &self.collection
     }
 
-    /// The table's columns.
-    pub fn shape(&self) -> &TableShape {
-        &self.shape
-    }
-
     /// A scan of every column (for `UPDATE`/`DELETE`, which re-check their filters in SQL
     /// on each row Cairn returns).
     fn full_scan(&self, txn: Arc<SharedTxn>, filters: &[Expr]) -> DfResult<Arc<CairnScanExec>> {
