@@ -549,10 +549,12 @@ fn sql_derivations_are_owned_traced_and_listed_over_http() {
         http.get("/v1/collections/runs/retention").json(),
         json!({"changes": 5000000})
     );
-    http.put("/v1/collections/runs/retention", r#"{"changes": 0}"#)
-        .assert_error(413, "limit_exceeded");
     http.put("/v1/collections/nope/retention", r#"{"changes": 3}"#)
         .assert_error(404, "collection_not_found");
+    for out_of_range in [r#"{"changes": 0}"#, r#"{"changes": 9223372036854775808}"#] {
+        http.put("/v1/collections/runs/retention", out_of_range)
+            .assert_error(400, "invalid_retention");
+    }
     let reset = http.put("/v1/collections/runs/retention", r#"{"changes": null}"#);
     assert_eq!(reset.json(), json!({"changes": null}));
 }

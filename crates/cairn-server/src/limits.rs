@@ -258,3 +258,7 @@ pub const SCRAM_ITERATIONS: u32 = 4096;
 /// Shortest cluster secret accepted: 16 bytes, so it cannot be guessed by trying (the
 /// node-to-node listener compares it in constant time).
 pub const MIN_CLUSTER_SECRET_BYTES: usize = 16;
+
+/// Longest `as_of` text (a sequence number or an RFC 3339 time), the `maxLength` the OpenAPI
+/// document declares for every `as_of` parameter.
+pub const MAX_AS_OF_BYTES: usize = 64;

@@ -558,6 +558,13 @@ pub fn parse_as_of(text: &str) -> Result<AsOf, ApiError> {
         )
         .with_details(serde_json::json!({ "field": "as_of" }))
     };
+    if text.len() > crate::limits::MAX_AS_OF_BYTES {
+        return Err(invalid(format!(
+            "{} bytes; at most {}",
+            text.len(),
+            crate::limits::MAX_AS_OF_BYTES
+        )));
+    }
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text
             .parse()
@@ -582,4 +589,23 @@ where
         .with_details(serde_json::json!({ "field": field, "limit": limit })));
     }
     Ok(())
+}
+
+// Every `as_of` parameter declares `max_length = 64` as a literal; it must be the limit.
+const _: () = assert!(crate::limits::MAX_AS_OF_BYTES == 64);
+
+#[cfg(test)]
+mod as_of_tests {
+    use super::*;
+
+    #[test]
+    fn an_as_of_longer_than_its_limit_is_invalid_even_when_it_reads_as_a_number() {
+        let zeros = "0".repeat(crate::limits::MAX_AS_OF_BYTES + 1);
+        let err = parse_as_of(&zeros).err().map(|e| (e.status, e.code));
+        assert_eq!(
+            err,
+            Some((axum::http::StatusCode::BAD_REQUEST, "invalid_as_of"))
+        );
+        assert_eq!(parse_as_of("0042").ok(), Some(AsOf::Seq(42)));
+    }
 }

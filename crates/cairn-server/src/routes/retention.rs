@@ -20,8 +20,8 @@ use crate::state::SharedState;
 #[serde(deny_unknown_fields)]
 pub struct Retention {
     /// Changes of its own the collection keeps (at least 1); null: the database-wide
-    /// change-log retention decides.
-    #[schema(minimum = 1)]
+    /// change-log retention decides. At most 2^40 (`MAX_COLLECTION_RETENTION_CHANGES`).
+    #[schema(minimum = 1, maximum = 1_099_511_627_776_u64)]
     pub changes: Option<u64>,
 }
 
@@ -55,6 +55,16 @@ pub async fn set(
     CollectionName(collection): CollectionName,
     JsonBody(request): JsonBody<Retention>,
 ) -> Result<Json<Retention>, ApiError> {
+    if let Some(n) = request.changes {
+        let limit = cairn::limits::MAX_COLLECTION_RETENTION_CHANGES;
+        if n == 0 || n > limit {
+            // A bad request, not a write too large: the body is outside its documented range.
+            return Err(ApiError::bad_request(
+                "invalid_retention",
+                format!("`changes` must be between 1 and {limit} (or null), got {n}"),
+            ));
+        }
+    }
     let need = Need::write(&collection);
     let changes = state
         .run(credentials, need, move |db, _| {
@@ -64,3 +74,6 @@ pub async fn set(
         .await?;
     Ok(Json(Retention { changes }))
 }
+
+// The OpenAPI document's `maximum` above is a literal; it must be the engine's limit.
+const _: () = assert!(cairn::limits::MAX_COLLECTION_RETENTION_CHANGES == 1_099_511_627_776);
