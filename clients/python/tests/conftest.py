@@ -8,7 +8,6 @@ half is skipped with that reason (the embedded half still runs).
 """
 
 import os
-import pathlib
 import queue
 import shutil
 import signal
@@ -19,21 +18,12 @@ import uuid
 import pytest
 
 import cairn
+from sql_server import server_binary
 
 ROOT_PASSWORD = "root-test-password"
 #: Longest wait for the server's address line (a debug build on a busy machine; bounds a hang).
 STARTUP_WAIT_S = 60
 
-WORKSPACE = pathlib.Path(__file__).resolve().parents[3]
-
-
-def _server_binary():
-    explicit = os.environ.get("CAIRN_BIN")
-    if explicit:
-        return explicit
-    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", WORKSPACE / "target"))
-    candidate = target / "debug" / "cairn"
-    return str(candidate) if candidate.exists() else None
 
 
 class Server:
@@ -76,7 +66,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    binary = _server_binary()
+    binary = server_binary()
     if binary is None:
         pytest.skip("no cairn binary: set CAIRN_BIN or build it with `cargo build -p cairn-cli`")
     running = Server(binary, tmp_path_factory.mktemp("server-data"))
